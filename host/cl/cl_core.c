@@ -1,0 +1,248 @@
+/* OpenCL backend core: context and queue, the program built once per
+   context from the embedded kernels, kernel cache, launches, reductions. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clt_kernels.h" /* generated: clt_kernel_source */
+#include "internal.h"
+
+static _Atomic long live_objects;
+
+void clt_cl_count(long delta) { atomic_fetch_add(&live_objects, delta); }
+long clt_cl_live_objects(void) { return atomic_load(&live_objects); }
+
+const char *clt_cl_error_name(cl_int err) {
+  switch (err) {
+#define N(e)                                                                  \
+  case e:                                                                     \
+    return #e;
+    N(CL_SUCCESS) N(CL_DEVICE_NOT_FOUND) N(CL_DEVICE_NOT_AVAILABLE)
+    N(CL_COMPILER_NOT_AVAILABLE) N(CL_MEM_OBJECT_ALLOCATION_FAILURE)
+    N(CL_OUT_OF_RESOURCES) N(CL_OUT_OF_HOST_MEMORY)
+    N(CL_PROFILING_INFO_NOT_AVAILABLE) N(CL_MEM_COPY_OVERLAP)
+    N(CL_IMAGE_FORMAT_MISMATCH) N(CL_IMAGE_FORMAT_NOT_SUPPORTED)
+    N(CL_BUILD_PROGRAM_FAILURE) N(CL_MAP_FAILURE)
+    N(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+    N(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    N(CL_COMPILE_PROGRAM_FAILURE) N(CL_LINKER_NOT_AVAILABLE)
+    N(CL_LINK_PROGRAM_FAILURE) N(CL_DEVICE_PARTITION_FAILED)
+    N(CL_KERNEL_ARG_INFO_NOT_AVAILABLE) N(CL_INVALID_VALUE)
+    N(CL_INVALID_DEVICE_TYPE) N(CL_INVALID_PLATFORM) N(CL_INVALID_DEVICE)
+    N(CL_INVALID_CONTEXT) N(CL_INVALID_QUEUE_PROPERTIES)
+    N(CL_INVALID_COMMAND_QUEUE) N(CL_INVALID_HOST_PTR)
+    N(CL_INVALID_MEM_OBJECT) N(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR)
+    N(CL_INVALID_IMAGE_SIZE) N(CL_INVALID_SAMPLER) N(CL_INVALID_BINARY)
+    N(CL_INVALID_BUILD_OPTIONS) N(CL_INVALID_PROGRAM)
+    N(CL_INVALID_PROGRAM_EXECUTABLE) N(CL_INVALID_KERNEL_NAME)
+    N(CL_INVALID_KERNEL_DEFINITION) N(CL_INVALID_KERNEL)
+    N(CL_INVALID_ARG_INDEX) N(CL_INVALID_ARG_VALUE) N(CL_INVALID_ARG_SIZE)
+    N(CL_INVALID_KERNEL_ARGS) N(CL_INVALID_WORK_DIMENSION)
+    N(CL_INVALID_WORK_GROUP_SIZE) N(CL_INVALID_WORK_ITEM_SIZE)
+    N(CL_INVALID_GLOBAL_OFFSET) N(CL_INVALID_EVENT_WAIT_LIST)
+    N(CL_INVALID_EVENT) N(CL_INVALID_OPERATION) N(CL_INVALID_GL_OBJECT)
+    N(CL_INVALID_BUFFER_SIZE) N(CL_INVALID_MIP_LEVEL)
+    N(CL_INVALID_GLOBAL_WORK_SIZE) N(CL_INVALID_PROPERTY)
+    N(CL_INVALID_IMAGE_DESCRIPTOR) N(CL_INVALID_COMPILER_OPTIONS)
+    N(CL_INVALID_LINKER_OPTIONS) N(CL_INVALID_DEVICE_PARTITION_COUNT)
+#undef N
+  case -1001:
+    return "CL_PLATFORM_NOT_FOUND_KHR";
+  }
+  return "CL_UNKNOWN_ERROR";
+}
+
+clt_status clt_cl_fail(const clt_context *ctx, cl_int err, const char *call,
+                       const char *file, int line) {
+  clt_status st = CLT_ERR_OPENCL;
+  if (err == CL_OUT_OF_HOST_MEMORY || err == CL_OUT_OF_RESOURCES ||
+      err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_INVALID_BUFFER_SIZE)
+    st = CLT_ERR_OUT_OF_MEMORY;
+  else if (err == CL_BUILD_PROGRAM_FAILURE)
+    st = CLT_ERR_BUILD;
+  const char *base = strrchr(file, '/');
+  return clt_fail(ctx, st, "%s failed: %s (%d) at %s:%d", call,
+                  clt_cl_error_name(err), (int)err, base ? base + 1 : file,
+                  line);
+}
+
+clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
+  cl_int err;
+  const char *srcs[] = {src};
+  cl_program prog = clCreateProgramWithSource(ctx->cl, 1, srcs, NULL, &err);
+  if (err != CL_SUCCESS)
+    return clt_cl_fail(ctx, err, "clCreateProgramWithSource", __FILE__,
+                       __LINE__);
+  clt_cl_count(1);
+  /* IEEE semantics: softmax, log and inf masks depend on them. */
+  err = clBuildProgram(prog, 1, &ctx->device, "-cl-std=CL1.2", NULL, NULL);
+  if (err == CL_SUCCESS) {
+    *out = prog;
+    return CLT_OK;
+  }
+  clt_status st =
+      clt_cl_fail(ctx, err, "clBuildProgram", __FILE__, __LINE__);
+  size_t len = 0;
+  if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL,
+                            &len) == CL_SUCCESS &&
+      len > 1) {
+    char *log = malloc(len);
+    if (log && clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG,
+                                     len, log, NULL) == CL_SUCCESS) {
+      size_t used = strlen(ctx->err);
+      snprintf(ctx->err + used, CLT_ERRLEN - used, "; build log: %s", log);
+    }
+    free(log);
+  }
+  clReleaseProgram(prog);
+  clt_cl_count(-1);
+  return st;
+}
+
+clt_status clt_cl_open(clt_context *ctx, cl_device_id device) {
+  cl_int err;
+  ctx->device = device;
+  ctx->cl = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
+  if (err != CL_SUCCESS)
+    return clt_cl_fail(ctx, err, "clCreateContext", __FILE__, __LINE__);
+  clt_cl_count(1);
+  ctx->queue = clCreateCommandQueue(ctx->cl, device, 0, &err);
+  if (err != CL_SUCCESS)
+    return clt_cl_fail(ctx, err, "clCreateCommandQueue", __FILE__, __LINE__);
+  clt_cl_count(1);
+  CLT_CL_TRY(ctx, clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE,
+                                  sizeof ctx->max_wg, &ctx->max_wg, NULL));
+  return clt_cl_build(ctx, clt_kernel_source, &ctx->program);
+}
+
+void clt_blas_release(clt_context *ctx); /* host/cl/blas.c */
+
+/* Releases whatever clt_cl_open got to; safe on a half-open context. */
+void clt_cl_close(clt_context *ctx) {
+  clt_blas_release(ctx);
+  for (size_t i = 0; i < ctx->nkernels; i++) {
+    clReleaseKernel(ctx->kernels[i].kernel);
+    clt_cl_count(-1);
+  }
+  ctx->nkernels = 0;
+  if (ctx->scratch) clt_cl_release_mem(ctx->scratch);
+  if (ctx->program) clReleaseProgram(ctx->program), clt_cl_count(-1);
+  if (ctx->queue) clReleaseCommandQueue(ctx->queue), clt_cl_count(-1);
+  if (ctx->cl) clReleaseContext(ctx->cl), clt_cl_count(-1);
+  ctx->scratch = NULL;
+  ctx->program = NULL;
+  ctx->queue = NULL;
+  ctx->cl = NULL;
+}
+
+clt_status clt_cl_alloc(clt_context *ctx, size_t bytes, cl_mem *out) {
+  cl_int err;
+  cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
+  if (err != CL_SUCCESS)
+    return clt_fail(ctx,
+                    err == CL_INVALID_BUFFER_SIZE ||
+                            err == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
+                            err == CL_OUT_OF_RESOURCES ||
+                            err == CL_OUT_OF_HOST_MEMORY
+                        ? CLT_ERR_OUT_OF_MEMORY
+                        : CLT_ERR_OPENCL,
+                    "clCreateBuffer(%zu bytes) failed: %s (%d)", bytes,
+                    clt_cl_error_name(err), (int)err);
+  clt_cl_count(1);
+  *out = m;
+  return CLT_OK;
+}
+
+void clt_cl_release_mem(cl_mem mem) {
+  clReleaseMemObject(mem);
+  clt_cl_count(-1);
+}
+
+clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out) {
+  if (ctx->scratch_bytes < bytes) {
+    cl_mem m = NULL;
+    CLT_TRY(clt_cl_alloc(ctx, bytes, &m));
+    if (ctx->scratch) clt_cl_release_mem(ctx->scratch);
+    ctx->scratch = m;
+    ctx->scratch_bytes = bytes;
+  }
+  *out = ctx->scratch;
+  return CLT_OK;
+}
+
+clt_status clt_cl_kernel(clt_context *ctx, const char *name, cl_kernel *out) {
+  for (size_t i = 0; i < ctx->nkernels; i++)
+    if (ctx->kernels[i].name == name || strcmp(ctx->kernels[i].name, name) == 0)
+      return *out = ctx->kernels[i].kernel, CLT_OK;
+  if (ctx->nkernels == CLT_MAX_KERNELS)
+    return clt_fail(ctx, CLT_ERR_OPENCL, "kernel cache full (%d) at %s",
+                    CLT_MAX_KERNELS, name);
+  cl_int err;
+  cl_kernel k = clCreateKernel(ctx->program, name, &err);
+  if (err != CL_SUCCESS)
+    return clt_fail(ctx, CLT_ERR_OPENCL, "clCreateKernel(%s) failed: %s (%d)",
+                    name, clt_cl_error_name(err), (int)err);
+  clt_cl_count(1);
+  ctx->kernels[ctx->nkernels++] = (clt_kernel_slot){name, k};
+  *out = k;
+  return CLT_OK;
+}
+
+clt_status clt_cl_launch(clt_context *ctx, const char *name, cl_uint dims,
+                         const size_t *global, const size_t *local,
+                         size_t nargs, const clt_karg *args) {
+  cl_kernel k;
+  CLT_TRY(clt_cl_kernel(ctx, name, &k));
+  for (size_t i = 0; i < nargs; i++) {
+    cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+    if (err != CL_SUCCESS)
+      return clt_fail(ctx, CLT_ERR_OPENCL,
+                      "clSetKernelArg(%s, %zu) failed: %s (%d)", name, i,
+                      clt_cl_error_name(err), (int)err);
+  }
+  size_t g[3];
+  for (cl_uint d = 0; d < dims; d++) {
+    if (global[d] == 0) return CLT_OK; /* nothing to do */
+    g[d] = local ? clt_round_up(global[d], local[d]) : global[d];
+  }
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, local, 0,
+                                      NULL, NULL);
+  if (err != CL_SUCCESS)
+    return clt_fail(ctx,
+                    err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY ||
+                            err == CL_MEM_OBJECT_ALLOCATION_FAILURE
+                        ? CLT_ERR_OUT_OF_MEMORY
+                        : CLT_ERR_OPENCL,
+                    "clEnqueueNDRangeKernel(%s) failed: %s (%d)", name,
+                    clt_cl_error_name(err), (int)err);
+  return CLT_OK;
+}
+
+/* Two fixed-shape passes: REDUCE_GROUPS work-groups of REDUCE_WG each sum a
+   strided slice into a partial, then one group sums the partials. The
+   order of additions depends only on n, so results are reproducible. */
+#define REDUCE_WG 256
+#define REDUCE_GROUPS 64
+
+clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
+                      double *out) {
+  cl_mem part;
+  CLT_TRY(clt_cl_scratch(ctx, (REDUCE_GROUPS + 1) * sizeof(float), &part));
+  size_t wg = ctx->max_wg < REDUCE_WG ? ctx->max_wg : REDUCE_WG;
+  cl_ulong off = offset, count = n, zero = 0, groups = REDUCE_GROUPS;
+  size_t g1 = wg * REDUCE_GROUPS, g2 = wg;
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_reduce_sum", 1, &g1, &wg, CLT_ARG(mem),
+                     CLT_ARG(off), CLT_ARG(count), CLT_ARG(part),
+                     CLT_ARG(zero), CLT_LOCAL(wg * sizeof(float))));
+  cl_ulong dst = REDUCE_GROUPS;
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_reduce_sum", 1, &g2, &wg, CLT_ARG(part),
+                     CLT_ARG(zero), CLT_ARG(groups), CLT_ARG(part),
+                     CLT_ARG(dst), CLT_LOCAL(wg * sizeof(float))));
+  float r;
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, part, CL_TRUE,
+                                      REDUCE_GROUPS * sizeof(float),
+                                      sizeof r, &r, 0, NULL, NULL));
+  *out = r;
+  return CLT_OK;
+}

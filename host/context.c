@@ -1,0 +1,208 @@
+/* Device discovery and selection, context lifetime. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_DEVICES 64
+
+typedef struct found_device {
+  cl_device_id id;
+  clt_device_info info;
+} found_device;
+
+static void get_string(cl_device_id d, cl_device_info what, char *buf,
+                       size_t len) {
+  buf[0] = '\0';
+  if (clGetDeviceInfo(d, what, len, buf, NULL) != CL_SUCCESS) buf[0] = '\0';
+  buf[len - 1] = '\0';
+}
+
+/* Every device of every platform, in platform order. No platform at all
+   (the ICD loader reports CL_PLATFORM_NOT_FOUND_KHR) is zero devices. */
+static size_t discover(found_device *out, size_t cap) {
+  cl_platform_id platforms[16];
+  cl_uint np = 0;
+  if (clGetPlatformIDs(16, platforms, &np) != CL_SUCCESS) return 0;
+  size_t n = 0;
+  for (cl_uint p = 0; p < np && p < 16; p++) {
+    char pname[128] = "";
+    clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME, sizeof pname, pname,
+                      NULL);
+    pname[sizeof pname - 1] = '\0';
+    cl_device_id ids[MAX_DEVICES];
+    cl_uint nd = 0;
+    if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, ids,
+                       &nd) != CL_SUCCESS)
+      continue;
+    for (cl_uint i = 0; i < nd && i < MAX_DEVICES && n < cap; i++, n++) {
+      found_device *f = &out[n];
+      memset(f, 0, sizeof *f);
+      f->id = ids[i];
+      snprintf(f->info.platform, sizeof f->info.platform, "%s", pname);
+      get_string(ids[i], CL_DEVICE_NAME, f->info.name, sizeof f->info.name);
+      get_string(ids[i], CL_DEVICE_VERSION, f->info.version,
+                 sizeof f->info.version);
+      cl_device_type type = 0;
+      cl_uint cu = 0;
+      cl_ulong mem = 0;
+      size_t wg = 0;
+      clGetDeviceInfo(ids[i], CL_DEVICE_TYPE, sizeof type, &type, NULL);
+      clGetDeviceInfo(ids[i], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu,
+                      NULL);
+      clGetDeviceInfo(ids[i], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof mem, &mem,
+                      NULL);
+      clGetDeviceInfo(ids[i], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg,
+                      NULL);
+      f->info.is_gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+      f->info.is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+      f->info.compute_units = cu;
+      f->info.global_mem_bytes = mem;
+      f->info.max_work_group_size = wg;
+    }
+  }
+  return n;
+}
+
+clt_status clt_devices_list(clt_device_info *out, size_t cap, size_t *count) {
+  if (!count || (cap > 0 && !out)) {
+    clt_set_create_error("clt_devices_list: NULL argument");
+    return CLT_ERR_INVALID_ARG;
+  }
+  found_device devs[MAX_DEVICES];
+  size_t n = discover(devs, MAX_DEVICES);
+  for (size_t i = 0; i < n && i < cap; i++) out[i] = devs[i].info;
+  *count = n;
+  return CLT_OK;
+}
+
+static bool contains_nocase(const char *hay, const char *needle) {
+  size_t nl = strlen(needle);
+  for (const char *h = hay; *h; h++) {
+    size_t k = 0;
+    while (k < nl && h[k] &&
+           tolower((unsigned char)h[k]) == tolower((unsigned char)needle[k]))
+      k++;
+    if (k == nl) return true;
+  }
+  return nl == 0;
+}
+
+/* The request after CLT_DEVICE has replaced "auto"; NULL means auto. */
+static const char *effective_spec(const char *spec) {
+  if (!spec || !*spec || strcmp(spec, "auto") == 0) {
+    const char *env = getenv("CLT_DEVICE");
+    return env && *env && strcmp(env, "auto") != 0 ? env : NULL;
+  }
+  return spec;
+}
+
+/* Resolves spec against devs: SIZE_MAX means the reference backend. */
+static clt_status select_device(const char *spec, const found_device *devs,
+                                size_t n, size_t *index) {
+  spec = effective_spec(spec);
+  if (!spec) {
+    for (size_t i = 0; i < n; i++)
+      if (devs[i].info.is_gpu) return *index = i, CLT_OK;
+    for (size_t i = 0; i < n; i++)
+      if (devs[i].info.is_cpu) return *index = i, CLT_OK;
+    *index = n > 0 ? 0 : SIZE_MAX;
+    return CLT_OK;
+  }
+  if (strcmp(spec, "ref") == 0) return *index = SIZE_MAX, CLT_OK;
+  bool gpu = strcmp(spec, "gpu") == 0, cpu = strcmp(spec, "cpu") == 0;
+  for (size_t i = 0; i < n; i++) {
+    const clt_device_info *d = &devs[i].info;
+    if ((gpu && d->is_gpu) || (cpu && d->is_cpu) ||
+        (!gpu && !cpu &&
+         (contains_nocase(d->name, spec) || contains_nocase(d->platform, spec))))
+      return *index = i, CLT_OK;
+  }
+  char msg[CLT_ERRLEN];
+  int len = snprintf(msg, sizeof msg,
+                     "no OpenCL device matches '%s' (available:", spec);
+  for (size_t i = 0; i < n && len > 0 && (size_t)len < sizeof msg; i++)
+    len += snprintf(msg + len, sizeof msg - (size_t)len, "%s '%s'",
+                    i ? "," : "", devs[i].info.name);
+  if (len > 0 && (size_t)len < sizeof msg)
+    snprintf(msg + len, sizeof msg - (size_t)len, "%s; or 'ref')",
+             n ? "" : " none");
+  clt_set_create_error(msg);
+  return CLT_ERR_NO_DEVICE;
+}
+
+clt_status clt_device_select(const char *spec, size_t *index) {
+  if (!index) {
+    clt_set_create_error("clt_device_select: index is NULL");
+    return CLT_ERR_INVALID_ARG;
+  }
+  found_device devs[MAX_DEVICES];
+  size_t n = discover(devs, MAX_DEVICES);
+  return select_device(spec, devs, n, index);
+}
+
+clt_status clt_context_create(const clt_context_options *options,
+                              clt_context **out) {
+  if (!out) {
+    clt_set_create_error("clt_context_create: out is NULL");
+    return CLT_ERR_INVALID_ARG;
+  }
+  /* The reference backend never touches OpenCL, so it works (and stays
+     clean under the sanitizers) on machines without any ICD. */
+  const char *spec = effective_spec(options ? options->device : NULL);
+  found_device devs[MAX_DEVICES];
+  size_t n = spec && strcmp(spec, "ref") == 0 ? 0 : discover(devs, MAX_DEVICES);
+  size_t index;
+  clt_status st = select_device(spec, devs, n, &index);
+  if (st != CLT_OK) return st;
+
+  clt_context *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) {
+    clt_set_create_error("clt_context_create: out of host memory");
+    return CLT_ERR_OUT_OF_MEMORY;
+  }
+  ctx->refs = 1;
+  if (index == SIZE_MAX) {
+    ctx->ref = true;
+    snprintf(ctx->device_name, sizeof ctx->device_name,
+             "reference (CPU, double)");
+  } else {
+    snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
+             devs[index].info.name);
+    st = clt_cl_open(ctx, devs[index].id);
+    if (st != CLT_OK) {
+      clt_set_create_error(ctx->err);
+      clt_cl_close(ctx);
+      free(ctx);
+      return st;
+    }
+  }
+  *out = ctx;
+  return CLT_OK;
+}
+
+void clt_context_release(clt_context *ctx) {
+  if (--ctx->refs > 0) return;
+  if (!ctx->ref) clt_cl_close(ctx);
+  free(ctx);
+}
+
+void clt_context_destroy(clt_context *ctx) {
+  if (ctx) clt_context_release(ctx);
+}
+
+const char *clt_context_device_name(const clt_context *ctx) {
+  return ctx ? ctx->device_name : "";
+}
+
+int clt_context_is_reference(const clt_context *ctx) {
+  return ctx && ctx->ref;
+}
+
+clt_status clt_context_finish(clt_context *ctx) {
+  if (!ctx) return CLT_ERR_INVALID_ARG;
+  if (!ctx->ref) CLT_CL_TRY(ctx, clFinish(ctx->queue));
+  return CLT_OK;
+}

@@ -1,0 +1,259 @@
+/*
+ * cltrain — training linear classifiers on OpenCL devices.
+ *
+ * One public header. Every fallible function returns a clt_status; the
+ * context keeps a one-line detail of the last failure (clt_last_error). The
+ * library never prints, exits or aborts, and on failure leaves its outputs and
+ * the caller's data untouched.
+ *
+ * Threading: a context and everything created from it is used by one thread
+ * at a time. Separate contexts may be used from separate threads.
+ */
+#ifndef CLTRAIN_H
+#define CLTRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CLT_STATIC_DEFINE)
+#define CLT_API
+#elif defined(_WIN32)
+#ifdef CLT_BUILDING
+#define CLT_API __declspec(dllexport)
+#else
+#define CLT_API __declspec(dllimport)
+#endif
+#else
+#define CLT_API __attribute__((visibility("default")))
+#endif
+
+#define CLT_VERSION_MAJOR 0
+#define CLT_VERSION_MINOR 1
+#define CLT_VERSION_PATCH 0
+#define CLT_VERSION_STRING "0.1.0"
+/* The version of the library actually linked, "MAJOR.MINOR.PATCH". */
+CLT_API const char *clt_version(void);
+
+/* ------------------------------------------------------------------ status */
+
+/* (name, message). New codes are appended, never renumbered. */
+#define CLT_STATUS_TABLE(X)                                                   \
+  X(CLT_OK, "success")                                                        \
+  X(CLT_ERR_INVALID_ARG, "invalid argument")                                  \
+  X(CLT_ERR_SHAPE, "shape or size mismatch")                                  \
+  X(CLT_ERR_LABEL, "label outside [0, classes)")                              \
+  X(CLT_ERR_NONFINITE, "non-finite value")                                    \
+  X(CLT_ERR_NO_DEVICE, "no matching device")                                  \
+  X(CLT_ERR_OUT_OF_MEMORY, "out of memory")                                   \
+  X(CLT_ERR_BUILD, "kernel build failed")                                     \
+  X(CLT_ERR_OPENCL, "OpenCL call failed")                                     \
+  X(CLT_ERR_IO, "input/output error")                                         \
+  X(CLT_ERR_FORMAT, "malformed or incompatible file")                         \
+  X(CLT_ERR_DTYPE, "wrong element type")                                      \
+  X(CLT_ERR_CONTEXT, "objects belong to different contexts")
+
+typedef enum clt_status {
+#define CLT_STATUS_ENUM_(name, msg) name,
+  CLT_STATUS_TABLE(CLT_STATUS_ENUM_)
+#undef CLT_STATUS_ENUM_
+} clt_status;
+
+/* Human-readable message; "unknown status" for values outside the table. */
+CLT_API const char *clt_status_str(clt_status status);
+/* The enumerator's name, e.g. "CLT_ERR_SHAPE". */
+CLT_API const char *clt_status_name(clt_status status);
+
+/* ----------------------------------------------------------------- context */
+
+typedef struct clt_context clt_context;
+typedef struct clt_tensor clt_tensor;
+
+typedef struct clt_context_options {
+  /* NULL or "auto": a GPU, else a CPU OpenCL device, else the reference
+     backend; CLT_DEVICE in the environment replaces "auto". Also "gpu",
+     "cpu" (OpenCL devices of that type only), "ref" (the double-precision
+     C reference backend, needs no OpenCL), or a case-insensitive substring
+     of an OpenCL device or platform name. */
+  const char *device;
+} clt_context_options;
+
+CLT_API clt_status clt_context_create(const clt_context_options *options,
+                                      clt_context **out);
+CLT_API void clt_context_destroy(clt_context *ctx); /* NULL is fine */
+/* "reference (CPU, double)" or the OpenCL device name. */
+CLT_API const char *clt_context_device_name(const clt_context *ctx);
+/* 1 for the reference backend, 0 for OpenCL. */
+CLT_API int clt_context_is_reference(const clt_context *ctx);
+/* Detail of the context's last failure ("" if none). With ctx NULL, the
+   detail of the last clt_context_create failure on this thread. */
+CLT_API const char *clt_last_error(const clt_context *ctx);
+/* Wait for every queued operation of the context to finish. */
+CLT_API clt_status clt_context_finish(clt_context *ctx);
+
+/* One OpenCL device as seen by discovery. */
+typedef struct clt_device_info {
+  char platform[128];
+  char name[256];
+  char version[128]; /* CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL ..." */
+  int is_gpu, is_cpu;
+  unsigned compute_units;
+  uint64_t global_mem_bytes;
+  size_t max_work_group_size;
+} clt_device_info;
+
+/* Fills up to cap entries (out may be NULL when cap is 0) and sets *count
+   to the number of OpenCL devices found (0 with no platform at all). */
+CLT_API clt_status clt_devices_list(clt_device_info *out, size_t cap,
+                                    size_t *count);
+/* What clt_context_create would pick for spec (NULL: "auto", honouring
+   CLT_DEVICE): *index is the device's position in clt_devices_list, or
+   SIZE_MAX for the reference backend. CLT_ERR_NO_DEVICE if none matches. */
+CLT_API clt_status clt_device_select(const char *spec, size_t *index);
+
+/* ----------------------------------------------------------------- tensors */
+
+typedef enum clt_dtype { CLT_FLOAT32, CLT_INT32 } clt_dtype;
+
+/* rows x cols, row-major, uninitialised. rows*cols*4 must fit in size_t. */
+CLT_API clt_status clt_tensor_create(clt_context *ctx, size_t rows, size_t cols,
+                                     clt_dtype dtype, clt_tensor **out);
+/* bytes must equal rows*cols*4 exactly. Blocking. */
+CLT_API clt_status clt_tensor_write(clt_tensor *t, const void *host,
+                                    size_t bytes);
+CLT_API clt_status clt_tensor_read(const clt_tensor *t, void *host,
+                                   size_t bytes);
+/* A view of rows [first, first+count) sharing t's memory. The memory lives
+   until the last tensor using it is destroyed, in any order. */
+CLT_API clt_status clt_tensor_view_rows(clt_tensor *t, size_t first,
+                                        size_t count, clt_tensor **out);
+/* Every element set to value (float32) or (int32_t)value (int32). */
+CLT_API clt_status clt_tensor_fill(clt_tensor *t, double value);
+/* dst = src; same shape and dtype. */
+CLT_API clt_status clt_tensor_copy(clt_tensor *dst, const clt_tensor *src);
+CLT_API void clt_tensor_destroy(clt_tensor *t); /* NULL is fine */
+CLT_API size_t clt_tensor_rows(const clt_tensor *t);
+CLT_API size_t clt_tensor_cols(const clt_tensor *t);
+CLT_API clt_dtype clt_tensor_dtype(const clt_tensor *t);
+CLT_API clt_context *clt_tensor_context(const clt_tensor *t);
+
+
+/* ------------------------------------------------------ linear scores */
+
+/* X: (N,D) W: (D,C) b: (1,C) or NULL, S: (N,C).   S = X W + b          */
+CLT_API clt_status clt_linear_forward(clt_context *ctx, const clt_tensor *X,
+                                      const clt_tensor *W, const clt_tensor *b,
+                                      clt_tensor *S);
+/* dS: (N,C). dW = X^T dS (D,C); db = column sums of dS (1,C), or NULL;
+   dX = dS W^T (N,D), or NULL. Outputs are overwritten, not accumulated. */
+CLT_API clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
+                                       const clt_tensor *W,
+                                       const clt_tensor *dS, clt_tensor *dW,
+                                       clt_tensor *db, clt_tensor *dX);
+
+/* ------------------------------------------------------------- losses */
+
+typedef enum clt_loss_kind {
+  CLT_LOSS_CROSS_ENTROPY, /* softmax cross-entropy, F.cross_entropy       */
+  CLT_LOSS_HINGE,         /* multiclass SVM, Weston-Watkins (CS231n)      */
+  CLT_LOSS_BCE_LOGITS,    /* F.binary_cross_entropy_with_logits            */
+  CLT_LOSS_MSE,           /* F.mse_loss                                    */
+  CLT_LOSS_L1,            /* F.l1_loss (MAE)                               */
+  CLT_LOSS_HUBER,         /* F.huber_loss                                  */
+  CLT_LOSS_KL_DIV         /* F.kl_div, input = log-probabilities           */
+} clt_loss_kind;
+
+typedef enum clt_reduction {
+  CLT_REDUCTION_MEAN,     /* default */
+  CLT_REDUCTION_SUM,
+  CLT_REDUCTION_BATCHMEAN /* kl-div: sum / N */
+} clt_reduction;
+
+typedef struct clt_loss_desc {
+  clt_loss_kind kind;
+  clt_reduction reduction; /* CLT_REDUCTION_MEAN (default), _SUM; KL: _BATCHMEAN */
+  float margin;            /* hinge: delta, default 1 */
+  int p;                   /* hinge: 1 (default) or 2 (squared hinge) */
+  float label_smoothing;   /* cross-entropy, default 0 */
+  int ignore_index;        /* cross-entropy, default -100 */
+  float huber_delta;       /* huber, default 1 */
+  int log_target;          /* kl_div, default 0 */
+  const clt_tensor *class_weight, *pos_weight; /* optional (1,C), NULL */
+} clt_loss_desc;
+
+/* The documented (PyTorch) defaults for kind. */
+CLT_API clt_loss_desc clt_loss_defaults(clt_loss_kind kind);
+
+/* Loss of scores S (N,C) against target and its gradient dS (N,C) in one
+   pass. target: labels (N,1) int32 for cross-entropy and hinge (or (N,C)
+   float32 class probabilities for cross-entropy), values (N,C) float32 for
+   the others. loss or dS may be NULL. */
+CLT_API clt_status clt_loss(clt_context *ctx, const clt_loss_desc *desc,
+                            const clt_tensor *S, const clt_tensor *target,
+                            double *loss, clt_tensor *dS);
+
+/* ----------------------------------------------------- regularization */
+
+/* penalty = l1*sum|W| + 0.5*l2*sum W^2, so that its gradient l2*W is
+   PyTorch's weight_decay = l2. */
+typedef struct clt_reg_desc {
+  float l1, l2;
+} clt_reg_desc;
+
+/* Adds the penalty to *penalty (if non-NULL) and its gradient to dW (if
+   non-NULL, same shape as W) in one pass. Apply it to weights only: the
+   bias is not regularized unless the caller passes it. */
+CLT_API clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
+                                  const clt_tensor *W, double *penalty,
+                                  clt_tensor *dW);
+
+/* ------------------------------------------------------ prediction */
+
+/* pred (N,1) int32 = argmax over each row of S (first maximum wins). */
+CLT_API clt_status clt_argmax(clt_context *ctx, const clt_tensor *S,
+                              clt_tensor *pred);
+/* Number of rows of S whose argmax equals labels (N,1). */
+CLT_API clt_status clt_accuracy(clt_context *ctx, const clt_tensor *S,
+                                const clt_tensor *labels, size_t *correct);
+
+/* ------------------------------------------- fused training-step op */
+
+/* The whole gradient of a linear classifier: loss(X W + b, y) + reg(W),
+   dW (D,C) and db (1,C, may be NULL when b is NULL) in the fewest passes
+   over X. reg may be NULL. loss may be NULL. */
+CLT_API clt_status clt_linear_loss_grad(clt_context *ctx,
+                                        const clt_loss_desc *desc,
+                                        const clt_reg_desc *reg,
+                                        const clt_tensor *X,
+                                        const clt_tensor *y,
+                                        const clt_tensor *W,
+                                        const clt_tensor *b, double *loss,
+                                        clt_tensor *dW, clt_tensor *db);
+
+/* ------------------------------------------- numerical gradient check */
+
+typedef struct clt_gradcheck_result {
+  double max_rel_error_W, max_rel_error_b; /* |a-n| / max(|a|,|n|,tiny) */
+  size_t checked_W, checked_b;             /* coordinates compared */
+} clt_gradcheck_result;
+
+/* Analytic gradient of loss + reg w.r.t. W and b on ctx's device, compared
+   with central differences (step h) of the double-precision reference loss
+   over all coordinates (samples 0) or `samples` random ones per parameter
+   (CS231n grad_check_sparse), drawn from seed. b may be NULL. */
+CLT_API clt_status clt_gradcheck(clt_context *ctx, const clt_loss_desc *desc,
+                                 const clt_reg_desc *reg, const clt_tensor *X,
+                                 const clt_tensor *target, const clt_tensor *W,
+                                 const clt_tensor *b, size_t samples,
+                                 uint64_t seed, double h,
+                                 clt_gradcheck_result *result);
+
+/* OPTIMIZER SECTION */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLTRAIN_H */

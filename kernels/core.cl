@@ -1,0 +1,38 @@
+/* Core kernels: deterministic reductions and row gathers.
+ *
+ * clt_reduce_sum: out[out_off + group] = sum of in[in_off + i] for the i in
+ * this group's strided slice. Each work-item accumulates its stride with
+ * Kahan compensation, then the group combines in a fixed tree: the order of
+ * additions depends only on n and the launch shape, never on timing.
+ */
+__kernel void clt_reduce_sum(__global const float *in, ulong in_off, ulong n,
+                             __global float *out, ulong out_off,
+                             __local float *tmp) {
+  size_t lid = get_local_id(0), wg = get_local_size(0);
+  size_t stride = get_global_size(0);
+  float s = 0.0f, c = 0.0f;
+  for (size_t i = get_global_id(0); i < n; i += stride) {
+    float y = in[in_off + i] - c;
+    float t = s + y;
+    c = (t - s) - y;
+    s = t;
+  }
+  tmp[lid] = s;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t h = wg / 2; h > 0; h /= 2) {
+    if (lid < h) tmp[lid] += tmp[lid + h];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) out[out_off + get_group_id(0)] = tmp[0];
+}
+
+/* dst[r, :] = src[idx[r], :] for r < rows: a minibatch taken on the device
+ * from a device-resident data set through a permutation. */
+__kernel void clt_gather_rows(__global const float *src, ulong src_off,
+                              __global const int *idx, ulong idx_off,
+                              __global float *dst, ulong dst_off, ulong rows,
+                              ulong cols) {
+  size_t c = get_global_id(0), r = get_global_id(1);
+  if (c >= cols || r >= rows) return;
+  dst[dst_off + r * cols + c] = src[src_off + (size_t)idx[idx_off + r] * cols + c];
+}

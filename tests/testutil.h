@@ -1,0 +1,38 @@
+/* Shared test helpers: which backends to run, random data, comparisons. */
+#ifndef CLT_TESTUTIL_H
+#define CLT_TESTUTIL_H
+
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cltrain.h"
+
+/* Device specs to test: "ref" and, when an OpenCL device exists, "cl"
+   (auto-selected OpenCL device). CLT_TEST_DEVICES=ref,cl narrows it. */
+size_t tu_devices(const char *specs[2]);
+/* Context for a spec from tu_devices; fails the test on error. */
+clt_context *tu_context(const char *spec);
+/* True when an OpenCL device is available and allowed. */
+bool tu_have_opencl(void);
+
+/* Deterministic uniform floats in [lo, hi) from seed. */
+void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
+void tu_fill_labels(int32_t *y, size_t n, uint64_t seed, int32_t classes);
+
+/* Float32 tensor with the given contents (fails the test on error). */
+clt_tensor *tu_tensor(clt_context *ctx, size_t rows, size_t cols,
+                      const float *data);
+clt_tensor *tu_labels(clt_context *ctx, size_t n, const int32_t *y);
+/* Reads a float32 tensor into a fresh malloc'd array. */
+float *tu_read(const clt_tensor *t);
+
+/* Asserts |got - want| <= atol + rtol*|want| elementwise; reports the first
+   failing index with both values. */
+void tu_expect_close(const char *what, const float *got, const double *want,
+                     size_t n, double atol, double rtol);
+void tu_expect_close_f(const char *what, const float *got, const float *want,
+                       size_t n, double atol, double rtol);
+
+#endif
