@@ -1,5 +1,6 @@
 /* OpenCL backend core: context and queue, the program built once per
    context from the embedded kernels, kernel cache, launches, reductions. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,9 @@ clt_status clt_cl_fail(const clt_context *ctx, cl_int err, const char *call,
                   line);
 }
 
+/* No fast-math: softmax, log and inf masks need IEEE semantics. */
+#define BUILD_OPTIONS "-cl-std=CL1.2"
+
 clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
   cl_int err;
   const char *srcs[] = {src};
@@ -75,8 +79,7 @@ clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
     return clt_cl_fail(ctx, err, "clCreateProgramWithSource", __FILE__,
                        __LINE__);
   clt_cl_count(1);
-  /* IEEE semantics: softmax, log and inf masks depend on them. */
-  err = clBuildProgram(prog, 1, &ctx->device, "-cl-std=CL1.2", NULL, NULL);
+  err = clBuildProgram(prog, 1, &ctx->device, BUILD_OPTIONS, NULL, NULL);
   if (err == CL_SUCCESS) {
     *out = prog;
     return CLT_OK;
@@ -100,6 +103,70 @@ clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
   return st;
 }
 
+/* Process-wide cache of the embedded program's binary per device: a cached
+   POCL build from source still costs ~22 ms, from the binary under 1 ms,
+   so programs that create many contexts pay for compilation once. */
+#define MAX_BINARIES 16
+static pthread_mutex_t binary_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  cl_device_id device;
+  unsigned char *data;
+  size_t size;
+} binaries[MAX_BINARIES];
+static size_t nbinaries;
+
+static void remember_binary(cl_device_id device, cl_program prog) {
+  size_t size = 0;
+  if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size,
+                       NULL) != CL_SUCCESS ||
+      size == 0)
+    return;
+  unsigned char *data = malloc(size);
+  unsigned char *ptrs[1] = {data};
+  if (!data || clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof ptrs, ptrs,
+                                NULL) != CL_SUCCESS) {
+    free(data);
+    return;
+  }
+  pthread_mutex_lock(&binary_lock);
+  if (nbinaries < MAX_BINARIES) {
+    binaries[nbinaries].device = device;
+    binaries[nbinaries].data = data;
+    binaries[nbinaries].size = size;
+    nbinaries++;
+    data = NULL;
+  }
+  pthread_mutex_unlock(&binary_lock);
+  free(data);
+}
+
+/* The embedded program from the binary cache; false if not cached or the
+   binary is refused (then the caller builds from source). */
+static bool build_from_binary(clt_context *ctx, cl_program *out) {
+  const unsigned char *data = NULL;
+  size_t size = 0;
+  pthread_mutex_lock(&binary_lock);
+  for (size_t i = 0; i < nbinaries; i++)
+    if (binaries[i].device == ctx->device) {
+      data = binaries[i].data;
+      size = binaries[i].size;
+    }
+  pthread_mutex_unlock(&binary_lock);
+  if (!data) return false;
+  cl_int err, bin_status;
+  cl_program prog = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &size,
+                                              &data, &bin_status, &err);
+  if (err != CL_SUCCESS) return false;
+  if (clBuildProgram(prog, 1, &ctx->device, BUILD_OPTIONS, NULL, NULL) !=
+      CL_SUCCESS) {
+    clReleaseProgram(prog);
+    return false;
+  }
+  clt_cl_count(1);
+  *out = prog;
+  return true;
+}
+
 clt_status clt_cl_open(clt_context *ctx, cl_device_id device) {
   cl_int err;
   ctx->device = device;
@@ -113,7 +180,10 @@ clt_status clt_cl_open(clt_context *ctx, cl_device_id device) {
   clt_cl_count(1);
   CLT_CL_TRY(ctx, clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE,
                                   sizeof ctx->max_wg, &ctx->max_wg, NULL));
-  return clt_cl_build(ctx, clt_kernel_source, &ctx->program);
+  if (build_from_binary(ctx, &ctx->program)) return CLT_OK;
+  CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &ctx->program));
+  remember_binary(device, ctx->program);
+  return CLT_OK;
 }
 
 void clt_blas_release(clt_context *ctx); /* host/cl/blas.c */
