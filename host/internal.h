@@ -153,6 +153,12 @@ static inline size_t clt_round_up(size_t n, size_t m) {
   return (n + m - 1) / m * m;
 }
 
+/* clt_tensor_gather_rows without the index validation (and its host round
+   trip), for callers whose indices are in range by construction; shapes
+   must already be checked. Out-of-range rows are skipped, never read. */
+clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
+                                     const clt_tensor *idx, size_t first);
+
 /* Deterministic sum of n floats of mem starting at element offset, into
    *out (the result is read back: 8 bytes). Order depends only on n. */
 clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,

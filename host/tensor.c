@@ -159,6 +159,74 @@ clt_status clt_tensor_copy(clt_tensor *dst, const clt_tensor *src) {
   return CLT_OK;
 }
 
+clt_status clt_tensor_gather_rows(clt_tensor *dst, const clt_tensor *src,
+                                  const clt_tensor *idx, size_t first) {
+  if (!dst) return CLT_ERR_INVALID_ARG;
+  clt_context *ctx = dst->ctx;
+  CLT_TRY(clt_check_tensor(ctx, src, dst->dtype, "gather_rows: src"));
+  CLT_TRY(clt_check_tensor(ctx, idx, CLT_INT32, "gather_rows: idx"));
+  if (src->cols != dst->cols || idx->cols != 1 || first > idx->rows ||
+      idx->rows - first < dst->rows)
+    return clt_fail(ctx, CLT_ERR_SHAPE,
+                    "gather_rows: dst %zux%zu, src %zux%zu, idx %zux%zu from "
+                    "row %zu do not fit",
+                    dst->rows, dst->cols, src->rows, src->cols, idx->rows,
+                    idx->cols, first);
+  size_t rows = dst->rows;
+  if (ctx->ref) {
+    const int32_t *ix = clt_ref_i32(idx) + first;
+    for (size_t r = 0; r < rows; r++)
+      if (ix[r] < 0 || (size_t)ix[r] >= src->rows)
+        return clt_fail(ctx, CLT_ERR_LABEL,
+                        "gather_rows: idx[%zu] = %d outside [0, %zu)",
+                        first + r, ix[r], src->rows);
+    return clt_gather_rows_unchecked(dst, src, idx, first);
+  }
+  /* One 4-byte read validates the indices before dst is touched; the
+     trainer, whose permutations are in range by construction, calls
+     clt_gather_rows_unchecked and skips that host round trip. */
+  cl_ulong io = idx->offset + first, nr = rows, srows = src->rows;
+  cl_mem bad;
+  CLT_TRY(clt_cl_scratch(ctx, sizeof(cl_int), &bad));
+  cl_int zero = 0;
+  CLT_CL_TRY(ctx, clEnqueueFillBuffer(ctx->queue, bad, &zero, sizeof zero, 0,
+                                      sizeof zero, 0, NULL, NULL));
+  size_t g1 = rows;
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_check_index", 1, &g1, NULL,
+                     CLT_ARG(idx->st->mem), CLT_ARG(io), CLT_ARG(nr),
+                     CLT_ARG(srows), CLT_ARG(bad)));
+  cl_int flag = 0;
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, sizeof flag,
+                                      &flag, 0, NULL, NULL));
+  if (flag)
+    return clt_fail(ctx, CLT_ERR_LABEL,
+                    "gather_rows: an index in idx[%zu, %zu) is outside "
+                    "[0, %zu)",
+                    first, first + rows, src->rows);
+  return clt_gather_rows_unchecked(dst, src, idx, first);
+}
+
+clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
+                                     const clt_tensor *idx, size_t first) {
+  clt_context *ctx = dst->ctx;
+  if (ctx->ref) {
+    const int32_t *ix = clt_ref_i32(idx) + first;
+    const uint32_t *s = (const uint32_t *)clt_ref_f32(src);
+    uint32_t *d = (uint32_t *)clt_ref_f32(dst);
+    for (size_t r = 0; r < dst->rows; r++)
+      if (ix[r] >= 0 && (size_t)ix[r] < src->rows)
+        memcpy(d + r * dst->cols, s + (size_t)ix[r] * dst->cols, dst->cols * 4);
+    return CLT_OK;
+  }
+  cl_ulong so = src->offset, io = idx->offset + first, dof = dst->offset,
+           nr = dst->rows, nc = dst->cols, srows = src->rows;
+  size_t g[2] = {dst->cols, dst->rows};
+  return CLT_LAUNCH(ctx, "clt_gather_rows", 2, g, NULL, CLT_ARG(src->st->mem),
+                    CLT_ARG(so), CLT_ARG(idx->st->mem), CLT_ARG(io),
+                    CLT_ARG(dst->st->mem), CLT_ARG(dof), CLT_ARG(nr),
+                    CLT_ARG(nc), CLT_ARG(srows));
+}
+
 size_t clt_tensor_rows(const clt_tensor *t) { return t ? t->rows : 0; }
 size_t clt_tensor_cols(const clt_tensor *t) { return t ? t->cols : 0; }
 clt_dtype clt_tensor_dtype(const clt_tensor *t) {

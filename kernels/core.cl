@@ -27,12 +27,24 @@ __kernel void clt_reduce_sum(__global const float *in, ulong in_off, ulong n,
 }
 
 /* dst[r, :] = src[idx[r], :] for r < rows: a minibatch taken on the device
- * from a device-resident data set through a permutation. */
-__kernel void clt_gather_rows(__global const float *src, ulong src_off,
+ * from a device-resident data set through a permutation. Moved as uint so
+ * float32 and int32 tensors are copied bit for bit. */
+__kernel void clt_gather_rows(__global const uint *src, ulong src_off,
                               __global const int *idx, ulong idx_off,
-                              __global float *dst, ulong dst_off, ulong rows,
-                              ulong cols) {
+                              __global uint *dst, ulong dst_off, ulong rows,
+                              ulong cols, ulong src_rows) {
   size_t c = get_global_id(0), r = get_global_id(1);
   if (c >= cols || r >= rows) return;
-  dst[dst_off + r * cols + c] = src[src_off + (size_t)idx[idx_off + r] * cols + c];
+  int i = idx[idx_off + r];
+  if (i < 0 || (ulong)i >= src_rows) return; /* never read out of bounds */
+  dst[dst_off + r * cols + c] = src[src_off + (size_t)i * cols + c];
+}
+
+/* *bad = 1 if any idx[r], r < n, lies outside [0, limit). */
+__kernel void clt_check_index(__global const int *idx, ulong idx_off, ulong n,
+                              ulong limit, __global int *bad) {
+  size_t r = get_global_id(0);
+  if (r >= n) return;
+  int i = idx[idx_off + r];
+  if (i < 0 || (ulong)i >= limit) *bad = 1;
 }

@@ -194,3 +194,51 @@ Test(tensor, tensors_of_another_context_are_refused) {
   clt_context_destroy(a);
   clt_context_destroy(b);
 }
+
+Test(tensor, gather_rows_takes_a_minibatch_on_the_device) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    enum { R = 1000, C = 13, B = 93 };
+    static float x[R * C];
+    tu_fill_uniform(x, R * C, 5, -1, 1);
+    int32_t perm[R], labels[R];
+    for (int i = 0; i < R; i++) perm[i] = (i * 337) % R, labels[i] = i % 10;
+    clt_tensor *X = tu_tensor(ctx, R, C, x), *P = tu_labels(ctx, R, perm);
+    clt_tensor *Y = tu_labels(ctx, R, labels), *yb = NULL;
+    clt_tensor *xb = tu_tensor(ctx, B, C, NULL);
+    cr_assert_eq(clt_tensor_create(ctx, B, 1, CLT_INT32, &yb), CLT_OK);
+    const size_t first = 500;
+    cr_assert_eq(clt_tensor_gather_rows(xb, X, P, first), CLT_OK, "%s",
+                 clt_last_error(ctx));
+    cr_assert_eq(clt_tensor_gather_rows(yb, Y, P, first), CLT_OK);
+    float *got = tu_read(xb);
+    int32_t ygot[B];
+    cr_assert_eq(clt_tensor_read(yb, ygot, sizeof ygot), CLT_OK);
+    for (size_t r = 0; r < B; r++) {
+      cr_assert_arr_eq(got + r * C, x + (size_t)perm[first + r] * C, C * 4);
+      cr_assert_eq(ygot[r], labels[perm[first + r]]);
+    }
+    /* Out-of-range index: CLT_ERR_LABEL, dst untouched. */
+    perm[first + 7] = R;
+    cr_assert_eq(clt_tensor_write(P, perm, sizeof perm), CLT_OK);
+    cr_assert_eq(clt_tensor_fill(xb, 3.0), CLT_OK);
+    cr_assert_eq(clt_tensor_gather_rows(xb, X, P, first), CLT_ERR_LABEL);
+    free(got);
+    got = tu_read(xb);
+    for (size_t i = 0; i < B * C; i++) cr_assert_eq(got[i], 3.0f);
+    /* Shapes and dtypes. */
+    cr_assert_eq(clt_tensor_gather_rows(xb, X, P, R - B + 1), CLT_ERR_SHAPE);
+    cr_assert_eq(clt_tensor_gather_rows(xb, Y, P, 0), CLT_ERR_DTYPE);
+    cr_assert_eq(clt_tensor_gather_rows(xb, X, X, 0), CLT_ERR_DTYPE);
+    cr_assert_eq(clt_tensor_gather_rows(NULL, X, P, 0), CLT_ERR_INVALID_ARG);
+    free(got);
+    clt_tensor_destroy(X);
+    clt_tensor_destroy(P);
+    clt_tensor_destroy(Y);
+    clt_tensor_destroy(xb);
+    clt_tensor_destroy(yb);
+    clt_context_destroy(ctx);
+  }
+}

@@ -130,6 +130,13 @@ CLT_API clt_status clt_tensor_read(const clt_tensor *t, void *host,
    until the last tensor using it is destroyed, in any order. */
 CLT_API clt_status clt_tensor_view_rows(clt_tensor *t, size_t first,
                                         size_t count, clt_tensor **out);
+/* dst row r = src row idx[first + r] for r < dst rows: a minibatch taken
+   on the device through a permutation. idx is (M,1) int32 with values in
+   [0, src rows) (else CLT_ERR_LABEL, dst untouched); dst and src have the
+   same dtype and columns. */
+CLT_API clt_status clt_tensor_gather_rows(clt_tensor *dst,
+                                          const clt_tensor *src,
+                                          const clt_tensor *idx, size_t first);
 /* Every element set to value (float32) or (int32_t)value (int32). */
 CLT_API clt_status clt_tensor_fill(clt_tensor *t, double value);
 /* dst = src; same shape and dtype. */
