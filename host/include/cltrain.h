@@ -163,6 +163,65 @@ CLT_API clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
 
 /* ------------------------------------------------------------- losses */
 
+/* Loss functions with PyTorch's semantics and defaults, so values compare
+   line by line with torch.nn.functional. S: scores (N,C), row i = sample i.
+
+   CLT_LOSS_CROSS_ENTROPY  F.cross_entropy(S, target, weight=class_weight,
+     ignore_index, label_smoothing=eps). With labels y (N,1) int32, w_c the
+     class weights (1 without class_weight), lse_i = log sum_c exp(S_ic):
+       l_i = (1-eps) w_{y_i} (lse_i - S_{i,y_i})
+             + (eps/C) sum_c w_c (lse_i - S_ic),
+     rows with y_i == ignore_index contribute 0 (and get a zero gradient);
+     MEAN divides the sum by sum of w_{y_i} over the rows not ignored (as
+     PyTorch does, the smoothing term too). If that sum is 0 (every row
+     ignored, or only zero-weight classes present) the mean is NaN as in
+     PyTorch: CLT_ERR_NONFINITE, see below. With soft targets T (N,C)
+     float32 (class probabilities): T' = (1-eps) T + eps/C,
+       l_i = sum_c w_c T'_ic (lse_i - S_ic), MEAN divides by N; ignore_index
+     does not apply. lse uses the row maximum, so logits of +-1e4 give a
+     finite loss and gradient.
+   CLT_LOSS_HINGE  multiclass SVM of Weston and Watkins (CS231n), labels
+     (N,1) int32: l_i = w_{y_i} sum_{j != y_i} max(0, S_ij - S_{i,y_i} + margin)^p,
+     p = 1 or 2; MEAN divides by N. This is exactly
+     C * F.multi_margin_loss(S, y, p, margin, weight=class_weight) for both
+     reductions (PyTorch also divides each row by C). The gradient takes the
+     subgradient 0 at the kink (a term counts only when its margin > 0), as
+     multi_margin_loss does.
+   CLT_LOSS_BCE_LOGITS  F.binary_cross_entropy_with_logits(S, T,
+     weight=class_weight broadcast over rows, pos_weight), T (N,C) float32 in
+     [0,1]: l_ic = w_c [(1-T) S + (1 + (pw_c - 1) T) softplus(-S)], with the
+     stable softplus(-s) = max(-s,0) + log1p(exp(-|s|)); MEAN divides by N*C.
+   CLT_LOSS_MSE   (S - T)^2;       MEAN divides by N*C (F.mse_loss).
+   CLT_LOSS_L1    |S - T|, gradient sign(S - T) with sign(0) = 0 (F.l1_loss).
+   CLT_LOSS_HUBER d = S - T: 0.5 d^2 if |d| < huber_delta, else
+                  huber_delta (|d| - 0.5 huber_delta) (F.huber_loss).
+   CLT_LOSS_KL_DIV  F.kl_div(input=S as log-probabilities, target=T,
+     log_target): T (log T - S) with 0 log 0 = 0, or exp(T) (T - S) with
+     log_target; MEAN divides by N*C, BATCHMEAN by N (the mathematically
+     correct KL mean), SUM not at all.
+
+   Errors, besides those of every function (NULL, dtype, shape, context):
+   CLT_ERR_INVALID_ARG for a bad kind or reduction (BATCHMEAN is for KL
+   only), hinge p not 1 or 2, a negative or non-finite margin, smoothing
+   outside [0,1], huber_delta not > 0, class_weight or pos_weight given to
+   a loss that does not use them (class_weight: cross-entropy, hinge, BCE;
+   pos_weight: BCE) or holding a negative or non-finite value.
+   Hyper-parameter fields a kind does not use are ignored.
+   CLT_ERR_LABEL for a label outside [0,C) that is not ignore_index (and for
+   ignore_index itself with hinge, which has no ignore_index). Both leave
+   *loss and dS untouched; on the OpenCL backend the labels and weights are
+   checked by a device pass before dS is written, and no kernel reads out
+   of bounds.
+   CLT_ERR_NONFINITE when the loss is NaN or infinite: S or T holds NaN or
+   inf, a term overflowed, or the MEAN denominator is 0. The one exception
+   to the untouched-outputs rule: the loss and dS have already been
+   computed in the same pass (checking S first would read it twice), so
+   *loss holds the non-finite value and dS has been written, with NaN or
+   inf in the affected rows (zero in ignored rows).
+
+   clt_loss waits for the device: besides dS it reads back 20 bytes (the
+   loss and the label check), also when loss is NULL. */
+
 typedef enum clt_loss_kind {
   CLT_LOSS_CROSS_ENTROPY, /* softmax cross-entropy, F.cross_entropy       */
   CLT_LOSS_HINGE,         /* multiclass SVM, Weston-Watkins (CS231n)      */
@@ -176,7 +235,7 @@ typedef enum clt_loss_kind {
 typedef enum clt_reduction {
   CLT_REDUCTION_MEAN,     /* default */
   CLT_REDUCTION_SUM,
-  CLT_REDUCTION_BATCHMEAN /* kl-div: sum / N */
+  CLT_REDUCTION_BATCHMEAN /* kl-div only: sum / N */
 } clt_reduction;
 
 typedef struct clt_loss_desc {
@@ -185,19 +244,23 @@ typedef struct clt_loss_desc {
   float margin;            /* hinge: delta, default 1 */
   int p;                   /* hinge: 1 (default) or 2 (squared hinge) */
   float label_smoothing;   /* cross-entropy, default 0 */
-  int ignore_index;        /* cross-entropy, default -100 */
+  int ignore_index;        /* cross-entropy with labels, default -100 */
   float huber_delta;       /* huber, default 1 */
   int log_target;          /* kl_div, default 0 */
-  const clt_tensor *class_weight, *pos_weight; /* optional (1,C), NULL */
+  /* Optional (1,C) float32, default NULL. class_weight: cross-entropy
+     (weight), hinge (weight of the true class), BCE (weight per column);
+     pos_weight: BCE only. */
+  const clt_tensor *class_weight, *pos_weight;
 } clt_loss_desc;
 
-/* The documented (PyTorch) defaults for kind. */
+/* The documented (PyTorch) defaults for kind; every field is set, and the
+   defaults are the same for every kind (only .kind differs). */
 CLT_API clt_loss_desc clt_loss_defaults(clt_loss_kind kind);
 
-/* Loss of scores S (N,C) against target and its gradient dS (N,C) in one
-   pass. target: labels (N,1) int32 for cross-entropy and hinge (or (N,C)
-   float32 class probabilities for cross-entropy), values (N,C) float32 for
-   the others. loss or dS may be NULL. */
+/* Loss of scores S (N,C) against target and its gradient dS = d loss / d S
+   (N,C) in one pass. target: labels (N,1) int32 for cross-entropy and
+   hinge (or (N,C) float32 class probabilities for cross-entropy), values
+   (N,C) float32 for the others. loss or dS may be NULL. */
 CLT_API clt_status clt_loss(clt_context *ctx, const clt_loss_desc *desc,
                             const clt_tensor *S, const clt_tensor *target,
                             double *loss, clt_tensor *dS);

@@ -1,0 +1,150 @@
+/* Losses on the OpenCL backend: kernels/loss.cl (check, loss, finish) and
+   one 24-byte read-back. */
+#include <string.h>
+
+#include "loss_impl.h"
+
+#define ELEM_WG 256 /* CLT_ELEM_WG in kernels/loss.cl */
+#define NONE 0xffffffffu
+
+enum { I_DEN, I_WSUM, I_BAD_LABEL, I_BAD_CW, I_BAD_PW, I_LOSS, I_COUNT };
+
+size_t clt_cl_group_size(const clt_context *ctx, size_t cap) {
+  size_t limit = ctx->max_wg < cap ? ctx->max_wg : cap, wg = 1;
+  while (wg * 2 <= limit) wg *= 2;
+  return wg;
+}
+
+clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
+                              float div, int use_den, int checked, float *out,
+                              size_t bytes) {
+  size_t wg = clt_cl_group_size(ctx, 256);
+  cl_ulong m = partials;
+  cl_int den = use_den, chk = checked;
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_loss_finish", 1, &wg, &wg, CLT_ARG(scr),
+                     CLT_ARG(m), CLT_ARG(div), CLT_ARG(den), CLT_ARG(chk),
+                     CLT_LOCAL(wg * sizeof(float))));
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, scr, CL_TRUE, 0, bytes, out,
+                                      0, NULL, NULL));
+  return CLT_OK;
+}
+
+static uint32_t info_index(const float *info, int slot) {
+  uint32_t u;
+  memcpy(&u, &info[slot], sizeof u);
+  return u;
+}
+
+/* A tensor argument pair; an absent optional tensor is passed as the
+   scratch buffer (never read: its has_ flag is 0). */
+typedef struct targ {
+  cl_mem mem;
+  cl_ulong off;
+} targ;
+
+static targ arg_of(const clt_tensor *t, cl_mem dummy) {
+  return t ? (targ){t->st->mem, t->offset} : (targ){dummy, 0};
+}
+
+/* Reads one 4-byte element of t for an error message. */
+static clt_status read_elem(clt_context *ctx, const clt_tensor *t, size_t k,
+                            void *out) {
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, t->st->mem, CL_TRUE,
+                                      (t->offset + k) * 4, 4, out, 0, NULL,
+                                      NULL));
+  return CLT_OK;
+}
+
+clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
+                       const clt_tensor *S, const clt_tensor *target,
+                       double *loss, clt_tensor *dS) {
+  size_t n = S->rows, c = S->cols, numel = n * c;
+  if (n >= NONE)
+    return clt_fail(ctx, CLT_ERR_SHAPE,
+                    "loss: %zu rows, the OpenCL backend takes fewer than 2^32-1",
+                    n);
+  clt_loss_kind kind = desc->kind;
+  bool rows = kind == CLT_LOSS_CROSS_ENTROPY || kind == CLT_LOSS_HINGE;
+  bool labels = target->dtype == CLT_INT32;
+  size_t ewg = clt_cl_group_size(ctx, ELEM_WG);
+  size_t partials = rows ? n : clt_round_up(numel, ewg) / ewg;
+  cl_mem scr;
+  CLT_TRY(clt_cl_scratch(ctx, (CLT_LOSS_INFO_FLOATS + partials) * sizeof(float), &scr));
+
+  targ s = arg_of(S, scr), t = arg_of(target, scr), d = arg_of(dS, scr);
+  targ cw = arg_of(desc->class_weight, scr), pw = arg_of(desc->pos_weight, scr);
+  cl_int has_dS = dS != NULL, has_cw = desc->class_weight != NULL,
+         has_pw = desc->pos_weight != NULL, has_labels = labels,
+         use_ignore = kind == CLT_LOSS_CROSS_ENTROPY,
+         ignore = desc->ignore_index;
+  cl_ulong cn = n, cc = c;
+
+  size_t wg = clt_cl_group_size(ctx, 256);
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_loss_check", 1, &wg, &wg, CLT_ARG(t.mem),
+                     CLT_ARG(t.off), CLT_ARG(cn), CLT_ARG(has_labels),
+                     CLT_ARG(use_ignore), CLT_ARG(ignore), CLT_ARG(cc),
+                     CLT_ARG(cw.mem), CLT_ARG(cw.off), CLT_ARG(has_cw),
+                     CLT_ARG(pw.mem), CLT_ARG(pw.off), CLT_ARG(has_pw),
+                     CLT_ARG(scr), CLT_LOCAL(wg * sizeof(float)),
+                     CLT_LOCAL(wg * sizeof(cl_uint))));
+
+  /* The MEAN divisor and the matching dS scale k. */
+  bool mean = desc->reduction == CLT_REDUCTION_MEAN;
+  double div = 1.0;
+  if (desc->reduction == CLT_REDUCTION_BATCHMEAN || (mean && rows))
+    div = (double)n;
+  else if (mean)
+    div = (double)numel;
+  float fdiv = (float)div, k = (float)(1.0 / div);
+  cl_int use_den = kind == CLT_LOSS_CROSS_ENTROPY && labels && mean;
+
+  /* prm, iprm: see the kernels in kernels/loss.cl. */
+  static const char *const names[] = {
+      [CLT_LOSS_CROSS_ENTROPY] = "clt_loss_ce", [CLT_LOSS_HINGE] = "clt_loss_hinge",
+      [CLT_LOSS_BCE_LOGITS] = "clt_loss_bce", [CLT_LOSS_MSE] = "clt_loss_mse",
+      [CLT_LOSS_L1] = "clt_loss_l1", [CLT_LOSS_HUBER] = "clt_loss_huber",
+      [CLT_LOSS_KL_DIV] = "clt_loss_kl"};
+  const char *name = kind == CLT_LOSS_CROSS_ENTROPY && !labels
+                         ? "clt_loss_ce_soft" : names[kind];
+  float prm = kind == CLT_LOSS_CROSS_ENTROPY ? desc->label_smoothing
+              : kind == CLT_LOSS_HINGE       ? desc->margin
+                                             : desc->huber_delta;
+  cl_int iprm = kind == CLT_LOSS_CROSS_ENTROPY ? desc->ignore_index
+                : kind == CLT_LOSS_HINGE       ? desc->p
+                                               : desc->log_target != 0;
+  size_t global = rows ? n : numel;
+  cl_ulong count = global;
+  CLT_TRY(CLT_LAUNCH(ctx, name, 1, &global, rows ? NULL : &ewg,
+                     CLT_ARG(s.mem), CLT_ARG(s.off), CLT_ARG(t.mem),
+                     CLT_ARG(t.off), CLT_ARG(d.mem), CLT_ARG(d.off),
+                     CLT_ARG(has_dS), CLT_ARG(count), CLT_ARG(cc),
+                     CLT_ARG(cw.mem), CLT_ARG(cw.off), CLT_ARG(has_cw),
+                     CLT_ARG(pw.mem), CLT_ARG(pw.off), CLT_ARG(has_pw),
+                     CLT_ARG(prm), CLT_ARG(iprm), CLT_ARG(k), CLT_ARG(use_den),
+                     CLT_ARG(scr)));
+
+  float info[I_COUNT];
+  CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, fdiv, use_den, 1, info,
+                             sizeof info));
+  /* Reported in the reference's order: weights, then labels. */
+  static const struct {
+    int slot;
+    const char *name;
+  } weights[] = {{I_BAD_CW, "class_weight"}, {I_BAD_PW, "pos_weight"}};
+  for (size_t w = 0; w < 2; w++) {
+    uint32_t j = info_index(info, weights[w].slot);
+    if (j == NONE) continue;
+    float value;
+    CLT_TRY(read_elem(ctx, w == 0 ? desc->class_weight : desc->pos_weight, j,
+                      &value));
+    return clt_loss_bad_weight(ctx, weights[w].name, j, value);
+  }
+  uint32_t row = info_index(info, I_BAD_LABEL);
+  if (row != NONE) {
+    int32_t label;
+    CLT_TRY(read_elem(ctx, target, row, &label));
+    return clt_loss_bad_label(ctx, row, label, c);
+  }
+  *loss = info[I_LOSS];
+  return CLT_OK;
+}

@@ -1,0 +1,74 @@
+/* Internal interface of the loss and regularization family: the front ends
+   (host/loss.c, host/regularize.c) validate and dispatch to the OpenCL
+   backend (host/cl/cl_loss.c) or the reference (host/ref/ref_loss.c); the
+   gradient check (host/gradcheck.c) evaluates the reference in double. */
+#ifndef CLT_LOSS_IMPL_H
+#define CLT_LOSS_IMPL_H
+
+#include "internal.h"
+
+/* Both backends get arguments that host/loss.c has validated, except the
+   label values and weight values (data, checked by each backend). They
+   store the loss in *loss (never NULL) and leave the non-finite check and
+   its message to the front end. */
+clt_status clt_ref_loss(clt_context *ctx, const clt_loss_desc *desc,
+                        const clt_tensor *S, const clt_tensor *target,
+                        double *loss, clt_tensor *dS);
+clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
+                       const clt_tensor *S, const clt_tensor *target,
+                       double *loss, clt_tensor *dS);
+
+/* The reference loss on host arrays, the specification of every kernel. */
+typedef struct clt_ref_loss_in {
+  const clt_loss_desc *desc;
+  size_t n, c;
+  const int32_t *labels;   /* (N) when the target is labels, else NULL */
+  const float *target;     /* (N,C) when the target is values, else NULL */
+  const float *class_weight, *pos_weight; /* (C) or NULL */
+} clt_ref_loss_in;
+
+/* The failures both backends report, with one wording. */
+clt_status clt_loss_bad_label(const clt_context *ctx, size_t row,
+                              int32_t label, size_t c);
+clt_status clt_loss_bad_weight(const clt_context *ctx, const char *name,
+                               size_t index, float value);
+
+/* CLT_OK, or CLT_ERR_LABEL / CLT_ERR_INVALID_ARG with a message when a
+   label is outside [0,C) or a weight is negative or not finite. */
+clt_status clt_ref_loss_check(const clt_context *ctx,
+                              const clt_ref_loss_in *in);
+/* Loss of S (N,C) in double and, when dS is non-NULL, its gradient (N,C).
+   The input must have passed clt_ref_loss_check. */
+double clt_ref_loss_f64(const clt_ref_loss_in *in, const double *S,
+                        double *dS);
+
+/* OpenCL helpers shared by host/cl/cl_loss.c and cl_regularize.c. The
+   scratch buffer holds CLT_LOSS_INFO_FLOATS floats of info (CLT_INFO in
+   kernels/loss.cl; the loss or penalty lands in info[5]), then partials. */
+#define CLT_LOSS_INFO_FLOATS 8
+/* Largest power of two <= min(cap, the device's max work-group size). */
+size_t clt_cl_group_size(const clt_context *ctx, size_t cap);
+/* Sums the partials of scr into info[5] (divided by the MEAN denominator
+   info[0] when use_den, else by div; skipped if checked and the check
+   pass flagged bad input) and reads the first bytes of scr into out. */
+clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
+                              float div, int use_den, int checked, float *out,
+                              size_t bytes);
+
+/* Regularization backends: *penalty (may be NULL) += l1 sum|W| +
+   0.5 l2 sum W^2; dW (may be NULL) += l1 sign(W) + l2 W. */
+clt_status clt_ref_regularize(clt_context *ctx, const clt_reg_desc *reg,
+                              const clt_tensor *W, double *penalty,
+                              clt_tensor *dW);
+clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
+                             const clt_tensor *W, double *penalty,
+                             clt_tensor *dW);
+/* The penalty of one weight and its derivative, in double. */
+static inline double clt_reg_term(const clt_reg_desc *reg, double w,
+                                  double *grad) {
+  double sign = w > 0 ? 1.0 : w < 0 ? -1.0 : w; /* torch.sign: 0 and NaN kept */
+  if (grad) *grad = reg->l1 * sign + reg->l2 * w;
+  return reg->l1 * (w < 0 ? -w : w) + 0.5 * reg->l2 * w * w;
+}
+
+#endif /* CLT_LOSS_IMPL_H */
