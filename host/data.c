@@ -1,0 +1,928 @@
+/* cltrain — host-side data loading and preprocessing. See data.h. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* stat */
+#endif
+
+#include "data.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+      err[0] = '\0';
+  }
+  return code;
+}
+
+static const char *nn(const char *s) { return s ? s : "(null)"; }
+
+/* a * b into *r; 0 on overflow. */
+static int mul_ok(size_t a, size_t b, size_t *r) {
+  if (a != 0 && b > SIZE_MAX / a)
+    return 0;
+  *r = a * b;
+  return 1;
+}
+
+void clt_dataset_free(clt_dataset *ds) {
+  if (!ds)
+    return;
+  free(ds->x);
+  free(ds->y);
+  memset(ds, 0, sizeof *ds);
+}
+
+/* ------------------------------------------------------------------ */
+/* gzip / plain file reading                                           */
+
+#define READ_CHUNK ((size_t)1 << 30) /* gzread takes an unsigned int */
+
+static int gz_open(const char *path, gzFile *out, char *err, size_t errlen) {
+  errno = 0;
+  gzFile f = gzopen(path, "rb");
+  if (!f) {
+    if (errno == ENOMEM)
+      return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+    return fail(err, errlen, CLT_DATA_ERR, "%s: cannot open: %s", path,
+                errno ? strerror(errno) : "unknown error");
+  }
+  *out = f;
+  return CLT_DATA_OK;
+}
+
+static int gz_fail(gzFile f, const char *path, char *err, size_t errlen) {
+  int e = Z_OK;
+  const char *m = gzerror(f, &e);
+  if (e == Z_ERRNO)
+    return fail(err, errlen, CLT_DATA_ERR, "%s: read error: %s", path,
+                strerror(errno));
+  if (e == Z_MEM_ERROR)
+    return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+  return fail(err, errlen, CLT_DATA_ERR, "%s: corrupt gzip data: %s", path,
+              (m && *m) ? m : "unknown error");
+}
+
+/* Reads up to len bytes; *got is how many arrived (short at end of file). */
+static int gz_read_some(gzFile f, void *buf, size_t len, size_t *got,
+                        const char *path, char *err, size_t errlen) {
+  unsigned char *p = buf;
+  size_t done = 0;
+  while (done < len) {
+    size_t chunk = len - done < READ_CHUNK ? len - done : READ_CHUNK;
+    int r = gzread(f, p + done, (unsigned)chunk);
+    if (r < 0)
+      return gz_fail(f, path, err, errlen);
+    if (r == 0)
+      break;
+    done += (size_t)r;
+  }
+  *got = done;
+  return CLT_DATA_OK;
+}
+
+/* " (gzip stream cut short)" when zlib saw the compressed data end early. */
+static const char *gz_short_note(gzFile f) {
+  int e = Z_OK;
+  gzerror(f, &e);
+  return e == Z_BUF_ERROR ? " (gzip stream cut short)" : "";
+}
+
+/* ------------------------------------------------------------------ */
+/* IDX                                                                 */
+
+static uint32_t be32(const unsigned char *b) {
+  return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) |
+         ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+/* Opens path, reads and checks the magic and ndims dimensions. */
+static int idx_header(const char *path, uint32_t magic, unsigned ndims,
+                      uint32_t *dims, gzFile *pf, char *err, size_t errlen) {
+  gzFile f;
+  int rc = gz_open(path, &f, err, errlen);
+  if (rc)
+    return rc;
+  unsigned char h[16];
+  size_t want = 4 + 4 * (size_t)ndims, got = 0;
+  rc = gz_read_some(f, h, want, &got, path, err, errlen);
+  if (rc)
+    goto bad;
+  if (got == 0) {
+    rc = fail(err, errlen, CLT_DATA_ERR, "%s: empty file", path);
+    goto bad;
+  }
+  if (got < 4) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: truncated header (%zu bytes, need %zu)%s", path, got, want,
+              gz_short_note(f));
+    goto bad;
+  }
+  uint32_t m = be32(h);
+  if (m != magic) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: bad magic 0x%08lx (expected 0x%08lx)", path,
+              (unsigned long)m, (unsigned long)magic);
+    goto bad;
+  }
+  if (got < want) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: truncated header (%zu bytes, need %zu)%s", path, got, want,
+              gz_short_note(f));
+    goto bad;
+  }
+  for (unsigned i = 0; i < ndims; i++)
+    dims[i] = be32(h + 4 + 4 * i);
+  *pf = f;
+  return CLT_DATA_OK;
+bad:
+  gzclose(f);
+  return rc;
+}
+
+/* Reads exactly nbytes of payload into a new buffer, growing it only as data
+ * actually arrives (a lying header cannot make us allocate much), then
+ * insists on end of file. */
+static int idx_body(gzFile f, const char *path, size_t nbytes,
+                    const char *what, unsigned char **out, char *err,
+                    size_t errlen) {
+  size_t cap = nbytes < ((size_t)1 << 20) ? nbytes : ((size_t)1 << 20);
+  size_t done = 0;
+  unsigned char *buf = malloc(cap ? cap : 1);
+  if (!buf)
+    return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+  int rc;
+  for (;;) {
+    size_t got = 0;
+    rc = gz_read_some(f, buf + done, cap - done, &got, path, err, errlen);
+    if (rc)
+      goto bad;
+    done += got;
+    if (done < cap || cap == nbytes)
+      break; /* end of file, or all there */
+    size_t ncap = cap > nbytes / 2 ? nbytes : cap * 2;
+    unsigned char *nb = realloc(buf, ncap);
+    if (!nb) {
+      rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+      goto bad;
+    }
+    buf = nb;
+    cap = ncap;
+  }
+  if (done < nbytes) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: truncated: header promises %zu bytes of %s, file has %zu%s",
+              path, nbytes, what, done, gz_short_note(f));
+    goto bad;
+  }
+  unsigned char extra[64];
+  size_t more = 0;
+  rc = gz_read_some(f, extra, sizeof extra, &more, path, err, errlen);
+  if (rc)
+    goto bad; /* e.g. gzip CRC error, seen at the end of the stream */
+  if (more > 0) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: trailing data after the %zu bytes of %s the header "
+              "declares",
+              path, nbytes, what);
+    goto bad;
+  }
+  *out = buf;
+  return CLT_DATA_OK;
+bad:
+  free(buf);
+  return rc;
+}
+
+int clt_data_load_idx(const char *images_path, const char *labels_path,
+                      clt_dataset *out, char *err, size_t errlen) {
+  if (!images_path || !labels_path || !out)
+    return fail(err, errlen, CLT_DATA_ERR,
+                "clt_data_load_idx: NULL argument (images %s, labels %s)",
+                nn(images_path), nn(labels_path));
+  gzFile fi = NULL, fl = NULL;
+  unsigned char *pix = NULL, *lab = NULL;
+  float *x = NULL;
+  int32_t *y = NULL;
+  uint32_t di[3], dl[1];
+  int rc = idx_header(images_path, 0x00000803u, 3, di, &fi, err, errlen);
+  if (rc)
+    return rc;
+  if (di[0] == 0 || di[1] == 0 || di[2] == 0) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: header declares %lu images of %lu x %lu pixels; a zero "
+              "count or dimension is not a usable data set",
+              images_path, (unsigned long)di[0], (unsigned long)di[1],
+              (unsigned long)di[2]);
+    goto done;
+  }
+  /* u32 * u32 fits in u64; the third factor may not. */
+  uint64_t per = (uint64_t)di[1] * di[2];
+  if (per > CLT_DATA_IDX_MAX_ELEMENTS ||
+      (uint64_t)di[0] > CLT_DATA_IDX_MAX_ELEMENTS / per) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: header declares %lu x %lu x %lu pixels, more than the "
+              "limit of 2^31 elements",
+              images_path, (unsigned long)di[0], (unsigned long)di[1],
+              (unsigned long)di[2]);
+    goto done;
+  }
+  size_t n = di[0], d = (size_t)per, total = n * d, xbytes;
+  if (!mul_ok(total, sizeof(float), &xbytes)) {
+    rc = fail(err, errlen, CLT_DATA_ERR,
+              "%s: %zu pixels do not fit in memory on this machine",
+              images_path, total);
+    goto done;
+  }
+  rc = idx_header(labels_path, 0x00000801u, 1, dl, &fl, err, errlen);
+  if (rc)
+    goto done;
+  if (dl[0] != di[0]) {
+    rc = fail(err, errlen, CLT_DATA_ERR, "%s: %lu labels, but %s has %lu images",
+              labels_path, (unsigned long)dl[0], images_path,
+              (unsigned long)di[0]);
+    goto done;
+  }
+  rc = idx_body(fi, images_path, total, "pixel data", &pix, err, errlen);
+  if (rc)
+    goto done;
+  rc = idx_body(fl, labels_path, n, "labels", &lab, err, errlen);
+  if (rc)
+    goto done;
+  x = malloc(xbytes);
+  y = malloc(n * sizeof *y);
+  if (!x || !y) {
+    rc = fail(err, errlen, CLT_DATA_ERR_NOMEM,
+              "%s: out of memory for %zu x %zu floats", images_path, n, d);
+    goto done;
+  }
+  for (size_t i = 0; i < total; i++)
+    x[i] = (float)pix[i];
+  int32_t maxl = 0;
+  for (size_t i = 0; i < n; i++) {
+    y[i] = lab[i];
+    if (y[i] > maxl)
+      maxl = y[i];
+  }
+  out->n = n;
+  out->d = d;
+  out->classes = (size_t)maxl + 1;
+  out->x = x;
+  out->y = y;
+  x = NULL;
+  y = NULL;
+  rc = CLT_DATA_OK;
+done:
+  if (fi)
+    gzclose(fi);
+  if (fl)
+    gzclose(fl);
+  free(pix);
+  free(lab);
+  free(x);
+  free(y);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* directories                                                         */
+
+#define PATH_BUF 4096
+
+static int is_file(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Finds DIR/PREFIX-KIND-IDXN-ubyte[.gz] (or the dotted spelling). */
+static int find_idx(const char *dir, const char *prefix, const char *kind,
+                    const char *idxn, char *path, size_t pathlen) {
+  static const char *const fmts[] = {"%s/%s-%s-%s-ubyte.gz", "%s/%s-%s-%s-ubyte",
+                                     "%s/%s-%s.%s-ubyte.gz", "%s/%s-%s.%s-ubyte"};
+  for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+    int r = snprintf(path, pathlen, fmts[i], dir, prefix, kind, idxn);
+    if (r > 0 && (size_t)r < pathlen && is_file(path))
+      return 1;
+  }
+  return 0;
+}
+
+int clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out,
+                          char *err, size_t errlen) {
+  if (!dir || !*dir || !out)
+    return fail(err, errlen, CLT_DATA_ERR,
+                "clt_data_load_idx_dir: NULL or empty argument");
+  struct stat st;
+  if (stat(dir, &st) != 0)
+    return fail(err, errlen, CLT_DATA_ERR, "%s: cannot open directory: %s",
+                dir, strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    return fail(err, errlen, CLT_DATA_ERR, "%s: not a directory", dir);
+  const char *prefix = test_split ? "t10k" : "train";
+  char ip[PATH_BUF], lp[PATH_BUF];
+  if (!find_idx(dir, prefix, "images", "idx3", ip, sizeof ip))
+    return fail(err, errlen, CLT_DATA_ERR,
+                "%s: no %s-images-idx3-ubyte[.gz] in this directory", dir,
+                prefix);
+  if (!find_idx(dir, prefix, "labels", "idx1", lp, sizeof lp))
+    return fail(err, errlen, CLT_DATA_ERR,
+                "%s: no %s-labels-idx1-ubyte[.gz] in this directory", dir,
+                prefix);
+  return clt_data_load_idx(ip, lp, out, err, errlen);
+}
+
+/* Name of the first of the four Fashion-MNIST files missing in dir, or NULL. */
+static const char *fashion_missing(const char *dir) {
+  static const char *const need[4][4] = {
+      {"train", "images", "idx3", "train-images-idx3-ubyte[.gz]"},
+      {"train", "labels", "idx1", "train-labels-idx1-ubyte[.gz]"},
+      {"t10k", "images", "idx3", "t10k-images-idx3-ubyte[.gz]"},
+      {"t10k", "labels", "idx1", "t10k-labels-idx1-ubyte[.gz]"}};
+  char p[PATH_BUF];
+  if (!is_dir(dir))
+    return "the directory itself";
+  for (int i = 0; i < 4; i++)
+    if (!find_idx(dir, need[i][0], need[i][1], need[i][2], p, sizeof p))
+      return need[i][3];
+  return NULL;
+}
+
+int clt_data_find_fashion_mnist(char *dir, size_t dirlen, char *err,
+                                size_t errlen) {
+  if (!dir || dirlen == 0)
+    return fail(err, errlen, CLT_DATA_ERR,
+                "clt_data_find_fashion_mnist: no output buffer");
+  const char *env = getenv("CLT_DATA_DIR");
+  const char *d = (env && *env) ? env : CLT_DATA_FASHION_MNIST_DIR;
+  const char *miss = fashion_missing(d);
+  if (miss) {
+    if (env && *env)
+      return fail(err, errlen, CLT_DATA_ERR,
+                  "CLT_DATA_DIR=%s: missing %s (the directory must hold "
+                  "{train,t10k}-images-idx3-ubyte[.gz] and "
+                  "{train,t10k}-labels-idx1-ubyte[.gz])",
+                  d, miss);
+    return fail(err, errlen, CLT_DATA_ERR,
+                "Fashion-MNIST not found: %s: missing %s; install it with "
+                "`apt-get install dataset-fashion-mnist` or set CLT_DATA_DIR "
+                "to a directory holding {train,t10k}-images-idx3-ubyte.gz and "
+                "{train,t10k}-labels-idx1-ubyte.gz",
+                d, miss);
+  }
+  size_t len = strlen(d);
+  if (len >= dirlen)
+    return fail(err, errlen, CLT_DATA_ERR,
+                "%s: path longer than the %zu-byte buffer", d, dirlen);
+  memcpy(dir, d, len + 1);
+  return CLT_DATA_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV                                                                 */
+
+/* Whole file (plain or gzip) into a NUL-terminated buffer. */
+static int read_all(const char *path, char **out, size_t *outlen, char *err,
+                    size_t errlen) {
+  gzFile f;
+  int rc = gz_open(path, &f, err, errlen);
+  if (rc)
+    return rc;
+  size_t cap = (size_t)1 << 16, len = 0;
+  char *buf = malloc(cap + 1);
+  if (!buf) {
+    gzclose(f);
+    return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+  }
+  for (;;) {
+    size_t got = 0;
+    rc = gz_read_some(f, buf + len, cap - len, &got, path, err, errlen);
+    if (rc)
+      goto bad;
+    len += got;
+    if (len < cap)
+      break;
+    if (cap > (SIZE_MAX - 1) / 2) {
+      rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: file too large", path);
+      goto bad;
+    }
+    char *nb = realloc(buf, cap * 2 + 1);
+    if (!nb) {
+      rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+      goto bad;
+    }
+    buf = nb;
+    cap *= 2;
+  }
+  gzclose(f);
+  buf[len] = '\0';
+  *out = buf;
+  *outlen = len;
+  return CLT_DATA_OK;
+bad:
+  gzclose(f);
+  free(buf);
+  return rc;
+}
+
+static int is_blank_char(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* Printable excerpt of [s, e) for messages. */
+static const char *excerpt(const char *s, const char *e, char *buf,
+                           size_t buflen) {
+  size_t n = (size_t)(e - s), k = 0, lim = buflen - 4;
+  for (; k < n && k < lim; k++) {
+    unsigned char c = (unsigned char)s[k];
+    buf[k] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+  }
+  if (k < n) {
+    memcpy(buf + k, "...", 3);
+    k += 3;
+  }
+  buf[k] = '\0';
+  return buf;
+}
+
+/* Parses the cell [s, e) (surrounding blanks allowed) as a number.
+ * Returns 0 ok, 1 empty, 2 not a number. e[0] is ',' or '\0'. */
+static int parse_cell(const char *s, const char *e, double *v) {
+  while (s < e && is_blank_char(*s))
+    s++;
+  while (e > s && is_blank_char(e[-1]))
+    e--;
+  if (s == e)
+    return 1;
+  /* fast path: plain integers of up to 15 digits are exact in double */
+  const char *p = s;
+  int neg = 0;
+  if (*p == '-' || *p == '+')
+    neg = *p++ == '-';
+  if (p < e && (size_t)(e - p) <= 15) {
+    int64_t acc = 0;
+    const char *q = p;
+    while (q < e && *q >= '0' && *q <= '9')
+      acc = acc * 10 + (*q++ - '0');
+    if (q == e) {
+      *v = neg ? -(double)acc : (double)acc;
+      return 0;
+    }
+  }
+  /* strtod never reads past the cell: ',' and '\0' end every number. */
+  char *end = NULL;
+  if (*s != '+' && *s != '-' && *s != '.' && (*s < '0' || *s > '9') &&
+      *s != 'i' && *s != 'I' && *s != 'n' && *s != 'N')
+    return 2;
+  double r = strtod(s, &end);
+  if (end != e)
+    return 2;
+  *v = r;
+  return 0;
+}
+
+static size_t count_cols(const char *s, const char *e) {
+  size_t c = 1;
+  for (; s < e; s++)
+    c += *s == ',';
+  return c;
+}
+
+static int line_numeric(const char *s, const char *e) {
+  for (;;) {
+    const char *c = memchr(s, ',', (size_t)(e - s));
+    const char *ce = c ? c : e;
+    double v;
+    if (parse_cell(s, ce, &v) != 0)
+      return 0;
+    if (!c)
+      return 1;
+    s = c + 1;
+  }
+}
+
+int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
+                      char *err, size_t errlen) {
+  if (!path || !out)
+    return fail(err, errlen, CLT_DATA_ERR,
+                "clt_data_load_csv: NULL argument (path %s)", nn(path));
+  char *buf = NULL;
+  size_t len = 0;
+  int rc = read_all(path, &buf, &len, err, errlen);
+  if (rc)
+    return rc;
+  float *x = NULL;
+  int32_t *y = NULL;
+  size_t n = 0, cap = 0, ncols = 0, d = 0;
+  size_t lineno = 0, header_line = 0, header_cols = 0, first_data = 0;
+  int seen_first = 0;
+  int32_t maxl = -1;
+  char ex[40];
+  char *p = buf, *end = buf + len;
+  if (len == 0) {
+    rc = fail(err, errlen, CLT_DATA_ERR, "%s: empty file", path);
+    goto done;
+  }
+  if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+    p += 3; /* UTF-8 byte order mark (spreadsheet exports) */
+  while (p < end) {
+    lineno++;
+    char *nl = memchr(p, '\n', (size_t)(end - p));
+    char *le = nl ? nl : end;
+    char *next = nl ? nl + 1 : end;
+    if (le > p && le[-1] == '\r')
+      le--;
+    *le = '\0';
+    const char *q = p;
+    while (q < le && is_blank_char(*q))
+      q++;
+    if (q == le) { /* blank line */
+      p = next;
+      continue;
+    }
+    size_t cols = count_cols(p, le);
+    if (!seen_first) {
+      seen_first = 1;
+      if (!line_numeric(p, le)) {
+        header_line = lineno;
+        header_cols = cols;
+        p = next;
+        continue;
+      }
+    }
+    if (ncols == 0) {
+      if (cols < 2) {
+        rc = fail(err, errlen, CLT_DATA_ERR,
+                  "%s: line %zu has %zu column; need a label and at least "
+                  "one feature",
+                  path, lineno, cols);
+        goto done;
+      }
+      if (header_line && header_cols != cols) {
+        rc = fail(err, errlen, CLT_DATA_ERR,
+                  "%s: header on line %zu has %zu columns, but line %zu has "
+                  "%zu",
+                  path, header_line, header_cols, lineno, cols);
+        goto done;
+      }
+      ncols = cols;
+      d = cols - 1;
+      first_data = lineno;
+    } else if (cols != ncols) {
+      rc = fail(err, errlen, CLT_DATA_ERR,
+                "%s: line %zu has %zu columns, expected %zu as on line %zu",
+                path, lineno, cols, ncols, first_data);
+      goto done;
+    }
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 64, bytes;
+      if (ncap < cap || !mul_ok(ncap, d, &bytes) ||
+          !mul_ok(bytes, sizeof(float), &bytes)) {
+        rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: too many rows", path);
+        goto done;
+      }
+      float *nx = realloc(x, bytes);
+      if (!nx) {
+        rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+      }
+      x = nx;
+      int32_t *ny = realloc(y, ncap * sizeof *y);
+      if (!ny) {
+        rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+      }
+      y = ny;
+      cap = ncap;
+    }
+    const char *s = p;
+    for (size_t col = 0; col < ncols; col++) {
+      const char *c = memchr(s, ',', (size_t)(le - s));
+      const char *ce = c ? c : le;
+      double v = 0;
+      int pr = parse_cell(s, ce, &v);
+      if (pr == 1) {
+        rc = fail(err, errlen, CLT_DATA_ERR,
+                  "%s: line %zu, column %zu: empty cell", path, lineno,
+                  col + 1);
+        goto done;
+      }
+      if (pr == 2) {
+        rc = fail(err, errlen, CLT_DATA_ERR,
+                  "%s: line %zu, column %zu: '%s' is not a number", path,
+                  lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
+        goto done;
+      }
+      if (!isfinite(v) || fabs(v) > FLT_MAX) {
+        rc = fail(err, errlen, CLT_DATA_ERR,
+                  "%s: line %zu, column %zu: '%s' is not a finite float",
+                  path, lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
+        goto done;
+      }
+      if (col == 0) {
+        const char *why = NULL;
+        if (v < 0)
+          why = "is negative";
+        else if (v != floor(v))
+          why = "is not an integer";
+        else if (v >= (double)INT32_MAX)
+          why = "is too large";
+        if (why) {
+          rc = fail(err, errlen, CLT_DATA_ERR, "%s: line %zu: label '%s' %s",
+                    path, lineno, excerpt(s, ce, ex, sizeof ex), why);
+          goto done;
+        }
+        if (classes_hint != 0 && v >= (double)classes_hint) {
+          rc = fail(err, errlen, CLT_DATA_ERR,
+                    "%s: line %zu: label %.0f is not below the class count "
+                    "%zu",
+                    path, lineno, v, classes_hint);
+          goto done;
+        }
+        y[n] = (int32_t)v;
+        if (y[n] > maxl)
+          maxl = y[n];
+      } else {
+        x[n * d + col - 1] = (float)v;
+      }
+      s = ce + 1;
+    }
+    n++;
+    p = next;
+  }
+  if (n == 0) {
+    if (header_line)
+      rc = fail(err, errlen, CLT_DATA_ERR,
+                "%s: no data rows (only a header on line %zu)", path,
+                header_line);
+    else
+      rc = fail(err, errlen, CLT_DATA_ERR, "%s: empty file (blank lines only)",
+                path);
+    goto done;
+  }
+  if (n < cap) { /* give back the slack; keep the old block if that fails */
+    float *nx = realloc(x, n * d * sizeof *x);
+    if (nx)
+      x = nx;
+    int32_t *ny = realloc(y, n * sizeof *y);
+    if (ny)
+      y = ny;
+  }
+  out->n = n;
+  out->d = d;
+  out->classes = classes_hint ? classes_hint : (size_t)maxl + 1;
+  out->x = x;
+  out->y = y;
+  x = NULL;
+  y = NULL;
+  rc = CLT_DATA_OK;
+done:
+  free(buf);
+  free(x);
+  free(y);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* synthetic                                                           */
+
+typedef struct rng {
+  uint64_t s;
+  int has_spare;
+  double spare;
+} rng;
+
+static uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* uniform in [0, 1) */
+static double unif(rng *r) {
+  return (double)(splitmix64(&r->s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double gauss(rng *r) {
+  if (r->has_spare) {
+    r->has_spare = 0;
+    return r->spare;
+  }
+  const double two_pi = 6.283185307179586476925286766559;
+  double u1 = 1.0 - unif(r); /* (0, 1] */
+  double u2 = unif(r);
+  double rad = sqrt(-2.0 * log(u1));
+  r->spare = rad * sin(two_pi * u2);
+  r->has_spare = 1;
+  return rad * cos(two_pi * u2);
+}
+
+static int synth_rows(size_t n, size_t d, size_t c, const double *means,
+                      rng *r, clt_dataset *ds, const char *what, char *err,
+                      size_t errlen) {
+  size_t total, bytes;
+  if (!mul_ok(n, d, &total) || !mul_ok(total, sizeof(float), &bytes))
+    return fail(err, errlen, CLT_DATA_ERR,
+                "synthetic: %s set of %zu x %zu overflows", what, n, d);
+  float *x = malloc(bytes);
+  int32_t *y = malloc(n * sizeof *y);
+  if (!x || !y) {
+    free(x);
+    free(y);
+    return fail(err, errlen, CLT_DATA_ERR_NOMEM,
+                "synthetic: out of memory for the %s set (%zu x %zu)", what, n,
+                d);
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t k = i % c;
+    y[i] = (int32_t)k;
+    const double *m = means + k * d;
+    float *row = x + i * d;
+    for (size_t j = 0; j < d; j++)
+      row[j] = (float)(m[j] + gauss(r));
+  }
+  ds->n = n;
+  ds->d = d;
+  ds->classes = c;
+  ds->x = x;
+  ds->y = y;
+  return CLT_DATA_OK;
+}
+
+int clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
+                       clt_dataset *train, clt_dataset *test, char *err,
+                       size_t errlen) {
+  if (!train)
+    return fail(err, errlen, CLT_DATA_ERR, "synthetic: NULL train output");
+  if (n == 0 || d == 0 || c < 2 || c > (size_t)INT32_MAX)
+    return fail(err, errlen, CLT_DATA_ERR,
+                "synthetic:%zu,%zu,%zu: need N >= 1 rows, D >= 1 features and "
+                "2 <= C <= 2^31-1 classes",
+                n, d, c);
+  size_t md, mbytes;
+  if (!mul_ok(c, d, &md) || !mul_ok(md, sizeof(double), &mbytes))
+    return fail(err, errlen, CLT_DATA_ERR,
+                "synthetic: %zu classes x %zu features overflows", c, d);
+  double *means = malloc(mbytes);
+  if (!means)
+    return fail(err, errlen, CLT_DATA_ERR_NOMEM,
+                "synthetic: out of memory for %zu class means", c);
+  rng r = {seed, 0, 0.0};
+  for (size_t k = 0; k < c; k++) {
+    double *m = means + k * d, ss = 0;
+    for (size_t j = 0; j < d; j++) {
+      m[j] = gauss(&r);
+      ss += m[j] * m[j];
+    }
+    double norm = sqrt(ss);
+    if (norm < 1e-12) { /* vanishingly unlikely; keep the class distinct */
+      m[k % d] = 1.0;
+      norm = 1.0;
+    }
+    for (size_t j = 0; j < d; j++)
+      m[j] *= 3.0 / norm;
+  }
+  clt_dataset tr = {0}, te = {0};
+  int rc = synth_rows(n, d, c, means, &r, &tr, "training", err, errlen);
+  if (!rc && test)
+    rc = synth_rows(n / 5 ? n / 5 : 1, d, c, means, &r, &te, "test", err,
+                    errlen);
+  free(means);
+  if (rc) {
+    clt_dataset_free(&tr);
+    clt_dataset_free(&te);
+    return rc;
+  }
+  *train = tr;
+  if (test)
+    *test = te;
+  return CLT_DATA_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* checks and preprocessing                                            */
+
+int clt_data_check_labels(const clt_dataset *ds, size_t classes,
+                          const char *name, char *err, size_t errlen) {
+  const char *nm = name ? name : "data set";
+  if (!ds)
+    return fail(err, errlen, CLT_DATA_ERR, "%s: NULL data set", nm);
+  if (classes == 0)
+    return fail(err, errlen, CLT_DATA_ERR, "%s: class count is 0", nm);
+  if (ds->n > 0 && !ds->y)
+    return fail(err, errlen, CLT_DATA_ERR, "%s: no labels", nm);
+  for (size_t i = 0; i < ds->n; i++) {
+    int32_t l = ds->y[i];
+    if (l < 0 || (uint64_t)l >= (uint64_t)classes)
+      return fail(err, errlen, CLT_DATA_ERR,
+                  "%s: label %ld at row %zu (0-based) is outside [0, %zu)", nm,
+                  (long)l, i, classes);
+  }
+  return CLT_DATA_OK;
+}
+
+static int has_x(const clt_dataset *ds) {
+  return ds && ds->x && ds->n > 0 && ds->d > 0;
+}
+
+void clt_data_scale(clt_dataset *ds, float factor) {
+  if (!has_x(ds))
+    return;
+  size_t total = ds->n * ds->d;
+  for (size_t i = 0; i < total; i++)
+    ds->x[i] *= factor;
+}
+
+void clt_data_mean(const clt_dataset *ds, double *mean) {
+  if (!ds || !mean)
+    return;
+  for (size_t j = 0; j < ds->d; j++)
+    mean[j] = 0.0;
+  if (!has_x(ds))
+    return;
+  for (size_t i = 0; i < ds->n; i++) {
+    const float *row = ds->x + i * ds->d;
+    for (size_t j = 0; j < ds->d; j++)
+      mean[j] += row[j];
+  }
+  for (size_t j = 0; j < ds->d; j++)
+    mean[j] /= (double)ds->n;
+}
+
+void clt_data_std(const clt_dataset *ds, const double *mean, double *std) {
+  if (!ds || !std)
+    return;
+  for (size_t j = 0; j < ds->d; j++)
+    std[j] = 0.0;
+  if (!has_x(ds))
+    return;
+  size_t n = ds->n, d = ds->d;
+  if (mean) {
+    for (size_t i = 0; i < n; i++) {
+      const float *row = ds->x + i * d;
+      for (size_t j = 0; j < d; j++) {
+        double t = row[j] - mean[j];
+        std[j] += t * t;
+      }
+    }
+  } else {
+    for (size_t j = 0; j < d; j++) {
+      double m = 0;
+      for (size_t i = 0; i < n; i++)
+        m += ds->x[i * d + j];
+      m /= (double)n;
+      for (size_t i = 0; i < n; i++) {
+        double t = ds->x[i * d + j] - m;
+        std[j] += t * t;
+      }
+    }
+  }
+  for (size_t j = 0; j < d; j++)
+    std[j] = sqrt(std[j] / (double)n);
+}
+
+void clt_data_normalize(clt_dataset *ds, const double *mean,
+                        const double *std) {
+  if (!has_x(ds) || (!mean && !std))
+    return;
+  size_t n = ds->n, d = ds->d;
+  for (size_t i = 0; i < n; i++) {
+    float *row = ds->x + i * d;
+    for (size_t j = 0; j < d; j++) {
+      double v = row[j];
+      if (mean)
+        v -= mean[j];
+      if (std) {
+        double s = std[j];
+        if (!(s >= 1e-8))
+          s = 1.0;
+        v /= s;
+      }
+      row[j] = (float)v;
+    }
+  }
+}

@@ -1,0 +1,115 @@
+#!/bin/sh
+# Build and run the libFuzzer harnesses for the data loaders.
+#
+#   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
+#
+# SECONDS (default 60) is the time given to EACH harness; BUILD_DIR (default
+# ${TMPDIR:-/tmp}/cltrain-fuzz) receives the binaries, the corpora and any
+# crash artifacts. Exits 0 (printing "skipped") when clang or its libFuzzer
+# runtime is missing, 1 when a harness fails to build or finds a bug.
+set -u
+
+secs=${1:-60}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=${2:-${TMPDIR:-/tmp}/cltrain-fuzz}
+CC=${FUZZ_CC:-clang}
+
+case $secs in
+  ''|*[!0-9]*) echo "usage: $0 [SECONDS] [BUILD_DIR]" >&2; exit 2 ;;
+esac
+
+if ! command -v "$CC" >/dev/null 2>&1; then
+  echo "fuzz: skipped ($CC not installed; apt-get install clang libclang-rt-14-dev)"
+  exit 0
+fi
+
+mkdir -p "$out" || exit 1
+probe="$out/probe.c"
+printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+  'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' > "$probe"
+if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe" -o "$out/probe" >/dev/null 2>&1; then
+  echo "fuzz: skipped ($CC cannot link -fsanitize=fuzzer; apt-get install libclang-rt-14-dev)"
+  exit 0
+fi
+
+FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+for h in idx csv; do
+  echo "fuzz: building fuzz_$h"
+  # shellcheck disable=SC2086
+  "$CC" $FLAGS -I"$root/host" "$here/fuzz_$h.c" "$root/host/data.c" -lz -lm \
+    -o "$out/fuzz_$h" || { echo "fuzz: build of fuzz_$h failed" >&2; exit 1; }
+done
+
+# ---- seed corpora ------------------------------------------------------
+# byte helpers: u16le N -> 2 bytes, be32 N -> 4 bytes
+# shellcheck disable=SC2059 # the format is the octal escape itself
+oct() { printf "\\$(printf %03o "$1")"; }
+u16le() { oct $(($1 & 255)); oct $((($1 >> 8) & 255)); }
+be32() { oct $((($1 >> 24) & 255)); oct $((($1 >> 16) & 255)); oct $((($1 >> 8) & 255)); oct $(($1 & 255)); }
+
+ci="$out/corpus_idx"; cc="$out/corpus_csv"; tmp="$out/seedtmp"
+mkdir -p "$ci" "$cc" "$tmp"
+{ be32 2051; be32 3; be32 2; be32 2; printf '\000\001\002\377\012\024\036\050\200\177\007\011'; } > "$tmp/img"
+{ be32 2049; be32 3; printf '\002\000\007'; } > "$tmp/lab"
+{ u16le 28; cat "$tmp/img" "$tmp/lab"; } > "$ci/seed_plain"
+{ be32 2049; be32 3; printf '\002\000'; } > "$tmp/labshort"
+{ u16le 28; cat "$tmp/img" "$tmp/labshort"; } > "$ci/seed_short_labels"
+if command -v gzip >/dev/null 2>&1; then
+  gzip -9 -n -c "$tmp/img" > "$tmp/img.gz"
+  gzip -9 -n -c "$tmp/lab" > "$tmp/lab.gz"
+  n=$(wc -c < "$tmp/img.gz")
+  { u16le "$n"; cat "$tmp/img.gz" "$tmp/lab.gz"; } > "$ci/seed_gzip"
+  { u16le 28; cat "$tmp/img" "$tmp/lab.gz"; } > "$ci/seed_mixed"
+  printf 'label,a\n1,2\n0,3\n' | gzip -n -c > "$cc/seed_gzip"
+fi
+printf 'label,f1,f2\r\n1, 0.5,-2\r\n0,3e2 ,4.25\r\n2,+7,0\r\n\r\n' > "$cc/seed_header_crlf"
+printf '3,1,2,3\n0,4,5,6\n3.0,0.1,1e-3,-0' > "$cc/seed_plain"
+printf 'y,a,b\n1,2,3\n0,4,x5\n' > "$cc/seed_bad_cell"
+printf '1,2,3\n0,4\n' > "$cc/seed_ragged"
+printf '"label",x\n-1,inf\n2.5,nan\n1,0x1p3\n' > "$cc/seed_odd"
+printf '\357\273\2771,2\n0,3\n' > "$cc/seed_bom"
+rm -rf "$tmp" "$probe" "$out/probe"
+
+cat > "$out/csv.dict" <<'DICT'
+","
+"\x0d\x0a"
+"\x0a"
+"-"
+"+"
+"."
+"e-"
+"E+"
+"nan"
+"inf"
+"0x"
+"label"
+"\x1f\x8b"
+"\xef\xbb\xbf"
+DICT
+
+# ---- run ---------------------------------------------------------------
+status=0
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+for h in idx csv; do
+  corpus="$out/corpus_$h"
+  dict=""
+  [ "$h" = csv ] && dict="-dict=$out/csv.dict"
+  echo "fuzz: running fuzz_$h for ${secs}s (corpus $corpus)"
+  # shellcheck disable=SC2086
+  "$out/fuzz_$h" -max_total_time="$secs" -max_len=8192 -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crash-$h-" \
+    $dict "$corpus" > "$out/fuzz_$h.log" 2>&1
+  rc=$?
+  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$out/fuzz_$h.log" |
+    sed "s/^/fuzz_$h: /"
+  if [ $rc -ne 0 ]; then
+    echo "fuzz: fuzz_$h FAILED (exit $rc); log $out/fuzz_$h.log, artifacts $out/crash-$h-*" >&2
+    tail -n 40 "$out/fuzz_$h.log" >&2
+    status=1
+  else
+    echo "fuzz: fuzz_$h ok ($(find "$corpus" -type f | wc -l) corpus files)"
+  fi
+done
+exit $status

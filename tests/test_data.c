@@ -1,0 +1,1013 @@
+/* Tests for host/data.c: IDX and CSV loaders, synthetic data, preprocessing.
+ * Every test works in its own temporary directory (mkdtemp). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, setenv, opendir */
+#endif
+
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "data.h"
+
+/* ------------------------------------------------------------------ */
+/* fixture: a temporary directory removed after each test              */
+
+static char g_dir[512];
+static char g_err[512];
+
+static void rm_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+          continue;
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        rm_tree(sub);
+      }
+      closedir(d);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+static void setup(void) {
+  const char *t = getenv("TMPDIR");
+  snprintf(g_dir, sizeof g_dir, "%s/clt_data_XXXXXX", (t && *t) ? t : "/tmp");
+  cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
+  g_err[0] = '\0';
+}
+
+static void teardown(void) { rm_tree(g_dir); }
+
+TestSuite(data, .init = setup, .fini = teardown);
+
+/* Path of name inside the temp dir; rotates through a few static buffers. */
+static const char *tpath(const char *name) {
+  static char bufs[8][1024];
+  static int k;
+  char *b = bufs[k++ % 8];
+  snprintf(b, sizeof bufs[0], "%s/%s", g_dir, name);
+  return b;
+}
+
+static const char *write_bytes(const char *name, const void *data, size_t len,
+                               int gz) {
+  const char *p = tpath(name);
+  if (gz) {
+    gzFile f = gzopen(p, "wb");
+    cr_assert_not_null(f);
+    if (len)
+      cr_assert_eq(gzwrite(f, data, (unsigned)len), (int)len);
+    cr_assert_eq(gzclose(f), Z_OK);
+  } else {
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    if (len)
+      cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+  }
+  return p;
+}
+
+static const char *write_text(const char *name, const char *text) {
+  return write_bytes(name, text, strlen(text), 0);
+}
+
+static void put_be32(unsigned char *b, uint32_t v) {
+  b[0] = (unsigned char)(v >> 24);
+  b[1] = (unsigned char)(v >> 16);
+  b[2] = (unsigned char)(v >> 8);
+  b[3] = (unsigned char)v;
+}
+
+/* IDX image file: magic, n, r, c, then npix bytes from pix. */
+static const char *write_images(const char *name, uint32_t magic, uint32_t n,
+                                uint32_t r, uint32_t c,
+                                const unsigned char *pix, size_t npix, int gz) {
+  size_t len = 16 + npix;
+  unsigned char *b = malloc(len);
+  cr_assert_not_null(b);
+  put_be32(b, magic);
+  put_be32(b + 4, n);
+  put_be32(b + 8, r);
+  put_be32(b + 12, c);
+  if (npix)
+    memcpy(b + 16, pix, npix);
+  const char *p = write_bytes(name, b, len, gz);
+  free(b);
+  return p;
+}
+
+static const char *write_labels(const char *name, uint32_t magic, uint32_t n,
+                                const unsigned char *lab, size_t nlab,
+                                int gz) {
+  size_t len = 8 + nlab;
+  unsigned char *b = malloc(len);
+  cr_assert_not_null(b);
+  put_be32(b, magic);
+  put_be32(b + 4, n);
+  if (nlab)
+    memcpy(b + 8, lab, nlab);
+  const char *p = write_bytes(name, b, len, gz);
+  free(b);
+  return p;
+}
+
+/* 3 images of 2 x 2 and their labels */
+static const unsigned char PIX[12] = {0, 1, 2, 255, 10, 20, 30, 40, 128, 127, 7, 9};
+static const unsigned char LAB[3] = {2, 0, 7};
+
+static void check_small(const clt_dataset *ds) {
+  cr_assert_eq(ds->n, 3);
+  cr_assert_eq(ds->d, 4);
+  cr_assert_eq(ds->classes, 8);
+  for (int i = 0; i < 12; i++)
+    cr_assert_eq(ds->x[i], (float)PIX[i], "pixel %d: %g", i, ds->x[i]);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(ds->y[i], LAB[i]);
+}
+
+#define EXPECT_ERR(rc, sub1, sub2)                                             \
+  do {                                                                         \
+    cr_assert_eq((rc), CLT_DATA_ERR, "rc %d, msg '%s'", (rc), g_err);          \
+    cr_assert_not_null(strstr(g_err, (sub1)), "'%s' not in '%s'", (sub1),      \
+                       g_err);                                                 \
+    cr_assert_not_null(strstr(g_err, (sub2)), "'%s' not in '%s'", (sub2),      \
+                       g_err);                                                 \
+  } while (0)
+
+/* a data set with recognisable junk, to check outputs are left alone */
+static clt_dataset sentinel(void) {
+  clt_dataset s;
+  s.n = 11;
+  s.d = 22;
+  s.classes = 33;
+  s.x = (float *)(uintptr_t)0x10;
+  s.y = (int32_t *)(uintptr_t)0x20;
+  return s;
+}
+
+static void check_sentinel(const clt_dataset *s) {
+  cr_assert_eq(s->n, 11);
+  cr_assert_eq(s->d, 22);
+  cr_assert_eq(s->classes, 33);
+  cr_assert_eq((uintptr_t)s->x, 0x10);
+  cr_assert_eq((uintptr_t)s->y, 0x20);
+}
+
+/* ------------------------------------------------------------------ */
+/* IDX: valid files                                                    */
+
+Test(data, idx_plain_exact) {
+  const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  check_small(&ds);
+  clt_dataset_free(&ds);
+  cr_assert_eq(ds.n, 0);
+  cr_assert_null(ds.x);
+  cr_assert_null(ds.y);
+}
+
+Test(data, idx_gzip_exact) {
+  const char *ip = write_images("img.gz", 0x803, 3, 2, 2, PIX, 12, 1);
+  const char *lp = write_labels("lab.gz", 0x801, 3, LAB, 3, 1);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  check_small(&ds);
+  clt_dataset_free(&ds);
+}
+
+Test(data, idx_mixed_gzip_and_plain) {
+  const char *ip = write_images("img.gz", 0x803, 3, 2, 2, PIX, 12, 1);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, NULL, 0), 0);
+  check_small(&ds);
+  clt_dataset_free(&ds);
+}
+
+Test(data, idx_larger_than_read_chunk) {
+  /* 2 MiB + a bit of pixels: crosses the loader's 1 MiB growth step */
+  const uint32_t n = 2700, r = 28, c = 28;
+  size_t np = (size_t)n * r * c;
+  unsigned char *pix = malloc(np), *lab = malloc(n);
+  cr_assert_not_null(pix);
+  cr_assert_not_null(lab);
+  for (size_t i = 0; i < np; i++)
+    pix[i] = (unsigned char)(i * 31 + 7);
+  for (size_t i = 0; i < n; i++)
+    lab[i] = (unsigned char)(i % 10);
+  const char *ip = write_images("big.gz", 0x803, n, r, c, pix, np, 1);
+  const char *lp = write_labels("bigl", 0x801, n, lab, n, 0);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  cr_assert_eq(ds.n, n);
+  cr_assert_eq(ds.d, 784);
+  cr_assert_eq(ds.classes, 10);
+  for (size_t i = 0; i < np; i++)
+    if (ds.x[i] != (float)pix[i])
+      cr_assert_fail("pixel %zu", i);
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(ds.y[i], (int32_t)(i % 10));
+  clt_dataset_free(&ds);
+  free(pix);
+  free(lab);
+}
+
+/* ------------------------------------------------------------------ */
+/* IDX: malformed files                                                */
+
+Test(data, idx_bad_magic_images) {
+  const char *ip = write_images("train-images-idx3-ubyte.gz", 0, 3, 2, 2, PIX,
+                                12, 1);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "bad magic 0x00000000 (expected 0x00000803)");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_files_swapped) {
+  const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(lp, ip, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, lp, "bad magic 0x00000801 (expected 0x00000803)");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_bad_magic_labels) {
+  const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
+  const char *lp = write_labels("lab", 0x802, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, lp, "bad magic 0x00000802 (expected 0x00000801)");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_truncated_images_plain) {
+  const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 11, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "truncated");
+  cr_assert_not_null(strstr(g_err, "12 bytes"), "%s", g_err);
+  check_sentinel(&ds);
+}
+
+Test(data, idx_truncated_images_gzip) {
+  const char *ip = write_images("img.gz", 0x803, 3, 2, 2, PIX, 5, 1);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "truncated");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_gzip_stream_cut_short) {
+  /* valid gzip of a valid file, with its last 20 compressed bytes removed */
+  const char *full = write_images("full.gz", 0x803, 3, 2, 2, PIX, 12, 1);
+  FILE *f = fopen(full, "rb");
+  cr_assert_not_null(f);
+  unsigned char buf[256];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  cr_assert_gt(len, 30);
+  const char *ip = write_bytes("cut.gz", buf, len - 20, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "truncated");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_corrupt_gzip_crc) {
+  const char *full = write_images("full.gz", 0x803, 3, 2, 2, PIX, 12, 1);
+  FILE *f = fopen(full, "rb");
+  cr_assert_not_null(f);
+  unsigned char buf[256];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  buf[len - 8] ^= 0x55; /* CRC32 in the gzip trailer */
+  const char *ip = write_bytes("crc.gz", buf, len, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "gzip");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_truncated_header) {
+  unsigned char h[6] = {0, 0, 8, 3, 0, 0};
+  const char *ip = write_bytes("img", h, sizeof h, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "truncated header");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_truncated_labels) {
+  const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
+  const char *lp = write_labels("lab.gz", 0x801, 3, LAB, 2, 1);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, lp, "truncated");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_count_mismatch) {
+  const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
+  unsigned char lab4[4] = {1, 2, 3, 4};
+  const char *lp = write_labels("lab", 0x801, 4, lab4, 4, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, lp, "4 labels");
+  cr_assert_not_null(strstr(g_err, "3 images"), "%s", g_err);
+  cr_assert_not_null(strstr(g_err, ip), "%s", g_err);
+  check_sentinel(&ds);
+}
+
+Test(data, idx_dims_overflow) {
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  const char *ip = write_images("huge", 0x803, 0xFFFFFFFFu, 0xFFFFFFFFu,
+                                0xFFFFFFFFu, PIX, 12, 0);
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "limit");
+  /* 2^16 x 2^8 x 2^8 = 2^32 elements: no u64 overflow, still too many */
+  ip = write_images("big", 0x803, 1u << 16, 256, 256, PIX, 12, 0);
+  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "limit");
+  /* rows*cols alone above the limit */
+  ip = write_images("wide", 0x803, 1, 0x10000u, 0x10000u, PIX, 12, 0);
+  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "limit");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_huge_header_small_file_allocates_little) {
+  /* exactly 2^31 pixels declared (allowed), only 12 present: must fail as
+   * truncated without trying to allocate gigabytes */
+  const char *ip =
+      write_images("liar", 0x803, 1u << 15, 256, 256, PIX, 12, 0);
+  unsigned char *lab = calloc(1u << 15, 1);
+  cr_assert_not_null(lab);
+  const char *lp = write_labels("lab", 0x801, 1u << 15, lab, 1u << 15, 0);
+  free(lab);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "truncated");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_zero_dims) {
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  const char *ip = write_images("z", 0x803, 3, 0, 2, PIX, 0, 0);
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "zero");
+  ip = write_images("z0", 0x803, 0, 2, 2, PIX, 0, 0);
+  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "zero");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_empty_files) {
+  const char *ip = write_bytes("empty", "", 0, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "empty file");
+  const char *ipgz = write_bytes("empty.gz", "", 0, 1);
+  rc = clt_data_load_idx(ipgz, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ipgz, "empty file");
+  const char *ok = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
+  rc = clt_data_load_idx(ok, ip, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "empty file");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_missing_file) {
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  const char *ip = tpath("nope-images");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "cannot open");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_trailing_garbage) {
+  unsigned char pix13[13];
+  memcpy(pix13, PIX, 12);
+  pix13[12] = 99;
+  const char *ip = write_images("img", 0x803, 3, 2, 2, pix13, 13, 0);
+  const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, ip, "trailing data");
+  ip = write_images("img2", 0x803, 3, 2, 2, PIX, 12, 0);
+  unsigned char lab4[4] = {1, 2, 3, 4};
+  lp = write_labels("lab2.gz", 0x801, 3, lab4, 4, 1);
+  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, lp, "trailing data");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_null_args_and_null_errbuf) {
+  clt_dataset ds = sentinel();
+  cr_assert_eq(clt_data_load_idx(NULL, NULL, &ds, g_err, sizeof g_err),
+               CLT_DATA_ERR);
+  cr_assert_gt(strlen(g_err), 0);
+  cr_assert_eq(clt_data_load_idx("/nonexistent/x", "/nonexistent/y", &ds,
+                                 NULL, 0),
+               CLT_DATA_ERR);
+  char tiny[8];
+  cr_assert_eq(clt_data_load_idx("/nonexistent/x", "/nonexistent/y", &ds,
+                                 tiny, sizeof tiny),
+               CLT_DATA_ERR);
+  cr_assert_eq(strlen(tiny), 7); /* truncated, terminated */
+  check_sentinel(&ds);
+}
+
+/* ------------------------------------------------------------------ */
+/* IDX directories and Fashion-MNIST discovery                         */
+
+static void write_split(const char *prefix, int gz, int dotted) {
+  char in[128], ln[128];
+  snprintf(in, sizeof in, dotted ? "%s-images.idx3-ubyte%s" : "%s-images-idx3-ubyte%s",
+           prefix, gz ? ".gz" : "");
+  snprintf(ln, sizeof ln, dotted ? "%s-labels.idx1-ubyte%s" : "%s-labels-idx1-ubyte%s",
+           prefix, gz ? ".gz" : "");
+  write_images(in, 0x803, 3, 2, 2, PIX, 12, gz);
+  write_labels(ln, 0x801, 3, LAB, 3, gz);
+}
+
+Test(data, idx_dir_train_and_test) {
+  write_split("train", 1, 0);
+  write_split("t10k", 0, 0);
+  clt_dataset tr = {0}, te = {0};
+  cr_assert_eq(clt_data_load_idx_dir(g_dir, 0, &tr, g_err, sizeof g_err), 0,
+               "%s", g_err);
+  cr_assert_eq(clt_data_load_idx_dir(g_dir, 1, &te, g_err, sizeof g_err), 0,
+               "%s", g_err);
+  check_small(&tr);
+  check_small(&te);
+  clt_dataset_free(&tr);
+  clt_dataset_free(&te);
+}
+
+Test(data, idx_dir_dotted_names) {
+  write_split("train", 0, 1);
+  clt_dataset tr = {0};
+  cr_assert_eq(clt_data_load_idx_dir(g_dir, 0, &tr, g_err, sizeof g_err), 0,
+               "%s", g_err);
+  check_small(&tr);
+  clt_dataset_free(&tr);
+}
+
+Test(data, idx_dir_missing_files) {
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx_dir(g_dir, 1, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, g_dir, "t10k-images-idx3-ubyte");
+  write_images("train-images-idx3-ubyte", 0x803, 3, 2, 2, PIX, 12, 0);
+  rc = clt_data_load_idx_dir(g_dir, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, g_dir, "train-labels-idx1-ubyte");
+  const char *nod = tpath("no-such-dir");
+  rc = clt_data_load_idx_dir(nod, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, nod, "cannot open directory");
+  const char *file = write_text("plain-file", "x");
+  rc = clt_data_load_idx_dir(file, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, file, "not a directory");
+  check_sentinel(&ds);
+}
+
+Test(data, idx_dir_reports_bad_file_by_name) {
+  write_split("train", 0, 0);
+  write_labels("train-labels-idx1-ubyte.gz", 0x801, 2, LAB, 2, 1); /* .gz wins */
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx_dir(g_dir, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, "train-labels-idx1-ubyte.gz", "2 labels");
+  check_sentinel(&ds);
+}
+
+Test(data, find_fashion_env_dir) {
+  write_split("train", 1, 0);
+  write_split("t10k", 1, 0);
+  cr_assert_eq(setenv("CLT_DATA_DIR", g_dir, 1), 0);
+  char dir[1024];
+  cr_assert_eq(clt_data_find_fashion_mnist(dir, sizeof dir, g_err,
+                                           sizeof g_err),
+               0, "%s", g_err);
+  cr_assert_str_eq(dir, g_dir);
+  char small[4];
+  int rc = clt_data_find_fashion_mnist(small, sizeof small, g_err,
+                                       sizeof g_err);
+  EXPECT_ERR(rc, g_dir, "buffer");
+}
+
+Test(data, find_fashion_env_dir_incomplete) {
+  write_split("train", 1, 0);
+  cr_assert_eq(setenv("CLT_DATA_DIR", g_dir, 1), 0);
+  char dir[1024];
+  int rc = clt_data_find_fashion_mnist(dir, sizeof dir, g_err, sizeof g_err);
+  EXPECT_ERR(rc, "CLT_DATA_DIR", "t10k-images-idx3-ubyte");
+  cr_assert_not_null(strstr(g_err, g_dir), "%s", g_err);
+}
+
+Test(data, find_fashion_default) {
+  cr_assert_eq(unsetenv("CLT_DATA_DIR"), 0);
+  char dir[1024];
+  int rc = clt_data_find_fashion_mnist(dir, sizeof dir, g_err, sizeof g_err);
+  if (rc == 0) {
+    cr_assert_str_eq(dir, CLT_DATA_FASHION_MNIST_DIR);
+  } else {
+    EXPECT_ERR(rc, "apt-get install dataset-fashion-mnist", "CLT_DATA_DIR");
+  }
+}
+
+Test(data, fashion_mnist_real_files) {
+  unsetenv("CLT_DATA_DIR");
+  char dir[1024];
+  if (clt_data_find_fashion_mnist(dir, sizeof dir, NULL, 0) != 0)
+    cr_skip_test("Fashion-MNIST not installed");
+  clt_dataset tr = {0}, te = {0};
+  cr_assert_eq(clt_data_load_idx_dir(dir, 0, &tr, g_err, sizeof g_err), 0,
+               "%s", g_err);
+  cr_assert_eq(clt_data_load_idx_dir(dir, 1, &te, g_err, sizeof g_err), 0,
+               "%s", g_err);
+  cr_assert_eq(tr.n, 60000);
+  cr_assert_eq(te.n, 10000);
+  cr_assert_eq(tr.d, 784);
+  cr_assert_eq(te.d, 784);
+  cr_assert_eq(tr.classes, 10);
+  size_t cnt[10] = {0};
+  for (size_t i = 0; i < tr.n; i++)
+    cnt[tr.y[i]]++;
+  for (int k = 0; k < 10; k++)
+    cr_assert_eq(cnt[k], 6000);
+  float lo = 255, hi = 0;
+  for (size_t i = 0; i < tr.n * tr.d; i++) {
+    lo = tr.x[i] < lo ? tr.x[i] : lo;
+    hi = tr.x[i] > hi ? tr.x[i] : hi;
+  }
+  cr_assert_eq(lo, 0.0f);
+  cr_assert_eq(hi, 255.0f);
+  cr_assert_eq(clt_data_check_labels(&te, 10, "t10k", g_err, sizeof g_err), 0);
+  clt_dataset_free(&tr);
+  clt_dataset_free(&te);
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV                                                                 */
+
+Test(data, csv_header_crlf_blank_trailing) {
+  const char *p = write_text("a.csv", "label,f1,f2\r\n"
+                                      "1, 0.5,-2\r\n"
+                                      "0,3e2 ,4.25\r\n"
+                                      "2,+7,0\r\n"
+                                      "\r\n"
+                                      "\n");
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  cr_assert_eq(ds.n, 3);
+  cr_assert_eq(ds.d, 2);
+  cr_assert_eq(ds.classes, 3);
+  const float want[6] = {0.5f, -2.0f, 300.0f, 4.25f, 7.0f, 0.0f};
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(ds.x[i], want[i], "x[%d] = %g", i, ds.x[i]);
+  cr_assert_eq(ds.y[0], 1);
+  cr_assert_eq(ds.y[1], 0);
+  cr_assert_eq(ds.y[2], 2);
+  clt_dataset_free(&ds);
+}
+
+Test(data, csv_no_header_no_final_newline) {
+  const char *p = write_text("b.csv", "3,1,2,3\n0,4,5,6\n3.0,0.1,1e-3,-0");
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(p, 10, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  cr_assert_eq(ds.n, 3);
+  cr_assert_eq(ds.d, 3);
+  cr_assert_eq(ds.classes, 10); /* the hint wins */
+  cr_assert_eq(ds.y[2], 3);
+  cr_assert_eq(ds.x[3], 4.0f);
+  cr_assert_eq(ds.x[6], 0.1f);
+  cr_assert_eq(ds.x[7], 1e-3f);
+  clt_dataset_free(&ds);
+}
+
+Test(data, csv_utf8_bom) {
+  /* without the BOM check the first data row would pass for a header */
+  const char *p = write_text("bom.csv", "\xEF\xBB\xBF" "1,2\n0,3\n");
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  cr_assert_eq(ds.n, 2);
+  cr_assert_eq(ds.y[0], 1);
+  cr_assert_eq(ds.x[0], 2.0f);
+  clt_dataset_free(&ds);
+}
+
+Test(data, csv_gzip) {
+  const char *t = "label,a\n1,2\n0,3\n";
+  const char *p = write_bytes("c.csv.gz", t, strlen(t), 1);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  cr_assert_eq(ds.n, 2);
+  cr_assert_eq(ds.x[1], 3.0f);
+  clt_dataset_free(&ds);
+}
+
+Test(data, csv_non_numeric_cell) {
+  const char *p = write_text("bad.csv", "y,a,b\n1,2,3\n0,4,x5\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 3, column 3");
+  cr_assert_not_null(strstr(g_err, "'x5' is not a number"), "%s", g_err);
+  check_sentinel(&ds);
+}
+
+Test(data, csv_non_numeric_label_cell) {
+  const char *p = write_text("bad.csv", "1,2,3\ncat,4,5\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 2, column 1");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_binary_junk_in_cell) {
+  const char t[] = "1,2\n0,3\0" "4\n";
+  const char *p = write_bytes("nul.csv", t, sizeof t - 1, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 2, column 2");
+  cr_assert_not_null(strstr(g_err, "'3?4'"), "%s", g_err);
+  check_sentinel(&ds);
+}
+
+Test(data, csv_empty_cell) {
+  const char *p = write_text("e.csv", "1,2,3\n0,,3\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 2, column 2: empty cell");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_non_finite) {
+  clt_dataset ds = sentinel();
+  const char *p = write_text("n.csv", "1,2\n0,nan\n");
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 2, column 2");
+  p = write_text("i.csv", "1,2\n0,1e39\n"); /* beyond float */
+  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "not a finite float");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_ragged_rows) {
+  const char *p = write_text("r.csv", "1,2,3\n0,4,5\n1,6\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 3 has 2 columns, expected 3");
+  p = write_text("r2.csv", "a,b\n1,2,3\n");
+  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "header on line 1 has 2 columns");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_negative_label) {
+  const char *p = write_text("neg.csv", "label,x\n1,2\n-1,3\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 3: label '-1' is negative");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_non_integer_label) {
+  const char *p = write_text("f.csv", "1,2\n2.5,3\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 2: label '2.5' is not an integer");
+  p = write_text("big.csv", "1,2\n1e12,3\n");
+  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "too large");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_label_at_or_above_hint) {
+  const char *p = write_text("h.csv", "0,1\n1,1\n2,1\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 2, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "line 3: label 2 is not below the class count 2");
+  check_sentinel(&ds);
+  clt_dataset ok = {0};
+  cr_assert_eq(clt_data_load_csv(p, 3, &ok, g_err, sizeof g_err), 0);
+  cr_assert_eq(ok.classes, 3);
+  clt_dataset_free(&ok);
+}
+
+Test(data, csv_empty_and_header_only) {
+  clt_dataset ds = sentinel();
+  const char *p = write_text("empty.csv", "");
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "empty file");
+  p = write_text("blank.csv", "\n \r\n\t\n");
+  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "empty file");
+  p = write_text("hdr.csv", "label,a,b\r\n\r\n");
+  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "no data rows");
+  p = tpath("missing.csv");
+  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "cannot open");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_single_column) {
+  const char *p = write_text("one.csv", "1\n2\n");
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, p, "at least one feature");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_many_rows_grow) {
+  const char *p = tpath("many.csv");
+  FILE *f = fopen(p, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "label,a,b\n");
+  for (int i = 0; i < 5000; i++)
+    fprintf(f, "%d,%d,%d.5\n", i % 7, i, -i);
+  fclose(f);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+               g_err);
+  cr_assert_eq(ds.n, 5000);
+  cr_assert_eq(ds.classes, 7);
+  for (int i = 0; i < 5000; i++) {
+    cr_assert_eq(ds.y[i], i % 7);
+    cr_assert_eq(ds.x[2 * i], (float)i);
+    cr_assert_eq(ds.x[2 * i + 1], (float)(-i + (i ? -0.5 : 0.5)),
+                 "row %d: %g", i, ds.x[2 * i + 1]);
+  }
+  clt_dataset_free(&ds);
+}
+
+/* ------------------------------------------------------------------ */
+/* synthetic                                                           */
+
+Test(data, synthetic_shapes_and_balance) {
+  clt_dataset tr = {0}, te = {0};
+  cr_assert_eq(clt_data_synthetic(101, 7, 4, 42, &tr, &te, g_err,
+                                  sizeof g_err),
+               0, "%s", g_err);
+  cr_assert_eq(tr.n, 101);
+  cr_assert_eq(tr.d, 7);
+  cr_assert_eq(tr.classes, 4);
+  cr_assert_eq(te.n, 20);
+  cr_assert_eq(te.d, 7);
+  cr_assert_eq(te.classes, 4);
+  size_t cnt[4] = {0}, cte[4] = {0};
+  for (size_t i = 0; i < tr.n; i++)
+    cnt[tr.y[i]]++;
+  for (size_t i = 0; i < te.n; i++)
+    cte[te.y[i]]++;
+  for (int k = 0; k < 4; k++) {
+    cr_assert(cnt[k] == 25 || cnt[k] == 26, "class %d: %zu", k, cnt[k]);
+    cr_assert_eq(cte[k], 5);
+  }
+  for (size_t i = 0; i < tr.n * tr.d; i++)
+    cr_assert(isfinite(tr.x[i]));
+  cr_assert_eq(clt_data_check_labels(&tr, 4, "synthetic", NULL, 0), 0);
+  clt_dataset_free(&tr);
+  clt_dataset_free(&te);
+  /* tiny n still gets one test row; test may be NULL */
+  cr_assert_eq(clt_data_synthetic(3, 2, 2, 1, &tr, &te, NULL, 0), 0);
+  cr_assert_eq(te.n, 1);
+  clt_dataset_free(&tr);
+  clt_dataset_free(&te);
+  cr_assert_eq(clt_data_synthetic(3, 2, 2, 1, &tr, NULL, NULL, 0), 0);
+  cr_assert_eq(tr.n, 3);
+  clt_dataset_free(&tr);
+}
+
+Test(data, synthetic_deterministic) {
+  clt_dataset a = {0}, at = {0}, b = {0}, bt = {0}, c = {0}, ct = {0};
+  cr_assert_eq(clt_data_synthetic(50, 5, 3, 7, &a, &at, NULL, 0), 0);
+  cr_assert_eq(clt_data_synthetic(50, 5, 3, 7, &b, &bt, NULL, 0), 0);
+  cr_assert_eq(clt_data_synthetic(50, 5, 3, 8, &c, &ct, NULL, 0), 0);
+  cr_assert_eq(memcmp(a.x, b.x, 250 * sizeof(float)), 0);
+  cr_assert_eq(memcmp(a.y, b.y, 50 * sizeof(int32_t)), 0);
+  cr_assert_eq(memcmp(at.x, bt.x, 50 * sizeof(float)), 0);
+  cr_assert_neq(memcmp(a.x, c.x, 250 * sizeof(float)), 0);
+  cr_assert_neq(memcmp(at.x, ct.x, 50 * sizeof(float)), 0);
+  cr_assert_neq(memcmp(a.x, at.x, 50 * sizeof(float)), 0); /* not reused */
+  clt_dataset_free(&a);
+  clt_dataset_free(&at);
+  clt_dataset_free(&b);
+  clt_dataset_free(&bt);
+  clt_dataset_free(&c);
+  clt_dataset_free(&ct);
+}
+
+Test(data, synthetic_statistics) {
+  /* class centroids have norm ~3, noise has unit variance, and a
+   * nearest-centroid classifier is good but not perfect */
+  const size_t n = 20000, d = 20, c = 5;
+  clt_dataset tr = {0}, te = {0};
+  cr_assert_eq(clt_data_synthetic(n, d, c, 123, &tr, &te, g_err,
+                                  sizeof g_err),
+               0, "%s", g_err);
+  double cen[5][20] = {{0}}, var = 0;
+  size_t cnt[5] = {0};
+  for (size_t i = 0; i < n; i++) {
+    cnt[tr.y[i]]++;
+    for (size_t j = 0; j < d; j++)
+      cen[tr.y[i]][j] += tr.x[i * d + j];
+  }
+  for (size_t k = 0; k < c; k++) {
+    double nrm = 0;
+    for (size_t j = 0; j < d; j++) {
+      cen[k][j] /= (double)cnt[k];
+      nrm += cen[k][j] * cen[k][j];
+    }
+    cr_assert_float_eq(sqrt(nrm), 3.0, 0.15, "class %zu norm %g", k,
+                       sqrt(nrm));
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < d; j++) {
+      double t = tr.x[i * d + j] - cen[tr.y[i]][j];
+      var += t * t;
+    }
+  var /= (double)(n * d);
+  cr_assert_float_eq(var, 1.0, 0.03, "noise variance %g", var);
+  size_t right = 0;
+  for (size_t i = 0; i < te.n; i++) {
+    size_t best = 0;
+    double bd = INFINITY;
+    for (size_t k = 0; k < c; k++) {
+      double dist = 0;
+      for (size_t j = 0; j < d; j++) {
+        double t = te.x[i * d + j] - cen[k][j];
+        dist += t * t;
+      }
+      if (dist < bd) {
+        bd = dist;
+        best = k;
+      }
+    }
+    right += (int32_t)best == te.y[i];
+  }
+  double acc = (double)right / (double)te.n;
+  cr_assert(acc > 0.8 && acc < 0.995, "nearest-centroid accuracy %g", acc);
+  clt_dataset_free(&tr);
+  clt_dataset_free(&te);
+}
+
+Test(data, synthetic_bad_args) {
+  clt_dataset tr = sentinel(), te = sentinel();
+  int rc = clt_data_synthetic(0, 3, 2, 1, &tr, &te, g_err, sizeof g_err);
+  EXPECT_ERR(rc, "synthetic", "N >= 1");
+  rc = clt_data_synthetic(10, 0, 2, 1, &tr, &te, g_err, sizeof g_err);
+  EXPECT_ERR(rc, "synthetic", "D >= 1");
+  rc = clt_data_synthetic(10, 3, 1, 1, &tr, &te, g_err, sizeof g_err);
+  EXPECT_ERR(rc, "synthetic", "C <=");
+  rc = clt_data_synthetic(SIZE_MAX / 2, SIZE_MAX / 2, 2, 1, &tr, &te, g_err,
+                          sizeof g_err);
+  EXPECT_ERR(rc, "synthetic", "overflow");
+  rc = clt_data_synthetic(10, 3, 2, 1, NULL, &te, g_err, sizeof g_err);
+  cr_assert_eq(rc, CLT_DATA_ERR);
+  check_sentinel(&tr);
+  check_sentinel(&te);
+}
+
+/* ------------------------------------------------------------------ */
+/* labels and preprocessing                                            */
+
+Test(data, check_labels) {
+  float x[4] = {0};
+  int32_t y[4] = {0, 1, 2, 1};
+  clt_dataset ds = {4, 1, 3, x, y};
+  cr_assert_eq(clt_data_check_labels(&ds, 3, "f.csv", g_err, sizeof g_err),
+               0);
+  int rc = clt_data_check_labels(&ds, 2, "f.csv", g_err, sizeof g_err);
+  EXPECT_ERR(rc, "f.csv", "label 2 at row 2");
+  cr_assert_not_null(strstr(g_err, "[0, 2)"), "%s", g_err);
+  y[3] = -5;
+  rc = clt_data_check_labels(&ds, 3, NULL, g_err, sizeof g_err);
+  EXPECT_ERR(rc, "data set", "label -5 at row 3");
+  rc = clt_data_check_labels(&ds, 0, "f.csv", g_err, sizeof g_err);
+  EXPECT_ERR(rc, "f.csv", "class count is 0");
+  cr_assert_eq(clt_data_check_labels(NULL, 3, "f.csv", NULL, 0), CLT_DATA_ERR);
+}
+
+Test(data, scale) {
+  float x[4] = {0, 255, 51, 102};
+  int32_t y[2] = {0, 1};
+  clt_dataset ds = {2, 2, 2, x, y};
+  clt_data_scale(&ds, 1.0f / 255);
+  cr_assert_eq(x[0], 0.0f);
+  cr_assert_float_eq(x[1], 1.0f, 1e-7f);
+  cr_assert_float_eq(x[2], 0.2f, 1e-7f);
+  cr_assert_float_eq(x[3], 0.4f, 1e-7f);
+  clt_data_scale(NULL, 2.0f); /* no-op */
+}
+
+Test(data, mean_std_normalize) {
+  float x[6] = {1, 2, 3, 2, 5, 2}; /* column 0: 1 3 5, column 1: constant */
+  int32_t y[3] = {0, 1, 0};
+  clt_dataset ds = {3, 2, 2, x, y};
+  double mean[2], sd[2], sd2[2];
+  clt_data_mean(&ds, mean);
+  cr_assert_eq(mean[0], 3.0);
+  cr_assert_eq(mean[1], 2.0);
+  clt_data_std(&ds, mean, sd);
+  clt_data_std(&ds, NULL, sd2);
+  cr_assert_float_eq(sd[0], sqrt(8.0 / 3.0), 1e-15);
+  cr_assert_eq(sd[1], 0.0);
+  cr_assert_float_eq(sd2[0], sd[0], 1e-15);
+  cr_assert_eq(sd2[1], 0.0);
+  clt_data_normalize(&ds, mean, sd);
+  const double s = sqrt(8.0 / 3.0);
+  cr_assert_float_eq(x[0], (float)(-2 / s), 1e-6f);
+  cr_assert_eq(x[2], 0.0f);
+  cr_assert_float_eq(x[4], (float)(2 / s), 1e-6f);
+  cr_assert_eq(x[1], 0.0f); /* std 0 treated as 1: (2 - 2) / 1 */
+  cr_assert_eq(x[3], 0.0f);
+  /* normalized data has mean 0 and std 1 (where std was not 0) */
+  clt_data_mean(&ds, mean);
+  clt_data_std(&ds, mean, sd);
+  cr_assert_float_eq(mean[0], 0.0, 1e-7);
+  cr_assert_float_eq(sd[0], 1.0, 1e-6);
+}
+
+Test(data, normalize_subtract_only_and_nan_std) {
+  float x[4] = {1, 10, 3, 30};
+  int32_t y[2] = {0, 1};
+  clt_dataset ds = {2, 2, 2, x, y};
+  const double mean[2] = {2, 20};
+  clt_data_normalize(&ds, mean, NULL);
+  cr_assert_eq(x[0], -1.0f);
+  cr_assert_eq(x[1], -10.0f);
+  cr_assert_eq(x[2], 1.0f);
+  cr_assert_eq(x[3], 10.0f);
+  const double sd[2] = {NAN, 1e-9};
+  clt_data_normalize(&ds, NULL, sd); /* both treated as 1 */
+  cr_assert_eq(x[0], -1.0f);
+  cr_assert_eq(x[3], 10.0f);
+}
+
+Test(data, mean_double_accumulation) {
+  /* 2^24 + 1 rows: a float accumulator would stall at 2^24 */
+  const size_t n = (1u << 24) + 1;
+  float *x = malloc(n * sizeof *x);
+  cr_assert_not_null(x);
+  for (size_t i = 0; i < n; i++)
+    x[i] = 1.0f;
+  clt_dataset ds = {n, 1, 1, x, NULL};
+  double m, s;
+  clt_data_mean(&ds, &m);
+  clt_data_std(&ds, &m, &s);
+  cr_assert_eq(m, 1.0);
+  cr_assert_eq(s, 0.0);
+  free(x);
+}
+
+Test(data, empty_dataset_stats_and_free) {
+  clt_dataset ds = {0};
+  double m[1] = {5}, s[1] = {5};
+  clt_data_mean(&ds, m); /* d == 0: touches nothing */
+  cr_assert_eq(m[0], 5.0);
+  clt_dataset z = {0, 1, 1, NULL, NULL};
+  clt_data_mean(&z, m);
+  clt_data_std(&z, NULL, s);
+  cr_assert_eq(m[0], 0.0);
+  cr_assert_eq(s[0], 0.0);
+  clt_data_normalize(&z, m, s);
+  clt_dataset_free(NULL);
+  clt_dataset_free(&ds);
+}
