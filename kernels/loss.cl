@@ -205,11 +205,11 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
     return;
   }
   if (use_den) k = 1.0f / scr[CLT_I_DEN];
-  float lse = 0.0f;
-  {
-    float m = clt_row_max(s, c);
-    lse = m + log(clt_row_sumexp(s, c, m));
-  }
+  /* lse - x = (m - x) + log z and p = exp(x - m) / z: m - x is exact
+     where it matters, while lse rounded to float would lose log z's digits
+     next to logits of 1e4. */
+  float m = clt_row_max(s, c), z = clt_row_sumexp(s, c, m);
+  float logz = log(z), rz = 1.0f / z;
   float wy = CLT_W(has_cw, cw, cw_off, yi), wsum = scr[CLT_I_WSUM];
   float a = (1.0f - eps) * wy, b = eps / (float)c;
   float8 sm8 = 0.0f;
@@ -217,9 +217,9 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   for (; j + 8 <= c; j += 8) {
     float8 x = vload8(0, s + j);
     float8 w = has_cw ? vload8(0, cw + cw_off + j) : (float8)(1.0f);
-    sm8 += w * (lse - x);
+    sm8 += w * ((m - x) + logz);
     if (has_dS) {
-      float8 p = exp(x - lse);
+      float8 p = exp(x - m) * rz;
       float8 hot = select((float8)(0.0f), (float8)(1.0f),
                           CLT_IOTA8 + (int)j == (int8)(yi));
       vstore8(k * (a * (p - hot) + b * (wsum * p - w)), 0, d + j);
@@ -228,13 +228,13 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   float sm = clt_hsum8(sm8);
   for (; j < c; j++) {
     float x = s[j], w = CLT_W(has_cw, cw, cw_off, j);
-    sm += w * (lse - x);
+    sm += w * ((m - x) + logz);
     if (has_dS) {
-      float p = exp(x - lse);
+      float p = exp(x - m) * rz;
       d[j] = k * (a * (p - (j == (size_t)yi ? 1.0f : 0.0f)) + b * (wsum * p - w));
     }
   }
-  scr[CLT_INFO + i] = a * (lse - s[yi]) + b * sm;
+  scr[CLT_INFO + i] = a * ((m - s[yi]) + logz) + b * sm;
 }
 
 /* Cross-entropy with soft targets T (N,C), t' = (1-eps) t + eps/C:
@@ -258,20 +258,20 @@ __kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
     z += exp(s[j] - m);
     tw += CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
   }
-  float lse = m + log(z);
+  float logz = log(z), rz = 1.0f / z; /* as in clt_loss_ce */
   float8 l8 = 0.0f;
   for (j = 0; j + 8 <= c; j += 8) {
     float8 x = vload8(0, s + j);
     float8 w = has_cw ? vload8(0, cw + cw_off + j) : (float8)(1.0f);
     float8 wt = w * (a * vload8(0, t + j) + b);
-    l8 += wt * (lse - x);
-    if (has_dS) vstore8(k * (exp(x - lse) * tw - wt), 0, d + j);
+    l8 += wt * ((m - x) + logz);
+    if (has_dS) vstore8(k * (exp(x - m) * rz * tw - wt), 0, d + j);
   }
   float l = clt_hsum8(l8);
   for (; j < c; j++) {
     float x = s[j], wt = CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
-    l += wt * (lse - x);
-    if (has_dS) d[j] = k * (exp(x - lse) * tw - wt);
+    l += wt * ((m - x) + logz);
+    if (has_dS) d[j] = k * (exp(x - m) * rz * tw - wt);
   }
   scr[CLT_INFO + i] = l;
 }
