@@ -304,6 +304,7 @@ Test(loss, kl_div_matches_reference, .timeout = 300) {
 /* A context per backend with S (n,c) random in [-4,4), labels, float
    targets in [0,1) and dS filled with a sentinel. */
 typedef struct fixture {
+  const char *dev;
   clt_context *ctx;
   size_t n, c;
   clt_tensor *S, *y, *T, *dS;
@@ -312,7 +313,7 @@ typedef struct fixture {
 #define SENTINEL 7.25f
 
 static fixture fixture_make(const char *dev, size_t n, size_t c) {
-  fixture f = {.ctx = tu_context(dev), .n = n, .c = c};
+  fixture f = {.dev = dev, .ctx = tu_context(dev), .n = n, .c = c};
   float *s = alloc_f(n * c), *t = alloc_f(n * c);
   int32_t *y = malloc(n * sizeof *y);
   cr_assert_not_null(y);
@@ -336,6 +337,17 @@ static void fixture_free(fixture *f) {
   clt_tensor_destroy(f->y);
   clt_tensor_destroy(f->dS);
   clt_context_destroy(f->ctx);
+}
+
+/* Runs body on a fresh (n,c) fixture of every backend. */
+static void each_backend(size_t n, size_t c, void (*body)(fixture *f)) {
+  const char *devs[2];
+  size_t nd = tu_devices(devs);
+  for (size_t v = 0; v < nd; v++) {
+    fixture f = fixture_make(devs[v], n, c);
+    body(&f);
+    fixture_free(&f);
+  }
 }
 
 static void expect_untouched(const clt_tensor *t, const char *what) {
@@ -363,106 +375,100 @@ static void expect_fails(fixture *f, const clt_loss_desc *d,
 
 /* ------------------------------------------------------------- tests */
 
-Test(loss, optional_outputs_give_the_same_values) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs);
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], 93, 10);
-    for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_KL_DIV; kind++) {
-      clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
-      const clt_tensor *tgt = kind <= CLT_LOSS_HINGE ? f.y : f.T;
-      double full = 0, only = 0;
-      cr_assert_eq(clt_loss(f.ctx, &d, f.S, tgt, &full, f.dS), CLT_OK);
-      float *a = tu_read(f.dS);
-      cr_assert_eq(clt_tensor_fill(f.dS, SENTINEL), CLT_OK);
-      cr_assert_eq(clt_loss(f.ctx, &d, f.S, tgt, NULL, f.dS), CLT_OK);
-      float *b = tu_read(f.dS);
-      cr_expect_arr_eq(a, b, 93 * 10 * sizeof *a, "%s kind %d: dS", devs[v],
-                       kind);
-      cr_assert_eq(clt_loss(f.ctx, &d, f.S, tgt, &only, NULL), CLT_OK);
-      cr_expect_eq(full, only, "%s kind %d: loss %g vs %g", devs[v], kind,
-                   full, only);
-      free(a);
-      free(b);
-    }
-    fixture_free(&f);
+static void optional_outputs_give_the_same_values_body(fixture *f) {
+  for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_KL_DIV; kind++) {
+    clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
+    const clt_tensor *tgt = kind <= CLT_LOSS_HINGE ? f->y : f->T;
+    double full = 0, only = 0;
+    cr_assert_eq(clt_loss(f->ctx, &d, f->S, tgt, &full, f->dS), CLT_OK);
+    float *a = tu_read(f->dS);
+    cr_assert_eq(clt_tensor_fill(f->dS, SENTINEL), CLT_OK);
+    cr_assert_eq(clt_loss(f->ctx, &d, f->S, tgt, NULL, f->dS), CLT_OK);
+    float *b = tu_read(f->dS);
+    cr_expect_arr_eq(a, b, 93 * 10 * sizeof *a, "%s kind %d: dS", f->dev,
+                     kind);
+    cr_assert_eq(clt_loss(f->ctx, &d, f->S, tgt, &only, NULL), CLT_OK);
+    cr_expect_eq(full, only, "%s kind %d: loss %g vs %g", f->dev, kind,
+                 full, only);
+    free(a);
+    free(b);
   }
+}
+
+Test(loss, optional_outputs_give_the_same_values) {
+  each_backend(93, 10, optional_outputs_give_the_same_values_body);
 }
 
 /* Row views are offsets into a shared buffer: S, labels and dS taken as
    rows [5, 5+40) of bigger tensors; the rows around the view stay as they
    were. */
-Test(loss, row_views) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs), n = 60, c = 13, first = 5, count = 40;
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], n, c);
-    clt_tensor *S, *y, *T, *dS;
-    cr_assert_eq(clt_tensor_view_rows(f.S, first, count, &S), CLT_OK);
-    cr_assert_eq(clt_tensor_view_rows(f.y, first, count, &y), CLT_OK);
-    cr_assert_eq(clt_tensor_view_rows(f.T, first, count, &T), CLT_OK);
-    cr_assert_eq(clt_tensor_view_rows(f.dS, first, count, &dS), CLT_OK);
-    float *s = tu_read(f.S), *t = tu_read(f.T);
-    int32_t *lab = malloc(n * sizeof *lab);
-    cr_assert_not_null(lab);
-    cr_assert_eq(clt_tensor_read(f.y, lab, n * 4), CLT_OK);
-    double *S64 = malloc(count * c * sizeof *S64), *g = malloc(count * c * sizeof *g);
-    cr_assert(S64 && g);
-    for (size_t k = 0; k < count * c; k++) S64[k] = s[first * c + k];
-    for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_KL_DIV; kind++) {
-      clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
-      bool labels = kind <= CLT_LOSS_HINGE;
-      clt_ref_loss_in in = {.desc = &d, .n = count, .c = c,
-                            .labels = labels ? lab + first : NULL,
-                            .target = labels ? NULL : t + first * c};
-      double want = clt_ref_loss_f64(&in, S64, g), loss = 0;
-      cr_assert_eq(clt_loss(f.ctx, &d, S, labels ? y : T, &loss, dS), CLT_OK,
-                   "%s", clt_last_error(f.ctx));
-      float *all = tu_read(f.dS);
-      char what[64];
-      snprintf(what, sizeof what, "%s kind %d view", devs[v], kind);
-      expect_matches(what, loss, want, all + first * c, g, count * c);
-      for (size_t k = 0; k < n * c; k++)
-        if (k < first * c || k >= (first + count) * c)
-          cr_assert_eq(all[k], SENTINEL, "%s: dS[%zu] outside the view", what, k);
-      free(all);
-    }
-    free(S64);
-    free(g);
-    free(s);
-    free(t);
-    free(lab);
-    clt_tensor_destroy(S);
-    clt_tensor_destroy(y);
-    clt_tensor_destroy(T);
-    clt_tensor_destroy(dS);
-    fixture_free(&f);
+static void row_views_body(fixture *f) {
+  size_t n = f->n, c = f->c, first = 5, count = 40;
+  clt_tensor *S, *y, *T, *dS;
+  cr_assert_eq(clt_tensor_view_rows(f->S, first, count, &S), CLT_OK);
+  cr_assert_eq(clt_tensor_view_rows(f->y, first, count, &y), CLT_OK);
+  cr_assert_eq(clt_tensor_view_rows(f->T, first, count, &T), CLT_OK);
+  cr_assert_eq(clt_tensor_view_rows(f->dS, first, count, &dS), CLT_OK);
+  float *s = tu_read(f->S), *t = tu_read(f->T);
+  int32_t *lab = malloc(n * sizeof *lab);
+  cr_assert_not_null(lab);
+  cr_assert_eq(clt_tensor_read(f->y, lab, n * 4), CLT_OK);
+  double *S64 = malloc(count * c * sizeof *S64), *g = malloc(count * c * sizeof *g);
+  cr_assert(S64 && g);
+  for (size_t k = 0; k < count * c; k++) S64[k] = s[first * c + k];
+  for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_KL_DIV; kind++) {
+    clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
+    bool labels = kind <= CLT_LOSS_HINGE;
+    clt_ref_loss_in in = {.desc = &d, .n = count, .c = c,
+                          .labels = labels ? lab + first : NULL,
+                          .target = labels ? NULL : t + first * c};
+    double want = clt_ref_loss_f64(&in, S64, g), loss = 0;
+    cr_assert_eq(clt_loss(f->ctx, &d, S, labels ? y : T, &loss, dS), CLT_OK,
+                 "%s", clt_last_error(f->ctx));
+    float *all = tu_read(f->dS);
+    char what[64];
+    snprintf(what, sizeof what, "%s kind %d view", f->dev, kind);
+    expect_matches(what, loss, want, all + first * c, g, count * c);
+    for (size_t k = 0; k < n * c; k++)
+      if (k < first * c || k >= (first + count) * c)
+        cr_assert_eq(all[k], SENTINEL, "%s: dS[%zu] outside the view", what, k);
+    free(all);
   }
+  free(S64);
+  free(g);
+  free(s);
+  free(t);
+  free(lab);
+  clt_tensor_destroy(S);
+  clt_tensor_destroy(y);
+  clt_tensor_destroy(T);
+  clt_tensor_destroy(dS);
+}
+
+Test(loss, row_views) {
+  each_backend(60, 13, row_views_body);
 }
 
 /* CS231n's sanity check: with W = 0 the scores are 0, the softmax loss is
    log C and the multiclass SVM loss is (C - 1) margin. */
+static void zero_scores_body(fixture *f) {
+  cr_assert_eq(clt_tensor_fill(f->S, 0.0), CLT_OK);
+  clt_loss_desc ce = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
+  clt_loss_desc svm = clt_loss_defaults(CLT_LOSS_HINGE);
+  svm.margin = 1.5f;
+  double l_ce = -1, l_svm = -1, C = (double)f->c;
+  cr_assert_eq(clt_loss(f->ctx, &ce, f->S, f->y, &l_ce, f->dS), CLT_OK);
+  cr_assert_eq(clt_loss(f->ctx, &svm, f->S, f->y, &l_svm, f->dS), CLT_OK);
+  cr_expect(fabs(l_ce - log(C)) <= 1e-6 * (1 + log(C)),
+            "%s C=%g: softmax loss %.9g, log C = %.9g", f->dev, C, l_ce,
+            log(C));
+  cr_expect(fabs(l_svm - (C - 1) * 1.5) <= 1e-6 * C,
+            "%s C=%g: svm loss %.9g, (C-1) margin = %g", f->dev, C, l_svm,
+            (C - 1) * 1.5);
+}
+
 Test(loss, zero_scores_give_log_c_and_c_minus_1_margin) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs);
-  for (size_t v = 0; v < nd; v++)
-    for (size_t a = 0; a < LEN(CS); a++) {
-      fixture f = fixture_make(devs[v], 93, CS[a]);
-      cr_assert_eq(clt_tensor_fill(f.S, 0.0), CLT_OK);
-      clt_loss_desc ce = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
-      clt_loss_desc svm = clt_loss_defaults(CLT_LOSS_HINGE);
-      svm.margin = 1.5f;
-      double l_ce = -1, l_svm = -1, C = (double)CS[a];
-      cr_assert_eq(clt_loss(f.ctx, &ce, f.S, f.y, &l_ce, f.dS), CLT_OK);
-      cr_assert_eq(clt_loss(f.ctx, &svm, f.S, f.y, &l_svm, f.dS), CLT_OK);
-      cr_expect(fabs(l_ce - log(C)) <= 1e-6 * (1 + log(C)),
-                "%s C=%g: softmax loss %.9g, log C = %.9g", devs[v], C, l_ce,
-                log(C));
-      cr_expect(fabs(l_svm - (C - 1) * 1.5) <= 1e-6 * C,
-                "%s C=%g: svm loss %.9g, (C-1) margin = %g", devs[v], C,
-                l_svm, (C - 1) * 1.5);
-      fixture_free(&f);
-    }
+  for (size_t a = 0; a < LEN(CS); a++) each_backend(93, CS[a], zero_scores_body);
 }
 
 /* Logits of +-1e4, a true class at -1e4 and all-equal rows: finite values
@@ -525,216 +531,208 @@ Test(loss, extreme_logits_stay_finite) {
   }
 }
 
-Test(loss, labels_outside_the_classes_are_refused) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs), n = 4097, c = 10;
+static void labels_outside_the_classes_are_refused_body(fixture *f) {
+  size_t n = f->n, c = f->c;
   int32_t bad[] = {10, -1, -100, 1 << 30, INT32_MIN};
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], n, c);
-    int32_t *y = malloc(n * sizeof *y);
-    cr_assert_not_null(y);
-    for (size_t b = 0; b < LEN(bad); b++)
-      for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_HINGE; kind++) {
-        /* -100 is cross-entropy's ignore_index: refused by hinge only. */
-        if (bad[b] == -100 && kind == CLT_LOSS_CROSS_ENTROPY) continue;
-        tu_fill_labels(y, n, 5, (int32_t)c);
-        y[n - 2] = bad[b]; /* late in the batch: the device must find it */
-        cr_assert_eq(clt_tensor_write(f.y, y, n * 4), CLT_OK);
-        clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
-        char what[64];
-        snprintf(what, sizeof what, "%s kind %d label %d", devs[v], kind, bad[b]);
-        expect_fails(&f, &d, f.S, f.y, f.dS, CLT_ERR_LABEL, what);
-        cr_expect(strstr(clt_last_error(f.ctx), "row 4095") != NULL,
-                  "%s: message '%s' names no row", what, clt_last_error(f.ctx));
-      }
-    /* ignore_index may itself be out of range: then it is skipped. */
-    tu_fill_labels(y, n, 5, (int32_t)c);
-    y[3] = 77;
-    cr_assert_eq(clt_tensor_write(f.y, y, n * 4), CLT_OK);
-    clt_loss_desc d = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
-    d.ignore_index = 77;
-    double loss = 0;
-    cr_expect_eq(clt_loss(f.ctx, &d, f.S, f.y, &loss, f.dS), CLT_OK, "%s",
-                 clt_last_error(f.ctx));
-    free(y);
-    fixture_free(&f);
-  }
+  int32_t *y = malloc(n * sizeof *y);
+  cr_assert_not_null(y);
+  for (size_t b = 0; b < LEN(bad); b++)
+    for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_HINGE; kind++) {
+      /* -100 is cross-entropy's ignore_index: refused by hinge only. */
+      if (bad[b] == -100 && kind == CLT_LOSS_CROSS_ENTROPY) continue;
+      tu_fill_labels(y, n, 5, (int32_t)c);
+      y[n - 2] = bad[b]; /* late in the batch: the device must find it */
+      cr_assert_eq(clt_tensor_write(f->y, y, n * 4), CLT_OK);
+      clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
+      char what[64];
+      snprintf(what, sizeof what, "%s kind %d label %d", f->dev, kind, bad[b]);
+      expect_fails(f, &d, f->S, f->y, f->dS, CLT_ERR_LABEL, what);
+      cr_expect(strstr(clt_last_error(f->ctx), "row 4095") != NULL,
+                "%s: message '%s' names no row", what, clt_last_error(f->ctx));
+    }
+  /* ignore_index may itself be out of range: then it is skipped. */
+  tu_fill_labels(y, n, 5, (int32_t)c);
+  y[3] = 77;
+  cr_assert_eq(clt_tensor_write(f->y, y, n * 4), CLT_OK);
+  clt_loss_desc d = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
+  d.ignore_index = 77;
+  double loss = 0;
+  cr_expect_eq(clt_loss(f->ctx, &d, f->S, f->y, &loss, f->dS), CLT_OK, "%s",
+               clt_last_error(f->ctx));
+  free(y);
+}
+
+Test(loss, labels_outside_the_classes_are_refused) {
+  each_backend(4097, 10, labels_outside_the_classes_are_refused_body);
+}
+
+static void bad_weights_are_refused_body(fixture *f) {
+  size_t c = f->c;
+  float bad[] = {-0.5f, NAN, INFINITY};
+  float w[10];
+  for (size_t b = 0; b < LEN(bad); b++)
+    for (int which = 0; which < 3; which++) {
+      for (size_t j = 0; j < c; j++) w[j] = 1.0f;
+      w[7] = bad[b];
+      clt_tensor *tw = tu_tensor(f->ctx, 1, c, w);
+      clt_loss_desc d = clt_loss_defaults(
+          which == 0 ? CLT_LOSS_CROSS_ENTROPY : CLT_LOSS_BCE_LOGITS);
+      if (which == 2) d.pos_weight = tw;
+      else d.class_weight = tw;
+      char what[64];
+      snprintf(what, sizeof what, "%s weight %g case %d", f->dev,
+               (double)bad[b], which);
+      expect_fails(f, &d, f->S, which == 0 ? f->y : f->T, f->dS,
+                   CLT_ERR_INVALID_ARG, what);
+      cr_expect(strstr(clt_last_error(f->ctx), "[7]") != NULL,
+                "%s: message '%s'", what, clt_last_error(f->ctx));
+      clt_tensor_destroy(tw);
+    }
 }
 
 Test(loss, bad_weights_are_refused) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs), c = 10;
-  float bad[] = {-0.5f, NAN, INFINITY};
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], 93, c);
-    float w[10];
-    for (size_t b = 0; b < LEN(bad); b++)
-      for (int which = 0; which < 3; which++) {
-        for (size_t j = 0; j < c; j++) w[j] = 1.0f;
-        w[7] = bad[b];
-        clt_tensor *tw = tu_tensor(f.ctx, 1, c, w);
-        clt_loss_desc d = clt_loss_defaults(
-            which == 0 ? CLT_LOSS_CROSS_ENTROPY : CLT_LOSS_BCE_LOGITS);
-        if (which == 2) d.pos_weight = tw;
-        else d.class_weight = tw;
-        char what[64];
-        snprintf(what, sizeof what, "%s weight %g case %d", devs[v],
-                 (double)bad[b], which);
-        expect_fails(&f, &d, f.S, which == 0 ? f.y : f.T, f.dS,
-                     CLT_ERR_INVALID_ARG, what);
-        cr_expect(strstr(clt_last_error(f.ctx), "[7]") != NULL,
-                  "%s: message '%s'", what, clt_last_error(f.ctx));
-        clt_tensor_destroy(tw);
-      }
-    fixture_free(&f);
+  each_backend(93, 10, bad_weights_are_refused_body);
+}
+
+static void bad_hyper_parameters_are_refused_body(fixture *f) {
+  clt_loss_desc ce = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
+  clt_loss_desc hinge = clt_loss_defaults(CLT_LOSS_HINGE);
+  clt_loss_desc huber = clt_loss_defaults(CLT_LOSS_HUBER);
+  clt_loss_desc mse = clt_loss_defaults(CLT_LOSS_MSE);
+  clt_loss_desc d;
+  float smooth[] = {NAN, -0.1f, 1.5f, INFINITY};
+  for (size_t k = 0; k < LEN(smooth); k++) {
+    d = ce, d.label_smoothing = smooth[k];
+    expect_fails(f, &d, f->S, f->y, f->dS, CLT_ERR_INVALID_ARG, "smoothing");
   }
+  float margin[] = {NAN, -1.0f, INFINITY, -INFINITY};
+  for (size_t k = 0; k < LEN(margin); k++) {
+    d = hinge, d.margin = margin[k];
+    expect_fails(f, &d, f->S, f->y, f->dS, CLT_ERR_INVALID_ARG, "margin");
+  }
+  int ps[] = {0, 3, -1};
+  for (size_t k = 0; k < LEN(ps); k++) {
+    d = hinge, d.p = ps[k];
+    expect_fails(f, &d, f->S, f->y, f->dS, CLT_ERR_INVALID_ARG, "p");
+  }
+  float delta[] = {0.0f, -1.0f, NAN, INFINITY};
+  for (size_t k = 0; k < LEN(delta); k++) {
+    d = huber, d.huber_delta = delta[k];
+    expect_fails(f, &d, f->S, f->T, f->dS, CLT_ERR_INVALID_ARG, "huber_delta");
+  }
+  d = mse, d.reduction = CLT_REDUCTION_BATCHMEAN;
+  expect_fails(f, &d, f->S, f->T, f->dS, CLT_ERR_INVALID_ARG, "batchmean");
+  d = mse, d.reduction = (clt_reduction)7;
+  expect_fails(f, &d, f->S, f->T, f->dS, CLT_ERR_INVALID_ARG, "reduction");
+  d = mse, d.kind = (clt_loss_kind)42;
+  expect_fails(f, &d, f->S, f->T, f->dS, CLT_ERR_INVALID_ARG, "kind");
+  clt_tensor *w = tu_tensor(f->ctx, 1, 5, NULL);
+  cr_assert_eq(clt_tensor_fill(w, 1.0), CLT_OK);
+  d = mse, d.class_weight = w;
+  expect_fails(f, &d, f->S, f->T, f->dS, CLT_ERR_INVALID_ARG, "mse class_weight");
+  d = ce, d.pos_weight = w;
+  expect_fails(f, &d, f->S, f->y, f->dS, CLT_ERR_INVALID_ARG, "ce pos_weight");
+  expect_fails(f, NULL, f->S, f->y, f->dS, CLT_ERR_INVALID_ARG, "NULL desc");
+  cr_expect_eq(clt_loss(NULL, &ce, f->S, f->y, NULL, f->dS), CLT_ERR_INVALID_ARG);
+  clt_tensor_destroy(w);
 }
 
 Test(loss, bad_hyper_parameters_are_refused) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs);
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], 7, 5);
-    clt_loss_desc ce = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
-    clt_loss_desc hinge = clt_loss_defaults(CLT_LOSS_HINGE);
-    clt_loss_desc huber = clt_loss_defaults(CLT_LOSS_HUBER);
-    clt_loss_desc mse = clt_loss_defaults(CLT_LOSS_MSE);
-    clt_loss_desc d;
-    float smooth[] = {NAN, -0.1f, 1.5f, INFINITY};
-    for (size_t k = 0; k < LEN(smooth); k++) {
-      d = ce, d.label_smoothing = smooth[k];
-      expect_fails(&f, &d, f.S, f.y, f.dS, CLT_ERR_INVALID_ARG, "smoothing");
-    }
-    float margin[] = {NAN, -1.0f, INFINITY, -INFINITY};
-    for (size_t k = 0; k < LEN(margin); k++) {
-      d = hinge, d.margin = margin[k];
-      expect_fails(&f, &d, f.S, f.y, f.dS, CLT_ERR_INVALID_ARG, "margin");
-    }
-    int ps[] = {0, 3, -1};
-    for (size_t k = 0; k < LEN(ps); k++) {
-      d = hinge, d.p = ps[k];
-      expect_fails(&f, &d, f.S, f.y, f.dS, CLT_ERR_INVALID_ARG, "p");
-    }
-    float delta[] = {0.0f, -1.0f, NAN, INFINITY};
-    for (size_t k = 0; k < LEN(delta); k++) {
-      d = huber, d.huber_delta = delta[k];
-      expect_fails(&f, &d, f.S, f.T, f.dS, CLT_ERR_INVALID_ARG, "huber_delta");
-    }
-    d = mse, d.reduction = CLT_REDUCTION_BATCHMEAN;
-    expect_fails(&f, &d, f.S, f.T, f.dS, CLT_ERR_INVALID_ARG, "batchmean");
-    d = mse, d.reduction = (clt_reduction)7;
-    expect_fails(&f, &d, f.S, f.T, f.dS, CLT_ERR_INVALID_ARG, "reduction");
-    d = mse, d.kind = (clt_loss_kind)42;
-    expect_fails(&f, &d, f.S, f.T, f.dS, CLT_ERR_INVALID_ARG, "kind");
-    clt_tensor *w = tu_tensor(f.ctx, 1, 5, NULL);
-    cr_assert_eq(clt_tensor_fill(w, 1.0), CLT_OK);
-    d = mse, d.class_weight = w;
-    expect_fails(&f, &d, f.S, f.T, f.dS, CLT_ERR_INVALID_ARG, "mse class_weight");
-    d = ce, d.pos_weight = w;
-    expect_fails(&f, &d, f.S, f.y, f.dS, CLT_ERR_INVALID_ARG, "ce pos_weight");
-    expect_fails(&f, NULL, f.S, f.y, f.dS, CLT_ERR_INVALID_ARG, "NULL desc");
-    cr_expect_eq(clt_loss(NULL, &ce, f.S, f.y, NULL, f.dS), CLT_ERR_INVALID_ARG);
-    clt_tensor_destroy(w);
-    fixture_free(&f);
-  }
+  each_backend(7, 5, bad_hyper_parameters_are_refused_body);
+}
+
+static void bad_tensors_are_refused_body(fixture *f) {
+  clt_loss_desc ce = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
+  clt_loss_desc hinge = clt_loss_defaults(CLT_LOSS_HINGE);
+  clt_loss_desc mse = clt_loss_defaults(CLT_LOSS_MSE);
+  clt_tensor *i75, *i72, *f76, *f71, *f86, *w16, *wi;
+  cr_assert_eq(clt_tensor_create(f->ctx, 7, 5, CLT_INT32, &i75), CLT_OK);
+  cr_assert_eq(clt_tensor_create(f->ctx, 7, 2, CLT_INT32, &i72), CLT_OK);
+  cr_assert_eq(clt_tensor_create(f->ctx, 1, 5, CLT_INT32, &wi), CLT_OK);
+  f76 = tu_tensor(f->ctx, 7, 6, NULL);
+  f71 = tu_tensor(f->ctx, 7, 1, NULL);
+  f86 = tu_tensor(f->ctx, 8, 5, NULL);
+  w16 = tu_tensor(f->ctx, 1, 6, NULL);
+  expect_fails(f, &ce, NULL, f->y, f->dS, CLT_ERR_INVALID_ARG, "S NULL");
+  expect_fails(f, &ce, f->S, NULL, f->dS, CLT_ERR_INVALID_ARG, "target NULL");
+  expect_fails(f, &ce, i75, f->y, f->dS, CLT_ERR_DTYPE, "S int32");
+  expect_fails(f, &hinge, f->S, f71, f->dS, CLT_ERR_DTYPE, "hinge float target");
+  expect_fails(f, &mse, f->S, i75, f->dS, CLT_ERR_DTYPE, "mse int target");
+  expect_fails(f, &ce, f->S, i72, f->dS, CLT_ERR_SHAPE, "labels 7x2");
+  expect_fails(f, &ce, f->S, f76, f->dS, CLT_ERR_SHAPE, "soft target 7x6");
+  expect_fails(f, &ce, f->S, f71, f->dS, CLT_ERR_SHAPE, "soft target 7x1");
+  expect_fails(f, &mse, f->S, f86, f->dS, CLT_ERR_SHAPE, "target 8x5");
+  expect_fails(f, &ce, f->S, f->y, f76, CLT_ERR_SHAPE, "dS 7x6");
+  expect_fails(f, &ce, f->S, f->y, i75, CLT_ERR_DTYPE, "dS int32");
+  clt_loss_desc d = ce;
+  d.class_weight = w16;
+  expect_fails(f, &d, f->S, f->y, f->dS, CLT_ERR_SHAPE, "class_weight 1x6");
+  d.class_weight = wi;
+  expect_fails(f, &d, f->S, f->y, f->dS, CLT_ERR_DTYPE, "class_weight int32");
+  /* A tensor of another context. */
+  clt_context *other = tu_context("ref");
+  clt_tensor *oy = NULL;
+  cr_assert_eq(clt_tensor_create(other, 7, 1, CLT_INT32, &oy), CLT_OK);
+  expect_fails(f, &ce, f->S, oy, f->dS, CLT_ERR_CONTEXT, "other context");
+  clt_tensor_destroy(oy);
+  clt_context_destroy(other);
+  clt_tensor *all[] = {i75, i72, f76, f71, f86, w16, wi};
+  for (size_t k = 0; k < LEN(all); k++) clt_tensor_destroy(all[k]);
 }
 
 Test(loss, bad_tensors_are_refused) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs);
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], 7, 5);
-    clt_loss_desc ce = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
-    clt_loss_desc hinge = clt_loss_defaults(CLT_LOSS_HINGE);
-    clt_loss_desc mse = clt_loss_defaults(CLT_LOSS_MSE);
-    clt_tensor *i75, *i72, *f76, *f71, *f86, *w16, *wi;
-    cr_assert_eq(clt_tensor_create(f.ctx, 7, 5, CLT_INT32, &i75), CLT_OK);
-    cr_assert_eq(clt_tensor_create(f.ctx, 7, 2, CLT_INT32, &i72), CLT_OK);
-    cr_assert_eq(clt_tensor_create(f.ctx, 1, 5, CLT_INT32, &wi), CLT_OK);
-    f76 = tu_tensor(f.ctx, 7, 6, NULL);
-    f71 = tu_tensor(f.ctx, 7, 1, NULL);
-    f86 = tu_tensor(f.ctx, 8, 5, NULL);
-    w16 = tu_tensor(f.ctx, 1, 6, NULL);
-    expect_fails(&f, &ce, NULL, f.y, f.dS, CLT_ERR_INVALID_ARG, "S NULL");
-    expect_fails(&f, &ce, f.S, NULL, f.dS, CLT_ERR_INVALID_ARG, "target NULL");
-    expect_fails(&f, &ce, i75, f.y, f.dS, CLT_ERR_DTYPE, "S int32");
-    expect_fails(&f, &hinge, f.S, f71, f.dS, CLT_ERR_DTYPE, "hinge float target");
-    expect_fails(&f, &mse, f.S, i75, f.dS, CLT_ERR_DTYPE, "mse int target");
-    expect_fails(&f, &ce, f.S, i72, f.dS, CLT_ERR_SHAPE, "labels 7x2");
-    expect_fails(&f, &ce, f.S, f76, f.dS, CLT_ERR_SHAPE, "soft target 7x6");
-    expect_fails(&f, &ce, f.S, f71, f.dS, CLT_ERR_SHAPE, "soft target 7x1");
-    expect_fails(&f, &mse, f.S, f86, f.dS, CLT_ERR_SHAPE, "target 8x5");
-    expect_fails(&f, &ce, f.S, f.y, f76, CLT_ERR_SHAPE, "dS 7x6");
-    expect_fails(&f, &ce, f.S, f.y, i75, CLT_ERR_DTYPE, "dS int32");
-    clt_loss_desc d = ce;
-    d.class_weight = w16;
-    expect_fails(&f, &d, f.S, f.y, f.dS, CLT_ERR_SHAPE, "class_weight 1x6");
-    d.class_weight = wi;
-    expect_fails(&f, &d, f.S, f.y, f.dS, CLT_ERR_DTYPE, "class_weight int32");
-    /* A tensor of another context. */
-    clt_context *other = tu_context("ref");
-    clt_tensor *oy = NULL;
-    cr_assert_eq(clt_tensor_create(other, 7, 1, CLT_INT32, &oy), CLT_OK);
-    expect_fails(&f, &ce, f.S, oy, f.dS, CLT_ERR_CONTEXT, "other context");
-    clt_tensor_destroy(oy);
-    clt_context_destroy(other);
-    clt_tensor *all[] = {i75, i72, f76, f71, f86, w16, wi};
-    for (size_t k = 0; k < LEN(all); k++) clt_tensor_destroy(all[k]);
-    fixture_free(&f);
-  }
+  each_backend(7, 5, bad_tensors_are_refused_body);
 }
 
 /* NaN or inf in S: CLT_ERR_NONFINITE with the loss NaN or inf (reported,
    not averaged away), for every kind; hinge reports a NaN even where
    multi_margin_loss would skip it. */
-Test(loss, non_finite_scores_are_reported) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs), n = 93, c = 10;
+static void non_finite_scores_are_reported_body(fixture *f) {
+  size_t n = f->n, c = f->c;
   float poison[] = {NAN, INFINITY};
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], n, c);
-    float *s = tu_read(f.S);
-    for (size_t p = 0; p < LEN(poison); p++)
-      for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_KL_DIV; kind++) {
-        float *x = malloc(n * c * sizeof *x);
-        cr_assert_not_null(x);
-        memcpy(x, s, n * c * sizeof *x);
-        x[50 * c + 3] = poison[p];
-        clt_tensor *S = tu_tensor(f.ctx, n, c, x);
-        clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
-        double loss = 0;
-        clt_status st = clt_loss(f.ctx, &d, S, kind <= CLT_LOSS_HINGE ? f.y : f.T,
-                                 &loss, f.dS);
-        cr_expect_eq(st, CLT_ERR_NONFINITE, "%s kind %d %g: %s", devs[v], kind,
-                     (double)poison[p], clt_status_name(st));
-        cr_expect(!isfinite(loss), "%s kind %d: loss %g", devs[v], kind, loss);
-        clt_tensor_destroy(S);
-        free(x);
-      }
-    free(s);
-    fixture_free(&f);
-  }
+  float *s = tu_read(f->S);
+  for (size_t p = 0; p < LEN(poison); p++)
+    for (int kind = CLT_LOSS_CROSS_ENTROPY; kind <= CLT_LOSS_KL_DIV; kind++) {
+      float *x = malloc(n * c * sizeof *x);
+      cr_assert_not_null(x);
+      memcpy(x, s, n * c * sizeof *x);
+      x[50 * c + 3] = poison[p];
+      clt_tensor *S = tu_tensor(f->ctx, n, c, x);
+      clt_loss_desc d = clt_loss_defaults((clt_loss_kind)kind);
+      double loss = 0;
+      clt_status st = clt_loss(f->ctx, &d, S, kind <= CLT_LOSS_HINGE ? f->y : f->T,
+                               &loss, f->dS);
+      cr_expect_eq(st, CLT_ERR_NONFINITE, "%s kind %d %g: %s", f->dev, kind,
+                   (double)poison[p], clt_status_name(st));
+      cr_expect(!isfinite(loss), "%s kind %d: loss %g", f->dev, kind, loss);
+      clt_tensor_destroy(S);
+      free(x);
+    }
+  free(s);
+}
+
+Test(loss, non_finite_scores_are_reported) {
+  each_backend(93, 10, non_finite_scores_are_reported_body);
 }
 
 /* Every row ignored: PyTorch's mean is 0/0 = NaN with a zero gradient. */
+static void every_row_ignored_is_nan_with_zero_gradient_body(fixture *f) {
+  size_t n = f->n, c = f->c;
+  cr_assert_eq(clt_tensor_fill(f->y, -100), CLT_OK);
+  clt_loss_desc d = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
+  d.label_smoothing = 0.1f;
+  double loss = 0;
+  cr_expect_eq(clt_loss(f->ctx, &d, f->S, f->y, &loss, f->dS), CLT_ERR_NONFINITE);
+  cr_expect(isnan(loss), "%s: loss %g", f->dev, loss);
+  float *g = tu_read(f->dS);
+  for (size_t k = 0; k < n * c; k++)
+    cr_expect_eq(g[k], 0.0f, "%s: dS[%zu] = %g", f->dev, k, (double)g[k]);
+  free(g);
+  d.reduction = CLT_REDUCTION_SUM;
+  cr_expect_eq(clt_loss(f->ctx, &d, f->S, f->y, &loss, f->dS), CLT_OK);
+  cr_expect_eq(loss, 0.0, "%s: sum over no rows %g", f->dev, loss);
+}
+
 Test(loss, every_row_ignored_is_nan_with_zero_gradient) {
-  const char *devs[2];
-  size_t nd = tu_devices(devs), n = 7, c = 5;
-  for (size_t v = 0; v < nd; v++) {
-    fixture f = fixture_make(devs[v], n, c);
-    cr_assert_eq(clt_tensor_fill(f.y, -100), CLT_OK);
-    clt_loss_desc d = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
-    d.label_smoothing = 0.1f;
-    double loss = 0;
-    cr_expect_eq(clt_loss(f.ctx, &d, f.S, f.y, &loss, f.dS), CLT_ERR_NONFINITE);
-    cr_expect(isnan(loss), "%s: loss %g", devs[v], loss);
-    float *g = tu_read(f.dS);
-    for (size_t k = 0; k < n * c; k++)
-      cr_expect_eq(g[k], 0.0f, "%s: dS[%zu] = %g", devs[v], k, (double)g[k]);
-    free(g);
-    d.reduction = CLT_REDUCTION_SUM;
-    cr_expect_eq(clt_loss(f.ctx, &d, f.S, f.y, &loss, f.dS), CLT_OK);
-    cr_expect_eq(loss, 0.0, "%s: sum over no rows %g", devs[v], loss);
-    fixture_free(&f);
-  }
+  each_backend(7, 5, every_row_ignored_is_nan_with_zero_gradient_body);
 }
