@@ -273,9 +273,14 @@ typedef struct clt_reg_desc {
   float l1, l2;
 } clt_reg_desc;
 
-/* Adds the penalty to *penalty (if non-NULL) and its gradient to dW (if
-   non-NULL, same shape as W) in one pass. Apply it to weights only: the
-   bias is not regularized unless the caller passes it. */
+/* Adds the penalty to *penalty (if non-NULL) and its gradient
+   l1 sign(W) + l2 W (sign(0) = 0, as torch.sign) to dW (if non-NULL, same
+   shape as W) in one pass. Apply it to weights only: the bias is not
+   regularized unless the caller passes it. l1 and l2 must be finite and
+   >= 0 (CLT_ERR_INVALID_ARG); both 0 does nothing. CLT_ERR_NONFINITE when
+   the penalty is asked for and is NaN or inf (W holds NaN or inf): *penalty
+   then holds it and dW has been updated. On the OpenCL backend the penalty
+   costs a 4-byte read-back; dW alone reads nothing back. */
 CLT_API clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
                                   const clt_tensor *W, double *penalty,
                                   clt_tensor *dW);

@@ -1,0 +1,33 @@
+/* Regularization: validation and dispatch (semantics in cltrain.h). */
+#include <math.h>
+
+#include "loss_impl.h"
+
+clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
+                          const clt_tensor *W, double *penalty,
+                          clt_tensor *dW) {
+  if (!ctx) return CLT_ERR_INVALID_ARG;
+  if (!reg) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "regularize: reg is NULL");
+  if (!(reg->l1 >= 0.0f) || !isfinite(reg->l1) || !(reg->l2 >= 0.0f) ||
+      !isfinite(reg->l2))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "regularize: l1 = %g and l2 = %g must be finite and >= 0",
+                    (double)reg->l1, (double)reg->l2);
+  CLT_TRY(clt_check_tensor(ctx, W, CLT_FLOAT32, "regularize: W"));
+  if (dW) {
+    CLT_TRY(clt_check_tensor(ctx, dW, CLT_FLOAT32, "regularize: dW"));
+    CLT_TRY(clt_check_shape(ctx, dW, W->rows, W->cols, "regularize: dW"));
+  }
+  if ((reg->l1 == 0.0f && reg->l2 == 0.0f) || (!penalty && !dW))
+    return CLT_OK;
+  double value = 0.0;
+  CLT_TRY(ctx->ref ? clt_ref_regularize(ctx, reg, W, penalty ? &value : NULL, dW)
+                   : clt_cl_regularize(ctx, reg, W, penalty ? &value : NULL, dW));
+  if (!penalty) return CLT_OK;
+  *penalty += value;
+  if (!isfinite(value))
+    return clt_fail(ctx, CLT_ERR_NONFINITE,
+                    "regularize: the penalty is %g: W holds NaN or inf or the "
+                    "sum overflowed", value);
+  return CLT_OK;
+}
