@@ -2,6 +2,7 @@
    semantics are documented in cltrain.h; host/ref/ref_loss.c is their
    executable specification. */
 #include <math.h>
+#include <string.h>
 
 #include "loss_impl.h"
 
@@ -20,6 +21,23 @@ clt_loss_desc clt_loss_defaults(clt_loss_kind kind) {
 
 static const char *const kind_names[] = {
     "cross-entropy", "hinge", "bce-logits", "mse", "l1", "huber", "kl-div"};
+
+const char *clt_loss_kind_name(clt_loss_kind kind) {
+  return (unsigned)kind <= CLT_LOSS_KL_DIV ? kind_names[kind] : "unknown";
+}
+
+clt_status clt_loss_kind_from_name(const char *name, clt_loss_kind *kind) {
+  if (!name || !kind) return CLT_ERR_INVALID_ARG;
+  static const struct {
+    const char *name;
+    clt_loss_kind kind;
+  } aliases[] = {{"softmax", CLT_LOSS_CROSS_ENTROPY}, {"svm", CLT_LOSS_HINGE}};
+  for (int k = 0; k <= CLT_LOSS_KL_DIV; k++)
+    if (strcmp(name, kind_names[k]) == 0) return *kind = (clt_loss_kind)k, CLT_OK;
+  for (size_t k = 0; k < sizeof aliases / sizeof aliases[0]; k++)
+    if (strcmp(name, aliases[k].name) == 0) return *kind = aliases[k].kind, CLT_OK;
+  return CLT_ERR_INVALID_ARG;
+}
 
 static clt_status check_desc(const clt_context *ctx, const clt_loss_desc *d) {
   if (!d) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "loss: desc is NULL");

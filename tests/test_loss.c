@@ -206,6 +206,25 @@ Test(loss, defaults_are_pytorchs) {
   }
 }
 
+Test(loss, kind_names_round_trip) {
+  for (int k = CLT_LOSS_CROSS_ENTROPY; k <= CLT_LOSS_KL_DIV; k++) {
+    clt_loss_kind back = (clt_loss_kind)99;
+    cr_expect_eq(clt_loss_kind_from_name(clt_loss_kind_name((clt_loss_kind)k), &back),
+                 CLT_OK);
+    cr_expect_eq(back, (clt_loss_kind)k);
+  }
+  clt_loss_kind k = CLT_LOSS_MSE;
+  cr_expect_eq(clt_loss_kind_from_name("softmax", &k), CLT_OK);
+  cr_expect_eq(k, CLT_LOSS_CROSS_ENTROPY);
+  cr_expect_eq(clt_loss_kind_from_name("svm", &k), CLT_OK);
+  cr_expect_eq(k, CLT_LOSS_HINGE);
+  cr_expect_eq(clt_loss_kind_from_name("Hinge", &k), CLT_ERR_INVALID_ARG);
+  cr_expect_eq(clt_loss_kind_from_name(NULL, &k), CLT_ERR_INVALID_ARG);
+  cr_expect_eq(k, CLT_LOSS_HINGE);
+  cr_expect_str_eq(clt_loss_kind_name((clt_loss_kind)-1), "unknown");
+  cr_expect_str_eq(clt_loss_kind_name(CLT_LOSS_KL_DIV), "kl-div");
+}
+
 Test(loss, cross_entropy_labels_match_reference, .timeout = 300) {
   clt_loss_desc smooth = with(CLT_LOSS_CROSS_ENTROPY), sum = smooth,
                 all = smooth, ign = smooth;

@@ -257,6 +257,15 @@ typedef struct clt_loss_desc {
    defaults are the same for every kind (only .kind differs). */
 CLT_API clt_loss_desc clt_loss_defaults(clt_loss_kind kind);
 
+/* The command-line name of kind: "cross-entropy", "hinge", "bce-logits",
+   "mse", "l1", "huber", "kl-div" ("unknown" outside the enum). */
+CLT_API const char *clt_loss_kind_name(clt_loss_kind kind);
+/* The kind named name: one of the names above or the CS231n aliases
+   "softmax" (cross-entropy) and "svm" (hinge). CLT_ERR_INVALID_ARG (and
+   *kind untouched) for anything else or NULL. */
+CLT_API clt_status clt_loss_kind_from_name(const char *name,
+                                           clt_loss_kind *kind);
+
 /* Loss of scores S (N,C) against target and its gradient dS = d loss / d S
    (N,C) in one pass. target: labels (N,1) int32 for cross-entropy and
    hinge (or (N,C) float32 class probabilities for cross-entropy), values
