@@ -150,7 +150,12 @@ CLT_API clt_context *clt_tensor_context(const clt_tensor *t);
 
 /* ------------------------------------------------------ linear scores */
 
-/* X: (N,D) W: (D,C) b: (1,C) or NULL, S: (N,C).   S = X W + b          */
+/* X: (N,D) W: (D,C) b: (1,C) or NULL, S: (N,C).   S = X W + b
+   (torch.nn.functional.linear(X, W^T, b)). Sums are float32 on OpenCL
+   devices, in a fixed order: the same inputs give the same bits. An
+   output may not share memory with an input or with another output
+   (CLT_ERR_INVALID_ARG); row views of one buffer that do not overlap are
+   fine. */
 CLT_API clt_status clt_linear_forward(clt_context *ctx, const clt_tensor *X,
                                       const clt_tensor *W, const clt_tensor *b,
                                       clt_tensor *S);
@@ -296,10 +301,14 @@ CLT_API clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
 
 /* ------------------------------------------------------ prediction */
 
-/* pred (N,1) int32 = argmax over each row of S (first maximum wins). */
+/* pred (N,1) int32 = argmax over each row of S (N,C), as torch.argmax on
+   the CPU: the first maximum wins, and NaN counts as larger than any
+   number, so a row holding NaN predicts its first NaN. */
 CLT_API clt_status clt_argmax(clt_context *ctx, const clt_tensor *S,
                               clt_tensor *pred);
-/* Number of rows of S whose argmax equals labels (N,1). */
+/* Number of rows of S whose argmax (as above) equals labels (N,1) int32,
+   counted on the device: only the count is read back. A label outside
+   [0, C) gives CLT_ERR_LABEL and leaves *correct untouched. */
 CLT_API clt_status clt_accuracy(clt_context *ctx, const clt_tensor *S,
                                 const clt_tensor *labels, size_t *correct);
 

@@ -1,0 +1,184 @@
+/* Linear scores and gradients on the OpenCL backend: the skinny-GEMM
+   kernels of kernels/linear.cl for small C, CLBlast above
+   CLT_LINEAR_KERNEL_MAX_C. */
+#include "linear.h"
+
+static const char *const fwd_names[] = {
+    "clt_linear_fwd_c1", "clt_linear_fwd_c2", "clt_linear_fwd_c3",
+    "clt_linear_fwd_c4", "clt_linear_fwd_c5", "clt_linear_fwd_c6",
+    "clt_linear_fwd_c7", "clt_linear_fwd_c8"};
+static const char *const dw_names[] = {
+    "clt_linear_dw_c1", "clt_linear_dw_c2", "clt_linear_dw_c3",
+    "clt_linear_dw_c4", "clt_linear_dw_c5", "clt_linear_dw_c6",
+    "clt_linear_dw_c7", "clt_linear_dw_c8"};
+/* Rows per forward work-item for each class-block width (kernels/linear.cl). */
+static const size_t fwd_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
+#define MAX_CB 8
+#define DW_STRIP 32 /* columns per backward work-item: 16 * SB */
+#define DX_ROWS 4   /* CLT_LIN_DX_RB */
+#define LOCAL 32    /* preferred work-group size along dimension 0 */
+
+/* Class blocks: C in ceil(C/8) blocks of equal width CB <= 8. */
+static size_t class_block(size_t C) {
+  size_t nb = (C + MAX_CB - 1) / MAX_CB;
+  return (C + nb - 1) / nb;
+}
+
+/* Rows per block of a deterministic column sum or partial dW: enough
+   blocks to keep every core busy, few enough that the partial sums stay a
+   few percent of the data. */
+static size_t row_block(size_t N, size_t C) {
+  size_t R = 16 * C > 256 ? 16 * C : 256;
+  return N < R ? N : R;
+}
+
+/* Work-group size along dimension 0: want, or less where the kernel or
+   the device allows less. Fixed rather than fitted to the grid: POCL
+   compiles a kernel once per work-group shape. */
+static clt_status local_size(clt_context *ctx, const char *name, size_t want,
+                             size_t *out) {
+  cl_kernel k;
+  CLT_TRY(clt_cl_kernel(ctx, name, &k));
+  size_t kmax = 0;
+  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, ctx->device,
+                                           CL_KERNEL_WORK_GROUP_SIZE,
+                                           sizeof kmax, &kmax, NULL));
+  size_t l = want;
+  if (l > kmax) l = kmax;
+  if (l > ctx->max_wg) l = ctx->max_wg;
+  *out = l ? l : 1;
+  return CLT_OK;
+}
+
+/* Launches name over a 2-D grid (n0, n1) with work-groups (<= LOCAL, 1). */
+#define LAUNCH2(ctx, name, n0, n1, ...)                                       \
+  do {                                                                        \
+    size_t g_[2] = {(n0), (n1)}, l_[2] = {1, 1};                              \
+    CLT_TRY(local_size((ctx), (name), LOCAL, &l_[0]));                 \
+    CLT_TRY(CLT_LAUNCH((ctx), (name), 2, g_, l_, __VA_ARGS__));               \
+  } while (0)
+
+/* Wt (C,D) = W^T into scratch at element offset wt_off. */
+static clt_status transpose(clt_context *ctx, const clt_tensor *W, cl_mem dst,
+                            cl_ulong wt_off) {
+  cl_ulong w_off = W->offset, D = W->rows, C = W->cols;
+  LAUNCH2(ctx, "clt_linear_transpose", D, C, CLT_ARG(W->st->mem),
+          CLT_ARG(w_off), CLT_ARG(D), CLT_ARG(C), CLT_ARG(dst),
+          CLT_ARG(wt_off));
+  return CLT_OK;
+}
+
+/* out (rows/R blocks, cols) = column sums of in over row blocks of R. */
+static clt_status colsum(clt_context *ctx, cl_mem in, cl_ulong in_off,
+                         cl_ulong rows, cl_ulong cols, cl_ulong R, cl_mem out,
+                         cl_ulong out_off) {
+  size_t blocks = (rows + R - 1) / R;
+  LAUNCH2(ctx, "clt_linear_colsum", cols, blocks, CLT_ARG(in),
+          CLT_ARG(in_off), CLT_ARG(rows), CLT_ARG(cols), CLT_ARG(R),
+          CLT_ARG(out), CLT_ARG(out_off));
+  return CLT_OK;
+}
+
+clt_status clt_cl_colsum(clt_context *ctx, const clt_tensor *dS,
+                         clt_tensor *db) {
+  size_t N = dS->rows, C = dS->cols, R = row_block(N, 1);
+  size_t blocks = (N + R - 1) / R;
+  if (blocks == 1)
+    return colsum(ctx, dS->st->mem, dS->offset, N, C, N, db->st->mem,
+                  db->offset);
+  cl_mem part;
+  CLT_TRY(clt_cl_scratch(ctx, blocks * C * sizeof(float), &part));
+  CLT_TRY(colsum(ctx, dS->st->mem, dS->offset, N, C, R, part, 0));
+  return colsum(ctx, part, 0, blocks, C, blocks, db->st->mem, db->offset);
+}
+
+static bool use_kernels(size_t C, clt_linear_path path) {
+  return path == CLT_LINEAR_KERNEL ||
+         (path == CLT_LINEAR_AUTO && C <= CLT_LINEAR_KERNEL_MAX_C);
+}
+
+clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
+                                 const clt_tensor *W, const clt_tensor *b,
+                                 clt_tensor *S, clt_linear_path path) {
+  size_t N = X->rows, D = X->cols, C = W->cols;
+  if (!use_kernels(C, path)) {
+    if (b) {
+      cl_ulong b_off = b->offset, s_off = S->offset, n = N, c = C;
+      LAUNCH2(ctx, "clt_linear_bias_rows", C, N, CLT_ARG(b->st->mem),
+              CLT_ARG(b_off), CLT_ARG(S->st->mem), CLT_ARG(s_off), CLT_ARG(n),
+              CLT_ARG(c));
+    }
+    return clt_blas_sgemm(ctx, false, false, N, C, D, X, W, b ? 1.0f : 0.0f,
+                          S);
+  }
+  cl_mem wt;
+  CLT_TRY(clt_cl_scratch(ctx, C * D * sizeof(float), &wt));
+  CLT_TRY(transpose(ctx, W, wt, 0));
+  size_t cb = class_block(C), rb = fwd_rows[cb - 1];
+  const char *name = fwd_names[cb - 1];
+  cl_ulong x_off = X->offset, zero = 0, b_off = b ? b->offset : 0,
+           s_off = S->offset, n = N, d = D, c = C;
+  cl_mem bmem = b ? b->st->mem : NULL;
+  cl_int has_b = b != NULL;
+  LAUNCH2(ctx, name, (N + rb - 1) / rb, 1, CLT_ARG(X->st->mem),
+          CLT_ARG(x_off), CLT_ARG(wt), CLT_ARG(zero), CLT_ARG(bmem),
+          CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(S->st->mem), CLT_ARG(s_off),
+          CLT_ARG(n), CLT_ARG(d), CLT_ARG(c));
+  return CLT_OK;
+}
+
+/* dW = X^T dS with the kernels: partial sums over row blocks in scratch at
+   element offset part_off (unused with a single block), added in order. */
+static clt_status dw_kernels(clt_context *ctx, const clt_tensor *X,
+                             const clt_tensor *dS, clt_tensor *dW,
+                             cl_mem scratch, cl_ulong part_off) {
+  size_t N = X->rows, D = X->cols, C = dS->cols;
+  cl_ulong R = row_block(N, C), blocks = (N + R - 1) / R;
+  cl_mem out = blocks == 1 ? dW->st->mem : scratch;
+  cl_ulong out_off = blocks == 1 ? dW->offset : part_off;
+  cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C;
+  LAUNCH2(ctx, dw_names[class_block(C) - 1], (D + DW_STRIP - 1) / DW_STRIP,
+          blocks, CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(dS->st->mem),
+          CLT_ARG(ds_off), CLT_ARG(out), CLT_ARG(out_off), CLT_ARG(n),
+          CLT_ARG(d), CLT_ARG(c), CLT_ARG(R));
+  if (blocks == 1) return CLT_OK;
+  return colsum(ctx, scratch, part_off, blocks, D * C, blocks, dW->st->mem,
+                dW->offset);
+}
+
+/* dX = dS W^T with the kernels; Wt (C,D) in scratch at element offset 0. */
+static clt_status dx_kernels(clt_context *ctx, const clt_tensor *W,
+                             const clt_tensor *dS, clt_tensor *dX,
+                             cl_mem scratch) {
+  size_t N = dS->rows, D = W->rows, C = W->cols;
+  CLT_TRY(transpose(ctx, W, scratch, 0));
+  cl_ulong ds_off = dS->offset, zero = 0, dx_off = dX->offset, n = N, d = D,
+           c = C;
+  LAUNCH2(ctx, "clt_linear_dx", (D + 15) / 16, (N + DX_ROWS - 1) / DX_ROWS,
+          CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(scratch),
+          CLT_ARG(zero), CLT_ARG(dX->st->mem), CLT_ARG(dx_off), CLT_ARG(n),
+          CLT_ARG(d), CLT_ARG(c));
+  return CLT_OK;
+}
+
+clt_status clt_cl_linear_backward(clt_context *ctx, const clt_tensor *X,
+                                  const clt_tensor *W, const clt_tensor *dS,
+                                  clt_tensor *dW, clt_tensor *db,
+                                  clt_tensor *dX, clt_linear_path path) {
+  size_t N = X->rows, D = X->cols, C = W->cols;
+  if (use_kernels(C, path)) {
+    /* Scratch: Wt (C*D) for dX, then the partial dW blocks. */
+    size_t R = row_block(N, C), blocks = (N + R - 1) / R;
+    size_t wt = dX ? C * D : 0, part = blocks > 1 ? blocks * D * C : 0;
+    cl_mem scratch = NULL;
+    if (wt + part > 0)
+      CLT_TRY(clt_cl_scratch(ctx, (wt + part) * sizeof(float), &scratch));
+    if (dX) CLT_TRY(dx_kernels(ctx, W, dS, dX, scratch));
+    CLT_TRY(dw_kernels(ctx, X, dS, dW, scratch, wt));
+  } else {
+    CLT_TRY(clt_blas_sgemm(ctx, true, false, D, C, N, X, dS, 0.0f, dW));
+    if (dX) CLT_TRY(clt_blas_sgemm(ctx, false, true, N, D, C, dS, W, 0.0f, dX));
+  }
+  /* After the products: the column sum may reuse the scratch. */
+  return db ? clt_cl_colsum(ctx, dS, db) : CLT_OK;
+}
