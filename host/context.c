@@ -185,6 +185,7 @@ clt_status clt_context_create(const clt_context_options *options,
 
 void clt_context_release(clt_context *ctx) {
   if (--ctx->refs > 0) return;
+  clt_workspace_release(ctx);
   if (!ctx->ref) clt_cl_close(ctx);
   free(ctx);
 }

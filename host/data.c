@@ -120,7 +120,7 @@ static uint32_t be32(const unsigned char *b) {
 /* Opens path, reads and checks the magic and ndims dimensions. */
 static int idx_header(const char *path, uint32_t magic, unsigned ndims,
                       uint32_t *dims, gzFile *pf, char *err, size_t errlen) {
-  gzFile f;
+  gzFile f = NULL;
   int rc = gz_open(path, &f, err, errlen);
   if (rc)
     return rc;
@@ -225,7 +225,7 @@ int clt_data_load_idx(const char *images_path, const char *labels_path,
   unsigned char *pix = NULL, *lab = NULL;
   float *x = NULL;
   int32_t *y = NULL;
-  uint32_t di[3], dl[1];
+  uint32_t di[3] = {0}, dl[1] = {0};
   int rc = idx_header(images_path, 0x00000803u, 3, di, &fi, err, errlen);
   if (rc)
     return rc;
@@ -409,7 +409,7 @@ int clt_data_find_fashion_mnist(char *dir, size_t dirlen, char *err,
 /* Whole file (plain or gzip) into a NUL-terminated buffer. */
 static int read_all(const char *path, char **out, size_t *outlen, char *err,
                     size_t errlen) {
-  gzFile f;
+  gzFile f = NULL;
   int rc = gz_open(path, &f, err, errlen);
   if (rc)
     return rc;

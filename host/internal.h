@@ -13,6 +13,7 @@
 
 #define CLT_ERRLEN 2048
 #define CLT_MAX_KERNELS 96
+#define CLT_WORK_SLOTS 4
 
 /* Memory shared by a tensor and its views; freed with its last user. */
 typedef struct clt_storage {
@@ -52,6 +53,10 @@ struct clt_context {
   cl_mem scratch; /* reduction partials, grown on demand */
   size_t scratch_bytes;
   void *blas_state; /* owned by host/cl/blas.c, NULL until first GEMM */
+  /* Reusable float32 buffers for intermediates of composite ops (e.g. the
+     scores of the fused training step), grown on demand; they hold no
+     reference on the context. */
+  clt_storage *work[CLT_WORK_SLOTS];
 };
 
 void clt_context_release(clt_context *ctx);
@@ -111,6 +116,12 @@ static inline float *clt_ref_f32(const clt_tensor *t) {
 static inline int32_t *clt_ref_i32(const clt_tensor *t) {
   return (int32_t *)t->st->host + t->offset;
 }
+
+/* A rows x cols float32 tensor over the context's workspace slot (contents
+   undefined). Destroy it before the next call for the same slot. */
+clt_status clt_workspace(clt_context *ctx, int slot, size_t rows, size_t cols,
+                         clt_tensor **out);
+void clt_workspace_release(clt_context *ctx);
 
 /* ---------------------------------------------------- OpenCL backend */
 

@@ -4,6 +4,12 @@
 
 #include "internal.h"
 
+static void storage_free(clt_storage *st) {
+  if (st->mem) clt_cl_release_mem(st->mem);
+  free(st->host);
+  free(st);
+}
+
 clt_status clt_tensor_create(clt_context *ctx, size_t rows, size_t cols,
                              clt_dtype dtype, clt_tensor **out) {
   if (!ctx) return CLT_ERR_INVALID_ARG;
@@ -111,9 +117,7 @@ void clt_tensor_destroy(clt_tensor *t) {
   clt_context *ctx = t->ctx;
   free(t);
   if (--st->refs > 0) return;
-  if (st->mem) clt_cl_release_mem(st->mem);
-  free(st->host);
-  free(st);
+  storage_free(st);
   clt_context_release(ctx);
 }
 
@@ -225,6 +229,50 @@ clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
                     CLT_ARG(so), CLT_ARG(idx->st->mem), CLT_ARG(io),
                     CLT_ARG(dst->st->mem), CLT_ARG(dof), CLT_ARG(nr),
                     CLT_ARG(nc), CLT_ARG(srows));
+}
+
+clt_status clt_workspace(clt_context *ctx, int slot, size_t rows, size_t cols,
+                         clt_tensor **out) {
+  size_t numel, bytes;
+  if (!clt_mul_size(rows, cols, &numel) || !clt_mul_size(numel, 4, &bytes))
+    return clt_fail(ctx, CLT_ERR_SHAPE, "workspace %zux%zu overflows", rows,
+                    cols);
+  clt_storage *st = ctx->work[slot];
+  if (!st || st->bytes < bytes) {
+    clt_storage *grown = calloc(1, sizeof *grown);
+    if (!grown) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "workspace");
+    clt_status s = CLT_OK;
+    if (ctx->ref) {
+      grown->host = malloc(bytes);
+      if (!grown->host)
+        s = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY,
+                     "workspace: cannot allocate %zu bytes", bytes);
+    } else {
+      s = clt_cl_alloc(ctx, bytes, &grown->mem);
+    }
+    if (s != CLT_OK) {
+      free(grown);
+      return s;
+    }
+    grown->refs = 1; /* the context's own reference */
+    grown->bytes = bytes;
+    if (st) storage_free(st);
+    ctx->work[slot] = st = grown;
+  }
+  clt_tensor *t = malloc(sizeof *t);
+  if (!t) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "workspace view");
+  st->refs++;
+  *t = (clt_tensor){.ctx = ctx, .st = st, .rows = rows, .cols = cols,
+                    .dtype = CLT_FLOAT32};
+  *out = t;
+  return CLT_OK;
+}
+
+void clt_workspace_release(clt_context *ctx) {
+  for (int i = 0; i < CLT_WORK_SLOTS; i++) {
+    if (ctx->work[i]) storage_free(ctx->work[i]);
+    ctx->work[i] = NULL;
+  }
 }
 
 size_t clt_tensor_rows(const clt_tensor *t) { return t ? t->rows : 0; }
