@@ -1,0 +1,183 @@
+/* clt_linear_forward (S = X W + b) and clt_linear_backward (dW = X^T dS and
+   db; dX not asked for, as in training) on the cltrain device, through each
+   OpenCL path: the automatic choice ("cltrain"), the skinny-GEMM kernels
+   ("cltrain-kernels") and CLBlast ("cltrain-clblast"). GFLOP/s count 2NDC
+   per call (the SGEMM floor and OpenBLAS at the same shapes come from
+   bench_floors); for skinny C the same calls are also reported as X-read
+   GB/s (N*D*4 bytes per call, floor "sum"), since reading X is their cost.
+
+   Every path is checked against a double-precision probe of the result
+   before it is timed; the warm-up call (program builds, CLBlast's kernel
+   compilation) is not timed. Without --quick a sweep over C at D = 784
+   shows where the kernels stop beating CLBlast (CLT_LINEAR_KERNEL_MAX_C). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "benchutil.h"
+#include "linear.h"
+
+#define WARMUP 1
+
+typedef struct job {
+  clt_context *ctx;
+  clt_tensor *X, *W, *b, *S, *dS, *dW, *db;
+  clt_linear_path path;
+  int backward;
+} job;
+
+static int run(void *p) {
+  job *j = p;
+  clt_status st =
+      j->backward
+          ? clt_cl_linear_backward(j->ctx, j->X, j->W, j->dS, j->dW, j->db,
+                                   NULL, j->path)
+          : clt_cl_linear_forward(j->ctx, j->X, j->W, j->b, j->S, j->path);
+  if (st == CLT_OK) st = clt_context_finish(j->ctx);
+  if (st != CLT_OK) {
+    fprintf(stderr, "bench_linear: %s: %s\n", clt_status_str(st),
+            clt_last_error(j->ctx));
+    return 1;
+  }
+  return 0;
+}
+
+static void fill(float *v, size_t n, uint64_t seed) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t z = (i + seed) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+    v[i] = (float)((z >> 40) * 0x1p-24) * 2.0f - 1.0f;
+  }
+}
+
+/* Probes a few elements of S (forward) or dW (backward) in double. */
+static int check(const job *j, const float *x, const float *w,
+                 const float *b, const float *g, size_t n, size_t d,
+                 size_t c) {
+  size_t rows = j->backward ? d : n, inner = j->backward ? n : d;
+  const clt_tensor *out = j->backward ? j->dW : j->S;
+  float *got = malloc(rows * c * sizeof *got);
+  if (!got || clt_tensor_read(out, got, rows * c * sizeof *got) != CLT_OK) {
+    free(got);
+    fprintf(stderr, "bench_linear: cannot read the result back\n");
+    return 1;
+  }
+  const size_t probes[][2] = {{0, 0}, {rows - 1, c - 1}, {rows / 2, c / 2}};
+  int bad = 0;
+  for (int k = 0; k < 3 && !bad; k++) {
+    size_t i = probes[k][0], q = probes[k][1];
+    double want = j->backward ? 0.0 : b[q], mag = 0;
+    for (size_t l = 0; l < inner; l++) {
+      double t = j->backward ? (double)x[l * d + i] * g[l * c + q]
+                             : (double)x[i * d + l] * w[l * c + q];
+      want += t, mag += fabs(t);
+    }
+    if (fabs(got[i * c + q] - want) > 1e-5 * mag + 1e-5) {
+      fprintf(stderr, "bench_linear: %s N=%zu D=%zu C=%zu wrong at (%zu,%zu): "
+              "%g vs %g\n", j->backward ? "backward" : "forward", n, d, c, i,
+              q, (double)got[i * c + q], want);
+      bad = 1;
+    }
+  }
+  free(got);
+  return bad;
+}
+
+static const char *impl_name(clt_linear_path p) {
+  return p == CLT_LINEAR_KERNEL    ? "cltrain-kernels"
+         : p == CLT_LINEAR_CLBLAST ? "cltrain-clblast"
+                                   : "cltrain";
+}
+
+/* Times forward and backward at (n, d, c) on every path in paths. */
+static int shape(bu_report *r, const bu_opts *o, clt_context *ctx, size_t n,
+                 size_t d, size_t c, const clt_linear_path *paths,
+                 size_t npaths) {
+  float *x = malloc(n * d * sizeof *x), *w = malloc(d * c * sizeof *w);
+  float *b = malloc(c * sizeof *b), *g = malloc(n * c * sizeof *g);
+  double *t = malloc((size_t)o->reps * sizeof *t);
+  job j = {.ctx = ctx};
+  clt_tensor **ts[] = {&j.X, &j.W, &j.b, &j.S, &j.dS, &j.dW, &j.db};
+  const size_t rows[] = {n, d, 1, n, n, d, 1}, cols[] = {d, c, c, c, c, c, c};
+  const float *init[] = {x, w, b, NULL, g, NULL, NULL};
+  int rc = 1;
+  if (!x || !w || !b || !g || !t) {
+    fprintf(stderr, "bench_linear: out of host memory\n");
+    goto done;
+  }
+  fill(x, n * d, 1), fill(w, d * c, 2), fill(b, c, 3), fill(g, n * c, 4);
+  for (size_t i = 0; i < 7; i++) {
+    clt_status st = clt_tensor_create(ctx, rows[i], cols[i], CLT_FLOAT32, ts[i]);
+    if (st == CLT_OK && init[i])
+      st = clt_tensor_write(*ts[i], init[i], rows[i] * cols[i] * sizeof(float));
+    if (st != CLT_OK) {
+      fprintf(stderr, "bench_linear: tensors: %s\n", clt_last_error(ctx));
+      goto done;
+    }
+  }
+  for (size_t p = 0; p < npaths; p++)
+    for (int bw = 0; bw < 2; bw++) {
+      j.path = paths[p];
+      j.backward = bw;
+      if (run(&j) || check(&j, x, w, b, g, n, d, c) ||
+          bu_time(run, &j, WARMUP, o->reps, t))
+        goto done;
+      const char *op = bw ? "linear_backward" : "linear_forward";
+      bu_rec rec = {.suite = "linear", .op = op, .impl = impl_name(paths[p]),
+                    .floor = "sgemm", .n = (long long)n, .d = (long long)d,
+                    .c = (long long)c, .flops = 2.0 * n * d * c};
+      if (bu_add(r, &rec, t, o->reps)) goto done;
+      if (c <= CLT_LINEAR_KERNEL_MAX_C) {
+        rec.op = bw ? "linear_backward_xread" : "linear_forward_xread";
+        rec.floor = "sum";
+        rec.flops = 0;
+        rec.bytes = 4.0 * n * d;
+        if (bu_add(r, &rec, t, o->reps)) goto done;
+      }
+    }
+  rc = 0;
+done:
+  for (size_t i = 0; i < 7; i++) clt_tensor_destroy(*ts[i]);
+  free(x), free(w), free(b), free(g), free(t);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  bu_opts o;
+  int rc = bu_parse(argc, argv,
+                    "clt_linear_forward / clt_linear_backward GFLOP/s and "
+                    "X-read GB/s on each OpenCL path.",
+                    &o);
+  if (rc >= 0) return rc;
+  clt_context *ctx = NULL;
+  clt_status st = clt_context_create(&(clt_context_options){o.device}, &ctx);
+  if (st != CLT_OK || clt_context_is_reference(ctx)) {
+    fprintf(stderr, "bench_linear: needs an OpenCL device: %s\n",
+            st != CLT_OK ? clt_last_error(NULL) : "got the reference backend");
+    clt_context_destroy(ctx);
+    return 1;
+  }
+  bu_report *r = bu_report_create("bench_linear", &o);
+  if (!r) {
+    clt_context_destroy(ctx);
+    return 1;
+  }
+  bu_note(r, "device", "%s", clt_context_device_name(ctx));
+  bu_note(r, "kernel_max_c", "%d", CLT_LINEAR_KERNEL_MAX_C);
+  static const clt_linear_path both[] = {CLT_LINEAR_AUTO, CLT_LINEAR_KERNEL,
+                                         CLT_LINEAR_CLBLAST};
+  static const size_t ds[] = {784, 3072}, cs[] = {10, 1000};
+  size_t nd = o.quick ? 1 : 2;
+  rc = 0;
+  for (size_t i = 0; i < nd && !rc; i++)
+    for (size_t k = 0; k < 2 && !rc; k++)
+      rc = shape(r, &o, ctx, 16384, ds[i], cs[k], both, 3);
+  static const size_t sweep[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256};
+  for (size_t k = 0; k < (o.quick ? 0 : sizeof sweep / sizeof *sweep) && !rc; k++)
+    rc = shape(r, &o, ctx, 16384, 784, sweep[k], both + 1, 2);
+  clt_context_destroy(ctx);
+  int frc = bu_report_finish(r);
+  return rc ? 1 : frc;
+}
