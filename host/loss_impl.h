@@ -46,6 +46,8 @@ double clt_ref_loss_f64(const clt_ref_loss_in *in, const double *S,
    scratch buffer holds CLT_LOSS_INFO_FLOATS floats of info (CLT_INFO in
    kernels/loss.cl; the loss or penalty lands in info[5]), then partials. */
 #define CLT_LOSS_INFO_FLOATS 8
+/* Elements per work-item of the elementwise kernels (CLT_ELEM_CHUNK). */
+#define CLT_LOSS_CHUNK 256
 /* Largest power of two <= min(cap, the device's max work-group size). */
 size_t clt_cl_group_size(const clt_context *ctx, size_t cap);
 /* Sums the partials of scr into info[5] (divided by the MEAN denominator

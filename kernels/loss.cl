@@ -41,6 +41,17 @@ inline void clt_kahan(float *s, float *comp, float x) {
 /* Weight j of an optional (1,C) tensor. */
 #define CLT_W(has, w, off, j) ((has) ? (w)[(off) + (j)] : 1.0f)
 
+inline float clt_hmax8(float8 v) {
+  float4 a = fmax(v.lo, v.hi);
+  float2 b = fmax(a.lo, a.hi);
+  return fmax(b.lo, b.hi);
+}
+inline float clt_hsum8(float8 v) {
+  float4 a = v.lo + v.hi;
+  float2 b = a.lo + a.hi;
+  return b.lo + b.hi;
+}
+
 /* Tree reduction of wg (a power of two) floats in tmp; all items call it. */
 inline float clt_group_sum(__local float *tmp, float x) {
   size_t lid = get_local_id(0), wg = get_local_size(0);
@@ -68,13 +79,24 @@ inline uint clt_group_min(__local uint *tmp, uint x) {
   return r;
 }
 
+/* This work-item's contiguous block [*b, *e) of m items shared by the
+   work-group: contiguous blocks, not a stride of the group size, keep each
+   work-item's reads sequential (POCL runs a work-group as a loop over its
+   items on one core). */
+inline void clt_my_block(size_t m, size_t *b, size_t *e) {
+  size_t per = (m + get_local_size(0) - 1) / get_local_size(0);
+  *b = min(get_local_id(0) * per, m);
+  *e = min(*b + per, m);
+}
+
 /* First index j < c with w[j] negative or not finite, CLT_NONE if none;
    *sum: sum of the w[j] (c if absent). One work-group. */
 inline uint clt_check_weights(__global const float *w, ulong off, int has,
                               ulong c, float *sum) {
   float s = 0.0f, comp = 0.0f;
   uint bad = CLT_NONE;
-  for (size_t j = get_local_id(0); j < c; j += get_local_size(0)) {
+  size_t j, end;
+  for (clt_my_block(c, &j, &end); j < end; j++) {
     float x = CLT_W(has, w, off, j);
     if (!(x >= 0.0f) || isinf(x)) bad = min(bad, (uint)j);
     clt_kahan(&s, &comp, x);
@@ -91,8 +113,8 @@ __kernel void clt_loss_check(__global const int *y, ulong y_off, ulong n,
                              __local float *ftmp, __local uint *utmp) {
   float den = 0.0f, comp = 0.0f;
   uint bad_row = CLT_NONE;
-  for (size_t i = get_local_id(0); has_labels && i < n;
-       i += get_local_size(0)) {
+  size_t i, end;
+  for (clt_my_block(has_labels ? n : 0, &i, &end); i < end; i++) {
     int yi = y[y_off + i];
     if (use_ignore && yi == ignore) continue;
     if (yi < 0 || (ulong)yi >= c) {
@@ -120,13 +142,22 @@ __kernel void clt_loss_check(__global const int *y, ulong y_off, ulong n,
 
 /* scr[CLT_I_LOSS] = (sum of the m partials) / div, div = the MEAN
    denominator when use_den. Skipped when checked and step 1 flagged bad
-   input (clt_regularize, which has no step 1, passes checked = 0). */
+   input (clt_regularize, which has no step 1, passes checked = 0). Each
+   work-item sums its block in eight compensated lanes. */
 __kernel void clt_loss_finish(__global float *scr, ulong m, float div,
                               int use_den, int checked, __local float *tmp) {
   if (checked && clt_loss_bad(scr)) return;
-  float s = 0.0f, comp = 0.0f;
-  for (size_t k = get_local_id(0); k < m; k += get_local_size(0))
-    clt_kahan(&s, &comp, scr[CLT_INFO + k]);
+  __global const float *part = scr + CLT_INFO;
+  size_t k, end;
+  clt_my_block(m, &k, &end);
+  float8 s8 = 0.0f, c8 = 0.0f;
+  for (; k + 8 <= end; k += 8) {
+    float8 y = vload8(0, part + k) - c8, t = s8 + y;
+    c8 = (t - s8) - y;
+    s8 = t;
+  }
+  float s = clt_hsum8(s8) - clt_hsum8(c8), comp = 0.0f;
+  for (; k < end; k++) clt_kahan(&s, &comp, part[k]);
   s = clt_group_sum(tmp, s);
   if (get_local_id(0) == 0)
     scr[CLT_I_LOSS] = s / (use_den ? scr[CLT_I_DEN] : div);
@@ -138,17 +169,6 @@ __kernel void clt_loss_finish(__global float *scr, ulong m, float div,
    (explicit vectors are what POCL turns into SIMD code), then a scalar
    tail. */
 #define CLT_IOTA8 ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
-
-inline float clt_hmax8(float8 v) {
-  float4 a = fmax(v.lo, v.hi);
-  float2 b = fmax(a.lo, a.hi);
-  return fmax(b.lo, b.hi);
-}
-inline float clt_hsum8(float8 v) {
-  float4 a = v.lo + v.hi;
-  float2 b = a.lo + a.hi;
-  return b.lo + b.hi;
-}
 
 /* NaN in a row makes the sum of exponentials NaN, so fmax dropping NaN
    here does not hide it. */
@@ -190,6 +210,15 @@ inline float clt_row_sumexp(__global const float *s, size_t c, float m) {
   __global const float *s = S + s_off + i * c;                                \
   __global float *d = dS + d_off + i * c
 
+#define CLT_W8(has, w, off, j)                                                \
+  ((has) ? vload8(0, (w) + (off) + (j)) : (float8)(1.0f))
+
+/* Both softmax kernels: lse - x = (m - x) + log z and p = exp(x - m) / z,
+   m the row maximum. m - x is exact where it matters, while lse rounded to
+   float would lose log z's digits next to logits of 1e4. Pass 2 keeps
+   exp(x - m) in dS and pass 3 rescales it there (the row is still in
+   cache), so each element costs one exp. */
+
 /* Cross-entropy with labels. Row loss (unscaled):
    (1-eps) w_y (lse - s_y) + eps/C sum_j w_j (lse - s_j);
    dS_j = k [(1-eps) w_y (p_j - [j==y]) + eps/C (wsum p_j - w_j)], k = 1 or
@@ -197,44 +226,47 @@ inline float clt_row_sumexp(__global const float *s, size_t c, float m) {
    iprm: ignore_index. */
 __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   CLT_LOSS_ROW(i, s, d);
-  int yi = T[t_off + i], ignore = iprm;
-  float eps = prm;
-  if (yi == ignore) {
+  int yi = T[t_off + i];
+  if (yi == iprm) {
     for (size_t j = 0; has_dS && j < c; j++) d[j] = 0.0f;
     scr[CLT_INFO + i] = 0.0f;
     return;
   }
   if (use_den) k = 1.0f / scr[CLT_I_DEN];
-  /* lse - x = (m - x) + log z and p = exp(x - m) / z: m - x is exact
-     where it matters, while lse rounded to float would lose log z's digits
-     next to logits of 1e4. */
-  float m = clt_row_max(s, c), z = clt_row_sumexp(s, c, m);
-  float logz = log(z), rz = 1.0f / z;
-  float wy = CLT_W(has_cw, cw, cw_off, yi), wsum = scr[CLT_I_WSUM];
-  float a = (1.0f - eps) * wy, b = eps / (float)c;
-  float8 sm8 = 0.0f;
+  float eps = prm, wsum = scr[CLT_I_WSUM];
+  float a = (1.0f - eps) * CLT_W(has_cw, cw, cw_off, yi), b = eps / (float)c;
+  float m = clt_row_max(s, c);
+  /* Pass 2: z, and sum_j w_j (m - s_j) for the smoothing term. */
+  float8 z8 = 0.0f, sm8 = 0.0f;
   size_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    float8 x = vload8(0, s + j);
-    float8 w = has_cw ? vload8(0, cw + cw_off + j) : (float8)(1.0f);
-    sm8 += w * ((m - x) + logz);
-    if (has_dS) {
-      float8 p = exp(x - m) * rz;
-      float8 hot = select((float8)(0.0f), (float8)(1.0f),
-                          CLT_IOTA8 + (int)j == (int8)(yi));
-      vstore8(k * (a * (p - hot) + b * (wsum * p - w)), 0, d + j);
-    }
+    float8 x = vload8(0, s + j), e = exp(x - m);
+    z8 += e;
+    if (has_dS) vstore8(e, 0, d + j);
+    if (eps != 0.0f) sm8 += CLT_W8(has_cw, cw, cw_off, j) * (m - x);
   }
-  float sm = clt_hsum8(sm8);
+  float z = clt_hsum8(z8), sm = clt_hsum8(sm8);
   for (; j < c; j++) {
-    float x = s[j], w = CLT_W(has_cw, cw, cw_off, j);
-    sm += w * ((m - x) + logz);
-    if (has_dS) {
-      float p = exp(x - m) * rz;
-      d[j] = k * (a * (p - (j == (size_t)yi ? 1.0f : 0.0f)) + b * (wsum * p - w));
-    }
+    float x = s[j], e = exp(x - m);
+    z += e;
+    if (has_dS) d[j] = e;
+    if (eps != 0.0f) sm += CLT_W(has_cw, cw, cw_off, j) * (m - x);
   }
-  scr[CLT_INFO + i] = a * ((m - s[yi]) + logz) + b * sm;
+  float logz = log(z), rz = 1.0f / z;
+  scr[CLT_INFO + i] = a * ((m - s[yi]) + logz) + b * (sm + wsum * logz);
+  if (!has_dS) return;
+  /* Pass 3: dS from the kept exponentials. */
+  for (j = 0; j + 8 <= c; j += 8) {
+    float8 p = vload8(0, d + j) * rz;
+    float8 hot = select((float8)(0.0f), (float8)(1.0f),
+                        CLT_IOTA8 + (int)j == (int8)(yi));
+    vstore8(k * (a * (p - hot) + b * (wsum * p - CLT_W8(has_cw, cw, cw_off, j))),
+            0, d + j);
+  }
+  for (; j < c; j++) {
+    float p = d[j] * rz, hot = j == (size_t)yi ? 1.0f : 0.0f;
+    d[j] = k * (a * (p - hot) + b * (wsum * p - CLT_W(has_cw, cw, cw_off, j)));
+  }
 }
 
 /* Cross-entropy with soft targets T (N,C), t' = (1-eps) t + eps/C:
@@ -243,37 +275,39 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
 __kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
   CLT_LOSS_ROW(i, s, d);
   __global const float *t = T + t_off + i * c;
-  float eps = prm;
-  float a = 1.0f - eps, b = eps / (float)c;
+  float a = 1.0f - prm, b = prm / (float)c;
   float m = clt_row_max(s, c);
-  float8 z8 = 0.0f, tw8 = 0.0f;
+  /* Pass 2: z, tw = sum_j w_j t'_j and sum_j w_j t'_j (m - s_j). */
+  float8 z8 = 0.0f, tw8 = 0.0f, l8 = 0.0f;
   size_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    float8 w = has_cw ? vload8(0, cw + cw_off + j) : (float8)(1.0f);
-    z8 += exp(vload8(0, s + j) - m);
-    tw8 += w * (a * vload8(0, t + j) + b);
+    float8 x = vload8(0, s + j), e = exp(x - m);
+    float8 wt = CLT_W8(has_cw, cw, cw_off, j) * (a * vload8(0, t + j) + b);
+    z8 += e;
+    tw8 += wt;
+    l8 += wt * (m - x);
+    if (has_dS) vstore8(e, 0, d + j);
   }
-  float z = clt_hsum8(z8), tw = clt_hsum8(tw8);
+  float z = clt_hsum8(z8), tw = clt_hsum8(tw8), l = clt_hsum8(l8);
   for (; j < c; j++) {
-    z += exp(s[j] - m);
-    tw += CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
+    float x = s[j], e = exp(x - m);
+    float wt = CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
+    z += e;
+    tw += wt;
+    l += wt * (m - x);
+    if (has_dS) d[j] = e;
   }
-  float logz = log(z), rz = 1.0f / z; /* as in clt_loss_ce */
-  float8 l8 = 0.0f;
+  float logz = log(z), rz = 1.0f / z;
+  scr[CLT_INFO + i] = l + tw * logz;
+  if (!has_dS) return;
   for (j = 0; j + 8 <= c; j += 8) {
-    float8 x = vload8(0, s + j);
-    float8 w = has_cw ? vload8(0, cw + cw_off + j) : (float8)(1.0f);
-    float8 wt = w * (a * vload8(0, t + j) + b);
-    l8 += wt * ((m - x) + logz);
-    if (has_dS) vstore8(k * (exp(x - m) * rz * tw - wt), 0, d + j);
+    float8 wt = CLT_W8(has_cw, cw, cw_off, j) * (a * vload8(0, t + j) + b);
+    vstore8(k * (vload8(0, d + j) * rz * tw - wt), 0, d + j);
   }
-  float l = clt_hsum8(l8);
   for (; j < c; j++) {
-    float x = s[j], wt = CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
-    l += wt * ((m - x) + logz);
-    if (has_dS) d[j] = k * (exp(x - m) * rz * tw - wt);
+    float wt = CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
+    d[j] = k * (d[j] * rz * tw - wt);
   }
-  scr[CLT_INFO + i] = l;
 }
 
 /* Weston-Watkins hinge: loss w_y sum_{j != y} max(0, z_j)^p with
@@ -317,70 +351,185 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
   scr[CLT_INFO + i] = wy * l;
 }
 
+/* Few classes (C < 16): eight rows per work-item, one row per vector lane,
+   so that every exp and every per-row sum is an eight-wide operation
+   (along a row of 10 there is one vector and two scalar tails: 3x slower
+   on POCL). Rows are reached through eight pointers (vector offsets made
+   POCL extract lanes on every access, 2x slower). Lanes past the last row
+   repeat it; they compute and store the same values, and only real rows
+   write a partial. */
+#define CLT_GATHER8(p, j)                                                     \
+  ((float8)((p)[0][j], (p)[1][j], (p)[2][j], (p)[3][j], (p)[4][j],            \
+            (p)[5][j], (p)[6][j], (p)[7][j]))
+#define CLT_SCATTER8(p, j, v)                                                 \
+  do {                                                                        \
+    float8 v_ = (v);                                                          \
+    (p)[0][j] = v_.s0, (p)[1][j] = v_.s1, (p)[2][j] = v_.s2;                  \
+    (p)[3][j] = v_.s3, (p)[4][j] = v_.s4, (p)[5][j] = v_.s5;                  \
+    (p)[6][j] = v_.s6, (p)[7][j] = v_.s7;                                     \
+  } while (0)
+/* Element y.sq of row q, for each lane q. */
+#define CLT_PICK8(p, y)                                                       \
+  ((float8)((p)[0][(y).s0], (p)[1][(y).s1], (p)[2][(y).s2], (p)[3][(y).s3],   \
+            (p)[4][(y).s4], (p)[5][(y).s5], (p)[6][(y).s6], (p)[7][(y).s7]))
+
+/* Rows i0..i0+7 (clamped to n-1): pointers s, d into S and dS and the
+   labels y. Leaves the kernel when there is no row i0 or step 1 flagged
+   bad input. */
+#define CLT_LOSS_LANES(i0, s, d, y)                                           \
+  size_t i0 = get_global_id(0) * 8;                                           \
+  if (i0 >= n || clt_loss_bad(scr)) return;                                   \
+  __global const float *s[8];                                                 \
+  __global float *d[8];                                                       \
+  int yv[8];                                                                  \
+  for (size_t q = 0; q < 8; q++) {                                            \
+    size_t r = min(i0 + q, (size_t)n - 1);                                    \
+    s[q] = S + s_off + r * c;                                                 \
+    d[q] = dS + d_off + r * c;                                                \
+    yv[q] = T[t_off + r];                                                     \
+  }                                                                           \
+  int8 y = vload8(0, yv)
+
+/* The eight row losses l to their partials. */
+inline void clt_lanes_out(__global float *scr, size_t i0, ulong n, float8 l) {
+  float v[8];
+  vstore8(l, 0, v);
+  for (size_t q = 0; q < 8 && i0 + q < n; q++) scr[CLT_INFO + i0 + q] = v[q];
+}
+
+/* Class weights of the eight labels. */
+inline float8 clt_lanes_weight(__global const float *cw, ulong cw_off,
+                               int has_cw, int8 y) {
+  if (!has_cw) return 1.0f;
+  cw += cw_off;
+  return (float8)(cw[y.s0], cw[y.s1], cw[y.s2], cw[y.s3], cw[y.s4], cw[y.s5],
+                  cw[y.s6], cw[y.s7]);
+}
+
+/* clt_loss_ce with rows as lanes. */
+__kernel void clt_loss_ce_lanes(CLT_LOSS_PARAMS(int)) {
+  CLT_LOSS_LANES(i0, s, d, y);
+  int8 ign = y == (int8)(iprm);
+  y = select(y, (int8)(0), ign); /* an index even when ignored */
+  if (use_den) k = 1.0f / scr[CLT_I_DEN];
+  float eps = prm, wsum = scr[CLT_I_WSUM], b = eps / (float)c;
+  float8 a = (1.0f - eps) * clt_lanes_weight(cw, cw_off, has_cw, y);
+  float8 m = -INFINITY, z = 0.0f, sm = 0.0f;
+  for (size_t j = 0; j < c; j++) m = fmax(m, CLT_GATHER8(s, j));
+  for (size_t j = 0; j < c; j++) {
+    float8 x = CLT_GATHER8(s, j), e = exp(x - m);
+    z += e;
+    if (has_dS) CLT_SCATTER8(d, j, e);
+    if (eps != 0.0f) sm += CLT_W(has_cw, cw, cw_off, j) * (m - x);
+  }
+  float8 logz = log(z), rz = 1.0f / z;
+  float8 l = a * ((m - CLT_PICK8(s, y)) + logz) + b * (sm + wsum * logz);
+  clt_lanes_out(scr, i0, n, select(l, (float8)(0.0f), ign));
+  for (size_t j = 0; has_dS && j < c; j++) {
+    float8 p = CLT_GATHER8(d, j) * rz;
+    float8 hot = select((float8)(0.0f), (float8)(1.0f), y == (int8)((int)j));
+    float8 g = k * (a * (p - hot) + b * (wsum * p - CLT_W(has_cw, cw, cw_off, j)));
+    CLT_SCATTER8(d, j, select(g, (float8)(0.0f), ign));
+  }
+}
+
+/* clt_loss_hinge with rows as lanes. */
+__kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
+  CLT_LOSS_LANES(i0, s, d, y);
+  float8 wy = clt_lanes_weight(cw, cw_off, has_cw, y), sy = CLT_PICK8(s, y);
+  float8 kw = k * wy, l = 0.0f, cnt = 0.0f;
+  for (size_t j = 0; j < c; j++) {
+    float8 z = CLT_GATHER8(s, j) - sy + prm;
+    int8 other = y != (int8)((int)j), on = other & (z > 0.0f);
+    float8 dz = select((float8)(0.0f), iprm == 1 ? (float8)(1.0f) : 2.0f * z, on);
+    l += select(select((float8)(0.0f), iprm == 1 ? z : z * z, on), z,
+                other & isnan(z));
+    cnt += dz;
+    if (has_dS) CLT_SCATTER8(d, j, kw * dz);
+  }
+  clt_lanes_out(scr, i0, n, wy * l);
+  if (!has_dS) return;
+  float8 gy = -kw * cnt;
+  d[0][y.s0] = gy.s0, d[1][y.s1] = gy.s1, d[2][y.s2] = gy.s2;
+  d[3][y.s3] = gy.s3, d[4][y.s4] = gy.s4, d[5][y.s5] = gy.s5;
+  d[6][y.s6] = gy.s6, d[7][y.s7] = gy.s7;
+}
+
 /* ------------------------------------------------- elementwise losses */
 
-/* One element: returns the loss of score s against target t and sets *g to
-   its derivative. pw: pos_weight of the column; prm: huber_delta; flag:
+/* One element, for T = float and float8 (one body: select and the
+   builtins work on both): returns the loss of score s against target t and
+   sets *g to its derivative. pw: pos_weight; prm: huber_delta; flag:
    log_target. */
-inline float clt_elem_bce(float s, float t, float pw, float prm, int flag,
-                          float *g) {
-  float lw = 1.0f + (pw - 1.0f) * t;
-  *g = lw / (1.0f + exp(-s)) - pw * t;
-  return (1.0f - t) * s + lw * (fmax(-s, 0.0f) + log1p(exp(-fabs(s))));
-}
-inline float clt_elem_mse(float s, float t, float pw, float prm, int flag,
-                          float *g) {
-  float e = s - t;
-  *g = 2.0f * e;
-  return e * e;
-}
-inline float clt_elem_l1(float s, float t, float pw, float prm, int flag,
-                         float *g) {
-  float e = s - t;
-  *g = CLT_NSIGN(e);
-  return fabs(e);
-}
-inline float clt_elem_huber(float s, float t, float pw, float prm, int flag,
-                            float *g) {
-  float e = s - t;
-  if (fabs(e) < prm) {
-    *g = e;
-    return 0.5f * e * e;
+#define CLT_ELEM_FUNCS(T, SFX)                                                \
+  inline T clt_elem_bce##SFX(T s, T t, T pw, float prm, int flag, T *g) {     \
+    /* sigmoid(s) and softplus(-s) from one exp(-|s|) */                      \
+    T q = exp(-fabs(s)), lw = 1.0f + (pw - 1.0f) * t;                         \
+    *g = lw * select(q, (T)(1.0f), s >= 0.0f) / (1.0f + q) - pw * t;          \
+    return (1.0f - t) * s + lw * (fmax(-s, 0.0f) + log1p(q));                 \
+  }                                                                           \
+  inline T clt_elem_mse##SFX(T s, T t, T pw, float prm, int flag, T *g) {     \
+    T e = s - t;                                                              \
+    *g = 2.0f * e;                                                            \
+    return e * e;                                                             \
+  }                                                                           \
+  inline T clt_elem_l1##SFX(T s, T t, T pw, float prm, int flag, T *g) {      \
+    T e = s - t;                                                              \
+    *g = CLT_NSIGN(e);                                                        \
+    return fabs(e);                                                           \
+  }                                                                           \
+  inline T clt_elem_huber##SFX(T s, T t, T pw, float prm, int flag, T *g) {   \
+    T e = s - t, ae = fabs(e);                                                \
+    *g = select(prm * CLT_NSIGN(e), e, ae < prm);                             \
+    return select(prm * (ae - 0.5f * prm), 0.5f * e * e, ae < prm);           \
+  }                                                                           \
+  inline T clt_elem_kl##SFX(T s, T t, T pw, float prm, int flag, T *g) {      \
+    if (flag) {                                                               \
+      T et = exp(t);                                                          \
+      *g = -et;                                                               \
+      return et * (t - s);                                                    \
+    }                                                                         \
+    *g = -t;                                                                  \
+    return select(t * log(t), (T)(0.0f), t == 0.0f) - t * s; /* xlogy */      \
   }
-  *g = prm * CLT_NSIGN(e);
-  return prm * (fabs(e) - 0.5f * prm);
-}
-inline float clt_elem_kl(float s, float t, float pw, float prm, int flag,
-                         float *g) {
-  if (flag) {
-    float et = exp(t);
-    *g = -et;
-    return et * (t - s);
-  }
-  *g = -t;
-  return (t == 0.0f ? 0.0f : t * log(t)) - t * s; /* xlogy(t, t) - t s */
-}
 
-/* One work-item per element of the flattened (N,C) arrays (n counts
-   elements); each work-group of wg <= CLT_ELEM_WG items (a power of two)
-   writes one partial loss. The column, for the weights, is only computed
-   when a weight is present. dS = k g. prm: huber_delta; iprm: log_target. */
-#define CLT_ELEM_WG 256
+CLT_ELEM_FUNCS(float, 1)
+CLT_ELEM_FUNCS(float8, 8)
+
+/* Each work-item takes CLT_ELEM_CHUNK consecutive elements of the
+   flattened (N,C) arrays (n counts elements) and writes one partial loss:
+   no barriers (a work-group tree reduction per element made POCL 50x
+   slower). With a weight, a scalar loop that tracks the column; without,
+   eight lanes at a time. dS = k w g. */
+#define CLT_ELEM_CHUNK 256
 #define CLT_ELEM_KERNEL(NAME)                                                 \
   __kernel void clt_loss_##NAME(CLT_LOSS_PARAMS(float)) {                     \
-    __local float tmp[CLT_ELEM_WG];                                           \
-    if (clt_loss_bad(scr)) return;                                            \
-    size_t e = get_global_id(0);                                              \
-    float l = 0.0f;                                                           \
-    if (e < n) {                                                              \
-      size_t j = has_cw || has_pw ? e % c : 0;                                \
-      float g, w = CLT_W(has_cw, cw, cw_off, j);                              \
-      l = w * clt_elem_##NAME(S[s_off + e], T[t_off + e],                     \
-                              CLT_W(has_pw, pw, pw_off, j), prm, iprm, &g);   \
-      if (has_dS) dS[d_off + e] = k * w * g;                                  \
+    size_t part = get_global_id(0), e = part * CLT_ELEM_CHUNK;                \
+    if (e >= n || clt_loss_bad(scr)) return;                                  \
+    size_t end = min(e + CLT_ELEM_CHUNK, (size_t)n);                          \
+    __global const float *s = S + s_off, *t = T + t_off;                      \
+    __global float *d = dS + d_off;                                           \
+    float l = 0.0f, g;                                                        \
+    if (has_cw || has_pw) {                                                   \
+      for (size_t j = e % c; e < end; e++, j = j + 1 == c ? 0 : j + 1) {      \
+        float w = CLT_W(has_cw, cw, cw_off, j);                               \
+        l += w * clt_elem_##NAME##1(s[e], t[e], CLT_W(has_pw, pw, pw_off, j), \
+                                    prm, iprm, &g);                           \
+        if (has_dS) d[e] = k * w * g;                                         \
+      }                                                                       \
+    } else {                                                                  \
+      float8 l8 = 0.0f, g8;                                                   \
+      for (; e + 8 <= end; e += 8) {                                          \
+        l8 += clt_elem_##NAME##8(vload8(0, s + e), vload8(0, t + e),          \
+                                 (float8)(1.0f), prm, iprm, &g8);             \
+        if (has_dS) vstore8(k * g8, 0, d + e);                                \
+      }                                                                       \
+      for (l = clt_hsum8(l8); e < end; e++) {                                 \
+        l += clt_elem_##NAME##1(s[e], t[e], 1.0f, prm, iprm, &g);             \
+        if (has_dS) d[e] = k * g;                                             \
+      }                                                                       \
     }                                                                         \
-    l = clt_group_sum(tmp, l);                                                \
-    if (get_local_id(0) == 0) scr[CLT_INFO + get_group_id(0)] = l;            \
+    scr[CLT_INFO + part] = l;                                                 \
   }
 
 CLT_ELEM_KERNEL(bce)

@@ -1,15 +1,13 @@
 /* Regularization on the OpenCL backend: kernels/reg.cl, then the loss
-   family's fixed-order finish; reads back 4 bytes when the penalty is
-   wanted, nothing otherwise. */
+   family's fixed-order finish when the penalty is wanted (one small
+   read-back); dW alone reads nothing back. */
 #include "loss_impl.h"
-
-#define REG_WG 256
 
 clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
                              const clt_tensor *W, double *penalty,
                              clt_tensor *dW) {
-  size_t n = clt_tensor_numel(W), wg = clt_cl_group_size(ctx, REG_WG);
-  size_t partials = clt_round_up(n, wg) / wg;
+  size_t n = clt_tensor_numel(W);
+  size_t partials = clt_round_up(n, CLT_LOSS_CHUNK) / CLT_LOSS_CHUNK;
   cl_mem scr;
   CLT_TRY(clt_cl_scratch(ctx, (CLT_LOSS_INFO_FLOATS + partials) * sizeof(float),
                          &scr));
@@ -17,11 +15,10 @@ clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
   cl_ulong woff = W->offset, doff = dW ? dW->offset : 0, cn = n;
   cl_int has_dW = dW != NULL, want = penalty != NULL;
   float l1 = reg->l1, l2 = reg->l2;
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_regularize", 1, &n, &wg, CLT_ARG(W->st->mem),
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_regularize", 1, &partials, NULL, CLT_ARG(W->st->mem),
                      CLT_ARG(woff), CLT_ARG(dmem), CLT_ARG(doff),
                      CLT_ARG(has_dW), CLT_ARG(cn), CLT_ARG(l1), CLT_ARG(l2),
-                     CLT_ARG(want), CLT_ARG(scr),
-                     CLT_LOCAL(wg * sizeof(float))));
+                     CLT_ARG(want), CLT_ARG(scr)));
   if (!penalty) return CLT_OK;
   float info[CLT_LOSS_INFO_FLOATS];
   CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, 1.0f, 0, 0, info,
