@@ -73,4 +73,13 @@ static inline double clt_reg_term(const clt_reg_desc *reg, double w,
   return reg->l1 * (w < 0 ? -w : w) + 0.5 * reg->l2 * w * w;
 }
 
+/* splitmix64: the random stream of the gradient check's coordinate
+   samples and of `cltrain gradcheck`'s data. */
+static inline uint64_t clt_splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 #endif /* CLT_LOSS_IMPL_H */

@@ -10,6 +10,7 @@ static const struct {
   const char *help;
 } commands[] = {
     {"devices", clt_cmd_devices, "list OpenCL devices and the one auto picks"},
+    {"gradcheck", clt_cmd_gradcheck, "check analytic gradients numerically"},
 };
 
 static void usage(FILE *f) {
