@@ -165,7 +165,9 @@ done:
 /* ------------------------------------------------- through OpenCL */
 
 /* float4 loads and stores: on POCL's CPU device explicit vectors beat
-   scalar work-items; each sum group reads one contiguous block. */
+   scalar work-items. The sum comes twice: work-items striding over the
+   whole array (neighbours read neighbouring addresses: what a GPU wants)
+   and one contiguous block per work-item (what a CPU core wants). */
 static const char *cl_source =
     "kernel void floor_copy(global const float4 *a, global float4 *b) {\n"
     "  size_t i = get_global_id(0); b[i] = a[i];\n"
@@ -178,30 +180,34 @@ static const char *cl_source =
     "                       float s) {\n"
     "  size_t i = get_global_id(0); a[i] += s * b[i];\n"
     "}\n"
-    "kernel void floor_sum(global const float4 *a, ulong n4, ulong chunk,\n"
-    "                      global float *part, local float *tmp) {\n"
-    "  size_t lid = get_local_id(0), wg = get_local_size(0);\n"
-    "  ulong lo = get_group_id(0) * chunk, hi = min(lo + chunk, n4);\n"
+    "kernel void floor_sum(global const float4 *a, ulong n4,\n"
+    "                      global float *part) {\n"
+    "  size_t g = get_global_id(0), step = get_global_size(0);\n"
     "  float4 acc = 0;\n"
-    "  for (ulong i = lo + lid; i < hi; i += wg) acc += a[i];\n"
-    "  tmp[lid] = acc.x + acc.y + acc.z + acc.w;\n"
-    "  for (size_t s = wg / 2; s > 0; s /= 2) {\n"
-    "    barrier(CLK_LOCAL_MEM_FENCE);\n"
-    "    if (lid < s) tmp[lid] += tmp[lid + s];\n"
-    "  }\n"
-    "  if (lid == 0) part[get_group_id(0)] = tmp[0];\n"
+    "  for (ulong i = g; i < n4; i += step) acc += a[i];\n"
+    "  part[g] = acc.x + acc.y + acc.z + acc.w;\n"
+    "}\n"
+    "kernel void floor_sum_blocked(global const float4 *a, ulong n4,\n"
+    "                              global float *part) {\n"
+    "  size_t g = get_global_id(0), parts = get_global_size(0);\n"
+    "  ulong chunk = (n4 + parts - 1) / parts, lo = g * chunk;\n"
+    "  ulong hi = min(lo + chunk, n4);\n"
+    "  float4 acc = 0;\n"
+    "  for (ulong i = lo; i < hi; i++) acc += a[i];\n"
+    "  part[g] = acc.x + acc.y + acc.z + acc.w;\n"
     "}\n";
 
-enum { K_COPY, K_TRIAD, K_AXPY, K_SUM, NK };
+enum { K_COPY, K_TRIAD, K_AXPY, K_SUM, K_SUM_BLOCKED, NK };
 static const char *kernel_names[NK] = {"floor_copy", "floor_triad",
-                                       "floor_axpy", "floor_sum"};
+                                       "floor_axpy", "floor_sum",
+                                       "floor_sum_blocked"};
 
 typedef struct cl_floor {
   clt_context *ctx;
   cl_program prog;
   cl_kernel k[NK];
   cl_mem a, b, c, part;
-  size_t n, wg, groups;
+  size_t n, parts; /* parts: work-items (and partial sums) of the sums */
   int iters; /* launches per timed repetition, to amortize launch cost */
 } cl_floor;
 
@@ -212,11 +218,10 @@ static int cl_report(const char *call, cl_int err) {
 }
 
 static int cl_run(cl_floor *f, int k) {
-  size_t g = k == K_SUM ? f->groups * f->wg : f->n / 4;
-  const size_t *local = k == K_SUM ? &f->wg : NULL;
+  size_t g = k == K_SUM || k == K_SUM_BLOCKED ? f->parts : f->n / 4;
   for (int i = 0; i < f->iters; i++) {
     cl_int err = clEnqueueNDRangeKernel(f->ctx->queue, f->k[k], 1, NULL, &g,
-                                        local, 0, NULL, NULL);
+                                        NULL, 0, NULL, NULL);
     if (err) return cl_report(kernel_names[k], err);
   }
   cl_int err = clFinish(f->ctx->queue);
@@ -226,6 +231,7 @@ static int cl_copy(void *p) { return cl_run(p, K_COPY); }
 static int cl_triad(void *p) { return cl_run(p, K_TRIAD); }
 static int cl_axpy(void *p) { return cl_run(p, K_AXPY); }
 static int cl_sum(void *p) { return cl_run(p, K_SUM); }
+static int cl_sum_blocked(void *p) { return cl_run(p, K_SUM_BLOCKED); }
 
 static int cl_setup(cl_floor *f) {
   clt_context *ctx = f->ctx;
@@ -241,12 +247,12 @@ static int cl_setup(cl_floor *f) {
   size_t bytes = f->n * sizeof(float);
   if (clt_cl_alloc(ctx, bytes, &f->a) || clt_cl_alloc(ctx, bytes, &f->b) ||
       clt_cl_alloc(ctx, bytes, &f->c) ||
-      clt_cl_alloc(ctx, f->groups * sizeof(float), &f->part)) {
+      clt_cl_alloc(ctx, f->parts * sizeof(float), &f->part)) {
     fprintf(stderr, "bench_floors: %s\n", clt_last_error(ctx));
     return 1;
   }
   cl_float s = SCALE;
-  cl_ulong n4 = f->n / 4, chunk = (n4 + f->groups - 1) / f->groups;
+  cl_ulong n4 = f->n / 4;
   const struct {
     int k;
     cl_uint i;
@@ -263,9 +269,10 @@ static int cl_setup(cl_floor *f) {
               {K_AXPY, 2, sizeof s, &s},
               {K_SUM, 0, sizeof(cl_mem), &f->b},
               {K_SUM, 1, sizeof n4, &n4},
-              {K_SUM, 2, sizeof chunk, &chunk},
-              {K_SUM, 3, sizeof(cl_mem), &f->part},
-              {K_SUM, 4, f->wg * sizeof(float), NULL}};
+              {K_SUM, 2, sizeof(cl_mem), &f->part},
+              {K_SUM_BLOCKED, 0, sizeof(cl_mem), &f->b},
+              {K_SUM_BLOCKED, 1, sizeof n4, &n4},
+              {K_SUM_BLOCKED, 2, sizeof(cl_mem), &f->part}};
   for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
     err = clSetKernelArg(f->k[args[i].k], args[i].i, args[i].size, args[i].v);
     if (err) return cl_report("clSetKernelArg", err);
@@ -273,13 +280,23 @@ static int cl_setup(cl_floor *f) {
   return 0;
 }
 
-/* Fills a and c, runs each kernel once and checks the results. */
+static int cl_read(cl_floor *f, cl_mem m, size_t count, float *out) {
+  cl_int err = clEnqueueReadBuffer(f->ctx->queue, m, CL_TRUE, 0,
+                                   count * sizeof *out, out, 0, NULL, NULL);
+  return err ? cl_report("clEnqueueReadBuffer", err) : 0;
+}
+
+/* Fills a and c, runs each kernel once (iters is still 1) and checks the
+   results. */
 static int cl_validate(cl_floor *f) {
   size_t n = f->n;
   float *h = malloc(n * sizeof *h), *hb = malloc(n * sizeof *hb);
-  float *part = malloc(f->groups * sizeof *part);
+  float *part = malloc(f->parts * sizeof *part);
   int rc = 1;
-  if (!h || !hb || !part) goto done;
+  if (!h || !hb || !part) {
+    fprintf(stderr, "bench_floors: out of memory\n");
+    goto done;
+  }
   for (size_t i = 0; i < n; i++) h[i] = pattern(i);
   cl_float half = 0.5f;
   cl_command_queue q = f->ctx->queue;
@@ -292,29 +309,16 @@ static int cl_validate(cl_floor *f) {
     rc = cl_report("initializing buffers", err);
     goto done;
   }
-  int saved = f->iters;
-  f->iters = 1;
-  rc = cl_copy(f) || cl_triad(f) || cl_axpy(f) || cl_sum(f);
-  f->iters = saved;
-  if (rc) goto done;
-  err = clEnqueueReadBuffer(q, f->a, CL_TRUE, 0, n * sizeof *h, h, 0, NULL,
-                            NULL);
-  if (!err)
-    err = clEnqueueReadBuffer(q, f->b, CL_TRUE, 0, n * sizeof *hb, hb, 0,
-                              NULL, NULL);
-  if (!err)
-    err = clEnqueueReadBuffer(q, f->part, CL_TRUE, 0,
-                              f->groups * sizeof *part, part, 0, NULL, NULL);
-  if (err) {
-    rc = cl_report("reading results", err);
-    goto done;
+  rc = cl_copy(f) || cl_triad(f) || cl_axpy(f) || cl_read(f, f->a, n, h) ||
+       cl_read(f, f->b, n, hb) || check_arrays("opencl", h, hb, n);
+  double want = expected_sum(n);
+  for (int k = K_SUM; k <= K_SUM_BLOCKED && !rc; k++) {
+    rc = cl_run(f, k) || cl_read(f, f->part, f->parts, part);
+    double got = 0;
+    for (size_t g = 0; g < f->parts && !rc; g++) got += part[g];
+    rc = rc || check_sum(kernel_names[k], got, want);
   }
-  double s = 0;
-  for (size_t g = 0; g < f->groups; g++) s += part[g];
-  rc = check_arrays("opencl", h, hb, n) ||
-       check_sum("opencl", s, expected_sum(n));
 done:
-  if (!h || !hb || !part) fprintf(stderr, "bench_floors: out of memory\n");
   free(h), free(hb), free(part);
   return rc;
 }
@@ -344,15 +348,16 @@ static int device_floors(bu_report *r, const bu_opts *o, clt_context *ctx,
   cl_uint units = 1;
   clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
                   &units, NULL);
-  size_t wg = ctx->max_wg < 256 ? ctx->max_wg : 256;
-  while (wg & (wg - 1)) wg &= wg - 1; /* the sum's tree wants a power of 2 */
-  cl_floor f = {.ctx = ctx, .n = n, .wg = wg,
-                .groups = units * 8 > 64 ? units * 8 : 64};
+  cl_floor f = {.ctx = ctx, .n = n, .iters = 1,
+                .parts = (units * 8 > 64 ? units * 8 : 64) * (size_t)256};
   int rc = cl_setup(&f) || cl_validate(&f) || cl_calibrate(&f);
   if (!rc) {
     bu_note(r, "opencl_launches_per_rep", "%d", f.iters);
     rc = time_mem(r, o, &(mem_ops){"opencl", cl_copy, cl_triad, cl_axpy,
                                    cl_sum, &f},
+                  n) ||
+         time_mem(r, o, &(mem_ops){"opencl-blocked", .sum = cl_sum_blocked,
+                                   .arg = &f},
                   n);
   }
   cl_teardown(&f);

@@ -20,7 +20,20 @@
    "floor" names the floors-suite op the figure is a fraction of (scripts/bench
    divides by the best floor of that name); records that share suite-
    independent (op, n, d, c, elems, batch) and differ in impl are compared as
-   ours/peer, where ours is any impl starting with "cltrain". */
+   ours/peer, where ours is any impl starting with "cltrain".
+
+   Names that make the comparisons line up (peers.py and bench_floors use
+   them; floors: copy, triad, axpy, sum in GB/s, sgemm in GFLOP/s):
+     linear_forward, linear_backward  n d c, flops 2NDC, floor "sgemm"
+                                      (OpenBLAS at the same shapes: floors)
+     <optimizer> (sgd, momentum, adam, adamw, adagrad, rmsprop, adadelta,
+                  adamax, nadam, radam, ...)
+                                      elems, bytes the update must move
+                                      (Adam 28 per parameter), floor "axpy"
+     step_softmax, step_hinge         n d c, samples N, floor "step"
+                                      (X read twice at the "sum" bandwidth
+                                      or 4NDC FLOPs at the SGEMM rate)
+     loss kernels                     n c, bytes moved, floor "copy" */
 #ifndef CLT_BENCHUTIL_H
 #define CLT_BENCHUTIL_H
 
