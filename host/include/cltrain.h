@@ -361,7 +361,251 @@ CLT_API clt_status clt_gradcheck(clt_context *ctx, const clt_loss_desc *desc,
                                  uint64_t seed, double h,
                                  clt_gradcheck_result *result);
 
-/* OPTIMIZER SECTION */
+/* ---------------------------------------------------------- optimizers */
+
+/* Parameter updates with PyTorch's torch.optim semantics and defaults, so a
+   run can be reproduced step for step. Every update is one fused kernel
+   launch that reads each parameter, its gradient and its state once and
+   writes the parameter and its state once; scalars that are the same for
+   every element (bias corrections, mu products, step sizes) are computed on
+   the host in double and passed to the kernel.
+
+   Per element, with g the gradient after clipping and (maximize) negation,
+   p the parameter, lr the learning rate, wd weight_decay and t the 1-based
+   step count of the tensor. "Coupled" decay means g <- g + wd p first.
+
+   CLT_OPTIM_SGD (torch.optim.SGD; coupled decay; momentum, dampening,
+     nesterov, maximize): b = g on the first step, else
+     b = momentum b + (1 - dampening) g; d = nesterov ? g + momentum b : b;
+     p -= lr d (no buffer when momentum is 0). CS231n writes momentum as
+     v = mu v - lr dx; x += v: the same trajectory with v = -lr b while lr is
+     constant; when lr changes PyTorch's form rescales the whole velocity by
+     the new lr, CS231n's only the newest gradient. PyTorch has no default lr
+     for SGD; clt_optim_defaults uses 1e-3.
+   CLT_OPTIM_ADAGRAD (coupled decay, lr_decay, initial_accumulator_value,
+     eps outside the root): s += g^2; p -= lr / (1 + (t-1) lr_decay) *
+     g / (sqrt(s) + eps). State "sum" starts at initial_accumulator_value.
+   CLT_OPTIM_RMSPROP (coupled decay, alpha, eps, centered, momentum):
+     a = alpha a + (1-alpha) g^2; centered: c = alpha c + (1-alpha) g,
+     den = sqrt(a - c^2) + eps, else den = sqrt(a) + eps; momentum > 0:
+     b = momentum b + g / den, p -= lr b; else p -= lr g / den.
+   CLT_OPTIM_ADADELTA (coupled decay, rho, eps inside both roots, lr a
+     multiplier): a = rho a + (1-rho) g^2; d = sqrt(e + eps) / sqrt(a + eps) g;
+     e = rho e + (1-rho) d^2; p -= lr d.
+   CLT_OPTIM_ADAM, CLT_OPTIM_ADAMW (beta1, beta2, eps, amsgrad; ADAM coupled
+     decay, ADAMW p *= 1 - lr wd first): m = b1 m + (1-b1) g;
+     v = b2 v + (1-b2) g^2; amsgrad: vm = max(vm, v) replaces v below;
+     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+   CLT_OPTIM_ADAMAX (coupled decay): m = b1 m + (1-b1) g;
+     u = max(b2 u, |g| + eps); p -= lr / (1 - b1^t) * m / u.
+   CLT_OPTIM_NADAM (coupled decay, or decoupled p *= 1 - lr wd with
+     decoupled_weight_decay; momentum_decay psi): mu_t = b1 (1 - 0.5 *
+     0.96^(t psi)); P_t = prod_{k<=t} mu_k (the running mu product);
+     m, v as Adam; den = sqrt(v / (1 - b2^t)) + eps;
+     p -= lr (1 - mu_t) / (1 - P_t) g / den + lr mu_{t+1} / (1 - P_t mu_{t+1})
+     m / den. This is PyTorch >= 2.0 and 1.13's foreach path; 1.13's default
+     single-tensor path multiplied mu_t into the last product twice, a bug
+     fixed upstream (pytorch/pytorch#92699).
+   CLT_OPTIM_RADAM (coupled or decoupled decay as NAdam): m, v as Adam;
+     rho_inf = 2 / (1 - b2) - 1; rho_t = rho_inf - 2 t b2^t / (1 - b2^t);
+     mh = m / (1 - b1^t); rho_t > 5: p -= lr r sqrt(1 - b2^t) mh / (sqrt(v)
+     + eps) with r = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)
+     (rho_inf-2) rho_t)); else p -= lr mh.
+   CLT_OPTIM_LARS (You et al. 2017, "Large Batch Training of Convolutional
+     Networks"; momentum, trust_coefficient eta): d = g + wd p;
+     trust = eta ||p|| / (||g|| + wd ||p||) when ||p|| > 0 and ||g|| > 0,
+     else 1; b = momentum b + trust d (b starts at 0); p -= lr b.
+     Defaults: lr 1, momentum 0.9, weight_decay 0, eta 1e-3.
+   CLT_OPTIM_LAMB (You et al. 2019, "Large Batch Optimization for Deep
+     Learning"; beta1, beta2, eps): m, v as Adam; u = (m / (1 - b1^t)) /
+     (sqrt(v / (1 - b2^t)) + eps) + wd p; r = ||p|| / ||u|| when both norms
+     are > 0, else 1; p -= lr r u. Defaults: lr 1e-3, betas 0.9/0.999,
+     eps 1e-6, weight_decay 0 (trust_coefficient is not used).
+   Norms are per parameter tensor (||p|| before the update), reduced on the
+   device in a fixed order (reproducible), and consumed on the device: a
+   step never waits for the host.
+
+   Options of every kind:
+   - maximize: g <- -g (PyTorch's maximize).
+   - max_grad_norm > 0: torch.nn.utils.clip_grad_norm_ before the update:
+     N = ||all gradients of the step||_2, g *= min(1, max_grad_norm /
+     (N + 1e-6)). Unlike PyTorch the gradient tensor itself is not modified.
+   - skip_nonfinite: a step whose gradient holds a NaN or an infinity leaves
+     parameters and every state (and the step count) untouched and counts a
+     skipped step (clt_optimizer_stats). The test runs on the device and the
+     update consults its result there; the host learns it asynchronously.
+   With clipping, the guard, or LARS, a step makes one extra read pass over
+   the gradients (and LARS the parameters) before the update.
+
+   Fields a kind does not use are ignored, but every float must be finite
+   and every field within its range: lr, weight_decay, momentum, eps,
+   alpha, lr_decay, initial_accumulator_value, momentum_decay,
+   trust_coefficient, max_grad_norm >= 0; beta1, beta2 in [0, 1); rho in
+   [0, 1]; SGD nesterov needs momentum > 0 and dampening 0 — otherwise
+   CLT_ERR_INVALID_ARG naming the field. */
+
+typedef enum clt_optim_kind {
+  CLT_OPTIM_SGD,
+  CLT_OPTIM_ADAGRAD,
+  CLT_OPTIM_RMSPROP,
+  CLT_OPTIM_ADADELTA,
+  CLT_OPTIM_ADAM,
+  CLT_OPTIM_ADAMW,
+  CLT_OPTIM_ADAMAX,
+  CLT_OPTIM_NADAM,
+  CLT_OPTIM_RADAM,
+  CLT_OPTIM_LARS,
+  CLT_OPTIM_LAMB
+} clt_optim_kind;
+
+typedef struct clt_optim_desc {
+  clt_optim_kind kind;
+  float lr, weight_decay;
+  float momentum, dampening; int nesterov, maximize; /* sgd, rmsprop, lars */
+  float beta1, beta2, eps; int amsgrad;              /* adam family, lamb */
+  float alpha; int centered;                         /* rmsprop */
+  float rho;                                         /* adadelta */
+  float lr_decay, initial_accumulator_value;         /* adagrad */
+  float momentum_decay; int decoupled_weight_decay;  /* nadam, radam */
+  float trust_coefficient;                           /* lars */
+  float max_grad_norm;                               /* 0: no clipping */
+  int skip_nonfinite; /* 1: skip steps with a non-finite gradient; default 0
+                         (PyTorch has no such guard) */
+} clt_optim_desc;
+
+/* PyTorch's defaults for kind (LARS, LAMB: see above); fields the kind does
+   not use are 0. SGD lr 1e-3; Adagrad lr 1e-2, eps 1e-10; RMSprop lr 1e-2,
+   alpha 0.99, eps 1e-8; Adadelta lr 1, rho 0.9, eps 1e-6; Adam lr 1e-3,
+   betas 0.9/0.999, eps 1e-8; AdamW the same with weight_decay 1e-2; Adamax
+   lr 2e-3; NAdam lr 2e-3, momentum_decay 4e-3; RAdam lr 1e-3. An unknown
+   kind gives SGD's defaults with that kind, which create rejects. */
+CLT_API clt_optim_desc clt_optim_defaults(clt_optim_kind kind);
+
+typedef struct clt_optimizer clt_optimizer;
+
+/* An optimizer for tensors of ctx; desc is copied. */
+CLT_API clt_status clt_optimizer_create(clt_context *ctx,
+                                        const clt_optim_desc *desc,
+                                        clt_optimizer **out);
+/* Releases the optimizer and its state (not the caller's tensors, not the
+   tensors handed out by clt_optimizer_add_group, which stay valid until
+   destroyed). NULL is fine. */
+CLT_API void clt_optimizer_destroy(clt_optimizer *opt);
+
+/* Per-tensor options. Zero-initialised (or NULL) means the defaults. */
+typedef struct clt_param_options {
+  int no_weight_decay; /* 1: weight decay 0 for this tensor (biases) */
+  int no_trust_ratio;  /* 1: LARS/LAMB trust ratio fixed at 1 (biases) */
+} clt_param_options;
+
+/* The simple form: one update of param (float32) from grad (same shape),
+   one launch. A tensor seen for the first time is registered with the
+   default options and gets fresh state (PyTorch's lazy state). param and
+   grad must not overlap. A tensor of a group (clt_optimizer_add_group) is
+   rejected: groups step together through clt_optimizer_step_all. */
+CLT_API clt_status clt_optimizer_step(clt_optimizer *opt, clt_tensor *param,
+                                      const clt_tensor *grad);
+/* Registers param with options before its first step (needed for per-tensor
+   options, and before clt_optimizer_load for tensors stepped one at a time).
+   The optimizer keeps param's memory alive until it is destroyed. Errors:
+   already registered or overlapping a registered tensor: INVALID_ARG. */
+CLT_API clt_status clt_optimizer_add_param(clt_optimizer *opt,
+                                           clt_tensor *param,
+                                           const clt_param_options *options);
+/* Many tensors, one launch: allocates count parameter tensors
+   (rows[i] x cols[i], zero-filled) and their gradient tensors in one flat
+   buffer each and returns them in params[i] and grads[i] (views: use them as
+   any tensor, destroy them when done). clt_optimizer_step_all then updates
+   every tensor of the group from its gradient in one kernel launch (LARS and
+   LAMB: plus their norm reductions), with options[i] (options NULL: all
+   defaults). Gradient clipping and the non-finite guard then cover the whole
+   group. May be called more than once: each call makes one group. */
+CLT_API clt_status clt_optimizer_add_group(clt_optimizer *opt, size_t count,
+                                           const size_t *rows,
+                                           const size_t *cols,
+                                           const clt_param_options *options,
+                                           clt_tensor **params,
+                                           clt_tensor **grads);
+/* One step of every group (one launch each). INVALID_ARG without a group. */
+CLT_API clt_status clt_optimizer_step_all(clt_optimizer *opt);
+
+/* Learning rate of the following steps (schedules); finite, >= 0. */
+CLT_API clt_status clt_optimizer_set_lr(clt_optimizer *opt, double lr);
+/* The current hyper-parameters (NULL for NULL). */
+CLT_API const clt_optim_desc *clt_optimizer_desc(const clt_optimizer *opt);
+
+typedef struct clt_optim_stats {
+  uint64_t steps;   /* updates applied (PyTorch's state['step']) */
+  uint64_t skipped; /* steps skipped by the non-finite guard */
+  double mu_product;      /* NAdam's running mu product (1 before a step) */
+  double last_grad_norm;  /* ||g|| before clipping of the last step; NaN if
+                             neither clipping, the guard nor LARS ran */
+} clt_optim_stats;
+/* Counts for param's tensor (or its group); param NULL: the sums of steps
+   and skipped over all tensors and groups (mu_product, last_grad_norm of
+   the most recent step). Waits for the device if a guarded step is still
+   running. INVALID_ARG for a tensor the optimizer does not own. */
+CLT_API clt_status clt_optimizer_stats(clt_optimizer *opt,
+                                       const clt_tensor *param,
+                                       clt_optim_stats *out);
+/* Copies param's part of the state buffer called name (PyTorch's state-dict
+   key: momentum_buffer, sum, square_avg, grad_avg, acc_delta, exp_avg,
+   exp_avg_sq, max_exp_avg_sq, exp_inf) into host; bytes must be
+   rows*cols*4. INVALID_ARG for a tensor the optimizer does not own or a name
+   the optimizer does not keep. */
+CLT_API clt_status clt_optimizer_read_state(clt_optimizer *opt,
+                                            const clt_tensor *param,
+                                            const char *name, float *host,
+                                            size_t bytes);
+
+/* Checkpoints: the hyper-parameters, every registered tensor's shape and
+   options, step counts and every state buffer (not the parameters: save
+   them with the model). The format is documented in host/optim_io.c:
+   versioned, little-endian, CRC-32 checked, written atomically (temporary
+   file in the same directory, fsync, rename, fsync of the directory).
+   Load needs an optimizer with the same kind and the same tensors
+   registered in the same order with the same shapes and options (and the
+   same state buffers, e.g. amsgrad); it restores the hyper-parameters and
+   the state, so continuing is bit-identical to never stopping. A file of
+   another kind, shape or layout, truncated or corrupted: CLT_ERR_FORMAT and
+   the optimizer is unchanged; unreadable: CLT_ERR_IO. */
+CLT_API clt_status clt_optimizer_save(clt_optimizer *opt, const char *path);
+CLT_API clt_status clt_optimizer_load(clt_optimizer *opt, const char *path);
+
+/* ------------------------------------------------ learning-rate schedules */
+
+typedef enum clt_schedule_kind {
+  CLT_SCHEDULE_CONSTANT,    /* base_lr                                    */
+  CLT_SCHEDULE_STEP,        /* base_lr gamma^floor(s / step_size) (StepLR) */
+  CLT_SCHEDULE_EXPONENTIAL, /* base_lr gamma^s (ExponentialLR)            */
+  CLT_SCHEDULE_COSINE       /* min_lr + (base_lr - min_lr)(1 + cos(pi s / T))/2
+                               for s < T = total_steps - warmup_steps, then
+                               min_lr (CosineAnnealingLR's closed form, held
+                               at the end instead of rising again)         */
+} clt_schedule_kind;
+
+/* Learning rate per step, evaluated on the host in double (a new value is
+   only a kernel argument: nothing is rebuilt). With warmup_steps W > 0 the
+   rate first rises linearly (Goyal et al. 2017, gradual warm-up for the
+   linear scaling rule): lr = base_lr (step + 1) / (W + 1) for step < W;
+   then the schedule above runs on s = step - W. */
+typedef struct clt_schedule {
+  clt_schedule_kind kind;
+  double base_lr;        /* >= 0 */
+  uint64_t warmup_steps; /* 0: none */
+  uint64_t step_size;    /* STEP: >= 1 */
+  double gamma;          /* STEP, EXPONENTIAL: > 0 */
+  uint64_t total_steps;  /* COSINE: > warmup_steps (counts the warm-up) */
+  double min_lr;         /* COSINE: >= 0 */
+} clt_schedule;
+
+/* The learning rate of 0-based step; NaN for a NULL or invalid schedule. */
+CLT_API double clt_schedule_lr(const clt_schedule *schedule, uint64_t step);
+/* clt_optimizer_set_lr(opt, clt_schedule_lr(schedule, step)), with
+   CLT_ERR_INVALID_ARG naming the bad field of an invalid schedule. */
+CLT_API clt_status clt_optimizer_apply_schedule(clt_optimizer *opt,
+                                                const clt_schedule *schedule,
+                                                uint64_t step);
 
 #ifdef __cplusplus
 }

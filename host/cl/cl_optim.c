@@ -1,0 +1,295 @@
+/* OpenCL optimizer steps: one update launch per step (kernels/optim.cl),
+   preceded, when the step needs the gradient norm or the non-finite guard,
+   by a reduction pass and small kernels that leave their results (skip
+   flag, clipping coefficient, trust ratios) in device memory for the
+   update to read. The host hears of the outcome
+   through a non-blocking 12-byte read it collects later. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../optim_impl.h"
+
+struct clt_opt_cl {
+  cl_mem aux;    /* (4 + nseg) floats, see kernels/optim.cl */
+  cl_mem units;  /* one word per CLT_OPT_UNIT elements */
+  cl_mem segtab; /* first unit of every tensor (nseg + 1), then flags */
+  cl_mem part;   /* 3 sums per work-group, 8 bytes each */
+  size_t wg, gpu, ngroups, acc_bytes;
+  float back[3];     /* aux[0..2] as last read back */
+  cl_event pending;  /* that read, not yet collected */
+  bool dropped;      /* a read was released uncollected: finish before free */
+};
+
+void clt_cl_optim_entry_free(clt_opt_entry *e) {
+  clt_opt_cl *c = e->cl;
+  if (!c) return;
+  if (c->pending) {
+    clWaitForEvents(1, &c->pending);
+    clReleaseEvent(c->pending);
+  } else if (c->dropped) {
+    clFinish(e->param->ctx->queue);
+  }
+  cl_mem mems[] = {c->aux, c->units, c->segtab, c->part};
+  for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++)
+    if (mems[k]) clt_cl_release_mem(mems[k]);
+  free(c);
+  e->cl = NULL;
+}
+
+static clt_status upload(clt_context *ctx, const void *data, size_t bytes,
+                         cl_mem *out) {
+  CLT_TRY(clt_cl_alloc(ctx, bytes, out));
+  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(ctx->queue, *out, CL_TRUE, 0, bytes,
+                                       data, 0, NULL, NULL));
+  return CLT_OK;
+}
+
+/* The unit words and the tensor table of e (see host/optim_impl.h). */
+static clt_status build_tables(clt_optimizer *opt, clt_opt_entry *e,
+                               clt_opt_cl *c) {
+  size_t nunits = (e->n + CLT_OPT_UNIT - 1) / CLT_OPT_UNIT;
+  uint32_t *units = malloc(nunits * sizeof *units);
+  uint32_t *segtab = malloc((2 * e->nseg + 1) * sizeof *segtab);
+  float *aux = malloc((4 + e->nseg) * sizeof *aux);
+  clt_status st = CLT_OK;
+  if (!units || !segtab || !aux)
+    st = clt_fail(opt->ctx, CLT_ERR_OUT_OF_MEMORY,
+                  "optimizer: out of host memory");
+  for (size_t s = 0; st == CLT_OK && s < e->nseg; s++) {
+    const clt_opt_seg *g = &e->segs[s];
+    size_t len = g->rows * g->cols, u0 = g->offset / CLT_OPT_UNIT;
+    size_t u1 = (g->offset + len + CLT_OPT_UNIT - 1) / CLT_OPT_UNIT;
+    for (size_t u = u0; u < u1; u++) {
+      size_t used = g->offset + len - u * CLT_OPT_UNIT;
+      if (used > CLT_OPT_UNIT) used = CLT_OPT_UNIT;
+      units[u] = (uint32_t)s << 11 | (uint32_t)used << 2 | g->flags;
+    }
+    segtab[s] = (uint32_t)u0;
+    segtab[e->nseg + 1 + s] = g->flags;
+    aux[4 + s] = 1.0f;
+  }
+  if (st == CLT_OK) {
+    segtab[e->nseg] = (uint32_t)nunits;
+    aux[0] = 0.0f;
+    aux[1] = 1.0f;
+    aux[2] = NAN;
+    aux[3] = 0.0f;
+    st = upload(opt->ctx, units, nunits * sizeof *units, &c->units);
+  }
+  if (st == CLT_OK)
+    st = upload(opt->ctx, segtab, (2 * e->nseg + 1) * sizeof *segtab,
+                &c->segtab);
+  if (st == CLT_OK)
+    st = upload(opt->ctx, aux, (4 + e->nseg) * sizeof *aux, &c->aux);
+  c->ngroups = nunits * c->gpu;
+  free(units);
+  free(segtab);
+  free(aux);
+  return st;
+}
+
+clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e) {
+  clt_context *ctx = opt->ctx;
+  clt_opt_cl *c = calloc(1, sizeof *c);
+  if (!c)
+    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY,
+                    "optimizer: out of host memory");
+  e->cl = c;
+  /* Work-groups as wide as a unit where the device allows, and a power of
+     two (the reductions halve it). */
+  c->wg = CLT_OPT_UNIT;
+  while (c->wg > ctx->max_wg) c->wg /= 2;
+  c->gpu = CLT_OPT_UNIT / c->wg;
+  cl_device_fp_config fp64 = 0;
+  CLT_CL_TRY(ctx, clGetDeviceInfo(ctx->device, CL_DEVICE_DOUBLE_FP_CONFIG,
+                                  sizeof fp64, &fp64, NULL));
+  c->acc_bytes = fp64 ? 8 : 4;
+  CLT_TRY(build_tables(opt, e, c));
+  const clt_optim_desc *d = &opt->desc;
+  if (clt_opt_needs_stats(d) || d->kind == CLT_OPTIM_LAMB) {
+    size_t bytes;
+    if (!clt_mul_size(c->ngroups, 3 * 8, &bytes))
+      return clt_fail(ctx, CLT_ERR_SHAPE, "optimizer: %zu elements overflow",
+                      e->n);
+    CLT_TRY(clt_cl_alloc(ctx, bytes, &c->part));
+  }
+  return CLT_OK;
+}
+
+static cl_mem mem_of(const clt_tensor *t) { return t ? t->st->mem : NULL; }
+
+/* The gradient norm, clip coefficient and skip flag into aux. */
+static clt_status launch_stats(clt_context *ctx, const clt_opt_entry *e,
+                        const clt_opt_scalars *sc) {
+  const clt_opt_cl *c = e->cl;
+  cl_ulong ngroups = c->ngroups;
+  cl_int guard = sc->guard;
+  float max_norm = (float)sc->max_norm;
+  return CLT_LAUNCH(ctx, "clt_optim_stats", 1, &c->wg, &c->wg,
+                    CLT_ARG(c->part), CLT_ARG(ngroups), CLT_ARG(c->aux),
+                    CLT_ARG(max_norm), CLT_ARG(guard),
+                    CLT_LOCAL(2 * c->wg * c->acc_bytes));
+}
+
+/* Every tensor's LARS or LAMB trust ratio into aux. */
+static clt_status launch_ratios(clt_context *ctx, const clt_opt_entry *e,
+                         const clt_opt_scalars *sc, cl_int lars) {
+  const clt_opt_cl *c = e->cl;
+  cl_ulong ngroups = c->ngroups;
+  cl_uint nseg = (cl_uint)e->nseg, gpu = (cl_uint)c->gpu;
+  float eta = (float)sc->eta, wd = (float)sc->wd;
+  size_t global = e->nseg * c->wg;
+  return CLT_LAUNCH(ctx, "clt_optim_ratios", 1, &global, &c->wg,
+                    CLT_ARG(c->part), CLT_ARG(ngroups), CLT_ARG(c->segtab),
+                    CLT_ARG(nseg), CLT_ARG(gpu), CLT_ARG(c->aux),
+                    CLT_ARG(lars), CLT_ARG(eta), CLT_ARG(wd),
+                    CLT_LOCAL(2 * c->wg * c->acc_bytes));
+}
+
+clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
+                             const clt_tensor *grad,
+                             const clt_opt_scalars *sc, bool *pending) {
+  clt_context *ctx = opt->ctx;
+  const clt_optim_desc *d = &opt->desc;
+  clt_opt_cl *c = e->cl;
+  *pending = false;
+  const size_t global = c->ngroups * c->wg, *wg = &c->wg;
+  cl_mem pm = e->param->st->mem, gm = grad->st->mem;
+  cl_mem s0 = mem_of(e->state[0]), s1 = mem_of(e->state[1]),
+         s2 = mem_of(e->state[2]);
+  cl_ulong p_off = e->param->offset, g_off = grad->offset;
+  cl_uint gpu = (cl_uint)c->gpu;
+  float sgn = (float)sc->sgn, wd = (float)sc->wd, decay = (float)sc->decay;
+  float lr = (float)sc->lr, eps = (float)sc->eps;
+  float b1 = (float)sc->beta1, b2 = (float)sc->beta2;
+  float omb1 = (float)(1.0 - sc->beta1), omb2 = (float)(1.0 - sc->beta2);
+  float bc1 = (float)sc->bc1, bc2 = (float)sc->bc2;
+  float bc2_sqrt = (float)sc->bc2_sqrt;
+  const bool stats = clt_opt_needs_stats(d);
+  if (stats) {
+    cl_int with_param = d->kind == CLT_OPTIM_LARS;
+    CLT_TRY(CLT_LAUNCH(ctx, "clt_optim_gradstat", 1, &global, wg, CLT_ARG(pm),
+                       CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off),
+                       CLT_ARG(c->units), CLT_ARG(gpu), CLT_ARG(with_param),
+                       CLT_ARG(c->part),
+                       CLT_LOCAL(3 * c->wg * c->acc_bytes)));
+    CLT_TRY(launch_stats(ctx, e, sc));
+    if (with_param) CLT_TRY(launch_ratios(ctx, e, sc, 1));
+  }
+#define HEAD                                                                  \
+  CLT_ARG(pm), CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux),  \
+      CLT_ARG(c->units), CLT_ARG(gpu), CLT_ARG(sgn), CLT_ARG(wd),             \
+      CLT_ARG(decay)
+#define RUN(name, ...) CLT_TRY(CLT_LAUNCH(ctx, name, 1, &global, wg, HEAD, __VA_ARGS__))
+  switch (d->kind) {
+  case CLT_OPTIM_SGD:
+  case CLT_OPTIM_LARS: {
+    float momentum = (float)sc->momentum, damp1 = (float)sc->damp1;
+    cl_int nesterov = sc->nesterov, first = sc->first;
+    RUN("clt_optim_sgd", CLT_ARG(s0), CLT_ARG(lr), CLT_ARG(momentum),
+        CLT_ARG(damp1), CLT_ARG(nesterov), CLT_ARG(first));
+    break;
+  }
+  case CLT_OPTIM_ADAGRAD: {
+    float clr = (float)sc->clr;
+    RUN("clt_optim_adagrad", CLT_ARG(s0), CLT_ARG(clr), CLT_ARG(eps));
+    break;
+  }
+  case CLT_OPTIM_RMSPROP: {
+    float alpha = (float)sc->alpha, oma = (float)(1.0 - sc->alpha);
+    float momentum = (float)sc->momentum;
+    cl_int centered = d->centered != 0;
+    RUN("clt_optim_rmsprop", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(s2),
+        CLT_ARG(lr), CLT_ARG(alpha), CLT_ARG(oma), CLT_ARG(eps),
+        CLT_ARG(momentum), CLT_ARG(centered));
+    break;
+  }
+  case CLT_OPTIM_ADADELTA: {
+    float rho = (float)sc->rho, omr = (float)(1.0 - sc->rho);
+    RUN("clt_optim_adadelta", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr),
+        CLT_ARG(rho), CLT_ARG(omr), CLT_ARG(eps));
+    break;
+  }
+  case CLT_OPTIM_ADAM:
+  case CLT_OPTIM_ADAMW: {
+    float step_size = (float)sc->step_size;
+    cl_int amsgrad = d->amsgrad != 0;
+    RUN("clt_optim_adam", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(s2), CLT_ARG(b1),
+        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(step_size),
+        CLT_ARG(bc2_sqrt), CLT_ARG(eps), CLT_ARG(amsgrad));
+    break;
+  }
+  case CLT_OPTIM_ADAMAX: {
+    float clr = (float)sc->clr;
+    RUN("clt_optim_adamax", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
+        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(clr), CLT_ARG(eps));
+    break;
+  }
+  case CLT_OPTIM_NADAM: {
+    float c_grad = (float)sc->c_grad, c_avg = (float)sc->c_avg;
+    RUN("clt_optim_nadam", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
+        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(bc2),
+        CLT_ARG(c_grad), CLT_ARG(c_avg), CLT_ARG(eps));
+    break;
+  }
+  case CLT_OPTIM_RADAM: {
+    float rect = (float)sc->rect;
+    cl_int rect_on = sc->rect_on;
+    RUN("clt_optim_radam", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
+        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(lr), CLT_ARG(bc1),
+        CLT_ARG(bc2_sqrt), CLT_ARG(rect), CLT_ARG(rect_on), CLT_ARG(eps));
+    break;
+  }
+  case CLT_OPTIM_LAMB: {
+    float lamb_wd = (float)sc->lamb_wd;
+    RUN("clt_optim_lamb_moments", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
+        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(bc1), CLT_ARG(bc2),
+        CLT_ARG(eps), CLT_ARG(lamb_wd), CLT_ARG(c->part),
+        CLT_LOCAL(3 * c->wg * c->acc_bytes));
+    CLT_TRY(launch_ratios(ctx, e, sc, 0));
+    RUN("clt_optim_lamb_apply", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr),
+        CLT_ARG(bc1), CLT_ARG(bc2), CLT_ARG(eps), CLT_ARG(lamb_wd));
+    break;
+  }
+  }
+#undef RUN
+#undef HEAD
+  if (!stats) return CLT_OK;
+  if (c->pending) { /* an uncollected norm of an unguarded step */
+    clReleaseEvent(c->pending);
+    c->pending = NULL;
+    c->dropped = true;
+  }
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, c->aux, CL_FALSE, 0,
+                                      sizeof c->back, c->back, 0, NULL,
+                                      &c->pending));
+  *pending = true;
+  return CLT_OK;
+}
+
+clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
+                               bool wait, bool *had, bool *skipped,
+                               double *norm) {
+  clt_opt_cl *c = e->cl;
+  *had = false;
+  if (!c->pending) return CLT_OK;
+  if (!wait) {
+    cl_int status;
+    CLT_CL_TRY(opt->ctx,
+               clGetEventInfo(c->pending, CL_EVENT_COMMAND_EXECUTION_STATUS,
+                              sizeof status, &status, NULL));
+    if (status != CL_COMPLETE) return CLT_OK;
+  }
+  cl_int err = clWaitForEvents(1, &c->pending);
+  clReleaseEvent(c->pending);
+  c->pending = NULL;
+  c->dropped = false;
+  if (err != CL_SUCCESS)
+    return clt_cl_fail(opt->ctx, err, "clWaitForEvents(optimizer step)",
+                       __FILE__, __LINE__);
+  *had = true;
+  *skipped = c->back[0] != 0.0f;
+  *norm = c->back[2];
+  return CLT_OK;
+}
