@@ -18,14 +18,18 @@
 #define CLT_INFO 8          /* partials start here */
 #define CLT_I_DEN 0         /* MEAN denominator of cross-entropy */
 #define CLT_I_WSUM 1        /* sum of the class weights */
-#define CLT_I_BAD_LABEL 2   /* as_uint: first bad row, CLT_NONE if none */
-#define CLT_I_BAD_CW 3      /* as_uint: first bad class_weight index */
-#define CLT_I_BAD_PW 4      /* as_uint: first bad pos_weight index */
+#define CLT_I_BAD_LABEL 2   /* uint: first bad row, CLT_NONE if none */
+#define CLT_I_BAD_CW 3      /* uint: first bad class_weight index */
+#define CLT_I_BAD_PW 4      /* uint: first bad pos_weight index */
 #define CLT_I_LOSS 5
 
-inline bool clt_loss_bad(__global const float *scr) {
-  return (as_uint(scr[CLT_I_BAD_LABEL]) & as_uint(scr[CLT_I_BAD_CW]) &
-          as_uint(scr[CLT_I_BAD_PW])) != CLT_NONE;
+/* The uint slots, read and written as uint: a float store of an index's
+   bit pattern could be flushed (a denormal) or canonicalized (a NaN). */
+#define CLT_INFO_U(scr, slot) (((__global uint *)(scr))[slot])
+
+inline bool clt_loss_bad(__global float *scr) {
+  return (CLT_INFO_U(scr, CLT_I_BAD_LABEL) & CLT_INFO_U(scr, CLT_I_BAD_CW) &
+          CLT_INFO_U(scr, CLT_I_BAD_PW)) != CLT_NONE;
 }
 
 /* Kahan-compensated accumulation. */
@@ -134,9 +138,9 @@ __kernel void clt_loss_check(__global const int *y, ulong y_off, ulong n,
   if (get_local_id(0) == 0) {
     scr[CLT_I_DEN] = den;
     scr[CLT_I_WSUM] = wsum;
-    scr[CLT_I_BAD_LABEL] = as_float(bad_row);
-    scr[CLT_I_BAD_CW] = as_float(bad_cw);
-    scr[CLT_I_BAD_PW] = as_float(bad_pw);
+    CLT_INFO_U(scr, CLT_I_BAD_LABEL) = bad_row;
+    CLT_INFO_U(scr, CLT_I_BAD_CW) = bad_cw;
+    CLT_INFO_U(scr, CLT_I_BAD_PW) = bad_pw;
   }
 }
 
