@@ -224,7 +224,7 @@ CLT_API clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
    *loss holds the non-finite value and dS has been written, with NaN or
    inf in the affected rows (zero in ignored rows).
 
-   clt_loss waits for the device: besides dS it reads back 20 bytes (the
+   clt_loss waits for the device: besides dS it reads back 24 bytes (the
    loss and the label check), also when loss is NULL. */
 
 typedef enum clt_loss_kind {
