@@ -1,5 +1,5 @@
-/* Helpers shared by the optimizer test programs (static: each program
-   includes this once). */
+/* Helpers shared by the optimizer test programs (static inline: each
+   program uses what it needs). */
 #ifndef CLT_OPTIM_TESTS_H
 #define CLT_OPTIM_TESTS_H
 
@@ -18,7 +18,7 @@ typedef struct ot_config {
 
 /* Every kind with each of its options (PyTorch's switches), plus clipping
    and the guard on representative kinds. Returns the count. */
-static size_t ot_configs(ot_config *out, size_t cap) {
+static inline size_t ot_configs(ot_config *out, size_t cap) {
   size_t n = 0;
 #define ADD(label, kind, ...)                                                 \
   do {                                                                        \
@@ -87,11 +87,11 @@ static size_t ot_configs(ot_config *out, size_t cap) {
 }
 
 /* Gradient of step t (1-based) for element i: uniform in [-0.5, 0.5). */
-static void ot_grad(float *g, size_t n, uint64_t seed, unsigned t) {
+static inline void ot_grad(float *g, size_t n, uint64_t seed, unsigned t) {
   tu_fill_uniform(g, n, seed * 1000 + t, -0.5f, 0.5f);
 }
 
-static clt_optimizer *ot_create(clt_context *ctx, const clt_optim_desc *d) {
+static inline clt_optimizer *ot_create(clt_context *ctx, const clt_optim_desc *d) {
   clt_optimizer *opt = NULL;
   cr_assert_eq(clt_optimizer_create(ctx, d, &opt), CLT_OK, "%s",
                clt_last_error(ctx));
@@ -99,7 +99,7 @@ static clt_optimizer *ot_create(clt_context *ctx, const clt_optim_desc *d) {
 }
 
 /* State buffer k of param (NULL when the optimizer keeps none), malloc'd. */
-static float *ot_state(clt_optimizer *opt, const clt_tensor *param, int k) {
+static inline float *ot_state(clt_optimizer *opt, const clt_tensor *param, int k) {
   const char *name = clt_opt_state_name(clt_optimizer_desc(opt), k);
   if (!name) return NULL;
   size_t n = clt_tensor_rows(param) * clt_tensor_cols(param);
@@ -110,7 +110,7 @@ static float *ot_state(clt_optimizer *opt, const clt_tensor *param, int k) {
   return x;
 }
 
-static void ot_step(clt_optimizer *opt, clt_tensor *p, const clt_tensor *g) {
+static inline void ot_step(clt_optimizer *opt, clt_tensor *p, const clt_tensor *g) {
   cr_assert_eq(clt_optimizer_step(opt, p, g), CLT_OK, "%s",
                clt_last_error(clt_tensor_context(p)));
 }
