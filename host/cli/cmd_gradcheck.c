@@ -101,12 +101,21 @@ static int parse(int argc, char **argv, gc_args *a) {
       a->bias = 0;
       continue;
     }
+    static const char *const with_value[] = {
+        "--loss", "--device", "--l1", "--l2", "--threshold", "--h",
+        "--n", "--d", "--c", "--samples", "--seed"};
+    bool takes_value = false;
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+      takes_value |= strcmp(f, with_value[k]) == 0;
+    if (!takes_value) {
+      fprintf(stderr, "cltrain gradcheck: unknown option '%s'\n", f);
+      return 2;
+    }
     if (i + 1 >= argc) {
-      fprintf(stderr, "cltrain gradcheck: %s needs a value (or is unknown)\n", f);
+      fprintf(stderr, "cltrain gradcheck: %s needs a value\n", f);
       return 2;
     }
     const char *v = argv[++i];
-    bool known = false;
     for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) {
       if (strcmp(f, reals[k].flag) != 0) continue;
       char *end;
@@ -116,7 +125,6 @@ static int parse(int argc, char **argv, gc_args *a) {
           (reals[k].positive && x == 0))
         return bad(f, v, reals[k].positive ? "a positive number" : "a number >= 0");
       *reals[k].dst = x;
-      known = true;
     }
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
       if (strcmp(f, sizes[k].flag) != 0) continue;
@@ -124,21 +132,15 @@ static int parse(int argc, char **argv, gc_args *a) {
       if (parse_count(v, &x) || x == 0 || x > 1000000)
         return bad(f, v, "an integer in [1, 1000000]");
       *sizes[k].dst = (size_t)x;
-      known = true;
     }
     if (strcmp(f, "--samples") == 0 || strcmp(f, "--seed") == 0) {
       unsigned long long x;
       if (parse_count(v, &x)) return bad(f, v, "an integer >= 0");
       if (strcmp(f, "--seed") == 0) a->seed = x;
       else a->samples = (size_t)x;
-      known = true;
     }
-    if (strcmp(f, "--loss") == 0) a->loss = v, known = true;
-    if (strcmp(f, "--device") == 0) a->device = v, known = true;
-    if (!known) {
-      fprintf(stderr, "cltrain gradcheck: unknown option '%s'\n", f);
-      return 2;
-    }
+    if (strcmp(f, "--loss") == 0) a->loss = v;
+    if (strcmp(f, "--device") == 0) a->device = v;
   }
   clt_loss_kind kind;
   if (clt_loss_kind_from_name(a->loss, &kind) != CLT_OK)
