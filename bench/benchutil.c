@@ -181,13 +181,13 @@ int bu_add(bu_report *r, const bu_rec *rec, const double *times, int reps) {
   r->recs[r->nrecs++] = s;
 
   if (!r->header_printed) {
-    printf("%-8s %-16s %-22s %-30s %10s  %-21s %s\n", "suite", "op", "impl",
+    printf("%-8s %-21s %-18s %-30s %10s  %-21s %s\n", "suite", "op", "impl",
            "params", "median", "[min .. max]", "unit");
     r->header_printed = 1;
   }
   char params[128];
   format_params(rec, params, sizeof params);
-  printf("%-8s %-16s %-22s %-30s %10.4g  [%8.4g .. %8.4g] %s\n", rec->suite,
+  printf("%-8s %-21s %-18s %-30s %10.4g  [%8.4g .. %8.4g] %s\n", rec->suite,
          rec->op, rec->impl, params, s.rate.median, s.rate.min, s.rate.max,
          s.unit);
   fflush(stdout);

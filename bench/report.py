@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""Merges the JSON files of the bench programs and peers.py into one
+results.json, prints one table with ratios, and renders plots with gnuplot.
+
+Ratios (records in bench/benchutil.h's format):
+  of floor   a figure over the best measured floor it names: GB/s over the
+             best copy/triad/axpy/sum bandwidth (host OpenMP or OpenCL
+             device), GFLOP/s over OpenBLAS's 4096^3 SGEMM; a training
+             step's samples/s over N / max(X read twice at the read-only
+             bandwidth, 4 N D C FLOPs at the SGEMM rate)
+  vs peer    ours (impl "cltrain...") over each other impl measured at the
+             same op and sizes: > 1 means ours is faster
+
+Plots are data-driven: a series with no records is left out, a plot with
+no series is not drawn.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+PARAMS = ("n", "d", "c", "elems", "batch")
+SUITE_ORDER = ["floors", "linear", "loss", "optim", "step", "largebatch"]
+
+
+def key_of(rec):
+    return (rec["op"],) + tuple(rec.get(k, 0) for k in PARAMS)
+
+
+def params_str(rec):
+    out = []
+    for k in PARAMS:
+        v = rec.get(k)
+        if v:
+            out.append(f"{k}={v // 1048576}M" if v >= 1048576 and v % 1048576 == 0 else f"{k}={v}")
+    return " ".join(out)
+
+
+def machine():
+    info = {"nproc": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["clinfo", "-l"], capture_output=True, text=True, timeout=60).stdout
+        info["opencl_devices"] = [l.split(":", 1)[1].strip() for l in out.splitlines()
+                                  if "Device #" in l]
+    except (OSError, subprocess.SubprocessError):
+        info["opencl_devices"] = []
+    with open("/proc/loadavg") as f:
+        info["loadavg_at_report"] = f.read().strip()
+    return info
+
+
+class Floors:
+    def __init__(self, records):
+        self.best = {}
+        for r in records:
+            if r["suite"] == "floors" and r["unit"] in ("GB/s", "GFLOP/s") and r["op"] in (
+                    "copy", "triad", "axpy", "sum", "sgemm"):
+                if r["median"] > self.best.get(r["op"], (0, None))[0]:
+                    self.best[r["op"]] = (r["median"], r["impl"])
+
+    def value(self, name):
+        return self.best.get(name, (None, None))[0]
+
+    def fraction(self, rec):
+        name = rec.get("floor")
+        if not name:
+            return None
+        if name == "step":
+            bw, gemm = self.value("sum"), self.value("sgemm")
+            n, d, c = rec.get("n"), rec.get("d"), rec.get("c")
+            if not (bw and gemm and n and d and c):
+                return None
+            floor_s = max(2 * n * d * 4 / (bw * 1e9), 4 * n * d * c / (gemm * 1e9))
+            return rec["median"] / (n / floor_s)
+        v = self.value(name)
+        return rec["median"] / v if v else None
+
+
+def speedup(ours, peer):
+    if ours["unit"] != peer["unit"] or not ours["median"] or not peer["median"]:
+        return None
+    if ours["unit"] == "s":
+        return peer["median"] / ours["median"]
+    return ours["median"] / peer["median"]
+
+
+def print_table(records, floors):
+    groups = {}
+    for r in records:
+        groups.setdefault(key_of(r), []).append(r)
+    suites = sorted({r["suite"] for r in records},
+                    key=lambda s: (SUITE_ORDER.index(s) if s in SUITE_ORDER else 99, s))
+    print(f"\n{'suite':<10} {'op':<22} {'params':<28} {'impl':<18} {'median':>10} "
+          f"{'[min .. max]':<21} {'unit':<9} {'of floor':>8}  vs peer")
+    for suite in suites:
+        for r in [x for x in records if x["suite"] == suite]:
+            frac = floors.fraction(r)
+            vs = ""
+            if r["impl"].startswith("cltrain"):
+                peers = [p for p in groups[key_of(r)] if not p["impl"].startswith("cltrain")]
+                parts = [f"{p['impl']} {s:.2f}x" for p in peers
+                         if (s := speedup(r, p)) is not None]
+                vs = ", ".join(parts)
+            frac_s = f"{100 * frac:7.1f}%" if frac is not None else ""
+            print(f"{suite:<10} {r['op']:<22} {params_str(r):<28} {r['impl']:<18} "
+                  f"{r['median']:>10.4g} [{r['min']:>8.4g} .. {r['max']:>8.4g}] "
+                  f"{r['unit']:<9} {frac_s:>8}  {vs}")
+    if floors.best:
+        print("\nfloors (best of host OpenMP and the OpenCL device): " + ", ".join(
+            f"{k} {v:.4g} {'GFLOP/s' if k == 'sgemm' else 'GB/s'} ({impl})"
+            for k, (v, impl) in sorted(floors.best.items())))
+
+
+# ------------------------------------------------------------------ plots
+
+def gnuplot(script, name):
+    try:
+        res = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as e:
+        print(f"report.py: gnuplot failed for {name}: {e}", file=sys.stderr)
+        return False
+    if res.returncode:
+        print(f"report.py: gnuplot failed for {name}: {res.stderr.strip()}", file=sys.stderr)
+        return False
+    return True
+
+
+def series_plot(path, title, xlabel, ylabel, series, logx=True, logy=False):
+    """series: list of (label, [(x, y[, ymin, ymax]), ...]); empty ones are
+    skipped; points with a spread get error bars."""
+    series = [(label, sorted(pts)) for label, pts in series if pts]
+    if not series:
+        return None
+    lines = ["set terminal pngcairo size 900,600 noenhanced", f"set output '{path}'",
+             f"set title '{title}'", f"set xlabel '{xlabel}'", f"set ylabel '{ylabel}'",
+             "set key outside right", "set grid"]
+    if logx:
+        lines.append("set logscale x")
+    if logy:
+        lines.append("set logscale y")
+    plots = []
+    for i, (label, pts) in enumerate(series):
+        lines.append(f"$d{i} << EOD")
+        lines += [" ".join(f"{v:.9g}" for v in p) for p in pts]
+        lines.append("EOD")
+        style = "yerrorlines" if len(pts[0]) == 4 else "linespoints"
+        cols = "1:2:3:4" if len(pts[0]) == 4 else "1:2"
+        plots.append(f"$d{i} using {cols} with {style} title '{label}'")
+    lines.append("plot " + ", ".join(plots))
+    return path if gnuplot("\n".join(lines) + "\n", path) else None
+
+
+def make_plots(doc, floors, out):
+    records, made = doc["records"], []
+
+    def by_impl(recs, x):
+        impls = {}
+        for r in recs:
+            impls.setdefault(r["impl"], []).append((r[x], r["median"], r["min"], r["max"]))
+        return sorted(impls.items())
+
+    for op in sorted({r["op"] for r in records if r["suite"] == "step"}):
+        for d, c in sorted({(r["d"], r["c"]) for r in records if r["op"] == op}):
+            recs = [r for r in records if r["op"] == op and r["d"] == d and r["c"] == c]
+            limit = [(r["n"], r["median"] / f) for r in recs
+                     if (f := floors.fraction(r))]
+            made.append(series_plot(os.path.join(out, f"{op}_d{d}_c{c}.png"),
+                                    f"{op}: D={d}, C={c}", "batch size N", "samples/s",
+                                    by_impl(recs, "n") + [("floor", sorted(set(limit)))]))
+    lb = [r for r in records if r["suite"] == "largebatch"]
+    made.append(series_plot(os.path.join(out, "largebatch_throughput.png"),
+                            "Fashion-MNIST training throughput", "batch size", "samples/s",
+                            by_impl([r for r in lb if r["op"] == "fmnist_throughput"], "batch")))
+    made.append(series_plot(os.path.join(out, "largebatch_time_to_084.png"),
+                            "Fashion-MNIST: seconds to 0.84 test accuracy", "batch size",
+                            "seconds", by_impl([r for r in lb if r["op"] == "fmnist_time_to_084"],
+                                               "batch"), logy=True))
+    for batch in sorted({cv["batch"] for cv in doc["curves"]}):
+        series = []
+        for cv in doc["curves"]:
+            if cv["batch"] != batch:
+                continue
+            t, loss = cv["columns"].index("seconds"), cv["columns"].index("train_loss")
+            series.append((f"{cv['impl']} {cv['optimizer']}",
+                           [(p[t], p[loss]) for p in cv["points"]]))
+        made.append(series_plot(os.path.join(out, f"loss_vs_time_b{batch}.png"),
+                                f"training loss vs time, batch {batch}", "seconds",
+                                "training loss", series, logx=False, logy=True))
+    return [m for m in made if m]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="directory for results.json and the plots")
+    ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("inputs", nargs="+", help="JSON files of the bench programs and peers.py")
+    a = ap.parse_args()
+    doc = {"machine": machine(), "programs": [], "records": [], "curves": []}
+    for path in a.inputs:
+        try:
+            with open(path) as f:
+                part = json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"report.py: skipping {path}: {e}", file=sys.stderr)
+            continue
+        doc["programs"].append({k: part.get(k) for k in ("program", "quick", "date", "notes")})
+        for r in part.get("records", []):
+            r["program"] = part.get("program")
+            doc["records"].append(r)
+        doc["curves"] += part.get("curves", [])
+    floors = Floors(doc["records"])
+    for r in doc["records"]:
+        frac = floors.fraction(r)
+        if frac is not None:
+            r["of_floor"] = frac
+    m = doc["machine"]
+    print(f"machine: {m.get('cpu', '?')}, {m['nproc']} cores; OpenCL: "
+          f"{'; '.join(m['opencl_devices']) or 'none'}; {m['date']}; load {m['loadavg_at_report']}")
+    for p in doc["programs"]:
+        for k, v in (p.get("notes") or {}).items():
+            print(f"# {p['program']}: {k}: {v}")
+    print_table(doc["records"], floors)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(f"\nwrote {os.path.join(a.out, 'results.json')}")
+    if not a.no_plots:
+        for path in make_plots(doc, floors, a.out):
+            print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
