@@ -191,7 +191,8 @@ CLT_API clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
      C * F.multi_margin_loss(S, y, p, margin, weight=class_weight) for both
      reductions (PyTorch also divides each row by C). The gradient takes the
      subgradient 0 at the kink (a term counts only when its margin > 0), as
-     multi_margin_loss does.
+     multi_margin_loss does; unlike it, a NaN term reaches the loss (and
+     CLT_ERR_NONFINITE) instead of being skipped.
    CLT_LOSS_BCE_LOGITS  F.binary_cross_entropy_with_logits(S, T,
      weight=class_weight broadcast over rows, pos_weight), T (N,C) float32 in
      [0,1]: l_ic = w_c [(1-T) S + (1 + (pw_c - 1) T) softplus(-S)], with the
