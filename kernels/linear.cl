@@ -1,20 +1,23 @@
-/* Linear scores and their gradients for skinny class counts.
+/* Linear scores and their gradients.
  *
  *   forward:  S = X W + b             X (N,D), W (D,C), b (1,C), S (N,C)
  *   backward: dW = X^T dS (D,C), db[c] = sum_n dS[n,c] (1,C), dX = dS W^T (N,D)
  *
  * the affine map of torch.nn.functional.linear with weight = W^T
  * (https://pytorch.org/docs/stable/generated/torch.nn.functional.linear.html).
- * Large C goes through CLBlast (host/cl/blas.c). For small C reading X is the
- * whole cost, and on POCL only explicit vector types vectorize well
- * (PERF-NOTES.md): rows of X are read as float16, W is used transposed
- * (Wt (C,D), rows contiguous in D), and each work-item keeps CB x RB float16
- * accumulators in registers so every loaded W vector serves RB rows. CB and
- * RB must be compile-time constants for the accumulators to stay in
- * registers, hence one kernel per class-block width CB = 1..8; wider C is
- * handled in blocks of CB classes by the same work-item while its rows are
- * still in cache. Every reduction runs in a fixed order set by the shapes,
- * so results are reproducible.
+ * The host picks these kernels or CLBlast (host/cl/cl_linear.c). Built for
+ * skinny C, where reading X is the whole cost and on POCL only explicit
+ * vector types vectorize well (PERF-NOTES.md): rows of X are read as
+ * float16, W is used transposed (Wt (C,D), rows contiguous in D), and each
+ * work-item keeps CB x RB float16 accumulators in registers so every loaded
+ * W vector serves RB rows. CB and RB must be compile-time constants for the
+ * accumulators to stay in registers, hence one kernel per class-block width
+ * CB = 1..8. Wider C is handled in blocks of CB classes by the same
+ * work-item while its rows are still in cache, up to G classes per
+ * work-item (a grid dimension covers the groups of G) so that the G rows of
+ * Wt a work-group streams stay in L2.
+ * Every reduction runs in a fixed order set by the shapes, so results are
+ * reproducible.
  */
 
 #define CLT_LIN_MAX_CB 8
@@ -35,21 +38,22 @@ static inline float16 clt_lin_load_part(__global const float *p, ulong n) {
   return vload16(0, t);
 }
 
-/* Rows [r0, r0+RB) of S, all classes in blocks of CB. Reads of rows past N
+/* Rows [r0, r0+RB) of S, classes [g0, g0+G) in blocks of CB. Reads of rows past N
  * are clamped to row N-1 (valid memory, results dropped); classes past C
  * read Wt row C-1 and are dropped the same way. */
 __attribute__((always_inline)) static inline void clt_lin_fwd(__global const float *X, ulong x_off,
                  __global const float *Wt, ulong wt_off,
                  __global const float *b, ulong b_off, int has_b,
                  __global float *S, ulong s_off, ulong N, ulong D, ulong C,
-                 const int CB, const int RB) {
-  ulong r0 = get_global_id(0) * RB;
-  if (r0 >= N) return;
+                 ulong G, const int CB, const int RB) {
+  ulong r0 = get_global_id(0) * RB, g0 = get_global_id(1) * G;
+  if (r0 >= N || g0 >= C) return;
+  ulong g1 = min(C, g0 + G);
   __global const float *x[CLT_LIN_MAX_RB];
 #pragma unroll
   for (int r = 0; r < RB; r++) x[r] = X + x_off + min(r0 + r, N - 1) * D;
   ulong dfull = D & ~(ulong)15;
-  for (ulong c0 = 0; c0 < C; c0 += CB) {
+  for (ulong c0 = g0; c0 < g1; c0 += CB) {
     __global const float *w[CLT_LIN_MAX_CB];
 #pragma unroll
     for (int j = 0; j < CB; j++) w[j] = Wt + wt_off + min(c0 + j, C - 1) * D;
@@ -91,19 +95,19 @@ __attribute__((always_inline)) static inline void clt_lin_fwd(__global const flo
 }
 
 /* Partial dW over rows [k*R, min(N, (k+1)*R)) for columns
- * [d0, d0 + 16*SB) and all classes in blocks of CB:
+ * [d0, d0 + 16*SB) and classes [g0, g0+G) in blocks of CB:
  * out[(k*D + d)*C + c] = sum_n X[n,d] dS[n,c]. With one row block out is
  * dW itself; otherwise clt_linear_colsum adds the blocks in order. */
 __attribute__((always_inline)) static inline void clt_lin_dw(__global const float *X, ulong x_off,
                 __global const float *dS, ulong ds_off,
                 __global float *out, ulong out_off, ulong N, ulong D, ulong C,
-                ulong R, const int CB, const int SB) {
+                ulong R, ulong G, const int CB, const int SB) {
   ulong d0 = get_global_id(0) * 16 * SB, k = get_global_id(1);
-  ulong n0 = k * R;
-  if (d0 >= D || n0 >= N) return;
-  ulong n1 = min(N, n0 + R);
+  ulong n0 = k * R, g0 = get_global_id(2) * G;
+  if (d0 >= D || n0 >= N || g0 >= C) return;
+  ulong n1 = min(N, n0 + R), g1 = min(C, g0 + G);
   bool full = d0 + 16 * SB <= D;
-  for (ulong c0 = 0; c0 < C; c0 += CB) {
+  for (ulong c0 = g0; c0 < g1; c0 += CB) {
     float16 acc[CLT_LIN_MAX_SB][CLT_LIN_MAX_CB];
 #pragma unroll
     for (int s = 0; s < SB; s++)
@@ -151,15 +155,15 @@ __attribute__((always_inline)) static inline void clt_lin_dw(__global const floa
   __kernel void clt_linear_fwd_c##CB(                                         \
       __global const float *X, ulong x_off, __global const float *Wt,         \
       ulong wt_off, __global const float *b, ulong b_off, int has_b,          \
-      __global float *S, ulong s_off, ulong N, ulong D, ulong C) {            \
-    clt_lin_fwd(X, x_off, Wt, wt_off, b, b_off, has_b, S, s_off, N, D, C, CB, \
-                RB);                                                          \
+      __global float *S, ulong s_off, ulong N, ulong D, ulong C, ulong G) {   \
+    clt_lin_fwd(X, x_off, Wt, wt_off, b, b_off, has_b, S, s_off, N, D, C, G,  \
+                CB, RB);                                                      \
   }                                                                           \
   __kernel void clt_linear_dw_c##CB(                                          \
       __global const float *X, ulong x_off, __global const float *dS,         \
       ulong ds_off, __global float *out, ulong out_off, ulong N, ulong D,     \
-      ulong C, ulong R) {                                                     \
-    clt_lin_dw(X, x_off, dS, ds_off, out, out_off, N, D, C, R, CB, SB);       \
+      ulong C, ulong R, ulong G) {                                            \
+    clt_lin_dw(X, x_off, dS, ds_off, out, out_off, N, D, C, R, G, CB, SB);    \
   }
 
 /* (CB, RB, SB): RB*CB forward and SB*CB backward accumulators plus the

@@ -23,11 +23,20 @@ static size_t class_block(size_t C) {
   return (C + nb - 1) / nb;
 }
 
+/* Classes per work-item: GROUP_BLOCKS class blocks, at most 128 classes,
+   so that the rows of Wt (forward) or the strip of X (dW) a work-group
+   reuses stay in L2: at C = 1000 this took the forward from ~30 to ~80-130
+   GFLOP/s and dW from ~10 to ~30-50 on POCL (bench_linear). */
+#define GROUP_BLOCKS 16
+static size_t class_group(size_t C) { return GROUP_BLOCKS * class_block(C); }
+
 /* Rows per block of a deterministic column sum or partial dW: enough
    blocks to keep every core busy, few enough that the partial sums stay a
-   few percent of the data. */
+   few percent of the data (32 rows per class of a group: the partials
+   are at most 1/32 of X). */
 static size_t row_block(size_t N, size_t C) {
-  size_t R = 16 * C > 256 ? 16 * C : 256;
+  size_t G = class_group(C) < C ? class_group(C) : C;
+  size_t R = 32 * G > 256 ? 32 * G : 256;
   return N < R ? N : R;
 }
 
@@ -49,13 +58,16 @@ static clt_status local_size(clt_context *ctx, const char *name, size_t want,
   return CLT_OK;
 }
 
-/* Launches name over a 2-D grid (n0, n1) with work-groups (<= LOCAL, 1). */
-#define LAUNCH2(ctx, name, n0, n1, ...)                                       \
+/* Launches name over a 3-D grid (n0, n1, n2) with work-groups
+   (<= LOCAL, 1, 1); LAUNCH2 for 2-D grids. */
+#define LAUNCH3(ctx, name, n0, n1, n2, ...)                                   \
   do {                                                                        \
-    size_t g_[2] = {(n0), (n1)}, l_[2] = {1, 1};                              \
-    CLT_TRY(local_size((ctx), (name), LOCAL, &l_[0]));                 \
-    CLT_TRY(CLT_LAUNCH((ctx), (name), 2, g_, l_, __VA_ARGS__));               \
+    size_t g_[3] = {(n0), (n1), (n2)}, l_[3] = {1, 1, 1};                     \
+    CLT_TRY(local_size((ctx), (name), LOCAL, &l_[0]));                        \
+    CLT_TRY(CLT_LAUNCH((ctx), (name), 3, g_, l_, __VA_ARGS__));               \
   } while (0)
+#define LAUNCH2(ctx, name, n0, n1, ...)                                       \
+  LAUNCH3(ctx, name, n0, n1, 1, __VA_ARGS__)
 
 /* Wt (C,D) = W^T into scratch at element offset wt_off. */
 static clt_status transpose(clt_context *ctx, const clt_tensor *W, cl_mem dst,
@@ -133,10 +145,11 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
            s_off = S->offset, n = N, d = D, c = C;
   cl_mem bmem = b ? b->st->mem : NULL;
   cl_int has_b = b != NULL;
-  LAUNCH2(ctx, name, (N + rb - 1) / rb, 1, CLT_ARG(X->st->mem),
+  cl_ulong g = class_group(C);
+  LAUNCH2(ctx, name, (N + rb - 1) / rb, (C + g - 1) / g, CLT_ARG(X->st->mem),
           CLT_ARG(x_off), CLT_ARG(wt), CLT_ARG(zero), CLT_ARG(bmem),
           CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(S->st->mem), CLT_ARG(s_off),
-          CLT_ARG(n), CLT_ARG(d), CLT_ARG(c));
+          CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(g));
   return CLT_OK;
 }
 
@@ -149,11 +162,13 @@ static clt_status dw_kernels(clt_context *ctx, const clt_tensor *X,
   cl_ulong R = row_block(N, C), blocks = (N + R - 1) / R;
   cl_mem out = blocks == 1 ? dW->st->mem : scratch;
   cl_ulong out_off = blocks == 1 ? dW->offset : part_off;
-  cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C;
-  LAUNCH2(ctx, dw_names[class_block(C) - 1], (D + DW_STRIP - 1) / DW_STRIP,
-          blocks, CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(dS->st->mem),
-          CLT_ARG(ds_off), CLT_ARG(out), CLT_ARG(out_off), CLT_ARG(n),
-          CLT_ARG(d), CLT_ARG(c), CLT_ARG(R));
+  cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C,
+           g = class_group(C);
+  LAUNCH3(ctx, dw_names[class_block(C) - 1], (D + DW_STRIP - 1) / DW_STRIP,
+          blocks, (C + g - 1) / g, CLT_ARG(X->st->mem), CLT_ARG(x_off),
+          CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(out),
+          CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(R),
+          CLT_ARG(g));
   if (blocks == 1) return CLT_OK;
   return colsum(ctx, scratch, part_off, blocks, D * C, blocks, dW->st->mem,
                 dW->offset);
