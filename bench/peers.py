@@ -423,7 +423,7 @@ def suite_largebatch(rep, args):
     data = load_fashion_mnist(args.data)
     # --quick: one configuration, stopped at the target.
     if args.quick:
-        runs, reps = [("momentum", 16384)], 1
+        runs, reps = [("adamw", 4096)], 1
     else:
         runs = [(o, b) for o in RECIPE for b in RECIPE_EPOCHS]
         reps = min(args.reps, 3)
