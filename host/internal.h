@@ -170,6 +170,15 @@ static inline size_t clt_round_up(size_t n, size_t m) {
 clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
                                      const clt_tensor *idx, size_t first);
 
+/* The optimizer's state record (the body of its checkpoint file, see
+   host/optim_io.c) appended to b, and read back from memory; for files that
+   embed it (the trainer's checkpoints). Deserialize changes nothing on
+   failure; path names the source in its messages. */
+struct clt_wbuf;
+clt_status clt_optimizer_serialize(clt_optimizer *opt, struct clt_wbuf *b);
+clt_status clt_optimizer_deserialize(clt_optimizer *opt, const char *path,
+                                     const unsigned char *data, size_t len);
+
 /* Deterministic sum of n floats of mem starting at element offset, into
    *out (the result is read back: 8 bytes). Order depends only on n. */
 clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,

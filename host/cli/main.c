@@ -10,6 +10,8 @@ static const struct {
   const char *help;
 } commands[] = {
     {"devices", clt_cmd_devices, "list OpenCL devices and the one auto picks"},
+    {"train", clt_cmd_train, "train a linear classifier"},
+    {"predict", clt_cmd_predict, "evaluate a saved model"},
     {"gradcheck", clt_cmd_gradcheck, "check analytic gradients numerically"},
 };
 

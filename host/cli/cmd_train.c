@@ -1,0 +1,648 @@
+/* cltrain train: fit a linear classifier, print progress and the result.
+   cltrain predict: evaluate a saved model. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "train.h"
+
+#define ERRLEN 1024
+
+typedef struct names {
+  const char *name;
+  int value;
+} names;
+
+/* The CLI's optimizer names: momentum and nesterov are SGD variants. */
+enum { OPT_PLAIN, OPT_MOMENTUM, OPT_NESTEROV };
+static const struct {
+  const char *name;
+  clt_optim_kind kind;
+  int sgd_variant;
+} optim_names[] = {
+    {"sgd", CLT_OPTIM_SGD, OPT_PLAIN},      {"momentum", CLT_OPTIM_SGD, OPT_MOMENTUM},
+    {"nesterov", CLT_OPTIM_SGD, OPT_NESTEROV}, {"adagrad", CLT_OPTIM_ADAGRAD, 0},
+    {"rmsprop", CLT_OPTIM_RMSPROP, 0},      {"adadelta", CLT_OPTIM_ADADELTA, 0},
+    {"adam", CLT_OPTIM_ADAM, 0},            {"adamw", CLT_OPTIM_ADAMW, 0},
+    {"adamax", CLT_OPTIM_ADAMAX, 0},        {"nadam", CLT_OPTIM_NADAM, 0},
+    {"radam", CLT_OPTIM_RADAM, 0},          {"lars", CLT_OPTIM_LARS, 0},
+    {"lamb", CLT_OPTIM_LAMB, 0}};
+#define N_OPTIMS (sizeof optim_names / sizeof optim_names[0])
+
+static const names schedule_names[] = {{"constant", CLT_SCHEDULE_CONSTANT},
+                                       {"step", CLT_SCHEDULE_STEP},
+                                       {"exponential", CLT_SCHEDULE_EXPONENTIAL},
+                                       {"cosine", CLT_SCHEDULE_COSINE},
+                                       {NULL, 0}};
+
+static const names prep_names[] = {{"standardize", CLT_PREPROCESS_STANDARDIZE},
+                                   {"center", CLT_PREPROCESS_CENTER},
+                                   {"none", CLT_PREPROCESS_NONE},
+                                   {NULL, 0}};
+
+static int lookup(const names *tab, const char *s, int *out) {
+  for (; tab->name; tab++)
+    if (strcmp(tab->name, s) == 0) return *out = tab->value, 1;
+  return 0;
+}
+
+static int bad_value(const char *cmd, const char *flag, const char *value,
+                     const char *expect) {
+  fprintf(stderr, "cltrain %s: %s '%s' is not valid: expected %s\n", cmd, flag,
+          value, expect);
+  return 2;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return 0;
+  *out = v;
+  return 1;
+}
+
+static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
+  char *end;
+  errno = 0;
+  if (*s == '-') return 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return 0;
+  *out = (size_t)v;
+  return 1;
+}
+
+/* ---------------------------------------------------------- data sets */
+
+typedef struct data_args {
+  const char *data, *test;
+  uint64_t seed;
+} data_args;
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Loads the training and test splits named by --data / --test. Pixel data
+   (IDX) is scaled by 1/255; *scale says what was chosen. Exit status on
+   failure (2: bad input, 1: out of memory). */
+static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
+                     clt_dataset *test, float *scale) {
+  char err[ERRLEN] = "";
+  int rc = CLT_DATA_OK;
+  *scale = 1.0f;
+  if (strncmp(a->data, "synthetic:", 10) == 0) {
+    size_t v[3];
+    const char *p = a->data + 10;
+    for (int i = 0; i < 3; i++) {
+      char *end;
+      errno = 0;
+      unsigned long long x = strtoull(p, &end, 10);
+      if (errno || end == p || x == 0 || (i < 2 && *end != ',') || (i == 2 && *end))
+        return bad_value(cmd, "--data", a->data, "synthetic:N,D,C with positive integers");
+      v[i] = (size_t)x;
+      p = end + 1;
+    }
+    rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test, err, sizeof err);
+  } else if (strcmp(a->data, "fashion-mnist") == 0 || !ends_with(a->data, ".csv")) {
+    char dir[4096];
+    if (strcmp(a->data, "fashion-mnist") == 0)
+      rc = clt_data_find_fashion_mnist(dir, sizeof dir, err, sizeof err);
+    else
+      snprintf(dir, sizeof dir, "%s", a->data);
+    if (rc == CLT_DATA_OK) rc = clt_data_load_idx_dir(dir, 0, train, err, sizeof err);
+    if (rc == CLT_DATA_OK) {
+      if (a->test)
+        rc = ends_with(a->test, ".csv")
+                 ? clt_data_load_csv(a->test, train->classes, test, err, sizeof err)
+                 : clt_data_load_idx_dir(a->test, 1, test, err, sizeof err);
+      else
+        rc = clt_data_load_idx_dir(dir, 1, test, err, sizeof err);
+    }
+    *scale = 1.0f / 255.0f;
+  } else {
+    rc = clt_data_load_csv(a->data, 0, train, err, sizeof err);
+    if (rc == CLT_DATA_OK && !a->test) {
+      fprintf(stderr, "cltrain %s: --data %s needs --test FILE.csv for its test split\n",
+              cmd, a->data);
+      clt_dataset_free(train);
+      return 2;
+    }
+    if (rc == CLT_DATA_OK) rc = clt_data_load_csv(a->test, 0, test, err, sizeof err);
+  }
+  if (rc == CLT_DATA_OK && train->d != test->d) {
+    snprintf(err, sizeof err, "training rows have %zu features, test rows %zu", train->d,
+             test->d);
+    rc = CLT_DATA_ERR;
+  }
+  if (rc == CLT_DATA_OK) {
+    size_t classes = train->classes > test->classes ? train->classes : test->classes;
+    train->classes = test->classes = classes;
+    if (classes < 2) {
+      snprintf(err, sizeof err, "%s: only one class present", a->data);
+      rc = CLT_DATA_ERR;
+    }
+  }
+  if (rc != CLT_DATA_OK) {
+    fprintf(stderr, "cltrain %s: %s\n", cmd, err);
+    clt_dataset_free(train);
+    clt_dataset_free(test);
+    return rc == CLT_DATA_ERR_NOMEM ? 1 : 2;
+  }
+  return 0;
+}
+
+/* ----------------------------------------------------------- progress */
+
+typedef struct progress_state {
+  int tty;
+  size_t epoch, epochs, n;
+  double t0;
+} progress_state;
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int show_progress(void *user, size_t done, size_t total, double loss) {
+  progress_state *p = user;
+  if (!p->tty) return 0;
+  double el = now_seconds() - p->t0;
+  double rate = el > 0 ? (double)done / el : 0;
+  double eta = rate > 0 ? (double)(total - done) / rate : 0;
+  fprintf(stderr, "\r\033[Kepoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f samples/s  ETA %.1f s",
+          p->epoch, p->epochs, done, total, loss,
+          rate * (double)p->n / (double)total, eta);
+  fflush(stderr);
+  return 0;
+}
+
+/* --------------------------------------------------------------- plot */
+
+static void plot_metrics(const char *csv, const char *png) {
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd,
+           "gnuplot -e \"set terminal pngcairo size 900,420 noenhanced; set output '%s'; "
+           "set datafile separator ','; set key autotitle columnhead; set multiplot layout 1,2; "
+           "set xlabel 'epoch'; set title 'loss'; plot '%s' using 1:3 with linespoints title "
+           "'train', '' using 1:4 with linespoints title 'test'; set title 'test accuracy'; "
+           "plot '%s' using 1:5 with linespoints title 'test accuracy'; unset multiplot\" "
+           "2>&1",
+           png, csv, csv);
+  FILE *g = popen(cmd, "r");
+  char line[512];
+  int said = 0;
+  while (g && fgets(line, sizeof line, g))
+    if (!said++) fprintf(stderr, "cltrain train: gnuplot: %s", line);
+  int rc = g ? pclose(g) : -1;
+  if (rc != 0)
+    fprintf(stderr,
+            "cltrain train: --plot %s was not drawn (gnuplot failed; install "
+            "gnuplot-nox)\n",
+            png);
+}
+
+/* ---------------------------------------------------------------- train */
+
+static void train_usage(FILE *f) {
+  fprintf(f,
+          "usage: cltrain train [options]\n"
+          "  --data fashion-mnist|DIR|FILE.csv|synthetic:N,D,C   (default fashion-mnist)\n"
+          "  --test PATH            test split (IDX directory or CSV) for --data DIR|FILE.csv\n"
+          "  --loss cross-entropy|hinge|bce-logits|mse|l1|huber|kl-div\n"
+          "                         (softmax = cross-entropy, svm = hinge; default cross-entropy)\n"
+          "  --optim sgd|momentum|nesterov|adagrad|rmsprop|adadelta|adam|adamw|adamax|\n"
+          "          nadam|radam|lars|lamb   (default adamw)\n"
+          "  --lr F                 base learning rate (default: per optimizer, see README)\n"
+          "  --batch N              rows per step, 0 = full batch (default 256)\n"
+          "  --epochs N             epochs in total, resumed ones included (default 20)\n"
+          "  --l1 F --l2 F          regularization: l1*sum|W| + 0.5*l2*sum W^2 (default 0)\n"
+          "  --weight-decay F       the optimizer's own weight decay (default: optimizer's)\n"
+          "  --schedule constant|step|exponential|cosine   (default cosine)\n"
+          "  --warmup F             epochs of linear learning-rate warm-up (default 0)\n"
+          "  --preprocess standardize|center|none   (default standardize)\n"
+          "  --no-bias              no separate bias vector\n"
+          "  --seed N               (default 0)\n"
+          "  --device auto|gpu|cpu|ref|NAME\n"
+          "  --checkpoint FILE      save model and training state after every epoch\n"
+          "  --resume FILE          continue from a checkpoint up to --epochs in total\n"
+          "  --metrics FILE.csv     one row per epoch\n"
+          "  --plot FILE.png        loss and accuracy curves (gnuplot)\n"
+          "  --json                 one JSON object as the last line of stdout\n"
+          "  --quiet                no per-epoch lines\n");
+}
+
+typedef struct train_args {
+  data_args data;
+  const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
+      *metrics, *plot;
+  double lr, l1, l2, weight_decay, warmup;
+  int have_lr, have_wd, json, quiet, bias;
+  size_t batch, epochs;
+} train_args;
+
+static int parse_train(int argc, char **argv, train_args *a) {
+  *a = (train_args){.data = {.data = "fashion-mnist"},
+                    .loss = "cross-entropy",
+                    .optim = "adamw",
+                    .schedule = "cosine",
+                    .prep = "standardize",
+                    .bias = 1,
+                    .batch = 256,
+                    .epochs = 20};
+  for (int i = 1; i < argc; i++) {
+    const char *f = argv[i];
+    if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+      train_usage(stdout);
+      return -1;
+    }
+    if (strcmp(f, "--json") == 0) { a->json = 1; continue; }
+    if (strcmp(f, "--quiet") == 0) { a->quiet = 1; continue; }
+    if (strcmp(f, "--no-bias") == 0) { a->bias = 0; continue; }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "cltrain train: %s needs a value (or is unknown; see --help)\n", f);
+      return 2;
+    }
+    const char *v = argv[++i];
+    if (strcmp(f, "--data") == 0) a->data.data = v;
+    else if (strcmp(f, "--test") == 0) a->data.test = v;
+    else if (strcmp(f, "--loss") == 0) a->loss = v;
+    else if (strcmp(f, "--optim") == 0) a->optim = v;
+    else if (strcmp(f, "--schedule") == 0) a->schedule = v;
+    else if (strcmp(f, "--preprocess") == 0) a->prep = v;
+    else if (strcmp(f, "--device") == 0) a->device = v;
+    else if (strcmp(f, "--checkpoint") == 0) a->checkpoint = v;
+    else if (strcmp(f, "--resume") == 0) a->resume = v;
+    else if (strcmp(f, "--metrics") == 0) a->metrics = v;
+    else if (strcmp(f, "--plot") == 0) a->plot = v;
+    else if (strcmp(f, "--lr") == 0) {
+      if (!parse_double(v, 0, 1e6, &a->lr)) return bad_value("train", f, v, "a number >= 0");
+      a->have_lr = 1;
+    } else if (strcmp(f, "--l1") == 0) {
+      if (!parse_double(v, 0, 1e6, &a->l1)) return bad_value("train", f, v, "a number >= 0");
+    } else if (strcmp(f, "--l2") == 0) {
+      if (!parse_double(v, 0, 1e6, &a->l2)) return bad_value("train", f, v, "a number >= 0");
+    } else if (strcmp(f, "--weight-decay") == 0) {
+      if (!parse_double(v, 0, 1e6, &a->weight_decay))
+        return bad_value("train", f, v, "a number >= 0");
+      a->have_wd = 1;
+    } else if (strcmp(f, "--warmup") == 0) {
+      if (!parse_double(v, 0, 1e6, &a->warmup))
+        return bad_value("train", f, v, "a number of epochs >= 0");
+    } else if (strcmp(f, "--batch") == 0) {
+      if (!parse_size(v, 0, (size_t)1 << 40, &a->batch))
+        return bad_value("train", f, v, "an integer >= 0");
+    } else if (strcmp(f, "--epochs") == 0) {
+      if (!parse_size(v, 1, 1000000, &a->epochs))
+        return bad_value("train", f, v, "an integer >= 1");
+    } else if (strcmp(f, "--seed") == 0) {
+      size_t s;
+      if (!parse_size(v, 0, SIZE_MAX, &s)) return bad_value("train", f, v, "an integer >= 0");
+      a->data.seed = s;
+    } else {
+      fprintf(stderr, "cltrain train: unknown option '%s' (see --help)\n", f);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+/* Fills the trainer options from the flags; 0 or an exit status. */
+static int build_options(const train_args *a, size_t n_train,
+                         clt_train_options *o) {
+  int sched, prep;
+  clt_loss_kind loss;
+  if (clt_loss_kind_from_name(a->loss, &loss) != CLT_OK)
+    return bad_value("train", "--loss", a->loss,
+                     "cross-entropy|hinge|bce-logits|mse|l1|huber|kl-div|softmax|svm");
+  if (!lookup(schedule_names, a->schedule, &sched))
+    return bad_value("train", "--schedule", a->schedule,
+                     "constant|step|exponential|cosine");
+  if (!lookup(prep_names, a->prep, &prep))
+    return bad_value("train", "--preprocess", a->prep, "standardize|center|none");
+  size_t k = 0;
+  while (k < N_OPTIMS && strcmp(optim_names[k].name, a->optim) != 0) k++;
+  if (k == N_OPTIMS)
+    return bad_value("train", "--optim", a->optim,
+                     "sgd|momentum|nesterov|adagrad|rmsprop|adadelta|adam|adamw|"
+                     "adamax|nadam|radam|lars|lamb");
+  memset(o, 0, sizeof *o);
+  o->loss = clt_loss_defaults(loss);
+  o->reg = (clt_reg_desc){.l1 = (float)a->l1, .l2 = (float)a->l2};
+  o->optim = clt_optim_defaults(optim_names[k].kind);
+  if (optim_names[k].sgd_variant != OPT_PLAIN) o->optim.momentum = 0.9f;
+  if (optim_names[k].sgd_variant == OPT_NESTEROV) o->optim.nesterov = 1;
+  if (optim_names[k].kind == CLT_OPTIM_SGD || optim_names[k].kind == CLT_OPTIM_LARS)
+    o->optim.lr = 0.1f;
+  if (a->have_lr) o->optim.lr = (float)a->lr;
+  if (a->have_wd) o->optim.weight_decay = (float)a->weight_decay;
+  o->batch = a->batch == 0 || a->batch > n_train ? n_train : a->batch;
+  o->epochs = a->epochs;
+  o->seed = a->data.seed;
+  o->bias = a->bias != 0;
+  size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
+  /* Step decay: x0.1 at each third of the run; exponential: x0.01 over it;
+     cosine: down to 0 at the last step. */
+  uint64_t total = (uint64_t)steps_per_epoch * a->epochs;
+  uint64_t warmup = (uint64_t)llround(a->warmup * (double)steps_per_epoch);
+  if (warmup >= total) {
+    fprintf(stderr, "cltrain train: --warmup %g epochs is the whole run\n", a->warmup);
+    return 2;
+  }
+  o->schedule = (clt_schedule){
+      .kind = (clt_schedule_kind)sched,
+      .base_lr = o->optim.lr,
+      .warmup_steps = warmup,
+      .step_size = total / 3 > 0 ? total / 3 : 1,
+      .gamma = sched == CLT_SCHEDULE_STEP ? 0.1 : pow(0.01, 1.0 / (double)(total - warmup)),
+      .total_steps = total,
+      .min_lr = 0,
+  };
+  return 0;
+}
+
+static const char *optim_cli_name(const train_args *a) { return a->optim; }
+
+int clt_cmd_train(int argc, char **argv) {
+  train_args a;
+  int rc = parse_train(argc, argv, &a);
+  if (rc) return rc < 0 ? 0 : rc;
+  if (a.resume && a.checkpoint == NULL) a.checkpoint = a.resume;
+
+  clt_dataset train = {0}, test = {0};
+  float scale;
+  if ((rc = load_data("train", &a.data, &train, &test, &scale))) return rc;
+  clt_train_options opt;
+  int prep_mode = CLT_PREPROCESS_STANDARDIZE;
+  lookup(prep_names, a.prep, &prep_mode);
+  if ((rc = build_options(&a, train.n, &opt))) goto out_data;
+
+  clt_prep_stats prep = {0};
+  if (clt_prep_fit(&train, (clt_preprocess)prep_mode, scale, &prep) != CLT_DATA_OK) {
+    fprintf(stderr, "cltrain train: out of memory computing feature statistics\n");
+    rc = 1;
+    goto out_data;
+  }
+  clt_prep_apply(&prep, &train);
+  clt_prep_apply(&prep, &test);
+
+  clt_context *ctx = NULL;
+  clt_context_options copt = {.device = a.device};
+  clt_status st = clt_context_create(&copt, &ctx);
+  if (st != CLT_OK) {
+    fprintf(stderr, "cltrain train: --device %s: %s\n", a.device ? a.device : "auto",
+            clt_last_error(NULL));
+    rc = st == CLT_ERR_NO_DEVICE ? 2 : 1;
+    goto out_prep;
+  }
+  clt_trainer *tr = NULL;
+  st = clt_trainer_create(ctx, &opt, &train, &test, &tr);
+  if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
+  if (st == CLT_OK && a.resume) {
+    st = clt_trainer_load(tr, a.resume);
+    if (st != CLT_OK) {
+      fprintf(stderr, "cltrain train: --resume %s: %s\n", a.resume, clt_last_error(ctx));
+      rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO ? 2 : 1;
+      goto out_trainer;
+    }
+  }
+  if (st != CLT_OK) {
+    fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
+    rc = 1;
+    goto out_trainer;
+  }
+
+  FILE *metrics = NULL;
+  char tmp_metrics[] = "/tmp/cltrain-metrics-XXXXXX";
+  const char *metrics_path = a.metrics;
+  if (!metrics_path && a.plot) {
+    int fd = mkstemp(tmp_metrics);
+    if (fd >= 0) close(fd), metrics_path = tmp_metrics;
+  }
+  if (metrics_path) {
+    /* A resumed run appends to the metrics of the epochs before it. */
+    int append = a.resume && a.metrics && access(a.metrics, F_OK) == 0;
+    metrics = fopen(metrics_path, append ? "a" : "w");
+    if (!metrics) {
+      fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
+      rc = 2;
+      goto out_trainer;
+    }
+    if (!append)
+      fprintf(metrics, "epoch,step,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
+  }
+
+  progress_state ps = {.tty = isatty(STDERR_FILENO) && !a.quiet && !a.json,
+                       .epochs = opt.epochs, .n = train.n};
+  if (!a.quiet)
+    fprintf(stderr,
+            "cltrain: %zu training rows, %zu test rows, %zu features, %zu classes; "
+            "%s, %s, lr %g, batch %zu, %zu epochs on %s\n",
+            train.n, test.n, train.d, train.classes, a.loss, optim_cli_name(&a),
+            (double)opt.optim.lr, opt.batch, opt.epochs, clt_context_device_name(ctx));
+  clt_epoch_stats es = {0};
+  double seconds = 0;
+  size_t trained = 0;
+  while (clt_trainer_epochs_done(tr) < opt.epochs) {
+    ps.epoch = clt_trainer_epochs_done(tr) + 1;
+    ps.t0 = now_seconds();
+    st = clt_trainer_epoch(tr, show_progress, &ps, &es);
+    if (ps.tty) fprintf(stderr, "\r\033[K");
+    if (st != CLT_OK) {
+      fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
+      if (a.checkpoint && clt_trainer_epochs_done(tr) > 0)
+        fprintf(stderr, "cltrain train: the last good checkpoint is %s (epoch %zu)\n",
+                a.checkpoint, clt_trainer_epochs_done(tr));
+      rc = 1;
+      break;
+    }
+    seconds += es.seconds;
+    trained += train.n;
+    if (!a.quiet && !a.json)
+      printf("epoch %3zu/%zu  step %6llu  train loss %.4f  test loss %.4f  "
+             "test acc %.4f  %.2f s  %.0f samples/s\n",
+             es.epoch, opt.epochs, (unsigned long long)es.step, es.train_loss, es.test_loss,
+             es.test_accuracy, es.seconds, es.samples_per_second);
+    fflush(stdout);
+    if (metrics) {
+      fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f\n", es.epoch,
+              (unsigned long long)es.step, es.train_loss, es.test_loss, es.test_accuracy,
+              es.seconds, es.samples_per_second);
+      fflush(metrics);
+    }
+    if (a.checkpoint && (st = clt_trainer_save(tr, a.checkpoint)) != CLT_OK) {
+      fprintf(stderr, "cltrain train: --checkpoint %s: %s\n", a.checkpoint,
+              clt_last_error(ctx));
+      rc = 1;
+      break;
+    }
+  }
+  if (metrics) fclose(metrics);
+  if (rc == 0 && a.plot) plot_metrics(metrics_path, a.plot);
+  if (metrics_path == tmp_metrics) unlink(tmp_metrics);
+  if (rc == 0 && a.json) {
+    printf("{\"device\":");
+    clt_json_string(stdout, clt_context_device_name(ctx));
+    printf(",\"loss\":");
+    clt_json_string(stdout, a.loss);
+    printf(",\"optimizer\":");
+    clt_json_string(stdout, a.optim);
+    printf(",\"epochs\":%zu,\"batch\":%zu,\"train_loss\":%.9g,\"test_loss\":%.9g,"
+           "\"test_accuracy\":%.6f,\"seconds\":%.6f,\"samples_per_second\":%.1f}\n",
+           clt_trainer_epochs_done(tr), opt.batch, es.train_loss, es.test_loss,
+           es.test_accuracy, seconds, seconds > 0 ? (double)trained / seconds : 0.0);
+  } else if (rc == 0 && !a.quiet) {
+    printf("test accuracy %.4f after %zu epochs; training phase %.2f s, %.0f samples/s\n",
+           es.test_accuracy, clt_trainer_epochs_done(tr), seconds,
+           seconds > 0 ? (double)trained / seconds : 0.0);
+  }
+out_trainer:
+  clt_trainer_destroy(tr);
+  clt_context_destroy(ctx);
+out_prep:
+  clt_prep_free(&prep);
+out_data:
+  clt_dataset_free(&train);
+  clt_dataset_free(&test);
+  return rc;
+}
+
+/* -------------------------------------------------------------- predict */
+
+static void predict_usage(FILE *f) {
+  fprintf(f,
+          "usage: cltrain predict --model FILE [--data fashion-mnist|DIR|FILE.csv]\n"
+          "                       [--device D] [--json]\n"
+          "Evaluates a model saved by 'cltrain train --checkpoint FILE' on the test\n"
+          "split of --data (an IDX directory's t10k files, or every row of a CSV file),\n"
+          "with the preprocessing stored in the model. Prints accuracy and loss.\n");
+}
+
+/* The rows to evaluate: the test split of IDX data, a CSV file whole. */
+static int load_eval_data(const char *data, clt_dataset *ds) {
+  char err[ERRLEN] = "", dir[4096];
+  int rc;
+  if (ends_with(data, ".csv") || ends_with(data, ".csv.gz")) {
+    rc = clt_data_load_csv(data, 0, ds, err, sizeof err);
+  } else {
+    rc = strcmp(data, "fashion-mnist") == 0
+             ? clt_data_find_fashion_mnist(dir, sizeof dir, err, sizeof err)
+             : (snprintf(dir, sizeof dir, "%s", data), CLT_DATA_OK);
+    if (rc == CLT_DATA_OK) rc = clt_data_load_idx_dir(dir, 1, ds, err, sizeof err);
+  }
+  if (rc != CLT_DATA_OK) fprintf(stderr, "cltrain predict: %s\n", err);
+  return rc == CLT_DATA_OK ? 0 : rc == CLT_DATA_ERR_NOMEM ? 1 : 2;
+}
+
+int clt_cmd_predict(int argc, char **argv) {
+  const char *model_path = NULL, *data = "fashion-mnist", *device = NULL;
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      predict_usage(stdout);
+      return 0;
+    }
+    if (strcmp(argv[i], "--json") == 0) { json = 1; continue; }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "cltrain predict: %s needs a value (or is unknown; see --help)\n",
+              argv[i]);
+      return 2;
+    }
+    const char *f = argv[i], *v = argv[++i];
+    if (strcmp(f, "--model") == 0) model_path = v;
+    else if (strcmp(f, "--data") == 0) data = v;
+    else if (strcmp(f, "--device") == 0) device = v;
+    else {
+      fprintf(stderr, "cltrain predict: unknown option '%s' (see --help)\n", f);
+      return 2;
+    }
+  }
+  if (!model_path) {
+    fprintf(stderr, "cltrain predict: --model FILE is required\n");
+    return 2;
+  }
+  char err[ERRLEN];
+  clt_model m;
+  clt_status st = clt_model_load(model_path, &m, err, sizeof err);
+  if (st != CLT_OK) {
+    fprintf(stderr, "cltrain predict: --model %s\n", err);
+    return 2;
+  }
+  clt_dataset ds = {0};
+  int rc = load_eval_data(data, &ds);
+  if (rc) goto out_model;
+  if (ds.d != m.d) {
+    fprintf(stderr, "cltrain predict: %s has %zu features, the model expects %zu\n", data,
+            ds.d, m.d);
+    rc = 2;
+    goto out_data;
+  }
+  char lerr[ERRLEN];
+  if (clt_data_check_labels(&ds, m.c, data, lerr, sizeof lerr) != CLT_DATA_OK) {
+    fprintf(stderr, "cltrain predict: %s\n", lerr);
+    rc = 2;
+    goto out_data;
+  }
+  clt_prep_apply(&m.prep, &ds);
+
+  clt_context *ctx = NULL;
+  clt_context_options copt = {.device = device};
+  if ((st = clt_context_create(&copt, &ctx)) != CLT_OK) {
+    fprintf(stderr, "cltrain predict: --device %s: %s\n", device ? device : "auto",
+            clt_last_error(NULL));
+    rc = st == CLT_ERR_NO_DEVICE ? 2 : 1;
+    goto out_data;
+  }
+  clt_tensor *X = NULL, *y = NULL, *W = NULL, *b = NULL, *S = NULL;
+  size_t correct = 0;
+  double loss = NAN;
+  st = clt_tensor_create(ctx, ds.n, ds.d, CLT_FLOAT32, &X);
+  if (st == CLT_OK) st = clt_tensor_write(X, ds.x, ds.n * ds.d * 4);
+  if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, 1, CLT_INT32, &y);
+  if (st == CLT_OK) st = clt_tensor_write(y, ds.y, ds.n * 4);
+  if (st == CLT_OK) st = clt_tensor_create(ctx, m.d, m.c, CLT_FLOAT32, &W);
+  if (st == CLT_OK) st = clt_tensor_write(W, m.W, m.d * m.c * 4);
+  if (st == CLT_OK) st = clt_tensor_create(ctx, 1, m.c, CLT_FLOAT32, &b);
+  if (st == CLT_OK) st = clt_tensor_write(b, m.b, m.c * 4);
+  if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, m.c, CLT_FLOAT32, &S);
+  if (st == CLT_OK) st = clt_linear_forward(ctx, X, W, b, S);
+  if (st == CLT_OK) st = clt_accuracy(ctx, S, y, &correct);
+  if (st == CLT_OK && (m.loss == CLT_LOSS_CROSS_ENTROPY || m.loss == CLT_LOSS_HINGE)) {
+    clt_loss_desc ld = clt_loss_defaults(m.loss);
+    st = clt_loss(ctx, &ld, S, y, &loss, NULL);
+  }
+  if (st != CLT_OK) {
+    fprintf(stderr, "cltrain predict: %s\n", clt_last_error(ctx));
+    rc = 1;
+  } else if (json) {
+    printf("{\"device\":");
+    clt_json_string(stdout, clt_context_device_name(ctx));
+    printf(",\"rows\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"loss\":", ds.n, correct,
+           (double)correct / (double)ds.n);
+    if (isfinite(loss)) printf("%.9g}\n", loss);
+    else printf("null}\n");
+  } else {
+    printf("accuracy %.4f (%zu of %zu rows)", (double)correct / (double)ds.n, correct, ds.n);
+    if (isfinite(loss)) printf(", loss %.4f", loss);
+    printf(" on %s\n", clt_context_device_name(ctx));
+  }
+  clt_tensor_destroy(X);
+  clt_tensor_destroy(y);
+  clt_tensor_destroy(W);
+  clt_tensor_destroy(b);
+  clt_tensor_destroy(S);
+  clt_context_destroy(ctx);
+out_data:
+  clt_dataset_free(&ds);
+out_model:
+  clt_model_free(&m);
+  return rc;
+}

@@ -1,0 +1,200 @@
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static void reserve(clt_wbuf *b, size_t extra) {
+  if (b->failed) return;
+  if (b->len + extra <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + extra) {
+    if (cap > SIZE_MAX / 2) {
+      b->failed = true;
+      return;
+    }
+    cap *= 2;
+  }
+  unsigned char *p = realloc(b->data, cap);
+  if (!p) {
+    b->failed = true;
+    return;
+  }
+  b->data = p;
+  b->cap = cap;
+}
+
+void clt_wbuf_bytes(clt_wbuf *b, const void *p, size_t n) {
+  reserve(b, n);
+  if (b->failed) return;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+void clt_wbuf_u32(clt_wbuf *b, uint32_t v) {
+  unsigned char le[4];
+  for (int i = 0; i < 4; i++) le[i] = (unsigned char)(v >> (8 * i));
+  clt_wbuf_bytes(b, le, 4);
+}
+
+void clt_wbuf_u64(clt_wbuf *b, uint64_t v) {
+  unsigned char le[8];
+  for (int i = 0; i < 8; i++) le[i] = (unsigned char)(v >> (8 * i));
+  clt_wbuf_bytes(b, le, 8);
+}
+
+void clt_wbuf_f64(clt_wbuf *b, double v) {
+  uint64_t u;
+  memcpy(&u, &v, 8);
+  clt_wbuf_u64(b, u);
+}
+
+void clt_wbuf_f32s(clt_wbuf *b, const float *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &v[i], 4);
+    clt_wbuf_u32(b, u);
+  }
+}
+
+void clt_wbuf_free(clt_wbuf *b) {
+  free(b->data);
+  *b = (clt_wbuf){0};
+}
+
+static int fail(char *err, size_t errlen, const char *what, const char *path) {
+  if (err && errlen) snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+  return -1;
+}
+
+int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
+  clt_wbuf_u32(b, (uint32_t)crc32_z(0L, b->data, b->len));
+  if (b->failed) {
+    errno = ENOMEM;
+    return fail(err, errlen, "cannot build the file", path);
+  }
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + 16);
+  if (!tmp) {
+    errno = ENOMEM;
+    return fail(err, errlen, "cannot build the file", path);
+  }
+  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    free(tmp);
+    return fail(err, errlen, "cannot create a temporary file", path);
+  }
+  size_t done = 0;
+  while (done < b->len) {
+    ssize_t w = write(fd, b->data + done, b->len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  int rc = 0;
+  if (done != b->len || fsync(fd) != 0) rc = fail(err, errlen, "write failed", path);
+  if (close(fd) != 0 && rc == 0) rc = fail(err, errlen, "close failed", path);
+  if (rc == 0 && rename(tmp, path) != 0) rc = fail(err, errlen, "rename failed", path);
+  if (rc != 0) unlink(tmp);
+  free(tmp);
+  if (rc == 0) {
+    /* Make the rename itself durable. */
+    char *dir = strdup(path);
+    if (dir) {
+      char *slash = strrchr(dir, '/');
+      const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+      int dfd = open(d, O_RDONLY);
+      if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+      }
+      free(dir);
+    }
+  }
+  return rc;
+}
+
+int clt_file_load(const char *path, unsigned char **data, size_t *len,
+                  char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return fail(err, errlen, "cannot open", path);
+  unsigned char *buf = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 1 << 16;
+      unsigned char *p = realloc(buf, cap);
+      if (!p) {
+        free(buf);
+        fclose(f);
+        errno = ENOMEM;
+        return fail(err, errlen, "cannot read", path);
+      }
+      buf = p;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    return fail(err, errlen, "read error", path);
+  }
+  uint32_t stored = 0;
+  if (n >= 4)
+    for (int i = 0; i < 4; i++) stored |= (uint32_t)buf[n - 4 + (size_t)i] << (8 * i);
+  if (n < 4 || stored != (uint32_t)crc32_z(0L, buf, n - 4)) {
+    free(buf);
+    if (err && errlen)
+      snprintf(err, errlen, "%s: %s", path,
+               n < 4 ? "truncated file" : "checksum mismatch (corrupted or truncated file)");
+    return -2;
+  }
+  *data = buf;
+  *len = n - 4;
+  return 0;
+}
+
+void clt_rbuf_bytes(clt_rbuf *b, void *p, size_t n) {
+  if (b->short_read || n > b->len - b->pos) {
+    b->short_read = true;
+    memset(p, 0, n);
+    return;
+  }
+  memcpy(p, b->data + b->pos, n);
+  b->pos += n;
+}
+
+uint32_t clt_rbuf_u32(clt_rbuf *b) {
+  unsigned char le[4];
+  clt_rbuf_bytes(b, le, 4);
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)le[i] << (8 * i);
+  return v;
+}
+
+uint64_t clt_rbuf_u64(clt_rbuf *b) {
+  uint64_t lo = clt_rbuf_u32(b);
+  return lo | (uint64_t)clt_rbuf_u32(b) << 32;
+}
+
+double clt_rbuf_f64(clt_rbuf *b) {
+  uint64_t u = clt_rbuf_u64(b);
+  double v;
+  memcpy(&v, &u, 8);
+  return v;
+}
+
+void clt_rbuf_f32s(clt_rbuf *b, float *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u = clt_rbuf_u32(b);
+    memcpy(&v[i], &u, 4);
+  }
+}

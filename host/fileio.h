@@ -1,0 +1,46 @@
+/* Binary files written by the library: little-endian fields built in a
+   growable buffer, a CRC-32 trailer, and an atomic replace of the target
+   (temporary file in the same directory, fsync, rename, fsync of the
+   directory), so a crash leaves either the old file or the new one. */
+#ifndef CLT_FILEIO_H
+#define CLT_FILEIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct clt_wbuf {
+  unsigned char *data;
+  size_t len, cap;
+  bool failed; /* an allocation failed: the buffer is unusable */
+} clt_wbuf;
+
+void clt_wbuf_bytes(clt_wbuf *b, const void *p, size_t n);
+void clt_wbuf_u32(clt_wbuf *b, uint32_t v);
+void clt_wbuf_u64(clt_wbuf *b, uint64_t v);
+void clt_wbuf_f64(clt_wbuf *b, double v);
+void clt_wbuf_f32s(clt_wbuf *b, const float *v, size_t n);
+void clt_wbuf_free(clt_wbuf *b);
+
+/* Appends the CRC-32 of the buffer and writes it atomically to path.
+   Returns 0, or -1 with errno-based text in err. */
+int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen);
+
+typedef struct clt_rbuf {
+  const unsigned char *data;
+  size_t len, pos;
+  bool short_read; /* a read ran past the end */
+} clt_rbuf;
+
+/* Reads the whole file and checks its CRC-32 trailer: 0 ok (*data malloc'd,
+   *len excludes the trailer), -1 I/O error, -2 too short or bad checksum;
+   err says which. */
+int clt_file_load(const char *path, unsigned char **data, size_t *len,
+                  char *err, size_t errlen);
+void clt_rbuf_bytes(clt_rbuf *b, void *p, size_t n);
+uint32_t clt_rbuf_u32(clt_rbuf *b);
+uint64_t clt_rbuf_u64(clt_rbuf *b);
+double clt_rbuf_f64(clt_rbuf *b);
+void clt_rbuf_f32s(clt_rbuf *b, float *v, size_t n);
+
+#endif

@@ -1,0 +1,102 @@
+/* The training loop: a linear classifier trained on a device-resident data
+   set by minibatch SGD-family optimizers (internal API, used by the CLI and
+   the benchmarks).
+
+   The training and test sets are uploaded once. Each epoch draws a seeded
+   permutation (uploaded once per epoch, N*4 bytes), and every minibatch is
+   gathered on the device through it, so a step moves nothing between host
+   and device except the 8-byte loss. */
+#ifndef CLT_TRAIN_H
+#define CLT_TRAIN_H
+
+#include <stdbool.h>
+
+#include "cltrain.h"
+#include "data.h"
+
+typedef enum clt_preprocess {
+  CLT_PREPROCESS_NONE,        /* features as given */
+  CLT_PREPROCESS_CENTER,      /* subtract the training mean (CS231n) */
+  CLT_PREPROCESS_STANDARDIZE  /* subtract the mean, divide by the std */
+} clt_preprocess;
+
+typedef struct clt_train_options {
+  clt_loss_desc loss;
+  clt_reg_desc reg;
+  clt_optim_desc optim;
+  clt_schedule schedule; /* base_lr is optim.lr; total steps filled in */
+  size_t batch;          /* rows per step; 0 means the whole training set */
+  size_t epochs;
+  uint64_t seed;
+  bool bias;             /* a separate bias vector b (1,C) */
+} clt_train_options;
+
+typedef struct clt_epoch_stats {
+  size_t epoch;           /* 1-based, counting resumed epochs */
+  uint64_t step;          /* optimizer steps so far */
+  double train_loss;      /* mean minibatch loss (with penalty) over the epoch */
+  double test_loss, test_accuracy;
+  double seconds;         /* this epoch, training and evaluation */
+  double samples_per_second;
+} clt_epoch_stats;
+
+/* Called every few steps inside an epoch: steps done in this epoch, steps
+   per epoch, last minibatch loss. Return non-zero to stop early. */
+typedef int (*clt_progress_fn)(void *user, size_t done, size_t total,
+                               double loss);
+
+typedef struct clt_trainer clt_trainer;
+
+/* Uploads train and test (already preprocessed by the caller with
+   clt_trainer_preprocess) and initialises W = 0, b = 0. */
+clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
+                              const clt_dataset *train,
+                              const clt_dataset *test, clt_trainer **out);
+void clt_trainer_destroy(clt_trainer *tr);
+
+/* One epoch: the steps, then evaluation on the test set. A non-finite loss
+   stops at once with CLT_ERR_NONFINITE, clt_last_error naming the step and
+   the learning rate, and the parameters as they were before that step's
+   update is not guaranteed: keep checkpoints. */
+clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
+                             void *user, clt_epoch_stats *stats);
+size_t clt_trainer_epochs_done(const clt_trainer *tr);
+
+/* Loss and accuracy of the current model on X (N,D) against labels y. */
+clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
+                                const clt_tensor *y, double *loss,
+                                double *accuracy);
+
+/* Checkpoints: weights, bias, optimizer state, schedule position, RNG
+   state, preprocessing statistics; written atomically. Loading checks the
+   data shape, loss and optimizer and refuses others with CLT_ERR_FORMAT. */
+clt_status clt_trainer_save(clt_trainer *tr, const char *path);
+clt_status clt_trainer_load(clt_trainer *tr, const char *path);
+
+/* Preprocessing statistics travel with the model: computed from the
+   training set, applied to both splits and stored in checkpoints. */
+typedef struct clt_prep_stats {
+  clt_preprocess mode;
+  float scale;       /* applied first, e.g. 1/255 for pixels */
+  size_t d;
+  double *mean, *std; /* d each, owned; NULL for CLT_PREPROCESS_NONE */
+} clt_prep_stats;
+
+int clt_prep_fit(const clt_dataset *train, clt_preprocess mode, float scale,
+                 clt_prep_stats *out);
+void clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds);
+void clt_prep_free(clt_prep_stats *st);
+void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st);
+
+/* A saved model for prediction: W (D,C), b (C) and its preprocessing. */
+typedef struct clt_model {
+  size_t d, c;
+  clt_loss_kind loss;
+  float *W, *b;
+  clt_prep_stats prep;
+} clt_model;
+clt_status clt_model_load(const char *path, clt_model *out, char *err,
+                          size_t errlen);
+void clt_model_free(clt_model *m);
+
+#endif
