@@ -11,7 +11,8 @@
    one tensor and reads that tensor's options as a uniform value. The
    kernels get one word per unit: bits 0-1 the option bits below, bits 2-10
    the number of elements of the unit that belong to the tensor (the rest is
-   padding that no kernel touches), bits 11-31 the tensor's index. */
+   padding, which the reductions skip and nothing but the updates reads),
+   bits 11-31 the tensor's index. */
 #define CLT_OPT_UNIT 256
 #define CLT_OPT_MAX_SEGS (1u << 20)
 #define CLT_OPT_MAX_STATES 3

@@ -4,20 +4,38 @@
  * PyTorch >= 2.0; LARS: You, Gitman, Ginsburg 2017; LAMB: You et al. 2019);
  * host/ref/ref_optim.c is their double-precision specification.
  *
- * One work-item per element, one launch per step: each kernel reads p, g
- * and the state once and writes p and the state once. Scalars that are the
- * same for every element come from the host. The leading arguments
- * (CLT_OPT_HEAD) are shared:
+ * One work-item per element, one pass per step: each kernel reads p, g and
+ * the state once and writes p and the state once. Scalars that are the same
+ * for every element come from the host, reciprocals included: on a CPU an
+ * Adam step is nearly as much arithmetic as memory traffic, so the kernels
+ * multiply by 1 / bc where PyTorch divides by bc (the results differ in the
+ * last bit, not in the formula).
+ *
+ * Shape of the code, for POCL's sake (it vectorizes across work-items): no
+ * run-time branch on a uniform flag (amsgrad, centered, momentum: kernel
+ * variants instead, two to five times faster), and no bound check in the
+ * main kernels: a load below a branch is no longer hoisted, and POCL then
+ * loads it lane by lane. The host launches the main kernel over whole
+ * work-groups only; a tensor whose size is not a multiple of the work-group
+ * gets its last partial group from the "_tail" variant (bound-checked) in a
+ * second launch. A parameter group's tensors are padded to whole units, so
+ * a group is always one launch; its padding is updated too, harmlessly: it
+ * starts at zero, only ever holds what zeros become (NaN at worst, with
+ * eps 0) and nothing reads it but these updates (the reductions skip it).
+ *
+ * The leading arguments (CLT_OPT_HEAD) are shared:
  *   p, p_off / g, g_off  parameters (updated in place) and gradients
- *   aux    [0] skip flag of the non-finite guard, [1] clipping coefficient,
- *          [2] gradient norm, [4 + s] trust ratio of tensor s (1 unless
- *          LARS / LAMB wrote it): written by clt_optim_stats and
- *          clt_optim_ratios, so a step never waits for the host
+ *   aux    [0] skip flag of the non-finite guard, [1] gradient scale (the
+ *          clipping coefficient, negated with maximize), [2] gradient
+ *          norm, [4 + s] trust ratio of tensor s (1 unless LARS / LAMB
+ *          wrote it): written by clt_optim_stats and clt_optim_ratios, so
+ *          a step never waits for the host
  *   units  one word per 256-element unit (host/optim_impl.h): option bits,
  *          elements in use, tensor index. A work-group is 1/gpu of a unit,
  *          so everything read from it is uniform over the group.
- *   sgn    -1 with maximize; wd coupled decay (g += wd p); decay decoupled
- *          decay (p *= decay, 1 when unused).
+ *   wd     coupled decay (g += wd p); decay: decoupled decay (p *= decay,
+ *          1 when unused); neither on tensors with no_weight_decay.
+ * A skipped step (the guard) stores back the values it read.
  */
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -31,172 +49,282 @@ typedef float clt_opt_acc;
 #define CLT_OPT_HEAD                                                          \
   __global float *restrict p, ulong p_off, __global const float *restrict g, \
       ulong g_off, __global const float *restrict aux,                        \
-      __global const uint *restrict units, uint gpu, float sgn, float wd,     \
-      float decay
+      __global const uint *restrict units, uint gpu, float wd, float decay
+#define CLT_OPT_HEAD_ARGS p, p_off, g, g_off, aux, units, gpu, wd, decay
 
-/* First elements past this group's part of its tensor (0 when the guard
-   says skip). Loaded before any branch so the loads stay uniform. */
-inline ulong clt_opt_end(__global const float *aux, uint word, uint gpu) {
-  ulong unit = get_group_id(0) / gpu;
-  return aux[0] != 0.0f ? 0
-                        : unit * gpu * get_local_size(0) + ((word >> 2) & 511u);
+/* Bodies are inlined into each variant with constant flags. */
+#define CLT_OPT_BODY inline __attribute__((always_inline)) void
+
+/* Index of this work-group in the whole range (tail launches are offset). */
+inline size_t clt_opt_group(void) {
+  return get_global_offset(0) / get_local_size(0) + get_group_id(0);
 }
 
-/* Declares i, word, coef (clipping), ratio (trust ratio) and wd_on for
-   this element; returns for elements outside the tensor or when skipping. */
-#define CLT_OPT_INDEX                                                         \
-  const uint word = units[get_group_id(0) / gpu];                             \
-  const ulong end = clt_opt_end(aux, word, gpu);                              \
-  const float coef = aux[1];                                                  \
-  const float ratio = aux[4 + (word >> 11)];                                  \
-  const size_t i = get_global_id(0);                                          \
-  if (i >= end) return;                                                       \
-  const bool wd_on = (word & 1u) == 0;
+/* First element past this group's part of its tensor. */
+inline ulong clt_opt_end(uint word, size_t grp, uint gpu) {
+  return (ulong)(grp / gpu) * gpu * get_local_size(0) + ((word >> 2) & 511u);
+}
 
-/* CLT_OPT_INDEX, then pi (after decoupled decay) and gi (clipped, signed,
-   with coupled decay). */
-#define CLT_OPT_BEGIN                                                         \
-  CLT_OPT_INDEX                                                               \
-  float pi = p[p_off + i] * (wd_on ? decay : 1.0f);                           \
-  float gi = sgn * (coef * g[g_off + i]);                                     \
-  if (wd_on && wd != 0.0f) gi = gi + wd * pi;
+/* Declares i, word, skip, scale (aux[1]), ratio (the tensor's trust ratio),
+   wd_t and decay_t (the tensor's coupled and decoupled decay), all loaded
+   before any branch; the tail variant (checked) returns past the tensor. */
+#define CLT_OPT_INDEX(checked)                                                \
+  const size_t grp = clt_opt_group();                                         \
+  const uint word = units[grp / gpu];                                         \
+  const float skip_f = aux[0], scale = aux[1];                                \
+  const float ratio = aux[4 + (word >> 11)];                                  \
+  const float wd_t = (word & 1u) ? 0.0f : wd;                                 \
+  const float decay_t = (word & 1u) ? 1.0f : decay;                           \
+  const size_t i = get_global_id(0);                                          \
+  if (checked && i >= clt_opt_end(word, grp, gpu)) return;                    \
+  const bool skip = skip_f != 0.0f;
+
+/* CLT_OPT_INDEX, then p0 (as stored), pi (after decoupled decay) and gi
+   (scaled, with coupled decay). */
+#define CLT_OPT_BEGIN(checked)                                                \
+  CLT_OPT_INDEX(checked)                                                      \
+  const float p0 = p[p_off + i];                                              \
+  const float pi = p0 * decay_t;                                              \
+  const float gi = scale * g[g_off + i] + wd_t * pi;
+
+/* Stores the new value of x[j], or its old one when skipping. */
+#define CLT_OPT_PUT(x, j, old, new) (x)[j] = skip ? (old) : (new)
+
+/* The main kernel and its bound-checked tail variant: the body called with
+   the shared arguments, the kernel's own, and checked 0 or 1. */
+#define CLT_OPT_PAIR(name, params, body, ...)                                 \
+  __kernel void name(CLT_OPT_HEAD, params) {                                  \
+    body(CLT_OPT_HEAD_ARGS, __VA_ARGS__, 0);                                  \
+  }                                                                           \
+  __kernel void name##_tail(CLT_OPT_HEAD, params) {                           \
+    body(CLT_OPT_HEAD_ARGS, __VA_ARGS__, 1);                                  \
+  }
 
 /* torch.maximum / torch.amax: NaN wins. */
 inline float clt_opt_nan_max(float a, float b) {
   return a >= b || isnan(a) ? a : b;
 }
 
-/* SGD and LARS (ratio is LARS's trust ratio, 1 for SGD); buf may be NULL
-   when momentum is 0. */
-__kernel void clt_optim_sgd(CLT_OPT_HEAD, __global float *restrict buf,
-                            float lr, float momentum, float damp1,
-                            int nesterov, int first) {
-  CLT_OPT_BEGIN
+/* SGD and LARS (ratio: LARS's trust ratio, 1 for SGD). b = mb b +
+   damp1 d: the host passes mb = 0, damp1 = 1 on SGD's first step (b is
+   then d, as PyTorch clones it). mn: Nesterov's momentum. */
+CLT_OPT_BODY clt_opt_sgd(CLT_OPT_HEAD, __global float *restrict buf, float lr,
+                         float mb, float damp1, float mn, const int momentum,
+                         const int nesterov, const int checked) {
+  CLT_OPT_BEGIN(checked)
   float d = ratio * gi;
-  if (momentum != 0.0f) {
-    float b = first ? d : momentum * buf[i] + damp1 * d;
-    buf[i] = b;
-    d = nesterov ? d + momentum * b : b;
+  if (momentum) {
+    float b0 = buf[i], b = mb * b0 + damp1 * d;
+    CLT_OPT_PUT(buf, i, b0, b);
+    d = nesterov ? d + mn * b : b;
   }
-  p[p_off + i] = pi - lr * d;
+  CLT_OPT_PUT(p, p_off + i, p0, pi - lr * d);
 }
 
-__kernel void clt_optim_adagrad(CLT_OPT_HEAD, __global float *restrict sum,
-                                float clr, float eps) {
-  CLT_OPT_BEGIN
-  float s = sum[i] + gi * gi;
-  sum[i] = s;
-  p[p_off + i] = pi - clr * (gi / (sqrt(s) + eps));
+#define CLT_OPT_SGD_PARAMS                                                    \
+  __global float *restrict buf, float lr, float mb, float damp1, float mn
+CLT_OPT_PAIR(clt_optim_sgd, CLT_OPT_SGD_PARAMS, clt_opt_sgd, buf, lr, mb,
+             damp1, mn, 0, 0)
+CLT_OPT_PAIR(clt_optim_sgd_momentum, CLT_OPT_SGD_PARAMS, clt_opt_sgd, buf, lr,
+             mb, damp1, mn, 1, 0)
+CLT_OPT_PAIR(clt_optim_sgd_nesterov, CLT_OPT_SGD_PARAMS, clt_opt_sgd, buf, lr,
+             mb, damp1, mn, 1, 1)
+
+CLT_OPT_BODY clt_opt_adagrad(CLT_OPT_HEAD, __global float *restrict sum,
+                             float clr, float eps, const int checked) {
+  CLT_OPT_BEGIN(checked)
+  float s0 = sum[i], s = s0 + gi * gi;
+  CLT_OPT_PUT(sum, i, s0, s);
+  CLT_OPT_PUT(p, p_off + i, p0, pi - clr * (gi / (sqrt(s) + eps)));
 }
 
-/* buf NULL without momentum, avg NULL unless centered. */
-__kernel void clt_optim_rmsprop(CLT_OPT_HEAD, __global float *restrict sq,
-                                __global float *restrict buf,
-                                __global float *restrict avg, float lr,
-                                float alpha, float one_minus_alpha, float eps,
-                                float momentum, int centered) {
-  CLT_OPT_BEGIN
-  float a = alpha * sq[i] + one_minus_alpha * (gi * gi);
-  sq[i] = a;
+#define CLT_OPT_ADAGRAD_PARAMS __global float *restrict sum, float clr, float eps
+CLT_OPT_PAIR(clt_optim_adagrad, CLT_OPT_ADAGRAD_PARAMS, clt_opt_adagrad, sum,
+             clr, eps)
+
+CLT_OPT_BODY clt_opt_rmsprop(CLT_OPT_HEAD, __global float *restrict sq,
+                             __global float *restrict buf,
+                             __global float *restrict avg, float lr,
+                             float alpha, float one_minus_alpha, float eps,
+                             float momentum, const int centered,
+                             const int with_momentum, const int checked) {
+  CLT_OPT_BEGIN(checked)
+  float a0 = sq[i], a = alpha * a0 + one_minus_alpha * (gi * gi);
+  CLT_OPT_PUT(sq, i, a0, a);
   float den;
   if (centered) {
-    float c = alpha * avg[i] + one_minus_alpha * gi;
-    avg[i] = c;
+    float c0 = avg[i], c = alpha * c0 + one_minus_alpha * gi;
+    CLT_OPT_PUT(avg, i, c0, c);
     den = sqrt(a - c * c) + eps;
   } else {
     den = sqrt(a) + eps;
   }
-  if (momentum > 0.0f) {
-    float b = momentum * buf[i] + gi / den;
-    buf[i] = b;
-    p[p_off + i] = pi - lr * b;
+  if (with_momentum) {
+    float b0 = buf[i], b = momentum * b0 + gi / den;
+    CLT_OPT_PUT(buf, i, b0, b);
+    CLT_OPT_PUT(p, p_off + i, p0, pi - lr * b);
   } else {
-    p[p_off + i] = pi - lr * (gi / den);
+    CLT_OPT_PUT(p, p_off + i, p0, pi - lr * (gi / den));
   }
 }
 
-__kernel void clt_optim_adadelta(CLT_OPT_HEAD, __global float *restrict sq,
-                                 __global float *restrict acc, float lr,
-                                 float rho, float one_minus_rho, float eps) {
-  CLT_OPT_BEGIN
-  float a = rho * sq[i] + one_minus_rho * (gi * gi);
-  float e = acc[i];
-  float delta = sqrt(e + eps) / sqrt(a + eps) * gi;
-  sq[i] = a;
-  acc[i] = rho * e + one_minus_rho * (delta * delta);
-  p[p_off + i] = pi - lr * delta;
+/* buf unused without momentum, avg unless centered. */
+#define CLT_OPT_RMSPROP_PARAMS                                                \
+  __global float *restrict sq, __global float *restrict buf,                 \
+      __global float *restrict avg, float lr, float alpha,                    \
+      float one_minus_alpha, float eps, float momentum
+#define CLT_OPT_RMSPROP(name, C, M)                                           \
+  CLT_OPT_PAIR(name, CLT_OPT_RMSPROP_PARAMS, clt_opt_rmsprop, sq, buf, avg,   \
+               lr, alpha, one_minus_alpha, eps, momentum, C, M)
+CLT_OPT_RMSPROP(clt_optim_rmsprop, 0, 0)
+CLT_OPT_RMSPROP(clt_optim_rmsprop_momentum, 0, 1)
+CLT_OPT_RMSPROP(clt_optim_rmsprop_centered, 1, 0)
+CLT_OPT_RMSPROP(clt_optim_rmsprop_centered_momentum, 1, 1)
+
+CLT_OPT_BODY clt_opt_adadelta(CLT_OPT_HEAD, __global float *restrict sq,
+                              __global float *restrict acc, float lr,
+                              float rho, float one_minus_rho, float eps,
+                              const int checked) {
+  CLT_OPT_BEGIN(checked)
+  float a0 = sq[i], e0 = acc[i];
+  float a = rho * a0 + one_minus_rho * (gi * gi);
+  float delta = sqrt((e0 + eps) / (a + eps)) * gi;
+  CLT_OPT_PUT(sq, i, a0, a);
+  CLT_OPT_PUT(acc, i, e0, rho * e0 + one_minus_rho * (delta * delta));
+  CLT_OPT_PUT(p, p_off + i, p0, pi - lr * delta);
 }
 
-/* Adam and AdamW (decay carries AdamW's decoupled decay); vmax NULL
-   without amsgrad. */
-__kernel void clt_optim_adam(CLT_OPT_HEAD, __global float *restrict m,
-                             __global float *restrict v,
-                             __global float *restrict vmax, float beta1,
-                             float one_minus_beta1, float beta2,
-                             float one_minus_beta2, float step_size,
-                             float bc2_sqrt, float eps, int amsgrad) {
-  CLT_OPT_BEGIN
-  float mm = beta1 * m[i] + one_minus_beta1 * gi;
-  float vv = beta2 * v[i] + one_minus_beta2 * (gi * gi);
-  m[i] = mm;
-  v[i] = vv;
+#define CLT_OPT_ADADELTA_PARAMS                                               \
+  __global float *restrict sq, __global float *restrict acc, float lr,       \
+      float rho, float one_minus_rho, float eps
+CLT_OPT_PAIR(clt_optim_adadelta, CLT_OPT_ADADELTA_PARAMS, clt_opt_adadelta,
+             sq, acc, lr, rho, one_minus_rho, eps)
+
+/* The first and second moments of the Adam family. */
+#define CLT_OPT_MOMENTS                                                       \
+  const float m0 = m[i], v0 = v[i];                                           \
+  const float mm = beta1 * m0 + one_minus_beta1 * gi;                         \
+  const float vv = beta2 * v0 + one_minus_beta2 * (gi * gi);                  \
+  CLT_OPT_PUT(m, i, m0, mm);                                                  \
+  CLT_OPT_PUT(v, i, v0, vv);
+
+/* Adam and AdamW (decay carries AdamW's decoupled decay). */
+CLT_OPT_BODY clt_opt_adam(CLT_OPT_HEAD, __global float *restrict m,
+                          __global float *restrict v,
+                          __global float *restrict vmax, float beta1,
+                          float one_minus_beta1, float beta2,
+                          float one_minus_beta2, float step_size,
+                          float inv_bc2_sqrt, float eps, const int amsgrad,
+                          const int checked) {
+  CLT_OPT_BEGIN(checked)
+  CLT_OPT_MOMENTS
+  float vd = vv;
   if (amsgrad) {
-    vv = clt_opt_nan_max(vmax[i], vv);
-    vmax[i] = vv;
+    float x0 = vmax[i];
+    vd = clt_opt_nan_max(x0, vv);
+    CLT_OPT_PUT(vmax, i, x0, vd);
   }
-  p[p_off + i] = pi - step_size * (mm / (sqrt(vv) / bc2_sqrt + eps));
+  CLT_OPT_PUT(p, p_off + i, p0,
+              pi - step_size * (mm / (sqrt(vd) * inv_bc2_sqrt + eps)));
 }
 
-__kernel void clt_optim_adamax(CLT_OPT_HEAD, __global float *restrict m,
-                               __global float *restrict u, float beta1,
-                               float one_minus_beta1, float beta2, float clr,
-                               float eps) {
-  CLT_OPT_BEGIN
-  float mm = beta1 * m[i] + one_minus_beta1 * gi;
-  float uu = clt_opt_nan_max(beta2 * u[i], fabs(gi) + eps);
-  m[i] = mm;
-  u[i] = uu;
-  p[p_off + i] = pi - clr * (mm / uu);
+/* vmax unused without amsgrad. */
+#define CLT_OPT_ADAM_PARAMS                                                   \
+  __global float *restrict m, __global float *restrict v,                    \
+      __global float *restrict vmax, float beta1, float one_minus_beta1,      \
+      float beta2, float one_minus_beta2, float step_size,                    \
+      float inv_bc2_sqrt, float eps
+#define CLT_OPT_ADAM(name, A)                                                 \
+  CLT_OPT_PAIR(name, CLT_OPT_ADAM_PARAMS, clt_opt_adam, m, v, vmax, beta1,    \
+               one_minus_beta1, beta2, one_minus_beta2, step_size,            \
+               inv_bc2_sqrt, eps, A)
+CLT_OPT_ADAM(clt_optim_adam, 0)
+CLT_OPT_ADAM(clt_optim_adam_amsgrad, 1)
+
+CLT_OPT_BODY clt_opt_adamax(CLT_OPT_HEAD, __global float *restrict m,
+                            __global float *restrict u, float beta1,
+                            float one_minus_beta1, float beta2, float clr,
+                            float eps, const int checked) {
+  CLT_OPT_BEGIN(checked)
+  float m0 = m[i], u0 = u[i];
+  float mm = beta1 * m0 + one_minus_beta1 * gi;
+  float uu = clt_opt_nan_max(beta2 * u0, fabs(gi) + eps);
+  CLT_OPT_PUT(m, i, m0, mm);
+  CLT_OPT_PUT(u, i, u0, uu);
+  CLT_OPT_PUT(p, p_off + i, p0, pi - clr * (mm / uu));
 }
 
-__kernel void clt_optim_nadam(CLT_OPT_HEAD, __global float *restrict m,
-                              __global float *restrict v, float beta1,
-                              float one_minus_beta1, float beta2,
-                              float one_minus_beta2, float bc2, float c_grad,
-                              float c_avg, float eps) {
-  CLT_OPT_BEGIN
-  float mm = beta1 * m[i] + one_minus_beta1 * gi;
-  float vv = beta2 * v[i] + one_minus_beta2 * (gi * gi);
-  m[i] = mm;
-  v[i] = vv;
-  float den = sqrt(vv / bc2) + eps;
-  pi = pi - c_grad * (gi / den);
-  p[p_off + i] = pi - c_avg * (mm / den);
+#define CLT_OPT_ADAMAX_PARAMS                                                 \
+  __global float *restrict m, __global float *restrict u, float beta1,       \
+      float one_minus_beta1, float beta2, float clr, float eps
+CLT_OPT_PAIR(clt_optim_adamax, CLT_OPT_ADAMAX_PARAMS, clt_opt_adamax, m, u,
+             beta1, one_minus_beta1, beta2, clr, eps)
+
+CLT_OPT_BODY clt_opt_nadam(CLT_OPT_HEAD, __global float *restrict m,
+                           __global float *restrict v, float beta1,
+                           float one_minus_beta1, float beta2,
+                           float one_minus_beta2, float inv_bc2, float c_grad,
+                           float c_avg, float eps, const int checked) {
+  CLT_OPT_BEGIN(checked)
+  CLT_OPT_MOMENTS
+  float r = 1.0f / (sqrt(vv * inv_bc2) + eps);
+  float q = pi - c_grad * (gi * r);
+  CLT_OPT_PUT(p, p_off + i, p0, q - c_avg * (mm * r));
 }
 
-/* rect_on: the variance is tractable (rho_t > 5); lr_rect = lr * rect. */
-__kernel void clt_optim_radam(CLT_OPT_HEAD, __global float *restrict m,
-                              __global float *restrict v, float beta1,
-                              float one_minus_beta1, float beta2,
-                              float one_minus_beta2, float lr, float bc1,
-                              float bc2_sqrt, float rect, int rect_on,
-                              float eps) {
-  CLT_OPT_BEGIN
-  float mm = beta1 * m[i] + one_minus_beta1 * gi;
-  float vv = beta2 * v[i] + one_minus_beta2 * (gi * gi);
-  m[i] = mm;
-  v[i] = vv;
-  float mh = mm / bc1;
-  p[p_off + i] = rect_on ? pi - mh * lr * (bc2_sqrt / (sqrt(vv) + eps)) * rect
-                         : pi - mh * lr;
+#define CLT_OPT_NADAM_PARAMS                                                  \
+  __global float *restrict m, __global float *restrict v, float beta1,       \
+      float one_minus_beta1, float beta2, float one_minus_beta2,              \
+      float inv_bc2, float c_grad, float c_avg, float eps
+CLT_OPT_PAIR(clt_optim_nadam, CLT_OPT_NADAM_PARAMS, clt_opt_nadam, m, v,
+             beta1, one_minus_beta1, beta2, one_minus_beta2, inv_bc2, c_grad,
+             c_avg, eps)
+
+/* rect: the variance is tractable (rho_t > 5): p -= c m / (sqrt(v) + eps)
+   with c = lr r sqrt(1 - b2^t) / (1 - b1^t) (r the rectification); else
+   p -= c m with c = lr / (1 - b1^t). */
+CLT_OPT_BODY clt_opt_radam(CLT_OPT_HEAD, __global float *restrict m,
+                           __global float *restrict v, float beta1,
+                           float one_minus_beta1, float beta2,
+                           float one_minus_beta2, float c, float eps,
+                           const int rect, const int checked) {
+  CLT_OPT_BEGIN(checked)
+  CLT_OPT_MOMENTS
+  CLT_OPT_PUT(p, p_off + i, p0,
+              rect ? pi - c * (mm / (sqrt(vv) + eps)) : pi - c * mm);
 }
+
+#define CLT_OPT_RADAM_PARAMS                                                  \
+  __global float *restrict m, __global float *restrict v, float beta1,       \
+      float one_minus_beta1, float beta2, float one_minus_beta2, float c,     \
+      float eps
+#define CLT_OPT_RADAM(name, R)                                                \
+  CLT_OPT_PAIR(name, CLT_OPT_RADAM_PARAMS, clt_opt_radam, m, v, beta1,        \
+               one_minus_beta1, beta2, one_minus_beta2, c, eps, R)
+CLT_OPT_RADAM(clt_optim_radam, 1)
+CLT_OPT_RADAM(clt_optim_radam_unrectified, 0)
 
 /* ------------------------------------------------------------ reductions */
 
+/* Reductions are per unit: one work-item sums a unit's elements in use
+   with explicit 8-wide vectors (POCL runs barrier-and-tree reductions an
+   order of magnitude slower than this) into part[3 * unit + 0..2], in
+   double where the device has it. The order of additions is fixed. */
+#ifdef cl_khr_fp64
+typedef double8 clt_opt_acc8;
+#define clt_opt_to_acc8 convert_double8
+#else
+typedef float8 clt_opt_acc8;
+#define clt_opt_to_acc8(x) (x)
+#endif
+
+inline clt_opt_acc clt_opt_sum8(clt_opt_acc8 x) {
+  return ((x.s0 + x.s1) + (x.s2 + x.s3)) + ((x.s4 + x.s5) + (x.s6 + x.s7));
+}
+
 /* Tree sum over the work-group of the k arrays tmp[j * wg + lid], each
-   work-item having stored its values: the sums end in tmp[j * wg]. The
-   order of additions depends only on the work-group size. Every work-item
-   must call it. */
+   work-item having stored its values: the sums end in tmp[j * wg]. Every
+   work-item must call it. */
 inline void clt_opt_tree(__local clt_opt_acc *tmp, uint k) {
   size_t lid = get_local_id(0), wg = get_local_size(0);
   barrier(CLK_LOCAL_MEM_FENCE);
@@ -207,106 +335,134 @@ inline void clt_opt_tree(__local clt_opt_acc *tmp, uint k) {
   }
 }
 
-/* Stores (a, b, c) summed over the work-group at out[3 * group + 0..2]. */
-inline void clt_opt_group_sum3(clt_opt_acc a, clt_opt_acc b, clt_opt_acc c,
-                               __local clt_opt_acc *tmp,
-                               __global clt_opt_acc *out) {
-  size_t lid = get_local_id(0), wg = get_local_size(0);
-  tmp[lid] = a;
-  tmp[wg + lid] = b;
-  tmp[2 * wg + lid] = c;
-  clt_opt_tree(tmp, 3);
-  if (lid == 0) {
-    size_t grp = get_group_id(0);
-    out[3 * grp] = tmp[0];
-    out[3 * grp + 1] = tmp[wg];
-    out[3 * grp + 2] = tmp[2 * wg];
-  }
-}
-
-/* Per group: (sum p^2 when with_param, sum g^2, count of non-finite g),
-   over the raw gradient (before clipping and sign). */
+/* One work-item per unit: (sum p^2 when with_param, sum g^2, 1 if a g is
+   not finite), over the raw gradient (before clipping and sign). */
 __kernel void clt_optim_gradstat(__global const float *restrict p,
                                  ulong p_off, __global const float *restrict g,
                                  ulong g_off, __global const uint *restrict units,
-                                 uint gpu, int with_param,
-                                 __global clt_opt_acc *restrict part,
-                                 __local clt_opt_acc *tmp) {
-  const uint word = units[get_group_id(0) / gpu];
-  const ulong end = (ulong)(get_group_id(0) / gpu) * gpu * get_local_size(0) +
-                    ((word >> 2) & 511u);
-  const size_t i = get_global_id(0);
-  clt_opt_acc sp = 0, sg = 0, bad = 0;
-  if (i < end) {
-    clt_opt_acc x = g[g_off + i];
-    sg = x * x;
-    bad = isfinite(g[g_off + i]) ? 0 : 1;
+                                 ulong nunits, int with_param,
+                                 __global clt_opt_acc *restrict part) {
+  const size_t u = get_global_id(0), base = u * 256;
+  if (u >= nunits) return;
+  const uint used = (units[u] >> 2) & 511u;
+  __global const float *gu = g + g_off + base, *pu = p + p_off + base;
+  clt_opt_acc8 sp = 0, sg = 0;
+  int8 bad = 0;
+  uint k = 0;
+  for (; k + 8 <= used; k += 8) {
+    float8 x = vload8(0, gu + k);
+    clt_opt_acc8 xd = clt_opt_to_acc8(x);
+    sg += xd * xd;
+    bad |= isfinite(x) ? 0 : -1;
     if (with_param) {
-      clt_opt_acc w = p[p_off + i];
-      sp = w * w;
+      clt_opt_acc8 w = clt_opt_to_acc8(vload8(0, pu + k));
+      sp += w * w;
     }
   }
-  clt_opt_group_sum3(sp, sg, bad, tmp, part);
-}
-
-/* LAMB, first pass: the moments (stored) and per group (sum p^2, sum u^2)
-   with u = (m / bc1) / (sqrt(v / bc2) + eps) + wd p. */
-inline float clt_opt_lamb_u(float mm, float vv, float pi, float bc1, float bc2,
-                            float eps, float wd) {
-  return (mm / bc1) / (sqrt(vv / bc2) + eps) + wd * pi;
-}
-
-__kernel void clt_optim_lamb_moments(CLT_OPT_HEAD, __global float *restrict m,
-                                     __global float *restrict v, float beta1,
-                                     float one_minus_beta1, float beta2,
-                                     float one_minus_beta2, float bc1,
-                                     float bc2, float eps, float lamb_wd,
-                                     __global clt_opt_acc *restrict part,
-                                     __local clt_opt_acc *tmp) {
-  const uint word = units[get_group_id(0) / gpu];
-  const ulong end = clt_opt_end(aux, word, gpu);
-  const float coef = aux[1];
-  const size_t i = get_global_id(0);
-  clt_opt_acc sp = 0, su = 0;
-  if (i < end) {
-    float pi = p[p_off + i];
-    float gi = sgn * (coef * g[g_off + i]);
-    float mm = beta1 * m[i] + one_minus_beta1 * gi;
-    float vv = beta2 * v[i] + one_minus_beta2 * (gi * gi);
-    m[i] = mm;
-    v[i] = vv;
-    float u = clt_opt_lamb_u(mm, vv, pi, bc1, bc2, eps,
-                             (word & 1u) ? 0.0f : lamb_wd);
-    sp = (clt_opt_acc)pi * pi;
-    su = (clt_opt_acc)u * u;
+  clt_opt_acc tp = clt_opt_sum8(sp), tg = clt_opt_sum8(sg);
+  int tb = any(bad);
+  for (; k < used; k++) {
+    clt_opt_acc x = gu[k];
+    tg += x * x;
+    tb |= !isfinite(gu[k]);
+    if (with_param) tp += (clt_opt_acc)pu[k] * pu[k];
   }
-  clt_opt_group_sum3(sp, su, 0, tmp, part);
+  part[3 * u] = tp;
+  part[3 * u + 1] = tg;
+  part[3 * u + 2] = tb ? 1 : 0;
+}
+
+/* LAMB: u = (m / bc1) / (sqrt(v / bc2) + eps) + wd p. */
+inline float clt_opt_lamb_u(float mm, float vv, float pi, float inv_bc1,
+                            float inv_bc2, float eps, float wd) {
+  return mm * inv_bc1 / (sqrt(vv * inv_bc2) + eps) + wd * pi;
+}
+inline float8 clt_opt_lamb_u8(float8 mm, float8 vv, float8 pi, float inv_bc1,
+                              float inv_bc2, float eps, float wd) {
+  return mm * inv_bc1 / (sqrt(vv * inv_bc2) + eps) + wd * pi;
+}
+
+/* LAMB, first pass, one work-item per unit: the moments (stored unless the
+   guard says skip) and (sum p^2, sum u^2). */
+__kernel void clt_optim_lamb_moments(
+    __global const float *restrict p, ulong p_off,
+    __global const float *restrict g, ulong g_off,
+    __global const float *restrict aux, __global const uint *restrict units,
+    ulong nunits, __global float *restrict m, __global float *restrict v,
+    float beta1,
+    float one_minus_beta1, float beta2, float one_minus_beta2, float inv_bc1,
+    float inv_bc2, float eps, float lamb_wd,
+    __global clt_opt_acc *restrict part) {
+  const size_t u = get_global_id(0), base = u * 256;
+  if (u >= nunits) return;
+  const uint word = units[u], used = (word >> 2) & 511u;
+  const float scale = aux[1], wd_u = (word & 1u) ? 0.0f : lamb_wd;
+  part[3 * u + 2] = 0;
+  if (aux[0] != 0.0f) { /* skipped: the ratios are not used */
+    part[3 * u] = part[3 * u + 1] = 0;
+    return;
+  }
+  __global const float *gu = g + g_off + base, *pu = p + p_off + base;
+  __global float *mu = m + base, *vu = v + base;
+  clt_opt_acc8 sp = 0, su = 0;
+  uint k = 0;
+  for (; k + 8 <= used; k += 8) {
+    float8 pi = vload8(0, pu + k), gi = scale * vload8(0, gu + k);
+    float8 mm = beta1 * vload8(0, mu + k) + one_minus_beta1 * gi;
+    float8 vv = beta2 * vload8(0, vu + k) + one_minus_beta2 * (gi * gi);
+    vstore8(mm, 0, mu + k);
+    vstore8(vv, 0, vu + k);
+    clt_opt_acc8 pd = clt_opt_to_acc8(pi);
+    clt_opt_acc8 ud = clt_opt_to_acc8(
+        clt_opt_lamb_u8(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u));
+    sp += pd * pd;
+    su += ud * ud;
+  }
+  clt_opt_acc tp = clt_opt_sum8(sp), tu = clt_opt_sum8(su);
+  for (; k < used; k++) {
+    float pi = pu[k], gi = scale * gu[k];
+    float mm = beta1 * mu[k] + one_minus_beta1 * gi;
+    float vv = beta2 * vu[k] + one_minus_beta2 * (gi * gi);
+    mu[k] = mm;
+    vu[k] = vv;
+    clt_opt_acc x = clt_opt_lamb_u(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u);
+    tp += (clt_opt_acc)pi * pi;
+    tu += x * x;
+  }
+  part[3 * u] = tp;
+  part[3 * u + 1] = tu;
 }
 
 /* LAMB, second pass: p -= lr r u with r from clt_optim_ratios (the
    gradient is not read again). */
-__kernel void clt_optim_lamb_apply(CLT_OPT_HEAD, __global const float *restrict m,
-                                   __global const float *restrict v, float lr,
-                                   float bc1, float bc2, float eps,
-                                   float lamb_wd) {
-  CLT_OPT_INDEX
-  float pi = p[p_off + i];
-  float u = clt_opt_lamb_u(m[i], v[i], pi, bc1, bc2, eps,
-                           wd_on ? lamb_wd : 0.0f);
-  p[p_off + i] = pi - (lr * ratio) * u;
+CLT_OPT_BODY clt_opt_lamb_apply(CLT_OPT_HEAD, __global const float *restrict m,
+                                __global const float *restrict v, float lr,
+                                float inv_bc1, float inv_bc2, float eps,
+                                float lamb_wd, const int checked) {
+  CLT_OPT_INDEX(checked)
+  const float p0 = p[p_off + i];
+  float u = clt_opt_lamb_u(m[i], v[i], p0, inv_bc1, inv_bc2, eps,
+                           (word & 1u) ? 0.0f : lamb_wd);
+  CLT_OPT_PUT(p, p_off + i, p0, p0 - (lr * ratio) * u);
 }
 
-/* One work-group: from the gradstat sums of every group, the gradient norm
-   N, aux[0] = guard and a non-finite gradient, aux[1] = the clipping
-   coefficient min(1, max_norm / (N + 1e-6)) (1 without clipping: max_norm
-   0), aux[2] = N. */
+#define CLT_OPT_LAMB_APPLY_PARAMS                                             \
+  __global const float *restrict m, __global const float *restrict v,        \
+      float lr, float inv_bc1, float inv_bc2, float eps, float lamb_wd
+CLT_OPT_PAIR(clt_optim_lamb_apply, CLT_OPT_LAMB_APPLY_PARAMS,
+             clt_opt_lamb_apply, m, v, lr, inv_bc1, inv_bc2, eps, lamb_wd)
+
+/* One work-group: from the gradstat sums of every unit, the gradient norm
+   N, aux[0] = guard and a non-finite gradient, aux[1] = sgn times the
+   clipping coefficient min(1, max_norm / (N + 1e-6)) (1 without clipping:
+   max_norm 0), aux[2] = N. */
 __kernel void clt_optim_stats(__global const clt_opt_acc *restrict part,
-                              ulong ngroups, __global float *restrict aux,
-                              float max_norm, int guard,
+                              ulong nunits, __global float *restrict aux,
+                              float max_norm, int guard, float sgn,
                               __local clt_opt_acc *tmp) {
   size_t lid = get_local_id(0), wg = get_local_size(0);
   clt_opt_acc ss = 0, bad = 0;
-  for (ulong k = lid; k < ngroups; k += wg) {
+  for (ulong k = lid; k < nunits; k += wg) {
     ss += part[3 * k + 1];
     bad += part[3 * k + 2];
   }
@@ -320,26 +476,23 @@ __kernel void clt_optim_stats(__global const clt_opt_acc *restrict part,
       coef = c > 1 ? 1 : c; /* NaN stays NaN, as torch.clamp */
     }
     aux[0] = guard && tmp[wg] > 0 ? 1.0f : 0.0f;
-    aux[1] = (float)coef;
+    aux[1] = sgn * (float)coef;
     aux[2] = (float)norm;
   }
 }
 
 /* One work-group per tensor s: its trust ratio into aux[4 + s] from the
-   sums of its groups (slot 0: ||p||^2; slot 1: ||g||^2 for LARS, ||u||^2
+   sums of its units (slot 0: ||p||^2; slot 1: ||g||^2 for LARS, ||u||^2
    for LAMB). segtab: the tensors' first units (nseg + 1), then their option
-   bits. LARS scales ||g|| by the clipping coefficient aux[1]. */
+   bits. LARS scales ||g|| by the clipping coefficient |aux[1]|. */
 __kernel void clt_optim_ratios(__global const clt_opt_acc *restrict part,
-                               ulong ngroups,
                                __global const uint *restrict segtab,
-                               uint nseg, uint gpu,
-                               __global float *restrict aux, int lars,
-                               float eta, float wd,
+                               uint nseg, __global float *restrict aux,
+                               int lars, float eta, float wd,
                                __local clt_opt_acc *tmp) {
   size_t lid = get_local_id(0), wg = get_local_size(0);
   uint s = get_group_id(0);
-  ulong g0 = (ulong)segtab[s] * gpu, g1 = (ulong)segtab[s + 1] * gpu;
-  if (g1 > ngroups) g1 = ngroups;
+  ulong g0 = segtab[s], g1 = segtab[s + 1];
   clt_opt_acc sw = 0, sx = 0;
   for (ulong k = g0 + lid; k < g1; k += wg) {
     sw += part[3 * k];
@@ -352,7 +505,7 @@ __kernel void clt_optim_ratios(__global const clt_opt_acc *restrict part,
     clt_opt_acc wn = sqrt(tmp[0]), xn = sqrt(tmp[wg]), r = 1;
     uint flags = segtab[nseg + 1 + s];
     if (lars) {
-      xn *= aux[1];
+      xn *= fabs(aux[1]);
       clt_opt_acc wds = (flags & 1u) ? 0 : wd;
       if (!(flags & 2u) && wn > 0 && xn > 0) r = eta * wn / (xn + wds * wn);
     } else if (!(flags & 2u) && wn > 0 && xn > 0) {

@@ -14,10 +14,12 @@ struct clt_opt_cl {
   cl_mem aux;    /* (4 + nseg) floats, see kernels/optim.cl */
   cl_mem units;  /* one word per CLT_OPT_UNIT elements */
   cl_mem segtab; /* first unit of every tensor (nseg + 1), then flags */
-  cl_mem part;   /* 3 sums per work-group, 8 bytes each */
-  size_t wg, gpu, ngroups, acc_bytes;
+  cl_mem part;   /* 3 sums per unit, 8 bytes each */
+  size_t wg, gpu, nunits, acc_bytes;
   float back[3];     /* aux[0..2] as last read back */
   cl_event pending;  /* that read, not yet collected */
+  bool dirty;        /* aux[0..3] hold a step's results ... */
+  float header_scale; /* ... or the defaults with this gradient scale */
   bool dropped;      /* a read was released uncollected: finish before free */
 };
 
@@ -72,7 +74,7 @@ static clt_status build_tables(clt_optimizer *opt, clt_opt_entry *e,
   if (st == CLT_OK) {
     segtab[e->nseg] = (uint32_t)nunits;
     aux[0] = 0.0f;
-    aux[1] = 1.0f;
+    aux[1] = c->header_scale = 1.0f;
     aux[2] = NAN;
     aux[3] = 0.0f;
     st = upload(opt->ctx, units, nunits * sizeof *units, &c->units);
@@ -82,7 +84,7 @@ static clt_status build_tables(clt_optimizer *opt, clt_opt_entry *e,
                 &c->segtab);
   if (st == CLT_OK)
     st = upload(opt->ctx, aux, (4 + e->nseg) * sizeof *aux, &c->aux);
-  c->ngroups = nunits * c->gpu;
+  c->nunits = nunits;
   free(units);
   free(segtab);
   free(aux);
@@ -109,7 +111,7 @@ clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e) {
   const clt_optim_desc *d = &opt->desc;
   if (clt_opt_needs_stats(d) || d->kind == CLT_OPTIM_LAMB) {
     size_t bytes;
-    if (!clt_mul_size(c->ngroups, 3 * 8, &bytes))
+    if (!clt_mul_size(c->nunits, 3 * 8, &bytes))
       return clt_fail(ctx, CLT_ERR_SHAPE, "optimizer: %zu elements overflow",
                       e->n);
     CLT_TRY(clt_cl_alloc(ctx, bytes, &c->part));
@@ -121,31 +123,86 @@ static cl_mem mem_of(const clt_tensor *t) { return t ? t->st->mem : NULL; }
 
 /* The gradient norm, clip coefficient and skip flag into aux. */
 static clt_status launch_stats(clt_context *ctx, const clt_opt_entry *e,
-                        const clt_opt_scalars *sc) {
+                               const clt_opt_scalars *sc) {
   const clt_opt_cl *c = e->cl;
-  cl_ulong ngroups = c->ngroups;
+  cl_ulong nunits = c->nunits;
   cl_int guard = sc->guard;
-  float max_norm = (float)sc->max_norm;
+  float max_norm = (float)sc->max_norm, sgn = (float)sc->sgn;
   return CLT_LAUNCH(ctx, "clt_optim_stats", 1, &c->wg, &c->wg,
-                    CLT_ARG(c->part), CLT_ARG(ngroups), CLT_ARG(c->aux),
-                    CLT_ARG(max_norm), CLT_ARG(guard),
+                    CLT_ARG(c->part), CLT_ARG(nunits), CLT_ARG(c->aux),
+                    CLT_ARG(max_norm), CLT_ARG(guard), CLT_ARG(sgn),
                     CLT_LOCAL(2 * c->wg * c->acc_bytes));
 }
 
 /* Every tensor's LARS or LAMB trust ratio into aux. */
 static clt_status launch_ratios(clt_context *ctx, const clt_opt_entry *e,
-                         const clt_opt_scalars *sc, cl_int lars) {
+                                const clt_opt_scalars *sc, cl_int lars) {
   const clt_opt_cl *c = e->cl;
-  cl_ulong ngroups = c->ngroups;
-  cl_uint nseg = (cl_uint)e->nseg, gpu = (cl_uint)c->gpu;
+  cl_uint nseg = (cl_uint)e->nseg;
   float eta = (float)sc->eta, wd = (float)sc->wd;
   size_t global = e->nseg * c->wg;
   return CLT_LAUNCH(ctx, "clt_optim_ratios", 1, &global, &c->wg,
-                    CLT_ARG(c->part), CLT_ARG(ngroups), CLT_ARG(c->segtab),
-                    CLT_ARG(nseg), CLT_ARG(gpu), CLT_ARG(c->aux),
-                    CLT_ARG(lars), CLT_ARG(eta), CLT_ARG(wd),
+                    CLT_ARG(c->part), CLT_ARG(c->segtab), CLT_ARG(nseg),
+                    CLT_ARG(c->aux), CLT_ARG(lars), CLT_ARG(eta), CLT_ARG(wd),
                     CLT_LOCAL(2 * c->wg * c->acc_bytes));
 }
+
+/* A per-unit kernel: one work-item per unit of e. */
+#define UNIT_WG 64
+#define RUN_UNITS(name, ...)                                                  \
+  CLT_TRY(CLT_LAUNCH(ctx, name, 1, &c->nunits,                                \
+                     &(size_t){c->wg < UNIT_WG ? c->wg : UNIT_WG},            \
+                     __VA_ARGS__))
+
+/* Every pass kernel comes as a main variant, run over whole work-groups,
+   and a bound-checked "_tail" variant for a last partial one
+   (kernels/optim.cl says why). */
+#define PASS(name) {name, name "_tail"}
+enum {
+  K_SGD, K_SGD_MOMENTUM, K_SGD_NESTEROV, K_ADAGRAD, K_RMSPROP,
+  K_RMSPROP_MOMENTUM, K_RMSPROP_CENTERED, K_RMSPROP_CENTERED_MOMENTUM,
+  K_ADADELTA, K_ADAM, K_ADAM_AMSGRAD, K_ADAMAX, K_NADAM, K_RADAM,
+  K_RADAM_UNRECTIFIED, K_LAMB_APPLY
+};
+static const char *const passes[][2] = {
+    PASS("clt_optim_sgd"), PASS("clt_optim_sgd_momentum"),
+    PASS("clt_optim_sgd_nesterov"), PASS("clt_optim_adagrad"),
+    PASS("clt_optim_rmsprop"), PASS("clt_optim_rmsprop_momentum"),
+    PASS("clt_optim_rmsprop_centered"),
+    PASS("clt_optim_rmsprop_centered_momentum"), PASS("clt_optim_adadelta"),
+    PASS("clt_optim_adam"), PASS("clt_optim_adam_amsgrad"),
+    PASS("clt_optim_adamax"), PASS("clt_optim_nadam"), PASS("clt_optim_radam"),
+    PASS("clt_optim_radam_unrectified"), PASS("clt_optim_lamb_apply")};
+#undef PASS
+
+static clt_status enqueue(clt_context *ctx, const char *name, size_t offset,
+                          size_t global, size_t local, size_t nargs,
+                          const clt_karg *args) {
+  cl_kernel k;
+  CLT_TRY(clt_cl_kernel(ctx, name, &k));
+  for (size_t i = 0; i < nargs; i++)
+    CLT_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr));
+  CLT_CL_TRY(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, &offset, &global,
+                                         &local, 0, NULL, NULL));
+  return CLT_OK;
+}
+
+/* One pass of kernel k over e's n elements: one launch, or two when n is
+   not a multiple of the work-group (a single tensor's tail). */
+static clt_status run_pass(clt_context *ctx, const clt_opt_entry *e, int k,
+                           size_t nargs, const clt_karg *args) {
+  const clt_opt_cl *c = e->cl;
+  size_t full = e->n / c->wg * c->wg;
+  if (full > 0) CLT_TRY(enqueue(ctx, passes[k][0], 0, full, c->wg, nargs, args));
+  if (full < e->n)
+    CLT_TRY(enqueue(ctx, passes[k][1], full, c->wg, c->wg, nargs, args));
+  return CLT_OK;
+}
+
+#define RUN(k, ...)                                                           \
+  CLT_TRY(run_pass(ctx, e, k,                                                 \
+                   sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),      \
+                   (clt_karg[]){__VA_ARGS__}))
 
 clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                              const clt_tensor *grad,
@@ -154,106 +211,119 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   const clt_optim_desc *d = &opt->desc;
   clt_opt_cl *c = e->cl;
   *pending = false;
-  const size_t global = c->ngroups * c->wg, *wg = &c->wg;
   cl_mem pm = e->param->st->mem, gm = grad->st->mem;
   cl_mem s0 = mem_of(e->state[0]), s1 = mem_of(e->state[1]),
          s2 = mem_of(e->state[2]);
-  cl_ulong p_off = e->param->offset, g_off = grad->offset;
+  cl_ulong p_off = e->param->offset, g_off = grad->offset, nunits = c->nunits;
   cl_uint gpu = (cl_uint)c->gpu;
   float sgn = (float)sc->sgn, wd = (float)sc->wd, decay = (float)sc->decay;
   float lr = (float)sc->lr, eps = (float)sc->eps;
   float b1 = (float)sc->beta1, b2 = (float)sc->beta2;
   float omb1 = (float)(1.0 - sc->beta1), omb2 = (float)(1.0 - sc->beta2);
-  float bc1 = (float)sc->bc1, bc2 = (float)sc->bc2;
-  float bc2_sqrt = (float)sc->bc2_sqrt;
+  float inv_bc1 = (float)(1.0 / sc->bc1), inv_bc2 = (float)(1.0 / sc->bc2);
   const bool stats = clt_opt_needs_stats(d);
+  if (!stats && (c->dirty || c->header_scale != sgn)) {
+    /* No statistics pass writes aux[0..3]: the defaults (after a load that
+       changed clipping, the guard or maximize). */
+    const float header[4] = {0.0f, sgn, NAN, 0.0f};
+    CLT_CL_TRY(ctx, clEnqueueWriteBuffer(ctx->queue, c->aux, CL_TRUE, 0,
+                                         sizeof header, header, 0, NULL,
+                                         NULL));
+    c->dirty = false;
+    c->header_scale = sgn;
+  }
   if (stats) {
+    c->dirty = true;
     cl_int with_param = d->kind == CLT_OPTIM_LARS;
-    CLT_TRY(CLT_LAUNCH(ctx, "clt_optim_gradstat", 1, &global, wg, CLT_ARG(pm),
-                       CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off),
-                       CLT_ARG(c->units), CLT_ARG(gpu), CLT_ARG(with_param),
-                       CLT_ARG(c->part),
-                       CLT_LOCAL(3 * c->wg * c->acc_bytes)));
+    RUN_UNITS("clt_optim_gradstat", CLT_ARG(pm), CLT_ARG(p_off), CLT_ARG(gm),
+              CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),
+              CLT_ARG(with_param), CLT_ARG(c->part));
     CLT_TRY(launch_stats(ctx, e, sc));
     if (with_param) CLT_TRY(launch_ratios(ctx, e, sc, 1));
   }
 #define HEAD                                                                  \
   CLT_ARG(pm), CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux),  \
-      CLT_ARG(c->units), CLT_ARG(gpu), CLT_ARG(sgn), CLT_ARG(wd),             \
-      CLT_ARG(decay)
-#define RUN(name, ...) CLT_TRY(CLT_LAUNCH(ctx, name, 1, &global, wg, HEAD, __VA_ARGS__))
+      CLT_ARG(c->units), CLT_ARG(gpu), CLT_ARG(wd), CLT_ARG(decay)
   switch (d->kind) {
   case CLT_OPTIM_SGD:
   case CLT_OPTIM_LARS: {
-    float momentum = (float)sc->momentum, damp1 = (float)sc->damp1;
-    cl_int nesterov = sc->nesterov, first = sc->first;
-    RUN("clt_optim_sgd", CLT_ARG(s0), CLT_ARG(lr), CLT_ARG(momentum),
-        CLT_ARG(damp1), CLT_ARG(nesterov), CLT_ARG(first));
+    /* SGD's first step clones d into the buffer: b = 0 b + 1 d. */
+    float mb = sc->first ? 0.0f : (float)sc->momentum;
+    float damp1 = sc->first ? 1.0f : (float)sc->damp1;
+    float mn = (float)sc->momentum;
+    RUN(sc->momentum == 0 ? K_SGD
+        : sc->nesterov    ? K_SGD_NESTEROV
+                          : K_SGD_MOMENTUM,
+        HEAD, CLT_ARG(s0), CLT_ARG(lr), CLT_ARG(mb), CLT_ARG(damp1),
+        CLT_ARG(mn));
     break;
   }
   case CLT_OPTIM_ADAGRAD: {
     float clr = (float)sc->clr;
-    RUN("clt_optim_adagrad", CLT_ARG(s0), CLT_ARG(clr), CLT_ARG(eps));
+    RUN(K_ADAGRAD, HEAD, CLT_ARG(s0), CLT_ARG(clr), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_RMSPROP: {
     float alpha = (float)sc->alpha, oma = (float)(1.0 - sc->alpha);
     float momentum = (float)sc->momentum;
-    cl_int centered = d->centered != 0;
-    RUN("clt_optim_rmsprop", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(s2),
-        CLT_ARG(lr), CLT_ARG(alpha), CLT_ARG(oma), CLT_ARG(eps),
-        CLT_ARG(momentum), CLT_ARG(centered));
+    int k = d->centered ? (sc->momentum > 0 ? K_RMSPROP_CENTERED_MOMENTUM
+                                            : K_RMSPROP_CENTERED)
+                        : (sc->momentum > 0 ? K_RMSPROP_MOMENTUM : K_RMSPROP);
+    RUN(k, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(s2), CLT_ARG(lr),
+        CLT_ARG(alpha), CLT_ARG(oma), CLT_ARG(eps), CLT_ARG(momentum));
     break;
   }
   case CLT_OPTIM_ADADELTA: {
     float rho = (float)sc->rho, omr = (float)(1.0 - sc->rho);
-    RUN("clt_optim_adadelta", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr),
-        CLT_ARG(rho), CLT_ARG(omr), CLT_ARG(eps));
+    RUN(K_ADADELTA, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr), CLT_ARG(rho),
+        CLT_ARG(omr), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_ADAM:
   case CLT_OPTIM_ADAMW: {
     float step_size = (float)sc->step_size;
-    cl_int amsgrad = d->amsgrad != 0;
-    RUN("clt_optim_adam", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(s2), CLT_ARG(b1),
-        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(step_size),
-        CLT_ARG(bc2_sqrt), CLT_ARG(eps), CLT_ARG(amsgrad));
+    float inv_bc2_sqrt = (float)(1.0 / sc->bc2_sqrt);
+    RUN(d->amsgrad ? K_ADAM_AMSGRAD : K_ADAM, HEAD, CLT_ARG(s0), CLT_ARG(s1),
+        CLT_ARG(s2), CLT_ARG(b1), CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2),
+        CLT_ARG(step_size), CLT_ARG(inv_bc2_sqrt), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_ADAMAX: {
     float clr = (float)sc->clr;
-    RUN("clt_optim_adamax", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
-        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(clr), CLT_ARG(eps));
+    RUN(K_ADAMAX, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1),
+        CLT_ARG(b2), CLT_ARG(clr), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_NADAM: {
     float c_grad = (float)sc->c_grad, c_avg = (float)sc->c_avg;
-    RUN("clt_optim_nadam", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
-        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(bc2),
-        CLT_ARG(c_grad), CLT_ARG(c_avg), CLT_ARG(eps));
+    RUN(K_NADAM, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1),
+        CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(inv_bc2), CLT_ARG(c_grad),
+        CLT_ARG(c_avg), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_RADAM: {
-    float rect = (float)sc->rect;
-    cl_int rect_on = sc->rect_on;
-    RUN("clt_optim_radam", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
-        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(lr), CLT_ARG(bc1),
-        CLT_ARG(bc2_sqrt), CLT_ARG(rect), CLT_ARG(rect_on), CLT_ARG(eps));
+    float cr = (float)(sc->rect_on
+                           ? sc->lr * sc->rect * sc->bc2_sqrt / sc->bc1
+                           : sc->lr / sc->bc1);
+    RUN(sc->rect_on ? K_RADAM : K_RADAM_UNRECTIFIED, HEAD, CLT_ARG(s0),
+        CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2),
+        CLT_ARG(cr), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_LAMB: {
     float lamb_wd = (float)sc->lamb_wd;
-    RUN("clt_optim_lamb_moments", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
-        CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(bc1), CLT_ARG(bc2),
-        CLT_ARG(eps), CLT_ARG(lamb_wd), CLT_ARG(c->part),
-        CLT_LOCAL(3 * c->wg * c->acc_bytes));
+    RUN_UNITS("clt_optim_lamb_moments", CLT_ARG(pm), CLT_ARG(p_off),
+              CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux), CLT_ARG(c->units),
+              CLT_ARG(nunits), CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
+              CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(inv_bc1),
+              CLT_ARG(inv_bc2), CLT_ARG(eps), CLT_ARG(lamb_wd),
+              CLT_ARG(c->part));
     CLT_TRY(launch_ratios(ctx, e, sc, 0));
-    RUN("clt_optim_lamb_apply", CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr),
-        CLT_ARG(bc1), CLT_ARG(bc2), CLT_ARG(eps), CLT_ARG(lamb_wd));
+    RUN(K_LAMB_APPLY, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr),
+        CLT_ARG(inv_bc1), CLT_ARG(inv_bc2), CLT_ARG(eps), CLT_ARG(lamb_wd));
     break;
   }
   }
-#undef RUN
 #undef HEAD
   if (!stats) return CLT_OK;
   if (c->pending) { /* an uncollected norm of an unguarded step */
@@ -267,6 +337,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   *pending = true;
   return CLT_OK;
 }
+#undef RUN
 
 clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
                                bool wait, bool *had, bool *skipped,
