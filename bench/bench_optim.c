@@ -1,0 +1,341 @@
+/* Optimizer steps on the cltrain device: achieved GB/s of every kind at 1M,
+   16M and 64M parameters, from the bytes its update must move per step
+   (float32 reads of p, g and each state buffer, writes of p and each state
+   buffer: SGD 12, momentum and LARS 20, Adam 28 ...), against an in-place
+   axpy (p += s g, 12 bytes per element, one work-item per element) on the
+   same buffers, timed right before each block of optimizer steps (the
+   machines are shared: a ratio of neighbours in time is the stable
+   figure). Also the time of LARS and LAMB (whose norm reductions move more
+   than the minimum) relative to Adam, and Adam with clipping plus the
+   non-finite guard (one extra read of g).
+
+   Each kind is validated first: three steps at 4097 parameters against the
+   double-precision reference backend. Timed repetitions run `iters` steps
+   each (enough for ~40 ms) and end with clFinish; the warm-up (kernel
+   compilation, first-touch of the state) is not timed; medians of the
+   repetitions. Record names follow bench/benchutil.h: op = optimizer,
+   impl "cltrain", floor "axpy" (the PyTorch peers come from peers.py). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "benchutil.h"
+#include "optim_impl.h"
+
+#define WARMUP 8
+
+typedef struct kind_cfg {
+  const char *op;
+  clt_optim_kind kind;
+  float momentum; /* SGD's */
+  int clip_guard;
+} kind_cfg;
+
+static const kind_cfg KINDS[] = {
+    {"sgd", CLT_OPTIM_SGD, 0, 0},         {"momentum", CLT_OPTIM_SGD, 0.9f, 0},
+    {"adagrad", CLT_OPTIM_ADAGRAD, 0, 0}, {"rmsprop", CLT_OPTIM_RMSPROP, 0, 0},
+    {"adadelta", CLT_OPTIM_ADADELTA, 0, 0}, {"adam", CLT_OPTIM_ADAM, 0, 0},
+    {"adamw", CLT_OPTIM_ADAMW, 0, 0},     {"adamax", CLT_OPTIM_ADAMAX, 0, 0},
+    {"nadam", CLT_OPTIM_NADAM, 0, 0},     {"radam", CLT_OPTIM_RADAM, 0, 0},
+    {"lars", CLT_OPTIM_LARS, 0, 0},       {"lamb", CLT_OPTIM_LAMB, 0, 0},
+    {"adam_clip_guard", CLT_OPTIM_ADAM, 0, 1},
+};
+enum { NKINDS = sizeof KINDS / sizeof KINDS[0] };
+
+static clt_optim_desc desc_of(const kind_cfg *k) {
+  clt_optim_desc d = clt_optim_defaults(k->kind);
+  if (k->kind == CLT_OPTIM_SGD) d.momentum = k->momentum;
+  if (k->clip_guard) {
+    d.max_grad_norm = 1e9f; /* computed every step, never binding */
+    d.skip_nonfinite = 1;
+  }
+  return d;
+}
+
+/* Bytes the update must move per parameter. */
+static int bytes_per_param(const clt_optim_desc *d) {
+  int states = 0;
+  for (int k = 0; k < CLT_OPT_MAX_STATES; k++)
+    states += clt_opt_state_name(d, k) != NULL;
+  return 4 * (3 + 2 * states);
+}
+
+static void fill(float *v, size_t n, uint64_t seed, float scale) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t z = (i + seed) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+    v[i] = scale * ((float)((z >> 40) * 0x1p-24) * 2.0f - 1.0f);
+  }
+}
+
+/* Three steps at 4097 parameters on the device and on the reference. */
+static int validate(const char *device, const kind_cfg *k) {
+  enum { N = 4097 };
+  static float p0[N], g[N], got[N], want[N];
+  fill(p0, N, 1, 1.0f);
+  fill(g, N, 2, 0.5f);
+  clt_optim_desc d = desc_of(k);
+  const char *specs[2] = {device, "ref"};
+  float *out[2] = {got, want};
+  for (int b = 0; b < 2; b++) {
+    clt_context_options o = {.device = specs[b]};
+    clt_context *ctx = NULL;
+    clt_optimizer *opt = NULL;
+    clt_tensor *p = NULL, *gt = NULL;
+    clt_status st = clt_context_create(&o, &ctx);
+    if (st == CLT_OK) st = clt_optimizer_create(ctx, &d, &opt);
+    if (st == CLT_OK) st = clt_tensor_create(ctx, 1, N, CLT_FLOAT32, &p);
+    if (st == CLT_OK) st = clt_tensor_create(ctx, 1, N, CLT_FLOAT32, &gt);
+    if (st == CLT_OK) st = clt_tensor_write(p, p0, sizeof p0);
+    if (st == CLT_OK) st = clt_tensor_write(gt, g, sizeof g);
+    for (int t = 0; t < 3 && st == CLT_OK; t++)
+      st = clt_optimizer_step(opt, p, gt);
+    if (st == CLT_OK) st = clt_tensor_read(p, out[b], sizeof got);
+    if (st != CLT_OK)
+      fprintf(stderr, "bench_optim: %s on %s: %s\n", k->op, specs[b],
+              ctx ? clt_last_error(ctx) : clt_last_error(NULL));
+    clt_optimizer_destroy(opt);
+    clt_tensor_destroy(p);
+    clt_tensor_destroy(gt);
+    clt_context_destroy(ctx);
+    if (st != CLT_OK) return 1;
+  }
+  for (size_t i = 0; i < N; i++)
+    if (!(fabs(got[i] - want[i]) <= 1e-5 * (1 + fabs(want[i])))) {
+      fprintf(stderr, "bench_optim: %s wrong at %zu: %.9g, reference %.9g\n",
+              k->op, i, got[i], want[i]);
+      return 1;
+    }
+  return 0;
+}
+
+/* ------------------------------------------------------- in-place axpy */
+
+/* One work-item per element, as the optimizers (bench_floors has the
+   float4 variant; on POCL the two are within noise of each other). */
+static const char *axpy_source =
+    "kernel void bench_axpy(global float *p, global const float *g, float s) {\n"
+    "  size_t i = get_global_id(0); p[i] += s * g[i];\n"
+    "}\n";
+
+typedef struct job {
+  clt_context *ctx;
+  clt_optimizer *opt;
+  clt_tensor *p, *g;
+  cl_kernel axpy;
+  size_t global;
+  int iters;
+} job;
+
+static int fail_cl(const char *what, cl_int err) {
+  fprintf(stderr, "bench_optim: %s: %s (%d)\n", what, clt_cl_error_name(err),
+          (int)err);
+  return 1;
+}
+
+static int run_axpy(void *arg) {
+  job *j = arg;
+  for (int i = 0; i < j->iters; i++) {
+    cl_int err = clEnqueueNDRangeKernel(j->ctx->queue, j->axpy, 1, NULL,
+                                        &j->global, NULL, 0, NULL, NULL);
+    if (err) return fail_cl("axpy", err);
+  }
+  cl_int err = clFinish(j->ctx->queue);
+  return err ? fail_cl("clFinish", err) : 0;
+}
+
+static int run_steps(void *arg) {
+  job *j = arg;
+  clt_status st = CLT_OK;
+  for (int i = 0; i < j->iters && st == CLT_OK; i++)
+    st = clt_optimizer_step(j->opt, j->p, j->g);
+  if (st == CLT_OK) st = clt_context_finish(j->ctx);
+  if (st != CLT_OK) {
+    fprintf(stderr, "bench_optim: %s\n", clt_last_error(j->ctx));
+    return 1;
+  }
+  return 0;
+}
+
+static double median_of(double *t, int n) { return bu_summarize(t, n).median; }
+
+/* Per-step seconds of fn over `reps` repetitions of j->iters steps. */
+static int time_block(bu_fn fn, job *j, double *t) {
+  double t0 = bu_now();
+  if (fn(j)) return 1;
+  *t = (bu_now() - t0) / j->iters;
+  return 0;
+}
+
+/* Steps per timed block: enough for ~40 ms. The warm-up runs WARMUP
+   single steps first: every kernel a kind uses is compiled by then (RAdam
+   switches to its rectified kernel at step 6). */
+static int pick_iters(bu_fn fn, job *j) {
+  j->iters = 1;
+  double t = 0;
+  for (int w = 0; w < WARMUP; w++)
+    if (time_block(fn, j, &t)) return -1;
+  return t > 0.04 ? 1 : (int)(0.04 / fmax(t, 1e-5)) + 1;
+}
+
+static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
+                      size_t n) {
+  int rc = 0, reps = o->reps;
+  double *times = malloc((size_t)reps * sizeof *times);
+  double *axpy_t = malloc((size_t)reps * sizeof *axpy_t);
+  double *ratio = malloc((size_t)reps * sizeof *ratio);
+  float *host = malloc(n * sizeof *host);
+  job j = {.ctx = ctx};
+  cl_program prog = NULL;
+  cl_kernel k1 = NULL;
+  if (!times || !axpy_t || !ratio || !host) {
+    fprintf(stderr, "bench_optim: out of memory\n");
+    rc = 1;
+    goto done;
+  }
+  if (clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.p) != CLT_OK ||
+      clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.g) != CLT_OK) {
+    fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
+    rc = 1;
+    goto done;
+  }
+  fill(host, n, 3, 1.0f);
+  clt_tensor_write(j.p, host, n * 4);
+  fill(host, n, 4, 1e-3f);
+  clt_tensor_write(j.g, host, n * 4);
+
+  /* The in-place floor, p += s g on the same buffers (s tiny: p barely
+     moves), timed right before every optimizer block: the machine is
+     shared, so each optimizer is compared with the floor of its moment. */
+  cl_int err;
+  if (clt_cl_build(ctx, axpy_source, &prog) != CLT_OK) {
+    fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
+    rc = 1;
+    goto done;
+  }
+  k1 = clCreateKernel(prog, "bench_axpy", &err);
+  float s = 1e-7f;
+  cl_mem pm = j.p->st->mem, gm = j.g->st->mem;
+  if (err || (err = clSetKernelArg(k1, 0, sizeof pm, &pm)) ||
+      (err = clSetKernelArg(k1, 1, sizeof gm, &gm)) ||
+      (err = clSetKernelArg(k1, 2, sizeof s, &s))) {
+    rc = fail_cl("bench_axpy", err);
+    goto done;
+  }
+  j.axpy = k1;
+  j.global = n;
+  int axpy_iters = pick_iters(run_axpy, &j);
+  if (axpy_iters < 0) {
+    rc = 1;
+    goto done;
+  }
+
+  double adam_s = 0, gbs[NKINDS] = {0}, secs[NKINDS] = {0},
+         frac[NKINDS] = {0}, floor_gbs = 0;
+  for (int k = 0; k < NKINDS && !rc; k++) {
+    if (o->quick && strcmp(KINDS[k].op, "momentum") != 0 &&
+        strcmp(KINDS[k].op, "adam") != 0 && strcmp(KINDS[k].op, "lars") != 0 &&
+        strcmp(KINDS[k].op, "lamb") != 0)
+      continue;
+    clt_optim_desc d = desc_of(&KINDS[k]);
+    if (clt_optimizer_create(ctx, &d, &j.opt) != CLT_OK) {
+      fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
+      rc = 1;
+      break;
+    }
+    int bpp = bytes_per_param(&d);
+    int opt_iters = pick_iters(run_steps, &j);
+    rc = opt_iters < 0;
+    for (int rep = 0; rep < reps && !rc; rep++) {
+      j.iters = axpy_iters;
+      rc = time_block(run_axpy, &j, &axpy_t[rep]);
+      j.iters = opt_iters;
+      if (!rc) rc = time_block(run_steps, &j, &times[rep]);
+      if (!rc)
+        ratio[rep] = (bpp / times[rep]) / (12.0 / axpy_t[rep]);
+    }
+    clt_optimizer_destroy(j.opt);
+    j.opt = NULL;
+    if (rc) break;
+    rc = bu_add(r, &(bu_rec){.suite = "optim", .op = KINDS[k].op,
+                             .impl = "cltrain", .floor = "axpy",
+                             .elems = (long long)n, .bytes = (double)bpp * n},
+                times, reps);
+    if (!rc)
+      rc = bu_add(r, &(bu_rec){.suite = "optim", .op = "axpy_inplace",
+                               .impl = KINDS[k].op, .floor = "axpy",
+                               .elems = (long long)n, .bytes = 12.0 * n},
+                  axpy_t, reps);
+    secs[k] = median_of(times, reps);
+    gbs[k] = bpp * (double)n / secs[k] / 1e9;
+    frac[k] = median_of(ratio, reps);
+    floor_gbs = fmax(floor_gbs, 12.0 * n / median_of(axpy_t, reps) / 1e9);
+    if (strcmp(KINDS[k].op, "adam") == 0) adam_s = secs[k];
+  }
+  if (!rc) {
+    printf("\n%zu parameters (in-place axpy up to %.1f GB/s in this run)\n",
+           n, floor_gbs);
+    printf("  %-16s %6s %9s %12s %10s\n", "optimizer", "B/par", "GB/s",
+           "of axpy(*)", "time/Adam");
+    for (int k = 0; k < NKINDS; k++) {
+      if (secs[k] == 0) continue;
+      clt_optim_desc d = desc_of(&KINDS[k]);
+      printf("  %-16s %6d %9.1f %11.0f%% %10.2f\n", KINDS[k].op,
+             bytes_per_param(&d), gbs[k], 100 * frac[k],
+             adam_s > 0 ? secs[k] / adam_s : NAN);
+      char key[64];
+      snprintf(key, sizeof key, "%s_%zu_of_axpy", KINDS[k].op, n);
+      bu_note(r, key, "%.3f", frac[k]);
+    }
+    printf("  (*) median over repetitions of GB/s over the axpy GB/s timed "
+           "just before it\n\n");
+  }
+done:
+  if (k1) clReleaseKernel(k1);
+  if (prog) clReleaseProgram(prog), clt_cl_count(-1);
+  clt_tensor_destroy(j.p);
+  clt_tensor_destroy(j.g);
+  free(times);
+  free(axpy_t);
+  free(ratio);
+  free(host);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  bu_opts o;
+  int rc = bu_parse(argc, argv,
+                    "Optimizer steps: GB/s per kind vs an in-place axpy "
+                    "(1M, 16M, 64M parameters)",
+                    &o);
+  if (rc >= 0) return rc;
+  rc = 0;
+  clt_context_options co = {.device = o.device};
+  clt_context *ctx = NULL;
+  if (clt_context_create(&co, &ctx) != CLT_OK) {
+    fprintf(stderr, "bench_optim: %s\n", clt_last_error(NULL));
+    return 1;
+  }
+  if (clt_context_is_reference(ctx)) {
+    fprintf(stderr, "bench_optim: needs an OpenCL device\n");
+    clt_context_destroy(ctx);
+    return 1;
+  }
+  bu_report *r = bu_report_create("bench_optim", &o);
+  if (!r) {
+    clt_context_destroy(ctx);
+    return 1;
+  }
+  bu_note(r, "device", "%s", clt_context_device_name(ctx));
+  const char *device = o.device ? o.device : clt_context_device_name(ctx);
+  for (int k = 0; k < NKINDS && !rc; k++) rc = validate(device, &KINDS[k]);
+  const size_t sizes[] = {1u << 20, 1u << 24, 1u << 26};
+  for (size_t s = 0; s < 3 && !rc; s++) {
+    if (o.quick && sizes[s] != 1u << 24) continue;
+    rc = bench_size(r, &o, ctx, sizes[s]);
+  }
+  clt_context_destroy(ctx);
+  int frc = bu_report_finish(r);
+  return rc ? rc : frc;
+}
