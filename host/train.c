@@ -89,6 +89,29 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free(tr);
 }
 
+static clt_status warm_up(clt_trainer *tr);
+
+/* W ~ 0.001 N(0, 1) (CS231n's initialisation), b = 0, from the seed but on
+   a stream of its own, so the epochs' permutations do not depend on D*C.
+   Not zero: the trust ratios of LARS and LAMB scale each step by ||W||,
+   which would keep a zero start nearly frozen. */
+static clt_status init_weights(clt_trainer *tr) {
+  size_t n = tr->d * tr->c;
+  float *w = malloc(n * sizeof *w);
+  if (!w) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "initial weights");
+  uint64_t s = tr->opt.seed ^ 0x5DEECE66Dull;
+  for (size_t i = 0; i < n; i += 2) {
+    double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53;
+    double u2 = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
+    double r = 0.001 * sqrt(-2.0 * log(u1));
+    w[i] = (float)(r * cos(6.283185307179586 * u2));
+    if (i + 1 < n) w[i + 1] = (float)(r * sin(6.283185307179586 * u2));
+  }
+  clt_status st = clt_tensor_write(tr->W, w, n * 4);
+  free(w);
+  return st;
+}
+
 clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                               const clt_dataset *train,
                               const clt_dataset *test, clt_trainer **out) {
@@ -136,7 +159,9 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   tr->dW = grads[0];
   tr->b = params[1];
   tr->db = grads[1];
+  STEP(init_weights(tr));
 #undef STEP
+  if (st == CLT_OK) st = warm_up(tr);
   if (st != CLT_OK) {
     clt_trainer_destroy(tr);
     return st;
@@ -228,6 +253,46 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
   *loss = total / denom;
   *accuracy = (double)correct / (double)n;
   return CLT_OK;
+}
+
+/* Runs every kernel of a step and of an evaluation once, so that the
+   device compiles them (POCL does at the first launch of each kernel) here
+   and not inside the timed training phase. Changes no training state: the
+   optimizer step goes to a throwaway optimizer of the same shapes. */
+static clt_status warm_up(clt_trainer *tr) {
+  clt_context *ctx = tr->ctx;
+  for (size_t i = 0; i < tr->n; i++) tr->perm_host[i] = (int32_t)i;
+  CLT_TRY(clt_tensor_write(tr->perm, tr->perm_host, tr->n * 4));
+  size_t B = tr->opt.batch, last = tr->n % B;
+  size_t sizes[2] = {B, last ? last : B};
+  for (int k = 0; k < 2; k++) {
+    clt_tensor *xb, *yb;
+    CLT_TRY(gather(tr, 0, sizes[k], &xb, &yb));
+    double loss;
+    clt_status st = clt_linear_loss_grad(ctx, &tr->opt.loss, &tr->opt.reg, xb,
+                                         yb, tr->W, tr->b, &loss, tr->dW,
+                                         tr->db);
+    if (xb != tr->Xb) clt_tensor_destroy(xb);
+    if (yb != tr->yb) clt_tensor_destroy(yb);
+    CLT_TRY(st);
+  }
+  double loss, acc;
+  CLT_TRY(clt_trainer_evaluate(tr, tr->Xt, tr->yt, &loss, &acc));
+  clt_optimizer *scratch = NULL;
+  clt_tensor *params[2] = {NULL, NULL}, *grads[2] = {NULL, NULL};
+  size_t rows[2] = {tr->d, 1}, cols[2] = {tr->c, tr->c};
+  clt_status st = clt_optimizer_create(ctx, &tr->opt.optim, &scratch);
+  if (st == CLT_OK)
+    st = clt_optimizer_add_group(scratch, tr->b ? 2 : 1, rows, cols, NULL,
+                                 params, grads);
+  if (st == CLT_OK) st = clt_optimizer_step_all(scratch);
+  if (st == CLT_OK) st = clt_context_finish(ctx);
+  for (int k = 0; k < 2; k++) {
+    clt_tensor_destroy(params[k]);
+    clt_tensor_destroy(grads[k]);
+  }
+  clt_optimizer_destroy(scratch);
+  return st;
 }
 
 clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,

@@ -1,0 +1,197 @@
+/* The command-line tool: exit codes, messages, JSON, checkpoints, predict. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char dir[] = "/tmp/clt-cli-XXXXXX";
+static char out[1 << 16];
+
+/* Runs the tool with args (a shell fragment); stdout and stderr together
+   go to `out`; returns the exit status. */
+static int cltrain(const char *args) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "cd %s && CLT_DEVICE= %s %s 2>&1", dir, CLT_CLI_PATH,
+           args);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  int status = pclose(p);
+  cr_assert(WIFEXITED(status), "%s: did not exit normally", args);
+  return WEXITSTATUS(status);
+}
+
+#define EXPECT_RUN(code, args, needle)                                        \
+  do {                                                                        \
+    int rc_ = cltrain(args);                                                  \
+    cr_assert_eq(rc_, (code), "cltrain %s: exit %d, wanted %d:\n%s", (args),  \
+                 rc_, (code), out);                                           \
+    if (needle)                                                               \
+      cr_assert_not_null(strstr(out, (needle)),                               \
+                         "cltrain %s: output lacks '%s':\n%s", (args),        \
+                         (const char *)(needle), out);                        \
+  } while (0)
+
+static void write_file(const char *name, const char *text) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* A CSV of three well separated classes in two features. */
+static void write_blobs(const char *name, size_t n, uint64_t seed) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  float noise[2];
+  fprintf(f, "label,x,y\n");
+  for (size_t i = 0; i < n; i++) {
+    tu_fill_uniform(noise, 2, seed + i, -1, 1);
+    int c = (int)(i % 3);
+    fprintf(f, "%d,%.4f,%.4f\n", c, 4.0 * (c == 1) + noise[0],
+            4.0 * (c == 2) + noise[1]);
+  }
+  fclose(f);
+}
+
+static void setup(void) {
+  if (strchr(dir, 'X')) cr_assert_not_null(mkdtemp(dir));
+  write_blobs("train.csv", 600, 1);
+  write_blobs("test.csv", 150, 99);
+}
+
+TestSuite(cli, .init = setup);
+
+Test(cli, version_help_and_unknown_commands) {
+  EXPECT_RUN(0, "--version", CLT_VERSION_STRING);
+  EXPECT_RUN(0, "--help", "commands:");
+  EXPECT_RUN(2, "", "usage");
+  EXPECT_RUN(2, "frobnicate", "unknown command 'frobnicate'");
+  EXPECT_RUN(0, "train --help", "--optim");
+  EXPECT_RUN(0, "predict --help", "--model");
+}
+
+Test(cli, devices_lists_and_says_what_auto_picks) {
+  EXPECT_RUN(0, "devices", "auto picks:");
+  EXPECT_RUN(0, "devices --json", "\"auto\":");
+  EXPECT_RUN(2, "devices --bogus", "--bogus");
+}
+
+Test(cli, bad_flags_are_named) {
+  EXPECT_RUN(2, "train --bogus 1", "--bogus");
+  EXPECT_RUN(2, "train --lr abc", "--lr 'abc'");
+  EXPECT_RUN(2, "train --lr -1", "--lr");
+  EXPECT_RUN(2, "train --epochs 0", "--epochs");
+  EXPECT_RUN(2, "train --batch 1.5", "--batch");
+  EXPECT_RUN(2, "train --loss nope", "--loss 'nope'");
+  EXPECT_RUN(2, "train --optim nope", "--optim 'nope'");
+  EXPECT_RUN(2, "train --schedule nope", "--schedule 'nope'");
+  EXPECT_RUN(2, "train --data synthetic:10,x,3", "synthetic:N,D,C");
+  EXPECT_RUN(2, "train --epochs", "--epochs needs a value");
+  EXPECT_RUN(2, "train --data synthetic:200,4,3 --device no-such-device-xyz",
+             "no-such-device-xyz");
+  EXPECT_RUN(2, "predict", "--model FILE is required");
+}
+
+Test(cli, bad_data_files_are_named_with_status_2) {
+  EXPECT_RUN(2, "train --data /nonexistent-dir", "/nonexistent-dir");
+  write_file("bad.csv", "label,a\n0,1.5\n1,abc\n");
+  EXPECT_RUN(2, "train --data bad.csv --test test.csv", "bad.csv");
+  EXPECT_RUN(2, "train --data train.csv", "--test");
+  write_file("narrow.csv", "0,1\n1,2\n");
+  EXPECT_RUN(2, "train --data train.csv --test narrow.csv", "features");
+  write_file("junk.ckpt", "not a checkpoint at all");
+  EXPECT_RUN(2, "predict --model junk.ckpt --data test.csv", "junk.ckpt");
+}
+
+Test(cli, trains_prints_json_metrics_and_predicts) {
+  EXPECT_RUN(0,
+             "train --data train.csv --test test.csv --epochs 4 --batch 32 "
+             "--lr 0.05 --device ref --checkpoint m.ckpt --metrics m.csv --json",
+             "\"test_accuracy\":");
+  /* The JSON object is the last line, with every documented key. */
+  char *last = strrchr(out, '{');
+  const char *keys[] = {"device", "loss", "optimizer", "epochs", "train_loss",
+                        "test_loss", "test_accuracy", "seconds",
+                        "samples_per_second"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", keys[i]);
+    cr_assert_not_null(strstr(last, k), "JSON lacks %s: %s", k, last);
+  }
+  double acc = atof(strstr(last, "\"test_accuracy\":") + 16);
+  cr_assert_geq(acc, 0.95, "%s", last);
+  /* Metrics: a header and one row per epoch. */
+  char path[256];
+  snprintf(path, sizeof path, "%s/m.csv", dir);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[512];
+  int lines = 0;
+  while (fgets(line, sizeof line, f)) lines++;
+  fclose(f);
+  cr_assert_eq(lines, 5);
+  EXPECT_RUN(0, "predict --model m.ckpt --data test.csv --device ref --json",
+             "\"accuracy\":");
+  double pacc = atof(strstr(out, "\"accuracy\":") + 11);
+  cr_assert_float_eq(pacc, acc, 1e-9, "predict %.6f vs train %.6f", pacc, acc);
+}
+
+Test(cli, resume_continues_to_the_same_result) {
+  /* A constant schedule: with cosine, a run of 2 epochs is not the first
+     half of a run of 4 (the schedule spans --epochs). */
+  const char *common = "train --data train.csv --test test.csv --batch 50 "
+                       "--optim momentum --lr 0.05 --schedule constant --json "
+                       "--device ref";
+  char args[512];
+  snprintf(args, sizeof args, "%s --epochs 4", common);
+  EXPECT_RUN(0, args, "\"epochs\":4");
+  char straight[1024];
+  snprintf(straight, sizeof straight, "%s", strrchr(out, '{'));
+  snprintf(args, sizeof args, "%s --epochs 2 --checkpoint r.ckpt", common);
+  EXPECT_RUN(0, args, "\"epochs\":2");
+  snprintf(args, sizeof args, "%s --epochs 4 --resume r.ckpt", common);
+  EXPECT_RUN(0, args, "\"epochs\":4");
+  /* Everything but the timings agrees. */
+  char *resumed = strrchr(out, '{');
+  size_t upto = (size_t)(strstr(straight, "\"seconds\"") - straight);
+  cr_assert(strncmp(straight, resumed, upto) == 0, "straight %s\nresumed %s",
+            straight, resumed);
+  /* A checkpoint of another optimizer is refused. */
+  EXPECT_RUN(2,
+             "train --data train.csv --test test.csv --batch 50 --optim adam "
+             "--epochs 4 --resume r.ckpt --device ref",
+             "r.ckpt");
+}
+
+Test(cli, plot_draws_a_png) {
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+    cr_skip_test("gnuplot is not installed");
+  EXPECT_RUN(0,
+             "train --data train.csv --test test.csv --epochs 3 --device ref "
+             "--quiet --plot curves.png",
+             NULL);
+  char path[256];
+  snprintf(path, sizeof path, "%s/curves.png", dir);
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "no %s:\n%s", path, out);
+  unsigned char magic[8] = {0};
+  cr_assert_eq(fread(magic, 1, 8, f), 8);
+  fclose(f);
+  cr_assert(memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
+}
+
+Test(cli, divergence_exits_1_naming_step_and_rate) {
+  EXPECT_RUN(1,
+             "train --data train.csv --test test.csv --loss mse --optim sgd "
+             "--lr 10 --schedule constant --batch 20 --epochs 3 --device ref",
+             "diverged");
+  cr_assert_not_null(strstr(out, "learning rate 10"), "%s", out);
+}

@@ -1,0 +1,289 @@
+/* The trainer: learning, divergence, determinism, checkpoints and resume. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "testutil.h"
+#include "train.h"
+
+typedef struct run {
+  clt_dataset train, test;
+  clt_prep_stats prep;
+} run;
+
+static void make_data(run *r, size_t n, size_t d, size_t c, uint64_t seed) {
+  memset(r, 0, sizeof *r);
+  char err[256];
+  cr_assert_eq(clt_data_synthetic(n, d, c, seed, &r->train, &r->test, err,
+                                   sizeof err),
+               CLT_DATA_OK, "%s", err);
+  cr_assert_eq(clt_prep_fit(&r->train, CLT_PREPROCESS_STANDARDIZE, 1.0f,
+                            &r->prep),
+               CLT_DATA_OK);
+  clt_prep_apply(&r->prep, &r->train);
+  clt_prep_apply(&r->prep, &r->test);
+}
+
+static void free_data(run *r) {
+  clt_dataset_free(&r->train);
+  clt_dataset_free(&r->test);
+  clt_prep_free(&r->prep);
+}
+
+static clt_train_options options(clt_loss_kind loss, clt_optim_kind optim,
+                                 double lr, size_t batch, size_t epochs,
+                                 size_t n) {
+  clt_train_options o = {0};
+  o.loss = clt_loss_defaults(loss);
+  o.optim = clt_optim_defaults(optim);
+  o.optim.lr = (float)lr;
+  o.batch = batch;
+  o.epochs = epochs;
+  o.seed = 11;
+  o.bias = true;
+  size_t steps = (n + batch - 1) / batch * epochs;
+  o.schedule = (clt_schedule){.kind = CLT_SCHEDULE_COSINE, .base_lr = lr,
+                              .warmup_steps = steps / 10, .total_steps = steps};
+  return o;
+}
+
+static clt_trainer *trainer(clt_context *ctx, const clt_train_options *o,
+                            run *r) {
+  clt_trainer *tr = NULL;
+  cr_assert_eq(clt_trainer_create(ctx, o, &r->train, &r->test, &tr), CLT_OK,
+               "%s", clt_last_error(ctx));
+  clt_trainer_set_prep(tr, &r->prep);
+  return tr;
+}
+
+static clt_epoch_stats epochs(clt_trainer *tr, size_t count) {
+  clt_epoch_stats es = {0};
+  for (size_t e = 0; e < count; e++)
+    cr_assert_eq(clt_trainer_epoch(tr, NULL, NULL, &es), CLT_OK);
+  return es;
+}
+
+static unsigned char *slurp(const char *path, size_t *len) {
+  unsigned char *data = NULL;
+  char err[256];
+  cr_assert_eq(clt_file_load(path, &data, len, err, sizeof err), 0, "%s", err);
+  return data;
+}
+
+static char *temp_path(const char *name) {
+  static char dir[] = "/tmp/clt-train-XXXXXX";
+  if (strchr(dir, 'X')) cr_assert_not_null(mkdtemp(dir));
+  char *p = malloc(strlen(dir) + strlen(name) + 2);
+  sprintf(p, "%s/%s", dir, name);
+  return p;
+}
+
+Test(train, learns_separable_blobs_with_every_loss_family) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  run r;
+  make_data(&r, 3000, 24, 5, 3);
+  const struct {
+    clt_loss_kind loss;
+    clt_optim_kind optim;
+    double lr;
+  } cases[] = {{CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 1e-2},
+               {CLT_LOSS_HINGE, CLT_OPTIM_SGD, 1e-2},
+               {CLT_LOSS_MSE, CLT_OPTIM_ADAM, 1e-2},
+               {CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_LAMB, 5e-2}};
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+      clt_train_options o = options(cases[k].loss, cases[k].optim,
+                                    cases[k].lr, 64, 6, r.train.n);
+      clt_trainer *tr = trainer(ctx, &o, &r);
+      clt_epoch_stats es = epochs(tr, 6);
+      /* The blobs' class means are 3 apart in norm with unit noise in 24
+         dimensions: a linear model separates them almost perfectly. */
+      cr_assert_geq(es.test_accuracy, 0.93, "%s case %zu: accuracy %.4f",
+                    specs[d], k, es.test_accuracy);
+      cr_assert_eq(es.epoch, 6);
+      cr_assert_eq(es.step, 6 * ((r.train.n + 63) / 64));
+      cr_assert(es.train_loss > 0 && es.test_loss > 0);
+      clt_trainer_destroy(tr);
+    }
+    clt_context_destroy(ctx);
+  }
+  free_data(&r);
+}
+
+Test(train, divergence_is_caught_and_named) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  run r;
+  make_data(&r, 1000, 16, 3, 5);
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    /* Plain SGD with lr = 10 on a quadratic (MSE) blows up. */
+    clt_train_options o =
+        options(CLT_LOSS_MSE, CLT_OPTIM_SGD, 10.0, 50, 5, r.train.n);
+    o.schedule.kind = CLT_SCHEDULE_CONSTANT;
+    o.schedule.warmup_steps = 0;
+    clt_trainer *tr = trainer(ctx, &o, &r);
+    clt_status st = CLT_OK;
+    for (int e = 0; e < 5 && st == CLT_OK; e++)
+      st = clt_trainer_epoch(tr, NULL, NULL, NULL);
+    cr_assert_eq(st, CLT_ERR_NONFINITE, "%s: %s", specs[d],
+                 clt_status_str(st));
+    const char *err = clt_last_error(ctx);
+    cr_assert_not_null(strstr(err, "diverged at step"), "%s", err);
+    cr_assert_not_null(strstr(err, "learning rate 10"), "%s", err);
+    cr_assert_lt(clt_trainer_epochs_done(tr), 5, "stopped early");
+    clt_trainer_destroy(tr);
+    clt_context_destroy(ctx);
+  }
+  free_data(&r);
+}
+
+/* Trains count epochs and saves a checkpoint; returns the file's bytes. */
+static unsigned char *train_and_save(const char *spec, run *r,
+                                     const clt_train_options *o, size_t count,
+                                     const char *resume, const char *path,
+                                     size_t *len) {
+  clt_context *ctx = tu_context(spec);
+  clt_trainer *tr = trainer(ctx, o, r);
+  if (resume)
+    cr_assert_eq(clt_trainer_load(tr, resume), CLT_OK, "%s",
+                 clt_last_error(ctx));
+  epochs(tr, count);
+  cr_assert_eq(clt_trainer_save(tr, path), CLT_OK, "%s", clt_last_error(ctx));
+  clt_trainer_destroy(tr);
+  clt_context_destroy(ctx);
+  return slurp(path, len);
+}
+
+Test(train, resume_is_bit_identical_and_runs_are_deterministic) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  run r;
+  make_data(&r, 1000, 20, 4, 7);
+  char *straight = temp_path("straight.ckpt"), *half = temp_path("half.ckpt");
+  char *resumed = temp_path("resumed.ckpt"), *again = temp_path("again.ckpt");
+  const clt_optim_kind kinds[] = {CLT_OPTIM_NADAM, CLT_OPTIM_LARS};
+  for (size_t d = 0; d < nd; d++)
+    for (size_t k = 0; k < 2; k++) {
+      /* 100 rows a batch: the last batch of each epoch is a partial one. */
+      clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, kinds[k], 1e-2,
+                                    96, 4, r.train.n);
+      size_t la, lb, lc;
+      unsigned char *a = train_and_save(specs[d], &r, &o, 4, NULL, straight, &la);
+      unsigned char *b = train_and_save(specs[d], &r, &o, 2, NULL, half, &lb);
+      free(b);
+      b = train_and_save(specs[d], &r, &o, 2, half, resumed, &lb);
+      cr_assert_eq(la, lb);
+      cr_assert(memcmp(a, b, la) == 0,
+                "%s: 4 epochs straight and 2 + 2 resumed differ", specs[d]);
+      unsigned char *c = train_and_save(specs[d], &r, &o, 4, NULL, again, &lc);
+      cr_assert(lc == la && memcmp(a, c, la) == 0,
+                "%s: the same seed gave another result", specs[d]);
+      free(c);
+      o.seed = 12;
+      c = train_and_save(specs[d], &r, &o, 4, NULL, again, &lc);
+      cr_assert(lc != la || memcmp(a, c, la) != 0,
+                "%s: another seed gave the same result", specs[d]);
+      free(a);
+      free(b);
+      free(c);
+    }
+  free(straight), free(half), free(resumed), free(again);
+  free_data(&r);
+}
+
+Test(train, checkpoints_of_another_setup_are_refused) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  run r, other;
+  make_data(&r, 500, 12, 3, 9);
+  make_data(&other, 500, 13, 3, 9);
+  char *path = temp_path("refuse.ckpt"), *bad = temp_path("bad.ckpt");
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    clt_train_options o =
+        options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAM, 1e-2, 50, 3, 500);
+    clt_trainer *tr = trainer(ctx, &o, &r);
+    epochs(tr, 1);
+    cr_assert_eq(clt_trainer_save(tr, path), CLT_OK);
+    clt_trainer_destroy(tr);
+
+    /* Another optimizer. */
+    clt_train_options o2 = o;
+    o2.optim = clt_optim_defaults(CLT_OPTIM_SGD);
+    tr = trainer(ctx, &o2, &r);
+    cr_assert_eq(clt_trainer_load(tr, path), CLT_ERR_FORMAT);
+    cr_assert_not_null(strstr(clt_last_error(ctx), "optimizer"), "%s",
+                       clt_last_error(ctx));
+    cr_assert_eq(clt_trainer_epochs_done(tr), 0);
+    clt_trainer_destroy(tr);
+    /* Another data shape. */
+    tr = trainer(ctx, &o, &other);
+    cr_assert_eq(clt_trainer_load(tr, path), CLT_ERR_FORMAT);
+    cr_assert_not_null(strstr(clt_last_error(ctx), "features"), "%s",
+                       clt_last_error(ctx));
+    clt_trainer_destroy(tr);
+    /* A flipped byte and a truncated file. */
+    size_t len;
+    unsigned char *data = slurp(path, &len);
+    free(data);
+    FILE *f = fopen(path, "rb");
+    unsigned char *raw = malloc(len + 4);
+    cr_assert_eq(fread(raw, 1, len + 4, f), len + 4);
+    fclose(f);
+    raw[len / 2] ^= 0x10;
+    f = fopen(bad, "wb");
+    fwrite(raw, 1, len + 4, f);
+    fclose(f);
+    tr = trainer(ctx, &o, &r);
+    cr_assert_eq(clt_trainer_load(tr, bad), CLT_ERR_FORMAT);
+    raw[len / 2] ^= 0x10;
+    f = fopen(bad, "wb");
+    fwrite(raw, 1, len / 2, f);
+    fclose(f);
+    cr_assert_eq(clt_trainer_load(tr, bad), CLT_ERR_FORMAT);
+    cr_assert_eq(clt_trainer_load(tr, "/nonexistent/dir/x.ckpt"), CLT_ERR_IO);
+    /* Still trains from scratch after the refusals. */
+    cr_assert_eq(clt_trainer_epochs_done(tr), 0);
+    epochs(tr, 1);
+    free(raw);
+    clt_trainer_destroy(tr);
+    clt_context_destroy(ctx);
+  }
+  free(path), free(bad);
+  free_data(&r);
+  free_data(&other);
+}
+
+Test(train, saved_models_load_for_prediction) {
+  run r;
+  make_data(&r, 400, 6, 3, 13);
+  char *path = temp_path("model.ckpt");
+  clt_context *ctx = tu_context("ref");
+  clt_train_options o =
+      options(CLT_LOSS_HINGE, CLT_OPTIM_ADAM, 1e-2, 40, 2, 400);
+  clt_trainer *tr = trainer(ctx, &o, &r);
+  epochs(tr, 2);
+  cr_assert_eq(clt_trainer_save(tr, path), CLT_OK);
+  clt_trainer_destroy(tr);
+  clt_context_destroy(ctx);
+  clt_model m;
+  char err[256];
+  cr_assert_eq(clt_model_load(path, &m, err, sizeof err), CLT_OK, "%s", err);
+  cr_assert_eq(m.d, 6);
+  cr_assert_eq(m.c, 3);
+  cr_assert_eq(m.loss, CLT_LOSS_HINGE);
+  cr_assert_eq(m.prep.mode, CLT_PREPROCESS_STANDARDIZE);
+  for (size_t j = 0; j < 6; j++) {
+    cr_assert_eq(m.prep.mean[j], r.prep.mean[j]);
+    cr_assert_eq(m.prep.std[j], r.prep.std[j]);
+  }
+  clt_model_free(&m);
+  cr_assert_eq(clt_model_load("/nonexistent", &m, err, sizeof err), CLT_ERR_IO);
+  free(path);
+  free_data(&r);
+}
