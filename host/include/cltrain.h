@@ -367,7 +367,9 @@ CLT_API clt_status clt_gradcheck(clt_context *ctx, const clt_loss_desc *desc,
 /* Parameter updates with PyTorch's torch.optim semantics and defaults, so a
    run can be reproduced step for step. Every update is one fused kernel
    launch that reads each parameter, its gradient and its state once and
-   writes the parameter and its state once; scalars that are the same for
+   writes the parameter and its state once (a tensor stepped on its own
+   whose size is not a multiple of 256 gets its last partial block of 256
+   from a second, bound-checked launch); scalars that are the same for
    every element (bias corrections, mu products, step sizes) are computed on
    the host in double and passed to the kernel.
 
@@ -436,7 +438,9 @@ CLT_API clt_status clt_gradcheck(clt_context *ctx, const clt_loss_desc *desc,
      skipped step (clt_optimizer_stats). The test runs on the device and the
      update consults its result there; the host learns it asynchronously.
    With clipping, the guard, or LARS, a step makes one extra read pass over
-   the gradients (and LARS the parameters) before the update.
+   the gradients (and LARS the parameters) before the update; LAMB updates
+   its moments and reduces the norms in a first pass, then applies p -= lr r
+   u in a second (40 bytes per parameter against Adam's 28).
 
    Fields a kind does not use are ignored, but every float must be finite
    and every field within its range: lr, weight_decay, momentum, eps,
