@@ -30,10 +30,11 @@ static int cltrain(const char *args) {
     int rc_ = cltrain(args);                                                  \
     cr_assert_eq(rc_, (code), "cltrain %s: exit %d, wanted %d:\n%s", (args),  \
                  rc_, (code), out);                                           \
-    if (needle)                                                               \
-      cr_assert_not_null(strstr(out, (needle)),                               \
+    const char *needle_ = (needle);                                           \
+    if (needle_)                                                              \
+      cr_assert_not_null(strstr(out, needle_),                                \
                          "cltrain %s: output lacks '%s':\n%s", (args),        \
-                         (const char *)(needle), out);                        \
+                         needle_, out);                                       \
   } while (0)
 
 static void write_file(const char *name, const char *text) {
