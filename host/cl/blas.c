@@ -11,8 +11,9 @@
  * programs and with them the last references to the context. Other live
  * contexts lose only their cached programs; their next GEMM rebuilds them
  * (from POCL's kernel cache on disk: ~0.1 s instead of ~5.5 s cold).
- * tests/test_linear.c checks that the context's reference count is back to
- * ours alone before clt_cl_close releases it.
+ * tests/test_linear.c (clblast_releases_the_context) retains a context,
+ * runs CLBlast on it, destroys it and checks that only its own reference
+ * is left.
  */
 #include <clblast_c.h>
 
