@@ -75,7 +75,10 @@ static unsigned char *slurp(const char *path, size_t *len) {
 static char *temp_path(const char *name) {
   static char dir[] = "/tmp/clt-train-XXXXXX";
   static bool made;
-  if (!made) cr_assert_not_null(mkdtemp(dir)), made = true;
+  if (!made) {
+    cr_assert_not_null(mkdtemp(dir));
+    made = true;
+  }
   char *p = malloc(strlen(dir) + strlen(name) + 2);
   sprintf(p, "%s/%s", dir, name);
   return p;
