@@ -4,6 +4,7 @@
 #endif
 
 #include "data.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <float.h>
@@ -709,40 +710,8 @@ done:
 /* ------------------------------------------------------------------ */
 /* synthetic                                                           */
 
-typedef struct rng {
-  uint64_t s;
-  int has_spare;
-  double spare;
-} rng;
-
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-/* uniform in [0, 1) */
-static double unif(rng *r) {
-  return (double)(splitmix64(&r->s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static double gauss(rng *r) {
-  if (r->has_spare) {
-    r->has_spare = 0;
-    return r->spare;
-  }
-  const double two_pi = 6.283185307179586476925286766559;
-  double u1 = 1.0 - unif(r); /* (0, 1] */
-  double u2 = unif(r);
-  double rad = sqrt(-2.0 * log(u1));
-  r->spare = rad * sin(two_pi * u2);
-  r->has_spare = 1;
-  return rad * cos(two_pi * u2);
-}
-
 static int synth_rows(size_t n, size_t d, size_t c, const double *means,
-                      rng *r, clt_dataset *ds, const char *what, char *err,
+                      clt_rng *r, clt_dataset *ds, const char *what, char *err,
                       size_t errlen) {
   size_t total, bytes;
   if (!mul_ok(n, d, &total) || !mul_ok(total, sizeof(float), &bytes))
@@ -763,7 +732,7 @@ static int synth_rows(size_t n, size_t d, size_t c, const double *means,
     const double *m = means + k * d;
     float *row = x + i * d;
     for (size_t j = 0; j < d; j++)
-      row[j] = (float)(m[j] + gauss(r));
+      row[j] = (float)(m[j] + clt_rng_normal(r));
   }
   ds->n = n;
   ds->d = d;
@@ -791,11 +760,11 @@ int clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
   if (!means)
     return fail(err, errlen, CLT_DATA_ERR_NOMEM,
                 "synthetic: out of memory for %zu class means", c);
-  rng r = {seed, 0, 0.0};
+  clt_rng r = {seed, 0, 0.0};
   for (size_t k = 0; k < c; k++) {
     double *m = means + k * d, ss = 0;
     for (size_t j = 0; j < d; j++) {
-      m[j] = gauss(&r);
+      m[j] = clt_rng_normal(&r);
       ss += m[j] * m[j];
     }
     double norm = sqrt(ss);

@@ -6,6 +6,7 @@
 #define CLT_LOSS_IMPL_H
 
 #include "internal.h"
+#include "rng.h"
 
 /* Both backends get arguments that host/loss.c has validated, except the
    label values and weight values (data, checked by each backend). They
@@ -71,15 +72,6 @@ static inline double clt_reg_term(const clt_reg_desc *reg, double w,
   double sign = w > 0 ? 1.0 : w < 0 ? -1.0 : w; /* torch.sign: 0 and NaN kept */
   if (grad) *grad = reg->l1 * sign + reg->l2 * w;
   return reg->l1 * (w < 0 ? -w : w) + 0.5 * reg->l2 * w * w;
-}
-
-/* splitmix64: the random stream of the gradient check's coordinate
-   samples and of `cltrain gradcheck`'s data. */
-static inline uint64_t clt_splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 #endif /* CLT_LOSS_IMPL_H */

@@ -9,6 +9,7 @@
 
 #include "fileio.h"
 #include "internal.h"
+#include "rng.h"
 
 /* Test-set rows scored per evaluation chunk (bounds the scores buffer). */
 #define EVAL_CHUNK 8192
@@ -33,13 +34,6 @@ struct clt_trainer {
   size_t epochs_done;
   clt_prep_stats prep;            /* copy of the caller's, for checkpoints */
 };
-
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 static double now_seconds(void) {
   struct timespec t;
@@ -99,14 +93,8 @@ static clt_status init_weights(clt_trainer *tr) {
   size_t n = tr->d * tr->c;
   float *w = malloc(n * sizeof *w);
   if (!w) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "initial weights");
-  uint64_t s = tr->opt.seed ^ 0x5DEECE66Dull;
-  for (size_t i = 0; i < n; i += 2) {
-    double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53;
-    double u2 = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
-    double r = 0.001 * sqrt(-2.0 * log(u1));
-    w[i] = (float)(r * cos(6.283185307179586 * u2));
-    if (i + 1 < n) w[i + 1] = (float)(r * sin(6.283185307179586 * u2));
-  }
+  clt_rng r = {.s = tr->opt.seed ^ 0x5DEECE66Dull};
+  for (size_t i = 0; i < n; i++) w[i] = (float)(0.001 * clt_rng_normal(&r));
   clt_status st = clt_tensor_write(tr->W, w, n * 4);
   free(w);
   return st;
@@ -180,7 +168,7 @@ static clt_status shuffle(clt_trainer *tr) {
   int32_t *p = tr->perm_host;
   for (size_t i = 0; i < tr->n; i++) p[i] = (int32_t)i;
   for (size_t i = tr->n - 1; i > 0; i--) {
-    size_t j = (size_t)(splitmix64(&tr->rng) % (i + 1));
+    size_t j = (size_t)(clt_splitmix64(&tr->rng) % (i + 1));
     int32_t t = p[i];
     p[i] = p[j];
     p[j] = t;

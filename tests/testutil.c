@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "rng.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,23 +45,16 @@ clt_context *tu_context(const char *spec) {
   return ctx;
 }
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi) {
   uint64_t s = seed;
   for (size_t i = 0; i < n; i++)
-    x[i] = lo + (hi - lo) * (float)((splitmix(&s) >> 40) * 0x1.0p-24);
+    x[i] = lo + (hi - lo) * (float)((clt_splitmix64(&s) >> 40) * 0x1.0p-24);
 }
 
 void tu_fill_labels(int32_t *y, size_t n, uint64_t seed, int32_t classes) {
   uint64_t s = seed;
   for (size_t i = 0; i < n; i++)
-    y[i] = (int32_t)(splitmix(&s) % (uint64_t)classes);
+    y[i] = (int32_t)(clt_splitmix64(&s) % (uint64_t)classes);
 }
 
 clt_tensor *tu_tensor(clt_context *ctx, size_t rows, size_t cols,
