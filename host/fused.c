@@ -1,6 +1,262 @@
 /* clt_linear_loss_grad: the whole gradient of a linear classifier,
-   loss(X W + b, y) + reg(W), in the fewest passes over X. */
-#include "internal.h"
+   loss(X W + b, y) + reg(W), in the fewest passes over X.
+
+   On OpenCL devices, cross-entropy and hinge with labels and up to
+   STEP_MAX_C classes take the fused kernels of kernels/step.cl: four
+   launches (three when one row block suffices and there is no
+   regularization) that read X twice, never store S, and one 24-byte
+   read-back. Everything else (more classes, the other losses, soft
+   targets, the reference backend, and arguments the fused path does not
+   take, whose errors the separate ops then report) is the composition of
+   clt_linear_forward, clt_loss, clt_linear_backward and clt_regularize over
+   context workspaces. Both paths validate the same way and behave the same
+   on bad input: NULL, dtype, shape, overlap and reg errors before anything
+   runs; a label outside [0,C) (CLT_ERR_LABEL) or a bad class weight leaves
+   dW and db untouched; a non-finite loss (CLT_ERR_NONFINITE) is, as in
+   clt_loss, found after the gradient has been written: *loss then holds it
+   and dW and db hold the gradient computed from the same values. */
+#include <math.h>
+#include <string.h>
+
+#include "linear.h"
+#include "loss_impl.h"
+
+#define STEP_MAX_C 32 /* CLT_STEP_MAX_C in kernels/step.cl */
+#define NONE 0xffffffffu
+enum { I_DEN, I_WSUM, I_BAD_LABEL, I_BAD_CW, I_BAD_PW, I_LOSS, I_PEN, I_BAD };
+
+static const char *const fwd_names[] = {
+    "clt_step_fwd_c1", "clt_step_fwd_c2", "clt_step_fwd_c3",
+    "clt_step_fwd_c4", "clt_step_fwd_c5", "clt_step_fwd_c6",
+    "clt_step_fwd_c7", "clt_step_fwd_c8"};
+static const char *const dw_names[] = {
+    "clt_step_dw_c1", "clt_step_dw_c2", "clt_step_dw_c3", "clt_step_dw_c4",
+    "clt_step_dw_c5", "clt_step_dw_c6", "clt_step_dw_c7", "clt_step_dw_c8"};
+/* Rows per forward work-item and columns per dW work-item (16 * SB), as
+   instantiated in kernels/step.cl. */
+static const size_t fwd_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
+#define DW_STRIP 32
+/* Work-items per work-group along dimension 0 of the row kernels: small
+   enough that a 256-row minibatch makes several work-groups for the
+   cores, fixed because POCL compiles a kernel per work-group shape. */
+#define LOCAL 8
+#define PREP_WG 64
+
+static bool reg_active(const clt_reg_desc *reg) {
+  return reg && (reg->l1 != 0.0f || reg->l2 != 0.0f);
+}
+
+static bool overlap(const clt_tensor *a, const clt_tensor *b) {
+  return a && b && a->st == b->st &&
+         a->offset < b->offset + clt_tensor_numel(b) &&
+         b->offset < a->offset + clt_tensor_numel(a);
+}
+
+/* Arguments both paths check before anything runs (the separate ops
+   check the loss description and the targets). */
+static clt_status check_args(clt_context *ctx, const clt_loss_desc *desc,
+                             const clt_reg_desc *reg, const clt_tensor *X,
+                             const clt_tensor *W, const clt_tensor *b,
+                             const clt_tensor *dW, const clt_tensor *db) {
+  if (!desc) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "linear_loss_grad: desc is NULL");
+  CLT_TRY(clt_check_tensor(ctx, X, CLT_FLOAT32, "linear_loss_grad: X"));
+  CLT_TRY(clt_check_tensor(ctx, W, CLT_FLOAT32, "linear_loss_grad: W"));
+  CLT_TRY(clt_check_tensor(ctx, dW, CLT_FLOAT32, "linear_loss_grad: dW"));
+  CLT_TRY(clt_check_shape(ctx, W, X->cols, W->cols, "linear_loss_grad: W"));
+  CLT_TRY(clt_check_shape(ctx, dW, W->rows, W->cols, "linear_loss_grad: dW"));
+  if ((b == NULL) != (db == NULL))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "linear_loss_grad: b and db must both be given or both NULL");
+  if (b) {
+    CLT_TRY(clt_check_tensor(ctx, b, CLT_FLOAT32, "linear_loss_grad: b"));
+    CLT_TRY(clt_check_tensor(ctx, db, CLT_FLOAT32, "linear_loss_grad: db"));
+    CLT_TRY(clt_check_shape(ctx, b, 1, W->cols, "linear_loss_grad: b"));
+    CLT_TRY(clt_check_shape(ctx, db, 1, W->cols, "linear_loss_grad: db"));
+  }
+  if (reg && (!(reg->l1 >= 0.0f) || !isfinite(reg->l1) ||
+              !(reg->l2 >= 0.0f) || !isfinite(reg->l2)))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "linear_loss_grad: l1 = %g and l2 = %g must be finite and "
+                    ">= 0", (double)reg->l1, (double)reg->l2);
+  /* The outputs are written while the inputs are still being read. */
+  const clt_tensor *in[] = {X, W, b, desc->class_weight, desc->pos_weight};
+  const char *const in_names[] = {"X", "W", "b", "class_weight", "pos_weight"};
+  const clt_tensor *out[] = {dW, db};
+  const char *const out_names[] = {"dW", "db"};
+  for (size_t o = 0; o < 2; o++) {
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+      if (overlap(out[o], in[i]))
+        return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                        "linear_loss_grad: %s overlaps %s in memory",
+                        out_names[o], in_names[i]);
+  }
+  if (overlap(dW, db))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "linear_loss_grad: db overlaps dW in memory");
+  return CLT_OK;
+}
+
+/* Whether the fused kernels take this problem: an OpenCL context, few
+   classes, cross-entropy or hinge with well-formed labels and valid
+   hyper-parameters. Anything else goes to the composition, whose ops
+   report what is wrong with it. */
+static bool fusable(const clt_context *ctx, const clt_loss_desc *d,
+                    const clt_tensor *y, size_t n, size_t c) {
+  if (ctx->ref || c > STEP_MAX_C || n >= NONE) return false;
+  if (d->kind != CLT_LOSS_CROSS_ENTROPY && d->kind != CLT_LOSS_HINGE)
+    return false;
+  if (!y || y->ctx != ctx || y->dtype != CLT_INT32 || y->rows != n ||
+      y->cols != 1)
+    return false;
+  if (d->reduction != CLT_REDUCTION_MEAN && d->reduction != CLT_REDUCTION_SUM)
+    return false;
+  const clt_tensor *w = d->class_weight;
+  if (d->pos_weight ||
+      (w && (w->ctx != ctx || w->dtype != CLT_FLOAT32 || w->rows != 1 ||
+             w->cols != c)))
+    return false;
+  if (d->kind == CLT_LOSS_CROSS_ENTROPY)
+    return d->label_smoothing >= 0.0f && d->label_smoothing <= 1.0f;
+  return (d->p == 1 || d->p == 2) && d->margin >= 0.0f && isfinite(d->margin);
+}
+
+/* Class blocks of width CB <= 8, as kernels/linear.cl's. */
+static size_t class_block(size_t c) {
+  size_t nb = (c + 7) / 8;
+  return (c + nb - 1) / nb;
+}
+
+/* Rows per dW block: each block adds D*C partial sums to write and read
+   back, so at least 32 rows per class (partials at most 1/32 of X), and
+   not many more, so that large batches make blocks for every core. */
+static size_t dw_rows(size_t n, size_t c) {
+  size_t r = 32 * c > 256 ? 32 * c : 256;
+  return n < r ? n : r;
+}
+
+/* The fused path (kernels/step.cl); *value: the loss, plus the penalty
+   when with_pen. */
+static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
+                        const clt_reg_desc *reg, const clt_tensor *X,
+                        const clt_tensor *y, const clt_tensor *W,
+                        const clt_tensor *b, clt_tensor *dW, clt_tensor *db,
+                        bool with_pen, double *value) {
+  size_t N = X->rows, D = X->cols, C = W->cols;
+  size_t cb = class_block(C), R = dw_rows(N, C), blocks = (N + R - 1) / R;
+  size_t nstrips = (D + DW_STRIP - 1) / DW_STRIP;
+  bool regularize = reg_active(reg), direct = blocks == 1 && !regularize;
+  /* scr: info, row losses, Wt (C,D), dS (N,C), then (unless direct) the
+     partial dW blocks and the partial db blocks. */
+  size_t o_wt = clt_round_up(CLT_LOSS_INFO_FLOATS + N, 16);
+  size_t o_ds = clt_round_up(o_wt + C * D, 16);
+  size_t o_part = clt_round_up(o_ds + N * C, 16);
+  size_t o_dbp = o_part + (direct ? 0 : blocks * D * C);
+  size_t total = o_dbp + (direct ? 0 : blocks * C);
+  cl_mem scr;
+  CLT_TRY(clt_cl_scratch(ctx, total * sizeof(float), &scr));
+
+  bool ce = desc->kind == CLT_LOSS_CROSS_ENTROPY;
+  bool mean = desc->reduction == CLT_REDUCTION_MEAN;
+  const clt_tensor *cwt = desc->class_weight;
+  cl_mem cw = cwt ? cwt->st->mem : scr, bm = b ? b->st->mem : scr;
+  cl_ulong cw_off = cwt ? cwt->offset : 0, b_off = b ? b->offset : 0;
+  cl_ulong w_off = W->offset, x_off = X->offset, y_off = y->offset;
+  cl_ulong n = N, d = D, c = C, wt_off = o_wt, ds_off = o_ds;
+  cl_int has_cw = cwt != NULL, has_b = b != NULL, use_ignore = ce,
+         ignore = desc->ignore_index, hinge = !ce, use_den = ce && mean;
+  float l1 = regularize ? reg->l1 : 0.0f, l2 = regularize ? reg->l2 : 0.0f;
+
+  size_t wg = clt_cl_group_size(ctx, PREP_WG);
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_step_prep", 1, &wg, &wg, CLT_ARG(W->st->mem),
+                     CLT_ARG(w_off), CLT_ARG(d), CLT_ARG(c), CLT_ARG(y->st->mem),
+                     CLT_ARG(y_off), CLT_ARG(n), CLT_ARG(use_ignore),
+                     CLT_ARG(ignore), CLT_ARG(cw), CLT_ARG(cw_off),
+                     CLT_ARG(has_cw), CLT_ARG(l1), CLT_ARG(l2), CLT_ARG(scr),
+                     CLT_ARG(wt_off), CLT_LOCAL(wg * sizeof(float)),
+                     CLT_LOCAL(wg * sizeof(cl_uint))));
+
+  /* The MEAN divisor (hinge: N; cross-entropy: the weight of the rows not
+     ignored, from step 1) and the matching dS scale. */
+  float div = mean ? (float)N : 1.0f, k = (float)(1.0 / (double)div);
+  float prm = ce ? desc->label_smoothing : desc->margin;
+  cl_int iprm = ce ? desc->ignore_index : desc->p;
+  size_t g[2] = {(N + fwd_rows[cb - 1] - 1) / fwd_rows[cb - 1], 1};
+  size_t l[2] = {clt_cl_group_size(ctx, LOCAL), 1};
+  CLT_TRY(CLT_LAUNCH(ctx, fwd_names[cb - 1], 1, g, l, CLT_ARG(X->st->mem),
+                     CLT_ARG(x_off), CLT_ARG(bm), CLT_ARG(b_off),
+                     CLT_ARG(has_b), CLT_ARG(y->st->mem), CLT_ARG(y_off),
+                     CLT_ARG(cw), CLT_ARG(cw_off), CLT_ARG(has_cw),
+                     CLT_ARG(scr), CLT_ARG(wt_off), CLT_ARG(ds_off),
+                     CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(hinge),
+                     CLT_ARG(prm), CLT_ARG(iprm), CLT_ARG(k), CLT_ARG(use_den)));
+
+  cl_mem out = direct ? dW->st->mem : scr, dbp = direct && b ? db->st->mem : scr;
+  cl_ulong out_off = direct ? dW->offset : o_part,
+           dbp_off = direct && b ? db->offset : o_dbp, rb = R, ns = nstrips;
+  g[0] = nstrips + 2, g[1] = blocks;
+  CLT_TRY(CLT_LAUNCH(ctx, dw_names[cb - 1], 2, g, l, CLT_ARG(X->st->mem),
+                     CLT_ARG(x_off), CLT_ARG(scr), CLT_ARG(ds_off),
+                     CLT_ARG(out), CLT_ARG(out_off), CLT_ARG(dbp),
+                     CLT_ARG(dbp_off), CLT_ARG(has_b), CLT_ARG(n), CLT_ARG(d),
+                     CLT_ARG(c), CLT_ARG(rb), CLT_ARG(ns), CLT_ARG(div),
+                     CLT_ARG(use_den)));
+
+  if (!direct) {
+    cl_ulong part_off = o_part, dbp0 = o_dbp, nb = blocks,
+             dw_off = dW->offset, db_off = b ? db->offset : 0;
+    cl_mem dbm = b ? db->st->mem : scr;
+    size_t fg = D * C + (b ? C : 0);
+    CLT_TRY(CLT_LAUNCH(ctx, "clt_step_finish", 1, &fg, NULL, CLT_ARG(scr),
+                       CLT_ARG(part_off), CLT_ARG(dbp0), CLT_ARG(nb),
+                       CLT_ARG(d), CLT_ARG(c), CLT_ARG(W->st->mem),
+                       CLT_ARG(w_off), CLT_ARG(l1), CLT_ARG(l2),
+                       CLT_ARG(dW->st->mem), CLT_ARG(dw_off), CLT_ARG(dbm),
+                       CLT_ARG(db_off), CLT_ARG(has_b)));
+  }
+
+  float info[I_BAD + 1];
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, scr, CL_TRUE,
+                                      I_BAD_LABEL * sizeof(float),
+                                      (I_BAD + 1 - I_BAD_LABEL) * sizeof(float),
+                                      info + I_BAD_LABEL, 0, NULL, NULL));
+  uint32_t bad_cw, bad_row;
+  int32_t label;
+  memcpy(&bad_cw, &info[I_BAD_CW], sizeof bad_cw);
+  memcpy(&bad_row, &info[I_BAD_LABEL], sizeof bad_row);
+  memcpy(&label, &info[I_BAD], sizeof label);
+  /* the reference's order: weights, then labels */
+  if (bad_cw != NONE) return clt_loss_bad_weight(ctx, "class_weight", bad_cw, info[I_BAD]);
+  if (bad_row != NONE) return clt_loss_bad_label(ctx, bad_row, label, C);
+  *value = (double)info[I_LOSS] + (with_pen ? (double)info[I_PEN] : 0.0);
+  return CLT_OK;
+}
+
+/* The composition of the separate ops; *value as for fused. A non-finite
+   loss or penalty does not stop it: the caller reports it. */
+static clt_status composed(clt_context *ctx, const clt_loss_desc *desc,
+                           const clt_reg_desc *reg, const clt_tensor *X,
+                           const clt_tensor *y, const clt_tensor *W,
+                           const clt_tensor *b, clt_tensor *dW,
+                           clt_tensor *db, bool with_pen, double *value) {
+  size_t n = X->rows, c = W->cols;
+  clt_tensor *S = NULL, *dS = NULL;
+  clt_status st = clt_workspace(ctx, 0, n, c, &S);
+  if (st == CLT_OK) st = clt_workspace(ctx, 1, n, c, &dS);
+  /* clt_loss validates the loss description and the targets and leaves
+     dS unwritten when they are bad: dW and db are only written after. */
+  double data = 0, penalty = 0;
+  if (st == CLT_OK) st = clt_linear_forward(ctx, X, W, b, S);
+  if (st == CLT_OK) st = clt_loss(ctx, desc, S, y, &data, dS);
+  if (st == CLT_ERR_NONFINITE) st = CLT_OK;
+  if (st == CLT_OK) st = clt_linear_backward(ctx, X, W, dS, dW, db, NULL);
+  if (st == CLT_OK && reg_active(reg))
+    st = clt_regularize(ctx, reg, W, with_pen ? &penalty : NULL, dW);
+  if (st == CLT_ERR_NONFINITE) st = CLT_OK;
+  clt_tensor_destroy(S);
+  clt_tensor_destroy(dS);
+  if (st == CLT_OK) *value = data + penalty;
+  return st;
+}
 
 clt_status clt_linear_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                 const clt_reg_desc *reg, const clt_tensor *X,
@@ -8,35 +264,20 @@ clt_status clt_linear_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                 const clt_tensor *b, double *loss,
                                 clt_tensor *dW, clt_tensor *db) {
   if (!ctx) return CLT_ERR_INVALID_ARG;
-  if (!desc) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "linear_loss_grad: desc is NULL");
-  CLT_TRY(clt_check_tensor(ctx, X, CLT_FLOAT32, "X"));
-  CLT_TRY(clt_check_tensor(ctx, W, CLT_FLOAT32, "W"));
-  CLT_TRY(clt_check_tensor(ctx, dW, CLT_FLOAT32, "dW"));
-  CLT_TRY(clt_check_shape(ctx, W, X->cols, W->cols, "W"));
-  CLT_TRY(clt_check_shape(ctx, dW, W->rows, W->cols, "dW"));
-  if ((b == NULL) != (db == NULL))
-    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
-                    "linear_loss_grad: b and db must both be given or both NULL");
-  if (b) {
-    CLT_TRY(clt_check_tensor(ctx, b, CLT_FLOAT32, "b"));
-    CLT_TRY(clt_check_tensor(ctx, db, CLT_FLOAT32, "db"));
-    CLT_TRY(clt_check_shape(ctx, b, 1, W->cols, "b"));
-    CLT_TRY(clt_check_shape(ctx, db, 1, W->cols, "db"));
-  }
-  size_t n = X->rows, c = W->cols;
-  clt_tensor *S = NULL, *dS = NULL;
-  clt_status st = clt_workspace(ctx, 0, n, c, &S);
-  if (st == CLT_OK) st = clt_workspace(ctx, 1, n, c, &dS);
-  /* clt_loss validates the loss description and the targets, and leaves
-     nothing written when they are bad: dW and db are only written after. */
-  double value = 0, penalty = 0;
-  if (st == CLT_OK) st = clt_linear_forward(ctx, X, W, b, S);
-  if (st == CLT_OK) st = clt_loss(ctx, desc, S, y, loss ? &value : NULL, dS);
-  if (st == CLT_OK) st = clt_linear_backward(ctx, X, W, dS, dW, db, NULL);
-  if (st == CLT_OK && reg && (reg->l1 != 0 || reg->l2 != 0))
-    st = clt_regularize(ctx, reg, W, loss ? &penalty : NULL, dW);
-  clt_tensor_destroy(S);
-  clt_tensor_destroy(dS);
-  if (st == CLT_OK && loss) *loss = value + penalty;
-  return st;
+  CLT_TRY(check_args(ctx, desc, reg, X, W, b, dW, db));
+  double value = 0;
+  bool with_pen = loss != NULL;
+  CLT_TRY(fusable(ctx, desc, y, X->rows, W->cols)
+              ? fused(ctx, desc, reg, X, y, W, b, dW, db, with_pen, &value)
+              : composed(ctx, desc, reg, X, y, W, b, dW, db, with_pen, &value));
+  if (loss) *loss = value;
+  if (!isfinite(value))
+    return clt_fail(ctx, CLT_ERR_NONFINITE,
+                    "linear_loss_grad: the loss%s is %g: X, W, b or the "
+                    "weights hold NaN or inf, a term overflowed, or the "
+                    "mean's denominator is 0 (every row ignored or of weight "
+                    "0); dW and db hold the gradient computed from them",
+                    with_pen && reg_active(reg) ? " with its penalty" : "",
+                    value);
+  return CLT_OK;
 }
