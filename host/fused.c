@@ -205,7 +205,7 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
     cl_ulong part_off = o_part, dbp0 = o_dbp, nb = blocks,
              dw_off = dW->offset, db_off = b ? db->offset : 0;
     cl_mem dbm = b ? db->st->mem : scr;
-    size_t fg = D * C + (b ? C : 0);
+    size_t fg = D * C / 16 + 2; /* full vectors, the ragged end, db */
     CLT_TRY(CLT_LAUNCH(ctx, "clt_step_finish", 1, &fg, NULL, CLT_ARG(scr),
                        CLT_ARG(part_off), CLT_ARG(dbp0), CLT_ARG(nb),
                        CLT_ARG(d), CLT_ARG(c), CLT_ARG(W->st->mem),

@@ -313,25 +313,40 @@ CLT_STEP_KERNELS(7, 3, 2)
 CLT_STEP_KERNELS(8, 3, 2)
 
 /* dW[j] = sum over the row blocks of part[k*D*C + j] + l1 sign(W[j]) +
-   l2 W[j] for j < D*C; db[c] = sum of the blocks of dbp (has_db). */
+   l2 W[j] for j < D*C, sixteen consecutive j per work-item (scalar
+   work-items made POCL spend more on the loop than on the sums);
+   work-item D*C/16 the ragged end; D*C/16 + 1: db[c] = sum of the blocks of dbp (has_db). */
 __kernel void clt_step_finish(__global const float *scr, ulong part_off,
                               ulong dbp_off, ulong blocks, ulong D, ulong C,
                               __global const float *W, ulong w_off, float l1,
                               float l2, __global float *dW, ulong dw_off,
                               __global float *db, ulong db_off, int has_db) {
-  ulong j = get_global_id(0), dc = D * C;
+  ulong j = 16 * get_global_id(0), dc = D * C;
   if (clt_loss_bad((__global float *)scr)) return;
-  if (j < dc) {
-    float t = 0.0f;
-    for (ulong k = 0; k < blocks; k++) t += scr[part_off + k * dc + j];
-    if (l1 != 0.0f || l2 != 0.0f) {
-      float w = W[w_off + j];
+  bool reg = l1 != 0.0f || l2 != 0.0f;
+  if (j + 16 <= dc) {
+    float16 t = 0.0f;
+    for (ulong k = 0; k < blocks; k++) t += vload16(0, scr + part_off + k * dc + j);
+    if (reg) {
+      float16 w = vload16(0, W + w_off + j);
       t += l1 * CLT_NSIGN(w) + l2 * w;
     }
-    dW[dw_off + j] = t;
-  } else if (has_db && j < dc + C) {
-    float t = 0.0f;
-    for (ulong k = 0; k < blocks; k++) t += scr[dbp_off + k * C + j - dc];
-    db[db_off + j - dc] = t;
+    vstore16(t, 0, dW + dw_off + j);
+    return;
   }
+  for (ulong e = j; e < dc; e++) { /* the ragged end */
+    float t = 0.0f;
+    for (ulong k = 0; k < blocks; k++) t += scr[part_off + k * dc + e];
+    if (reg) {
+      float w = W[w_off + e];
+      t += l1 * CLT_NSIGN(w) + l2 * w;
+    }
+    dW[dw_off + e] = t;
+  }
+  if (has_db && get_global_id(0) == dc / 16 + 1)
+    for (ulong c = 0; c < C; c++) {
+      float t = 0.0f;
+      for (ulong k = 0; k < blocks; k++) t += scr[dbp_off + k * C + c];
+      db[db_off + c] = t;
+    }
 }
