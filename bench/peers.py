@@ -143,14 +143,19 @@ class Report:
             f.write("\n")
 
 
-def timed(fn, reps, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
+def timed(fns, reps, warmup=1):
+    """Times each of fns (a dict name -> callable) reps times, round-robin:
+    on a shared machine a burst of load then hits every implementation
+    alike, which keeps their ratios honest. Returns name -> seconds."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
     return times
 
 
@@ -288,8 +293,7 @@ def suite_step(rep, args):
                 deltas[name] = (W0 - weights()) / LR
                 steps[name] = step
             check_steps(deltas, (n, d, c))
-            for name, step in steps.items():
-                t = timed(step, args.reps, warmup=0)
+            for name, t in timed(steps, args.reps, warmup=0).items():
                 rep.add("step", f"step_{loss}", name, t, floor="step",
                         samples=n, n=n, d=d, c=c)
 
@@ -327,16 +331,21 @@ def suite_optim(rep, args):
         sizes, ops = [1 << 20, 1 << 24, 1 << 26], list(OPTIM_BYTES)
     gen = torch.Generator().manual_seed(0)
     for elems in sizes:
-        p = torch.nn.Parameter(0.01 * torch.randn(elems, generator=gen))
+        init = 0.01 * torch.randn(elems, generator=gen)
         grad = 0.01 * torch.randn(elems, generator=gen)
         for op in ops:
+            # One parameter per variant: each optimizer keeps its own state.
+            params = {impl: torch.nn.Parameter(init.clone()) for impl, _ in
+                      optim_variants(op)}
+            opts = {}
             for impl, foreach in optim_variants(op):
-                p.grad = grad
-                opt = make_optimizer(op, [p], foreach)
-                t = timed(opt.step, args.reps, warmup=2)  # first step allocates state
+                params[impl].grad = grad
+                opts[impl] = make_optimizer(op, [params[impl]], foreach).step
+            # Two warm-up steps: the first allocates the state.
+            for impl, t in timed(opts, args.reps, warmup=2).items():
                 rep.add("optim", op, impl, t, floor="axpy",
                         bytes=OPTIM_BYTES[op] * elems, elems=elems)
-                del opt
+            del opts, params
 
 
 # ------------------------------------------------------------ largebatch

@@ -106,15 +106,17 @@ def print_table(records, floors):
             vs = ""
             if r["impl"].startswith("cltrain"):
                 peers = [p for p in groups[key_of(r)] if not p["impl"].startswith("cltrain")]
-                parts = [f"{p['impl']} {s:.2f}x" for p in peers
+                parts = [f"{p['impl']}{' (' + p['run'] + ')' if 'run' in p else ''} {s:.2f}x"
+                         for p in peers
                          if (s := speedup(r, p)) is not None]
                 vs = ", ".join(parts)
             frac_s = f"{100 * frac:7.1f}%" if frac is not None else ""
-            print(f"{suite:<10} {r['op']:<22} {params_str(r):<28} {r['impl']:<18} "
+            impl = f"{r['impl']} ({r['run']})" if "run" in r else r["impl"]
+            print(f"{suite:<10} {r['op']:<22} {params_str(r):<28} {impl:<18} "
                   f"{r['median']:>10.4g} [{r['min']:>8.4g} .. {r['max']:>8.4g}] "
                   f"{r['unit']:<9} {frac_s:>8}  {vs}")
     if floors.best:
-        print("\nfloors (best of host OpenMP and the OpenCL device): " + ", ".join(
+        print("\nfloors (best of host OpenMP and the OpenCL device, over every floors run): " + ", ".join(
             f"{k} {v:.4g} {'GFLOP/s' if k == 'sgemm' else 'GB/s'} ({impl})"
             for k, (v, impl) in sorted(floors.best.items())))
 
@@ -213,8 +215,13 @@ def main():
             print(f"report.py: skipping {path}: {e}", file=sys.stderr)
             continue
         doc["programs"].append({k: part.get(k) for k in ("program", "quick", "date", "notes")})
+        # A second run of a program (bench_floors_end.json) is told apart
+        # in the table by its file name.
+        stem = os.path.splitext(os.path.basename(path))[0]
         for r in part.get("records", []):
             r["program"] = part.get("program")
+            if stem != part.get("program", stem).replace(".py", ""):
+                r["run"] = stem
             doc["records"].append(r)
         doc["curves"] += part.get("curves", [])
     floors = Floors(doc["records"])
