@@ -33,6 +33,20 @@
 #define CLT_STEP_MAX_C 32
 #define CLT_STEP_I_PEN 6 /* info slot of the penalty */
 #define CLT_STEP_I_BAD 7 /* info slot of a bad label or weight */
+/* Software prefetch into L2 where the compiler has it (clang on x86:
+   prefetcht1); OpenCL's prefetch() is a no-op in POCL 3.1's kernel
+   library, and the hardware prefetchers lose track of rows of a few KB
+   read a few at a time. */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+#define CLT_STEP_PREFETCH(p) __builtin_prefetch((p), 0, 2)
+#endif
+#endif
+#ifndef CLT_STEP_PREFETCH
+#define CLT_STEP_PREFETCH(p)
+#endif
+/* Row blocks ahead that the forward pass prefetches. */
+#define CLT_STEP_AHEAD 2
 #define CLT_IOTA16                                                            \
   ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 
@@ -192,6 +206,8 @@ __attribute__((always_inline)) static inline void clt_step_fwd(
   __global const float *x[CLT_LIN_MAX_RB];
 #pragma unroll
   for (int r = 0; r < RB; r++) x[r] = X + x_off + min(r0 + r, N - 1) * D;
+  ulong ahead = r0 + CLT_STEP_AHEAD * RB;
+  __global const float *pf = ahead + RB <= N ? X + x_off + ahead * D : 0;
   /* Scores; the lanes of the last 16-class chunk past C stay 0. */
   float sc[CLT_LIN_MAX_RB][CLT_STEP_MAX_C];
 #pragma unroll
@@ -208,6 +224,15 @@ __attribute__((always_inline)) static inline void clt_step_fwd(
 #pragma unroll
       for (int j = 0; j < CB; j++) acc[r][j] = 0.0f;
     for (ulong d = 0; d < dfull; d += 16) {
+      /* The RB rows CLT_STEP_AHEAD blocks on, contiguous, RB lines per
+         step while the first class block streams this block. */
+      if (c0 == 0 && pf) { /* unrolled by hand: a loop stayed a loop */
+        __global const float *p = pf + RB * d;
+        CLT_STEP_PREFETCH(p);
+        if (RB > 1) CLT_STEP_PREFETCH(p + 16);
+        if (RB > 2) CLT_STEP_PREFETCH(p + 32);
+        if (RB > 3) CLT_STEP_PREFETCH(p + 48);
+      }
       float16 xv[CLT_LIN_MAX_RB];
 #pragma unroll
       for (int r = 0; r < RB; r++) xv[r] = vload16(0, x[r] + d);
