@@ -2,10 +2,9 @@
    loss(X W + b, y) + reg(W), in the fewest passes over X.
 
    On OpenCL devices, cross-entropy and hinge with labels and up to
-   STEP_MAX_C classes take the fused kernels of kernels/step.cl: four
-   launches (three when one row block suffices and there is no
-   regularization) that read X twice, never store S, and one 24-byte
-   read-back. Everything else (more classes, the other losses, soft
+   STEP_MAX_C classes take the fused kernels of kernels/step.cl: three
+   launches that read X once from memory, store neither S nor dS, and one
+   24-byte read-back. Everything else (more classes, the other losses, soft
    targets, the reference backend, and arguments the fused path does not
    take, whose errors the separate ops then report) is the composition of
    clt_linear_forward, clt_loss, clt_linear_backward and clt_regularize over
@@ -25,21 +24,12 @@
 #define NONE 0xffffffffu
 enum { I_DEN, I_WSUM, I_BAD_LABEL, I_BAD_CW, I_BAD_PW, I_LOSS, I_PEN, I_BAD };
 
-static const char *const fwd_names[] = {
-    "clt_step_fwd_c1", "clt_step_fwd_c2", "clt_step_fwd_c3",
-    "clt_step_fwd_c4", "clt_step_fwd_c5", "clt_step_fwd_c6",
-    "clt_step_fwd_c7", "clt_step_fwd_c8"};
-static const char *const dw_names[] = {
-    "clt_step_dw_c1", "clt_step_dw_c2", "clt_step_dw_c3", "clt_step_dw_c4",
-    "clt_step_dw_c5", "clt_step_dw_c6", "clt_step_dw_c7", "clt_step_dw_c8"};
-/* Rows per forward work-item and columns per dW work-item (16 * SB), as
-   instantiated in kernels/step.cl. */
-static const size_t fwd_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
-#define DW_STRIP 32
-/* Work-items per work-group along dimension 0 of the row kernels: small
-   enough that a 256-row minibatch makes several work-groups for the
-   cores, fixed because POCL compiles a kernel per work-group shape. */
-#define LOCAL 8
+static const char *const step_names[] = {
+    "clt_step_c1", "clt_step_c2", "clt_step_c3", "clt_step_c4",
+    "clt_step_c5", "clt_step_c6", "clt_step_c7", "clt_step_c8"};
+/* Rows per score block (RB in kernels/step.cl) for each class-block
+   width; a chunk is 4 of them. */
+static const size_t block_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
 #define PREP_WG 64
 
 static bool reg_active(const clt_reg_desc *reg) {
@@ -126,12 +116,20 @@ static size_t class_block(size_t c) {
   return (c + nb - 1) / nb;
 }
 
-/* Rows per dW block: each block adds D*C partial sums to write and read
-   back, so at least 32 rows per class (partials at most 1/32 of X), and
-   not many more, so that large batches make blocks for every core. */
-static size_t dw_rows(size_t n, size_t c) {
-  size_t r = 32 * c > 256 ? 32 * c : 256;
-  return n < r ? n : r;
+/* Rows per work-item of the step kernel, a multiple of the chunk: two
+   work-items per compute unit at least (a minibatch of 256 rows keeps both
+   cores of the POCL machine busy), and above 1024 rows as many as it
+   takes: every block adds a C x D partial to write and sum again, at most
+   1/32 of X then, and more blocks than units balance the load. */
+static clt_status block_size(clt_context *ctx, size_t n, size_t chunk,
+                             size_t *out) {
+  cl_uint units = 1;
+  CLT_CL_TRY(ctx, clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS,
+                                  sizeof units, &units, NULL));
+  size_t per = (n + 2 * (size_t)units - 1) / (2 * (size_t)units);
+  if (per > 1024) per = 1024;
+  *out = clt_round_up(per ? per : 1, chunk);
+  return CLT_OK;
 }
 
 /* The fused path (kernels/step.cl); *value: the loss, plus the penalty
@@ -141,19 +139,16 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
                         const clt_tensor *y, const clt_tensor *W,
                         const clt_tensor *b, clt_tensor *dW, clt_tensor *db,
                         bool with_pen, double *value) {
-  size_t N = X->rows, D = X->cols, C = W->cols;
-  size_t cb = class_block(C), R = dw_rows(N, C), blocks = (N + R - 1) / R;
-  size_t nstrips = (D + DW_STRIP - 1) / DW_STRIP;
-  bool regularize = reg_active(reg), direct = blocks == 1 && !regularize;
-  /* scr: info, row losses, Wt (C,D), dS (N,C), then (unless direct) the
-     partial dW blocks and the partial db blocks. */
-  size_t o_wt = clt_round_up(CLT_LOSS_INFO_FLOATS + N, 16);
-  size_t o_ds = clt_round_up(o_wt + C * D, 16);
-  size_t o_part = clt_round_up(o_ds + N * C, 16);
-  size_t o_dbp = o_part + (direct ? 0 : blocks * D * C);
-  size_t total = o_dbp + (direct ? 0 : blocks * C);
+  size_t N = X->rows, D = X->cols, C = W->cols, cb = class_block(C), R = 0;
+  CLT_TRY(block_size(ctx, N, 4 * block_rows[cb - 1], &R));
+  size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
+  /* scr: info, Wt (C,D), then per block the partial dW^T (C,Dp), db (up
+     to 32 classes) and loss. */
+  size_t o_wt = clt_round_up(CLT_LOSS_INFO_FLOATS, 16);
+  size_t o_part = clt_round_up(o_wt + C * D, 16);
+  size_t o_dbp = o_part + blocks * C * Dp, o_lp = o_dbp + blocks * STEP_MAX_C;
   cl_mem scr;
-  CLT_TRY(clt_cl_scratch(ctx, total * sizeof(float), &scr));
+  CLT_TRY(clt_cl_scratch(ctx, (o_lp + blocks) * sizeof(float), &scr));
 
   bool ce = desc->kind == CLT_LOSS_CROSS_ENTROPY;
   bool mean = desc->reduction == CLT_REDUCTION_MEAN;
@@ -161,9 +156,11 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
   cl_mem cw = cwt ? cwt->st->mem : scr, bm = b ? b->st->mem : scr;
   cl_ulong cw_off = cwt ? cwt->offset : 0, b_off = b ? b->offset : 0;
   cl_ulong w_off = W->offset, x_off = X->offset, y_off = y->offset;
-  cl_ulong n = N, d = D, c = C, wt_off = o_wt, ds_off = o_ds;
+  cl_ulong n = N, d = D, dp = Dp, c = C, rb = R, nb = blocks, wt_off = o_wt,
+           part_off = o_part, dbp_off = o_dbp, lp_off = o_lp;
   cl_int has_cw = cwt != NULL, has_b = b != NULL, use_ignore = ce,
          ignore = desc->ignore_index, hinge = !ce, use_den = ce && mean;
+  bool regularize = reg_active(reg);
   float l1 = regularize ? reg->l1 : 0.0f, l2 = regularize ? reg->l2 : 0.0f;
 
   size_t wg = clt_cl_group_size(ctx, PREP_WG);
@@ -180,39 +177,27 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
   float div = mean ? (float)N : 1.0f, k = (float)(1.0 / (double)div);
   float prm = ce ? desc->label_smoothing : desc->margin;
   cl_int iprm = ce ? desc->ignore_index : desc->p;
-  size_t g[2] = {(N + fwd_rows[cb - 1] - 1) / fwd_rows[cb - 1], 1};
-  size_t l[2] = {clt_cl_group_size(ctx, LOCAL), 1};
-  CLT_TRY(CLT_LAUNCH(ctx, fwd_names[cb - 1], 1, g, l, CLT_ARG(X->st->mem),
-                     CLT_ARG(x_off), CLT_ARG(bm), CLT_ARG(b_off),
-                     CLT_ARG(has_b), CLT_ARG(y->st->mem), CLT_ARG(y_off),
-                     CLT_ARG(cw), CLT_ARG(cw_off), CLT_ARG(has_cw),
-                     CLT_ARG(scr), CLT_ARG(wt_off), CLT_ARG(ds_off),
-                     CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(hinge),
-                     CLT_ARG(prm), CLT_ARG(iprm), CLT_ARG(k), CLT_ARG(use_den)));
+  size_t one = 1;
+  CLT_TRY(CLT_LAUNCH(ctx, step_names[cb - 1], 1, &blocks, &one,
+                     CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(bm),
+                     CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(y->st->mem),
+                     CLT_ARG(y_off), CLT_ARG(cw), CLT_ARG(cw_off),
+                     CLT_ARG(has_cw), CLT_ARG(scr), CLT_ARG(wt_off),
+                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
+                     CLT_ARG(n), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
+                     CLT_ARG(rb), CLT_ARG(hinge), CLT_ARG(prm), CLT_ARG(iprm),
+                     CLT_ARG(k), CLT_ARG(use_den)));
 
-  cl_mem out = direct ? dW->st->mem : scr, dbp = direct && b ? db->st->mem : scr;
-  cl_ulong out_off = direct ? dW->offset : o_part,
-           dbp_off = direct && b ? db->offset : o_dbp, rb = R, ns = nstrips;
-  g[0] = nstrips + 2, g[1] = blocks;
-  CLT_TRY(CLT_LAUNCH(ctx, dw_names[cb - 1], 2, g, l, CLT_ARG(X->st->mem),
-                     CLT_ARG(x_off), CLT_ARG(scr), CLT_ARG(ds_off),
-                     CLT_ARG(out), CLT_ARG(out_off), CLT_ARG(dbp),
-                     CLT_ARG(dbp_off), CLT_ARG(has_b), CLT_ARG(n), CLT_ARG(d),
-                     CLT_ARG(c), CLT_ARG(rb), CLT_ARG(ns), CLT_ARG(div),
-                     CLT_ARG(use_den)));
-
-  if (!direct) {
-    cl_ulong part_off = o_part, dbp0 = o_dbp, nb = blocks,
-             dw_off = dW->offset, db_off = b ? db->offset : 0;
-    cl_mem dbm = b ? db->st->mem : scr;
-    size_t fg = D * C / 16 + 2; /* full vectors, the ragged end, db */
-    CLT_TRY(CLT_LAUNCH(ctx, "clt_step_finish", 1, &fg, NULL, CLT_ARG(scr),
-                       CLT_ARG(part_off), CLT_ARG(dbp0), CLT_ARG(nb),
-                       CLT_ARG(d), CLT_ARG(c), CLT_ARG(W->st->mem),
-                       CLT_ARG(w_off), CLT_ARG(l1), CLT_ARG(l2),
-                       CLT_ARG(dW->st->mem), CLT_ARG(dw_off), CLT_ARG(dbm),
-                       CLT_ARG(db_off), CLT_ARG(has_b)));
-  }
+  cl_ulong dw_off = dW->offset, db_off = b ? db->offset : 0;
+  cl_mem dbm = b ? db->st->mem : scr;
+  size_t items = (D + 15) / 16 * C + 2;
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_step_finish", 1, &items, NULL, CLT_ARG(scr),
+                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
+                     CLT_ARG(nb), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
+                     CLT_ARG(W->st->mem), CLT_ARG(w_off), CLT_ARG(l1),
+                     CLT_ARG(l2), CLT_ARG(dW->st->mem), CLT_ARG(dw_off),
+                     CLT_ARG(dbm), CLT_ARG(db_off), CLT_ARG(has_b),
+                     CLT_ARG(div), CLT_ARG(use_den)));
 
   float info[I_BAD + 1];
   CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, scr, CL_TRUE,

@@ -8,24 +8,25 @@
  * smoothing and ignore_index) and the Weston-Watkins hinge (C x
  * F.multi_margin_loss), with exactly clt_loss's formulas (kernels/loss.cl,
  * reference host/ref/ref_loss.c) and clt_regularize's penalty
- * (kernels/reg.cl). X is read twice and S is never stored. The host
- * (host/fused.c) enqueues, on one scratch buffer scr laid out as clt_loss's
- * (scr[0..8) info, scr[8..8+N) one loss per row), then Wt, dS, partials:
+ * (kernels/reg.cl). S and dS are never stored, and X is read once from
+ * memory: each work-item takes a block of rows in chunks of U rows small
+ * enough to stay in cache, computes their scores, losses and dS, then adds
+ * the chunk's X^T dS into its block's partial dW while the rows are still
+ * in cache (a second pass over X would stream it from memory again: on
+ * POCL, where reading X is the cost, that is twice the time). The host
+ * (host/fused.c) enqueues, on one scratch buffer scr (scr[0..8) info as
+ * clt_loss's, then Wt and the per-block partials):
  *
  *   1. clt_step_prep, one work-group: clt_loss_check (the label and
  *      class-weight checks and the MEAN denominator); Wt = W^T for the
  *      float16 loops; the penalty l1 sum|W| + 0.5 l2 sum W^2.
- *   2. clt_step_fwd_c<CB>: RB rows per work-item, their scores accumulated
- *      as in clt_lin_fwd (kernels/linear.cl) but kept in private memory;
- *      then each row's loss and dS, the row's classes as float16 lanes (one
- *      vector exp per 16 classes: scalar exps would cost as much as the
- *      pass over X on POCL).
- *   3. clt_step_dw_c<CB>: partial dW over row blocks by clt_lin_dw, plus
- *      one work-item per block for the block's column sums of dS (db) and
- *      one for the loss: the sum of the row losses over the MEAN divisor.
- *   4. clt_step_finish (skipped when one row block wrote dW and db
- *      directly and there is no regularization): the blocks summed in
- *      order, plus the penalty's gradient.
+ *   2. clt_step_c<CB>, one work-item per row block: scores accumulated as
+ *      in clt_lin_fwd (kernels/linear.cl), each row's loss and dS with the
+ *      row's classes as float16 lanes (one vector exp per 16 classes:
+ *      scalar exps would cost as much as the pass over X on POCL), and the
+ *      block's partial dW (transposed, (C,D)), db and loss.
+ *   3. clt_step_finish: the blocks summed in order, plus the penalty's
+ *      gradient; the loss over the MEAN divisor.
  * Every kernel leaves at once when step 1 flagged a bad label or weight,
  * so dW and db stay untouched; every sum runs in an order fixed by the
  * shapes. The host reads info[2..8) once (24 bytes).
@@ -45,8 +46,6 @@
 #ifndef CLT_STEP_PREFETCH
 #define CLT_STEP_PREFETCH(p)
 #endif
-/* Row blocks ahead that the forward pass prefetches. */
-#define CLT_STEP_AHEAD 2
 #define CLT_IOTA16                                                            \
   ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 
@@ -99,28 +98,16 @@ inline float16 clt_step_w16(__global const float *w, ulong off, int has,
   return j + 16 <= C ? vload16(0, w + off + j) : clt_lin_load_part(w + off + j, C - j);
 }
 
-/* Writes the first C - 16 q lanes of v (at most 16) to d[16 q ..). */
-inline void clt_step_store(__global float *d, ulong C, size_t q, float16 v) {
-  ulong j = 16 * q;
-  if (j + 16 <= C) {
-    vstore16(v, 0, d + j);
-    return;
-  }
-  float t[16];
-  vstore16(v, 0, t);
-  for (ulong l = 0; l < C - j; l++) d[j + l] = t[l];
-}
-
 /* Cross-entropy of one row with label yi, scores s (chunks of 16 classes,
    lanes past C unused), as clt_loss_ce: returns the row loss (unscaled)
-   and writes dS = k * gradient to d (C). eps: label smoothing. */
+   and sets g to dS = k * gradient (lanes past C 0). eps: label smoothing. */
 inline float clt_step_ce_row(float16 *s, int yi, ulong C, float eps,
                              float wsum, float k, __global const float *cw,
                              ulong cw_off, int has_cw, int ignore,
-                             __global float *d) {
+                             float16 *g) {
   size_t nq = (C + 15) / 16;
   if (yi == ignore) {
-    for (size_t q = 0; q < nq; q++) clt_step_store(d, C, q, 0.0f);
+    for (size_t q = 0; q < nq; q++) g[q] = 0.0f;
     return 0.0f;
   }
   float a = (1.0f - eps) * CLT_W(has_cw, cw, cw_off, yi), b = eps / (float)C;
@@ -151,8 +138,10 @@ inline float clt_step_ce_row(float16 *s, int yi, ulong C, float eps,
     float16 p = s[q] * rz;
     float16 hot = select((float16)(0.0f), (float16)(1.0f),
                          CLT_IOTA16 + (int)(16 * q) == (int16)(yi));
+    int16 valid = CLT_IOTA16 + (int)(16 * q) < (int16)((int)C);
     float16 w = clt_step_w16(cw, cw_off, has_cw, C, q);
-    clt_step_store(d, C, q, k * (a * (p - hot) + b * (wsum * p - w)));
+    g[q] = select((float16)(0.0f), k * (a * (p - hot) + b * (wsum * p - w)),
+                  valid);
   }
   return a * ((m - sy) + logz) + b * (clt_lin_hsum16(sm16) + wsum * logz);
 }
@@ -162,13 +151,13 @@ inline float clt_step_ce_row(float16 *s, int yi, ulong C, float eps,
    k w_y h'(z_j), dS_y = -(sum of the others). p: 1 or 2. */
 inline float clt_step_hinge_row(float16 *s, int yi, ulong C, float margin,
                                 int p, float k, __global const float *cw,
-                                ulong cw_off, int has_cw, __global float *d) {
+                                ulong cw_off, int has_cw, float16 *g) {
   size_t nq = (C + 15) / 16;
   float wy = CLT_W(has_cw, cw, cw_off, yi), kw = k * wy, sy = 0.0f;
   float t[16];
   vstore16(s[yi / 16], 0, t);
   sy = t[yi % 16];
-  float16 l16 = 0.0f, n16 = 0.0f, g[CLT_STEP_MAX_C / 16];
+  float16 l16 = 0.0f, n16 = 0.0f;
   for (size_t q = 0; q < nq; q++) {
     int16 lane = CLT_IOTA16 + (int)(16 * q);
     int16 other = (lane != (int16)(yi)) & (lane < (int16)((int)C));
@@ -181,38 +170,28 @@ inline float clt_step_hinge_row(float16 *s, int yi, ulong C, float margin,
     g[q] = kw * dz;
   }
   float cnt = clt_lin_hsum16(n16);
-  for (size_t q = 0; q < nq; q++) {
+  for (size_t q = 0; q < nq; q++)
     g[q] = select(g[q], (float16)(-kw * cnt),
                   CLT_IOTA16 + (int)(16 * q) == (int16)(yi));
-    clt_step_store(d, C, q, g[q]);
-  }
   return wy * clt_lin_hsum16(l16);
 }
 
-/* Rows [r0, r0+RB): scores as clt_lin_fwd computes them (rows past N read
-   row N-1 and are dropped), then each row's loss into scr[CLT_INFO + i]
-   and its dS row into scr + ds_off. hinge: 0 cross-entropy, 1 hinge; prm,
-   iprm: smoothing and ignore_index, or margin and p; dS scale k, or 1/den
-   (use_den). */
-__attribute__((always_inline)) static inline void clt_step_fwd(
-    __global const float *X, ulong x_off, __global const float *b,
-    ulong b_off, int has_b, __global const int *y, ulong y_off,
-    __global const float *cw, ulong cw_off, int has_cw, __global float *scr,
-    ulong wt_off, ulong ds_off, ulong N, ulong D, ulong C, int hinge,
-    float prm, int iprm, float k, int use_den, const int CB, const int RB) {
-  ulong r0 = get_global_id(0) * RB;
-  if (r0 >= N || clt_loss_bad(scr)) return;
-  __global const float *Wt = scr + wt_off;
+/* Scores of rows r0 .. r0+RB (rows from n1 on read row n1-1; their
+   scores are dropped by the caller) as clt_lin_fwd accumulates them, plus
+   b, into sc[r][0..C); lanes from C to the end of the last 16-class chunk
+   are 0. Prefetches the same number of rows at pf (unless 0) into L2 while
+   streaming these. X: the tensor's first element. */
+__attribute__((always_inline)) static inline void clt_step_scores(
+    __global const float *X, ulong r0, ulong n1, ulong D,
+    __global const float *Wt, ulong C, __global const float *b, int has_b,
+    __global const float *pf, float sc[CLT_LIN_MAX_RB][CLT_STEP_MAX_C],
+    const int CB, const int RB) {
   __global const float *x[CLT_LIN_MAX_RB];
 #pragma unroll
-  for (int r = 0; r < RB; r++) x[r] = X + x_off + min(r0 + r, N - 1) * D;
-  ulong ahead = r0 + CLT_STEP_AHEAD * RB;
-  __global const float *pf = ahead + RB <= N ? X + x_off + ahead * D : 0;
-  /* Scores; the lanes of the last 16-class chunk past C stay 0. */
-  float sc[CLT_LIN_MAX_RB][CLT_STEP_MAX_C];
-#pragma unroll
-  for (int r = 0; r < RB; r++)
+  for (int r = 0; r < RB; r++) {
+    x[r] = X + min(r0 + r, n1 - 1) * D;
     for (ulong j = C & ~(ulong)15; j < CLT_STEP_MAX_C; j++) sc[r][j] = 0.0f;
+  }
   ulong dfull = D & ~(ulong)15;
   for (ulong c0 = 0; c0 < C; c0 += CB) {
     __global const float *w[CLT_LIN_MAX_CB];
@@ -224,8 +203,6 @@ __attribute__((always_inline)) static inline void clt_step_fwd(
 #pragma unroll
       for (int j = 0; j < CB; j++) acc[r][j] = 0.0f;
     for (ulong d = 0; d < dfull; d += 16) {
-      /* The RB rows CLT_STEP_AHEAD blocks on, contiguous, RB lines per
-         step while the first class block streams this block. */
       if (c0 == 0 && pf) { /* unrolled by hand: a loop stayed a loop */
         __global const float *p = pf + RB * d;
         CLT_STEP_PREFETCH(p);
@@ -259,119 +236,168 @@ __attribute__((always_inline)) static inline void clt_step_fwd(
 #pragma unroll
       for (int j = 0; j < CB; j++)
         if (c0 + j < C)
-          sc[r][c0 + j] =
-              clt_lin_hsum16(acc[r][j]) + (has_b ? b[b_off + c0 + j] : 0.0f);
-  }
-  if (use_den) k = 1.0f / scr[CLT_I_DEN];
-  float wsum = scr[CLT_I_WSUM];
-  for (int r = 0; r < RB && r0 + r < N; r++) {
-    ulong i = r0 + r;
-    float16 s[CLT_STEP_MAX_C / 16];
-    for (size_t q = 0; q < (C + 15) / 16; q++) s[q] = vload16(q, sc[r]);
-    int yi = y[y_off + i];
-    __global float *d = scr + ds_off + i * C;
-    scr[CLT_INFO + i] =
-        hinge ? clt_step_hinge_row(s, yi, C, prm, iprm, k, cw, cw_off, has_cw, d)
-              : clt_step_ce_row(s, yi, C, prm, wsum, k, cw, cw_off, has_cw,
-                                iprm, d);
+          sc[r][c0 + j] = clt_lin_hsum16(acc[r][j]) + (has_b ? b[c0 + j] : 0.0f);
   }
 }
 
-/* Partial dW of row block k (clt_lin_dw) for the work-items of dimension
-   0 below nstrips; item nstrips: the block's column sums of dS into
-   dbp + dbp_off + k*C (has_db); item nstrips + 1 of block 0: the loss,
-   (sum of the N row losses) / (div, or the MEAN denominator if use_den),
-   into info (compensated: one work-item, but N adds are nothing next to
-   the pass over X). */
-__attribute__((always_inline)) static inline void clt_step_dw(
-    __global const float *X, ulong x_off, __global float *scr, ulong ds_off,
-    __global float *out, ulong out_off, __global float *dbp, ulong dbp_off,
-    int has_db, ulong N, ulong D, ulong C, ulong R, ulong nstrips, float div,
-    int use_den, const int CB, const int SB) {
-  if (clt_loss_bad(scr)) return;
-  ulong s = get_global_id(0), k = get_global_id(1);
-  if (s < nstrips) {
-    clt_lin_dw(X, x_off, scr, ds_off, out, out_off, N, D, C, R, C, CB, SB);
-  } else if (s == nstrips && has_db && k * R < N) {
-    __global const float *g = scr + ds_off;
-    ulong n1 = min(N, (k + 1) * R);
-    for (ulong j = 0; j < C; j++) {
-      float t = 0.0f;
-      for (ulong n = k * R; n < n1; n++) t += g[n * C + j];
-      dbp[dbp_off + k * C + j] = t;
+/* o[c Dp ..+16) += sum_u xv[u] ds[u][c] for c < C: 16 columns of the
+   chunk's dWt. A macro, not a function: xv must stay in registers. Four
+   partial sums break the chain of U dependent FMAs. */
+#define CLT_STEP_DWT_ADD(xv, ds, o, Dp, C, U)                                 \
+  for (ulong c_ = 0; c_ < (C); c_++) {                                        \
+    __global float *oc_ = (o) + c_ * (Dp);                                    \
+    float16 a0_ = vload16(0, oc_), a1_ = 0.0f, a2_ = 0.0f, a3_ = 0.0f;        \
+    _Pragma("unroll") for (int u_ = 0; u_ < (U); u_ += 4) {                   \
+      a0_ = fma(xv[u_], (float16)ds[u_][c_], a0_);                            \
+      a1_ = fma(xv[u_ + 1], (float16)ds[u_ + 1][c_], a1_);                    \
+      a2_ = fma(xv[u_ + 2], (float16)ds[u_ + 2][c_], a2_);                    \
+      a3_ = fma(xv[u_ + 3], (float16)ds[u_ + 3][c_], a3_);                    \
+    }                                                                         \
+    vstore16((a0_ + a1_) + (a2_ + a3_), 0, oc_);                              \
+  }
+
+/* The partial sums of row block k = get_global_id(0), rows
+   [k R, min(N, (k+1) R)), in chunks of U = 4 RB rows:
+     dWt_k (C, Dp) = sum over the block of dS_i^T x_i, at part + k C Dp
+       (Dp: D rounded up to 16, so the ragged end is whole vectors),
+     db_k = sum of dS_i at dbp + k CLT_STEP_MAX_C (has_b),
+     loss_k = sum of the row losses, compensated, at lp + k.
+   hinge: 0 cross-entropy, 1 hinge; prm, iprm: smoothing and ignore_index,
+   or margin and p; dS scale k, or 1/den (use_den). */
+__attribute__((always_inline)) static inline void clt_step_block(
+    __global const float *X, __global const float *b, int has_b,
+    __global const int *y, __global const float *cw, ulong cw_off,
+    int has_cw, __global float *scr, __global const float *Wt,
+    __global float *part, __global float *dbp, __global float *lp, ulong N,
+    ulong D, ulong Dp, ulong C, ulong R, int hinge, float prm, int iprm,
+    float ks, int use_den, const int CB, const int RB) {
+  const int U = 4 * RB;
+  ulong k = get_global_id(0), n0 = k * R;
+  if (n0 >= N || clt_loss_bad(scr)) return;
+  ulong n1 = min(N, n0 + R);
+  __global float *dWt = part + k * C * Dp;
+  for (ulong e = 0; e < C * Dp; e += 16) vstore16((float16)(0.0f), 0, dWt + e);
+  if (use_den) ks = 1.0f / scr[CLT_I_DEN];
+  float wsum = scr[CLT_I_WSUM], lsum = 0.0f, lcomp = 0.0f;
+  size_t nq = (C + 15) / 16;
+  float16 db16[CLT_STEP_MAX_C / 16] = {0.0f, 0.0f};
+  float ds[4 * CLT_LIN_MAX_RB][CLT_STEP_MAX_C]; /* the chunk's dS */
+  for (ulong u0 = n0; u0 < n1; u0 += U) {
+    for (int gi = 0; gi < 4; gi++) {
+      ulong r0 = u0 + gi * RB;
+      if (r0 >= n1) {
+        for (int r = 0; r < RB; r++)
+          for (size_t q = 0; q < nq; q++) vstore16((float16)(0.0f), q, ds[gi * RB + r]);
+        continue;
+      }
+      /* Prefetch one chunk ahead: streamed in while this chunk's dW is
+         added up. */
+      __global const float *pf = r0 + U + RB <= n1 ? X + (r0 + U) * D : 0;
+      float sc[CLT_LIN_MAX_RB][CLT_STEP_MAX_C];
+      clt_step_scores(X, r0, n1, D, Wt, C, b, has_b, pf, sc, CB, RB);
+      for (int r = 0; r < RB; r++) {
+        float16 s[CLT_STEP_MAX_C / 16], g[CLT_STEP_MAX_C / 16];
+        for (size_t q = 0; q < nq; q++) s[q] = vload16(q, sc[r]);
+        if (r0 + r < n1) {
+          int yi = y[r0 + r];
+          float l = hinge ? clt_step_hinge_row(s, yi, C, prm, iprm, ks, cw,
+                                               cw_off, has_cw, g)
+                          : clt_step_ce_row(s, yi, C, prm, wsum, ks, cw,
+                                            cw_off, has_cw, iprm, g);
+          clt_kahan(&lsum, &lcomp, l);
+        } else {
+          for (size_t q = 0; q < nq; q++) g[q] = 0.0f;
+        }
+        for (size_t q = 0; q < nq; q++) {
+          db16[q] += g[q];
+          vstore16(g[q], q, ds[gi * RB + r]);
+        }
+      }
     }
-  } else if (s == nstrips + 1 && k == 0) {
-    float sum = 0.0f, comp = 0.0f;
-    for (ulong i = 0; i < N; i++) clt_kahan(&sum, &comp, scr[CLT_INFO + i]);
-    scr[CLT_I_LOSS] = sum / (use_den ? scr[CLT_I_DEN] : div);
+    /* dWt += dS_chunk^T X_chunk, the chunk's rows (clamped; their dS 0)
+       still in cache. */
+    __global const float *x[4 * CLT_LIN_MAX_RB];
+#pragma unroll
+    for (int u = 0; u < U; u++) x[u] = X + min(u0 + u, n1 - 1) * D;
+    ulong dfull = D & ~(ulong)15;
+    for (ulong d = 0; d < dfull; d += 16) {
+      float16 xv[4 * CLT_LIN_MAX_RB];
+#pragma unroll
+      for (int u = 0; u < U; u++) xv[u] = vload16(0, x[u] + d);
+      CLT_STEP_DWT_ADD(xv, ds, dWt + d, Dp, C, U);
+    }
+    if (dfull < D) {
+      float16 xv[4 * CLT_LIN_MAX_RB];
+#pragma unroll
+      for (int u = 0; u < U; u++) xv[u] = clt_lin_load_part(x[u] + dfull, D - dfull);
+      CLT_STEP_DWT_ADD(xv, ds, dWt + dfull, Dp, C, U);
+    }
   }
+  for (size_t q = 0; has_b && q < nq; q++)
+    vstore16(db16[q], q, dbp + k * CLT_STEP_MAX_C);
+  lp[k] = lsum;
 }
 
-#define CLT_STEP_KERNELS(CB, RB, SB)                                          \
-  __kernel void clt_step_fwd_c##CB(                                           \
+#define CLT_STEP_KERNEL(CB, RB)                                               \
+  __kernel void clt_step_c##CB(                                               \
       __global const float *X, ulong x_off, __global const float *b,          \
       ulong b_off, int has_b, __global const int *y, ulong y_off,             \
       __global const float *cw, ulong cw_off, int has_cw,                     \
-      __global float *scr, ulong wt_off, ulong ds_off, ulong N, ulong D,      \
-      ulong C, int hinge, float prm, int iprm, float k, int use_den) {        \
-    clt_step_fwd(X, x_off, b, b_off, has_b, y, y_off, cw, cw_off, has_cw,     \
-                 scr, wt_off, ds_off, N, D, C, hinge, prm, iprm, k, use_den,  \
-                 CB, RB);                                                     \
-  }                                                                           \
-  __kernel void clt_step_dw_c##CB(                                            \
-      __global const float *X, ulong x_off, __global float *scr,              \
-      ulong ds_off, __global float *out, ulong out_off,                       \
-      __global float *dbp, ulong dbp_off, int has_db, ulong N, ulong D,       \
-      ulong C, ulong R, ulong nstrips, float div, int use_den) {              \
-    clt_step_dw(X, x_off, scr, ds_off, out, out_off, dbp, dbp_off, has_db, N, \
-                D, C, R, nstrips, div, use_den, CB, SB);                      \
+      __global float *scr, ulong wt_off, ulong part_off, ulong dbp_off,       \
+      ulong lp_off, ulong N, ulong D, ulong Dp, ulong C, ulong R, int hinge,  \
+      float prm, int iprm, float k, int use_den) {                            \
+    clt_step_block(X + x_off, b + b_off, has_b, y + y_off, cw, cw_off,        \
+                   has_cw, scr, scr + wt_off, scr + part_off, scr + dbp_off,  \
+                   scr + lp_off, N, D, Dp, C, R, hinge, prm, iprm, k,         \
+                   use_den, CB, RB);                                          \
   }
 
-/* The class-block widths and register blockings of kernels/linear.cl. */
-CLT_STEP_KERNELS(1, 4, 2)
-CLT_STEP_KERNELS(2, 4, 2)
-CLT_STEP_KERNELS(3, 4, 2)
-CLT_STEP_KERNELS(4, 4, 2)
-CLT_STEP_KERNELS(5, 4, 2)
-CLT_STEP_KERNELS(6, 3, 2)
-CLT_STEP_KERNELS(7, 3, 2)
-CLT_STEP_KERNELS(8, 3, 2)
+/* The class-block widths and rows per score block of kernels/linear.cl. */
+CLT_STEP_KERNEL(1, 4)
+CLT_STEP_KERNEL(2, 4)
+CLT_STEP_KERNEL(3, 4)
+CLT_STEP_KERNEL(4, 4)
+CLT_STEP_KERNEL(5, 4)
+CLT_STEP_KERNEL(6, 3)
+CLT_STEP_KERNEL(7, 3)
+CLT_STEP_KERNEL(8, 3)
 
-/* dW[j] = sum over the row blocks of part[k*D*C + j] + l1 sign(W[j]) +
-   l2 W[j] for j < D*C, sixteen consecutive j per work-item (scalar
-   work-items made POCL spend more on the loop than on the sums);
-   work-item D*C/16 the ragged end; D*C/16 + 1: db[c] = sum of the blocks of dbp (has_db). */
-__kernel void clt_step_finish(__global const float *scr, ulong part_off,
-                              ulong dbp_off, ulong blocks, ulong D, ulong C,
-                              __global const float *W, ulong w_off, float l1,
-                              float l2, __global float *dW, ulong dw_off,
-                              __global float *db, ulong db_off, int has_db) {
-  ulong j = 16 * get_global_id(0), dc = D * C;
-  if (clt_loss_bad((__global float *)scr)) return;
-  bool reg = l1 != 0.0f || l2 != 0.0f;
-  if (j + 16 <= dc) {
+/* Over the blocks k < nb, in order: work-items below ceil(D/16) C take
+   class c and 16 consecutive d: dW[d, c] = sum_k dWt_k[c, d] + l1 sign(W)
+   + l2 W; the next one db[c] = sum_k db_k[c] (has_db); the next the loss,
+   (sum_k loss_k) / (div, or the MEAN denominator if use_den), into info. */
+__kernel void clt_step_finish(__global float *scr, ulong part_off,
+                              ulong dbp_off, ulong lp_off, ulong nb, ulong D,
+                              ulong Dp, ulong C, __global const float *W,
+                              ulong w_off, float l1, float l2,
+                              __global float *dW, ulong dw_off,
+                              __global float *db, ulong db_off, int has_db,
+                              float div, int use_den) {
+  ulong i = get_global_id(0), items = (D + 15) / 16 * C;
+  if (clt_loss_bad(scr)) return;
+  if (i < items) {
+    ulong c = i % C, d0 = 16 * (i / C);
     float16 t = 0.0f;
-    for (ulong k = 0; k < blocks; k++) t += vload16(0, scr + part_off + k * dc + j);
-    if (reg) {
-      float16 w = vload16(0, W + w_off + j);
-      t += l1 * CLT_NSIGN(w) + l2 * w;
+    for (ulong k = 0; k < nb; k++) t += vload16(0, scr + part_off + (k * C + c) * Dp + d0);
+    float v[16];
+    vstore16(t, 0, v);
+    for (ulong l = 0; l < min((ulong)16, D - d0); l++) {
+      ulong e = (d0 + l) * C + c;
+      if (l1 != 0.0f || l2 != 0.0f) {
+        float w = W[w_off + e];
+        v[l] += l1 * CLT_NSIGN(w) + l2 * w;
+      }
+      dW[dw_off + e] = v[l];
     }
-    vstore16(t, 0, dW + dw_off + j);
-    return;
-  }
-  for (ulong e = j; e < dc; e++) { /* the ragged end */
-    float t = 0.0f;
-    for (ulong k = 0; k < blocks; k++) t += scr[part_off + k * dc + e];
-    if (reg) {
-      float w = W[w_off + e];
-      t += l1 * CLT_NSIGN(w) + l2 * w;
-    }
-    dW[dw_off + e] = t;
-  }
-  if (has_db && get_global_id(0) == dc / 16 + 1)
+  } else if (i == items && has_db) {
     for (ulong c = 0; c < C; c++) {
       float t = 0.0f;
-      for (ulong k = 0; k < blocks; k++) t += scr[dbp_off + k * C + c];
+      for (ulong k = 0; k < nb; k++) t += scr[dbp_off + k * CLT_STEP_MAX_C + c];
       db[db_off + c] = t;
     }
+  } else if (i == items + 1) {
+    float t = 0.0f, comp = 0.0f;
+    for (ulong k = 0; k < nb; k++) clt_kahan(&t, &comp, scr[lp_off + k]);
+    scr[CLT_I_LOSS] = t / (use_den ? scr[CLT_I_DEN] : div);
+  }
 }
