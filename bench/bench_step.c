@@ -20,15 +20,17 @@
    (blocking reads, clFinish). Wall times come from a second context whose
    queue profiles nothing.
 
-   Records: "train_step" and "step_softmax" / "step_hinge" (samples/s of the
-   whole step, floor "step" as in peers.py), "op_xread_<loss>" (bytes of X
-   the op reads, two passes, over the op's time alone, floor "sum"), and
-   per-launch device times "launch:<kernel>" (unit s). The read bandwidth
-   the X-read figures are compared with is measured here (OpenMP sum over
-   256 MiB), and the fused forward pass is also timed as plain C with
-   OpenMP ("c-openmp", op "fwd_loss_xread"): the same loop compiled by gcc
-   instead of POCL. Every path is validated against the composition before
-   it is timed; warm-up runs (kernel compilation) are not timed. */
+   Records: "train_step_<loss>" and "step_<loss>" (samples/s of the whole
+   step, floor "step" as in peers.py), "op_xread_<loss>" (X's bytes, one
+   read, over the op's time alone, floor "sum": how close the op comes to
+   merely reading X once), "launch:<kernel>" (device time per step, unit
+   s), and the floors measured here before any OpenCL context exists: the
+   read bandwidth (OpenMP sum over 256 MiB) and the FMA peak. The fused
+   kernel's loop is also timed as plain C with GCC vector types and OpenMP
+   ("c-openmp", op_xread_softmax at C = 10): the same loop compiled by gcc
+   instead of POCL. Every path is validated before it is timed (the op
+   against the composition, the C loop against double precision); warm-up
+   runs (kernel compilation) are not timed. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <math.h>
@@ -39,7 +41,7 @@
 #include <string.h>
 
 #include "benchutil.h"
-#include "internal.h"
+#include "fused.h"
 
 #define WARMUP 2
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -230,10 +232,15 @@ typedef enum mode {
   OP     /* the op alone */
 } mode;
 
+/* What computes the gradient: clt_linear_loss_grad, the separate ops, or
+   (the trainer's shape) clt_linear_loss_grad_rows on the data set's rows
+   through the permutation, which takes the place of the gather. */
+typedef enum impl { IMPL_OP, IMPL_COMPOSITION, IMPL_ROWS } impl;
+
 typedef struct job {
   clt_context *ctx;
   mode mode;
-  int composition;
+  impl impl;
   clt_loss_desc loss;
   clt_reg_desc reg;
   clt_tensor *src, *ysrc, *perm; /* TRAIN: the data set and its order */
@@ -245,9 +252,13 @@ typedef struct job {
 } job;
 
 static clt_status op(job *j) {
-  if (!j->composition)
+  if (j->impl == IMPL_OP)
     return clt_linear_loss_grad(j->ctx, &j->loss, &j->reg, j->X, j->y, j->W,
                                 j->b, &j->value, j->dW, j->db);
+  if (j->impl == IMPL_ROWS)
+    return clt_linear_loss_grad_rows(j->ctx, &j->loss, &j->reg, j->src,
+                                     j->ysrc, j->perm, j->first, j->X, j->y,
+                                     j->W, j->b, &j->value, j->dW, j->db);
   double pen = 0;
   CLT_TRY(clt_linear_forward(j->ctx, j->X, j->W, j->b, j->S));
   CLT_TRY(clt_loss(j->ctx, &j->loss, j->S, j->y, &j->value, j->dS));
@@ -261,8 +272,10 @@ static clt_status step(job *j) {
   if (j->mode == TRAIN) {
     size_t n = j->X->rows;
     j->first = j->first + 2 * n <= j->src_rows ? j->first + n : 0;
-    CLT_TRY(clt_gather_rows_unchecked(j->X, j->src, j->perm, j->first));
-    CLT_TRY(clt_gather_rows_unchecked(j->y, j->ysrc, j->perm, j->first));
+    if (j->impl != IMPL_ROWS) {
+      CLT_TRY(clt_gather_rows_unchecked(j->X, j->src, j->perm, j->first));
+      CLT_TRY(clt_gather_rows_unchecked(j->y, j->ysrc, j->perm, j->first));
+    }
   }
   CLT_TRY(op(j));
   return j->mode == OP ? CLT_OK : clt_optimizer_step_all(j->opt);
@@ -341,16 +354,18 @@ static void free_job(job *j) {
 
 /* ------------------------------------------------- validation, floors */
 
-/* The op's loss, dW and db against the composition's on the same inputs
-   (the op first: both start from the same W). Tolerance: float32 sums of
-   up to N*D terms in different orders. */
+/* The op's loss, dW and db against the composition's on the same inputs,
+   and (trainer's shape, batch 0 gathered) the indexed op's (the op first:
+   all start from the same W). Tolerance: float32 sums of up to N*D terms
+   in different orders. */
 static int validate(job *j) {
   size_t dc = j->W->rows * j->W->cols, c = j->W->cols;
-  float *g[2][2];
-  double v[2];
-  int rc = 0;
-  for (int k = 0; k < 2; k++) {
-    j->composition = k;
+  int nimpl = j->src ? 3 : 2, rc = 0;
+  float *g[3][2] = {{NULL}};
+  double v[3];
+  j->first = 0;
+  for (int k = 0; k < nimpl && !rc; k++) {
+    j->impl = (impl)k;
     g[k][0] = malloc(dc * sizeof(float));
     g[k][1] = malloc(c * sizeof(float));
     clt_status st = g[k][0] && g[k][1] ? op(j) : CLT_ERR_OUT_OF_MEMORY;
@@ -362,26 +377,28 @@ static int validate(job *j) {
     }
     v[k] = j->value;
   }
-  for (int q = 0; q < 2 && !rc; q++) {
-    size_t m = q ? c : dc;
-    double scale = 0, err = 0;
-    for (size_t i = 0; i < m; i++) {
-      scale = fmax(scale, fabs(g[1][q][i]));
-      err = fmax(err, fabs((double)g[0][q][i] - g[1][q][i]));
+  for (int k = 1; k < nimpl && !rc; k++) {
+    for (int q = 0; q < 2 && !rc; q++) {
+      size_t m = q ? c : dc;
+      double scale = 0, err = 0;
+      for (size_t i = 0; i < m; i++) {
+        scale = fmax(scale, fabs(g[k][q][i]));
+        err = fmax(err, fabs((double)g[0][q][i] - g[k][q][i]));
+      }
+      if (err > 1e-4 * scale + 1e-7) {
+        fprintf(stderr, "bench_step: %s of the op and of impl %d differ by %g "
+                "(max |value| %g)\n", q ? "db" : "dW", k, err, scale);
+        rc = 1;
+      }
     }
-    if (err > 1e-4 * scale + 1e-7) {
-      fprintf(stderr, "bench_step: %s of the op and of the composition differ "
-              "by %g (max |value| %g)\n", q ? "db" : "dW", err, scale);
+    if (!rc && !(fabs(v[0] - v[k]) <= 1e-5 * fabs(v[k]) + 1e-6)) {
+      fprintf(stderr, "bench_step: loss %.9g (op) vs %.9g (impl %d)\n", v[0],
+              v[k], k);
       rc = 1;
     }
   }
-  if (!rc && !(fabs(v[0] - v[1]) <= 1e-5 * fabs(v[1]) + 1e-6)) {
-    fprintf(stderr, "bench_step: loss %.9g (op) vs %.9g (composition)\n", v[0],
-            v[1]);
-    rc = 1;
-  }
-  for (int k = 0; k < 2; k++) free(g[k][0]), free(g[k][1]);
-  j->composition = 0;
+  for (int k = 0; k < 3; k++) free(g[k][0]), free(g[k][1]);
+  j->impl = IMPL_OP;
   return rc;
 }
 
@@ -400,48 +417,131 @@ static int omp_sum(void *p) {
   return 0;
 }
 
-/* The fused forward pass as plain C (OpenMP over rows, gcc's vectorizer
-   over D): scores of each row against W transposed (C,D), softmax
-   cross-entropy and dS = (p - onehot)/N. What POCL is compared with. */
-typedef struct cfwd {
-  const float *x, *wt;
-  const int32_t *y;
-  float *ds;
-  size_t n, d, c;
-  double loss;
-} cfwd;
+/* The fused kernel's loop (kernels/step.cl, cross-entropy) as plain C with
+   GCC vector types and OpenMP over row blocks: what POCL is compared with.
+   Rows in blocks of R, chunks of 16 rows, scores of 4 rows x 5 classes in
+   16-lane accumulators against W transposed, softmax and dS per row, then
+   the chunk's X^T dS into the block's partial dW^T while the rows are in
+   cache; the blocks are summed at the end. C = 10, D a multiple of 16. */
+typedef float v16 __attribute__((vector_size(64)));
+#define CRB 4
+#define CCB 5
+#define CU 16
 
-static int c_fused_forward(void *p) {
-  cfwd *a = p;
-  size_t n = a->n, d = a->d, c = a->c;
-  double total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
-  for (size_t i = 0; i < n; i++) {
-    const float *restrict xr = a->x + i * d;
-    float s[64] = {0}, m = -INFINITY, z = 0;
-    for (size_t k = 0; k < c; k++) {
-      const float *restrict wr = a->wt + k * d;
-      float acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (size_t q = 0; q < d; q++) acc += xr[q] * wr[q];
-      s[k] = acc;
-      m = fmaxf(m, acc);
+static v16 vload(const float *p) {
+  v16 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static float vsum(v16 v) {
+  float s = 0;
+  for (int l = 0; l < 16; l++) s += v[l];
+  return s;
+}
+
+typedef struct cstep {
+  const float *x, *wt; /* X (N,D), W^T (C,D) */
+  const int32_t *y;
+  float *part, *dw; /* blocks x (C,D) partials; dW^T (C,D) */
+  size_t n, d, c, r;
+  double loss;
+} cstep;
+
+/* Row i of X, rows from n1 on clamped to n1 - 1 (their dS is 0). */
+static const float *c_row(const cstep *a, size_t i, size_t n1) {
+  return a->x + (i < n1 ? i : n1 - 1) * a->d;
+}
+
+static void c_block(const cstep *a, size_t k, double *loss) {
+  size_t d = a->d, c = a->c, n0 = k * a->r, n1 = n0 + a->r < a->n ? n0 + a->r : a->n;
+  float *dwt = a->part + k * c * d, ds[CU][16];
+  memset(dwt, 0, c * d * sizeof *dwt);
+  for (size_t u0 = n0; u0 < n1; u0 += CU) {
+    for (size_t r0 = u0; r0 < u0 + CU; r0 += CRB) {
+      float sc[CRB][16] = {{0}};
+      for (size_t c0 = 0; c0 < c; c0 += CCB) {
+        v16 acc[CRB][CCB] = {{{0}}};
+        for (size_t q = 0; q < d; q += 16) {
+          v16 xv[CRB];
+          for (int r = 0; r < CRB; r++) xv[r] = vload(c_row(a, r0 + (size_t)r, n1) + q);
+          for (int j = 0; j < CCB; j++) {
+            v16 wv = vload(a->wt + (c0 + (size_t)j) * d + q);
+            for (int r = 0; r < CRB; r++) acc[r][j] += xv[r] * wv;
+          }
+        }
+        for (int r = 0; r < CRB; r++)
+          for (int j = 0; j < CCB; j++) sc[r][c0 + (size_t)j] = vsum(acc[r][j]);
+      }
+      for (int r = 0; r < CRB; r++) {
+        size_t i = r0 + (size_t)r;
+        float *g = ds[i - u0], m = -INFINITY, z = 0;
+        memset(g, 0, 16 * sizeof *g);
+        if (i >= n1) continue;
+        for (size_t j = 0; j < c; j++) m = fmaxf(m, sc[r][j]);
+        for (size_t j = 0; j < c; j++) z += expf(sc[r][j] - m);
+        *loss += (double)(m + logf(z) - sc[r][a->y[i]]);
+        for (size_t j = 0; j < c; j++)
+          g[j] = (expf(sc[r][j] - m) / z - (j == (size_t)a->y[i])) / (float)a->n;
+      }
     }
-    for (size_t k = 0; k < c; k++) z += expf(s[k] - m);
-    float lz = logf(z);
-    total += (double)(m + lz - s[a->y[i]]);
-    for (size_t k = 0; k < c; k++)
-      a->ds[i * c + k] =
-          (expf(s[k] - m - lz) - (k == (size_t)a->y[i] ? 1.0f : 0.0f)) / (float)n;
+    for (size_t q = 0; q < d; q += 16) {
+      v16 xv[CU];
+      for (int u = 0; u < CU; u++) xv[u] = vload(c_row(a, u0 + (size_t)u, n1) + q);
+      for (size_t j = 0; j < c; j++) {
+        v16 acc = vload(dwt + j * d + q);
+        for (int u = 0; u < CU; u++) acc += xv[u] * ds[u][j];
+        memcpy(dwt + j * d + q, &acc, sizeof acc);
+      }
+    }
   }
-  a->loss = total / (double)n;
+}
+
+static int c_step(void *p) {
+  cstep *a = p;
+  size_t blocks = (a->n + a->r - 1) / a->r, cd = a->c * a->d;
+  double loss = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : loss)
+  for (size_t k = 0; k < blocks; k++) c_block(a, k, &loss);
+#pragma omp parallel for schedule(static)
+  for (size_t e = 0; e < cd; e++) {
+    float t = 0;
+    for (size_t k = 0; k < blocks; k++) t += a->part[k * cd + e];
+    a->dw[e] = t;
+  }
+  a->loss = loss / (double)a->n;
+  return 0;
+}
+
+/* The FMA peak of the host: 16 independent 16-lane chains per thread. */
+typedef struct fma_arg {
+  long iters;
+  float sink;
+} fma_arg;
+
+static int fma_peak(void *p) {
+  fma_arg *a = p;
+  float sink = 0;
+#pragma omp parallel reduction(+ : sink)
+  {
+    v16 acc[16], x, y;
+    for (int l = 0; l < 16; l++) x[l] = 1.0000001f, y[l] = 1e-7f;
+    for (int k = 0; k < 16; k++)
+      for (int l = 0; l < 16; l++) acc[k][l] = (float)k;
+    for (long i = 0; i < a->iters; i++)
+      for (int k = 0; k < 16; k++) acc[k] = acc[k] * x + y;
+    for (int k = 0; k < 16; k++) sink += vsum(acc[k]);
+  }
+  a->sink = sink;
   return 0;
 }
 
 /* ---------------------------------------------------------- reporting */
 
-static const char *impl_name(int composition) {
-  return composition ? "cltrain-composition" : "cltrain";
+static const char *impl_name(impl i) {
+  return i == IMPL_COMPOSITION ? "cltrain-composition"
+         : i == IMPL_ROWS      ? "cltrain-rows"
+                               : "cltrain";
 }
 
 static const char *loss_name(clt_loss_kind k) {
@@ -469,13 +569,13 @@ static int profile_job(bu_report *r, job *j, size_t steps) {
   if (!rc)
     printf("  %s, %s N=%zu D=%zu C=%zu: %.1f launches and fills, %.1f host "
            "syncs per step (besides the final finish)\n",
-           impl_name(j->composition), loss_name(j->loss.kind), j->X->rows,
+           impl_name(j->impl), loss_name(j->loss.kind), j->X->rows,
            j->X->cols, j->W->cols, launches, syncs);
   for (size_t t = 0; t < p.nl && !rc; t++) {
     double *v = p.sec + t * steps;
     char op[96];
     snprintf(op, sizeof op, "launch:%s", p.label[t]);
-    bu_rec rec = {.suite = "step", .op = op, .impl = impl_name(j->composition),
+    bu_rec rec = {.suite = "step", .op = op, .impl = impl_name(j->impl),
                   .n = (long long)j->X->rows, .d = (long long)j->X->cols,
                   .c = (long long)j->W->cols};
     bu_stats s = bu_summarize(v, (int)steps);
@@ -496,9 +596,24 @@ typedef struct env {
   bu_report *r;
   const bu_opts *o;
   clt_context *ctx, *pctx; /* plain and profiling contexts */
-  double read_gbs;
+  double read_gbs, fma_gflops;
   double *t;
 } env;
+
+/* The op's time against its floors: one read of X at the measured read
+   bandwidth, and its 4NDC FLOPs (scores and dW) at the measured FMA peak. */
+static void report_fraction(const env *e, const char *who, const char *loss,
+                            size_t n, size_t d, size_t c, double secs) {
+  double x = 4.0 * n * d, flops = 4.0 * n * d * c;
+  printf("  => %s %s: %.3g ms; X at %.1f GB/s = %.0f %% of the read "
+         "bandwidth (%.1f GB/s); %.0f GFLOP/s = %.0f %% of the FMA peak "
+         "(%.0f GFLOP/s); floor %.3g ms\n",
+         who, loss, 1e3 * secs, x / secs * 1e-9,
+         100 * x / secs * 1e-9 / e->read_gbs, e->read_gbs,
+         flops / secs * 1e-9, 100 * flops / secs * 1e-9 / e->fma_gflops,
+         e->fma_gflops,
+         1e3 * fmax(x / (e->read_gbs * 1e9), flops / (e->fma_gflops * 1e9)));
+}
 
 /* Wall-times iters-step repetitions of j; t gets seconds per step. */
 static int time_job(env *e, job *j) {
@@ -527,8 +642,9 @@ static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
   if (validate(&j)) goto done;
   const char *ln = loss_name(kind);
   char opname[64];
-  for (int comp = 0; comp < 2; comp++) {
-    j.composition = pj.composition = comp;
+  for (int k = 0; k < (m == TRAIN ? 3 : 2); k++) {
+    impl comp = (impl)k;
+    j.impl = pj.impl = comp;
     bu_rec rec = {.suite = "step", .impl = impl_name(comp), .n = (long long)n,
                   .d = (long long)d, .c = (long long)c};
     mode keep = j.mode;
@@ -536,17 +652,14 @@ static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
     if (time_job(e, &j)) goto done;
     j.mode = keep;
     snprintf(opname, sizeof opname, "op_xread_%s", ln);
-    rec.op = opname, rec.floor = "sum", rec.bytes = 2.0 * 4 * n * d;
+    rec.op = opname, rec.floor = "sum", rec.bytes = 4.0 * n * d;
     if (bu_add(e->r, &rec, e->t, e->o->reps)) goto done;
     double op_s = e->t[e->o->reps / 2];
     if (time_job(e, &j)) goto done;
     snprintf(opname, sizeof opname, m == TRAIN ? "train_step_%s" : "step_%s", ln);
     rec.op = opname, rec.floor = "step", rec.bytes = 0, rec.samples = (double)n;
     if (bu_add(e->r, &rec, e->t, e->o->reps)) goto done;
-    printf("  => %s %s: X read (2 passes) at %.1f GB/s = %.0f %% of the "
-           "measured read bandwidth (%.1f GB/s)\n",
-           impl_name(comp), ln, 8.0 * n * d / op_s * 1e-9,
-           100 * 8.0 * n * d / op_s * 1e-9 / e->read_gbs, e->read_gbs);
+    report_fraction(e, impl_name(comp), ln, n, d, c, op_s);
     if (WARMUP && run(&pj)) goto done;
     if (profile_job(e->r, &pj, psteps)) goto done;
   }
@@ -557,27 +670,65 @@ done:
   return rc;
 }
 
-/* The fused forward loop as plain C at one shape. */
-static int bench_c_forward(env *e, const problem *pb) {
-  size_t n = pb->n, d = pb->d, c = pb->c;
-  cfwd a = {pb->x, NULL, pb->y, malloc(n * c * sizeof(float)), n, d, c, 0};
-  float *wt = malloc(c * d * sizeof *wt);
+/* c_step on 37 x 32 against the softmax gradient in double. */
+static int validate_c_step(void) {
+  enum { N = 37, D = 32, C = 10 };
+  static float x[N * D], w[D * C], wt[C * D], part[3 * C * D], dwt[C * D];
+  static int32_t y[N];
+  fill(x, N * D, 5, 1.0f), fill(w, D * C, 6, 0.5f);
+  for (size_t i = 0; i < N; i++) y[i] = (int32_t)(i % C);
+  for (size_t k = 0; k < C; k++)
+    for (size_t q = 0; q < D; q++) wt[k * D + q] = w[q * C + k];
+  cstep a = {x, wt, y, part, dwt, N, D, C, 16, 0};
+  c_step(&a);
+  double want[C * D] = {0}, loss = 0;
+  for (size_t i = 0; i < N; i++) {
+    double s[C], m = -INFINITY, z = 0;
+    for (size_t j = 0; j < C; j++) {
+      s[j] = 0;
+      for (size_t q = 0; q < D; q++) s[j] += (double)x[i * D + q] * w[q * C + j];
+      m = fmax(m, s[j]);
+    }
+    for (size_t j = 0; j < C; j++) z += exp(s[j] - m);
+    loss += m + log(z) - s[y[i]];
+    for (size_t j = 0; j < C; j++)
+      for (size_t q = 0; q < D; q++)
+        want[j * D + q] += x[i * D + q] * (exp(s[j] - m) / z - (j == (size_t)y[i])) / N;
+  }
+  double err = fabs(a.loss - loss / N);
+  for (size_t e = 0; e < C * D; e++) err = fmax(err, fabs(dwt[e] - want[e]));
+  if (err > 1e-5) {
+    fprintf(stderr, "bench_step: the C loop is off by %g\n", err);
+    return 1;
+  }
+  return 0;
+}
+
+/* The fused loop as plain C at one shape (cross-entropy, C = 10 and D a
+   multiple of 16 only). */
+static int bench_c_step(env *e, const problem *pb) {
+  size_t n = pb->n, d = pb->d, c = pb->c, r = n / 16 > 1024 ? 1024 : n / 16;
+  r = r < 16 ? 16 : r / 16 * 16;
+  if (c != 10 || d % 16) return 0;
+  cstep a = {pb->x, malloc(c * d * sizeof(float)), pb->y,
+             malloc((n + r - 1) / r * c * d * sizeof(float)),
+             malloc(c * d * sizeof(float)), n, d, c, r, 0};
   int rc = 1;
-  if (a.ds && wt) {
+  if (a.wt && a.part && a.dw) {
+    float *wt = (float *)a.wt;
     for (size_t k = 0; k < c; k++)
       for (size_t q = 0; q < d; q++) wt[k * d + q] = pb->w[q * c + k];
-    a.wt = wt;
-    rc = bu_time(c_fused_forward, &a, WARMUP, e->o->reps, e->t);
+    rc = bu_time(c_step, &a, WARMUP, e->o->reps, e->t);
   }
   if (!rc)
     rc = bu_add(e->r,
-                &(bu_rec){.suite = "step", .op = "fwd_loss_xread",
+                &(bu_rec){.suite = "step", .op = "op_xread_softmax",
                           .impl = "c-openmp", .floor = "sum",
                           .n = (long long)n, .d = (long long)d,
                           .c = (long long)c, .bytes = 4.0 * n * d},
                 e->t, e->o->reps);
-  free(a.ds);
-  free(wt);
+  if (!rc) report_fraction(e, "c-openmp", "softmax", n, d, c, e->t[e->o->reps / 2]);
+  free((float *)a.wt), free(a.part), free(a.dw);
   return rc;
 }
 
@@ -611,8 +762,10 @@ static void free_problem(problem *pb) {
   free(pb->x), free(pb->w), free(pb->y), free(pb->perm);
 }
 
-/* The read bandwidth the X-read figures are fractions of: a read-only
-   OpenMP sum over 256 MiB, as bench_floors' "sum". */
+/* The floors the op is compared with: the read bandwidth (a read-only
+   OpenMP sum over 256 MiB, as bench_floors' "sum") and the FMA peak. Run
+   before any OpenCL context exists: POCL's worker threads and OpenMP's
+   spinning ones slow each other down. */
 static int measure_read(env *e) {
   size_t n = (size_t)64 << 20;
   float *a = malloc(n * sizeof *a);
@@ -629,7 +782,28 @@ static int measure_read(env *e) {
                 e->t, e->o->reps);
   e->read_gbs = 4.0 * (double)n / e->t[e->o->reps / 2] * 1e-9;
   free(a);
+  fma_arg f = {20000000, 0};
+  double flops = 2.0 * 16 * 16 * (double)f.iters * omp_get_max_threads();
+  if (!rc) rc = bu_time(fma_peak, &f, WARMUP, e->o->reps, e->t);
+  if (!rc)
+    rc = bu_add(e->r,
+                &(bu_rec){.suite = "floors", .op = "fma", .impl = "c-openmp",
+                          .flops = flops},
+                e->t, e->o->reps);
+  e->fma_gflops = flops / e->t[e->o->reps / 2] * 1e-9;
   return rc;
+}
+
+/* The peers' shapes: N, D, C for shape k of the quick or full list. */
+static const size_t peer_ns[] = {4096, 16384, 65536}, peer_ds[] = {784, 3072},
+                    peer_cs[] = {10, 32};
+
+static size_t peer_shapes(const bu_opts *o) { return o->quick ? 2 : 12; }
+
+static void peer_shape(const bu_opts *o, size_t k, size_t *n, size_t *d,
+                       size_t *c) {
+  size_t nn = o->quick ? 2 : 3, nd = o->quick ? 1 : 2;
+  *n = peer_ns[k % nn], *d = peer_ds[k / nn % nd], *c = peer_cs[k / nn / nd];
 }
 
 int main(int argc, char **argv) {
@@ -640,28 +814,36 @@ int main(int argc, char **argv) {
                     &o);
   if (rc >= 0) return rc;
   env e = {.o = &o, .t = malloc((size_t)o.reps * sizeof(double))};
-  clt_status st = clt_context_create(&(clt_context_options){o.device}, &e.ctx);
-  prof.profile_queues = 1;
-  if (st == CLT_OK)
-    st = clt_context_create(&(clt_context_options){o.device}, &e.pctx);
-  prof.profile_queues = 0;
-  if (st != CLT_OK || clt_context_is_reference(e.ctx) || !e.t) {
-    fprintf(stderr, "bench_step: needs an OpenCL device: %s\n",
-            st != CLT_OK ? clt_last_error(NULL) : "got the reference backend");
-    clt_context_destroy(e.ctx);
-    clt_context_destroy(e.pctx);
+  e.r = e.t ? bu_report_create("bench_step", &o) : NULL;
+  if (!e.r) {
     free(e.t);
     return 1;
   }
-  e.r = bu_report_create("bench_step", &o);
-  rc = !e.r;
-  if (!rc) {
-    bu_note(e.r, "device", "%s", clt_context_device_name(e.ctx));
-    bu_note(e.r, "threads", "OpenMP %d", omp_get_max_threads());
-    rc = measure_read(&e);
-  }
-  static const clt_loss_kind kinds[] = {CLT_LOSS_CROSS_ENTROPY, CLT_LOSS_HINGE};
+  bu_note(e.r, "threads", "OpenMP %d", omp_get_max_threads());
+  /* The host's floors and loops first: OpenMP's threads and POCL's slow
+     each other down when both exist. */
+  rc = measure_read(&e) || validate_c_step();
   problem pb;
+  for (size_t k = 0; k < peer_shapes(&o) && !rc; k++) {
+    size_t n, d, c;
+    peer_shape(&o, k, &n, &d, &c);
+    rc = make_problem(&pb, n, d, c, 0);
+    if (!rc) rc = bench_c_step(&e, &pb);
+    free_problem(&pb);
+  }
+  clt_status st = CLT_OK;
+  if (!rc) st = clt_context_create(&(clt_context_options){o.device}, &e.ctx);
+  prof.profile_queues = 1;
+  if (!rc && st == CLT_OK)
+    st = clt_context_create(&(clt_context_options){o.device}, &e.pctx);
+  prof.profile_queues = 0;
+  if (!rc && (st != CLT_OK || clt_context_is_reference(e.ctx))) {
+    fprintf(stderr, "bench_step: needs an OpenCL device: %s\n",
+            st != CLT_OK ? clt_last_error(NULL) : "got the reference backend");
+    rc = 1;
+  }
+  if (!rc) bu_note(e.r, "device", "%s", clt_context_device_name(e.ctx));
+  static const clt_loss_kind kinds[] = {CLT_LOSS_CROSS_ENTROPY, CLT_LOSS_HINGE};
   if (!rc) {
     printf("# the trainer's step: N=256 gathered from 60000 x 784, C=10, AdamW\n");
     rc = make_problem(&pb, 256, 784, 10, 60000);
@@ -669,22 +851,19 @@ int main(int argc, char **argv) {
       rc = bench_shape(&e, &pb, TRAIN, kinds[k]);
     free_problem(&pb);
   }
-  static const size_t ns[] = {4096, 16384, 65536}, ds[] = {784, 3072},
-                      cs[] = {10, 32};
-  for (size_t ci = 0; ci < (o.quick ? 1u : 2u) && !rc; ci++)
-    for (size_t di = 0; di < (o.quick ? 1u : 2u) && !rc; di++)
-      for (size_t ni = 0; ni < (o.quick ? 2u : 3u) && !rc; ni++) {
-        printf("# peers' step: N=%zu D=%zu C=%zu, X resident, SGD, l2 2e-4\n",
-               ns[ni], ds[di], cs[ci]);
-        rc = make_problem(&pb, ns[ni], ds[di], cs[ci], 0);
-        for (size_t k = 0; k < LEN(kinds) && !rc; k++)
-          rc = bench_shape(&e, &pb, PEER, kinds[k]);
-        if (!rc) rc = bench_c_forward(&e, &pb);
-        free_problem(&pb);
-      }
+  for (size_t k = 0; k < peer_shapes(&o) && !rc; k++) {
+    size_t n, d, c;
+    peer_shape(&o, k, &n, &d, &c);
+    printf("# peers' step: N=%zu D=%zu C=%zu, X resident, SGD, l2 2e-4\n", n,
+           d, c);
+    rc = make_problem(&pb, n, d, c, 0);
+    for (size_t q = 0; q < LEN(kinds) && !rc; q++)
+      rc = bench_shape(&e, &pb, PEER, kinds[q]);
+    free_problem(&pb);
+  }
   clt_context_destroy(e.ctx);
   clt_context_destroy(e.pctx);
   free(e.t);
-  int frc = e.r ? bu_report_finish(e.r) : 1;
+  int frc = bu_report_finish(e.r);
   return rc ? 1 : frc;
 }

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fused.h"
 #include "linear.h"
 #include "loss_impl.h"
 
@@ -132,14 +133,22 @@ static clt_status block_size(clt_context *ctx, size_t n, size_t chunk,
   return CLT_OK;
 }
 
-/* The fused path (kernels/step.cl); *value: the loss, plus the penalty
-   when with_pen. */
+/* Which rows of X make the batch: all of them (idx NULL), or rows
+   idx[first .. first+n). */
+typedef struct batch {
+  const clt_tensor *idx;
+  size_t first, n;
+} batch;
+
+/* The fused path (kernels/step.cl) over the rows of rows of X with their
+   labels y (one per batch row); *value: the loss, plus the penalty when
+   with_pen. */
 static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
                         const clt_reg_desc *reg, const clt_tensor *X,
-                        const clt_tensor *y, const clt_tensor *W,
+                        batch rows, const clt_tensor *y, const clt_tensor *W,
                         const clt_tensor *b, clt_tensor *dW, clt_tensor *db,
                         bool with_pen, double *value) {
-  size_t N = X->rows, D = X->cols, C = W->cols, cb = class_block(C), R = 0;
+  size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C), R = 0;
   CLT_TRY(block_size(ctx, N, 4 * block_rows[cb - 1], &R));
   size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
   /* scr: info, Wt (C,D), then per block the partial dW^T (C,Dp), db (up
@@ -160,6 +169,10 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
            part_off = o_part, dbp_off = o_dbp, lp_off = o_lp;
   cl_int has_cw = cwt != NULL, has_b = b != NULL, use_ignore = ce,
          ignore = desc->ignore_index, hinge = !ce, use_den = ce && mean;
+  cl_mem im = rows.idx ? rows.idx->st->mem : scr;
+  cl_ulong idx_off = rows.idx ? rows.idx->offset + rows.first : 0,
+           src_rows = X->rows;
+  cl_int has_idx = rows.idx != NULL;
   bool regularize = reg_active(reg);
   float l1 = regularize ? reg->l1 : 0.0f, l2 = regularize ? reg->l2 : 0.0f;
 
@@ -168,8 +181,10 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(w_off), CLT_ARG(d), CLT_ARG(c), CLT_ARG(y->st->mem),
                      CLT_ARG(y_off), CLT_ARG(n), CLT_ARG(use_ignore),
                      CLT_ARG(ignore), CLT_ARG(cw), CLT_ARG(cw_off),
-                     CLT_ARG(has_cw), CLT_ARG(l1), CLT_ARG(l2), CLT_ARG(scr),
-                     CLT_ARG(wt_off), CLT_LOCAL(wg * sizeof(float)),
+                     CLT_ARG(has_cw), CLT_ARG(im), CLT_ARG(idx_off),
+                     CLT_ARG(has_idx), CLT_ARG(src_rows), CLT_ARG(l1),
+                     CLT_ARG(l2), CLT_ARG(scr), CLT_ARG(wt_off),
+                     CLT_LOCAL(wg * sizeof(float)),
                      CLT_LOCAL(wg * sizeof(cl_uint))));
 
   /* The MEAN divisor (hinge: N; cross-entropy: the weight of the rows not
@@ -179,7 +194,8 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
   cl_int iprm = ce ? desc->ignore_index : desc->p;
   size_t one = 1;
   CLT_TRY(CLT_LAUNCH(ctx, step_names[cb - 1], 1, &blocks, &one,
-                     CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(bm),
+                     CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(im),
+                     CLT_ARG(idx_off), CLT_ARG(has_idx), CLT_ARG(bm),
                      CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(y->st->mem),
                      CLT_ARG(y_off), CLT_ARG(cw), CLT_ARG(cw_off),
                      CLT_ARG(has_cw), CLT_ARG(scr), CLT_ARG(wt_off),
@@ -204,14 +220,19 @@ static clt_status fused(clt_context *ctx, const clt_loss_desc *desc,
                                       I_BAD_LABEL * sizeof(float),
                                       (I_BAD + 1 - I_BAD_LABEL) * sizeof(float),
                                       info + I_BAD_LABEL, 0, NULL, NULL));
-  uint32_t bad_cw, bad_row;
-  int32_t label;
+  uint32_t bad_idx, bad_cw, bad_row;
+  int32_t value_at;
+  memcpy(&bad_idx, &info[I_BAD_PW], sizeof bad_idx);
   memcpy(&bad_cw, &info[I_BAD_CW], sizeof bad_cw);
   memcpy(&bad_row, &info[I_BAD_LABEL], sizeof bad_row);
-  memcpy(&label, &info[I_BAD], sizeof label);
+  memcpy(&value_at, &info[I_BAD], sizeof value_at);
+  if (bad_idx != NONE)
+    return clt_fail(ctx, CLT_ERR_LABEL,
+                    "linear_loss_grad_rows: idx[%zu] = %d is outside [0, %zu)",
+                    rows.first + bad_idx, (int)value_at, X->rows);
   /* the reference's order: weights, then labels */
   if (bad_cw != NONE) return clt_loss_bad_weight(ctx, "class_weight", bad_cw, info[I_BAD]);
-  if (bad_row != NONE) return clt_loss_bad_label(ctx, bad_row, label, C);
+  if (bad_row != NONE) return clt_loss_bad_label(ctx, bad_row, value_at, C);
   *value = (double)info[I_LOSS] + (with_pen ? (double)info[I_PEN] : 0.0);
   return CLT_OK;
 }
@@ -243,6 +264,20 @@ static clt_status composed(clt_context *ctx, const clt_loss_desc *desc,
   return st;
 }
 
+/* *loss and the status from the loss value of either path. */
+static clt_status report(clt_context *ctx, const clt_reg_desc *reg,
+                         double value, double *loss) {
+  if (loss) *loss = value;
+  if (!isfinite(value))
+    return clt_fail(ctx, CLT_ERR_NONFINITE,
+                    "linear_loss_grad: the loss%s is %g: X, W, b or the "
+                    "weights hold NaN or inf, a term overflowed, or the "
+                    "mean's denominator is 0 (every row ignored or of weight "
+                    "0); dW and db hold the gradient computed from them",
+                    loss && reg_active(reg) ? " with its penalty" : "", value);
+  return CLT_OK;
+}
+
 clt_status clt_linear_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                 const clt_reg_desc *reg, const clt_tensor *X,
                                 const clt_tensor *y, const clt_tensor *W,
@@ -252,17 +287,60 @@ clt_status clt_linear_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   CLT_TRY(check_args(ctx, desc, reg, X, W, b, dW, db));
   double value = 0;
   bool with_pen = loss != NULL;
+  batch all = {NULL, 0, X->rows};
   CLT_TRY(fusable(ctx, desc, y, X->rows, W->cols)
-              ? fused(ctx, desc, reg, X, y, W, b, dW, db, with_pen, &value)
+              ? fused(ctx, desc, reg, X, all, y, W, b, dW, db, with_pen, &value)
               : composed(ctx, desc, reg, X, y, W, b, dW, db, with_pen, &value));
-  if (loss) *loss = value;
-  if (!isfinite(value))
-    return clt_fail(ctx, CLT_ERR_NONFINITE,
-                    "linear_loss_grad: the loss%s is %g: X, W, b or the "
-                    "weights hold NaN or inf, a term overflowed, or the "
-                    "mean's denominator is 0 (every row ignored or of weight "
-                    "0); dW and db hold the gradient computed from them",
-                    with_pen && reg_active(reg) ? " with its penalty" : "",
-                    value);
-  return CLT_OK;
+  return report(ctx, reg, value, loss);
+}
+
+clt_status clt_linear_loss_grad_rows(clt_context *ctx,
+                                     const clt_loss_desc *desc,
+                                     const clt_reg_desc *reg,
+                                     const clt_tensor *X, const clt_tensor *T,
+                                     const clt_tensor *idx, size_t first,
+                                     clt_tensor *Xb, clt_tensor *Tb,
+                                     const clt_tensor *W, const clt_tensor *b,
+                                     double *loss, clt_tensor *dW,
+                                     clt_tensor *db) {
+  if (!ctx) return CLT_ERR_INVALID_ARG;
+  const char *fn = "linear_loss_grad_rows";
+  CLT_TRY(clt_check_tensor(ctx, X, CLT_FLOAT32, "linear_loss_grad_rows: X"));
+  CLT_TRY(clt_check_tensor(ctx, Xb, CLT_FLOAT32, "linear_loss_grad_rows: Xb"));
+  CLT_TRY(clt_check_tensor(ctx, idx, CLT_INT32, "linear_loss_grad_rows: idx"));
+  if (!T || !Tb)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "%s: T or Tb is NULL", fn);
+  CLT_TRY(clt_check_tensor(ctx, T, T->dtype, "linear_loss_grad_rows: T"));
+  CLT_TRY(clt_check_tensor(ctx, Tb, T->dtype, "linear_loss_grad_rows: Tb"));
+  size_t n = Xb->rows;
+  if (X->cols != Xb->cols || T->rows != X->rows || T->cols != Tb->cols ||
+      Tb->rows != n || idx->cols != 1 || first > idx->rows ||
+      idx->rows - first < n)
+    return clt_fail(ctx, CLT_ERR_SHAPE,
+                    "%s: X %zux%zu, T %zux%zu, Xb %zux%zu, Tb %zux%zu, idx "
+                    "%zux%zu from row %zu do not fit",
+                    fn, X->rows, X->cols, T->rows, T->cols, Xb->rows, Xb->cols,
+                    Tb->rows, Tb->cols, idx->rows, idx->cols, first);
+  CLT_TRY(check_args(ctx, desc, reg, Xb, W, b, dW, db));
+  const clt_tensor *in[] = {X, T, idx, W, b, dW, db}, *scratch[] = {Xb, Tb};
+  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+    for (size_t k = 0; k < 2; k++)
+      if (overlap(scratch[k], in[i]))
+        return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                        "%s: %s overlaps another argument in memory", fn,
+                        k ? "Tb" : "Xb");
+  double value = 0;
+  bool with_pen = loss != NULL;
+  if (fusable(ctx, desc, Tb, n, W->cols)) {
+    /* Only the labels are gathered (the prep kernel checks the indices);
+       the kernels read X's rows through idx. */
+    CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
+    batch rows = {idx, first, n};
+    CLT_TRY(fused(ctx, desc, reg, X, rows, Tb, W, b, dW, db, with_pen, &value));
+  } else {
+    CLT_TRY(clt_tensor_gather_rows(Xb, X, idx, first));
+    CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
+    CLT_TRY(composed(ctx, desc, reg, Xb, Tb, W, b, dW, db, with_pen, &value));
+  }
+  return report(ctx, reg, value, loss);
 }

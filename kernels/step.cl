@@ -51,20 +51,31 @@
 
 /* One work-group: clt_loss_check (labels, class weights, denominators),
    then Wt (C,D) at scr + wt_off and the penalty when l1 or l2 is non-zero.
-   The value behind a flag goes to info[CLT_STEP_I_BAD]: the bad weight's,
-   else the bad label's, so that one read-back can report it. */
+   Indexed batches (has_idx: row i is X's row idx[i], and y holds the
+   gathered labels): the first i with idx[i] outside [0, src_rows) goes to
+   info's pos_weight slot, unused here, so that every kernel stops as for a
+   bad label. The value behind a flag goes to info[CLT_STEP_I_BAD]: the bad
+   index's, else the bad weight's, else the bad label's, so that one
+   read-back can report it. */
 __kernel void clt_step_prep(__global const float *W, ulong w_off, ulong D,
                             ulong C, __global const int *y, ulong y_off,
                             ulong n, int use_ignore, int ignore,
                             __global const float *cw, ulong cw_off,
-                            int has_cw, float l1, float l2,
-                            __global float *scr, ulong wt_off,
-                            __local float *ftmp, __local uint *utmp) {
+                            int has_cw, __global const int *idx,
+                            ulong idx_off, int has_idx, ulong src_rows,
+                            float l1, float l2, __global float *scr,
+                            ulong wt_off, __local float *ftmp,
+                            __local uint *utmp) {
   clt_loss_check(y, y_off, n, 1, use_ignore, ignore, C, cw, cw_off, has_cw,
                  cw, 0, 0, scr, ftmp, utmp);
   float pen = 0.0f, comp = 0.0f;
   bool reg = l1 != 0.0f || l2 != 0.0f;
+  uint bad_idx = CLT_NONE;
   size_t i, end;
+  for (clt_my_block(has_idx ? n : 0, &i, &end); i < end; i++) {
+    int r = idx[idx_off + i];
+    if (r < 0 || (ulong)r >= src_rows) bad_idx = min(bad_idx, (uint)i);
+  }
   for (clt_my_block(D, &i, &end); i < end; i++)
     for (size_t j = 0; j < C; j++) {
       float x = W[w_off + i * C + j];
@@ -72,14 +83,25 @@ __kernel void clt_step_prep(__global const float *W, ulong w_off, ulong D,
       if (reg) clt_kahan(&pen, &comp, l1 * fabs(x) + 0.5f * l2 * x * x);
     }
   pen = clt_group_sum(ftmp, pen);
+  bad_idx = clt_group_min(utmp, bad_idx);
   if (get_local_id(0) == 0) {
     scr[CLT_STEP_I_PEN] = pen;
+    CLT_INFO_U(scr, CLT_I_BAD_PW) = bad_idx;
     uint row = CLT_INFO_U(scr, CLT_I_BAD_LABEL), j = CLT_INFO_U(scr, CLT_I_BAD_CW);
-    if (j != CLT_NONE)
+    if (bad_idx != CLT_NONE)
+      CLT_INFO_U(scr, CLT_STEP_I_BAD) = (uint)idx[idx_off + bad_idx];
+    else if (j != CLT_NONE)
       scr[CLT_STEP_I_BAD] = cw[cw_off + j];
     else if (row != CLT_NONE)
       CLT_INFO_U(scr, CLT_STEP_I_BAD) = (uint)y[y_off + row];
   }
+}
+
+/* Row i of the batch: X's row idx[i] for indexed batches, else row i. */
+inline __global const float *clt_step_row(__global const float *X,
+                                          __global const int *idx,
+                                          int has_idx, ulong i, ulong D) {
+  return X + (has_idx ? (ulong)idx[i] : i) * D;
 }
 
 inline float clt_step_hmax16(float16 v) {
@@ -176,20 +198,22 @@ inline float clt_step_hinge_row(float16 *s, int yi, ulong C, float margin,
   return wy * clt_lin_hsum16(l16);
 }
 
-/* Scores of rows r0 .. r0+RB (rows from n1 on read row n1-1; their
+/* Scores of batch rows r0 .. r0+RB (rows from n1 on read row n1-1; their
    scores are dropped by the caller) as clt_lin_fwd accumulates them, plus
    b, into sc[r][0..C); lanes from C to the end of the last 16-class chunk
-   are 0. Prefetches the same number of rows at pf (unless 0) into L2 while
-   streaming these. X: the tensor's first element. */
+   are 0. Prefetches batch rows pf .. pf+RB (if pf + RB <= n1) into L2
+   while streaming these. X: the tensor's first element. */
 __attribute__((always_inline)) static inline void clt_step_scores(
-    __global const float *X, ulong r0, ulong n1, ulong D,
-    __global const float *Wt, ulong C, __global const float *b, int has_b,
-    __global const float *pf, float sc[CLT_LIN_MAX_RB][CLT_STEP_MAX_C],
-    const int CB, const int RB) {
-  __global const float *x[CLT_LIN_MAX_RB];
+    __global const float *X, __global const int *idx, int has_idx, ulong r0,
+    ulong n1, ulong pf, ulong D, __global const float *Wt, ulong C,
+    __global const float *b, int has_b,
+    float sc[CLT_LIN_MAX_RB][CLT_STEP_MAX_C], const int CB, const int RB) {
+  __global const float *x[CLT_LIN_MAX_RB], *p[CLT_LIN_MAX_RB];
+  bool ahead = pf + RB <= n1;
 #pragma unroll
   for (int r = 0; r < RB; r++) {
-    x[r] = X + min(r0 + r, n1 - 1) * D;
+    x[r] = clt_step_row(X, idx, has_idx, min(r0 + r, n1 - 1), D);
+    p[r] = clt_step_row(X, idx, has_idx, min(pf + r, n1 - 1), D);
     for (ulong j = C & ~(ulong)15; j < CLT_STEP_MAX_C; j++) sc[r][j] = 0.0f;
   }
   ulong dfull = D & ~(ulong)15;
@@ -203,12 +227,11 @@ __attribute__((always_inline)) static inline void clt_step_scores(
 #pragma unroll
       for (int j = 0; j < CB; j++) acc[r][j] = 0.0f;
     for (ulong d = 0; d < dfull; d += 16) {
-      if (c0 == 0 && pf) { /* unrolled by hand: a loop stayed a loop */
-        __global const float *p = pf + RB * d;
-        CLT_STEP_PREFETCH(p);
-        if (RB > 1) CLT_STEP_PREFETCH(p + 16);
-        if (RB > 2) CLT_STEP_PREFETCH(p + 32);
-        if (RB > 3) CLT_STEP_PREFETCH(p + 48);
+      if (c0 == 0 && ahead) { /* unrolled by hand: a loop stayed a loop */
+        CLT_STEP_PREFETCH(p[0] + d);
+        if (RB > 1) CLT_STEP_PREFETCH(p[1] + d);
+        if (RB > 2) CLT_STEP_PREFETCH(p[2] + d);
+        if (RB > 3) CLT_STEP_PREFETCH(p[3] + d);
       }
       float16 xv[CLT_LIN_MAX_RB];
 #pragma unroll
@@ -265,7 +288,8 @@ __attribute__((always_inline)) static inline void clt_step_scores(
    hinge: 0 cross-entropy, 1 hinge; prm, iprm: smoothing and ignore_index,
    or margin and p; dS scale k, or 1/den (use_den). */
 __attribute__((always_inline)) static inline void clt_step_block(
-    __global const float *X, __global const float *b, int has_b,
+    __global const float *X, __global const int *idx, int has_idx,
+    __global const float *b, int has_b,
     __global const int *y, __global const float *cw, ulong cw_off,
     int has_cw, __global float *scr, __global const float *Wt,
     __global float *part, __global float *dbp, __global float *lp, ulong N,
@@ -292,9 +316,9 @@ __attribute__((always_inline)) static inline void clt_step_block(
       }
       /* Prefetch one chunk ahead: streamed in while this chunk's dW is
          added up. */
-      __global const float *pf = r0 + U + RB <= n1 ? X + (r0 + U) * D : 0;
       float sc[CLT_LIN_MAX_RB][CLT_STEP_MAX_C];
-      clt_step_scores(X, r0, n1, D, Wt, C, b, has_b, pf, sc, CB, RB);
+      clt_step_scores(X, idx, has_idx, r0, n1, r0 + U, D, Wt, C, b, has_b,
+                      sc, CB, RB);
       for (int r = 0; r < RB; r++) {
         float16 s[CLT_STEP_MAX_C / 16], g[CLT_STEP_MAX_C / 16];
         for (size_t q = 0; q < nq; q++) s[q] = vload16(q, sc[r]);
@@ -318,7 +342,7 @@ __attribute__((always_inline)) static inline void clt_step_block(
        still in cache. */
     __global const float *x[4 * CLT_LIN_MAX_RB];
 #pragma unroll
-    for (int u = 0; u < U; u++) x[u] = X + min(u0 + u, n1 - 1) * D;
+    for (int u = 0; u < U; u++) x[u] = clt_step_row(X, idx, has_idx, min(u0 + u, n1 - 1), D);
     ulong dfull = D & ~(ulong)15;
     for (ulong d = 0; d < dfull; d += 16) {
       float16 xv[4 * CLT_LIN_MAX_RB];
@@ -340,13 +364,15 @@ __attribute__((always_inline)) static inline void clt_step_block(
 
 #define CLT_STEP_KERNEL(CB, RB)                                               \
   __kernel void clt_step_c##CB(                                               \
-      __global const float *X, ulong x_off, __global const float *b,          \
+      __global const float *X, ulong x_off, __global const int *idx,          \
+      ulong idx_off, int has_idx, __global const float *b,                    \
       ulong b_off, int has_b, __global const int *y, ulong y_off,             \
       __global const float *cw, ulong cw_off, int has_cw,                     \
       __global float *scr, ulong wt_off, ulong part_off, ulong dbp_off,       \
       ulong lp_off, ulong N, ulong D, ulong Dp, ulong C, ulong R, int hinge,  \
       float prm, int iprm, float k, int use_den) {                            \
-    clt_step_block(X + x_off, b + b_off, has_b, y + y_off, cw, cw_off,        \
+    clt_step_block(X + x_off, idx + idx_off, has_idx, b + b_off, has_b,       \
+                   y + y_off, cw, cw_off,                                     \
                    has_cw, scr, scr + wt_off, scr + part_off, scr + dbp_off,  \
                    scr + lp_off, N, D, Dp, C, R, hinge, prm, iprm, k,         \
                    use_den, CB, RB);                                          \

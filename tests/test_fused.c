@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fused.h"
 #include "loss_impl.h"
 #include "testutil.h"
 
@@ -723,6 +724,132 @@ Test(fused, non_finite_losses_are_reported_with_the_gradient_written) {
         cr_assert_eq(isnan(db[0]) != 0, k == 0, "%s", cf.name);
       }
       free(dW), free(db);
+      free_inputs(&in);
+      free_problem(&p);
+    }
+  }
+}
+
+/* ------------------------------------------------- batches by index */
+
+/* clt_linear_loss_grad_rows against clt_linear_loss_grad on the rows
+   gathered explicitly: the same bits (same kernels, same data, same
+   blocks), for the fused kernels and the composition (C = 1000, MSE). */
+Test(fused, indexed_batches_match_the_op_on_gathered_rows, .timeout = 300) {
+  static const struct {
+    size_t c;
+    clt_loss_kind kind;
+  } cases[] = {{10, CLT_LOSS_CROSS_ENTROPY}, {32, CLT_LOSS_HINGE},
+               {1000, CLT_LOSS_CROSS_ENTROPY}, {10, CLT_LOSS_MSE}};
+  static const size_t batches[][2] = {{1, 0}, {93, 7}, {256, 300}};
+  FOR_DEVICES(ctx) {
+    for (size_t k = 0; k < LEN(cases); k++) {
+      cfg cf = ce("rows");
+      cf.desc.kind = cases[k].kind;
+      cf.weights = cases[k].kind == CLT_LOSS_CROSS_ENTROPY;
+      cf.reg = (clt_reg_desc){1e-3f * (float)(k % 2), 1e-2f};
+      size_t c = cases[k].c, total = 600, d = 13 + 771 * (k % 2);
+      problem p = make_problem(&cf, total, d, c, 40 + k);
+      inputs in = upload(ctx, &cf, &p);
+      bool labels = cases[k].kind != CLT_LOSS_MSE;
+      clt_tensor *T = labels ? in.y.t : tu_tensor(ctx, total, c, NULL);
+      if (!labels) {
+        float *t = alloc_f(total * c);
+        tu_fill_uniform(t, total * c, 9, -1.0f, 1.0f);
+        cr_assert_eq(clt_tensor_write(T, t, total * c * 4), CLT_OK);
+        free(t);
+      }
+      int32_t perm[600];
+      for (size_t i = 0; i < total; i++) perm[i] = (int32_t)((i * 389 + 11) % total);
+      clt_tensor *idx = tu_labels(ctx, total, perm);
+      for (size_t bi = 0; bi < LEN(batches); bi++) {
+        size_t n = batches[bi][0], first = batches[bi][1];
+        clt_dtype tt = labels ? CLT_INT32 : CLT_FLOAT32;
+        size_t tc = labels ? 1 : c;
+        clt_tensor *Xb, *Tb, *Xg, *Tg;
+        cr_assert_eq(clt_tensor_create(ctx, n, d, CLT_FLOAT32, &Xb), CLT_OK);
+        cr_assert_eq(clt_tensor_create(ctx, n, tc, tt, &Tb), CLT_OK);
+        cr_assert_eq(clt_tensor_create(ctx, n, d, CLT_FLOAT32, &Xg), CLT_OK);
+        cr_assert_eq(clt_tensor_create(ctx, n, tc, tt, &Tg), CLT_OK);
+        cr_assert_eq(clt_tensor_gather_rows(Xg, in.X.t, idx, first), CLT_OK);
+        cr_assert_eq(clt_tensor_gather_rows(Tg, T, idx, first), CLT_OK);
+        double l1 = 0, l2 = 0;
+        cr_assert_eq(clt_linear_loss_grad(ctx, &in.desc, &cf.reg, Xg, Tg, in.W.t,
+                                          in.b.t, &l1, in.dW.t, in.db.t),
+                     CLT_OK, "%s", clt_last_error(ctx));
+        float *dW1 = read_view(&in.dW), *db1 = read_view(&in.db);
+        cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, &cf.reg, in.X.t,
+                                               T, idx, first, Xb, Tb, in.W.t,
+                                               in.b.t, &l2, in.dW.t, in.db.t),
+                     CLT_OK, "%s", clt_last_error(ctx));
+        float *dW2 = read_view(&in.dW), *db2 = read_view(&in.db);
+        cr_assert_eq(l1, l2, "C=%zu kind %d n=%zu: loss %.9g vs %.9g", c,
+                     (int)cases[k].kind, n, l1, l2);
+        cr_assert_eq(memcmp(dW1, dW2, d * c * sizeof(float)), 0, "C=%zu n=%zu dW", c, n);
+        cr_assert_eq(memcmp(db1, db2, c * sizeof(float)), 0, "C=%zu n=%zu db", c, n);
+        free(dW1), free(db1), free(dW2), free(db2);
+        clt_tensor *all[] = {Xb, Tb, Xg, Tg};
+        for (size_t t = 0; t < 4; t++) clt_tensor_destroy(all[t]);
+      }
+      clt_tensor_destroy(idx);
+      if (!labels) clt_tensor_destroy(T);
+      free_inputs(&in);
+      free_problem(&p);
+    }
+  }
+}
+
+Test(fused, indexed_batches_refuse_bad_indices_and_shapes) {
+  FOR_DEVICES(ctx) {
+    for (size_t ci = 0; ci < 2; ci++) {
+      size_t c = ci ? 1000 : 10; /* fused and composed */
+      cfg cf = hinge("rows");
+      problem p = make_problem(&cf, 93, 13, c, 31);
+      inputs in = upload(ctx, &cf, &p);
+      int32_t perm[93];
+      for (size_t i = 0; i < 93; i++) perm[i] = (int32_t)(92 - i);
+      perm[20] = 93;
+      clt_tensor *idx = tu_labels(ctx, 93, perm), *Xb = tu_tensor(ctx, 30, 13, NULL);
+      clt_tensor *Tb = NULL, *Tb29 = NULL, *Xb12 = tu_tensor(ctx, 30, 12, NULL);
+      cr_assert_eq(clt_tensor_create(ctx, 30, 1, CLT_INT32, &Tb), CLT_OK);
+      cr_assert_eq(clt_tensor_create(ctx, 29, 1, CLT_INT32, &Tb29), CLT_OK);
+      double loss = 42;
+      clt_status st = clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, in.y.t,
+                                                idx, 10, Xb, Tb, in.W.t, in.b.t,
+                                                &loss, in.dW.t, in.db.t);
+      cr_assert_eq(st, CLT_ERR_LABEL, "C=%zu: %s", c, clt_status_str(st));
+      cr_assert(strstr(clt_last_error(ctx), "idx[") &&
+                    strstr(clt_last_error(ctx), "outside"),
+                "%s", clt_last_error(ctx));
+      cr_assert_eq(loss, 42);
+      float *dW = read_view(&in.dW), *db = read_view(&in.db);
+      for (size_t i = 0; i < 13 * c; i++) cr_assert(isnan(dW[i]), "dW[%zu] written", i);
+      for (size_t i = 0; i < c; i++) cr_assert(isnan(db[i]), "db[%zu] written", i);
+      free(dW), free(db);
+      /* rows 21.. are fine */
+      cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, in.y.t,
+                                             idx, 21, Xb, Tb, in.W.t, in.b.t,
+                                             &loss, in.dW.t, in.db.t),
+                   CLT_OK, "%s", clt_last_error(ctx));
+      struct {
+        size_t first;
+        clt_tensor *Xb, *Tb;
+        clt_status want;
+      } bad[] = {{64, Xb, Tb, CLT_ERR_SHAPE},     /* past idx's end */
+                 {0, Xb12, Tb, CLT_ERR_SHAPE},    /* columns */
+                 {0, Xb, Tb29, CLT_ERR_SHAPE},    /* rows */
+                 {0, Xb, in.y.t, CLT_ERR_SHAPE},  /* Tb (93 rows) */
+                 {0, NULL, Tb, CLT_ERR_INVALID_ARG},
+                 {0, Xb, NULL, CLT_ERR_INVALID_ARG},
+                 {0, Xb, (clt_tensor *)in.X.t, CLT_ERR_DTYPE}};
+      for (size_t k = 0; k < LEN(bad); k++)
+        cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, in.y.t,
+                                               idx, bad[k].first, bad[k].Xb,
+                                               bad[k].Tb, in.W.t, in.b.t, &loss,
+                                               in.dW.t, in.db.t),
+                     bad[k].want, "case %zu: %s", k, clt_last_error(ctx));
+      clt_tensor *all[] = {idx, Xb, Tb, Tb29, Xb12};
+      for (size_t t = 0; t < LEN(all); t++) clt_tensor_destroy(all[t]);
       free_inputs(&in);
       free_problem(&p);
     }

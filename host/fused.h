@@ -1,0 +1,28 @@
+/* The fused training-step op over a minibatch taken through an index
+   (internal: for the trainer and the benchmarks). host/fused.c. */
+#ifndef CLT_FUSED_H
+#define CLT_FUSED_H
+
+#include "internal.h"
+
+/* clt_linear_loss_grad over the batch of rows idx[first .. first+n) of X
+   (N,D) and of the targets T (N,1) int32 labels or (N,C) float32, n =
+   Xb's rows, without copying X's rows where the fused kernels take the
+   problem: they read them through idx. Xb (n,D) and Tb (n, T's cols, T's
+   dtype) are scratch the batch may be gathered into (the fused path
+   gathers only the labels into Tb; the others gather both and run the
+   separate ops on them); their contents afterwards are unspecified. An
+   index outside [0,N) gives CLT_ERR_LABEL and leaves dW, db and *loss
+   untouched. Otherwise as clt_linear_loss_grad, for the same results bit
+   for bit as that op on the gathered rows. */
+clt_status clt_linear_loss_grad_rows(clt_context *ctx,
+                                     const clt_loss_desc *desc,
+                                     const clt_reg_desc *reg,
+                                     const clt_tensor *X, const clt_tensor *T,
+                                     const clt_tensor *idx, size_t first,
+                                     clt_tensor *Xb, clt_tensor *Tb,
+                                     const clt_tensor *W, const clt_tensor *b,
+                                     double *loss, clt_tensor *dW,
+                                     clt_tensor *db);
+
+#endif /* CLT_FUSED_H */
