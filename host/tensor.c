@@ -187,8 +187,9 @@ clt_status clt_tensor_gather_rows(clt_tensor *dst, const clt_tensor *src,
     return clt_gather_rows_unchecked(dst, src, idx, first);
   }
   /* One 4-byte read validates the indices before dst is touched; the
-     trainer, whose permutations are in range by construction, calls
-     clt_gather_rows_unchecked and skips that host round trip. */
+     fused training step, whose permutations are in range by
+     construction, calls clt_gather_rows_unchecked and skips that host
+     round trip. */
   cl_ulong io = idx->offset + first, nr = rows, srows = src->rows;
   cl_mem bad;
   CLT_TRY(clt_cl_scratch(ctx, sizeof(cl_int), &bad));

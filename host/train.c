@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "fileio.h"
+#include "fused.h"
 #include "internal.h"
 #include "rng.h"
 
@@ -176,23 +177,25 @@ static clt_status shuffle(clt_trainer *tr) {
   return clt_tensor_write(tr->perm, p, tr->n * 4);
 }
 
-/* The minibatch [first, first+rows) of this epoch's order, on the device;
-   *xb and *yb are the full buffers or views of their first rows. */
-static clt_status gather(clt_trainer *tr, size_t first, size_t rows,
-                         clt_tensor **xb, clt_tensor **yb) {
+/* Loss and gradient of the minibatch [first, first+rows) of this epoch's
+   order, taken on the device: the fused step reads X's rows through the
+   permutation, the other paths gather them into Xb / yb first. */
+static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
+                             double *loss) {
   clt_tensor *targets = tr->label_target ? tr->y : tr->T;
-  *xb = tr->Xb;
-  *yb = tr->yb;
+  clt_tensor *xb = tr->Xb, *yb = tr->yb;
+  clt_status st = CLT_OK;
   if (rows < tr->opt.batch) {
-    CLT_TRY(clt_tensor_view_rows(tr->Xb, 0, rows, xb));
-    clt_status st = clt_tensor_view_rows(tr->yb, 0, rows, yb);
-    if (st != CLT_OK) {
-      clt_tensor_destroy(*xb);
-      return st;
-    }
+    xb = yb = NULL;
+    st = clt_tensor_view_rows(tr->Xb, 0, rows, &xb);
+    if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
   }
-  clt_status st = clt_gather_rows_unchecked(*xb, tr->X, tr->perm, first);
-  if (st == CLT_OK) st = clt_gather_rows_unchecked(*yb, targets, tr->perm, first);
+  if (st == CLT_OK)
+    st = clt_linear_loss_grad_rows(tr->ctx, &tr->opt.loss, &tr->opt.reg, tr->X,
+                                   targets, tr->perm, first, xb, yb, tr->W,
+                                   tr->b, loss, tr->dW, tr->db);
+  if (xb != tr->Xb) clt_tensor_destroy(xb);
+  if (yb != tr->yb) clt_tensor_destroy(yb);
   return st;
 }
 
@@ -254,15 +257,8 @@ static clt_status warm_up(clt_trainer *tr) {
   size_t B = tr->opt.batch, last = tr->n % B;
   size_t sizes[2] = {B, last ? last : B};
   for (int k = 0; k < 2; k++) {
-    clt_tensor *xb, *yb;
-    CLT_TRY(gather(tr, 0, sizes[k], &xb, &yb));
     double loss;
-    clt_status st = clt_linear_loss_grad(ctx, &tr->opt.loss, &tr->opt.reg, xb,
-                                         yb, tr->W, tr->b, &loss, tr->dW,
-                                         tr->db);
-    if (xb != tr->Xb) clt_tensor_destroy(xb);
-    if (yb != tr->yb) clt_tensor_destroy(yb);
-    CLT_TRY(st);
+    CLT_TRY(batch_grad(tr, 0, sizes[k], &loss));
   }
   double loss, acc;
   CLT_TRY(clt_trainer_evaluate(tr, tr->Xt, tr->yt, &loss, &acc));
@@ -293,16 +289,10 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   size_t loss_count = 0;
   for (size_t s = 0; s < steps; s++) {
     size_t first = s * B, rows = tr->n - first < B ? tr->n - first : B;
-    clt_tensor *xb, *yb;
-    CLT_TRY(gather(tr, first, rows, &xb, &yb));
     double loss = 0;
-    /* Every step's loss feeds the epoch's mean; reading it (8 bytes) is
-       the only transfer of a step. */
-    clt_status st = clt_linear_loss_grad(ctx, &tr->opt.loss, &tr->opt.reg, xb,
-                                         yb, tr->W, tr->b, &loss, tr->dW,
-                                         tr->db);
-    if (xb != tr->Xb) clt_tensor_destroy(xb);
-    if (yb != tr->yb) clt_tensor_destroy(yb);
+    /* Every step's loss feeds the epoch's mean; reading it back is the
+       only transfer of a step. */
+    clt_status st = batch_grad(tr, first, rows, &loss);
     if (st == CLT_ERR_NONFINITE || (st == CLT_OK && !isfinite(loss)))
       return clt_fail(ctx, CLT_ERR_NONFINITE,
                       "training diverged at step %llu (epoch %zu, learning "

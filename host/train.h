@@ -4,8 +4,9 @@
 
    The training and test sets are uploaded once. Each epoch draws a seeded
    permutation (uploaded once per epoch, N*4 bytes), and every minibatch is
-   gathered on the device through it, so a step moves nothing between host
-   and device except the 8-byte loss. */
+   taken on the device through it (the fused step reads X's rows through
+   the permutation; other losses gather them), so a step moves nothing
+   between host and device except its loss read-back. */
 #ifndef CLT_TRAIN_H
 #define CLT_TRAIN_H
 
