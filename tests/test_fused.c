@@ -9,7 +9,9 @@
    for cross-entropy and hinge with every option, with and without b and
    L1/L2, always through row views at nonzero offsets whose neighbouring
    rows must stay untouched. Then the dispatch, determinism, stability,
-   bad input and non-finite values.
+   bad input, non-finite values, and clt_linear_loss_grad_rows (host/fused.h:
+   the batch read through an index), which must give the same bits as the
+   op on the rows gathered explicitly.
 
    Tolerances. Every dW element is a float32 sum over N rows of X[n,d]
    dS[n,c], every score a float32 sum over D; float32 rounding errs by
