@@ -272,7 +272,7 @@ def check_steps(deltas, shape):
 
 def suite_step(rep, args):
     if args.quick:
-        shapes = [(n, 784, c) for c in (10, 1000) for n in (4096, 16384)]
+        shapes = [(4096, 784, 10), (16384, 784, 10), (4096, 784, 1000)]
     else:
         shapes = [(n, d, c) for c in (10, 1000) for d in (784, 3072)
                   for n in (1024, 4096, 16384, 65536)]
@@ -432,7 +432,7 @@ def suite_largebatch(rep, args):
     data = load_fashion_mnist(args.data)
     # --quick: one configuration, stopped at the target.
     if args.quick:
-        runs, reps = [("adamw", 4096)], 1
+        runs, reps = [("momentum", 4096)], 1
     else:
         runs = [(o, b) for o in RECIPE for b in RECIPE_EPOCHS]
         reps = min(args.reps, 3)
