@@ -402,27 +402,6 @@ static int validate(job *j) {
   return rc;
 }
 
-typedef struct sum_arg {
-  const float *a;
-  size_t n;
-  double s;
-} sum_arg;
-
-static int omp_sum(void *p) {
-  sum_arg *x = p;
-  double s = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s)
-  for (size_t i = 0; i < x->n; i++) s += x->a[i];
-  x->s = s;
-  return 0;
-}
-
-/* The fused kernel's loop (kernels/step.cl, cross-entropy) as plain C with
-   GCC vector types and OpenMP over row blocks: what POCL is compared with.
-   Rows in blocks of R, chunks of 16 rows, scores of 4 rows x 5 classes in
-   16-lane accumulators against W transposed, softmax and dS per row, then
-   the chunk's X^T dS into the block's partial dW^T while the rows are in
-   cache; the blocks are summed at the end. C = 10, D a multiple of 16. */
 typedef float v16 __attribute__((vector_size(64)));
 #define CRB 4
 #define CCB 5
@@ -440,6 +419,38 @@ static float vsum(v16 v) {
   return s;
 }
 
+typedef struct sum_arg {
+  const float *a;
+  size_t n; /* a multiple of 64 */
+  double s;
+} sum_arg;
+
+/* Read-only sum in four 16-lane float accumulators per thread: a double
+   accumulator (bench_floors' loop) is a chain of dependent adds that reads
+   only ~6 GB/s here. */
+static int omp_sum(void *p) {
+  sum_arg *x = p;
+  double s = 0;
+#pragma omp parallel reduction(+ : s)
+  {
+    v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < x->n; i += 64) {
+      a0 += vload(x->a + i), a1 += vload(x->a + i + 16);
+      a2 += vload(x->a + i + 32), a3 += vload(x->a + i + 48);
+    }
+    s += vsum(a0 + a1 + a2 + a3);
+  }
+  x->s = s;
+  return 0;
+}
+
+/* The fused kernel's loop (kernels/step.cl, cross-entropy) as plain C with
+   GCC vector types and OpenMP over row blocks: what POCL is compared with.
+   Rows in blocks of R, chunks of 16 rows, scores of 4 rows x 5 classes in
+   16-lane accumulators against W transposed, softmax and dS per row, then
+   the chunk's X^T dS into the block's partial dW^T while the rows are in
+   cache; the blocks are summed at the end. C = 10, D a multiple of 16. */
 typedef struct cstep {
   const float *x, *wt; /* X (N,D), W^T (C,D) */
   const int32_t *y;
@@ -768,7 +779,7 @@ static void free_problem(problem *pb) {
    spinning ones slow each other down. */
 static int measure_read(env *e) {
   size_t n = (size_t)64 << 20;
-  float *a = malloc(n * sizeof *a);
+  float *a = aligned_alloc(64, n * sizeof *a); /* whole lines per vector */
   if (!a) return 1;
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++) a[i] = 1.0f;
