@@ -397,23 +397,26 @@ Test(fused, every_option_matches_reference_and_composition, .timeout = 600) {
 
 /* ----------------------------------------------------------- dispatch */
 
-/* The fused kernels take C <= 32 with labels on OpenCL: they need no
-   workspace, while the composition keeps S and dS in workspace slots. */
+/* The fused kernels take C <= 32 and C*D <= 65536 with labels on OpenCL:
+   they need no workspace, while the composition keeps S and dS in
+   workspace slots. */
 Test(fused, few_classes_take_the_fused_kernels) {
   if (!tu_have_opencl()) return;
   static const struct {
-    size_t c;
+    size_t c, d;
     clt_loss_kind kind;
     bool fused;
-  } cases[] = {{10, CLT_LOSS_CROSS_ENTROPY, true},
-               {32, CLT_LOSS_HINGE, true},
-               {33, CLT_LOSS_CROSS_ENTROPY, false},
-               {10, CLT_LOSS_MSE, false}};
+  } cases[] = {{10, 13, CLT_LOSS_CROSS_ENTROPY, true},
+               {32, 13, CLT_LOSS_HINGE, true},
+               {32, 2048, CLT_LOSS_HINGE, true},
+               {32, 2049, CLT_LOSS_HINGE, false},
+               {33, 13, CLT_LOSS_CROSS_ENTROPY, false},
+               {10, 13, CLT_LOSS_MSE, false}};
   for (size_t k = 0; k < LEN(cases); k++) {
     clt_context *ctx = tu_context("cl");
     cfg cf = ce("dispatch");
     cf.desc.kind = cases[k].kind;
-    problem p = make_problem(&cf, 93, 13, cases[k].c, 7);
+    problem p = make_problem(&cf, 93, cases[k].d, cases[k].c, 7);
     inputs in = upload(ctx, &cf, &p);
     clt_tensor *T = NULL;
     if (cases[k].kind == CLT_LOSS_MSE) T = tu_tensor(ctx, 93, cases[k].c, p.X);
@@ -422,8 +425,8 @@ Test(fused, few_classes_take_the_fused_kernels) {
                                       T ? T : in.y.t, in.W.t, in.b.t, &loss,
                                       in.dW.t, in.db.t),
                  CLT_OK, "%s", clt_last_error(ctx));
-    cr_assert_eq(ctx->work[0] == NULL, cases[k].fused, "C=%zu kind %d",
-                 cases[k].c, (int)cases[k].kind);
+    cr_assert_eq(ctx->work[0] == NULL, cases[k].fused, "C=%zu D=%zu kind %d",
+                 cases[k].c, cases[k].d, (int)cases[k].kind);
     clt_tensor_destroy(T);
     free_inputs(&in);
     free_problem(&p);
