@@ -86,16 +86,17 @@ void clt_trainer_destroy(clt_trainer *tr) {
 
 static clt_status warm_up(clt_trainer *tr);
 
-/* W ~ 0.001 N(0, 1) (CS231n's initialisation), b = 0, from the seed but on
-   a stream of its own, so the epochs' permutations do not depend on D*C.
-   Not zero: the trust ratios of LARS and LAMB scale each step by ||W||,
-   which would keep a zero start nearly frozen. */
+/* W ~ init_std N(0, 1) (CS231n's initialisation with 0.001, the CLI's
+   default), b = 0, from the seed but on a stream of its own, so the epochs'
+   permutations do not depend on D*C. init_std 0 gives W = 0; the trust
+   ratios of LARS and LAMB scale each step by ||W||, so a zero start leaves
+   them only the first step at ratio 1 to get going. */
 static clt_status init_weights(clt_trainer *tr) {
   size_t n = tr->d * tr->c;
   float *w = malloc(n * sizeof *w);
   if (!w) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "initial weights");
   clt_rng r = {.s = tr->opt.seed ^ 0x5DEECE66Dull};
-  for (size_t i = 0; i < n; i++) w[i] = (float)(0.001 * clt_rng_normal(&r));
+  for (size_t i = 0; i < n; i++) w[i] = (float)(tr->opt.init_std * clt_rng_normal(&r));
   clt_status st = clt_tensor_write(tr->W, w, n * 4);
   free(w);
   return st;
@@ -111,6 +112,9 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                     train->n, train->d, test->n, test->d);
   if (opt->epochs == 0)
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "epochs must be at least 1");
+  if (!isfinite(opt->init_std) || opt->init_std < 0)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "init_std must be finite and >= 0 (got %g)", opt->init_std);
   clt_trainer *tr = calloc(1, sizeof *tr);
   if (!tr) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "trainer");
   tr->ctx = ctx;

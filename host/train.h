@@ -30,6 +30,7 @@ typedef struct clt_train_options {
   size_t epochs;
   uint64_t seed;
   bool bias;             /* a separate bias vector b (1,C) */
+  double init_std;       /* W ~ init_std * N(0, 1); 0: W = 0 */
 } clt_train_options;
 
 typedef struct clt_epoch_stats {
@@ -49,7 +50,7 @@ typedef int (*clt_progress_fn)(void *user, size_t done, size_t total,
 typedef struct clt_trainer clt_trainer;
 
 /* Uploads train and test (already preprocessed by the caller with
-   clt_trainer_preprocess) and initialises W = 0, b = 0. */
+   clt_trainer_preprocess) and initialises W (opt->init_std) and b = 0. */
 clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                               const clt_dataset *train,
                               const clt_dataset *test, clt_trainer **out);

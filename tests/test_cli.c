@@ -90,6 +90,7 @@ Test(cli, bad_flags_are_named) {
   EXPECT_RUN(2, "train --lr abc", "--lr 'abc'");
   EXPECT_RUN(2, "train --lr -1", "--lr");
   EXPECT_RUN(2, "train --epochs 0", "--epochs");
+  EXPECT_RUN(2, "train --init-std -1", "--init-std");
   EXPECT_RUN(2, "train --batch 1.5", "--batch");
   EXPECT_RUN(2, "train --loss nope", "--loss 'nope'");
   EXPECT_RUN(2, "train --optim nope", "--optim 'nope'");

@@ -1,4 +1,5 @@
 /* The trainer: learning, divergence, determinism, checkpoints and resume. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ static clt_train_options options(clt_loss_kind loss, clt_optim_kind optim,
   o.epochs = epochs;
   o.seed = 11;
   o.bias = true;
+  o.init_std = 0.001;
   size_t steps = (n + batch - 1) / batch * epochs;
   o.schedule = (clt_schedule){.kind = CLT_SCHEDULE_COSINE, .base_lr = lr,
                               .warmup_steps = steps / 10, .total_steps = steps};
@@ -112,6 +114,57 @@ Test(train, learns_separable_blobs_with_every_loss_family) {
       cr_assert_eq(es.step, 6 * ((r.train.n + 63) / 64));
       cr_assert(es.train_loss > 0 && es.test_loss > 0);
       clt_trainer_destroy(tr);
+    }
+    clt_context_destroy(ctx);
+  }
+  free_data(&r);
+}
+
+/* init_std 0 starts from W = 0, b = 0: every class scores 0, so the
+   cross-entropy is exactly ln C before any step (PyTorch's zeros_ start);
+   the CLI's 0.001 N(0, 1) start is measurably off it. A negative or NaN
+   init_std is refused. */
+Test(train, initial_weights_follow_init_std) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  run r;
+  make_data(&r, 500, 40, 7, 9);
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    const double stds[] = {0.0, 0.001};
+    for (size_t k = 0; k < 2; k++) {
+      clt_train_options o =
+          options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 1e-3, 50, 1, r.train.n);
+      o.init_std = stds[k];
+      clt_trainer *tr = trainer(ctx, &o, &r);
+      clt_tensor *Xt = NULL, *yt = NULL;
+      cr_assert_eq(clt_tensor_create(ctx, r.test.n, r.test.d, CLT_FLOAT32, &Xt), CLT_OK);
+      cr_assert_eq(clt_tensor_create(ctx, r.test.n, 1, CLT_INT32, &yt), CLT_OK);
+      cr_assert_eq(clt_tensor_write(Xt, r.test.x, r.test.n * r.test.d * 4), CLT_OK);
+      cr_assert_eq(clt_tensor_write(yt, r.test.y, r.test.n * 4), CLT_OK);
+      double loss = 0, acc = 0;
+      cr_assert_eq(clt_trainer_evaluate(tr, Xt, yt, &loss, &acc), CLT_OK);
+      double gap = fabs(loss - log(7.0));
+      if (k == 0)
+        cr_assert_leq(gap, 1e-6, "%s: zero start loss %.9f, ln 7 = %.9f",
+                      specs[d], loss, log(7.0));
+      else
+        cr_assert_gt(gap, 1e-6, "%s: 0.001 N(0,1) start gave exactly ln 7",
+                     specs[d]);
+      clt_tensor_destroy(Xt);
+      clt_tensor_destroy(yt);
+      clt_trainer_destroy(tr);
+    }
+    const double bad[] = {-1e-3, NAN};
+    for (size_t k = 0; k < 2; k++) {
+      clt_train_options o =
+          options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 1e-3, 50, 1, r.train.n);
+      o.init_std = bad[k];
+      clt_trainer *tr = NULL;
+      cr_assert_eq(clt_trainer_create(ctx, &o, &r.train, &r.test, &tr),
+                   CLT_ERR_INVALID_ARG);
+      cr_assert_null(tr);
+      cr_assert(strstr(clt_last_error(ctx), "init_std"), "%s", clt_last_error(ctx));
     }
     clt_context_destroy(ctx);
   }

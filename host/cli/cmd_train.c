@@ -232,6 +232,7 @@ static void train_usage(FILE *f) {
           "  --warmup F             epochs of linear learning-rate warm-up (default 0)\n"
           "  --preprocess standardize|center|none   (default standardize)\n"
           "  --no-bias              no separate bias vector\n"
+          "  --init-std F           initial W ~ F*N(0,1), 0 for W = 0 (default 0.001)\n"
           "  --seed N               (default 0)\n"
           "  --device auto|gpu|cpu|ref|NAME\n"
           "  --checkpoint FILE      save model and training state after every epoch\n"
@@ -246,7 +247,7 @@ typedef struct train_args {
   data_args data;
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
       *metrics, *plot;
-  double lr, l1, l2, weight_decay, warmup;
+  double lr, l1, l2, weight_decay, warmup, init_std;
   int have_lr, have_wd, json, quiet, bias;
   size_t batch, epochs;
 } train_args;
@@ -259,7 +260,8 @@ static int parse_train(int argc, char **argv, train_args *a) {
                     .prep = "standardize",
                     .bias = 1,
                     .batch = 256,
-                    .epochs = 20};
+                    .epochs = 20,
+                    .init_std = 0.001};
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
@@ -296,6 +298,9 @@ static int parse_train(int argc, char **argv, train_args *a) {
       if (!parse_double(v, 0, 1e6, &a->weight_decay))
         return bad_value("train", f, v, "a number >= 0");
       a->have_wd = 1;
+    } else if (strcmp(f, "--init-std") == 0) {
+      if (!parse_double(v, 0, 1e6, &a->init_std))
+        return bad_value("train", f, v, "a number >= 0");
     } else if (strcmp(f, "--warmup") == 0) {
       if (!parse_double(v, 0, 1e6, &a->warmup))
         return bad_value("train", f, v, "a number of epochs >= 0");
@@ -357,6 +362,7 @@ static int build_options(const train_args *a, size_t n_train,
   o->epochs = a->epochs;
   o->seed = a->data.seed;
   o->bias = a->bias != 0;
+  o->init_std = a->init_std;
   size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
   /* Step decay: x0.1 at each third of the run; exponential: x0.01 over it;
      cosine: down to 0 at the last step. */
