@@ -8,7 +8,7 @@ Suites (records in the JSON format of bench/benchutil.h):
               hinge: scores, loss + gradient, weight gradient, L2, update
   optim       torch.optim steps on one flat parameter, effective GB/s from
               the bytes each update must move
-  largebatch  the Fashion-MNIST large-batch recipe (see RECIPE below):
+  largebatch  the Fashion-MNIST large-batch recipe (bench/benchlib.py):
               seconds and epochs to 0.84 test accuracy, final accuracy,
               samples/s, and the loss curves
 
@@ -32,32 +32,6 @@ OPTIM_BYTES = {
     "adam": 28, "adamw": 28, "adamax": 28, "nadam": 28, "radam": 28,
     "adadelta": 28,
 }
-
-TARGET_ACCURACY = 0.84
-
-# The large-batch recipe, shared with cltrain's trainer so the two compare
-# line by line: linear softmax (cross-entropy), pixels scaled to [0, 1] and
-# standardised with the training set's per-pixel mean and standard
-# deviation, zero initial weights and bias. Peak learning rate
-# min(base_lr * batch / 256, max_lr): the linear scaling rule (Goyal et al.
-# 2017) up to the largest rate that still converged at full batch here;
-# reached by a linear warm-up over the first 5% of the steps (at least one),
-# then cosine decay to 0 at the end of the run. Each epoch a fresh
-# permutation, the last partial batch kept (the full batch needs no
-# permutation); test accuracy after every epoch.
-RECIPE = {
-    "momentum": {"base_lr": 0.01, "max_lr": 0.25, "momentum": 0.9},
-    "adamw": {"base_lr": 0.001, "max_lr": 0.07, "weight_decay": 1e-4},
-}
-WARMUP_FRACTION = 0.05
-# Epochs per batch size: enough steps for the full batch to get there.
-RECIPE_EPOCHS = {256: 10, 1024: 15, 4096: 20, 16384: 40, 60000: 150}
-
-
-def peak_lr(optim, batch):
-    cfg = RECIPE[optim]
-    return min(cfg["base_lr"] * batch / 256, cfg["max_lr"])
-
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__,
@@ -88,59 +62,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from benchlib import (RECIPE, RECIPE_EPOCHS, TARGET_ACCURACY, WARMUP_FRACTION,  # noqa: E402
+                      Report, lr_scale, peak_lr, warmup_steps)
+
 torch.set_num_threads(ARGS.threads)
-
-
-class Report:
-    """Records in bench/benchutil.h's format, printed as they come."""
-
-    PARAMS = ("n", "d", "c", "elems", "batch")
-
-    def __init__(self):
-        self.records, self.notes, self.curves = [], {}, []
-        self.header = False
-
-    def note(self, key, value):
-        self.notes[key] = str(value)
-        print(f"# {key}: {value}", flush=True)
-
-    def add(self, suite, op, impl, times, floor=None, extra=None, bytes=0.0,
-            flops=0.0, samples=0.0, **params):
-        t = sorted(times)
-        m = len(t)
-        med = t[m // 2] if m % 2 else 0.5 * (t[m // 2 - 1] + t[m // 2])
-        work, unit = ((bytes * 1e-9, "GB/s") if bytes else
-                      (flops * 1e-9, "GFLOP/s") if flops else
-                      (samples, "samples/s") if samples else (0, "s"))
-        rate = (work / med, work / t[-1], work / t[0]) if work else (med, t[0], t[-1])
-        rec = {"suite": suite, "op": op, "impl": impl, "unit": unit}
-        rec.update({k: int(v) for k, v in params.items() if v})
-        for k, v in (("bytes", bytes), ("flops", flops), ("samples", samples)):
-            if v:
-                rec[k] = float(v)
-        if floor:
-            rec["floor"] = floor
-        rec.update(reps=m, median=rate[0], min=rate[1], max=rate[2],
-                   time_median_s=med, time_min_s=t[0], time_max_s=t[-1])
-        if extra:
-            rec["extra"] = extra
-        self.records.append(rec)
-        if not self.header:
-            print(f"{'suite':<8} {'op':<21} {'impl':<18} {'params':<30} {'median':>10}  "
-                  f"{'[min .. max]':<21} unit")
-            self.header = True
-        ps = " ".join(f"{k}={v >> 20}M" if v >= 1 << 20 and v % (1 << 20) == 0 else f"{k}={v}"
-                      for k in self.PARAMS if (v := params.get(k)))
-        print(f"{suite:<8} {op:<21} {impl:<18} {ps:<30} {rate[0]:>10.4g}  "
-              f"[{rate[1]:>8.4g} .. {rate[2]:>8.4g}] {unit}", flush=True)
-
-    def write(self, path, quick):
-        doc = {"program": "peers.py", "quick": quick,
-               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "notes": self.notes, "records": self.records, "curves": self.curves}
-        with open(path, "w") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
 
 
 def timed(fns, reps, warmup=1):
@@ -390,7 +315,7 @@ def train_run(data, optim, batch, epochs, seed, stop_at_target=False):
         opt = torch.optim.SGD(model.parameters(), lr=peak, momentum=cfg["momentum"])
     per_epoch = math.ceil(n / batch)
     total = epochs * per_epoch
-    warm = max(1, round(WARMUP_FRACTION * total))
+    warm = warmup_steps(total)
     gen = torch.Generator().manual_seed(seed)
     step, reached, curve, acc = 0, None, [], 0.0
     t0 = time.perf_counter()
@@ -403,12 +328,8 @@ def train_run(data, optim, batch, epochs, seed, stop_at_target=False):
             else:
                 idx = perm[first:first + batch]
                 xb, yb = xtr[idx], ytr[idx]
-            if step < warm:
-                scale = (step + 1) / warm
-            else:
-                scale = 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
             for group in opt.param_groups:
-                group["lr"] = peak * scale
+                group["lr"] = peak * lr_scale(step, warm, total)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -443,7 +364,7 @@ def suite_largebatch(rep, args):
         epochs = RECIPE_EPOCHS[batch]
         results = [train_run(data, optim, batch, epochs, seed, stop_at_target=args.quick)
                    for seed in range(reps)]
-        impl = f"torch-{optim}"
+        impl = "torch"
         hit = [r[0] for r in results if r[0]]
         extra = {"optimizer": optim, "epochs": epochs, "lr": peak_lr(optim, batch),
                  "final_accuracy": [r[1] for r in results],
@@ -451,11 +372,11 @@ def suite_largebatch(rep, args):
                  "epochs_to_target": [h[1] for h in hit]}
         trained = [len(r[3]) * len(data["train"][1]) for r in results]
         rep.add("largebatch", "fmnist_throughput", impl, [r[2] for r in results],
-                samples=trained[0], extra=extra, batch=batch)
+                samples=trained[0], extra=extra, variant=optim, batch=batch)
         if hit:
             rep.add("largebatch", "fmnist_time_to_084", impl, [h[0] for h in hit],
-                    extra=extra, batch=batch)
-        print(f"# {impl} batch {batch}, lr {extra['lr']:.4g}: {TARGET_ACCURACY} reached in "
+                    extra=extra, variant=optim, batch=batch)
+        print(f"# {impl} {optim} batch {batch}, lr {extra['lr']:.4g}: {TARGET_ACCURACY} reached in "
               f"{len(hit)} of {reps} runs, at epochs {extra['epochs_to_target']} of {epochs}; "
               f"final accuracy {', '.join(f'{a:.4f}' for a in extra['final_accuracy'])}",
               flush=True)
@@ -471,7 +392,7 @@ def blas_libraries():
 
 
 def main():
-    rep = Report()
+    rep = Report("peers.py")
     with open("/proc/loadavg") as f:
         rep.note("loadavg_at_start", f.read().strip())
     rep.note("threads", f"{ARGS.threads} (torch.set_num_threads, OPENBLAS_NUM_THREADS, "

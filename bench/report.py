@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Merges the JSON files of the bench programs and peers.py into one
-results.json, prints one table with ratios, and renders plots with gnuplot.
+"""Merges the JSON files of the bench programs, largebatch.py and peers.py
+into one results.json, prints one table with ratios, and renders plots with
+gnuplot.
 
 Ratios (records in bench/benchutil.h's format):
   of floor   a figure over the best measured floor it names: GB/s over the
@@ -9,7 +10,8 @@ Ratios (records in bench/benchutil.h's format):
              step's samples/s over N / max(X read twice at the read-only
              bandwidth, 4 N D C FLOPs at the SGEMM rate)
   vs peer    ours (impl "cltrain...") over each other impl measured at the
-             same op and sizes: > 1 means ours is faster
+             same op, variant (the large-batch runs' optimizer) and sizes:
+             > 1 means ours is faster
 
 Plots are data-driven: a series with no records is left out, a plot with
 no series is not drawn.
@@ -27,11 +29,11 @@ SUITE_ORDER = ["floors", "linear", "loss", "optim", "step", "largebatch"]
 
 
 def key_of(rec):
-    return (rec["op"],) + tuple(rec.get(k, 0) for k in PARAMS)
+    return (rec["op"], rec.get("variant", "")) + tuple(rec.get(k, 0) for k in PARAMS)
 
 
 def params_str(rec):
-    out = []
+    out = [rec["variant"]] if rec.get("variant") else []
     for k in PARAMS:
         v = rec.get(k)
         if v:
@@ -166,10 +168,14 @@ def make_plots(doc, floors, out):
     def by_impl(recs, x):
         impls = {}
         for r in recs:
-            impls.setdefault(r["impl"], []).append((r[x], r["median"], r["min"], r["max"]))
+            label = f"{r['impl']} {r['variant']}" if r.get("variant") else r["impl"]
+            impls.setdefault(label, []).append((r[x], r["median"], r["min"], r["max"]))
         return sorted(impls.items())
 
-    for op in sorted({r["op"] for r in records if r["suite"] == "step"}):
+    # Samples/s of whole steps against the batch size (the per-launch and
+    # X-read records of the step suite are in the table and results.json).
+    for op in sorted({r["op"] for r in records
+                      if r["suite"] == "step" and r["unit"] == "samples/s"}):
         for d, c in sorted({(r["d"], r["c"]) for r in records if r["op"] == op}):
             recs = [r for r in records if r["op"] == op and r["d"] == d and r["c"] == c]
             limit = [(r["n"], r["median"] / f) for r in recs

@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""cltrain's trainer on the Fashion-MNIST large-batch recipe of
+bench/benchlib.py, the one bench/peers.py runs in PyTorch: `cltrain train`
+at every batch size from 256 to the full 60000 with momentum SGD and AdamW
+(the linear scaling rule with warm-up) and with LARS and LAMB.
+
+For each run: seconds and epochs to 0.84 test accuracy, final accuracy,
+samples/s and the loss curve, from `cltrain train --metrics`: its seconds
+count each epoch's training and test evaluation (data loading, the device's
+set-up and kernel compilation excluded, as in peers.py). Records in
+bench/benchutil.h's JSON format, impl "cltrain", the optimizer as variant.
+
+Differences from the PyTorch recipe, all small: LARS starts from
+W ~ 0.001 N(0, 1) (its trust ratio scales each step by ||W||, so a zero
+start stays almost frozen), and cltrain keeps the bias out of weight decay
+and trust ratios (PyTorch's AdamW decays it too).
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from benchlib import (RECIPE, RECIPE_EPOCHS, TARGET_ACCURACY, WARMUP_FRACTION, Report,
+                      peak_lr)
+
+# LARS and LAMB, cltrain only. Peak rates found by a sweep of this recipe
+# (lr in x3 steps at every batch size); the same linear scaling with a cap.
+# LARS's momentum and trust coefficient are `cltrain train`'s defaults.
+CLTRAIN_RECIPE = dict(RECIPE, **{
+    "lars": {"base_lr": 3.0, "max_lr": 30.0, "trust_coefficient": 1e-3, "momentum": 0.9,
+             "init_std": 1e-3},
+    "lamb": {"base_lr": 0.01, "max_lr": 0.1},
+})
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--cltrain", default=os.path.join(here, "..", "build", "cltrain"),
+                    help="the cltrain tool (default: build/cltrain)")
+    ap.add_argument("--quick", action="store_true",
+                    help="one configuration: momentum at batch 4096, one seed")
+    ap.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    ap.add_argument("--reps", type=int, default=3, help="seeds per configuration (default 3)")
+    ap.add_argument("--device", help="cltrain's --device (default: auto)")
+    ap.add_argument("--data", default="fashion-mnist", help="cltrain's --data")
+    a = ap.parse_args()
+    if a.reps < 1:
+        ap.error("--reps must be positive")
+    if not os.access(a.cltrain, os.X_OK):
+        ap.error(f"{a.cltrain} is not an executable (build first, or pass --cltrain)")
+    return a
+
+
+def train_run(args, optim, batch, epochs, seed, workdir):
+    """One run: the per-epoch rows of `cltrain train --metrics` as dicts."""
+    cfg = CLTRAIN_RECIPE[optim]
+    metrics = os.path.join(workdir, f"{optim}_{batch}_{seed}.csv")
+    cmd = [args.cltrain, "train", "--data", args.data, "--loss", "cross-entropy",
+           "--optim", optim, "--lr", repr(peak_lr(optim, batch, CLTRAIN_RECIPE)),
+           "--batch", str(batch),
+           "--epochs", str(epochs), "--warmup", repr(WARMUP_FRACTION * epochs),
+           "--schedule", "cosine", "--preprocess", "standardize",
+           "--init-std", repr(cfg.get("init_std", 0.0)),
+           "--weight-decay", repr(cfg.get("weight_decay", 0.0)),
+           "--seed", str(seed), "--quiet", "--metrics", metrics]
+    if args.device:
+        cmd += ["--device", args.device]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {res.returncode}\n{res.stderr}")
+    with open(metrics) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def summarize(rows, n_train):
+    """(seconds, epoch) to the target or None; final accuracy; seconds of
+    the run; samples trained; the curve (cumulative seconds, losses,
+    accuracy)."""
+    t, reached, curve = 0.0, None, []
+    for r in rows:
+        t += r["seconds"]
+        curve.append([t, r["train_loss"], r["test_loss"], r["test_accuracy"]])
+        if reached is None and r["test_accuracy"] >= TARGET_ACCURACY:
+            reached = (t, int(r["epoch"]))
+    return reached, rows[-1]["test_accuracy"], t, len(rows) * n_train, curve
+
+
+def main():
+    args = parse_args()
+    rep = Report("largebatch.py")
+    with open("/proc/loadavg") as f:
+        rep.note("loadavg_at_start", f.read().strip())
+    rep.note("cltrain", os.path.realpath(args.cltrain))
+    rep.note("largebatch_recipe", json.dumps({
+        "optimizers": CLTRAIN_RECIPE, "warmup_fraction": WARMUP_FRACTION,
+        "epochs": RECIPE_EPOCHS, "target": TARGET_ACCURACY}))
+    if args.quick:
+        runs, reps = [("momentum", 4096)], 1
+    else:
+        runs = [(o, b) for o in CLTRAIN_RECIPE for b in RECIPE_EPOCHS]
+        reps = args.reps
+    n_train = 60000
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="clt-largebatch-") as workdir:
+        for optim, batch in runs:
+            epochs = RECIPE_EPOCHS[batch]
+            try:
+                results = [summarize(train_run(args, optim, batch, epochs, seed, workdir),
+                                     n_train) for seed in range(reps)]
+            except RuntimeError as e:
+                print(f"largebatch.py: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            hit = [r[0] for r in results if r[0]]
+            extra = {"optimizer": optim, "epochs": epochs,
+                     "lr": peak_lr(optim, batch, CLTRAIN_RECIPE),
+                     "final_accuracy": [r[1] for r in results],
+                     "reached": len(hit), "runs": reps,
+                     "epochs_to_target": [h[1] for h in hit]}
+            rep.add("largebatch", "fmnist_throughput", "cltrain", [r[2] for r in results],
+                    samples=results[0][3], extra=extra, variant=optim, batch=batch)
+            if hit:
+                rep.add("largebatch", "fmnist_time_to_084", "cltrain", [h[0] for h in hit],
+                        extra=extra, variant=optim, batch=batch)
+            print(f"# cltrain {optim} batch {batch}, lr {extra['lr']:.4g}: {TARGET_ACCURACY} "
+                  f"reached in {len(hit)} of {reps} runs, at epochs "
+                  f"{extra['epochs_to_target']} of {epochs}; final accuracy "
+                  f"{', '.join(f'{a:.4f}' for a in extra['final_accuracy'])}", flush=True)
+            rep.curves.append({"impl": "cltrain", "optimizer": optim, "batch": batch,
+                               "columns": ["seconds", "train_loss", "test_loss",
+                                           "test_accuracy"],
+                               "points": results[0][4]})
+    if args.json:
+        rep.write(args.json, args.quick)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
