@@ -7,8 +7,9 @@
    Shapes: the trainer's step (N=256 rows gathered on the device from a
    60000 x 784 data set through a permutation, C=10, AdamW on a group
    holding W and b) and the peers' step (bench/peers.py: X resident, no
-   gather, l2 = 2e-4, plain SGD) at N in {4096, 16384, 65536},
-   D in {784, 3072}, C = 10 (and C = 32 without --quick).
+   gather, l2 = 2e-4, plain SGD) at N in {1024, 4096, 16384, 65536},
+   D in {784, 3072}, C in {10, 32, 1000} (C = 1000: N up to 16384; --quick:
+   N in {4096, 16384}, D = 784, C = 10).
 
    Per-launch times. The program defines clEnqueueNDRangeKernel and the
    other enqueue calls itself: the library (linked statically) calls these,
@@ -626,20 +627,28 @@ static void report_fraction(const env *e, const char *who, const char *loss,
          1e3 * fmax(x / (e->read_gbs * 1e9), flops / (e->fma_gflops * 1e9)));
 }
 
-/* Wall-times iters-step repetitions of j; t gets seconds per step. */
-static int time_job(env *e, job *j) {
-  if (bu_time(run, j, WARMUP, e->o->reps, e->t)) return 1;
-  for (int i = 0; i < e->o->reps; i++) e->t[i] /= (double)j->iters;
+/* Wall-times reps repetitions of iters steps of j; t gets seconds per
+   step. */
+static int time_job(env *e, job *j, int reps) {
+  if (bu_time(run, j, WARMUP, reps, e->t)) return 1;
+  for (int i = 0; i < reps; i++) e->t[i] /= (double)j->iters;
   return 0;
 }
 
-/* Both impls of one loss at one shape and mode: validate, time, profile. */
+/* The impls of one loss at one shape and mode: validate, time, profile.
+   Above C = 32 the op is the composition (no fused kernel) and GEMM-bound:
+   only "cltrain" is timed, without its X-read figure, and steps that take
+   seconds get fewer repetitions. */
 static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
   job j, pj;
   int rc = 1;
   size_t n = pb->n, d = pb->d, c = pb->c;
-  size_t iters = n <= 1024 ? 50 : n <= 16384 ? 4 : 1;
-  size_t psteps = e->o->quick ? 20 : 50;
+  /* A step's rough cost at 50 GFLOP/s and 10 GB/s: ~0.1 s per repetition. */
+  double guess = 4.0 * n * d * c / 50e9 + 8.0 * n * d / 10e9;
+  size_t iters = guess >= 0.1 ? 1 : (size_t)fmin(50, ceil(0.1 / guess));
+  int reps = guess > 0.5 && e->o->reps > 3 ? 3 : e->o->reps;
+  size_t psteps = guess > 0.5 ? 2 : e->o->quick ? 20 : 50;
+  int nimpl = m == TRAIN ? 3 : c <= 32 ? 2 : 1;
   if (make_job(e->ctx, pb, m, &j) != CLT_OK ||
       make_job(e->pctx, pb, m, &pj) != CLT_OK) {
     fprintf(stderr, "bench_step: set-up: %s\n", clt_last_error(e->ctx));
@@ -653,24 +662,26 @@ static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
   if (validate(&j)) goto done;
   const char *ln = loss_name(kind);
   char opname[64];
-  for (int k = 0; k < (m == TRAIN ? 3 : 2); k++) {
+  for (int k = 0; k < nimpl; k++) {
     impl comp = (impl)k;
     j.impl = pj.impl = comp;
     bu_rec rec = {.suite = "step", .impl = impl_name(comp), .n = (long long)n,
                   .d = (long long)d, .c = (long long)c};
-    mode keep = j.mode;
-    j.mode = OP;
-    if (time_job(e, &j)) goto done;
-    j.mode = keep;
-    snprintf(opname, sizeof opname, "op_xread_%s", ln);
-    rec.op = opname, rec.floor = "sum", rec.bytes = 4.0 * n * d;
-    if (bu_add(e->r, &rec, e->t, e->o->reps)) goto done;
-    double op_s = e->t[e->o->reps / 2];
-    if (time_job(e, &j)) goto done;
+    if (c <= 32) {
+      mode keep = j.mode;
+      j.mode = OP;
+      if (time_job(e, &j, reps)) goto done;
+      j.mode = keep;
+      snprintf(opname, sizeof opname, "op_xread_%s", ln);
+      rec.op = opname, rec.floor = "sum", rec.bytes = 4.0 * n * d;
+      if (bu_add(e->r, &rec, e->t, reps)) goto done;
+      report_fraction(e, impl_name(comp), ln, n, d, c, e->t[reps / 2]);
+    }
+    if (time_job(e, &j, reps)) goto done;
     snprintf(opname, sizeof opname, m == TRAIN ? "train_step_%s" : "step_%s", ln);
     rec.op = opname, rec.floor = "step", rec.bytes = 0, rec.samples = (double)n;
-    if (bu_add(e->r, &rec, e->t, e->o->reps)) goto done;
-    report_fraction(e, impl_name(comp), ln, n, d, c, op_s);
+    if (bu_add(e->r, &rec, e->t, reps)) goto done;
+    if (c > 32) report_fraction(e, impl_name(comp), ln, n, d, c, e->t[reps / 2]);
     if (WARMUP && run(&pj)) goto done;
     if (profile_job(e->r, &pj, psteps)) goto done;
   }
@@ -715,12 +726,17 @@ static int validate_c_step(void) {
   return 0;
 }
 
-/* The fused loop as plain C at one shape (cross-entropy, C = 10 and D a
-   multiple of 16 only). */
+/* The shapes the plain C loop takes: cross-entropy, C = 10, D a multiple
+   of 16, N from 4096 (the peers' shapes, where the op's X read is
+   compared with it). */
+static int c_step_takes(size_t n, size_t d, size_t c) {
+  return c == 10 && d % 16 == 0 && n >= 4096;
+}
+
+/* The fused loop as plain C at one shape (c_step_takes). */
 static int bench_c_step(env *e, const problem *pb) {
   size_t n = pb->n, d = pb->d, c = pb->c, r = n / 16 > 1024 ? 1024 : n / 16;
   r = r < 16 ? 16 : r / 16 * 16;
-  if (c != 10 || d % 16) return 0;
   cstep a = {pb->x, malloc(c * d * sizeof(float)), pb->y,
              malloc((n + r - 1) / r * c * d * sizeof(float)),
              malloc(c * d * sizeof(float)), n, d, c, r, 0};
@@ -805,16 +821,26 @@ static int measure_read(env *e) {
   return rc;
 }
 
-/* The peers' shapes: N, D, C for shape k of the quick or full list. */
-static const size_t peer_ns[] = {4096, 16384, 65536}, peer_ds[] = {784, 3072},
-                    peer_cs[] = {10, 32};
+/* The peers' shapes (bench/peers.py), and C = 32, the largest the fused
+   step takes. At C = 1000 (GEMM-bound, seconds per step) N stops at 16384.
+   --quick: N in {4096, 16384}, D = 784, C = 10. */
+static const size_t peer_ns[] = {1024, 4096, 16384, 65536},
+                    peer_ds[] = {784, 3072}, peer_cs[] = {10, 32, 1000};
 
-static size_t peer_shapes(const bu_opts *o) { return o->quick ? 2 : 12; }
+static size_t peer_shapes(const bu_opts *o) {
+  return o->quick ? 2 : LEN(peer_ns) * LEN(peer_ds) * LEN(peer_cs);
+}
 
-static void peer_shape(const bu_opts *o, size_t k, size_t *n, size_t *d,
-                       size_t *c) {
-  size_t nn = o->quick ? 2 : 3, nd = o->quick ? 1 : 2;
+/* Shape k; 0 when the list leaves it out. */
+static int peer_shape(const bu_opts *o, size_t k, size_t *n, size_t *d,
+                      size_t *c) {
+  if (o->quick) {
+    *n = peer_ns[1 + k], *d = peer_ds[0], *c = peer_cs[0];
+    return 1;
+  }
+  size_t nn = LEN(peer_ns), nd = LEN(peer_ds);
   *n = peer_ns[k % nn], *d = peer_ds[k / nn % nd], *c = peer_cs[k / nn / nd];
+  return *c <= 32 || *n <= 16384;
 }
 
 int main(int argc, char **argv) {
@@ -837,7 +863,7 @@ int main(int argc, char **argv) {
   problem pb;
   for (size_t k = 0; k < peer_shapes(&o) && !rc; k++) {
     size_t n, d, c;
-    peer_shape(&o, k, &n, &d, &c);
+    if (!peer_shape(&o, k, &n, &d, &c) || !c_step_takes(n, d, c)) continue;
     rc = make_problem(&pb, n, d, c, 0);
     if (!rc) rc = bench_c_step(&e, &pb);
     free_problem(&pb);
@@ -864,7 +890,7 @@ int main(int argc, char **argv) {
   }
   for (size_t k = 0; k < peer_shapes(&o) && !rc; k++) {
     size_t n, d, c;
-    peer_shape(&o, k, &n, &d, &c);
+    if (!peer_shape(&o, k, &n, &d, &c)) continue;
     printf("# peers' step: N=%zu D=%zu C=%zu, X resident, SGD, l2 2e-4\n", n,
            d, c);
     rc = make_problem(&pb, n, d, c, 0);
