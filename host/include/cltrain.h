@@ -317,7 +317,28 @@ CLT_API clt_status clt_accuracy(clt_context *ctx, const clt_tensor *S,
 
 /* The whole gradient of a linear classifier: loss(X W + b, y) + reg(W),
    dW (D,C) and db (1,C, may be NULL when b is NULL) in the fewest passes
-   over X. reg may be NULL. loss may be NULL. */
+   over X. reg may be NULL. loss may be NULL (the penalty is then not
+   computed). Arguments, targets and results are those of clt_loss,
+   clt_linear_backward and clt_regularize, and the two paths below give the
+   same results to float rounding.
+
+   Paths. On OpenCL devices, cross-entropy and hinge with integer labels,
+   C <= 32 and C*D <= 65536 take fused kernels: the scores, the loss and dS
+   are computed while each row of X is read once, S and dS are never
+   stored, and dW, db and the penalty follow from the same pass; three
+   launches and one blocking 24-byte read-back (the loss, the penalty and
+   the label checks). Everything else (more classes or features, the other
+   losses, soft targets, the reference backend) is the composition of
+   clt_linear_forward, clt_loss, clt_linear_backward and clt_regularize
+   over workspaces the context keeps between calls.
+
+   Errors. NULL, dtype, shape and descriptor errors return before anything
+   runs. A label outside [0, C) gives CLT_ERR_LABEL and a bad class weight
+   CLT_ERR_INVALID_ARG, with dW and db untouched. A non-finite loss (NaN or
+   inf in X, W or b, an overflowing term, or a mean over zero weight) is
+   found after the gradient is written: CLT_ERR_NONFINITE, *loss holds the
+   value and dW and db hold the gradient computed from the same inputs, as
+   clt_loss does. */
 CLT_API clt_status clt_linear_loss_grad(clt_context *ctx,
                                         const clt_loss_desc *desc,
                                         const clt_reg_desc *reg,
