@@ -225,7 +225,7 @@ clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
   }
   cl_ulong so = src->offset, io = idx->offset + first, dof = dst->offset,
            nr = dst->rows, nc = dst->cols, srows = src->rows;
-  size_t g[2] = {dst->cols, dst->rows};
+  size_t g[2] = {(dst->cols + 15) / 16, dst->rows};
   return CLT_LAUNCH(ctx, "clt_gather_rows", 2, g, NULL, CLT_ARG(src->st->mem),
                     CLT_ARG(so), CLT_ARG(idx->st->mem), CLT_ARG(io),
                     CLT_ARG(dst->st->mem), CLT_ARG(dof), CLT_ARG(nr),

@@ -28,16 +28,25 @@ __kernel void clt_reduce_sum(__global const float *in, ulong in_off, ulong n,
 
 /* dst[r, :] = src[idx[r], :] for r < rows: a minibatch taken on the device
  * from a device-resident data set through a permutation. Moved as uint so
- * float32 and int32 tensors are copied bit for bit. */
+ * float32 and int32 tensors are copied bit for bit. Work-item (k, r) moves
+ * the 16 words from column 16k of row r (fewer at the row's end): one
+ * vector load and store instead of sixteen launches' worth of work-items,
+ * and neighbours in dimension 0 still read neighbouring memory. */
 __kernel void clt_gather_rows(__global const uint *src, ulong src_off,
                               __global const int *idx, ulong idx_off,
                               __global uint *dst, ulong dst_off, ulong rows,
                               ulong cols, ulong src_rows) {
-  size_t c = get_global_id(0), r = get_global_id(1);
+  size_t c = 16 * get_global_id(0), r = get_global_id(1);
   if (c >= cols || r >= rows) return;
   int i = idx[idx_off + r];
   if (i < 0 || (ulong)i >= src_rows) return; /* never read out of bounds */
-  dst[dst_off + r * cols + c] = src[src_off + (size_t)i * cols + c];
+  __global const uint *s = src + src_off + (size_t)i * cols + c;
+  __global uint *d = dst + dst_off + r * cols + c;
+  if (c + 16 <= cols) {
+    vstore16(vload16(0, s), 0, d);
+  } else {
+    for (size_t k = 0; k < cols - c; k++) d[k] = s[k];
+  }
 }
 
 /* *bad = 1 if any idx[r], r < n, lies outside [0, limit). */

@@ -195,21 +195,39 @@ Test(tensor, tensors_of_another_context_are_refused) {
   clt_context_destroy(b);
 }
 
+/* Widths 1, 13 (a partial vector only), 16 (one whole vector) and 797
+   (49 vectors and a 13-word tail) for the 16-word moves of the kernel. */
 Test(tensor, gather_rows_takes_a_minibatch_on_the_device) {
   const char *specs[2];
   size_t nd = tu_devices(specs);
   for (size_t d = 0; d < nd; d++) {
     clt_context *ctx = tu_context(specs[d]);
-    enum { R = 1000, C = 13, B = 93 };
-    static float x[R * C];
-    tu_fill_uniform(x, R * C, 5, -1, 1);
+    enum { R = 1000, C = 13, B = 93, WMAX = 797 };
+    static float x[R * WMAX];
     int32_t perm[R], labels[R];
     for (int i = 0; i < R; i++) perm[i] = (i * 337) % R, labels[i] = i % 10;
-    clt_tensor *X = tu_tensor(ctx, R, C, x), *P = tu_labels(ctx, R, perm);
+    clt_tensor *P = tu_labels(ctx, R, perm);
+    const size_t first = 500;
+    const size_t widths[] = {1, 13, 16, WMAX};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+      size_t W = widths[w];
+      tu_fill_uniform(x, R * W, 5 + w, -1, 1);
+      clt_tensor *Xw = tu_tensor(ctx, R, W, x), *xw = tu_tensor(ctx, B, W, NULL);
+      cr_assert_eq(clt_tensor_gather_rows(xw, Xw, P, first), CLT_OK, "%s",
+                   clt_last_error(ctx));
+      float *got = tu_read(xw);
+      for (size_t r = 0; r < B; r++)
+        cr_assert_arr_eq(got + r * W, x + (size_t)perm[first + r] * W, W * 4,
+                         "%s: width %zu, row %zu", specs[d], W, r);
+      free(got);
+      clt_tensor_destroy(Xw);
+      clt_tensor_destroy(xw);
+    }
+    tu_fill_uniform(x, R * C, 5, -1, 1);
+    clt_tensor *X = tu_tensor(ctx, R, C, x);
     clt_tensor *Y = tu_labels(ctx, R, labels), *yb = NULL;
     clt_tensor *xb = tu_tensor(ctx, B, C, NULL);
     cr_assert_eq(clt_tensor_create(ctx, B, 1, CLT_INT32, &yb), CLT_OK);
-    const size_t first = 500;
     cr_assert_eq(clt_tensor_gather_rows(xb, X, P, first), CLT_OK, "%s",
                  clt_last_error(ctx));
     cr_assert_eq(clt_tensor_gather_rows(yb, Y, P, first), CLT_OK);
