@@ -1,4 +1,5 @@
 #include "benchutil.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -213,28 +214,14 @@ int bu_note(bu_report *r, const char *key, const char *fmt, ...) {
   return 0;
 }
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void json_record(FILE *f, const stored_rec *s) {
   const bu_rec *r = &s->rec;
   fprintf(f, "{\"suite\": ");
-  json_string(f, r->suite);
+  clt_json_string(f, r->suite);
   fprintf(f, ", \"op\": ");
-  json_string(f, r->op);
+  clt_json_string(f, r->op);
   fprintf(f, ", \"impl\": ");
-  json_string(f, r->impl);
+  clt_json_string(f, r->impl);
   fprintf(f, ", \"unit\": \"%s\"", s->unit);
   const char *names[] = {"n", "d", "c", "elems", "batch"};
   long long vals[] = {r->n, r->d, r->c, r->elems, r->batch};
@@ -245,7 +232,7 @@ static void json_record(FILE *f, const stored_rec *s) {
   if (r->samples > 0) fprintf(f, ", \"samples\": %.17g", r->samples);
   if (r->floor) {
     fprintf(f, ", \"floor\": ");
-    json_string(f, r->floor);
+    clt_json_string(f, r->floor);
   }
   fprintf(f,
           ", \"reps\": %d, \"median\": %.6g, \"min\": %.6g, \"max\": %.6g"
@@ -267,14 +254,14 @@ static int write_json(const bu_report *r) {
   struct tm tm;
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
   fprintf(f, "{\"program\": ");
-  json_string(f, r->program);
+  clt_json_string(f, r->program);
   fprintf(f, ", \"quick\": %s, \"date\": \"%s\",\n \"notes\": {",
           r->opts.quick ? "true" : "false", date);
   for (size_t i = 0; i < r->nnotes; i++) {
     fprintf(f, "%s\n  ", i ? "," : "");
-    json_string(f, r->notes[i].key);
+    clt_json_string(f, r->notes[i].key);
     fprintf(f, ": ");
-    json_string(f, r->notes[i].value);
+    clt_json_string(f, r->notes[i].value);
   }
   fprintf(f, "},\n \"records\": [");
   for (size_t i = 0; i < r->nrecs; i++) {

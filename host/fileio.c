@@ -198,3 +198,17 @@ void clt_rbuf_f32s(clt_rbuf *b, float *v, size_t n) {
     memcpy(&v[i], &u, 4);
   }
 }
+
+void clt_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}

@@ -1,4 +1,5 @@
-/* Binary files written by the library: little-endian fields built in a
+/* Files written by the library (and JSON strings for the tool and the
+   benchmarks). Binary files: little-endian fields built in a
    growable buffer, a CRC-32 trailer, and an atomic replace of the target
    (temporary file in the same directory, fsync, rename, fsync of the
    directory), so a crash leaves either the old file or the new one. */
@@ -8,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct clt_wbuf {
   unsigned char *data;
@@ -42,5 +44,9 @@ uint32_t clt_rbuf_u32(clt_rbuf *b);
 uint64_t clt_rbuf_u64(clt_rbuf *b);
 double clt_rbuf_f64(clt_rbuf *b);
 void clt_rbuf_f32s(clt_rbuf *b, float *v, size_t n);
+
+/* Writes s as a JSON string literal (quotes included; ", \ and control
+   characters escaped), for the tool's and the benchmarks' JSON output. */
+void clt_json_string(FILE *f, const char *s);
 
 #endif

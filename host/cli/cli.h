@@ -4,14 +4,11 @@
 #ifndef CLT_CLI_H
 #define CLT_CLI_H
 
-#include <stdio.h>
+#include "fileio.h" /* clt_json_string */
 
 int clt_cmd_devices(int argc, char **argv);
 int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);
-
-/* Writes s as a JSON string literal (quotes included). */
-void clt_json_string(FILE *f, const char *s);
 
 #endif
