@@ -647,7 +647,7 @@ static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
   double guess = 4.0 * n * d * c / 50e9 + 8.0 * n * d / 10e9;
   size_t iters = guess >= 0.1 ? 1 : (size_t)fmin(50, ceil(0.1 / guess));
   int reps = guess > 0.5 && e->o->reps > 3 ? 3 : e->o->reps;
-  size_t psteps = guess > 0.5 ? 2 : e->o->quick ? 20 : 50;
+  size_t psteps = guess > 0.5 ? 2 : e->o->quick ? 5 : 50;
   int nimpl = m == TRAIN ? 3 : c <= 32 ? 2 : 1;
   if (make_job(e->ctx, pb, m, &j) != CLT_OK ||
       make_job(e->pctx, pb, m, &pj) != CLT_OK) {

@@ -123,6 +123,50 @@ def print_table(records, floors):
             for k, (v, impl) in sorted(floors.best.items())))
 
 
+def fmt(v):
+    return f"{v:.3g}" if abs(v) < 1e5 else f"{v:,.0f}"
+
+
+def write_markdown(path, records, floors):
+    """cltrain's figures as markdown tables, one per suite: every record of
+    an impl "cltrain..." (per-launch records left out), its fraction of
+    the floor, and each peer at the same op, variant and sizes with ours
+    over it. For bench/RESULTS.md."""
+    groups = {}
+    for r in records:
+        groups.setdefault(key_of(r), []).append(r)
+    suites = sorted({r["suite"] for r in records if r["impl"].startswith("cltrain")},
+                    key=lambda s: (SUITE_ORDER.index(s) if s in SUITE_ORDER else 99, s))
+    out = []
+    for suite in suites:
+        rows = [r for r in records if r["suite"] == suite and r["impl"].startswith("cltrain")
+                and ":" not in r["op"]]
+        if not rows:
+            continue
+        extra_col = suite == "largebatch"
+        out += [f"### {suite}", "",
+                "| op | params | impl | median [min – max] | of floor | peers (ours over theirs) |"
+                + (" epochs to 0.84 / final accuracy |" if extra_col else ""),
+                "|---|---|---|---|---|---|" + ("---|" if extra_col else "")]
+        for r in rows:
+            frac = floors.fraction(r)
+            peers = [p for p in groups[key_of(r)] if not p["impl"].startswith("cltrain")]
+            vs = ", ".join(f"{p['impl']}{' (' + p['run'] + ')' if 'run' in p else ''} "
+                           f"{fmt(p['median'])} ({s:.2f}x)"
+                           for p in peers if (s := speedup(r, p)) is not None)
+            line = (f"| {r['op']} | {params_str(r)} | {r['impl']} | {fmt(r['median'])} "
+                    f"[{fmt(r['min'])} – {fmt(r['max'])}] {r['unit']} | "
+                    f"{f'{100 * frac:.0f}%' if frac is not None else ''} | {vs} |")
+            if extra_col:
+                ex = r.get("extra", {})
+                line += (f" {', '.join(map(str, ex.get('epochs_to_target', [])))} / "
+                         f"{', '.join(f'{a:.4f}' for a in ex.get('final_accuracy', []))} |")
+            out.append(line)
+        out.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
 # ------------------------------------------------------------------ plots
 
 def gnuplot(script, name):
@@ -210,10 +254,14 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="directory for results.json and the plots")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--markdown", metavar="FILE",
+                    help="also write cltrain's figures as markdown tables to FILE")
     ap.add_argument("inputs", nargs="+", help="JSON files of the bench programs and peers.py")
     a = ap.parse_args()
     doc = {"machine": machine(), "programs": [], "records": [], "curves": []}
     for path in a.inputs:
+        if os.path.basename(path) == "results.json":
+            continue  # an earlier merge (DIR/*.json): its records are in the others
         try:
             with open(path) as f:
                 part = json.load(f)
@@ -247,6 +295,9 @@ def main():
         json.dump(doc, f, indent=1)
         f.write("\n")
     print(f"\nwrote {os.path.join(a.out, 'results.json')}")
+    if a.markdown:
+        write_markdown(a.markdown, doc["records"], floors)
+        print(f"wrote {a.markdown}")
     if not a.no_plots:
         for path in make_plots(doc, floors, a.out):
             print(f"wrote {path}")
