@@ -306,10 +306,17 @@ CLT_OPT_RADAM(clt_optim_radam_unrectified, 0)
 
 /* ------------------------------------------------------------ reductions */
 
-/* Reductions are per unit: one work-item sums a unit's elements in use
-   with explicit 8-wide vectors (POCL runs barrier-and-tree reductions an
-   order of magnitude slower than this) into part[3 * unit + 0..2], in
-   double where the device has it. The order of additions is fixed. */
+/* Reductions are per unit: one work-item sums the squares of a unit's
+   elements in use with explicit 16-wide float vectors (POCL runs
+   barrier-and-tree reductions an order of magnitude slower than this, and
+   converting every element to double made LAMB's first pass ~30% slower),
+   each lane adding at most 16 squares in float, then the lanes in
+   clt_opt_acc (double where the device has it). A square can overflow float
+   where the reference's double sum does not: a unit whose float sum is not
+   finite is summed again element by element in clt_opt_acc. The partial
+   sums of unit u go to part[u] (||p||^2) and part[nunits + u] (||g||^2,
+   or ||u||^2 for LAMB), and the gradient pass's non-finite flag to
+   part[2 nunits + u]. The order of additions is fixed. */
 #ifdef cl_khr_fp64
 typedef double8 clt_opt_acc8;
 #define clt_opt_to_acc8 convert_double8
@@ -322,54 +329,99 @@ inline clt_opt_acc clt_opt_sum8(clt_opt_acc8 x) {
   return ((x.s0 + x.s1) + (x.s2 + x.s3)) + ((x.s4 + x.s5) + (x.s6 + x.s7));
 }
 
-/* Tree sum over the work-group of the k arrays tmp[j * wg + lid], each
-   work-item having stored its values: the sums end in tmp[j * wg]. Every
-   work-item must call it. */
-inline void clt_opt_tree(__local clt_opt_acc *tmp, uint k) {
+/* The lanes of x and a scalar rest t. */
+inline clt_opt_acc clt_opt_sum16(float16 x, float t) {
+  return clt_opt_sum8(clt_opt_to_acc8(x.lo) + clt_opt_to_acc8(x.hi)) + t;
+}
+
+/* Sum of x[0..n) squared, element by element in clt_opt_acc. */
+inline clt_opt_acc clt_opt_sumsq_acc(__global const float *x, uint n) {
+  clt_opt_acc s = 0;
+  for (uint k = 0; k < n; k++) s += (clt_opt_acc)x[k] * x[k];
+  return s;
+}
+
+/* Sum of x[0..n) squared (the scheme above). */
+inline clt_opt_acc clt_opt_sumsq(__global const float *x, uint n) {
+  float16 s = 0;
+  uint k = 0;
+  for (; k + 16 <= n; k += 16) {
+    float16 a = vload16(0, x + k);
+    s += a * a;
+  }
+  float t = 0;
+  for (; k < n; k++) t += x[k] * x[k];
+  clt_opt_acc r = clt_opt_sum16(s, t);
+  return isfinite(r) ? r : clt_opt_sumsq_acc(x, n);
+}
+
+/* 1 if x[0..n) holds a NaN or an infinity, else 0. */
+inline clt_opt_acc clt_opt_nonfinite(__global const float *x, uint n) {
+  for (uint k = 0; k < n; k++)
+    if (!isfinite(x[k])) return 1;
+  return 0;
+}
+
+/* Sum of x[k0..k1) in order, eight at a time. */
+inline clt_opt_acc clt_opt_sum_range(__global const clt_opt_acc *x, ulong k0,
+                                     ulong k1) {
+  clt_opt_acc8 s8 = 0;
+  ulong k = k0;
+  for (; k + 8 <= k1; k += 8) s8 += vload8(0, x + k);
+  clt_opt_acc s = clt_opt_sum8(s8);
+  for (; k < k1; k++) s += x[k];
+  return s;
+}
+
+/* Sum of x[k0..k1) over the work-group into tmp[0]: work-item lid sums
+   its contiguous share, then a tree. Every work-item must call it; tmp
+   holds the work-group size. */
+inline void clt_opt_group_sum(__global const clt_opt_acc *x, ulong k0,
+                              ulong k1, __local clt_opt_acc *tmp) {
   size_t lid = get_local_id(0), wg = get_local_size(0);
+  ulong share = (k1 - k0 + wg - 1) / wg, a = k0 + lid * share;
+  ulong b = a + share < k1 ? a + share : k1;
+  tmp[lid] = a < b ? clt_opt_sum_range(x, a, b) : 0;
   barrier(CLK_LOCAL_MEM_FENCE);
   for (size_t h = wg / 2; h > 0; h /= 2) {
-    if (lid < h)
-      for (uint j = 0; j < k; j++) tmp[j * wg + lid] += tmp[j * wg + lid + h];
+    if (lid < h) tmp[lid] += tmp[lid + h];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
 }
 
-/* One work-item per unit: (sum p^2 when with_param, sum g^2, 1 if a g is
-   not finite), over the raw gradient (before clipping and sign). */
-__kernel void clt_optim_gradstat(__global const float *restrict p,
-                                 ulong p_off, __global const float *restrict g,
-                                 ulong g_off, __global const uint *restrict units,
-                                 ulong nunits, int with_param,
-                                 __global clt_opt_acc *restrict part) {
-  const size_t u = get_global_id(0), base = u * 256;
+/* One work-item per unit: sum g^2 and the non-finite flag over the raw
+   gradient (before clipping and sign), and sum p^2 when with_param. */
+CLT_OPT_BODY clt_opt_gradstat(__global const float *restrict p, ulong p_off,
+                              __global const float *restrict g, ulong g_off,
+                              __global const uint *restrict units,
+                              ulong nunits,
+                              __global clt_opt_acc *restrict part,
+                              const int with_param) {
+  const size_t u = get_global_id(0);
   if (u >= nunits) return;
   const uint used = (units[u] >> 2) & 511u;
-  __global const float *gu = g + g_off + base, *pu = p + p_off + base;
-  clt_opt_acc8 sp = 0, sg = 0;
-  int8 bad = 0;
-  uint k = 0;
-  for (; k + 8 <= used; k += 8) {
-    float8 x = vload8(0, gu + k);
-    clt_opt_acc8 xd = clt_opt_to_acc8(x);
-    sg += xd * xd;
-    bad |= isfinite(x) ? 0 : -1;
-    if (with_param) {
-      clt_opt_acc8 w = clt_opt_to_acc8(vload8(0, pu + k));
-      sp += w * w;
-    }
-  }
-  clt_opt_acc tp = clt_opt_sum8(sp), tg = clt_opt_sum8(sg);
-  int tb = any(bad);
-  for (; k < used; k++) {
-    clt_opt_acc x = gu[k];
-    tg += x * x;
-    tb |= !isfinite(gu[k]);
-    if (with_param) tp += (clt_opt_acc)pu[k] * pu[k];
-  }
-  part[3 * u] = tp;
-  part[3 * u + 1] = tg;
-  part[3 * u + 2] = tb ? 1 : 0;
+  __global const float *gu = g + g_off + u * 256;
+  clt_opt_acc sg = clt_opt_sumsq(gu, used);
+  if (with_param) part[u] = clt_opt_sumsq(p + p_off + u * 256, used);
+  part[nunits + u] = sg;
+  part[2 * nunits + u] = isfinite(sg) ? 0 : clt_opt_nonfinite(gu, used);
+}
+
+__kernel void clt_optim_gradstat(__global const float *restrict g,
+                                 ulong g_off,
+                                 __global const uint *restrict units,
+                                 ulong nunits,
+                                 __global clt_opt_acc *restrict part) {
+  clt_opt_gradstat(g, g_off, g, g_off, units, nunits, part, 0);
+}
+
+/* LARS: with the sums of p^2. */
+__kernel void clt_optim_gradstat_param(
+    __global const float *restrict p, ulong p_off,
+    __global const float *restrict g, ulong g_off,
+    __global const uint *restrict units, ulong nunits,
+    __global clt_opt_acc *restrict part) {
+  clt_opt_gradstat(p, p_off, g, g_off, units, nunits, part, 1);
 }
 
 /* LAMB: u = (m / bc1) / (sqrt(v / bc2) + eps) + wd p. */
@@ -377,60 +429,67 @@ inline float clt_opt_lamb_u(float mm, float vv, float pi, float inv_bc1,
                             float inv_bc2, float eps, float wd) {
   return mm * inv_bc1 / (sqrt(vv * inv_bc2) + eps) + wd * pi;
 }
-inline float8 clt_opt_lamb_u8(float8 mm, float8 vv, float8 pi, float inv_bc1,
-                              float inv_bc2, float eps, float wd) {
+inline float16 clt_opt_lamb_u16(float16 mm, float16 vv, float16 pi,
+                                float inv_bc1, float inv_bc2, float eps,
+                                float wd) {
   return mm * inv_bc1 / (sqrt(vv * inv_bc2) + eps) + wd * pi;
 }
 
 /* LAMB, first pass, one work-item per unit: the moments (stored unless the
-   guard says skip) and (sum p^2, sum u^2). */
+   guard says skip) and the sums of p^2 and u^2. */
 __kernel void clt_optim_lamb_moments(
     __global const float *restrict p, ulong p_off,
     __global const float *restrict g, ulong g_off,
     __global const float *restrict aux, __global const uint *restrict units,
     ulong nunits, __global float *restrict m, __global float *restrict v,
-    float beta1,
-    float one_minus_beta1, float beta2, float one_minus_beta2, float inv_bc1,
-    float inv_bc2, float eps, float lamb_wd,
+    float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+    float inv_bc1, float inv_bc2, float eps, float lamb_wd,
     __global clt_opt_acc *restrict part) {
   const size_t u = get_global_id(0), base = u * 256;
   if (u >= nunits) return;
   const uint word = units[u], used = (word >> 2) & 511u;
   const float scale = aux[1], wd_u = (word & 1u) ? 0.0f : lamb_wd;
-  part[3 * u + 2] = 0;
   if (aux[0] != 0.0f) { /* skipped: the ratios are not used */
-    part[3 * u] = part[3 * u + 1] = 0;
+    part[u] = part[nunits + u] = 0;
     return;
   }
   __global const float *gu = g + g_off + base, *pu = p + p_off + base;
   __global float *mu = m + base, *vu = v + base;
-  clt_opt_acc8 sp = 0, su = 0;
+  float16 sp = 0, su = 0;
   uint k = 0;
-  for (; k + 8 <= used; k += 8) {
-    float8 pi = vload8(0, pu + k), gi = scale * vload8(0, gu + k);
-    float8 mm = beta1 * vload8(0, mu + k) + one_minus_beta1 * gi;
-    float8 vv = beta2 * vload8(0, vu + k) + one_minus_beta2 * (gi * gi);
-    vstore8(mm, 0, mu + k);
-    vstore8(vv, 0, vu + k);
-    clt_opt_acc8 pd = clt_opt_to_acc8(pi);
-    clt_opt_acc8 ud = clt_opt_to_acc8(
-        clt_opt_lamb_u8(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u));
-    sp += pd * pd;
-    su += ud * ud;
+  for (; k + 16 <= used; k += 16) {
+    float16 pi = vload16(0, pu + k), gi = scale * vload16(0, gu + k);
+    float16 mm = beta1 * vload16(0, mu + k) + one_minus_beta1 * gi;
+    float16 vv = beta2 * vload16(0, vu + k) + one_minus_beta2 * (gi * gi);
+    vstore16(mm, 0, mu + k);
+    vstore16(vv, 0, vu + k);
+    float16 x = clt_opt_lamb_u16(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u);
+    sp += pi * pi;
+    su += x * x;
   }
-  clt_opt_acc tp = clt_opt_sum8(sp), tu = clt_opt_sum8(su);
+  float tp = 0, tu = 0;
   for (; k < used; k++) {
     float pi = pu[k], gi = scale * gu[k];
     float mm = beta1 * mu[k] + one_minus_beta1 * gi;
     float vv = beta2 * vu[k] + one_minus_beta2 * (gi * gi);
     mu[k] = mm;
     vu[k] = vv;
-    clt_opt_acc x = clt_opt_lamb_u(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u);
-    tp += (clt_opt_acc)pi * pi;
+    float x = clt_opt_lamb_u(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u);
+    tp += pi * pi;
     tu += x * x;
   }
-  part[3 * u] = tp;
-  part[3 * u + 1] = tu;
+  clt_opt_acc sum_p = clt_opt_sum16(sp, tp), sum_u = clt_opt_sum16(su, tu);
+  if (!isfinite(sum_p)) sum_p = clt_opt_sumsq_acc(pu, used);
+  if (!isfinite(sum_u)) { /* again from the stored moments */
+    sum_u = 0;
+    for (k = 0; k < used; k++) {
+      clt_opt_acc x = clt_opt_lamb_u(mu[k], vu[k], pu[k], inv_bc1, inv_bc2,
+                                     eps, wd_u);
+      sum_u += x * x;
+    }
+  }
+  part[u] = sum_p;
+  part[nunits + u] = sum_u;
 }
 
 /* LAMB, second pass: p -= lr r u with r from clt_optim_ratios (the
@@ -455,54 +514,46 @@ CLT_OPT_PAIR(clt_optim_lamb_apply, CLT_OPT_LAMB_APPLY_PARAMS,
 /* One work-group: from the gradstat sums of every unit, the gradient norm
    N, aux[0] = guard and a non-finite gradient, aux[1] = sgn times the
    clipping coefficient min(1, max_norm / (N + 1e-6)) (1 without clipping:
-   max_norm 0), aux[2] = N. */
+   max_norm 0), aux[2] = N. tmp: the work-group size. */
 __kernel void clt_optim_stats(__global const clt_opt_acc *restrict part,
                               ulong nunits, __global float *restrict aux,
                               float max_norm, int guard, float sgn,
                               __local clt_opt_acc *tmp) {
-  size_t lid = get_local_id(0), wg = get_local_size(0);
-  clt_opt_acc ss = 0, bad = 0;
-  for (ulong k = lid; k < nunits; k += wg) {
-    ss += part[3 * k + 1];
-    bad += part[3 * k + 2];
-  }
-  tmp[lid] = ss;
-  tmp[wg + lid] = bad;
-  clt_opt_tree(tmp, 2);
-  if (lid == 0) {
-    clt_opt_acc norm = sqrt(tmp[0]), coef = 1;
+  clt_opt_group_sum(part + nunits, 0, nunits, tmp);
+  clt_opt_acc ss = tmp[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  clt_opt_group_sum(part + 2 * nunits, 0, nunits, tmp);
+  if (get_local_id(0) == 0) {
+    clt_opt_acc norm = sqrt(ss), coef = 1;
     if (max_norm > 0) {
       clt_opt_acc c = max_norm / (norm + CLT_OPT_TINY);
       coef = c > 1 ? 1 : c; /* NaN stays NaN, as torch.clamp */
     }
-    aux[0] = guard && tmp[wg] > 0 ? 1.0f : 0.0f;
+    aux[0] = guard && tmp[0] > 0 ? 1.0f : 0.0f;
     aux[1] = sgn * (float)coef;
     aux[2] = (float)norm;
   }
 }
 
 /* One work-group per tensor s: its trust ratio into aux[4 + s] from the
-   sums of its units (slot 0: ||p||^2; slot 1: ||g||^2 for LARS, ||u||^2
-   for LAMB). segtab: the tensors' first units (nseg + 1), then their option
-   bits. LARS scales ||g|| by the clipping coefficient |aux[1]|. */
+   sums of its units (||p||^2, and ||g||^2 for LARS, ||u||^2 for LAMB).
+   segtab: the tensors' first units (nseg + 1), then their option bits.
+   LARS scales ||g|| by the clipping coefficient |aux[1]|. tmp: the
+   work-group size. */
 __kernel void clt_optim_ratios(__global const clt_opt_acc *restrict part,
+                               ulong nunits,
                                __global const uint *restrict segtab,
                                uint nseg, __global float *restrict aux,
                                int lars, float eta, float wd,
                                __local clt_opt_acc *tmp) {
-  size_t lid = get_local_id(0), wg = get_local_size(0);
   uint s = get_group_id(0);
-  ulong g0 = segtab[s], g1 = segtab[s + 1];
-  clt_opt_acc sw = 0, sx = 0;
-  for (ulong k = g0 + lid; k < g1; k += wg) {
-    sw += part[3 * k];
-    sx += part[3 * k + 1];
-  }
-  tmp[lid] = sw;
-  tmp[wg + lid] = sx;
-  clt_opt_tree(tmp, 2);
-  if (lid == 0) {
-    clt_opt_acc wn = sqrt(tmp[0]), xn = sqrt(tmp[wg]), r = 1;
+  ulong u0 = segtab[s], u1 = segtab[s + 1];
+  clt_opt_group_sum(part, u0, u1, tmp);
+  clt_opt_acc sw = tmp[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  clt_opt_group_sum(part + nunits, u0, u1, tmp);
+  if (get_local_id(0) == 0) {
+    clt_opt_acc wn = sqrt(sw), xn = sqrt(tmp[0]), r = 1;
     uint flags = segtab[nseg + 1 + s];
     if (lars) {
       xn *= fabs(aux[1]);

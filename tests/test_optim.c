@@ -380,6 +380,48 @@ Test(optim, nonfinite_guard_skips_the_step) {
     }
 }
 
+/* Parameters, gradients and LAMB directions whose squares overflow float
+   (finite in the reference's double sums): the device's float partial
+   sums fall back to its wide accumulator, the norms and trust ratios agree
+   with the reference, and the guard does not take them for non-finite. */
+Test(optim, norms_of_values_whose_squares_overflow_float) {
+  if (!tu_have_opencl()) return;
+  enum { N = 4097 };
+  float p0[N], g[N];
+  tu_fill_uniform(g, N, 32, -1, 1);
+  for (size_t i = 0; i < N; i++) g[i] *= 1e25f;
+  const struct {
+    clt_optim_kind kind;
+    float max_norm, wd, pscale;
+  } cases[] = {{CLT_OPTIM_LARS, 0, 0, 1e21f},
+               {CLT_OPTIM_LARS, 1, 1e-2f, 1e21f},
+               {CLT_OPTIM_LAMB, 1, 0.1f, 1e21f}, /* wd p: u^2 ~ 1e40 */
+               {CLT_OPTIM_ADAM, 1, 0, 1}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    tu_fill_uniform(p0, N, 31, -cases[c].pscale, cases[c].pscale);
+    clt_optim_desc d = clt_optim_defaults(cases[c].kind);
+    d.max_grad_norm = cases[c].max_norm;
+    d.weight_decay = cases[c].wd;
+    d.skip_nonfinite = 1;
+    clt_optim_stats sr, so;
+    float *r = one_step("ref", &d, p0, g, N, &sr);
+    float *o = one_step("cl", &d, p0, g, N, &so);
+    cr_assert_eq(so.skipped, 0, "case %zu: a finite step was skipped", c);
+    cr_assert(isfinite(sr.last_grad_norm));
+    cr_assert(fabs(so.last_grad_norm - sr.last_grad_norm) <=
+                  1e-5 * sr.last_grad_norm,
+              "case %zu: norm %g vs %g", c, so.last_grad_norm,
+              sr.last_grad_norm);
+    cr_assert(memcmp(r, p0, sizeof p0) != 0, "case %zu: nothing moved", c);
+    char what[32];
+    snprintf(what, sizeof what, "overflowing squares, case %zu", c);
+    double scale = cases[c].pscale;
+    expect_close_buf(what, o, r, N, 1, &scale);
+    free(r);
+    free(o);
+  }
+}
+
 /* ||g|| exactly max_grad_norm still scales by max/(max + 1e-6) (PyTorch's
    formula); a norm below the threshold leaves g exactly as it is. */
 Test(optim, clipping_at_the_threshold) {

@@ -14,7 +14,7 @@ struct clt_opt_cl {
   cl_mem aux;    /* (4 + nseg) floats, see kernels/optim.cl */
   cl_mem units;  /* one word per CLT_OPT_UNIT elements */
   cl_mem segtab; /* first unit of every tensor (nseg + 1), then flags */
-  cl_mem part;   /* 3 sums per unit, 8 bytes each */
+  cl_mem part;   /* 3 partial sums per unit (kernels/optim.cl) */
   size_t wg, gpu, nunits, acc_bytes;
   float back[3];     /* aux[0..2] as last read back */
   cl_event pending;  /* that read, not yet collected */
@@ -111,7 +111,7 @@ clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e) {
   const clt_optim_desc *d = &opt->desc;
   if (clt_opt_needs_stats(d) || d->kind == CLT_OPTIM_LAMB) {
     size_t bytes;
-    if (!clt_mul_size(c->nunits, 3 * 8, &bytes))
+    if (!clt_mul_size(c->nunits, 3 * c->acc_bytes, &bytes))
       return clt_fail(ctx, CLT_ERR_SHAPE, "optimizer: %zu elements overflow",
                       e->n);
     CLT_TRY(clt_cl_alloc(ctx, bytes, &c->part));
@@ -131,7 +131,7 @@ static clt_status launch_stats(clt_context *ctx, const clt_opt_entry *e,
   return CLT_LAUNCH(ctx, "clt_optim_stats", 1, &c->wg, &c->wg,
                     CLT_ARG(c->part), CLT_ARG(nunits), CLT_ARG(c->aux),
                     CLT_ARG(max_norm), CLT_ARG(guard), CLT_ARG(sgn),
-                    CLT_LOCAL(2 * c->wg * c->acc_bytes));
+                    CLT_LOCAL(c->wg * c->acc_bytes));
 }
 
 /* Every tensor's LARS or LAMB trust ratio into aux. */
@@ -139,12 +139,14 @@ static clt_status launch_ratios(clt_context *ctx, const clt_opt_entry *e,
                                 const clt_opt_scalars *sc, cl_int lars) {
   const clt_opt_cl *c = e->cl;
   cl_uint nseg = (cl_uint)e->nseg;
+  cl_ulong nunits = c->nunits;
   float eta = (float)sc->eta, wd = (float)sc->wd;
   size_t global = e->nseg * c->wg;
   return CLT_LAUNCH(ctx, "clt_optim_ratios", 1, &global, &c->wg,
-                    CLT_ARG(c->part), CLT_ARG(c->segtab), CLT_ARG(nseg),
-                    CLT_ARG(c->aux), CLT_ARG(lars), CLT_ARG(eta), CLT_ARG(wd),
-                    CLT_LOCAL(2 * c->wg * c->acc_bytes));
+                    CLT_ARG(c->part), CLT_ARG(nunits), CLT_ARG(c->segtab),
+                    CLT_ARG(nseg), CLT_ARG(c->aux), CLT_ARG(lars),
+                    CLT_ARG(eta), CLT_ARG(wd),
+                    CLT_LOCAL(c->wg * c->acc_bytes));
 }
 
 /* A per-unit kernel: one work-item per unit of e. */
@@ -234,12 +236,16 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   }
   if (stats) {
     c->dirty = true;
-    cl_int with_param = d->kind == CLT_OPTIM_LARS;
-    RUN_UNITS("clt_optim_gradstat", CLT_ARG(pm), CLT_ARG(p_off), CLT_ARG(gm),
-              CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),
-              CLT_ARG(with_param), CLT_ARG(c->part));
+    const bool lars = d->kind == CLT_OPTIM_LARS;
+    if (lars)
+      RUN_UNITS("clt_optim_gradstat_param", CLT_ARG(pm), CLT_ARG(p_off),
+                CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->units),
+                CLT_ARG(nunits), CLT_ARG(c->part));
+    else
+      RUN_UNITS("clt_optim_gradstat", CLT_ARG(gm), CLT_ARG(g_off),
+                CLT_ARG(c->units), CLT_ARG(nunits), CLT_ARG(c->part));
     CLT_TRY(launch_stats(ctx, e, sc));
-    if (with_param) CLT_TRY(launch_ratios(ctx, e, sc, 1));
+    if (lars) CLT_TRY(launch_ratios(ctx, e, sc, 1));
   }
 #define HEAD                                                                  \
   CLT_ARG(pm), CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux),  \
