@@ -5,9 +5,11 @@
    axpy (p += s g, 12 bytes per element, one work-item per element) on the
    same buffers, timed right before each block of optimizer steps (the
    machines are shared: a ratio of neighbours in time is the stable
-   figure). Also the time of LARS and LAMB (whose norm reductions move more
-   than the minimum) relative to Adam, and Adam with clipping plus the
-   non-finite guard (one extra read of g).
+   figure). Also the time of LARS and LAMB relative to Adam, and Adam with
+   clipping plus the non-finite guard, and the bytes their steps do move:
+   the norms need a pass over memory before the update (LARS: a read of p
+   and g, 28 B/param in all; LAMB: moments and norms, then p -= lr r u, 40;
+   clipping and the guard: a read of g, Adam's 28 + 4).
 
    Each kind is validated first: three steps at 4097 parameters against the
    double-precision reference backend. Timed repetitions run `iters` steps
@@ -59,6 +61,17 @@ static int bytes_per_param(const clt_optim_desc *d) {
   for (int k = 0; k < CLT_OPT_MAX_STATES; k++)
     states += clt_opt_state_name(d, k) != NULL;
   return 4 * (3 + 2 * states);
+}
+
+/* Bytes a step moves per parameter (kernels/optim.cl): the update's, the
+   gradient-statistics pass (g, and p for LARS) and LAMB's second pass
+   (p, m and v read, p written, where the update counts g and the moments
+   once). */
+static int bytes_moved(const clt_optim_desc *d) {
+  int b = bytes_per_param(d);
+  if (clt_opt_needs_stats(d)) b += d->kind == CLT_OPTIM_LARS ? 8 : 4;
+  if (d->kind == CLT_OPTIM_LAMB) b += 12;
+  return b;
 }
 
 static void fill(float *v, size_t n, uint64_t seed, float scale) {
@@ -276,20 +289,22 @@ static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
   if (!rc) {
     printf("\n%zu parameters (in-place axpy up to %.1f GB/s in this run)\n",
            n, floor_gbs);
-    printf("  %-16s %6s %9s %12s %10s\n", "optimizer", "B/par", "GB/s",
-           "of axpy(*)", "time/Adam");
+    printf("  %-16s %6s %9s %12s %10s %8s %8s\n", "optimizer", "B/par",
+           "GB/s", "of axpy(*)", "time/Adam", "moved", "GB/s");
     for (int k = 0; k < NKINDS; k++) {
       if (secs[k] == 0) continue;
       clt_optim_desc d = desc_of(&KINDS[k]);
-      printf("  %-16s %6d %9.1f %11.0f%% %10.2f\n", KINDS[k].op,
+      int moved = bytes_moved(&d);
+      printf("  %-16s %6d %9.1f %11.0f%% %10.2f %8d %8.1f\n", KINDS[k].op,
              bytes_per_param(&d), gbs[k], 100 * frac[k],
-             adam_s > 0 ? secs[k] / adam_s : NAN);
+             adam_s > 0 ? secs[k] / adam_s : NAN, moved,
+             moved * (double)n / secs[k] / 1e9);
       char key[64];
       snprintf(key, sizeof key, "%s_%zu_of_axpy", KINDS[k].op, n);
       bu_note(r, key, "%.3f", frac[k]);
     }
     printf("  (*) median over repetitions of GB/s over the axpy GB/s timed "
-           "just before it\n\n");
+           "just before it; moved: bytes per parameter a step does move\n\n");
   }
 done:
   if (k1) clReleaseKernel(k1);
