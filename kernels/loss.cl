@@ -109,24 +109,68 @@ inline uint clt_check_weights(__global const float *w, ulong off, int has,
   return bad;
 }
 
+/* Rows [i, end) of the labels y: the first row whose label is outside
+   [0,c) and not ignored (CLT_NONE if none), and the MEAN denominator: the
+   number of rows not ignored, or with class weights the sum of their
+   weights. Without weights, sixteen labels at a time and an exact integer
+   count (a scalar loop with compensated float sums made this pass, on one
+   core, take longer than the loss kernel at C = 10). */
+inline uint clt_check_labels(__global const int *y, size_t i, size_t end,
+                             int use_ignore, int ignore, ulong c,
+                             __global const float *cw, ulong cw_off,
+                             int has_cw, float *den) {
+  uint bad_row = CLT_NONE, bound = (uint)min(c, (ulong)0x80000000u);
+  if (has_cw) {
+    float comp = 0.0f;
+    for (*den = 0.0f; i < end; i++) {
+      int yi = y[i];
+      if (use_ignore && yi == ignore) continue;
+      if ((uint)yi >= bound) {
+        bad_row = min(bad_row, (uint)i);
+        continue;
+      }
+      clt_kahan(den, &comp, cw[cw_off + yi]);
+    }
+    return bad_row;
+  }
+  /* Lanes: -1 per counted label; a negative label is a huge uint. */
+  int16 cnt16 = 0;
+  for (; i + 16 <= end; i += 16) {
+    int16 v = vload16(0, y + i);
+    int16 ign = use_ignore ? v == (int16)(ignore) : (int16)(0);
+    int16 bad = as_int16(as_uint16(v) >= (uint16)(bound)) & ~ign;
+    cnt16 += ~(ign | bad) & (int16)(1);
+    if (bad_row == CLT_NONE && any(bad))
+      for (size_t q = i; bad_row == CLT_NONE; q++)
+        if (!(use_ignore && y[q] == ignore) && (uint)y[q] >= bound)
+          bad_row = (uint)q;
+  }
+  int8 c8 = cnt16.lo + cnt16.hi;
+  int4 c4 = c8.lo + c8.hi;
+  uint cnt = (uint)(c4.x + c4.y + c4.z + c4.w);
+  for (; i < end; i++) {
+    int yi = y[i];
+    if (use_ignore && yi == ignore) continue;
+    if ((uint)yi >= bound)
+      bad_row = min(bad_row, (uint)i);
+    else
+      cnt++;
+  }
+  *den = (float)cnt;
+  return bad_row;
+}
+
 __kernel void clt_loss_check(__global const int *y, ulong y_off, ulong n,
                              int has_labels, int use_ignore, int ignore,
                              ulong c, __global const float *cw, ulong cw_off,
                              int has_cw, __global const float *pw,
                              ulong pw_off, int has_pw, __global float *scr,
                              __local float *ftmp, __local uint *utmp) {
-  float den = 0.0f, comp = 0.0f;
-  uint bad_row = CLT_NONE;
+  float den;
   size_t i, end;
-  for (clt_my_block(has_labels ? n : 0, &i, &end); i < end; i++) {
-    int yi = y[y_off + i];
-    if (use_ignore && yi == ignore) continue;
-    if (yi < 0 || (ulong)yi >= c) {
-      bad_row = min(bad_row, (uint)i);
-      continue;
-    }
-    clt_kahan(&den, &comp, CLT_W(has_cw, cw, cw_off, yi));
-  }
+  clt_my_block(has_labels ? n : 0, &i, &end);
+  uint bad_row = clt_check_labels(y + y_off, i, end, use_ignore, ignore, c,
+                                  cw, cw_off, has_cw, &den);
   float wsum, pwsum;
   uint bad_cw = clt_check_weights(cw, cw_off, has_cw, c, &wsum);
   uint bad_pw = clt_check_weights(pw, pw_off, has_pw, c, &pwsum);
@@ -174,12 +218,15 @@ __kernel void clt_loss_finish(__global float *scr, ulong m, float div,
    tail. */
 #define CLT_IOTA8 ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
 
-/* NaN in a row makes the sum of exponentials NaN, so fmax dropping NaN
-   here does not hide it. */
+/* NaN in a row makes the sum of exponentials NaN, so dropping NaN here
+   (as fmax does) does not hide it. */
 inline float clt_row_max(__global const float *s, size_t c) {
   float8 m8 = (float8)(-INFINITY);
   size_t j = 0;
-  for (; j + 8 <= c; j += 8) m8 = fmax(m8, vload8(0, s + j));
+  for (; j + 8 <= c; j += 8) { /* fmax without its NaN test: 2 ops, not 3 */
+    float8 x = vload8(0, s + j);
+    m8 = select(m8, x, x > m8);
+  }
   float m = clt_hmax8(m8);
   for (; j < c; j++) m = fmax(m, s[j]);
   return m;
@@ -259,18 +306,18 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   float logz = log(z), rz = 1.0f / z;
   scr[CLT_INFO + i] = a * ((m - s[yi]) + logz) + b * (sm + wsum * logz);
   if (!has_dS) return;
-  /* Pass 3: dS from the kept exponentials. */
-  for (j = 0; j + 8 <= c; j += 8) {
-    float8 p = vload8(0, d + j) * rz;
-    float8 hot = select((float8)(0.0f), (float8)(1.0f),
-                        CLT_IOTA8 + (int)j == (int8)(yi));
-    vstore8(k * (a * (p - hot) + b * (wsum * p - CLT_W8(has_cw, cw, cw_off, j))),
-            0, d + j);
+  /* Pass 3: dS_j = e_j ge - kb w_j from the kept exponentials e_j; the
+     label's with the full formula (exactly 0 for p_y = 1). */
+  float ge = k * rz * (a + b * wsum), kb = k * b, py = d[yi] * rz;
+  if (has_cw && kb != 0.0f) {
+    for (j = 0; j + 8 <= c; j += 8)
+      vstore8(vload8(0, d + j) * ge - kb * vload8(0, cw + cw_off + j), 0, d + j);
+    for (; j < c; j++) d[j] = d[j] * ge - kb * cw[cw_off + j];
+  } else {
+    for (j = 0; j + 8 <= c; j += 8) vstore8(vload8(0, d + j) * ge - kb, 0, d + j);
+    for (; j < c; j++) d[j] = d[j] * ge - kb;
   }
-  for (; j < c; j++) {
-    float p = d[j] * rz, hot = j == (size_t)yi ? 1.0f : 0.0f;
-    d[j] = k * (a * (p - hot) + b * (wsum * p - CLT_W(has_cw, cw, cw_off, j)));
-  }
+  d[yi] = k * (a * (py - 1.0f) + b * (wsum * py - CLT_W(has_cw, cw, cw_off, yi)));
 }
 
 /* Cross-entropy with soft targets T (N,C), t' = (1-eps) t + eps/C:
@@ -304,13 +351,14 @@ __kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
   float logz = log(z), rz = 1.0f / z;
   scr[CLT_INFO + i] = l + tw * logz;
   if (!has_dS) return;
+  float rztw = rz * tw;
   for (j = 0; j + 8 <= c; j += 8) {
     float8 wt = CLT_W8(has_cw, cw, cw_off, j) * (a * vload8(0, t + j) + b);
-    vstore8(k * (vload8(0, d + j) * rz * tw - wt), 0, d + j);
+    vstore8(k * (vload8(0, d + j) * rztw - wt), 0, d + j);
   }
   for (; j < c; j++) {
     float wt = CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
-    d[j] = k * (d[j] * rz * tw - wt);
+    d[j] = k * (d[j] * rztw - wt);
   }
 }
 
@@ -362,6 +410,7 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
    POCL extract lanes on every access, 2x slower). Lanes past the last row
    repeat it; they compute and store the same values, and only real rows
    write a partial. */
+#define CLT_LANES_MAX_C 15 /* LANES_BELOW - 1 in host/cl/cl_loss.c */
 #define CLT_GATHER8(p, j)                                                     \
   ((float8)((p)[0][j], (p)[1][j], (p)[2][j], (p)[3][j], (p)[4][j],            \
             (p)[5][j], (p)[6][j], (p)[7][j]))
@@ -377,22 +426,25 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
   ((float8)((p)[0][(y).s0], (p)[1][(y).s1], (p)[2][(y).s2], (p)[3][(y).s3],   \
             (p)[4][(y).s4], (p)[5][(y).s5], (p)[6][(y).s6], (p)[7][(y).s7]))
 
-/* Rows i0..i0+7 (clamped to n-1): pointers s, d into S and dS and the
-   labels y. Leaves the kernel when there is no row i0 or step 1 flagged
-   bad input. */
-#define CLT_LOSS_LANES(i0, s, d, y)                                           \
+/* Rows i0..i0+7 (clamped to n-1): pointers s, d into S and dS and t into
+   T (TT *, rows of ts elements). Leaves the kernel when there is no row i0
+   or step 1 flagged bad input. */
+#define CLT_LOSS_LANES(i0, s, d, TT, t, ts)                                   \
   size_t i0 = get_global_id(0) * 8;                                           \
   if (i0 >= n || clt_loss_bad(scr)) return;                                   \
   __global const float *s[8];                                                 \
   __global float *d[8];                                                       \
-  int yv[8];                                                                  \
+  __global const TT *t[8];                                                    \
   for (size_t q = 0; q < 8; q++) {                                            \
     size_t r = min(i0 + q, (size_t)n - 1);                                    \
     s[q] = S + s_off + r * c;                                                 \
     d[q] = dS + d_off + r * c;                                                \
-    yv[q] = T[t_off + r];                                                     \
-  }                                                                           \
-  int8 y = vload8(0, yv)
+    t[q] = T + t_off + r * (ts);                                              \
+  }
+/* The labels of the eight rows. */
+#define CLT_LABELS8(t)                                                        \
+  ((int8)(*(t)[0], *(t)[1], *(t)[2], *(t)[3], *(t)[4], *(t)[5], *(t)[6],      \
+          *(t)[7]))
 
 /* The eight row losses l to their partials. */
 inline void clt_lanes_out(__global float *scr, size_t i0, ulong n, float8 l) {
@@ -412,34 +464,61 @@ inline float8 clt_lanes_weight(__global const float *cw, ulong cw_off,
 
 /* clt_loss_ce with rows as lanes. */
 __kernel void clt_loss_ce_lanes(CLT_LOSS_PARAMS(int)) {
-  CLT_LOSS_LANES(i0, s, d, y);
+  CLT_LOSS_LANES(i0, s, d, int, yp, 1);
+  int8 y = CLT_LABELS8(yp);
   int8 ign = y == (int8)(iprm);
   y = select(y, (int8)(0), ign); /* an index even when ignored */
   if (use_den) k = 1.0f / scr[CLT_I_DEN];
   float eps = prm, wsum = scr[CLT_I_WSUM], b = eps / (float)c;
   float8 a = (1.0f - eps) * clt_lanes_weight(cw, cw_off, has_cw, y);
-  float8 m = -INFINITY, z = 0.0f, sm = 0.0f;
-  for (size_t j = 0; j < c; j++) m = fmax(m, CLT_GATHER8(s, j));
+  /* The columns stay in x: one gather per element, and the exponentials
+     replace them. */
+  float8 x[CLT_LANES_MAX_C], m = -INFINITY, z = 0.0f, sm = 0.0f;
+  for (size_t j = 0; j < c; j++) m = fmax(m, x[j] = CLT_GATHER8(s, j));
   for (size_t j = 0; j < c; j++) {
-    float8 x = CLT_GATHER8(s, j), e = exp(x - m);
-    z += e;
-    if (has_dS) CLT_SCATTER8(d, j, e);
-    if (eps != 0.0f) sm += CLT_W(has_cw, cw, cw_off, j) * (m - x);
+    if (eps != 0.0f) sm += CLT_W(has_cw, cw, cw_off, j) * (m - x[j]);
+    x[j] = exp(x[j] - m);
+    z += x[j];
   }
   float8 logz = log(z), rz = 1.0f / z;
   float8 l = a * ((m - CLT_PICK8(s, y)) + logz) + b * (sm + wsum * logz);
   clt_lanes_out(scr, i0, n, select(l, (float8)(0.0f), ign));
+  /* dS_j = e_j ge - kb w_j, the label's in full (as clt_loss_ce). */
+  float8 ge = k * rz * (a + b * wsum);
+  float kb = k * b;
   for (size_t j = 0; has_dS && j < c; j++) {
-    float8 p = CLT_GATHER8(d, j) * rz;
-    float8 hot = select((float8)(0.0f), (float8)(1.0f), y == (int8)((int)j));
-    float8 g = k * (a * (p - hot) + b * (wsum * p - CLT_W(has_cw, cw, cw_off, j)));
+    float w = CLT_W(has_cw, cw, cw_off, j);
+    float8 g = x[j] * ge - kb * w, p = x[j] * rz;
+    g = select(g, k * (a * (p - 1.0f) + b * (wsum * p - w)), y == (int8)((int)j));
     CLT_SCATTER8(d, j, select(g, (float8)(0.0f), ign));
   }
 }
 
+/* clt_loss_ce_soft with rows as lanes. */
+__kernel void clt_loss_ce_soft_lanes(CLT_LOSS_PARAMS(float)) {
+  CLT_LOSS_LANES(i0, s, d, float, t, c);
+  float a = 1.0f - prm, b = prm / (float)c;
+  /* x: the columns, then their exponentials; wt: w_j t'_j. */
+  float8 x[CLT_LANES_MAX_C], wt[CLT_LANES_MAX_C], m = -INFINITY;
+  for (size_t j = 0; j < c; j++) m = fmax(m, x[j] = CLT_GATHER8(s, j));
+  float8 z = 0.0f, tw = 0.0f, l = 0.0f;
+  for (size_t j = 0; j < c; j++) {
+    wt[j] = CLT_W(has_cw, cw, cw_off, j) * (a * CLT_GATHER8(t, j) + b);
+    tw += wt[j];
+    l += wt[j] * (m - x[j]);
+    x[j] = exp(x[j] - m);
+    z += x[j];
+  }
+  float8 logz = log(z), rztw = tw / z;
+  clt_lanes_out(scr, i0, n, l + tw * logz);
+  for (size_t j = 0; has_dS && j < c; j++)
+    CLT_SCATTER8(d, j, k * (x[j] * rztw - wt[j]));
+}
+
 /* clt_loss_hinge with rows as lanes. */
 __kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
-  CLT_LOSS_LANES(i0, s, d, y);
+  CLT_LOSS_LANES(i0, s, d, int, yp, 1);
+  int8 y = CLT_LABELS8(yp);
   float8 wy = clt_lanes_weight(cw, cw_off, has_cw, y), sy = CLT_PICK8(s, y);
   float8 kw = k * wy, l = 0.0f, cnt = 0.0f;
   for (size_t j = 0; j < c; j++) {
@@ -466,11 +545,11 @@ __kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
    sets *g to its derivative. pw: pos_weight; prm: huber_delta; flag:
    log_target. */
 #define CLT_ELEM_FUNCS(T, SFX)                                                \
-  /* log1p(q) for q in [0, 1] as 2 atanh(z), z = q / (2 + q) <= 1/3, by its \
-     series to z^15: within 4 ulp for normal q, and 2x faster on POCL than \
-     its log1p (whose log costs ~9 exps). */                                \
-  inline T clt_log1p01##SFX(T q) {                                           \
-    T z = q / (2.0f + q), z2 = z * z, p = 1.0f / 15.0f;                       \
+  /* log1p(q) for q in [0, 1], given z = q / (2 + q) <= 1/3: 2 atanh(z) by \
+     its series to z^15, within 4 ulp for normal q, and 2x faster on POCL  \
+     than its log1p (whose log costs ~9 exps). */                           \
+  inline T clt_log1p01##SFX(T z) {                                           \
+    T z2 = z * z, p = 1.0f / 15.0f;                                           \
     p = p * z2 + 1.0f / 13.0f;                                                \
     p = p * z2 + 1.0f / 11.0f;                                                \
     p = p * z2 + 1.0f / 9.0f;                                                 \
@@ -480,10 +559,13 @@ __kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
     return 2.0f * z * (p * z2 + 1.0f);                                        \
   }                                                                           \
   inline T clt_elem_bce##SFX(T s, T t, T pw, float prm, int flag, T *g) {     \
-    /* sigmoid(s) and softplus(-s) from one exp(-|s|) */                      \
+    /* sigmoid(s) and softplus(-s) from one exp(-|s|) and one division:     \
+       r = 1 / ((1 + q)(2 + q)) gives 1 / (1 + q) and q / (2 + q). */       \
     T q = exp(-fabs(s)), lw = 1.0f + (pw - 1.0f) * t;                         \
-    *g = lw * select(q, (T)(1.0f), s >= 0.0f) / (1.0f + q) - pw * t;          \
-    return (1.0f - t) * s + lw * (fmax(-s, 0.0f) + clt_log1p01##SFX(q));      \
+    T r = 1.0f / ((1.0f + q) * (2.0f + q));                                   \
+    *g = lw * select(q, (T)(1.0f), s >= 0.0f) * ((2.0f + q) * r) - pw * t;    \
+    return (1.0f - t) * s +                                                   \
+           lw * (fmax(-s, 0.0f) + clt_log1p01##SFX(q * (1.0f + q) * r));      \
   }                                                                           \
   inline T clt_elem_mse##SFX(T s, T t, T pw, float prm, int flag, T *g) {     \
     T e = s - t;                                                              \

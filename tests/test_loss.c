@@ -590,6 +590,25 @@ static void labels_outside_the_classes_are_refused_body(fixture *f) {
       cr_expect(strstr(clt_last_error(f->ctx), "row 4095") != NULL,
                 "%s: message '%s' names no row", what, clt_last_error(f->ctx));
     }
+  /* Several bad labels: the first row is named, wherever the device's
+     check pass splits the rows (blocks, vector lanes, tails). */
+  static const struct {
+    size_t row;
+    int32_t label;
+  } several[] = {{2050, -5}, {2043, 10}, {101, -1}, {17, 11}};
+  clt_loss_desc hinge = clt_loss_defaults(CLT_LOSS_HINGE);
+  tu_fill_labels(y, n, 5, (int32_t)c);
+  for (size_t k = 0; k < LEN(several); k++) {
+    y[several[k].row] = several[k].label;
+    cr_assert_eq(clt_tensor_write(f->y, y, n * 4), CLT_OK);
+    char what[64], row[32];
+    snprintf(what, sizeof what, "%s: %zu bad labels", f->dev, k + 1);
+    snprintf(row, sizeof row, "row %zu ", several[k].row);
+    expect_fails(f, &hinge, f->S, f->y, f->dS, CLT_ERR_LABEL, what);
+    cr_expect(strstr(clt_last_error(f->ctx), row) != NULL,
+              "%s: message '%s' does not name %s", what,
+              clt_last_error(f->ctx), row);
+  }
   /* ignore_index may itself be out of range: then it is skipped. */
   tu_fill_labels(y, n, 5, (int32_t)c);
   y[3] = 77;

@@ -113,8 +113,8 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
       [CLT_LOSS_L1] = "clt_loss_l1", [CLT_LOSS_HUBER] = "clt_loss_huber",
       [CLT_LOSS_KL_DIV] = "clt_loss_kl"};
   /* Few classes: the row kernels' variant with eight rows per work-item. */
-  bool lanes = labels && c < LANES_BELOW;
-  const char *name = !labels && rows ? "clt_loss_ce_soft"
+  bool lanes = rows && c < LANES_BELOW;
+  const char *name = !labels && rows ? (lanes ? "clt_loss_ce_soft_lanes" : "clt_loss_ce_soft")
                      : lanes && kind == CLT_LOSS_CROSS_ENTROPY ? "clt_loss_ce_lanes"
                      : lanes                                   ? "clt_loss_hinge_lanes"
                                                                : names[kind];
