@@ -19,7 +19,15 @@
    creation, first touch of dS). A timed repetition runs enough
    calls for ~20 ms and reports the time per call. Record names follow
    bench/benchutil.h: suite "loss", op "loss_<kind>", impl "cltrain", floor
-   "copy", n and c set. */
+   "copy", n and c set.
+
+   The machines are shared and noisy, so each repetition also times a copy
+   of S into dS through OpenCL (floor_copy of bench_floors: float4, one
+   work-item per vector, 8 bytes per element) right before the loss calls,
+   on the same buffers: the notes <op>_n<N>_c<C>_of_copy give the median
+   over the repetitions of loss GB/s over that copy's GB/s. At N*C below ~2M
+   elements the buffers stay in the L3 cache and that copy runs faster than
+   the DRAM copy floor of bench_floors. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +35,7 @@
 #include <string.h>
 
 #include "benchutil.h"
-#include "cltrain.h"
+#include "internal.h"
 
 #define WARMUP 2
 #define BLOCK_S 0.02 /* seconds per timed repetition, about */
@@ -199,10 +207,16 @@ static int validate(dev_data *full, clt_context *ref, const host_data *full_h,
   return rc;
 }
 
+static const char *copy_source =
+    "kernel void bench_copy(global const float4 *a, global float4 *b) {\n"
+    "  size_t i = get_global_id(0); b[i] = a[i];\n"
+    "}\n";
+
 typedef struct job {
   dev_data *d;
-  int iters;
-  double per_call; /* seconds, set by run_block */
+  cl_kernel copy;
+  int iters, copy_iters;
+  double per_call, copy_per_call; /* seconds, set by run_block, run_copy */
 } job;
 
 static int run_block(void *arg) {
@@ -214,37 +228,89 @@ static int run_block(void *arg) {
   return 0;
 }
 
+static int fail_cl(const char *what, cl_int err) {
+  fprintf(stderr, "bench_loss: %s: %s (%d)\n", what, clt_cl_error_name(err),
+          (int)err);
+  return 1;
+}
+
+/* S into dS, numel/4 float4 (dS is overwritten by the next loss call). */
+static int run_copy(void *arg) {
+  job *j = arg;
+  cl_command_queue q = j->d->ctx->queue;
+  cl_mem a = j->d->S->st->mem, b = j->d->dS->st->mem;
+  size_t global = clt_tensor_rows(j->d->S) * clt_tensor_cols(j->d->S) / 4;
+  cl_int err;
+  if ((err = clSetKernelArg(j->copy, 0, sizeof a, &a)) ||
+      (err = clSetKernelArg(j->copy, 1, sizeof b, &b)))
+    return fail_cl("bench_copy arguments", err);
+  double t0 = bu_now();
+  for (int i = 0; i < j->copy_iters; i++)
+    if ((err = clEnqueueNDRangeKernel(q, j->copy, 1, NULL, &global, NULL, 0,
+                                      NULL, NULL)))
+      return fail_cl("bench_copy", err);
+  if ((err = clFinish(q))) return fail_cl("clFinish", err);
+  j->copy_per_call = (bu_now() - t0) / j->copy_iters;
+  return 0;
+}
+
+/* Calls per timed block: enough for ~BLOCK_S, from the last block's time. */
+static int block_iters(double per_call) {
+  return per_call >= BLOCK_S ? 1 : (int)(BLOCK_S / fmax(per_call, 1e-6)) + 1;
+}
+
+/* Per configuration, for the table printed at the end. */
+typedef struct summary {
+  const char *op;
+  size_t n, c;
+  double gbs, copy_gbs, frac;
+} summary;
+enum { MAX_SUMMARY = 128 };
+static summary summaries[MAX_SUMMARY];
+static int nsummaries;
+
 static int bench_kind(bu_report *r, const bu_opts *o, dev_data *dev,
-                      clt_context *ref, const host_data *h,
+                      cl_kernel copy, clt_context *ref, const host_data *h,
                       const kind_cfg *k) {
   int rc = dev_upload(dev, h, k);
   /* --quick: the first 4097 rows (the reference of 64M elements takes
      seconds). */
   if (!rc) rc = validate(dev, ref, h, k, o->quick ? 4097 : h->n);
-  job j = {.d = dev, .iters = 1};
-  for (int w = 0; w < WARMUP && !rc; w++) rc = run_block(&j);
-  j.iters = j.per_call >= BLOCK_S ? 1 : (int)(BLOCK_S / fmax(j.per_call, 1e-6)) + 1;
-  double *times = malloc((size_t)o->reps * sizeof *times);
-  if (!times) rc = 1;
-  for (int rep = 0; rep < o->reps && !rc; rep++) {
-    rc = run_block(&j);
+  job j = {.d = dev, .copy = copy, .iters = 1, .copy_iters = 1};
+  for (int w = 0; w < WARMUP && !rc; w++) rc = run_block(&j) || run_copy(&j);
+  j.iters = block_iters(j.per_call);
+  j.copy_iters = block_iters(j.copy_per_call);
+  int reps = o->reps;
+  double *times = malloc((size_t)reps * sizeof *times);
+  double *ratio = malloc((size_t)reps * sizeof *ratio);
+  if (!times || !ratio) rc = 1;
+  double numel = (double)h->n * h->c, copy_bytes = 32.0 * (h->n * h->c / 4);
+  double bytes = 8.0 * numel + (k->target == T_LABELS ? 4.0 * h->n : 4.0 * numel);
+  for (int rep = 0; rep < reps && !rc; rep++) {
+    rc = run_copy(&j) || run_block(&j);
     times[rep] = j.per_call;
+    if (!rc) ratio[rep] = (bytes / j.per_call) / (copy_bytes / j.copy_per_call);
   }
   clt_tensor_destroy(dev->target);
   dev->target = NULL;
-  double tbytes = k->target == T_LABELS ? 4.0 * h->n : 4.0 * h->n * h->c;
   if (!rc)
     rc = bu_add(r, &(bu_rec){.suite = "loss", .op = k->op, .impl = "cltrain",
                              .floor = "copy", .n = (long long)h->n,
-                             .c = (long long)h->c,
-                             .bytes = 8.0 * h->n * h->c + tbytes},
-                times, o->reps);
+                             .c = (long long)h->c, .bytes = bytes},
+                times, reps);
+  if (!rc && nsummaries < MAX_SUMMARY) {
+    double t = bu_summarize(times, reps).median;
+    summaries[nsummaries++] = (summary){
+        k->op, h->n, h->c, bytes / t / 1e9,
+        copy_bytes / j.copy_per_call / 1e9, bu_summarize(ratio, reps).median};
+  }
   free(times);
+  free(ratio);
   return rc;
 }
 
 static int bench_shape(bu_report *r, const bu_opts *o, clt_context *ctx,
-                       clt_context *ref, size_t n, size_t c) {
+                       cl_kernel copy, clt_context *ref, size_t n, size_t c) {
   size_t numel = n * c;
   host_data h = {.n = n, .c = c, .S = malloc(numel * 4),
                  .T = malloc(numel * 4), .y = malloc(n * 4)};
@@ -255,7 +321,7 @@ static int bench_shape(bu_report *r, const bu_opts *o, clt_context *ctx,
   for (int k = 0; k < NKINDS && !rc; k++) {
     if (o->quick && !in_quick(&KINDS[k])) continue;
     fill_target(&h, KINDS[k].target);
-    rc = bench_kind(r, o, &dev, ref, &h, &KINDS[k]);
+    rc = bench_kind(r, o, &dev, copy, ref, &h, &KINDS[k]);
   }
   dev_release(&dev);
   free(h.S);
@@ -298,10 +364,28 @@ int main(int argc, char **argv) {
       {65536, 10},   {65536, 1000}, {6554, 10},    {104858, 10},
       {1677722, 10}, {6710886, 10}, {66, 1000},    {1049, 1000},
       {16777, 1000}};
+  cl_program prog = NULL;
+  cl_kernel copy = NULL;
+  cl_int err = CL_SUCCESS;
+  if (clt_cl_build(ctx, copy_source, &prog) != CLT_OK)
+    rc = fail_ctx("copy kernel", ctx);
+  else if (!(copy = clCreateKernel(prog, "bench_copy", &err)))
+    rc = fail_cl("bench_copy", err);
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0] && !rc; s++) {
     if (o.quick && shapes[s][0] != 65536) continue;
-    rc = bench_shape(r, &o, ctx, ref, shapes[s][0], shapes[s][1]);
+    rc = bench_shape(r, &o, ctx, copy, ref, shapes[s][0], shapes[s][1]);
   }
+  /* key <op>_n<N>_c<C>_of_copy: median over the repetitions of the loss
+     GB/s over the GB/s of the copy timed just before it. */
+  for (int q = 0; q < nsummaries && !rc; q++) {
+    const summary *m = &summaries[q];
+    char key[96];
+    snprintf(key, sizeof key, "%s_n%zu_c%zu_of_copy", m->op, m->n, m->c);
+    rc = bu_note(r, key, "%.3f (%.2f GB/s, copy of S into dS %.2f GB/s)",
+                 m->frac, m->gbs, m->copy_gbs);
+  }
+  if (copy) clReleaseKernel(copy);
+  if (prog) clReleaseProgram(prog), clt_cl_count(-1);
   clt_context_destroy(ctx);
   clt_context_destroy(ref);
   int frc = bu_report_finish(r);
