@@ -9,12 +9,19 @@
    Every path is checked against a double-precision probe of the result
    before it is timed; the warm-up call (program builds, CLBlast's kernel
    compilation) is not timed. Without --quick a sweep over C at D = 784
-   shows where the kernels stop beating CLBlast (CLT_LINEAR_KERNEL_MAX_C). */
+   shows where the kernels stop beating CLBlast (CLT_LINEAR_KERNEL_MAX_C).
+
+   --shape N,D,C (repeatable) times only those shapes, on the kernels and
+   on OpenBLAS's SGEMM with the same operands ("openblas", right after the
+   device so both see the same machine load): for quick A/B runs while
+   tuning the kernels. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "benchutil.h"
 #include "linear.h"
@@ -26,7 +33,22 @@ typedef struct job {
   clt_tensor *X, *W, *b, *S, *dS, *dW, *db;
   clt_linear_path path;
   int backward;
+  const float *x, *w, *g; /* host operands for OpenBLAS */
+  float *out;
 } job;
+
+/* The same product with OpenBLAS on the host (no bias: forward is X W). */
+static int run_openblas(void *p) {
+  job *j = p;
+  int n = (int)j->X->rows, d = (int)j->X->cols, c = (int)j->W->cols;
+  if (j->backward)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, c, n, 1, j->x, d,
+                j->g, c, 0, j->out, c);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, c, d, 1, j->x,
+                d, j->w, c, 0, j->out, c);
+  return 0;
+}
 
 static int run(void *p) {
   job *j = p;
@@ -91,19 +113,21 @@ static const char *impl_name(clt_linear_path p) {
                                    : "cltrain";
 }
 
-/* Times forward and backward at (n, d, c) on every path in paths. */
+/* Times forward and backward at (n, d, c) on every path in paths, then on
+   OpenBLAS if openblas is set. */
 static int shape(bu_report *r, const bu_opts *o, clt_context *ctx, size_t n,
                  size_t d, size_t c, const clt_linear_path *paths,
-                 size_t npaths) {
+                 size_t npaths, int openblas) {
   float *x = malloc(n * d * sizeof *x), *w = malloc(d * c * sizeof *w);
   float *b = malloc(c * sizeof *b), *g = malloc(n * c * sizeof *g);
+  float *out = openblas ? malloc((n > d ? n : d) * c * sizeof *out) : NULL;
   double *t = malloc((size_t)o->reps * sizeof *t);
-  job j = {.ctx = ctx};
+  job j = {.ctx = ctx, .x = x, .w = w, .g = g, .out = out};
   clt_tensor **ts[] = {&j.X, &j.W, &j.b, &j.S, &j.dS, &j.dW, &j.db};
   const size_t rows[] = {n, d, 1, n, n, d, 1}, cols[] = {d, c, c, c, c, c, c};
   const float *init[] = {x, w, b, NULL, g, NULL, NULL};
   int rc = 1;
-  if (!x || !w || !b || !g || !t) {
+  if (!x || !w || !b || !g || !t || (openblas && !out)) {
     fprintf(stderr, "bench_linear: out of host memory\n");
     goto done;
   }
@@ -137,18 +161,60 @@ static int shape(bu_report *r, const bu_opts *o, clt_context *ctx, size_t n,
         if (bu_add(r, &rec, t, o->reps)) goto done;
       }
     }
+  for (int bw = 0; bw < 2 && openblas; bw++) {
+    j.backward = bw;
+    if (bu_time(run_openblas, &j, WARMUP, o->reps, t)) goto done;
+    bu_rec rec = {.suite = "linear", .op = bw ? "linear_backward" : "linear_forward",
+                  .impl = "openblas", .floor = "sgemm", .n = (long long)n,
+                  .d = (long long)d, .c = (long long)c, .flops = 2.0 * n * d * c};
+    if (bu_add(r, &rec, t, o->reps)) goto done;
+  }
   rc = 0;
 done:
   for (size_t i = 0; i < 7; i++) clt_tensor_destroy(*ts[i]);
-  free(x), free(w), free(b), free(g), free(t);
+  free(x), free(w), free(b), free(g), free(out), free(t);
   return rc;
+}
+
+#define MAX_SHAPES 16
+
+/* Takes the --shape N,D,C flags out of argv (the rest go to bu_parse).
+   Returns -1 to go on, else 2 after a bad value (message printed). */
+static int take_shapes(int *argc, char **argv, size_t sh[][3], size_t *nsh) {
+  int k = 1;
+  *nsh = 0;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], "--shape") != 0) {
+      argv[k++] = argv[i];
+      continue;
+    }
+    unsigned long v[3];
+    char tail;
+    if (i + 1 >= *argc || *nsh == MAX_SHAPES ||
+        sscanf(argv[i + 1], "%lu,%lu,%lu%c", &v[0], &v[1], &v[2], &tail) != 3 ||
+        !v[0] || !v[1] || !v[2] || v[0] > 1u << 20 || v[1] > 1u << 16 ||
+        v[2] > 1u << 16) {
+      fprintf(stderr, "%s: --shape wants N,D,C (positive; at most %d shapes)\n",
+              argv[0], MAX_SHAPES);
+      return 2;
+    }
+    for (int q = 0; q < 3; q++) sh[*nsh][q] = v[q];
+    ++*nsh, ++i;
+  }
+  *argc = k;
+  return -1;
 }
 
 int main(int argc, char **argv) {
   bu_opts o;
-  int rc = bu_parse(argc, argv,
+  size_t shapes[MAX_SHAPES][3], nshapes;
+  int rc = take_shapes(&argc, argv, shapes, &nshapes);
+  if (rc >= 0) return rc;
+  rc = bu_parse(argc, argv,
                     "clt_linear_forward / clt_linear_backward GFLOP/s and "
-                    "X-read GB/s on each OpenCL path.",
+                    "X-read GB/s on each OpenCL path.\n"
+                    "--shape N,D,C (repeatable): only these shapes, on the "
+                    "kernels and OpenBLAS.",
                     &o);
   if (rc >= 0) return rc;
   clt_context *ctx = NULL;
@@ -169,14 +235,18 @@ int main(int argc, char **argv) {
   static const clt_linear_path both[] = {CLT_LINEAR_AUTO, CLT_LINEAR_KERNEL,
                                          CLT_LINEAR_CLBLAST};
   static const size_t ds[] = {784, 3072}, cs[] = {10, 1000};
-  size_t nd = o.quick ? 1 : 2;
+  size_t nd = nshapes ? 0 : o.quick ? 1 : 2;
   rc = 0;
+  for (size_t i = 0; i < nshapes && !rc; i++)
+    rc = shape(r, &o, ctx, shapes[i][0], shapes[i][1], shapes[i][2], both + 1,
+               1, 1);
   for (size_t i = 0; i < nd && !rc; i++)
     for (size_t k = 0; k < 2 && !rc; k++)
-      rc = shape(r, &o, ctx, 16384, ds[i], cs[k], both, 3);
+      rc = shape(r, &o, ctx, 16384, ds[i], cs[k], both, 3, 0);
   static const size_t sweep[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256};
-  for (size_t k = 0; k < (o.quick ? 0 : sizeof sweep / sizeof *sweep) && !rc; k++)
-    rc = shape(r, &o, ctx, 16384, 784, sweep[k], both + 1, 2);
+  size_t nsweep = nshapes || o.quick ? 0 : sizeof sweep / sizeof *sweep;
+  for (size_t k = 0; k < nsweep && !rc; k++)
+    rc = shape(r, &o, ctx, 16384, 784, sweep[k], both + 1, 2, 0);
   clt_context_destroy(ctx);
   int frc = bu_report_finish(r);
   return rc ? 1 : frc;
