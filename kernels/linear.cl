@@ -15,7 +15,9 @@
  * CB = 1..8. Wider C is handled in blocks of CB classes by the same
  * work-item while its rows are still in cache, up to G classes per
  * work-item (a grid dimension covers the groups of G) so that the G rows of
- * Wt a work-group streams stay in L2.
+ * Wt a work-group streams stay in L2. For C >= 64, dW has its own kernel,
+ * clt_linear_dw_wide: register tiles of outer products over rows, with
+ * classes as the vector lanes (see there).
  * Every reduction runs in a fixed order set by the shapes, so results are
  * reproducible.
  */
@@ -176,6 +178,72 @@ CLT_LIN_KERNELS(5, 4, 2)
 CLT_LIN_KERNELS(6, 3, 2)
 CLT_LIN_KERNELS(7, 3, 2)
 CLT_LIN_KERNELS(8, 3, 2)
+
+/* Wide C: partial dW over rows [k*R, min(N, (k+1)*R)) for a tile of
+ * CLT_LIN_DWT_KD rows of dW (columns of X) by CLT_LIN_DWT_CW classes:
+ * out[(k*D + d)*C + c] = sum_n X[n,d] dS[n,c]. The tile is KD x M float16
+ * accumulators over classes, and each row n adds the outer product of KD
+ * scalars X[n, d..d+KD) and M vectors dS[n, c..c+16M): rows of dS are
+ * contiguous in C, so nothing is transposed, and each loaded vector serves
+ * KD FMAs (6 x 4 = 24 accumulators, 4 loads and 6 broadcasts per 24 FMAs:
+ * the inner loop compiles to exactly that on POCL, no spills). The grid is
+ * (d tiles, c tiles, row blocks), work-groups along d: consecutive
+ * work-items share the block's R x 64 slice of dS, which must stay in L2
+ * (R of a few hundred rows: bench_linear). A tile that would cross the
+ * edge of D or C is moved back inside (it recomputes part of its
+ * neighbour's tile, in the same order) and stores only its own elements;
+ * needs C >= CLT_LIN_DWT_CW, and D < KD reads column D-1 for the missing
+ * ones. One pass per element, rows in order: reproducible. */
+#define CLT_LIN_DWT_KD 6
+#define CLT_LIN_DWT_M 4
+#define CLT_LIN_DWT_CW (16 * CLT_LIN_DWT_M)
+__kernel void clt_linear_dw_wide(__global const float *X, ulong x_off,
+                                 __global const float *dS, ulong ds_off,
+                                 __global float *out, ulong out_off, ulong N,
+                                 ulong D, ulong C, ulong R) {
+  const int KD = CLT_LIN_DWT_KD, M = CLT_LIN_DWT_M;
+  ulong d0 = get_global_id(0) * KD, c0 = get_global_id(1) * CLT_LIN_DWT_CW;
+  ulong k = get_global_id(2), n0 = k * R;
+  if (d0 >= D || c0 >= C || n0 >= N) return;
+  ulong n1 = min(N, n0 + R);
+  ulong ds = D >= KD ? min(d0, D - KD) : 0, cs = min(c0, C - CLT_LIN_DWT_CW);
+  ulong lastd = D - 1 - ds; /* >= KD - 1 unless D < KD */
+  float16 acc[CLT_LIN_DWT_KD][CLT_LIN_DWT_M];
+#pragma unroll
+  for (int i = 0; i < KD; i++)
+#pragma unroll
+    for (int j = 0; j < M; j++) acc[i][j] = 0.0f;
+  __global const float *x = X + x_off + n0 * D + ds;
+  __global const float *g = dS + ds_off + n0 * C + cs;
+  for (ulong n = n0; n < n1; n++, x += D, g += C) {
+    float16 gv[CLT_LIN_DWT_M];
+#pragma unroll
+    for (int j = 0; j < M; j++) gv[j] = vload16(j, g);
+#pragma unroll
+    for (int i = 0; i < KD; i++) {
+      float16 xi = (float16)x[min((ulong)i, lastd)];
+#pragma unroll
+      for (int j = 0; j < M; j++) acc[i][j] = fma(xi, gv[j], acc[i][j]);
+    }
+  }
+  __global float *o = out + out_off + k * D * C;
+#pragma unroll
+  for (int i = 0; i < KD; i++) {
+    ulong d = ds + i;
+    if (d < d0 || d >= D) continue;
+#pragma unroll
+    for (int j = 0; j < M; j++) {
+      ulong c = cs + 16 * j;
+      if (c >= c0) {
+        vstore16(acc[i][j], 0, o + d * C + c);
+      } else {
+        float a[16];
+        vstore16(acc[i][j], 0, a);
+        for (ulong t = c0 - c; t < 16; t++) o[d * C + c + t] = a[t];
+      }
+    }
+  }
+}
 
 /* Wt[c, d] = W[d, c]: W (D,C) -> Wt (C,D). */
 __kernel void clt_linear_transpose(__global const float *W, ulong w_off,

@@ -224,6 +224,25 @@ Test(linear, both_paths_match_reference, .timeout = 600) {
   clt_context_destroy(cl);
 }
 
+/* The kernels' wide-C dW (clt_linear_dw_wide, C >= 64: tiles of 6 columns
+   of X by 64 classes over blocks of 512 rows or more) at its edges: C just
+   below, at and above the tile width (the last tile moved back inside by 1
+   to 63 classes), D below, at and just above the tile height, N of one row,
+   of one block, and of several blocks with a last block of a single row.
+   Same tolerance as everywhere here. */
+Test(linear, wide_dw_edges_match_reference, .timeout = 600) {
+  if (!tu_have_opencl()) cr_skip_test("no OpenCL device (or CLT_TEST_DEVICES excludes it)");
+  clt_context *ref = tu_context("ref"), *cl = tu_context("cl");
+  static const size_t shapes[][3] = {
+      {1, 1, 64},    {7, 5, 63},    {513, 5, 65},  {1025, 6, 127},
+      {700, 7, 128}, {64, 13, 200}, {93, 37, 1000}, {1537, 12, 96}};
+  for (size_t k = 0; k < LEN(shapes); k++)
+    check_shape(ref, cl, shapes[k][0], shapes[k][1], shapes[k][2],
+                CLT_LINEAR_KERNEL, "kernels");
+  clt_context_destroy(ref);
+  clt_context_destroy(cl);
+}
+
 /* The reference on a case small enough to do by hand:
    X = [1 2; 3 4; 5 6], W = [1 0 -1; 2 1 0], b = [0.5 0 -0.5], dS = [1 0 2; 0 1 0; -1 1 1]. */
 Test(linear, reference_by_hand) {

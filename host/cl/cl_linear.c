@@ -14,6 +14,18 @@ static const char *const dw_names[] = {
 static const size_t fwd_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
 #define MAX_CB 8
 #define DW_STRIP 32 /* columns per backward work-item: 16 * SB */
+/* clt_linear_dw_wide's tile: DW_WIDE_KD rows of dW by DW_WIDE_C classes
+   (CLT_LIN_DWT_KD, CLT_LIN_DWT_CW); it takes C >= DW_WIDE_C, where it
+   beats the skinny kernels (POCL, D=784: level at C=64..100, 1.2x at 128,
+   1.4x at 200-256, 2-2.5x at 1000) and needs no ragged class block. */
+#define DW_WIDE_KD 6
+#define DW_WIDE_C 64
+/* clt_linear_dw_wide's tile: DW_WIDE_KD rows of dW by DW_WIDE_C classes
+   (CLT_LIN_DWT_KD, CLT_LIN_DWT_CW); it takes C >= DW_WIDE_C, where it
+   beats the skinny kernels (POCL, D=784: level at C=64..100, 1.2x at 128,
+   1.4x at 200-256, 2-2.5x at 1000) and needs no ragged class block. */
+#define DW_WIDE_KD 6
+#define DW_WIDE_C 64
 #define DX_ROWS 4   /* CLT_LIN_DX_RB */
 #define LOCAL 32    /* preferred work-group size along dimension 0 */
 
@@ -153,22 +165,42 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
   return CLT_OK;
 }
 
+/* Rows per block of partial dW. Skinny C: row_block. Wide C (the tiles of
+   clt_linear_dw_wide): 512 rows, so that the block's slice of dS that a
+   work-group shares (512 x 64 floats, 128 KiB) stays in L2 (POCL at
+   N=16384, D=784..3072, C=1000: 256 to 1024 rows within noise of each
+   other, 2048 at half speed); more where D*C/(D+C) is larger, so that the
+   partial sums never outgrow X and dS together. */
+static size_t dw_rows(size_t N, size_t D, size_t C) {
+  if (C < DW_WIDE_C) return row_block(N, C);
+  size_t R = D * C / (D + C);
+  if (R < 512) R = 512;
+  return N < R ? N : R;
+}
+
 /* dW = X^T dS with the kernels: partial sums over row blocks in scratch at
    element offset part_off (unused with a single block), added in order. */
 static clt_status dw_kernels(clt_context *ctx, const clt_tensor *X,
                              const clt_tensor *dS, clt_tensor *dW,
                              cl_mem scratch, cl_ulong part_off) {
   size_t N = X->rows, D = X->cols, C = dS->cols;
-  cl_ulong R = row_block(N, C), blocks = (N + R - 1) / R;
+  cl_ulong R = dw_rows(N, D, C), blocks = (N + R - 1) / R;
   cl_mem out = blocks == 1 ? dW->st->mem : scratch;
   cl_ulong out_off = blocks == 1 ? dW->offset : part_off;
   cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C,
            g = class_group(C);
-  LAUNCH3(ctx, dw_names[class_block(C) - 1], (D + DW_STRIP - 1) / DW_STRIP,
-          blocks, (C + g - 1) / g, CLT_ARG(X->st->mem), CLT_ARG(x_off),
-          CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(out),
-          CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(R),
-          CLT_ARG(g));
+  if (C >= DW_WIDE_C)
+    LAUNCH3(ctx, "clt_linear_dw_wide", (D + DW_WIDE_KD - 1) / DW_WIDE_KD,
+            (C + DW_WIDE_C - 1) / DW_WIDE_C, blocks, CLT_ARG(X->st->mem),
+            CLT_ARG(x_off), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
+            CLT_ARG(out), CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d),
+            CLT_ARG(c), CLT_ARG(R));
+  else
+    LAUNCH3(ctx, dw_names[class_block(C) - 1], (D + DW_STRIP - 1) / DW_STRIP,
+            blocks, (C + g - 1) / g, CLT_ARG(X->st->mem), CLT_ARG(x_off),
+            CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(out),
+            CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(R),
+            CLT_ARG(g));
   if (blocks == 1) return CLT_OK;
   return colsum(ctx, scratch, part_off, blocks, D * C, blocks, dW->st->mem,
                 dW->offset);
@@ -198,7 +230,7 @@ clt_status clt_cl_linear_backward(clt_context *ctx, const clt_tensor *X,
   CLT_TRY(use_kernels(ctx, C, path, &kernels));
   if (kernels) {
     /* Scratch: Wt (C*D) for dX, then the partial dW blocks. */
-    size_t R = row_block(N, C), blocks = (N + R - 1) / R;
+    size_t R = dw_rows(N, D, C), blocks = (N + R - 1) / R;
     size_t wt = dX ? C * D : 0, part = blocks > 1 ? blocks * D * C : 0;
     cl_mem scratch = NULL;
     if (wt + part > 0)
