@@ -544,10 +544,10 @@ __kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
    builtins work on both): returns the loss of score s against target t and
    sets *g to its derivative. pw: pos_weight; prm: huber_delta; flag:
    log_target. */
-#define CLT_ELEM_FUNCS(T, SFX)                                                \
-  /* log1p(q) for q in [0, 1], given z = q / (2 + q) <= 1/3: 2 atanh(z) by \
-     its series to z^15, within 4 ulp for normal q, and 2x faster on POCL  \
-     than its log1p (whose log costs ~9 exps). */                           \
+#define CLT_ELEM_FUNCS(T, IT, SFX)                                            \
+  /* 2 atanh(z) for |z| <= 1/3 by its series to z^15: log1p(q) for q in  \
+     [0, 1] given z = q / (2 + q), within 4 ulp for normal q, and 2x       \
+     faster on POCL than its log1p (whose log costs ~9 exps). */           \
   inline T clt_log1p01##SFX(T z) {                                           \
     T z2 = z * z, p = 1.0f / 15.0f;                                           \
     p = p * z2 + 1.0f / 13.0f;                                                \
@@ -557,6 +557,28 @@ __kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
     p = p * z2 + 1.0f / 5.0f;                                                 \
     p = p * z2 + 1.0f / 3.0f;                                                 \
     return 2.0f * z * (p * z2 + 1.0f);                                        \
+  }                                                                           \
+  /* log x = e ln 2 + log1p(f) for x = 2^e (1 + f), 1 + f in [sqrt(1/2),   \
+     sqrt(2)): log1p(f) = 2 atanh(f / (2 + f)), |f / (2 + f)| < 0.18, by   \
+     the series above; ln 2 in two parts. Within 2 ulp (a sweep of 2M     \
+     floats from denormals up); t log t 1.3x faster than with POCL's log. \
+     Denormals scaled first; log 0 = -inf, log of a negative NaN,         \
+     log inf = inf, NaN kept. */                                          \
+  inline T clt_log##SFX(T x) {                                               \
+    T xs = select(x, x * 0x1p23f, x < 0x1p-126f);                             \
+    IT ix = as_##IT(xs);                                                      \
+    T m = as_##T((ix & 0x007fffff) | 0x3f800000);                             \
+    T e = convert_##T((ix >> 23) & 0xff) -                                    \
+          select((T)(127.0f), (T)(150.0f), x < 0x1p-126f);                    \
+    T big = select((T)(0.0f), (T)(1.0f), m > 1.41421356f);                    \
+    m = m * (1.0f - 0.5f * big);                                              \
+    e += big;                                                                 \
+    T f = m - 1.0f;                                                           \
+    T y = e * 0.693145751953125f +                                            \
+          (e * 1.428606765330187045e-06f + clt_log1p01##SFX(f / (2.0f + f)));  \
+    y = select(y, (T)(-INFINITY), x == 0.0f);                                 \
+    y = select(y, x, isinf(x) | isnan(x));                                    \
+    return select(y, (T)(NAN), x < 0.0f);                                     \
   }                                                                           \
   inline T clt_elem_bce##SFX(T s, T t, T pw, float prm, int flag, T *g) {     \
     /* sigmoid(s) and softplus(-s) from one exp(-|s|) and one division:     \
@@ -589,11 +611,11 @@ __kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
       return et * (t - s);                                                    \
     }                                                                         \
     *g = -t;                                                                  \
-    return select(t * log(t), (T)(0.0f), t == 0.0f) - t * s; /* xlogy */      \
+    return select(t * clt_log##SFX(t), (T)(0.0f), t == 0.0f) - t * s; /* xlogy */ \
   }
 
-CLT_ELEM_FUNCS(float, 1)
-CLT_ELEM_FUNCS(float8, 8)
+CLT_ELEM_FUNCS(float, int, 1)
+CLT_ELEM_FUNCS(float8, int8, 8)
 
 /* Each work-item takes CLT_ELEM_CHUNK consecutive elements of the
    flattened (N,C) arrays (n counts elements) and writes one partial loss:
