@@ -8,8 +8,10 @@
 
    Every path is checked against a double-precision probe of the result
    before it is timed; the warm-up call (program builds, CLBlast's kernel
-   compilation) is not timed. Without --quick a sweep over C at D = 784
-   shows where the kernels stop beating CLBlast (CLT_LINEAR_KERNEL_MAX_C).
+   compilation) is not timed. Shapes: N in {4096, 16384, 65536}, D in
+   {784, 3072}, C in {10, 100, 1000} on the automatic path, each path at
+   N = 16384; without --quick a sweep over C at D = 784 also shows where
+   the kernels stop beating CLBlast (CLT_LINEAR_KERNEL_MAX_C).
 
    --shape N,D,C (repeatable) times only those shapes, on the kernels and
    on OpenBLAS's SGEMM with the same operands ("openblas", right after the
@@ -234,15 +236,26 @@ int main(int argc, char **argv) {
   bu_note(r, "kernel_max_c", "%d", CLT_LINEAR_KERNEL_MAX_C);
   static const clt_linear_path both[] = {CLT_LINEAR_AUTO, CLT_LINEAR_KERNEL,
                                          CLT_LINEAR_CLBLAST};
-  static const size_t ds[] = {784, 3072}, cs[] = {10, 1000};
-  size_t nd = nshapes ? 0 : o.quick ? 1 : 2;
+  /* The issue's grid (OpenBLAS at the same shapes: bench_floors) on the
+     automatic path; at N = 16384 and C in {10, 1000} also each path by
+     itself. Calls of over 1e11 FLOPs get 3 repetitions. --quick: N =
+     16384, D = 784, C in {10, 1000}, the automatic path. */
+  static const size_t ns[] = {4096, 16384, 65536}, ds[] = {784, 3072},
+                      cs[] = {10, 100, 1000};
   rc = 0;
   for (size_t i = 0; i < nshapes && !rc; i++)
     rc = shape(r, &o, ctx, shapes[i][0], shapes[i][1], shapes[i][2], both + 1,
                1, 1);
-  for (size_t i = 0; i < nd && !rc; i++)
-    for (size_t k = 0; k < 2 && !rc; k++)
-      rc = shape(r, &o, ctx, 16384, ds[i], cs[k], both, 3, 0);
+  for (size_t a = 0; a < 3 && !nshapes && !rc; a++)
+    for (size_t i = 0; i < 2 && !rc; i++)
+      for (size_t k = 0; k < 3 && !rc; k++) {
+        size_t n = ns[a], d = ds[i], c = cs[k];
+        if (o.quick && (n != 16384 || d != 784 || c == 100)) continue;
+        int each = !o.quick && n == 16384 && c != 100;
+        bu_opts ok = o;
+        if (2.0 * n * d * c > 1e11 && ok.reps > 3) ok.reps = 3;
+        rc = shape(r, &ok, ctx, n, d, c, both, each ? 3 : 1, 0);
+      }
   static const size_t sweep[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256};
   size_t nsweep = nshapes || o.quick ? 0 : sizeof sweep / sizeof *sweep;
   for (size_t k = 0; k < nsweep && !rc; k++)
