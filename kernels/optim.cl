@@ -341,16 +341,10 @@ inline clt_opt_acc clt_opt_sumsq_acc(__global const float *x, uint n) {
   return s;
 }
 
-/* Sum of x[0..n) squared (the scheme above). */
-inline clt_opt_acc clt_opt_sumsq(__global const float *x, uint n) {
-  float16 s = 0;
-  uint k = 0;
-  for (; k + 16 <= n; k += 16) {
-    float16 a = vload16(0, x + k);
-    s += a * a;
-  }
-  float t = 0;
-  for (; k < n; k++) t += x[k] * x[k];
+/* Sum of x[0..n) squared from its float lanes s and rest t, or again
+   element by element when that overflowed (the scheme above). */
+inline clt_opt_acc clt_opt_sumsq(float16 s, float t, __global const float *x,
+                                 uint n) {
   clt_opt_acc r = clt_opt_sum16(s, t);
   return isfinite(r) ? r : clt_opt_sumsq_acc(x, n);
 }
@@ -390,7 +384,9 @@ inline void clt_opt_group_sum(__global const clt_opt_acc *x, ulong k0,
 }
 
 /* One work-item per unit: sum g^2 and the non-finite flag over the raw
-   gradient (before clipping and sign), and sum p^2 when with_param. */
+   gradient (before clipping and sign), and sum p^2 when with_param, in
+   one loop (two loops over the unit, one per array, ran ~25% slower at
+   64M parameters on POCL). */
 CLT_OPT_BODY clt_opt_gradstat(__global const float *restrict p, ulong p_off,
                               __global const float *restrict g, ulong g_off,
                               __global const uint *restrict units,
@@ -400,9 +396,24 @@ CLT_OPT_BODY clt_opt_gradstat(__global const float *restrict p, ulong p_off,
   const size_t u = get_global_id(0);
   if (u >= nunits) return;
   const uint used = (units[u] >> 2) & 511u;
-  __global const float *gu = g + g_off + u * 256;
-  clt_opt_acc sg = clt_opt_sumsq(gu, used);
-  if (with_param) part[u] = clt_opt_sumsq(p + p_off + u * 256, used);
+  __global const float *gu = g + g_off + u * 256, *pu = p + p_off + u * 256;
+  float16 s = 0, sp = 0;
+  uint k = 0;
+  for (; k + 16 <= used; k += 16) {
+    float16 a = vload16(0, gu + k);
+    s += a * a;
+    if (with_param) {
+      float16 b = vload16(0, pu + k);
+      sp += b * b;
+    }
+  }
+  float t = 0, tp = 0;
+  for (; k < used; k++) {
+    t += gu[k] * gu[k];
+    if (with_param) tp += pu[k] * pu[k];
+  }
+  clt_opt_acc sg = clt_opt_sumsq(s, t, gu, used);
+  if (with_param) part[u] = clt_opt_sumsq(sp, tp, pu, used);
   part[nunits + u] = sg;
   part[2 * nunits + u] = isfinite(sg) ? 0 : clt_opt_nonfinite(gu, used);
 }
@@ -478,8 +489,8 @@ __kernel void clt_optim_lamb_moments(
     tp += pi * pi;
     tu += x * x;
   }
-  clt_opt_acc sum_p = clt_opt_sum16(sp, tp), sum_u = clt_opt_sum16(su, tu);
-  if (!isfinite(sum_p)) sum_p = clt_opt_sumsq_acc(pu, used);
+  clt_opt_acc sum_p = clt_opt_sumsq(sp, tp, pu, used);
+  clt_opt_acc sum_u = clt_opt_sum16(su, tu);
   if (!isfinite(sum_u)) { /* again from the stored moments */
     sum_u = 0;
     for (k = 0; k < used; k++) {
