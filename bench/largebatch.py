@@ -80,10 +80,12 @@ def train_run(args, optim, batch, epochs, seed, workdir):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def summarize(rows, n_train):
+def summarize(rows):
     """(seconds, epoch) to the target or None; final accuracy; seconds of
-    the run; samples trained; the curve (cumulative seconds, losses,
-    accuracy)."""
+    the run; samples trained (an epoch is one pass over the training set:
+    its samples/s times its seconds, to the metrics file's precision); the
+    curve (cumulative seconds, losses, accuracy)."""
+    n_train = round(rows[0]["samples_per_second"] * rows[0]["seconds"])
     t, reached, curve = 0.0, None, []
     for r in rows:
         t += r["seconds"]
@@ -107,14 +109,13 @@ def main():
     else:
         runs = [(o, b) for o in CLTRAIN_RECIPE for b in RECIPE_EPOCHS]
         reps = args.reps
-    n_train = 60000
     failed = 0
     with tempfile.TemporaryDirectory(prefix="clt-largebatch-") as workdir:
         for optim, batch in runs:
             epochs = RECIPE_EPOCHS[batch]
             try:
-                results = [summarize(train_run(args, optim, batch, epochs, seed, workdir),
-                                     n_train) for seed in range(reps)]
+                results = [summarize(train_run(args, optim, batch, epochs, seed, workdir))
+                           for seed in range(reps)]
             except RuntimeError as e:
                 print(f"largebatch.py: {e}", file=sys.stderr)
                 failed += 1

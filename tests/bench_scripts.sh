@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The benchmark drivers stay runnable: bench/largebatch.py --quick drives
+# `cltrain train` on a small synthetic set, and bench/report.py merges its
+# JSON into results.json and the markdown tables.
+#   bench_scripts.sh PYTHON CLTRAIN BENCH_DIR WORK_DIR
+set -euo pipefail
+py=$1 cltrain=$2 bench=$3 work=$4
+rm -rf "$work" && mkdir -p "$work"
+"$py" "$bench/largebatch.py" --quick --cltrain "$cltrain" \
+  --data synthetic:3000,24,5 --json "$work/largebatch.json"
+"$py" "$bench/report.py" --no-plots --out "$work" --markdown "$work/results.md" \
+  "$work/largebatch.json"
+"$py" - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+recs = json.load(open(f"{work}/results.json"))["records"]
+ops = {(r["op"], r.get("variant"), r.get("batch"), r["impl"]) for r in recs}
+want = {("fmnist_throughput", "momentum", 4096, "cltrain"),
+        ("fmnist_time_to_084", "momentum", 4096, "cltrain")}
+assert want <= ops, f"records {sorted(ops)} lack {sorted(want - ops)}"
+thr = next(r for r in recs if r["op"] == "fmnist_throughput")
+assert thr["unit"] == "samples/s" and thr["median"] > 0, thr
+# 20 epochs of synthetic:3000's 3000 training rows, to the precision of
+# the metrics file (samples/s times seconds).
+assert abs(thr["samples"] - 20 * 3000) <= 0.01 * 20 * 3000, thr["samples"]
+md = open(f"{work}/results.md").read()
+assert "| fmnist_time_to_084 | momentum batch=4096 | cltrain |" in md, md
+print("bench scripts ok:", len(recs), "records")
+PY
