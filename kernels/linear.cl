@@ -40,6 +40,64 @@ static inline float16 clt_lin_load_part(__global const float *p, ulong n) {
   return vload16(0, t);
 }
 
+/* Software prefetch into L2 where the compiler has it (clang on x86:
+   prefetcht1); OpenCL's prefetch() is a no-op in POCL 3.1's kernel
+   library, and the hardware prefetchers lose track of rows of a few KB
+   read a few at a time. */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+#define CLT_LIN_PREFETCH(p) __builtin_prefetch((p), 0, 2)
+#endif
+#endif
+#ifndef CLT_LIN_PREFETCH
+#define CLT_LIN_PREFETCH(p)
+#endif
+
+/* acc[r][j] = the 16-lane partial sums of x[r] . w[j] over D (whole
+   vectors, then the ragged end), for RB rows and CB rows of Wt: each
+   loaded W vector serves RB rows (clt_lin_hsum16 finishes the sums). With
+   ahead, rows pf[0..RB) are prefetched into L2 while these stream (the
+   fused step's next chunk, kernels/step.cl). */
+__attribute__((always_inline)) static inline void clt_lin_dot_tile(
+    __global const float *x[CLT_LIN_MAX_RB],
+    __global const float *w[CLT_LIN_MAX_CB], ulong D,
+    __global const float *pf[CLT_LIN_MAX_RB], bool ahead,
+    float16 acc[CLT_LIN_MAX_RB][CLT_LIN_MAX_CB], const int CB, const int RB) {
+#pragma unroll
+  for (int r = 0; r < RB; r++)
+#pragma unroll
+    for (int j = 0; j < CB; j++) acc[r][j] = 0.0f;
+  ulong dfull = D & ~(ulong)15;
+  for (ulong d = 0; d < dfull; d += 16) {
+    if (ahead) { /* unrolled by hand: a loop stayed a loop */
+      CLT_LIN_PREFETCH(pf[0] + d);
+      if (RB > 1) CLT_LIN_PREFETCH(pf[1] + d);
+      if (RB > 2) CLT_LIN_PREFETCH(pf[2] + d);
+      if (RB > 3) CLT_LIN_PREFETCH(pf[3] + d);
+    }
+    float16 xv[CLT_LIN_MAX_RB];
+#pragma unroll
+    for (int r = 0; r < RB; r++) xv[r] = vload16(0, x[r] + d);
+#pragma unroll
+    for (int j = 0; j < CB; j++) {
+      float16 wv = vload16(0, w[j] + d);
+#pragma unroll
+      for (int r = 0; r < RB; r++) acc[r][j] = fma(xv[r], wv, acc[r][j]);
+    }
+  }
+  if (dfull < D) {
+    float16 xv[CLT_LIN_MAX_RB];
+#pragma unroll
+    for (int r = 0; r < RB; r++) xv[r] = clt_lin_load_part(x[r] + dfull, D - dfull);
+#pragma unroll
+    for (int j = 0; j < CB; j++) {
+      float16 wv = clt_lin_load_part(w[j] + dfull, D - dfull);
+#pragma unroll
+      for (int r = 0; r < RB; r++) acc[r][j] = fma(xv[r], wv, acc[r][j]);
+    }
+  }
+}
+
 /* Rows [r0, r0+RB) of S, classes [g0, g0+G) in blocks of CB. Reads of rows past N
  * are clamped to row N-1 (valid memory, results dropped); classes past C
  * read Wt row C-1 and are dropped the same way. */
@@ -54,38 +112,12 @@ __attribute__((always_inline)) static inline void clt_lin_fwd(__global const flo
   __global const float *x[CLT_LIN_MAX_RB];
 #pragma unroll
   for (int r = 0; r < RB; r++) x[r] = X + x_off + min(r0 + r, N - 1) * D;
-  ulong dfull = D & ~(ulong)15;
   for (ulong c0 = g0; c0 < g1; c0 += CB) {
     __global const float *w[CLT_LIN_MAX_CB];
 #pragma unroll
     for (int j = 0; j < CB; j++) w[j] = Wt + wt_off + min(c0 + j, C - 1) * D;
     float16 acc[CLT_LIN_MAX_RB][CLT_LIN_MAX_CB];
-#pragma unroll
-    for (int r = 0; r < RB; r++)
-#pragma unroll
-      for (int j = 0; j < CB; j++) acc[r][j] = 0.0f;
-    for (ulong d = 0; d < dfull; d += 16) {
-      float16 xv[CLT_LIN_MAX_RB];
-#pragma unroll
-      for (int r = 0; r < RB; r++) xv[r] = vload16(0, x[r] + d);
-#pragma unroll
-      for (int j = 0; j < CB; j++) {
-        float16 wv = vload16(0, w[j] + d);
-#pragma unroll
-        for (int r = 0; r < RB; r++) acc[r][j] = fma(xv[r], wv, acc[r][j]);
-      }
-    }
-    if (dfull < D) {
-      float16 xv[CLT_LIN_MAX_RB];
-#pragma unroll
-      for (int r = 0; r < RB; r++) xv[r] = clt_lin_load_part(x[r] + dfull, D - dfull);
-#pragma unroll
-      for (int j = 0; j < CB; j++) {
-        float16 wv = clt_lin_load_part(w[j] + dfull, D - dfull);
-#pragma unroll
-        for (int r = 0; r < RB; r++) acc[r][j] = fma(xv[r], wv, acc[r][j]);
-      }
-    }
+    clt_lin_dot_tile(x, w, D, x, false, acc, CB, RB);
 #pragma unroll
     for (int r = 0; r < RB; r++)
 #pragma unroll

@@ -34,18 +34,6 @@
 #define CLT_STEP_MAX_C 32
 #define CLT_STEP_I_PEN 6 /* info slot of the penalty */
 #define CLT_STEP_I_BAD 7 /* info slot of a bad label or weight */
-/* Software prefetch into L2 where the compiler has it (clang on x86:
-   prefetcht1); OpenCL's prefetch() is a no-op in POCL 3.1's kernel
-   library, and the hardware prefetchers lose track of rows of a few KB
-   read a few at a time. */
-#if defined(__has_builtin)
-#if __has_builtin(__builtin_prefetch)
-#define CLT_STEP_PREFETCH(p) __builtin_prefetch((p), 0, 2)
-#endif
-#endif
-#ifndef CLT_STEP_PREFETCH
-#define CLT_STEP_PREFETCH(p)
-#endif
 #define CLT_IOTA16                                                            \
   ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 
@@ -216,44 +204,12 @@ __attribute__((always_inline)) static inline void clt_step_scores(
     p[r] = clt_step_row(X, idx, has_idx, min(pf + r, n1 - 1), D);
     for (ulong j = C & ~(ulong)15; j < CLT_STEP_MAX_C; j++) sc[r][j] = 0.0f;
   }
-  ulong dfull = D & ~(ulong)15;
   for (ulong c0 = 0; c0 < C; c0 += CB) {
     __global const float *w[CLT_LIN_MAX_CB];
 #pragma unroll
     for (int j = 0; j < CB; j++) w[j] = Wt + min(c0 + j, C - 1) * D;
     float16 acc[CLT_LIN_MAX_RB][CLT_LIN_MAX_CB];
-#pragma unroll
-    for (int r = 0; r < RB; r++)
-#pragma unroll
-      for (int j = 0; j < CB; j++) acc[r][j] = 0.0f;
-    for (ulong d = 0; d < dfull; d += 16) {
-      if (c0 == 0 && ahead) { /* unrolled by hand: a loop stayed a loop */
-        CLT_STEP_PREFETCH(p[0] + d);
-        if (RB > 1) CLT_STEP_PREFETCH(p[1] + d);
-        if (RB > 2) CLT_STEP_PREFETCH(p[2] + d);
-        if (RB > 3) CLT_STEP_PREFETCH(p[3] + d);
-      }
-      float16 xv[CLT_LIN_MAX_RB];
-#pragma unroll
-      for (int r = 0; r < RB; r++) xv[r] = vload16(0, x[r] + d);
-#pragma unroll
-      for (int j = 0; j < CB; j++) {
-        float16 wv = vload16(0, w[j] + d);
-#pragma unroll
-        for (int r = 0; r < RB; r++) acc[r][j] = fma(xv[r], wv, acc[r][j]);
-      }
-    }
-    if (dfull < D) {
-      float16 xv[CLT_LIN_MAX_RB];
-#pragma unroll
-      for (int r = 0; r < RB; r++) xv[r] = clt_lin_load_part(x[r] + dfull, D - dfull);
-#pragma unroll
-      for (int j = 0; j < CB; j++) {
-        float16 wv = clt_lin_load_part(w[j] + dfull, D - dfull);
-#pragma unroll
-        for (int r = 0; r < RB; r++) acc[r][j] = fma(xv[r], wv, acc[r][j]);
-      }
-    }
+    clt_lin_dot_tile(x, w, D, p, c0 == 0 && ahead, acc, CB, RB);
 #pragma unroll
     for (int r = 0; r < RB; r++)
 #pragma unroll
