@@ -137,11 +137,8 @@ Test(train, initial_weights_follow_init_std) {
           options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 1e-3, 50, 1, r.train.n);
       o.init_std = stds[k];
       clt_trainer *tr = trainer(ctx, &o, &r);
-      clt_tensor *Xt = NULL, *yt = NULL;
-      cr_assert_eq(clt_tensor_create(ctx, r.test.n, r.test.d, CLT_FLOAT32, &Xt), CLT_OK);
-      cr_assert_eq(clt_tensor_create(ctx, r.test.n, 1, CLT_INT32, &yt), CLT_OK);
-      cr_assert_eq(clt_tensor_write(Xt, r.test.x, r.test.n * r.test.d * 4), CLT_OK);
-      cr_assert_eq(clt_tensor_write(yt, r.test.y, r.test.n * 4), CLT_OK);
+      clt_tensor *Xt = tu_tensor(ctx, r.test.n, r.test.d, r.test.x);
+      clt_tensor *yt = tu_labels(ctx, r.test.n, r.test.y);
       double loss = 0, acc = 0;
       cr_assert_eq(clt_trainer_evaluate(tr, Xt, yt, &loss, &acc), CLT_OK);
       double gap = fabs(loss - log(7.0));
