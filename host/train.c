@@ -88,10 +88,12 @@ static clt_status warm_up(clt_trainer *tr);
 
 /* W ~ init_std N(0, 1) (CS231n's initialisation with 0.001, the CLI's
    default), b = 0, from the seed but on a stream of its own, so the epochs'
-   permutations do not depend on D*C. init_std 0 gives W = 0; the trust
+   permutations do not depend on D*C. init_std 0 keeps the group's zeros
+   (no draws, no -0.0 from 0 times a negative draw); the trust
    ratios of LARS and LAMB scale each step by ||W||, so a zero start leaves
    them only the first step at ratio 1 to get going. */
 static clt_status init_weights(clt_trainer *tr) {
+  if (tr->opt.init_std == 0) return CLT_OK; /* the group starts at zero */
   size_t n = tr->d * tr->c;
   float *w = malloc(n * sizeof *w);
   if (!w) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "initial weights");
