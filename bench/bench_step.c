@@ -45,6 +45,9 @@
 #include "fused.h"
 
 #define WARMUP 2
+/* The most classes the fused step takes (STEP_MAX_C in host/fused.c):
+   above it the op is the composition and GEMM-bound. */
+#define FUSED_MAX_C 32
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ------------------------------------------------------ interposition */
@@ -636,7 +639,7 @@ static int time_job(env *e, job *j, int reps) {
 }
 
 /* The impls of one loss at one shape and mode: validate, time, profile.
-   Above C = 32 the op is the composition (no fused kernel) and GEMM-bound:
+   Above FUSED_MAX_C the op is the composition and GEMM-bound:
    only "cltrain" is timed, without its X-read figure, and steps that take
    seconds get fewer repetitions. */
 static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
@@ -648,7 +651,8 @@ static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
   size_t iters = guess >= 0.1 ? 1 : (size_t)fmin(50, ceil(0.1 / guess));
   int reps = guess > 0.5 && e->o->reps > 3 ? 3 : e->o->reps;
   size_t psteps = guess > 0.5 ? 2 : e->o->quick ? 5 : 50;
-  int nimpl = m == TRAIN ? 3 : c <= 32 ? 2 : 1;
+  bool skinny = c <= FUSED_MAX_C;
+  int nimpl = m == TRAIN ? 3 : skinny ? 2 : 1;
   if (make_job(e->ctx, pb, m, &j) != CLT_OK ||
       make_job(e->pctx, pb, m, &pj) != CLT_OK) {
     fprintf(stderr, "bench_step: set-up: %s\n", clt_last_error(e->ctx));
@@ -667,7 +671,7 @@ static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
     j.impl = pj.impl = comp;
     bu_rec rec = {.suite = "step", .impl = impl_name(comp), .n = (long long)n,
                   .d = (long long)d, .c = (long long)c};
-    if (c <= 32) {
+    if (skinny) {
       mode keep = j.mode;
       j.mode = OP;
       if (time_job(e, &j, reps)) goto done;
@@ -681,7 +685,7 @@ static int bench_shape(env *e, const problem *pb, mode m, clt_loss_kind kind) {
     snprintf(opname, sizeof opname, m == TRAIN ? "train_step_%s" : "step_%s", ln);
     rec.op = opname, rec.floor = "step", rec.bytes = 0, rec.samples = (double)n;
     if (bu_add(e->r, &rec, e->t, reps)) goto done;
-    if (c > 32) report_fraction(e, impl_name(comp), ln, n, d, c, e->t[reps / 2]);
+    if (!skinny) report_fraction(e, impl_name(comp), ln, n, d, c, e->t[reps / 2]);
     if (WARMUP && run(&pj)) goto done;
     if (profile_job(e->r, &pj, psteps)) goto done;
   }
@@ -840,7 +844,7 @@ static int peer_shape(const bu_opts *o, size_t k, size_t *n, size_t *d,
   }
   size_t nn = LEN(peer_ns), nd = LEN(peer_ds);
   *n = peer_ns[k % nn], *d = peer_ds[k / nn % nd], *c = peer_cs[k / nn / nd];
-  return *c <= 32 || *n <= 16384;
+  return *c <= FUSED_MAX_C || *n <= 16384;
 }
 
 int main(int argc, char **argv) {
