@@ -94,12 +94,32 @@ def speedup(ours, peer):
     return ours["median"] / peer["median"]
 
 
-def print_table(records, floors):
+def label(rec):
+    """The impl, and the run it came from when a program ran twice."""
+    return f"{rec['impl']} ({rec['run']})" if "run" in rec else rec["impl"]
+
+
+def by_key(records):
     groups = {}
     for r in records:
         groups.setdefault(key_of(r), []).append(r)
-    suites = sorted({r["suite"] for r in records},
-                    key=lambda s: (SUITE_ORDER.index(s) if s in SUITE_ORDER else 99, s))
+    return groups
+
+
+def in_suite_order(suites):
+    return sorted(suites, key=lambda s: (SUITE_ORDER.index(s) if s in SUITE_ORDER else 99, s))
+
+
+def peer_ratios(rec, groups):
+    """(peer, ours over it) for every other impl at rec's op, variant and
+    sizes."""
+    return [(p, s) for p in groups[key_of(rec)] if not p["impl"].startswith("cltrain")
+            if (s := speedup(rec, p)) is not None]
+
+
+def print_table(records, floors):
+    groups = by_key(records)
+    suites = in_suite_order({r["suite"] for r in records})
     print(f"\n{'suite':<10} {'op':<22} {'params':<28} {'impl':<18} {'median':>10} "
           f"{'[min .. max]':<21} {'unit':<9} {'of floor':>8}  vs peer")
     for suite in suites:
@@ -107,14 +127,9 @@ def print_table(records, floors):
             frac = floors.fraction(r)
             vs = ""
             if r["impl"].startswith("cltrain"):
-                peers = [p for p in groups[key_of(r)] if not p["impl"].startswith("cltrain")]
-                parts = [f"{p['impl']}{' (' + p['run'] + ')' if 'run' in p else ''} {s:.2f}x"
-                         for p in peers
-                         if (s := speedup(r, p)) is not None]
-                vs = ", ".join(parts)
+                vs = ", ".join(f"{label(p)} {s:.2f}x" for p, s in peer_ratios(r, groups))
             frac_s = f"{100 * frac:7.1f}%" if frac is not None else ""
-            impl = f"{r['impl']} ({r['run']})" if "run" in r else r["impl"]
-            print(f"{suite:<10} {r['op']:<22} {params_str(r):<28} {impl:<18} "
+            print(f"{suite:<10} {r['op']:<22} {params_str(r):<28} {label(r):<18} "
                   f"{r['median']:>10.4g} [{r['min']:>8.4g} .. {r['max']:>8.4g}] "
                   f"{r['unit']:<9} {frac_s:>8}  {vs}")
     if floors.best:
@@ -132,11 +147,8 @@ def write_markdown(path, records, floors):
     an impl "cltrain..." (per-launch records left out), its fraction of
     the floor, and each peer at the same op, variant and sizes with ours
     over it. For bench/RESULTS.md."""
-    groups = {}
-    for r in records:
-        groups.setdefault(key_of(r), []).append(r)
-    suites = sorted({r["suite"] for r in records if r["impl"].startswith("cltrain")},
-                    key=lambda s: (SUITE_ORDER.index(s) if s in SUITE_ORDER else 99, s))
+    groups = by_key(records)
+    suites = in_suite_order({r["suite"] for r in records if r["impl"].startswith("cltrain")})
     out = []
     for suite in suites:
         rows = [r for r in records if r["suite"] == suite and r["impl"].startswith("cltrain")
@@ -150,10 +162,8 @@ def write_markdown(path, records, floors):
                 "|---|---|---|---|---|---|" + ("---|" if extra_col else "")]
         for r in rows:
             frac = floors.fraction(r)
-            peers = [p for p in groups[key_of(r)] if not p["impl"].startswith("cltrain")]
-            vs = ", ".join(f"{p['impl']}{' (' + p['run'] + ')' if 'run' in p else ''} "
-                           f"{fmt(p['median'])} ({s:.2f}x)"
-                           for p in peers if (s := speedup(r, p)) is not None)
+            vs = ", ".join(f"{label(p)} {fmt(p['median'])} ({s:.2f}x)"
+                           for p, s in peer_ratios(r, groups))
             line = (f"| {r['op']} | {params_str(r)} | {r['impl']} | {fmt(r['median'])} "
                     f"[{fmt(r['min'])} – {fmt(r['max'])}] {r['unit']} | "
                     f"{f'{100 * frac:.0f}%' if frac is not None else ''} | {vs} |")
