@@ -5,11 +5,17 @@
    axpy (p += s g, 12 bytes per element, one work-item per element) on the
    same buffers, timed right before each block of optimizer steps (the
    machines are shared: a ratio of neighbours in time is the stable
-   figure). Also the time of LARS and LAMB relative to Adam, and Adam with
-   clipping plus the non-finite guard, and the bytes their steps do move:
-   the norms need a pass over memory before the update (LARS: a read of p
-   and g, 28 B/param in all; LAMB: moments and norms, then p -= lr r u, 40;
-   clipping and the guard: a read of g, Adam's 28 + 4).
+   figure), and against a kernel with the optimizer's own streams and no
+   arithmetic ("streams": x += 0 g for p and each of the optimizer's state
+   buffers, timed right after the axpy): what this memory system gives
+   that mix of reads and writes, which may be less than it gives the
+   axpy's two. Also each kind's time over Adam's, with Adam
+   timed right after each of its blocks (the LARS and LAMB target), and
+   for LARS, LAMB and Adam with clipping plus the non-finite guard the
+   bytes their steps do move: the norms need a pass over memory before
+   the update (LARS: a read of p and g, 28 B/param in all; LAMB: moments
+   and norms, then p -= lr r u, 40; clipping and the guard: a read of g,
+   Adam's 28 + 4).
 
    Each kind is validated first: three steps at 4097 parameters against the
    double-precision reference backend. Timed repetitions run `iters` steps
@@ -126,17 +132,24 @@ static int validate(const char *device, const kind_cfg *k) {
 /* ------------------------------------------------------- in-place axpy */
 
 /* One work-item per element, as the optimizers (bench_floors has the
-   float4 variant; on POCL the two are within noise of each other). */
-static const char *axpy_source =
-    "kernel void bench_axpy(global float *p, global const float *g, float s) {\n"
-    "  size_t i = get_global_id(0); p[i] += s * g[i];\n"
-    "}\n";
+   float4 variant; on POCL the two are within noise of each other).
+   bench_streams<k>: p and k state buffers read and written, g read, as
+   an optimizer with k state buffers; bench_streams0 is the axpy. */
+static const char *floor_source =
+    "#define STREAMS(k, params, body) kernel void bench_streams##k("
+    "global float *p, global const float *g, params float s) {"
+    " size_t i = get_global_id(0); float d = s * g[i]; body p[i] += d; }\n"
+    "#define BUF(x) global float *restrict x,\n"
+    "STREAMS(0, , )\n"
+    "STREAMS(1, BUF(a), a[i] += d;)\n"
+    "STREAMS(2, BUF(a) BUF(b), a[i] += d; b[i] += d;)\n"
+    "STREAMS(3, BUF(a) BUF(b) BUF(c), a[i] += d; b[i] += d; c[i] += d;)\n";
 
 typedef struct job {
   clt_context *ctx;
   clt_optimizer *opt;
   clt_tensor *p, *g;
-  cl_kernel axpy;
+  cl_kernel kernel; /* run_floor's */
   size_t global;
   int iters;
 } job;
@@ -147,12 +160,12 @@ static int fail_cl(const char *what, cl_int err) {
   return 1;
 }
 
-static int run_axpy(void *arg) {
+static int run_floor(void *arg) {
   job *j = arg;
   for (int i = 0; i < j->iters; i++) {
-    cl_int err = clEnqueueNDRangeKernel(j->ctx->queue, j->axpy, 1, NULL,
+    cl_int err = clEnqueueNDRangeKernel(j->ctx->queue, j->kernel, 1, NULL,
                                         &j->global, NULL, 0, NULL, NULL);
-    if (err) return fail_cl("axpy", err);
+    if (err) return fail_cl("floor kernel", err);
   }
   cl_int err = clFinish(j->ctx->queue);
   return err ? fail_cl("clFinish", err) : 0;
@@ -192,60 +205,102 @@ static int pick_iters(bu_fn fn, job *j) {
   return t > 0.04 ? 1 : (int)(0.04 / fmax(t, 1e-5)) + 1;
 }
 
+/* Sets floor kernel k's buffers: p, g, then the state buffers. */
+static int floor_args(cl_kernel k, const job *j, clt_tensor *const *state,
+                      int states) {
+  cl_mem m[2 + CLT_OPT_MAX_STATES] = {j->p->st->mem, j->g->st->mem};
+  for (int b = 0; b < states; b++) m[2 + b] = state[b]->st->mem;
+  cl_int err = 0;
+  for (int a = 0; a < 2 + states && !err; a++)
+    err = clSetKernelArg(k, (cl_uint)a, sizeof m[a], &m[a]);
+  return err ? fail_cl("floor kernel", err) : 0;
+}
+
+/* The floor kernels, k[s] = bench_streams<s>, their factor s set; k[0]'s
+   buffers too. */
+static int floor_kernels(clt_context *ctx, cl_program *prog, const job *j,
+                         cl_kernel *k) {
+  if (clt_cl_build(ctx, floor_source, prog) != CLT_OK) {
+    fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
+    return 1;
+  }
+  /* s = 0: every buffer is read and written back unchanged (the state
+     stays the optimizer's; a drifting v could go negative) */
+  const float s = 0.0f;
+  for (int st = 0; st <= CLT_OPT_MAX_STATES; st++) {
+    char name[32];
+    snprintf(name, sizeof name, "bench_streams%d", st);
+    cl_int err;
+    k[st] = clCreateKernel(*prog, name, &err);
+    if (!err) err = clSetKernelArg(k[st], (cl_uint)(2 + st), sizeof s, &s);
+    if (err) return fail_cl(name, err);
+  }
+  return floor_args(k[0], j, NULL, 0);
+}
+
+/* The optimizer's state buffers for its one tensor, into state; their
+   number. */
+static int states_of(const clt_optimizer *opt, clt_tensor **state) {
+  int count = 0;
+  for (int b = 0; b < CLT_OPT_MAX_STATES; b++)
+    if (opt->entries[0]->state[b]) state[count++] = opt->entries[0]->state[b];
+  return count;
+}
+
 static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
                       size_t n) {
   int rc = 0, reps = o->reps;
   double *times = malloc((size_t)reps * sizeof *times);
   double *axpy_t = malloc((size_t)reps * sizeof *axpy_t);
+  double *streams_t = malloc((size_t)reps * sizeof *streams_t);
   double *ratio = malloc((size_t)reps * sizeof *ratio);
+  double *ratio_s = malloc((size_t)reps * sizeof *ratio_s);
+  double *adam_t = malloc((size_t)reps * sizeof *adam_t);
+  double *ratio_a = malloc((size_t)reps * sizeof *ratio_a);
   float *host = malloc(n * sizeof *host);
-  job j = {.ctx = ctx};
+  job j = {.ctx = ctx, .global = n};
   cl_program prog = NULL;
-  cl_kernel k1 = NULL;
-  if (!times || !axpy_t || !ratio || !host) {
+  cl_kernel fk[CLT_OPT_MAX_STATES + 1] = {NULL};
+  clt_optimizer *adam = NULL;
+  if (!times || !axpy_t || !streams_t || !ratio || !ratio_s || !adam_t ||
+      !ratio_a || !host) {
     fprintf(stderr, "bench_optim: out of memory\n");
     rc = 1;
     goto done;
   }
-  if (clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.p) != CLT_OK ||
-      clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.g) != CLT_OK) {
-    fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
-    rc = 1;
-    goto done;
-  }
+  clt_status st = clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.p);
+  if (st == CLT_OK) st = clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.g);
   fill(host, n, 3, 1.0f);
-  clt_tensor_write(j.p, host, n * 4);
+  if (st == CLT_OK) st = clt_tensor_write(j.p, host, n * 4);
   fill(host, n, 4, 1e-3f);
-  clt_tensor_write(j.g, host, n * 4);
-
-  /* The in-place floor, p += s g on the same buffers (s tiny: p barely
-     moves), timed right before every optimizer block: the machine is
-     shared, so each optimizer is compared with the floor of its moment. */
-  cl_int err;
-  if (clt_cl_build(ctx, axpy_source, &prog) != CLT_OK) {
+  if (st == CLT_OK) st = clt_tensor_write(j.g, host, n * 4);
+  if (st != CLT_OK) {
     fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
     rc = 1;
     goto done;
   }
-  k1 = clCreateKernel(prog, "bench_axpy", &err);
-  float s = 1e-7f;
-  cl_mem pm = j.p->st->mem, gm = j.g->st->mem;
-  if (err || (err = clSetKernelArg(k1, 0, sizeof pm, &pm)) ||
-      (err = clSetKernelArg(k1, 1, sizeof gm, &gm)) ||
-      (err = clSetKernelArg(k1, 2, sizeof s, &s))) {
-    rc = fail_cl("bench_axpy", err);
-    goto done;
-  }
-  j.axpy = k1;
-  j.global = n;
-  int axpy_iters = pick_iters(run_axpy, &j);
-  if (axpy_iters < 0) {
-    rc = 1;
-    goto done;
-  }
 
-  double adam_s = 0, gbs[NKINDS] = {0}, secs[NKINDS] = {0},
-         frac[NKINDS] = {0}, floor_gbs = 0;
+  /* The floors, on the same buffers, timed right before every optimizer
+     block: the machine is shared, so each optimizer is compared with the
+     floors of its moment. */
+  rc = floor_kernels(ctx, &prog, &j, fk);
+  j.kernel = fk[0];
+  int axpy_iters = rc ? -1 : pick_iters(run_floor, &j);
+  if (axpy_iters < 0) rc = 1;
+  /* Adam, timed after every other kind's block too: "time/Adam" is the
+     median of those neighbouring ratios. */
+  const clt_optim_desc adam_d = clt_optim_defaults(CLT_OPTIM_ADAM);
+  if (!rc && clt_optimizer_create(ctx, &adam_d, &adam) != CLT_OK) {
+    fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
+    rc = 1;
+  }
+  j.opt = adam;
+  int adam_iters = rc ? -1 : pick_iters(run_steps, &j);
+  if (adam_iters < 0) rc = 1;
+  if (rc) goto done;
+
+  double gbs[NKINDS] = {0}, secs[NKINDS] = {0}, frac[NKINDS] = {0},
+         frac_s[NKINDS] = {0}, over_adam[NKINDS] = {0}, floor_gbs = 0;
   for (int k = 0; k < NKINDS && !rc; k++) {
     if (o->quick && strcmp(KINDS[k].op, "momentum") != 0 &&
         strcmp(KINDS[k].op, "adam") != 0 && strcmp(KINDS[k].op, "lars") != 0 &&
@@ -258,62 +313,95 @@ static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
       break;
     }
     int bpp = bytes_per_param(&d);
-    int opt_iters = pick_iters(run_steps, &j);
-    rc = opt_iters < 0;
+    int opt_iters = pick_iters(run_steps, &j); /* creates the state */
+    clt_tensor *state[CLT_OPT_MAX_STATES];
+    int states = opt_iters < 0 ? 0 : states_of(j.opt, state);
+    rc = opt_iters < 0 || floor_args(fk[states], &j, state, states);
+    j.kernel = fk[states];
+    int streams_iters = rc ? -1 : pick_iters(run_floor, &j);
+    rc = streams_iters < 0;
     for (int rep = 0; rep < reps && !rc; rep++) {
+      j.kernel = fk[0];
       j.iters = axpy_iters;
-      rc = time_block(run_axpy, &j, &axpy_t[rep]);
+      rc = time_block(run_floor, &j, &axpy_t[rep]);
+      j.kernel = fk[states];
+      j.iters = streams_iters;
+      if (!rc) rc = time_block(run_floor, &j, &streams_t[rep]);
       j.iters = opt_iters;
       if (!rc) rc = time_block(run_steps, &j, &times[rep]);
-      if (!rc)
+      clt_optimizer *own = j.opt;
+      j.opt = adam;
+      j.iters = adam_iters;
+      if (!rc) rc = time_block(run_steps, &j, &adam_t[rep]);
+      j.opt = own;
+      if (!rc) {
+        ratio_a[rep] = times[rep] / adam_t[rep];
         ratio[rep] = (bpp / times[rep]) / (12.0 / axpy_t[rep]);
+        ratio_s[rep] = streams_t[rep] / times[rep];
+      }
     }
     clt_optimizer_destroy(j.opt);
     j.opt = NULL;
     if (rc) break;
-    rc = bu_add(r, &(bu_rec){.suite = "optim", .op = KINDS[k].op,
-                             .impl = "cltrain", .floor = "axpy",
-                             .elems = (long long)n, .bytes = (double)bpp * n},
-                times, reps);
-    if (!rc)
-      rc = bu_add(r, &(bu_rec){.suite = "optim", .op = "axpy_inplace",
-                               .impl = KINDS[k].op, .floor = "axpy",
-                               .elems = (long long)n, .bytes = 12.0 * n},
-                  axpy_t, reps);
+    const bu_rec rec = {.suite = "optim", .op = KINDS[k].op, .impl = "cltrain",
+                        .floor = "axpy", .elems = (long long)n,
+                        .bytes = (double)bpp * n};
+    bu_rec axpy = rec, streams = rec;
+    axpy.op = "axpy_inplace";
+    axpy.impl = KINDS[k].op;
+    axpy.bytes = 12.0 * n;
+    streams.op = "streams_inplace";
+    streams.impl = KINDS[k].op;
+    rc = bu_add(r, &rec, times, reps);
+    if (!rc) rc = bu_add(r, &axpy, axpy_t, reps);
+    if (!rc) rc = bu_add(r, &streams, streams_t, reps);
     secs[k] = median_of(times, reps);
     gbs[k] = bpp * (double)n / secs[k] / 1e9;
     frac[k] = median_of(ratio, reps);
+    frac_s[k] = median_of(ratio_s, reps);
+    over_adam[k] = median_of(ratio_a, reps);
     floor_gbs = fmax(floor_gbs, 12.0 * n / median_of(axpy_t, reps) / 1e9);
-    if (strcmp(KINDS[k].op, "adam") == 0) adam_s = secs[k];
   }
   if (!rc) {
     printf("\n%zu parameters (in-place axpy up to %.1f GB/s in this run)\n",
            n, floor_gbs);
-    printf("  %-16s %6s %9s %12s %10s %8s %8s\n", "optimizer", "B/par",
-           "GB/s", "of axpy(*)", "time/Adam", "moved", "GB/s");
+    printf("  %-16s %6s %9s %12s %15s %10s %8s %8s\n", "optimizer", "B/par",
+           "GB/s", "of axpy(*)", "of streams(*)", "time/Adam", "moved",
+           "GB/s");
     for (int k = 0; k < NKINDS; k++) {
       if (secs[k] == 0) continue;
       clt_optim_desc d = desc_of(&KINDS[k]);
       int moved = bytes_moved(&d);
-      printf("  %-16s %6d %9.1f %11.0f%% %10.2f %8d %8.1f\n", KINDS[k].op,
-             bytes_per_param(&d), gbs[k], 100 * frac[k],
-             adam_s > 0 ? secs[k] / adam_s : NAN, moved,
+      printf("  %-16s %6d %9.1f %11.0f%% %14.0f%% %10.2f %8d %8.1f\n",
+             KINDS[k].op, bytes_per_param(&d), gbs[k], 100 * frac[k],
+             100 * frac_s[k], over_adam[k], moved,
              moved * (double)n / secs[k] / 1e9);
       char key[64];
       snprintf(key, sizeof key, "%s_%zu_of_axpy", KINDS[k].op, n);
       bu_note(r, key, "%.3f", frac[k]);
+      snprintf(key, sizeof key, "%s_%zu_of_streams", KINDS[k].op, n);
+      bu_note(r, key, "%.3f", frac_s[k]);
     }
-    printf("  (*) median over repetitions of GB/s over the axpy GB/s timed "
-           "just before it; moved: bytes per parameter a step does move\n\n");
+    printf("  (*) median over repetitions of GB/s over the floor's GB/s "
+           "timed just before it (streams: the same reads and writes as the "
+           "update, without its arithmetic); time/Adam: median over "
+           "repetitions of its time over Adam's timed just after it; moved: "
+           "bytes per parameter a step does move\n\n");
   }
 done:
-  if (k1) clReleaseKernel(k1);
+  for (int s = 0; s <= CLT_OPT_MAX_STATES; s++)
+    if (fk[s]) clReleaseKernel(fk[s]);
   if (prog) clReleaseProgram(prog), clt_cl_count(-1);
   clt_tensor_destroy(j.p);
   clt_tensor_destroy(j.g);
   free(times);
   free(axpy_t);
+  free(streams_t);
   free(ratio);
+  free(ratio_s);
+  free(adam_t);
+  free(ratio_a);
+  clt_optimizer_destroy(adam);
   free(host);
   return rc;
 }
