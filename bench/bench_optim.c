@@ -26,6 +26,7 @@
    repetitions. Record names follow bench/benchutil.h: op = optimizer,
    impl "cltrain", floor "axpy" (the PyTorch peers come from peers.py). */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,16 +41,25 @@ typedef struct kind_cfg {
   clt_optim_kind kind;
   float momentum; /* SGD's */
   int clip_guard;
+  /* Steps of two passes: the floor kernels with the same reads and
+     writes (floor_source), NULL for one pass (its floor is "streams"). */
+  const char *passes[2];
 } kind_cfg;
 
 static const kind_cfg KINDS[] = {
-    {"sgd", CLT_OPTIM_SGD, 0, 0},         {"momentum", CLT_OPTIM_SGD, 0.9f, 0},
-    {"adagrad", CLT_OPTIM_ADAGRAD, 0, 0}, {"rmsprop", CLT_OPTIM_RMSPROP, 0, 0},
-    {"adadelta", CLT_OPTIM_ADADELTA, 0, 0}, {"adam", CLT_OPTIM_ADAM, 0, 0},
-    {"adamw", CLT_OPTIM_ADAMW, 0, 0},     {"adamax", CLT_OPTIM_ADAMAX, 0, 0},
-    {"nadam", CLT_OPTIM_NADAM, 0, 0},     {"radam", CLT_OPTIM_RADAM, 0, 0},
-    {"lars", CLT_OPTIM_LARS, 0, 0},       {"lamb", CLT_OPTIM_LAMB, 0, 0},
-    {"adam_clip_guard", CLT_OPTIM_ADAM, 0, 1},
+    {"sgd", CLT_OPTIM_SGD, 0, 0, {NULL}},
+    {"momentum", CLT_OPTIM_SGD, 0.9f, 0, {NULL}},
+    {"adagrad", CLT_OPTIM_ADAGRAD, 0, 0, {NULL}},
+    {"rmsprop", CLT_OPTIM_RMSPROP, 0, 0, {NULL}},
+    {"adadelta", CLT_OPTIM_ADADELTA, 0, 0, {NULL}},
+    {"adam", CLT_OPTIM_ADAM, 0, 0, {NULL}},
+    {"adamw", CLT_OPTIM_ADAMW, 0, 0, {NULL}},
+    {"adamax", CLT_OPTIM_ADAMAX, 0, 0, {NULL}},
+    {"nadam", CLT_OPTIM_NADAM, 0, 0, {NULL}},
+    {"radam", CLT_OPTIM_RADAM, 0, 0, {NULL}},
+    {"lars", CLT_OPTIM_LARS, 0, 0, {"bench_read_pg", "bench_streams1"}},
+    {"lamb", CLT_OPTIM_LAMB, 0, 0, {"bench_lamb_moments", "bench_lamb_apply"}},
+    {"adam_clip_guard", CLT_OPTIM_ADAM, 0, 1, {"bench_read_g", "bench_streams2"}},
 };
 enum { NKINDS = sizeof KINDS / sizeof KINDS[0] };
 
@@ -134,24 +144,51 @@ static int validate(const char *device, const kind_cfg *k) {
 /* ------------------------------------------------------- in-place axpy */
 
 /* One work-item per element, as the optimizers (bench_floors has the
-   float4 variant; on POCL the two are within noise of each other).
-   bench_streams<k>: p and k state buffers read and written, g read, as
-   an optimizer with k state buffers; bench_streams0 is the axpy. */
+   float4 variant; on POCL the two are within noise of each other). Every
+   kernel takes p, g, three state buffers a, b, c (g where a kind has
+   fewer), s = 0 and never = -1e30: buffers are written back unchanged,
+   and a read-only pass stores only where a value equals never, which none
+   does. bench_streams<k>: p and k state buffers read and written, g read,
+   as an optimizer with k state buffers (bench_streams0 is the axpy). The
+   passes of the two-pass kinds: the statistics pass (bench_read_g, g for
+   clipping and the guard; bench_read_pg, p and g for LARS's norms) and
+   LAMB's moments pass (p, g, m, v read; m, v written) and update (p, m, v
+   read; p written). */
 static const char *floor_source =
-    "#define STREAMS(k, params, body) kernel void bench_streams##k("
-    "global float *p, global const float *g, params float s) {"
-    " size_t i = get_global_id(0); float d = s * g[i]; body p[i] += d; }\n"
-    "#define BUF(x) global float *restrict x,\n"
-    "STREAMS(0, , )\n"
-    "STREAMS(1, BUF(a), a[i] += d;)\n"
-    "STREAMS(2, BUF(a) BUF(b), a[i] += d; b[i] += d;)\n"
-    "STREAMS(3, BUF(a) BUF(b) BUF(c), a[i] += d; b[i] += d; c[i] += d;)\n";
+    "#define KERNEL(name, body) kernel void name(global float *restrict p,"
+    " global const float *restrict g, global float *restrict a,"
+    " global float *restrict b, global float *restrict c, float s,"
+    " float never) { size_t i = get_global_id(0); body }\n"
+    "KERNEL(bench_streams0, p[i] += s * g[i];)\n"
+    "KERNEL(bench_streams1, float d = s * g[i]; a[i] += d; p[i] += d;)\n"
+    "KERNEL(bench_streams2, float d = s * g[i]; a[i] += d; b[i] += d;"
+    " p[i] += d;)\n"
+    "KERNEL(bench_streams3, float d = s * g[i]; a[i] += d; b[i] += d;"
+    " c[i] += d; p[i] += d;)\n"
+    "KERNEL(bench_read_g, float16 x = vload16(i, g);"
+    " if (any(x == never)) p[i] = 0.0f;)\n"
+    "KERNEL(bench_read_pg, float16 x = vload16(i, p) + vload16(i, g);"
+    " if (any(x == never)) p[i] = 0.0f;)\n"
+    "KERNEL(bench_lamb_moments, float d = s * (g[i] + p[i]); a[i] += d;"
+    " b[i] += d;)\n"
+    "KERNEL(bench_lamb_apply, p[i] += s * (a[i] + b[i]);)\n";
+static const char *const FLOOR_KERNELS[] = {
+    "bench_streams0", "bench_streams1",     "bench_streams2",
+    "bench_streams3", "bench_read_g",       "bench_read_pg",
+    "bench_lamb_moments", "bench_lamb_apply"};
+enum { NFLOOR = sizeof FLOOR_KERNELS / sizeof FLOOR_KERNELS[0] };
+/* Elements per work-item: the read-only passes take 16 (one element each
+   made POCL emit a branch per element for the store that never happens,
+   slower than the optimizers' own statistics passes). */
+static const size_t FLOOR_WIDTH[NFLOOR] = {1, 1, 1, 1, 16, 16, 1, 1};
 
 typedef struct job {
   clt_context *ctx;
   clt_optimizer *opt;
   clt_tensor *p, *g;
-  cl_kernel kernel; /* run_floor's */
+  cl_kernel kernel[2]; /* run_floor's, one or two per step, */
+  size_t items[2];      /* over this many work-items */
+  int nkernels;
   size_t global;
   int iters;
 } job;
@@ -164,11 +201,13 @@ static int fail_cl(const char *what, cl_int err) {
 
 static int run_floor(void *arg) {
   job *j = arg;
-  for (int i = 0; i < j->iters; i++) {
-    cl_int err = clEnqueueNDRangeKernel(j->ctx->queue, j->kernel, 1, NULL,
-                                        &j->global, NULL, 0, NULL, NULL);
-    if (err) return fail_cl("floor kernel", err);
-  }
+  for (int i = 0; i < j->iters; i++)
+    for (int k = 0; k < j->nkernels; k++) {
+      cl_int err = clEnqueueNDRangeKernel(j->ctx->queue, j->kernel[k], 1,
+                                          NULL, &j->items[k], NULL, 0, NULL,
+                                          NULL);
+      if (err) return fail_cl("floor kernel", err);
+    }
   cl_int err = clFinish(j->ctx->queue);
   return err ? fail_cl("clFinish", err) : 0;
 }
@@ -207,19 +246,21 @@ static int pick_iters(bu_fn fn, job *j) {
   return t > 0.04 ? 1 : (int)(0.04 / fmax(t, 1e-5)) + 1;
 }
 
-/* Sets floor kernel k's buffers: p, g, then the state buffers. */
+/* Sets floor kernel k's buffers: p, g, then the state buffers (g for the
+   ones a kind lacks: never read). */
 static int floor_args(cl_kernel k, const job *j, clt_tensor *const *state,
                       int states) {
   cl_mem m[2 + CLT_OPT_MAX_STATES] = {j->p->st->mem, j->g->st->mem};
-  for (int b = 0; b < states; b++) m[2 + b] = state[b]->st->mem;
+  for (int b = 0; b < CLT_OPT_MAX_STATES; b++)
+    m[2 + b] = b < states ? state[b]->st->mem : j->g->st->mem;
   cl_int err = 0;
-  for (int a = 0; a < 2 + states && !err; a++)
+  for (int a = 0; a < 2 + CLT_OPT_MAX_STATES && !err; a++)
     err = clSetKernelArg(k, (cl_uint)a, sizeof m[a], &m[a]);
   return err ? fail_cl("floor kernel", err) : 0;
 }
 
-/* The floor kernels, k[s] = bench_streams<s>, their factor s set; k[0]'s
-   buffers too. */
+/* The floor kernels, k[i] = FLOOR_KERNELS[i], s and never set; the
+   axpy's buffers too. */
 static int floor_kernels(clt_context *ctx, cl_program *prog, const job *j,
                          cl_kernel *k) {
   if (clt_cl_build(ctx, floor_source, prog) != CLT_OK) {
@@ -228,16 +269,42 @@ static int floor_kernels(clt_context *ctx, cl_program *prog, const job *j,
   }
   /* s = 0: every buffer is read and written back unchanged (the state
      stays the optimizer's; a drifting v could go negative) */
-  const float s = 0.0f;
-  for (int st = 0; st <= CLT_OPT_MAX_STATES; st++) {
-    char name[32];
-    snprintf(name, sizeof name, "bench_streams%d", st);
+  const float s = 0.0f, never = -1e30f;
+  const cl_uint at = 2 + CLT_OPT_MAX_STATES;
+  for (int i = 0; i < NFLOOR; i++) {
     cl_int err;
-    k[st] = clCreateKernel(*prog, name, &err);
-    if (!err) err = clSetKernelArg(k[st], (cl_uint)(2 + st), sizeof s, &s);
-    if (err) return fail_cl(name, err);
+    k[i] = clCreateKernel(*prog, FLOOR_KERNELS[i], &err);
+    if (!err) err = clSetKernelArg(k[i], at, sizeof s, &s);
+    if (!err) err = clSetKernelArg(k[i], at + 1, sizeof never, &never);
+    if (err) return fail_cl(FLOOR_KERNELS[i], err);
   }
   return floor_args(k[0], j, NULL, 0);
+}
+
+/* The index of floor kernel `name`. */
+static int floor_index(const char *name) {
+  int i = 0;
+  while (i < NFLOOR - 1 && strcmp(FLOOR_KERNELS[i], name) != 0) i++;
+  return i;
+}
+
+/* Points j's floor at kernels fk[idx[0..n)]. */
+static void use_floor(job *j, cl_kernel *fk, const int *idx, int n) {
+  j->nkernels = n;
+  for (int i = 0; i < n; i++) {
+    j->kernel[i] = fk[idx[i]];
+    j->items[i] = j->global / FLOOR_WIDTH[idx[i]];
+  }
+}
+
+/* use_floor, with the optimizer's buffers; then picks the floor's steps
+   per block (pick_iters's), or -1. */
+static int floor_job(job *j, cl_kernel *fk, const int *idx, int n,
+                     clt_tensor *const *state, int states) {
+  use_floor(j, fk, idx, n);
+  for (int i = 0; i < n; i++)
+    if (floor_args(j->kernel[i], j, state, states)) return -1;
+  return pick_iters(run_floor, j);
 }
 
 /* The optimizer's state buffers for its one tensor, into state; their
@@ -249,23 +316,25 @@ static int states_of(const clt_optimizer *opt, clt_tensor **state) {
   return count;
 }
 
+/* Per repetition: seconds per step of the optimizer and of its floors,
+   and their ratios. */
+enum { T_OPT, T_AXPY, T_STREAMS, T_PASSES, R_AXPY, R_STREAMS, R_PASSES,
+       R_PASSES_STREAMS, NSERIES };
+
 static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
                       size_t n) {
   int rc = 0, reps = o->reps;
-  double *times = malloc((size_t)reps * sizeof *times);
-  double *axpy_t = malloc((size_t)reps * sizeof *axpy_t);
-  double *streams_t = malloc((size_t)reps * sizeof *streams_t);
-  double *ratio = malloc((size_t)reps * sizeof *ratio);
-  double *ratio_s = malloc((size_t)reps * sizeof *ratio_s);
+  double *series = malloc((size_t)NSERIES * reps * sizeof *series), *t[NSERIES];
   float *host = malloc(n * sizeof *host);
   job j = {.ctx = ctx, .global = n};
   cl_program prog = NULL;
-  cl_kernel fk[CLT_OPT_MAX_STATES + 1] = {NULL};
-  if (!times || !axpy_t || !streams_t || !ratio || !ratio_s || !host) {
+  cl_kernel fk[NFLOOR] = {NULL};
+  if (!series || !host) {
     fprintf(stderr, "bench_optim: out of memory\n");
     rc = 1;
     goto done;
   }
+  for (int i = 0; i < NSERIES; i++) t[i] = series + (size_t)i * reps;
   clt_status st = clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.p);
   if (st == CLT_OK) st = clt_tensor_create(ctx, 1, n, CLT_FLOAT32, &j.g);
   fill(host, n, 3, 1.0f);
@@ -282,20 +351,21 @@ static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
      block: the machine is shared, so each optimizer is compared with the
      floors of its moment. */
   rc = floor_kernels(ctx, &prog, &j, fk);
-  j.kernel = fk[0];
-  int axpy_iters = rc ? -1 : pick_iters(run_floor, &j);
+  const int axpy_idx = 0;
+  int axpy_iters = rc ? -1 : floor_job(&j, fk, &axpy_idx, 1, NULL, 0);
   if (axpy_iters < 0) rc = 1;
   if (rc) goto done;
 
-  double gbs[NKINDS] = {0}, secs[NKINDS] = {0}, frac[NKINDS] = {0},
-         frac_s[NKINDS] = {0}, floor_gbs = 0;
+  double gbs[NKINDS] = {0}, secs[NKINDS] = {0}, med[NKINDS][NSERIES] = {{0}},
+         floor_gbs = 0;
   int adam = -1;
   for (int k = 0; k < NKINDS && !rc; k++) {
-    if (o->quick && strcmp(KINDS[k].op, "momentum") != 0 &&
-        strcmp(KINDS[k].op, "adam") != 0 && strcmp(KINDS[k].op, "lars") != 0 &&
-        strcmp(KINDS[k].op, "lamb") != 0)
+    const kind_cfg *kc = &KINDS[k];
+    if (o->quick && strcmp(kc->op, "momentum") != 0 &&
+        strcmp(kc->op, "adam") != 0 && strcmp(kc->op, "lars") != 0 &&
+        strcmp(kc->op, "lamb") != 0)
       continue;
-    clt_optim_desc d = desc_of(&KINDS[k]);
+    clt_optim_desc d = desc_of(kc);
     if (clt_optimizer_create(ctx, &d, &j.opt) != CLT_OK) {
       fprintf(stderr, "bench_optim: %s\n", clt_last_error(ctx));
       rc = 1;
@@ -305,91 +375,113 @@ static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
     int opt_iters = pick_iters(run_steps, &j); /* creates the state */
     clt_tensor *state[CLT_OPT_MAX_STATES];
     int states = opt_iters < 0 ? 0 : states_of(j.opt, state);
-    rc = opt_iters < 0 || floor_args(fk[states], &j, state, states);
-    j.kernel = fk[states];
-    int streams_iters = rc ? -1 : pick_iters(run_floor, &j);
-    rc = streams_iters < 0;
+    const bool two = kc->passes[0] != NULL;
+    const int streams = states,
+              passes[2] = {two ? floor_index(kc->passes[0]) : 0,
+                           two ? floor_index(kc->passes[1]) : 0};
+    int streams_iters =
+        opt_iters < 0 ? -1 : floor_job(&j, fk, &streams, 1, state, states);
+    int passes_iters = !two || streams_iters < 0
+                           ? 0
+                           : floor_job(&j, fk, passes, 2, state, states);
+    rc = streams_iters < 0 || passes_iters < 0;
     for (int rep = 0; rep < reps && !rc; rep++) {
-      j.kernel = fk[0];
+      use_floor(&j, fk, &axpy_idx, 1);
       j.iters = axpy_iters;
-      rc = time_block(run_floor, &j, &axpy_t[rep]);
-      j.kernel = fk[states];
+      rc = time_block(run_floor, &j, &t[T_AXPY][rep]);
+      use_floor(&j, fk, &streams, 1);
       j.iters = streams_iters;
-      if (!rc) rc = time_block(run_floor, &j, &streams_t[rep]);
-      j.iters = opt_iters;
-      if (!rc) rc = time_block(run_steps, &j, &times[rep]);
-      if (!rc) {
-        ratio[rep] = (bpp / times[rep]) / (12.0 / axpy_t[rep]);
-        ratio_s[rep] = streams_t[rep] / times[rep];
+      if (!rc) rc = time_block(run_floor, &j, &t[T_STREAMS][rep]);
+      if (!rc && two) {
+        use_floor(&j, fk, passes, 2);
+        j.iters = passes_iters;
+        rc = time_block(run_floor, &j, &t[T_PASSES][rep]);
+      } else {
+        t[T_PASSES][rep] = t[T_STREAMS][rep];
       }
+      j.iters = opt_iters;
+      if (!rc) rc = time_block(run_steps, &j, &t[T_OPT][rep]);
+      if (rc) break;
+      t[R_AXPY][rep] = (bpp / t[T_OPT][rep]) / (12.0 / t[T_AXPY][rep]);
+      t[R_STREAMS][rep] = t[T_STREAMS][rep] / t[T_OPT][rep];
+      t[R_PASSES][rep] = t[T_PASSES][rep] / t[T_OPT][rep];
+      t[R_PASSES_STREAMS][rep] = t[T_PASSES][rep] / t[T_STREAMS][rep];
     }
     clt_optimizer_destroy(j.opt);
     j.opt = NULL;
     if (rc) break;
-    const bu_rec rec = {.suite = "optim", .op = KINDS[k].op, .impl = "cltrain",
+    const bu_rec rec = {.suite = "optim", .op = kc->op, .impl = "cltrain",
                         .floor = "axpy", .elems = (long long)n,
                         .bytes = (double)bpp * n};
-    bu_rec axpy = rec, streams = rec;
+    bu_rec axpy = rec, streams_rec = rec, passes_rec = rec;
     axpy.op = "axpy_inplace";
-    axpy.impl = KINDS[k].op;
+    axpy.impl = kc->op;
     axpy.bytes = 12.0 * n;
-    streams.op = "streams_inplace";
-    streams.impl = KINDS[k].op;
-    rc = bu_add(r, &rec, times, reps);
-    if (!rc) rc = bu_add(r, &axpy, axpy_t, reps);
-    if (!rc) rc = bu_add(r, &streams, streams_t, reps);
-    secs[k] = median_of(times, reps);
+    streams_rec.op = "streams_inplace";
+    streams_rec.impl = kc->op;
+    passes_rec.op = "passes_inplace";
+    passes_rec.impl = kc->op;
+    passes_rec.bytes = (double)bytes_moved(&d) * n;
+    rc = bu_add(r, &rec, t[T_OPT], reps);
+    if (!rc) rc = bu_add(r, &axpy, t[T_AXPY], reps);
+    if (!rc) rc = bu_add(r, &streams_rec, t[T_STREAMS], reps);
+    if (!rc && two) rc = bu_add(r, &passes_rec, t[T_PASSES], reps);
+    for (int i = 0; i < NSERIES; i++) med[k][i] = median_of(t[i], reps);
+    secs[k] = med[k][T_OPT];
     gbs[k] = bpp * (double)n / secs[k] / 1e9;
-    frac[k] = median_of(ratio, reps);
-    frac_s[k] = median_of(ratio_s, reps);
-    if (strcmp(KINDS[k].op, "adam") == 0) adam = k;
-    floor_gbs = fmax(floor_gbs, 12.0 * n / median_of(axpy_t, reps) / 1e9);
+    if (strcmp(kc->op, "adam") == 0) adam = k;
+    floor_gbs = fmax(floor_gbs, 12.0 * n / med[k][T_AXPY] / 1e9);
   }
   if (!rc) {
     printf("\n%zu parameters (in-place axpy up to %.1f GB/s in this run)\n",
            n, floor_gbs);
-    printf("  %-16s %6s %9s %12s %15s %10s %8s %8s\n", "optimizer", "B/par",
-           "GB/s", "of axpy(*)", "of streams(*)", "time/Adam", "moved",
-           "GB/s");
+    printf("  %-16s %6s %7s %9s %11s %10s %10s %11s %6s %7s\n", "optimizer",
+           "B/par", "GB/s", "of axpy", "of streams", "of passes",
+           "time/Adam", "floor/Adam", "moved", "GB/s");
     for (int k = 0; k < NKINDS; k++) {
       if (secs[k] == 0) continue;
       clt_optim_desc d = desc_of(&KINDS[k]);
-      int moved = bytes_moved(&d);
-      /* Each time over its own streams floor's, scaled to the floor's
-         bytes: the time on memory as fast as Adam's buffers were. */
-      double over_adam =
-          adam < 0 ? NAN
-                   : (bytes_per_param(&d) / frac_s[k]) / (28.0 / frac_s[adam]);
-      printf("  %-16s %6d %9.1f %11.0f%% %14.0f%% %10.2f %8d %8.1f\n",
-             KINDS[k].op, bytes_per_param(&d), gbs[k], 100 * frac[k],
-             100 * frac_s[k], over_adam, moved,
-             moved * (double)n / secs[k] / 1e9);
-      char key[64];
-      snprintf(key, sizeof key, "%s_%zu_of_axpy", KINDS[k].op, n);
-      bu_note(r, key, "%.3f", frac[k]);
-      snprintf(key, sizeof key, "%s_%zu_of_streams", KINDS[k].op, n);
-      bu_note(r, key, "%.3f", frac_s[k]);
-      snprintf(key, sizeof key, "%s_%zu_over_adam", KINDS[k].op, n);
-      bu_note(r, key, "%.3f", over_adam);
+      int moved = bytes_moved(&d), bpp = bytes_per_param(&d);
+      /* Times taken against the streams floor on their own buffers and
+         scaled to Adam's: the time on memory as fast as Adam's buffers
+         were; floor: the passes' time the same way. */
+      double unit = adam < 0 ? NAN : med[adam][R_STREAMS] / 28.0;
+      double over_adam = bpp / med[k][R_STREAMS] * unit;
+      double floor_over_adam = bpp * med[k][R_PASSES_STREAMS] * unit;
+      printf("  %-16s %6d %7.1f %8.0f%% %10.0f%% %9.0f%% %10.2f %11.2f %6d "
+             "%7.1f\n",
+             KINDS[k].op, bpp, gbs[k], 100 * med[k][R_AXPY],
+             100 * med[k][R_STREAMS], 100 * med[k][R_PASSES], over_adam,
+             floor_over_adam, moved, moved * (double)n / secs[k] / 1e9);
+      const struct {
+        const char *what;
+        double v;
+      } out[] = {{"of_axpy", med[k][R_AXPY]},
+                 {"of_streams", med[k][R_STREAMS]},
+                 {"of_passes", med[k][R_PASSES]},
+                 {"over_adam", over_adam},
+                 {"floor_over_adam", floor_over_adam}};
+      for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+        char key[80];
+        snprintf(key, sizeof key, "%s_%zu_%s", KINDS[k].op, n, out[i].what);
+        bu_note(r, key, "%.3f", out[i].v);
+      }
     }
-    printf("  (*) median over repetitions of GB/s over the floor's GB/s "
-           "timed just before it (streams: the same reads and writes as the "
-           "update, without its arithmetic); time/Adam: B/par over of "
-           "streams, over Adam's (each time measured against its own "
-           "buffers' floor); moved: bytes per parameter a step does "
-           "move\n\n");
+    printf("  of axpy, of streams, of passes: medians over repetitions of the "
+           "floor's time over the step's, each floor timed just before it "
+           "(streams: the update's reads and writes without its arithmetic; "
+           "passes: those of each of its passes, for the kinds with two); "
+           "time/Adam, floor/Adam: the step's and the passes' time over "
+           "Adam's, each measured against the streams floor on its own "
+           "buffers; moved: bytes per parameter a step does move\n\n");
   }
 done:
-  for (int s = 0; s <= CLT_OPT_MAX_STATES; s++)
-    if (fk[s]) clReleaseKernel(fk[s]);
+  for (int i = 0; i < NFLOOR; i++)
+    if (fk[i]) clReleaseKernel(fk[i]);
   if (prog) clReleaseProgram(prog), clt_cl_count(-1);
   clt_tensor_destroy(j.p);
   clt_tensor_destroy(j.g);
-  free(times);
-  free(axpy_t);
-  free(streams_t);
-  free(ratio);
-  free(ratio_s);
+  free(series);
   free(host);
   return rc;
 }
