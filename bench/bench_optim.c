@@ -17,7 +17,8 @@
    bytes their steps do move: the norms need a pass over memory before
    the update (LARS: a read of p and g, 28 B/param in all; LAMB: moments
    and norms, then p -= lr r u, 40; clipping and the guard: a read of g,
-   Adam's 28 + 4).
+   Adam's 28 + 4), against a third floor with the reads and writes of
+   each of those passes ("passes").
 
    Each kind is validated first: three steps at 4097 parameters against the
    double-precision reference backend. Timed repetitions run `iters` steps
@@ -36,30 +37,36 @@
 
 #define WARMUP 8
 
+/* The floor kernels of floor_source, in FLOOR_KERNELS' order. */
+enum {
+  F_STREAMS0, F_STREAMS1, F_STREAMS2, F_STREAMS3, F_READ_G, F_READ_PG,
+  F_LAMB_MOMENTS, F_LAMB_APPLY, NFLOOR
+};
+
 typedef struct kind_cfg {
   const char *op;
   clt_optim_kind kind;
   float momentum; /* SGD's */
   int clip_guard;
   /* Steps of two passes: the floor kernels with the same reads and
-     writes (floor_source), NULL for one pass (its floor is "streams"). */
-  const char *passes[2];
+     writes; {0, 0} for one pass (its floor is "streams"). */
+  int passes[2];
 } kind_cfg;
 
 static const kind_cfg KINDS[] = {
-    {"sgd", CLT_OPTIM_SGD, 0, 0, {NULL}},
-    {"momentum", CLT_OPTIM_SGD, 0.9f, 0, {NULL}},
-    {"adagrad", CLT_OPTIM_ADAGRAD, 0, 0, {NULL}},
-    {"rmsprop", CLT_OPTIM_RMSPROP, 0, 0, {NULL}},
-    {"adadelta", CLT_OPTIM_ADADELTA, 0, 0, {NULL}},
-    {"adam", CLT_OPTIM_ADAM, 0, 0, {NULL}},
-    {"adamw", CLT_OPTIM_ADAMW, 0, 0, {NULL}},
-    {"adamax", CLT_OPTIM_ADAMAX, 0, 0, {NULL}},
-    {"nadam", CLT_OPTIM_NADAM, 0, 0, {NULL}},
-    {"radam", CLT_OPTIM_RADAM, 0, 0, {NULL}},
-    {"lars", CLT_OPTIM_LARS, 0, 0, {"bench_read_pg", "bench_streams1"}},
-    {"lamb", CLT_OPTIM_LAMB, 0, 0, {"bench_lamb_moments", "bench_lamb_apply"}},
-    {"adam_clip_guard", CLT_OPTIM_ADAM, 0, 1, {"bench_read_g", "bench_streams2"}},
+    {"sgd", CLT_OPTIM_SGD, 0, 0, {0, 0}},
+    {"momentum", CLT_OPTIM_SGD, 0.9f, 0, {0, 0}},
+    {"adagrad", CLT_OPTIM_ADAGRAD, 0, 0, {0, 0}},
+    {"rmsprop", CLT_OPTIM_RMSPROP, 0, 0, {0, 0}},
+    {"adadelta", CLT_OPTIM_ADADELTA, 0, 0, {0, 0}},
+    {"adam", CLT_OPTIM_ADAM, 0, 0, {0, 0}},
+    {"adamw", CLT_OPTIM_ADAMW, 0, 0, {0, 0}},
+    {"adamax", CLT_OPTIM_ADAMAX, 0, 0, {0, 0}},
+    {"nadam", CLT_OPTIM_NADAM, 0, 0, {0, 0}},
+    {"radam", CLT_OPTIM_RADAM, 0, 0, {0, 0}},
+    {"lars", CLT_OPTIM_LARS, 0, 0, {F_READ_PG, F_STREAMS1}},
+    {"lamb", CLT_OPTIM_LAMB, 0, 0, {F_LAMB_MOMENTS, F_LAMB_APPLY}},
+    {"adam_clip_guard", CLT_OPTIM_ADAM, 0, 1, {F_READ_G, F_STREAMS2}},
 };
 enum { NKINDS = sizeof KINDS / sizeof KINDS[0] };
 
@@ -172,11 +179,10 @@ static const char *floor_source =
     "KERNEL(bench_lamb_moments, float d = s * (g[i] + p[i]); a[i] += d;"
     " b[i] += d;)\n"
     "KERNEL(bench_lamb_apply, p[i] += s * (a[i] + b[i]);)\n";
-static const char *const FLOOR_KERNELS[] = {
+static const char *const FLOOR_KERNELS[NFLOOR] = {
     "bench_streams0", "bench_streams1",     "bench_streams2",
     "bench_streams3", "bench_read_g",       "bench_read_pg",
     "bench_lamb_moments", "bench_lamb_apply"};
-enum { NFLOOR = sizeof FLOOR_KERNELS / sizeof FLOOR_KERNELS[0] };
 /* Elements per work-item: the read-only passes take 16 (one element each
    made POCL emit a branch per element for the store that never happens,
    slower than the optimizers' own statistics passes). */
@@ -281,13 +287,6 @@ static int floor_kernels(clt_context *ctx, cl_program *prog, const job *j,
   return floor_args(k[0], j, NULL, 0);
 }
 
-/* The index of floor kernel `name`. */
-static int floor_index(const char *name) {
-  int i = 0;
-  while (i < NFLOOR - 1 && strcmp(FLOOR_KERNELS[i], name) != 0) i++;
-  return i;
-}
-
 /* Points j's floor at kernels fk[idx[0..n)]. */
 static void use_floor(job *j, cl_kernel *fk, const int *idx, int n) {
   j->nkernels = n;
@@ -351,7 +350,7 @@ static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
      block: the machine is shared, so each optimizer is compared with the
      floors of its moment. */
   rc = floor_kernels(ctx, &prog, &j, fk);
-  const int axpy_idx = 0;
+  const int axpy_idx = F_STREAMS0;
   int axpy_iters = rc ? -1 : floor_job(&j, fk, &axpy_idx, 1, NULL, 0);
   if (axpy_iters < 0) rc = 1;
   if (rc) goto done;
@@ -375,15 +374,13 @@ static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
     int opt_iters = pick_iters(run_steps, &j); /* creates the state */
     clt_tensor *state[CLT_OPT_MAX_STATES];
     int states = opt_iters < 0 ? 0 : states_of(j.opt, state);
-    const bool two = kc->passes[0] != NULL;
-    const int streams = states,
-              passes[2] = {two ? floor_index(kc->passes[0]) : 0,
-                           two ? floor_index(kc->passes[1]) : 0};
+    const bool two = kc->passes[0] != F_STREAMS0;
+    const int streams = F_STREAMS0 + states;
     int streams_iters =
         opt_iters < 0 ? -1 : floor_job(&j, fk, &streams, 1, state, states);
     int passes_iters = !two || streams_iters < 0
                            ? 0
-                           : floor_job(&j, fk, passes, 2, state, states);
+                           : floor_job(&j, fk, kc->passes, 2, state, states);
     rc = streams_iters < 0 || passes_iters < 0;
     for (int rep = 0; rep < reps && !rc; rep++) {
       use_floor(&j, fk, &axpy_idx, 1);
@@ -393,7 +390,7 @@ static int bench_size(bu_report *r, const bu_opts *o, clt_context *ctx,
       j.iters = streams_iters;
       if (!rc) rc = time_block(run_floor, &j, &t[T_STREAMS][rep]);
       if (!rc && two) {
-        use_floor(&j, fk, passes, 2);
+        use_floor(&j, fk, kc->passes, 2);
         j.iters = passes_iters;
         rc = time_block(run_floor, &j, &t[T_PASSES][rep]);
       } else {
