@@ -131,10 +131,11 @@ Test(train, initial_weights_follow_init_std) {
   make_data(&r, 500, 40, 7, 9);
   for (size_t d = 0; d < nd; d++) {
     clt_context *ctx = tu_context(specs[d]);
+    const clt_train_options base =
+        options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 1e-3, 50, 1, r.train.n);
     const double stds[] = {0.0, 0.001};
     for (size_t k = 0; k < 2; k++) {
-      clt_train_options o =
-          options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 1e-3, 50, 1, r.train.n);
+      clt_train_options o = base;
       o.init_std = stds[k];
       clt_trainer *tr = trainer(ctx, &o, &r);
       clt_tensor *Xt = tu_tensor(ctx, r.test.n, r.test.d, r.test.x);
@@ -154,8 +155,7 @@ Test(train, initial_weights_follow_init_std) {
     }
     const double bad[] = {-1e-3, NAN};
     for (size_t k = 0; k < 2; k++) {
-      clt_train_options o =
-          options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 1e-3, 50, 1, r.train.n);
+      clt_train_options o = base;
       o.init_std = bad[k];
       clt_trainer *tr = NULL;
       cr_assert_eq(clt_trainer_create(ctx, &o, &r.train, &r.test, &tr),
