@@ -190,6 +190,93 @@ Test(cli, plot_draws_a_png) {
   cr_assert(memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
 }
 
+/* Runs the tool in dir with an argument vector (no shell); output as
+   cltrain() gives it. */
+static int cltrain_argv(char *const argv[]) {
+  int fds[2];
+  cr_assert_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir) != 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0) _exit(126);
+    unsetenv("CLT_DEVICE");
+    execv(CLT_CLI_PATH, argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
+    n += (size_t)r;
+  out[n] = '\0';
+  close(fds[0]);
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+static int file_exists(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return access(path, F_OK) == 0;
+}
+
+static int is_png(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "rb");
+  unsigned char magic[8] = {0};
+  int ok = f && fread(magic, 1, 8, f) == 8 && memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0;
+  if (f) fclose(f);
+  return ok;
+}
+
+/* Paths are file names and nothing else: shell command substitution,
+   backticks, variables, double quotes that would end a shell string, single
+   quotes that would end a gnuplot string and inject system(), and a
+   newline; as --plot and as --metrics. Each would create a pwned_* file in
+   dir if anything interpreted it. */
+Test(cli, plot_and_metrics_paths_are_never_interpreted) {
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+    cr_skip_test("gnuplot is not installed");
+  static const char *const names[] = {
+      "a$(touch pwned_a).png",
+      "b`touch pwned_b`.png",
+      "c$HOME${PATH}.png",
+      "d\"; touch pwned_d; echo \".png",
+      "e'; system('touch pwned_e'); set output 'e2.png",
+      "f\nsystem('touch pwned_f')\n.png",
+      "g'\"$(touch pwned_g)`touch pwned_h`;|&<>*?~!#%\\.png",
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char metrics[256];
+    snprintf(metrics, sizeof metrics, "%s.csv", names[i]);
+    char *const argv[] = {"cltrain", "train", "--data", "train.csv", "--test", "test.csv",
+                          "--epochs", "2", "--device", "ref", "--quiet",
+                          "--plot", (char *)names[i], "--metrics", metrics, NULL};
+    int rc = cltrain_argv(argv);
+    cr_assert_eq(rc, 0, "--plot '%s': exit %d:\n%s", names[i], rc, out);
+    cr_assert(is_png(names[i]), "--plot '%s' drew no PNG under its literal name:\n%s",
+              names[i], out);
+    cr_assert(file_exists(metrics), "--metrics '%s' not written under its literal name",
+              metrics);
+  }
+  static const char *const pwned[] = {"pwned_a", "pwned_b", "pwned_d", "pwned_e",
+                                      "pwned_f", "pwned_g", "pwned_h", "e2.png"};
+  for (size_t i = 0; i < sizeof pwned / sizeof pwned[0]; i++)
+    cr_assert(!file_exists(pwned[i]), "%s exists: a path was interpreted", pwned[i]);
+}
+
+Test(cli, plot_that_cannot_be_written_exits_1_naming_it) {
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+    cr_skip_test("gnuplot is not installed");
+  EXPECT_RUN(1,
+             "train --data train.csv --test test.csv --epochs 2 --device ref "
+             "--quiet --plot no-such-dir/curves.png",
+             "no-such-dir/curves.png");
+}
+
 Test(cli, divergence_exits_1_naming_step_and_rate) {
   EXPECT_RUN(1,
              "train --data train.csv --test test.csv --loss mse --optim sgd "

@@ -11,4 +11,9 @@ int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);
 
+/* Draws the metrics CSV at csv as loss and accuracy curves into the PNG at
+   png with gnuplot; neither path is ever interpreted by gnuplot or a
+   shell. 0, or -1 after a message on stderr naming png. */
+int clt_cli_plot(const char *csv, const char *png);
+
 #endif

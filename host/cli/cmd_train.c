@@ -185,31 +185,6 @@ static int show_progress(void *user, size_t done, size_t total, double loss) {
   return 0;
 }
 
-/* --------------------------------------------------------------- plot */
-
-static void plot_metrics(const char *csv, const char *png) {
-  char cmd[8192];
-  snprintf(cmd, sizeof cmd,
-           "gnuplot -e \"set terminal pngcairo size 900,420 noenhanced; set output '%s'; "
-           "set datafile separator ','; set key autotitle columnhead; set multiplot layout 1,2; "
-           "set xlabel 'epoch'; set title 'loss'; plot '%s' using 1:3 with linespoints title "
-           "'train', '' using 1:4 with linespoints title 'test'; set title 'test accuracy'; "
-           "plot '%s' using 1:5 with linespoints title 'test accuracy'; unset multiplot\" "
-           "2>&1",
-           png, csv, csv);
-  FILE *g = popen(cmd, "r");
-  char line[512];
-  int said = 0;
-  while (g && fgets(line, sizeof line, g))
-    if (!said++) fprintf(stderr, "cltrain train: gnuplot: %s", line);
-  int rc = g ? pclose(g) : -1;
-  if (rc != 0)
-    fprintf(stderr,
-            "cltrain train: --plot %s was not drawn (gnuplot failed; install "
-            "gnuplot-nox)\n",
-            png);
-}
-
 /* ---------------------------------------------------------------- train */
 
 static void train_usage(FILE *f) {
@@ -501,7 +476,7 @@ int clt_cmd_train(int argc, char **argv) {
     }
   }
   if (metrics) fclose(metrics);
-  if (rc == 0 && a.plot) plot_metrics(metrics_path, a.plot);
+  if (rc == 0 && a.plot && clt_cli_plot(metrics_path, a.plot) != 0) rc = 1;
   if (metrics_path == tmp_metrics) unlink(tmp_metrics);
   if (rc == 0 && a.json) {
     printf("{\"device\":");
