@@ -90,14 +90,19 @@ inline ulong clt_opt_end(uint word, size_t grp, uint gpu) {
 /* Stores the new value of x[j], or its old one when skipping. */
 #define CLT_OPT_PUT(x, j, old, new) (x)[j] = skip ? (old) : (new)
 
-/* The main kernel and its bound-checked tail variant: the body called with
-   the shared arguments, the kernel's own, and checked 0 or 1. */
-#define CLT_OPT_PAIR(name, params, body, ...)                                 \
+/* The main kernel and its bound-checked tail variant. call is the body's
+   call in parentheses, with the shared arguments (CLT_OPT_HEAD_ARGS), the
+   kernel's own and checked, which is 0 in the main kernel and 1 in the
+   tail (no variadic macros: OpenCL C 1.2 has none, and NVIDIA's compiler
+   refuses them). */
+#define CLT_OPT_PAIR(name, params, call)                                      \
   __kernel void name(CLT_OPT_HEAD, params) {                                  \
-    body(CLT_OPT_HEAD_ARGS, __VA_ARGS__, 0);                                  \
+    const int checked = 0;                                                    \
+    call;                                                                     \
   }                                                                           \
   __kernel void name##_tail(CLT_OPT_HEAD, params) {                           \
-    body(CLT_OPT_HEAD_ARGS, __VA_ARGS__, 1);                                  \
+    const int checked = 1;                                                    \
+    call;                                                                     \
   }
 
 /* torch.maximum / torch.amax: NaN wins. */
@@ -123,12 +128,15 @@ CLT_OPT_BODY clt_opt_sgd(CLT_OPT_HEAD, __global float *restrict buf, float lr,
 
 #define CLT_OPT_SGD_PARAMS                                                    \
   __global float *restrict buf, float lr, float mb, float damp1, float mn
-CLT_OPT_PAIR(clt_optim_sgd, CLT_OPT_SGD_PARAMS, clt_opt_sgd, buf, lr, mb,
-             damp1, mn, 0, 0)
-CLT_OPT_PAIR(clt_optim_sgd_momentum, CLT_OPT_SGD_PARAMS, clt_opt_sgd, buf, lr,
-             mb, damp1, mn, 1, 0)
-CLT_OPT_PAIR(clt_optim_sgd_nesterov, CLT_OPT_SGD_PARAMS, clt_opt_sgd, buf, lr,
-             mb, damp1, mn, 1, 1)
+CLT_OPT_PAIR(clt_optim_sgd, CLT_OPT_SGD_PARAMS,
+             (clt_opt_sgd(CLT_OPT_HEAD_ARGS, buf, lr, mb, damp1, mn, 0, 0,
+                 checked)))
+CLT_OPT_PAIR(clt_optim_sgd_momentum, CLT_OPT_SGD_PARAMS,
+             (clt_opt_sgd(CLT_OPT_HEAD_ARGS, buf, lr, mb, damp1, mn, 1, 0,
+                 checked)))
+CLT_OPT_PAIR(clt_optim_sgd_nesterov, CLT_OPT_SGD_PARAMS,
+             (clt_opt_sgd(CLT_OPT_HEAD_ARGS, buf, lr, mb, damp1, mn, 1, 1,
+                 checked)))
 
 CLT_OPT_BODY clt_opt_adagrad(CLT_OPT_HEAD, __global float *restrict sum,
                              float clr, float eps, const int checked) {
@@ -139,8 +147,8 @@ CLT_OPT_BODY clt_opt_adagrad(CLT_OPT_HEAD, __global float *restrict sum,
 }
 
 #define CLT_OPT_ADAGRAD_PARAMS __global float *restrict sum, float clr, float eps
-CLT_OPT_PAIR(clt_optim_adagrad, CLT_OPT_ADAGRAD_PARAMS, clt_opt_adagrad, sum,
-             clr, eps)
+CLT_OPT_PAIR(clt_optim_adagrad, CLT_OPT_ADAGRAD_PARAMS,
+             (clt_opt_adagrad(CLT_OPT_HEAD_ARGS, sum, clr, eps, checked)))
 
 CLT_OPT_BODY clt_opt_rmsprop(CLT_OPT_HEAD, __global float *restrict sq,
                              __global float *restrict buf,
@@ -174,8 +182,9 @@ CLT_OPT_BODY clt_opt_rmsprop(CLT_OPT_HEAD, __global float *restrict sq,
       __global float *restrict avg, float lr, float alpha,                    \
       float one_minus_alpha, float eps, float momentum
 #define CLT_OPT_RMSPROP(name, C, M)                                           \
-  CLT_OPT_PAIR(name, CLT_OPT_RMSPROP_PARAMS, clt_opt_rmsprop, sq, buf, avg,   \
-               lr, alpha, one_minus_alpha, eps, momentum, C, M)
+  CLT_OPT_PAIR(name, CLT_OPT_RMSPROP_PARAMS,                                  \
+               (clt_opt_rmsprop(CLT_OPT_HEAD_ARGS, sq, buf, avg, lr, alpha,   \
+                   one_minus_alpha, eps, momentum, C, M, checked)))
 CLT_OPT_RMSPROP(clt_optim_rmsprop, 0, 0)
 CLT_OPT_RMSPROP(clt_optim_rmsprop_momentum, 0, 1)
 CLT_OPT_RMSPROP(clt_optim_rmsprop_centered, 1, 0)
@@ -197,8 +206,9 @@ CLT_OPT_BODY clt_opt_adadelta(CLT_OPT_HEAD, __global float *restrict sq,
 #define CLT_OPT_ADADELTA_PARAMS                                               \
   __global float *restrict sq, __global float *restrict acc, float lr,       \
       float rho, float one_minus_rho, float eps
-CLT_OPT_PAIR(clt_optim_adadelta, CLT_OPT_ADADELTA_PARAMS, clt_opt_adadelta,
-             sq, acc, lr, rho, one_minus_rho, eps)
+CLT_OPT_PAIR(clt_optim_adadelta, CLT_OPT_ADADELTA_PARAMS,
+             (clt_opt_adadelta(CLT_OPT_HEAD_ARGS, sq, acc, lr, rho,
+                 one_minus_rho, eps, checked)))
 
 /* The first and second moments of the Adam family. */
 #define CLT_OPT_MOMENTS                                                       \
@@ -235,9 +245,10 @@ CLT_OPT_BODY clt_opt_adam(CLT_OPT_HEAD, __global float *restrict m,
       float beta2, float one_minus_beta2, float step_size,                    \
       float inv_bc2_sqrt, float eps
 #define CLT_OPT_ADAM(name, A)                                                 \
-  CLT_OPT_PAIR(name, CLT_OPT_ADAM_PARAMS, clt_opt_adam, m, v, vmax, beta1,    \
-               one_minus_beta1, beta2, one_minus_beta2, step_size,            \
-               inv_bc2_sqrt, eps, A)
+  CLT_OPT_PAIR(name, CLT_OPT_ADAM_PARAMS,                                     \
+               (clt_opt_adam(CLT_OPT_HEAD_ARGS, m, v, vmax, beta1,            \
+                   one_minus_beta1, beta2, one_minus_beta2, step_size,        \
+                   inv_bc2_sqrt, eps, A, checked)))
 CLT_OPT_ADAM(clt_optim_adam, 0)
 CLT_OPT_ADAM(clt_optim_adam_amsgrad, 1)
 
@@ -257,8 +268,9 @@ CLT_OPT_BODY clt_opt_adamax(CLT_OPT_HEAD, __global float *restrict m,
 #define CLT_OPT_ADAMAX_PARAMS                                                 \
   __global float *restrict m, __global float *restrict u, float beta1,       \
       float one_minus_beta1, float beta2, float clr, float eps
-CLT_OPT_PAIR(clt_optim_adamax, CLT_OPT_ADAMAX_PARAMS, clt_opt_adamax, m, u,
-             beta1, one_minus_beta1, beta2, clr, eps)
+CLT_OPT_PAIR(clt_optim_adamax, CLT_OPT_ADAMAX_PARAMS,
+             (clt_opt_adamax(CLT_OPT_HEAD_ARGS, m, u, beta1, one_minus_beta1,
+                 beta2, clr, eps, checked)))
 
 CLT_OPT_BODY clt_opt_nadam(CLT_OPT_HEAD, __global float *restrict m,
                            __global float *restrict v, float beta1,
@@ -276,9 +288,9 @@ CLT_OPT_BODY clt_opt_nadam(CLT_OPT_HEAD, __global float *restrict m,
   __global float *restrict m, __global float *restrict v, float beta1,       \
       float one_minus_beta1, float beta2, float one_minus_beta2,              \
       float inv_bc2, float c_grad, float c_avg, float eps
-CLT_OPT_PAIR(clt_optim_nadam, CLT_OPT_NADAM_PARAMS, clt_opt_nadam, m, v,
-             beta1, one_minus_beta1, beta2, one_minus_beta2, inv_bc2, c_grad,
-             c_avg, eps)
+CLT_OPT_PAIR(clt_optim_nadam, CLT_OPT_NADAM_PARAMS,
+             (clt_opt_nadam(CLT_OPT_HEAD_ARGS, m, v, beta1, one_minus_beta1,
+                 beta2, one_minus_beta2, inv_bc2, c_grad, c_avg, eps, checked)))
 
 /* rect: the variance is tractable (rho_t > 5): p -= c m / (sqrt(v) + eps)
    with c = lr r sqrt(1 - b2^t) / (1 - b1^t) (r the rectification); else
@@ -299,8 +311,10 @@ CLT_OPT_BODY clt_opt_radam(CLT_OPT_HEAD, __global float *restrict m,
       float one_minus_beta1, float beta2, float one_minus_beta2, float c,     \
       float eps
 #define CLT_OPT_RADAM(name, R)                                                \
-  CLT_OPT_PAIR(name, CLT_OPT_RADAM_PARAMS, clt_opt_radam, m, v, beta1,        \
-               one_minus_beta1, beta2, one_minus_beta2, c, eps, R)
+  CLT_OPT_PAIR(name, CLT_OPT_RADAM_PARAMS,                                    \
+               (clt_opt_radam(CLT_OPT_HEAD_ARGS, m, v, beta1,                 \
+                   one_minus_beta1, beta2, one_minus_beta2, c, eps, R,        \
+                   checked)))
 CLT_OPT_RADAM(clt_optim_radam, 1)
 CLT_OPT_RADAM(clt_optim_radam_unrectified, 0)
 
@@ -520,7 +534,8 @@ CLT_OPT_BODY clt_opt_lamb_apply(CLT_OPT_HEAD, __global const float *restrict m,
   __global const float *restrict m, __global const float *restrict v,        \
       float lr, float inv_bc1, float inv_bc2, float eps, float lamb_wd
 CLT_OPT_PAIR(clt_optim_lamb_apply, CLT_OPT_LAMB_APPLY_PARAMS,
-             clt_opt_lamb_apply, m, v, lr, inv_bc1, inv_bc2, eps, lamb_wd)
+             (clt_opt_lamb_apply(CLT_OPT_HEAD_ARGS, m, v, lr, inv_bc1,
+                 inv_bc2, eps, lamb_wd, checked)))
 
 /* One work-group: from the gradstat sums of every unit, the gradient norm
    N, aux[0] = guard and a non-finite gradient, aux[1] = sgn times the
