@@ -268,6 +268,24 @@ Test(cli, plot_and_metrics_paths_are_never_interpreted) {
     cr_assert(!file_exists(pwned[i]), "%s exists: a path was interpreted", pwned[i]);
 }
 
+/* A misspelt name is reported as such before any data is read, also where
+   the default data set is missing. */
+Test(cli, bad_names_are_named_before_the_data_is_read) {
+  setenv("CLT_DATA_DIR", "/nonexistent-fashion-mnist", 1);
+  static const char *const flags[][2] = {
+      {"--loss", "nope"}, {"--optim", "nope"}, {"--schedule", "nope"}, {"--preprocess", "nope"}};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+    char *const argv[] = {"cltrain", "train", (char *)flags[i][0], (char *)flags[i][1], NULL};
+    int rc = cltrain_argv(argv);
+    char want[64];
+    snprintf(want, sizeof want, "%s 'nope'", flags[i][0]);
+    cr_assert_eq(rc, 2, "%s nope: exit %d:\n%s", flags[i][0], rc, out);
+    cr_assert_not_null(strstr(out, want), "%s nope: output lacks \"%s\":\n%s", flags[i][0],
+                       want, out);
+  }
+  unsetenv("CLT_DATA_DIR");
+}
+
 Test(cli, plot_that_cannot_be_written_exits_1_naming_it) {
   if (system("command -v gnuplot >/dev/null 2>&1") != 0)
     cr_skip_test("gnuplot is not installed");

@@ -225,6 +225,10 @@ typedef struct train_args {
   double lr, l1, l2, weight_decay, warmup, init_std;
   int have_lr, have_wd, json, quiet, bias;
   size_t batch, epochs;
+  /* Resolved by resolve_names. */
+  clt_loss_kind loss_kind;
+  int sched, prep_mode;
+  size_t optim_index;
 } train_args;
 
 static int parse_train(int argc, char **argv, train_args *a) {
@@ -297,25 +301,30 @@ static int parse_train(int argc, char **argv, train_args *a) {
   return 0;
 }
 
+/* Resolves the flags' names into a's kinds; 0 or an exit status. Runs
+   before any data is read, so that a misspelt name is reported as such. */
+static int resolve_names(train_args *a) {
+  if (clt_loss_kind_from_name(a->loss, &a->loss_kind) != CLT_OK)
+    return bad_value("train", "--loss", a->loss,
+                     "cross-entropy|hinge|bce-logits|mse|l1|huber|kl-div|softmax|svm");
+  if (!lookup(schedule_names, a->schedule, &a->sched))
+    return bad_value("train", "--schedule", a->schedule,
+                     "constant|step|exponential|cosine");
+  if (!lookup(prep_names, a->prep, &a->prep_mode))
+    return bad_value("train", "--preprocess", a->prep, "standardize|center|none");
+  for (a->optim_index = 0; a->optim_index < N_OPTIMS; a->optim_index++)
+    if (strcmp(optim_names[a->optim_index].name, a->optim) == 0) return 0;
+  return bad_value("train", "--optim", a->optim,
+                   "sgd|momentum|nesterov|adagrad|rmsprop|adadelta|adam|adamw|"
+                   "adamax|nadam|radam|lars|lamb");
+}
+
 /* Fills the trainer options from the flags; 0 or an exit status. */
 static int build_options(const train_args *a, size_t n_train,
                          clt_train_options *o) {
-  int sched, prep;
-  clt_loss_kind loss;
-  if (clt_loss_kind_from_name(a->loss, &loss) != CLT_OK)
-    return bad_value("train", "--loss", a->loss,
-                     "cross-entropy|hinge|bce-logits|mse|l1|huber|kl-div|softmax|svm");
-  if (!lookup(schedule_names, a->schedule, &sched))
-    return bad_value("train", "--schedule", a->schedule,
-                     "constant|step|exponential|cosine");
-  if (!lookup(prep_names, a->prep, &prep))
-    return bad_value("train", "--preprocess", a->prep, "standardize|center|none");
-  size_t k = 0;
-  while (k < N_OPTIMS && strcmp(optim_names[k].name, a->optim) != 0) k++;
-  if (k == N_OPTIMS)
-    return bad_value("train", "--optim", a->optim,
-                     "sgd|momentum|nesterov|adagrad|rmsprop|adadelta|adam|adamw|"
-                     "adamax|nadam|radam|lars|lamb");
+  const int sched = a->sched;
+  const clt_loss_kind loss = a->loss_kind;
+  const size_t k = a->optim_index;
   memset(o, 0, sizeof *o);
   o->loss = clt_loss_defaults(loss);
   o->reg = (clt_reg_desc){.l1 = (float)a->l1, .l2 = (float)a->l2};
@@ -365,18 +374,17 @@ int clt_cmd_train(int argc, char **argv) {
   train_args a;
   int rc = parse_train(argc, argv, &a);
   if (rc) return rc < 0 ? 0 : rc;
+  if ((rc = resolve_names(&a))) return rc;
   if (a.resume && a.checkpoint == NULL) a.checkpoint = a.resume;
 
   clt_dataset train = {0}, test = {0};
   float scale;
   if ((rc = load_data("train", &a.data, &train, &test, &scale))) return rc;
   clt_train_options opt;
-  int prep_mode = CLT_PREPROCESS_STANDARDIZE;
-  lookup(prep_names, a.prep, &prep_mode);
   if ((rc = build_options(&a, train.n, &opt))) goto out_data;
 
   clt_prep_stats prep = {0};
-  if (clt_prep_fit(&train, (clt_preprocess)prep_mode, scale, &prep) != CLT_DATA_OK) {
+  if (clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep) != CLT_DATA_OK) {
     fprintf(stderr, "cltrain train: out of memory computing feature statistics\n");
     rc = 1;
     goto out_data;
