@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
 
 #define MAX_DEVICES 64
 
@@ -164,8 +164,9 @@ clt_status clt_context_create(const clt_context_options *options,
     return CLT_ERR_OUT_OF_MEMORY;
   }
   ctx->refs = 1;
+  /* The backend registry: the reference, or OpenCL on a device found. */
+  ctx->be = index == SIZE_MAX ? &clt_ref_backend : &clt_cl_backend;
   if (index == SIZE_MAX) {
-    ctx->ref = true;
     snprintf(ctx->device_name, sizeof ctx->device_name,
              "reference (CPU, double)");
   } else {
@@ -186,7 +187,7 @@ clt_status clt_context_create(const clt_context_options *options,
 void clt_context_release(clt_context *ctx) {
   if (--ctx->refs > 0) return;
   clt_workspace_release(ctx);
-  if (!ctx->ref) clt_cl_close(ctx);
+  ctx->be->close(ctx);
   free(ctx);
 }
 
@@ -199,11 +200,10 @@ const char *clt_context_device_name(const clt_context *ctx) {
 }
 
 int clt_context_is_reference(const clt_context *ctx) {
-  return ctx && ctx->ref;
+  return ctx && ctx->be == &clt_ref_backend;
 }
 
 clt_status clt_context_finish(clt_context *ctx) {
   if (!ctx) return CLT_ERR_INVALID_ARG;
-  if (!ctx->ref) CLT_CL_TRY(ctx, clFinish(ctx->queue));
-  return CLT_OK;
+  return ctx->be->finish(ctx);
 }

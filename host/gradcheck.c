@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "loss_impl.h"
 
 /* Host copies of the problem in double, with S = X W + b. */
@@ -248,7 +249,8 @@ clt_status clt_gradcheck(clt_context *ctx, const clt_loss_desc *desc,
   if (st != CLT_OK) goto done;
   st = problem_load(ctx, desc, reg, X, target, W, b, &p);
   if (st != CLT_OK) goto done;
-  if (ctx->ref && (st = analytic_ref(ctx, &p, dW, db)) != CLT_OK) goto done;
+  if (ctx->be->double_precision && (st = analytic_ref(ctx, &p, dW, db)) != CLT_OK)
+    goto done;
   /* Both parameters' picked coordinates in one list: W's, then b's. */
   uint64_t rng = seed;
   size_t mW = pick(d * c, samples, &rng, idx);

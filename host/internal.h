@@ -40,7 +40,7 @@ struct clt_context {
   /* 1 for the user's handle plus 1 per live storage: the context outlives
      clt_context_destroy until its last tensor is destroyed. */
   long refs;
-  bool ref; /* reference backend */
+  const struct clt_backend *be; /* host/backend.h, chosen in context.c */
   char device_name[256];
   char err[CLT_ERRLEN];
   cl_device_id device;

@@ -1,5 +1,5 @@
 /* Linear scores and their gradients: validation and dispatch. */
-#include "linear.h"
+#include "backend.h"
 
 /* Whether two tensors share elements (same storage, intersecting ranges). */
 static bool overlap(const clt_tensor *a, const clt_tensor *b) {
@@ -39,8 +39,7 @@ clt_status clt_linear_forward(clt_context *ctx, const clt_tensor *X,
   const clt_tensor *all[] = {X, W, b, S};
   const char *names[] = {"X", "W", "b", "S"};
   CLT_TRY(check_disjoint(ctx, "linear_forward", all, names, 4, 3));
-  if (ctx->ref) return clt_ref_linear_forward(ctx, X, W, b, S);
-  return clt_cl_linear_forward(ctx, X, W, b, S, CLT_LINEAR_AUTO);
+  return ctx->be->linear_forward(ctx, X, W, b, S);
 }
 
 clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
@@ -63,6 +62,5 @@ clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
   const clt_tensor *all[] = {X, W, dS, dW, db, dX};
   const char *names[] = {"X", "W", "dS", "dW", "db", "dX"};
   CLT_TRY(check_disjoint(ctx, "linear_backward", all, names, 6, 3));
-  if (ctx->ref) return clt_ref_linear_backward(ctx, X, W, dS, dW, db, dX);
-  return clt_cl_linear_backward(ctx, X, W, dS, dW, db, dX, CLT_LINEAR_AUTO);
+  return ctx->be->linear_backward(ctx, X, W, dS, dW, db, dX);
 }

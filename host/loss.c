@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend.h"
 #include "loss_impl.h"
 
 clt_loss_desc clt_loss_defaults(clt_loss_kind kind) {
@@ -122,8 +123,7 @@ clt_status clt_loss(clt_context *ctx, const clt_loss_desc *desc,
   CLT_TRY(check_weight(ctx, desc->class_weight, c, "loss: class_weight"));
   CLT_TRY(check_weight(ctx, desc->pos_weight, c, "loss: pos_weight"));
   double value;
-  CLT_TRY(ctx->ref ? clt_ref_loss(ctx, desc, S, target, &value, dS)
-                   : clt_cl_loss(ctx, desc, S, target, &value, dS));
+  CLT_TRY(ctx->be->loss(ctx, desc, S, target, &value, dS));
   if (loss) *loss = value;
   if (!isfinite(value))
     return clt_fail(ctx, CLT_ERR_NONFINITE,

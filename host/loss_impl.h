@@ -66,6 +66,10 @@ clt_status clt_ref_regularize(clt_context *ctx, const clt_reg_desc *reg,
 clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
                              const clt_tensor *W, double *penalty,
                              clt_tensor *dW);
+/* Whether reg adds anything. */
+static inline bool clt_reg_active(const clt_reg_desc *reg) {
+  return reg && (reg->l1 != 0.0f || reg->l2 != 0.0f);
+}
 /* The penalty of one weight and its derivative, in double. */
 static inline double clt_reg_term(const clt_reg_desc *reg, double w,
                                   double *grad) {

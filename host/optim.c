@@ -173,9 +173,9 @@ clt_opt_entry *clt_opt_find(const clt_optimizer *opt, const clt_tensor *param,
   return NULL;
 }
 
-static void entry_free(clt_opt_entry *e) {
+static void entry_free(const clt_optimizer *opt, clt_opt_entry *e) {
   if (!e) return;
-  if (e->cl) clt_cl_optim_entry_free(e);
+  if (e->cl) opt->ctx->be->optim_entry_free(e);
   for (int k = 0; k < CLT_OPT_MAX_STATES; k++) clt_tensor_destroy(e->state[k]);
   clt_tensor_destroy(e->param);
   clt_tensor_destroy(e->grad);
@@ -210,7 +210,8 @@ static clt_status entry_add(clt_optimizer *opt, clt_opt_entry *e) {
   e->mu_product = 1.0;
   e->last_norm = NAN;
   clt_status st = clt_opt_alloc_state(opt, e, &opt->desc, e->state);
-  if (st == CLT_OK && !opt->ctx->ref) st = clt_cl_optim_entry_init(opt, e);
+  if (st == CLT_OK && opt->ctx->be->optim_entry_init)
+    st = opt->ctx->be->optim_entry_init(opt, e);
   if (st == CLT_OK && opt->nentries == opt->cap) {
     size_t cap = opt->cap ? 2 * opt->cap : 4;
     clt_opt_entry **grown = realloc(opt->entries, cap * sizeof *grown);
@@ -221,7 +222,7 @@ static clt_status entry_add(clt_optimizer *opt, clt_opt_entry *e) {
       opt->entries = grown, opt->cap = cap;
   }
   if (st != CLT_OK) {
-    entry_free(e);
+    entry_free(opt, e);
     return st;
   }
   opt->entries[opt->nentries++] = e;
@@ -354,7 +355,7 @@ clt_status clt_optimizer_add_group(clt_optimizer *opt, size_t count,
   if (st == CLT_OK) st = clt_tensor_create(ctx, 1, total, CLT_FLOAT32, &e->grad);
   if (st == CLT_OK) st = clt_tensor_fill(e->grad, 0.0);
   if (st != CLT_OK) {
-    entry_free(e);
+    entry_free(opt, e);
     return st;
   }
   clt_tensor **pv = calloc(count, sizeof *pv), **gv = calloc(count, sizeof *gv);
@@ -371,7 +372,7 @@ clt_status clt_optimizer_add_group(clt_optimizer *opt, size_t count,
     st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY,
                   "optimizer_add_group: out of host memory");
   if (st == CLT_OK) st = entry_add(opt, e);
-  else entry_free(e);
+  else entry_free(opt, e);
   for (size_t s = 0; pv && gv && s < count; s++) {
     if (st == CLT_OK) {
       params[s] = pv[s];
@@ -407,7 +408,7 @@ clt_status clt_optimizer_create(clt_context *ctx, const clt_optim_desc *desc,
 
 void clt_optimizer_destroy(clt_optimizer *opt) {
   if (!opt) return;
-  for (size_t k = 0; k < opt->nentries; k++) entry_free(opt->entries[k]);
+  for (size_t k = 0; k < opt->nentries; k++) entry_free(opt, opt->entries[k]);
   free(opt->entries);
   clt_context *ctx = opt->ctx;
   free(opt);
@@ -504,11 +505,11 @@ static void record(clt_opt_entry *e, bool skipped, double mu) {
 }
 
 clt_status clt_opt_settle(clt_optimizer *opt, clt_opt_entry *e, bool wait) {
-  if (opt->ctx->ref || !e->cl) return CLT_OK;
+  if (!opt->ctx->be->optim_settle) return CLT_OK;
   bool had, skipped;
   double norm;
-  CLT_TRY(clt_cl_optim_settle(opt, e, wait || e->awaiting, &had, &skipped,
-                              &norm));
+  CLT_TRY(opt->ctx->be->optim_settle(opt, e, wait || e->awaiting, &had, &skipped,
+                                     &norm));
   if (!had) return CLT_OK;
   e->last_norm = norm;
   if (e->awaiting) {
@@ -525,21 +526,16 @@ static clt_status step_entry(clt_optimizer *opt, clt_opt_entry *e,
   double mu;
   step_scalars(opt, e, &sc, &mu);
   opt->last = e;
-  if (opt->ctx->ref) {
-    bool skipped;
-    double norm;
-    CLT_TRY(clt_ref_optim_step(opt, e, grad, &sc, &skipped, &norm));
-    e->last_norm = norm;
-    record(e, skipped, mu);
-    return CLT_OK;
-  }
-  bool pending;
-  CLT_TRY(clt_cl_optim_step(opt, e, grad, &sc, &pending));
-  if (pending && sc.guard) {
+  clt_optim_outcome out;
+  CLT_TRY(opt->ctx->be->optim_step(opt, e, grad, &sc, &out));
+  if (out.pending && sc.guard) {
     e->awaiting = true;
     e->pending_mu = mu;
-  } else {
+  } else if (out.pending) {
     record(e, false, mu);
+  } else {
+    e->last_norm = out.norm;
+    record(e, out.skipped, mu);
   }
   return CLT_OK;
 }

@@ -4,7 +4,7 @@
 #ifndef CLT_OPTIM_IMPL_H
 #define CLT_OPTIM_IMPL_H
 
-#include "internal.h"
+#include "backend.h"
 
 /* Tensors of a group start at multiples of this many elements in the flat
    buffers, so that every work-group of an update (at most this wide) lies in
@@ -105,21 +105,19 @@ clt_status clt_opt_check_desc(const clt_context *ctx,
 clt_tensor clt_opt_window(const clt_tensor *t, size_t offset, size_t rows,
                           size_t cols);
 
-/* Reference backend: one synchronous step; *skipped and *norm report the
-   guard and the gradient norm (NaN when not computed). */
-clt_status clt_ref_optim_step(const clt_optimizer *opt, clt_opt_entry *e,
+/* Reference backend: one synchronous step (never pending). */
+clt_status clt_ref_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                               const clt_tensor *grad,
-                              const clt_opt_scalars *sc, bool *skipped,
-                              double *norm);
+                              const clt_opt_scalars *sc, clt_optim_outcome *out);
 
 /* OpenCL backend. */
 clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e);
 void clt_cl_optim_entry_free(clt_opt_entry *e);
-/* Enqueues one step; *pending is set when the device reports the outcome
-   (skip flag, norm) later, through clt_cl_optim_settle. */
+/* Enqueues one step; pending when the device reports the outcome (skip
+   flag, norm) later, through clt_cl_optim_settle. */
 clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                              const clt_tensor *grad,
-                             const clt_opt_scalars *sc, bool *pending);
+                             const clt_opt_scalars *sc, clt_optim_outcome *out);
 /* Collects the outcome of e's last step with a pending report: waits for
    it when wait, else only takes it if the device is already done. *had is
    false when nothing was collected. */

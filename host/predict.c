@@ -1,5 +1,5 @@
 /* Prediction helpers: validation and dispatch. */
-#include "linear.h"
+#include "backend.h"
 
 clt_status clt_argmax(clt_context *ctx, const clt_tensor *S,
                       clt_tensor *pred) {
@@ -7,8 +7,7 @@ clt_status clt_argmax(clt_context *ctx, const clt_tensor *S,
   CLT_TRY(clt_check_tensor(ctx, S, CLT_FLOAT32, "argmax: S"));
   CLT_TRY(clt_check_tensor(ctx, pred, CLT_INT32, "argmax: pred"));
   CLT_TRY(clt_check_shape(ctx, pred, S->rows, 1, "argmax: pred"));
-  if (ctx->ref) return clt_ref_argmax(ctx, S, pred);
-  return clt_cl_argmax(ctx, S, pred);
+  return ctx->be->argmax(ctx, S, pred);
 }
 
 clt_status clt_accuracy(clt_context *ctx, const clt_tensor *S,
@@ -19,6 +18,5 @@ clt_status clt_accuracy(clt_context *ctx, const clt_tensor *S,
   if (!correct)
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "accuracy: correct is NULL");
   CLT_TRY(clt_check_shape(ctx, labels, S->rows, 1, "accuracy: labels"));
-  if (ctx->ref) return clt_ref_accuracy(ctx, S, labels, correct);
-  return clt_cl_accuracy(ctx, S, labels, correct);
+  return ctx->be->accuracy(ctx, S, labels, correct);
 }

@@ -1,7 +1,7 @@
 /* Regularization: validation and dispatch (semantics in cltrain.h). */
 #include <math.h>
 
-#include "loss_impl.h"
+#include "backend.h"
 
 clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
                           const clt_tensor *W, double *penalty,
@@ -21,8 +21,7 @@ clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
   if ((reg->l1 == 0.0f && reg->l2 == 0.0f) || (!penalty && !dW))
     return CLT_OK;
   double value = 0.0;
-  CLT_TRY(ctx->ref ? clt_ref_regularize(ctx, reg, W, penalty ? &value : NULL, dW)
-                   : clt_cl_regularize(ctx, reg, W, penalty ? &value : NULL, dW));
+  CLT_TRY(ctx->be->regularize(ctx, reg, W, penalty ? &value : NULL, dW));
   if (!penalty) return CLT_OK;
   *penalty += value;
   if (!isfinite(value))

@@ -1,13 +1,30 @@
-/* Tensors: creation, transfers, views, fill and copy on both backends. */
+/* Tensors: creation, transfers, views, fill and copy: validation, then
+   the context's backend. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
 
-static void storage_free(clt_storage *st) {
-  if (st->mem) clt_cl_release_mem(st->mem);
-  free(st->host);
+static void storage_free(const clt_context *ctx, clt_storage *st) {
+  ctx->be->release(st);
   free(st);
+}
+
+/* A new storage of bytes on ctx's backend (refs 1), or NULL after recording
+   why. */
+static clt_storage *storage_new(clt_context *ctx, size_t bytes, clt_status *st) {
+  clt_storage *s = calloc(1, sizeof *s);
+  if (!s) {
+    *st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "out of host memory");
+    return NULL;
+  }
+  s->refs = 1;
+  s->bytes = bytes;
+  if ((*st = ctx->be->alloc(ctx, s)) != CLT_OK) {
+    free(s);
+    return NULL;
+  }
+  return s;
 }
 
 clt_status clt_tensor_create(clt_context *ctx, size_t rows, size_t cols,
@@ -25,29 +42,14 @@ clt_status clt_tensor_create(clt_context *ctx, size_t rows, size_t cols,
     return clt_fail(ctx, CLT_ERR_SHAPE,
                     "tensor_create: %zux%zu x 4 bytes overflows size_t", rows,
                     cols);
-  clt_tensor *t = calloc(1, sizeof *t);
-  clt_storage *st = calloc(1, sizeof *st);
-  if (!t || !st) {
+  clt_tensor *t = malloc(sizeof *t);
+  if (!t) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "tensor_create: out of host memory");
+  clt_status s;
+  clt_storage *st = storage_new(ctx, bytes, &s);
+  if (!st) {
     free(t);
-    free(st);
-    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "tensor_create: out of host memory");
-  }
-  clt_status s = CLT_OK;
-  if (ctx->ref) {
-    st->host = malloc(bytes);
-    if (!st->host)
-      s = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY,
-                   "tensor_create: cannot allocate %zu bytes", bytes);
-  } else {
-    s = clt_cl_alloc(ctx, bytes, &st->mem);
-  }
-  if (s != CLT_OK) {
-    free(t);
-    free(st);
     return s;
   }
-  st->refs = 1;
-  st->bytes = bytes;
   ctx->refs++;
   *t = (clt_tensor){.ctx = ctx, .st = st, .rows = rows, .cols = cols,
                     .dtype = dtype};
@@ -69,27 +71,13 @@ static clt_status check_bytes(const clt_tensor *t, const void *host,
 clt_status clt_tensor_write(clt_tensor *t, const void *host, size_t bytes) {
   if (!t) return CLT_ERR_INVALID_ARG;
   CLT_TRY(check_bytes(t, host, bytes, "tensor_write"));
-  if (t->ctx->ref) {
-    memcpy(clt_ref_f32(t), host, bytes);
-    return CLT_OK;
-  }
-  CLT_CL_TRY(t->ctx, clEnqueueWriteBuffer(t->ctx->queue, t->st->mem, CL_TRUE,
-                                          t->offset * 4, bytes, host, 0, NULL,
-                                          NULL));
-  return CLT_OK;
+  return t->ctx->be->write(t, host, bytes);
 }
 
 clt_status clt_tensor_read(const clt_tensor *t, void *host, size_t bytes) {
   if (!t) return CLT_ERR_INVALID_ARG;
   CLT_TRY(check_bytes(t, host, bytes, "tensor_read"));
-  if (t->ctx->ref) {
-    memcpy(host, clt_ref_f32(t), bytes);
-    return CLT_OK;
-  }
-  CLT_CL_TRY(t->ctx, clEnqueueReadBuffer(t->ctx->queue, t->st->mem, CL_TRUE,
-                                         t->offset * 4, bytes, host, 0, NULL,
-                                         NULL));
-  return CLT_OK;
+  return t->ctx->be->read(t, host, bytes);
 }
 
 clt_status clt_tensor_view_rows(clt_tensor *t, size_t first, size_t count,
@@ -117,33 +105,16 @@ void clt_tensor_destroy(clt_tensor *t) {
   clt_context *ctx = t->ctx;
   free(t);
   if (--st->refs > 0) return;
-  storage_free(st);
+  storage_free(ctx, st);
   clt_context_release(ctx);
 }
 
 clt_status clt_tensor_fill(clt_tensor *t, double value) {
   if (!t) return CLT_ERR_INVALID_ARG;
-  size_t n = clt_tensor_numel(t);
-  if (t->dtype == CLT_FLOAT32) {
-    float v = (float)value;
-    if (t->ctx->ref) {
-      float *p = clt_ref_f32(t);
-      for (size_t i = 0; i < n; i++) p[i] = v;
-      return CLT_OK;
-    }
-    CLT_CL_TRY(t->ctx, clEnqueueFillBuffer(t->ctx->queue, t->st->mem, &v, 4,
-                                           t->offset * 4, n * 4, 0, NULL, NULL));
-  } else {
-    int32_t v = (int32_t)value;
-    if (t->ctx->ref) {
-      int32_t *p = clt_ref_i32(t);
-      for (size_t i = 0; i < n; i++) p[i] = v;
-      return CLT_OK;
-    }
-    CLT_CL_TRY(t->ctx, clEnqueueFillBuffer(t->ctx->queue, t->st->mem, &v, 4,
-                                           t->offset * 4, n * 4, 0, NULL, NULL));
-  }
-  return CLT_OK;
+  if (t->dtype == CLT_INT32 && !(value >= INT32_MIN && value <= INT32_MAX))
+    return clt_fail(t->ctx, CLT_ERR_INVALID_ARG,
+                    "tensor_fill: %g does not fit an int32 tensor", value);
+  return t->ctx->be->fill(t, value);
 }
 
 clt_status clt_tensor_copy(clt_tensor *dst, const clt_tensor *src) {
@@ -151,16 +122,7 @@ clt_status clt_tensor_copy(clt_tensor *dst, const clt_tensor *src) {
   clt_context *ctx = dst->ctx;
   CLT_TRY(clt_check_tensor(ctx, src, dst->dtype, "tensor_copy: src"));
   CLT_TRY(clt_check_shape(ctx, src, dst->rows, dst->cols, "tensor_copy: src"));
-  size_t bytes = clt_tensor_numel(dst) * 4;
-  if (ctx->ref) {
-    memmove(clt_ref_f32(dst), clt_ref_f32(src), bytes);
-    return CLT_OK;
-  }
-  if (src->st == dst->st && src->offset == dst->offset) return CLT_OK;
-  CLT_CL_TRY(ctx, clEnqueueCopyBuffer(ctx->queue, src->st->mem, dst->st->mem,
-                                      src->offset * 4, dst->offset * 4, bytes,
-                                      0, NULL, NULL));
-  return CLT_OK;
+  return ctx->be->copy(dst, src);
 }
 
 clt_status clt_tensor_gather_rows(clt_tensor *dst, const clt_tensor *src,
@@ -176,60 +138,12 @@ clt_status clt_tensor_gather_rows(clt_tensor *dst, const clt_tensor *src,
                     "row %zu do not fit",
                     dst->rows, dst->cols, src->rows, src->cols, idx->rows,
                     idx->cols, first);
-  size_t rows = dst->rows;
-  if (ctx->ref) {
-    const int32_t *ix = clt_ref_i32(idx) + first;
-    for (size_t r = 0; r < rows; r++)
-      if (ix[r] < 0 || (size_t)ix[r] >= src->rows)
-        return clt_fail(ctx, CLT_ERR_LABEL,
-                        "gather_rows: idx[%zu] = %d outside [0, %zu)",
-                        first + r, ix[r], src->rows);
-    return clt_gather_rows_unchecked(dst, src, idx, first);
-  }
-  /* One 4-byte read validates the indices before dst is touched; the
-     fused training step, whose permutations are in range by
-     construction, calls clt_gather_rows_unchecked and skips that host
-     round trip. */
-  cl_ulong io = idx->offset + first, nr = rows, srows = src->rows;
-  cl_mem bad;
-  CLT_TRY(clt_cl_scratch(ctx, sizeof(cl_int), &bad));
-  cl_int zero = 0;
-  CLT_CL_TRY(ctx, clEnqueueFillBuffer(ctx->queue, bad, &zero, sizeof zero, 0,
-                                      sizeof zero, 0, NULL, NULL));
-  size_t g1 = rows;
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_check_index", 1, &g1, NULL,
-                     CLT_ARG(idx->st->mem), CLT_ARG(io), CLT_ARG(nr),
-                     CLT_ARG(srows), CLT_ARG(bad)));
-  cl_int flag = 0;
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, sizeof flag,
-                                      &flag, 0, NULL, NULL));
-  if (flag)
-    return clt_fail(ctx, CLT_ERR_LABEL,
-                    "gather_rows: an index in idx[%zu, %zu) is outside "
-                    "[0, %zu)",
-                    first, first + rows, src->rows);
-  return clt_gather_rows_unchecked(dst, src, idx, first);
+  return ctx->be->gather_rows(dst, src, idx, first, true);
 }
 
 clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
                                      const clt_tensor *idx, size_t first) {
-  clt_context *ctx = dst->ctx;
-  if (ctx->ref) {
-    const int32_t *ix = clt_ref_i32(idx) + first;
-    const uint32_t *s = (const uint32_t *)clt_ref_f32(src);
-    uint32_t *d = (uint32_t *)clt_ref_f32(dst);
-    for (size_t r = 0; r < dst->rows; r++)
-      if (ix[r] >= 0 && (size_t)ix[r] < src->rows)
-        memcpy(d + r * dst->cols, s + (size_t)ix[r] * dst->cols, dst->cols * 4);
-    return CLT_OK;
-  }
-  cl_ulong so = src->offset, io = idx->offset + first, dof = dst->offset,
-           nr = dst->rows, nc = dst->cols, srows = src->rows;
-  size_t g[2] = {(dst->cols + 15) / 16, dst->rows};
-  return CLT_LAUNCH(ctx, "clt_gather_rows", 2, g, NULL, CLT_ARG(src->st->mem),
-                    CLT_ARG(so), CLT_ARG(idx->st->mem), CLT_ARG(io),
-                    CLT_ARG(dst->st->mem), CLT_ARG(dof), CLT_ARG(nr),
-                    CLT_ARG(nc), CLT_ARG(srows));
+  return dst->ctx->be->gather_rows(dst, src, idx, first, false);
 }
 
 clt_status clt_workspace(clt_context *ctx, int slot, size_t rows, size_t cols,
@@ -240,24 +154,10 @@ clt_status clt_workspace(clt_context *ctx, int slot, size_t rows, size_t cols,
                     cols);
   clt_storage *st = ctx->work[slot];
   if (!st || st->bytes < bytes) {
-    clt_storage *grown = calloc(1, sizeof *grown);
-    if (!grown) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "workspace");
-    clt_status s = CLT_OK;
-    if (ctx->ref) {
-      grown->host = malloc(bytes);
-      if (!grown->host)
-        s = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY,
-                     "workspace: cannot allocate %zu bytes", bytes);
-    } else {
-      s = clt_cl_alloc(ctx, bytes, &grown->mem);
-    }
-    if (s != CLT_OK) {
-      free(grown);
-      return s;
-    }
-    grown->refs = 1; /* the context's own reference */
-    grown->bytes = bytes;
-    if (st) storage_free(st);
+    clt_status s;
+    clt_storage *grown = storage_new(ctx, bytes, &s); /* the context's reference */
+    if (!grown) return s;
+    if (st) storage_free(ctx, st);
     ctx->work[slot] = st = grown;
   }
   clt_tensor *t = malloc(sizeof *t);
@@ -271,7 +171,7 @@ clt_status clt_workspace(clt_context *ctx, int slot, size_t rows, size_t cols,
 
 void clt_workspace_release(clt_context *ctx) {
   for (int i = 0; i < CLT_WORK_SLOTS; i++) {
-    if (ctx->work[i]) storage_free(ctx->work[i]);
+    if (ctx->work[i]) storage_free(ctx, ctx->work[i]);
     ctx->work[i] = NULL;
   }
 }

@@ -1,4 +1,5 @@
 /* Tensors on both backends: round trips, views, fill/copy, bad input. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,13 @@ Test(tensor, fill_and_copy) {
     int32_t ig[15];
     cr_assert_eq(clt_tensor_read(i, ig, sizeof ig), CLT_OK);
     for (size_t k = 0; k < 15; k++) cr_assert_eq(ig[k], 42);
+    /* Values an int32 cannot hold are refused, the tensor left as it was. */
+    const double unfit[] = {1e20, -1e20, 2147483648.0, NAN, INFINITY};
+    for (size_t k = 0; k < sizeof unfit / sizeof unfit[0]; k++)
+      cr_assert_eq(clt_tensor_fill(i, unfit[k]), CLT_ERR_INVALID_ARG, "%g", unfit[k]);
+    cr_assert_eq(clt_tensor_fill(i, -2147483648.0), CLT_OK);
+    cr_assert_eq(clt_tensor_read(i, ig, sizeof ig), CLT_OK);
+    for (size_t k = 0; k < 15; k++) cr_assert_eq(ig[k], INT32_MIN);
     cr_assert_eq(clt_tensor_copy(i, a), CLT_ERR_DTYPE);
     clt_tensor *c = tu_tensor(ctx, 3, 5, NULL);
     cr_assert_eq(clt_tensor_copy(c, a), CLT_ERR_SHAPE);

@@ -208,11 +208,11 @@ static clt_status run_pass(clt_context *ctx, const clt_opt_entry *e, int k,
 
 clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                              const clt_tensor *grad,
-                             const clt_opt_scalars *sc, bool *pending) {
+                             const clt_opt_scalars *sc, clt_optim_outcome *out) {
   clt_context *ctx = opt->ctx;
   const clt_optim_desc *d = &opt->desc;
   clt_opt_cl *c = e->cl;
-  *pending = false;
+  *out = (clt_optim_outcome){.pending = false, .skipped = false, .norm = NAN};
   cl_mem pm = e->param->st->mem, gm = grad->st->mem;
   cl_mem s0 = mem_of(e->state[0]), s1 = mem_of(e->state[1]),
          s2 = mem_of(e->state[2]);
@@ -340,7 +340,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, c->aux, CL_FALSE, 0,
                                       sizeof c->back, c->back, 0, NULL,
                                       &c->pending));
-  *pending = true;
+  out->pending = true;
   return CLT_OK;
 }
 #undef RUN
@@ -350,7 +350,7 @@ clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
                                double *norm) {
   clt_opt_cl *c = e->cl;
   *had = false;
-  if (!c->pending) return CLT_OK;
+  if (!c || !c->pending) return CLT_OK;
   if (!wait) {
     cl_int status;
     CLT_CL_TRY(opt->ctx,

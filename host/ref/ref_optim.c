@@ -137,15 +137,13 @@ static void lamb(const clt_opt_scalars *sc, const ref_seg *r, double coef,
     r->p[i] = (float)(r->p[i] - sc->lr * ratio * u[i]);
 }
 
-clt_status clt_ref_optim_step(const clt_optimizer *opt, clt_opt_entry *e,
+clt_status clt_ref_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                               const clt_tensor *grad,
-                              const clt_opt_scalars *sc, bool *skipped,
-                              double *norm) {
+                              const clt_opt_scalars *sc, clt_optim_outcome *out) {
   const clt_optim_desc *d = &opt->desc;
   float *p = clt_ref_f32(e->param);
   const float *g = clt_ref_f32(grad);
-  *skipped = false;
-  *norm = NAN;
+  *out = (clt_optim_outcome){.pending = false, .skipped = false, .norm = NAN};
   double *u = NULL;
   if (d->kind == CLT_OPTIM_LAMB) {
     size_t most = 0;
@@ -169,14 +167,14 @@ clt_status clt_ref_optim_step(const clt_optimizer *opt, clt_opt_entry *e,
         ss += x * x;
       }
     }
-    *norm = sqrt(ss);
+    out->norm = sqrt(ss);
     if (sc->guard && bad) {
-      *skipped = true;
+      out->skipped = true;
       free(u);
       return CLT_OK;
     }
     if (sc->max_norm > 0) {
-      double c = sc->max_norm / (*norm + 1e-6);
+      double c = sc->max_norm / (out->norm + 1e-6);
       coef = c > 1.0 ? 1.0 : c;
     }
   }

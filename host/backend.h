@@ -1,0 +1,108 @@
+/* The backend interface: what a front end (the op files directly in
+   host/) may ask of a device.
+
+   Every backend fills one clt_backend with its functions (host/ref/ the
+   double-precision reference, host/cl/ OpenCL) and context.c's registry
+   picks one per context. Front ends validate their arguments (NULLs, dtypes,
+   shapes, overlaps, descriptors) and then call ctx->be->op: a backend gets
+   valid arguments, except data values it checks itself (labels, weights,
+   gather indices). Optional entries are NULL where a backend lacks them. */
+#ifndef CLT_BACKEND_H
+#define CLT_BACKEND_H
+
+#include "internal.h"
+
+typedef struct clt_opt_entry clt_opt_entry;     /* host/optim_impl.h */
+typedef struct clt_opt_scalars clt_opt_scalars; /* host/optim_impl.h */
+
+/* What one optimizer step reports: either its outcome now (skipped by the
+   non-finite guard, gradient norm or NaN when not computed), or pending:
+   the device reports it later, through optim_settle. */
+typedef struct clt_optim_outcome {
+  bool pending, skipped;
+  double norm;
+} clt_optim_outcome;
+
+/* The rows of X a fused step reads: all of them (idx NULL), or rows
+   idx[first .. first+n). */
+typedef struct clt_batch_rows {
+  const clt_tensor *idx;
+  size_t first, n;
+} clt_batch_rows;
+
+typedef struct clt_backend {
+  const char *name;
+  /* Computes in double and rounds only its outputs to float32: the gradient
+     check then takes the analytic gradient in double from the reference. */
+  bool double_precision;
+
+  /* ---- storage: bytes of st (st->bytes set by the caller), released by
+     release; transfers, fill and copy on a tensor's elements. */
+  clt_status (*alloc)(clt_context *ctx, clt_storage *st);
+  void (*release)(clt_storage *st);
+  clt_status (*write)(clt_tensor *t, const void *host, size_t bytes);
+  clt_status (*read)(const clt_tensor *t, void *host, size_t bytes);
+  clt_status (*fill)(clt_tensor *t, double value); /* value fits t's dtype */
+  clt_status (*copy)(clt_tensor *dst, const clt_tensor *src);
+  /* dst's rows = src's rows idx[first ..]: with check, an index outside
+     [0, src rows) is CLT_ERR_LABEL with dst untouched; without, such rows
+     are skipped, never read. */
+  clt_status (*gather_rows)(clt_tensor *dst, const clt_tensor *src,
+                            const clt_tensor *idx, size_t first, bool check);
+  /* Waits for everything enqueued. */
+  clt_status (*finish)(clt_context *ctx);
+  /* Releases the backend's state of ctx (after its last storage). */
+  void (*close)(clt_context *ctx);
+
+  /* ---- ops (semantics in cltrain.h) */
+  clt_status (*linear_forward)(clt_context *ctx, const clt_tensor *X,
+                               const clt_tensor *W, const clt_tensor *b,
+                               clt_tensor *S);
+  clt_status (*linear_backward)(clt_context *ctx, const clt_tensor *X,
+                                const clt_tensor *W, const clt_tensor *dS,
+                                clt_tensor *dW, clt_tensor *db,
+                                clt_tensor *dX);
+  clt_status (*argmax)(clt_context *ctx, const clt_tensor *S,
+                       clt_tensor *pred);
+  clt_status (*accuracy)(clt_context *ctx, const clt_tensor *S,
+                         const clt_tensor *labels, size_t *correct);
+  /* *loss never NULL; the front end reports a non-finite value. */
+  clt_status (*loss)(clt_context *ctx, const clt_loss_desc *desc,
+                     const clt_tensor *S, const clt_tensor *target,
+                     double *loss, clt_tensor *dS);
+  /* *penalty (may be NULL) = the penalty; dW (may be NULL) += its
+     gradient. */
+  clt_status (*regularize)(clt_context *ctx, const clt_reg_desc *reg,
+                           const clt_tensor *W, double *penalty,
+                           clt_tensor *dW);
+
+  /* ---- optimizers: per-entry state beyond the state tensors (optional),
+     one step, and the collection of a pending outcome (optional: a backend
+     without it never reports pending). settle waits when wait, else takes
+     the outcome only if the device is done; *had false: nothing taken. */
+  clt_status (*optim_entry_init)(clt_optimizer *opt, clt_opt_entry *e);
+  void (*optim_entry_free)(clt_opt_entry *e);
+  clt_status (*optim_step)(clt_optimizer *opt, clt_opt_entry *e,
+                           const clt_tensor *grad, const clt_opt_scalars *sc,
+                           clt_optim_outcome *out);
+  clt_status (*optim_settle)(clt_optimizer *opt, clt_opt_entry *e, bool wait,
+                             bool *had, bool *skipped, double *norm);
+
+  /* ---- the fused loss-and-gradient step (optional): whether it takes the
+     problem (y: the batch's targets), and the step itself, which writes dW,
+     db and *value = the loss (+ the penalty when with_pen), the same
+     results as the composition of the ops on the gathered rows. */
+  bool (*fused_supports)(const clt_context *ctx, const clt_loss_desc *desc,
+                         const clt_tensor *y, size_t n, size_t d, size_t c);
+  clt_status (*fused_loss_grad)(clt_context *ctx, const clt_loss_desc *desc,
+                                const clt_reg_desc *reg, const clt_tensor *X,
+                                clt_batch_rows rows, const clt_tensor *y,
+                                const clt_tensor *W, const clt_tensor *b,
+                                clt_tensor *dW, clt_tensor *db, bool with_pen,
+                                double *value);
+} clt_backend;
+
+extern const clt_backend clt_ref_backend; /* host/ref/ref_backend.c */
+extern const clt_backend clt_cl_backend;  /* host/cl/cl_backend.c */
+
+#endif /* CLT_BACKEND_H */

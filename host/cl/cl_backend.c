@@ -1,0 +1,124 @@
+/* The OpenCL backend: device buffers, transfers and the table of its
+   functions (host/backend.h). */
+#include <string.h>
+
+#include "../linear.h"
+#include "../loss_impl.h"
+#include "../optim_impl.h"
+#include "cl_backend.h"
+
+static clt_status cl_alloc(clt_context *ctx, clt_storage *st) {
+  return clt_cl_alloc(ctx, st->bytes, &st->mem);
+}
+
+static void cl_release(clt_storage *st) {
+  if (st->mem) clt_cl_release_mem(st->mem);
+}
+
+static clt_status cl_write(clt_tensor *t, const void *host, size_t bytes) {
+  CLT_CL_TRY(t->ctx, clEnqueueWriteBuffer(t->ctx->queue, t->st->mem, CL_TRUE,
+                                          t->offset * 4, bytes, host, 0, NULL, NULL));
+  return CLT_OK;
+}
+
+static clt_status cl_read(const clt_tensor *t, void *host, size_t bytes) {
+  CLT_CL_TRY(t->ctx, clEnqueueReadBuffer(t->ctx->queue, t->st->mem, CL_TRUE,
+                                         t->offset * 4, bytes, host, 0, NULL, NULL));
+  return CLT_OK;
+}
+
+static clt_status cl_fill(clt_tensor *t, double value) {
+  float f = (float)value;
+  int32_t i = t->dtype == CLT_INT32 ? (int32_t)value : 0;
+  const void *pattern = t->dtype == CLT_FLOAT32 ? (const void *)&f : (const void *)&i;
+  CLT_CL_TRY(t->ctx, clEnqueueFillBuffer(t->ctx->queue, t->st->mem, pattern, 4,
+                                         t->offset * 4, clt_tensor_numel(t) * 4, 0,
+                                         NULL, NULL));
+  return CLT_OK;
+}
+
+static clt_status cl_copy(clt_tensor *dst, const clt_tensor *src) {
+  if (src->st == dst->st && src->offset == dst->offset) return CLT_OK;
+  clt_context *ctx = dst->ctx;
+  CLT_CL_TRY(ctx, clEnqueueCopyBuffer(ctx->queue, src->st->mem, dst->st->mem,
+                                      src->offset * 4, dst->offset * 4,
+                                      clt_tensor_numel(dst) * 4, 0, NULL, NULL));
+  return CLT_OK;
+}
+
+/* With check, one 4-byte read validates the indices before dst is touched;
+   the fused training step, whose permutations are in range by
+   construction, gathers without it and skips that host round trip. */
+static clt_status cl_gather_rows(clt_tensor *dst, const clt_tensor *src,
+                                 const clt_tensor *idx, size_t first, bool check) {
+  clt_context *ctx = dst->ctx;
+  size_t rows = dst->rows;
+  if (check) {
+    cl_ulong io = idx->offset + first, nr = rows, srows = src->rows;
+    cl_mem bad;
+    CLT_TRY(clt_cl_scratch(ctx, sizeof(cl_int), &bad));
+    cl_int zero = 0;
+    CLT_CL_TRY(ctx, clEnqueueFillBuffer(ctx->queue, bad, &zero, sizeof zero, 0,
+                                        sizeof zero, 0, NULL, NULL));
+    size_t g1 = rows;
+    CLT_TRY(CLT_LAUNCH(ctx, "clt_check_index", 1, &g1, NULL, CLT_ARG(idx->st->mem),
+                       CLT_ARG(io), CLT_ARG(nr), CLT_ARG(srows), CLT_ARG(bad)));
+    cl_int flag = 0;
+    CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, sizeof flag,
+                                        &flag, 0, NULL, NULL));
+    if (flag)
+      return clt_fail(ctx, CLT_ERR_LABEL,
+                      "gather_rows: an index in idx[%zu, %zu) is outside [0, %zu)",
+                      first, first + rows, src->rows);
+  }
+  cl_ulong so = src->offset, io = idx->offset + first, dof = dst->offset, nr = rows,
+           nc = dst->cols, srows = src->rows;
+  size_t g[2] = {(dst->cols + 15) / 16, rows};
+  return CLT_LAUNCH(ctx, "clt_gather_rows", 2, g, NULL, CLT_ARG(src->st->mem),
+                    CLT_ARG(so), CLT_ARG(idx->st->mem), CLT_ARG(io),
+                    CLT_ARG(dst->st->mem), CLT_ARG(dof), CLT_ARG(nr), CLT_ARG(nc),
+                    CLT_ARG(srows));
+}
+
+static clt_status cl_finish(clt_context *ctx) {
+  CLT_CL_TRY(ctx, clFinish(ctx->queue));
+  return CLT_OK;
+}
+
+static clt_status cl_linear_forward(clt_context *ctx, const clt_tensor *X,
+                                    const clt_tensor *W, const clt_tensor *b,
+                                    clt_tensor *S) {
+  return clt_cl_linear_forward(ctx, X, W, b, S, CLT_LINEAR_AUTO);
+}
+
+static clt_status cl_linear_backward(clt_context *ctx, const clt_tensor *X,
+                                     const clt_tensor *W, const clt_tensor *dS,
+                                     clt_tensor *dW, clt_tensor *db, clt_tensor *dX) {
+  return clt_cl_linear_backward(ctx, X, W, dS, dW, db, dX, CLT_LINEAR_AUTO);
+}
+
+const clt_backend clt_cl_backend = {
+    .name = "opencl",
+    .double_precision = false,
+    .alloc = cl_alloc,
+    .release = cl_release,
+    .write = cl_write,
+    .read = cl_read,
+    .fill = cl_fill,
+    .copy = cl_copy,
+    .gather_rows = cl_gather_rows,
+    .finish = cl_finish,
+    .close = clt_cl_close,
+    .linear_forward = cl_linear_forward,
+    .linear_backward = cl_linear_backward,
+    .argmax = clt_cl_argmax,
+    .accuracy = clt_cl_accuracy,
+    .loss = clt_cl_loss,
+    .regularize = clt_cl_regularize,
+    .optim_entry_init = clt_cl_optim_entry_init,
+    .optim_entry_free = clt_cl_optim_entry_free,
+    .optim_step = clt_cl_optim_step,
+    .optim_settle = clt_cl_optim_settle,
+    .fused_supports = clt_cl_fused_supports,
+    .fused_loss_grad = clt_cl_fused_loss_grad,
+};

@@ -1,0 +1,170 @@
+/* The fused training step on OpenCL devices (kernels/step.cl): three
+   launches that read X once from memory, store neither S nor dS, and one
+   24-byte read-back; host/fused.c sends the problems it supports here and
+   everything else to the composition of the separate ops. */
+#include <math.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "../loss_impl.h"
+#include "cl_backend.h"
+
+#define STEP_MAX_C 32 /* CLT_STEP_MAX_C in kernels/step.cl */
+#define NONE 0xffffffffu
+enum { I_DEN, I_WSUM, I_BAD_LABEL, I_BAD_CW, I_BAD_PW, I_LOSS, I_PEN, I_BAD };
+
+static const char *const step_names[] = {
+    "clt_step_c1", "clt_step_c2", "clt_step_c3", "clt_step_c4",
+    "clt_step_c5", "clt_step_c6", "clt_step_c7", "clt_step_c8"};
+/* Rows per score block (RB in kernels/step.cl) for each class-block
+   width; a chunk is 4 of them. */
+static const size_t block_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
+#define PREP_WG 64
+
+/* Whether the fused kernels take this problem: few classes, W small enough (C*D <= FUSED_MAX_CD) that W^T and a block's
+   partial dW (8 C D bytes) stay in a CPU core's L2 while rows stream
+   through (bench_step on POCL: 1.3-2.5x the composition up to C*D = 30K,
+   ~10% behind it at C = 32, D = 3072), cross-entropy or hinge with
+   well-formed labels and valid hyper-parameters. Anything else goes to the
+   composition, whose ops report what is wrong with it. */
+#define FUSED_MAX_CD 65536
+bool clt_cl_fused_supports(const clt_context *ctx, const clt_loss_desc *d,
+                           const clt_tensor *y, size_t n, size_t dim, size_t c) {
+  if (c > STEP_MAX_C || c * dim > FUSED_MAX_CD || n >= NONE)
+    return false;
+  if (d->kind != CLT_LOSS_CROSS_ENTROPY && d->kind != CLT_LOSS_HINGE)
+    return false;
+  if (!y || y->ctx != ctx || y->dtype != CLT_INT32 || y->rows != n ||
+      y->cols != 1)
+    return false;
+  if (d->reduction != CLT_REDUCTION_MEAN && d->reduction != CLT_REDUCTION_SUM)
+    return false;
+  const clt_tensor *w = d->class_weight;
+  if (d->pos_weight ||
+      (w && (w->ctx != ctx || w->dtype != CLT_FLOAT32 || w->rows != 1 ||
+             w->cols != c)))
+    return false;
+  if (d->kind == CLT_LOSS_CROSS_ENTROPY)
+    return d->label_smoothing >= 0.0f && d->label_smoothing <= 1.0f;
+  return (d->p == 1 || d->p == 2) && d->margin >= 0.0f && isfinite(d->margin);
+}
+
+/* Class blocks of width CB <= 8, as kernels/linear.cl's. */
+static size_t class_block(size_t c) {
+  size_t nb = (c + 7) / 8;
+  return (c + nb - 1) / nb;
+}
+
+/* Rows per work-item of the step kernel, a multiple of the chunk: two
+   work-items per compute unit at least (a minibatch of 256 rows keeps both
+   cores of the POCL machine busy), and above 1024 rows as many as it
+   takes: every block adds a C x D partial to write and sum again, at most
+   1/32 of X then, and more blocks than units balance the load. */
+static clt_status block_size(clt_context *ctx, size_t n, size_t chunk,
+                             size_t *out) {
+  cl_uint units = 1;
+  CLT_CL_TRY(ctx, clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS,
+                                  sizeof units, &units, NULL));
+  size_t per = (n + 2 * (size_t)units - 1) / (2 * (size_t)units);
+  if (per > 1024) per = 1024;
+  *out = clt_round_up(per ? per : 1, chunk);
+  return CLT_OK;
+}
+
+/* The fused path (kernels/step.cl) over the rows of rows of X with their
+   labels y (one per batch row); *value: the loss, plus the penalty when
+   with_pen. */
+clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
+                                  const clt_reg_desc *reg, const clt_tensor *X,
+                                  clt_batch_rows rows, const clt_tensor *y,
+                                  const clt_tensor *W, const clt_tensor *b,
+                                  clt_tensor *dW, clt_tensor *db, bool with_pen,
+                                  double *value) {
+  size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C), R = 0;
+  CLT_TRY(block_size(ctx, N, 4 * block_rows[cb - 1], &R));
+  size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
+  /* scr: info, Wt (C,D), then per block the partial dW^T (C,Dp), db (up
+     to 32 classes) and loss. */
+  size_t o_wt = clt_round_up(CLT_LOSS_INFO_FLOATS, 16);
+  size_t o_part = clt_round_up(o_wt + C * D, 16);
+  size_t o_dbp = o_part + blocks * C * Dp, o_lp = o_dbp + blocks * STEP_MAX_C;
+  cl_mem scr;
+  CLT_TRY(clt_cl_scratch(ctx, (o_lp + blocks) * sizeof(float), &scr));
+
+  bool ce = desc->kind == CLT_LOSS_CROSS_ENTROPY;
+  bool mean = desc->reduction == CLT_REDUCTION_MEAN;
+  const clt_tensor *cwt = desc->class_weight;
+  cl_mem cw = cwt ? cwt->st->mem : scr, bm = b ? b->st->mem : scr;
+  cl_ulong cw_off = cwt ? cwt->offset : 0, b_off = b ? b->offset : 0;
+  cl_ulong w_off = W->offset, x_off = X->offset, y_off = y->offset;
+  cl_ulong n = N, d = D, dp = Dp, c = C, rb = R, nb = blocks, wt_off = o_wt,
+           part_off = o_part, dbp_off = o_dbp, lp_off = o_lp;
+  cl_int has_cw = cwt != NULL, has_b = b != NULL, use_ignore = ce,
+         ignore = desc->ignore_index, hinge = !ce, use_den = ce && mean;
+  cl_mem im = rows.idx ? rows.idx->st->mem : scr;
+  cl_ulong idx_off = rows.idx ? rows.idx->offset + rows.first : 0,
+           src_rows = X->rows;
+  cl_int has_idx = rows.idx != NULL;
+  bool regularize = clt_reg_active(reg);
+  float l1 = regularize ? reg->l1 : 0.0f, l2 = regularize ? reg->l2 : 0.0f;
+
+  size_t wg = clt_cl_group_size(ctx, PREP_WG);
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_step_prep", 1, &wg, &wg, CLT_ARG(W->st->mem),
+                     CLT_ARG(w_off), CLT_ARG(d), CLT_ARG(c), CLT_ARG(y->st->mem),
+                     CLT_ARG(y_off), CLT_ARG(n), CLT_ARG(use_ignore),
+                     CLT_ARG(ignore), CLT_ARG(cw), CLT_ARG(cw_off),
+                     CLT_ARG(has_cw), CLT_ARG(im), CLT_ARG(idx_off),
+                     CLT_ARG(has_idx), CLT_ARG(src_rows), CLT_ARG(l1),
+                     CLT_ARG(l2), CLT_ARG(scr), CLT_ARG(wt_off),
+                     CLT_LOCAL(wg * sizeof(float)),
+                     CLT_LOCAL(wg * sizeof(cl_uint))));
+
+  /* The MEAN divisor (hinge: N; cross-entropy: the weight of the rows not
+     ignored, from step 1) and the matching dS scale. */
+  float div = mean ? (float)N : 1.0f, k = (float)(1.0 / (double)div);
+  float prm = ce ? desc->label_smoothing : desc->margin;
+  cl_int iprm = ce ? desc->ignore_index : desc->p;
+  size_t one = 1;
+  CLT_TRY(CLT_LAUNCH(ctx, step_names[cb - 1], 1, &blocks, &one,
+                     CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(im),
+                     CLT_ARG(idx_off), CLT_ARG(has_idx), CLT_ARG(bm),
+                     CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(y->st->mem),
+                     CLT_ARG(y_off), CLT_ARG(cw), CLT_ARG(cw_off),
+                     CLT_ARG(has_cw), CLT_ARG(scr), CLT_ARG(wt_off),
+                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
+                     CLT_ARG(n), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
+                     CLT_ARG(rb), CLT_ARG(hinge), CLT_ARG(prm), CLT_ARG(iprm),
+                     CLT_ARG(k), CLT_ARG(use_den)));
+
+  cl_ulong dw_off = dW->offset, db_off = b ? db->offset : 0;
+  cl_mem dbm = b ? db->st->mem : scr;
+  size_t items = (D + 15) / 16 * C + 2;
+  CLT_TRY(CLT_LAUNCH(ctx, "clt_step_finish", 1, &items, NULL, CLT_ARG(scr),
+                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
+                     CLT_ARG(nb), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
+                     CLT_ARG(W->st->mem), CLT_ARG(w_off), CLT_ARG(l1),
+                     CLT_ARG(l2), CLT_ARG(dW->st->mem), CLT_ARG(dw_off),
+                     CLT_ARG(dbm), CLT_ARG(db_off), CLT_ARG(has_b),
+                     CLT_ARG(div), CLT_ARG(use_den)));
+
+  float info[I_BAD + 1];
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, scr, CL_TRUE,
+                                      I_BAD_LABEL * sizeof(float),
+                                      (I_BAD + 1 - I_BAD_LABEL) * sizeof(float),
+                                      info + I_BAD_LABEL, 0, NULL, NULL));
+  uint32_t bad_idx, bad_cw, bad_row;
+  int32_t value_at;
+  memcpy(&bad_idx, &info[I_BAD_PW], sizeof bad_idx);
+  memcpy(&bad_cw, &info[I_BAD_CW], sizeof bad_cw);
+  memcpy(&bad_row, &info[I_BAD_LABEL], sizeof bad_row);
+  memcpy(&value_at, &info[I_BAD], sizeof value_at);
+  if (bad_idx != NONE)
+    return clt_fail(ctx, CLT_ERR_LABEL,
+                    "linear_loss_grad_rows: idx[%zu] = %d is outside [0, %zu)",
+                    rows.first + bad_idx, (int)value_at, X->rows);
+  /* the reference's order: weights, then labels */
+  if (bad_cw != NONE) return clt_loss_bad_weight(ctx, "class_weight", bad_cw, info[I_BAD]);
+  if (bad_row != NONE) return clt_loss_bad_label(ctx, bad_row, value_at, C);
+  *value = (double)info[I_LOSS] + (with_pen ? (double)info[I_PEN] : 0.0);
+  return CLT_OK;
+}
