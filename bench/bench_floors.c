@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "benchutil.h"
-#include "internal.h"
+#include "cl/cl_internal.h"
 
 #define WARMUP 2
 
@@ -220,11 +220,11 @@ static int cl_report(const char *call, cl_int err) {
 static int cl_run(cl_floor *f, int k) {
   size_t g = k == K_SUM || k == K_SUM_BLOCKED ? f->parts : f->n / 4;
   for (int i = 0; i < f->iters; i++) {
-    cl_int err = clEnqueueNDRangeKernel(f->ctx->queue, f->k[k], 1, NULL, &g,
+    cl_int err = clEnqueueNDRangeKernel(clt_cl_of(f->ctx)->queue, f->k[k], 1, NULL, &g,
                                         NULL, 0, NULL, NULL);
     if (err) return cl_report(kernel_names[k], err);
   }
-  cl_int err = clFinish(f->ctx->queue);
+  cl_int err = clFinish(clt_cl_of(f->ctx)->queue);
   return err ? cl_report("clFinish", err) : 0;
 }
 static int cl_copy(void *p) { return cl_run(p, K_COPY); }
@@ -281,7 +281,7 @@ static int cl_setup(cl_floor *f) {
 }
 
 static int cl_read(cl_floor *f, cl_mem m, size_t count, float *out) {
-  cl_int err = clEnqueueReadBuffer(f->ctx->queue, m, CL_TRUE, 0,
+  cl_int err = clEnqueueReadBuffer(clt_cl_of(f->ctx)->queue, m, CL_TRUE, 0,
                                    count * sizeof *out, out, 0, NULL, NULL);
   return err ? cl_report("clEnqueueReadBuffer", err) : 0;
 }
@@ -299,7 +299,7 @@ static int cl_validate(cl_floor *f) {
   }
   for (size_t i = 0; i < n; i++) h[i] = pattern(i);
   cl_float half = 0.5f;
-  cl_command_queue q = f->ctx->queue;
+  cl_command_queue q = clt_cl_of(f->ctx)->queue;
   cl_int err = clEnqueueWriteBuffer(q, f->a, CL_TRUE, 0, n * sizeof *h, h, 0,
                                     NULL, NULL);
   if (!err)
@@ -346,7 +346,7 @@ static void cl_teardown(cl_floor *f) {
 static int device_floors(bu_report *r, const bu_opts *o, clt_context *ctx,
                          size_t n) {
   cl_uint units = 1;
-  clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
+  clGetDeviceInfo(clt_cl_of(ctx)->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
                   &units, NULL);
   cl_floor f = {.ctx = ctx, .n = n, .iters = 1,
                 .parts = (units * 8 > 64 ? units * 8 : 64) * (size_t)256};

@@ -26,7 +26,7 @@
 #include <cblas.h>
 
 #include "benchutil.h"
-#include "linear.h"
+#include "cl/cl_internal.h"
 
 #define WARMUP 1
 

@@ -35,7 +35,7 @@
 #include <string.h>
 
 #include "benchutil.h"
-#include "internal.h"
+#include "cl/cl_internal.h"
 
 #define WARMUP 2
 #define BLOCK_S 0.02 /* seconds per timed repetition, about */
@@ -237,7 +237,7 @@ static int fail_cl(const char *what, cl_int err) {
 /* S into dS, numel/4 float4 (dS is overwritten by the next loss call). */
 static int run_copy(void *arg) {
   job *j = arg;
-  cl_command_queue q = j->d->ctx->queue;
+  cl_command_queue q = clt_cl_of(j->d->ctx)->queue;
   cl_mem a = j->d->S->st->mem, b = j->d->dS->st->mem;
   size_t global = clt_tensor_rows(j->d->S) * clt_tensor_cols(j->d->S) / 4;
   cl_int err;

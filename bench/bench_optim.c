@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "benchutil.h"
-#include "optim_impl.h"
+#include "cl/cl_internal.h"
 
 #define WARMUP 8
 
@@ -209,12 +209,12 @@ static int run_floor(void *arg) {
   job *j = arg;
   for (int i = 0; i < j->iters; i++)
     for (int k = 0; k < j->nkernels; k++) {
-      cl_int err = clEnqueueNDRangeKernel(j->ctx->queue, j->kernel[k], 1,
+      cl_int err = clEnqueueNDRangeKernel(clt_cl_of(j->ctx)->queue, j->kernel[k], 1,
                                           NULL, &j->items[k], NULL, 0, NULL,
                                           NULL);
       if (err) return fail_cl("floor kernel", err);
     }
-  cl_int err = clFinish(j->ctx->queue);
+  cl_int err = clFinish(clt_cl_of(j->ctx)->queue);
   return err ? fail_cl("clFinish", err) : 0;
 }
 

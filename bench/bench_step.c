@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "benchutil.h"
+#include "cl/cl_internal.h"
 #include "fused.h"
 
 #define WARMUP 2

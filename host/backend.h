@@ -30,11 +30,27 @@ typedef struct clt_batch_rows {
   size_t first, n;
 } clt_batch_rows;
 
-typedef struct clt_backend {
+typedef struct clt_backend clt_backend;
+
+/* A device a backend found: its handle for open, and what users see. */
+typedef struct clt_found_device {
+  const clt_backend *be;
+  void *id;
+  clt_device_info info;
+} clt_found_device;
+
+struct clt_backend {
   const char *name;
   /* Computes in double and rounds only its outputs to float32: the gradient
      check then takes the analytic gradient in double from the reference. */
   bool double_precision;
+
+  /* ---- devices: the ones this backend drives into out (at most cap;
+     optional: the reference has none to list), and ctx opened on one of
+     them or, with id NULL, on the backend itself (the reference). On
+     failure open leaves ctx->err set, and close releases what it got to. */
+  size_t (*discover)(clt_found_device *out, size_t cap);
+  clt_status (*open)(clt_context *ctx, void *id);
 
   /* ---- storage: bytes of st (st->bytes set by the caller), released by
      release; transfers, fill and copy on a tensor's elements. */
@@ -100,7 +116,7 @@ typedef struct clt_backend {
                                 const clt_tensor *W, const clt_tensor *b,
                                 clt_tensor *dW, clt_tensor *db, bool with_pen,
                                 double *value);
-} clt_backend;
+};
 
 extern const clt_backend clt_ref_backend; /* host/ref/ref_backend.c */
 extern const clt_backend clt_cl_backend;  /* host/cl/cl_backend.c */

@@ -8,61 +8,20 @@
 
 #define MAX_DEVICES 64
 
-typedef struct found_device {
-  cl_device_id id;
-  clt_device_info info;
-} found_device;
+/* The backend registry: every backend that lists devices, in the order
+   auto prefers within a device type. The reference backend lists none: it
+   is asked for by name ("ref") or taken when nothing else is found. */
+static const clt_backend *const registry[] = {
+#if CLT_HAVE_OPENCL
+    &clt_cl_backend,
+#endif
+    NULL};
 
-static void get_string(cl_device_id d, cl_device_info what, char *buf,
-                       size_t len) {
-  buf[0] = '\0';
-  if (clGetDeviceInfo(d, what, len, buf, NULL) != CL_SUCCESS) buf[0] = '\0';
-  buf[len - 1] = '\0';
-}
-
-/* Every device of every platform, in platform order. No platform at all
-   (the ICD loader reports CL_PLATFORM_NOT_FOUND_KHR) is zero devices. */
-static size_t discover(found_device *out, size_t cap) {
-  cl_platform_id platforms[16];
-  cl_uint np = 0;
-  if (clGetPlatformIDs(16, platforms, &np) != CL_SUCCESS) return 0;
+/* Every device of every backend of the registry. */
+static size_t discover(clt_found_device *out, size_t cap) {
   size_t n = 0;
-  for (cl_uint p = 0; p < np && p < 16; p++) {
-    char pname[128] = "";
-    clGetPlatformInfo(platforms[p], CL_PLATFORM_NAME, sizeof pname, pname,
-                      NULL);
-    pname[sizeof pname - 1] = '\0';
-    cl_device_id ids[MAX_DEVICES];
-    cl_uint nd = 0;
-    if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, ids,
-                       &nd) != CL_SUCCESS)
-      continue;
-    for (cl_uint i = 0; i < nd && i < MAX_DEVICES && n < cap; i++, n++) {
-      found_device *f = &out[n];
-      memset(f, 0, sizeof *f);
-      f->id = ids[i];
-      snprintf(f->info.platform, sizeof f->info.platform, "%s", pname);
-      get_string(ids[i], CL_DEVICE_NAME, f->info.name, sizeof f->info.name);
-      get_string(ids[i], CL_DEVICE_VERSION, f->info.version,
-                 sizeof f->info.version);
-      cl_device_type type = 0;
-      cl_uint cu = 0;
-      cl_ulong mem = 0;
-      size_t wg = 0;
-      clGetDeviceInfo(ids[i], CL_DEVICE_TYPE, sizeof type, &type, NULL);
-      clGetDeviceInfo(ids[i], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu,
-                      NULL);
-      clGetDeviceInfo(ids[i], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof mem, &mem,
-                      NULL);
-      clGetDeviceInfo(ids[i], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg,
-                      NULL);
-      f->info.is_gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
-      f->info.is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
-      f->info.compute_units = cu;
-      f->info.global_mem_bytes = mem;
-      f->info.max_work_group_size = wg;
-    }
-  }
+  for (size_t b = 0; registry[b]; b++)
+    n += registry[b]->discover(out + n, cap - n);
   return n;
 }
 
@@ -71,7 +30,7 @@ clt_status clt_devices_list(clt_device_info *out, size_t cap, size_t *count) {
     clt_set_create_error("clt_devices_list: NULL argument");
     return CLT_ERR_INVALID_ARG;
   }
-  found_device devs[MAX_DEVICES];
+  clt_found_device devs[MAX_DEVICES];
   size_t n = discover(devs, MAX_DEVICES);
   for (size_t i = 0; i < n && i < cap; i++) out[i] = devs[i].info;
   *count = n;
@@ -100,7 +59,7 @@ static const char *effective_spec(const char *spec) {
 }
 
 /* Resolves spec against devs: SIZE_MAX means the reference backend. */
-static clt_status select_device(const char *spec, const found_device *devs,
+static clt_status select_device(const char *spec, const clt_found_device *devs,
                                 size_t n, size_t *index) {
   spec = effective_spec(spec);
   if (!spec) {
@@ -138,7 +97,7 @@ clt_status clt_device_select(const char *spec, size_t *index) {
     clt_set_create_error("clt_device_select: index is NULL");
     return CLT_ERR_INVALID_ARG;
   }
-  found_device devs[MAX_DEVICES];
+  clt_found_device devs[MAX_DEVICES];
   size_t n = discover(devs, MAX_DEVICES);
   return select_device(spec, devs, n, index);
 }
@@ -152,7 +111,7 @@ clt_status clt_context_create(const clt_context_options *options,
   /* The reference backend never touches OpenCL, so it works (and stays
      clean under the sanitizers) on machines without any ICD. */
   const char *spec = effective_spec(options ? options->device : NULL);
-  found_device devs[MAX_DEVICES];
+  clt_found_device devs[MAX_DEVICES];
   size_t n = spec && strcmp(spec, "ref") == 0 ? 0 : discover(devs, MAX_DEVICES);
   size_t index;
   clt_status st = select_device(spec, devs, n, &index);
@@ -164,21 +123,15 @@ clt_status clt_context_create(const clt_context_options *options,
     return CLT_ERR_OUT_OF_MEMORY;
   }
   ctx->refs = 1;
-  /* The backend registry: the reference, or OpenCL on a device found. */
-  ctx->be = index == SIZE_MAX ? &clt_ref_backend : &clt_cl_backend;
-  if (index == SIZE_MAX) {
-    snprintf(ctx->device_name, sizeof ctx->device_name,
-             "reference (CPU, double)");
-  } else {
-    snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
-             devs[index].info.name);
-    st = clt_cl_open(ctx, devs[index].id);
-    if (st != CLT_OK) {
-      clt_set_create_error(ctx->err);
-      clt_cl_close(ctx);
-      free(ctx);
-      return st;
-    }
+  ctx->be = index == SIZE_MAX ? &clt_ref_backend : devs[index].be;
+  snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
+           index == SIZE_MAX ? "reference (CPU, double)" : devs[index].info.name);
+  st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : devs[index].id);
+  if (st != CLT_OK) {
+    clt_set_create_error(ctx->err);
+    ctx->be->close(ctx);
+    free(ctx);
+    return st;
   }
   *out = ctx;
   return CLT_OK;

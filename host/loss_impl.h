@@ -1,6 +1,6 @@
 /* Internal interface of the loss and regularization family: the front ends
-   (host/loss.c, host/regularize.c) validate and dispatch to the OpenCL
-   backend (host/cl/cl_loss.c) or the reference (host/ref/ref_loss.c); the
+   (host/loss.c, host/regularize.c) validate and dispatch to the backend
+   (the reference: host/ref/ref_loss.c, declared here); the
    gradient check (host/gradcheck.c) evaluates the reference in double. */
 #ifndef CLT_LOSS_IMPL_H
 #define CLT_LOSS_IMPL_H
@@ -15,9 +15,6 @@
 clt_status clt_ref_loss(clt_context *ctx, const clt_loss_desc *desc,
                         const clt_tensor *S, const clt_tensor *target,
                         double *loss, clt_tensor *dS);
-clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
-                       const clt_tensor *S, const clt_tensor *target,
-                       double *loss, clt_tensor *dS);
 
 /* The reference loss on host arrays, the specification of every kernel. */
 typedef struct clt_ref_loss_in {
@@ -43,29 +40,11 @@ clt_status clt_ref_loss_check(const clt_context *ctx,
 double clt_ref_loss_f64(const clt_ref_loss_in *in, const double *S,
                         double *dS);
 
-/* OpenCL helpers shared by host/cl/cl_loss.c and cl_regularize.c. The
-   scratch buffer holds CLT_LOSS_INFO_FLOATS floats of info (CLT_INFO in
-   kernels/loss.cl; the loss or penalty lands in info[5]), then partials. */
-#define CLT_LOSS_INFO_FLOATS 8
-/* Elements per work-item of the elementwise kernels (CLT_ELEM_CHUNK). */
-#define CLT_LOSS_CHUNK 256
-/* Largest power of two <= min(cap, the device's max work-group size). */
-size_t clt_cl_group_size(const clt_context *ctx, size_t cap);
-/* Sums the partials of scr into info[5] (divided by the MEAN denominator
-   info[0] when use_den, else by div; skipped if checked and the check
-   pass flagged bad input) and reads the first bytes of scr into out. */
-clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
-                              float div, int use_den, int checked, float *out,
-                              size_t bytes);
-
 /* Regularization backends: *penalty (may be NULL) += l1 sum|W| +
    0.5 l2 sum W^2; dW (may be NULL) += l1 sign(W) + l2 W. */
 clt_status clt_ref_regularize(clt_context *ctx, const clt_reg_desc *reg,
                               const clt_tensor *W, double *penalty,
                               clt_tensor *dW);
-clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
-                             const clt_tensor *W, double *penalty,
-                             clt_tensor *dW);
 /* Whether reg adds anything. */
 static inline bool clt_reg_active(const clt_reg_desc *reg) {
   return reg && (reg->l1 != 0.0f || reg->l2 != 0.0f);

@@ -110,19 +110,4 @@ clt_status clt_ref_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                               const clt_tensor *grad,
                               const clt_opt_scalars *sc, clt_optim_outcome *out);
 
-/* OpenCL backend. */
-clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e);
-void clt_cl_optim_entry_free(clt_opt_entry *e);
-/* Enqueues one step; pending when the device reports the outcome (skip
-   flag, norm) later, through clt_cl_optim_settle. */
-clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
-                             const clt_tensor *grad,
-                             const clt_opt_scalars *sc, clt_optim_outcome *out);
-/* Collects the outcome of e's last step with a pending report: waits for
-   it when wait, else only takes it if the device is already done. *had is
-   false when nothing was collected. */
-clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
-                               bool wait, bool *had, bool *skipped,
-                               double *norm);
-
 #endif

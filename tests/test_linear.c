@@ -20,8 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "linear.h"
 #include "testutil.h"
+#if CLT_HAVE_OPENCL
+#include "cl/cl_internal.h"
+#endif
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SENTINEL 1234.5f
@@ -116,25 +118,20 @@ static void free_result(result *r) {
 
 /* Runs forward (with and without b) and backward (with db and dX, and
    with neither) on ctx through views. path applies to OpenCL contexts. */
-static result run(clt_context *ctx, const problem *p, clt_linear_path path) {
-  bool cl = !clt_context_is_reference(ctx);
+static result run(clt_context *ctx, const problem *p, tu_linear_path path) {
   view X = make_view(ctx, p->n, p->d, p->X), W = make_view(ctx, p->d, p->c, p->W);
   view b = make_view(ctx, 1, p->c, p->b), dS = make_view(ctx, p->n, p->c, p->dS);
   view S = make_view(ctx, p->n, p->c, NULL), Sb = make_view(ctx, p->n, p->c, NULL);
   view dW = make_view(ctx, p->d, p->c, NULL), dW2 = make_view(ctx, p->d, p->c, NULL);
   view db = make_view(ctx, 1, p->c, NULL), dX = make_view(ctx, p->n, p->d, NULL);
   clt_status st;
-  st = cl ? clt_cl_linear_forward(ctx, X.t, W.t, NULL, S.t, path)
-          : clt_linear_forward(ctx, X.t, W.t, NULL, S.t);
+  st = tu_linear_forward(ctx, X.t, W.t, NULL, S.t, path);
   cr_assert_eq(st, CLT_OK, "forward: %s", clt_last_error(ctx));
-  st = cl ? clt_cl_linear_forward(ctx, X.t, W.t, b.t, Sb.t, path)
-          : clt_linear_forward(ctx, X.t, W.t, b.t, Sb.t);
+  st = tu_linear_forward(ctx, X.t, W.t, b.t, Sb.t, path);
   cr_assert_eq(st, CLT_OK, "forward with b: %s", clt_last_error(ctx));
-  st = cl ? clt_cl_linear_backward(ctx, X.t, W.t, dS.t, dW.t, db.t, dX.t, path)
-          : clt_linear_backward(ctx, X.t, W.t, dS.t, dW.t, db.t, dX.t);
+  st = tu_linear_backward(ctx, X.t, W.t, dS.t, dW.t, db.t, dX.t, path);
   cr_assert_eq(st, CLT_OK, "backward: %s", clt_last_error(ctx));
-  st = cl ? clt_cl_linear_backward(ctx, X.t, W.t, dS.t, dW2.t, NULL, NULL, path)
-          : clt_linear_backward(ctx, X.t, W.t, dS.t, dW2.t, NULL, NULL);
+  st = tu_linear_backward(ctx, X.t, W.t, dS.t, dW2.t, NULL, NULL, path);
   cr_assert_eq(st, CLT_OK, "backward, dW only: %s", clt_last_error(ctx));
   result r = {read_view(&S, "S"), read_view(&Sb, "S with b"),
               read_view(&dW, "dW"), read_view(&db, "db"), read_view(&dX, "dX")};
@@ -171,9 +168,9 @@ static void expect_result_close(const char *what, const problem *p,
 
 /* Compares the OpenCL device (path) with the reference on (n, d, c). */
 static void check_shape(clt_context *ref, clt_context *cl, size_t n, size_t d,
-                        size_t c, clt_linear_path path, const char *what) {
+                        size_t c, tu_linear_path path, const char *what) {
   problem p = make_problem(n, d, c, 1000 * n + 10 * d + c);
-  result want = run(ref, &p, CLT_LINEAR_AUTO);
+  result want = run(ref, &p, TU_LINEAR_AUTO);
   result got = run(cl, &p, path);
   expect_result_close(what, &p, &got, &want);
   free_result(&want);
@@ -196,7 +193,7 @@ Test(linear, opencl_matches_reference, .timeout = 600) {
     for (size_t j = 0; j < LEN(DS); j++)
       for (size_t k = 0; k < LEN(CS); k++) {
         if ((double)NS[i] * DS[j] * CS[k] > 1e8) continue;
-        check_shape(ref, cl, NS[i], DS[j], CS[k], CLT_LINEAR_AUTO, "auto");
+        check_shape(ref, cl, NS[i], DS[j], CS[k], TU_LINEAR_AUTO, "auto");
         cases++;
       }
   cr_expect_geq(cases, 55);
@@ -212,13 +209,13 @@ Test(linear, both_paths_match_reference, .timeout = 600) {
   clt_context *ref = tu_context("ref"), *cl = tu_context("cl");
   static const size_t kc[] = {9, 17, 33, 100, 1000};
   for (size_t k = 0; k < LEN(kc); k++) {
-    check_shape(ref, cl, 93, 784, kc[k], CLT_LINEAR_KERNEL, "kernels");
-    check_shape(ref, cl, 1000, 13, kc[k], CLT_LINEAR_KERNEL, "kernels");
+    check_shape(ref, cl, 93, 784, kc[k], TU_LINEAR_KERNEL, "kernels");
+    check_shape(ref, cl, 1000, 13, kc[k], TU_LINEAR_KERNEL, "kernels");
   }
   static const size_t bc[] = {1, 2, 10};
   for (size_t k = 0; k < LEN(bc); k++) {
-    check_shape(ref, cl, 7, 784, bc[k], CLT_LINEAR_CLBLAST, "clblast");
-    check_shape(ref, cl, 1000, 13, bc[k], CLT_LINEAR_CLBLAST, "clblast");
+    check_shape(ref, cl, 7, 784, bc[k], TU_LINEAR_CLBLAST, "clblast");
+    check_shape(ref, cl, 1000, 13, bc[k], TU_LINEAR_CLBLAST, "clblast");
   }
   clt_context_destroy(ref);
   clt_context_destroy(cl);
@@ -238,7 +235,7 @@ Test(linear, wide_dw_edges_match_reference, .timeout = 600) {
       {700, 7, 128}, {64, 13, 200}, {93, 37, 1000}, {1537, 12, 96}};
   for (size_t k = 0; k < LEN(shapes); k++)
     check_shape(ref, cl, shapes[k][0], shapes[k][1], shapes[k][2],
-                CLT_LINEAR_KERNEL, "kernels");
+                TU_LINEAR_KERNEL, "kernels");
   clt_context_destroy(ref);
   clt_context_destroy(cl);
 }
@@ -284,7 +281,7 @@ Test(linear, opencl_results_are_reproducible, .timeout = 300) {
   static const size_t cs[] = {10, 1000};
   for (size_t k = 0; k < LEN(cs); k++) {
     problem p = make_problem(cs[k] > 100 ? 1000 : 4097, 784, cs[k], 77);
-    result a = run(cl, &p, CLT_LINEAR_AUTO), b = run(cl, &p, CLT_LINEAR_AUTO);
+    result a = run(cl, &p, TU_LINEAR_AUTO), b = run(cl, &p, TU_LINEAR_AUTO);
     cr_expect_arr_eq(a.Sb, b.Sb, p.n * p.c * sizeof(float), "S, C=%zu", cs[k]);
     cr_expect_arr_eq(a.dW, b.dW, p.d * p.c * sizeof(float), "dW, C=%zu", cs[k]);
     cr_expect_arr_eq(a.db, b.db, p.c * sizeof(float), "db, C=%zu", cs[k]);
@@ -296,18 +293,19 @@ Test(linear, opencl_results_are_reproducible, .timeout = 300) {
   clt_context_destroy(cl);
 }
 
+#if CLT_HAVE_OPENCL
 /* CLBlast caches programs per cl_context and each holds a reference to the
    context; destroying ours must leave no reference behind (blas.c). */
 Test(linear, clblast_releases_the_context, .timeout = 300) {
   if (!tu_have_opencl()) cr_skip_test("no OpenCL device (or CLT_TEST_DEVICES excludes it)");
-  long live = clt_cl_live_objects();
+  long live = tu_live_objects();
   for (int round = 0; round < 2; round++) {
     clt_context *ctx = tu_context("cl");
     problem p = make_problem(64, 33, 40, 5);
-    result r = run(ctx, &p, CLT_LINEAR_CLBLAST);
+    result r = run(ctx, &p, TU_LINEAR_CLBLAST);
     free_result(&r);
     free_problem(&p);
-    cl_context raw = ctx->cl;
+    cl_context raw = clt_cl_of(ctx)->context;
     cr_assert_eq(clRetainContext(raw), CL_SUCCESS);
     clt_context_destroy(ctx);
     /* The runtime may finish its own bookkeeping of completed commands a
@@ -323,9 +321,10 @@ Test(linear, clblast_releases_the_context, .timeout = 300) {
     cr_expect_eq(refs, 1, "round %d: %u references to a destroyed context",
                  round, refs);
     clReleaseContext(raw);
-    cr_expect_eq(clt_cl_live_objects(), live);
+    cr_expect_eq(tu_live_objects(), live);
   }
 }
+#endif
 
 /* ------------------------------------------------------------ bad input */
 

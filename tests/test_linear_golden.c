@@ -44,7 +44,7 @@ static void expect_array(const char *what, const golden_case *gc,
 }
 
 static void check_case(clt_context *ctx, const char *dev,
-                       const golden_case *gc, clt_linear_path path) {
+                       const golden_case *gc, tu_linear_path path) {
   size_t n = (size_t)golden_param(gc, "n", 0), d = (size_t)golden_param(gc, "d", 0),
          c = (size_t)golden_param(gc, "c", 0);
   double *X = malloc(n * d * sizeof *X), *W = malloc(d * c * sizeof *W);
@@ -57,15 +57,13 @@ static void check_case(clt_context *ctx, const char *dev,
   clt_tensor *S = tu_tensor(ctx, n, c, NULL), *dW = tu_tensor(ctx, d, c, NULL);
   clt_tensor *db = tu_tensor(ctx, 1, c, NULL), *dX = tu_tensor(ctx, n, d, NULL);
   bool ref = clt_context_is_reference(ctx);
-  clt_status st = ref ? clt_linear_forward(ctx, tX, tW, tb, S)
-                      : clt_cl_linear_forward(ctx, tX, tW, tb, S, path);
+  clt_status st = tu_linear_forward(ctx, tX, tW, tb, S, path);
   cr_assert_eq(st, CLT_OK, "%s: %s", golden_case_name(gc), clt_last_error(ctx));
-  st = ref ? clt_linear_backward(ctx, tX, tW, tdS, dW, db, dX)
-           : clt_cl_linear_backward(ctx, tX, tW, tdS, dW, db, dX, path);
+  st = tu_linear_backward(ctx, tX, tW, tdS, dW, db, dX, path);
   cr_assert_eq(st, CLT_OK, "%s: %s", golden_case_name(gc), clt_last_error(ctx));
   char what[128];
   snprintf(what, sizeof what, "%s%s %s", dev,
-           ref ? "" : path == CLT_LINEAR_KERNEL ? "/kernels" : "/clblast",
+           ref ? "" : path == TU_LINEAR_KERNEL ? "/kernels" : "/clblast",
            golden_case_name(gc));
   expect_array(what, gc, "S", S, d, ref);
   expect_array(what, gc, "dW", dW, n, ref);
@@ -86,8 +84,8 @@ Test(linear_golden, every_case_matches_pytorch, .timeout = 300) {
     clt_context *ctx = tu_context(devs[v]);
     bool ref = clt_context_is_reference(ctx);
     for (size_t i = 0; i < golden_count(set); i++) {
-      check_case(ctx, devs[v], golden_at(set, i), CLT_LINEAR_KERNEL);
-      if (!ref) check_case(ctx, devs[v], golden_at(set, i), CLT_LINEAR_CLBLAST);
+      check_case(ctx, devs[v], golden_at(set, i), TU_LINEAR_KERNEL);
+      if (!ref) check_case(ctx, devs[v], golden_at(set, i), TU_LINEAR_CLBLAST);
       checked++;
     }
     clt_context_destroy(ctx);

@@ -1,6 +1,9 @@
 #include "testutil.h"
 
 #include "rng.h"
+#if CLT_HAVE_OPENCL
+#include "cl/cl_internal.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -108,4 +111,41 @@ void tu_expect_close_f(const char *what, const float *got, const float *want,
                      "%.3g*|want|)",
                      what, i, g, w, fabs(g - w), atol, rtol);
   }
+}
+
+long tu_live_objects(void) {
+#if CLT_HAVE_OPENCL
+  return clt_cl_live_objects();
+#else
+  return 0;
+#endif
+}
+
+#if CLT_HAVE_OPENCL
+static clt_linear_path cl_path(tu_linear_path path) {
+  return path == TU_LINEAR_KERNEL    ? CLT_LINEAR_KERNEL
+         : path == TU_LINEAR_CLBLAST ? CLT_LINEAR_CLBLAST
+                                     : CLT_LINEAR_AUTO;
+}
+#endif
+
+clt_status tu_linear_forward(clt_context *ctx, const clt_tensor *X, const clt_tensor *W,
+                             const clt_tensor *b, clt_tensor *S, tu_linear_path path) {
+#if CLT_HAVE_OPENCL
+  if (!clt_context_is_reference(ctx))
+    return clt_cl_linear_forward(ctx, X, W, b, S, cl_path(path));
+#endif
+  (void)path;
+  return clt_linear_forward(ctx, X, W, b, S);
+}
+
+clt_status tu_linear_backward(clt_context *ctx, const clt_tensor *X, const clt_tensor *W,
+                              const clt_tensor *dS, clt_tensor *dW, clt_tensor *db,
+                              clt_tensor *dX, tu_linear_path path) {
+#if CLT_HAVE_OPENCL
+  if (!clt_context_is_reference(ctx))
+    return clt_cl_linear_backward(ctx, X, W, dS, dW, db, dX, cl_path(path));
+#endif
+  (void)path;
+  return clt_linear_backward(ctx, X, W, dS, dW, db, dX);
 }

@@ -17,6 +17,19 @@ clt_context *tu_context(const char *spec);
 /* True when an OpenCL device is available and allowed. */
 bool tu_have_opencl(void);
 
+/* OpenCL objects the library holds (0 without the OpenCL backend). */
+long tu_live_objects(void);
+
+/* Which implementation of the linear products an OpenCL context runs
+   (the reference backend has one). */
+typedef enum tu_linear_path { TU_LINEAR_AUTO, TU_LINEAR_KERNEL, TU_LINEAR_CLBLAST } tu_linear_path;
+/* clt_linear_forward / clt_linear_backward, through path on OpenCL. */
+clt_status tu_linear_forward(clt_context *ctx, const clt_tensor *X, const clt_tensor *W,
+                             const clt_tensor *b, clt_tensor *S, tu_linear_path path);
+clt_status tu_linear_backward(clt_context *ctx, const clt_tensor *X, const clt_tensor *W,
+                              const clt_tensor *dS, clt_tensor *dW, clt_tensor *db,
+                              clt_tensor *dX, tu_linear_path path);
+
 /* Deterministic uniform floats in [lo, hi) from seed. */
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
 void tu_fill_labels(int32_t *y, size_t n, uint64_t seed, int32_t classes);

@@ -17,9 +17,9 @@
  */
 #include <clblast_c.h>
 
-#include "linear.h"
+#include "cl_internal.h"
 
-/* ctx->blas_state is this marker once the context has called CLBlast. */
+/* clt_cl_of(ctx)->blas_state is this marker once the context has called CLBlast. */
 static char used_marker;
 
 static const char *clblast_name(CLBlastStatusCode s) {
@@ -88,12 +88,13 @@ static clt_status clblast_status(CLBlastStatusCode s) {
 clt_status clt_blas_sgemm(clt_context *ctx, bool ta, bool tb, size_t m,
                           size_t n, size_t k, const clt_tensor *A,
                           const clt_tensor *B, float beta, clt_tensor *C) {
-  ctx->blas_state = &used_marker;
+  clt_cl_context *cl = clt_cl_of(ctx);
+  cl->blas_state = &used_marker;
   CLBlastStatusCode s = CLBlastSgemm(
       CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
       tb ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, 1.0f,
       A->st->mem, A->offset, A->cols, B->st->mem, B->offset, B->cols, beta,
-      C->st->mem, C->offset, C->cols, &ctx->queue, NULL);
+      C->st->mem, C->offset, C->cols, &cl->queue, NULL);
   if (s != CLBlastSuccess)
     return clt_fail(ctx, clblast_status(s),
                     "CLBlastSgemm(%s%s, m=%zu n=%zu k=%zu) failed: %s (%d)",
@@ -103,9 +104,10 @@ clt_status clt_blas_sgemm(clt_context *ctx, bool ta, bool tb, size_t m,
 }
 
 void clt_blas_release(clt_context *ctx) {
-  if (!ctx->blas_state) return;
+  clt_cl_context *cl = clt_cl_of(ctx);
+  if (!cl->blas_state) return;
   /* Nothing to report to: clt_cl_close cannot fail. A failing clear leaves
      the context alive in the runtime, which the test above would catch. */
   (void)CLBlastClearCache();
-  ctx->blas_state = NULL;
+  cl->blas_state = NULL;
 }

@@ -2,13 +2,13 @@
    functions (host/backend.h). */
 #include <string.h>
 
-#include "../linear.h"
-#include "../loss_impl.h"
-#include "../optim_impl.h"
-#include "cl_backend.h"
+#include "cl_internal.h"
 
 static clt_status cl_alloc(clt_context *ctx, clt_storage *st) {
-  return clt_cl_alloc(ctx, st->bytes, &st->mem);
+  cl_mem mem;
+  CLT_TRY(clt_cl_alloc(ctx, st->bytes, &mem));
+  st->mem = mem;
+  return CLT_OK;
 }
 
 static void cl_release(clt_storage *st) {
@@ -16,13 +16,13 @@ static void cl_release(clt_storage *st) {
 }
 
 static clt_status cl_write(clt_tensor *t, const void *host, size_t bytes) {
-  CLT_CL_TRY(t->ctx, clEnqueueWriteBuffer(t->ctx->queue, t->st->mem, CL_TRUE,
+  CLT_CL_TRY(t->ctx, clEnqueueWriteBuffer(clt_cl_of(t->ctx)->queue, t->st->mem, CL_TRUE,
                                           t->offset * 4, bytes, host, 0, NULL, NULL));
   return CLT_OK;
 }
 
 static clt_status cl_read(const clt_tensor *t, void *host, size_t bytes) {
-  CLT_CL_TRY(t->ctx, clEnqueueReadBuffer(t->ctx->queue, t->st->mem, CL_TRUE,
+  CLT_CL_TRY(t->ctx, clEnqueueReadBuffer(clt_cl_of(t->ctx)->queue, t->st->mem, CL_TRUE,
                                          t->offset * 4, bytes, host, 0, NULL, NULL));
   return CLT_OK;
 }
@@ -31,7 +31,7 @@ static clt_status cl_fill(clt_tensor *t, double value) {
   float f = (float)value;
   int32_t i = t->dtype == CLT_INT32 ? (int32_t)value : 0;
   const void *pattern = t->dtype == CLT_FLOAT32 ? (const void *)&f : (const void *)&i;
-  CLT_CL_TRY(t->ctx, clEnqueueFillBuffer(t->ctx->queue, t->st->mem, pattern, 4,
+  CLT_CL_TRY(t->ctx, clEnqueueFillBuffer(clt_cl_of(t->ctx)->queue, t->st->mem, pattern, 4,
                                          t->offset * 4, clt_tensor_numel(t) * 4, 0,
                                          NULL, NULL));
   return CLT_OK;
@@ -40,7 +40,7 @@ static clt_status cl_fill(clt_tensor *t, double value) {
 static clt_status cl_copy(clt_tensor *dst, const clt_tensor *src) {
   if (src->st == dst->st && src->offset == dst->offset) return CLT_OK;
   clt_context *ctx = dst->ctx;
-  CLT_CL_TRY(ctx, clEnqueueCopyBuffer(ctx->queue, src->st->mem, dst->st->mem,
+  CLT_CL_TRY(ctx, clEnqueueCopyBuffer(clt_cl_of(ctx)->queue, src->st->mem, dst->st->mem,
                                       src->offset * 4, dst->offset * 4,
                                       clt_tensor_numel(dst) * 4, 0, NULL, NULL));
   return CLT_OK;
@@ -52,19 +52,20 @@ static clt_status cl_copy(clt_tensor *dst, const clt_tensor *src) {
 static clt_status cl_gather_rows(clt_tensor *dst, const clt_tensor *src,
                                  const clt_tensor *idx, size_t first, bool check) {
   clt_context *ctx = dst->ctx;
+  clt_cl_context *cl = clt_cl_of(ctx);
   size_t rows = dst->rows;
   if (check) {
     cl_ulong io = idx->offset + first, nr = rows, srows = src->rows;
     cl_mem bad;
     CLT_TRY(clt_cl_scratch(ctx, sizeof(cl_int), &bad));
     cl_int zero = 0;
-    CLT_CL_TRY(ctx, clEnqueueFillBuffer(ctx->queue, bad, &zero, sizeof zero, 0,
+    CLT_CL_TRY(ctx, clEnqueueFillBuffer(cl->queue, bad, &zero, sizeof zero, 0,
                                         sizeof zero, 0, NULL, NULL));
     size_t g1 = rows;
     CLT_TRY(CLT_LAUNCH(ctx, "clt_check_index", 1, &g1, NULL, CLT_ARG(idx->st->mem),
                        CLT_ARG(io), CLT_ARG(nr), CLT_ARG(srows), CLT_ARG(bad)));
     cl_int flag = 0;
-    CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, sizeof flag,
+    CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, bad, CL_TRUE, 0, sizeof flag,
                                         &flag, 0, NULL, NULL));
     if (flag)
       return clt_fail(ctx, CLT_ERR_LABEL,
@@ -81,7 +82,7 @@ static clt_status cl_gather_rows(clt_tensor *dst, const clt_tensor *src,
 }
 
 static clt_status cl_finish(clt_context *ctx) {
-  CLT_CL_TRY(ctx, clFinish(ctx->queue));
+  CLT_CL_TRY(ctx, clFinish(clt_cl_of(ctx)->queue));
   return CLT_OK;
 }
 
@@ -100,6 +101,8 @@ static clt_status cl_linear_backward(clt_context *ctx, const clt_tensor *X,
 const clt_backend clt_cl_backend = {
     .name = "opencl",
     .double_precision = false,
+    .discover = clt_cl_discover,
+    .open = clt_cl_open,
     .alloc = cl_alloc,
     .release = cl_release,
     .write = cl_write,

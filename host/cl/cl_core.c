@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "clt_kernels.h" /* generated: clt_kernel_source */
-#include "internal.h"
+#include "cl_internal.h"
 
 static _Atomic long live_objects;
 
@@ -72,14 +72,15 @@ clt_status clt_cl_fail(const clt_context *ctx, cl_int err, const char *call,
 #define BUILD_OPTIONS "-cl-std=CL1.2"
 
 clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
+  clt_cl_context *cl = clt_cl_of(ctx);
   cl_int err;
   const char *srcs[] = {src};
-  cl_program prog = clCreateProgramWithSource(ctx->cl, 1, srcs, NULL, &err);
+  cl_program prog = clCreateProgramWithSource(cl->context, 1, srcs, NULL, &err);
   if (err != CL_SUCCESS)
     return clt_cl_fail(ctx, err, "clCreateProgramWithSource", __FILE__,
                        __LINE__);
   clt_cl_count(1);
-  err = clBuildProgram(prog, 1, &ctx->device, BUILD_OPTIONS, NULL, NULL);
+  err = clBuildProgram(prog, 1, &cl->device, BUILD_OPTIONS, NULL, NULL);
   if (err == CL_SUCCESS) {
     *out = prog;
     return CLT_OK;
@@ -87,11 +88,11 @@ clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
   clt_status st =
       clt_cl_fail(ctx, err, "clBuildProgram", __FILE__, __LINE__);
   size_t len = 0;
-  if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL,
+  if (clGetProgramBuildInfo(prog, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL,
                             &len) == CL_SUCCESS &&
       len > 1) {
     char *log = malloc(len);
-    if (log && clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG,
+    if (log && clGetProgramBuildInfo(prog, cl->device, CL_PROGRAM_BUILD_LOG,
                                      len, log, NULL) == CL_SUCCESS) {
       size_t used = strlen(ctx->err);
       snprintf(ctx->err + used, CLT_ERRLEN - used, "; build log: %s", log);
@@ -143,21 +144,22 @@ static void remember_binary(cl_device_id device, cl_program prog) {
 /* The embedded program from the binary cache; false if not cached or the
    binary is refused (then the caller builds from source). */
 static bool build_from_binary(clt_context *ctx, cl_program *out) {
+  clt_cl_context *cl = clt_cl_of(ctx);
   const unsigned char *data = NULL;
   size_t size = 0;
   pthread_mutex_lock(&binary_lock);
   for (size_t i = 0; i < nbinaries; i++)
-    if (binaries[i].device == ctx->device) {
+    if (binaries[i].device == cl->device) {
       data = binaries[i].data;
       size = binaries[i].size;
     }
   pthread_mutex_unlock(&binary_lock);
   if (!data) return false;
   cl_int err, bin_status;
-  cl_program prog = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &size,
+  cl_program prog = clCreateProgramWithBinary(cl->context, 1, &cl->device, &size,
                                               &data, &bin_status, &err);
   if (err != CL_SUCCESS) return false;
-  if (clBuildProgram(prog, 1, &ctx->device, BUILD_OPTIONS, NULL, NULL) !=
+  if (clBuildProgram(prog, 1, &cl->device, BUILD_OPTIONS, NULL, NULL) !=
       CL_SUCCESS) {
     clReleaseProgram(prog);
     return false;
@@ -167,48 +169,49 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
   return true;
 }
 
-clt_status clt_cl_open(clt_context *ctx, cl_device_id device) {
+clt_status clt_cl_open(clt_context *ctx, void *id) {
+  cl_device_id device = id;
+  clt_cl_context *cl = calloc(1, sizeof *cl);
+  if (!cl) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "out of host memory");
+  ctx->impl = cl;
   cl_int err;
-  ctx->device = device;
-  ctx->cl = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
+  cl->device = device;
+  cl->context = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
   if (err != CL_SUCCESS)
     return clt_cl_fail(ctx, err, "clCreateContext", __FILE__, __LINE__);
   clt_cl_count(1);
-  ctx->queue = clCreateCommandQueue(ctx->cl, device, 0, &err);
+  cl->queue = clCreateCommandQueue(cl->context, device, 0, &err);
   if (err != CL_SUCCESS)
     return clt_cl_fail(ctx, err, "clCreateCommandQueue", __FILE__, __LINE__);
   clt_cl_count(1);
   CLT_CL_TRY(ctx, clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE,
-                                  sizeof ctx->max_wg, &ctx->max_wg, NULL));
-  if (build_from_binary(ctx, &ctx->program)) return CLT_OK;
-  CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &ctx->program));
-  remember_binary(device, ctx->program);
+                                  sizeof cl->max_wg, &cl->max_wg, NULL));
+  if (build_from_binary(ctx, &cl->program)) return CLT_OK;
+  CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &cl->program));
+  remember_binary(device, cl->program);
   return CLT_OK;
 }
 
-void clt_blas_release(clt_context *ctx); /* host/cl/blas.c */
-
 /* Releases whatever clt_cl_open got to; safe on a half-open context. */
 void clt_cl_close(clt_context *ctx) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  if (!cl) return;
   clt_blas_release(ctx);
-  for (size_t i = 0; i < ctx->nkernels; i++) {
-    clReleaseKernel(ctx->kernels[i].kernel);
+  for (size_t i = 0; i < cl->nkernels; i++) {
+    clReleaseKernel(cl->kernels[i].kernel);
     clt_cl_count(-1);
   }
-  ctx->nkernels = 0;
-  if (ctx->scratch) clt_cl_release_mem(ctx->scratch);
-  if (ctx->program) clReleaseProgram(ctx->program), clt_cl_count(-1);
-  if (ctx->queue) clReleaseCommandQueue(ctx->queue), clt_cl_count(-1);
-  if (ctx->cl) clReleaseContext(ctx->cl), clt_cl_count(-1);
-  ctx->scratch = NULL;
-  ctx->program = NULL;
-  ctx->queue = NULL;
-  ctx->cl = NULL;
+  if (cl->scratch) clt_cl_release_mem(cl->scratch);
+  if (cl->program) clReleaseProgram(cl->program), clt_cl_count(-1);
+  if (cl->queue) clReleaseCommandQueue(cl->queue), clt_cl_count(-1);
+  if (cl->context) clReleaseContext(cl->context), clt_cl_count(-1);
+  free(cl);
+  ctx->impl = NULL;
 }
 
 clt_status clt_cl_alloc(clt_context *ctx, size_t bytes, cl_mem *out) {
   cl_int err;
-  cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
+  cl_mem m = clCreateBuffer(clt_cl_of(ctx)->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
   if (err != CL_SUCCESS)
     return clt_fail(ctx,
                     err == CL_INVALID_BUFFER_SIZE ||
@@ -230,31 +233,33 @@ void clt_cl_release_mem(cl_mem mem) {
 }
 
 clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out) {
-  if (ctx->scratch_bytes < bytes) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  if (cl->scratch_bytes < bytes) {
     cl_mem m = NULL;
     CLT_TRY(clt_cl_alloc(ctx, bytes, &m));
-    if (ctx->scratch) clt_cl_release_mem(ctx->scratch);
-    ctx->scratch = m;
-    ctx->scratch_bytes = bytes;
+    if (cl->scratch) clt_cl_release_mem(cl->scratch);
+    cl->scratch = m;
+    cl->scratch_bytes = bytes;
   }
-  *out = ctx->scratch;
+  *out = cl->scratch;
   return CLT_OK;
 }
 
 clt_status clt_cl_kernel(clt_context *ctx, const char *name, cl_kernel *out) {
-  for (size_t i = 0; i < ctx->nkernels; i++)
-    if (ctx->kernels[i].name == name || strcmp(ctx->kernels[i].name, name) == 0)
-      return *out = ctx->kernels[i].kernel, CLT_OK;
-  if (ctx->nkernels == CLT_MAX_KERNELS)
+  clt_cl_context *cl = clt_cl_of(ctx);
+  for (size_t i = 0; i < cl->nkernels; i++)
+    if (cl->kernels[i].name == name || strcmp(cl->kernels[i].name, name) == 0)
+      return *out = cl->kernels[i].kernel, CLT_OK;
+  if (cl->nkernels == CLT_MAX_KERNELS)
     return clt_fail(ctx, CLT_ERR_OPENCL, "kernel cache full (%d) at %s",
                     CLT_MAX_KERNELS, name);
   cl_int err;
-  cl_kernel k = clCreateKernel(ctx->program, name, &err);
+  cl_kernel k = clCreateKernel(cl->program, name, &err);
   if (err != CL_SUCCESS)
     return clt_fail(ctx, CLT_ERR_OPENCL, "clCreateKernel(%s) failed: %s (%d)",
                     name, clt_cl_error_name(err), (int)err);
   clt_cl_count(1);
-  ctx->kernels[ctx->nkernels++] = (clt_kernel_slot){name, k};
+  cl->kernels[cl->nkernels++] = (clt_kernel_slot){name, k};
   *out = k;
   return CLT_OK;
 }
@@ -276,7 +281,7 @@ clt_status clt_cl_launch(clt_context *ctx, const char *name, cl_uint dims,
     if (global[d] == 0) return CLT_OK; /* nothing to do */
     g[d] = local ? clt_round_up(global[d], local[d]) : global[d];
   }
-  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, local, 0,
+  cl_int err = clEnqueueNDRangeKernel(clt_cl_of(ctx)->queue, k, dims, NULL, g, local, 0,
                                       NULL, NULL);
   if (err != CL_SUCCESS)
     return clt_fail(ctx,
@@ -297,9 +302,10 @@ clt_status clt_cl_launch(clt_context *ctx, const char *name, cl_uint dims,
 
 clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
                       double *out) {
+  clt_cl_context *cl = clt_cl_of(ctx);
   cl_mem part;
   CLT_TRY(clt_cl_scratch(ctx, (REDUCE_GROUPS + 1) * sizeof(float), &part));
-  size_t wg = ctx->max_wg < REDUCE_WG ? ctx->max_wg : REDUCE_WG;
+  size_t wg = cl->max_wg < REDUCE_WG ? cl->max_wg : REDUCE_WG;
   cl_ulong off = offset, count = n, zero = 0, groups = REDUCE_GROUPS;
   size_t g1 = wg * REDUCE_GROUPS, g2 = wg;
   CLT_TRY(CLT_LAUNCH(ctx, "clt_reduce_sum", 1, &g1, &wg, CLT_ARG(mem),
@@ -310,7 +316,7 @@ clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
                      CLT_ARG(zero), CLT_ARG(groups), CLT_ARG(part),
                      CLT_ARG(dst), CLT_LOCAL(wg * sizeof(float))));
   float r;
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, part, CL_TRUE,
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, part, CL_TRUE,
                                       REDUCE_GROUPS * sizeof(float),
                                       sizeof r, &r, 0, NULL, NULL));
   *out = r;

@@ -5,9 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../backend.h"
-#include "../loss_impl.h"
-#include "cl_backend.h"
+#include "cl_internal.h"
 
 #define STEP_MAX_C 32 /* CLT_STEP_MAX_C in kernels/step.cl */
 #define NONE 0xffffffffu
@@ -21,10 +19,11 @@ static const char *const step_names[] = {
 static const size_t block_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
 #define PREP_WG 64
 
-/* Whether the fused kernels take this problem: few classes, W small enough (C*D <= FUSED_MAX_CD) that W^T and a block's
-   partial dW (8 C D bytes) stay in a CPU core's L2 while rows stream
-   through (bench_step on POCL: 1.3-2.5x the composition up to C*D = 30K,
-   ~10% behind it at C = 32, D = 3072), cross-entropy or hinge with
+/* Whether the fused kernels take this problem: few classes, W small
+   enough (C*D <= FUSED_MAX_CD) that W^T and a block's partial dW (8 C D
+   bytes) stay in a CPU core's L2 while rows stream through (bench_step on
+   POCL: 1.3-2.5x the composition up to C*D = 30K, ~10% behind it at
+   C = 32, D = 3072), cross-entropy or hinge with
    well-formed labels and valid hyper-parameters. Anything else goes to the
    composition, whose ops report what is wrong with it. */
 #define FUSED_MAX_CD 65536
@@ -63,7 +62,7 @@ static size_t class_block(size_t c) {
 static clt_status block_size(clt_context *ctx, size_t n, size_t chunk,
                              size_t *out) {
   cl_uint units = 1;
-  CLT_CL_TRY(ctx, clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_COMPUTE_UNITS,
+  CLT_CL_TRY(ctx, clGetDeviceInfo(clt_cl_of(ctx)->device, CL_DEVICE_MAX_COMPUTE_UNITS,
                                   sizeof units, &units, NULL));
   size_t per = (n + 2 * (size_t)units - 1) / (2 * (size_t)units);
   if (per > 1024) per = 1024;
@@ -148,7 +147,7 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(div), CLT_ARG(use_den)));
 
   float info[I_BAD + 1];
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, scr, CL_TRUE,
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, scr, CL_TRUE,
                                       I_BAD_LABEL * sizeof(float),
                                       (I_BAD + 1 - I_BAD_LABEL) * sizeof(float),
                                       info + I_BAD_LABEL, 0, NULL, NULL));

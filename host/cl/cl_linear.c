@@ -1,6 +1,6 @@
 /* Linear scores and gradients on the OpenCL backend: the kernels of
    kernels/linear.cl or CLBlast, chosen by use_kernels. */
-#include "linear.h"
+#include "cl_internal.h"
 
 static const char *const fwd_names[] = {
     "clt_linear_fwd_c1", "clt_linear_fwd_c2", "clt_linear_fwd_c3",
@@ -57,15 +57,16 @@ static size_t row_block(size_t N, size_t C) {
    compiles a kernel once per work-group shape. */
 static clt_status local_size(clt_context *ctx, const char *name, size_t want,
                              size_t *out) {
+  clt_cl_context *cl = clt_cl_of(ctx);
   cl_kernel k;
   CLT_TRY(clt_cl_kernel(ctx, name, &k));
   size_t kmax = 0;
-  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, ctx->device,
+  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, cl->device,
                                            CL_KERNEL_WORK_GROUP_SIZE,
                                            sizeof kmax, &kmax, NULL));
   size_t l = want;
   if (l > kmax) l = kmax;
-  if (l > ctx->max_wg) l = ctx->max_wg;
+  if (l > cl->max_wg) l = cl->max_wg;
   *out = l ? l : 1;
   return CLT_OK;
 }
@@ -126,7 +127,7 @@ static clt_status use_kernels(clt_context *ctx, size_t C,
     return CLT_OK;
   }
   cl_device_type type = 0;
-  CLT_CL_TRY(ctx, clGetDeviceInfo(ctx->device, CL_DEVICE_TYPE, sizeof type,
+  CLT_CL_TRY(ctx, clGetDeviceInfo(clt_cl_of(ctx)->device, CL_DEVICE_TYPE, sizeof type,
                                   &type, NULL));
   *out = (type & CL_DEVICE_TYPE_CPU) || C <= CLT_LINEAR_KERNEL_MAX_C;
   return CLT_OK;

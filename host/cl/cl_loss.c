@@ -2,7 +2,7 @@
    one 24-byte read-back. */
 #include <string.h>
 
-#include "loss_impl.h"
+#include "cl_internal.h"
 
 #define LANES_BELOW 16 /* classes; measured crossover on POCL ~16-32 */
 #define NONE 0xffffffffu
@@ -10,7 +10,8 @@
 enum { I_DEN, I_WSUM, I_BAD_LABEL, I_BAD_CW, I_BAD_PW, I_LOSS, I_COUNT };
 
 size_t clt_cl_group_size(const clt_context *ctx, size_t cap) {
-  size_t limit = ctx->max_wg < cap ? ctx->max_wg : cap, wg = 1;
+  clt_cl_context *cl = clt_cl_of(ctx);
+  size_t limit = cl->max_wg < cap ? cl->max_wg : cap, wg = 1;
   while (wg * 2 <= limit) wg *= 2;
   return wg;
 }
@@ -24,7 +25,7 @@ clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
   CLT_TRY(CLT_LAUNCH(ctx, "clt_loss_finish", 1, &wg, &wg, CLT_ARG(scr),
                      CLT_ARG(m), CLT_ARG(div), CLT_ARG(den), CLT_ARG(chk),
                      CLT_LOCAL(wg * sizeof(float))));
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, scr, CL_TRUE, 0, bytes, out,
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, scr, CL_TRUE, 0, bytes, out,
                                       0, NULL, NULL));
   return CLT_OK;
 }
@@ -49,7 +50,7 @@ static targ arg_of(const clt_tensor *t, cl_mem dummy) {
 /* Reads one 4-byte element of t for an error message. */
 static clt_status read_elem(clt_context *ctx, const clt_tensor *t, size_t k,
                             void *out) {
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, t->st->mem, CL_TRUE,
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, t->st->mem, CL_TRUE,
                                       (t->offset + k) * 4, 4, out, 0, NULL,
                                       NULL));
   return CLT_OK;
@@ -91,7 +92,7 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
     /* Nothing to check: info all ones flags nothing (the denominators are
        not read by these kernels). */
     cl_uint ones = NONE;
-    CLT_CL_TRY(ctx, clEnqueueFillBuffer(ctx->queue, scr, &ones, sizeof ones, 0,
+    CLT_CL_TRY(ctx, clEnqueueFillBuffer(clt_cl_of(ctx)->queue, scr, &ones, sizeof ones, 0,
                                         CLT_LOSS_INFO_FLOATS * sizeof(float),
                                         0, NULL, NULL));
   }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../optim_impl.h"
+#include "cl_internal.h"
 
 struct clt_opt_cl {
   cl_mem aux;    /* (4 + nseg) floats, see kernels/optim.cl */
@@ -30,7 +30,7 @@ void clt_cl_optim_entry_free(clt_opt_entry *e) {
     clWaitForEvents(1, &c->pending);
     clReleaseEvent(c->pending);
   } else if (c->dropped) {
-    clFinish(e->param->ctx->queue);
+    clFinish(clt_cl_of(e->param->ctx)->queue);
   }
   cl_mem mems[] = {c->aux, c->units, c->segtab, c->part};
   for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++)
@@ -42,7 +42,7 @@ void clt_cl_optim_entry_free(clt_opt_entry *e) {
 static clt_status upload(clt_context *ctx, const void *data, size_t bytes,
                          cl_mem *out) {
   CLT_TRY(clt_cl_alloc(ctx, bytes, out));
-  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(ctx->queue, *out, CL_TRUE, 0, bytes,
+  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, *out, CL_TRUE, 0, bytes,
                                        data, 0, NULL, NULL));
   return CLT_OK;
 }
@@ -93,6 +93,7 @@ static clt_status build_tables(clt_optimizer *opt, clt_opt_entry *e,
 
 clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e) {
   clt_context *ctx = opt->ctx;
+  clt_cl_context *cl = clt_cl_of(ctx);
   clt_opt_cl *c = calloc(1, sizeof *c);
   if (!c)
     return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY,
@@ -101,10 +102,10 @@ clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e) {
   /* Work-groups as wide as a unit where the device allows, and a power of
      two (the reductions halve it). */
   c->wg = CLT_OPT_UNIT;
-  while (c->wg > ctx->max_wg) c->wg /= 2;
+  while (c->wg > cl->max_wg) c->wg /= 2;
   c->gpu = CLT_OPT_UNIT / c->wg;
   cl_device_fp_config fp64 = 0;
-  CLT_CL_TRY(ctx, clGetDeviceInfo(ctx->device, CL_DEVICE_DOUBLE_FP_CONFIG,
+  CLT_CL_TRY(ctx, clGetDeviceInfo(cl->device, CL_DEVICE_DOUBLE_FP_CONFIG,
                                   sizeof fp64, &fp64, NULL));
   c->acc_bytes = fp64 ? 8 : 4;
   CLT_TRY(build_tables(opt, e, c));
@@ -184,7 +185,7 @@ static clt_status enqueue(clt_context *ctx, const char *name, size_t offset,
   CLT_TRY(clt_cl_kernel(ctx, name, &k));
   for (size_t i = 0; i < nargs; i++)
     CLT_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr));
-  CLT_CL_TRY(ctx, clEnqueueNDRangeKernel(ctx->queue, k, 1, &offset, &global,
+  CLT_CL_TRY(ctx, clEnqueueNDRangeKernel(clt_cl_of(ctx)->queue, k, 1, &offset, &global,
                                          &local, 0, NULL, NULL));
   return CLT_OK;
 }
@@ -210,6 +211,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                              const clt_tensor *grad,
                              const clt_opt_scalars *sc, clt_optim_outcome *out) {
   clt_context *ctx = opt->ctx;
+  clt_cl_context *cl = clt_cl_of(ctx);
   const clt_optim_desc *d = &opt->desc;
   clt_opt_cl *c = e->cl;
   *out = (clt_optim_outcome){.pending = false, .skipped = false, .norm = NAN};
@@ -228,7 +230,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     /* No statistics pass writes aux[0..3]: the defaults (after a load that
        changed clipping, the guard or maximize). */
     const float header[4] = {0.0f, sgn, NAN, 0.0f};
-    CLT_CL_TRY(ctx, clEnqueueWriteBuffer(ctx->queue, c->aux, CL_TRUE, 0,
+    CLT_CL_TRY(ctx, clEnqueueWriteBuffer(cl->queue, c->aux, CL_TRUE, 0,
                                          sizeof header, header, 0, NULL,
                                          NULL));
     c->dirty = false;
@@ -337,7 +339,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     c->pending = NULL;
     c->dropped = true;
   }
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, c->aux, CL_FALSE, 0,
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, c->aux, CL_FALSE, 0,
                                       sizeof c->back, c->back, 0, NULL,
                                       &c->pending));
   out->pending = true;

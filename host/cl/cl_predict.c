@@ -1,10 +1,11 @@
 /* Prediction helpers on the OpenCL backend. */
-#include "linear.h"
+#include "cl_internal.h"
 
 clt_status clt_cl_argmax(clt_context *ctx, const clt_tensor *S,
                          clt_tensor *pred) {
+  clt_cl_context *cl = clt_cl_of(ctx);
   cl_ulong s_off = S->offset, n = S->rows, c = S->cols, p_off = pred->offset;
-  size_t g = S->rows, l = ctx->max_wg < 64 ? ctx->max_wg : 64;
+  size_t g = S->rows, l = cl->max_wg < 64 ? cl->max_wg : 64;
   return CLT_LAUNCH(ctx, "clt_argmax", 1, &g, &l, CLT_ARG(S->st->mem),
                     CLT_ARG(s_off), CLT_ARG(n), CLT_ARG(c),
                     CLT_ARG(pred->st->mem), CLT_ARG(p_off));
@@ -18,14 +19,15 @@ clt_status clt_cl_argmax(clt_context *ctx, const clt_tensor *S,
 
 clt_status clt_cl_accuracy(clt_context *ctx, const clt_tensor *S,
                            const clt_tensor *labels, size_t *correct) {
+  clt_cl_context *cl = clt_cl_of(ctx);
   cl_kernel k;
   CLT_TRY(clt_cl_kernel(ctx, "clt_accuracy_count", &k));
   size_t kmax = 0;
-  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, ctx->device,
+  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, cl->device,
                                            CL_KERNEL_WORK_GROUP_SIZE,
                                            sizeof kmax, &kmax, NULL));
   size_t wg = 1;
-  while (wg * 2 <= ACC_WG && wg * 2 <= kmax && wg * 2 <= ctx->max_wg) wg *= 2;
+  while (wg * 2 <= ACC_WG && wg * 2 <= kmax && wg * 2 <= cl->max_wg) wg *= 2;
   cl_mem part;
   CLT_TRY(clt_cl_scratch(ctx, (2 * ACC_GROUPS + 2) * sizeof(cl_ulong), &part));
   cl_ulong s_off = S->offset, l_off = labels->offset, n = S->rows,
@@ -39,7 +41,7 @@ clt_status clt_cl_accuracy(clt_context *ctx, const clt_tensor *S,
   CLT_TRY(CLT_LAUNCH(ctx, "clt_accuracy_total", 1, &one, &one, CLT_ARG(part),
                      CLT_ARG(groups)));
   cl_ulong total[2];
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, part, CL_TRUE,
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, part, CL_TRUE,
                                       2 * ACC_GROUPS * sizeof(cl_ulong),
                                       sizeof total, total, 0, NULL, NULL));
   if (total[1] > 0)

@@ -1,7 +1,7 @@
 /* Regularization on the OpenCL backend: kernels/reg.cl, then the loss
    family's fixed-order finish when the penalty is wanted (one small
    read-back); dW alone reads nothing back. */
-#include "loss_impl.h"
+#include "cl_internal.h"
 
 clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
                              const clt_tensor *W, double *penalty,

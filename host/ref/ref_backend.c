@@ -62,6 +62,11 @@ static clt_status ref_gather_rows(clt_tensor *dst, const clt_tensor *src,
   return CLT_OK;
 }
 
+static clt_status ref_open(clt_context *ctx, void *id) {
+  (void)ctx, (void)id;
+  return CLT_OK;
+}
+
 static clt_status ref_finish(clt_context *ctx) {
   (void)ctx;
   return CLT_OK;
@@ -72,6 +77,7 @@ static void ref_close(clt_context *ctx) { (void)ctx; }
 const clt_backend clt_ref_backend = {
     .name = "reference",
     .double_precision = true,
+    .open = ref_open,
     .alloc = ref_alloc,
     .release = ref_release,
     .write = ref_write,

@@ -1,0 +1,208 @@
+/* The OpenCL backend's own interface, shared by the files of host/cl/ (and
+   the tests and benchmarks that reach into it): the OpenCL state of a
+   context, launches, buffers, and each op family's OpenCL entry points.
+   The only header of the library that includes OpenCL's. */
+#ifndef CLT_CL_INTERNAL_H
+#define CLT_CL_INTERNAL_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+
+#include "../backend.h"
+#include "../linear.h"
+#include "../loss_impl.h"
+#include "../optim_impl.h"
+
+#define CLT_MAX_KERNELS 96
+
+typedef struct clt_kernel_slot {
+  const char *name; /* static string */
+  cl_kernel kernel;
+} clt_kernel_slot;
+
+/* A context's OpenCL state (clt_context.impl), from clt_cl_open. */
+typedef struct clt_cl_context {
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue;
+  cl_program program;
+  size_t max_wg; /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+  clt_kernel_slot kernels[CLT_MAX_KERNELS];
+  size_t nkernels;
+  cl_mem scratch; /* reduction partials, grown on demand */
+  size_t scratch_bytes;
+  void *blas_state; /* owned by host/cl/blas.c, NULL until first GEMM */
+} clt_cl_context;
+
+static inline clt_cl_context *clt_cl_of(const clt_context *ctx) {
+  return (clt_cl_context *)ctx->impl;
+}
+
+/* ------------------------------------------------------------- errors */
+
+const char *clt_cl_error_name(cl_int err);
+/* Maps an OpenCL error to a status and records "call: CL_NAME at file:line". */
+clt_status clt_cl_fail(const clt_context *ctx, cl_int err, const char *call,
+                       const char *file, int line);
+
+#define CLT_CL_TRY(ctx, expr)                                                 \
+  do {                                                                        \
+    cl_int clt_e_ = (expr);                                                   \
+    if (clt_e_ != CL_SUCCESS)                                                 \
+      return clt_cl_fail((ctx), clt_e_, #expr, __FILE__, __LINE__);           \
+  } while (0)
+
+/* Same, but stores the status in st and jumps to label (cleanup paths). */
+#define CLT_CL_CHECK(ctx, expr, st, label)                                    \
+  do {                                                                        \
+    cl_int clt_e_ = (expr);                                                   \
+    if (clt_e_ != CL_SUCCESS) {                                               \
+      (st) = clt_cl_fail((ctx), clt_e_, #expr, __FILE__, __LINE__);           \
+      goto label;                                                             \
+    }                                                                         \
+  } while (0)
+
+/* ------------------------------------------------- devices and core */
+
+/* Every OpenCL device of every platform into out (at most cap), in
+   platform order; ids are cl_device_id. No platform at all is zero. */
+size_t clt_cl_discover(clt_found_device *out, size_t cap);
+
+/* Live OpenCL objects created by the library (all contexts); for tests. */
+long clt_cl_live_objects(void);
+/* Counted wrappers: every cl_mem/kernel/program/queue/context the library
+   creates goes through these so tests can prove nothing leaks. */
+void clt_cl_count(long delta);
+
+/* Opens ctx on the device (a cl_device_id from clt_cl_discover): its
+   context, queue and program; clt_cl_close releases what it got to. */
+clt_status clt_cl_open(clt_context *ctx, void *device);
+void clt_cl_close(clt_context *ctx);
+/* Builds src for ctx's device; on failure records the build log.
+   Exposed for the test hook that feeds a broken source. */
+clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out);
+clt_status clt_cl_alloc(clt_context *ctx, size_t bytes, cl_mem *out);
+void clt_cl_release_mem(cl_mem mem);
+/* Kernel of the context's program by name, created on first use. */
+clt_status clt_cl_kernel(clt_context *ctx, const char *name, cl_kernel *out);
+/* Device scratch buffer of at least bytes (contents undefined). */
+clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out);
+
+typedef struct clt_karg {
+  size_t size;
+  const void *ptr; /* NULL with size > 0: __local memory of that size */
+} clt_karg;
+#define CLT_ARG(x) ((clt_karg){sizeof(x), &(x)})
+#define CLT_LOCAL(bytes) ((clt_karg){(bytes), NULL})
+
+/* Sets the arguments and enqueues name over global[dims] (rounded up to a
+   multiple of local when local is non-NULL). Does not wait. */
+clt_status clt_cl_launch(clt_context *ctx, const char *name, cl_uint dims,
+                         const size_t *global, const size_t *local,
+                         size_t nargs, const clt_karg *args);
+#define CLT_LAUNCH(ctx, name, dims, global, local, ...)                       \
+  clt_cl_launch((ctx), (name), (dims), (global), (local),                     \
+                sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),         \
+                (clt_karg[]){__VA_ARGS__})
+
+/* Deterministic sum of n floats of mem starting at element offset, into
+   *out (the result is read back: 8 bytes). Order depends only on n. */
+clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
+                      double *out);
+
+/* ------------------------------------------------------------- linear */
+
+/* Which implementation computes the products: the kernels of
+   kernels/linear.cl, CLBlast, or the automatic choice (what the public API
+   uses): the kernels on CPU devices, where they beat CLBlast at every C
+   measured, and elsewhere up to CLT_LINEAR_KERNEL_MAX_C classes. Tests and
+   benchmarks force one path to check and time both. */
+typedef enum clt_linear_path {
+  CLT_LINEAR_AUTO,
+  CLT_LINEAR_KERNEL,
+  CLT_LINEAR_CLBLAST
+} clt_linear_path;
+
+/* Largest class count that AUTO sends to the kernels on non-CPU devices
+   (GPUs: not measured; CLBlast ships tuned GEMMs for many of them). */
+#define CLT_LINEAR_KERNEL_MAX_C 32
+
+clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
+                                 const clt_tensor *W, const clt_tensor *b,
+                                 clt_tensor *S, clt_linear_path path);
+clt_status clt_cl_linear_backward(clt_context *ctx, const clt_tensor *X,
+                                  const clt_tensor *W, const clt_tensor *dS,
+                                  clt_tensor *dW, clt_tensor *db,
+                                  clt_tensor *dX, clt_linear_path path);
+clt_status clt_cl_argmax(clt_context *ctx, const clt_tensor *S,
+                         clt_tensor *pred);
+clt_status clt_cl_accuracy(clt_context *ctx, const clt_tensor *S,
+                           const clt_tensor *labels, size_t *correct);
+
+/* db (1,C) = column sums of dS (N,C), deterministic (fixed row blocks). */
+clt_status clt_cl_colsum(clt_context *ctx, const clt_tensor *dS,
+                         clt_tensor *db);
+
+/* C = op(A) op(B) + beta C through CLBlast, row-major, with the tensors'
+   element offsets; op transposes when ta / tb is set. m x n is C's shape,
+   k the inner dimension. Marks the context as holding CLBlast programs. */
+clt_status clt_blas_sgemm(clt_context *ctx, bool ta, bool tb, size_t m,
+                          size_t n, size_t k, const clt_tensor *A,
+                          const clt_tensor *B, float beta, clt_tensor *C);
+/* Drops what CLBlast keeps for ctx (called from clt_cl_close). */
+void clt_blas_release(clt_context *ctx);
+
+/* ------------------------------------------------- loss, regularization */
+
+clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
+                       const clt_tensor *S, const clt_tensor *target,
+                       double *loss, clt_tensor *dS);
+
+/* OpenCL helpers shared by host/cl/cl_loss.c and cl_regularize.c. The
+   scratch buffer holds CLT_LOSS_INFO_FLOATS floats of info (CLT_INFO in
+   kernels/loss.cl; the loss or penalty lands in info[5]), then partials. */
+#define CLT_LOSS_INFO_FLOATS 8
+/* Elements per work-item of the elementwise kernels (CLT_ELEM_CHUNK). */
+#define CLT_LOSS_CHUNK 256
+/* Largest power of two <= min(cap, the device's max work-group size). */
+size_t clt_cl_group_size(const clt_context *ctx, size_t cap);
+/* Sums the partials of scr into info[5] (divided by the MEAN denominator
+   info[0] when use_den, else by div; skipped if checked and the check
+   pass flagged bad input) and reads the first bytes of scr into out. */
+clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
+                              float div, int use_den, int checked, float *out,
+                              size_t bytes);
+
+clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
+                             const clt_tensor *W, double *penalty,
+                             clt_tensor *dW);
+
+/* --------------------------------------------------------- optimizers */
+
+clt_status clt_cl_optim_entry_init(clt_optimizer *opt, clt_opt_entry *e);
+void clt_cl_optim_entry_free(clt_opt_entry *e);
+/* Enqueues one step; pending when the device reports the outcome (skip
+   flag, norm) later, through clt_cl_optim_settle. */
+clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
+                             const clt_tensor *grad,
+                             const clt_opt_scalars *sc, clt_optim_outcome *out);
+/* Collects the outcome of e's last step with a pending report: waits for
+   it when wait, else only takes it if the device is already done. *had is
+   false when nothing was collected. */
+clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
+                               bool wait, bool *had, bool *skipped,
+                               double *norm);
+
+/* ---------------------------------------------------------- fused step */
+
+/* The fused step of kernels/step.cl (host/cl/cl_fused.c). */
+bool clt_cl_fused_supports(const clt_context *ctx, const clt_loss_desc *d,
+                           const clt_tensor *y, size_t n, size_t dim, size_t c);
+clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
+                                  const clt_reg_desc *reg, const clt_tensor *X,
+                                  clt_batch_rows rows, const clt_tensor *y,
+                                  const clt_tensor *W, const clt_tensor *b,
+                                  clt_tensor *dW, clt_tensor *db, bool with_pen,
+                                  double *value);
+
+#endif /* CLT_CL_INTERNAL_H */
