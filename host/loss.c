@@ -20,12 +20,21 @@ clt_loss_desc clt_loss_defaults(clt_loss_kind kind) {
                          .pos_weight = NULL};
 }
 
-static const char *const kind_names[] = {
-    "cross-entropy", "hinge", "bce-logits", "mse", "l1", "huber", "kl-div"};
+#define NAME(kind, value, name, target) [value] = name,
+#define TARGET(kind, value, name, target) [value] = target,
+static const char *const kind_names[] = {CLT_LOSS_KINDS(NAME)};
+static const int kind_targets[] = {CLT_LOSS_KINDS(TARGET)};
+#undef NAME
+#undef TARGET
+#define N_KINDS (sizeof kind_names / sizeof kind_names[0])
+
+static bool kind_valid(clt_loss_kind kind) { return (unsigned)kind < N_KINDS; }
 
 const char *clt_loss_kind_name(clt_loss_kind kind) {
-  return (unsigned)kind <= CLT_LOSS_KL_DIV ? kind_names[kind] : "unknown";
+  return kind_valid(kind) ? kind_names[kind] : "unknown";
 }
+
+int clt_loss_target(clt_loss_kind kind) { return kind_targets[kind]; }
 
 clt_status clt_loss_kind_from_name(const char *name, clt_loss_kind *kind) {
   if (!name || !kind) return CLT_ERR_INVALID_ARG;
@@ -33,7 +42,7 @@ clt_status clt_loss_kind_from_name(const char *name, clt_loss_kind *kind) {
     const char *name;
     clt_loss_kind kind;
   } aliases[] = {{"softmax", CLT_LOSS_CROSS_ENTROPY}, {"svm", CLT_LOSS_HINGE}};
-  for (int k = 0; k <= CLT_LOSS_KL_DIV; k++)
+  for (size_t k = 0; k < N_KINDS; k++)
     if (strcmp(name, kind_names[k]) == 0) return *kind = (clt_loss_kind)k, CLT_OK;
   for (size_t k = 0; k < sizeof aliases / sizeof aliases[0]; k++)
     if (strcmp(name, aliases[k].name) == 0) return *kind = aliases[k].kind, CLT_OK;
@@ -42,7 +51,7 @@ clt_status clt_loss_kind_from_name(const char *name, clt_loss_kind *kind) {
 
 static clt_status check_desc(const clt_context *ctx, const clt_loss_desc *d) {
   if (!d) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "loss: desc is NULL");
-  if ((unsigned)d->kind > CLT_LOSS_KL_DIV)
+  if (!kind_valid(d->kind))
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "loss: unknown kind %d",
                     (int)d->kind);
   const char *name = kind_names[d->kind];
@@ -74,7 +83,10 @@ static clt_status check_desc(const clt_context *ctx, const clt_loss_desc *d) {
                       "loss %s: huber_delta %g is not a positive finite "
                       "number", name, (double)d->huber_delta);
     break;
-  default:
+  case CLT_LOSS_BCE_LOGITS:
+  case CLT_LOSS_MSE:
+  case CLT_LOSS_L1:
+  case CLT_LOSS_KL_DIV:
     break;
   }
   bool class_weight_used = d->kind == CLT_LOSS_CROSS_ENTROPY ||
@@ -106,9 +118,9 @@ clt_status clt_loss(clt_context *ctx, const clt_loss_desc *desc,
   CLT_TRY(clt_check_tensor(ctx, S, CLT_FLOAT32, "loss: S"));
   size_t n = S->rows, c = S->cols;
   if (!target) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "loss: target is NULL");
-  bool labels = desc->kind == CLT_LOSS_HINGE ||
-                (desc->kind == CLT_LOSS_CROSS_ENTROPY &&
-                 target->dtype == CLT_INT32);
+  int takes = clt_loss_target(desc->kind);
+  bool labels = takes == CLT_TARGET_LABELS ||
+                (takes == CLT_TARGET_EITHER && target->dtype == CLT_INT32);
   if (labels) {
     CLT_TRY(clt_check_tensor(ctx, target, CLT_INT32, "loss: target (labels)"));
     CLT_TRY(clt_check_shape(ctx, target, n, 1, "loss: target (labels)"));

@@ -8,6 +8,10 @@
 #include "internal.h"
 #include "rng.h"
 
+/* CLT_TARGET_LABELS, _VALUES or _EITHER: what a valid kind's target is
+   (its row of CLT_LOSS_KINDS). */
+int clt_loss_target(clt_loss_kind kind);
+
 /* Both backends get arguments that host/loss.c has validated, except the
    label values and weight values (data, checked by each backend). They
    store the loss in *loss (never NULL) and leave the non-finite check and

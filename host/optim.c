@@ -7,15 +7,35 @@
 
 #include "optim_impl.h"
 
-static const char *const kind_names[] = {
-    "sgd",   "adagrad", "rmsprop", "adadelta", "adam", "adamw",
-    "adamax", "nadam",  "radam",   "lars",     "lamb"};
+#define NAME(kind, value, name, stats) [value] = name,
+#define STATS(kind, value, name, stats) [value] = stats,
+static const char *const kind_names[] = {CLT_OPTIM_KINDS(NAME)};
+static const bool kind_stats[] = {CLT_OPTIM_KINDS(STATS)};
+#undef NAME
+#undef STATS
+#define N_KINDS (sizeof kind_names / sizeof kind_names[0])
+
+static bool kind_valid(clt_optim_kind kind) { return (unsigned)kind < N_KINDS; }
+
+const char *clt_optim_kind_name(clt_optim_kind kind) {
+  return kind_valid(kind) ? kind_names[kind] : "unknown";
+}
+
+clt_status clt_optim_kind_from_name(const char *name, clt_optim_kind *kind) {
+  if (!name || !kind) return CLT_ERR_INVALID_ARG;
+  for (size_t k = 0; k < N_KINDS; k++)
+    if (strcmp(name, kind_names[k]) == 0) return *kind = (clt_optim_kind)k, CLT_OK;
+  return CLT_ERR_INVALID_ARG;
+}
 
 clt_optim_desc clt_optim_defaults(clt_optim_kind kind) {
   clt_optim_desc d;
   memset(&d, 0, sizeof d);
   d.kind = kind;
+  d.lr = 1e-3f; /* SGD's (PyTorch has none), and an unknown kind's */
   switch (kind) {
+  case CLT_OPTIM_SGD:
+    break;
   case CLT_OPTIM_ADAGRAD:
     d.lr = 1e-2f;
     d.eps = 1e-10f;
@@ -48,21 +68,14 @@ clt_optim_desc clt_optim_defaults(clt_optim_kind kind) {
     d.momentum = 0.9f;
     d.trust_coefficient = 1e-3f;
     break;
-  default: /* SGD, and an unknown kind (rejected by create) */
-    d.lr = 1e-3f;
-    break;
   }
   return d;
-}
-
-static bool kind_valid(int kind) {
-  return kind >= CLT_OPTIM_SGD && kind <= CLT_OPTIM_LAMB;
 }
 
 clt_status clt_opt_check_desc(const clt_context *ctx,
                               const clt_optim_desc *d) {
   if (!d) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "optimizer: desc is NULL");
-  if (!kind_valid((int)d->kind))
+  if (!kind_valid(d->kind))
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "optimizer: unknown kind %d",
                     (int)d->kind);
   const struct {
@@ -130,14 +143,16 @@ const char *clt_opt_state_name(const clt_optim_desc *d, int slot) {
                                   : NULL;
   case CLT_OPTIM_ADAMAX:
     return slot == 0 ? "exp_avg" : slot == 1 ? "exp_inf" : NULL;
-  default: /* NAdam, RAdam, LAMB */
+  case CLT_OPTIM_NADAM:
+  case CLT_OPTIM_RADAM:
+  case CLT_OPTIM_LAMB:
     return slot == 0 ? "exp_avg" : slot == 1 ? "exp_avg_sq" : NULL;
   }
+  return NULL;
 }
 
 bool clt_opt_needs_stats(const clt_optim_desc *d) {
-  return d->skip_nonfinite || d->max_grad_norm > 0 ||
-         d->kind == CLT_OPTIM_LARS;
+  return d->skip_nonfinite || d->max_grad_norm > 0 || kind_stats[d->kind];
 }
 
 clt_tensor clt_opt_window(const clt_tensor *t, size_t offset, size_t rows,

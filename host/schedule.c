@@ -48,9 +48,10 @@ double clt_schedule_lr(const clt_schedule *s, uint64_t step) {
                            (1.0 + cos(3.14159265358979323846 * (double)t / (double)horizon)) /
                            2.0;
   }
-  default:
+  case CLT_SCHEDULE_CONSTANT:
     return s->base_lr;
   }
+  return NAN; /* not reached: schedule_problem refuses other kinds */
 }
 
 clt_status clt_optimizer_apply_schedule(clt_optimizer *opt,

@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "fused.h"
 #include "internal.h"
+#include "loss_impl.h"
 #include "rng.h"
 
 /* Test-set rows scored per evaluation chunk (bounds the scores buffer). */
@@ -43,7 +44,7 @@ static double now_seconds(void) {
 }
 
 static bool takes_labels(clt_loss_kind k) {
-  return k == CLT_LOSS_CROSS_ENTROPY || k == CLT_LOSS_HINGE;
+  return (clt_loss_target(k) & CLT_TARGET_LABELS) != 0;
 }
 
 /* One-hot (N,C) float targets for the losses that compare scores with

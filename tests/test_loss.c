@@ -242,6 +242,11 @@ Test(loss, kind_names_round_trip) {
   cr_expect_eq(k, CLT_LOSS_HINGE);
   cr_expect_str_eq(clt_loss_kind_name((clt_loss_kind)-1), "unknown");
   cr_expect_str_eq(clt_loss_kind_name(CLT_LOSS_KL_DIV), "kl-div");
+  /* The values are the ABI of cltrain.h: never renumbered. */
+  const clt_loss_kind kinds[] = {CLT_LOSS_CROSS_ENTROPY, CLT_LOSS_HINGE, CLT_LOSS_BCE_LOGITS,
+                                 CLT_LOSS_MSE, CLT_LOSS_L1, CLT_LOSS_HUBER, CLT_LOSS_KL_DIV};
+  for (int v = 0; v < 7; v++) cr_expect_eq((int)kinds[v], v);
+  cr_expect_str_eq(clt_loss_kind_name((clt_loss_kind)7), "unknown");
 }
 
 Test(loss, cross_entropy_labels_match_reference, .timeout = 300) {

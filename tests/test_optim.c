@@ -96,6 +96,37 @@ static void compare_backends(const ot_config *c, size_t n, unsigned steps) {
   free(g);
 }
 
+/* The kind table's names and values: every kind round-trips through its
+   name, the values are the ABI of cltrain.h (never renumbered), and names
+   outside the table are refused with the kind untouched. */
+Test(optim, kind_names_round_trip_and_values_are_stable) {
+  static const struct {
+    clt_optim_kind kind;
+    int value;
+    const char *name;
+  } want[] = {{CLT_OPTIM_SGD, 0, "sgd"},         {CLT_OPTIM_ADAGRAD, 1, "adagrad"},
+              {CLT_OPTIM_RMSPROP, 2, "rmsprop"}, {CLT_OPTIM_ADADELTA, 3, "adadelta"},
+              {CLT_OPTIM_ADAM, 4, "adam"},       {CLT_OPTIM_ADAMW, 5, "adamw"},
+              {CLT_OPTIM_ADAMAX, 6, "adamax"},   {CLT_OPTIM_NADAM, 7, "nadam"},
+              {CLT_OPTIM_RADAM, 8, "radam"},     {CLT_OPTIM_LARS, 9, "lars"},
+              {CLT_OPTIM_LAMB, 10, "lamb"}};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    cr_expect_eq((int)want[i].kind, want[i].value, "%s", want[i].name);
+    cr_expect_str_eq(clt_optim_kind_name(want[i].kind), want[i].name);
+    clt_optim_kind k = CLT_OPTIM_LAMB;
+    cr_expect_eq(clt_optim_kind_from_name(want[i].name, &k), CLT_OK);
+    cr_expect_eq(k, want[i].kind, "%s", want[i].name);
+  }
+  clt_optim_kind k = CLT_OPTIM_RADAM;
+  cr_expect_eq(clt_optim_kind_from_name("momentum", &k), CLT_ERR_INVALID_ARG);
+  cr_expect_eq(clt_optim_kind_from_name("Adam", &k), CLT_ERR_INVALID_ARG);
+  cr_expect_eq(clt_optim_kind_from_name(NULL, &k), CLT_ERR_INVALID_ARG);
+  cr_expect_eq(clt_optim_kind_from_name("adam", NULL), CLT_ERR_INVALID_ARG);
+  cr_expect_eq(k, CLT_OPTIM_RADAM);
+  cr_expect_str_eq(clt_optim_kind_name((clt_optim_kind)11), "unknown");
+  cr_expect_str_eq(clt_optim_kind_name((clt_optim_kind)-1), "unknown");
+}
+
 Test(optim, opencl_matches_reference_every_kind_and_option) {
   if (!tu_have_opencl()) return;
   ot_config cfg[64];

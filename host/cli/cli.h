@@ -11,6 +11,13 @@ int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);
 
+/* Every name --loss and --optim take, "a|b|...": the kind tables' names
+   (cltrain.h), then the tool's own: the CS231n aliases of two losses, and
+   SGD with momentum 0.9, without and with Nesterov. */
+#define CLT_CLI_KIND_NAME_(kind, value, name, ...) name "|"
+#define CLT_CLI_LOSS_NAMES CLT_LOSS_KINDS(CLT_CLI_KIND_NAME_) "softmax|svm"
+#define CLT_CLI_OPTIM_NAMES CLT_OPTIM_KINDS(CLT_CLI_KIND_NAME_) "momentum|nesterov"
+
 /* Draws the metrics CSV at csv as loss and accuracy curves into the PNG at
    png with gnuplot; neither path is ever interpreted by gnuplot or a
    shell. 0, or -1 after a message on stderr naming png. */

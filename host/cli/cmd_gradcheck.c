@@ -37,10 +37,8 @@ static void usage(FILE *f) {
           "the double-precision reference loss; prints the max relative "
           "error per\n"
           "parameter and exits 1 when one is above the threshold.\n"
-          "  --loss L       cross-entropy|hinge|bce-logits|mse|l1|huber|kl-div "
-          "(softmax =\n"
-          "                 cross-entropy, svm = hinge; default "
-          "cross-entropy)\n"
+          "  --loss L       " CLT_CLI_LOSS_NAMES "\n"
+          "                 (softmax = cross-entropy, svm = hinge; default cross-entropy)\n"
           "  --l1, --l2 F   regularization strengths (default 0)\n"
           "  --n, --d, --c  rows, features, classes (default 16, 8, 5)\n"
           "  --seed S       random seed (default 0)\n"
@@ -144,8 +142,7 @@ static int parse(int argc, char **argv, gc_args *a) {
   }
   clt_loss_kind kind;
   if (clt_loss_kind_from_name(a->loss, &kind) != CLT_OK)
-    return bad("--loss", a->loss,
-               "cross-entropy|hinge|bce-logits|mse|l1|huber|kl-div|softmax|svm");
+    return bad("--loss", a->loss, CLT_CLI_LOSS_NAMES);
   return 0;
 }
 

@@ -228,15 +228,32 @@ CLT_API clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
    clt_loss waits for the device: besides dS it reads back 24 bytes (the
    loss and the label check), also when loss is NULL. */
 
-typedef enum clt_loss_kind {
-  CLT_LOSS_CROSS_ENTROPY, /* softmax cross-entropy, F.cross_entropy       */
-  CLT_LOSS_HINGE,         /* multiclass SVM, Weston-Watkins (CS231n)      */
-  CLT_LOSS_BCE_LOGITS,    /* F.binary_cross_entropy_with_logits            */
-  CLT_LOSS_MSE,           /* F.mse_loss                                    */
-  CLT_LOSS_L1,            /* F.l1_loss (MAE)                               */
-  CLT_LOSS_HUBER,         /* F.huber_loss                                  */
-  CLT_LOSS_KL_DIV         /* F.kl_div, input = log-probabilities           */
-} clt_loss_kind;
+/* What a loss kind takes as its target: int32 class indices (N,1), float32
+   values (N,C), or either (cross-entropy: indices or probabilities). */
+#define CLT_TARGET_LABELS 1
+#define CLT_TARGET_VALUES 2
+#define CLT_TARGET_EITHER (CLT_TARGET_LABELS | CLT_TARGET_VALUES)
+
+/* Every loss kind, one row each: X(kind, value, name, target). The enum,
+   the names (clt_loss_kind_name) and the tool's --loss list are generated
+   from it; the values are the ABI and never change. */
+#define CLT_LOSS_KINDS(X)                                                     \
+  /* softmax cross-entropy, F.cross_entropy */                                \
+  X(CLT_LOSS_CROSS_ENTROPY, 0, "cross-entropy", CLT_TARGET_EITHER)            \
+  /* multiclass SVM, Weston-Watkins (CS231n) */                               \
+  X(CLT_LOSS_HINGE, 1, "hinge", CLT_TARGET_LABELS)                            \
+  /* F.binary_cross_entropy_with_logits */                                    \
+  X(CLT_LOSS_BCE_LOGITS, 2, "bce-logits", CLT_TARGET_VALUES)                  \
+  X(CLT_LOSS_MSE, 3, "mse", CLT_TARGET_VALUES)     /* F.mse_loss */           \
+  X(CLT_LOSS_L1, 4, "l1", CLT_TARGET_VALUES)       /* F.l1_loss (MAE) */      \
+  X(CLT_LOSS_HUBER, 5, "huber", CLT_TARGET_VALUES) /* F.huber_loss */         \
+  /* F.kl_div, input = log-probabilities */                                   \
+  X(CLT_LOSS_KL_DIV, 6, "kl-div", CLT_TARGET_VALUES)
+
+/* One enumerator of a kind table's row. */
+#define CLT_KIND_ENUMERATOR(kind, value, ...) kind = value,
+
+typedef enum clt_loss_kind { CLT_LOSS_KINDS(CLT_KIND_ENUMERATOR) } clt_loss_kind;
 
 typedef enum clt_reduction {
   CLT_REDUCTION_MEAN,     /* default */
@@ -263,8 +280,9 @@ typedef struct clt_loss_desc {
    defaults are the same for every kind (only .kind differs). */
 CLT_API clt_loss_desc clt_loss_defaults(clt_loss_kind kind);
 
-/* The command-line name of kind: "cross-entropy", "hinge", "bce-logits",
-   "mse", "l1", "huber", "kl-div" ("unknown" outside the enum). */
+/* The name of kind in CLT_LOSS_KINDS: "cross-entropy", "hinge",
+   "bce-logits", "mse", "l1", "huber", "kl-div" ("unknown" outside the
+   enum). */
 CLT_API const char *clt_loss_kind_name(clt_loss_kind kind);
 /* The kind named name: one of the names above or the CS231n aliases
    "softmax" (cross-entropy) and "svm" (hinge). CLT_ERR_INVALID_ARG (and
@@ -470,19 +488,25 @@ CLT_API clt_status clt_gradcheck(clt_context *ctx, const clt_loss_desc *desc,
    [0, 1]; SGD nesterov needs momentum > 0 and dampening 0 — otherwise
    CLT_ERR_INVALID_ARG naming the field. */
 
-typedef enum clt_optim_kind {
-  CLT_OPTIM_SGD,
-  CLT_OPTIM_ADAGRAD,
-  CLT_OPTIM_RMSPROP,
-  CLT_OPTIM_ADADELTA,
-  CLT_OPTIM_ADAM,
-  CLT_OPTIM_ADAMW,
-  CLT_OPTIM_ADAMAX,
-  CLT_OPTIM_NADAM,
-  CLT_OPTIM_RADAM,
-  CLT_OPTIM_LARS,
-  CLT_OPTIM_LAMB
-} clt_optim_kind;
+/* Every optimizer kind, one row each: X(kind, value, name, stats), stats 1
+   where every step first reduces the gradient (LARS: its norms), before
+   clipping or the non-finite guard ask for it. The enum, the names
+   (clt_optim_kind_name) and the tool's --optim list are generated from it;
+   the values are the ABI and never change. */
+#define CLT_OPTIM_KINDS(X)                                                    \
+  X(CLT_OPTIM_SGD, 0, "sgd", 0)                                               \
+  X(CLT_OPTIM_ADAGRAD, 1, "adagrad", 0)                                       \
+  X(CLT_OPTIM_RMSPROP, 2, "rmsprop", 0)                                       \
+  X(CLT_OPTIM_ADADELTA, 3, "adadelta", 0)                                     \
+  X(CLT_OPTIM_ADAM, 4, "adam", 0)                                             \
+  X(CLT_OPTIM_ADAMW, 5, "adamw", 0)                                           \
+  X(CLT_OPTIM_ADAMAX, 6, "adamax", 0)                                         \
+  X(CLT_OPTIM_NADAM, 7, "nadam", 0)                                           \
+  X(CLT_OPTIM_RADAM, 8, "radam", 0)                                           \
+  X(CLT_OPTIM_LARS, 9, "lars", 1)                                             \
+  X(CLT_OPTIM_LAMB, 10, "lamb", 0)
+
+typedef enum clt_optim_kind { CLT_OPTIM_KINDS(CLT_KIND_ENUMERATOR) } clt_optim_kind;
 
 typedef struct clt_optim_desc {
   clt_optim_kind kind;
@@ -506,6 +530,13 @@ typedef struct clt_optim_desc {
    lr 2e-3; NAdam lr 2e-3, momentum_decay 4e-3; RAdam lr 1e-3. An unknown
    kind gives SGD's defaults with that kind, which create rejects. */
 CLT_API clt_optim_desc clt_optim_defaults(clt_optim_kind kind);
+
+/* The name of kind in CLT_OPTIM_KINDS ("unknown" outside the enum), and the
+   kind of such a name (CLT_ERR_INVALID_ARG, *kind untouched, for anything
+   else or NULL). */
+CLT_API const char *clt_optim_kind_name(clt_optim_kind kind);
+CLT_API clt_status clt_optim_kind_from_name(const char *name,
+                                            clt_optim_kind *kind);
 
 typedef struct clt_optimizer clt_optimizer;
 

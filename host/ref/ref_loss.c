@@ -108,14 +108,19 @@ static double elem(const clt_loss_desc *d, double s, double t, double pw,
     *g = delta * sign(diff);
     return delta * (fabs(diff) - 0.5 * delta);
   }
-  default: /* CLT_LOSS_KL_DIV */
+  case CLT_LOSS_KL_DIV:
     if (d->log_target) {
       *g = -exp(t);
       return exp(t) * (t - s);
     }
     *g = -t;
     return (t == 0.0 ? 0.0 : t * log(t)) - t * s; /* xlogy(t, t) - t s */
+  case CLT_LOSS_CROSS_ENTROPY:
+  case CLT_LOSS_HINGE:
+    break; /* row losses, never computed element by element */
   }
+  *g = NAN;
+  return NAN;
 }
 
 static double elem_row(const clt_ref_loss_in *in, const double *s,

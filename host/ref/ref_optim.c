@@ -84,7 +84,12 @@ static void update(const clt_optim_desc *d, const clt_opt_scalars *sc,
       p -= sc->clr * mm / u;
       break;
     }
-    default: { /* Adam, AdamW, NAdam, RAdam: the shared moments first */
+    case CLT_OPTIM_LAMB:
+      break; /* stepped by lamb() */
+    case CLT_OPTIM_ADAM:
+    case CLT_OPTIM_ADAMW:
+    case CLT_OPTIM_NADAM:
+    case CLT_OPTIM_RADAM: { /* the shared moments first */
       double mm = b1 * m[i] + (1 - b1) * g;
       double vv = b2 * v[i] + (1 - b2) * g * g;
       m[i] = (float)mm;
