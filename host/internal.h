@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "cltrain.h"
 
@@ -57,6 +58,22 @@ void clt_set_create_error(const char *msg);
     clt_status clt_s_ = (expr);                                               \
     if (clt_s_ != CLT_OK) return clt_s_;                                      \
   } while (0)
+
+/* ------------------------------------------------------ kind tables */
+
+/* Columns of the kind tables of cltrain.h (CLT_LOSS_KINDS,
+   CLT_OPTIM_KINDS) as designated initializers indexed by value: the name,
+   or the one property column. */
+#define CLT_KIND_NAME(kind, value, name, ...) [value] = name,
+#define CLT_KIND_PROP(kind, value, name, prop) [value] = prop,
+
+/* The index of name among names[0..n), or n. */
+static inline size_t clt_kind_lookup(const char *const *names, size_t n,
+                                     const char *name) {
+  size_t k = 0;
+  while (k < n && strcmp(names[k], name) != 0) k++;
+  return k;
+}
 
 /* ------------------------------------------------------- validation */
 

@@ -20,12 +20,8 @@ clt_loss_desc clt_loss_defaults(clt_loss_kind kind) {
                          .pos_weight = NULL};
 }
 
-#define NAME(kind, value, name, target) [value] = name,
-#define TARGET(kind, value, name, target) [value] = target,
-static const char *const kind_names[] = {CLT_LOSS_KINDS(NAME)};
-static const int kind_targets[] = {CLT_LOSS_KINDS(TARGET)};
-#undef NAME
-#undef TARGET
+static const char *const kind_names[] = {CLT_LOSS_KINDS(CLT_KIND_NAME)};
+static const int kind_targets[] = {CLT_LOSS_KINDS(CLT_KIND_PROP)};
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
 
 static bool kind_valid(clt_loss_kind kind) { return (unsigned)kind < N_KINDS; }
@@ -42,9 +38,9 @@ clt_status clt_loss_kind_from_name(const char *name, clt_loss_kind *kind) {
     const char *name;
     clt_loss_kind kind;
   } aliases[] = {{"softmax", CLT_LOSS_CROSS_ENTROPY}, {"svm", CLT_LOSS_HINGE}};
-  for (size_t k = 0; k < N_KINDS; k++)
-    if (strcmp(name, kind_names[k]) == 0) return *kind = (clt_loss_kind)k, CLT_OK;
-  for (size_t k = 0; k < sizeof aliases / sizeof aliases[0]; k++)
+  size_t k = clt_kind_lookup(kind_names, N_KINDS, name);
+  if (k < N_KINDS) return *kind = (clt_loss_kind)k, CLT_OK;
+  for (k = 0; k < sizeof aliases / sizeof aliases[0]; k++)
     if (strcmp(name, aliases[k].name) == 0) return *kind = aliases[k].kind, CLT_OK;
   return CLT_ERR_INVALID_ARG;
 }

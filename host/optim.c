@@ -7,12 +7,8 @@
 
 #include "optim_impl.h"
 
-#define NAME(kind, value, name, stats) [value] = name,
-#define STATS(kind, value, name, stats) [value] = stats,
-static const char *const kind_names[] = {CLT_OPTIM_KINDS(NAME)};
-static const bool kind_stats[] = {CLT_OPTIM_KINDS(STATS)};
-#undef NAME
-#undef STATS
+static const char *const kind_names[] = {CLT_OPTIM_KINDS(CLT_KIND_NAME)};
+static const bool kind_stats[] = {CLT_OPTIM_KINDS(CLT_KIND_PROP)};
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
 
 static bool kind_valid(clt_optim_kind kind) { return (unsigned)kind < N_KINDS; }
@@ -23,9 +19,10 @@ const char *clt_optim_kind_name(clt_optim_kind kind) {
 
 clt_status clt_optim_kind_from_name(const char *name, clt_optim_kind *kind) {
   if (!name || !kind) return CLT_ERR_INVALID_ARG;
-  for (size_t k = 0; k < N_KINDS; k++)
-    if (strcmp(name, kind_names[k]) == 0) return *kind = (clt_optim_kind)k, CLT_OK;
-  return CLT_ERR_INVALID_ARG;
+  size_t k = clt_kind_lookup(kind_names, N_KINDS, name);
+  if (k == N_KINDS) return CLT_ERR_INVALID_ARG;
+  *kind = (clt_optim_kind)k;
+  return CLT_OK;
 }
 
 clt_optim_desc clt_optim_defaults(clt_optim_kind kind) {
