@@ -5,21 +5,17 @@
 #define CLT_OPTIM_IMPL_H
 
 #include "backend.h"
+#include "contract.h"
 
-/* Tensors of a group start at multiples of this many elements in the flat
-   buffers, so that every work-group of an update (at most this wide) lies in
-   one tensor and reads that tensor's options as a uniform value. The
-   kernels get one word per unit: bits 0-1 the option bits below, bits 2-10
-   the number of elements of the unit that belong to the tensor (the rest is
-   padding, which the reductions skip and nothing but the updates reads),
-   bits 11-31 the tensor's index. */
-#define CLT_OPT_UNIT 256
+/* Tensors of a group start at multiples of CLT_OPT_UNIT elements in the
+   flat buffers, so that every work-group of an update (at most this wide)
+   lies in one tensor and reads that tensor's options as a uniform value.
+   The kernels get one word per unit (layout and the per-tensor option bits
+   CLT_OPT_NO_WD, CLT_OPT_NO_TRUST: kernels/contract.h); the elements of a
+   unit past its tensor are padding, which the reductions skip and nothing
+   but the updates reads. */
 #define CLT_OPT_MAX_SEGS (1u << 20)
 #define CLT_OPT_MAX_STATES 3
-
-/* Per-tensor option bits (also the low bits of the kernels' unit words). */
-#define CLT_OPT_NO_WD 1u
-#define CLT_OPT_NO_TRUST 2u
 
 typedef struct clt_opt_seg {
   size_t rows, cols;

@@ -22,7 +22,6 @@
  * reproducible.
  */
 
-#define CLT_LIN_MAX_CB 8
 #define CLT_LIN_MAX_RB 4
 #define CLT_LIN_MAX_SB 2
 
@@ -228,7 +227,6 @@ CLT_LIN_KERNELS(8, 3, 2)
  * neighbour's tile, in the same order) and stores only its own elements;
  * needs C >= CLT_LIN_DWT_CW, and D < KD reads column D-1 for the missing
  * ones. One pass per element, rows in order: reproducible. */
-#define CLT_LIN_DWT_KD 6
 #define CLT_LIN_DWT_M 4
 #define CLT_LIN_DWT_CW (16 * CLT_LIN_DWT_M)
 __kernel void clt_linear_dw_wide(__global const float *X, ulong x_off,
@@ -289,7 +287,6 @@ __kernel void clt_linear_transpose(__global const float *W, ulong w_off,
 
 /* dX rows [r0, r0+RB), columns [d0, d0+16): dX[n, d] = sum_c dS[n,c] Wt[c,d],
  * one float16 accumulator per row, classes in a plain loop. */
-#define CLT_LIN_DX_RB 4
 __kernel void clt_linear_dx(__global const float *dS, ulong ds_off,
                             __global const float *Wt, ulong wt_off,
                             __global float *dX, ulong dx_off, ulong N,

@@ -14,14 +14,7 @@
  *   3. clt_loss_finish, one work-group: sums the partials in a fixed order.
  * The host then reads scr[0..6): 24 bytes.
  */
-#define CLT_NONE 0xffffffffu
-#define CLT_INFO 8          /* partials start here */
-#define CLT_I_DEN 0         /* MEAN denominator of cross-entropy */
-#define CLT_I_WSUM 1        /* sum of the class weights */
-#define CLT_I_BAD_LABEL 2   /* uint: first bad row, CLT_NONE if none */
-#define CLT_I_BAD_CW 3      /* uint: first bad class_weight index */
-#define CLT_I_BAD_PW 4      /* uint: first bad pos_weight index */
-#define CLT_I_LOSS 5
+/* The info slots (CLT_INFO, CLT_I_*) and CLT_NONE: kernels/contract.h. */
 
 /* The uint slots, read and written as uint: a float store of an index's
    bit pattern could be flushed (a denormal) or canonicalized (a NaN). */
@@ -410,7 +403,6 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
    POCL extract lanes on every access, 2x slower). Lanes past the last row
    repeat it; they compute and store the same values, and only real rows
    write a partial. */
-#define CLT_LANES_MAX_C 15 /* LANES_BELOW - 1 in host/cl/cl_loss.c */
 #define CLT_GATHER8(p, j)                                                     \
   ((float8)((p)[0][j], (p)[1][j], (p)[2][j], (p)[3][j], (p)[4][j],            \
             (p)[5][j], (p)[6][j], (p)[7][j]))
@@ -621,8 +613,7 @@ CLT_ELEM_FUNCS(float8, int8, 8)
    flattened (N,C) arrays (n counts elements) and writes one partial loss:
    no barriers (a work-group tree reduction per element made POCL 50x
    slower). With a weight, a scalar loop that tracks the column; without,
-   eight lanes at a time. dS = k w g. */
-#define CLT_ELEM_CHUNK 256
+   eight lanes at a time. dS = k w g. CLT_ELEM_CHUNK: kernels/contract.h. */
 #define CLT_ELEM_KERNEL(NAME)                                                 \
   __kernel void clt_loss_##NAME(CLT_LOSS_PARAMS(float)) {                     \
     size_t part = get_global_id(0), e = part * CLT_ELEM_CHUNK;                \

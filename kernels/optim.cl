@@ -30,8 +30,9 @@
  *          norm, [4 + s] trust ratio of tensor s (1 unless LARS / LAMB
  *          wrote it): written by clt_optim_stats and clt_optim_ratios, so
  *          a step never waits for the host
- *   units  one word per 256-element unit (host/optim_impl.h): option bits,
- *          elements in use, tensor index. A work-group is 1/gpu of a unit,
+ *   units  one word per CLT_OPT_UNIT-element unit (kernels/contract.h):
+ *          option bits, elements in use, tensor index. A work-group is
+ *          1/gpu of a unit,
  *          so everything read from it is uniform over the group.
  *   wd     coupled decay (g += wd p); decay: decoupled decay (p *= decay,
  *          1 when unused); neither on tensors with no_weight_decay.
@@ -62,7 +63,7 @@ inline size_t clt_opt_group(void) {
 
 /* First element past this group's part of its tensor. */
 inline ulong clt_opt_end(uint word, size_t grp, uint gpu) {
-  return (ulong)(grp / gpu) * gpu * get_local_size(0) + ((word >> 2) & 511u);
+  return (ulong)(grp / gpu) * gpu * get_local_size(0) + ((word >> CLT_OPT_USED_SHIFT) & CLT_OPT_USED_MASK);
 }
 
 /* Declares i, word, skip, scale (aux[1]), ratio (the tensor's trust ratio),
@@ -72,9 +73,9 @@ inline ulong clt_opt_end(uint word, size_t grp, uint gpu) {
   const size_t grp = clt_opt_group();                                         \
   const uint word = units[grp / gpu];                                         \
   const float skip_f = aux[0], scale = aux[1];                                \
-  const float ratio = aux[4 + (word >> 11)];                                  \
-  const float wd_t = (word & 1u) ? 0.0f : wd;                                 \
-  const float decay_t = (word & 1u) ? 1.0f : decay;                           \
+  const float ratio = aux[4 + (word >> CLT_OPT_SEG_SHIFT)];                                  \
+  const float wd_t = (word & CLT_OPT_NO_WD) ? 0.0f : wd;                                 \
+  const float decay_t = (word & CLT_OPT_NO_WD) ? 1.0f : decay;                           \
   const size_t i = get_global_id(0);                                          \
   if (checked && i >= clt_opt_end(word, grp, gpu)) return;                    \
   const bool skip = skip_f != 0.0f;
@@ -409,8 +410,8 @@ CLT_OPT_BODY clt_opt_gradstat(__global const float *restrict p, ulong p_off,
                               const int with_param) {
   const size_t u = get_global_id(0);
   if (u >= nunits) return;
-  const uint used = (units[u] >> 2) & 511u;
-  __global const float *gu = g + g_off + u * 256, *pu = p + p_off + u * 256;
+  const uint used = (units[u] >> CLT_OPT_USED_SHIFT) & CLT_OPT_USED_MASK;
+  __global const float *gu = g + g_off + u * CLT_OPT_UNIT, *pu = p + p_off + u * CLT_OPT_UNIT;
   float16 s = 0, sp = 0;
   uint k = 0;
   for (; k + 16 <= used; k += 16) {
@@ -470,10 +471,10 @@ __kernel void clt_optim_lamb_moments(
     float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
     float inv_bc1, float inv_bc2, float eps, float lamb_wd,
     __global clt_opt_acc *restrict part) {
-  const size_t u = get_global_id(0), base = u * 256;
+  const size_t u = get_global_id(0), base = u * CLT_OPT_UNIT;
   if (u >= nunits) return;
-  const uint word = units[u], used = (word >> 2) & 511u;
-  const float scale = aux[1], wd_u = (word & 1u) ? 0.0f : lamb_wd;
+  const uint word = units[u], used = (word >> CLT_OPT_USED_SHIFT) & CLT_OPT_USED_MASK;
+  const float scale = aux[1], wd_u = (word & CLT_OPT_NO_WD) ? 0.0f : lamb_wd;
   if (aux[0] != 0.0f) { /* skipped: the ratios are not used */
     part[u] = part[nunits + u] = 0;
     return;
@@ -526,7 +527,7 @@ CLT_OPT_BODY clt_opt_lamb_apply(CLT_OPT_HEAD, __global const float *restrict m,
   CLT_OPT_INDEX(checked)
   const float p0 = p[p_off + i];
   float u = clt_opt_lamb_u(m[i], v[i], p0, inv_bc1, inv_bc2, eps,
-                           (word & 1u) ? 0.0f : lamb_wd);
+                           (word & CLT_OPT_NO_WD) ? 0.0f : lamb_wd);
   CLT_OPT_PUT(p, p_off + i, p0, p0 - (lr * ratio) * u);
 }
 
@@ -583,9 +584,9 @@ __kernel void clt_optim_ratios(__global const clt_opt_acc *restrict part,
     uint flags = segtab[nseg + 1 + s];
     if (lars) {
       xn *= fabs(aux[1]);
-      clt_opt_acc wds = (flags & 1u) ? 0 : wd;
-      if (!(flags & 2u) && wn > 0 && xn > 0) r = eta * wn / (xn + wds * wn);
-    } else if (!(flags & 2u) && wn > 0 && xn > 0) {
+      clt_opt_acc wds = (flags & CLT_OPT_NO_WD) ? 0 : wd;
+      if (!(flags & CLT_OPT_NO_TRUST) && wn > 0 && xn > 0) r = eta * wn / (xn + wds * wn);
+    } else if (!(flags & CLT_OPT_NO_TRUST) && wn > 0 && xn > 0) {
       r = wn / xn;
     }
     aux[4 + s] = (float)r;

@@ -31,9 +31,7 @@
  * so dW and db stay untouched; every sum runs in an order fixed by the
  * shapes. The host reads info[2..8) once (24 bytes).
  */
-#define CLT_STEP_MAX_C 32
-#define CLT_STEP_I_PEN 6 /* info slot of the penalty */
-#define CLT_STEP_I_BAD 7 /* info slot of a bad label or weight */
+/* CLT_STEP_MAX_C and the info slots CLT_STEP_I_*: kernels/contract.h. */
 #define CLT_IOTA16                                                            \
   ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 

@@ -7,9 +7,6 @@
 
 #include "cl_internal.h"
 
-#define STEP_MAX_C 32 /* CLT_STEP_MAX_C in kernels/step.cl */
-#define NONE 0xffffffffu
-enum { I_DEN, I_WSUM, I_BAD_LABEL, I_BAD_CW, I_BAD_PW, I_LOSS, I_PEN, I_BAD };
 
 static const char *const step_names[] = {
     "clt_step_c1", "clt_step_c2", "clt_step_c3", "clt_step_c4",
@@ -29,7 +26,7 @@ static const size_t block_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
 #define FUSED_MAX_CD 65536
 bool clt_cl_fused_supports(const clt_context *ctx, const clt_loss_desc *d,
                            const clt_tensor *y, size_t n, size_t dim, size_t c) {
-  if (c > STEP_MAX_C || c * dim > FUSED_MAX_CD || n >= NONE)
+  if (c > CLT_STEP_MAX_C || c * dim > FUSED_MAX_CD || n >= CLT_NONE)
     return false;
   if (d->kind != CLT_LOSS_CROSS_ENTROPY && d->kind != CLT_LOSS_HINGE)
     return false;
@@ -84,9 +81,9 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
   /* scr: info, Wt (C,D), then per block the partial dW^T (C,Dp), db (up
      to 32 classes) and loss. */
-  size_t o_wt = clt_round_up(CLT_LOSS_INFO_FLOATS, 16);
+  size_t o_wt = clt_round_up(CLT_INFO, 16);
   size_t o_part = clt_round_up(o_wt + C * D, 16);
-  size_t o_dbp = o_part + blocks * C * Dp, o_lp = o_dbp + blocks * STEP_MAX_C;
+  size_t o_dbp = o_part + blocks * C * Dp, o_lp = o_dbp + blocks * CLT_STEP_MAX_C;
   cl_mem scr;
   CLT_TRY(clt_cl_scratch(ctx, (o_lp + blocks) * sizeof(float), &scr));
 
@@ -146,24 +143,24 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(dbm), CLT_ARG(db_off), CLT_ARG(has_b),
                      CLT_ARG(div), CLT_ARG(use_den)));
 
-  float info[I_BAD + 1];
+  float info[CLT_STEP_I_BAD + 1];
   CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, scr, CL_TRUE,
-                                      I_BAD_LABEL * sizeof(float),
-                                      (I_BAD + 1 - I_BAD_LABEL) * sizeof(float),
-                                      info + I_BAD_LABEL, 0, NULL, NULL));
+                                      CLT_I_BAD_LABEL * sizeof(float),
+                                      (CLT_STEP_I_BAD + 1 - CLT_I_BAD_LABEL) * sizeof(float),
+                                      info + CLT_I_BAD_LABEL, 0, NULL, NULL));
   uint32_t bad_idx, bad_cw, bad_row;
   int32_t value_at;
-  memcpy(&bad_idx, &info[I_BAD_PW], sizeof bad_idx);
-  memcpy(&bad_cw, &info[I_BAD_CW], sizeof bad_cw);
-  memcpy(&bad_row, &info[I_BAD_LABEL], sizeof bad_row);
-  memcpy(&value_at, &info[I_BAD], sizeof value_at);
-  if (bad_idx != NONE)
+  memcpy(&bad_idx, &info[CLT_I_BAD_PW], sizeof bad_idx);
+  memcpy(&bad_cw, &info[CLT_I_BAD_CW], sizeof bad_cw);
+  memcpy(&bad_row, &info[CLT_I_BAD_LABEL], sizeof bad_row);
+  memcpy(&value_at, &info[CLT_STEP_I_BAD], sizeof value_at);
+  if (bad_idx != CLT_NONE)
     return clt_fail(ctx, CLT_ERR_LABEL,
                     "linear_loss_grad_rows: idx[%zu] = %d is outside [0, %zu)",
                     rows.first + bad_idx, (int)value_at, X->rows);
   /* the reference's order: weights, then labels */
-  if (bad_cw != NONE) return clt_loss_bad_weight(ctx, "class_weight", bad_cw, info[I_BAD]);
-  if (bad_row != NONE) return clt_loss_bad_label(ctx, bad_row, value_at, C);
-  *value = (double)info[I_LOSS] + (with_pen ? (double)info[I_PEN] : 0.0);
+  if (bad_cw != CLT_NONE) return clt_loss_bad_weight(ctx, "class_weight", bad_cw, info[CLT_STEP_I_BAD]);
+  if (bad_row != CLT_NONE) return clt_loss_bad_label(ctx, bad_row, value_at, C);
+  *value = (double)info[CLT_I_LOSS] + (with_pen ? (double)info[CLT_STEP_I_PEN] : 0.0);
   return CLT_OK;
 }

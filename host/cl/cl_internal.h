@@ -12,6 +12,18 @@
 #include "../linear.h"
 #include "../loss_impl.h"
 #include "../optim_impl.h"
+#include "contract.h"
+
+/* How the contract's numbers fit together (kernels/contract.h). */
+_Static_assert(CLT_STEP_I_BAD < CLT_INFO && CLT_I_LOSS < CLT_STEP_I_PEN,
+               "the info slots fit before the partials");
+_Static_assert(CLT_ELEM_CHUNK % 8 == 0, "elementwise chunks are whole float8s");
+_Static_assert(CLT_OPT_UNIT <= CLT_OPT_USED_MASK &&
+                   (CLT_OPT_NO_WD | CLT_OPT_NO_TRUST) < (1u << CLT_OPT_USED_SHIFT) &&
+                   (CLT_OPT_USED_MASK << CLT_OPT_USED_SHIFT) < (1u << CLT_OPT_SEG_SHIFT),
+               "a unit word holds its option bits, its count and its tensor");
+_Static_assert(CLT_OPT_MAX_SEGS - 1 <= 0xffffffffu >> CLT_OPT_SEG_SHIFT,
+               "every tensor index of a group fits a unit word");
 
 #define CLT_MAX_KERNELS 96
 
@@ -159,14 +171,11 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                        double *loss, clt_tensor *dS);
 
 /* OpenCL helpers shared by host/cl/cl_loss.c and cl_regularize.c. The
-   scratch buffer holds CLT_LOSS_INFO_FLOATS floats of info (CLT_INFO in
-   kernels/loss.cl; the loss or penalty lands in info[5]), then partials. */
-#define CLT_LOSS_INFO_FLOATS 8
-/* Elements per work-item of the elementwise kernels (CLT_ELEM_CHUNK). */
-#define CLT_LOSS_CHUNK 256
+   scratch buffer holds CLT_INFO floats of info (kernels/contract.h; the
+   loss or penalty lands in info[CLT_I_LOSS]), then partials. */
 /* Largest power of two <= min(cap, the device's max work-group size). */
 size_t clt_cl_group_size(const clt_context *ctx, size_t cap);
-/* Sums the partials of scr into info[5] (divided by the MEAN denominator
+/* Sums the partials of scr into info[CLT_I_LOSS] (divided by the MEAN denominator
    info[0] when use_den, else by div; skipped if checked and the check
    pass flagged bad input) and reads the first bytes of scr into out. */
 clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,

@@ -12,26 +12,18 @@ static const char *const dw_names[] = {
     "clt_linear_dw_c7", "clt_linear_dw_c8"};
 /* Rows per forward work-item for each class-block width (kernels/linear.cl). */
 static const size_t fwd_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
-#define MAX_CB 8
 #define DW_STRIP 32 /* columns per backward work-item: 16 * SB */
-/* clt_linear_dw_wide's tile: DW_WIDE_KD rows of dW by DW_WIDE_C classes
-   (CLT_LIN_DWT_KD, CLT_LIN_DWT_CW); it takes C >= DW_WIDE_C, where it
-   beats the skinny kernels (POCL, D=784: level at C=64..100, 1.2x at 128,
-   1.4x at 200-256, 2-2.5x at 1000) and needs no ragged class block. */
-#define DW_WIDE_KD 6
+/* clt_linear_dw_wide's tile: CLT_LIN_DWT_KD rows of dW by DW_WIDE_C
+   classes (CLT_LIN_DWT_CW in kernels/linear.cl); it takes C >= DW_WIDE_C,
+   where it beats the skinny kernels (POCL, D=784: level at C=64..100, 1.2x
+   at 128, 1.4x at 200-256, 2-2.5x at 1000) and needs no ragged class
+   block. */
 #define DW_WIDE_C 64
-/* clt_linear_dw_wide's tile: DW_WIDE_KD rows of dW by DW_WIDE_C classes
-   (CLT_LIN_DWT_KD, CLT_LIN_DWT_CW); it takes C >= DW_WIDE_C, where it
-   beats the skinny kernels (POCL, D=784: level at C=64..100, 1.2x at 128,
-   1.4x at 200-256, 2-2.5x at 1000) and needs no ragged class block. */
-#define DW_WIDE_KD 6
-#define DW_WIDE_C 64
-#define DX_ROWS 4   /* CLT_LIN_DX_RB */
 #define LOCAL 32    /* preferred work-group size along dimension 0 */
 
 /* Class blocks: C in ceil(C/8) blocks of equal width CB <= 8. */
 static size_t class_block(size_t C) {
-  size_t nb = (C + MAX_CB - 1) / MAX_CB;
+  size_t nb = (C + CLT_LIN_MAX_CB - 1) / CLT_LIN_MAX_CB;
   return (C + nb - 1) / nb;
 }
 
@@ -191,7 +183,7 @@ static clt_status dw_kernels(clt_context *ctx, const clt_tensor *X,
   cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C,
            g = class_group(C);
   if (C >= DW_WIDE_C)
-    LAUNCH3(ctx, "clt_linear_dw_wide", (D + DW_WIDE_KD - 1) / DW_WIDE_KD,
+    LAUNCH3(ctx, "clt_linear_dw_wide", (D + CLT_LIN_DWT_KD - 1) / CLT_LIN_DWT_KD,
             (C + DW_WIDE_C - 1) / DW_WIDE_C, blocks, CLT_ARG(X->st->mem),
             CLT_ARG(x_off), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
             CLT_ARG(out), CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d),
@@ -215,7 +207,7 @@ static clt_status dx_kernels(clt_context *ctx, const clt_tensor *W,
   CLT_TRY(transpose(ctx, W, scratch, 0));
   cl_ulong ds_off = dS->offset, zero = 0, dx_off = dX->offset, n = N, d = D,
            c = C;
-  LAUNCH2(ctx, "clt_linear_dx", (D + 15) / 16, (N + DX_ROWS - 1) / DX_ROWS,
+  LAUNCH2(ctx, "clt_linear_dx", (D + 15) / 16, (N + CLT_LIN_DX_RB - 1) / CLT_LIN_DX_RB,
           CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(scratch),
           CLT_ARG(zero), CLT_ARG(dX->st->mem), CLT_ARG(dx_off), CLT_ARG(n),
           CLT_ARG(d), CLT_ARG(c));

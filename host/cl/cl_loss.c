@@ -4,10 +4,7 @@
 
 #include "cl_internal.h"
 
-#define LANES_BELOW 16 /* classes; measured crossover on POCL ~16-32 */
-#define NONE 0xffffffffu
 
-enum { I_DEN, I_WSUM, I_BAD_LABEL, I_BAD_CW, I_BAD_PW, I_LOSS, I_COUNT };
 
 size_t clt_cl_group_size(const clt_context *ctx, size_t cap) {
   clt_cl_context *cl = clt_cl_of(ctx);
@@ -60,16 +57,16 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                        const clt_tensor *S, const clt_tensor *target,
                        double *loss, clt_tensor *dS) {
   size_t n = S->rows, c = S->cols, numel = n * c;
-  if (n >= NONE)
+  if (n >= CLT_NONE)
     return clt_fail(ctx, CLT_ERR_SHAPE,
                     "loss: %zu rows, the OpenCL backend takes fewer than 2^32-1",
                     n);
   clt_loss_kind kind = desc->kind;
   bool rows = kind == CLT_LOSS_CROSS_ENTROPY || kind == CLT_LOSS_HINGE;
   bool labels = target->dtype == CLT_INT32;
-  size_t partials = rows ? n : clt_round_up(numel, CLT_LOSS_CHUNK) / CLT_LOSS_CHUNK;
+  size_t partials = rows ? n : clt_round_up(numel, CLT_ELEM_CHUNK) / CLT_ELEM_CHUNK;
   cl_mem scr;
-  CLT_TRY(clt_cl_scratch(ctx, (CLT_LOSS_INFO_FLOATS + partials) * sizeof(float), &scr));
+  CLT_TRY(clt_cl_scratch(ctx, (CLT_INFO + partials) * sizeof(float), &scr));
 
   targ s = arg_of(S, scr), t = arg_of(target, scr), d = arg_of(dS, scr);
   targ cw = arg_of(desc->class_weight, scr), pw = arg_of(desc->pos_weight, scr);
@@ -91,9 +88,9 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
   } else {
     /* Nothing to check: info all ones flags nothing (the denominators are
        not read by these kernels). */
-    cl_uint ones = NONE;
+    cl_uint ones = CLT_NONE;
     CLT_CL_TRY(ctx, clEnqueueFillBuffer(clt_cl_of(ctx)->queue, scr, &ones, sizeof ones, 0,
-                                        CLT_LOSS_INFO_FLOATS * sizeof(float),
+                                        CLT_INFO * sizeof(float),
                                         0, NULL, NULL));
   }
 
@@ -114,7 +111,7 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
       [CLT_LOSS_L1] = "clt_loss_l1", [CLT_LOSS_HUBER] = "clt_loss_huber",
       [CLT_LOSS_KL_DIV] = "clt_loss_kl"};
   /* Few classes: the row kernels' variant with eight rows per work-item. */
-  bool lanes = rows && c < LANES_BELOW;
+  bool lanes = rows && c <= CLT_LANES_MAX_C;
   const char *name = !labels && rows ? (lanes ? "clt_loss_ce_soft_lanes" : "clt_loss_ce_soft")
                      : lanes && kind == CLT_LOSS_CROSS_ENTROPY ? "clt_loss_ce_lanes"
                      : lanes                                   ? "clt_loss_hinge_lanes"
@@ -136,28 +133,28 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(prm), CLT_ARG(iprm), CLT_ARG(k), CLT_ARG(use_den),
                      CLT_ARG(scr)));
 
-  float info[I_COUNT];
+  float info[CLT_I_LOSS + 1];
   CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, fdiv, use_den, 1, info,
                              sizeof info));
   /* Reported in the reference's order: weights, then labels. */
   static const struct {
     int slot;
     const char *name;
-  } weights[] = {{I_BAD_CW, "class_weight"}, {I_BAD_PW, "pos_weight"}};
+  } weights[] = {{CLT_I_BAD_CW, "class_weight"}, {CLT_I_BAD_PW, "pos_weight"}};
   for (size_t w = 0; w < 2; w++) {
     uint32_t j = info_index(info, weights[w].slot);
-    if (j == NONE) continue;
+    if (j == CLT_NONE) continue;
     float value;
     CLT_TRY(read_elem(ctx, w == 0 ? desc->class_weight : desc->pos_weight, j,
                       &value));
     return clt_loss_bad_weight(ctx, weights[w].name, j, value);
   }
-  uint32_t row = info_index(info, I_BAD_LABEL);
-  if (row != NONE) {
+  uint32_t row = info_index(info, CLT_I_BAD_LABEL);
+  if (row != CLT_NONE) {
     int32_t label;
     CLT_TRY(read_elem(ctx, target, row, &label));
     return clt_loss_bad_label(ctx, row, label, c);
   }
-  *loss = info[I_LOSS];
+  *loss = info[CLT_I_LOSS];
   return CLT_OK;
 }

@@ -65,7 +65,8 @@ static clt_status build_tables(clt_optimizer *opt, clt_opt_entry *e,
     for (size_t u = u0; u < u1; u++) {
       size_t used = g->offset + len - u * CLT_OPT_UNIT;
       if (used > CLT_OPT_UNIT) used = CLT_OPT_UNIT;
-      units[u] = (uint32_t)s << 11 | (uint32_t)used << 2 | g->flags;
+      units[u] = (uint32_t)s << CLT_OPT_SEG_SHIFT |
+                 (uint32_t)used << CLT_OPT_USED_SHIFT | g->flags;
     }
     segtab[s] = (uint32_t)u0;
     segtab[e->nseg + 1 + s] = g->flags;

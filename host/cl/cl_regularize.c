@@ -7,9 +7,9 @@ clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
                              const clt_tensor *W, double *penalty,
                              clt_tensor *dW) {
   size_t n = clt_tensor_numel(W);
-  size_t partials = clt_round_up(n, CLT_LOSS_CHUNK) / CLT_LOSS_CHUNK;
+  size_t partials = clt_round_up(n, CLT_ELEM_CHUNK) / CLT_ELEM_CHUNK;
   cl_mem scr;
-  CLT_TRY(clt_cl_scratch(ctx, (CLT_LOSS_INFO_FLOATS + partials) * sizeof(float),
+  CLT_TRY(clt_cl_scratch(ctx, (CLT_INFO + partials) * sizeof(float),
                          &scr));
   cl_mem dmem = dW ? dW->st->mem : scr;
   cl_ulong woff = W->offset, doff = dW ? dW->offset : 0, cn = n;
@@ -20,9 +20,9 @@ clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
                      CLT_ARG(has_dW), CLT_ARG(cn), CLT_ARG(l1), CLT_ARG(l2),
                      CLT_ARG(want), CLT_ARG(scr)));
   if (!penalty) return CLT_OK;
-  float info[CLT_LOSS_INFO_FLOATS];
+  float info[CLT_INFO];
   CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, 1.0f, 0, 0, info,
                              sizeof info));
-  *penalty = info[5];
+  *penalty = info[CLT_I_LOSS];
   return CLT_OK;
 }
