@@ -11,7 +11,8 @@
    compilation) is not timed. Shapes: N in {4096, 16384, 65536}, D in
    {784, 3072}, C in {10, 100, 1000} on the automatic path, each path at
    N = 16384; without --quick a sweep over C at D = 784 also shows where
-   the kernels stop beating CLBlast (CLT_LINEAR_KERNEL_MAX_C).
+   the kernels stop beating CLBlast (the device profile's
+   linear_kernel_max_c).
 
    --shape N,D,C (repeatable) times only those shapes, on the kernels and
    on OpenBLAS's SGEMM with the same operands ("openblas", right after the
@@ -27,6 +28,9 @@
 
 #include "benchutil.h"
 #include "cl/cl_internal.h"
+
+/* Class counts whose records also give the X read rate (skinny shapes). */
+#define SKINNY_MAX_C 32
 
 #define WARMUP 1
 
@@ -155,7 +159,7 @@ static int shape(bu_report *r, const bu_opts *o, clt_context *ctx, size_t n,
                     .floor = "sgemm", .n = (long long)n, .d = (long long)d,
                     .c = (long long)c, .flops = 2.0 * n * d * c};
       if (bu_add(r, &rec, t, o->reps)) goto done;
-      if (c <= CLT_LINEAR_KERNEL_MAX_C) {
+      if (c <= SKINNY_MAX_C) {
         rec.op = bw ? "linear_backward_xread" : "linear_forward_xread";
         rec.floor = "sum";
         rec.flops = 0;
@@ -233,7 +237,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   bu_note(r, "device", "%s", clt_context_device_name(ctx));
-  bu_note(r, "kernel_max_c", "%d", CLT_LINEAR_KERNEL_MAX_C);
+  bu_note(r, "profile", "%s", clt_context_profile(ctx));
+  bu_note(r, "kernel_max_c", "%zu", clt_cl_of(ctx)->profile->linear_kernel_max_c);
   static const clt_linear_path both[] = {CLT_LINEAR_AUTO, CLT_LINEAR_KERNEL,
                                          CLT_LINEAR_CLBLAST};
   /* The issue's grid (OpenBLAS at the same shapes: bench_floors) on the

@@ -47,10 +47,12 @@ struct clt_backend {
 
   /* ---- devices: the ones this backend drives into out (at most cap;
      optional: the reference has none to list), and ctx opened on one of
-     them or, with id NULL, on the backend itself (the reference). On
+     them or, with device NULL, on the backend itself (the reference). On
      failure open leaves ctx->err set, and close releases what it got to. */
   size_t (*discover)(clt_found_device *out, size_t cap);
-  clt_status (*open)(clt_context *ctx, void *id);
+  clt_status (*open)(clt_context *ctx, const clt_found_device *device);
+  /* The name of ctx's tuning profile. */
+  const char *(*profile)(const clt_context *ctx);
 
   /* ---- storage: bytes of st (st->bytes set by the caller), released by
      release; transfers, fill and copy on a tensor's elements. */

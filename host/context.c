@@ -126,7 +126,7 @@ clt_status clt_context_create(const clt_context_options *options,
   ctx->be = index == SIZE_MAX ? &clt_ref_backend : devs[index].be;
   snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
            index == SIZE_MAX ? "reference (CPU, double)" : devs[index].info.name);
-  st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : devs[index].id);
+  st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index]);
   if (st != CLT_OK) {
     clt_set_create_error(ctx->err);
     ctx->be->close(ctx);
@@ -146,6 +146,20 @@ void clt_context_release(clt_context *ctx) {
 
 void clt_context_destroy(clt_context *ctx) {
   if (ctx) clt_context_release(ctx);
+}
+
+const char *clt_device_profile(const clt_device_info *device) {
+  const char *env = getenv("CLT_PROFILE");
+  if (env && *env) {
+    static const char *const names[] = {"cpu", "gpu", "generic"};
+    size_t k = clt_kind_lookup(names, 3, env);
+    return k < 3 ? names[k] : NULL;
+  }
+  return !device ? NULL : device->is_cpu ? "cpu" : device->is_gpu ? "gpu" : "generic";
+}
+
+const char *clt_context_profile(const clt_context *ctx) {
+  return ctx ? ctx->be->profile(ctx) : "";
 }
 
 const char *clt_context_device_name(const clt_context *ctx) {

@@ -39,13 +39,14 @@ static inline float16 clt_lin_load_part(__global const float *p, ulong n) {
   return vload16(0, t);
 }
 
-/* Software prefetch into L2 on x86 CPUs where the compiler has it (POCL's
-   clang: prefetcht1); OpenCL's prefetch() is a no-op in POCL 3.1's kernel
-   library, and the hardware prefetchers lose track of rows of a few KB
-   read a few at a time. Nowhere else: NVIDIA's compiler refuses a __global
-   pointer for its generic one, and Oclgrind builds the call but cannot
-   link llvm.prefetch. */
-#if defined(__x86_64__) && defined(__has_builtin)
+/* Software prefetch into L2 where the device profile asks for it
+   (CLT_PREFETCH, host/cl/cl_profile.c: CPUs) and the compiler has it on
+   x86 (POCL's clang: prefetcht1); OpenCL's prefetch() is a no-op in POCL
+   3.1's kernel library, and the hardware prefetchers lose track of rows of
+   a few KB read a few at a time. Nowhere else: NVIDIA's compiler refuses a
+   __global pointer for its generic one, and Oclgrind builds the call but
+   cannot link llvm.prefetch. */
+#if CLT_PREFETCH && defined(__x86_64__) && defined(__has_builtin)
 #if __has_builtin(__builtin_prefetch)
 #define CLT_LIN_PREFETCH(p) __builtin_prefetch((p), 0, 2)
 #endif

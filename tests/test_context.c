@@ -151,6 +151,43 @@ Test(context, broken_kernel_source_reports_build_log) {
 }
 #endif
 
+/* Profiles follow the device type unless CLT_PROFILE forces one; a bad
+   CLT_PROFILE is refused on OpenCL devices, naming the variable, and
+   ignored by the reference backend. */
+Test(context, device_profiles_follow_type_and_clt_profile) {
+  const clt_device_info cpu = {.is_cpu = 1}, gpu = {.is_gpu = 1}, other = {0};
+  unsetenv("CLT_PROFILE");
+  cr_assert_str_eq(clt_device_profile(&cpu), "cpu");
+  cr_assert_str_eq(clt_device_profile(&gpu), "gpu");
+  cr_assert_str_eq(clt_device_profile(&other), "generic");
+  setenv("CLT_PROFILE", "gpu", 1);
+  cr_assert_str_eq(clt_device_profile(&cpu), "gpu");
+  setenv("CLT_PROFILE", "fast", 1);
+  cr_assert_null(clt_device_profile(&cpu));
+  clt_context *ref = tu_context("ref");
+  cr_assert_str_eq(clt_context_profile(ref), "reference");
+  clt_context_destroy(ref);
+  if (tu_have_opencl()) {
+    clt_context_options opt = {.device = "cpu"};
+    size_t index;
+    if (clt_device_select("cpu", &index) != CLT_OK) opt.device = "gpu";
+    clt_context *ctx = NULL;
+    cr_assert_eq(clt_context_create(&opt, &ctx), CLT_ERR_INVALID_ARG);
+    cr_assert_null(ctx);
+    cr_assert_not_null(strstr(clt_last_error(NULL), "CLT_PROFILE='fast'"), "%s",
+                       clt_last_error(NULL));
+    setenv("CLT_PROFILE", "gpu", 1);
+    cr_assert_eq(clt_context_create(&opt, &ctx), CLT_OK, "%s", clt_last_error(NULL));
+    cr_assert_str_eq(clt_context_profile(ctx), "gpu");
+    clt_context_destroy(ctx);
+    unsetenv("CLT_PROFILE");
+    cr_assert_eq(clt_context_create(&opt, &ctx), CLT_OK, "%s", clt_last_error(NULL));
+    cr_assert_str_eq(clt_context_profile(ctx), strcmp(opt.device, "cpu") == 0 ? "cpu" : "gpu");
+    clt_context_destroy(ctx);
+  }
+  unsetenv("CLT_PROFILE");
+}
+
 Test(context, outlives_destroy_until_last_tensor) {
   const char *specs[2];
   size_t nd = tu_devices(specs);

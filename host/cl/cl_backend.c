@@ -103,6 +103,7 @@ const clt_backend clt_cl_backend = {
     .double_precision = false,
     .discover = clt_cl_discover,
     .open = clt_cl_open,
+    .profile = clt_cl_profile_name,
     .alloc = cl_alloc,
     .release = cl_release,
     .write = cl_write,

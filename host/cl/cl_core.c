@@ -68,8 +68,6 @@ clt_status clt_cl_fail(const clt_context *ctx, cl_int err, const char *call,
                   line);
 }
 
-/* No fast-math: softmax, log and inf masks need IEEE semantics. */
-#define BUILD_OPTIONS "-cl-std=CL1.2"
 
 clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
   clt_cl_context *cl = clt_cl_of(ctx);
@@ -80,7 +78,9 @@ clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
     return clt_cl_fail(ctx, err, "clCreateProgramWithSource", __FILE__,
                        __LINE__);
   clt_cl_count(1);
-  err = clBuildProgram(prog, 1, &cl->device, BUILD_OPTIONS, NULL, NULL);
+  char options[256];
+  clt_cl_build_options(cl->profile, options, sizeof options);
+  err = clBuildProgram(prog, 1, &cl->device, options, NULL, NULL);
   if (err == CL_SUCCESS) {
     *out = prog;
     return CLT_OK;
@@ -104,19 +104,22 @@ clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
   return st;
 }
 
-/* Process-wide cache of the embedded program's binary per device: a cached
+/* Process-wide cache of the embedded program's binary per device and
+   profile (its build options): a cached
    POCL build from source still costs ~22 ms, from the binary under 1 ms,
    so programs that create many contexts pay for compilation once. */
 #define MAX_BINARIES 16
 static pthread_mutex_t binary_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
   cl_device_id device;
+  const clt_cl_profile *profile;
   unsigned char *data;
   size_t size;
 } binaries[MAX_BINARIES];
 static size_t nbinaries;
 
-static void remember_binary(cl_device_id device, cl_program prog) {
+static void remember_binary(const clt_cl_context *cl) {
+  cl_program prog = cl->program;
   size_t size = 0;
   if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size,
                        NULL) != CL_SUCCESS ||
@@ -131,7 +134,8 @@ static void remember_binary(cl_device_id device, cl_program prog) {
   }
   pthread_mutex_lock(&binary_lock);
   if (nbinaries < MAX_BINARIES) {
-    binaries[nbinaries].device = device;
+    binaries[nbinaries].device = cl->device;
+    binaries[nbinaries].profile = cl->profile;
     binaries[nbinaries].data = data;
     binaries[nbinaries].size = size;
     nbinaries++;
@@ -149,7 +153,7 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
   size_t size = 0;
   pthread_mutex_lock(&binary_lock);
   for (size_t i = 0; i < nbinaries; i++)
-    if (binaries[i].device == cl->device) {
+    if (binaries[i].device == cl->device && binaries[i].profile == cl->profile) {
       data = binaries[i].data;
       size = binaries[i].size;
     }
@@ -159,8 +163,9 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
   cl_program prog = clCreateProgramWithBinary(cl->context, 1, &cl->device, &size,
                                               &data, &bin_status, &err);
   if (err != CL_SUCCESS) return false;
-  if (clBuildProgram(prog, 1, &cl->device, BUILD_OPTIONS, NULL, NULL) !=
-      CL_SUCCESS) {
+  char options[256];
+  clt_cl_build_options(cl->profile, options, sizeof options);
+  if (clBuildProgram(prog, 1, &cl->device, options, NULL, NULL) != CL_SUCCESS) {
     clReleaseProgram(prog);
     return false;
   }
@@ -169,11 +174,17 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
   return true;
 }
 
-clt_status clt_cl_open(clt_context *ctx, void *id) {
-  cl_device_id device = id;
+clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found) {
+  const char *profile = clt_device_profile(&found->info);
+  if (!profile)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "CLT_PROFILE='%s' is not a device profile: expected cpu, gpu or generic",
+                    getenv("CLT_PROFILE"));
+  cl_device_id device = found->id;
   clt_cl_context *cl = calloc(1, sizeof *cl);
   if (!cl) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "out of host memory");
   ctx->impl = cl;
+  cl->profile = clt_cl_profile_named(profile);
   cl_int err;
   cl->device = device;
   cl->context = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
@@ -188,8 +199,12 @@ clt_status clt_cl_open(clt_context *ctx, void *id) {
                                   sizeof cl->max_wg, &cl->max_wg, NULL));
   if (build_from_binary(ctx, &cl->program)) return CLT_OK;
   CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &cl->program));
-  remember_binary(device, cl->program);
+  remember_binary(cl);
   return CLT_OK;
+}
+
+const char *clt_cl_profile_name(const clt_context *ctx) {
+  return clt_cl_of(ctx)->profile->name;
 }
 
 /* Releases whatever clt_cl_open got to; safe on a half-open context. */

@@ -16,17 +16,17 @@ static const char *const step_names[] = {
 static const size_t block_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
 #define PREP_WG 64
 
-/* Whether the fused kernels take this problem: few classes, W small
-   enough (C*D <= FUSED_MAX_CD) that W^T and a block's partial dW (8 C D
-   bytes) stay in a CPU core's L2 while rows stream through (bench_step on
-   POCL: 1.3-2.5x the composition up to C*D = 30K, ~10% behind it at
-   C = 32, D = 3072), cross-entropy or hinge with
-   well-formed labels and valid hyper-parameters. Anything else goes to the
-   composition, whose ops report what is wrong with it. */
-#define FUSED_MAX_CD 65536
+/* Whether the fused kernels take this problem: the profile's class and
+   C*D limits (cpu: W^T and a block's partial dW, 8 C D bytes, stay in a
+   core's L2 while rows stream through; bench_step on POCL: 1.3-2.5x the
+   composition up to C*D = 30K, ~10% behind it at C = 32, D = 3072),
+   cross-entropy or hinge with well-formed labels and valid
+   hyper-parameters. Anything else goes to the composition, whose ops
+   report what is wrong with it. */
 bool clt_cl_fused_supports(const clt_context *ctx, const clt_loss_desc *d,
                            const clt_tensor *y, size_t n, size_t dim, size_t c) {
-  if (c > CLT_STEP_MAX_C || c * dim > FUSED_MAX_CD || n >= CLT_NONE)
+  const clt_cl_profile *p = clt_cl_of(ctx)->profile;
+  if (c > p->fused_max_c || c > CLT_STEP_MAX_C || c * dim > p->fused_max_cd || n >= CLT_NONE)
     return false;
   if (d->kind != CLT_LOSS_CROSS_ENTROPY && d->kind != CLT_LOSS_HINGE)
     return false;
@@ -58,11 +58,13 @@ static size_t class_block(size_t c) {
    1/32 of X then, and more blocks than units balance the load. */
 static clt_status block_size(clt_context *ctx, size_t n, size_t chunk,
                              size_t *out) {
+  const clt_cl_profile *p = clt_cl_of(ctx)->profile;
   cl_uint units = 1;
   CLT_CL_TRY(ctx, clGetDeviceInfo(clt_cl_of(ctx)->device, CL_DEVICE_MAX_COMPUTE_UNITS,
                                   sizeof units, &units, NULL));
-  size_t per = (n + 2 * (size_t)units - 1) / (2 * (size_t)units);
-  if (per > 1024) per = 1024;
+  size_t blocks = p->step_blocks_per_unit * (size_t)units;
+  size_t per = (n + blocks - 1) / blocks;
+  if (per > p->step_max_rows) per = p->step_max_rows;
   *out = clt_round_up(per ? per : 1, chunk);
   return CLT_OK;
 }

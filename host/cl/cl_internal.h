@@ -32,8 +32,30 @@ typedef struct clt_kernel_slot {
   cl_kernel kernel;
 } clt_kernel_slot;
 
+/* A device profile: the tuning constants of the OpenCL backend for a class
+   of devices (host/cl/cl_profile.c), chosen when a context is opened
+   (clt_device_profile) and passed to the kernels as build options. */
+typedef struct clt_cl_profile {
+  const char *name; /* "cpu", "gpu", "generic" */
+  /* The fused step (kernels/step.cl) takes C <= fused_max_c (0: never; at
+     most CLT_STEP_MAX_C) and C*D <= fused_max_cd; its row blocks: at least
+     step_blocks_per_unit per compute unit, at most step_max_rows rows. */
+  size_t fused_max_c, fused_max_cd, step_blocks_per_unit, step_max_rows;
+  /* The linear ops run the kernels of kernels/linear.cl up to this many
+     classes and CLBlast above (SIZE_MAX: the kernels always). */
+  size_t linear_kernel_max_c;
+  /* Kernels prefetch the rows they stream into L2 (-DCLT_PREFETCH=1). */
+  int prefetch;
+} clt_cl_profile;
+
+/* The profile named name, or NULL. */
+const clt_cl_profile *clt_cl_profile_named(const char *name);
+/* The program's build options for profile p into buf. */
+void clt_cl_build_options(const clt_cl_profile *p, char *buf, size_t len);
+
 /* A context's OpenCL state (clt_context.impl), from clt_cl_open. */
 typedef struct clt_cl_context {
+  const clt_cl_profile *profile;
   cl_device_id device;
   cl_context context;
   cl_command_queue queue;
@@ -86,11 +108,14 @@ long clt_cl_live_objects(void);
    creates goes through these so tests can prove nothing leaks. */
 void clt_cl_count(long delta);
 
-/* Opens ctx on the device (a cl_device_id from clt_cl_discover): its
-   context, queue and program; clt_cl_close releases what it got to. */
-clt_status clt_cl_open(clt_context *ctx, void *device);
+/* Opens ctx on the device (its id a cl_device_id from clt_cl_discover):
+   its profile, context, queue and program; clt_cl_close releases what it
+   got to. */
+clt_status clt_cl_open(clt_context *ctx, const clt_found_device *device);
+const char *clt_cl_profile_name(const clt_context *ctx);
 void clt_cl_close(clt_context *ctx);
-/* Builds src for ctx's device; on failure records the build log.
+/* Builds src for ctx's device with its profile's options; on failure
+   records the build log.
    Exposed for the test hook that feeds a broken source. */
 clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out);
 clt_status clt_cl_alloc(clt_context *ctx, size_t bytes, cl_mem *out);
@@ -126,18 +151,13 @@ clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
 
 /* Which implementation computes the products: the kernels of
    kernels/linear.cl, CLBlast, or the automatic choice (what the public API
-   uses): the kernels on CPU devices, where they beat CLBlast at every C
-   measured, and elsewhere up to CLT_LINEAR_KERNEL_MAX_C classes. Tests and
-   benchmarks force one path to check and time both. */
+   uses): the kernels up to the profile's linear_kernel_max_c classes.
+   Tests and benchmarks force one path to check and time both. */
 typedef enum clt_linear_path {
   CLT_LINEAR_AUTO,
   CLT_LINEAR_KERNEL,
   CLT_LINEAR_CLBLAST
 } clt_linear_path;
-
-/* Largest class count that AUTO sends to the kernels on non-CPU devices
-   (GPUs: not measured; CLBlast ships tuned GEMMs for many of them). */
-#define CLT_LINEAR_KERNEL_MAX_C 32
 
 clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
                                  const clt_tensor *W, const clt_tensor *b,

@@ -108,20 +108,15 @@ clt_status clt_cl_colsum(clt_context *ctx, const clt_tensor *dS,
   return colsum(ctx, part, 0, blocks, C, blocks, db->st->mem, db->offset);
 }
 
-/* On CPU devices the kernels beat untuned CLBlast at every C measured
-   (POCL, 1 to 1000 classes: bench_linear), so AUTO always takes them there;
-   elsewhere (GPUs, unmeasured) CLBlast's tuned GEMMs take C above
-   CLT_LINEAR_KERNEL_MAX_C. */
+/* AUTO: the kernels up to the profile's linear_kernel_max_c classes,
+   CLBlast above (host/cl/cl_profile.c says why for each profile). */
 static clt_status use_kernels(clt_context *ctx, size_t C,
                               clt_linear_path path, bool *out) {
   if (path != CLT_LINEAR_AUTO) {
     *out = path == CLT_LINEAR_KERNEL;
     return CLT_OK;
   }
-  cl_device_type type = 0;
-  CLT_CL_TRY(ctx, clGetDeviceInfo(clt_cl_of(ctx)->device, CL_DEVICE_TYPE, sizeof type,
-                                  &type, NULL));
-  *out = (type & CL_DEVICE_TYPE_CPU) || C <= CLT_LINEAR_KERNEL_MAX_C;
+  *out = C <= clt_cl_of(ctx)->profile->linear_kernel_max_c;
   return CLT_OK;
 }
 

@@ -48,6 +48,10 @@ int clt_cmd_devices(int argc, char **argv) {
              d->is_gpu ? "gpu" : d->is_cpu ? "cpu" : "other", d->compute_units,
              (unsigned long long)d->global_mem_bytes, d->max_work_group_size);
       clt_json_string(stdout, d->version);
+      printf(",\"profile\":");
+      const char *profile = clt_device_profile(d);
+      if (profile) clt_json_string(stdout, profile);
+      else printf("null");
       printf(",\"auto\":%s}", i == pick ? "true" : "false");
     }
     printf("],\"auto\":");
@@ -58,12 +62,13 @@ int clt_cmd_devices(int argc, char **argv) {
     if (count == 0) printf("no OpenCL device found\n");
     for (size_t i = 0; i < count; i++) {
       const clt_device_info *d = &devs[i];
+      const char *profile = clt_device_profile(d);
       printf("[%zu] %s%s\n    platform: %s\n    type: %s, compute units: %u, "
-             "global memory: %.1f GiB, max work-group: %zu\n    %s\n",
+             "global memory: %.1f GiB, max work-group: %zu\n    profile: %s\n    %s\n",
              i, d->name, i == pick ? "   <- auto" : "", d->platform,
              d->is_gpu ? "GPU" : d->is_cpu ? "CPU" : "other", d->compute_units,
              (double)d->global_mem_bytes / (1u << 30), d->max_work_group_size,
-             d->version);
+             profile ? profile : "none (CLT_PROFILE is not cpu, gpu or generic)", d->version);
     }
     printf("auto picks: %s\n",
            auto_name ? auto_name : clt_last_error(NULL));

@@ -233,7 +233,7 @@ int clt_cmd_gradcheck(int argc, char **argv) {
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain gradcheck: --device %s: %s\n",
             a.device ? a.device : "auto", clt_last_error(NULL));
-    return st == CLT_ERR_NO_DEVICE ? 2 : 1;
+    return st == CLT_ERR_NO_DEVICE || st == CLT_ERR_INVALID_ARG ? 2 : 1;
   }
   gc_data g;
   clt_gradcheck_result r = {0};

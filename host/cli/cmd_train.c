@@ -391,7 +391,7 @@ int clt_cmd_train(int argc, char **argv) {
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain train: --device %s: %s\n", a.device ? a.device : "auto",
             clt_last_error(NULL));
-    rc = st == CLT_ERR_NO_DEVICE ? 2 : 1;
+    rc = st == CLT_ERR_NO_DEVICE || st == CLT_ERR_INVALID_ARG ? 2 : 1;
     goto out_prep;
   }
   clt_trainer *tr = NULL;
@@ -589,7 +589,7 @@ int clt_cmd_predict(int argc, char **argv) {
   if ((st = clt_context_create(&copt, &ctx)) != CLT_OK) {
     fprintf(stderr, "cltrain predict: --device %s: %s\n", device ? device : "auto",
             clt_last_error(NULL));
-    rc = st == CLT_ERR_NO_DEVICE ? 2 : 1;
+    rc = st == CLT_ERR_NO_DEVICE || st == CLT_ERR_INVALID_ARG ? 2 : 1;
     goto out_data;
   }
   clt_tensor *X = NULL, *y = NULL, *W = NULL, *b = NULL, *S = NULL;

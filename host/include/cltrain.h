@@ -86,6 +86,8 @@ CLT_API clt_status clt_context_create(const clt_context_options *options,
 CLT_API void clt_context_destroy(clt_context *ctx); /* NULL is fine */
 /* "reference (CPU, double)" or the OpenCL device name. */
 CLT_API const char *clt_context_device_name(const clt_context *ctx);
+/* The context's tuning profile (clt_device_profile), or "reference". */
+CLT_API const char *clt_context_profile(const clt_context *ctx);
 /* 1 for the reference backend, 0 for OpenCL. */
 CLT_API int clt_context_is_reference(const clt_context *ctx);
 /* Detail of the context's last failure ("" if none). With ctx NULL, the
@@ -113,6 +115,13 @@ CLT_API clt_status clt_devices_list(clt_device_info *out, size_t cap,
    CLT_DEVICE): *index is the device's position in clt_devices_list, or
    SIZE_MAX for the reference backend. CLT_ERR_NO_DEVICE if none matches. */
 CLT_API clt_status clt_device_select(const char *spec, size_t *index);
+
+/* The tuning profile a context on device gets: "cpu" for CPU devices,
+   "gpu" for GPUs, "generic" for the others; CLT_PROFILE=cpu|gpu|generic in
+   the environment forces one (for testing one device's variants on
+   another). NULL when CLT_PROFILE holds anything else: creating a context
+   on an OpenCL device then fails with CLT_ERR_INVALID_ARG. */
+CLT_API const char *clt_device_profile(const clt_device_info *device);
 
 /* ----------------------------------------------------------------- tensors */
 

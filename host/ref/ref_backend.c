@@ -62,9 +62,14 @@ static clt_status ref_gather_rows(clt_tensor *dst, const clt_tensor *src,
   return CLT_OK;
 }
 
-static clt_status ref_open(clt_context *ctx, void *id) {
-  (void)ctx, (void)id;
+static clt_status ref_open(clt_context *ctx, const clt_found_device *device) {
+  (void)ctx, (void)device;
   return CLT_OK;
+}
+
+static const char *ref_profile(const clt_context *ctx) {
+  (void)ctx;
+  return "reference";
 }
 
 static clt_status ref_finish(clt_context *ctx) {
@@ -78,6 +83,7 @@ const clt_backend clt_ref_backend = {
     .name = "reference",
     .double_precision = true,
     .open = ref_open,
+    .profile = ref_profile,
     .alloc = ref_alloc,
     .release = ref_release,
     .write = ref_write,

@@ -1,0 +1,42 @@
+/* Device profiles of the OpenCL backend (host/cl/cl_internal.h). */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cl_internal.h"
+
+/* CPU devices (POCL): the values measured on the 2-core machine
+   (bench/RESULTS.md): the fused step up to 32 classes and C*D = 64K, two
+   row blocks per core of at most 1024 rows, the linear kernels at every C
+   (they beat CLBlast there), and L2 prefetch of the rows X streams. */
+static const clt_cl_profile cpu = {
+    .name = "cpu",
+    .fused_max_c = CLT_STEP_MAX_C,
+    .fused_max_cd = 65536,
+    .step_blocks_per_unit = 2,
+    .step_max_rows = 1024,
+    .linear_kernel_max_c = SIZE_MAX,
+    .prefetch = 1,
+};
+
+/* GPUs, until kernels shaped for them exist (the GPU issue): on an H200
+   the separate kernels beat the CPU-shaped fused step 5.8x at batch 16384
+   and 1.25x at 256 (bench/RESULTS.md, 2026-12-04), so the fused path is
+   off; CLBlast above 32 classes (not measured there yet). Other devices
+   (accelerators, unknown types) get the same values. */
+#define CLT_NOT_CPU_VALUES                                                    \
+  .fused_max_c = 0, .fused_max_cd = 0, .step_blocks_per_unit = 2,             \
+  .step_max_rows = 1024, .linear_kernel_max_c = 32, .prefetch = 0
+static const clt_cl_profile gpu = {.name = "gpu", CLT_NOT_CPU_VALUES};
+static const clt_cl_profile generic = {.name = "generic", CLT_NOT_CPU_VALUES};
+
+const clt_cl_profile *clt_cl_profile_named(const char *name) {
+  const clt_cl_profile *const all[] = {&cpu, &gpu, &generic};
+  for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
+    if (strcmp(all[i]->name, name) == 0) return all[i];
+  return NULL;
+}
+
+/* No fast-math: softmax, log and inf masks need IEEE semantics. */
+void clt_cl_build_options(const clt_cl_profile *p, char *buf, size_t len) {
+  snprintf(buf, len, "-cl-std=CL1.2 -DCLT_PREFETCH=%d", p->prefetch);
+}
