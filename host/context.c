@@ -1,5 +1,6 @@
 /* Device discovery and selection, context lifetime. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,23 @@ static const clt_backend *const registry[] = {
 #endif
     NULL};
 
-/* Every device of every backend of the registry. */
-static size_t discover(clt_found_device *out, size_t cap) {
-  size_t n = 0;
+/* Every device of every backend of the registry, found once per process
+   (pthread_once): the first context creations of several threads must not
+   race through the platforms' initialisation (POCL 3.1 crashes in
+   clGetDeviceInfo, or finds no device, when they do). */
+static pthread_once_t discovered = PTHREAD_ONCE_INIT;
+static clt_found_device found[MAX_DEVICES];
+static size_t nfound;
+
+static void discover_once(void) {
   for (size_t b = 0; registry[b]; b++)
-    n += registry[b]->discover(out + n, cap - n);
+    nfound += registry[b]->discover(found + nfound, MAX_DEVICES - nfound);
+}
+
+static size_t discover(clt_found_device *out, size_t cap) {
+  pthread_once(&discovered, discover_once);
+  size_t n = nfound < cap ? nfound : cap;
+  memcpy(out, found, n * sizeof *out);
   return n;
 }
 
