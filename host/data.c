@@ -103,6 +103,20 @@ static int gz_read_some(gzFile f, void *buf, size_t len, size_t *got,
   return CLT_DATA_OK;
 }
 
+/* After the last read: an error naming the file when it ends inside its
+   gzip stream (bytes missing, or just the 8-byte CRC and length trailer:
+   zlib's gzread then reports end of file without an error). */
+static int gz_check_end(gzFile f, const char *path, char *err, size_t errlen) {
+  int e = Z_OK;
+  gzerror(f, &e);
+  if (e == Z_BUF_ERROR)
+    return fail(err, errlen, CLT_DATA_ERR,
+                "%s: truncated gzip file: the data ends before the end of its "
+                "gzip stream (CRC and length not checked)",
+                path);
+  return CLT_DATA_OK;
+}
+
 /* " (gzip stream cut short)" when zlib saw the compressed data end early. */
 static const char *gz_short_note(gzFile f) {
   int e = Z_OK;
@@ -209,6 +223,8 @@ static int idx_body(gzFile f, const char *path, size_t nbytes,
               path, nbytes, what);
     goto bad;
   }
+  if ((rc = gz_check_end(f, path, err, errlen)))
+    goto bad;
   *out = buf;
   return CLT_DATA_OK;
 bad:
@@ -426,8 +442,11 @@ static int read_all(const char *path, char **out, size_t *outlen, char *err,
     if (rc)
       goto bad;
     len += got;
-    if (len < cap)
+    if (len < cap) {
+      if ((rc = gz_check_end(f, path, err, errlen)))
+        goto bad;
       break;
+    }
     if (cap > (SIZE_MAX - 1) / 2) {
       rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: file too large", path);
       goto bad;

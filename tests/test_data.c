@@ -302,6 +302,55 @@ Test(data, idx_gzip_stream_cut_short) {
   check_sentinel(&ds);
 }
 
+/* The gzip of a file whose bytes are data, less its last cut bytes. */
+static const char *write_gzip_cut(const char *name, const void *data, size_t len,
+                                  size_t cut) {
+  const char *full = write_bytes("full-for-cut.gz", data, len, 1);
+  FILE *f = fopen(full, "rb");
+  cr_assert_not_null(f);
+  static unsigned char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  cr_assert(n > cut && n < sizeof buf);
+  return write_bytes(name, buf, n - cut, 0);
+}
+
+/* Without its 8-byte trailer (CRC-32 and length) the whole payload still
+   inflates: zlib reports end of file, not an error, so it took checking. */
+Test(data, idx_gzip_without_its_trailer) {
+  unsigned char lab[8 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 2, 0, 7};
+  const char *lp = write_gzip_cut("lab.gz", lab, sizeof lab, 8);
+  const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
+  clt_dataset ds = sentinel();
+  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  EXPECT_ERR(rc, lp, "truncated gzip");
+  check_sentinel(&ds);
+}
+
+Test(data, csv_gzip_cut_short_or_without_trailer) {
+  static char text[8192];
+  size_t len = (size_t)snprintf(text, sizeof text, "label,a,b\n");
+  for (int i = 0; i < 462; i++)
+    len += (size_t)snprintf(text + len, sizeof text - len, "%d,%d.5,%d.25\n", i % 3, i, -i);
+  /* cut inside the stream (the inflated text may end at any byte) and
+     just the trailer off */
+  const size_t cuts[] = {8, 200};
+  for (size_t k = 0; k < 2; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "cut%zu.csv", cuts[k]);
+    const char *p = write_gzip_cut(name, text, len, cuts[k]);
+    clt_dataset ds = sentinel();
+    int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+    EXPECT_ERR(rc, p, "truncated gzip");
+    check_sentinel(&ds);
+  }
+  const char *whole = write_bytes("whole.csv", text, len, 1);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(whole, 0, &ds, g_err, sizeof g_err), 0, "%s", g_err);
+  cr_assert_eq(ds.n, 462);
+  clt_dataset_free(&ds);
+}
+
 Test(data, idx_corrupt_gzip_crc) {
   const char *full = write_images("full.gz", 0x803, 3, 2, 2, PIX, 12, 1);
   FILE *f = fopen(full, "rb");
