@@ -285,14 +285,21 @@ Test(data, idx_truncated_images_gzip) {
   check_sentinel(&ds);
 }
 
+/* The bytes of the file at path into buf (at most cap); their count. */
+static size_t read_back(const char *path, unsigned char *buf, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  size_t len = fread(buf, 1, cap, f);
+  fclose(f);
+  cr_assert(len < cap, "%s: larger than the buffer", path);
+  return len;
+}
+
 Test(data, idx_gzip_stream_cut_short) {
   /* valid gzip of a valid file, with its last 20 compressed bytes removed */
   const char *full = write_images("full.gz", 0x803, 3, 2, 2, PIX, 12, 1);
-  FILE *f = fopen(full, "rb");
-  cr_assert_not_null(f);
   unsigned char buf[256];
-  size_t len = fread(buf, 1, sizeof buf, f);
-  fclose(f);
+  size_t len = read_back(full, buf, sizeof buf);
   cr_assert_gt(len, 30);
   const char *ip = write_bytes("cut.gz", buf, len - 20, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
@@ -306,12 +313,9 @@ Test(data, idx_gzip_stream_cut_short) {
 static const char *write_gzip_cut(const char *name, const void *data, size_t len,
                                   size_t cut) {
   const char *full = write_bytes("full-for-cut.gz", data, len, 1);
-  FILE *f = fopen(full, "rb");
-  cr_assert_not_null(f);
   static unsigned char buf[1 << 16];
-  size_t n = fread(buf, 1, sizeof buf, f);
-  fclose(f);
-  cr_assert(n > cut && n < sizeof buf);
+  size_t n = read_back(full, buf, sizeof buf);
+  cr_assert_gt(n, cut);
   return write_bytes(name, buf, n - cut, 0);
 }
 
@@ -353,11 +357,8 @@ Test(data, csv_gzip_cut_short_or_without_trailer) {
 
 Test(data, idx_corrupt_gzip_crc) {
   const char *full = write_images("full.gz", 0x803, 3, 2, 2, PIX, 12, 1);
-  FILE *f = fopen(full, "rb");
-  cr_assert_not_null(f);
   unsigned char buf[256];
-  size_t len = fread(buf, 1, sizeof buf, f);
-  fclose(f);
+  size_t len = read_back(full, buf, sizeof buf);
   buf[len - 8] ^= 0x55; /* CRC32 in the gzip trailer */
   const char *ip = write_bytes("crc.gz", buf, len, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
