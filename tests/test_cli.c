@@ -102,6 +102,27 @@ Test(cli, bad_flags_are_named) {
   EXPECT_RUN(2, "predict", "--model FILE is required");
 }
 
+/* One strict parser: the whole value is the number, in range, and every
+   refusal states the range. */
+Test(cli, numbers_are_whole_in_range_and_the_range_is_named) {
+  EXPECT_RUN(2, "train --seed ' -1'", "an integer in [0, 18446744073709551615]");
+  EXPECT_RUN(2, "train --seed ' 1'", "--seed ' 1'");
+  EXPECT_RUN(2, "train --seed +1", "--seed '+1'");
+  EXPECT_RUN(2, "train --lr 1e30", "a number in [0, 1e+06]");
+  EXPECT_RUN(2, "train --lr ' 0.1'", "--lr ' 0.1'");
+  EXPECT_RUN(2, "train --lr 0x1p-3", "--lr '0x1p-3'");
+  EXPECT_RUN(2, "train --lr inf", "a number in [0, 1e+06]");
+  EXPECT_RUN(2, "train --epochs 0", "an integer in [1, 1000000]");
+  EXPECT_RUN(2, "train --batch 1.5", "an integer in [0, 1099511627776]");
+  EXPECT_RUN(2, "train --data synthetic:-5,3,2", "each an integer in [1, 2147483647]");
+  EXPECT_RUN(2, "train --data synthetic:5,3", "synthetic:N,D,C");
+  EXPECT_RUN(2, "train --data synthetic:5,3,2,", "synthetic:N,D,C");
+  EXPECT_RUN(2, "gradcheck --l1 1e39", "a number in [0, 1e+06]");
+  EXPECT_RUN(2, "gradcheck --h 0", "a number in (0, 1]");
+  EXPECT_RUN(2, "gradcheck --seed ' 1'", "--seed");
+  EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 1 --quiet --lr 1e-320", NULL);
+}
+
 Test(cli, bad_data_files_are_named_with_status_2) {
   EXPECT_RUN(2, "train --data /nonexistent-dir", "/nonexistent-dir");
   write_file("bad.csv", "label,a\n0,1.5\n1,abc\n");

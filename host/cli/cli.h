@@ -4,12 +4,24 @@
 #ifndef CLT_CLI_H
 #define CLT_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "fileio.h" /* clt_json_string */
 
 int clt_cmd_devices(int argc, char **argv);
 int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);
+
+/* Strict numbers (host/cli/numbers.c): true and *out set when s is a
+   number in [lo, hi] ((lo, hi] with open_lo), or an integer in [lo, hi];
+   want always receives the range in words, for the refusal. */
+#define CLT_CLI_WANT 96
+bool clt_cli_real(const char *s, double lo, double hi, bool open_lo, double *out,
+                  char *want, size_t wantlen);
+bool clt_cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
+                  unsigned long long *out, char *want, size_t wantlen);
 
 /* Every name --loss and --optim take, "a|b|...": the kind tables' names
    (cltrain.h), then the tool's own: the CS231n aliases of two losses, and

@@ -56,14 +56,6 @@ static int bad(const char *flag, const char *value, const char *want) {
   return 2;
 }
 
-/* A decimal integer >= 0 into *x; nonzero when v is not one. */
-static int parse_count(const char *v, unsigned long long *x) {
-  char *end;
-  errno = 0;
-  *x = strtoull(v, &end, 10);
-  return end == v || *end || errno || v[0] == '-';
-}
-
 /* A JSON number, or null when x is not finite. */
 static void json_number(double x) {
   if (isfinite(x)) printf("%.17g", x);
@@ -73,14 +65,16 @@ static void json_number(double x) {
 static int parse(int argc, char **argv, gc_args *a) {
   *a = (gc_args){.loss = "cross-entropy", .device = NULL, .threshold = 1e-4,
                  .h = 1e-5, .n = 16, .d = 8, .c = 5, .bias = 1};
+  /* Strengths as train takes them; the threshold and the step positive. */
   const struct {
     const char *flag;
     double *dst;
     bool positive;
-  } reals[] = {{"--l1", &a->l1, false},
-               {"--l2", &a->l2, false},
-               {"--threshold", &a->threshold, true},
-               {"--h", &a->h, true}};
+    double hi;
+  } reals[] = {{"--l1", &a->l1, false, 1e6},
+               {"--l2", &a->l2, false, 1e6},
+               {"--threshold", &a->threshold, true, 1e6},
+               {"--h", &a->h, true, 1.0}};
   const struct {
     const char *flag;
     size_t *dst;
@@ -114,28 +108,25 @@ static int parse(int argc, char **argv, gc_args *a) {
       return 2;
     }
     const char *v = argv[++i];
-    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) {
-      if (strcmp(f, reals[k].flag) != 0) continue;
-      char *end;
-      errno = 0;
-      double x = strtod(v, &end);
-      if (end == v || *end || errno || !isfinite(x) || x < 0 ||
-          (reals[k].positive && x == 0))
-        return bad(f, v, reals[k].positive ? "a positive number" : "a number >= 0");
-      *reals[k].dst = x;
-    }
+    char want[CLT_CLI_WANT];
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++)
+      if (strcmp(f, reals[k].flag) == 0 &&
+          !clt_cli_real(v, 0, reals[k].hi, reals[k].positive, reals[k].dst, want, sizeof want))
+        return bad(f, v, want);
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-      if (strcmp(f, sizes[k].flag) != 0) continue;
       unsigned long long x;
-      if (parse_count(v, &x) || x == 0 || x > 1000000)
-        return bad(f, v, "an integer in [1, 1000000]");
+      if (strcmp(f, sizes[k].flag) != 0) continue;
+      if (!clt_cli_uint(v, 1, 1000000, &x, want, sizeof want)) return bad(f, v, want);
       *sizes[k].dst = (size_t)x;
     }
-    if (strcmp(f, "--samples") == 0 || strcmp(f, "--seed") == 0) {
-      unsigned long long x;
-      if (parse_count(v, &x)) return bad(f, v, "an integer >= 0");
-      if (strcmp(f, "--seed") == 0) a->seed = x;
-      else a->samples = (size_t)x;
+    unsigned long long x;
+    if (strcmp(f, "--samples") == 0) {
+      if (!clt_cli_uint(v, 0, SIZE_MAX, &x, want, sizeof want)) return bad(f, v, want);
+      a->samples = (size_t)x;
+    }
+    if (strcmp(f, "--seed") == 0) {
+      if (!clt_cli_uint(v, 0, UINT64_MAX, &x, want, sizeof want)) return bad(f, v, want);
+      a->seed = x;
     }
     if (strcmp(f, "--loss") == 0) a->loss = v;
     if (strcmp(f, "--device") == 0) a->device = v;

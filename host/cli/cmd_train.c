@@ -49,23 +49,18 @@ static int bad_value(const char *cmd, const char *flag, const char *value,
   return 2;
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
+/* flag's value v as a number in [lo, hi] into *dst; 0 or an exit status
+   after a message with the range. */
+static int real_flag(const char *flag, const char *v, double lo, double hi, double *dst) {
+  char want[CLT_CLI_WANT];
+  return clt_cli_real(v, lo, hi, false, dst, want, sizeof want) ? 0
+                                                                 : bad_value("train", flag, v, want);
 }
 
-static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
-  char *end;
-  errno = 0;
-  if (*s == '-') return 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return 0;
-  *out = (size_t)v;
-  return 1;
+static int uint_flag(const char *flag, const char *v, unsigned long long lo,
+                     unsigned long long hi, unsigned long long *dst) {
+  char want[CLT_CLI_WANT];
+  return clt_cli_uint(v, lo, hi, dst, want, sizeof want) ? 0 : bad_value("train", flag, v, want);
 }
 
 /* ---------------------------------------------------------- data sets */
@@ -89,16 +84,24 @@ static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
   int rc = CLT_DATA_OK;
   *scale = 1.0f;
   if (strncmp(a->data, "synthetic:", 10) == 0) {
+    /* N, D, C: each a whole integer in [1, 2^31) (the rows of a tensor
+       must fit an int32 index; the generator checks N*D and N*C) */
     size_t v[3];
     const char *p = a->data + 10;
     for (int i = 0; i < 3; i++) {
-      char *end;
-      errno = 0;
-      unsigned long long x = strtoull(p, &end, 10);
-      if (errno || end == p || x == 0 || (i < 2 && *end != ',') || (i == 2 && *end))
-        return bad_value(cmd, "--data", a->data, "synthetic:N,D,C with positive integers");
+      char field[32], want[CLT_CLI_WANT];
+      size_t len = strcspn(p, ",");
+      unsigned long long x = 0;
+      bool last = p[len] == '\0';
+      snprintf(field, sizeof field, "%.*s", (int)(len < sizeof field ? len : sizeof field - 1), p);
+      if (len >= sizeof field || last != (i == 2) ||
+          !clt_cli_uint(field, 1, (1ull << 31) - 1, &x, want, sizeof want)) {
+        char expect[160];
+        snprintf(expect, sizeof expect, "synthetic:N,D,C with N, D and C each %s", want);
+        return bad_value(cmd, "--data", a->data, expect);
+      }
       v[i] = (size_t)x;
-      p = end + 1;
+      p += len + 1;
     }
     rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test, err, sizeof err);
   } else if (strcmp(a->data, "fashion-mnist") == 0 || !ends_with(a->data, ".csv")) {
@@ -233,6 +236,7 @@ static int parse_train(int argc, char **argv, train_args *a) {
                     .batch = 256,
                     .epochs = 20,
                     .init_std = 0.001};
+  int rc;
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
@@ -259,32 +263,31 @@ static int parse_train(int argc, char **argv, train_args *a) {
     else if (strcmp(f, "--metrics") == 0) a->metrics = v;
     else if (strcmp(f, "--plot") == 0) a->plot = v;
     else if (strcmp(f, "--lr") == 0) {
-      if (!parse_double(v, 0, 1e6, &a->lr)) return bad_value("train", f, v, "a number >= 0");
+      if ((rc = real_flag(f, v, 0, 1e6, &a->lr))) return rc;
       a->have_lr = 1;
     } else if (strcmp(f, "--l1") == 0) {
-      if (!parse_double(v, 0, 1e6, &a->l1)) return bad_value("train", f, v, "a number >= 0");
+      if ((rc = real_flag(f, v, 0, 1e6, &a->l1))) return rc;
     } else if (strcmp(f, "--l2") == 0) {
-      if (!parse_double(v, 0, 1e6, &a->l2)) return bad_value("train", f, v, "a number >= 0");
+      if ((rc = real_flag(f, v, 0, 1e6, &a->l2))) return rc;
     } else if (strcmp(f, "--weight-decay") == 0) {
-      if (!parse_double(v, 0, 1e6, &a->weight_decay))
-        return bad_value("train", f, v, "a number >= 0");
+      if ((rc = real_flag(f, v, 0, 1e6, &a->weight_decay))) return rc;
       a->have_wd = 1;
     } else if (strcmp(f, "--init-std") == 0) {
-      if (!parse_double(v, 0, 1e6, &a->init_std))
-        return bad_value("train", f, v, "a number >= 0");
+      if ((rc = real_flag(f, v, 0, 1e6, &a->init_std))) return rc;
     } else if (strcmp(f, "--warmup") == 0) {
-      if (!parse_double(v, 0, 1e6, &a->warmup))
-        return bad_value("train", f, v, "a number of epochs >= 0");
+      if ((rc = real_flag(f, v, 0, 1e6, &a->warmup))) return rc;
     } else if (strcmp(f, "--batch") == 0) {
-      if (!parse_size(v, 0, (size_t)1 << 40, &a->batch))
-        return bad_value("train", f, v, "an integer >= 0");
+      unsigned long long x;
+      if ((rc = uint_flag(f, v, 0, 1ull << 40, &x))) return rc;
+      a->batch = (size_t)x;
     } else if (strcmp(f, "--epochs") == 0) {
-      if (!parse_size(v, 1, 1000000, &a->epochs))
-        return bad_value("train", f, v, "an integer >= 1");
+      unsigned long long x;
+      if ((rc = uint_flag(f, v, 1, 1000000, &x))) return rc;
+      a->epochs = (size_t)x;
     } else if (strcmp(f, "--seed") == 0) {
-      size_t s;
-      if (!parse_size(v, 0, SIZE_MAX, &s)) return bad_value("train", f, v, "an integer >= 0");
-      a->data.seed = s;
+      unsigned long long x;
+      if ((rc = uint_flag(f, v, 0, UINT64_MAX, &x))) return rc;
+      a->data.seed = x;
     } else {
       fprintf(stderr, "cltrain train: unknown option '%s' (see --help)\n", f);
       return 2;

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Build and run the libFuzzer harnesses for the data loaders.
+# Build and run the libFuzzer harnesses for the data loaders and the
+# tool's number parser.
 #
 #   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
 #
@@ -34,10 +35,12 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe" -o "$out/probe" >/dev/nu
 fi
 
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-for h in idx csv; do
+for h in idx csv numbers; do
   echo "fuzz: building fuzz_$h"
+  src="$root/host/data.c"
+  [ "$h" = numbers ] && src="$root/host/cli/numbers.c"
   # shellcheck disable=SC2086
-  "$CC" $FLAGS -I"$root/host" "$here/fuzz_$h.c" "$root/host/data.c" -lz -lm \
+  "$CC" $FLAGS -I"$root/host" -I"$root/host/cli" "$here/fuzz_$h.c" "$src" -lz -lm \
     -o "$out/fuzz_$h" || { echo "fuzz: build of fuzz_$h failed" >&2; exit 1; }
 done
 
@@ -48,8 +51,11 @@ oct() { printf "\\$(printf %03o "$1")"; }
 u16le() { oct $(($1 & 255)); oct $((($1 >> 8) & 255)); }
 be32() { oct $((($1 >> 24) & 255)); oct $((($1 >> 16) & 255)); oct $((($1 >> 8) & 255)); oct $(($1 & 255)); }
 
-ci="$out/corpus_idx"; cc="$out/corpus_csv"; tmp="$out/seedtmp"
-mkdir -p "$ci" "$cc" "$tmp"
+ci="$out/corpus_idx"; cc="$out/corpus_csv"; cn="$out/corpus_numbers"; tmp="$out/seedtmp"
+mkdir -p "$ci" "$cc" "$cn" "$tmp"
+for v in 0.1 1e-320 1e30 ' -1' -1 +7 0x1p3 inf nan 18446744073709551616 007 1.5e+6; do
+  printf '%s' "$v" > "$cn/seed_$(printf '%s' "$v" | od -An -tx1 | tr -d ' \n')"
+done
 { be32 2051; be32 3; be32 2; be32 2; printf '\000\001\002\377\012\024\036\050\200\177\007\011'; } > "$tmp/img"
 { be32 2049; be32 3; printf '\002\000\007'; } > "$tmp/lab"
 { u16le 28; cat "$tmp/img" "$tmp/lab"; } > "$ci/seed_plain"
@@ -92,7 +98,7 @@ DICT
 status=0
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-for h in idx csv; do
+for h in idx csv numbers; do
   corpus="$out/corpus_$h"
   dict=""
   [ "$h" = csv ] && dict="-dict=$out/csv.dict"
