@@ -194,6 +194,41 @@ Test(cli, resume_continues_to_the_same_result) {
              "r.ckpt");
 }
 
+/* A run killed after writing an epoch's metrics row and before its
+   checkpoint left that row behind (older versions wrote the row first): a
+   resume keeps the rows of the checkpoint's epochs only, so every epoch
+   appears once. */
+Test(cli, resume_keeps_one_metrics_row_per_epoch) {
+  const char *common = "train --data train.csv --test test.csv --batch 50 --quiet "
+                       "--device ref --checkpoint k.ckpt --metrics k.csv";
+  char args[512];
+  snprintf(args, sizeof args, "%s --epochs 2", common);
+  EXPECT_RUN(0, args, NULL);
+  char path[256];
+  snprintf(path, sizeof path, "%s/k.csv", dir);
+  FILE *f = fopen(path, "a");
+  cr_assert_not_null(f);
+  fputs("3,36,0.5,0.5,0.9,0.01,1000.0\n", f); /* the killed run's epoch 3 */
+  fclose(f);
+  snprintf(args, sizeof args, "%s --epochs 4 --resume k.ckpt", common);
+  EXPECT_RUN(0, args, NULL);
+  f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[512];
+  int rows = 0, seen[5] = {0};
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert(strncmp(line, "epoch,", 6) == 0, "header: %s", line);
+  while (fgets(line, sizeof line, f)) {
+    int e = atoi(line);
+    cr_assert(e >= 1 && e <= 4, "row: %s", line);
+    seen[e]++;
+    rows++;
+  }
+  fclose(f);
+  cr_assert_eq(rows, 4, "%d rows after resuming", rows);
+  for (int e = 1; e <= 4; e++) cr_assert_eq(seen[e], 1, "epoch %d appears %d times", e, seen[e]);
+}
+
 Test(cli, plot_draws_a_png) {
   if (system("command -v gnuplot >/dev/null 2>&1") != 0)
     cr_skip_test("gnuplot is not installed");

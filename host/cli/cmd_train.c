@@ -179,6 +179,30 @@ static int show_progress(void *user, size_t done, size_t total, double loss) {
   return 0;
 }
 
+/* ------------------------------------------------------------- metrics */
+
+/* Cuts the metrics CSV at path after the rows of epochs 1..epochs (the
+   header and rows in order, as train writes them). 0, or -1 with errno. */
+static int metrics_to_epoch(const char *path, size_t epochs) {
+  FILE *f = fopen(path, "r+");
+  if (!f) return -1;
+  char line[512];
+  long keep = 0;
+  int header = 1, rc = 0;
+  while (fgets(line, sizeof line, f)) {
+    char *end;
+    unsigned long long epoch = strtoull(line, &end, 10);
+    if (!header && (end == line || *end != ',' || epoch > epochs)) break;
+    header = 0;
+    keep = ftell(f);
+  }
+  if (ferror(f) || keep < 0 || ftruncate(fileno(f), keep) != 0) rc = -1;
+  int e = errno;
+  if (fclose(f) != 0 && rc == 0) return -1;
+  errno = e;
+  return rc;
+}
+
 /* ---------------------------------------------------------------- train */
 
 static void train_usage(FILE *f) {
@@ -422,8 +446,14 @@ int clt_cmd_train(int argc, char **argv) {
     if (fd >= 0) close(fd), metrics_path = tmp_metrics;
   }
   if (metrics_path) {
-    /* A resumed run appends to the metrics of the epochs before it. */
+    /* A resumed run appends to the metrics of the epochs its checkpoint
+       holds, dropping rows of later ones (a run killed after writing them). */
     int append = a.resume && a.metrics && access(a.metrics, F_OK) == 0;
+    if (append && metrics_to_epoch(a.metrics, clt_trainer_epochs_done(tr)) != 0) {
+      fprintf(stderr, "cltrain train: --metrics %s: %s\n", a.metrics, strerror(errno));
+      rc = 2;
+      goto out_trainer;
+    }
     metrics = fopen(metrics_path, append ? "a" : "w");
     if (!metrics) {
       fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
@@ -466,17 +496,20 @@ int clt_cmd_train(int argc, char **argv) {
              es.epoch, opt.epochs, (unsigned long long)es.step, es.train_loss, es.test_loss,
              es.test_accuracy, es.seconds, es.samples_per_second);
     fflush(stdout);
-    if (metrics) {
-      fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f\n", es.epoch,
-              (unsigned long long)es.step, es.train_loss, es.test_loss, es.test_accuracy,
-              es.seconds, es.samples_per_second);
-      fflush(metrics);
-    }
+    /* The checkpoint first: a run killed between the two writes has no
+       metrics row beyond its checkpoint (a resume drops any, see
+       metrics_to_epoch). */
     if (a.checkpoint && (st = clt_trainer_save(tr, a.checkpoint)) != CLT_OK) {
       fprintf(stderr, "cltrain train: --checkpoint %s: %s\n", a.checkpoint,
               clt_last_error(ctx));
       rc = 1;
       break;
+    }
+    if (metrics) {
+      fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f\n", es.epoch,
+              (unsigned long long)es.step, es.train_loss, es.test_loss, es.test_accuracy,
+              es.seconds, es.samples_per_second);
+      fflush(metrics);
     }
   }
   if (metrics) fclose(metrics);
