@@ -246,16 +246,17 @@ Test(cli, plot_draws_a_png) {
   cr_assert(memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
 }
 
-/* Runs the tool in dir with an argument vector (no shell); output as
-   cltrain() gives it. */
-static int cltrain_argv(char *const argv[]) {
+/* Runs the tool in dir with an argument vector (no shell) and CLT_DEVICE
+   set to clt_device (NULL: unset); output as cltrain() gives it. */
+static int cltrain_argv(char *const argv[], const char *clt_device) {
   int fds[2];
   cr_assert_eq(pipe(fds), 0);
   pid_t pid = fork();
   cr_assert_geq(pid, 0);
   if (pid == 0) {
     if (chdir(dir) != 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0) _exit(126);
-    unsetenv("CLT_DEVICE");
+    if (clt_device) setenv("CLT_DEVICE", clt_device, 1);
+    else unsetenv("CLT_DEVICE");
     execv(CLT_CLI_PATH, argv);
     _exit(127);
   }
@@ -270,6 +271,19 @@ static int cltrain_argv(char *const argv[]) {
   cr_assert_eq(waitpid(pid, &status, 0), pid);
   cr_assert(WIFEXITED(status));
   return WEXITSTATUS(status);
+}
+
+/* A device asked for through CLT_DEVICE is named as such, and a resume to
+   fewer epochs than the checkpoint holds is bad usage. */
+Test(cli, device_requests_and_resume_epochs_are_reported_as_given) {
+  char *const argv[] = {"cltrain", "train", "--data", "synthetic:200,4,3", "--epochs", "1", NULL};
+  int rc = cltrain_argv(argv, "no-such-device-xyz");
+  cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+  cr_assert_not_null(strstr(out, "CLT_DEVICE=no-such-device-xyz"), "%s", out);
+  EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 3 --quiet --checkpoint e.ckpt",
+             NULL);
+  EXPECT_RUN(2, "train --data synthetic:200,4,3 --device ref --epochs 2 --quiet --resume e.ckpt",
+             "already has 3 epochs");
 }
 
 static int file_exists(const char *name) {
@@ -311,7 +325,7 @@ Test(cli, plot_and_metrics_paths_are_never_interpreted) {
     char *const argv[] = {"cltrain", "train", "--data", "train.csv", "--test", "test.csv",
                           "--epochs", "2", "--device", "ref", "--quiet",
                           "--plot", (char *)names[i], "--metrics", metrics, NULL};
-    int rc = cltrain_argv(argv);
+    int rc = cltrain_argv(argv, NULL);
     cr_assert_eq(rc, 0, "--plot '%s': exit %d:\n%s", names[i], rc, out);
     cr_assert(is_png(names[i]), "--plot '%s' drew no PNG under its literal name:\n%s",
               names[i], out);
@@ -332,7 +346,7 @@ Test(cli, bad_names_are_named_before_the_data_is_read) {
       {"--loss", "nope"}, {"--optim", "nope"}, {"--schedule", "nope"}, {"--preprocess", "nope"}};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
     char *const argv[] = {"cltrain", "train", (char *)flags[i][0], (char *)flags[i][1], NULL};
-    int rc = cltrain_argv(argv);
+    int rc = cltrain_argv(argv, NULL);
     char want[64];
     snprintf(want, sizeof want, "%s 'nope'", flags[i][0]);
     cr_assert_eq(rc, 2, "%s nope: exit %d:\n%s", flags[i][0], rc, out);

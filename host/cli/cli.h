@@ -14,6 +14,11 @@ int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);
 
+/* A context on device (NULL: auto, or CLT_DEVICE) into *out: 0, or the
+   exit status after a message naming the request (host/cli/device.c). */
+typedef struct clt_context clt_context;
+int clt_cli_context(const char *cmd, const char *device, clt_context **out);
+
 /* Strict numbers (host/cli/numbers.c): true and *out set when s is a
    number in [lo, hi] ((lo, hi] with open_lo), or an integer in [lo, hi];
    want always receives the range in words, for the refusal. */

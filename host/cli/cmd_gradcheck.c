@@ -218,14 +218,8 @@ int clt_cmd_gradcheck(int argc, char **argv) {
   if (rc) return rc < 0 ? 0 : rc;
   clt_loss_kind kind;
   clt_loss_kind_from_name(a.loss, &kind);
-  clt_context_options opt = {.device = a.device};
   clt_context *ctx = NULL;
-  clt_status st = clt_context_create(&opt, &ctx);
-  if (st != CLT_OK) {
-    fprintf(stderr, "cltrain gradcheck: --device %s: %s\n",
-            a.device ? a.device : "auto", clt_last_error(NULL));
-    return st == CLT_ERR_NO_DEVICE || st == CLT_ERR_INVALID_ARG ? 2 : 1;
-  }
+  if ((rc = clt_cli_context("gradcheck", a.device, &ctx))) return rc;
   gc_data g;
   clt_gradcheck_result r = {0};
   if (make_data(&a, kind, &g)) {
@@ -234,7 +228,7 @@ int clt_cmd_gradcheck(int argc, char **argv) {
     clt_context_destroy(ctx);
     return 1;
   }
-  st = run(ctx, &a, kind, &g, &r);
+  clt_status st = run(ctx, &a, kind, &g, &r);
   free_data(&g);
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain gradcheck: %s: %s\n", clt_status_str(st),

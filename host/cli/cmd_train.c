@@ -413,22 +413,15 @@ int clt_cmd_train(int argc, char **argv) {
   clt_prep_apply(&prep, &test);
 
   clt_context *ctx = NULL;
-  clt_context_options copt = {.device = a.device};
-  clt_status st = clt_context_create(&copt, &ctx);
-  if (st != CLT_OK) {
-    fprintf(stderr, "cltrain train: --device %s: %s\n", a.device ? a.device : "auto",
-            clt_last_error(NULL));
-    rc = st == CLT_ERR_NO_DEVICE || st == CLT_ERR_INVALID_ARG ? 2 : 1;
-    goto out_prep;
-  }
+  if ((rc = clt_cli_context("train", a.device, &ctx))) goto out_prep;
   clt_trainer *tr = NULL;
-  st = clt_trainer_create(ctx, &opt, &train, &test, &tr);
+  clt_status st = clt_trainer_create(ctx, &opt, &train, &test, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
   if (st == CLT_OK && a.resume) {
     st = clt_trainer_load(tr, a.resume);
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: --resume %s: %s\n", a.resume, clt_last_error(ctx));
-      rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO ? 2 : 1;
+      rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO || st == CLT_ERR_INVALID_ARG ? 2 : 1;
       goto out_trainer;
     }
   }
@@ -621,13 +614,7 @@ int clt_cmd_predict(int argc, char **argv) {
   clt_prep_apply(&m.prep, &ds);
 
   clt_context *ctx = NULL;
-  clt_context_options copt = {.device = device};
-  if ((st = clt_context_create(&copt, &ctx)) != CLT_OK) {
-    fprintf(stderr, "cltrain predict: --device %s: %s\n", device ? device : "auto",
-            clt_last_error(NULL));
-    rc = st == CLT_ERR_NO_DEVICE || st == CLT_ERR_INVALID_ARG ? 2 : 1;
-    goto out_data;
-  }
+  if ((rc = clt_cli_context("predict", device, &ctx))) goto out_data;
   clt_tensor *X = NULL, *y = NULL, *W = NULL, *b = NULL, *S = NULL;
   size_t correct = 0;
   double loss = NAN;
