@@ -21,12 +21,6 @@
 #include "fused.h"
 #include "loss_impl.h"
 
-static bool overlap(const clt_tensor *a, const clt_tensor *b) {
-  return a && b && a->st == b->st &&
-         a->offset < b->offset + clt_tensor_numel(b) &&
-         b->offset < a->offset + clt_tensor_numel(a);
-}
-
 /* Arguments both paths check before anything runs (the separate ops
    check the loss description and the targets). */
 static clt_status check_args(clt_context *ctx, const clt_loss_desc *desc,
@@ -60,12 +54,12 @@ static clt_status check_args(clt_context *ctx, const clt_loss_desc *desc,
   const char *const out_names[] = {"dW", "db"};
   for (size_t o = 0; o < 2; o++) {
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
-      if (overlap(out[o], in[i]))
+      if (clt_tensors_overlap(out[o], in[i]))
         return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                         "linear_loss_grad: %s overlaps %s in memory",
                         out_names[o], in_names[i]);
   }
-  if (overlap(dW, db))
+  if (clt_tensors_overlap(dW, db))
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                     "linear_loss_grad: db overlaps dW in memory");
   return CLT_OK;
@@ -107,6 +101,7 @@ static clt_status composed(clt_context *ctx, const clt_loss_desc *desc,
 /* *loss and the status from the loss value of either path. */
 static clt_status report(clt_context *ctx, const clt_reg_desc *reg,
                          double value, double *loss) {
+  value = clt_float_range(value);
   if (loss) *loss = value;
   if (!isfinite(value))
     return clt_fail(ctx, CLT_ERR_NONFINITE,
@@ -166,7 +161,7 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
   const clt_tensor *in[] = {X, T, idx, W, b, dW, db}, *scratch[] = {Xb, Tb};
   for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
     for (size_t k = 0; k < 2; k++)
-      if (overlap(scratch[k], in[i]))
+      if (clt_tensors_overlap(scratch[k], in[i]))
         return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                         "%s: %s overlaps another argument in memory", fn,
                         k ? "Tb" : "Xb");

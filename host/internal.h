@@ -5,6 +5,7 @@
 #ifndef CLT_INTERNAL_H
 #define CLT_INTERNAL_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
@@ -59,6 +60,13 @@ void clt_set_create_error(const char *msg);
     if (clt_s_ != CLT_OK) return clt_s_;                                      \
   } while (0)
 
+/* A loss or penalty past float32's range is infinite, as on a float32
+   device: the reference backend, which sums in double, then reports the
+   same non-finite value. */
+static inline double clt_float_range(double v) {
+  return isfinite(v) && fabs(v) > 3.4028234663852886e38 ? copysign(INFINITY, v) : v;
+}
+
 /* ------------------------------------------------------ kind tables */
 
 /* Columns of the kind tables of cltrain.h (CLT_LOSS_KINDS,
@@ -86,6 +94,9 @@ clt_status clt_check_shape(const clt_context *ctx, const clt_tensor *t,
 /* a*b without overflow into *out; false on overflow. */
 bool clt_mul_size(size_t a, size_t b, size_t *out);
 size_t clt_tensor_numel(const clt_tensor *t);
+/* Whether a and b share elements (same storage, intersecting ranges);
+   false when either is NULL. */
+bool clt_tensors_overlap(const clt_tensor *a, const clt_tensor *b);
 
 /* ------------------------------------------------- reference backend */
 

@@ -1,14 +1,6 @@
 /* Linear scores and their gradients: validation and dispatch. */
 #include "backend.h"
 
-/* Whether two tensors share elements (same storage, intersecting ranges). */
-static bool overlap(const clt_tensor *a, const clt_tensor *b) {
-  if (!a || !b || a->st != b->st) return false;
-  size_t a1 = a->offset + clt_tensor_numel(a);
-  size_t b1 = b->offset + clt_tensor_numel(b);
-  return a->offset < b1 && b->offset < a1;
-}
-
 /* An output must not share memory with an input or another output: the
    products read their inputs while the outputs are being written. */
 static clt_status check_disjoint(clt_context *ctx, const char *fn,
@@ -17,7 +9,7 @@ static clt_status check_disjoint(clt_context *ctx, const char *fn,
                                  size_t first_output) {
   for (size_t i = first_output; i < n; i++)
     for (size_t j = 0; j < i; j++)
-      if (overlap(t[i], t[j]))
+      if (clt_tensors_overlap(t[i], t[j]))
         return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                         "%s: %s overlaps %s in memory", fn, names[i],
                         names[j]);

@@ -132,6 +132,7 @@ clt_status clt_loss(clt_context *ctx, const clt_loss_desc *desc,
   CLT_TRY(check_weight(ctx, desc->pos_weight, c, "loss: pos_weight"));
   double value;
   CLT_TRY(ctx->be->loss(ctx, desc, S, target, &value, dS));
+  value = clt_float_range(value);
   if (loss) *loss = value;
   if (!isfinite(value))
     return clt_fail(ctx, CLT_ERR_NONFINITE,

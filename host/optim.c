@@ -163,11 +163,6 @@ clt_tensor clt_opt_window(const clt_tensor *t, size_t offset, size_t rows,
 
 /* ------------------------------------------------------------ registry */
 
-static bool overlaps(const clt_tensor *a, const clt_tensor *b) {
-  return a->st == b->st && a->offset < b->offset + clt_tensor_numel(b) &&
-         b->offset < a->offset + clt_tensor_numel(a);
-}
-
 clt_opt_entry *clt_opt_find(const clt_optimizer *opt, const clt_tensor *param,
                             size_t *seg) {
   for (size_t k = 0; k < opt->nentries; k++) {
@@ -268,7 +263,7 @@ static clt_status check_new_param(clt_optimizer *opt, const clt_tensor *param,
                       "%s: param belongs to a parameter group of this "
                       "optimizer; groups step through clt_optimizer_step_all",
                       fn);
-    if (overlaps(param, e->param))
+    if (clt_tensors_overlap(param, e->param))
       return clt_fail(opt->ctx, CLT_ERR_INVALID_ARG,
                       "%s: param (%zux%zu) overlaps a tensor already "
                       "registered with this optimizer (%zux%zu)",
@@ -560,7 +555,7 @@ clt_status clt_optimizer_step(clt_optimizer *opt, clt_tensor *param,
   CLT_TRY(clt_check_tensor(ctx, grad, CLT_FLOAT32, "optimizer_step: grad"));
   CLT_TRY(clt_check_shape(ctx, grad, param->rows, param->cols,
                           "optimizer_step: grad"));
-  if (overlaps(param, grad))
+  if (clt_tensors_overlap(param, grad))
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                     "optimizer_step: param and grad share memory");
   clt_opt_entry *e = clt_opt_find(opt, param, NULL);

@@ -205,6 +205,8 @@ static clt_status load_entry(clt_optimizer *opt, const char *path,
   for (int s = 0; s < CLT_OPT_MAX_STATES; s++)
     want += clt_opt_state_name(d, s) != NULL;
   if (b->short_read) return bad(opt, path, "truncated");
+  if (l->steps == UINT64_MAX || l->skipped == UINT64_MAX)
+    return bad(opt, path, "entry %zu's step counter is at its limit 2^64 - 1", k);
   if (nstates != want || !(l->mu_product >= 0 && l->mu_product <= 1))
     return bad(opt, path,
                "entry %zu has %u state buffers (want %u) or mu product %g", k,

@@ -17,11 +17,14 @@ clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
   if (dW) {
     CLT_TRY(clt_check_tensor(ctx, dW, CLT_FLOAT32, "regularize: dW"));
     CLT_TRY(clt_check_shape(ctx, dW, W->rows, W->cols, "regularize: dW"));
+    if (clt_tensors_overlap(dW, W))
+      return clt_fail(ctx, CLT_ERR_INVALID_ARG, "regularize: dW overlaps W in memory");
   }
   if ((reg->l1 == 0.0f && reg->l2 == 0.0f) || (!penalty && !dW))
     return CLT_OK;
   double value = 0.0;
   CLT_TRY(ctx->be->regularize(ctx, reg, W, penalty ? &value : NULL, dW));
+  value = clt_float_range(value);
   if (!penalty) return CLT_OK;
   *penalty += value;
   if (!isfinite(value))

@@ -10,6 +10,7 @@
 /* NULL when s is valid, else what is wrong with it. */
 static const char *schedule_problem(const clt_schedule *s) {
   if (!s) return "schedule is NULL";
+  if (s->warmup_steps == UINT64_MAX) return "warmup_steps must be below 2^64 - 1";
   if (!isfinite(s->base_lr) || s->base_lr < 0)
     return "base_lr must be finite and >= 0";
   switch (s->kind) {

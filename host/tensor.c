@@ -122,6 +122,10 @@ clt_status clt_tensor_copy(clt_tensor *dst, const clt_tensor *src) {
   clt_context *ctx = dst->ctx;
   CLT_TRY(clt_check_tensor(ctx, src, dst->dtype, "tensor_copy: src"));
   CLT_TRY(clt_check_shape(ctx, src, dst->rows, dst->cols, "tensor_copy: src"));
+  if (clt_tensors_overlap(dst, src) && dst->offset != src->offset)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "tensor_copy: dst and src overlap in memory (a copy onto itself is the only "
+                    "overlap allowed)");
   return ctx->be->copy(dst, src);
 }
 
@@ -138,6 +142,10 @@ clt_status clt_tensor_gather_rows(clt_tensor *dst, const clt_tensor *src,
                     "row %zu do not fit",
                     dst->rows, dst->cols, src->rows, src->cols, idx->rows,
                     idx->cols, first);
+  if (clt_tensors_overlap(dst, src) || clt_tensors_overlap(dst, idx))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "gather_rows: dst overlaps %s in memory",
+                    clt_tensors_overlap(dst, src) ? "src" : "idx");
   return ctx->be->gather_rows(dst, src, idx, first, true);
 }
 
@@ -174,6 +182,11 @@ void clt_workspace_release(clt_context *ctx) {
     if (ctx->work[i]) storage_free(ctx, ctx->work[i]);
     ctx->work[i] = NULL;
   }
+}
+
+bool clt_tensors_overlap(const clt_tensor *a, const clt_tensor *b) {
+  return a && b && a->st == b->st && a->offset < b->offset + clt_tensor_numel(b) &&
+         b->offset < a->offset + clt_tensor_numel(a);
 }
 
 size_t clt_tensor_rows(const clt_tensor *t) { return t ? t->rows : 0; }

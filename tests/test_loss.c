@@ -779,6 +779,29 @@ Test(loss, non_finite_scores_are_reported) {
   each_backend(93, 10, non_finite_scores_are_reported_body);
 }
 
+/* Scores of +-3e38 make a cross-entropy past float32's range: both
+   backends report it as non-finite (the reference sums in double, where
+   it would still be finite). */
+static void losses_past_float_range_are_non_finite_body(fixture *f) {
+  size_t n = f->n, c = f->c;
+  float *x = malloc(n * c * sizeof *x);
+  cr_assert_not_null(x);
+  for (size_t k = 0; k < n * c; k++) x[k] = k % 2 ? 3e38f : -3e38f;
+  clt_tensor *S = tu_tensor(f->ctx, n, c, x);
+  clt_loss_desc d = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
+  d.reduction = CLT_REDUCTION_SUM;
+  double loss = 0;
+  cr_expect_eq(clt_loss(f->ctx, &d, S, f->y, &loss, f->dS), CLT_ERR_NONFINITE, "%s",
+               f->dev);
+  cr_expect(!isfinite(loss), "%s: loss %g", f->dev, loss);
+  clt_tensor_destroy(S);
+  free(x);
+}
+
+Test(loss, losses_past_float_range_are_non_finite) {
+  each_backend(93, 10, losses_past_float_range_are_non_finite_body);
+}
+
 /* Every row ignored: PyTorch's mean is 0/0 = NaN with a zero gradient. */
 static void every_row_ignored_is_nan_with_zero_gradient_body(fixture *f) {
   size_t n = f->n, c = f->c;

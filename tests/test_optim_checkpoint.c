@@ -259,6 +259,17 @@ Test(optim_checkpoint, bad_files_are_refused_and_change_nothing) {
     spit_resealed(bad, c, len);
     expect_refused(&m, bad, CLT_ERR_FORMAT, "other kind in the file");
     cr_assert(strstr(clt_last_error(m.ctx), "kind") != NULL);
+    /* A step counter at 2^64 - 1 (the next step would wrap it to 0): the
+       entry's u64 steps 2, u64 skipped 0, f64 mu product 1.0. */
+    static const unsigned char counts[24] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f};
+    size_t at = 0;
+    while (at + 24 <= len && memcmp(c + at, counts, 24) != 0) at++;
+    cr_assert(at + 24 <= len, "the step counter is in the file");
+    memcpy(c, b, len);
+    memset(c + at, 0xff, 8);
+    spit_resealed(bad, c, len);
+    expect_refused(&m, bad, CLT_ERR_FORMAT, "step counter at its limit");
     memcpy(c, b, len - 4);
     spit_resealed(bad, c, len - 4); /* a whole value missing */
     expect_refused(&m, bad, CLT_ERR_FORMAT, "short body");

@@ -178,6 +178,16 @@ Test(regularize, bad_input_is_refused) {
     cr_expect_eq(clt_regularize(ctx, &reg, W, &pen, d34), CLT_ERR_SHAPE);
     cr_expect_eq(clt_regularize(ctx, &reg, W, &pen, d43i), CLT_ERR_DTYPE);
     cr_expect_eq(clt_regularize(ctx, &reg, d43i, &pen, dW), CLT_ERR_DTYPE);
+    /* dW over W's memory (W itself, or shifted by a row) is refused: both
+       backends would read W while writing it. */
+    clt_tensor *both = tu_tensor(ctx, 5, 3, NULL), *lo = NULL, *hi = NULL;
+    cr_assert_eq(clt_tensor_view_rows(both, 0, 4, &lo), CLT_OK);
+    cr_assert_eq(clt_tensor_view_rows(both, 1, 4, &hi), CLT_OK);
+    cr_expect_eq(clt_regularize(ctx, &reg, lo, &pen, hi), CLT_ERR_INVALID_ARG, "%s", devs[v]);
+    cr_expect_eq(clt_regularize(ctx, &reg, lo, &pen, lo), CLT_ERR_INVALID_ARG, "%s", devs[v]);
+    clt_tensor_destroy(lo);
+    clt_tensor_destroy(hi);
+    clt_tensor_destroy(both);
     cr_expect_eq(pen, 1.0, "%s: penalty written on failure", devs[v]);
     float *g = tu_read(dW);
     for (size_t k = 0; k < 12; k++)

@@ -87,6 +87,8 @@ Test(schedule, invalid_schedules_are_nan_and_rejected) {
       {.kind = CLT_SCHEDULE_COSINE, .base_lr = 1, .total_steps = 10,
        .min_lr = -0.1},
       {.kind = (clt_schedule_kind)9, .base_lr = 1},
+      /* warm-up divides by warmup_steps + 1 */
+      {.kind = CLT_SCHEDULE_CONSTANT, .base_lr = 1, .warmup_steps = UINT64_MAX},
   };
   clt_context *ctx = tu_context("ref");
   clt_optim_desc d = clt_optim_defaults(CLT_OPTIM_SGD);
