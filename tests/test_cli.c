@@ -10,12 +10,13 @@
 static char dir[] = "/tmp/clt-cli-XXXXXX";
 static char out[1 << 16];
 
-/* Runs the tool with args (a shell fragment); stdout and stderr together
-   go to `out`; returns the exit status. */
-static int cltrain(const char *args) {
+/* Runs the tool with args (a shell fragment), stderr to `out` and stdout
+   too unless redirect sends it elsewhere (">/dev/full", ">&-"); returns the
+   exit status. */
+static int cltrain_redirected(const char *args, const char *redirect) {
   char cmd[4096];
-  snprintf(cmd, sizeof cmd, "cd %s && CLT_DEVICE= %s %s 2>&1", dir, CLT_CLI_PATH,
-           args);
+  snprintf(cmd, sizeof cmd, "cd %s && CLT_DEVICE= %s %s 2>&1 %s", dir, CLT_CLI_PATH,
+           args, redirect);
   FILE *p = popen(cmd, "r");
   cr_assert_not_null(p);
   size_t n = fread(out, 1, sizeof out - 1, p);
@@ -24,6 +25,8 @@ static int cltrain(const char *args) {
   cr_assert(WIFEXITED(status), "%s: did not exit normally", args);
   return WEXITSTATUS(status);
 }
+
+static int cltrain(const char *args) { return cltrain_redirected(args, ""); }
 
 #define EXPECT_RUN(code, args, needle)                                        \
   do {                                                                        \
@@ -354,6 +357,23 @@ Test(cli, bad_names_are_named_before_the_data_is_read) {
                        want, out);
   }
   unsetenv("CLT_DATA_DIR");
+}
+
+/* Output that could not be written is a failure naming where it went: a
+   metrics file on a full disk, stdout on a full disk or closed. */
+Test(cli, output_that_cannot_be_written_exits_1) {
+  const char *run = "train --data train.csv --test test.csv --epochs 2 --device ref --quiet";
+  char args[512];
+  snprintf(args, sizeof args, "%s --metrics /dev/full", run);
+  EXPECT_RUN(1, args, "--metrics /dev/full");
+  snprintf(args, sizeof args, "%s --json", run);
+  int rc = cltrain_redirected(args, ">/dev/full");
+  cr_assert_eq(rc, 1, "--json to a full disk: exit %d:\n%s", rc, out);
+  cr_assert_not_null(strstr(out, "standard output"), "%s", out);
+  rc = cltrain_redirected(args, ">&-");
+  cr_assert_eq(rc, 1, "--json to a closed stdout: exit %d:\n%s", rc, out);
+  rc = cltrain_redirected("devices", ">/dev/full");
+  cr_assert_eq(rc, 1, "devices to a full disk: exit %d:\n%s", rc, out);
 }
 
 Test(cli, plot_that_cannot_be_written_exits_1_naming_it) {

@@ -498,14 +498,19 @@ int clt_cmd_train(int argc, char **argv) {
       rc = 1;
       break;
     }
-    if (metrics) {
-      fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f\n", es.epoch,
-              (unsigned long long)es.step, es.train_loss, es.test_loss, es.test_accuracy,
-              es.seconds, es.samples_per_second);
-      fflush(metrics);
+    if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f\n", es.epoch,
+                            (unsigned long long)es.step, es.train_loss, es.test_loss,
+                            es.test_accuracy, es.seconds, es.samples_per_second) < 0 ||
+                    fflush(metrics) != 0)) {
+      fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
+      rc = 1;
+      break;
     }
   }
-  if (metrics) fclose(metrics);
+  if (metrics && fclose(metrics) != 0 && rc == 0) {
+    fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
+    rc = 1;
+  }
   if (rc == 0 && a.plot && clt_cli_plot(metrics_path, a.plot) != 0) rc = 1;
   if (metrics_path == tmp_metrics) unlink(tmp_metrics);
   if (rc == 0 && a.json) {

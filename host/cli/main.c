@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,8 +38,16 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (strcmp(argv[1], commands[i].name) == 0)
-      return commands[i].run(argc - 1, argv + 1);
+    if (strcmp(argv[1], commands[i].name) == 0) {
+      int rc = commands[i].run(argc - 1, argv + 1);
+      /* What was printed must have reached stdout: a full disk or a closed
+         stdout is a failure, not a success with the output lost. */
+      if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+        fprintf(stderr, "cltrain %s: standard output: %s\n", argv[1], strerror(errno));
+        rc = 1;
+      }
+      return rc;
+    }
   fprintf(stderr, "cltrain: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;
