@@ -1,7 +1,14 @@
+/* realpath is XSI. */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+
 #include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,22 +78,60 @@ static int fail(char *err, size_t errlen, const char *what, const char *path) {
   return -1;
 }
 
+int clt_output_target(const char *path, char **target, char *err, size_t errlen) {
+  struct stat st;
+  *target = NULL;
+  if (lstat(path, &st) != 0) {
+    if (errno != ENOENT) return fail(err, errlen, "cannot inspect", path);
+    *target = strdup(path); /* a new file */
+  } else if (S_ISLNK(st.st_mode) && stat(path, &st) != 0) {
+    return fail(err, errlen, "symbolic link to nothing writable", path);
+  } else if (!S_ISREG(st.st_mode)) {
+    if (err && errlen)
+      snprintf(err, errlen, "%s: not a regular file (a %s): refused", path,
+               S_ISDIR(st.st_mode)                        ? "directory"
+               : S_ISFIFO(st.st_mode)                     ? "FIFO"
+               : S_ISSOCK(st.st_mode)                     ? "socket"
+               : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "device"
+                                                          : "special file");
+    return -1;
+  } else {
+    *target = realpath(path, NULL); /* a link's target is replaced, not the link */
+  }
+  if (!*target) return fail(err, errlen, "cannot resolve", path);
+  return 0;
+}
+
+/* The temporary file of the commit in progress, for clt_output_abandon
+   (a signal handler): its name is written before the file exists. */
+static char pending[4096];
+static volatile sig_atomic_t pending_set;
+
+void clt_output_abandon(void) {
+  if (pending_set) unlink(pending);
+}
+
 int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
   clt_wbuf_u32(b, (uint32_t)crc32_z(0L, b->data, b->len));
   if (b->failed) {
     errno = ENOMEM;
     return fail(err, errlen, "cannot build the file", path);
   }
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  if (!tmp) {
-    errno = ENOMEM;
+  char *target;
+  if (clt_output_target(path, &target, err, errlen) != 0) return -1;
+  size_t plen = strlen(target);
+  if (plen + 16 > sizeof pending) {
+    free(target);
+    errno = ENAMETOOLONG;
     return fail(err, errlen, "cannot build the file", path);
   }
-  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+  char *tmp = pending;
+  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", target);
+  pending_set = 1;
   int fd = mkstemp(tmp);
   if (fd < 0) {
-    free(tmp);
+    pending_set = 0;
+    free(target);
     return fail(err, errlen, "cannot create a temporary file", path);
   }
   size_t done = 0;
@@ -99,12 +144,12 @@ int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
   int rc = 0;
   if (done != b->len || fsync(fd) != 0) rc = fail(err, errlen, "write failed", path);
   if (close(fd) != 0 && rc == 0) rc = fail(err, errlen, "close failed", path);
-  if (rc == 0 && rename(tmp, path) != 0) rc = fail(err, errlen, "rename failed", path);
+  if (rc == 0 && rename(tmp, target) != 0) rc = fail(err, errlen, "rename failed", path);
   if (rc != 0) unlink(tmp);
-  free(tmp);
+  pending_set = 0;
   if (rc == 0) {
     /* Make the rename itself durable. */
-    char *dir = strdup(path);
+    char *dir = strdup(target);
     if (dir) {
       char *slash = strrchr(dir, '/');
       const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
@@ -116,6 +161,7 @@ int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
       free(dir);
     }
   }
+  free(target);
   return rc;
 }
 

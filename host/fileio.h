@@ -24,9 +24,21 @@ void clt_wbuf_f64(clt_wbuf *b, double v);
 void clt_wbuf_f32s(clt_wbuf *b, const float *v, size_t n);
 void clt_wbuf_free(clt_wbuf *b);
 
-/* Appends the CRC-32 of the buffer and writes it atomically to path.
-   Returns 0, or -1 with errno-based text in err. */
+/* Appends the CRC-32 of the buffer and writes it atomically to path (to
+   its target when it is a symbolic link), which must be a regular file or
+   not exist yet (see clt_output_target). Returns 0, or -1 with text in
+   err; the temporary file is removed on every failure. */
 int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen);
+
+/* Where output for path goes: 0 and *target (malloc'd) the path itself for
+   a new file, or the resolved regular file (through symbolic links); -1
+   with text in err for a directory, device, FIFO, socket, a link to
+   nothing, or a path that cannot be inspected. */
+int clt_output_target(const char *path, char **target, char *err, size_t errlen);
+
+/* Removes the temporary file of a commit in progress, if any; async-signal
+   safe, for a SIGINT/SIGTERM handler of the program. */
+void clt_output_abandon(void);
 
 typedef struct clt_rbuf {
   const unsigned char *data;

@@ -1,8 +1,13 @@
 /* The command-line tool: exit codes, messages, JSON, checkpoints, predict. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -364,8 +369,6 @@ Test(cli, bad_names_are_named_before_the_data_is_read) {
 Test(cli, output_that_cannot_be_written_exits_1) {
   const char *run = "train --data train.csv --test test.csv --epochs 2 --device ref --quiet";
   char args[512];
-  snprintf(args, sizeof args, "%s --metrics /dev/full", run);
-  EXPECT_RUN(1, args, "--metrics /dev/full");
   snprintf(args, sizeof args, "%s --json", run);
   int rc = cltrain_redirected(args, ">/dev/full");
   cr_assert_eq(rc, 1, "--json to a full disk: exit %d:\n%s", rc, out);
@@ -374,6 +377,71 @@ Test(cli, output_that_cannot_be_written_exits_1) {
   cr_assert_eq(rc, 1, "--json to a closed stdout: exit %d:\n%s", rc, out);
   rc = cltrain_redirected("devices", ">/dev/full");
   cr_assert_eq(rc, 1, "devices to a full disk: exit %d:\n%s", rc, out);
+}
+
+/* Checkpoints, metrics and plots go to regular files or new paths only:
+   a device, FIFO or directory is refused with exit 2 before any training,
+   and stays what it was; a symbolic link's target is replaced, the link
+   kept. */
+Test(cli, outputs_are_regular_files_and_links_are_followed) {
+  const char *run = "train --data train.csv --test test.csv --epochs 2 --device ref";
+  char args[512], path[256];
+  snprintf(path, sizeof path, "%s/fifo", dir);
+  cr_assert_eq(mkfifo(path, 0600), 0);
+  snprintf(path, sizeof path, "%s/subdir", dir);
+  cr_assert_eq(mkdir(path, 0700), 0);
+  static const char *const refused[][2] = {{"--checkpoint", "/dev/null"},
+                                           {"--checkpoint", "fifo"},
+                                           {"--checkpoint", "subdir"},
+                                           {"--metrics", "/dev/full"},
+                                           {"--plot", "fifo"}};
+  for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+    snprintf(args, sizeof args, "%s %s %s", run, refused[k][0], refused[k][1]);
+    EXPECT_RUN(2, args, "not a regular file");
+    cr_assert_null(strstr(out, "epoch"), "%s: trained before refusing:\n%s", args, out);
+  }
+  struct stat st;
+  cr_assert(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null was replaced");
+  write_file("target.ckpt", "");
+  snprintf(path, sizeof path, "%s/link.ckpt", dir);
+  cr_assert_eq(symlink("target.ckpt", path), 0);
+  snprintf(args, sizeof args, "%s --quiet --checkpoint link.ckpt", run);
+  EXPECT_RUN(0, args, NULL);
+  cr_assert(lstat(path, &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
+  snprintf(path, sizeof path, "%s/target.ckpt", dir);
+  cr_assert(stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0,
+            "the link's target holds no checkpoint");
+  snprintf(args, sizeof args,
+           "train --data train.csv --test test.csv --epochs 3 --device ref --quiet "
+           "--resume link.ckpt");
+  EXPECT_RUN(0, args, NULL);
+}
+
+/* SIGTERM while checkpoints are written leaves no temporary file (a
+   handler removes the one in progress; SIGKILL cannot be handled). The
+   kills land at staggered times, some during a write. */
+Test(cli, terminated_runs_leave_no_temporary_checkpoint) {
+  for (int k = 0; k < 12; k++) {
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      if (chdir(dir) != 0 || null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(126);
+      execl(CLT_CLI_PATH, "cltrain", "train", "--data", "synthetic:2000,300,10", "--device",
+            "ref", "--epochs", "50", "--batch", "2000", "--checkpoint", "term.ckpt",
+            (char *)NULL);
+      _exit(127);
+    }
+    nanosleep(&(struct timespec){0, 60000000L + 23000000L * k}, NULL);
+    kill(pid, SIGTERM);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+  }
+  DIR *d = opendir(dir);
+  cr_assert_not_null(d);
+  for (struct dirent *e; (e = readdir(d));)
+    cr_assert_null(strstr(e->d_name, ".tmp."), "left behind: %s", e->d_name);
+  closedir(d);
 }
 
 Test(cli, plot_that_cannot_be_written_exits_1_naming_it) {

@@ -1,6 +1,7 @@
 /* cltrain train: fit a linear classifier, print progress and the result.
    cltrain predict: evaluate a saved model. */
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,12 +391,43 @@ static int build_options(const train_args *a, size_t n_train,
 
 static const char *optim_cli_name(const train_args *a) { return a->optim; }
 
+/* ------------------------------------------------------------- outputs */
+
+/* Every file train writes is a regular file or a new one, checked before
+   any work (the checkpoint is otherwise noticed after the first epoch). */
+static int check_outputs(const train_args *a) {
+  const struct {
+    const char *flag, *path;
+  } out[] = {{"--checkpoint", a->checkpoint}, {"--metrics", a->metrics}, {"--plot", a->plot}};
+  for (size_t k = 0; k < sizeof out / sizeof out[0]; k++) {
+    char err[ERRLEN], *target;
+    if (!out[k].path) continue;
+    if (clt_output_target(out[k].path, &target, err, sizeof err) != 0) {
+      fprintf(stderr, "cltrain train: %s %s\n", out[k].flag, err);
+      return 2;
+    }
+    free(target);
+  }
+  return 0;
+}
+
+static void on_signal(int sig) {
+  clt_output_abandon();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 int clt_cmd_train(int argc, char **argv) {
   train_args a;
   int rc = parse_train(argc, argv, &a);
   if (rc) return rc < 0 ? 0 : rc;
   if ((rc = resolve_names(&a))) return rc;
   if (a.resume && a.checkpoint == NULL) a.checkpoint = a.resume;
+  if ((rc = check_outputs(&a))) return rc;
+  /* Ctrl-C or a kill during a checkpoint's write leaves no temporary
+     file behind. */
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
 
   clt_dataset train = {0}, test = {0};
   float scale;
