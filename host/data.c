@@ -4,6 +4,7 @@
 #endif
 
 #include "data.h"
+#include "fileio.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ------------------------------------------------------------------ */
@@ -59,15 +61,26 @@ void clt_dataset_free(clt_dataset *ds) {
 /* gzip / plain file reading                                           */
 
 #define READ_CHUNK ((size_t)1 << 30) /* gzread takes an unsigned int */
+/* The largest data file opened (compressed or not), and the most CSV text
+   read from one (a gzip bomb stops there). */
+#define CLT_DATA_MAX_FILE_BYTES ((uint64_t)1 << 36)
+#define CLT_DATA_MAX_CSV_BYTES ((uint64_t)1 << 36)
 
+/* A data file (plain or gzip): a regular file of at most
+   CLT_DATA_MAX_FILE_BYTES (a FIFO would block, /dev/zero never end). */
 static int gz_open(const char *path, gzFile *out, char *err, size_t errlen) {
+  char why[512];
+  int fd = clt_input_open(path, CLT_DATA_MAX_FILE_BYTES, why, sizeof why);
+  if (fd < 0) return fail(err, errlen, CLT_DATA_ERR, "%s", why);
   errno = 0;
-  gzFile f = gzopen(path, "rb");
+  gzFile f = gzdopen(fd, "rb");
   if (!f) {
-    if (errno == ENOMEM)
+    int e = errno;
+    close(fd);
+    if (e == ENOMEM)
       return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
     return fail(err, errlen, CLT_DATA_ERR, "%s: cannot open: %s", path,
-                errno ? strerror(errno) : "unknown error");
+                e ? strerror(e) : "unknown error");
   }
   *out = f;
   return CLT_DATA_OK;
@@ -447,8 +460,9 @@ static int read_all(const char *path, char **out, size_t *outlen, char *err,
         goto bad;
       break;
     }
-    if (cap > (SIZE_MAX - 1) / 2) {
-      rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: file too large", path);
+    if (cap >= CLT_DATA_MAX_CSV_BYTES || cap > (SIZE_MAX - 1) / 2) {
+      rc = fail(err, errlen, CLT_DATA_ERR, "%s: more than %llu bytes of CSV text", path,
+                (unsigned long long)CLT_DATA_MAX_CSV_BYTES);
       goto bad;
     }
     char *nb = realloc(buf, cap * 2 + 1);

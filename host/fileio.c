@@ -78,6 +78,45 @@ static int fail(char *err, size_t errlen, const char *what, const char *path) {
   return -1;
 }
 
+/* What a file that is not regular is, for messages. */
+static const char *file_kind(mode_t m) {
+  return S_ISDIR(m)                  ? "directory"
+         : S_ISFIFO(m)               ? "FIFO"
+         : S_ISSOCK(m)               ? "socket"
+         : S_ISCHR(m) || S_ISBLK(m)  ? "device"
+                                     : "special file";
+}
+
+int clt_input_open(const char *path, uint64_t max_bytes, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return fail(err, errlen, "cannot open", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return fail(err, errlen, "cannot inspect", path);
+  }
+  if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_bytes) {
+    if (err && errlen) {
+      if (!S_ISREG(st.st_mode))
+        snprintf(err, errlen, "%s: not a regular file (a %s): refused", path,
+                 file_kind(st.st_mode));
+      else
+        snprintf(err, errlen, "%s: %llu bytes, more than the %llu this format can hold",
+                 path, (unsigned long long)st.st_size, (unsigned long long)max_bytes);
+    }
+    close(fd);
+    return -1;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    close(fd);
+    return fail(err, errlen, "cannot open", path);
+  }
+  return fd;
+}
+
 int clt_output_target(const char *path, char **target, char *err, size_t errlen) {
   struct stat st;
   *target = NULL;
@@ -89,11 +128,7 @@ int clt_output_target(const char *path, char **target, char *err, size_t errlen)
   } else if (!S_ISREG(st.st_mode)) {
     if (err && errlen)
       snprintf(err, errlen, "%s: not a regular file (a %s): refused", path,
-               S_ISDIR(st.st_mode)                        ? "directory"
-               : S_ISFIFO(st.st_mode)                     ? "FIFO"
-               : S_ISSOCK(st.st_mode)                     ? "socket"
-               : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "device"
-                                                          : "special file");
+               file_kind(st.st_mode));
     return -1;
   } else {
     *target = realpath(path, NULL); /* a link's target is replaced, not the link */
@@ -167,8 +202,13 @@ int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
 
 int clt_file_load(const char *path, unsigned char **data, size_t *len,
                   char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, "cannot open", path);
+  int fd = clt_input_open(path, CLT_FILE_MAX_BYTES, err, errlen);
+  if (fd < 0) return -1;
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return fail(err, errlen, "cannot open", path);
+  }
   unsigned char *buf = NULL;
   size_t n = 0, cap = 0;
   for (;;) {

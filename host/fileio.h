@@ -46,7 +46,15 @@ typedef struct clt_rbuf {
   bool short_read; /* a read ran past the end */
 } clt_rbuf;
 
-/* Reads the whole file and checks its CRC-32 trailer: 0 ok (*data malloc'd,
+/* Opens path for reading: a regular file only (open would block on a
+   FIFO; a device such as /dev/zero never ends), of at most max_bytes. The
+   descriptor, or -1 with text in err. */
+int clt_input_open(const char *path, uint64_t max_bytes, char *err, size_t errlen);
+
+/* The largest checkpoint, optimizer or model file read: 64 GiB. */
+#define CLT_FILE_MAX_BYTES ((uint64_t)1 << 36)
+
+/* Reads the whole file (clt_input_open) and checks its CRC-32 trailer: 0 ok (*data malloc'd,
    *len excludes the trailer), -1 I/O error, -2 too short or bad checksum;
    err says which. */
 int clt_file_load(const char *path, unsigned char **data, size_t *len,

@@ -417,6 +417,22 @@ Test(cli, outputs_are_regular_files_and_links_are_followed) {
   EXPECT_RUN(0, args, NULL);
 }
 
+/* Inputs that are not regular files are refused at once, not read: a
+   FIFO would block open forever, /dev/zero would fill memory. */
+Test(cli, inputs_that_are_not_regular_files_are_refused) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/pipe.csv", dir);
+  cr_assert_eq(mkfifo(path, 0600), 0);
+  EXPECT_RUN(2, "train --data pipe.csv --test test.csv --device ref", "not a regular file");
+  EXPECT_RUN(2, "train --data train.csv --test pipe.csv --device ref", "not a regular file");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --device ref --resume pipe.csv",
+             "not a regular file");
+  EXPECT_RUN(2, "predict --model pipe.csv --data test.csv --device ref", "not a regular file");
+  EXPECT_RUN(2, "predict --model /dev/zero --data test.csv --device ref", "not a regular file");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --device ref --resume /dev/zero",
+             "not a regular file");
+}
+
 /* SIGTERM while checkpoints are written leaves no temporary file (a
    handler removes the one in progress; SIGKILL cannot be handled). The
    kills land at staggered times, some during a write. */

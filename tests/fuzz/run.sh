@@ -37,10 +37,10 @@ fi
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 for h in idx csv numbers; do
   echo "fuzz: building fuzz_$h"
-  src="$root/host/data.c"
+  src="$root/host/data.c $root/host/fileio.c"
   [ "$h" = numbers ] && src="$root/host/cli/numbers.c"
   # shellcheck disable=SC2086
-  "$CC" $FLAGS -I"$root/host" -I"$root/host/cli" "$here/fuzz_$h.c" "$src" -lz -lm \
+  "$CC" $FLAGS -I"$root/host" -I"$root/host/cli" "$here/fuzz_$h.c" $src -lz -lm \
     -o "$out/fuzz_$h" || { echo "fuzz: build of fuzz_$h failed" >&2; exit 1; }
 done
 
