@@ -237,6 +237,21 @@ Test(cli, resume_keeps_one_metrics_row_per_epoch) {
   for (int e = 1; e <= 4; e++) cr_assert_eq(seen[e], 1, "epoch %d appears %d times", e, seen[e]);
 }
 
+/* A resume preprocesses with the checkpoint's statistics: a --preprocess
+   that contradicts the checkpoint, or data of another width, is refused
+   naming both; without the flag the checkpoint's mode is taken. */
+Test(cli, resume_refuses_what_contradicts_the_checkpoint) {
+  EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 2 --quiet "
+                "--preprocess none --checkpoint q.ckpt", NULL);
+  EXPECT_RUN(2, "train --data synthetic:200,4,3 --device ref --epochs 3 --quiet "
+                "--preprocess standardize --resume q.ckpt",
+             "--preprocess standardize contradicts --resume q.ckpt, trained with --preprocess none");
+  EXPECT_RUN(2, "train --data synthetic:200,5,3 --device ref --epochs 3 --quiet --resume q.ckpt",
+             "4 features, --data has 5");
+  EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 3 --quiet --resume q.ckpt",
+             NULL);
+}
+
 Test(cli, plot_draws_a_png) {
   if (system("command -v gnuplot >/dev/null 2>&1") != 0)
     cr_skip_test("gnuplot is not installed");

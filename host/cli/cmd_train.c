@@ -242,7 +242,7 @@ typedef struct train_args {
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
       *metrics, *plot;
   double lr, l1, l2, weight_decay, warmup, init_std;
-  int have_lr, have_wd, json, quiet, bias;
+  int have_lr, have_wd, have_prep, json, quiet, bias;
   size_t batch, epochs;
   /* Resolved by resolve_names. */
   clt_loss_kind loss_kind;
@@ -281,7 +281,7 @@ static int parse_train(int argc, char **argv, train_args *a) {
     else if (strcmp(f, "--loss") == 0) a->loss = v;
     else if (strcmp(f, "--optim") == 0) a->optim = v;
     else if (strcmp(f, "--schedule") == 0) a->schedule = v;
-    else if (strcmp(f, "--preprocess") == 0) a->prep = v;
+    else if (strcmp(f, "--preprocess") == 0) a->prep = v, a->have_prep = 1;
     else if (strcmp(f, "--device") == 0) a->device = v;
     else if (strcmp(f, "--checkpoint") == 0) a->checkpoint = v;
     else if (strcmp(f, "--resume") == 0) a->resume = v;
@@ -391,6 +391,39 @@ static int build_options(const train_args *a, size_t n_train,
 
 static const char *optim_cli_name(const train_args *a) { return a->optim; }
 
+/* --------------------------------------------------------------- resume */
+
+/* A resumed run preprocesses with the checkpoint's statistics (not ones
+   fitted again on what --data holds now) and refuses a --preprocess that
+   contradicts it; 0 or an exit status. */
+static int resume_prep(const train_args *a, size_t d, clt_prep_stats *prep) {
+  clt_model m;
+  char err[ERRLEN];
+  if (clt_model_load(a->resume, &m, err, sizeof err) != CLT_OK) {
+    fprintf(stderr, "cltrain train: --resume %s\n", err);
+    return 2;
+  }
+  if (m.d != d || (m.prep.mode != CLT_PREPROCESS_NONE && m.prep.d != d)) {
+    fprintf(stderr, "cltrain train: --resume %s holds a model of %zu features, --data has %zu\n",
+            a->resume, m.d, d);
+    clt_model_free(&m);
+    return 2;
+  }
+  if (a->have_prep && (int)m.prep.mode != a->prep_mode) {
+    const char *was = "unknown";
+    for (const names *n = prep_names; n->name; n++)
+      if (n->value == (int)m.prep.mode) was = n->name;
+    fprintf(stderr, "cltrain train: --preprocess %s contradicts --resume %s, trained with "
+                    "--preprocess %s\n", a->prep, a->resume, was);
+    clt_model_free(&m);
+    return 2;
+  }
+  *prep = m.prep;
+  m.prep = (clt_prep_stats){0};
+  clt_model_free(&m);
+  return 0;
+}
+
 /* ------------------------------------------------------------- outputs */
 
 /* Every file train writes is a regular file or a new one, checked before
@@ -436,7 +469,9 @@ int clt_cmd_train(int argc, char **argv) {
   if ((rc = build_options(&a, train.n, &opt))) goto out_data;
 
   clt_prep_stats prep = {0};
-  if (clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep) != CLT_DATA_OK) {
+  if (a.resume) {
+    if ((rc = resume_prep(&a, train.d, &prep))) goto out_data;
+  } else if (clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep) != CLT_DATA_OK) {
     fprintf(stderr, "cltrain train: out of memory computing feature statistics\n");
     rc = 1;
     goto out_data;
