@@ -531,6 +531,21 @@ static int ckpt_parse(const unsigned char *data, size_t len, ckpt_header *h,
   h->optim_len = (size_t)clt_rbuf_u64(&r);
   if (r.short_read || h->optim_len != len - r.pos)
     return snprintf(err, errlen, "truncated checkpoint"), -1;
+  /* A CRC-valid file can still hold values no training writes: refused
+     here rather than run into NaN scores. */
+  if (!(isfinite(h->prep.scale) && h->prep.scale > 0))
+    return snprintf(err, errlen, "preprocessing scale %g is not a positive number",
+                    (double)h->prep.scale), -1;
+  for (size_t j = 0; h->prep.mean && j < h->d; j++)
+    if (!isfinite(h->prep.mean[j]) || !(isfinite(h->prep.std[j]) && h->prep.std[j] >= 0))
+      return snprintf(err, errlen, "feature %zu's statistics (mean %g, std %g) are not finite",
+                      j, h->prep.mean[j], h->prep.std[j]), -1;
+  for (size_t k = 0; k < dc; k++)
+    if (!isfinite(h->W[k]))
+      return snprintf(err, errlen, "W[%zu] = %g is not finite", k, (double)h->W[k]), -1;
+  for (size_t k = 0; h->bias && k < h->c; k++)
+    if (!isfinite(h->b[k]))
+      return snprintf(err, errlen, "b[%zu] = %g is not finite", k, (double)h->b[k]), -1;
   h->optim_state = data + r.pos;
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "testutil.h"
 
@@ -250,6 +251,31 @@ Test(cli, resume_refuses_what_contradicts_the_checkpoint) {
              "4 features, --data has 5");
   EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 3 --quiet --resume q.ckpt",
              NULL);
+}
+
+/* A model whose checksum is right but whose weights hold a NaN is refused
+   at load (exit 2), not run into NaN scores. W starts at byte 84 of a
+   checkpoint trained with --preprocess none (host/train.c's layout). */
+Test(cli, models_with_non_finite_weights_are_refused_at_load) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet "
+                "--preprocess none --checkpoint nan.ckpt", NULL);
+  char path[256];
+  snprintf(path, sizeof path, "%s/nan.ckpt", dir);
+  FILE *f = fopen(path, "r+b");
+  cr_assert_not_null(f);
+  static unsigned char b[1 << 16];
+  size_t len = fread(b, 1, sizeof b, f);
+  cr_assert(len > 100 && len < sizeof b);
+  const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
+  memcpy(b + 84, nan_le, 4);
+  uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
+  for (int i = 0; i < 4; i++) b[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+  rewind(f);
+  cr_assert_eq(fwrite(b, 1, len, f), len);
+  fclose(f);
+  EXPECT_RUN(2, "predict --model nan.ckpt --data test.csv --device ref", "W[0] = nan is not finite");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --epochs 2 --device ref --resume nan.ckpt",
+             "not finite");
 }
 
 Test(cli, plot_draws_a_png) {
