@@ -166,6 +166,8 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   return CLT_OK;
 }
 
+const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr) { return tr->optim; }
+
 size_t clt_trainer_epochs_done(const clt_trainer *tr) {
   return tr->epochs_done;
 }

@@ -63,6 +63,9 @@ void clt_trainer_destroy(clt_trainer *tr);
 clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
                              void *user, clt_epoch_stats *stats);
 size_t clt_trainer_epochs_done(const clt_trainer *tr);
+/* The trainer's optimizer: after clt_trainer_load, the hyper-parameters
+   the checkpoint holds. */
+const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
 
 /* Loss and accuracy of the current model on X (N,D) against labels y. */
 clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,

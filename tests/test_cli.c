@@ -249,7 +249,12 @@ Test(cli, resume_refuses_what_contradicts_the_checkpoint) {
              "--preprocess standardize contradicts --resume q.ckpt, trained with --preprocess none");
   EXPECT_RUN(2, "train --data synthetic:200,5,3 --device ref --epochs 3 --quiet --resume q.ckpt",
              "4 features, --data has 5");
-  EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 3 --quiet --resume q.ckpt",
+  EXPECT_RUN(2, "train --data synthetic:200,4,3 --device ref --epochs 3 --quiet --resume q.ckpt "
+                "--weight-decay 0.5",
+             "--weight-decay 0.5 contradicts --resume q.ckpt, trained with --weight-decay 0.05");
+  EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 3 --quiet --resume q.ckpt "
+                "--weight-decay 0.05", NULL);
+  EXPECT_RUN(0, "train --data synthetic:200,4,3 --device ref --epochs 4 --quiet --resume q.ckpt",
              NULL);
 }
 

@@ -491,6 +491,15 @@ int clt_cmd_train(int argc, char **argv) {
       rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO || st == CLT_ERR_INVALID_ARG ? 2 : 1;
       goto out_trainer;
     }
+    /* The checkpoint's optimizer state includes its hyper-parameters: a
+       --weight-decay that differs would be silently overridden. */
+    float held = clt_optimizer_desc(clt_trainer_optimizer(tr))->weight_decay;
+    if (a.have_wd && (float)a.weight_decay != held) {
+      fprintf(stderr, "cltrain train: --weight-decay %g contradicts --resume %s, trained with "
+                      "--weight-decay %g\n", a.weight_decay, a.resume, (double)held);
+      rc = 2;
+      goto out_trainer;
+    }
   }
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
