@@ -1,6 +1,6 @@
 #!/bin/sh
-# Build and run the libFuzzer harnesses for the data loaders and the
-# tool's number parser.
+# Build and run the libFuzzer harnesses for the data loaders, the
+# checkpoint and model loader and the tool's number parser.
 #
 #   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
 #
@@ -35,10 +35,13 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe" -o "$out/probe" >/dev/nu
 fi
 
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-for h in idx csv numbers; do
+for h in idx csv numbers model; do
   echo "fuzz: building fuzz_$h"
   src="$root/host/data.c $root/host/fileio.c"
   [ "$h" = numbers ] && src="$root/host/cli/numbers.c"
+  # the model loader needs the library's front ends and reference backend
+  [ "$h" = model ] && src="$(ls "$root"/host/*.c "$root"/host/ref/*.c) -DCLT_HAVE_OPENCL=0 \
+    -D_POSIX_C_SOURCE=200809L -I$root/host/include -I$root/kernels -lpthread"
   # shellcheck disable=SC2086
   "$CC" $FLAGS -I"$root/host" -I"$root/host/cli" "$here/fuzz_$h.c" $src -lz -lm \
     -o "$out/fuzz_$h" || { echo "fuzz: build of fuzz_$h failed" >&2; exit 1; }
@@ -98,7 +101,22 @@ DICT
 status=0
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-for h in idx csv numbers; do
+# a checkpoint body from the tool just built, when there is one
+cm="$out/corpus_model"
+mkdir -p "$cm"
+cli="${CLT_BUILD_DIR:-$root/build}/cltrain"
+if [ -x "$cli" ] && "$cli" train --data synthetic:64,5,3 --device ref --epochs 1 --quiet \
+     --checkpoint "$out/seed.ckpt" >/dev/null 2>&1; then
+  n=$(wc -c < "$out/seed.ckpt")
+  head -c $((n - 4)) "$out/seed.ckpt" > "$cm/seed_checkpoint"
+  "$cli" train --data synthetic:64,5,3 --device ref --epochs 1 --quiet --preprocess none \
+    --checkpoint "$out/seed.ckpt" >/dev/null 2>&1 &&
+    head -c $(($(wc -c < "$out/seed.ckpt") - 4)) "$out/seed.ckpt" > "$cm/seed_none"
+  rm -f "$out/seed.ckpt"
+fi
+[ -n "$(ls "$cm")" ] || printf 'CLTCKPT\000' > "$cm/seed_magic"
+
+for h in idx csv numbers model; do
   corpus="$out/corpus_$h"
   dict=""
   [ "$h" = csv ] && dict="-dict=$out/csv.dict"
