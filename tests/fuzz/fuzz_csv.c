@@ -15,26 +15,10 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "fuzz_file.h"
 
-static char g_path[512];
+static const char *g_path;
 static int g_fd = -1;
-
-static void cleanup(void) {
-  if (g_fd >= 0)
-    unlink(g_path);
-}
-
-static void put(int fd, const uint8_t *data, size_t size) {
-  if (ftruncate(fd, 0) != 0)
-    abort(); /* harness failure, not a finding in the library */
-  size_t done = 0;
-  while (done < size) {
-    ssize_t w = pwrite(fd, data + done, size - done, (off_t)done);
-    if (w <= 0)
-      abort();
-    done += (size_t)w;
-  }
-}
 
 static void check_failure(int rc, const clt_dataset *ds, const char *err,
                           size_t errlen) {
@@ -45,18 +29,8 @@ static void check_failure(int rc, const clt_dataset *ds, const char *err,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (g_fd < 0) {
-    /* $TMPDIR, else /dev/shm (no disk I/O per input), else /tmp */
-    const char *t = getenv("TMPDIR");
-    if (!t || !*t)
-      t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(g_path, sizeof g_path, "%s/clt_fuzz_csv_XXXXXX", t);
-    g_fd = mkstemp(g_path);
-    if (g_fd < 0)
-      abort();
-    atexit(cleanup);
-  }
-  put(g_fd, data, size);
+  if (g_fd < 0) g_fd = fuzz_temp("csv", &g_path);
+  fuzz_put(g_fd, data, size);
 
   char err[256];
   clt_dataset ds = {0};

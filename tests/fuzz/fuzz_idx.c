@@ -15,45 +15,15 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "fuzz_file.h"
 
-static char g_img[512], g_lab[512];
+static const char *g_img, *g_lab;
 static int g_fd_img = -1, g_fd_lab = -1;
-
-static void cleanup(void) {
-  if (g_fd_img >= 0)
-    unlink(g_img);
-  if (g_fd_lab >= 0)
-    unlink(g_lab);
-}
-
-/* $TMPDIR, else /dev/shm (no disk I/O per input), else /tmp */
-static int make_temp(char *path, size_t len, const char *tag) {
-  const char *t = getenv("TMPDIR");
-  if (!t || !*t)
-    t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-  snprintf(path, len, "%s/clt_fuzz_%s_XXXXXX", t, tag);
-  return mkstemp(path);
-}
-
-static void put(int fd, const uint8_t *data, size_t size) {
-  if (ftruncate(fd, 0) != 0)
-    abort(); /* harness failure, not a finding in the library */
-  size_t done = 0;
-  while (done < size) {
-    ssize_t w = pwrite(fd, data + done, size - done, (off_t)done);
-    if (w <= 0)
-      abort();
-    done += (size_t)w;
-  }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (g_fd_img < 0) {
-    g_fd_img = make_temp(g_img, sizeof g_img, "img");
-    g_fd_lab = make_temp(g_lab, sizeof g_lab, "lab");
-    if (g_fd_img < 0 || g_fd_lab < 0)
-      abort();
-    atexit(cleanup);
+    g_fd_img = fuzz_temp("img", &g_img);
+    g_fd_lab = fuzz_temp("lab", &g_lab);
   }
   size_t li = 0;
   if (size >= 2) {
@@ -66,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (li > size)
     li = size;
-  put(g_fd_img, data, li);
-  put(g_fd_lab, data + li, size - li);
+  fuzz_put(g_fd_img, data, li);
+  fuzz_put(g_fd_lab, data + li, size - li);
 
   char err[256];
   clt_dataset ds = {0};

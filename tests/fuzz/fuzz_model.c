@@ -16,31 +16,20 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fuzz_file.h"
 #include "train.h"
 
-static char g_path[512];
+static const char *g_path;
 static int g_fd = -1;
 
-static void cleanup(void) {
-  if (g_fd >= 0) unlink(g_path);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (g_fd < 0) {
-    const char *t = getenv("TMPDIR");
-    if (!t || !*t) t = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(g_path, sizeof g_path, "%s/clt_fuzz_model_XXXXXX", t);
-    g_fd = mkstemp(g_path);
-    if (g_fd < 0) abort();
-    atexit(cleanup);
-  }
+  if (g_fd < 0) g_fd = fuzz_temp("model", &g_path);
   unsigned char *file = malloc(size + 4);
   if (!file) return 0;
   memcpy(file, data, size);
   uint32_t crc = (uint32_t)crc32(0L, data, (uInt)size);
   for (int i = 0; i < 4; i++) file[size + (size_t)i] = (unsigned char)(crc >> (8 * i));
-  if (ftruncate(g_fd, 0) != 0 || pwrite(g_fd, file, size + 4, 0) != (ssize_t)(size + 4))
-    abort(); /* harness failure, not a finding */
+  fuzz_put(g_fd, file, size + 4);
   free(file);
 
   clt_model m;
