@@ -195,8 +195,11 @@ clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found) {
   if (err != CL_SUCCESS)
     return clt_cl_fail(ctx, err, "clCreateCommandQueue", __FILE__, __LINE__);
   clt_cl_count(1);
-  CLT_CL_TRY(ctx, clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE,
-                                  sizeof cl->max_wg, &cl->max_wg, NULL));
+  cl->max_wg = found->info.max_work_group_size; /* as discovery read them */
+  cl->units = found->info.compute_units;
+  if (cl->max_wg == 0)
+    return clt_fail(ctx, CLT_ERR_OPENCL, "%s reports no maximum work-group size",
+                    found->info.name);
   if (build_from_binary(ctx, &cl->program)) return CLT_OK;
   CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &cl->program));
   remember_binary(cl);

@@ -51,22 +51,18 @@ static size_t class_block(size_t c) {
   return (c + nb - 1) / nb;
 }
 
-/* Rows per work-item of the step kernel, a multiple of the chunk: two
-   work-items per compute unit at least (a minibatch of 256 rows keeps both
-   cores of the POCL machine busy), and above 1024 rows as many as it
-   takes: every block adds a C x D partial to write and sum again, at most
-   1/32 of X then, and more blocks than units balance the load. */
-static clt_status block_size(clt_context *ctx, size_t n, size_t chunk,
-                             size_t *out) {
-  const clt_cl_profile *p = clt_cl_of(ctx)->profile;
-  cl_uint units = 1;
-  CLT_CL_TRY(ctx, clGetDeviceInfo(clt_cl_of(ctx)->device, CL_DEVICE_MAX_COMPUTE_UNITS,
-                                  sizeof units, &units, NULL));
-  size_t blocks = p->step_blocks_per_unit * (size_t)units;
+/* Rows per work-item of the step kernel, a multiple of the chunk: the
+   profile's step_blocks_per_unit work-items per compute unit at least (cpu:
+   two, so a minibatch of 256 rows keeps both cores of the POCL machine
+   busy), and above step_max_rows rows (cpu: 1024) as many as it takes:
+   every block adds a C x D partial to write and sum again, at most 1/32 of
+   X then, and more blocks than units balance the load. */
+static size_t block_size(const clt_context *ctx, size_t n, size_t chunk) {
+  const clt_cl_context *cl = clt_cl_of(ctx);
+  size_t blocks = cl->profile->step_blocks_per_unit * (cl->units ? cl->units : 1);
   size_t per = (n + blocks - 1) / blocks;
-  if (per > p->step_max_rows) per = p->step_max_rows;
-  *out = clt_round_up(per ? per : 1, chunk);
-  return CLT_OK;
+  if (per > cl->profile->step_max_rows) per = cl->profile->step_max_rows;
+  return clt_round_up(per ? per : 1, chunk);
 }
 
 /* The fused path (kernels/step.cl) over the rows of rows of X with their
@@ -78,8 +74,8 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                   const clt_tensor *W, const clt_tensor *b,
                                   clt_tensor *dW, clt_tensor *db, bool with_pen,
                                   double *value) {
-  size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C), R = 0;
-  CLT_TRY(block_size(ctx, N, 4 * block_rows[cb - 1], &R));
+  size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C);
+  size_t R = block_size(ctx, N, 4 * block_rows[cb - 1]);
   size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
   /* scr: info, Wt (C,D), then per block the partial dW^T (C,Dp), db (up
      to 32 classes) and loss. */

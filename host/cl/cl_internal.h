@@ -60,7 +60,8 @@ typedef struct clt_cl_context {
   cl_context context;
   cl_command_queue queue;
   cl_program program;
-  size_t max_wg; /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+  size_t max_wg;  /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+  unsigned units; /* CL_DEVICE_MAX_COMPUTE_UNITS */
   clt_kernel_slot kernels[CLT_MAX_KERNELS];
   size_t nkernels;
   cl_mem scratch; /* reduction partials, grown on demand */
