@@ -61,16 +61,15 @@ void clt_dataset_free(clt_dataset *ds) {
 /* gzip / plain file reading                                           */
 
 #define READ_CHUNK ((size_t)1 << 30) /* gzread takes an unsigned int */
-/* The largest data file opened (compressed or not), and the most CSV text
-   read from one (a gzip bomb stops there). */
-#define CLT_DATA_MAX_FILE_BYTES ((uint64_t)1 << 36)
+/* The most CSV text read from one file (a gzip bomb stops there); the
+   file itself is bounded by CLT_FILE_MAX_BYTES. */
 #define CLT_DATA_MAX_CSV_BYTES ((uint64_t)1 << 36)
 
 /* A data file (plain or gzip): a regular file of at most
-   CLT_DATA_MAX_FILE_BYTES (a FIFO would block, /dev/zero never end). */
+   CLT_FILE_MAX_BYTES (a FIFO would block, /dev/zero never end). */
 static int gz_open(const char *path, gzFile *out, char *err, size_t errlen) {
   char why[512];
-  int fd = clt_input_open(path, CLT_DATA_MAX_FILE_BYTES, why, sizeof why);
+  int fd = clt_input_open(path, CLT_FILE_MAX_BYTES, why, sizeof why);
   if (fd < 0) return fail(err, errlen, CLT_DATA_ERR, "%s", why);
   errno = 0;
   gzFile f = gzdopen(fd, "rb");

@@ -51,7 +51,7 @@ typedef struct clt_rbuf {
    descriptor, or -1 with text in err. */
 int clt_input_open(const char *path, uint64_t max_bytes, char *err, size_t errlen);
 
-/* The largest checkpoint, optimizer or model file read: 64 GiB. */
+/* The largest file read (data, checkpoint, optimizer or model): 64 GiB. */
 #define CLT_FILE_MAX_BYTES ((uint64_t)1 << 36)
 
 /* Reads the whole file (clt_input_open) and checks its CRC-32 trailer: 0 ok (*data malloc'd,
