@@ -149,6 +149,30 @@ Test(context, broken_kernel_source_reports_build_log) {
   cr_assert_eq(tu_live_objects(), live, "failed build leaks nothing");
   clt_context_destroy(ctx);
 }
+
+/* The kernel table (host/cl/cl_kernels.h) and the built program hold the
+   same kernels: every id creates its kernel, and the program has no kernel
+   the table lacks. */
+Test(context, kernel_table_matches_the_program) {
+  if (!tu_have_opencl()) cr_skip_test("no OpenCL device");
+  clt_context *ctx = tu_context("cl");
+  clt_cl_context *cl = clt_cl_of(ctx);
+  for (size_t id = 0; id < CLT_K_COUNT; id++) {
+    cl_kernel k = NULL;
+    cr_assert_eq(clt_cl_kernel(ctx, (clt_kid)id, &k), CLT_OK, "%s: %s",
+                 clt_cl_kernel_names[id], clt_last_error(ctx));
+    char name[128];
+    cr_assert_eq(clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name,
+                                 name, NULL), CL_SUCCESS);
+    cr_assert_str_eq(name, clt_cl_kernel_names[id]);
+  }
+  size_t count = 0;
+  cr_assert_eq(clGetProgramInfo(cl->program, CL_PROGRAM_NUM_KERNELS,
+                                sizeof count, &count, NULL), CL_SUCCESS);
+  cr_assert_eq(count, (size_t)CLT_K_COUNT, "program %zu kernels, table %d",
+               count, (int)CLT_K_COUNT);
+  clt_context_destroy(ctx);
+}
 #endif
 
 /* Profiles follow the device type unless CLT_PROFILE forces one; a bad

@@ -62,7 +62,7 @@ static clt_status cl_gather_rows(clt_tensor *dst, const clt_tensor *src,
     CLT_CL_TRY(ctx, clEnqueueFillBuffer(cl->queue, bad, &zero, sizeof zero, 0,
                                         sizeof zero, 0, NULL, NULL));
     size_t g1 = rows;
-    CLT_TRY(CLT_LAUNCH(ctx, "clt_check_index", 1, &g1, NULL, CLT_ARG(idx->st->mem),
+    CLT_TRY(CLT_LAUNCH(ctx, CLT_K_check_index, 1, &g1, NULL, CLT_ARG(idx->st->mem),
                        CLT_ARG(io), CLT_ARG(nr), CLT_ARG(srows), CLT_ARG(bad)));
     cl_int flag = 0;
     CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, bad, CL_TRUE, 0, sizeof flag,
@@ -75,7 +75,7 @@ static clt_status cl_gather_rows(clt_tensor *dst, const clt_tensor *src,
   cl_ulong so = src->offset, io = idx->offset + first, dof = dst->offset, nr = rows,
            nc = dst->cols, srows = src->rows;
   size_t g[2] = {(dst->cols + 15) / 16, rows};
-  return CLT_LAUNCH(ctx, "clt_gather_rows", 2, g, NULL, CLT_ARG(src->st->mem),
+  return CLT_LAUNCH(ctx, CLT_K_gather_rows, 2, g, NULL, CLT_ARG(src->st->mem),
                     CLT_ARG(so), CLT_ARG(idx->st->mem), CLT_ARG(io),
                     CLT_ARG(dst->st->mem), CLT_ARG(dof), CLT_ARG(nr), CLT_ARG(nc),
                     CLT_ARG(srows));

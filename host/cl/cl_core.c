@@ -215,10 +215,8 @@ void clt_cl_close(clt_context *ctx) {
   clt_cl_context *cl = clt_cl_of(ctx);
   if (!cl) return;
   clt_blas_release(ctx);
-  for (size_t i = 0; i < cl->nkernels; i++) {
-    clReleaseKernel(cl->kernels[i].kernel);
-    clt_cl_count(-1);
-  }
+  for (size_t i = 0; i < CLT_K_COUNT; i++)
+    if (cl->kernels[i]) clReleaseKernel(cl->kernels[i]), clt_cl_count(-1);
   if (cl->scratch) clt_cl_release_mem(cl->scratch);
   if (cl->program) clReleaseProgram(cl->program), clt_cl_count(-1);
   if (cl->queue) clReleaseCommandQueue(cl->queue), clt_cl_count(-1);
@@ -263,30 +261,34 @@ clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out) {
   return CLT_OK;
 }
 
-clt_status clt_cl_kernel(clt_context *ctx, const char *name, cl_kernel *out) {
+const char *const clt_cl_kernel_names[CLT_K_COUNT] = {
+#define CLT_CL_NAME(name) "clt_" #name,
+    CLT_CL_KERNELS(CLT_CL_NAME)
+#undef CLT_CL_NAME
+};
+
+clt_status clt_cl_kernel(clt_context *ctx, clt_kid id, cl_kernel *out) {
   clt_cl_context *cl = clt_cl_of(ctx);
-  for (size_t i = 0; i < cl->nkernels; i++)
-    if (cl->kernels[i].name == name || strcmp(cl->kernels[i].name, name) == 0)
-      return *out = cl->kernels[i].kernel, CLT_OK;
-  if (cl->nkernels == CLT_MAX_KERNELS)
-    return clt_fail(ctx, CLT_ERR_OPENCL, "kernel cache full (%d) at %s",
-                    CLT_MAX_KERNELS, name);
-  cl_int err;
-  cl_kernel k = clCreateKernel(cl->program, name, &err);
-  if (err != CL_SUCCESS)
-    return clt_fail(ctx, CLT_ERR_OPENCL, "clCreateKernel(%s) failed: %s (%d)",
-                    name, clt_cl_error_name(err), (int)err);
-  clt_cl_count(1);
-  cl->kernels[cl->nkernels++] = (clt_kernel_slot){name, k};
-  *out = k;
+  if (!cl->kernels[id]) {
+    cl_int err;
+    cl_kernel k = clCreateKernel(cl->program, clt_cl_kernel_names[id], &err);
+    if (err != CL_SUCCESS)
+      return clt_fail(ctx, CLT_ERR_OPENCL, "clCreateKernel(%s) failed: %s (%d)",
+                      clt_cl_kernel_names[id], clt_cl_error_name(err), (int)err);
+    clt_cl_count(1);
+    cl->kernels[id] = k;
+  }
+  *out = cl->kernels[id];
   return CLT_OK;
 }
 
-clt_status clt_cl_launch(clt_context *ctx, const char *name, cl_uint dims,
-                         const size_t *global, const size_t *local,
-                         size_t nargs, const clt_karg *args) {
-  cl_kernel k;
-  CLT_TRY(clt_cl_kernel(ctx, name, &k));
+clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
+                         const size_t *offset, const size_t *global,
+                         const size_t *local, size_t nargs,
+                         const clt_karg *args) {
+  const char *name = clt_cl_kernel_names[id];
+  cl_kernel k = NULL;
+  CLT_TRY(clt_cl_kernel(ctx, id, &k));
   for (size_t i = 0; i < nargs; i++) {
     cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
     if (err != CL_SUCCESS)
@@ -299,8 +301,8 @@ clt_status clt_cl_launch(clt_context *ctx, const char *name, cl_uint dims,
     if (global[d] == 0) return CLT_OK; /* nothing to do */
     g[d] = local ? clt_round_up(global[d], local[d]) : global[d];
   }
-  cl_int err = clEnqueueNDRangeKernel(clt_cl_of(ctx)->queue, k, dims, NULL, g, local, 0,
-                                      NULL, NULL);
+  cl_int err = clEnqueueNDRangeKernel(clt_cl_of(ctx)->queue, k, dims, offset,
+                                      g, local, 0, NULL, NULL);
   if (err != CL_SUCCESS)
     return clt_fail(ctx,
                     err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY ||
@@ -326,11 +328,11 @@ clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
   size_t wg = cl->max_wg < REDUCE_WG ? cl->max_wg : REDUCE_WG;
   cl_ulong off = offset, count = n, zero = 0, groups = REDUCE_GROUPS;
   size_t g1 = wg * REDUCE_GROUPS, g2 = wg;
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_reduce_sum", 1, &g1, &wg, CLT_ARG(mem),
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_reduce_sum, 1, &g1, &wg, CLT_ARG(mem),
                      CLT_ARG(off), CLT_ARG(count), CLT_ARG(part),
                      CLT_ARG(zero), CLT_LOCAL(wg * sizeof(float))));
   cl_ulong dst = REDUCE_GROUPS;
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_reduce_sum", 1, &g2, &wg, CLT_ARG(part),
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_reduce_sum, 1, &g2, &wg, CLT_ARG(part),
                      CLT_ARG(zero), CLT_ARG(groups), CLT_ARG(part),
                      CLT_ARG(dst), CLT_LOCAL(wg * sizeof(float))));
   float r;

@@ -8,9 +8,6 @@
 #include "cl_internal.h"
 
 
-static const char *const step_names[] = {
-    "clt_step_c1", "clt_step_c2", "clt_step_c3", "clt_step_c4",
-    "clt_step_c5", "clt_step_c6", "clt_step_c7", "clt_step_c8"};
 /* Rows per score block (RB in kernels/step.cl) for each class-block
    width; a chunk is 4 of them. */
 static const size_t block_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
@@ -103,7 +100,7 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   float l1 = regularize ? reg->l1 : 0.0f, l2 = regularize ? reg->l2 : 0.0f;
 
   size_t wg = clt_cl_group_size(ctx, PREP_WG);
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_step_prep", 1, &wg, &wg, CLT_ARG(W->st->mem),
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_step_prep, 1, &wg, &wg, CLT_ARG(W->st->mem),
                      CLT_ARG(w_off), CLT_ARG(d), CLT_ARG(c), CLT_ARG(y->st->mem),
                      CLT_ARG(y_off), CLT_ARG(n), CLT_ARG(use_ignore),
                      CLT_ARG(ignore), CLT_ARG(cw), CLT_ARG(cw_off),
@@ -119,7 +116,7 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   float prm = ce ? desc->label_smoothing : desc->margin;
   cl_int iprm = ce ? desc->ignore_index : desc->p;
   size_t one = 1;
-  CLT_TRY(CLT_LAUNCH(ctx, step_names[cb - 1], 1, &blocks, &one,
+  CLT_TRY(CLT_LAUNCH(ctx, (clt_kid)(CLT_K_step_c1 + cb - 1), 1, &blocks, &one,
                      CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(im),
                      CLT_ARG(idx_off), CLT_ARG(has_idx), CLT_ARG(bm),
                      CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(y->st->mem),
@@ -133,7 +130,7 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   cl_ulong dw_off = dW->offset, db_off = b ? db->offset : 0;
   cl_mem dbm = b ? db->st->mem : scr;
   size_t items = (D + 15) / 16 * C + 2;
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_step_finish", 1, &items, NULL, CLT_ARG(scr),
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_step_finish, 1, &items, NULL, CLT_ARG(scr),
                      CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
                      CLT_ARG(nb), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
                      CLT_ARG(W->st->mem), CLT_ARG(w_off), CLT_ARG(l1),

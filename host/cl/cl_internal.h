@@ -12,6 +12,7 @@
 #include "../linear.h"
 #include "../loss_impl.h"
 #include "../optim_impl.h"
+#include "cl_kernels.h"
 #include "contract.h"
 
 /* How the contract's numbers fit together (kernels/contract.h). */
@@ -24,13 +25,6 @@ _Static_assert(CLT_OPT_UNIT <= CLT_OPT_USED_MASK &&
                "a unit word holds its option bits, its count and its tensor");
 _Static_assert(CLT_OPT_MAX_SEGS - 1 <= 0xffffffffu >> CLT_OPT_SEG_SHIFT,
                "every tensor index of a group fits a unit word");
-
-#define CLT_MAX_KERNELS 96
-
-typedef struct clt_kernel_slot {
-  const char *name; /* static string */
-  cl_kernel kernel;
-} clt_kernel_slot;
 
 /* A device profile: the tuning constants of the OpenCL backend for a class
    of devices (host/cl/cl_profile.c), chosen when a context is opened
@@ -62,8 +56,7 @@ typedef struct clt_cl_context {
   cl_program program;
   size_t max_wg;  /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
   unsigned units; /* CL_DEVICE_MAX_COMPUTE_UNITS */
-  clt_kernel_slot kernels[CLT_MAX_KERNELS];
-  size_t nkernels;
+  cl_kernel kernels[CLT_K_COUNT]; /* created on first use */
   cl_mem scratch; /* reduction partials, grown on demand */
   size_t scratch_bytes;
   void *blas_state; /* owned by host/cl/blas.c, NULL until first GEMM */
@@ -121,8 +114,8 @@ void clt_cl_close(clt_context *ctx);
 clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out);
 clt_status clt_cl_alloc(clt_context *ctx, size_t bytes, cl_mem *out);
 void clt_cl_release_mem(cl_mem mem);
-/* Kernel of the context's program by name, created on first use. */
-clt_status clt_cl_kernel(clt_context *ctx, const char *name, cl_kernel *out);
+/* Kernel id of the context's program, created on first use. */
+clt_status clt_cl_kernel(clt_context *ctx, clt_kid id, cl_kernel *out);
 /* Device scratch buffer of at least bytes (contents undefined). */
 clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out);
 
@@ -133,13 +126,15 @@ typedef struct clt_karg {
 #define CLT_ARG(x) ((clt_karg){sizeof(x), &(x)})
 #define CLT_LOCAL(bytes) ((clt_karg){(bytes), NULL})
 
-/* Sets the arguments and enqueues name over global[dims] (rounded up to a
-   multiple of local when local is non-NULL). Does not wait. */
-clt_status clt_cl_launch(clt_context *ctx, const char *name, cl_uint dims,
-                         const size_t *global, const size_t *local,
-                         size_t nargs, const clt_karg *args);
-#define CLT_LAUNCH(ctx, name, dims, global, local, ...)                       \
-  clt_cl_launch((ctx), (name), (dims), (global), (local),                     \
+/* Every launch of the library: sets the arguments and enqueues kernel id
+   over global[dims] (rounded up to a multiple of local when local is
+   non-NULL) from offset[dims] (NULL: zero). Does not wait. */
+clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
+                         const size_t *offset, const size_t *global,
+                         const size_t *local, size_t nargs,
+                         const clt_karg *args);
+#define CLT_LAUNCH(ctx, id, dims, global, local, ...)                         \
+  clt_cl_launch((ctx), (id), (dims), NULL, (global), (local),                 \
                 sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),         \
                 (clt_karg[]){__VA_ARGS__})
 

@@ -1,15 +1,7 @@
 /* Linear scores and gradients on the OpenCL backend: the kernels of
-   kernels/linear.cl or CLBlast, chosen by use_kernels. */
+   kernels/linear.cl or CLBlast (clt_linear_path). */
 #include "cl_internal.h"
 
-static const char *const fwd_names[] = {
-    "clt_linear_fwd_c1", "clt_linear_fwd_c2", "clt_linear_fwd_c3",
-    "clt_linear_fwd_c4", "clt_linear_fwd_c5", "clt_linear_fwd_c6",
-    "clt_linear_fwd_c7", "clt_linear_fwd_c8"};
-static const char *const dw_names[] = {
-    "clt_linear_dw_c1", "clt_linear_dw_c2", "clt_linear_dw_c3",
-    "clt_linear_dw_c4", "clt_linear_dw_c5", "clt_linear_dw_c6",
-    "clt_linear_dw_c7", "clt_linear_dw_c8"};
 /* Rows per forward work-item for each class-block width (kernels/linear.cl). */
 static const size_t fwd_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
 #define DW_STRIP 32 /* columns per backward work-item: 16 * SB */
@@ -47,11 +39,11 @@ static size_t row_block(size_t N, size_t C) {
 /* Work-group size along dimension 0: want, or less where the kernel or
    the device allows less. Fixed rather than fitted to the grid: POCL
    compiles a kernel once per work-group shape. */
-static clt_status local_size(clt_context *ctx, const char *name, size_t want,
+static clt_status local_size(clt_context *ctx, clt_kid id, size_t want,
                              size_t *out) {
   clt_cl_context *cl = clt_cl_of(ctx);
   cl_kernel k;
-  CLT_TRY(clt_cl_kernel(ctx, name, &k));
+  CLT_TRY(clt_cl_kernel(ctx, id, &k));
   size_t kmax = 0;
   CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, cl->device,
                                            CL_KERNEL_WORK_GROUP_SIZE,
@@ -63,22 +55,21 @@ static clt_status local_size(clt_context *ctx, const char *name, size_t want,
   return CLT_OK;
 }
 
-/* Launches name over a 3-D grid (n0, n1, n2) with work-groups
+/* Launches kernel id over a 3-D grid (n0, n1, n2) with work-groups
    (<= LOCAL, 1, 1); LAUNCH2 for 2-D grids. */
-#define LAUNCH3(ctx, name, n0, n1, n2, ...)                                   \
+#define LAUNCH3(ctx, id, n0, n1, n2, ...)                                   \
   do {                                                                        \
     size_t g_[3] = {(n0), (n1), (n2)}, l_[3] = {1, 1, 1};                     \
-    CLT_TRY(local_size((ctx), (name), LOCAL, &l_[0]));                        \
-    CLT_TRY(CLT_LAUNCH((ctx), (name), 3, g_, l_, __VA_ARGS__));               \
+    CLT_TRY(local_size((ctx), (id), LOCAL, &l_[0]));                        \
+    CLT_TRY(CLT_LAUNCH((ctx), (id), 3, g_, l_, __VA_ARGS__));               \
   } while (0)
-#define LAUNCH2(ctx, name, n0, n1, ...)                                       \
-  LAUNCH3(ctx, name, n0, n1, 1, __VA_ARGS__)
+#define LAUNCH2(ctx, id, n0, n1, ...) LAUNCH3(ctx, id, n0, n1, 1, __VA_ARGS__)
 
 /* Wt (C,D) = W^T into scratch at element offset wt_off. */
 static clt_status transpose(clt_context *ctx, const clt_tensor *W, cl_mem dst,
                             cl_ulong wt_off) {
   cl_ulong w_off = W->offset, D = W->rows, C = W->cols;
-  LAUNCH2(ctx, "clt_linear_transpose", D, C, CLT_ARG(W->st->mem),
+  LAUNCH2(ctx, CLT_K_linear_transpose, D, C, CLT_ARG(W->st->mem),
           CLT_ARG(w_off), CLT_ARG(D), CLT_ARG(C), CLT_ARG(dst),
           CLT_ARG(wt_off));
   return CLT_OK;
@@ -89,7 +80,7 @@ static clt_status colsum(clt_context *ctx, cl_mem in, cl_ulong in_off,
                          cl_ulong rows, cl_ulong cols, cl_ulong R, cl_mem out,
                          cl_ulong out_off) {
   size_t blocks = (rows + R - 1) / R;
-  LAUNCH2(ctx, "clt_linear_colsum", cols, blocks, CLT_ARG(in),
+  LAUNCH2(ctx, CLT_K_linear_colsum, cols, blocks, CLT_ARG(in),
           CLT_ARG(in_off), CLT_ARG(rows), CLT_ARG(cols), CLT_ARG(R),
           CLT_ARG(out), CLT_ARG(out_off));
   return CLT_OK;
@@ -129,7 +120,7 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
   if (!kernels) {
     if (b) {
       cl_ulong b_off = b->offset, s_off = S->offset, n = N, c = C;
-      LAUNCH2(ctx, "clt_linear_bias_rows", C, N, CLT_ARG(b->st->mem),
+      LAUNCH2(ctx, CLT_K_linear_bias_rows, C, N, CLT_ARG(b->st->mem),
               CLT_ARG(b_off), CLT_ARG(S->st->mem), CLT_ARG(s_off), CLT_ARG(n),
               CLT_ARG(c));
     }
@@ -140,13 +131,13 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
   CLT_TRY(clt_cl_scratch(ctx, C * D * sizeof(float), &wt));
   CLT_TRY(transpose(ctx, W, wt, 0));
   size_t cb = class_block(C), rb = fwd_rows[cb - 1];
-  const char *name = fwd_names[cb - 1];
+  clt_kid id = (clt_kid)(CLT_K_linear_fwd_c1 + cb - 1);
   cl_ulong x_off = X->offset, zero = 0, b_off = b ? b->offset : 0,
            s_off = S->offset, n = N, d = D, c = C;
   cl_mem bmem = b ? b->st->mem : NULL;
   cl_int has_b = b != NULL;
   cl_ulong g = class_group(C);
-  LAUNCH2(ctx, name, (N + rb - 1) / rb, (C + g - 1) / g, CLT_ARG(X->st->mem),
+  LAUNCH2(ctx, id, (N + rb - 1) / rb, (C + g - 1) / g, CLT_ARG(X->st->mem),
           CLT_ARG(x_off), CLT_ARG(wt), CLT_ARG(zero), CLT_ARG(bmem),
           CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(S->st->mem), CLT_ARG(s_off),
           CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(g));
@@ -178,13 +169,13 @@ static clt_status dw_kernels(clt_context *ctx, const clt_tensor *X,
   cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C,
            g = class_group(C);
   if (C >= DW_WIDE_C)
-    LAUNCH3(ctx, "clt_linear_dw_wide", (D + CLT_LIN_DWT_KD - 1) / CLT_LIN_DWT_KD,
+    LAUNCH3(ctx, CLT_K_linear_dw_wide, (D + CLT_LIN_DWT_KD - 1) / CLT_LIN_DWT_KD,
             (C + DW_WIDE_C - 1) / DW_WIDE_C, blocks, CLT_ARG(X->st->mem),
             CLT_ARG(x_off), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
             CLT_ARG(out), CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d),
             CLT_ARG(c), CLT_ARG(R));
   else
-    LAUNCH3(ctx, dw_names[class_block(C) - 1], (D + DW_STRIP - 1) / DW_STRIP,
+    LAUNCH3(ctx, (clt_kid)(CLT_K_linear_dw_c1 + class_block(C) - 1), (D + DW_STRIP - 1) / DW_STRIP,
             blocks, (C + g - 1) / g, CLT_ARG(X->st->mem), CLT_ARG(x_off),
             CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(out),
             CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(R),
@@ -202,7 +193,7 @@ static clt_status dx_kernels(clt_context *ctx, const clt_tensor *W,
   CLT_TRY(transpose(ctx, W, scratch, 0));
   cl_ulong ds_off = dS->offset, zero = 0, dx_off = dX->offset, n = N, d = D,
            c = C;
-  LAUNCH2(ctx, "clt_linear_dx", (D + 15) / 16, (N + CLT_LIN_DX_RB - 1) / CLT_LIN_DX_RB,
+  LAUNCH2(ctx, CLT_K_linear_dx, (D + 15) / 16, (N + CLT_LIN_DX_RB - 1) / CLT_LIN_DX_RB,
           CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(scratch),
           CLT_ARG(zero), CLT_ARG(dX->st->mem), CLT_ARG(dx_off), CLT_ARG(n),
           CLT_ARG(d), CLT_ARG(c));

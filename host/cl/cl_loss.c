@@ -19,7 +19,7 @@ clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
   size_t wg = clt_cl_group_size(ctx, 256);
   cl_ulong m = partials;
   cl_int den = use_den, chk = checked;
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_loss_finish", 1, &wg, &wg, CLT_ARG(scr),
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_loss_finish, 1, &wg, &wg, CLT_ARG(scr),
                      CLT_ARG(m), CLT_ARG(div), CLT_ARG(den), CLT_ARG(chk),
                      CLT_LOCAL(wg * sizeof(float))));
   CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, scr, CL_TRUE, 0, bytes, out,
@@ -78,7 +78,7 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
 
   if (labels || has_cw || has_pw) {
     size_t wg = clt_cl_group_size(ctx, 256);
-    CLT_TRY(CLT_LAUNCH(ctx, "clt_loss_check", 1, &wg, &wg, CLT_ARG(t.mem),
+    CLT_TRY(CLT_LAUNCH(ctx, CLT_K_loss_check, 1, &wg, &wg, CLT_ARG(t.mem),
                        CLT_ARG(t.off), CLT_ARG(cn), CLT_ARG(has_labels),
                        CLT_ARG(use_ignore), CLT_ARG(ignore), CLT_ARG(cc),
                        CLT_ARG(cw.mem), CLT_ARG(cw.off), CLT_ARG(has_cw),
@@ -105,17 +105,17 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
   cl_int use_den = kind == CLT_LOSS_CROSS_ENTROPY && labels && mean;
 
   /* prm, iprm: see the kernels in kernels/loss.cl. */
-  static const char *const names[] = {
-      [CLT_LOSS_CROSS_ENTROPY] = "clt_loss_ce", [CLT_LOSS_HINGE] = "clt_loss_hinge",
-      [CLT_LOSS_BCE_LOGITS] = "clt_loss_bce", [CLT_LOSS_MSE] = "clt_loss_mse",
-      [CLT_LOSS_L1] = "clt_loss_l1", [CLT_LOSS_HUBER] = "clt_loss_huber",
-      [CLT_LOSS_KL_DIV] = "clt_loss_kl"};
+  static const clt_kid kernels[] = {
+      [CLT_LOSS_CROSS_ENTROPY] = CLT_K_loss_ce, [CLT_LOSS_HINGE] = CLT_K_loss_hinge,
+      [CLT_LOSS_BCE_LOGITS] = CLT_K_loss_bce, [CLT_LOSS_MSE] = CLT_K_loss_mse,
+      [CLT_LOSS_L1] = CLT_K_loss_l1, [CLT_LOSS_HUBER] = CLT_K_loss_huber,
+      [CLT_LOSS_KL_DIV] = CLT_K_loss_kl};
   /* Few classes: the row kernels' variant with eight rows per work-item. */
   bool lanes = rows && c <= CLT_LANES_MAX_C;
-  const char *name = !labels && rows ? (lanes ? "clt_loss_ce_soft_lanes" : "clt_loss_ce_soft")
-                     : lanes && kind == CLT_LOSS_CROSS_ENTROPY ? "clt_loss_ce_lanes"
-                     : lanes                                   ? "clt_loss_hinge_lanes"
-                                                               : names[kind];
+  clt_kid id = !labels && rows ? (lanes ? CLT_K_loss_ce_soft_lanes : CLT_K_loss_ce_soft)
+                : lanes && kind == CLT_LOSS_CROSS_ENTROPY ? CLT_K_loss_ce_lanes
+                : lanes                                   ? CLT_K_loss_hinge_lanes
+                                                          : kernels[kind];
   size_t global = lanes ? (n + 7) / 8 : partials;
   float prm = kind == CLT_LOSS_CROSS_ENTROPY ? desc->label_smoothing
               : kind == CLT_LOSS_HINGE       ? desc->margin
@@ -124,7 +124,7 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                 : kind == CLT_LOSS_HINGE       ? desc->p
                                                : desc->log_target != 0;
   cl_ulong count = rows ? n : numel;
-  CLT_TRY(CLT_LAUNCH(ctx, name, 1, &global, NULL,
+  CLT_TRY(CLT_LAUNCH(ctx, id, 1, &global, NULL,
                      CLT_ARG(s.mem), CLT_ARG(s.off), CLT_ARG(t.mem),
                      CLT_ARG(t.off), CLT_ARG(d.mem), CLT_ARG(d.off),
                      CLT_ARG(has_dS), CLT_ARG(count), CLT_ARG(cc),

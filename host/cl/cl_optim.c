@@ -130,7 +130,7 @@ static clt_status launch_stats(clt_context *ctx, const clt_opt_entry *e,
   cl_ulong nunits = c->nunits;
   cl_int guard = sc->guard;
   float max_norm = (float)sc->max_norm, sgn = (float)sc->sgn;
-  return CLT_LAUNCH(ctx, "clt_optim_stats", 1, &c->wg, &c->wg,
+  return CLT_LAUNCH(ctx, CLT_K_optim_stats, 1, &c->wg, &c->wg,
                     CLT_ARG(c->part), CLT_ARG(nunits), CLT_ARG(c->aux),
                     CLT_ARG(max_norm), CLT_ARG(guard), CLT_ARG(sgn),
                     CLT_LOCAL(c->wg * c->acc_bytes));
@@ -144,7 +144,7 @@ static clt_status launch_ratios(clt_context *ctx, const clt_opt_entry *e,
   cl_ulong nunits = c->nunits;
   float eta = (float)sc->eta, wd = (float)sc->wd;
   size_t global = e->nseg * c->wg;
-  return CLT_LAUNCH(ctx, "clt_optim_ratios", 1, &global, &c->wg,
+  return CLT_LAUNCH(ctx, CLT_K_optim_ratios, 1, &global, &c->wg,
                     CLT_ARG(c->part), CLT_ARG(nunits), CLT_ARG(c->segtab),
                     CLT_ARG(nseg), CLT_ARG(c->aux), CLT_ARG(lars),
                     CLT_ARG(eta), CLT_ARG(wd),
@@ -153,53 +153,25 @@ static clt_status launch_ratios(clt_context *ctx, const clt_opt_entry *e,
 
 /* A per-unit kernel: one work-item per unit of e. */
 #define UNIT_WG 64
-#define RUN_UNITS(name, ...)                                                  \
-  CLT_TRY(CLT_LAUNCH(ctx, name, 1, &c->nunits,                                \
+#define RUN_UNITS(id, ...)                                                    \
+  CLT_TRY(CLT_LAUNCH(ctx, id, 1,   &c->nunits,                                \
                      &(size_t){c->wg < UNIT_WG ? c->wg : UNIT_WG},            \
                      __VA_ARGS__))
 
-/* Every pass kernel comes as a main variant, run over whole work-groups,
-   and a bound-checked "_tail" variant for a last partial one
-   (kernels/optim.cl says why). */
-#define PASS(name) {name, name "_tail"}
-enum {
-  K_SGD, K_SGD_MOMENTUM, K_SGD_NESTEROV, K_ADAGRAD, K_RMSPROP,
-  K_RMSPROP_MOMENTUM, K_RMSPROP_CENTERED, K_RMSPROP_CENTERED_MOMENTUM,
-  K_ADADELTA, K_ADAM, K_ADAM_AMSGRAD, K_ADAMAX, K_NADAM, K_RADAM,
-  K_RADAM_UNRECTIFIED, K_LAMB_APPLY
-};
-static const char *const passes[][2] = {
-    PASS("clt_optim_sgd"), PASS("clt_optim_sgd_momentum"),
-    PASS("clt_optim_sgd_nesterov"), PASS("clt_optim_adagrad"),
-    PASS("clt_optim_rmsprop"), PASS("clt_optim_rmsprop_momentum"),
-    PASS("clt_optim_rmsprop_centered"),
-    PASS("clt_optim_rmsprop_centered_momentum"), PASS("clt_optim_adadelta"),
-    PASS("clt_optim_adam"), PASS("clt_optim_adam_amsgrad"),
-    PASS("clt_optim_adamax"), PASS("clt_optim_nadam"), PASS("clt_optim_radam"),
-    PASS("clt_optim_radam_unrectified"), PASS("clt_optim_lamb_apply")};
-#undef PASS
-
-static clt_status enqueue(clt_context *ctx, const char *name, size_t offset,
-                          size_t global, size_t local, size_t nargs,
-                          const clt_karg *args) {
-  cl_kernel k;
-  CLT_TRY(clt_cl_kernel(ctx, name, &k));
-  for (size_t i = 0; i < nargs; i++)
-    CLT_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr));
-  CLT_CL_TRY(ctx, clEnqueueNDRangeKernel(clt_cl_of(ctx)->queue, k, 1, &offset, &global,
-                                         &local, 0, NULL, NULL));
-  return CLT_OK;
-}
-
 /* One pass of kernel k over e's n elements: one launch, or two when n is
-   not a multiple of the work-group (a single tensor's tail). */
-static clt_status run_pass(clt_context *ctx, const clt_opt_entry *e, int k,
+   not a multiple of the work-group (a single tensor's tail). Every pass
+   kernel comes as a main variant, run over whole work-groups, and a
+   bound-checked "_tail" variant for a last partial one, its next id
+   (host/cl/cl_kernels.h; kernels/optim.cl says why). */
+static clt_status run_pass(clt_context *ctx, const clt_opt_entry *e, clt_kid k,
                            size_t nargs, const clt_karg *args) {
   const clt_opt_cl *c = e->cl;
   size_t full = e->n / c->wg * c->wg;
-  if (full > 0) CLT_TRY(enqueue(ctx, passes[k][0], 0, full, c->wg, nargs, args));
+  if (full > 0)
+    CLT_TRY(clt_cl_launch(ctx, k, 1, NULL, &full, &c->wg, nargs, args));
   if (full < e->n)
-    CLT_TRY(enqueue(ctx, passes[k][1], full, c->wg, c->wg, nargs, args));
+    CLT_TRY(clt_cl_launch(ctx, (clt_kid)(k + 1), 1, &full, &c->wg, &c->wg,
+                          nargs, args));
   return CLT_OK;
 }
 
@@ -241,11 +213,11 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     c->dirty = true;
     const bool lars = d->kind == CLT_OPTIM_LARS;
     if (lars)
-      RUN_UNITS("clt_optim_gradstat_param", CLT_ARG(pm), CLT_ARG(p_off),
+      RUN_UNITS(CLT_K_optim_gradstat_param, CLT_ARG(pm), CLT_ARG(p_off),
                 CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->units),
                 CLT_ARG(nunits), CLT_ARG(c->part));
     else
-      RUN_UNITS("clt_optim_gradstat", CLT_ARG(gm), CLT_ARG(g_off),
+      RUN_UNITS(CLT_K_optim_gradstat, CLT_ARG(gm), CLT_ARG(g_off),
                 CLT_ARG(c->units), CLT_ARG(nunits), CLT_ARG(c->part));
     CLT_TRY(launch_stats(ctx, e, sc));
     if (lars) CLT_TRY(launch_ratios(ctx, e, sc, 1));
@@ -260,31 +232,31 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     float mb = sc->first ? 0.0f : (float)sc->momentum;
     float damp1 = sc->first ? 1.0f : (float)sc->damp1;
     float mn = (float)sc->momentum;
-    RUN(sc->momentum == 0 ? K_SGD
-        : sc->nesterov    ? K_SGD_NESTEROV
-                          : K_SGD_MOMENTUM,
+    RUN(sc->momentum == 0 ? CLT_K_optim_sgd
+        : sc->nesterov    ? CLT_K_optim_sgd_nesterov
+                          : CLT_K_optim_sgd_momentum,
         HEAD, CLT_ARG(s0), CLT_ARG(lr), CLT_ARG(mb), CLT_ARG(damp1),
         CLT_ARG(mn));
     break;
   }
   case CLT_OPTIM_ADAGRAD: {
     float clr = (float)sc->clr;
-    RUN(K_ADAGRAD, HEAD, CLT_ARG(s0), CLT_ARG(clr), CLT_ARG(eps));
+    RUN(CLT_K_optim_adagrad, HEAD, CLT_ARG(s0), CLT_ARG(clr), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_RMSPROP: {
     float alpha = (float)sc->alpha, oma = (float)(1.0 - sc->alpha);
     float momentum = (float)sc->momentum;
-    int k = d->centered ? (sc->momentum > 0 ? K_RMSPROP_CENTERED_MOMENTUM
-                                            : K_RMSPROP_CENTERED)
-                        : (sc->momentum > 0 ? K_RMSPROP_MOMENTUM : K_RMSPROP);
+    clt_kid k = d->centered ? (sc->momentum > 0 ? CLT_K_optim_rmsprop_centered_momentum
+                                            : CLT_K_optim_rmsprop_centered)
+                        : (sc->momentum > 0 ? CLT_K_optim_rmsprop_momentum : CLT_K_optim_rmsprop);
     RUN(k, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(s2), CLT_ARG(lr),
         CLT_ARG(alpha), CLT_ARG(oma), CLT_ARG(eps), CLT_ARG(momentum));
     break;
   }
   case CLT_OPTIM_ADADELTA: {
     float rho = (float)sc->rho, omr = (float)(1.0 - sc->rho);
-    RUN(K_ADADELTA, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr), CLT_ARG(rho),
+    RUN(CLT_K_optim_adadelta, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr), CLT_ARG(rho),
         CLT_ARG(omr), CLT_ARG(eps));
     break;
   }
@@ -292,20 +264,20 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   case CLT_OPTIM_ADAMW: {
     float step_size = (float)sc->step_size;
     float inv_bc2_sqrt = (float)(1.0 / sc->bc2_sqrt);
-    RUN(d->amsgrad ? K_ADAM_AMSGRAD : K_ADAM, HEAD, CLT_ARG(s0), CLT_ARG(s1),
+    RUN(d->amsgrad ? CLT_K_optim_adam_amsgrad : CLT_K_optim_adam, HEAD, CLT_ARG(s0), CLT_ARG(s1),
         CLT_ARG(s2), CLT_ARG(b1), CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2),
         CLT_ARG(step_size), CLT_ARG(inv_bc2_sqrt), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_ADAMAX: {
     float clr = (float)sc->clr;
-    RUN(K_ADAMAX, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1),
+    RUN(CLT_K_optim_adamax, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1),
         CLT_ARG(b2), CLT_ARG(clr), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_NADAM: {
     float c_grad = (float)sc->c_grad, c_avg = (float)sc->c_avg;
-    RUN(K_NADAM, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1),
+    RUN(CLT_K_optim_nadam, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1),
         CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(inv_bc2), CLT_ARG(c_grad),
         CLT_ARG(c_avg), CLT_ARG(eps));
     break;
@@ -314,21 +286,21 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     float cr = (float)(sc->rect_on
                            ? sc->lr * sc->rect * sc->bc2_sqrt / sc->bc1
                            : sc->lr / sc->bc1);
-    RUN(sc->rect_on ? K_RADAM : K_RADAM_UNRECTIFIED, HEAD, CLT_ARG(s0),
+    RUN(sc->rect_on ? CLT_K_optim_radam : CLT_K_optim_radam_unrectified, HEAD, CLT_ARG(s0),
         CLT_ARG(s1), CLT_ARG(b1), CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2),
         CLT_ARG(cr), CLT_ARG(eps));
     break;
   }
   case CLT_OPTIM_LAMB: {
     float lamb_wd = (float)sc->lamb_wd;
-    RUN_UNITS("clt_optim_lamb_moments", CLT_ARG(pm), CLT_ARG(p_off),
+    RUN_UNITS(CLT_K_optim_lamb_moments, CLT_ARG(pm), CLT_ARG(p_off),
               CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux), CLT_ARG(c->units),
               CLT_ARG(nunits), CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
               CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(inv_bc1),
               CLT_ARG(inv_bc2), CLT_ARG(eps), CLT_ARG(lamb_wd),
               CLT_ARG(c->part));
     CLT_TRY(launch_ratios(ctx, e, sc, 0));
-    RUN(K_LAMB_APPLY, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr),
+    RUN(CLT_K_optim_lamb_apply, HEAD, CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(lr),
         CLT_ARG(inv_bc1), CLT_ARG(inv_bc2), CLT_ARG(eps), CLT_ARG(lamb_wd));
     break;
   }

@@ -6,7 +6,7 @@ clt_status clt_cl_argmax(clt_context *ctx, const clt_tensor *S,
   clt_cl_context *cl = clt_cl_of(ctx);
   cl_ulong s_off = S->offset, n = S->rows, c = S->cols, p_off = pred->offset;
   size_t g = S->rows, l = cl->max_wg < 64 ? cl->max_wg : 64;
-  return CLT_LAUNCH(ctx, "clt_argmax", 1, &g, &l, CLT_ARG(S->st->mem),
+  return CLT_LAUNCH(ctx, CLT_K_argmax, 1, &g, &l, CLT_ARG(S->st->mem),
                     CLT_ARG(s_off), CLT_ARG(n), CLT_ARG(c),
                     CLT_ARG(pred->st->mem), CLT_ARG(p_off));
 }
@@ -21,7 +21,7 @@ clt_status clt_cl_accuracy(clt_context *ctx, const clt_tensor *S,
                            const clt_tensor *labels, size_t *correct) {
   clt_cl_context *cl = clt_cl_of(ctx);
   cl_kernel k;
-  CLT_TRY(clt_cl_kernel(ctx, "clt_accuracy_count", &k));
+  CLT_TRY(clt_cl_kernel(ctx, CLT_K_accuracy_count, &k));
   size_t kmax = 0;
   CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, cl->device,
                                            CL_KERNEL_WORK_GROUP_SIZE,
@@ -33,12 +33,12 @@ clt_status clt_cl_accuracy(clt_context *ctx, const clt_tensor *S,
   cl_ulong s_off = S->offset, l_off = labels->offset, n = S->rows,
            c = S->cols, groups = ACC_GROUPS;
   size_t g1 = wg * ACC_GROUPS, one = 1;
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_accuracy_count", 1, &g1, &wg,
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_accuracy_count, 1, &g1, &wg,
                      CLT_ARG(S->st->mem), CLT_ARG(s_off),
                      CLT_ARG(labels->st->mem), CLT_ARG(l_off), CLT_ARG(n),
                      CLT_ARG(c), CLT_ARG(part),
                      CLT_LOCAL(2 * wg * sizeof(cl_ulong))));
-  CLT_TRY(CLT_LAUNCH(ctx, "clt_accuracy_total", 1, &one, &one, CLT_ARG(part),
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_accuracy_total, 1, &one, &one, CLT_ARG(part),
                      CLT_ARG(groups)));
   cl_ulong total[2];
   CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, part, CL_TRUE,
