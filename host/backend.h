@@ -44,6 +44,10 @@ struct clt_backend {
   /* Computes in double and rounds only its outputs to float32: the gradient
      check then takes the analytic gradient in double from the reference. */
   bool double_precision;
+  /* Ops complete before they return: with record_timings the front ends
+     time them on the host (host/timing.c). Otherwise the backend records
+     its commands' device times itself. */
+  bool host_timed;
 
   /* ---- devices: the ones this backend drives into out (at most cap;
      optional: the reference has none to list), and ctx opened on one of
@@ -119,6 +123,12 @@ struct clt_backend {
                                 clt_tensor *dW, clt_tensor *db, bool with_pen,
                                 double *value);
 };
+
+/* With record_timings on a host-timed backend: t0 for clt_timed (else 0),
+   and st returned after adding the host time since t0 under name. */
+double clt_timing_start(const clt_context *ctx);
+clt_status clt_timed(clt_context *ctx, const char *name, clt_timing_kind kind,
+                     uint64_t bytes, double t0, clt_status st);
 
 extern const clt_backend clt_ref_backend; /* host/ref/ref_backend.c */
 extern const clt_backend clt_cl_backend;  /* host/cl/cl_backend.c */

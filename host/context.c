@@ -139,10 +139,13 @@ clt_status clt_context_create(const clt_context_options *options,
   ctx->be = index == SIZE_MAX ? &clt_ref_backend : devs[index].be;
   snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
            index == SIZE_MAX ? "reference (CPU, double)" : devs[index].info.name);
-  st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index]);
+  if (options && options->record_timings) st = clt_timings_init(ctx);
+  if (st == CLT_OK)
+    st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index]);
   if (st != CLT_OK) {
     clt_set_create_error(ctx->err);
     ctx->be->close(ctx);
+    clt_timings_free(ctx);
     free(ctx);
     return st;
   }
@@ -154,6 +157,7 @@ void clt_context_release(clt_context *ctx) {
   if (--ctx->refs > 0) return;
   clt_workspace_release(ctx);
   ctx->be->close(ctx);
+  clt_timings_free(ctx);
   free(ctx);
 }
 

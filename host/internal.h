@@ -43,9 +43,23 @@ struct clt_context {
      scores of the fused training step), grown on demand; they hold no
      reference on the context. */
   clt_storage *work[CLT_WORK_SLOTS];
+  /* What clt_context_timings reports; NULL unless record_timings. */
+  struct clt_timings *timings;
 };
 
 void clt_context_release(clt_context *ctx);
+
+/* ------------------------------------------------------------ timings */
+
+/* Adds count, seconds and bytes to the entry name (a static string) of
+   kind; nothing when ctx records no timings. Backends call it. */
+void clt_timing_add(clt_context *ctx, const char *name, clt_timing_kind kind,
+                    uint64_t count, double seconds, uint64_t bytes);
+/* Seconds of a monotonic clock, for host-side timings. */
+double clt_now(void);
+/* Creates the table (record_timings) or frees it. */
+clt_status clt_timings_init(clt_context *ctx);
+void clt_timings_free(clt_context *ctx);
 
 /* ------------------------------------------------------------- errors */
 

@@ -31,7 +31,9 @@ clt_status clt_linear_forward(clt_context *ctx, const clt_tensor *X,
   const clt_tensor *all[] = {X, W, b, S};
   const char *names[] = {"X", "W", "b", "S"};
   CLT_TRY(check_disjoint(ctx, "linear_forward", all, names, 4, 3));
-  return ctx->be->linear_forward(ctx, X, W, b, S);
+  double t0 = clt_timing_start(ctx);
+  return clt_timed(ctx, "linear_forward", CLT_TIMING_KERNEL, 0, t0,
+                   ctx->be->linear_forward(ctx, X, W, b, S));
 }
 
 clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
@@ -54,5 +56,7 @@ clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
   const clt_tensor *all[] = {X, W, dS, dW, db, dX};
   const char *names[] = {"X", "W", "dS", "dW", "db", "dX"};
   CLT_TRY(check_disjoint(ctx, "linear_backward", all, names, 6, 3));
-  return ctx->be->linear_backward(ctx, X, W, dS, dW, db, dX);
+  double t0 = clt_timing_start(ctx);
+  return clt_timed(ctx, "linear_backward", CLT_TIMING_KERNEL, 0, t0,
+                   ctx->be->linear_backward(ctx, X, W, dS, dW, db, dX));
 }

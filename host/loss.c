@@ -131,7 +131,9 @@ clt_status clt_loss(clt_context *ctx, const clt_loss_desc *desc,
   CLT_TRY(check_weight(ctx, desc->class_weight, c, "loss: class_weight"));
   CLT_TRY(check_weight(ctx, desc->pos_weight, c, "loss: pos_weight"));
   double value;
-  CLT_TRY(ctx->be->loss(ctx, desc, S, target, &value, dS));
+  double t0 = clt_timing_start(ctx);
+  CLT_TRY(clt_timed(ctx, "loss", CLT_TIMING_KERNEL, 0, t0,
+                    ctx->be->loss(ctx, desc, S, target, &value, dS)));
   value = clt_float_range(value);
   if (loss) *loss = value;
   if (!isfinite(value))

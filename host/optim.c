@@ -534,7 +534,9 @@ static clt_status step_entry(clt_optimizer *opt, clt_opt_entry *e,
   step_scalars(opt, e, &sc, &mu);
   opt->last = e;
   clt_optim_outcome out;
-  CLT_TRY(opt->ctx->be->optim_step(opt, e, grad, &sc, &out));
+  double t0 = clt_timing_start(opt->ctx);
+  CLT_TRY(clt_timed(opt->ctx, "optim_step", CLT_TIMING_KERNEL, 0, t0,
+                    opt->ctx->be->optim_step(opt, e, grad, &sc, &out)));
   if (out.pending && sc.guard) {
     e->awaiting = true;
     e->pending_mu = mu;

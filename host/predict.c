@@ -7,7 +7,9 @@ clt_status clt_argmax(clt_context *ctx, const clt_tensor *S,
   CLT_TRY(clt_check_tensor(ctx, S, CLT_FLOAT32, "argmax: S"));
   CLT_TRY(clt_check_tensor(ctx, pred, CLT_INT32, "argmax: pred"));
   CLT_TRY(clt_check_shape(ctx, pred, S->rows, 1, "argmax: pred"));
-  return ctx->be->argmax(ctx, S, pred);
+  double t0 = clt_timing_start(ctx);
+  return clt_timed(ctx, "argmax", CLT_TIMING_KERNEL, 0, t0,
+                   ctx->be->argmax(ctx, S, pred));
 }
 
 clt_status clt_accuracy(clt_context *ctx, const clt_tensor *S,
@@ -18,5 +20,7 @@ clt_status clt_accuracy(clt_context *ctx, const clt_tensor *S,
   if (!correct)
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "accuracy: correct is NULL");
   CLT_TRY(clt_check_shape(ctx, labels, S->rows, 1, "accuracy: labels"));
-  return ctx->be->accuracy(ctx, S, labels, correct);
+  double t0 = clt_timing_start(ctx);
+  return clt_timed(ctx, "accuracy", CLT_TIMING_KERNEL, 0, t0,
+                   ctx->be->accuracy(ctx, S, labels, correct));
 }

@@ -23,7 +23,9 @@ clt_status clt_regularize(clt_context *ctx, const clt_reg_desc *reg,
   if ((reg->l1 == 0.0f && reg->l2 == 0.0f) || (!penalty && !dW))
     return CLT_OK;
   double value = 0.0;
-  CLT_TRY(ctx->be->regularize(ctx, reg, W, penalty ? &value : NULL, dW));
+  double t0 = clt_timing_start(ctx);
+  CLT_TRY(clt_timed(ctx, "regularize", CLT_TIMING_KERNEL, 0, t0,
+                    ctx->be->regularize(ctx, reg, W, penalty ? &value : NULL, dW)));
   value = clt_float_range(value);
   if (!penalty) return CLT_OK;
   *penalty += value;

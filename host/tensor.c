@@ -71,13 +71,17 @@ static clt_status check_bytes(const clt_tensor *t, const void *host,
 clt_status clt_tensor_write(clt_tensor *t, const void *host, size_t bytes) {
   if (!t) return CLT_ERR_INVALID_ARG;
   CLT_TRY(check_bytes(t, host, bytes, "tensor_write"));
-  return t->ctx->be->write(t, host, bytes);
+  double t0 = clt_timing_start(t->ctx);
+  return clt_timed(t->ctx, "write", CLT_TIMING_TRANSFER, bytes, t0,
+                   t->ctx->be->write(t, host, bytes));
 }
 
 clt_status clt_tensor_read(const clt_tensor *t, void *host, size_t bytes) {
   if (!t) return CLT_ERR_INVALID_ARG;
   CLT_TRY(check_bytes(t, host, bytes, "tensor_read"));
-  return t->ctx->be->read(t, host, bytes);
+  double t0 = clt_timing_start(t->ctx);
+  return clt_timed(t->ctx, "read", CLT_TIMING_TRANSFER, bytes, t0,
+                   t->ctx->be->read(t, host, bytes));
 }
 
 clt_status clt_tensor_view_rows(clt_tensor *t, size_t first, size_t count,
@@ -114,7 +118,9 @@ clt_status clt_tensor_fill(clt_tensor *t, double value) {
   if (t->dtype == CLT_INT32 && !(value >= INT32_MIN && value <= INT32_MAX))
     return clt_fail(t->ctx, CLT_ERR_INVALID_ARG,
                     "tensor_fill: %g does not fit an int32 tensor", value);
-  return t->ctx->be->fill(t, value);
+  double t0 = clt_timing_start(t->ctx);
+  return clt_timed(t->ctx, "fill", CLT_TIMING_TRANSFER, clt_tensor_numel(t) * 4,
+                   t0, t->ctx->be->fill(t, value));
 }
 
 clt_status clt_tensor_copy(clt_tensor *dst, const clt_tensor *src) {
@@ -126,7 +132,16 @@ clt_status clt_tensor_copy(clt_tensor *dst, const clt_tensor *src) {
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                     "tensor_copy: dst and src overlap in memory (a copy onto itself is the only "
                     "overlap allowed)");
-  return ctx->be->copy(dst, src);
+  double t0 = clt_timing_start(ctx);
+  return clt_timed(ctx, "copy", CLT_TIMING_TRANSFER, clt_tensor_numel(dst) * 4,
+                   t0, ctx->be->copy(dst, src));
+}
+
+static clt_status gather(clt_tensor *dst, const clt_tensor *src,
+                         const clt_tensor *idx, size_t first, bool check) {
+  double t0 = clt_timing_start(dst->ctx);
+  return clt_timed(dst->ctx, "gather_rows", CLT_TIMING_KERNEL, 0, t0,
+                   dst->ctx->be->gather_rows(dst, src, idx, first, check));
 }
 
 clt_status clt_tensor_gather_rows(clt_tensor *dst, const clt_tensor *src,
@@ -146,12 +161,12 @@ clt_status clt_tensor_gather_rows(clt_tensor *dst, const clt_tensor *src,
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                     "gather_rows: dst overlaps %s in memory",
                     clt_tensors_overlap(dst, src) ? "src" : "idx");
-  return ctx->be->gather_rows(dst, src, idx, first, true);
+  return gather(dst, src, idx, first, true);
 }
 
 clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
                                      const clt_tensor *idx, size_t first) {
-  return dst->ctx->be->gather_rows(dst, src, idx, first, false);
+  return gather(dst, src, idx, first, false);
 }
 
 clt_status clt_workspace(clt_context *ctx, int slot, size_t rows, size_t cols,

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fileio.h"
 #include "fused.h"
@@ -36,12 +35,6 @@ struct clt_trainer {
   size_t epochs_done;
   clt_prep_stats prep;            /* copy of the caller's, for checkpoints */
 };
-
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static bool takes_labels(clt_loss_kind k) {
   return (clt_loss_target(k) & CLT_TARGET_LABELS) != 0;
@@ -291,7 +284,7 @@ static clt_status warm_up(clt_trainer *tr) {
 clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
                              void *user, clt_epoch_stats *stats) {
   clt_context *ctx = tr->ctx;
-  double t0 = now_seconds();
+  double t0 = clt_now();
   CLT_TRY(shuffle(tr));
   size_t B = tr->opt.batch, steps = (tr->n + B - 1) / B;
   double loss_sum = 0;
@@ -327,7 +320,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
                     tr->epochs_done + 1, (unsigned long long)tr->step,
                     clt_schedule_lr(&tr->opt.schedule, tr->step));
   tr->epochs_done++;
-  double secs = now_seconds() - t0;
+  double secs = clt_now() - t0;
   if (stats)
     *stats = (clt_epoch_stats){
         .epoch = tr->epochs_done,

@@ -36,7 +36,11 @@ size_t tu_devices(const char *specs[2]) {
 }
 
 clt_context *tu_context(const char *spec) {
-  clt_context_options opt = {.device = spec};
+  return tu_context_with(spec, (clt_context_options){0});
+}
+
+clt_context *tu_context_with(const char *spec, clt_context_options opt) {
+  opt.device = spec;
   if (strcmp(spec, "cl") == 0) {
     size_t index = 0;
     opt.device = clt_device_select("gpu", &index) == CLT_OK ? "gpu" : "cpu";

@@ -14,6 +14,8 @@
 size_t tu_devices(const char *specs[2]);
 /* Context for a spec from tu_devices; fails the test on error. */
 clt_context *tu_context(const char *spec);
+/* Same, with the other options of opt (its device is replaced). */
+clt_context *tu_context_with(const char *spec, clt_context_options opt);
 /* True when an OpenCL device is available and allowed. */
 bool tu_have_opencl(void);
 

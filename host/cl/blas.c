@@ -90,16 +90,18 @@ clt_status clt_blas_sgemm(clt_context *ctx, bool ta, bool tb, size_t m,
                           const clt_tensor *B, float beta, clt_tensor *C) {
   clt_cl_context *cl = clt_cl_of(ctx);
   cl->blas_state = &used_marker;
+  cl_event ev = NULL;
   CLBlastStatusCode s = CLBlastSgemm(
       CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
       tb ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, 1.0f,
       A->st->mem, A->offset, A->cols, B->st->mem, B->offset, B->cols, beta,
-      C->st->mem, C->offset, C->cols, &cl->queue, NULL);
+      C->st->mem, C->offset, C->cols, &cl->queue, clt_cl_event_slot(ctx, &ev));
   if (s != CLBlastSuccess)
     return clt_fail(ctx, clblast_status(s),
                     "CLBlastSgemm(%s%s, m=%zu n=%zu k=%zu) failed: %s (%d)",
                     ta ? "T" : "N", tb ? "T" : "N", m, n, k, clblast_name(s),
                     (int)s);
+  clt_cl_timed(ctx, ev, "clblast_sgemm", CLT_TIMING_KERNEL, 0);
   return CLT_OK;
 }
 

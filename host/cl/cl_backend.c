@@ -16,34 +16,25 @@ static void cl_release(clt_storage *st) {
 }
 
 static clt_status cl_write(clt_tensor *t, const void *host, size_t bytes) {
-  CLT_CL_TRY(t->ctx, clEnqueueWriteBuffer(clt_cl_of(t->ctx)->queue, t->st->mem, CL_TRUE,
-                                          t->offset * 4, bytes, host, 0, NULL, NULL));
-  return CLT_OK;
+  return clt_cl_write(t->ctx, t->st->mem, t->offset * 4, bytes, host);
 }
 
 static clt_status cl_read(const clt_tensor *t, void *host, size_t bytes) {
-  CLT_CL_TRY(t->ctx, clEnqueueReadBuffer(clt_cl_of(t->ctx)->queue, t->st->mem, CL_TRUE,
-                                         t->offset * 4, bytes, host, 0, NULL, NULL));
-  return CLT_OK;
+  return clt_cl_read(t->ctx, t->st->mem, t->offset * 4, bytes, host, NULL);
 }
 
 static clt_status cl_fill(clt_tensor *t, double value) {
   float f = (float)value;
   int32_t i = t->dtype == CLT_INT32 ? (int32_t)value : 0;
   const void *pattern = t->dtype == CLT_FLOAT32 ? (const void *)&f : (const void *)&i;
-  CLT_CL_TRY(t->ctx, clEnqueueFillBuffer(clt_cl_of(t->ctx)->queue, t->st->mem, pattern, 4,
-                                         t->offset * 4, clt_tensor_numel(t) * 4, 0,
-                                         NULL, NULL));
-  return CLT_OK;
+  return clt_cl_fill(t->ctx, t->st->mem, pattern, 4, t->offset * 4,
+                     clt_tensor_numel(t) * 4);
 }
 
 static clt_status cl_copy(clt_tensor *dst, const clt_tensor *src) {
   if (src->st == dst->st && src->offset == dst->offset) return CLT_OK;
-  clt_context *ctx = dst->ctx;
-  CLT_CL_TRY(ctx, clEnqueueCopyBuffer(clt_cl_of(ctx)->queue, src->st->mem, dst->st->mem,
-                                      src->offset * 4, dst->offset * 4,
-                                      clt_tensor_numel(dst) * 4, 0, NULL, NULL));
-  return CLT_OK;
+  return clt_cl_copy(dst->ctx, src->st->mem, src->offset * 4, dst->st->mem,
+                     dst->offset * 4, clt_tensor_numel(dst) * 4);
 }
 
 /* With check, one 4-byte read validates the indices before dst is touched;
@@ -52,21 +43,18 @@ static clt_status cl_copy(clt_tensor *dst, const clt_tensor *src) {
 static clt_status cl_gather_rows(clt_tensor *dst, const clt_tensor *src,
                                  const clt_tensor *idx, size_t first, bool check) {
   clt_context *ctx = dst->ctx;
-  clt_cl_context *cl = clt_cl_of(ctx);
   size_t rows = dst->rows;
   if (check) {
     cl_ulong io = idx->offset + first, nr = rows, srows = src->rows;
     cl_mem bad;
     CLT_TRY(clt_cl_scratch(ctx, sizeof(cl_int), &bad));
     cl_int zero = 0;
-    CLT_CL_TRY(ctx, clEnqueueFillBuffer(cl->queue, bad, &zero, sizeof zero, 0,
-                                        sizeof zero, 0, NULL, NULL));
+    CLT_TRY(clt_cl_fill(ctx, bad, &zero, sizeof zero, 0, sizeof zero));
     size_t g1 = rows;
     CLT_TRY(CLT_LAUNCH(ctx, CLT_K_check_index, 1, &g1, NULL, CLT_ARG(idx->st->mem),
                        CLT_ARG(io), CLT_ARG(nr), CLT_ARG(srows), CLT_ARG(bad)));
     cl_int flag = 0;
-    CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, bad, CL_TRUE, 0, sizeof flag,
-                                        &flag, 0, NULL, NULL));
+    CLT_TRY(clt_cl_read(ctx, bad, 0, sizeof flag, &flag, NULL));
     if (flag)
       return clt_fail(ctx, CLT_ERR_LABEL,
                       "gather_rows: an index in idx[%zu, %zu) is outside [0, %zu)",
@@ -81,10 +69,6 @@ static clt_status cl_gather_rows(clt_tensor *dst, const clt_tensor *src,
                     CLT_ARG(srows));
 }
 
-static clt_status cl_finish(clt_context *ctx) {
-  CLT_CL_TRY(ctx, clFinish(clt_cl_of(ctx)->queue));
-  return CLT_OK;
-}
 
 static clt_status cl_linear_forward(clt_context *ctx, const clt_tensor *X,
                                     const clt_tensor *W, const clt_tensor *b,
@@ -111,7 +95,7 @@ const clt_backend clt_cl_backend = {
     .fill = cl_fill,
     .copy = cl_copy,
     .gather_rows = cl_gather_rows,
-    .finish = cl_finish,
+    .finish = clt_cl_finish,
     .close = clt_cl_close,
     .linear_forward = cl_linear_forward,
     .linear_backward = cl_linear_backward,

@@ -104,6 +104,133 @@ clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
   return st;
 }
 
+/* ------------------------------------------------------------ timings */
+
+/* A command whose device time is read once it completed. */
+struct clt_cl_timed {
+  cl_event ev; /* a reference held here */
+  const char *name;
+  clt_timing_kind kind;
+  size_t bytes;
+};
+/* Kept events before a wait collects them, bounding what is held. */
+#define MAX_TIMED 4096
+
+cl_event *clt_cl_event_slot(clt_context *ctx, cl_event *slot) {
+  return ctx->timings ? slot : NULL;
+}
+
+/* Adds the device time of every kept event to ctx's timings and lets them
+   go; call only when the queue is idle (after a blocking command). */
+static void collect(clt_context *ctx) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  for (size_t i = 0; i < cl->ntimed; i++) {
+    struct clt_cl_timed *t = &cl->timed[i];
+    cl_ulong start = 0, end = 0;
+    if (clGetEventProfilingInfo(t->ev, CL_PROFILING_COMMAND_START, sizeof start,
+                                &start, NULL) == CL_SUCCESS &&
+        clGetEventProfilingInfo(t->ev, CL_PROFILING_COMMAND_END, sizeof end,
+                                &end, NULL) == CL_SUCCESS &&
+        end >= start)
+      clt_timing_add(ctx, t->name, t->kind, 1, 1e-9 * (double)(end - start),
+                     t->bytes);
+    clReleaseEvent(t->ev);
+  }
+  cl->ntimed = 0;
+}
+
+/* The host's time blocked since t0, then the device times. */
+static void waited(clt_context *ctx, double t0) {
+  clt_timing_add(ctx, "host wait", CLT_TIMING_WAIT, 1, clt_now() - t0, 0);
+  collect(ctx);
+}
+
+void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
+                  clt_timing_kind kind, size_t bytes) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  if (!ev) return;
+  if (cl->ntimed == cl->cap_timed) {
+    if (cl->ntimed == MAX_TIMED) {
+      double t0 = clt_now();
+      clFinish(cl->queue);
+      waited(ctx, t0);
+    } else {
+      size_t cap = cl->cap_timed ? 2 * cl->cap_timed : 256;
+      struct clt_cl_timed *v = realloc(cl->timed, cap * sizeof *v);
+      if (!v) {
+        clReleaseEvent(ev); /* lose one timing rather than fail the op */
+        return;
+      }
+      cl->timed = v, cl->cap_timed = cap;
+    }
+  }
+  cl->timed[cl->ntimed++] = (struct clt_cl_timed){ev, name, kind, bytes};
+}
+
+clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
+                        size_t bytes, const void *host) {
+  cl_event ev = NULL;
+  double t0 = clt_now();
+  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, mem, CL_TRUE,
+                                       offset, bytes, host, 0, NULL,
+                                       clt_cl_event_slot(ctx, &ev)));
+  clt_cl_timed(ctx, ev, "write", CLT_TIMING_TRANSFER, bytes);
+  if (ev) waited(ctx, t0);
+  return CLT_OK;
+}
+
+clt_status clt_cl_read(clt_context *ctx, cl_mem mem, size_t offset,
+                       size_t bytes, void *host, cl_event *done) {
+  cl_event ev = NULL;
+  double t0 = clt_now();
+  CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, mem,
+                                      done ? CL_FALSE : CL_TRUE, offset, bytes,
+                                      host, 0, NULL,
+                                      done ? done : clt_cl_event_slot(ctx, &ev)));
+  if (done && ctx->timings && clRetainEvent(*done) == CL_SUCCESS) ev = *done;
+  clt_cl_timed(ctx, ev, "read", CLT_TIMING_TRANSFER, bytes);
+  if (ev && !done) waited(ctx, t0);
+  return CLT_OK;
+}
+
+clt_status clt_cl_fill(clt_context *ctx, cl_mem mem, const void *pattern,
+                       size_t pattern_size, size_t offset, size_t bytes) {
+  cl_event ev = NULL;
+  CLT_CL_TRY(ctx, clEnqueueFillBuffer(clt_cl_of(ctx)->queue, mem, pattern,
+                                      pattern_size, offset, bytes, 0, NULL,
+                                      clt_cl_event_slot(ctx, &ev)));
+  clt_cl_timed(ctx, ev, "fill", CLT_TIMING_TRANSFER, bytes);
+  return CLT_OK;
+}
+
+clt_status clt_cl_copy(clt_context *ctx, cl_mem src, size_t src_offset,
+                       cl_mem dst, size_t dst_offset, size_t bytes) {
+  cl_event ev = NULL;
+  CLT_CL_TRY(ctx, clEnqueueCopyBuffer(clt_cl_of(ctx)->queue, src, dst,
+                                      src_offset, dst_offset, bytes, 0, NULL,
+                                      clt_cl_event_slot(ctx, &ev)));
+  clt_cl_timed(ctx, ev, "copy", CLT_TIMING_TRANSFER, bytes);
+  return CLT_OK;
+}
+
+/* A finish with nothing timed in flight waited for nothing: it is not
+   recorded (clt_context_timings itself finishes). */
+clt_status clt_cl_finish(clt_context *ctx) {
+  bool busy = clt_cl_of(ctx)->ntimed > 0;
+  double t0 = clt_now();
+  CLT_CL_TRY(ctx, clFinish(clt_cl_of(ctx)->queue));
+  if (busy) waited(ctx, t0);
+  return CLT_OK;
+}
+
+clt_status clt_cl_wait(clt_context *ctx, cl_event ev) {
+  double t0 = clt_now();
+  CLT_CL_TRY(ctx, clWaitForEvents(1, &ev));
+  if (ctx->timings)
+    clt_timing_add(ctx, "host wait", CLT_TIMING_WAIT, 1, clt_now() - t0, 0);
+  return CLT_OK;
+}
+
 /* Process-wide cache of the embedded program's binary per device and
    profile (its build options): a cached
    POCL build from source still costs ~22 ms, from the binary under 1 ms,
@@ -191,7 +318,8 @@ clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found) {
   if (err != CL_SUCCESS)
     return clt_cl_fail(ctx, err, "clCreateContext", __FILE__, __LINE__);
   clt_cl_count(1);
-  cl->queue = clCreateCommandQueue(cl->context, device, 0, &err);
+  cl->queue = clCreateCommandQueue(
+      cl->context, device, ctx->timings ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
   if (err != CL_SUCCESS)
     return clt_cl_fail(ctx, err, "clCreateCommandQueue", __FILE__, __LINE__);
   clt_cl_count(1);
@@ -215,6 +343,9 @@ void clt_cl_close(clt_context *ctx) {
   clt_cl_context *cl = clt_cl_of(ctx);
   if (!cl) return;
   clt_blas_release(ctx);
+  if (cl->ntimed) clFinish(cl->queue);
+  collect(ctx);
+  free(cl->timed);
   for (size_t i = 0; i < CLT_K_COUNT; i++)
     if (cl->kernels[i]) clReleaseKernel(cl->kernels[i]), clt_cl_count(-1);
   if (cl->scratch) clt_cl_release_mem(cl->scratch);
@@ -301,8 +432,11 @@ clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
     if (global[d] == 0) return CLT_OK; /* nothing to do */
     g[d] = local ? clt_round_up(global[d], local[d]) : global[d];
   }
+  cl_event ev = NULL;
   cl_int err = clEnqueueNDRangeKernel(clt_cl_of(ctx)->queue, k, dims, offset,
-                                      g, local, 0, NULL, NULL);
+                                      g, local, 0, NULL,
+                                      clt_cl_event_slot(ctx, &ev));
+  if (err == CL_SUCCESS) clt_cl_timed(ctx, ev, name, CLT_TIMING_KERNEL, 0);
   if (err != CL_SUCCESS)
     return clt_fail(ctx,
                     err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY ||
@@ -336,9 +470,8 @@ clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
                      CLT_ARG(zero), CLT_ARG(groups), CLT_ARG(part),
                      CLT_ARG(dst), CLT_LOCAL(wg * sizeof(float))));
   float r;
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, part, CL_TRUE,
-                                      REDUCE_GROUPS * sizeof(float),
-                                      sizeof r, &r, 0, NULL, NULL));
+  CLT_TRY(clt_cl_read(ctx, part, REDUCE_GROUPS * sizeof(float), sizeof r, &r,
+                      NULL));
   *out = r;
   return CLT_OK;
 }

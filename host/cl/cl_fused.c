@@ -139,10 +139,9 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(div), CLT_ARG(use_den)));
 
   float info[CLT_STEP_I_BAD + 1];
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, scr, CL_TRUE,
-                                      CLT_I_BAD_LABEL * sizeof(float),
-                                      (CLT_STEP_I_BAD + 1 - CLT_I_BAD_LABEL) * sizeof(float),
-                                      info + CLT_I_BAD_LABEL, 0, NULL, NULL));
+  CLT_TRY(clt_cl_read(ctx, scr, CLT_I_BAD_LABEL * sizeof(float),
+                      (CLT_STEP_I_BAD + 1 - CLT_I_BAD_LABEL) * sizeof(float),
+                      info + CLT_I_BAD_LABEL, NULL));
   uint32_t bad_idx, bad_cw, bad_row;
   int32_t value_at;
   memcpy(&bad_idx, &info[CLT_I_BAD_PW], sizeof bad_idx);

@@ -60,6 +60,10 @@ typedef struct clt_cl_context {
   cl_mem scratch; /* reduction partials, grown on demand */
   size_t scratch_bytes;
   void *blas_state; /* owned by host/cl/blas.c, NULL until first GEMM */
+  /* With record_timings: the queue profiles, and the events of commands
+     whose device time is not read yet wait here (host/cl/cl_core.c). */
+  struct clt_cl_timed *timed;
+  size_t ntimed, cap_timed;
 } clt_cl_context;
 
 static inline clt_cl_context *clt_cl_of(const clt_context *ctx) {
@@ -137,6 +141,29 @@ clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
   clt_cl_launch((ctx), (id), (dims), NULL, (global), (local),                 \
                 sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),         \
                 (clt_karg[]){__VA_ARGS__})
+
+/* Transfers and waits: every one of the library goes through these (and
+   every launch through clt_cl_launch), so that a context with
+   record_timings times them all. Offsets and sizes in bytes. */
+clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
+                        size_t bytes, const void *host); /* blocking */
+/* Blocking with done NULL; else enqueued only, and *done (the caller
+   releases it) completes when host holds the bytes. */
+clt_status clt_cl_read(clt_context *ctx, cl_mem mem, size_t offset,
+                       size_t bytes, void *host, cl_event *done);
+clt_status clt_cl_fill(clt_context *ctx, cl_mem mem, const void *pattern,
+                       size_t pattern_size, size_t offset, size_t bytes);
+clt_status clt_cl_copy(clt_context *ctx, cl_mem src, size_t src_offset,
+                       cl_mem dst, size_t dst_offset, size_t bytes);
+/* Waits for everything enqueued, or for event ev only. */
+clt_status clt_cl_finish(clt_context *ctx);
+clt_status clt_cl_wait(clt_context *ctx, cl_event ev);
+/* An event pointer for a command enqueued outside these functions (by
+   CLBlast), NULL when nothing is timed; pass what it pointed to, after a
+   successful enqueue, to clt_cl_timed. */
+cl_event *clt_cl_event_slot(clt_context *ctx, cl_event *slot);
+void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
+                  clt_timing_kind kind, size_t bytes);
 
 /* Deterministic sum of n floats of mem starting at element offset, into
    *out (the result is read back: 8 bytes). Order depends only on n. */

@@ -22,9 +22,7 @@ clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
   CLT_TRY(CLT_LAUNCH(ctx, CLT_K_loss_finish, 1, &wg, &wg, CLT_ARG(scr),
                      CLT_ARG(m), CLT_ARG(div), CLT_ARG(den), CLT_ARG(chk),
                      CLT_LOCAL(wg * sizeof(float))));
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, scr, CL_TRUE, 0, bytes, out,
-                                      0, NULL, NULL));
-  return CLT_OK;
+  return clt_cl_read(ctx, scr, 0, bytes, out, NULL);
 }
 
 static uint32_t info_index(const float *info, int slot) {
@@ -47,10 +45,7 @@ static targ arg_of(const clt_tensor *t, cl_mem dummy) {
 /* Reads one 4-byte element of t for an error message. */
 static clt_status read_elem(clt_context *ctx, const clt_tensor *t, size_t k,
                             void *out) {
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(clt_cl_of(ctx)->queue, t->st->mem, CL_TRUE,
-                                      (t->offset + k) * 4, 4, out, 0, NULL,
-                                      NULL));
-  return CLT_OK;
+  return clt_cl_read(ctx, t->st->mem, (t->offset + k) * 4, 4, out, NULL);
 }
 
 clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
@@ -89,9 +84,8 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
     /* Nothing to check: info all ones flags nothing (the denominators are
        not read by these kernels). */
     cl_uint ones = CLT_NONE;
-    CLT_CL_TRY(ctx, clEnqueueFillBuffer(clt_cl_of(ctx)->queue, scr, &ones, sizeof ones, 0,
-                                        CLT_INFO * sizeof(float),
-                                        0, NULL, NULL));
+    CLT_TRY(clt_cl_fill(ctx, scr, &ones, sizeof ones, 0,
+                        CLT_INFO * sizeof(float)));
   }
 
   /* The MEAN divisor and the matching dS scale k. */

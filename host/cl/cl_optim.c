@@ -42,9 +42,7 @@ void clt_cl_optim_entry_free(clt_opt_entry *e) {
 static clt_status upload(clt_context *ctx, const void *data, size_t bytes,
                          cl_mem *out) {
   CLT_TRY(clt_cl_alloc(ctx, bytes, out));
-  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, *out, CL_TRUE, 0, bytes,
-                                       data, 0, NULL, NULL));
-  return CLT_OK;
+  return clt_cl_write(ctx, *out, 0, bytes, data);
 }
 
 /* The unit words and the tensor table of e (see host/optim_impl.h). */
@@ -184,7 +182,6 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
                              const clt_tensor *grad,
                              const clt_opt_scalars *sc, clt_optim_outcome *out) {
   clt_context *ctx = opt->ctx;
-  clt_cl_context *cl = clt_cl_of(ctx);
   const clt_optim_desc *d = &opt->desc;
   clt_opt_cl *c = e->cl;
   *out = (clt_optim_outcome){.pending = false, .skipped = false, .norm = NAN};
@@ -203,9 +200,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     /* No statistics pass writes aux[0..3]: the defaults (after a load that
        changed clipping, the guard or maximize). */
     const float header[4] = {0.0f, sgn, NAN, 0.0f};
-    CLT_CL_TRY(ctx, clEnqueueWriteBuffer(cl->queue, c->aux, CL_TRUE, 0,
-                                         sizeof header, header, 0, NULL,
-                                         NULL));
+    CLT_TRY(clt_cl_write(ctx, c->aux, 0, sizeof header, header));
     c->dirty = false;
     c->header_scale = sgn;
   }
@@ -312,9 +307,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     c->pending = NULL;
     c->dropped = true;
   }
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, c->aux, CL_FALSE, 0,
-                                      sizeof c->back, c->back, 0, NULL,
-                                      &c->pending));
+  CLT_TRY(clt_cl_read(ctx, c->aux, 0, sizeof c->back, c->back, &c->pending));
   out->pending = true;
   return CLT_OK;
 }
@@ -333,13 +326,11 @@ clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
                               sizeof status, &status, NULL));
     if (status != CL_COMPLETE) return CLT_OK;
   }
-  cl_int err = clWaitForEvents(1, &c->pending);
+  clt_status st = clt_cl_wait(opt->ctx, c->pending);
   clReleaseEvent(c->pending);
   c->pending = NULL;
   c->dropped = false;
-  if (err != CL_SUCCESS)
-    return clt_cl_fail(opt->ctx, err, "clWaitForEvents(optimizer step)",
-                       __FILE__, __LINE__);
+  CLT_TRY(st);
   *had = true;
   *skipped = c->back[0] != 0.0f;
   *norm = c->back[2];

@@ -41,9 +41,8 @@ clt_status clt_cl_accuracy(clt_context *ctx, const clt_tensor *S,
   CLT_TRY(CLT_LAUNCH(ctx, CLT_K_accuracy_total, 1, &one, &one, CLT_ARG(part),
                      CLT_ARG(groups)));
   cl_ulong total[2];
-  CLT_CL_TRY(ctx, clEnqueueReadBuffer(cl->queue, part, CL_TRUE,
-                                      2 * ACC_GROUPS * sizeof(cl_ulong),
-                                      sizeof total, total, 0, NULL, NULL));
+  CLT_TRY(clt_cl_read(ctx, part, 2 * ACC_GROUPS * sizeof(cl_ulong),
+                      sizeof total, total, NULL));
   if (total[1] > 0)
     return clt_fail(ctx, CLT_ERR_LABEL,
                     "accuracy: %llu labels outside [0, %zu)",

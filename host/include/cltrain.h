@@ -79,6 +79,9 @@ typedef struct clt_context_options {
      C reference backend, needs no OpenCL), or a case-insensitive substring
      of an OpenCL device or platform name. */
   const char *device;
+  /* Nonzero: the context records timings (clt_context_timings). On OpenCL
+     its queue profiles every command, which can cost a little speed. */
+  int record_timings;
 } clt_context_options;
 
 CLT_API clt_status clt_context_create(const clt_context_options *options,
@@ -95,6 +98,33 @@ CLT_API int clt_context_is_reference(const clt_context *ctx);
 CLT_API const char *clt_last_error(const clt_context *ctx);
 /* Wait for every queued operation of the context to finish. */
 CLT_API clt_status clt_context_finish(clt_context *ctx);
+
+/* What a context created with record_timings spent its time on, one entry
+   per name, in the order of first use. */
+typedef enum clt_timing_kind {
+  CLT_TIMING_KERNEL,   /* a kernel (OpenCL: "clt_linear_fwd_c2", CLBlast:
+                          "clblast_sgemm"); an op on the reference backend
+                          ("linear_forward") */
+  CLT_TIMING_TRANSFER, /* "write", "read", "fill", "copy" */
+  CLT_TIMING_WAIT      /* "host wait": the host blocked on the device */
+} clt_timing_kind;
+typedef struct clt_timing {
+  const char *name; /* static: valid as long as the library is loaded */
+  clt_timing_kind kind;
+  uint64_t count;   /* launches, transfers or waits */
+  /* Device time from OpenCL profiling events; host time on the reference
+     backend and for waits. */
+  double seconds;
+  uint64_t bytes;   /* transfers: bytes moved */
+} clt_timing;
+
+/* Waits for the context's queued work, then fills up to cap entries (out
+   may be NULL when cap is 0) and sets *count to the number recorded.
+   CLT_ERR_INVALID_ARG when ctx was created without record_timings. */
+CLT_API clt_status clt_context_timings(clt_context *ctx, clt_timing *out,
+                                       size_t cap, size_t *count);
+/* Forgets what was recorded (e.g. after warm-up). */
+CLT_API clt_status clt_context_timings_reset(clt_context *ctx);
 
 /* One OpenCL device as seen by discovery. */
 typedef struct clt_device_info {

@@ -82,6 +82,7 @@ static void ref_close(clt_context *ctx) { (void)ctx; }
 const clt_backend clt_ref_backend = {
     .name = "reference",
     .double_precision = true,
+    .host_timed = true,
     .open = ref_open,
     .profile = ref_profile,
     .alloc = ref_alloc,
