@@ -494,7 +494,7 @@ int main(int argc, char **argv) {
   bu_note(r, "array_bytes", "%zu", n * sizeof(float));
 
   clt_context *ctx = NULL;
-  clt_status st = clt_context_create(&(clt_context_options){o.device}, &ctx);
+  clt_status st = clt_context_create(&(clt_context_options){.device = o.device}, &ctx);
   if (st != CLT_OK) {
     fprintf(stderr, "bench_floors: no cltrain context: %s (%s)\n",
             clt_status_str(st), clt_last_error(NULL));

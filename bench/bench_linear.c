@@ -224,7 +224,7 @@ int main(int argc, char **argv) {
                     &o);
   if (rc >= 0) return rc;
   clt_context *ctx = NULL;
-  clt_status st = clt_context_create(&(clt_context_options){o.device}, &ctx);
+  clt_status st = clt_context_create(&(clt_context_options){.device = o.device}, &ctx);
   if (st != CLT_OK || clt_context_is_reference(ctx)) {
     fprintf(stderr, "bench_linear: needs an OpenCL device: %s\n",
             st != CLT_OK ? clt_last_error(NULL) : "got the reference backend");

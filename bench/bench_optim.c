@@ -107,8 +107,32 @@ static void fill(float *v, size_t n, uint64_t seed, float scale) {
   }
 }
 
-/* Three steps at 4097 parameters on the device and on the reference. */
-static int validate(const char *device, const kind_cfg *k) {
+/* The kernels and transfers of ctx's recorded steps, per step, into a note
+   "<kind>_launches" of r ("clt_optim_adam x1, ..."): the launches each
+   kind makes, from the library's timings. */
+static int note_launches(bu_report *r, clt_context *ctx, const kind_cfg *k,
+                         int steps) {
+  clt_timing v[16];
+  size_t n = 0;
+  if (clt_context_timings(ctx, v, 16, &n) != CLT_OK) {
+    fprintf(stderr, "bench_optim: timings: %s\n", clt_last_error(ctx));
+    return 1;
+  }
+  char list[512] = "", key[64];
+  size_t used = 0;
+  for (size_t i = 0; i < n && i < 16 && used < sizeof list; i++)
+    if (v[i].kind != CLT_TIMING_WAIT)
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%s x%.3g",
+                               used ? ", " : "", v[i].name,
+                               (double)v[i].count / steps);
+  snprintf(key, sizeof key, "%s_launches", k->op);
+  bu_note(r, key, "%s", list);
+  return 0;
+}
+
+/* Three steps at 4097 parameters on the device and on the reference; the
+   device's launches per step (of the last two) noted in r. */
+static int validate(bu_report *r, const char *device, const kind_cfg *k) {
   enum { N = 4097 };
   static float p0[N], g[N], got[N], want[N];
   fill(p0, N, 1, 1.0f);
@@ -117,7 +141,7 @@ static int validate(const char *device, const kind_cfg *k) {
   const char *specs[2] = {device, "ref"};
   float *out[2] = {got, want};
   for (int b = 0; b < 2; b++) {
-    clt_context_options o = {.device = specs[b]};
+    clt_context_options o = {.device = specs[b], .record_timings = b == 0};
     clt_context *ctx = NULL;
     clt_optimizer *opt = NULL;
     clt_tensor *p = NULL, *gt = NULL;
@@ -127,8 +151,12 @@ static int validate(const char *device, const kind_cfg *k) {
     if (st == CLT_OK) st = clt_tensor_create(ctx, 1, N, CLT_FLOAT32, &gt);
     if (st == CLT_OK) st = clt_tensor_write(p, p0, sizeof p0);
     if (st == CLT_OK) st = clt_tensor_write(gt, g, sizeof g);
-    for (int t = 0; t < 3 && st == CLT_OK; t++)
+    for (int t = 0; t < 3 && st == CLT_OK; t++) {
       st = clt_optimizer_step(opt, p, gt);
+      /* The launches of steps 2 and 3: the first also sets up the state. */
+      if (st == CLT_OK && b == 0 && t == 0) st = clt_context_timings_reset(ctx);
+    }
+    if (st == CLT_OK && b == 0 && note_launches(r, ctx, k, 2)) st = CLT_ERR_OPENCL;
     if (st == CLT_OK) st = clt_tensor_read(p, out[b], sizeof got);
     if (st != CLT_OK)
       fprintf(stderr, "bench_optim: %s on %s: %s\n", k->op, specs[b],
@@ -509,7 +537,7 @@ int main(int argc, char **argv) {
   }
   bu_note(r, "device", "%s", clt_context_device_name(ctx));
   const char *device = o.device ? o.device : clt_context_device_name(ctx);
-  for (int k = 0; k < NKINDS && !rc; k++) rc = validate(device, &KINDS[k]);
+  for (int k = 0; k < NKINDS && !rc; k++) rc = validate(r, device, &KINDS[k]);
   const size_t sizes[] = {1u << 20, 1u << 24, 1u << 26};
   for (size_t s = 0; s < 3 && !rc; s++) {
     if (o.quick && sizes[s] != 1u << 24) continue;

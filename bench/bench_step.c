@@ -11,15 +11,10 @@
    D in {784, 3072}, C in {10, 32, 1000} (C = 1000: N up to 16384; --quick:
    N in {4096, 16384}, D = 784, C = 10).
 
-   Per-launch times. The program defines clEnqueueNDRangeKernel and the
-   other enqueue calls itself: the library (linked statically) calls these,
-   which forward to the OpenCL loader's (dlsym RTLD_NEXT). While profiling
-   they give every command an event on a queue created with
-   CL_QUEUE_PROFILING_ENABLE (clCreateCommandQueue is wrapped too), so the
-   device's start and end of each kernel, fill and read-back are known
-   without touching the library; they also count launches and host syncs
-   (blocking reads, clFinish). Wall times come from a second context whose
-   queue profiles nothing.
+   Per-launch times come from a second context created with
+   record_timings: the library's device time of every kernel, fill and
+   read-back and its count of host waits (clt_context_timings). Wall times
+   come from the first, whose queue profiles nothing.
 
    Records: "train_step_<loss>" and "step_<loss>" (samples/s of the whole
    step, floor "step" as in peers.py), "op_xread_<loss>" (X's bytes, one
@@ -32,8 +27,6 @@
    instead of POCL. Every path is validated before it is timed (the op
    against the composition, the C loop against double precision); warm-up
    runs (kernel compilation) are not timed. */
-#define _GNU_SOURCE
-#include <dlfcn.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -42,8 +35,8 @@
 #include <string.h>
 
 #include "benchutil.h"
-#include "cl/cl_internal.h"
 #include "fused.h"
+#include "internal.h"
 
 #define WARMUP 2
 /* The most classes the fused step takes (STEP_MAX_C in host/fused.c):
@@ -51,182 +44,43 @@
 #define FUSED_MAX_C 32
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ------------------------------------------------------ interposition */
+/* ---------------------------------------------------------- profiles */
 
-typedef struct cmd {
-  cl_event ev;
-  const char *label; /* interned */
-} cmd;
-
-static struct {
-  int profile_queues; /* clCreateCommandQueue adds profiling */
-  int record;         /* commands get events and are recorded */
-  long launches, syncs;
-  cmd *v;
-  size_t n, cap;
-  char *names[64];
-  size_t nnames;
-} prof;
-
-static void *real_fn(const char *name) {
-  void *f = dlsym(RTLD_NEXT, name);
-  if (!f) {
-    fprintf(stderr, "bench_step: no %s in the OpenCL loader\n", name);
-    abort();
-  }
-  return f;
-}
-
-/* The loader's function called name, looked up once into *slot. */
-#define REAL(slot, name)                                                      \
-  do {                                                                        \
-    if (!(slot)) {                                                            \
-      void *f_ = real_fn(name);                                               \
-      memcpy(&(slot), &f_, sizeof(slot));                                     \
-    }                                                                         \
-  } while (0)
-
-static const char *intern(const char *s) {
-  for (size_t i = 0; i < prof.nnames; i++)
-    if (strcmp(prof.names[i], s) == 0) return prof.names[i];
-  if (prof.nnames == LEN(prof.names)) return "other";
-  char *c = strdup(s);
-  if (!c) return "other";
-  return prof.names[prof.nnames++] = c;
-}
-
-/* Keeps e (one reference owned here) under label while recording. */
-static void note_cmd(cl_event e, const char *label) {
-  if (prof.n == prof.cap) {
-    size_t cap = prof.cap ? 2 * prof.cap : 256;
-    cmd *v = realloc(prof.v, cap * sizeof *v);
-    if (!v) {
-      clReleaseEvent(e);
-      return;
-    }
-    prof.v = v, prof.cap = cap;
-  }
-  prof.v[prof.n++] = (cmd){e, label};
-}
-
-/* The event pointer to hand to the loader: the caller's, or ours while
-   recording; after the call, record(...) keeps a reference. */
-static cl_event *event_arg(cl_event *caller, cl_event *mine) {
-  return caller ? caller : prof.record ? mine : NULL;
-}
-static void record(cl_int err, cl_event *caller, cl_event mine,
-                   const char *label) {
-  if (err != CL_SUCCESS || !prof.record) return;
-  if (caller) {
-    clRetainEvent(*caller);
-    mine = *caller;
-  }
-  note_cmd(mine, label);
-}
-
-CL_API_ENTRY cl_command_queue CL_API_CALL clCreateCommandQueue(
-    cl_context context, cl_device_id device,
-    cl_command_queue_properties properties, cl_int *errcode_ret) {
-  static cl_command_queue(CL_API_CALL * f)(cl_context, cl_device_id,
-                                           cl_command_queue_properties,
-                                           cl_int *);
-  REAL(f, "clCreateCommandQueue");
-  if (prof.profile_queues) properties |= CL_QUEUE_PROFILING_ENABLE;
-  return f(context, device, properties, errcode_ret);
-}
-
-CL_API_ENTRY cl_int CL_API_CALL clEnqueueNDRangeKernel(
-    cl_command_queue q, cl_kernel k, cl_uint dims, const size_t *off,
-    const size_t *global, const size_t *local, cl_uint nwait,
-    const cl_event *wait, cl_event *event) {
-  static cl_int(CL_API_CALL * f)(cl_command_queue, cl_kernel, cl_uint,
-                                 const size_t *, const size_t *,
-                                 const size_t *, cl_uint, const cl_event *,
-                                 cl_event *);
-  REAL(f, "clEnqueueNDRangeKernel");
-  cl_event mine = NULL;
-  cl_int err = f(q, k, dims, off, global, local, nwait, wait,
-                 event_arg(event, &mine));
-  prof.launches++;
-  if (prof.record && err == CL_SUCCESS) {
-    char name[128] = "kernel";
-    clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
-    record(err, event, mine, intern(name));
-  }
-  return err;
-}
-
-CL_API_ENTRY cl_int CL_API_CALL clEnqueueReadBuffer(
-    cl_command_queue q, cl_mem buf, cl_bool blocking, size_t off, size_t size,
-    void *ptr, cl_uint nwait, const cl_event *wait, cl_event *event) {
-  static cl_int(CL_API_CALL * f)(cl_command_queue, cl_mem, cl_bool, size_t,
-                                 size_t, void *, cl_uint, const cl_event *,
-                                 cl_event *);
-  REAL(f, "clEnqueueReadBuffer");
-  cl_event mine = NULL;
-  cl_int err = f(q, buf, blocking, off, size, ptr, nwait, wait,
-                 event_arg(event, &mine));
-  prof.syncs += blocking != CL_FALSE;
-  record(err, event, mine, blocking ? "read-back (blocking)" : "read-back");
-  return err;
-}
-
-CL_API_ENTRY cl_int CL_API_CALL clEnqueueFillBuffer(
-    cl_command_queue q, cl_mem buf, const void *pattern, size_t psize,
-    size_t off, size_t size, cl_uint nwait, const cl_event *wait,
-    cl_event *event) {
-  static cl_int(CL_API_CALL * f)(cl_command_queue, cl_mem, const void *,
-                                 size_t, size_t, size_t, cl_uint,
-                                 const cl_event *, cl_event *);
-  REAL(f, "clEnqueueFillBuffer");
-  cl_event mine = NULL;
-  cl_int err = f(q, buf, pattern, psize, off, size, nwait, wait,
-                 event_arg(event, &mine));
-  prof.launches++;
-  record(err, event, mine, "fill");
-  return err;
-}
-
-CL_API_ENTRY cl_int CL_API_CALL clFinish(cl_command_queue q) {
-  static cl_int(CL_API_CALL * f)(cl_command_queue);
-  REAL(f, "clFinish");
-  prof.syncs++;
-  return f(q);
-}
-
-/* Device time per label over the profiled steps: sec[label * steps + k]
-   is step k's total for that label. */
+/* Device time per kernel (and transfer) over the profiled steps, from the
+   timings of a context that records them: sec[label * steps + k] is step
+   k's total for that label. */
 #define MAX_LABELS 32
 typedef struct profile {
-  const char *label[MAX_LABELS];
-  double count[MAX_LABELS]; /* commands over all steps */
+  const char *label[MAX_LABELS]; /* the library's static names */
+  double count[MAX_LABELS];      /* commands over all steps */
   double *sec;
   size_t nl, steps;
-  double busy, span; /* totals: sum of command times; first start to last end */
+  double busy, launches, waits; /* totals over the steps */
 } profile;
 
-/* Folds the commands recorded during step k into p and releases them. */
-static void profile_take(profile *p, size_t k) {
-  cl_ulong first = 0, last = 0;
-  for (size_t i = 0; i < prof.n; i++) {
-    cl_ulong s = 0, e = 0;
-    clGetEventProfilingInfo(prof.v[i].ev, CL_PROFILING_COMMAND_START, sizeof s,
-                            &s, NULL);
-    clGetEventProfilingInfo(prof.v[i].ev, CL_PROFILING_COMMAND_END, sizeof e,
-                            &e, NULL);
-    clReleaseEvent(prof.v[i].ev);
-    if (!first || s < first) first = s;
-    if (e > last) last = e;
-    size_t t = 0;
-    while (t < p->nl && p->label[t] != prof.v[i].label) t++;
-    if (t == MAX_LABELS) continue;
-    if (t == p->nl) p->label[p->nl++] = prof.v[i].label;
-    p->count[t] += 1;
-    p->sec[t * p->steps + k] += 1e-9 * (double)(e - s);
-    p->busy += 1e-9 * (double)(e - s);
+/* Folds what ctx recorded since its last reset, step k's, into p. */
+static int profile_take(profile *p, clt_context *ctx, size_t k) {
+  clt_timing v[64];
+  size_t n = 0;
+  if (clt_context_timings(ctx, v, LEN(v), &n) != CLT_OK) {
+    fprintf(stderr, "bench_step: timings: %s\n", clt_last_error(ctx));
+    return 1;
   }
-  p->span += 1e-9 * (double)(last - first);
-  prof.n = 0;
+  for (size_t i = 0; i < n && i < LEN(v); i++) {
+    if (v[i].kind == CLT_TIMING_WAIT) {
+      p->waits += (double)v[i].count;
+      continue;
+    }
+    if (strcmp(v[i].name, "read") != 0) p->launches += (double)v[i].count;
+    size_t t = 0;
+    while (t < p->nl && strcmp(p->label[t], v[i].name) != 0) t++;
+    if (t == MAX_LABELS) continue;
+    if (t == p->nl) p->label[p->nl++] = v[i].name;
+    p->count[t] += (double)v[i].count;
+    p->sec[t * p->steps + k] += v[i].seconds;
+    p->busy += v[i].seconds;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------- jobs */
@@ -564,29 +418,26 @@ static const char *loss_name(clt_loss_kind k) {
   return k == CLT_LOSS_HINGE ? "hinge" : "softmax";
 }
 
-/* Profiles `steps` steps of j on its (profiling) context and prints and
-   records the per-launch device times. */
+/* Profiles `steps` steps of j on its context (which records timings) and
+   prints and records the per-launch device times. */
 static int profile_job(bu_report *r, job *j, size_t steps) {
   profile p = {.steps = steps, .sec = calloc(steps * MAX_LABELS, sizeof(double))};
   if (!p.sec) return 1;
-  long l0 = prof.launches, s0 = prof.syncs;
   size_t iters = j->iters;
   j->iters = 1;
   int rc = 0;
   for (size_t k = 0; k < steps && !rc; k++) {
-    prof.record = 1;
-    rc = run(j);
-    prof.record = 0;
-    profile_take(&p, k);
+    rc = clt_context_timings_reset(j->ctx) != CLT_OK;
+    if (!rc) rc = run(j);
+    if (!rc) rc = profile_take(&p, j->ctx, k);
   }
   j->iters = iters;
-  double launches = (double)(prof.launches - l0) / (double)steps;
-  double syncs = (double)(prof.syncs - s0) / (double)steps - 1; /* run's finish */
+  double per = 1.0 / (double)steps;
   if (!rc)
-    printf("  %s, %s N=%zu D=%zu C=%zu: %.1f launches and fills, %.1f host "
-           "syncs per step (besides the final finish)\n",
+    printf("  %s, %s N=%zu D=%zu C=%zu: %.1f launches, fills and copies, "
+           "%.1f host waits per step (besides the final finish)\n",
            impl_name(j->impl), loss_name(j->loss.kind), j->X->rows,
-           j->X->cols, j->W->cols, launches, syncs);
+           j->X->cols, j->W->cols, p.launches * per, p.waits * per - 1);
   for (size_t t = 0; t < p.nl && !rc; t++) {
     double *v = p.sec + t * steps;
     char op[96];
@@ -596,14 +447,10 @@ static int profile_job(bu_report *r, job *j, size_t steps) {
                   .c = (long long)j->W->cols};
     bu_stats s = bu_summarize(v, (int)steps);
     printf("    %-30s x%-4.3g median %9.1f us  [%.1f .. %.1f]\n", p.label[t],
-           p.count[t] / (double)steps, 1e6 * s.median, 1e6 * s.min,
-           1e6 * s.max);
+           p.count[t] * per, 1e6 * s.median, 1e6 * s.min, 1e6 * s.max);
     rc = bu_add(r, &rec, v, (int)steps);
   }
-  if (!rc)
-    printf("    device busy %.1f us, first start to last end %.1f us per "
-           "step (means)\n",
-           1e6 * p.busy / (double)steps, 1e6 * p.span / (double)steps);
+  if (!rc) printf("    device busy %.1f us per step (mean)\n", 1e6 * p.busy * per);
   free(p.sec);
   return rc;
 }
@@ -874,11 +721,10 @@ int main(int argc, char **argv) {
     free_problem(&pb);
   }
   clt_status st = CLT_OK;
-  if (!rc) st = clt_context_create(&(clt_context_options){o.device}, &e.ctx);
-  prof.profile_queues = 1;
+  if (!rc) st = clt_context_create(&(clt_context_options){.device = o.device}, &e.ctx);
   if (!rc && st == CLT_OK)
-    st = clt_context_create(&(clt_context_options){o.device}, &e.pctx);
-  prof.profile_queues = 0;
+    st = clt_context_create(
+        &(clt_context_options){.device = o.device, .record_timings = 1}, &e.pctx);
   if (!rc && (st != CLT_OK || clt_context_is_reference(e.ctx))) {
     fprintf(stderr, "bench_step: needs an OpenCL device: %s\n",
             st != CLT_OK ? clt_last_error(NULL) : "got the reference backend");

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,4 +522,48 @@ Test(cli, divergence_exits_1_naming_step_and_rate) {
              "--lr 10 --schedule constant --batch 20 --epochs 3 --device ref",
              "diverged");
   cr_assert_not_null(strstr(out, "learning rate 10"), "%s", out);
+}
+
+/* --profile: after the result, a table of every kernel (reference: op),
+   transfer and wait, longest first; with --json a "profile" object keyed
+   by name inside the result object. Without --profile, neither. */
+Test(cli, profile_prints_the_timings_table_and_json) {
+  const char *devices[] = {"ref", "cpu"};
+  for (size_t d = 0; d < (tu_have_opencl() ? 2 : 1); d++) {
+    bool ref = d == 0;
+    char args[512];
+    snprintf(args, sizeof args,
+             "train --data train.csv --test test.csv --epochs 2 --batch 32 "
+             "--device %s --quiet --profile", devices[d]);
+    EXPECT_RUN(0, args, "profile: ");
+    cr_assert_not_null(strstr(out, ref ? "linear_forward" : "clt_"), "%s", out);
+    cr_assert_not_null(strstr(out, ref ? "optim_step" : "host wait"), "%s", out);
+    cr_assert_not_null(strstr(out, "write "), "%s", out);
+    /* Longest first: the totals (ms, fourth column) never increase. */
+    double prev = INFINITY;
+    int rows = 0;
+    for (const char *l = strchr(strstr(out, "share"), '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+      char name[64], kind[16];
+      unsigned long long count;
+      double ms;
+      if (sscanf(l + 1, "%63s %15s %llu %lf", name, kind, &count, &ms) != 4) continue;
+      if (strcmp(kind, "wait") == 0) continue;
+      cr_assert_leq(ms, prev, "%s after a shorter row:\n%s", name, out);
+      cr_assert_geq(count, 1);
+      prev = ms, rows++;
+    }
+    cr_assert_geq(rows, 4, "%s", out);
+
+    snprintf(args, sizeof args,
+             "train --data train.csv --test test.csv --epochs 2 --batch 32 "
+             "--device %s --json --profile", devices[d]);
+    EXPECT_RUN(0, args, "\"profile\":{\"");
+    const char *p = strstr(out, "\"profile\":{");
+    cr_assert_not_null(strstr(p, "\"kind\":\"kernel\",\"count\":"), "%s", p);
+    cr_assert_not_null(strstr(p, "\"kind\":\"transfer\""), "%s", p);
+    cr_assert_not_null(strstr(p, "}}}\n"), "the object closes the result: %s", p);
+    cr_assert_not_null(strstr(out, "\"test_accuracy\":"), "%s", out);
+  }
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --json", NULL);
+  cr_assert_null(strstr(out, "profile"), "%s", out);
 }

@@ -14,10 +14,18 @@ int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);
 
-/* A context on device (NULL: auto, or CLT_DEVICE) into *out: 0, or the
-   exit status after a message naming the request (host/cli/device.c). */
+/* A context on device (NULL: auto, or CLT_DEVICE), recording timings when
+   record_timings, into *out: 0, or the exit status after a message naming
+   the request (host/cli/device.c). */
 typedef struct clt_context clt_context;
-int clt_cli_context(const char *cmd, const char *device, clt_context **out);
+int clt_cli_context(const char *cmd, const char *device, int record_timings,
+                    clt_context **out);
+
+/* The timings ctx recorded (--profile, host/cli/profile.c), longest first:
+   a table, or a JSON object keyed by name. 0, or -1 after a message on
+   stderr. */
+int clt_cli_print_timings(FILE *f, clt_context *ctx);
+int clt_cli_json_timings(FILE *f, clt_context *ctx);
 
 /* Strict numbers (host/cli/numbers.c): true and *out set when s is a
    number in [lo, hi] ((lo, hi] with open_lo), or an integer in [lo, hi];

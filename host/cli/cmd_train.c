@@ -234,7 +234,9 @@ static void train_usage(FILE *f) {
           "  --metrics FILE.csv     one row per epoch\n"
           "  --plot FILE.png        loss and accuracy curves (gnuplot)\n"
           "  --json                 one JSON object as the last line of stdout\n"
-          "  --quiet                no per-epoch lines\n");
+          "  --quiet                no per-epoch lines\n"
+          "  --profile              after training, the device time of every kernel,\n"
+          "                         transfer and host wait (a \"profile\" object in --json)\n");
 }
 
 typedef struct train_args {
@@ -242,7 +244,7 @@ typedef struct train_args {
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
       *metrics, *plot;
   double lr, l1, l2, weight_decay, warmup, init_std;
-  int have_lr, have_wd, have_prep, json, quiet, bias;
+  int have_lr, have_wd, have_prep, json, quiet, bias, profile;
   size_t batch, epochs;
   /* Resolved by resolve_names. */
   clt_loss_kind loss_kind;
@@ -270,6 +272,7 @@ static int parse_train(int argc, char **argv, train_args *a) {
     }
     if (strcmp(f, "--json") == 0) { a->json = 1; continue; }
     if (strcmp(f, "--quiet") == 0) { a->quiet = 1; continue; }
+    if (strcmp(f, "--profile") == 0) { a->profile = 1; continue; }
     if (strcmp(f, "--no-bias") == 0) { a->bias = 0; continue; }
     if (i + 1 >= argc) {
       fprintf(stderr, "cltrain train: %s needs a value (or is unknown; see --help)\n", f);
@@ -480,7 +483,7 @@ int clt_cmd_train(int argc, char **argv) {
   clt_prep_apply(&prep, &test);
 
   clt_context *ctx = NULL;
-  if ((rc = clt_cli_context("train", a.device, &ctx))) goto out_prep;
+  if ((rc = clt_cli_context("train", a.device, a.profile, &ctx))) goto out_prep;
   clt_trainer *tr = NULL;
   clt_status st = clt_trainer_create(ctx, &opt, &train, &test, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
@@ -597,13 +600,20 @@ int clt_cmd_train(int argc, char **argv) {
     printf(",\"optimizer\":");
     clt_json_string(stdout, a.optim);
     printf(",\"epochs\":%zu,\"batch\":%zu,\"train_loss\":%.9g,\"test_loss\":%.9g,"
-           "\"test_accuracy\":%.6f,\"seconds\":%.6f,\"samples_per_second\":%.1f}\n",
+           "\"test_accuracy\":%.6f,\"seconds\":%.6f,\"samples_per_second\":%.1f",
            clt_trainer_epochs_done(tr), opt.batch, es.train_loss, es.test_loss,
            es.test_accuracy, seconds, seconds > 0 ? (double)trained / seconds : 0.0);
-  } else if (rc == 0 && !a.quiet) {
-    printf("test accuracy %.4f after %zu epochs; training phase %.2f s, %.0f samples/s\n",
-           es.test_accuracy, clt_trainer_epochs_done(tr), seconds,
-           seconds > 0 ? (double)trained / seconds : 0.0);
+    if (a.profile) {
+      printf(",\"profile\":");
+      if (clt_cli_json_timings(stdout, ctx) != 0) rc = 1;
+    }
+    printf("}\n");
+  } else if (rc == 0) {
+    if (!a.quiet)
+      printf("test accuracy %.4f after %zu epochs; training phase %.2f s, %.0f samples/s\n",
+             es.test_accuracy, clt_trainer_epochs_done(tr), seconds,
+             seconds > 0 ? (double)trained / seconds : 0.0);
+    if (a.profile && clt_cli_print_timings(stdout, ctx) != 0) rc = 1;
   }
 out_trainer:
   clt_trainer_destroy(tr);
@@ -695,7 +705,7 @@ int clt_cmd_predict(int argc, char **argv) {
   clt_prep_apply(&m.prep, &ds);
 
   clt_context *ctx = NULL;
-  if ((rc = clt_cli_context("predict", device, &ctx))) goto out_data;
+  if ((rc = clt_cli_context("predict", device, 0, &ctx))) goto out_data;
   clt_tensor *X = NULL, *y = NULL, *W = NULL, *b = NULL, *S = NULL;
   size_t correct = 0;
   double loss = NAN;
