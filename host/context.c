@@ -40,8 +40,7 @@ static size_t discover(clt_found_device *out, size_t cap) {
 
 clt_status clt_devices_list(clt_device_info *out, size_t cap, size_t *count) {
   if (!count || (cap > 0 && !out)) {
-    clt_set_create_error("clt_devices_list: NULL argument");
-    return CLT_ERR_INVALID_ARG;
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_devices_list: NULL argument");
   }
   clt_found_device devs[MAX_DEVICES];
   size_t n = discover(devs, MAX_DEVICES);
@@ -101,14 +100,12 @@ static clt_status select_device(const char *spec, const clt_found_device *devs,
   if (len > 0 && (size_t)len < sizeof msg)
     snprintf(msg + len, sizeof msg - (size_t)len, "%s; or 'ref')",
              n ? "" : " none");
-  clt_set_create_error(msg);
-  return CLT_ERR_NO_DEVICE;
+  return clt_fail(NULL, CLT_ERR_NO_DEVICE, "%s", msg);
 }
 
 clt_status clt_device_select(const char *spec, size_t *index) {
   if (!index) {
-    clt_set_create_error("clt_device_select: index is NULL");
-    return CLT_ERR_INVALID_ARG;
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_device_select: index is NULL");
   }
   clt_found_device devs[MAX_DEVICES];
   size_t n = discover(devs, MAX_DEVICES);
@@ -118,8 +115,7 @@ clt_status clt_device_select(const char *spec, size_t *index) {
 clt_status clt_context_create(const clt_context_options *options,
                               clt_context **out) {
   if (!out) {
-    clt_set_create_error("clt_context_create: out is NULL");
-    return CLT_ERR_INVALID_ARG;
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_context_create: out is NULL");
   }
   /* The reference backend never touches OpenCL, so it works (and stays
      clean under the sanitizers) on machines without any ICD. */
@@ -132,8 +128,7 @@ clt_status clt_context_create(const clt_context_options *options,
 
   clt_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) {
-    clt_set_create_error("clt_context_create: out of host memory");
-    return CLT_ERR_OUT_OF_MEMORY;
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "clt_context_create: out of host memory");
   }
   ctx->refs = 1;
   ctx->be = index == SIZE_MAX ? &clt_ref_backend : devs[index].be;
@@ -143,7 +138,7 @@ clt_status clt_context_create(const clt_context_options *options,
   if (st == CLT_OK)
     st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index]);
   if (st != CLT_OK) {
-    clt_set_create_error(ctx->err);
+    clt_fail(NULL, st, "%s", ctx->err);
     ctx->be->close(ctx);
     clt_timings_free(ctx);
     free(ctx);

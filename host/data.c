@@ -5,6 +5,7 @@
 
 #include "data.h"
 #include "fileio.h"
+#include "internal.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -21,33 +22,7 @@
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    if (r < 0)
-      err[0] = '\0';
-  }
-  return code;
-}
-
 static const char *nn(const char *s) { return s ? s : "(null)"; }
-
-/* a * b into *r; 0 on overflow. */
-static int mul_ok(size_t a, size_t b, size_t *r) {
-  if (a != 0 && b > SIZE_MAX / a)
-    return 0;
-  *r = a * b;
-  return 1;
-}
 
 void clt_dataset_free(clt_dataset *ds) {
   if (!ds)
@@ -67,66 +42,65 @@ void clt_dataset_free(clt_dataset *ds) {
 
 /* A data file (plain or gzip): a regular file of at most
    CLT_FILE_MAX_BYTES (a FIFO would block, /dev/zero never end). */
-static int gz_open(const char *path, gzFile *out, char *err, size_t errlen) {
-  char why[512];
-  int fd = clt_input_open(path, CLT_FILE_MAX_BYTES, why, sizeof why);
-  if (fd < 0) return fail(err, errlen, CLT_DATA_ERR, "%s", why);
+static clt_status gz_open(const char *path, gzFile *out) {
+  int fd;
+  CLT_TRY(clt_input_open(NULL, path, CLT_FILE_MAX_BYTES, &fd));
   errno = 0;
   gzFile f = gzdopen(fd, "rb");
   if (!f) {
     int e = errno;
     close(fd);
     if (e == ENOMEM)
-      return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
-    return fail(err, errlen, CLT_DATA_ERR, "%s: cannot open: %s", path,
-                e ? strerror(e) : "unknown error");
+      return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    return clt_fail(NULL, CLT_ERR_IO, "%s: cannot open: %s", path,
+                    e ? strerror(e) : "unknown error");
   }
   *out = f;
-  return CLT_DATA_OK;
+  return CLT_OK;
 }
 
-static int gz_fail(gzFile f, const char *path, char *err, size_t errlen) {
+static clt_status gz_fail(gzFile f, const char *path) {
   int e = Z_OK;
   const char *m = gzerror(f, &e);
   if (e == Z_ERRNO)
-    return fail(err, errlen, CLT_DATA_ERR, "%s: read error: %s", path,
-                strerror(errno));
+    return clt_fail(NULL, CLT_ERR_IO, "%s: read error: %s", path,
+                    strerror(errno));
   if (e == Z_MEM_ERROR)
-    return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
-  return fail(err, errlen, CLT_DATA_ERR, "%s: corrupt gzip data: %s", path,
-              (m && *m) ? m : "unknown error");
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  return clt_fail(NULL, CLT_ERR_FORMAT, "%s: corrupt gzip data: %s", path,
+                  (m && *m) ? m : "unknown error");
 }
 
 /* Reads up to len bytes; *got is how many arrived (short at end of file). */
-static int gz_read_some(gzFile f, void *buf, size_t len, size_t *got,
-                        const char *path, char *err, size_t errlen) {
+static clt_status gz_read_some(gzFile f, void *buf, size_t len, size_t *got,
+                               const char *path) {
   unsigned char *p = buf;
   size_t done = 0;
   while (done < len) {
     size_t chunk = len - done < READ_CHUNK ? len - done : READ_CHUNK;
     int r = gzread(f, p + done, (unsigned)chunk);
     if (r < 0)
-      return gz_fail(f, path, err, errlen);
+      return gz_fail(f, path);
     if (r == 0)
       break;
     done += (size_t)r;
   }
   *got = done;
-  return CLT_DATA_OK;
+  return CLT_OK;
 }
 
 /* After the last read: an error naming the file when it ends inside its
    gzip stream (bytes missing, or just the 8-byte CRC and length trailer:
    zlib's gzread then reports end of file without an error). */
-static int gz_check_end(gzFile f, const char *path, char *err, size_t errlen) {
+static clt_status gz_check_end(gzFile f, const char *path) {
   int e = Z_OK;
   gzerror(f, &e);
   if (e == Z_BUF_ERROR)
-    return fail(err, errlen, CLT_DATA_ERR,
-                "%s: truncated gzip file: the data ends before the end of its "
-                "gzip stream (CRC and length not checked)",
-                path);
-  return CLT_DATA_OK;
+    return clt_fail(NULL, CLT_ERR_FORMAT,
+                    "%s: truncated gzip file: the data ends before the end of its "
+                    "gzip stream (CRC and length not checked)",
+                    path);
+  return CLT_OK;
 }
 
 /* " (gzip stream cut short)" when zlib saw the compressed data end early. */
@@ -145,44 +119,44 @@ static uint32_t be32(const unsigned char *b) {
 }
 
 /* Opens path, reads and checks the magic and ndims dimensions. */
-static int idx_header(const char *path, uint32_t magic, unsigned ndims,
-                      uint32_t *dims, gzFile *pf, char *err, size_t errlen) {
+static clt_status idx_header(const char *path, uint32_t magic, unsigned ndims,
+                             uint32_t *dims, gzFile *pf) {
   gzFile f = NULL;
-  int rc = gz_open(path, &f, err, errlen);
+  clt_status rc = gz_open(path, &f);
   if (rc)
     return rc;
   unsigned char h[16];
   size_t want = 4 + 4 * (size_t)ndims, got = 0;
-  rc = gz_read_some(f, h, want, &got, path, err, errlen);
+  rc = gz_read_some(f, h, want, &got, path);
   if (rc)
     goto bad;
   if (got == 0) {
-    rc = fail(err, errlen, CLT_DATA_ERR, "%s: empty file", path);
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file", path);
     goto bad;
   }
   if (got < 4) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: truncated header (%zu bytes, need %zu)%s", path, got, want,
-              gz_short_note(f));
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: truncated header (%zu bytes, need %zu)%s", path, got, want,
+                  gz_short_note(f));
     goto bad;
   }
   uint32_t m = be32(h);
   if (m != magic) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: bad magic 0x%08lx (expected 0x%08lx)", path,
-              (unsigned long)m, (unsigned long)magic);
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: bad magic 0x%08lx (expected 0x%08lx)", path,
+                  (unsigned long)m, (unsigned long)magic);
     goto bad;
   }
   if (got < want) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: truncated header (%zu bytes, need %zu)%s", path, got, want,
-              gz_short_note(f));
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: truncated header (%zu bytes, need %zu)%s", path, got, want,
+                  gz_short_note(f));
     goto bad;
   }
   for (unsigned i = 0; i < ndims; i++)
     dims[i] = be32(h + 4 + 4 * i);
   *pf = f;
-  return CLT_DATA_OK;
+  return CLT_OK;
 bad:
   gzclose(f);
   return rc;
@@ -191,18 +165,17 @@ bad:
 /* Reads exactly nbytes of payload into a new buffer, growing it only as data
  * actually arrives (a lying header cannot make us allocate much), then
  * insists on end of file. */
-static int idx_body(gzFile f, const char *path, size_t nbytes,
-                    const char *what, unsigned char **out, char *err,
-                    size_t errlen) {
+static clt_status idx_body(gzFile f, const char *path, size_t nbytes,
+                           const char *what, unsigned char **out) {
   size_t cap = nbytes < ((size_t)1 << 20) ? nbytes : ((size_t)1 << 20);
   size_t done = 0;
   unsigned char *buf = malloc(cap ? cap : 1);
   if (!buf)
-    return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
-  int rc;
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  clt_status rc;
   for (;;) {
     size_t got = 0;
-    rc = gz_read_some(f, buf + done, cap - done, &got, path, err, errlen);
+    rc = gz_read_some(f, buf + done, cap - done, &got, path);
     if (rc)
       goto bad;
     done += got;
@@ -211,99 +184,99 @@ static int idx_body(gzFile f, const char *path, size_t nbytes,
     size_t ncap = cap > nbytes / 2 ? nbytes : cap * 2;
     unsigned char *nb = realloc(buf, ncap);
     if (!nb) {
-      rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+      rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
       goto bad;
     }
     buf = nb;
     cap = ncap;
   }
   if (done < nbytes) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: truncated: header promises %zu bytes of %s, file has %zu%s",
-              path, nbytes, what, done, gz_short_note(f));
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: truncated: header promises %zu bytes of %s, file has %zu%s",
+                  path, nbytes, what, done, gz_short_note(f));
     goto bad;
   }
   unsigned char extra[64];
   size_t more = 0;
-  rc = gz_read_some(f, extra, sizeof extra, &more, path, err, errlen);
+  rc = gz_read_some(f, extra, sizeof extra, &more, path);
   if (rc)
     goto bad; /* e.g. gzip CRC error, seen at the end of the stream */
   if (more > 0) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: trailing data after the %zu bytes of %s the header "
-              "declares",
-              path, nbytes, what);
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: trailing data after the %zu bytes of %s the header "
+                  "declares",
+                  path, nbytes, what);
     goto bad;
   }
-  if ((rc = gz_check_end(f, path, err, errlen)))
+  if ((rc = gz_check_end(f, path)))
     goto bad;
   *out = buf;
-  return CLT_DATA_OK;
+  return CLT_OK;
 bad:
   free(buf);
   return rc;
 }
 
-int clt_data_load_idx(const char *images_path, const char *labels_path,
-                      clt_dataset *out, char *err, size_t errlen) {
+clt_status clt_data_load_idx(const char *images_path, const char *labels_path,
+                             clt_dataset *out) {
   if (!images_path || !labels_path || !out)
-    return fail(err, errlen, CLT_DATA_ERR,
-                "clt_data_load_idx: NULL argument (images %s, labels %s)",
-                nn(images_path), nn(labels_path));
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "clt_data_load_idx: NULL argument (images %s, labels %s)",
+                    nn(images_path), nn(labels_path));
   gzFile fi = NULL, fl = NULL;
   unsigned char *pix = NULL, *lab = NULL;
   float *x = NULL;
   int32_t *y = NULL;
   uint32_t di[3] = {0}, dl[1] = {0};
-  int rc = idx_header(images_path, 0x00000803u, 3, di, &fi, err, errlen);
+  clt_status rc = idx_header(images_path, 0x00000803u, 3, di, &fi);
   if (rc)
     return rc;
   if (di[0] == 0 || di[1] == 0 || di[2] == 0) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: header declares %lu images of %lu x %lu pixels; a zero "
-              "count or dimension is not a usable data set",
-              images_path, (unsigned long)di[0], (unsigned long)di[1],
-              (unsigned long)di[2]);
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: header declares %lu images of %lu x %lu pixels; a zero "
+                  "count or dimension is not a usable data set",
+                  images_path, (unsigned long)di[0], (unsigned long)di[1],
+                  (unsigned long)di[2]);
     goto done;
   }
   /* u32 * u32 fits in u64; the third factor may not. */
   uint64_t per = (uint64_t)di[1] * di[2];
   if (per > CLT_DATA_IDX_MAX_ELEMENTS ||
       (uint64_t)di[0] > CLT_DATA_IDX_MAX_ELEMENTS / per) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: header declares %lu x %lu x %lu pixels, more than the "
-              "limit of 2^31 elements",
-              images_path, (unsigned long)di[0], (unsigned long)di[1],
-              (unsigned long)di[2]);
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: header declares %lu x %lu x %lu pixels, more than the "
+                  "limit of 2^31 elements",
+                  images_path, (unsigned long)di[0], (unsigned long)di[1],
+                  (unsigned long)di[2]);
     goto done;
   }
   size_t n = di[0], d = (size_t)per, total = n * d, xbytes;
-  if (!mul_ok(total, sizeof(float), &xbytes)) {
-    rc = fail(err, errlen, CLT_DATA_ERR,
-              "%s: %zu pixels do not fit in memory on this machine",
-              images_path, total);
+  if (!clt_mul_size(total, sizeof(float), &xbytes)) {
+    rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
+                  "%s: %zu pixels do not fit in memory on this machine",
+                  images_path, total);
     goto done;
   }
-  rc = idx_header(labels_path, 0x00000801u, 1, dl, &fl, err, errlen);
+  rc = idx_header(labels_path, 0x00000801u, 1, dl, &fl);
   if (rc)
     goto done;
   if (dl[0] != di[0]) {
-    rc = fail(err, errlen, CLT_DATA_ERR, "%s: %lu labels, but %s has %lu images",
-              labels_path, (unsigned long)dl[0], images_path,
-              (unsigned long)di[0]);
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %lu labels, but %s has %lu images",
+                  labels_path, (unsigned long)dl[0], images_path,
+                  (unsigned long)di[0]);
     goto done;
   }
-  rc = idx_body(fi, images_path, total, "pixel data", &pix, err, errlen);
+  rc = idx_body(fi, images_path, total, "pixel data", &pix);
   if (rc)
     goto done;
-  rc = idx_body(fl, labels_path, n, "labels", &lab, err, errlen);
+  rc = idx_body(fl, labels_path, n, "labels", &lab);
   if (rc)
     goto done;
   x = malloc(xbytes);
   y = malloc(n * sizeof *y);
   if (!x || !y) {
-    rc = fail(err, errlen, CLT_DATA_ERR_NOMEM,
-              "%s: out of memory for %zu x %zu floats", images_path, n, d);
+    rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
+                  "%s: out of memory for %zu x %zu floats", images_path, n, d);
     goto done;
   }
   for (size_t i = 0; i < total; i++)
@@ -321,7 +294,7 @@ int clt_data_load_idx(const char *images_path, const char *labels_path,
   out->y = y;
   x = NULL;
   y = NULL;
-  rc = CLT_DATA_OK;
+  rc = CLT_OK;
 done:
   if (fi)
     gzclose(fi);
@@ -362,28 +335,27 @@ static int find_idx(const char *dir, const char *prefix, const char *kind,
   return 0;
 }
 
-int clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out,
-                          char *err, size_t errlen) {
+clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out) {
   if (!dir || !*dir || !out)
-    return fail(err, errlen, CLT_DATA_ERR,
-                "clt_data_load_idx_dir: NULL or empty argument");
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "clt_data_load_idx_dir: NULL or empty argument");
   struct stat st;
   if (stat(dir, &st) != 0)
-    return fail(err, errlen, CLT_DATA_ERR, "%s: cannot open directory: %s",
-                dir, strerror(errno));
+    return clt_fail(NULL, CLT_ERR_IO, "%s: cannot open directory: %s",
+                    dir, strerror(errno));
   if (!S_ISDIR(st.st_mode))
-    return fail(err, errlen, CLT_DATA_ERR, "%s: not a directory", dir);
+    return clt_fail(NULL, CLT_ERR_IO, "%s: not a directory", dir);
   const char *prefix = test_split ? "t10k" : "train";
   char ip[PATH_BUF], lp[PATH_BUF];
   if (!find_idx(dir, prefix, "images", "idx3", ip, sizeof ip))
-    return fail(err, errlen, CLT_DATA_ERR,
-                "%s: no %s-images-idx3-ubyte[.gz] in this directory", dir,
-                prefix);
+    return clt_fail(NULL, CLT_ERR_IO,
+                    "%s: no %s-images-idx3-ubyte[.gz] in this directory", dir,
+                    prefix);
   if (!find_idx(dir, prefix, "labels", "idx1", lp, sizeof lp))
-    return fail(err, errlen, CLT_DATA_ERR,
-                "%s: no %s-labels-idx1-ubyte[.gz] in this directory", dir,
-                prefix);
-  return clt_data_load_idx(ip, lp, out, err, errlen);
+    return clt_fail(NULL, CLT_ERR_IO,
+                    "%s: no %s-labels-idx1-ubyte[.gz] in this directory", dir,
+                    prefix);
+  return clt_data_load_idx(ip, lp, out);
 }
 
 /* Name of the first of the four Fashion-MNIST files missing in dir, or NULL. */
@@ -402,71 +374,69 @@ static const char *fashion_missing(const char *dir) {
   return NULL;
 }
 
-int clt_data_find_fashion_mnist(char *dir, size_t dirlen, char *err,
-                                size_t errlen) {
+clt_status clt_data_find_fashion_mnist(char *dir, size_t dirlen) {
   if (!dir || dirlen == 0)
-    return fail(err, errlen, CLT_DATA_ERR,
-                "clt_data_find_fashion_mnist: no output buffer");
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "clt_data_find_fashion_mnist: no output buffer");
   const char *env = getenv("CLT_DATA_DIR");
   const char *d = (env && *env) ? env : CLT_DATA_FASHION_MNIST_DIR;
   const char *miss = fashion_missing(d);
   if (miss) {
     if (env && *env)
-      return fail(err, errlen, CLT_DATA_ERR,
-                  "CLT_DATA_DIR=%s: missing %s (the directory must hold "
-                  "{train,t10k}-images-idx3-ubyte[.gz] and "
-                  "{train,t10k}-labels-idx1-ubyte[.gz])",
-                  d, miss);
-    return fail(err, errlen, CLT_DATA_ERR,
-                "Fashion-MNIST not found: %s: missing %s; install it with "
-                "`apt-get install dataset-fashion-mnist` or set CLT_DATA_DIR "
-                "to a directory holding {train,t10k}-images-idx3-ubyte.gz and "
-                "{train,t10k}-labels-idx1-ubyte.gz",
-                d, miss);
+      return clt_fail(NULL, CLT_ERR_IO,
+                      "CLT_DATA_DIR=%s: missing %s (the directory must hold "
+                      "{train,t10k}-images-idx3-ubyte[.gz] and "
+                      "{train,t10k}-labels-idx1-ubyte[.gz])",
+                      d, miss);
+    return clt_fail(NULL, CLT_ERR_IO,
+                    "Fashion-MNIST not found: %s: missing %s; install it with "
+                    "`apt-get install dataset-fashion-mnist` or set CLT_DATA_DIR "
+                    "to a directory holding {train,t10k}-images-idx3-ubyte.gz and "
+                    "{train,t10k}-labels-idx1-ubyte.gz",
+                    d, miss);
   }
   size_t len = strlen(d);
   if (len >= dirlen)
-    return fail(err, errlen, CLT_DATA_ERR,
-                "%s: path longer than the %zu-byte buffer", d, dirlen);
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "%s: path longer than the %zu-byte buffer", d, dirlen);
   memcpy(dir, d, len + 1);
-  return CLT_DATA_OK;
+  return CLT_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* CSV                                                                 */
 
 /* Whole file (plain or gzip) into a NUL-terminated buffer. */
-static int read_all(const char *path, char **out, size_t *outlen, char *err,
-                    size_t errlen) {
+static clt_status read_all(const char *path, char **out, size_t *outlen) {
   gzFile f = NULL;
-  int rc = gz_open(path, &f, err, errlen);
+  clt_status rc = gz_open(path, &f);
   if (rc)
     return rc;
   size_t cap = (size_t)1 << 16, len = 0;
   char *buf = malloc(cap + 1);
   if (!buf) {
     gzclose(f);
-    return fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   }
   for (;;) {
     size_t got = 0;
-    rc = gz_read_some(f, buf + len, cap - len, &got, path, err, errlen);
+    rc = gz_read_some(f, buf + len, cap - len, &got, path);
     if (rc)
       goto bad;
     len += got;
     if (len < cap) {
-      if ((rc = gz_check_end(f, path, err, errlen)))
+      if ((rc = gz_check_end(f, path)))
         goto bad;
       break;
     }
     if (cap >= CLT_DATA_MAX_CSV_BYTES || cap > (SIZE_MAX - 1) / 2) {
-      rc = fail(err, errlen, CLT_DATA_ERR, "%s: more than %llu bytes of CSV text", path,
-                (unsigned long long)CLT_DATA_MAX_CSV_BYTES);
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: more than %llu bytes of CSV text", path,
+                    (unsigned long long)CLT_DATA_MAX_CSV_BYTES);
       goto bad;
     }
     char *nb = realloc(buf, cap * 2 + 1);
     if (!nb) {
-      rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+      rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
       goto bad;
     }
     buf = nb;
@@ -476,7 +446,7 @@ static int read_all(const char *path, char **out, size_t *outlen, char *err,
   buf[len] = '\0';
   *out = buf;
   *outlen = len;
-  return CLT_DATA_OK;
+  return CLT_OK;
 bad:
   gzclose(f);
   free(buf);
@@ -557,14 +527,13 @@ static int line_numeric(const char *s, const char *e) {
   }
 }
 
-int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
-                      char *err, size_t errlen) {
+clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out) {
   if (!path || !out)
-    return fail(err, errlen, CLT_DATA_ERR,
-                "clt_data_load_csv: NULL argument (path %s)", nn(path));
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "clt_data_load_csv: NULL argument (path %s)", nn(path));
   char *buf = NULL;
   size_t len = 0;
-  int rc = read_all(path, &buf, &len, err, errlen);
+  clt_status rc = read_all(path, &buf, &len);
   if (rc)
     return rc;
   float *x = NULL;
@@ -576,7 +545,7 @@ int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
   char ex[40];
   char *p = buf, *end = buf + len;
   if (len == 0) {
-    rc = fail(err, errlen, CLT_DATA_ERR, "%s: empty file", path);
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file", path);
     goto done;
   }
   if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
@@ -608,44 +577,44 @@ int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
     }
     if (ncols == 0) {
       if (cols < 2) {
-        rc = fail(err, errlen, CLT_DATA_ERR,
-                  "%s: line %zu has %zu column; need a label and at least "
-                  "one feature",
-                  path, lineno, cols);
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: line %zu has %zu column; need a label and at least "
+                      "one feature",
+                      path, lineno, cols);
         goto done;
       }
       if (header_line && header_cols != cols) {
-        rc = fail(err, errlen, CLT_DATA_ERR,
-                  "%s: header on line %zu has %zu columns, but line %zu has "
-                  "%zu",
-                  path, header_line, header_cols, lineno, cols);
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: header on line %zu has %zu columns, but line %zu has "
+                      "%zu",
+                      path, header_line, header_cols, lineno, cols);
         goto done;
       }
       ncols = cols;
       d = cols - 1;
       first_data = lineno;
     } else if (cols != ncols) {
-      rc = fail(err, errlen, CLT_DATA_ERR,
-                "%s: line %zu has %zu columns, expected %zu as on line %zu",
-                path, lineno, cols, ncols, first_data);
+      rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                    "%s: line %zu has %zu columns, expected %zu as on line %zu",
+                    path, lineno, cols, ncols, first_data);
       goto done;
     }
     if (n == cap) {
       size_t ncap = cap ? cap * 2 : 64, bytes;
-      if (ncap < cap || !mul_ok(ncap, d, &bytes) ||
-          !mul_ok(bytes, sizeof(float), &bytes)) {
-        rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: too many rows", path);
+      if (ncap < cap || !clt_mul_size(ncap, d, &bytes) ||
+          !clt_mul_size(bytes, sizeof(float), &bytes)) {
+        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: too many rows", path);
         goto done;
       }
       float *nx = realloc(x, bytes);
       if (!nx) {
-        rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
         goto done;
       }
       x = nx;
       int32_t *ny = realloc(y, ncap * sizeof *y);
       if (!ny) {
-        rc = fail(err, errlen, CLT_DATA_ERR_NOMEM, "%s: out of memory", path);
+        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
         goto done;
       }
       y = ny;
@@ -658,21 +627,21 @@ int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
       double v = 0;
       int pr = parse_cell(s, ce, &v);
       if (pr == 1) {
-        rc = fail(err, errlen, CLT_DATA_ERR,
-                  "%s: line %zu, column %zu: empty cell", path, lineno,
-                  col + 1);
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: line %zu, column %zu: empty cell", path, lineno,
+                      col + 1);
         goto done;
       }
       if (pr == 2) {
-        rc = fail(err, errlen, CLT_DATA_ERR,
-                  "%s: line %zu, column %zu: '%s' is not a number", path,
-                  lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: line %zu, column %zu: '%s' is not a number", path,
+                      lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
         goto done;
       }
       if (!isfinite(v) || fabs(v) > FLT_MAX) {
-        rc = fail(err, errlen, CLT_DATA_ERR,
-                  "%s: line %zu, column %zu: '%s' is not a finite float",
-                  path, lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: line %zu, column %zu: '%s' is not a finite float",
+                      path, lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
         goto done;
       }
       if (col == 0) {
@@ -684,15 +653,15 @@ int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
         else if (v >= (double)INT32_MAX)
           why = "is too large";
         if (why) {
-          rc = fail(err, errlen, CLT_DATA_ERR, "%s: line %zu: label '%s' %s",
-                    path, lineno, excerpt(s, ce, ex, sizeof ex), why);
+          rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: line %zu: label '%s' %s",
+                        path, lineno, excerpt(s, ce, ex, sizeof ex), why);
           goto done;
         }
         if (classes_hint != 0 && v >= (double)classes_hint) {
-          rc = fail(err, errlen, CLT_DATA_ERR,
-                    "%s: line %zu: label %.0f is not below the class count "
-                    "%zu",
-                    path, lineno, v, classes_hint);
+          rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                        "%s: line %zu: label %.0f is not below the class count "
+                        "%zu",
+                        path, lineno, v, classes_hint);
           goto done;
         }
         y[n] = (int32_t)v;
@@ -708,12 +677,12 @@ int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
   }
   if (n == 0) {
     if (header_line)
-      rc = fail(err, errlen, CLT_DATA_ERR,
-                "%s: no data rows (only a header on line %zu)", path,
-                header_line);
+      rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                    "%s: no data rows (only a header on line %zu)", path,
+                    header_line);
     else
-      rc = fail(err, errlen, CLT_DATA_ERR, "%s: empty file (blank lines only)",
-                path);
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file (blank lines only)",
+                    path);
     goto done;
   }
   if (n < cap) { /* give back the slack; keep the old block if that fails */
@@ -731,7 +700,7 @@ int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
   out->y = y;
   x = NULL;
   y = NULL;
-  rc = CLT_DATA_OK;
+  rc = CLT_OK;
 done:
   free(buf);
   free(x);
@@ -742,21 +711,20 @@ done:
 /* ------------------------------------------------------------------ */
 /* synthetic                                                           */
 
-static int synth_rows(size_t n, size_t d, size_t c, const double *means,
-                      clt_rng *r, clt_dataset *ds, const char *what, char *err,
-                      size_t errlen) {
+static clt_status synth_rows(size_t n, size_t d, size_t c, const double *means,
+                             clt_rng *r, clt_dataset *ds, const char *what) {
   size_t total, bytes;
-  if (!mul_ok(n, d, &total) || !mul_ok(total, sizeof(float), &bytes))
-    return fail(err, errlen, CLT_DATA_ERR,
-                "synthetic: %s set of %zu x %zu overflows", what, n, d);
+  if (!clt_mul_size(n, d, &total) || !clt_mul_size(total, sizeof(float), &bytes))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "synthetic: %s set of %zu x %zu overflows", what, n, d);
   float *x = malloc(bytes);
   int32_t *y = malloc(n * sizeof *y);
   if (!x || !y) {
     free(x);
     free(y);
-    return fail(err, errlen, CLT_DATA_ERR_NOMEM,
-                "synthetic: out of memory for the %s set (%zu x %zu)", what, n,
-                d);
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
+                    "synthetic: out of memory for the %s set (%zu x %zu)", what, n,
+                    d);
   }
   for (size_t i = 0; i < n; i++) {
     size_t k = i % c;
@@ -771,27 +739,26 @@ static int synth_rows(size_t n, size_t d, size_t c, const double *means,
   ds->classes = c;
   ds->x = x;
   ds->y = y;
-  return CLT_DATA_OK;
+  return CLT_OK;
 }
 
-int clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
-                       clt_dataset *train, clt_dataset *test, char *err,
-                       size_t errlen) {
+clt_status clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
+                              clt_dataset *train, clt_dataset *test) {
   if (!train)
-    return fail(err, errlen, CLT_DATA_ERR, "synthetic: NULL train output");
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "synthetic: NULL train output");
   if (n == 0 || d == 0 || c < 2 || c > (size_t)INT32_MAX)
-    return fail(err, errlen, CLT_DATA_ERR,
-                "synthetic:%zu,%zu,%zu: need N >= 1 rows, D >= 1 features and "
-                "2 <= C <= 2^31-1 classes",
-                n, d, c);
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "synthetic:%zu,%zu,%zu: need N >= 1 rows, D >= 1 features and "
+                    "2 <= C <= 2^31-1 classes",
+                    n, d, c);
   size_t md, mbytes;
-  if (!mul_ok(c, d, &md) || !mul_ok(md, sizeof(double), &mbytes))
-    return fail(err, errlen, CLT_DATA_ERR,
-                "synthetic: %zu classes x %zu features overflows", c, d);
+  if (!clt_mul_size(c, d, &md) || !clt_mul_size(md, sizeof(double), &mbytes))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "synthetic: %zu classes x %zu features overflows", c, d);
   double *means = malloc(mbytes);
   if (!means)
-    return fail(err, errlen, CLT_DATA_ERR_NOMEM,
-                "synthetic: out of memory for %zu class means", c);
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
+                    "synthetic: out of memory for %zu class means", c);
   clt_rng r = {seed, 0, 0.0};
   for (size_t k = 0; k < c; k++) {
     double *m = means + k * d, ss = 0;
@@ -808,10 +775,9 @@ int clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
       m[j] *= 3.0 / norm;
   }
   clt_dataset tr = {0}, te = {0};
-  int rc = synth_rows(n, d, c, means, &r, &tr, "training", err, errlen);
+  clt_status rc = synth_rows(n, d, c, means, &r, &tr, "training");
   if (!rc && test)
-    rc = synth_rows(n / 5 ? n / 5 : 1, d, c, means, &r, &te, "test", err,
-                    errlen);
+    rc = synth_rows(n / 5 ? n / 5 : 1, d, c, means, &r, &te, "test");
   free(means);
   if (rc) {
     clt_dataset_free(&tr);
@@ -821,29 +787,29 @@ int clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
   *train = tr;
   if (test)
     *test = te;
-  return CLT_DATA_OK;
+  return CLT_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* checks and preprocessing                                            */
 
-int clt_data_check_labels(const clt_dataset *ds, size_t classes,
-                          const char *name, char *err, size_t errlen) {
+clt_status clt_data_check_labels(const clt_dataset *ds, size_t classes,
+                                 const char *name) {
   const char *nm = name ? name : "data set";
   if (!ds)
-    return fail(err, errlen, CLT_DATA_ERR, "%s: NULL data set", nm);
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "%s: NULL data set", nm);
   if (classes == 0)
-    return fail(err, errlen, CLT_DATA_ERR, "%s: class count is 0", nm);
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "%s: class count is 0", nm);
   if (ds->n > 0 && !ds->y)
-    return fail(err, errlen, CLT_DATA_ERR, "%s: no labels", nm);
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "%s: no labels", nm);
   for (size_t i = 0; i < ds->n; i++) {
     int32_t l = ds->y[i];
     if (l < 0 || (uint64_t)l >= (uint64_t)classes)
-      return fail(err, errlen, CLT_DATA_ERR,
-                  "%s: label %ld at row %zu (0-based) is outside [0, %zu)", nm,
-                  (long)l, i, classes);
+      return clt_fail(NULL, CLT_ERR_LABEL,
+                      "%s: label %ld at row %zu (0-based) is outside [0, %zu)", nm,
+                      (long)l, i, classes);
   }
-  return CLT_DATA_OK;
+  return CLT_OK;
 }
 
 static int has_x(const clt_dataset *ds) {

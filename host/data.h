@@ -4,10 +4,11 @@
  *
  * Rules shared by every function here:
  *  - Never prints, exits or aborts.
- *  - Fallible functions return a status (below). On failure they write a
- *    one-line message into err (when err != NULL and errlen > 0; always
- *    NUL-terminated, truncated to fit) that names the file (or the argument)
- *    and the problem, e.g.
+ *  - Fallible functions return a clt_status: CLT_ERR_IO (a file or
+ *    directory that cannot be opened or read), CLT_ERR_FORMAT (malformed
+ *    content), CLT_ERR_LABEL (a label out of range), CLT_ERR_INVALID_ARG,
+ *    CLT_ERR_OUT_OF_MEMORY. The detail, clt_last_error(NULL) on the calling
+ *    thread, names the file (or the argument) and the problem, e.g.
  *      "train-images-idx3-ubyte.gz: bad magic 0x00000000 (expected 0x00000803)"
  *  - Output data sets are written only on success; on failure they are left
  *    exactly as the caller passed them. On success the previous contents of
@@ -20,15 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cltrain.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Status codes of the clt_data_* functions. */
-#define CLT_DATA_OK 0        /* success */
-#define CLT_DATA_ERR_NOMEM 1 /* out of memory (a run-time failure) */
-#define CLT_DATA_ERR 2       /* bad input: missing/unreadable/malformed file,
-                                invalid argument; err says which and why */
 
 /* Largest number of pixels (N x rows x cols) an IDX image file may declare. */
 #define CLT_DATA_IDX_MAX_ELEMENTS ((uint64_t)1 << 31)
@@ -53,27 +50,25 @@ void clt_dataset_free(clt_dataset *ds);
  *           their raw values 0..255 (scale with clt_data_scale).
  *   labels: magic 0x00000801 (u8, 1 dim), N, then N bytes.
  * classes = max label + 1.
- * Errors (CLT_DATA_ERR): cannot open/read, empty file, short header, bad magic,
+ * Errors (CLT_ERR_IO, CLT_ERR_FORMAT): cannot open/read, empty file, short header, bad magic,
  * zero count or dimension, N*rows*cols overflowing or above
  * CLT_DATA_IDX_MAX_ELEMENTS, truncated data, trailing bytes after the data,
  * corrupt gzip stream, image and label counts that differ. */
-int clt_data_load_idx(const char *images_path, const char *labels_path,
-                      clt_dataset *out, char *err, size_t errlen);
+clt_status clt_data_load_idx(const char *images_path, const char *labels_path,
+                             clt_dataset *out);
 
 /* Loads {train,t10k}-images-idx3-ubyte + {train,t10k}-labels-idx1-ubyte from
  * dir: the training pair when test_split == 0, the test pair ("t10k")
  * otherwise. Each name is tried with ".gz" first, then plain; the older
  * dotted spelling ("train-images.idx3-ubyte") is accepted too. */
-int clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out,
-                          char *err, size_t errlen);
+clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out);
 
 /* Finds the Fashion-MNIST directory and copies it into dir (dirlen bytes):
  * $CLT_DATA_DIR when set and non-empty (it must then hold all four files,
  * else an error naming CLT_DATA_DIR and the missing file), otherwise
  * CLT_DATA_FASHION_MNIST_DIR. When missing, the message says to run
  * `apt-get install dataset-fashion-mnist` or to set CLT_DATA_DIR. */
-int clt_data_find_fashion_mnist(char *dir, size_t dirlen, char *err,
-                                size_t errlen);
+clt_status clt_data_find_fashion_mnist(char *dir, size_t dirlen);
 
 /* CSV (plain or gzip): label in column 0, then the features, comma separated.
  *  - The first non-blank line is a header when any of its cells is not a
@@ -90,8 +85,7 @@ int clt_data_find_fashion_mnist(char *dir, size_t dirlen, char *err,
  * Errors name the file and the 1-based line (and column for cells): empty
  * file, header only, non-numeric/empty/non-finite cell, ragged rows,
  * negative, non-integer or too large label. */
-int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
-                      char *err, size_t errlen);
+clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out);
 
 /* Synthetic Gaussian blobs, deterministic for a seed (own splitmix64 +
  * Box-Muller; no rand()). Class means: one N(0,1) vector per class, rescaled
@@ -100,15 +94,14 @@ int clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out,
  * max(n/5, 1) rows drawn from the same means. Labels are row % c (balanced:
  * class counts differ by at most 1). classes = c.
  * Needs n >= 1, d >= 1, 2 <= c <= INT32_MAX. */
-int clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
-                       clt_dataset *train, clt_dataset *test, char *err,
-                       size_t errlen);
+clt_status clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
+                              clt_dataset *train, clt_dataset *test);
 
-/* CLT_DATA_OK when every label is in [0, classes); otherwise CLT_DATA_ERR
+/* CLT_OK when every label is in [0, classes); otherwise CLT_ERR_LABEL
  * with "NAME: label L at row R (0-based) is outside [0, classes)". name may be
  * NULL (then "data set"). classes == 0 is an error. */
-int clt_data_check_labels(const clt_dataset *ds, size_t classes,
-                          const char *name, char *err, size_t errlen);
+clt_status clt_data_check_labels(const clt_dataset *ds, size_t classes,
+                                 const char *name);
 
 /* ---- Preprocessing (no failure modes; NULL data sets are ignored) ---- */
 

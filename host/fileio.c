@@ -4,6 +4,7 @@
 #endif
 
 #include "fileio.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,9 +74,10 @@ void clt_wbuf_free(clt_wbuf *b) {
   *b = (clt_wbuf){0};
 }
 
-static int fail(char *err, size_t errlen, const char *what, const char *path) {
-  if (err && errlen) snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
-  return -1;
+/* "path: what: strerror(errno)" as ctx's detail (ENOMEM: out of memory). */
+static clt_status fail(const clt_context *ctx, const char *what, const char *path) {
+  return clt_fail(ctx, errno == ENOMEM ? CLT_ERR_OUT_OF_MEMORY : CLT_ERR_IO,
+                  "%s: %s: %s", path, what, strerror(errno));
 }
 
 /* What a file that is not regular is, for messages. */
@@ -87,54 +89,52 @@ static const char *file_kind(mode_t m) {
                                      : "special file";
 }
 
-int clt_input_open(const char *path, uint64_t max_bytes, char *err, size_t errlen) {
+clt_status clt_input_open(const clt_context *ctx, const char *path,
+                          uint64_t max_bytes, int *out) {
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return fail(err, errlen, "cannot open", path);
+  if (fd < 0) return fail(ctx, "cannot open", path);
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int e = errno;
     close(fd);
     errno = e;
-    return fail(err, errlen, "cannot inspect", path);
+    return fail(ctx, "cannot inspect", path);
   }
   if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_bytes) {
-    if (err && errlen) {
-      if (!S_ISREG(st.st_mode))
-        snprintf(err, errlen, "%s: not a regular file (a %s): refused", path,
-                 file_kind(st.st_mode));
-      else
-        snprintf(err, errlen, "%s: %llu bytes, more than the %llu this format can hold",
-                 path, (unsigned long long)st.st_size, (unsigned long long)max_bytes);
-    }
     close(fd);
-    return -1;
+    if (!S_ISREG(st.st_mode))
+      return clt_fail(ctx, CLT_ERR_IO, "%s: not a regular file (a %s): refused",
+                      path, file_kind(st.st_mode));
+    return clt_fail(ctx, CLT_ERR_IO,
+                    "%s: %llu bytes, more than the %llu this format can hold", path,
+                    (unsigned long long)st.st_size, (unsigned long long)max_bytes);
   }
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
     close(fd);
-    return fail(err, errlen, "cannot open", path);
+    return fail(ctx, "cannot open", path);
   }
-  return fd;
+  *out = fd;
+  return CLT_OK;
 }
 
-int clt_output_target(const char *path, char **target, char *err, size_t errlen) {
+clt_status clt_output_target(const clt_context *ctx, const char *path,
+                             char **target) {
   struct stat st;
   *target = NULL;
   if (lstat(path, &st) != 0) {
-    if (errno != ENOENT) return fail(err, errlen, "cannot inspect", path);
+    if (errno != ENOENT) return fail(ctx, "cannot inspect", path);
     *target = strdup(path); /* a new file */
   } else if (S_ISLNK(st.st_mode) && stat(path, &st) != 0) {
-    return fail(err, errlen, "symbolic link to nothing writable", path);
+    return fail(ctx, "symbolic link to nothing writable", path);
   } else if (!S_ISREG(st.st_mode)) {
-    if (err && errlen)
-      snprintf(err, errlen, "%s: not a regular file (a %s): refused", path,
-               file_kind(st.st_mode));
-    return -1;
+    return clt_fail(ctx, CLT_ERR_IO, "%s: not a regular file (a %s): refused",
+                    path, file_kind(st.st_mode));
   } else {
     *target = realpath(path, NULL); /* a link's target is replaced, not the link */
   }
-  if (!*target) return fail(err, errlen, "cannot resolve", path);
-  return 0;
+  if (!*target) return fail(ctx, "cannot resolve", path);
+  return CLT_OK;
 }
 
 /* The temporary file of the commit in progress, for clt_output_abandon
@@ -146,19 +146,19 @@ void clt_output_abandon(void) {
   if (pending_set) unlink(pending);
 }
 
-int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
+clt_status clt_wbuf_commit(const clt_context *ctx, clt_wbuf *b, const char *path) {
   clt_wbuf_u32(b, (uint32_t)crc32_z(0L, b->data, b->len));
   if (b->failed) {
     errno = ENOMEM;
-    return fail(err, errlen, "cannot build the file", path);
+    return fail(ctx, "cannot build the file", path);
   }
   char *target;
-  if (clt_output_target(path, &target, err, errlen) != 0) return -1;
+  CLT_TRY(clt_output_target(ctx, path, &target));
   size_t plen = strlen(target);
   if (plen + 16 > sizeof pending) {
     free(target);
     errno = ENAMETOOLONG;
-    return fail(err, errlen, "cannot build the file", path);
+    return fail(ctx, "cannot build the file", path);
   }
   char *tmp = pending;
   snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", target);
@@ -167,7 +167,7 @@ int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
   if (fd < 0) {
     pending_set = 0;
     free(target);
-    return fail(err, errlen, "cannot create a temporary file", path);
+    return fail(ctx, "cannot create a temporary file", path);
   }
   size_t done = 0;
   while (done < b->len) {
@@ -176,13 +176,13 @@ int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
     if (w <= 0) break;
     done += (size_t)w;
   }
-  int rc = 0;
-  if (done != b->len || fsync(fd) != 0) rc = fail(err, errlen, "write failed", path);
-  if (close(fd) != 0 && rc == 0) rc = fail(err, errlen, "close failed", path);
-  if (rc == 0 && rename(tmp, target) != 0) rc = fail(err, errlen, "rename failed", path);
-  if (rc != 0) unlink(tmp);
+  clt_status rc = CLT_OK;
+  if (done != b->len || fsync(fd) != 0) rc = fail(ctx, "write failed", path);
+  if (close(fd) != 0 && rc == CLT_OK) rc = fail(ctx, "close failed", path);
+  if (rc == CLT_OK && rename(tmp, target) != 0) rc = fail(ctx, "rename failed", path);
+  if (rc != CLT_OK) unlink(tmp);
   pending_set = 0;
-  if (rc == 0) {
+  if (rc == CLT_OK) {
     /* Make the rename itself durable. */
     char *dir = strdup(target);
     if (dir) {
@@ -200,14 +200,14 @@ int clt_wbuf_commit(clt_wbuf *b, const char *path, char *err, size_t errlen) {
   return rc;
 }
 
-int clt_file_load(const char *path, unsigned char **data, size_t *len,
-                  char *err, size_t errlen) {
-  int fd = clt_input_open(path, CLT_FILE_MAX_BYTES, err, errlen);
-  if (fd < 0) return -1;
+clt_status clt_file_load(const clt_context *ctx, const char *path,
+                         unsigned char **data, size_t *len) {
+  int fd;
+  CLT_TRY(clt_input_open(ctx, path, CLT_FILE_MAX_BYTES, &fd));
   FILE *f = fdopen(fd, "rb");
   if (!f) {
     close(fd);
-    return fail(err, errlen, "cannot open", path);
+    return fail(ctx, "cannot open", path);
   }
   unsigned char *buf = NULL;
   size_t n = 0, cap = 0;
@@ -219,7 +219,7 @@ int clt_file_load(const char *path, unsigned char **data, size_t *len,
         free(buf);
         fclose(f);
         errno = ENOMEM;
-        return fail(err, errlen, "cannot read", path);
+        return fail(ctx, "cannot read", path);
       }
       buf = p;
     }
@@ -231,21 +231,20 @@ int clt_file_load(const char *path, unsigned char **data, size_t *len,
   fclose(f);
   if (bad) {
     free(buf);
-    return fail(err, errlen, "read error", path);
+    return fail(ctx, "read error", path);
   }
   uint32_t stored = 0;
   if (n >= 4)
     for (int i = 0; i < 4; i++) stored |= (uint32_t)buf[n - 4 + (size_t)i] << (8 * i);
   if (n < 4 || stored != (uint32_t)crc32_z(0L, buf, n - 4)) {
     free(buf);
-    if (err && errlen)
-      snprintf(err, errlen, "%s: %s", path,
-               n < 4 ? "truncated file" : "checksum mismatch (corrupted or truncated file)");
-    return -2;
+    return clt_fail(ctx, CLT_ERR_FORMAT, "%s: %s", path,
+                    n < 4 ? "truncated file"
+                          : "checksum mismatch (corrupted or truncated file)");
   }
   *data = buf;
   *len = n - 4;
-  return 0;
+  return CLT_OK;
 }
 
 void clt_rbuf_bytes(clt_rbuf *b, void *p, size_t n) {

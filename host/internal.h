@@ -63,11 +63,12 @@ void clt_timings_free(clt_context *ctx);
 
 /* ------------------------------------------------------------- errors */
 
-/* Records a formatted detail in ctx (if non-NULL) and returns status. */
+/* The one error convention of the library: a fallible function returns a
+   clt_status and records a formatted detail with clt_fail, in ctx, or with
+   ctx NULL (no context: data, files, models, context creation) in the
+   thread's; clt_last_error(ctx or NULL) reads it. Returns status. */
 clt_status clt_fail(const clt_context *ctx, clt_status status, const char *fmt,
                     ...) __attribute__((format(printf, 3, 4)));
-/* Detail of the last clt_context_create failure on this thread. */
-void clt_set_create_error(const char *msg);
 #define CLT_TRY(expr)                                                         \
   do {                                                                        \
     clt_status clt_s_ = (expr);                                               \

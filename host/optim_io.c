@@ -142,10 +142,7 @@ clt_status clt_optimizer_save(clt_optimizer *opt, const char *path) {
                     "optimizer_save: path is NULL");
   clt_wbuf b = {0};
   clt_status st = clt_optimizer_serialize(opt, &b);
-  char err[512];
-  if (st == CLT_OK && clt_wbuf_commit(&b, path, err, sizeof err) != 0)
-    st = clt_fail(opt->ctx, b.failed ? CLT_ERR_OUT_OF_MEMORY : CLT_ERR_IO,
-                  "optimizer_save: %s", err);
+  if (st == CLT_OK) st = clt_wbuf_commit(opt->ctx, &b, path);
   clt_wbuf_free(&b);
   return st;
 }
@@ -294,11 +291,7 @@ clt_status clt_optimizer_load(clt_optimizer *opt, const char *path) {
                     "optimizer_load: path is NULL");
   unsigned char *data = NULL;
   size_t len = 0;
-  char err[512];
-  int rc = clt_file_load(path, &data, &len, err, sizeof err);
-  if (rc != 0)
-    return clt_fail(opt->ctx, rc == -2 ? CLT_ERR_FORMAT : CLT_ERR_IO,
-                    "optimizer_load: %s", err);
+  CLT_TRY(clt_file_load(opt->ctx, path, &data, &len));
   clt_status st = clt_optimizer_deserialize(opt, path, data, len);
   free(data);
   return st;

@@ -29,26 +29,21 @@ const char *clt_status_name(clt_status status) {
   return "CLT_UNKNOWN";
 }
 
-static _Thread_local char create_error[CLT_ERRLEN];
-
-void clt_set_create_error(const char *msg) {
-  snprintf(create_error, sizeof create_error, "%s", msg);
-}
+/* The detail of failures outside a context, per thread. */
+static _Thread_local char thread_error[CLT_ERRLEN];
 
 const char *clt_last_error(const clt_context *ctx) {
-  return ctx ? ctx->err : create_error;
+  return ctx ? ctx->err : thread_error;
 }
 
 clt_status clt_fail(const clt_context *ctx, clt_status status, const char *fmt,
                     ...) {
-  if (ctx) {
-    /* The detail is diagnostic state, not part of the object's value. */
-    char *err = ((clt_context *)ctx)->err;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CLT_ERRLEN, fmt, ap);
-    va_end(ap);
-  }
+  /* The detail is diagnostic state, not part of the object's value. */
+  char *err = ctx ? ((clt_context *)ctx)->err : thread_error;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, CLT_ERRLEN, fmt, ap);
+  va_end(ap);
   return status;
 }
 

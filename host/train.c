@@ -336,22 +336,19 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
 
 /* ------------------------------------------------------ preprocessing */
 
-int clt_prep_fit(const clt_dataset *train, clt_preprocess mode, float scale,
-                 clt_prep_stats *out) {
+clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
+                        float scale, clt_prep_stats *out) {
   *out = (clt_prep_stats){.mode = mode, .scale = scale, .d = train->d};
-  if (mode == CLT_PREPROCESS_NONE) return CLT_DATA_OK;
+  if (mode == CLT_PREPROCESS_NONE) return CLT_OK;
   out->mean = calloc(train->d, sizeof *out->mean);
   out->std = calloc(train->d, sizeof *out->std);
-  if (!out->mean || !out->std) {
-    clt_prep_free(out);
-    return CLT_DATA_ERR_NOMEM;
-  }
   /* Statistics of the scaled features, which is what the model sees. */
   clt_dataset scaled = *train;
-  scaled.x = malloc(train->n * train->d * sizeof *scaled.x);
+  scaled.x = out->mean && out->std ? malloc(train->n * train->d * sizeof *scaled.x) : NULL;
   if (!scaled.x) {
     clt_prep_free(out);
-    return CLT_DATA_ERR_NOMEM;
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
+                    "out of memory computing feature statistics");
   }
   memcpy(scaled.x, train->x, train->n * train->d * sizeof *scaled.x);
   clt_data_scale(&scaled, scale);
@@ -361,7 +358,7 @@ int clt_prep_fit(const clt_dataset *train, clt_preprocess mode, float scale,
   else
     for (size_t j = 0; j < train->d; j++) out->std[j] = 1.0;
   free(scaled.x);
-  return CLT_DATA_OK;
+  return CLT_OK;
 }
 
 void clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds) {
@@ -455,9 +452,7 @@ clt_status clt_trainer_save(clt_trainer *tr, const char *path) {
     clt_wbuf_bytes(&w, state.data, state.len);
   }
   clt_wbuf_free(&state);
-  char err[512];
-  if (st == CLT_OK && clt_wbuf_commit(&w, path, err, sizeof err) != 0)
-    st = clt_fail(ctx, CLT_ERR_IO, "%s", err);
+  if (st == CLT_OK) st = clt_wbuf_commit(ctx, &w, path);
   clt_wbuf_free(&w);
   return st;
 }
@@ -477,19 +472,22 @@ static void ckpt_free(ckpt_header *h) {
   free(h->b);
 }
 
-/* Parses everything but the optimizer record; err names the problem. */
-static int ckpt_parse(const unsigned char *data, size_t len, ckpt_header *h,
-                      char *err, size_t errlen) {
+/* Parses everything but the optimizer record of path's data; the detail
+   (in ctx, or the thread's with ctx NULL) names path and the problem. */
+static clt_status ckpt_parse(const clt_context *ctx, const char *path,
+                             const unsigned char *data, size_t len,
+                             ckpt_header *h) {
   clt_rbuf r = {.data = data, .len = len};
   char magic[8];
   memset(h, 0, sizeof *h);
   clt_rbuf_bytes(&r, magic, 8);
   if (memcmp(magic, CKPT_MAGIC, 8) != 0)
-    return snprintf(err, errlen, "not a cltrain checkpoint (bad magic)"), -1;
+    return clt_fail(ctx, CLT_ERR_FORMAT, "%s: not a cltrain checkpoint (bad magic)",
+                    path);
   uint32_t version = clt_rbuf_u32(&r);
   if (version != CKPT_VERSION)
-    return snprintf(err, errlen, "checkpoint version %u, this build reads %d",
-                    version, CKPT_VERSION), -1;
+    return clt_fail(ctx, CLT_ERR_FORMAT, "%s: checkpoint version %u, this build reads %d",
+                    path, version, CKPT_VERSION);
   h->d = clt_rbuf_u32(&r);
   h->c = clt_rbuf_u32(&r);
   h->loss = clt_rbuf_u32(&r);
@@ -507,12 +505,13 @@ static int ckpt_parse(const unsigned char *data, size_t len, ckpt_header *h,
   if (r.short_read || h->d == 0 || h->c == 0 || h->bias > 1 ||
       h->prep.mode > CLT_PREPROCESS_STANDARDIZE ||
       dc * 4 > len - r.pos)
-    return snprintf(err, errlen, "truncated or inconsistent checkpoint header"), -1;
+    return clt_fail(ctx, CLT_ERR_FORMAT,
+                    "%s: truncated or inconsistent checkpoint header", path);
   if (h->prep.mode != CLT_PREPROCESS_NONE) {
     h->prep.mean = malloc(h->d * sizeof(double));
     h->prep.std = malloc(h->d * sizeof(double));
     if (!h->prep.mean || !h->prep.std)
-      return snprintf(err, errlen, "out of memory"), -1;
+      return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     for (size_t j = 0; j < h->d; j++) {
       h->prep.mean[j] = clt_rbuf_f64(&r);
       h->prep.std[j] = clt_rbuf_f64(&r);
@@ -520,44 +519,46 @@ static int ckpt_parse(const unsigned char *data, size_t len, ckpt_header *h,
   }
   h->W = malloc(dc * sizeof(float));
   h->b = malloc(h->c * sizeof(float));
-  if (!h->W || !h->b) return snprintf(err, errlen, "out of memory"), -1;
+  if (!h->W || !h->b)
+    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   clt_rbuf_f32s(&r, h->W, dc);
   if (h->bias) clt_rbuf_f32s(&r, h->b, h->c);
   h->optim_len = (size_t)clt_rbuf_u64(&r);
   if (r.short_read || h->optim_len != len - r.pos)
-    return snprintf(err, errlen, "truncated checkpoint"), -1;
+    return clt_fail(ctx, CLT_ERR_FORMAT, "%s: truncated checkpoint", path);
   /* A CRC-valid file can still hold values no training writes: refused
      here rather than run into NaN scores. */
   if (!(isfinite(h->prep.scale) && h->prep.scale > 0))
-    return snprintf(err, errlen, "preprocessing scale %g is not a positive number",
-                    (double)h->prep.scale), -1;
+    return clt_fail(ctx, CLT_ERR_FORMAT,
+                    "%s: preprocessing scale %g is not a positive number", path,
+                    (double)h->prep.scale);
   for (size_t j = 0; h->prep.mean && j < h->d; j++)
     if (!isfinite(h->prep.mean[j]) || !(isfinite(h->prep.std[j]) && h->prep.std[j] >= 0))
-      return snprintf(err, errlen, "feature %zu's statistics (mean %g, std %g) are not finite",
-                      j, h->prep.mean[j], h->prep.std[j]), -1;
+      return clt_fail(ctx, CLT_ERR_FORMAT,
+                      "%s: feature %zu's statistics (mean %g, std %g) are not finite",
+                      path, j, h->prep.mean[j], h->prep.std[j]);
   for (size_t k = 0; k < dc; k++)
     if (!isfinite(h->W[k]))
-      return snprintf(err, errlen, "W[%zu] = %g is not finite", k, (double)h->W[k]), -1;
+      return clt_fail(ctx, CLT_ERR_FORMAT, "%s: W[%zu] = %g is not finite", path, k,
+                      (double)h->W[k]);
   for (size_t k = 0; h->bias && k < h->c; k++)
     if (!isfinite(h->b[k]))
-      return snprintf(err, errlen, "b[%zu] = %g is not finite", k, (double)h->b[k]), -1;
+      return clt_fail(ctx, CLT_ERR_FORMAT, "%s: b[%zu] = %g is not finite", path, k,
+                      (double)h->b[k]);
   h->optim_state = data + r.pos;
-  return 0;
+  return CLT_OK;
 }
 
-static clt_status ckpt_read(clt_context *ctx, const char *path,
+static clt_status ckpt_read(const clt_context *ctx, const char *path,
                             unsigned char **data, ckpt_header *h) {
   size_t len;
-  char err[512];
-  int rc = clt_file_load(path, data, &len, err, sizeof err);
-  if (rc == -1) return clt_fail(ctx, CLT_ERR_IO, "%s", err);
-  if (rc != 0) return clt_fail(ctx, CLT_ERR_FORMAT, "%s", err);
-  if (ckpt_parse(*data, len, h, err, sizeof err) != 0) {
+  CLT_TRY(clt_file_load(ctx, path, data, &len));
+  clt_status st = ckpt_parse(ctx, path, *data, len, h);
+  if (st != CLT_OK) {
     ckpt_free(h);
     free(*data);
-    return clt_fail(ctx, CLT_ERR_FORMAT, "%s: %s", path, err);
   }
-  return CLT_OK;
+  return st;
 }
 
 clt_status clt_trainer_load(clt_trainer *tr, const char *path) {
@@ -598,20 +599,10 @@ clt_status clt_trainer_load(clt_trainer *tr, const char *path) {
   return st;
 }
 
-clt_status clt_model_load(const char *path, clt_model *out, char *err,
-                          size_t errlen) {
+clt_status clt_model_load(const char *path, clt_model *out) {
   unsigned char *data = NULL;
-  size_t len;
-  int rc = clt_file_load(path, &data, &len, err, errlen);
-  if (rc != 0) return rc == -1 ? CLT_ERR_IO : CLT_ERR_FORMAT;
   ckpt_header h;
-  char why[256];
-  if (ckpt_parse(data, len, &h, why, sizeof why) != 0) {
-    snprintf(err, errlen, "%s: %s", path, why);
-    ckpt_free(&h);
-    free(data);
-    return CLT_ERR_FORMAT;
-  }
+  CLT_TRY(ckpt_read(NULL, path, &data, &h));
   free(data);
   if (!h.bias) memset(h.b, 0, h.c * sizeof(float));
   *out = (clt_model){.d = h.d, .c = h.c, .loss = (clt_loss_kind)h.loss,

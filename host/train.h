@@ -87,8 +87,10 @@ typedef struct clt_prep_stats {
   double *mean, *std; /* d each, owned; NULL for CLT_PREPROCESS_NONE */
 } clt_prep_stats;
 
-int clt_prep_fit(const clt_dataset *train, clt_preprocess mode, float scale,
-                 clt_prep_stats *out);
+/* The statistics of train into out; CLT_ERR_OUT_OF_MEMORY with the
+   thread's detail (clt_last_error(NULL)). */
+clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
+                        float scale, clt_prep_stats *out);
 void clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds);
 void clt_prep_free(clt_prep_stats *st);
 void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st);
@@ -100,8 +102,9 @@ typedef struct clt_model {
   float *W, *b;
   clt_prep_stats prep;
 } clt_model;
-clt_status clt_model_load(const char *path, clt_model *out, char *err,
-                          size_t errlen);
+/* CLT_ERR_IO, CLT_ERR_FORMAT or CLT_ERR_OUT_OF_MEMORY with the thread's
+   detail (clt_last_error(NULL)) naming path. */
+clt_status clt_model_load(const char *path, clt_model *out);
 void clt_model_free(clt_model *m);
 
 #endif

@@ -16,12 +16,14 @@
 #include <zlib.h>
 
 #include "data.h"
+#include "internal.h"
 
 /* ------------------------------------------------------------------ */
 /* fixture: a temporary directory removed after each test              */
 
 static char g_dir[512];
-static char g_err[512];
+/* The detail of the last failure outside a context on this thread. */
+#define g_err clt_last_error(NULL)
 
 static void rm_tree(const char *path) {
   struct stat st;
@@ -50,7 +52,7 @@ static void setup(void) {
   const char *t = getenv("TMPDIR");
   snprintf(g_dir, sizeof g_dir, "%s/clt_data_XXXXXX", (t && *t) ? t : "/tmp");
   cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-  g_err[0] = '\0';
+  clt_fail(NULL, CLT_OK, "%s", ""); /* no stale detail */
 }
 
 static void teardown(void) { rm_tree(g_dir); }
@@ -143,14 +145,18 @@ static void check_small(const clt_dataset *ds) {
     cr_assert_eq(ds->y[i], LAB[i]);
 }
 
-#define EXPECT_ERR(rc, sub1, sub2)                                             \
+/* A refusal with status st whose detail names sub1 and sub2; EXPECT_ERR
+   for malformed content. */
+#define EXPECT_FAIL(rc, st, sub1, sub2)                                        \
   do {                                                                         \
-    cr_assert_eq((rc), CLT_DATA_ERR, "rc %d, msg '%s'", (rc), g_err);          \
+    cr_assert_eq((rc), (st), "rc %s, wanted %s, msg '%s'",                     \
+                 clt_status_name(rc), clt_status_name(st), g_err);             \
     cr_assert_not_null(strstr(g_err, (sub1)), "'%s' not in '%s'", (sub1),      \
                        g_err);                                                 \
     cr_assert_not_null(strstr(g_err, (sub2)), "'%s' not in '%s'", (sub2),      \
                        g_err);                                                 \
   } while (0)
+#define EXPECT_ERR(rc, sub1, sub2) EXPECT_FAIL(rc, CLT_ERR_FORMAT, sub1, sub2)
 
 /* a data set with recognisable junk, to check outputs are left alone */
 static clt_dataset sentinel(void) {
@@ -178,7 +184,7 @@ Test(data, idx_plain_exact) {
   const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds), 0, "%s",
                g_err);
   check_small(&ds);
   clt_dataset_free(&ds);
@@ -191,7 +197,7 @@ Test(data, idx_gzip_exact) {
   const char *ip = write_images("img.gz", 0x803, 3, 2, 2, PIX, 12, 1);
   const char *lp = write_labels("lab.gz", 0x801, 3, LAB, 3, 1);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds), 0, "%s",
                g_err);
   check_small(&ds);
   clt_dataset_free(&ds);
@@ -201,7 +207,7 @@ Test(data, idx_mixed_gzip_and_plain) {
   const char *ip = write_images("img.gz", 0x803, 3, 2, 2, PIX, 12, 1);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, NULL, 0), 0);
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds), 0);
   check_small(&ds);
   clt_dataset_free(&ds);
 }
@@ -220,7 +226,7 @@ Test(data, idx_larger_than_read_chunk) {
   const char *ip = write_images("big.gz", 0x803, n, r, c, pix, np, 1);
   const char *lp = write_labels("bigl", 0x801, n, lab, n, 0);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_idx(ip, lp, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, n);
   cr_assert_eq(ds.d, 784);
@@ -243,7 +249,7 @@ Test(data, idx_bad_magic_images) {
                                 12, 1);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "bad magic 0x00000000 (expected 0x00000803)");
   check_sentinel(&ds);
 }
@@ -252,7 +258,7 @@ Test(data, idx_files_swapped) {
   const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(lp, ip, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(lp, ip, &ds);
   EXPECT_ERR(rc, lp, "bad magic 0x00000801 (expected 0x00000803)");
   check_sentinel(&ds);
 }
@@ -261,7 +267,7 @@ Test(data, idx_bad_magic_labels) {
   const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
   const char *lp = write_labels("lab", 0x802, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, lp, "bad magic 0x00000802 (expected 0x00000801)");
   check_sentinel(&ds);
 }
@@ -270,7 +276,7 @@ Test(data, idx_truncated_images_plain) {
   const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 11, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "truncated");
   cr_assert_not_null(strstr(g_err, "12 bytes"), "%s", g_err);
   check_sentinel(&ds);
@@ -280,7 +286,7 @@ Test(data, idx_truncated_images_gzip) {
   const char *ip = write_images("img.gz", 0x803, 3, 2, 2, PIX, 5, 1);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "truncated");
   check_sentinel(&ds);
 }
@@ -304,7 +310,7 @@ Test(data, idx_gzip_stream_cut_short) {
   const char *ip = write_bytes("cut.gz", buf, len - 20, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "truncated");
   check_sentinel(&ds);
 }
@@ -326,7 +332,7 @@ Test(data, idx_gzip_without_its_trailer) {
   const char *lp = write_gzip_cut("lab.gz", lab, sizeof lab, 8);
   const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, lp, "truncated gzip");
   check_sentinel(&ds);
 }
@@ -344,13 +350,13 @@ Test(data, csv_gzip_cut_short_or_without_trailer) {
     snprintf(name, sizeof name, "cut%zu.csv", cuts[k]);
     const char *p = write_gzip_cut(name, text, len, cuts[k]);
     clt_dataset ds = sentinel();
-    int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+    clt_status rc = clt_data_load_csv(p, 0, &ds);
     EXPECT_ERR(rc, p, "truncated gzip");
     check_sentinel(&ds);
   }
   const char *whole = write_bytes("whole.csv", text, len, 1);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(whole, 0, &ds, g_err, sizeof g_err), 0, "%s", g_err);
+  cr_assert_eq(clt_data_load_csv(whole, 0, &ds), 0, "%s", g_err);
   cr_assert_eq(ds.n, 462);
   clt_dataset_free(&ds);
 }
@@ -363,7 +369,7 @@ Test(data, idx_corrupt_gzip_crc) {
   const char *ip = write_bytes("crc.gz", buf, len, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "gzip");
   check_sentinel(&ds);
 }
@@ -373,7 +379,7 @@ Test(data, idx_truncated_header) {
   const char *ip = write_bytes("img", h, sizeof h, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "truncated header");
   check_sentinel(&ds);
 }
@@ -382,7 +388,7 @@ Test(data, idx_truncated_labels) {
   const char *ip = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
   const char *lp = write_labels("lab.gz", 0x801, 3, LAB, 2, 1);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, lp, "truncated");
   check_sentinel(&ds);
 }
@@ -392,7 +398,7 @@ Test(data, idx_count_mismatch) {
   unsigned char lab4[4] = {1, 2, 3, 4};
   const char *lp = write_labels("lab", 0x801, 4, lab4, 4, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, lp, "4 labels");
   cr_assert_not_null(strstr(g_err, "3 images"), "%s", g_err);
   cr_assert_not_null(strstr(g_err, ip), "%s", g_err);
@@ -404,15 +410,15 @@ Test(data, idx_dims_overflow) {
   clt_dataset ds = sentinel();
   const char *ip = write_images("huge", 0x803, 0xFFFFFFFFu, 0xFFFFFFFFu,
                                 0xFFFFFFFFu, PIX, 12, 0);
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "limit");
   /* 2^16 x 2^8 x 2^8 = 2^32 elements: no u64 overflow, still too many */
   ip = write_images("big", 0x803, 1u << 16, 256, 256, PIX, 12, 0);
-  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "limit");
   /* rows*cols alone above the limit */
   ip = write_images("wide", 0x803, 1, 0x10000u, 0x10000u, PIX, 12, 0);
-  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "limit");
   check_sentinel(&ds);
 }
@@ -427,7 +433,7 @@ Test(data, idx_huge_header_small_file_allocates_little) {
   const char *lp = write_labels("lab", 0x801, 1u << 15, lab, 1u << 15, 0);
   free(lab);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "truncated");
   check_sentinel(&ds);
 }
@@ -436,10 +442,10 @@ Test(data, idx_zero_dims) {
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
   const char *ip = write_images("z", 0x803, 3, 0, 2, PIX, 0, 0);
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "zero");
   ip = write_images("z0", 0x803, 0, 2, 2, PIX, 0, 0);
-  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "zero");
   check_sentinel(&ds);
 }
@@ -448,13 +454,13 @@ Test(data, idx_empty_files) {
   const char *ip = write_bytes("empty", "", 0, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "empty file");
   const char *ipgz = write_bytes("empty.gz", "", 0, 1);
-  rc = clt_data_load_idx(ipgz, lp, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_idx(ipgz, lp, &ds);
   EXPECT_ERR(rc, ipgz, "empty file");
   const char *ok = write_images("img", 0x803, 3, 2, 2, PIX, 12, 0);
-  rc = clt_data_load_idx(ok, ip, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_idx(ok, ip, &ds);
   EXPECT_ERR(rc, ip, "empty file");
   check_sentinel(&ds);
 }
@@ -463,8 +469,8 @@ Test(data, idx_missing_file) {
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   const char *ip = tpath("nope-images");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
-  EXPECT_ERR(rc, ip, "cannot open");
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
+  EXPECT_FAIL(rc, CLT_ERR_IO, ip, "cannot open");
   check_sentinel(&ds);
 }
 
@@ -475,29 +481,22 @@ Test(data, idx_trailing_garbage) {
   const char *ip = write_images("img", 0x803, 3, 2, 2, pix13, 13, 0);
   const char *lp = write_labels("lab", 0x801, 3, LAB, 3, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, ip, "trailing data");
   ip = write_images("img2", 0x803, 3, 2, 2, PIX, 12, 0);
   unsigned char lab4[4] = {1, 2, 3, 4};
   lp = write_labels("lab2.gz", 0x801, 3, lab4, 4, 1);
-  rc = clt_data_load_idx(ip, lp, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_idx(ip, lp, &ds);
   EXPECT_ERR(rc, lp, "trailing data");
   check_sentinel(&ds);
 }
 
-Test(data, idx_null_args_and_null_errbuf) {
+Test(data, idx_null_args) {
   clt_dataset ds = sentinel();
-  cr_assert_eq(clt_data_load_idx(NULL, NULL, &ds, g_err, sizeof g_err),
-               CLT_DATA_ERR);
+  cr_assert_eq(clt_data_load_idx(NULL, NULL, &ds), CLT_ERR_INVALID_ARG);
   cr_assert_gt(strlen(g_err), 0);
-  cr_assert_eq(clt_data_load_idx("/nonexistent/x", "/nonexistent/y", &ds,
-                                 NULL, 0),
-               CLT_DATA_ERR);
-  char tiny[8];
-  cr_assert_eq(clt_data_load_idx("/nonexistent/x", "/nonexistent/y", &ds,
-                                 tiny, sizeof tiny),
-               CLT_DATA_ERR);
-  cr_assert_eq(strlen(tiny), 7); /* truncated, terminated */
+  clt_status rc = clt_data_load_idx("/nonexistent/x", "/nonexistent/y", &ds);
+  EXPECT_FAIL(rc, CLT_ERR_IO, "/nonexistent/x", "cannot open");
   check_sentinel(&ds);
 }
 
@@ -518,9 +517,9 @@ Test(data, idx_dir_train_and_test) {
   write_split("train", 1, 0);
   write_split("t10k", 0, 0);
   clt_dataset tr = {0}, te = {0};
-  cr_assert_eq(clt_data_load_idx_dir(g_dir, 0, &tr, g_err, sizeof g_err), 0,
+  cr_assert_eq(clt_data_load_idx_dir(g_dir, 0, &tr), 0,
                "%s", g_err);
-  cr_assert_eq(clt_data_load_idx_dir(g_dir, 1, &te, g_err, sizeof g_err), 0,
+  cr_assert_eq(clt_data_load_idx_dir(g_dir, 1, &te), 0,
                "%s", g_err);
   check_small(&tr);
   check_small(&te);
@@ -531,7 +530,7 @@ Test(data, idx_dir_train_and_test) {
 Test(data, idx_dir_dotted_names) {
   write_split("train", 0, 1);
   clt_dataset tr = {0};
-  cr_assert_eq(clt_data_load_idx_dir(g_dir, 0, &tr, g_err, sizeof g_err), 0,
+  cr_assert_eq(clt_data_load_idx_dir(g_dir, 0, &tr), 0,
                "%s", g_err);
   check_small(&tr);
   clt_dataset_free(&tr);
@@ -539,17 +538,17 @@ Test(data, idx_dir_dotted_names) {
 
 Test(data, idx_dir_missing_files) {
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx_dir(g_dir, 1, &ds, g_err, sizeof g_err);
-  EXPECT_ERR(rc, g_dir, "t10k-images-idx3-ubyte");
+  clt_status rc = clt_data_load_idx_dir(g_dir, 1, &ds);
+  EXPECT_FAIL(rc, CLT_ERR_IO, g_dir, "t10k-images-idx3-ubyte");
   write_images("train-images-idx3-ubyte", 0x803, 3, 2, 2, PIX, 12, 0);
-  rc = clt_data_load_idx_dir(g_dir, 0, &ds, g_err, sizeof g_err);
-  EXPECT_ERR(rc, g_dir, "train-labels-idx1-ubyte");
+  rc = clt_data_load_idx_dir(g_dir, 0, &ds);
+  EXPECT_FAIL(rc, CLT_ERR_IO, g_dir, "train-labels-idx1-ubyte");
   const char *nod = tpath("no-such-dir");
-  rc = clt_data_load_idx_dir(nod, 0, &ds, g_err, sizeof g_err);
-  EXPECT_ERR(rc, nod, "cannot open directory");
+  rc = clt_data_load_idx_dir(nod, 0, &ds);
+  EXPECT_FAIL(rc, CLT_ERR_IO, nod, "cannot open directory");
   const char *file = write_text("plain-file", "x");
-  rc = clt_data_load_idx_dir(file, 0, &ds, g_err, sizeof g_err);
-  EXPECT_ERR(rc, file, "not a directory");
+  rc = clt_data_load_idx_dir(file, 0, &ds);
+  EXPECT_FAIL(rc, CLT_ERR_IO, file, "not a directory");
   check_sentinel(&ds);
 }
 
@@ -557,7 +556,7 @@ Test(data, idx_dir_reports_bad_file_by_name) {
   write_split("train", 0, 0);
   write_labels("train-labels-idx1-ubyte.gz", 0x801, 2, LAB, 2, 1); /* .gz wins */
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_idx_dir(g_dir, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_idx_dir(g_dir, 0, &ds);
   EXPECT_ERR(rc, "train-labels-idx1-ubyte.gz", "2 labels");
   check_sentinel(&ds);
 }
@@ -567,45 +566,43 @@ Test(data, find_fashion_env_dir) {
   write_split("t10k", 1, 0);
   cr_assert_eq(setenv("CLT_DATA_DIR", g_dir, 1), 0);
   char dir[1024];
-  cr_assert_eq(clt_data_find_fashion_mnist(dir, sizeof dir, g_err,
-                                           sizeof g_err),
+  cr_assert_eq(clt_data_find_fashion_mnist(dir, sizeof dir),
                0, "%s", g_err);
   cr_assert_str_eq(dir, g_dir);
   char small[4];
-  int rc = clt_data_find_fashion_mnist(small, sizeof small, g_err,
-                                       sizeof g_err);
-  EXPECT_ERR(rc, g_dir, "buffer");
+  clt_status rc = clt_data_find_fashion_mnist(small, sizeof small);
+  EXPECT_FAIL(rc, CLT_ERR_INVALID_ARG, g_dir, "buffer");
 }
 
 Test(data, find_fashion_env_dir_incomplete) {
   write_split("train", 1, 0);
   cr_assert_eq(setenv("CLT_DATA_DIR", g_dir, 1), 0);
   char dir[1024];
-  int rc = clt_data_find_fashion_mnist(dir, sizeof dir, g_err, sizeof g_err);
-  EXPECT_ERR(rc, "CLT_DATA_DIR", "t10k-images-idx3-ubyte");
+  clt_status rc = clt_data_find_fashion_mnist(dir, sizeof dir);
+  EXPECT_FAIL(rc, CLT_ERR_IO, "CLT_DATA_DIR", "t10k-images-idx3-ubyte");
   cr_assert_not_null(strstr(g_err, g_dir), "%s", g_err);
 }
 
 Test(data, find_fashion_default) {
   cr_assert_eq(unsetenv("CLT_DATA_DIR"), 0);
   char dir[1024];
-  int rc = clt_data_find_fashion_mnist(dir, sizeof dir, g_err, sizeof g_err);
+  clt_status rc = clt_data_find_fashion_mnist(dir, sizeof dir);
   if (rc == 0) {
     cr_assert_str_eq(dir, CLT_DATA_FASHION_MNIST_DIR);
   } else {
-    EXPECT_ERR(rc, "apt-get install dataset-fashion-mnist", "CLT_DATA_DIR");
+    EXPECT_FAIL(rc, CLT_ERR_IO, "apt-get install dataset-fashion-mnist", "CLT_DATA_DIR");
   }
 }
 
 Test(data, fashion_mnist_real_files) {
   unsetenv("CLT_DATA_DIR");
   char dir[1024];
-  if (clt_data_find_fashion_mnist(dir, sizeof dir, NULL, 0) != 0)
+  if (clt_data_find_fashion_mnist(dir, sizeof dir) != 0)
     cr_skip_test("Fashion-MNIST not installed");
   clt_dataset tr = {0}, te = {0};
-  cr_assert_eq(clt_data_load_idx_dir(dir, 0, &tr, g_err, sizeof g_err), 0,
+  cr_assert_eq(clt_data_load_idx_dir(dir, 0, &tr), 0,
                "%s", g_err);
-  cr_assert_eq(clt_data_load_idx_dir(dir, 1, &te, g_err, sizeof g_err), 0,
+  cr_assert_eq(clt_data_load_idx_dir(dir, 1, &te), 0,
                "%s", g_err);
   cr_assert_eq(tr.n, 60000);
   cr_assert_eq(te.n, 10000);
@@ -624,7 +621,7 @@ Test(data, fashion_mnist_real_files) {
   }
   cr_assert_eq(lo, 0.0f);
   cr_assert_eq(hi, 255.0f);
-  cr_assert_eq(clt_data_check_labels(&te, 10, "t10k", g_err, sizeof g_err), 0);
+  cr_assert_eq(clt_data_check_labels(&te, 10, "t10k"), 0);
   clt_dataset_free(&tr);
   clt_dataset_free(&te);
 }
@@ -640,7 +637,7 @@ Test(data, csv_header_crlf_blank_trailing) {
                                       "\r\n"
                                       "\n");
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 3);
   cr_assert_eq(ds.d, 2);
@@ -657,7 +654,7 @@ Test(data, csv_header_crlf_blank_trailing) {
 Test(data, csv_no_header_no_final_newline) {
   const char *p = write_text("b.csv", "3,1,2,3\n0,4,5,6\n3.0,0.1,1e-3,-0");
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 10, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, 10, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 3);
   cr_assert_eq(ds.d, 3);
@@ -673,7 +670,7 @@ Test(data, csv_utf8_bom) {
   /* without the BOM check the first data row would pass for a header */
   const char *p = write_text("bom.csv", "\xEF\xBB\xBF" "1,2\n0,3\n");
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 2);
   cr_assert_eq(ds.y[0], 1);
@@ -685,7 +682,7 @@ Test(data, csv_gzip) {
   const char *t = "label,a\n1,2\n0,3\n";
   const char *p = write_bytes("c.csv.gz", t, strlen(t), 1);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 2);
   cr_assert_eq(ds.x[1], 3.0f);
@@ -695,7 +692,7 @@ Test(data, csv_gzip) {
 Test(data, csv_non_numeric_cell) {
   const char *p = write_text("bad.csv", "y,a,b\n1,2,3\n0,4,x5\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 3, column 3");
   cr_assert_not_null(strstr(g_err, "'x5' is not a number"), "%s", g_err);
   check_sentinel(&ds);
@@ -704,7 +701,7 @@ Test(data, csv_non_numeric_cell) {
 Test(data, csv_non_numeric_label_cell) {
   const char *p = write_text("bad.csv", "1,2,3\ncat,4,5\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 2, column 1");
   check_sentinel(&ds);
 }
@@ -713,7 +710,7 @@ Test(data, csv_binary_junk_in_cell) {
   const char t[] = "1,2\n0,3\0" "4\n";
   const char *p = write_bytes("nul.csv", t, sizeof t - 1, 0);
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2");
   cr_assert_not_null(strstr(g_err, "'3?4'"), "%s", g_err);
   check_sentinel(&ds);
@@ -722,7 +719,7 @@ Test(data, csv_binary_junk_in_cell) {
 Test(data, csv_empty_cell) {
   const char *p = write_text("e.csv", "1,2,3\n0,,3\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2: empty cell");
   check_sentinel(&ds);
 }
@@ -730,10 +727,10 @@ Test(data, csv_empty_cell) {
 Test(data, csv_non_finite) {
   clt_dataset ds = sentinel();
   const char *p = write_text("n.csv", "1,2\n0,nan\n");
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2");
   p = write_text("i.csv", "1,2\n0,1e39\n"); /* beyond float */
-  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "not a finite float");
   check_sentinel(&ds);
 }
@@ -741,10 +738,10 @@ Test(data, csv_non_finite) {
 Test(data, csv_ragged_rows) {
   const char *p = write_text("r.csv", "1,2,3\n0,4,5\n1,6\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 3 has 2 columns, expected 3");
   p = write_text("r2.csv", "a,b\n1,2,3\n");
-  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "header on line 1 has 2 columns");
   check_sentinel(&ds);
 }
@@ -752,7 +749,7 @@ Test(data, csv_ragged_rows) {
 Test(data, csv_negative_label) {
   const char *p = write_text("neg.csv", "label,x\n1,2\n-1,3\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 3: label '-1' is negative");
   check_sentinel(&ds);
 }
@@ -760,10 +757,10 @@ Test(data, csv_negative_label) {
 Test(data, csv_non_integer_label) {
   const char *p = write_text("f.csv", "1,2\n2.5,3\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "line 2: label '2.5' is not an integer");
   p = write_text("big.csv", "1,2\n1e12,3\n");
-  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "too large");
   check_sentinel(&ds);
 }
@@ -771,11 +768,11 @@ Test(data, csv_non_integer_label) {
 Test(data, csv_label_at_or_above_hint) {
   const char *p = write_text("h.csv", "0,1\n1,1\n2,1\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 2, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 2, &ds);
   EXPECT_ERR(rc, p, "line 3: label 2 is not below the class count 2");
   check_sentinel(&ds);
   clt_dataset ok = {0};
-  cr_assert_eq(clt_data_load_csv(p, 3, &ok, g_err, sizeof g_err), 0);
+  cr_assert_eq(clt_data_load_csv(p, 3, &ok), 0);
   cr_assert_eq(ok.classes, 3);
   clt_dataset_free(&ok);
 }
@@ -783,24 +780,24 @@ Test(data, csv_label_at_or_above_hint) {
 Test(data, csv_empty_and_header_only) {
   clt_dataset ds = sentinel();
   const char *p = write_text("empty.csv", "");
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "empty file");
   p = write_text("blank.csv", "\n \r\n\t\n");
-  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "empty file");
   p = write_text("hdr.csv", "label,a,b\r\n\r\n");
-  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "no data rows");
   p = tpath("missing.csv");
-  rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
-  EXPECT_ERR(rc, p, "cannot open");
+  rc = clt_data_load_csv(p, 0, &ds);
+  EXPECT_FAIL(rc, CLT_ERR_IO, p, "cannot open");
   check_sentinel(&ds);
 }
 
 Test(data, csv_single_column) {
   const char *p = write_text("one.csv", "1\n2\n");
   clt_dataset ds = sentinel();
-  int rc = clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err);
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
   EXPECT_ERR(rc, p, "at least one feature");
   check_sentinel(&ds);
 }
@@ -814,7 +811,7 @@ Test(data, csv_many_rows_grow) {
     fprintf(f, "%d,%d,%d.5\n", i % 7, i, -i);
   fclose(f);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds, g_err, sizeof g_err), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 5000);
   cr_assert_eq(ds.classes, 7);
@@ -832,8 +829,7 @@ Test(data, csv_many_rows_grow) {
 
 Test(data, synthetic_shapes_and_balance) {
   clt_dataset tr = {0}, te = {0};
-  cr_assert_eq(clt_data_synthetic(101, 7, 4, 42, &tr, &te, g_err,
-                                  sizeof g_err),
+  cr_assert_eq(clt_data_synthetic(101, 7, 4, 42, &tr, &te),
                0, "%s", g_err);
   cr_assert_eq(tr.n, 101);
   cr_assert_eq(tr.d, 7);
@@ -852,24 +848,24 @@ Test(data, synthetic_shapes_and_balance) {
   }
   for (size_t i = 0; i < tr.n * tr.d; i++)
     cr_assert(isfinite(tr.x[i]));
-  cr_assert_eq(clt_data_check_labels(&tr, 4, "synthetic", NULL, 0), 0);
+  cr_assert_eq(clt_data_check_labels(&tr, 4, "synthetic"), 0);
   clt_dataset_free(&tr);
   clt_dataset_free(&te);
   /* tiny n still gets one test row; test may be NULL */
-  cr_assert_eq(clt_data_synthetic(3, 2, 2, 1, &tr, &te, NULL, 0), 0);
+  cr_assert_eq(clt_data_synthetic(3, 2, 2, 1, &tr, &te), 0);
   cr_assert_eq(te.n, 1);
   clt_dataset_free(&tr);
   clt_dataset_free(&te);
-  cr_assert_eq(clt_data_synthetic(3, 2, 2, 1, &tr, NULL, NULL, 0), 0);
+  cr_assert_eq(clt_data_synthetic(3, 2, 2, 1, &tr, NULL), 0);
   cr_assert_eq(tr.n, 3);
   clt_dataset_free(&tr);
 }
 
 Test(data, synthetic_deterministic) {
   clt_dataset a = {0}, at = {0}, b = {0}, bt = {0}, c = {0}, ct = {0};
-  cr_assert_eq(clt_data_synthetic(50, 5, 3, 7, &a, &at, NULL, 0), 0);
-  cr_assert_eq(clt_data_synthetic(50, 5, 3, 7, &b, &bt, NULL, 0), 0);
-  cr_assert_eq(clt_data_synthetic(50, 5, 3, 8, &c, &ct, NULL, 0), 0);
+  cr_assert_eq(clt_data_synthetic(50, 5, 3, 7, &a, &at), 0);
+  cr_assert_eq(clt_data_synthetic(50, 5, 3, 7, &b, &bt), 0);
+  cr_assert_eq(clt_data_synthetic(50, 5, 3, 8, &c, &ct), 0);
   cr_assert_eq(memcmp(a.x, b.x, 250 * sizeof(float)), 0);
   cr_assert_eq(memcmp(a.y, b.y, 50 * sizeof(int32_t)), 0);
   cr_assert_eq(memcmp(at.x, bt.x, 50 * sizeof(float)), 0);
@@ -889,8 +885,7 @@ Test(data, synthetic_statistics) {
    * nearest-centroid classifier is good but not perfect */
   const size_t n = 20000, d = 20, c = 5;
   clt_dataset tr = {0}, te = {0};
-  cr_assert_eq(clt_data_synthetic(n, d, c, 123, &tr, &te, g_err,
-                                  sizeof g_err),
+  cr_assert_eq(clt_data_synthetic(n, d, c, 123, &tr, &te),
                0, "%s", g_err);
   double cen[5][20] = {{0}}, var = 0;
   size_t cnt[5] = {0};
@@ -940,17 +935,16 @@ Test(data, synthetic_statistics) {
 
 Test(data, synthetic_bad_args) {
   clt_dataset tr = sentinel(), te = sentinel();
-  int rc = clt_data_synthetic(0, 3, 2, 1, &tr, &te, g_err, sizeof g_err);
-  EXPECT_ERR(rc, "synthetic", "N >= 1");
-  rc = clt_data_synthetic(10, 0, 2, 1, &tr, &te, g_err, sizeof g_err);
-  EXPECT_ERR(rc, "synthetic", "D >= 1");
-  rc = clt_data_synthetic(10, 3, 1, 1, &tr, &te, g_err, sizeof g_err);
-  EXPECT_ERR(rc, "synthetic", "C <=");
-  rc = clt_data_synthetic(SIZE_MAX / 2, SIZE_MAX / 2, 2, 1, &tr, &te, g_err,
-                          sizeof g_err);
-  EXPECT_ERR(rc, "synthetic", "overflow");
-  rc = clt_data_synthetic(10, 3, 2, 1, NULL, &te, g_err, sizeof g_err);
-  cr_assert_eq(rc, CLT_DATA_ERR);
+  clt_status rc = clt_data_synthetic(0, 3, 2, 1, &tr, &te);
+  EXPECT_FAIL(rc, CLT_ERR_INVALID_ARG, "synthetic", "N >= 1");
+  rc = clt_data_synthetic(10, 0, 2, 1, &tr, &te);
+  EXPECT_FAIL(rc, CLT_ERR_INVALID_ARG, "synthetic", "D >= 1");
+  rc = clt_data_synthetic(10, 3, 1, 1, &tr, &te);
+  EXPECT_FAIL(rc, CLT_ERR_INVALID_ARG, "synthetic", "C <=");
+  rc = clt_data_synthetic(SIZE_MAX / 2, SIZE_MAX / 2, 2, 1, &tr, &te);
+  EXPECT_FAIL(rc, CLT_ERR_INVALID_ARG, "synthetic", "overflow");
+  rc = clt_data_synthetic(10, 3, 2, 1, NULL, &te);
+  cr_assert_eq(rc, CLT_ERR_INVALID_ARG);
   check_sentinel(&tr);
   check_sentinel(&te);
 }
@@ -962,17 +956,17 @@ Test(data, check_labels) {
   float x[4] = {0};
   int32_t y[4] = {0, 1, 2, 1};
   clt_dataset ds = {4, 1, 3, x, y};
-  cr_assert_eq(clt_data_check_labels(&ds, 3, "f.csv", g_err, sizeof g_err),
+  cr_assert_eq(clt_data_check_labels(&ds, 3, "f.csv"),
                0);
-  int rc = clt_data_check_labels(&ds, 2, "f.csv", g_err, sizeof g_err);
-  EXPECT_ERR(rc, "f.csv", "label 2 at row 2");
+  clt_status rc = clt_data_check_labels(&ds, 2, "f.csv");
+  EXPECT_FAIL(rc, CLT_ERR_LABEL, "f.csv", "label 2 at row 2");
   cr_assert_not_null(strstr(g_err, "[0, 2)"), "%s", g_err);
   y[3] = -5;
-  rc = clt_data_check_labels(&ds, 3, NULL, g_err, sizeof g_err);
-  EXPECT_ERR(rc, "data set", "label -5 at row 3");
-  rc = clt_data_check_labels(&ds, 0, "f.csv", g_err, sizeof g_err);
-  EXPECT_ERR(rc, "f.csv", "class count is 0");
-  cr_assert_eq(clt_data_check_labels(NULL, 3, "f.csv", NULL, 0), CLT_DATA_ERR);
+  rc = clt_data_check_labels(&ds, 3, NULL);
+  EXPECT_FAIL(rc, CLT_ERR_LABEL, "data set", "label -5 at row 3");
+  rc = clt_data_check_labels(&ds, 0, "f.csv");
+  EXPECT_FAIL(rc, CLT_ERR_INVALID_ARG, "f.csv", "class count is 0");
+  cr_assert_eq(clt_data_check_labels(NULL, 3, "f.csv"), CLT_ERR_INVALID_ARG);
 }
 
 Test(data, scale) {

@@ -16,13 +16,11 @@ typedef struct run {
 
 static void make_data(run *r, size_t n, size_t d, size_t c, uint64_t seed) {
   memset(r, 0, sizeof *r);
-  char err[256];
-  cr_assert_eq(clt_data_synthetic(n, d, c, seed, &r->train, &r->test, err,
-                                   sizeof err),
-               CLT_DATA_OK, "%s", err);
+  cr_assert_eq(clt_data_synthetic(n, d, c, seed, &r->train, &r->test), CLT_OK,
+               "%s", clt_last_error(NULL));
   cr_assert_eq(clt_prep_fit(&r->train, CLT_PREPROCESS_STANDARDIZE, 1.0f,
                             &r->prep),
-               CLT_DATA_OK);
+               CLT_OK);
   clt_prep_apply(&r->prep, &r->train);
   clt_prep_apply(&r->prep, &r->test);
 }
@@ -69,8 +67,8 @@ static clt_epoch_stats epochs(clt_trainer *tr, size_t count) {
 
 static unsigned char *slurp(const char *path, size_t *len) {
   unsigned char *data = NULL;
-  char err[256];
-  cr_assert_eq(clt_file_load(path, &data, len, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(clt_file_load(NULL, path, &data, len), CLT_OK, "%s",
+               clt_last_error(NULL));
   return data;
 }
 
@@ -326,8 +324,7 @@ Test(train, saved_models_load_for_prediction) {
   clt_trainer_destroy(tr);
   clt_context_destroy(ctx);
   clt_model m;
-  char err[256];
-  cr_assert_eq(clt_model_load(path, &m, err, sizeof err), CLT_OK, "%s", err);
+  cr_assert_eq(clt_model_load(path, &m), CLT_OK, "%s", clt_last_error(NULL));
   cr_assert_eq(m.d, 6);
   cr_assert_eq(m.c, 3);
   cr_assert_eq(m.loss, CLT_LOSS_HINGE);
@@ -337,7 +334,9 @@ Test(train, saved_models_load_for_prediction) {
     cr_assert_eq(m.prep.std[j], r.prep.std[j]);
   }
   clt_model_free(&m);
-  cr_assert_eq(clt_model_load("/nonexistent", &m, err, sizeof err), CLT_ERR_IO);
+  cr_assert_eq(clt_model_load("/nonexistent", &m), CLT_ERR_IO);
+  cr_assert_not_null(strstr(clt_last_error(NULL), "/nonexistent: cannot open"), "%s",
+                     clt_last_error(NULL));
   free(path);
   free_data(&r);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cltrain.h"
 #include "fileio.h" /* clt_json_string */
 
 int clt_cmd_devices(int argc, char **argv);
@@ -20,6 +21,11 @@ int clt_cmd_gradcheck(int argc, char **argv);
 typedef struct clt_context clt_context;
 int clt_cli_context(const char *cmd, const char *device, int record_timings,
                     clt_context **out);
+
+/* After a failure outside a context (data, files, models): prints
+   "cltrain CMD: PREFIX<the thread's detail>" and returns the exit status, 1
+   for CLT_ERR_OUT_OF_MEMORY, else 2 (host/cli/device.c). */
+int clt_cli_failed(const char *cmd, const char *prefix, clt_status st);
 
 /* The timings ctx recorded (--profile, host/cli/profile.c), longest first:
    a table, or a JSON object keyed by name. 0, or -1 after a message on

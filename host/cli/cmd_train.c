@@ -12,7 +12,6 @@
 #include "cli.h"
 #include "train.h"
 
-#define ERRLEN 1024
 
 typedef struct names {
   const char *name;
@@ -81,8 +80,7 @@ static int ends_with(const char *s, const char *suffix) {
    failure (2: bad input, 1: out of memory). */
 static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
                      clt_dataset *test, float *scale) {
-  char err[ERRLEN] = "";
-  int rc = CLT_DATA_OK;
+  clt_status rc = CLT_OK;
   *scale = 1.0f;
   if (strncmp(a->data, "synthetic:", 10) == 0) {
     /* N, D, C: each a whole integer in [1, 2^31) (the rows of a tensor
@@ -104,53 +102,50 @@ static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
       v[i] = (size_t)x;
       p += len + 1;
     }
-    rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test, err, sizeof err);
+    rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test);
   } else if (strcmp(a->data, "fashion-mnist") == 0 || !ends_with(a->data, ".csv")) {
     char dir[4096];
     if (strcmp(a->data, "fashion-mnist") == 0)
-      rc = clt_data_find_fashion_mnist(dir, sizeof dir, err, sizeof err);
+      rc = clt_data_find_fashion_mnist(dir, sizeof dir);
     else
       snprintf(dir, sizeof dir, "%s", a->data);
-    if (rc == CLT_DATA_OK) rc = clt_data_load_idx_dir(dir, 0, train, err, sizeof err);
-    if (rc == CLT_DATA_OK) {
+    if (rc == CLT_OK) rc = clt_data_load_idx_dir(dir, 0, train);
+    if (rc == CLT_OK) {
       if (a->test)
         rc = ends_with(a->test, ".csv")
-                 ? clt_data_load_csv(a->test, train->classes, test, err, sizeof err)
-                 : clt_data_load_idx_dir(a->test, 1, test, err, sizeof err);
+                 ? clt_data_load_csv(a->test, train->classes, test)
+                 : clt_data_load_idx_dir(a->test, 1, test);
       else
-        rc = clt_data_load_idx_dir(dir, 1, test, err, sizeof err);
+        rc = clt_data_load_idx_dir(dir, 1, test);
     }
     *scale = 1.0f / 255.0f;
   } else {
-    rc = clt_data_load_csv(a->data, 0, train, err, sizeof err);
-    if (rc == CLT_DATA_OK && !a->test) {
+    rc = clt_data_load_csv(a->data, 0, train);
+    if (rc == CLT_OK && !a->test) {
       fprintf(stderr, "cltrain %s: --data %s needs --test FILE.csv for its test split\n",
               cmd, a->data);
       clt_dataset_free(train);
       return 2;
     }
-    if (rc == CLT_DATA_OK) rc = clt_data_load_csv(a->test, 0, test, err, sizeof err);
+    if (rc == CLT_OK) rc = clt_data_load_csv(a->test, 0, test);
   }
-  if (rc == CLT_DATA_OK && train->d != test->d) {
-    snprintf(err, sizeof err, "training rows have %zu features, test rows %zu", train->d,
-             test->d);
-    rc = CLT_DATA_ERR;
-  }
-  if (rc == CLT_DATA_OK) {
-    size_t classes = train->classes > test->classes ? train->classes : test->classes;
-    train->classes = test->classes = classes;
-    if (classes < 2) {
-      snprintf(err, sizeof err, "%s: only one class present", a->data);
-      rc = CLT_DATA_ERR;
-    }
-  }
-  if (rc != CLT_DATA_OK) {
-    fprintf(stderr, "cltrain %s: %s\n", cmd, err);
+  if (rc != CLT_OK) {
     clt_dataset_free(train);
     clt_dataset_free(test);
-    return rc == CLT_DATA_ERR_NOMEM ? 1 : 2;
+    return clt_cli_failed(cmd, "", rc);
   }
-  return 0;
+  size_t classes = train->classes > test->classes ? train->classes : test->classes;
+  train->classes = test->classes = classes;
+  if (train->d != test->d)
+    fprintf(stderr, "cltrain %s: training rows have %zu features, test rows %zu\n", cmd,
+            train->d, test->d);
+  else if (classes < 2)
+    fprintf(stderr, "cltrain %s: %s: only one class present\n", cmd, a->data);
+  else
+    return 0;
+  clt_dataset_free(train);
+  clt_dataset_free(test);
+  return 2;
 }
 
 /* ----------------------------------------------------------- progress */
@@ -401,11 +396,8 @@ static const char *optim_cli_name(const train_args *a) { return a->optim; }
    contradicts it; 0 or an exit status. */
 static int resume_prep(const train_args *a, size_t d, clt_prep_stats *prep) {
   clt_model m;
-  char err[ERRLEN];
-  if (clt_model_load(a->resume, &m, err, sizeof err) != CLT_OK) {
-    fprintf(stderr, "cltrain train: --resume %s\n", err);
-    return 2;
-  }
+  clt_status st = clt_model_load(a->resume, &m);
+  if (st != CLT_OK) return clt_cli_failed("train", "--resume ", st);
   if (m.d != d || (m.prep.mode != CLT_PREPROCESS_NONE && m.prep.d != d)) {
     fprintf(stderr, "cltrain train: --resume %s holds a model of %zu features, --data has %zu\n",
             a->resume, m.d, d);
@@ -436,11 +428,12 @@ static int check_outputs(const train_args *a) {
     const char *flag, *path;
   } out[] = {{"--checkpoint", a->checkpoint}, {"--metrics", a->metrics}, {"--plot", a->plot}};
   for (size_t k = 0; k < sizeof out / sizeof out[0]; k++) {
-    char err[ERRLEN], *target;
+    char *target, flag[32];
     if (!out[k].path) continue;
-    if (clt_output_target(out[k].path, &target, err, sizeof err) != 0) {
-      fprintf(stderr, "cltrain train: %s %s\n", out[k].flag, err);
-      return 2;
+    clt_status st = clt_output_target(NULL, out[k].path, &target);
+    if (st != CLT_OK) {
+      snprintf(flag, sizeof flag, "%s ", out[k].flag);
+      return clt_cli_failed("train", flag, st);
     }
     free(target);
   }
@@ -474,10 +467,12 @@ int clt_cmd_train(int argc, char **argv) {
   clt_prep_stats prep = {0};
   if (a.resume) {
     if ((rc = resume_prep(&a, train.d, &prep))) goto out_data;
-  } else if (clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep) != CLT_DATA_OK) {
-    fprintf(stderr, "cltrain train: out of memory computing feature statistics\n");
-    rc = 1;
-    goto out_data;
+  } else {
+    clt_status st = clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep);
+    if (st != CLT_OK) {
+      rc = clt_cli_failed("train", "", st);
+      goto out_data;
+    }
   }
   clt_prep_apply(&prep, &train);
   clt_prep_apply(&prep, &test);
@@ -639,18 +634,17 @@ static void predict_usage(FILE *f) {
 
 /* The rows to evaluate: the test split of IDX data, a CSV file whole. */
 static int load_eval_data(const char *data, clt_dataset *ds) {
-  char err[ERRLEN] = "", dir[4096];
-  int rc;
+  char dir[4096];
+  clt_status rc;
   if (ends_with(data, ".csv") || ends_with(data, ".csv.gz")) {
-    rc = clt_data_load_csv(data, 0, ds, err, sizeof err);
+    rc = clt_data_load_csv(data, 0, ds);
   } else {
     rc = strcmp(data, "fashion-mnist") == 0
-             ? clt_data_find_fashion_mnist(dir, sizeof dir, err, sizeof err)
-             : (snprintf(dir, sizeof dir, "%s", data), CLT_DATA_OK);
-    if (rc == CLT_DATA_OK) rc = clt_data_load_idx_dir(dir, 1, ds, err, sizeof err);
+             ? clt_data_find_fashion_mnist(dir, sizeof dir)
+             : (snprintf(dir, sizeof dir, "%s", data), CLT_OK);
+    if (rc == CLT_OK) rc = clt_data_load_idx_dir(dir, 1, ds);
   }
-  if (rc != CLT_DATA_OK) fprintf(stderr, "cltrain predict: %s\n", err);
-  return rc == CLT_DATA_OK ? 0 : rc == CLT_DATA_ERR_NOMEM ? 1 : 2;
+  return rc == CLT_OK ? 0 : clt_cli_failed("predict", "", rc);
 }
 
 int clt_cmd_predict(int argc, char **argv) {
@@ -680,13 +674,9 @@ int clt_cmd_predict(int argc, char **argv) {
     fprintf(stderr, "cltrain predict: --model FILE is required\n");
     return 2;
   }
-  char err[ERRLEN];
   clt_model m;
-  clt_status st = clt_model_load(model_path, &m, err, sizeof err);
-  if (st != CLT_OK) {
-    fprintf(stderr, "cltrain predict: --model %s\n", err);
-    return 2;
-  }
+  clt_status st = clt_model_load(model_path, &m);
+  if (st != CLT_OK) return clt_cli_failed("predict", "--model ", st);
   clt_dataset ds = {0};
   int rc = load_eval_data(data, &ds);
   if (rc) goto out_model;
@@ -696,10 +686,8 @@ int clt_cmd_predict(int argc, char **argv) {
     rc = 2;
     goto out_data;
   }
-  char lerr[ERRLEN];
-  if (clt_data_check_labels(&ds, m.c, data, lerr, sizeof lerr) != CLT_DATA_OK) {
-    fprintf(stderr, "cltrain predict: %s\n", lerr);
-    rc = 2;
+  if ((st = clt_data_check_labels(&ds, m.c, data)) != CLT_OK) {
+    rc = clt_cli_failed("predict", "", st);
     goto out_data;
   }
   clt_prep_apply(&m.prep, &ds);

@@ -20,3 +20,8 @@ int clt_cli_context(const char *cmd, const char *device, int record_timings,
             clt_last_error(NULL));
   return st == CLT_ERR_NO_DEVICE || st == CLT_ERR_INVALID_ARG ? 2 : 1;
 }
+
+int clt_cli_failed(const char *cmd, const char *prefix, clt_status st) {
+  fprintf(stderr, "cltrain %s: %s%s\n", cmd, prefix, clt_last_error(NULL));
+  return st == CLT_ERR_OUT_OF_MEMORY ? 1 : 2;
+}

@@ -94,7 +94,9 @@ CLT_API const char *clt_context_profile(const clt_context *ctx);
 /* 1 for the reference backend, 0 for OpenCL. */
 CLT_API int clt_context_is_reference(const clt_context *ctx);
 /* Detail of the context's last failure ("" if none). With ctx NULL, the
-   detail of the last clt_context_create failure on this thread. */
+   detail of this thread's last failure outside a context: creating one,
+   listing devices, and in the tool's internal API loading data, files and
+   models. */
 CLT_API const char *clt_last_error(const clt_context *ctx);
 /* Wait for every queued operation of the context to finish. */
 CLT_API clt_status clt_context_finish(clt_context *ctx);

@@ -39,15 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_put(g_fd_img, data, li);
   fuzz_put(g_fd_lab, data + li, size - li);
 
-  char err[256];
   clt_dataset ds = {0};
-  int rc = clt_data_load_idx(g_img, g_lab, &ds, err, sizeof err);
-  if (rc == CLT_DATA_OK) {
+  clt_status rc = clt_data_load_idx(g_img, g_lab, &ds);
+  if (rc == CLT_OK) {
     /* touch everything the loader promised */
     if (ds.n == 0 || ds.d == 0 || !ds.x || !ds.y || ds.classes == 0 ||
         ds.classes > 256)
       abort();
-    if (clt_data_check_labels(&ds, ds.classes, "fuzz", err, sizeof err))
+    if (clt_data_check_labels(&ds, ds.classes, "fuzz"))
       abort();
     double acc = 0;
     for (size_t i = 0; i < ds.n * ds.d; i++) {
@@ -57,8 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     (void)acc;
   } else {
-    /* failures leave the output alone and always say something */
-    if (ds.x || ds.y || ds.n || err[0] == '\0' || !memchr(err, '\0', sizeof err))
+    /* failures leave the output alone and name the file at fault */
+    const char *err = clt_last_error(NULL);
+    if ((rc != CLT_ERR_FORMAT && rc != CLT_ERR_OUT_OF_MEMORY) || ds.x || ds.y ||
+        ds.n || !(strstr(err, g_img) || strstr(err, g_lab)))
       abort();
   }
   clt_dataset_free(&ds);

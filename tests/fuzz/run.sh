@@ -37,13 +37,14 @@ fi
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 for h in idx csv numbers model; do
   echo "fuzz: building fuzz_$h"
-  src="$root/host/data.c $root/host/fileio.c"
+  # the loaders record their errors through host/status.c
+  src="$root/host/data.c $root/host/fileio.c $root/host/status.c"
   [ "$h" = numbers ] && src="$root/host/cli/numbers.c"
   # the model loader needs the library's front ends and reference backend
   [ "$h" = model ] && src="$(ls "$root"/host/*.c "$root"/host/ref/*.c) -DCLT_HAVE_OPENCL=0 \
-    -D_POSIX_C_SOURCE=200809L -I$root/host/include -I$root/kernels -lpthread"
+    -D_POSIX_C_SOURCE=200809L -I$root/kernels -lpthread"
   # shellcheck disable=SC2086
-  "$CC" $FLAGS -I"$root/host" -I"$root/host/cli" "$here/fuzz_$h.c" $src -lz -lm \
+  "$CC" $FLAGS -I"$root/host" -I"$root/host/include" -I"$root/host/cli" "$here/fuzz_$h.c" $src -lz -lm \
     -o "$out/fuzz_$h" || { echo "fuzz: build of fuzz_$h failed" >&2; exit 1; }
 done
 
