@@ -95,16 +95,4 @@ void clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds);
 void clt_prep_free(clt_prep_stats *st);
 void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st);
 
-/* A saved model for prediction: W (D,C), b (C) and its preprocessing. */
-typedef struct clt_model {
-  size_t d, c;
-  clt_loss_kind loss;
-  float *W, *b;
-  clt_prep_stats prep;
-} clt_model;
-/* CLT_ERR_IO, CLT_ERR_FORMAT or CLT_ERR_OUT_OF_MEMORY with the thread's
-   detail (clt_last_error(NULL)) naming path. */
-clt_status clt_model_load(const char *path, clt_model *out);
-void clt_model_free(clt_model *m);
-
 #endif

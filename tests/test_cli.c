@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "checkpoint.h"
 #include "testutil.h"
 
 static char dir[] = "/tmp/clt-cli-XXXXXX";
@@ -260,8 +261,10 @@ Test(cli, resume_refuses_what_contradicts_the_checkpoint) {
 }
 
 /* A model whose checksum is right but whose weights hold a NaN is refused
-   at load (exit 2), not run into NaN scores. W starts at byte 84 of a
-   checkpoint trained with --preprocess none (host/train.c's layout). */
+   at load (exit 2), not run into NaN scores. W's values start at byte 115
+   of a version-2 checkpoint trained with --preprocess none
+   (docs/CHECKPOINT.md): magic 8, version 4, kind "linear" 4 + 6, four u32,
+   five u64, mode 4, scale 8, tensor count 4, then "W" 4 + 1, rows 8, cols 8. */
 Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet "
                 "--preprocess none --checkpoint nan.ckpt", NULL);
@@ -273,7 +276,10 @@ Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   size_t len = fread(b, 1, sizeof b, f);
   cr_assert(len > 100 && len < sizeof b);
   const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
-  memcpy(b + 84, nan_le, 4);
+  const size_t w0 = 8 + 4 + 4 + 6 + 4 * 4 + 5 * 8 + 4 + 8 + 4 + 4 + 1 + 8 + 8;
+  cr_assert_eq(w0, 115);
+  cr_assert_eq(memcmp(b + w0 - 21, "\x01\0\0\0W", 5), 0, "the W record is where expected");
+  memcpy(b + w0, nan_le, 4);
   uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
   for (int i = 0; i < 4; i++) b[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
   rewind(f);
@@ -566,4 +572,62 @@ Test(cli, profile_prints_the_timings_table_and_json) {
   }
   EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --json", NULL);
   cr_assert_null(strstr(out, "profile"), "%s", out);
+}
+
+/* Version-1 checkpoints, written by the last version-1 writer
+   (tests/golden/ckpt-v1/make.sh): they load as models, and resuming the
+   epoch-1 one to 2 epochs with make.sh's flags gives the bits of the old
+   writer's own 2-epoch run, written back as version 2. */
+Test(cli, v1_checkpoints_load_and_resume_bit_identically) {
+  char cmd[2048], epoch2[512], nobias[512], out_path[512];
+  snprintf(epoch2, sizeof epoch2, "%s/ckpt-v1/epoch2.ckpt", CLT_GOLDEN_DIR);
+  snprintf(nobias, sizeof nobias, "%s/ckpt-v1/nobias.ckpt", CLT_GOLDEN_DIR);
+  snprintf(out_path, sizeof out_path, "%s/resumed.ckpt", dir);
+  clt_checkpoint want, got, nb;
+  cr_assert_eq(clt_checkpoint_load(NULL, epoch2, &want), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert_eq(want.version, 1);
+  cr_assert_str_eq(want.kind->name, "linear");
+  cr_assert(want.ntensors == 2 && want.epochs == 2);
+  cr_assert_eq(clt_checkpoint_load(NULL, nobias, &nb), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert_eq(nb.ntensors, 1, "no bias: W alone");
+  cr_assert_str_eq(nb.tensor[0].name, "W");
+  clt_checkpoint_free(&nb);
+
+  snprintf(cmd, sizeof cmd, "cp %s/ckpt-v1/epoch1.ckpt %s/v1.ckpt", CLT_GOLDEN_DIR, dir);
+  cr_assert_eq(system(cmd), 0);
+  EXPECT_RUN(0,
+             "train --data synthetic:300,7,3 --batch 32 --optim adam --lr 0.01 "
+             "--schedule constant --seed 5 --device ref --quiet --epochs 2 "
+             "--resume v1.ckpt --checkpoint resumed.ckpt",
+             NULL);
+  cr_assert_eq(clt_checkpoint_load(NULL, out_path, &got), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert_eq(got.version, CLT_CHECKPOINT_VERSION);
+  cr_assert(got.step == want.step && got.epochs == 2 && got.rng == want.rng);
+  for (size_t i = 0; i < 2; i++) {
+    cr_assert_str_eq(got.tensor[i].name, want.tensor[i].name);
+    size_t n = want.tensor[i].rows * want.tensor[i].cols;
+    cr_assert_eq(memcmp(got.tensor[i].data, want.tensor[i].data, n * 4), 0,
+                 "%s differs from the version-1 writer's", want.tensor[i].name);
+  }
+  cr_assert_eq(got.optim_len, want.optim_len);
+  cr_assert_eq(memcmp(got.optim_state, want.optim_state, want.optim_len), 0,
+               "the optimizer's record differs");
+  clt_checkpoint_free(&got);
+  clt_checkpoint_free(&want);
+  /* Both versions predict the same through the model interface. */
+  char csv[4096] = "";
+  float row[7];
+  for (int i = 0; i < 20; i++) {
+    tu_fill_uniform(row, 7, 40 + (uint64_t)i, -2, 2);
+    size_t used = strlen(csv);
+    snprintf(csv + used, sizeof csv - used, "%d,%g,%g,%g,%g,%g,%g,%g\n", i % 3, row[0],
+             row[1], row[2], row[3], row[4], row[5], row[6]);
+  }
+  write_file("seven.csv", csv);
+  char first[512];
+  snprintf(cmd, sizeof cmd, "predict --model %s --data seven.csv --device ref --json", epoch2);
+  EXPECT_RUN(0, cmd, "\"accuracy\":");
+  snprintf(first, sizeof first, "%s", strstr(out, "\"rows\""));
+  EXPECT_RUN(0, "predict --model resumed.ckpt --data seven.csv --device ref --json",
+             first);
 }

@@ -7,6 +7,7 @@
 
 #include "fileio.h"
 #include "testutil.h"
+#include "checkpoint.h"
 #include "train.h"
 
 typedef struct run {
@@ -323,20 +324,31 @@ Test(train, saved_models_load_for_prediction) {
   cr_assert_eq(clt_trainer_save(tr, path), CLT_OK);
   clt_trainer_destroy(tr);
   clt_context_destroy(ctx);
-  clt_model m;
-  cr_assert_eq(clt_model_load(path, &m), CLT_OK, "%s", clt_last_error(NULL));
+  clt_checkpoint m;
+  cr_assert_eq(clt_checkpoint_load(NULL, path, &m), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert_eq(m.version, CLT_CHECKPOINT_VERSION);
+  cr_assert_str_eq(m.kind->name, "linear");
   cr_assert_eq(m.d, 6);
   cr_assert_eq(m.c, 3);
   cr_assert_eq(m.loss, CLT_LOSS_HINGE);
+  cr_assert_eq(m.optim, CLT_OPTIM_ADAM);
+  cr_assert_eq(m.epochs, 2);
   cr_assert_eq(m.prep.mode, CLT_PREPROCESS_STANDARDIZE);
   for (size_t j = 0; j < 6; j++) {
     cr_assert_eq(m.prep.mean[j], r.prep.mean[j]);
     cr_assert_eq(m.prep.std[j], r.prep.std[j]);
   }
-  clt_model_free(&m);
-  cr_assert_eq(clt_model_load("/nonexistent", &m), CLT_ERR_IO);
+  /* Every tensor by name and shape: W (D,C), then b (1,C). */
+  cr_assert_eq(m.ntensors, 2);
+  cr_assert_str_eq(m.tensor[0].name, "W");
+  cr_assert(m.tensor[0].rows == 6 && m.tensor[0].cols == 3);
+  cr_assert_str_eq(m.tensor[1].name, "b");
+  cr_assert(m.tensor[1].rows == 1 && m.tensor[1].cols == 3);
+  clt_checkpoint_free(&m);
+  cr_assert_eq(clt_checkpoint_load(NULL, "/nonexistent", &m), CLT_ERR_IO);
   cr_assert_not_null(strstr(clt_last_error(NULL), "/nonexistent: cannot open"), "%s",
                      clt_last_error(NULL));
   free(path);
   free_data(&r);
 }
+

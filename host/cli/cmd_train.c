@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "train.h"
 
@@ -395,28 +396,26 @@ static const char *optim_cli_name(const train_args *a) { return a->optim; }
    fitted again on what --data holds now) and refuses a --preprocess that
    contradicts it; 0 or an exit status. */
 static int resume_prep(const train_args *a, size_t d, clt_prep_stats *prep) {
-  clt_model m;
-  clt_status st = clt_model_load(a->resume, &m);
+  clt_checkpoint ck;
+  clt_status st = clt_checkpoint_load(NULL, a->resume, &ck);
   if (st != CLT_OK) return clt_cli_failed("train", "--resume ", st);
-  if (m.d != d || (m.prep.mode != CLT_PREPROCESS_NONE && m.prep.d != d)) {
+  int rc = 2;
+  if (ck.d != d) {
     fprintf(stderr, "cltrain train: --resume %s holds a model of %zu features, --data has %zu\n",
-            a->resume, m.d, d);
-    clt_model_free(&m);
-    return 2;
-  }
-  if (a->have_prep && (int)m.prep.mode != a->prep_mode) {
+            a->resume, ck.d, d);
+  } else if (a->have_prep && (int)ck.prep.mode != a->prep_mode) {
     const char *was = "unknown";
     for (const names *n = prep_names; n->name; n++)
-      if (n->value == (int)m.prep.mode) was = n->name;
+      if (n->value == (int)ck.prep.mode) was = n->name;
     fprintf(stderr, "cltrain train: --preprocess %s contradicts --resume %s, trained with "
                     "--preprocess %s\n", a->prep, a->resume, was);
-    clt_model_free(&m);
-    return 2;
+  } else {
+    *prep = ck.prep;
+    ck.prep = (clt_prep_stats){0};
+    rc = 0;
   }
-  *prep = m.prep;
-  m.prep = (clt_prep_stats){0};
-  clt_model_free(&m);
-  return 0;
+  clt_checkpoint_free(&ck);
+  return rc;
 }
 
 /* ------------------------------------------------------------- outputs */
@@ -674,44 +673,42 @@ int clt_cmd_predict(int argc, char **argv) {
     fprintf(stderr, "cltrain predict: --model FILE is required\n");
     return 2;
   }
-  clt_model m;
-  clt_status st = clt_model_load(model_path, &m);
+  clt_checkpoint ck;
+  clt_status st = clt_checkpoint_load(NULL, model_path, &ck);
   if (st != CLT_OK) return clt_cli_failed("predict", "--model ", st);
   clt_dataset ds = {0};
   int rc = load_eval_data(data, &ds);
   if (rc) goto out_model;
-  if (ds.d != m.d) {
+  if (ds.d != ck.d) {
     fprintf(stderr, "cltrain predict: %s has %zu features, the model expects %zu\n", data,
-            ds.d, m.d);
+            ds.d, ck.d);
     rc = 2;
     goto out_data;
   }
-  if ((st = clt_data_check_labels(&ds, m.c, data)) != CLT_OK) {
+  if ((st = clt_data_check_labels(&ds, ck.c, data)) != CLT_OK) {
     rc = clt_cli_failed("predict", "", st);
     goto out_data;
   }
-  clt_prep_apply(&m.prep, &ds);
+  clt_prep_apply(&ck.prep, &ds);
 
   clt_context *ctx = NULL;
   if ((rc = clt_cli_context("predict", device, 0, &ctx))) goto out_data;
-  clt_tensor *X = NULL, *y = NULL, *W = NULL, *b = NULL, *S = NULL;
+  clt_model *model = NULL;
+  clt_tensor *X = NULL, *y = NULL;
   size_t correct = 0;
   double loss = NAN;
-  st = clt_tensor_create(ctx, ds.n, ds.d, CLT_FLOAT32, &X);
+  /* The loss when the model's takes labels (its default settings). */
+  clt_loss_desc ld = clt_loss_defaults(ck.loss);
+  bool labels = ck.loss == CLT_LOSS_CROSS_ENTROPY || ck.loss == CLT_LOSS_HINGE;
+  st = clt_model_create(ctx, ck.kind, ck.d, ck.c, clt_checkpoint_has(&ck, "b"), NULL,
+                        &model);
+  if (st == CLT_OK) st = clt_checkpoint_apply(&ck, model, model_path);
+  if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, ds.d, CLT_FLOAT32, &X);
   if (st == CLT_OK) st = clt_tensor_write(X, ds.x, ds.n * ds.d * 4);
   if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, 1, CLT_INT32, &y);
   if (st == CLT_OK) st = clt_tensor_write(y, ds.y, ds.n * 4);
-  if (st == CLT_OK) st = clt_tensor_create(ctx, m.d, m.c, CLT_FLOAT32, &W);
-  if (st == CLT_OK) st = clt_tensor_write(W, m.W, m.d * m.c * 4);
-  if (st == CLT_OK) st = clt_tensor_create(ctx, 1, m.c, CLT_FLOAT32, &b);
-  if (st == CLT_OK) st = clt_tensor_write(b, m.b, m.c * 4);
-  if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, m.c, CLT_FLOAT32, &S);
-  if (st == CLT_OK) st = clt_linear_forward(ctx, X, W, b, S);
-  if (st == CLT_OK) st = clt_accuracy(ctx, S, y, &correct);
-  if (st == CLT_OK && (m.loss == CLT_LOSS_CROSS_ENTROPY || m.loss == CLT_LOSS_HINGE)) {
-    clt_loss_desc ld = clt_loss_defaults(m.loss);
-    st = clt_loss(ctx, &ld, S, y, &loss, NULL);
-  }
+  if (st == CLT_OK)
+    st = clt_model_evaluate(model, &ld, X, y, labels ? y : NULL, &loss, &correct);
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain predict: %s\n", clt_last_error(ctx));
     rc = 1;
@@ -729,13 +726,11 @@ int clt_cmd_predict(int argc, char **argv) {
   }
   clt_tensor_destroy(X);
   clt_tensor_destroy(y);
-  clt_tensor_destroy(W);
-  clt_tensor_destroy(b);
-  clt_tensor_destroy(S);
+  clt_model_destroy(model);
   clt_context_destroy(ctx);
 out_data:
   clt_dataset_free(&ds);
 out_model:
-  clt_model_free(&m);
+  clt_checkpoint_free(&ck);
   return rc;
 }

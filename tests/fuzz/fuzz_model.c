@@ -1,9 +1,10 @@
-/* libFuzzer harness for the checkpoint and model loader, clt_model_load
- * (host/train.c; see tests/fuzz/README.md). The input is a checkpoint's
- * body: the harness appends its CRC-32, so that the parser behind the
- * checksum is what gets fuzzed. A successful load must give a model the
- * loader promises (sizes, finite weights and statistics); anything else
- * aborts (a finding). */
+/* libFuzzer harness for the checkpoint and model loader,
+ * clt_checkpoint_load (host/checkpoint.c; see tests/fuzz/README.md). The
+ * input is a checkpoint's body: the harness appends its CRC-32, so that the
+ * parser behind the checksum is what gets fuzzed. A successful load must
+ * give what the loader promises (a known model kind whose parameters the
+ * tensors are, finite values and statistics); anything else aborts (a
+ * finding). */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, pwrite */
 #endif
@@ -17,7 +18,7 @@
 #include <zlib.h>
 
 #include "fuzz_file.h"
-#include "train.h"
+#include "checkpoint.h"
 
 static const char *g_path;
 static int g_fd = -1;
@@ -32,21 +33,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_put(g_fd, file, size + 4);
   free(file);
 
-  clt_model m;
-  clt_status st = clt_model_load(g_path, &m);
+  clt_checkpoint m;
+  clt_status st = clt_checkpoint_load(NULL, g_path, &m);
   if (st != CLT_OK) {
     /* every refusal names the file and says why */
     if (!strstr(clt_last_error(NULL), g_path)) abort();
     return 0;
   }
-  if (m.d == 0 || m.c == 0 || !m.W || !m.b) abort();
-  for (size_t k = 0; k < m.d * m.c; k++)
-    if (!isfinite(m.W[k])) abort();
-  for (size_t k = 0; k < m.c; k++)
-    if (!isfinite(m.b[k])) abort();
+  if (m.d == 0 || m.c == 0 || !m.kind || m.ntensors == 0) abort();
+  clt_model_param want[CLT_MODEL_MAX_PARAMS];
+  if (m.kind->params(m.d, m.c, clt_checkpoint_has(&m, "b"), want) != m.ntensors) abort();
+  for (size_t i = 0; i < m.ntensors; i++) {
+    const clt_ckpt_tensor *t = &m.tensor[i];
+    if (strcmp(t->name, want[i].name) || t->rows != want[i].rows || t->cols != want[i].cols)
+      abort();
+    for (size_t k = 0; k < t->rows * t->cols; k++)
+      if (!isfinite(t->data[k])) abort();
+  }
   if (m.prep.mode != CLT_PREPROCESS_NONE)
     for (size_t j = 0; j < m.d; j++)
       if (!isfinite(m.prep.mean[j]) || !(m.prep.std[j] >= 0)) abort();
-  clt_model_free(&m);
+  clt_checkpoint_free(&m);
   return 0;
 }

@@ -115,6 +115,10 @@ if [ -x "$cli" ] && "$cli" train --data synthetic:64,5,3 --device ref --epochs 1
     head -c $(($(wc -c < "$out/seed.ckpt") - 4)) "$out/seed.ckpt" > "$cm/seed_none"
   rm -f "$out/seed.ckpt"
 fi
+# and the version-1 bodies the loader still reads
+for v1 in "$root"/tests/golden/ckpt-v1/*.ckpt; do
+  head -c $(($(wc -c < "$v1") - 4)) "$v1" > "$cm/seed_v1_$(basename "$v1" .ckpt)"
+done
 [ -n "$(ls "$cm")" ] || printf 'CLTCKPT\000' > "$cm/seed_magic"
 
 for h in idx csv numbers model; do

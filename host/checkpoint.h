@@ -1,0 +1,59 @@
+/* Checkpoint files (internal API): a model's kind and named tensors, the
+   training state around it and the optimizer's record, as laid out in
+   docs/CHECKPOINT.md. Version 2 is written; versions 1 and 2 are read.
+   `cltrain predict` takes the same files as models. */
+#ifndef CLT_CHECKPOINT_H
+#define CLT_CHECKPOINT_H
+
+#include "model.h"
+#include "train.h"
+
+#define CLT_CHECKPOINT_VERSION 2
+
+typedef struct clt_ckpt_tensor {
+  char name[CLT_MODEL_NAME_LEN];
+  size_t rows, cols;
+  float *data; /* rows*cols, owned */
+} clt_ckpt_tensor;
+
+typedef struct clt_checkpoint {
+  uint32_t version; /* as read; CLT_CHECKPOINT_VERSION when written */
+  const clt_model_kind *kind;
+  size_t d, c;
+  clt_loss_kind loss;
+  clt_optim_kind optim;
+  uint64_t n, batch, epochs, step, rng; /* training rows, batch, progress */
+  clt_prep_stats prep;
+  size_t ntensors; /* the kind's parameters, in its order */
+  clt_ckpt_tensor tensor[CLT_MODEL_MAX_PARAMS];
+  const unsigned char *optim_state; /* the optimizer's record, in file */
+  size_t optim_len;
+  unsigned char *file; /* the file read, owned */
+} clt_checkpoint;
+
+/* Reads and checks path: its CRC-32, every field, finite values, a known
+   model kind whose parameters the tensors are (names and shapes). The
+   detail names path (in ctx, or the thread's with ctx NULL). */
+clt_status clt_checkpoint_load(const clt_context *ctx, const char *path,
+                               clt_checkpoint *out);
+void clt_checkpoint_free(clt_checkpoint *ck);
+
+/* Writes ck (version 2) with the optimizer's record atomically to path. */
+clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,
+                               const clt_checkpoint *ck, const void *optim_state,
+                               size_t optim_len);
+
+/* ck's tensors from the values of m's parameters (read from the device). */
+clt_status clt_checkpoint_take(clt_checkpoint *ck, const clt_model *m);
+/* Whether ck holds exactly m's parameters (kind, names and shapes);
+   CLT_ERR_FORMAT naming path if not. */
+clt_status clt_checkpoint_fits(const clt_checkpoint *ck, const clt_model *m,
+                               const char *path);
+/* m's parameters from ck's tensors: refused, m untouched, unless ck fits
+   m. */
+clt_status clt_checkpoint_apply(const clt_checkpoint *ck, clt_model *m,
+                                const char *path);
+/* Whether ck holds a tensor called name (a linear model's bias "b"). */
+bool clt_checkpoint_has(const clt_checkpoint *ck, const char *name);
+
+#endif /* CLT_CHECKPOINT_H */
