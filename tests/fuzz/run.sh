@@ -35,7 +35,7 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe" -o "$out/probe" >/dev/nu
 fi
 
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-for h in idx csv numbers model; do
+for h in idx csv numbers model cli; do
   echo "fuzz: building fuzz_$h"
   # the loaders record their errors through host/status.c
   src="$root/host/data.c $root/host/fileio.c $root/host/status.c"
@@ -43,6 +43,10 @@ for h in idx csv numbers model; do
   # the model loader needs the library's front ends and reference backend
   [ "$h" = model ] && src="$(ls "$root"/host/*.c "$root"/host/ref/*.c) -DCLT_HAVE_OPENCL=0 \
     -D_POSIX_C_SOURCE=200809L -I$root/kernels -lpthread"
+  # the tool's commands without main(), on the same reference-only library
+  [ "$h" = cli ] && src="$(ls "$root"/host/*.c "$root"/host/ref/*.c "$root"/host/cli/*.c |
+    grep -v '/cli/main\.c$') -DCLT_HAVE_OPENCL=0 -D_POSIX_C_SOURCE=200809L \
+    -I$root/kernels -lpthread"
   # shellcheck disable=SC2086
   "$CC" $FLAGS -I"$root/host" -I"$root/host/include" -I"$root/host/cli" "$here/fuzz_$h.c" $src -lz -lm \
     -o "$out/fuzz_$h" || { echo "fuzz: build of fuzz_$h failed" >&2; exit 1; }
@@ -121,10 +125,34 @@ for v1 in "$root"/tests/golden/ckpt-v1/*.ckpt; do
 done
 [ -n "$(ls "$cm")" ] || printf 'CLTCKPT\000' > "$cm/seed_magic"
 
-for h in idx csv numbers model; do
+# command lines: a byte for the command (0 devices, 1 train, 2 predict,
+# 3 gradcheck), then arguments separated by newlines
+ccl="$out/corpus_cli"
+mkdir -p "$ccl"
+printf '\001--lr\n1e9\n--epochs\n0\n--seed\n -1' > "$ccl/seed_train_numbers"
+printf '\001--loss\nsvm\n--optim\nnesterov\n--schedule\nstep\n--json\n--profile' > "$ccl/seed_train_names"
+printf '\001--data\nsynthetic:-5,3,2\n--batch' > "$ccl/seed_train_synthetic"
+printf '\001--resume\nx.ckpt\n--epochs\n3\n--checkpoint\n/dev/null\n--plot\n$(touch x).png' > "$ccl/seed_train_paths"
+printf '\002--data\nfashion-mnist\n--json\n--device\nref' > "$ccl/seed_predict"
+printf '\003--loss\nhuber\n--l1\n1e39\n--samples\n5\n--threshold\n0.1' > "$ccl/seed_gradcheck"
+printf '\000--json' > "$ccl/seed_devices"
+printf '\001--help' > "$ccl/seed_help"
+{
+  for f in --batch --checkpoint --data --device --epochs --init-std --json --l1 --l2 \
+           --loss --lr --metrics --n --d --c --no-bias --optim --plot --preprocess \
+           --profile --quiet --resume --samples --schedule --seed --test --threshold \
+           --warmup --weight-decay --model --help synthetic: fashion-mnist cross-entropy \
+           hinge adamw lars lamb cosine standardize ref cpu gpu; do
+    printf '"%s"\n' "$f"
+  done
+  printf '"\\x0a"\n'
+} > "$out/cli.dict"
+
+for h in idx csv numbers model cli; do
   corpus="$out/corpus_$h"
   dict=""
   [ "$h" = csv ] && dict="-dict=$out/csv.dict"
+  [ "$h" = cli ] && dict="-dict=$out/cli.dict"
   echo "fuzz: running fuzz_$h for ${secs}s (corpus $corpus)"
   # shellcheck disable=SC2086
   "$out/fuzz_$h" -max_total_time="$secs" -max_len=8192 -timeout=10 \
