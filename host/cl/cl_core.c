@@ -413,6 +413,18 @@ clt_status clt_cl_kernel(clt_context *ctx, clt_kid id, cl_kernel *out) {
   return CLT_OK;
 }
 
+clt_status clt_cl_kernel_max_wg(clt_context *ctx, clt_kid id, size_t *out) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  cl_kernel k = NULL;
+  CLT_TRY(clt_cl_kernel(ctx, id, &k));
+  size_t kmax = 0;
+  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                           sizeof kmax, &kmax, NULL));
+  if (kmax > cl->max_wg) kmax = cl->max_wg;
+  *out = kmax ? kmax : 1;
+  return CLT_OK;
+}
+
 clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
                          const size_t *offset, const size_t *global,
                          const size_t *local, size_t nargs,

@@ -120,6 +120,9 @@ clt_status clt_cl_alloc(clt_context *ctx, size_t bytes, cl_mem *out);
 void clt_cl_release_mem(cl_mem mem);
 /* Kernel id of the context's program, created on first use. */
 clt_status clt_cl_kernel(clt_context *ctx, clt_kid id, cl_kernel *out);
+/* The largest work-group kernel id runs in on the context's device (at
+   least 1). */
+clt_status clt_cl_kernel_max_wg(clt_context *ctx, clt_kid id, size_t *out);
 /* Device scratch buffer of at least bytes (contents undefined). */
 clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out);
 

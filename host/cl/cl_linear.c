@@ -41,17 +41,9 @@ static size_t row_block(size_t N, size_t C) {
    compiles a kernel once per work-group shape. */
 static clt_status local_size(clt_context *ctx, clt_kid id, size_t want,
                              size_t *out) {
-  clt_cl_context *cl = clt_cl_of(ctx);
-  cl_kernel k;
-  CLT_TRY(clt_cl_kernel(ctx, id, &k));
-  size_t kmax = 0;
-  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, cl->device,
-                                           CL_KERNEL_WORK_GROUP_SIZE,
-                                           sizeof kmax, &kmax, NULL));
-  size_t l = want;
-  if (l > kmax) l = kmax;
-  if (l > cl->max_wg) l = cl->max_wg;
-  *out = l ? l : 1;
+  size_t kmax;
+  CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));
+  *out = want < kmax ? (want ? want : 1) : kmax;
   return CLT_OK;
 }
 

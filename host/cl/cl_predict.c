@@ -19,15 +19,9 @@ clt_status clt_cl_argmax(clt_context *ctx, const clt_tensor *S,
 
 clt_status clt_cl_accuracy(clt_context *ctx, const clt_tensor *S,
                            const clt_tensor *labels, size_t *correct) {
-  clt_cl_context *cl = clt_cl_of(ctx);
-  cl_kernel k;
-  CLT_TRY(clt_cl_kernel(ctx, CLT_K_accuracy_count, &k));
-  size_t kmax = 0;
-  CLT_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, cl->device,
-                                           CL_KERNEL_WORK_GROUP_SIZE,
-                                           sizeof kmax, &kmax, NULL));
-  size_t wg = 1;
-  while (wg * 2 <= ACC_WG && wg * 2 <= kmax && wg * 2 <= cl->max_wg) wg *= 2;
+  size_t kmax, wg = 1;
+  CLT_TRY(clt_cl_kernel_max_wg(ctx, CLT_K_accuracy_count, &kmax));
+  while (wg * 2 <= ACC_WG && wg * 2 <= kmax) wg *= 2;
   cl_mem part;
   CLT_TRY(clt_cl_scratch(ctx, (2 * ACC_GROUPS + 2) * sizeof(cl_ulong), &part));
   cl_ulong s_off = S->offset, l_off = labels->offset, n = S->rows,
