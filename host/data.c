@@ -6,6 +6,7 @@
 #include "data.h"
 #include "fileio.h"
 #include "internal.h"
+#include "number.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -495,16 +496,10 @@ static int parse_cell(const char *s, const char *e, double *v) {
       return 0;
     }
   }
-  /* strtod never reads past the cell: ',' and '\0' end every number. */
-  char *end = NULL;
-  if (*s != '+' && *s != '-' && *s != '.' && (*s < '0' || *s > '9') &&
-      *s != 'i' && *s != 'I' && *s != 'n' && *s != 'N')
-    return 2;
-  double r = strtod(s, &end);
-  if (end != e)
-    return 2;
-  *v = r;
-  return 0;
+  /* The grammar of flag values (host/number.h); strtod never reads past
+     the cell: ',' and '\0' end every number. A number that is not finite
+     is refused by the caller, naming its cell. */
+  return clt_parse_number(s, e, v) == CLT_NUMBER_NONE ? 2 : 0;
 }
 
 static size_t count_cols(const char *s, const char *e) {

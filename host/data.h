@@ -76,8 +76,9 @@ clt_status clt_data_find_fashion_mnist(char *dir, size_t dirlen);
  *  - CRLF line ends, spaces/tabs around cells, blank lines (anywhere, e.g.
  *    trailing), a missing final newline and a leading UTF-8 byte order mark
  *    are all fine. Quoting is not supported (a quoted number is an error).
- *  - Numbers are read by strtod in the C locale rules ("1", "-2.5e3", ...);
- *    nan/inf and values beyond float range are errors.
+ *  - Numbers are decimal ("1", "-2.5e3", ...) in the grammar of the tool's
+ *    flags (host/number.h: no hexadecimal); nan/inf and values beyond
+ *    float range are errors.
  *  - Labels must be integers (written "3" or "3.0") in [0, INT32_MAX), and
  *    < classes_hint when classes_hint != 0.
  *  - Every data row needs the same number of columns, at least 2.

@@ -724,6 +724,28 @@ Test(data, csv_empty_cell) {
   check_sentinel(&ds);
 }
 
+/* Cells follow the flags' number grammar (host/number.h): decimal only,
+   so hexadecimal, which strtod alone would read, is not a number. */
+Test(data, csv_cells_are_decimal_numbers_only) {
+  clt_dataset ds = sentinel();
+  const char *p = write_text("hex.csv", "1,2\n0,0x1p3\n");
+  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  EXPECT_ERR(rc, p, "line 2, column 2: '0x1p3' is not a number");
+  p = write_text("inf.csv", "1,2\n0,-Infinity\n");
+  rc = clt_data_load_csv(p, 0, &ds);
+  EXPECT_ERR(rc, p, "line 2, column 2: '-Infinity' is not a finite float");
+  p = write_text("big.csv", "1,2\n0,1e400\n");
+  rc = clt_data_load_csv(p, 0, &ds);
+  EXPECT_ERR(rc, p, "'1e400' is not a finite float");
+  check_sentinel(&ds);
+  p = write_text("ok.csv", "1,+2.5e-1\n0,-.5E2\n1,1e-320\n");
+  cr_assert_eq(clt_data_load_csv(p, 0, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.x[0], 0.25f);
+  cr_assert_eq(ds.x[1], -50.0f);
+  cr_assert_eq(ds.x[2], 0.0f, "an underflow rounds towards 0");
+  clt_dataset_free(&ds);
+}
+
 Test(data, csv_non_finite) {
   clt_dataset ds = sentinel();
   const char *p = write_text("n.csv", "1,2\n0,nan\n");
