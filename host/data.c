@@ -522,10 +522,13 @@ static int line_numeric(const char *s, const char *e) {
   }
 }
 
-clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out) {
+/* A CSV file with a label column first (labels) or features only. */
+static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
+                           clt_dataset *out) {
   if (!path || !out)
     return clt_fail(NULL, CLT_ERR_INVALID_ARG,
                     "clt_data_load_csv: NULL argument (path %s)", nn(path));
+  const size_t lab = labels; /* columns before the features */
   char *buf = NULL;
   size_t len = 0;
   clt_status rc = read_all(path, &buf, &len);
@@ -571,7 +574,7 @@ clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset 
       }
     }
     if (ncols == 0) {
-      if (cols < 2) {
+      if (cols < lab + 1) {
         rc = clt_fail(NULL, CLT_ERR_FORMAT,
                       "%s: line %zu has %zu column; need a label and at least "
                       "one feature",
@@ -586,7 +589,7 @@ clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset 
         goto done;
       }
       ncols = cols;
-      d = cols - 1;
+      d = cols - lab;
       first_data = lineno;
     } else if (cols != ncols) {
       rc = clt_fail(NULL, CLT_ERR_FORMAT,
@@ -607,8 +610,8 @@ clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset 
         goto done;
       }
       x = nx;
-      int32_t *ny = realloc(y, ncap * sizeof *y);
-      if (!ny) {
+      int32_t *ny = labels ? realloc(y, ncap * sizeof *y) : NULL;
+      if (labels && !ny) {
         rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
         goto done;
       }
@@ -639,7 +642,7 @@ clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset 
                       path, lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
         goto done;
       }
-      if (col == 0) {
+      if (col < lab) {
         const char *why = NULL;
         if (v < 0)
           why = "is negative";
@@ -663,7 +666,7 @@ clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset 
         if (y[n] > maxl)
           maxl = y[n];
       } else {
-        x[n * d + col - 1] = (float)v;
+        x[n * d + col - lab] = (float)v;
       }
       s = ce + 1;
     }
@@ -684,13 +687,13 @@ clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset 
     float *nx = realloc(x, n * d * sizeof *x);
     if (nx)
       x = nx;
-    int32_t *ny = realloc(y, n * sizeof *y);
+    int32_t *ny = labels ? realloc(y, n * sizeof *y) : NULL;
     if (ny)
       y = ny;
   }
   out->n = n;
   out->d = d;
-  out->classes = classes_hint ? classes_hint : (size_t)maxl + 1;
+  out->classes = !labels ? 0 : classes_hint ? classes_hint : (size_t)maxl + 1;
   out->x = x;
   out->y = y;
   x = NULL;
@@ -701,6 +704,14 @@ done:
   free(x);
   free(y);
   return rc;
+}
+
+clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out) {
+  return load_csv(path, classes_hint, true, out);
+}
+
+clt_status clt_data_load_csv_features(const char *path, clt_dataset *out) {
+  return load_csv(path, 0, false, out);
 }
 
 /* ------------------------------------------------------------------ */

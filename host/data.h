@@ -88,6 +88,10 @@ clt_status clt_data_find_fashion_mnist(char *dir, size_t dirlen);
  * negative, non-integer or too large label. */
 clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out);
 
+/* The same for a CSV file of features only (no label column, at least one
+ * feature): y is NULL and classes 0. */
+clt_status clt_data_load_csv_features(const char *path, clt_dataset *out);
+
 /* Synthetic Gaussian blobs, deterministic for a seed (own splitmix64 +
  * Box-Muller; no rand()). Class means: one N(0,1) vector per class, rescaled
  * to Euclidean norm 3 (separable, not trivially). Rows: mean of its class +

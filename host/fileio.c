@@ -148,6 +148,10 @@ void clt_output_abandon(void) {
 
 clt_status clt_wbuf_commit(const clt_context *ctx, clt_wbuf *b, const char *path) {
   clt_wbuf_u32(b, (uint32_t)crc32_z(0L, b->data, b->len));
+  return clt_wbuf_write(ctx, b, path);
+}
+
+clt_status clt_wbuf_write(const clt_context *ctx, const clt_wbuf *b, const char *path) {
   if (b->failed) {
     errno = ENOMEM;
     return fail(ctx, "cannot build the file", path);

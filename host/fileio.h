@@ -35,6 +35,8 @@ void clt_wbuf_free(clt_wbuf *b);
    not exist yet (see clt_output_target). The temporary file is removed on
    every failure. */
 clt_status clt_wbuf_commit(const clt_context *ctx, clt_wbuf *b, const char *path);
+/* The same without the CRC-32: the buffer as it is (formats of others). */
+clt_status clt_wbuf_write(const clt_context *ctx, const clt_wbuf *b, const char *path);
 
 /* Where output for path goes: *target (malloc'd) the path itself for a new
    file, or the resolved regular file (through symbolic links); refused

@@ -85,6 +85,19 @@ static clt_status chunk_scores(clt_model *m, const clt_tensor *X, size_t first,
   return st;
 }
 
+clt_status clt_model_scores(clt_model *m, const clt_tensor *X, float *out) {
+  size_t n = clt_tensor_rows(X);
+  for (size_t first = 0; first < n; first += EVAL_CHUNK) {
+    size_t rows = n - first < EVAL_CHUNK ? n - first : EVAL_CHUNK;
+    clt_tensor *sv = NULL;
+    clt_status st = chunk_scores(m, X, first, rows, &sv);
+    if (st == CLT_OK) st = clt_tensor_read(sv, out + first * m->c, rows * m->c * 4);
+    clt_tensor_destroy(sv);
+    CLT_TRY(st);
+  }
+  return CLT_OK;
+}
+
 clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,
                               const clt_tensor *X, const clt_tensor *labels,
                               const clt_tensor *targets, double *loss_value,

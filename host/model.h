@@ -75,6 +75,10 @@ void clt_model_destroy(clt_model *m);
 /* The parameter called name, or NULL. */
 clt_tensor *clt_model_param_named(const clt_model *m, const char *name);
 
+/* The scores of every row of X (N,d) into out (N*c floats, row-major, on
+   the host), computed a chunk at a time. */
+clt_status clt_model_scores(clt_model *m, const clt_tensor *X, float *out);
+
 /* Loss and correct predictions over X (N,d) in chunks of scores: labels
    (N,1) give the accuracy; the loss compares the scores with targets
    (labels or (N,c) values; NULL: *loss is NaN) under the loss's own

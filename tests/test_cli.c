@@ -88,6 +88,10 @@ Test(cli, version_help_and_unknown_commands) {
   EXPECT_RUN(2, "frobnicate", "unknown command 'frobnicate'");
   EXPECT_RUN(0, "train --help", "--optim");
   EXPECT_RUN(0, "predict --help", "--model");
+  EXPECT_RUN(0, "help", "commands:");
+  EXPECT_RUN(0, "help train", "--optim");
+  EXPECT_RUN(0, "help export", "--format npz|safetensors");
+  EXPECT_RUN(2, "help frobnicate", "unknown command 'frobnicate'");
 }
 
 Test(cli, devices_lists_and_says_what_auto_picks) {
@@ -630,4 +634,96 @@ Test(cli, v1_checkpoints_load_and_resume_bit_identically) {
   snprintf(first, sizeof first, "%s", strstr(out, "\"rows\""));
   EXPECT_RUN(0, "predict --model resumed.ckpt --data seven.csv --device ref --json",
              first);
+}
+
+/* Predictions out: --data is required; --no-labels takes a CSV of
+   features only and writes a row per sample; --out with --proba writes
+   probabilities that sum to 1 (softmax) and the JSON holds the confusion
+   matrix, whose diagonal is the correct count. */
+Test(cli, predict_writes_predictions_probabilities_and_confusion) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 2 --batch 32 --lr 0.05 "
+                "--device ref --quiet --checkpoint p.ckpt", NULL);
+  EXPECT_RUN(2, "predict --model p.ckpt", "--data PATH");
+  EXPECT_RUN(2, "predict --model p.ckpt --data fashion-mnist --no-labels", "takes CSV data");
+  EXPECT_RUN(2, "predict --model p.ckpt --data test.csv --out .", "--out .");
+
+  /* test.csv without its label column */
+  char rows[8192] = "x,y\n";
+  FILE *f = fopen(strcat(strcpy((char[512]){0}, dir), "/test.csv"), "r");
+  cr_assert_not_null(f);
+  char line[256];
+  int n = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (n++ < 0) continue;
+    strcat(rows, strchr(line, ',') + 1);
+  }
+  fclose(f);
+  write_file("features.csv", rows);
+  EXPECT_RUN(0, "predict --model p.ckpt --data features.csv --no-labels --device ref",
+             "prediction\n");
+  int lines = 0;
+  for (const char *p = out; (p = strchr(p, '\n')); p++) lines++;
+  cr_assert_eq(lines, n + 1, "a header and %d rows:\n%s", n, out);
+  cr_assert_null(strstr(out, "accuracy"), "no labels, no accuracy: %s", out);
+
+  EXPECT_RUN(0, "predict --model p.ckpt --data test.csv --device ref --proba --out pr.csv --json",
+             "\"confusion\":[[");
+  size_t correct = (size_t)atol(strstr(out, "\"correct\":") + 10);
+  const char *m = strstr(out, "\"confusion\":[[") + 13;
+  size_t total = 0, diag = 0;
+  for (int t = 0; t < 3; t++) {
+    cr_assert_eq(*m, '[', "%s", out);
+    m++;
+    for (int k = 0; k < 3; k++) {
+      char *e;
+      size_t v = strtoul(m, &e, 10);
+      total += v;
+      if (t == k) diag += v;
+      m = e + 1;
+    }
+    if (*m == ',') m++;
+  }
+  cr_assert_eq(total, (size_t)n, "every row counted once: %s", out);
+  cr_assert_eq(diag, correct, "the diagonal is the correct count: %s", out);
+  char path[512];
+  snprintf(path, sizeof path, "%s/pr.csv", dir);
+  f = fopen(path, "r");
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert_str_eq(line, "prediction,p_0,p_1,p_2\n");
+  int read = 0;
+  while (fgets(line, sizeof line, f)) {
+    int cls;
+    double p[3];
+    cr_assert_eq(sscanf(line, "%d,%lf,%lf,%lf", &cls, &p[0], &p[1], &p[2]), 4, "%s", line);
+    cr_assert(fabs(p[0] + p[1] + p[2] - 1) < 1e-6, "probabilities sum to 1: %s", line);
+    cr_assert(p[cls] >= p[0] && p[cls] >= p[1] && p[cls] >= p[2], "%s", line);
+    read++;
+  }
+  fclose(f);
+  cr_assert_eq(read, n);
+}
+
+/* export: npz and safetensors files of the model (their contents are
+   checked with numpy in tests/export_roundtrip.sh); refusals exit 2. */
+Test(cli, export_writes_npz_and_safetensors) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet "
+                "--checkpoint e.ckpt", NULL);
+  EXPECT_RUN(0, "export --model e.ckpt --format npz",
+             "wrote e.ckpt.npz: W (2, 3) float32, b (1, 3) float32, preprocess_scale () float64");
+  EXPECT_RUN(0, "export --model e.ckpt --format safetensors --out e.st", "wrote e.st:");
+  char path[512];
+  snprintf(path, sizeof path, "%s/e.ckpt.npz", dir);
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  unsigned char head[4];
+  cr_assert_eq(fread(head, 1, 4, f), 4);
+  fclose(f);
+  cr_assert_eq(memcmp(head, "PK\x03\x04", 4), 0, "a zip");
+  EXPECT_RUN(2, "export --model e.ckpt", "--format (missing): expected npz or safetensors");
+  EXPECT_RUN(2, "export --model e.ckpt --format csv", "expected npz or safetensors");
+  EXPECT_RUN(2, "export --format npz", "--model FILE is required");
+  EXPECT_RUN(2, "export --model nothere.ckpt --format npz", "nothere.ckpt: cannot open");
+  EXPECT_RUN(2, "export --model e.ckpt --format npz --out .", "--out .");
+  EXPECT_RUN(0, "export --help", "preprocess_std");
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "cltrain.h"
 #include "fileio.h" /* clt_json_string */
@@ -14,6 +15,7 @@ int clt_cmd_devices(int argc, char **argv);
 int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);
+int clt_cmd_export(int argc, char **argv);
 
 /* A context on device (NULL: auto, or CLT_DEVICE), recording timings when
    record_timings, into *out: 0, or the exit status after a message naming
@@ -21,6 +23,12 @@ int clt_cmd_gradcheck(int argc, char **argv);
 typedef struct clt_context clt_context;
 int clt_cli_context(const char *cmd, const char *device, int record_timings,
                     clt_context **out);
+
+/* Whether s ends with suffix. */
+static inline bool clt_cli_ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
 
 /* After a failure outside a context (data, files, models): prints
    "cltrain CMD: PREFIX<the thread's detail>" and returns the exit status, 1

@@ -71,11 +71,6 @@ typedef struct data_args {
   uint64_t seed;
 } data_args;
 
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 /* Loads the training and test splits named by --data / --test. Pixel data
    (IDX) is scaled by 1/255; *scale says what was chosen. Exit status on
    failure (2: bad input, 1: out of memory). */
@@ -104,7 +99,7 @@ static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
       p += len + 1;
     }
     rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test);
-  } else if (strcmp(a->data, "fashion-mnist") == 0 || !ends_with(a->data, ".csv")) {
+  } else if (strcmp(a->data, "fashion-mnist") == 0 || !clt_cli_ends_with(a->data, ".csv")) {
     char dir[4096];
     if (strcmp(a->data, "fashion-mnist") == 0)
       rc = clt_data_find_fashion_mnist(dir, sizeof dir);
@@ -113,7 +108,7 @@ static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
     if (rc == CLT_OK) rc = clt_data_load_idx_dir(dir, 0, train);
     if (rc == CLT_OK) {
       if (a->test)
-        rc = ends_with(a->test, ".csv")
+        rc = clt_cli_ends_with(a->test, ".csv")
                  ? clt_data_load_csv(a->test, train->classes, test)
                  : clt_data_load_idx_dir(a->test, 1, test);
       else
@@ -617,120 +612,5 @@ out_prep:
 out_data:
   clt_dataset_free(&train);
   clt_dataset_free(&test);
-  return rc;
-}
-
-/* -------------------------------------------------------------- predict */
-
-static void predict_usage(FILE *f) {
-  fprintf(f,
-          "usage: cltrain predict --model FILE [--data fashion-mnist|DIR|FILE.csv]\n"
-          "                       [--device D] [--json]\n"
-          "Evaluates a model saved by 'cltrain train --checkpoint FILE' on the test\n"
-          "split of --data (an IDX directory's t10k files, or every row of a CSV file),\n"
-          "with the preprocessing stored in the model. Prints accuracy and loss.\n");
-}
-
-/* The rows to evaluate: the test split of IDX data, a CSV file whole. */
-static int load_eval_data(const char *data, clt_dataset *ds) {
-  char dir[4096];
-  clt_status rc;
-  if (ends_with(data, ".csv") || ends_with(data, ".csv.gz")) {
-    rc = clt_data_load_csv(data, 0, ds);
-  } else {
-    rc = strcmp(data, "fashion-mnist") == 0
-             ? clt_data_find_fashion_mnist(dir, sizeof dir)
-             : (snprintf(dir, sizeof dir, "%s", data), CLT_OK);
-    if (rc == CLT_OK) rc = clt_data_load_idx_dir(dir, 1, ds);
-  }
-  return rc == CLT_OK ? 0 : clt_cli_failed("predict", "", rc);
-}
-
-int clt_cmd_predict(int argc, char **argv) {
-  const char *model_path = NULL, *data = "fashion-mnist", *device = NULL;
-  int json = 0;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      predict_usage(stdout);
-      return 0;
-    }
-    if (strcmp(argv[i], "--json") == 0) { json = 1; continue; }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "cltrain predict: %s needs a value (or is unknown; see --help)\n",
-              argv[i]);
-      return 2;
-    }
-    const char *f = argv[i], *v = argv[++i];
-    if (strcmp(f, "--model") == 0) model_path = v;
-    else if (strcmp(f, "--data") == 0) data = v;
-    else if (strcmp(f, "--device") == 0) device = v;
-    else {
-      fprintf(stderr, "cltrain predict: unknown option '%s' (see --help)\n", f);
-      return 2;
-    }
-  }
-  if (!model_path) {
-    fprintf(stderr, "cltrain predict: --model FILE is required\n");
-    return 2;
-  }
-  clt_checkpoint ck;
-  clt_status st = clt_checkpoint_load(NULL, model_path, &ck);
-  if (st != CLT_OK) return clt_cli_failed("predict", "--model ", st);
-  clt_dataset ds = {0};
-  int rc = load_eval_data(data, &ds);
-  if (rc) goto out_model;
-  if (ds.d != ck.d) {
-    fprintf(stderr, "cltrain predict: %s has %zu features, the model expects %zu\n", data,
-            ds.d, ck.d);
-    rc = 2;
-    goto out_data;
-  }
-  if ((st = clt_data_check_labels(&ds, ck.c, data)) != CLT_OK) {
-    rc = clt_cli_failed("predict", "", st);
-    goto out_data;
-  }
-  clt_prep_apply(&ck.prep, &ds);
-
-  clt_context *ctx = NULL;
-  if ((rc = clt_cli_context("predict", device, 0, &ctx))) goto out_data;
-  clt_model *model = NULL;
-  clt_tensor *X = NULL, *y = NULL;
-  size_t correct = 0;
-  double loss = NAN;
-  /* The loss when the model's takes labels (its default settings). */
-  clt_loss_desc ld = clt_loss_defaults(ck.loss);
-  bool labels = ck.loss == CLT_LOSS_CROSS_ENTROPY || ck.loss == CLT_LOSS_HINGE;
-  st = clt_model_create(ctx, ck.kind, ck.d, ck.c, clt_checkpoint_has(&ck, "b"), NULL,
-                        &model);
-  if (st == CLT_OK) st = clt_checkpoint_apply(&ck, model, model_path);
-  if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, ds.d, CLT_FLOAT32, &X);
-  if (st == CLT_OK) st = clt_tensor_write(X, ds.x, ds.n * ds.d * 4);
-  if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, 1, CLT_INT32, &y);
-  if (st == CLT_OK) st = clt_tensor_write(y, ds.y, ds.n * 4);
-  if (st == CLT_OK)
-    st = clt_model_evaluate(model, &ld, X, y, labels ? y : NULL, &loss, &correct);
-  if (st != CLT_OK) {
-    fprintf(stderr, "cltrain predict: %s\n", clt_last_error(ctx));
-    rc = 1;
-  } else if (json) {
-    printf("{\"device\":");
-    clt_json_string(stdout, clt_context_device_name(ctx));
-    printf(",\"rows\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"loss\":", ds.n, correct,
-           (double)correct / (double)ds.n);
-    if (isfinite(loss)) printf("%.9g}\n", loss);
-    else printf("null}\n");
-  } else {
-    printf("accuracy %.4f (%zu of %zu rows)", (double)correct / (double)ds.n, correct, ds.n);
-    if (isfinite(loss)) printf(", loss %.4f", loss);
-    printf(" on %s\n", clt_context_device_name(ctx));
-  }
-  clt_tensor_destroy(X);
-  clt_tensor_destroy(y);
-  clt_model_destroy(model);
-  clt_context_destroy(ctx);
-out_data:
-  clt_dataset_free(&ds);
-out_model:
-  clt_checkpoint_free(&ck);
   return rc;
 }

@@ -12,8 +12,9 @@ static const struct {
 } commands[] = {
     {"devices", clt_cmd_devices, "list OpenCL devices and the one auto picks"},
     {"train", clt_cmd_train, "train a linear classifier"},
-    {"predict", clt_cmd_predict, "evaluate a saved model"},
+    {"predict", clt_cmd_predict, "predictions, probabilities and accuracy of a saved model"},
     {"gradcheck", clt_cmd_gradcheck, "check analytic gradients numerically"},
+    {"export", clt_cmd_export, "write a saved model as .npz or .safetensors"},
 };
 
 static void usage(FILE *f) {
@@ -21,7 +22,8 @@ static void usage(FILE *f) {
           clt_version());
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-  fprintf(f, "\n'cltrain COMMAND --help' describes a command's options.\n");
+  fprintf(f, "\n'cltrain help COMMAND' (or 'cltrain COMMAND --help') describes a "
+             "command's options.\n");
 }
 
 int main(int argc, char **argv) {
@@ -32,6 +34,18 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     usage(stdout);
     return 0;
+  }
+  if (strcmp(argv[1], "help") == 0 && argc <= 3) {
+    if (argc == 2) {
+      usage(stdout);
+      return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+      if (strcmp(argv[2], commands[i].name) == 0)
+        return commands[i].run(2, (char *[]){argv[2], "--help", NULL});
+    fprintf(stderr, "cltrain help: unknown command '%s'\n", argv[2]);
+    usage(stderr);
+    return 2;
   }
   if (strcmp(argv[1], "--version") == 0) {
     printf("cltrain %s\n", clt_version());

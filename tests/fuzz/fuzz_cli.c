@@ -1,11 +1,11 @@
 /* libFuzzer harness for the tool's flag parsing: every subcommand's
  * argument loop and the checks that follow it (host/cli/; see
  * tests/fuzz/README.md). The input's first byte picks the command (devices,
- * train, predict, gradcheck), the rest is split at NUL and newline bytes
+ * train, predict, gradcheck, export), the rest is split at NUL and newline bytes
  * into up to 24 arguments. The harness appends arguments that stop the
  * command right after parsing (train: --data on a directory that does not
- * exist; predict: a model that does not exist; gradcheck: the smallest
- * problem), so that no input trains or writes anything. A command must
+ * exist; predict and export: a model that does not exist; gradcheck: the
+ * smallest problem), so that no input trains or writes anything. A command must
  * return 0, 1 or 2, and every 2 (bad usage or input) must say why on
  * stderr; a crash, a sanitizer report or a hang is a finding. Built against
  * the reference-only library (no OpenCL). */
@@ -33,6 +33,7 @@ static const struct {
     {"train", clt_cmd_train, {"--data", "/nonexistent-cltrain-fuzz/", NULL}},
     {"predict", clt_cmd_predict, {"--model", "/nonexistent-cltrain-fuzz.ckpt", NULL}},
     {"gradcheck", clt_cmd_gradcheck, {"--n", "1", "--d", "1", "--c", "2"}},
+    {"export", clt_cmd_export, {"--model", "/nonexistent-cltrain-fuzz.ckpt", NULL}},
 };
 
 /* What the commands print: stdout is not looked at; stderr goes to a
