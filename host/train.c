@@ -31,6 +31,7 @@ struct clt_trainer {
   uint64_t rng;                   /* permutation stream state */
   uint64_t step;
   size_t epochs_done;
+  double first_loss; /* of step 1, before any update; NaN if not seen */
   clt_prep_stats prep;            /* copy of the caller's, for checkpoints */
 };
 
@@ -102,6 +103,7 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   if (tr->opt.batch == 0 || tr->opt.batch > tr->n) tr->opt.batch = tr->n;
   tr->label_target = takes_labels(opt->loss.kind);
   tr->rng = opt->seed;
+  tr->first_loss = NAN;
   size_t B = tr->opt.batch;
   clt_status st = CLT_OK;
   tr->perm_host = malloc(tr->n * sizeof *tr->perm_host);
@@ -241,6 +243,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
                       (unsigned long long)tr->step + 1, tr->epochs_done + 1,
                       clt_schedule_lr(&tr->opt.schedule, tr->step));
     CLT_TRY(st);
+    if (tr->step == 0) tr->first_loss = loss;
     CLT_TRY(optimizer_step(tr));
     loss_sum += loss;
     loss_count++;
@@ -266,6 +269,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
         .test_loss = test_loss,
         .test_accuracy = acc,
         .seconds = secs,
+        .first_loss = tr->first_loss,
         .samples_per_second = (double)tr->n / secs,
     };
   return CLT_OK;

@@ -39,6 +39,8 @@ typedef struct clt_epoch_stats {
   double train_loss;      /* mean minibatch loss (with penalty) over the epoch */
   double test_loss, test_accuracy;
   double seconds;         /* this epoch, training and evaluation */
+  double first_loss;      /* the run's first minibatch loss, before any
+                             update (NaN when the run was resumed) */
   double samples_per_second;
 } clt_epoch_stats;
 

@@ -727,3 +727,20 @@ Test(cli, export_writes_npz_and_safetensors) {
   EXPECT_RUN(2, "export --model e.ckpt --format npz --out .", "--out .");
   EXPECT_RUN(0, "export --help", "preprocess_std");
 }
+
+/* Defaults by data size: below 16384 rows batches of 32 and at least 2000
+   steps (600 rows: 19 steps an epoch, 106 epochs); from 16384 rows the
+   Fashion-MNIST recipe, 20 epochs of 256. A run that ends within 5 % of
+   its starting loss warns and names what to change; --quiet keeps the
+   result line. */
+Test(cli, defaults_follow_the_data_size_and_untrained_runs_warn) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --json",
+             "\"epochs\":106,\"batch\":32,");
+  cr_assert_null(strstr(out, "warning"), "%s", out);
+  EXPECT_RUN(0, "train --data synthetic:16384,3,2 --device ref --json",
+             "\"epochs\":20,\"batch\":256,");
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --lr 1e-7 --epochs 1 --quiet",
+             "warning: the training loss");
+  cr_assert_not_null(strstr(out, "raise --lr (now 1e-07)"), "%s", out);
+  cr_assert_not_null(strstr(out, "test accuracy"), "--quiet keeps the result: %s", out);
+}

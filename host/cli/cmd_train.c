@@ -207,9 +207,12 @@ static void train_usage(FILE *f) {
           "  --optim " CLT_CLI_OPTIM_NAMES "\n"
           "                         (momentum, nesterov: sgd with momentum 0.9; default adamw)\n"
           "  --lr F                 base learning rate (default: PyTorch's for the optimizer,\n"
-          "                         but 0.1 for sgd/momentum/nesterov/lars, 7e-4 for adamw)\n"
-          "  --batch N              rows per step, 0 = full batch (default 256)\n"
-          "  --epochs N             epochs in total, resumed ones included (default 20)\n"
+          "                         but 0.1 for sgd/momentum/nesterov/lars, and for adamw\n"
+          "                         7e-4, or 0.01 below 16384 training rows)\n"
+          "  --batch N              rows per step, 0 = full batch (default 256, or 32 below\n"
+          "                         16384 training rows)\n"
+          "  --epochs N             epochs in total, resumed ones included (default 20, or\n"
+          "                         below 16384 training rows enough for 2000 steps)\n"
           "  --l1 F --l2 F          regularization: l1*sum|W| + 0.5*l2*sum W^2 (default 0)\n"
           "  --weight-decay F       the optimizer's own weight decay (default: PyTorch's, but\n"
           "                         0.05 for adamw)\n"
@@ -225,7 +228,7 @@ static void train_usage(FILE *f) {
           "  --metrics FILE.csv     one row per epoch\n"
           "  --plot FILE.png        loss and accuracy curves (gnuplot)\n"
           "  --json                 one JSON object as the last line of stdout\n"
-          "  --quiet                no per-epoch lines\n"
+          "  --quiet                no per-epoch lines (the result line stays)\n"
           "  --profile              after training, the device time of every kernel,\n"
           "                         transfer and host wait (a \"profile\" object in --json)\n");
 }
@@ -235,7 +238,7 @@ typedef struct train_args {
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
       *metrics, *plot;
   double lr, l1, l2, weight_decay, warmup, init_std;
-  int have_lr, have_wd, have_prep, json, quiet, bias, profile;
+  int have_lr, have_wd, have_prep, have_batch, have_epochs, json, quiet, bias, profile;
   size_t batch, epochs;
   /* Resolved by resolve_names. */
   clt_loss_kind loss_kind;
@@ -251,8 +254,6 @@ static int parse_train(int argc, char **argv, train_args *a) {
                     .schedule = "cosine",
                     .prep = "standardize",
                     .bias = 1,
-                    .batch = 256,
-                    .epochs = 20,
                     .init_std = 0.001};
   int rc;
   for (int i = 1; i < argc; i++) {
@@ -299,10 +300,12 @@ static int parse_train(int argc, char **argv, train_args *a) {
       unsigned long long x;
       if ((rc = uint_flag(f, v, 0, 1ull << 40, &x))) return rc;
       a->batch = (size_t)x;
+      a->have_batch = 1;
     } else if (strcmp(f, "--epochs") == 0) {
       unsigned long long x;
       if ((rc = uint_flag(f, v, 1, 1000000, &x))) return rc;
       a->epochs = (size_t)x;
+      a->have_epochs = 1;
     } else if (strcmp(f, "--seed") == 0) {
       unsigned long long x;
       if ((rc = uint_flag(f, v, 0, UINT64_MAX, &x))) return rc;
@@ -334,6 +337,11 @@ static int resolve_names(train_args *a) {
   return bad_value("train", "--optim", a->optim, CLT_CLI_OPTIM_NAMES);
 }
 
+/* Training sets below this many rows get the small-data defaults, with at
+   least MIN_STEPS optimizer steps (build_options). */
+#define SMALL_ROWS 16384
+#define MIN_STEPS 2000
+
 /* Fills the trainer options from the flags; 0 or an exit status. */
 static int build_options(const train_args *a, size_t n_train,
                          clt_train_options *o) {
@@ -351,21 +359,31 @@ static int build_options(const train_args *a, size_t n_train,
      (20 epochs of 256, cosine: test accuracy 0.8456 over three seeds). */
   if (kind == CLT_OPTIM_SGD || kind == CLT_OPTIM_LARS)
     o->optim.lr = 0.1f;
+  /* Defaults by the data's size. From SMALL_ROWS rows on, 20 epochs of
+     batch 256; smaller sets get too few steps that way (iris: 20 steps,
+     digits: 120, all stopping far from sklearn's accuracy), so batches of
+     32, at least MIN_STEPS steps (iris: 500 epochs) and AdamW at 0.01:
+     within a point of sklearn's standardised LogisticRegression on
+     sklearn's digits, breast cancer, wine and iris sets (80/20 splits). */
+  const bool small = n_train < SMALL_ROWS;
   if (kind == CLT_OPTIM_ADAMW) {
-    o->optim.lr = 7e-4f;
+    o->optim.lr = small ? 1e-2f : 7e-4f;
     o->optim.weight_decay = 5e-2f;
   }
   if (a->have_lr) o->optim.lr = (float)a->lr;
   if (a->have_wd) o->optim.weight_decay = (float)a->weight_decay;
-  o->batch = a->batch == 0 || a->batch > n_train ? n_train : a->batch;
-  o->epochs = a->epochs;
+  size_t batch = a->have_batch ? a->batch : small ? 32 : 256;
+  o->batch = batch == 0 || batch > n_train ? n_train : batch;
+  size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
+  o->epochs = a->have_epochs ? a->epochs : 20;
+  if (!a->have_epochs && small && o->epochs * steps_per_epoch < MIN_STEPS)
+    o->epochs = (MIN_STEPS + steps_per_epoch - 1) / steps_per_epoch;
   o->seed = a->data.seed;
   o->bias = a->bias != 0;
   o->init_std = a->init_std;
-  size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
   /* Step decay: x0.1 at each third of the run; exponential: x0.01 over it;
      cosine: down to 0 at the last step. */
-  uint64_t total = (uint64_t)steps_per_epoch * a->epochs;
+  uint64_t total = (uint64_t)steps_per_epoch * o->epochs;
   uint64_t warmup = (uint64_t)llround(a->warmup * (double)steps_per_epoch);
   if (warmup >= total) {
     fprintf(stderr, "cltrain train: --warmup %g epochs is the whole run\n", a->warmup);
@@ -575,6 +593,14 @@ int clt_cmd_train(int argc, char **argv) {
       break;
     }
   }
+  /* A run that ends about where it started has barely trained. */
+  if (rc == 0 && isfinite(es.first_loss) && es.first_loss > 0 &&
+      fabs(es.train_loss - es.first_loss) <= 0.05 * es.first_loss)
+    fprintf(stderr,
+            "cltrain train: warning: the training loss %.4g is within 5%% of its start, "
+            "%.4g: the model has barely trained; raise --lr (now %g) or --epochs (now %zu), "
+            "or lower --batch (now %zu)\n",
+            es.train_loss, es.first_loss, (double)opt.optim.lr, opt.epochs, opt.batch);
   if (metrics && fclose(metrics) != 0 && rc == 0) {
     fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
     rc = 1;
@@ -598,10 +624,10 @@ int clt_cmd_train(int argc, char **argv) {
     }
     printf("}\n");
   } else if (rc == 0) {
-    if (!a.quiet)
-      printf("test accuracy %.4f after %zu epochs; training phase %.2f s, %.0f samples/s\n",
-             es.test_accuracy, clt_trainer_epochs_done(tr), seconds,
-             seconds > 0 ? (double)trained / seconds : 0.0);
+    /* --quiet too: the result is what the run is for. */
+    printf("test accuracy %.4f after %zu epochs; training phase %.2f s, %.0f samples/s\n",
+           es.test_accuracy, clt_trainer_epochs_done(tr), seconds,
+           seconds > 0 ? (double)trained / seconds : 0.0);
     if (a.profile && clt_cli_print_timings(stdout, ctx) != 0) rc = 1;
   }
 out_trainer:
