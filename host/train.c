@@ -252,8 +252,11 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
       break;
   }
   double test_loss = 0, acc = 0;
-  CLT_TRY(clt_trainer_evaluate(tr, tr->Xt, tr->yt, &test_loss, &acc));
-  if (!isfinite(test_loss))
+  /* Parameters that are no longer finite, or scores whose losses overflow:
+     the evaluation's own refusal is a divergence of the run too. */
+  clt_status st = clt_trainer_evaluate(tr, tr->Xt, tr->yt, &test_loss, &acc);
+  if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
+  if (st == CLT_ERR_NONFINITE || !isfinite(test_loss))
     return clt_fail(ctx, CLT_ERR_NONFINITE,
                     "training diverged in epoch %zu (step %llu, learning rate "
                     "%g): the parameters are no longer finite; lower --lr",

@@ -352,3 +352,39 @@ Test(train, saved_models_load_for_prediction) {
   free_data(&r);
 }
 
+
+/* Scores whose squared errors are finite one row at a time but overflow
+   the evaluation's sum: the epoch reports the documented divergence, not
+   the loss op's own text. The checkpoint of a run at lr 0 gets W's first
+   column set to 1.2e18 (the minibatches of one row stay below FLT_MAX, the
+   200 test rows' sum does not). */
+Test(train, divergence_found_by_the_evaluation_is_reported_as_such) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  run r;
+  make_data(&r, 1000, 4, 3, 5);
+  char *path = temp_path("overflow.ckpt");
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    clt_train_options o = options(CLT_LOSS_MSE, CLT_OPTIM_SGD, 0.0, 1, 2, 1000);
+    clt_trainer *tr = trainer(ctx, &o, &r);
+    epochs(tr, 1);
+    cr_assert_eq(clt_trainer_save(tr, path), CLT_OK);
+    clt_trainer_destroy(tr);
+    clt_checkpoint ck;
+    cr_assert_eq(clt_checkpoint_load(NULL, path, &ck), CLT_OK, "%s", clt_last_error(NULL));
+    for (size_t j = 0; j < 4; j++) ck.tensor[0].data[j * 3] = 1.2e18f;
+    cr_assert_eq(clt_checkpoint_save(NULL, path, &ck, ck.optim_state, ck.optim_len), CLT_OK);
+    clt_checkpoint_free(&ck);
+    tr = trainer(ctx, &o, &r);
+    cr_assert_eq(clt_trainer_load(tr, path), CLT_OK, "%s", clt_last_error(ctx));
+    cr_assert_eq(clt_trainer_epoch(tr, NULL, NULL, NULL), CLT_ERR_NONFINITE, "%s",
+                 clt_last_error(ctx));
+    cr_assert_not_null(strstr(clt_last_error(ctx), "training diverged in epoch 2"), "%s: %s",
+                       specs[d], clt_last_error(ctx));
+    clt_trainer_destroy(tr);
+    clt_context_destroy(ctx);
+  }
+  free(path);
+  free_data(&r);
+}
