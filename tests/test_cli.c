@@ -744,3 +744,36 @@ Test(cli, defaults_follow_the_data_size_and_untrained_runs_warn) {
   cr_assert_not_null(strstr(out, "raise --lr (now 1e-07)"), "%s", out);
   cr_assert_not_null(strstr(out, "test accuracy"), "--quiet keeps the result: %s", out);
 }
+
+/* The optimizer's own flags: each for the optimizers that have it, in its
+   range, echoed in --json with every effective hyper-parameter, and on
+   resume refused when it contradicts the checkpoint (both values named). */
+Test(cli, optimizer_flags_apply_echo_and_hold_on_resume) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 2 --optim adam "
+                "--betas 0.8,0.99 --eps 1e-7 --clip-grad-norm 1 --json --checkpoint o.ckpt",
+             "\"optimizer\":\"adam\"");
+  const char *want[] = {"\"loss\":\"cross-entropy\"", "\"betas\":[0.8,0.99]",
+                        "\"eps\":1e-07", "\"clip_grad_norm\":1", "\"lr\":0.001,",
+                        "\"train_rows\":600", "\"test_rows\":150", "\"features\":2",
+                        "\"classes\":3", "\"schedule\":\"cosine\"",
+                        "\"preprocess\":\"standardize\""};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    cr_assert_not_null(strstr(out, want[i]), "JSON lacks %s: %s", want[i], out);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 1 "
+                "--loss softmax --optim nesterov --momentum 0.5 --json",
+             "\"momentum\":0.5,\"nesterov\":true");
+  cr_assert_not_null(strstr(out, "\"loss\":\"cross-entropy\",\"optimizer\":\"sgd\""), "%s", out);
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --optim sgd --betas 0.9,0.9",
+             "--betas does not apply to --optim sgd");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --optim lars --eps 1e-8",
+             "--eps does not apply to --optim lars");
+  EXPECT_RUN(2, "train --optim adam --betas 0.9,1", "two numbers B1,B2 in [0, 1)");
+  EXPECT_RUN(2, "train --optim adam --betas 0.9", "two numbers B1,B2 in [0, 1)");
+  EXPECT_RUN(2, "train --momentum -1", "a number in [0, 1e+06]");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --device ref --epochs 3 --optim adam "
+                "--resume o.ckpt --checkpoint o2.ckpt --betas 0.9,0.999",
+             "--betas 0.9,0.999 contradicts --resume o.ckpt, trained with --betas 0.8,0.99");
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 3 --optim adam "
+                "--resume o.ckpt --checkpoint o2.ckpt --betas 0.8,0.99 --eps 1e-7 --json",
+             "\"epochs\":3");
+}

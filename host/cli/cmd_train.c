@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,13 @@ static const names prep_names[] = {{"standardize", CLT_PREPROCESS_STANDARDIZE},
                                    {"none", CLT_PREPROCESS_NONE},
                                    {NULL, 0}};
 
+/* The name of value in tab ("unknown" if none). */
+static const char *name_of(const names *tab, int value) {
+  for (; tab->name; tab++)
+    if (tab->value == value) return tab->name;
+  return "unknown";
+}
+
 static int lookup(const names *tab, const char *s, int *out) {
   for (; tab->name; tab++)
     if (strcmp(tab->name, s) == 0) return *out = tab->value, 1;
@@ -62,6 +70,64 @@ static int uint_flag(const char *flag, const char *v, unsigned long long lo,
                      unsigned long long hi, unsigned long long *dst) {
   char want[CLT_CLI_WANT];
   return clt_cli_uint(v, lo, hi, dst, want, sizeof want) ? 0 : bad_value("train", flag, v, want);
+}
+
+/* ------------------------------------------------ optimizer flags */
+
+/* Flags that set a field of the optimizer's descriptor: the optimizers
+   each applies to (PyTorch's: a flag for another is refused), its range,
+   and, since a checkpoint's optimizer record holds these values, a resume
+   refuses a flag that contradicts it. --betas sets beta1 and beta2. */
+#define OF_ADAMS                                                              \
+  (1u << CLT_OPTIM_ADAM | 1u << CLT_OPTIM_ADAMW | 1u << CLT_OPTIM_ADAMAX |    \
+   1u << CLT_OPTIM_NADAM | 1u << CLT_OPTIM_RADAM | 1u << CLT_OPTIM_LAMB)
+#define OF_ALL 0xffffffffu
+enum { OF_WEIGHT_DECAY, OF_MOMENTUM, OF_BETAS, OF_EPS, OF_CLIP, OF_COUNT };
+static const struct optim_flag {
+  const char *flag, *range;
+  unsigned optimizers;
+  double lo, hi;
+  size_t field, field2; /* offsets into clt_optim_desc; field2: betas */
+} optim_flags[OF_COUNT] = {
+    [OF_WEIGHT_DECAY] = {"--weight-decay", NULL, OF_ALL, 0, 1e6,
+                         offsetof(clt_optim_desc, weight_decay), 0},
+    [OF_MOMENTUM] = {"--momentum", NULL,
+                     1u << CLT_OPTIM_SGD | 1u << CLT_OPTIM_RMSPROP | 1u << CLT_OPTIM_LARS,
+                     0, 1e6, offsetof(clt_optim_desc, momentum), 0},
+    [OF_BETAS] = {"--betas", "two numbers B1,B2 in [0, 1)", OF_ADAMS, 0, 1,
+                  offsetof(clt_optim_desc, beta1), offsetof(clt_optim_desc, beta2)},
+    [OF_EPS] = {"--eps", NULL,
+                OF_ADAMS | 1u << CLT_OPTIM_ADAGRAD | 1u << CLT_OPTIM_RMSPROP |
+                    1u << CLT_OPTIM_ADADELTA,
+                0, 1, offsetof(clt_optim_desc, eps), 0},
+    [OF_CLIP] = {"--clip-grad-norm", NULL, OF_ALL, 0, 1e6,
+                 offsetof(clt_optim_desc, max_grad_norm), 0},
+};
+
+static float *of_field(clt_optim_desc *d, size_t offset) {
+  return (float *)((char *)d + offset);
+}
+
+/* The value of flag k (v) into val[0] (and val[1] for --betas); 0 or an
+   exit status. */
+static int optim_flag_value(size_t k, const char *v, double val[2]) {
+  const struct optim_flag *of = &optim_flags[k];
+  char want[CLT_CLI_WANT];
+  if (!of->field2) {
+    if (!clt_cli_real(v, of->lo, of->hi, false, &val[0], want, sizeof want))
+      return bad_value("train", of->flag, v, want);
+    return 0;
+  }
+  const char *comma = strchr(v, ',');
+  char first[64];
+  if (comma && (size_t)(comma - v) < sizeof first) {
+    snprintf(first, sizeof first, "%.*s", (int)(comma - v), v);
+    if (clt_cli_real(first, of->lo, of->hi, false, &val[0], want, sizeof want) &&
+        clt_cli_real(comma + 1, of->lo, of->hi, false, &val[1], want, sizeof want) &&
+        val[0] < of->hi && val[1] < of->hi)
+      return 0;
+  }
+  return bad_value("train", of->flag, v, of->range);
 }
 
 /* ---------------------------------------------------------- data sets */
@@ -216,6 +282,13 @@ static void train_usage(FILE *f) {
           "  --l1 F --l2 F          regularization: l1*sum|W| + 0.5*l2*sum W^2 (default 0)\n"
           "  --weight-decay F       the optimizer's own weight decay (default: PyTorch's, but\n"
           "                         0.05 for adamw)\n"
+          "  --momentum F           sgd, rmsprop, lars (default: PyTorch's, 0; 0.9 for\n"
+          "                         momentum and nesterov)\n"
+          "  --betas B1,B2          the adam family and lamb (default 0.9,0.999)\n"
+          "  --eps F                adagrad, rmsprop, adadelta, the adam family, lamb\n"
+          "                         (default: PyTorch's for the optimizer)\n"
+          "  --clip-grad-norm F     rescale the gradient to this global L2 norm when above\n"
+          "                         (clip_grad_norm_; default 0: off)\n"
           "  --schedule constant|step|exponential|cosine   (default cosine)\n"
           "  --warmup F             epochs of linear learning-rate warm-up (default 0)\n"
           "  --preprocess standardize|center|none   (default standardize)\n"
@@ -237,8 +310,10 @@ typedef struct train_args {
   data_args data;
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
       *metrics, *plot;
-  double lr, l1, l2, weight_decay, warmup, init_std;
-  int have_lr, have_wd, have_prep, have_batch, have_epochs, json, quiet, bias, profile;
+  double lr, l1, l2, warmup, init_std;
+  int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile;
+  double optim_val[OF_COUNT][2]; /* the optimizer flags given */
+  int have_optim[OF_COUNT];
   size_t batch, epochs;
   /* Resolved by resolve_names. */
   clt_loss_kind loss_kind;
@@ -246,6 +321,12 @@ typedef struct train_args {
   clt_optim_kind optim_kind;
   int sgd_variant;
 } train_args;
+
+static size_t optim_flag_index(const char *flag) {
+  size_t k = 0;
+  while (k < OF_COUNT && strcmp(optim_flags[k].flag, flag) != 0) k++;
+  return k;
+}
 
 static int parse_train(int argc, char **argv, train_args *a) {
   *a = (train_args){.data = {.data = "fashion-mnist"},
@@ -256,6 +337,7 @@ static int parse_train(int argc, char **argv, train_args *a) {
                     .bias = 1,
                     .init_std = 0.001};
   int rc;
+  size_t k;
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
@@ -289,9 +371,9 @@ static int parse_train(int argc, char **argv, train_args *a) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->l1))) return rc;
     } else if (strcmp(f, "--l2") == 0) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->l2))) return rc;
-    } else if (strcmp(f, "--weight-decay") == 0) {
-      if ((rc = real_flag(f, v, 0, 1e6, &a->weight_decay))) return rc;
-      a->have_wd = 1;
+    } else if ((k = optim_flag_index(f)) < OF_COUNT) {
+      if ((rc = optim_flag_value(k, v, a->optim_val[k]))) return rc;
+      a->have_optim[k] = 1;
     } else if (strcmp(f, "--init-std") == 0) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->init_std))) return rc;
     } else if (strcmp(f, "--warmup") == 0) {
@@ -371,7 +453,16 @@ static int build_options(const train_args *a, size_t n_train,
     o->optim.weight_decay = 5e-2f;
   }
   if (a->have_lr) o->optim.lr = (float)a->lr;
-  if (a->have_wd) o->optim.weight_decay = (float)a->weight_decay;
+  for (size_t k = 0; k < OF_COUNT; k++) {
+    const struct optim_flag *of = &optim_flags[k];
+    if (!a->have_optim[k]) continue;
+    if (!(of->optimizers >> kind & 1)) {
+      fprintf(stderr, "cltrain train: %s does not apply to --optim %s\n", of->flag, a->optim);
+      return 2;
+    }
+    *of_field(&o->optim, of->field) = (float)a->optim_val[k][0];
+    if (of->field2) *of_field(&o->optim, of->field2) = (float)a->optim_val[k][1];
+  }
   size_t batch = a->have_batch ? a->batch : small ? 32 : 256;
   o->batch = batch == 0 || batch > n_train ? n_train : batch;
   size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
@@ -417,11 +508,8 @@ static int resume_prep(const train_args *a, size_t d, clt_prep_stats *prep) {
     fprintf(stderr, "cltrain train: --resume %s holds a model of %zu features, --data has %zu\n",
             a->resume, ck.d, d);
   } else if (a->have_prep && (int)ck.prep.mode != a->prep_mode) {
-    const char *was = "unknown";
-    for (const names *n = prep_names; n->name; n++)
-      if (n->value == (int)ck.prep.mode) was = n->name;
     fprintf(stderr, "cltrain train: --preprocess %s contradicts --resume %s, trained with "
-                    "--preprocess %s\n", a->prep, a->resume, was);
+                    "--preprocess %s\n", a->prep, a->resume, name_of(prep_names, (int)ck.prep.mode));
   } else {
     *prep = ck.prep;
     ck.prep = (clt_prep_stats){0};
@@ -429,6 +517,28 @@ static int resume_prep(const train_args *a, size_t d, clt_prep_stats *prep) {
   }
   clt_checkpoint_free(&ck);
   return rc;
+}
+
+/* 0, or 2 after naming both values when an optimizer flag given again
+   contradicts what the resumed checkpoint holds. */
+static int resume_optim_flags(const train_args *a, const clt_trainer *tr) {
+  clt_optim_desc held = *clt_optimizer_desc(clt_trainer_optimizer(tr));
+  for (size_t k = 0; k < OF_COUNT; k++) {
+    const struct optim_flag *of = &optim_flags[k];
+    if (!a->have_optim[k]) continue;
+    double h0 = *of_field(&held, of->field), h1 = of->field2 ? *of_field(&held, of->field2) : 0;
+    if ((float)a->optim_val[k][0] == (float)h0 &&
+        (!of->field2 || (float)a->optim_val[k][1] == (float)h1))
+      continue;
+    char given[64], had[64];
+    snprintf(given, sizeof given, of->field2 ? "%g,%g" : "%g", a->optim_val[k][0],
+             a->optim_val[k][1]);
+    snprintf(had, sizeof had, of->field2 ? "%g,%g" : "%g", h0, h1);
+    fprintf(stderr, "cltrain train: %s %s contradicts --resume %s, trained with %s %s\n",
+            of->flag, given, a->resume, of->flag, had);
+    return 2;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------- outputs */
@@ -501,15 +611,9 @@ int clt_cmd_train(int argc, char **argv) {
       rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO || st == CLT_ERR_INVALID_ARG ? 2 : 1;
       goto out_trainer;
     }
-    /* The checkpoint's optimizer state includes its hyper-parameters: a
-       --weight-decay that differs would be silently overridden. */
-    float held = clt_optimizer_desc(clt_trainer_optimizer(tr))->weight_decay;
-    if (a.have_wd && (float)a.weight_decay != held) {
-      fprintf(stderr, "cltrain train: --weight-decay %g contradicts --resume %s, trained with "
-                      "--weight-decay %g\n", a.weight_decay, a.resume, (double)held);
-      rc = 2;
-      goto out_trainer;
-    }
+    /* The checkpoint's optimizer state includes its hyper-parameters: an
+       optimizer flag that differs would be silently overridden. */
+    if ((rc = resume_optim_flags(&a, tr))) goto out_trainer;
   }
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
@@ -610,10 +714,25 @@ int clt_cmd_train(int argc, char **argv) {
   if (rc == 0 && a.json) {
     printf("{\"device\":");
     clt_json_string(stdout, clt_context_device_name(ctx));
-    printf(",\"loss\":");
-    clt_json_string(stdout, a.loss);
-    printf(",\"optimizer\":");
-    clt_json_string(stdout, a.optim);
+    /* The canonical names and every effective hyper-parameter (float32
+       values to 7 digits): the base
+       learning rate of the schedule, and the optimizer's own (after a
+       resume, the checkpoint's). */
+    const clt_optim_desc *od = clt_optimizer_desc(clt_trainer_optimizer(tr));
+    printf(",\"loss\":\"%s\",\"optimizer\":\"%s\",\"schedule\":\"%s\","
+           "\"preprocess\":\"%s\",\"lr\":%.7g,\"weight_decay\":%.7g,\"momentum\":%.7g,"
+           "\"nesterov\":%s,\"betas\":[%.7g,%.7g],\"eps\":%.7g,\"clip_grad_norm\":%.7g,"
+           "\"l1\":%.7g,\"l2\":%.7g,\"warmup_steps\":%llu,\"init_std\":%.7g,\"bias\":%s,"
+           "\"seed\":%llu,\"train_rows\":%zu,\"test_rows\":%zu,\"features\":%zu,"
+           "\"classes\":%zu",
+           clt_loss_kind_name(opt.loss.kind), clt_optim_kind_name(od->kind),
+           name_of(schedule_names, a.sched), name_of(prep_names, (int)prep.mode), opt.schedule.base_lr,
+           (double)od->weight_decay, (double)od->momentum, od->nesterov ? "true" : "false",
+           (double)od->beta1, (double)od->beta2, (double)od->eps, (double)od->max_grad_norm,
+           (double)opt.reg.l1, (double)opt.reg.l2,
+           (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
+           opt.bias ? "true" : "false", (unsigned long long)opt.seed, train.n, test.n,
+           train.d, train.classes);
     printf(",\"epochs\":%zu,\"batch\":%zu,\"train_loss\":%.9g,\"test_loss\":%.9g,"
            "\"test_accuracy\":%.6f,\"seconds\":%.6f,\"samples_per_second\":%.1f",
            clt_trainer_epochs_done(tr), opt.batch, es.train_loss, es.test_loss,

@@ -141,7 +141,9 @@ printf '\001--help' > "$ccl/seed_help"
   for f in --batch --checkpoint --data --device --epochs --init-std --json --l1 --l2 \
            --loss --lr --metrics --n --d --c --no-bias --optim --plot --preprocess \
            --profile --quiet --resume --samples --schedule --seed --test --threshold \
-           --warmup --weight-decay --model --help synthetic: fashion-mnist cross-entropy \
+           --warmup --weight-decay --model --help --momentum --betas --eps \
+           --clip-grad-norm --out --proba --no-labels --format npz safetensors \
+           synthetic: fashion-mnist cross-entropy \
            hinge adamw lars lamb cosine standardize ref cpu gpu; do
     printf '"%s"\n' "$f"
   done
