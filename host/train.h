@@ -69,6 +69,9 @@ size_t clt_trainer_epochs_done(const clt_trainer *tr);
    the checkpoint holds. */
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
 
+/* Loss and accuracy of the current model on the test set it was made with. */
+clt_status clt_trainer_evaluate_test(clt_trainer *tr, double *loss, double *accuracy);
+
 /* Loss and accuracy of the current model on X (N,D) against labels y. */
 clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                                 const clt_tensor *y, double *loss,

@@ -777,3 +777,29 @@ Test(cli, optimizer_flags_apply_echo_and_hold_on_resume) {
                 "--resume o.ckpt --checkpoint o2.ckpt --betas 0.8,0.99 --eps 1e-7 --json",
              "\"epochs\":3");
 }
+
+/* Resume does what the user means: without --checkpoint it says that the
+   new epochs are not saved and leaves the resumed file as it was; resuming
+   a finished run says so, exits 0 and reports the model's real test
+   accuracy (not a zero), with train_loss null in --json. */
+Test(cli, resume_of_a_finished_run_and_without_checkpoint) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 2 --json "
+                "--checkpoint f.ckpt", "\"test_accuracy\":");
+  char acc[32];
+  snprintf(acc, sizeof acc, "%.8s", strstr(out, "\"test_accuracy\":") + 16);
+  char path[512];
+  snprintf(path, sizeof path, "%s/f.ckpt", dir);
+  struct stat before, after;
+  cr_assert_eq(stat(path, &before), 0);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 2 --json "
+                "--resume f.ckpt", "already holds the 2 epochs asked for: nothing to train");
+  cr_assert_not_null(strstr(out, "\"train_loss\":null"), "%s", out);
+  char want[64];
+  snprintf(want, sizeof want, "\"test_accuracy\":%s", acc);
+  cr_assert_not_null(strstr(out, want), "the model's accuracy, %s: %s", acc, out);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 3 --quiet "
+                "--resume f.ckpt", "no --checkpoint, so the epochs of this run are not saved");
+  cr_assert_eq(stat(path, &after), 0);
+  cr_assert(before.st_size == after.st_size && before.st_mtime == after.st_mtime &&
+                before.st_ino == after.st_ino, "the resumed file was rewritten");
+}

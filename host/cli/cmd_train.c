@@ -573,7 +573,9 @@ int clt_cmd_train(int argc, char **argv) {
   int rc = parse_train(argc, argv, &a);
   if (rc) return rc < 0 ? 0 : rc;
   if ((rc = resolve_names(&a))) return rc;
-  if (a.resume && a.checkpoint == NULL) a.checkpoint = a.resume;
+  if (a.resume && a.checkpoint == NULL)
+    fprintf(stderr, "cltrain train: note: no --checkpoint, so the epochs of this run are not "
+                    "saved (--checkpoint FILE, which may be the --resume file, saves them)\n");
   if ((rc = check_outputs(&a))) return rc;
   /* Ctrl-C or a kill during a checkpoint's write leaves no temporary
      file behind. */
@@ -655,10 +657,21 @@ int clt_cmd_train(int argc, char **argv) {
             "%s, %s, lr %g, batch %zu, %zu epochs on %s\n",
             train.n, test.n, train.d, train.classes, a.loss, optim_cli_name(&a),
             (double)opt.optim.lr, opt.batch, opt.epochs, clt_context_device_name(ctx));
-  clt_epoch_stats es = {0};
+  clt_epoch_stats es = {.train_loss = NAN, .first_loss = NAN};
   double seconds = 0;
   size_t trained = 0;
-  while (clt_trainer_epochs_done(tr) < opt.epochs) {
+  /* A resumed run that is already complete: said, and its model's test
+     figures instead of a run's. */
+  if (clt_trainer_epochs_done(tr) == opt.epochs) {
+    fprintf(stderr, "cltrain train: --resume %s already holds the %zu epochs asked for: "
+                    "nothing to train (raise --epochs to continue)\n", a.resume, opt.epochs);
+    st = clt_trainer_evaluate_test(tr, &es.test_loss, &es.test_accuracy);
+    if (st != CLT_OK) {
+      fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
+      rc = 1;
+    }
+  }
+  while (rc == 0 && clt_trainer_epochs_done(tr) < opt.epochs) {
     ps.epoch = clt_trainer_epochs_done(tr) + 1;
     ps.t0 = now_seconds();
     st = clt_trainer_epoch(tr, show_progress, &ps, &es);
@@ -733,10 +746,14 @@ int clt_cmd_train(int argc, char **argv) {
            (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
            opt.bias ? "true" : "false", (unsigned long long)opt.seed, train.n, test.n,
            train.d, train.classes);
-    printf(",\"epochs\":%zu,\"batch\":%zu,\"train_loss\":%.9g,\"test_loss\":%.9g,"
-           "\"test_accuracy\":%.6f,\"seconds\":%.6f,\"samples_per_second\":%.1f",
-           clt_trainer_epochs_done(tr), opt.batch, es.train_loss, es.test_loss,
-           es.test_accuracy, seconds, seconds > 0 ? (double)trained / seconds : 0.0);
+    printf(",\"epochs\":%zu,\"batch\":%zu,\"train_loss\":", clt_trainer_epochs_done(tr),
+           opt.batch);
+    /* null: no epoch ran (a resume of a finished run) */
+    printf(isfinite(es.train_loss) ? "%.9g" : "null", es.train_loss);
+    printf(",\"test_loss\":%.9g,\"test_accuracy\":%.6f,\"seconds\":%.6f,"
+           "\"samples_per_second\":%.1f",
+           es.test_loss, es.test_accuracy, seconds,
+           seconds > 0 ? (double)trained / seconds : 0.0);
     if (a.profile) {
       printf(",\"profile\":");
       if (clt_cli_json_timings(stdout, ctx) != 0) rc = 1;
