@@ -191,8 +191,10 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
   return CLT_OK;
 }
 
-clt_status clt_trainer_evaluate_test(clt_trainer *tr, double *loss, double *accuracy) {
-  return clt_trainer_evaluate(tr, tr->Xt, tr->yt, loss, accuracy);
+clt_status clt_trainer_evaluate_split(clt_trainer *tr, bool train, double *loss,
+                                      double *accuracy) {
+  return clt_trainer_evaluate(tr, train ? tr->X : tr->Xt, train ? tr->y : tr->yt, loss,
+                              accuracy);
 }
 
 /* Runs every kernel of a step and of an evaluation once, so that the

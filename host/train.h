@@ -69,8 +69,10 @@ size_t clt_trainer_epochs_done(const clt_trainer *tr);
    the checkpoint holds. */
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
 
-/* Loss and accuracy of the current model on the test set it was made with. */
-clt_status clt_trainer_evaluate_test(clt_trainer *tr, double *loss, double *accuracy);
+/* Loss and accuracy of the current model on the training set (train) or
+   the test set (!train) it was made with. */
+clt_status clt_trainer_evaluate_split(clt_trainer *tr, bool train, double *loss,
+                                      double *accuracy);
 
 /* Loss and accuracy of the current model on X (N,D) against labels y. */
 clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,

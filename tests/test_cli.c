@@ -156,7 +156,7 @@ Test(cli, trains_prints_json_metrics_and_predicts) {
              "\"test_accuracy\":");
   /* The JSON object is the last line, with every documented key. */
   char *last = strrchr(out, '{');
-  const char *keys[] = {"device", "loss", "optimizer", "epochs", "train_loss",
+  const char *keys[] = {"device", "loss", "optimizer", "epochs", "train_loss", "train_accuracy",
                         "test_loss", "test_accuracy", "seconds",
                         "samples_per_second"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -166,6 +166,9 @@ Test(cli, trains_prints_json_metrics_and_predicts) {
   }
   double acc = atof(strstr(last, "\"test_accuracy\":") + 16);
   cr_assert_geq(acc, 0.95, "%s", last);
+  /* The training set's accuracy: separable blobs, as well learnt. */
+  double train_acc = atof(strstr(last, "\"train_accuracy\":") + 17);
+  cr_assert(train_acc >= 0.95 && train_acc <= 1.0, "%s", last);
   /* Metrics: a header and one row per epoch. */
   char path[256];
   snprintf(path, sizeof path, "%s/m.csv", dir);

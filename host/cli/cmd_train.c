@@ -665,7 +665,7 @@ int clt_cmd_train(int argc, char **argv) {
   if (clt_trainer_epochs_done(tr) == opt.epochs) {
     fprintf(stderr, "cltrain train: --resume %s already holds the %zu epochs asked for: "
                     "nothing to train (raise --epochs to continue)\n", a.resume, opt.epochs);
-    st = clt_trainer_evaluate_test(tr, &es.test_loss, &es.test_accuracy);
+    st = clt_trainer_evaluate_split(tr, false, &es.test_loss, &es.test_accuracy);
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
       rc = 1;
@@ -724,6 +724,13 @@ int clt_cmd_train(int argc, char **argv) {
   }
   if (rc == 0 && a.plot && clt_cli_plot(metrics_path, a.plot) != 0) rc = 1;
   if (metrics_path == tmp_metrics) unlink(tmp_metrics);
+  /* The training set's accuracy, for --json: one pass after training. */
+  double train_eval_loss = NAN, train_accuracy = NAN;
+  if (rc == 0 && a.json &&
+      clt_trainer_evaluate_split(tr, true, &train_eval_loss, &train_accuracy) != CLT_OK) {
+    fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
+    rc = 1;
+  }
   if (rc == 0 && a.json) {
     printf("{\"device\":");
     clt_json_string(stdout, clt_context_device_name(ctx));
@@ -750,6 +757,7 @@ int clt_cmd_train(int argc, char **argv) {
            opt.batch);
     /* null: no epoch ran (a resume of a finished run) */
     printf(isfinite(es.train_loss) ? "%.9g" : "null", es.train_loss);
+    printf(",\"train_accuracy\":%.6f", train_accuracy);
     printf(",\"test_loss\":%.9g,\"test_accuracy\":%.6f,\"seconds\":%.6f,"
            "\"samples_per_second\":%.1f",
            es.test_loss, es.test_accuracy, seconds,
