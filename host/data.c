@@ -797,6 +797,78 @@ clt_status clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
 }
 
 /* ------------------------------------------------------------------ */
+/* validation split                                                    */
+
+clt_status clt_data_split_stratified(const clt_dataset *ds, double fraction,
+                                     uint64_t seed, clt_dataset *rest,
+                                     clt_dataset *held) {
+  if (!ds || !rest || !held || !ds->y || !(fraction > 0 && fraction < 1) || ds->classes == 0)
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "split: needs a labelled data set and a fraction in (0, 1)");
+  size_t n = ds->n, d = ds->d, c = ds->classes;
+  size_t *count = calloc(c, sizeof *count), *take = calloc(c, sizeof *take);
+  unsigned char *in_held = calloc(n ? n : 1, 1);
+  size_t *order = malloc((n ? n : 1) * sizeof *order);
+  clt_status st = CLT_OK;
+  if (!count || !take || !in_held || !order) {
+    st = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "split: out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) count[ds->y[i]]++;
+  size_t nheld = 0;
+  for (size_t k = 0; k < c; k++) {
+    size_t t = (size_t)llround(fraction * (double)count[k]);
+    take[k] = count[k] < 2 ? 0 : t >= count[k] ? count[k] - 1 : t;
+    nheld += take[k];
+  }
+  if (nheld == 0 || nheld == n) {
+    st = clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                  "split: a fraction of %g of %zu rows holds out %zu of them", fraction, n,
+                  nheld);
+    goto done;
+  }
+  /* A seeded shuffle of all rows; each class holds out its first take[k]
+     rows in that order. */
+  uint64_t s = seed ^ 0x76616C69646174ull; /* "validat": its own stream */
+  for (size_t i = 0; i < n; i++) order[i] = i;
+  for (size_t i = n - 1; i > 0; i--) {
+    size_t j = (size_t)(clt_splitmix64(&s) % (i + 1)), t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int32_t k = ds->y[order[i]];
+    if (take[k]) take[k]--, in_held[order[i]] = 1;
+  }
+  clt_dataset parts[2] = {{.n = n - nheld, .d = d, .classes = c},
+                          {.n = nheld, .d = d, .classes = c}};
+  for (int p = 0; p < 2; p++) {
+    parts[p].x = malloc(parts[p].n * d * sizeof(float));
+    parts[p].y = malloc(parts[p].n * sizeof(int32_t));
+  }
+  if (!parts[0].x || !parts[0].y || !parts[1].x || !parts[1].y) {
+    for (int p = 0; p < 2; p++) clt_dataset_free(&parts[p]);
+    st = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "split: out of memory");
+    goto done;
+  }
+  size_t at[2] = {0, 0};
+  for (size_t i = 0; i < n; i++) {
+    clt_dataset *p = &parts[in_held[i]];
+    size_t r = at[in_held[i]]++;
+    memcpy(p->x + r * d, ds->x + i * d, d * sizeof(float));
+    p->y[r] = ds->y[i];
+  }
+  *rest = parts[0];
+  *held = parts[1];
+done:
+  free(count);
+  free(take);
+  free(in_held);
+  free(order);
+  return st;
+}
+
+/* ------------------------------------------------------------------ */
 /* checks and preprocessing                                            */
 
 clt_status clt_data_check_labels(const clt_dataset *ds, size_t classes,

@@ -108,6 +108,16 @@ clt_status clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
 clt_status clt_data_check_labels(const clt_dataset *ds, size_t classes,
                                  const char *name);
 
+/* Holds out about fraction (0 < fraction < 1) of ds's rows of every class,
+ * chosen from seed, into held, the others into rest, each in ds's order:
+ * round(fraction * count) rows of a class of count, at most count - 1 (a
+ * class of one row stays in rest). Both outputs own their arrays; ds is
+ * untouched. CLT_ERR_INVALID_ARG when nothing or everything would be held
+ * out. */
+clt_status clt_data_split_stratified(const clt_dataset *ds, double fraction,
+                                     uint64_t seed, clt_dataset *rest,
+                                     clt_dataset *held);
+
 /* ---- Preprocessing (no failure modes; NULL data sets are ignored) ---- */
 
 /* x *= factor, e.g. 1.0f/255. */

@@ -1077,3 +1077,55 @@ Test(data, empty_dataset_stats_and_free) {
   clt_dataset_free(NULL);
   clt_dataset_free(&ds);
 }
+
+/* A stratified hold-out: round(fraction * count) rows of every class, the
+   same rows for the same seed, other rows for another, every row in
+   exactly one part and in the data set's order. */
+Test(data, split_stratified_holds_out_every_class) {
+  enum { N = 103 };
+  static float x[N * 2];
+  static int32_t y[N];
+  for (int i = 0; i < N; i++) {
+    y[i] = i % 10 == 0 ? 2 : i % 3 == 0; /* classes of 11, 31 and 61 rows */
+    x[2 * i] = (float)i;
+    x[2 * i + 1] = -(float)i;
+  }
+  clt_dataset ds = {N, 2, 3, x, y}, rest, held, rest2, held2, rest3, held3;
+  cr_assert_eq(clt_data_split_stratified(&ds, 0.2, 7, &rest, &held), CLT_OK, "%s", g_err);
+  size_t cnt[3] = {0};
+  for (size_t i = 0; i < held.n; i++) cnt[held.y[i]]++;
+  size_t total[3] = {0};
+  for (int i = 0; i < N; i++) total[y[i]]++;
+  for (int k = 0; k < 3; k++)
+    cr_assert_eq(cnt[k], (size_t)llround(0.2 * (double)total[k]), "class %d: %zu of %zu", k,
+                 cnt[k], total[k]);
+  cr_assert_eq(rest.n + held.n, (size_t)N);
+  /* every row once, in order, with its label */
+  float last[2] = {-1, -1};
+  int seen[N] = {0};
+  for (int p = 0; p < 2; p++) {
+    const clt_dataset *s = p ? &held : &rest;
+    for (size_t i = 0; i < s->n; i++) {
+      int row = (int)s->x[2 * i];
+      cr_assert(s->x[2 * i] > last[p], "order kept");
+      last[p] = s->x[2 * i];
+      cr_assert_eq(s->x[2 * i + 1], -(float)row);
+      cr_assert_eq(s->y[i], y[row]);
+      seen[row]++;
+    }
+  }
+  for (int i = 0; i < N; i++) cr_assert_eq(seen[i], 1, "row %d", i);
+  cr_assert_eq(clt_data_split_stratified(&ds, 0.2, 7, &rest2, &held2), CLT_OK);
+  cr_assert_eq(memcmp(held.x, held2.x, held.n * 2 * sizeof(float)), 0, "same seed, same rows");
+  cr_assert_eq(clt_data_split_stratified(&ds, 0.2, 8, &rest3, &held3), CLT_OK);
+  cr_assert_neq(memcmp(held.x, held3.x, held.n * 2 * sizeof(float)), 0, "another seed");
+  clt_dataset *all[] = {&rest, &held, &rest2, &held2, &rest3, &held3};
+  for (size_t i = 0; i < 6; i++) clt_dataset_free(all[i]);
+  clt_dataset out1 = sentinel(), out2 = sentinel();
+  EXPECT_FAIL(clt_data_split_stratified(&ds, 1.0, 7, &out1, &out2), CLT_ERR_INVALID_ARG,
+              "split", "fraction");
+  EXPECT_FAIL(clt_data_split_stratified(&ds, 0.001, 7, &out1, &out2), CLT_ERR_INVALID_ARG,
+              "split", "holds out 0");
+  check_sentinel(&out1);
+  check_sentinel(&out2);
+}
