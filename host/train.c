@@ -23,6 +23,7 @@ struct clt_trainer {
   bool label_target; /* cross-entropy and hinge take labels */
   clt_tensor *X, *y, *T;          /* training set; T: (N,C) one-hot targets */
   clt_tensor *Xt, *yt, *Tt;       /* test set */
+  clt_tensor *Xv, *yv, *Tv;       /* validation set, NULL without one */
   clt_tensor *perm;               /* (N,1) this epoch's permutation */
   clt_tensor *Xb, *yb;            /* gathered minibatch (B rows) */
   clt_model *model;               /* its parameters: one group of optim */
@@ -66,8 +67,8 @@ static clt_status upload(clt_context *ctx, const clt_dataset *ds, size_t c,
 
 void clt_trainer_destroy(clt_trainer *tr) {
   if (!tr) return;
-  clt_tensor *all[] = {tr->X,  tr->y,    tr->T,  tr->Xt, tr->yt,
-                       tr->Tt, tr->perm, tr->Xb, tr->yb};
+  clt_tensor *all[] = {tr->X,  tr->y,  tr->T,    tr->Xt, tr->yt, tr->Tt,
+                       tr->Xv, tr->yv, tr->Tv, tr->perm, tr->Xb, tr->yb};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -184,11 +185,28 @@ static clt_status optimizer_step(clt_trainer *tr) {
 clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                                 const clt_tensor *y, double *loss,
                                 double *accuracy) {
-  const clt_tensor *targets = tr->label_target ? y : X == tr->Xt ? tr->Tt : tr->T;
+  const clt_tensor *targets = tr->label_target ? y
+                              : X == tr->Xt       ? tr->Tt
+                              : X == tr->Xv       ? tr->Tv
+                                                  : tr->T;
   size_t correct;
   CLT_TRY(clt_model_evaluate(tr->model, &tr->opt.loss, X, y, targets, loss, &correct));
   *accuracy = (double)correct / (double)clt_tensor_rows(X);
   return CLT_OK;
+}
+
+clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val) {
+  if (val->d != tr->d || val->n == 0)
+    return clt_fail(tr->ctx, CLT_ERR_SHAPE, "validation set %zux%zu does not match %zu features",
+                    val->n, val->d, tr->d);
+  if (tr->Xv) return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
+  clt_status st = upload(tr->ctx, val, tr->c, tr->label_target, &tr->Xv, &tr->yv, &tr->Tv);
+  if (st != CLT_OK) {
+    clt_tensor *made[] = {tr->Xv, tr->yv, tr->Tv};
+    for (size_t i = 0; i < 3; i++) clt_tensor_destroy(made[i]);
+    tr->Xv = tr->yv = tr->Tv = NULL;
+  }
+  return st;
 }
 
 clt_status clt_trainer_evaluate_split(clt_trainer *tr, bool train, double *loss,
@@ -268,6 +286,8 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
                     "%g): the parameters are no longer finite; lower --lr",
                     tr->epochs_done + 1, (unsigned long long)tr->step,
                     clt_schedule_lr(&tr->opt.schedule, tr->step));
+  double val_loss = NAN, val_acc = NAN;
+  if (tr->Xv) CLT_TRY(clt_trainer_evaluate(tr, tr->Xv, tr->yv, &val_loss, &val_acc));
   tr->epochs_done++;
   double secs = clt_now() - t0;
   if (stats)
@@ -277,6 +297,8 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
         .train_loss = loss_count ? loss_sum / (double)loss_count : NAN,
         .test_loss = test_loss,
         .test_accuracy = acc,
+        .val_loss = val_loss,
+        .val_accuracy = val_acc,
         .seconds = secs,
         .first_loss = tr->first_loss,
         .samples_per_second = (double)tr->n / secs,

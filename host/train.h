@@ -38,6 +38,7 @@ typedef struct clt_epoch_stats {
   uint64_t step;          /* optimizer steps so far */
   double train_loss;      /* mean minibatch loss (with penalty) over the epoch */
   double test_loss, test_accuracy;
+  double val_loss, val_accuracy; /* NaN without a validation set */
   double seconds;         /* this epoch, training and evaluation */
   double first_loss;      /* the run's first minibatch loss, before any
                              update (NaN when the run was resumed) */
@@ -68,6 +69,10 @@ size_t clt_trainer_epochs_done(const clt_trainer *tr);
 /* The trainer's optimizer: after clt_trainer_load, the hyper-parameters
    the checkpoint holds. */
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
+
+/* A validation set (preprocessed as the others) evaluated after every
+   epoch into the stats' val_loss and val_accuracy. */
+clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val);
 
 /* Loss and accuracy of the current model on the training set (train) or
    the test set (!train) it was made with. */

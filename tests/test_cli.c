@@ -806,3 +806,36 @@ Test(cli, resume_of_a_finished_run_and_without_checkpoint) {
   cr_assert(before.st_size == after.st_size && before.st_mtime == after.st_mtime &&
                 before.st_ino == after.st_ino, "the resumed file was rewritten");
 }
+
+/* Validation: --val F holds out a stratified fraction of the training set
+   (600 rows of 3 balanced classes: 40 of each), reported every epoch, in
+   the metrics and in --json; --early-stop N stops after N epochs without a
+   lower validation loss (lr 0: none after the first), and --checkpoint
+   also keeps the best epoch's model, which predict runs. */
+Test(cli, validation_early_stop_and_best_checkpoint) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 3 --val 0.2 --json "
+                "--metrics v.csv", "\"val_rows\":120,");
+  cr_assert_not_null(strstr(out, "\"train_rows\":480,"), "%s", out);
+  cr_assert_not_null(strstr(out, "\"val_accuracy\":"), "%s", out);
+  char path[512], line[512];
+  snprintf(path, sizeof path, "%s/v.csv", dir);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  fclose(f);
+  cr_assert_not_null(strstr(line, ",val_loss,val_accuracy\n"), "%s", line);
+
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 10 --val 0.2 "
+                "--early-stop 1 --optim sgd --lr 0 --json --checkpoint v.ckpt",
+             "early stop after epoch 2: no lower validation loss for 1 epochs");
+  cr_assert_not_null(strstr(out, "\"best_epoch\":1,\"stopped_early\":true"), "%s", out);
+  cr_assert_not_null(strstr(out, "\"best_checkpoint\":\"v.best.ckpt\""), "%s", out);
+  cr_assert_not_null(strstr(out, "\"epochs\":2,"), "%s", out);
+  EXPECT_RUN(0, "predict --model v.best.ckpt --data test.csv --device ref", "accuracy");
+
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --val 1.5",
+             "expected a fraction in (0, 1) of the training set, or a data set's path");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --early-stop 2",
+             "--early-stop needs a validation set (--val)");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --val nothere.csv", "nothere.csv");
+}

@@ -296,7 +296,13 @@ static void train_usage(FILE *f) {
           "  --init-std F           initial W ~ F*N(0,1), 0 for W = 0 (default 0.001)\n"
           "  --seed N               (default 0)\n"
           "  --device auto|gpu|cpu|ref|NAME\n"
-          "  --checkpoint FILE      save model and training state after every epoch\n"
+          "  --val F|PATH           validation set: a fraction F in (0, 1) of the training\n"
+          "                         set held out (stratified, from --seed), or a data set\n"
+          "                         like --test; its loss and accuracy every epoch\n"
+          "  --early-stop N         stop after N epochs without a lower validation loss\n"
+          "  --checkpoint FILE      save model and training state after every epoch; with\n"
+          "                         --val also the best validation epoch's, to FILE with\n"
+          "                         .best before its extension (m.ckpt: m.best.ckpt)\n"
           "  --resume FILE          continue from a checkpoint up to --epochs in total\n"
           "  --metrics FILE.csv     one row per epoch\n"
           "  --plot FILE.png        loss and accuracy curves (gnuplot)\n"
@@ -309,7 +315,9 @@ static void train_usage(FILE *f) {
 typedef struct train_args {
   data_args data;
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
-      *metrics, *plot;
+      *metrics, *plot, *val;
+  size_t early_stop; /* epochs without validation improvement; 0: never */
+  char best[4096];   /* the best validation epoch's checkpoint, or "" */
   double lr, l1, l2, warmup, init_std;
   int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile;
   double optim_val[OF_COUNT][2]; /* the optimizer flags given */
@@ -364,6 +372,12 @@ static int parse_train(int argc, char **argv, train_args *a) {
     else if (strcmp(f, "--resume") == 0) a->resume = v;
     else if (strcmp(f, "--metrics") == 0) a->metrics = v;
     else if (strcmp(f, "--plot") == 0) a->plot = v;
+    else if (strcmp(f, "--val") == 0) a->val = v;
+    else if (strcmp(f, "--early-stop") == 0) {
+      unsigned long long x;
+      if ((rc = uint_flag(f, v, 1, 1000000, &x))) return rc;
+      a->early_stop = (size_t)x;
+    }
     else if (strcmp(f, "--lr") == 0) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->lr))) return rc;
       a->have_lr = 1;
@@ -548,7 +562,8 @@ static int resume_optim_flags(const train_args *a, const clt_trainer *tr) {
 static int check_outputs(const train_args *a) {
   const struct {
     const char *flag, *path;
-  } out[] = {{"--checkpoint", a->checkpoint}, {"--metrics", a->metrics}, {"--plot", a->plot}};
+  } out[] = {{"--checkpoint", a->checkpoint}, {"--checkpoint", a->best[0] ? a->best : NULL},
+             {"--metrics", a->metrics}, {"--plot", a->plot}};
   for (size_t k = 0; k < sizeof out / sizeof out[0]; k++) {
     char *target, flag[32];
     if (!out[k].path) continue;
@@ -558,6 +573,48 @@ static int check_outputs(const train_args *a) {
       return clt_cli_failed("train", flag, st);
     }
     free(target);
+  }
+  return 0;
+}
+
+/* The best validation epoch's checkpoint beside path: "m.ckpt" gives
+   "m.best.ckpt", a name without an extension gets ".best". */
+static void best_path(const char *path, char *out, size_t len) {
+  const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+  if (dot && (!slash || dot > slash + 1))
+    snprintf(out, len, "%.*s.best%s", (int)(dot - path), path, dot);
+  else
+    snprintf(out, len, "%s.best", path);
+}
+
+/* The validation set of --val: a fraction of train held out (stratified,
+   from the seed; train keeps the rest) or a file loaded as --test is. 0 or
+   an exit status after a message. */
+static int load_validation(const train_args *a, clt_dataset *train, clt_dataset *val) {
+  double f;
+  char want[CLT_CLI_WANT];
+  clt_status st;
+  if (clt_cli_real(a->val, 0, 1, true, &f, want, sizeof want) && f < 1) {
+    clt_dataset rest;
+    st = clt_data_split_stratified(train, f, a->data.seed, &rest, val);
+    if (st == CLT_OK) {
+      clt_dataset_free(train);
+      *train = rest;
+    }
+  } else if (clt_cli_ends_with(a->val, ".csv") || clt_cli_ends_with(a->val, ".csv.gz")) {
+    st = clt_data_load_csv(a->val, train->classes, val);
+  } else if (strspn(a->val, "0123456789.eE+-") == strlen(a->val)) {
+    return bad_value("train", "--val", a->val,
+                     "a fraction in (0, 1) of the training set, or a data set's path");
+  } else {
+    st = clt_data_load_idx_dir(a->val, 1, val);
+  }
+  if (st != CLT_OK) return clt_cli_failed("train", "--val: ", st);
+  if (val->d != train->d) {
+    fprintf(stderr, "cltrain train: --val %s has %zu features, the training set %zu\n", a->val,
+            val->d, train->d);
+    clt_dataset_free(val);
+    return 2;
   }
   return 0;
 }
@@ -576,15 +633,21 @@ int clt_cmd_train(int argc, char **argv) {
   if (a.resume && a.checkpoint == NULL)
     fprintf(stderr, "cltrain train: note: no --checkpoint, so the epochs of this run are not "
                     "saved (--checkpoint FILE, which may be the --resume file, saves them)\n");
+  if (a.early_stop && !a.val) {
+    fprintf(stderr, "cltrain train: --early-stop needs a validation set (--val)\n");
+    return 2;
+  }
+  if (a.val && a.checkpoint) best_path(a.checkpoint, a.best, sizeof a.best);
   if ((rc = check_outputs(&a))) return rc;
   /* Ctrl-C or a kill during a checkpoint's write leaves no temporary
      file behind. */
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
 
-  clt_dataset train = {0}, test = {0};
+  clt_dataset train = {0}, test = {0}, val = {0};
   float scale;
   if ((rc = load_data("train", &a.data, &train, &test, &scale))) return rc;
+  if (a.val && (rc = load_validation(&a, &train, &val))) goto out_data;
   clt_train_options opt;
   if ((rc = build_options(&a, train.n, &opt))) goto out_data;
 
@@ -600,12 +663,14 @@ int clt_cmd_train(int argc, char **argv) {
   }
   clt_prep_apply(&prep, &train);
   clt_prep_apply(&prep, &test);
+  if (a.val) clt_prep_apply(&prep, &val);
 
   clt_context *ctx = NULL;
   if ((rc = clt_cli_context("train", a.device, a.profile, &ctx))) goto out_prep;
   clt_trainer *tr = NULL;
   clt_status st = clt_trainer_create(ctx, &opt, &train, &test, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
+  if (st == CLT_OK && a.val) st = clt_trainer_set_validation(tr, &val);
   if (st == CLT_OK && a.resume) {
     st = clt_trainer_load(tr, a.resume);
     if (st != CLT_OK) {
@@ -646,7 +711,8 @@ int clt_cmd_train(int argc, char **argv) {
       goto out_trainer;
     }
     if (!append)
-      fprintf(metrics, "epoch,step,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
+      fprintf(metrics, "epoch,step,train_loss,test_loss,test_accuracy,seconds,samples_per_second%s\n",
+              a.val ? ",val_loss,val_accuracy" : "");
   }
 
   progress_state ps = {.tty = isatty(STDERR_FILENO) && !a.quiet && !a.json,
@@ -657,9 +723,11 @@ int clt_cmd_train(int argc, char **argv) {
             "%s, %s, lr %g, batch %zu, %zu epochs on %s\n",
             train.n, test.n, train.d, train.classes, a.loss, optim_cli_name(&a),
             (double)opt.optim.lr, opt.batch, opt.epochs, clt_context_device_name(ctx));
-  clt_epoch_stats es = {.train_loss = NAN, .first_loss = NAN};
-  double seconds = 0;
-  size_t trained = 0;
+  clt_epoch_stats es = {.train_loss = NAN, .first_loss = NAN, .val_loss = NAN,
+                        .val_accuracy = NAN};
+  double seconds = 0, best_val = INFINITY;
+  size_t trained = 0, best_epoch = 0;
+  bool stopped_early = false;
   /* A resumed run that is already complete: said, and its model's test
      figures instead of a run's. */
   if (clt_trainer_epochs_done(tr) == opt.epochs) {
@@ -686,11 +754,13 @@ int clt_cmd_train(int argc, char **argv) {
     }
     seconds += es.seconds;
     trained += train.n;
-    if (!a.quiet && !a.json)
-      printf("epoch %3zu/%zu  step %6llu  train loss %.4f  test loss %.4f  "
-             "test acc %.4f  %.2f s  %.0f samples/s\n",
-             es.epoch, opt.epochs, (unsigned long long)es.step, es.train_loss, es.test_loss,
+    if (!a.quiet && !a.json) {
+      printf("epoch %3zu/%zu  step %6llu  train loss %.4f  ", es.epoch, opt.epochs,
+             (unsigned long long)es.step, es.train_loss);
+      if (a.val) printf("val loss %.4f  val acc %.4f  ", es.val_loss, es.val_accuracy);
+      printf("test loss %.4f  test acc %.4f  %.2f s  %.0f samples/s\n", es.test_loss,
              es.test_accuracy, es.seconds, es.samples_per_second);
+    }
     fflush(stdout);
     /* The checkpoint first: a run killed between the two writes has no
        metrics row beyond its checkpoint (a resume drops any, see
@@ -701,12 +771,34 @@ int clt_cmd_train(int argc, char **argv) {
       rc = 1;
       break;
     }
-    if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f\n", es.epoch,
+    if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f", es.epoch,
                             (unsigned long long)es.step, es.train_loss, es.test_loss,
                             es.test_accuracy, es.seconds, es.samples_per_second) < 0 ||
-                    fflush(metrics) != 0)) {
+                    (a.val && fprintf(metrics, ",%.9g,%.6f", es.val_loss, es.val_accuracy) < 0) ||
+                    fputc('\n', metrics) == EOF || fflush(metrics) != 0)) {
       fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
       rc = 1;
+      break;
+    }
+    /* Model selection looks at the validation loss only, never at the
+       test set: the best epoch's checkpoint, and the early stop. */
+    if (a.val && es.val_loss < best_val) {
+      best_val = es.val_loss;
+      best_epoch = es.epoch;
+      if (a.best[0] && (st = clt_trainer_save(tr, a.best)) != CLT_OK) {
+        fprintf(stderr, "cltrain train: --checkpoint %s: %s\n", a.best, clt_last_error(ctx));
+        rc = 1;
+        break;
+      }
+    }
+    if (a.early_stop && es.epoch - best_epoch >= a.early_stop &&
+        clt_trainer_epochs_done(tr) < opt.epochs) {
+      stopped_early = true;
+      fprintf(stderr,
+              "cltrain train: early stop after epoch %zu: no lower validation loss for %zu "
+              "epochs (the best, %.4g, at epoch %zu%s%s)\n",
+              es.epoch, a.early_stop, best_val, best_epoch, a.best[0] ? ", in " : "",
+              a.best);
       break;
     }
   }
@@ -758,6 +850,15 @@ int clt_cmd_train(int argc, char **argv) {
     /* null: no epoch ran (a resume of a finished run) */
     printf(isfinite(es.train_loss) ? "%.9g" : "null", es.train_loss);
     printf(",\"train_accuracy\":%.6f", train_accuracy);
+    if (a.val) {
+      printf(",\"val_rows\":%zu,\"val_loss\":%.9g,\"val_accuracy\":%.6f,\"best_epoch\":%zu,"
+             "\"stopped_early\":%s",
+             val.n, es.val_loss, es.val_accuracy, best_epoch, stopped_early ? "true" : "false");
+      if (a.best[0]) {
+        printf(",\"best_checkpoint\":");
+        clt_json_string(stdout, a.best);
+      }
+    }
     printf(",\"test_loss\":%.9g,\"test_accuracy\":%.6f,\"seconds\":%.6f,"
            "\"samples_per_second\":%.1f",
            es.test_loss, es.test_accuracy, seconds,
@@ -782,5 +883,6 @@ out_prep:
 out_data:
   clt_dataset_free(&train);
   clt_dataset_free(&test);
+  clt_dataset_free(&val);
   return rc;
 }

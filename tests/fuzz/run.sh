@@ -143,6 +143,7 @@ printf '\001--help' > "$ccl/seed_help"
            --profile --quiet --resume --samples --schedule --seed --test --threshold \
            --warmup --weight-decay --model --help --momentum --betas --eps \
            --clip-grad-norm --out --proba --no-labels --format npz safetensors \
+           --val --early-stop \
            synthetic: fashion-mnist cross-entropy \
            hinge adamw lars lamb cosine standardize ref cpu gpu; do
     printf '"%s"\n' "$f"
