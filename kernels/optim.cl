@@ -47,10 +47,18 @@ typedef float clt_opt_acc;
 #define CLT_OPT_TINY 1e-6f
 #endif
 
+/* restrict on the optimizers' buffers (they never alias). Oclgrind 21.10
+   cannot run the llvm.experimental.noalias.scope.decl calls that inlining
+   restrict arguments leaves in its LLVM: tests/oclgrind.sh builds with
+   -DCLT_RESTRICT= (plain pointers, the same results). */
+#ifndef CLT_RESTRICT
+#define CLT_RESTRICT restrict
+#endif
+
 #define CLT_OPT_HEAD                                                          \
-  __global float *restrict p, ulong p_off, __global const float *restrict g, \
-      ulong g_off, __global const float *restrict aux,                        \
-      __global const uint *restrict units, uint gpu, float wd, float decay
+  __global float *CLT_RESTRICT p, ulong p_off, __global const float *CLT_RESTRICT g, \
+      ulong g_off, __global const float *CLT_RESTRICT aux,                        \
+      __global const uint *CLT_RESTRICT units, uint gpu, float wd, float decay
 #define CLT_OPT_HEAD_ARGS p, p_off, g, g_off, aux, units, gpu, wd, decay
 
 /* Bodies are inlined into each variant with constant flags. */
@@ -114,7 +122,7 @@ inline float clt_opt_nan_max(float a, float b) {
 /* SGD and LARS (ratio: LARS's trust ratio, 1 for SGD). b = mb b +
    damp1 d: the host passes mb = 0, damp1 = 1 on SGD's first step (b is
    then d, as PyTorch clones it). mn: Nesterov's momentum. */
-CLT_OPT_BODY clt_opt_sgd(CLT_OPT_HEAD, __global float *restrict buf, float lr,
+CLT_OPT_BODY clt_opt_sgd(CLT_OPT_HEAD, __global float *CLT_RESTRICT buf, float lr,
                          float mb, float damp1, float mn, const int momentum,
                          const int nesterov, const int checked) {
   CLT_OPT_BEGIN(checked)
@@ -128,7 +136,7 @@ CLT_OPT_BODY clt_opt_sgd(CLT_OPT_HEAD, __global float *restrict buf, float lr,
 }
 
 #define CLT_OPT_SGD_PARAMS                                                    \
-  __global float *restrict buf, float lr, float mb, float damp1, float mn
+  __global float *CLT_RESTRICT buf, float lr, float mb, float damp1, float mn
 CLT_OPT_PAIR(clt_optim_sgd, CLT_OPT_SGD_PARAMS,
              (clt_opt_sgd(CLT_OPT_HEAD_ARGS, buf, lr, mb, damp1, mn, 0, 0,
                  checked)))
@@ -139,7 +147,7 @@ CLT_OPT_PAIR(clt_optim_sgd_nesterov, CLT_OPT_SGD_PARAMS,
              (clt_opt_sgd(CLT_OPT_HEAD_ARGS, buf, lr, mb, damp1, mn, 1, 1,
                  checked)))
 
-CLT_OPT_BODY clt_opt_adagrad(CLT_OPT_HEAD, __global float *restrict sum,
+CLT_OPT_BODY clt_opt_adagrad(CLT_OPT_HEAD, __global float *CLT_RESTRICT sum,
                              float clr, float eps, const int checked) {
   CLT_OPT_BEGIN(checked)
   float s0 = sum[i], s = s0 + gi * gi;
@@ -147,13 +155,13 @@ CLT_OPT_BODY clt_opt_adagrad(CLT_OPT_HEAD, __global float *restrict sum,
   CLT_OPT_PUT(p, p_off + i, p0, pi - clr * (gi / (sqrt(s) + eps)));
 }
 
-#define CLT_OPT_ADAGRAD_PARAMS __global float *restrict sum, float clr, float eps
+#define CLT_OPT_ADAGRAD_PARAMS __global float *CLT_RESTRICT sum, float clr, float eps
 CLT_OPT_PAIR(clt_optim_adagrad, CLT_OPT_ADAGRAD_PARAMS,
              (clt_opt_adagrad(CLT_OPT_HEAD_ARGS, sum, clr, eps, checked)))
 
-CLT_OPT_BODY clt_opt_rmsprop(CLT_OPT_HEAD, __global float *restrict sq,
-                             __global float *restrict buf,
-                             __global float *restrict avg, float lr,
+CLT_OPT_BODY clt_opt_rmsprop(CLT_OPT_HEAD, __global float *CLT_RESTRICT sq,
+                             __global float *CLT_RESTRICT buf,
+                             __global float *CLT_RESTRICT avg, float lr,
                              float alpha, float one_minus_alpha, float eps,
                              float momentum, const int centered,
                              const int with_momentum, const int checked) {
@@ -179,8 +187,8 @@ CLT_OPT_BODY clt_opt_rmsprop(CLT_OPT_HEAD, __global float *restrict sq,
 
 /* buf unused without momentum, avg unless centered. */
 #define CLT_OPT_RMSPROP_PARAMS                                                \
-  __global float *restrict sq, __global float *restrict buf,                 \
-      __global float *restrict avg, float lr, float alpha,                    \
+  __global float *CLT_RESTRICT sq, __global float *CLT_RESTRICT buf,                 \
+      __global float *CLT_RESTRICT avg, float lr, float alpha,                    \
       float one_minus_alpha, float eps, float momentum
 #define CLT_OPT_RMSPROP(name, C, M)                                           \
   CLT_OPT_PAIR(name, CLT_OPT_RMSPROP_PARAMS,                                  \
@@ -191,8 +199,8 @@ CLT_OPT_RMSPROP(clt_optim_rmsprop_momentum, 0, 1)
 CLT_OPT_RMSPROP(clt_optim_rmsprop_centered, 1, 0)
 CLT_OPT_RMSPROP(clt_optim_rmsprop_centered_momentum, 1, 1)
 
-CLT_OPT_BODY clt_opt_adadelta(CLT_OPT_HEAD, __global float *restrict sq,
-                              __global float *restrict acc, float lr,
+CLT_OPT_BODY clt_opt_adadelta(CLT_OPT_HEAD, __global float *CLT_RESTRICT sq,
+                              __global float *CLT_RESTRICT acc, float lr,
                               float rho, float one_minus_rho, float eps,
                               const int checked) {
   CLT_OPT_BEGIN(checked)
@@ -205,7 +213,7 @@ CLT_OPT_BODY clt_opt_adadelta(CLT_OPT_HEAD, __global float *restrict sq,
 }
 
 #define CLT_OPT_ADADELTA_PARAMS                                               \
-  __global float *restrict sq, __global float *restrict acc, float lr,       \
+  __global float *CLT_RESTRICT sq, __global float *CLT_RESTRICT acc, float lr,       \
       float rho, float one_minus_rho, float eps
 CLT_OPT_PAIR(clt_optim_adadelta, CLT_OPT_ADADELTA_PARAMS,
              (clt_opt_adadelta(CLT_OPT_HEAD_ARGS, sq, acc, lr, rho,
@@ -220,9 +228,9 @@ CLT_OPT_PAIR(clt_optim_adadelta, CLT_OPT_ADADELTA_PARAMS,
   CLT_OPT_PUT(v, i, v0, vv);
 
 /* Adam and AdamW (decay carries AdamW's decoupled decay). */
-CLT_OPT_BODY clt_opt_adam(CLT_OPT_HEAD, __global float *restrict m,
-                          __global float *restrict v,
-                          __global float *restrict vmax, float beta1,
+CLT_OPT_BODY clt_opt_adam(CLT_OPT_HEAD, __global float *CLT_RESTRICT m,
+                          __global float *CLT_RESTRICT v,
+                          __global float *CLT_RESTRICT vmax, float beta1,
                           float one_minus_beta1, float beta2,
                           float one_minus_beta2, float step_size,
                           float inv_bc2_sqrt, float eps, const int amsgrad,
@@ -241,8 +249,8 @@ CLT_OPT_BODY clt_opt_adam(CLT_OPT_HEAD, __global float *restrict m,
 
 /* vmax unused without amsgrad. */
 #define CLT_OPT_ADAM_PARAMS                                                   \
-  __global float *restrict m, __global float *restrict v,                    \
-      __global float *restrict vmax, float beta1, float one_minus_beta1,      \
+  __global float *CLT_RESTRICT m, __global float *CLT_RESTRICT v,                    \
+      __global float *CLT_RESTRICT vmax, float beta1, float one_minus_beta1,      \
       float beta2, float one_minus_beta2, float step_size,                    \
       float inv_bc2_sqrt, float eps
 #define CLT_OPT_ADAM(name, A)                                                 \
@@ -253,8 +261,8 @@ CLT_OPT_BODY clt_opt_adam(CLT_OPT_HEAD, __global float *restrict m,
 CLT_OPT_ADAM(clt_optim_adam, 0)
 CLT_OPT_ADAM(clt_optim_adam_amsgrad, 1)
 
-CLT_OPT_BODY clt_opt_adamax(CLT_OPT_HEAD, __global float *restrict m,
-                            __global float *restrict u, float beta1,
+CLT_OPT_BODY clt_opt_adamax(CLT_OPT_HEAD, __global float *CLT_RESTRICT m,
+                            __global float *CLT_RESTRICT u, float beta1,
                             float one_minus_beta1, float beta2, float clr,
                             float eps, const int checked) {
   CLT_OPT_BEGIN(checked)
@@ -267,14 +275,14 @@ CLT_OPT_BODY clt_opt_adamax(CLT_OPT_HEAD, __global float *restrict m,
 }
 
 #define CLT_OPT_ADAMAX_PARAMS                                                 \
-  __global float *restrict m, __global float *restrict u, float beta1,       \
+  __global float *CLT_RESTRICT m, __global float *CLT_RESTRICT u, float beta1,       \
       float one_minus_beta1, float beta2, float clr, float eps
 CLT_OPT_PAIR(clt_optim_adamax, CLT_OPT_ADAMAX_PARAMS,
              (clt_opt_adamax(CLT_OPT_HEAD_ARGS, m, u, beta1, one_minus_beta1,
                  beta2, clr, eps, checked)))
 
-CLT_OPT_BODY clt_opt_nadam(CLT_OPT_HEAD, __global float *restrict m,
-                           __global float *restrict v, float beta1,
+CLT_OPT_BODY clt_opt_nadam(CLT_OPT_HEAD, __global float *CLT_RESTRICT m,
+                           __global float *CLT_RESTRICT v, float beta1,
                            float one_minus_beta1, float beta2,
                            float one_minus_beta2, float inv_bc2, float c_grad,
                            float c_avg, float eps, const int checked) {
@@ -286,7 +294,7 @@ CLT_OPT_BODY clt_opt_nadam(CLT_OPT_HEAD, __global float *restrict m,
 }
 
 #define CLT_OPT_NADAM_PARAMS                                                  \
-  __global float *restrict m, __global float *restrict v, float beta1,       \
+  __global float *CLT_RESTRICT m, __global float *CLT_RESTRICT v, float beta1,       \
       float one_minus_beta1, float beta2, float one_minus_beta2,              \
       float inv_bc2, float c_grad, float c_avg, float eps
 CLT_OPT_PAIR(clt_optim_nadam, CLT_OPT_NADAM_PARAMS,
@@ -296,8 +304,8 @@ CLT_OPT_PAIR(clt_optim_nadam, CLT_OPT_NADAM_PARAMS,
 /* rect: the variance is tractable (rho_t > 5): p -= c m / (sqrt(v) + eps)
    with c = lr r sqrt(1 - b2^t) / (1 - b1^t) (r the rectification); else
    p -= c m with c = lr / (1 - b1^t). */
-CLT_OPT_BODY clt_opt_radam(CLT_OPT_HEAD, __global float *restrict m,
-                           __global float *restrict v, float beta1,
+CLT_OPT_BODY clt_opt_radam(CLT_OPT_HEAD, __global float *CLT_RESTRICT m,
+                           __global float *CLT_RESTRICT v, float beta1,
                            float one_minus_beta1, float beta2,
                            float one_minus_beta2, float c, float eps,
                            const int rect, const int checked) {
@@ -308,7 +316,7 @@ CLT_OPT_BODY clt_opt_radam(CLT_OPT_HEAD, __global float *restrict m,
 }
 
 #define CLT_OPT_RADAM_PARAMS                                                  \
-  __global float *restrict m, __global float *restrict v, float beta1,       \
+  __global float *CLT_RESTRICT m, __global float *CLT_RESTRICT v, float beta1,       \
       float one_minus_beta1, float beta2, float one_minus_beta2, float c,     \
       float eps
 #define CLT_OPT_RADAM(name, R)                                                \
@@ -402,11 +410,11 @@ inline void clt_opt_group_sum(__global const clt_opt_acc *x, ulong k0,
    gradient (before clipping and sign), and sum p^2 when with_param, in
    one loop (two loops over the unit, one per array, ran ~25% slower at
    64M parameters on POCL). */
-CLT_OPT_BODY clt_opt_gradstat(__global const float *restrict p, ulong p_off,
-                              __global const float *restrict g, ulong g_off,
-                              __global const uint *restrict units,
+CLT_OPT_BODY clt_opt_gradstat(__global const float *CLT_RESTRICT p, ulong p_off,
+                              __global const float *CLT_RESTRICT g, ulong g_off,
+                              __global const uint *CLT_RESTRICT units,
                               ulong nunits,
-                              __global clt_opt_acc *restrict part,
+                              __global clt_opt_acc *CLT_RESTRICT part,
                               const int with_param) {
   const size_t u = get_global_id(0);
   if (u >= nunits) return;
@@ -433,20 +441,20 @@ CLT_OPT_BODY clt_opt_gradstat(__global const float *restrict p, ulong p_off,
   part[2 * nunits + u] = isfinite(sg) ? 0 : clt_opt_nonfinite(gu, used);
 }
 
-__kernel void clt_optim_gradstat(__global const float *restrict g,
+__kernel void clt_optim_gradstat(__global const float *CLT_RESTRICT g,
                                  ulong g_off,
-                                 __global const uint *restrict units,
+                                 __global const uint *CLT_RESTRICT units,
                                  ulong nunits,
-                                 __global clt_opt_acc *restrict part) {
+                                 __global clt_opt_acc *CLT_RESTRICT part) {
   clt_opt_gradstat(g, g_off, g, g_off, units, nunits, part, 0);
 }
 
 /* LARS: with the sums of p^2. */
 __kernel void clt_optim_gradstat_param(
-    __global const float *restrict p, ulong p_off,
-    __global const float *restrict g, ulong g_off,
-    __global const uint *restrict units, ulong nunits,
-    __global clt_opt_acc *restrict part) {
+    __global const float *CLT_RESTRICT p, ulong p_off,
+    __global const float *CLT_RESTRICT g, ulong g_off,
+    __global const uint *CLT_RESTRICT units, ulong nunits,
+    __global clt_opt_acc *CLT_RESTRICT part) {
   clt_opt_gradstat(p, p_off, g, g_off, units, nunits, part, 1);
 }
 
@@ -464,13 +472,13 @@ inline float16 clt_opt_lamb_u16(float16 mm, float16 vv, float16 pi,
 /* LAMB, first pass, one work-item per unit: the moments (stored unless the
    guard says skip) and the sums of p^2 and u^2. */
 __kernel void clt_optim_lamb_moments(
-    __global const float *restrict p, ulong p_off,
-    __global const float *restrict g, ulong g_off,
-    __global const float *restrict aux, __global const uint *restrict units,
-    ulong nunits, __global float *restrict m, __global float *restrict v,
+    __global const float *CLT_RESTRICT p, ulong p_off,
+    __global const float *CLT_RESTRICT g, ulong g_off,
+    __global const float *CLT_RESTRICT aux, __global const uint *CLT_RESTRICT units,
+    ulong nunits, __global float *CLT_RESTRICT m, __global float *CLT_RESTRICT v,
     float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
     float inv_bc1, float inv_bc2, float eps, float lamb_wd,
-    __global clt_opt_acc *restrict part) {
+    __global clt_opt_acc *CLT_RESTRICT part) {
   const size_t u = get_global_id(0), base = u * CLT_OPT_UNIT;
   if (u >= nunits) return;
   const uint word = units[u], used = (word >> CLT_OPT_USED_SHIFT) & CLT_OPT_USED_MASK;
@@ -520,8 +528,8 @@ __kernel void clt_optim_lamb_moments(
 
 /* LAMB, second pass: p -= lr r u with r from clt_optim_ratios (the
    gradient is not read again). */
-CLT_OPT_BODY clt_opt_lamb_apply(CLT_OPT_HEAD, __global const float *restrict m,
-                                __global const float *restrict v, float lr,
+CLT_OPT_BODY clt_opt_lamb_apply(CLT_OPT_HEAD, __global const float *CLT_RESTRICT m,
+                                __global const float *CLT_RESTRICT v, float lr,
                                 float inv_bc1, float inv_bc2, float eps,
                                 float lamb_wd, const int checked) {
   CLT_OPT_INDEX(checked)
@@ -532,7 +540,7 @@ CLT_OPT_BODY clt_opt_lamb_apply(CLT_OPT_HEAD, __global const float *restrict m,
 }
 
 #define CLT_OPT_LAMB_APPLY_PARAMS                                             \
-  __global const float *restrict m, __global const float *restrict v,        \
+  __global const float *CLT_RESTRICT m, __global const float *CLT_RESTRICT v,        \
       float lr, float inv_bc1, float inv_bc2, float eps, float lamb_wd
 CLT_OPT_PAIR(clt_optim_lamb_apply, CLT_OPT_LAMB_APPLY_PARAMS,
              (clt_opt_lamb_apply(CLT_OPT_HEAD_ARGS, m, v, lr, inv_bc1,
@@ -542,8 +550,8 @@ CLT_OPT_PAIR(clt_optim_lamb_apply, CLT_OPT_LAMB_APPLY_PARAMS,
    N, aux[0] = guard and a non-finite gradient, aux[1] = sgn times the
    clipping coefficient min(1, max_norm / (N + 1e-6)) (1 without clipping:
    max_norm 0), aux[2] = N. tmp: the work-group size. */
-__kernel void clt_optim_stats(__global const clt_opt_acc *restrict part,
-                              ulong nunits, __global float *restrict aux,
+__kernel void clt_optim_stats(__global const clt_opt_acc *CLT_RESTRICT part,
+                              ulong nunits, __global float *CLT_RESTRICT aux,
                               float max_norm, int guard, float sgn,
                               __local clt_opt_acc *tmp) {
   clt_opt_group_sum(part + nunits, 0, nunits, tmp);
@@ -567,10 +575,10 @@ __kernel void clt_optim_stats(__global const clt_opt_acc *restrict part,
    segtab: the tensors' first units (nseg + 1), then their option bits.
    LARS scales ||g|| by the clipping coefficient |aux[1]|. tmp: the
    work-group size. */
-__kernel void clt_optim_ratios(__global const clt_opt_acc *restrict part,
+__kernel void clt_optim_ratios(__global const clt_opt_acc *CLT_RESTRICT part,
                                ulong nunits,
-                               __global const uint *restrict segtab,
-                               uint nseg, __global float *restrict aux,
+                               __global const uint *CLT_RESTRICT segtab,
+                               uint nseg, __global float *CLT_RESTRICT aux,
                                int lars, float eta, float wd,
                                __local clt_opt_acc *tmp) {
   uint s = get_group_id(0);

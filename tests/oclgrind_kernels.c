@@ -1,0 +1,165 @@
+/* Every kernel of the library once or more on small shapes, on the default
+   OpenCL device, for tests/oclgrind.sh, which runs this program under
+   Oclgrind's simulator with the CPU- and the GPU-shaped device profiles
+   (CLT_PROFILE) and its out-of-bounds and data-race checks. Prints the
+   kernels the context launched (from its timings), one per line, and with
+   --table every kernel of the library, so that the script can check that
+   none was left out. Exit status 1 on any library error. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl/cl_internal.h"
+#include "cltrain.h"
+
+static clt_context *ctx;
+
+#define CHECK(expr)                                                           \
+  do {                                                                        \
+    clt_status st_ = (expr);                                                  \
+    if (st_ != CLT_OK) {                                                      \
+      fprintf(stderr, "oclgrind_kernels: %s: %s: %s\n", #expr,               \
+              clt_status_str(st_), clt_last_error(ctx));                      \
+      exit(1);                                                                \
+    }                                                                         \
+  } while (0)
+
+static float frand(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return (float)((*s >> 40) * 0x1p-24) * 2.0f - 1.0f;
+}
+
+static clt_tensor *floats(size_t r, size_t c, uint64_t seed, float scale) {
+  clt_tensor *t;
+  CHECK(clt_tensor_create(ctx, r, c, CLT_FLOAT32, &t));
+  float *v = malloc(r * c * sizeof *v);
+  for (size_t i = 0; i < r * c; i++) v[i] = scale * frand(&seed);
+  CHECK(clt_tensor_write(t, v, r * c * 4));
+  free(v);
+  return t;
+}
+
+static clt_tensor *ints(size_t n, int32_t mod, int32_t shift) {
+  clt_tensor *t;
+  CHECK(clt_tensor_create(ctx, n, 1, CLT_INT32, &t));
+  int32_t *v = malloc(n * sizeof *v);
+  for (size_t i = 0; i < n; i++) v[i] = (int32_t)((i * 7 + (size_t)shift) % (size_t)mod);
+  CHECK(clt_tensor_write(t, v, n * 4));
+  free(v);
+  return t;
+}
+
+/* Forward, backward (with dX), every loss with labels and with values,
+   regularization, argmax, accuracy and the fused step at N x D x C. */
+static void ops(size_t n, size_t d, size_t c) {
+  clt_tensor *X = floats(n, d, 1, 1), *W = floats(d, c, 2, 0.5f), *b = floats(1, c, 3, 0.1f);
+  clt_tensor *S = floats(n, c, 0, 0), *dS = floats(n, c, 0, 0), *dW = floats(d, c, 0, 0);
+  clt_tensor *db = floats(1, c, 0, 0), *dX = floats(n, d, 0, 0);
+  clt_tensor *y = ints(n, (int32_t)c, 0), *T = floats(n, c, 0, 0), *pred = ints(n, 1, 0);
+  CHECK(clt_tensor_fill(T, 1.0 / (double)c)); /* a distribution: every loss takes it */
+  CHECK(clt_linear_forward(ctx, X, W, b, S));
+  CHECK(clt_linear_backward(ctx, X, W, S, dW, db, dX));
+  for (int k = 0; k <= CLT_LOSS_KL_DIV; k++) {
+    clt_loss_desc ld = clt_loss_defaults((clt_loss_kind)k);
+    double v;
+    bool labels = k == CLT_LOSS_CROSS_ENTROPY || k == CLT_LOSS_HINGE;
+    CHECK(clt_loss(ctx, &ld, S, labels ? y : T, &v, dS));
+    if (k == CLT_LOSS_CROSS_ENTROPY) CHECK(clt_loss(ctx, &ld, S, T, &v, dS)); /* soft */
+    if (labels) {
+      clt_reg_desc reg = {.l1 = 1e-3f, .l2 = 1e-3f};
+      CHECK(clt_linear_loss_grad(ctx, &ld, &reg, X, y, W, b, &v, dW, db));
+    }
+  }
+  clt_reg_desc reg = {.l1 = 1e-3f, .l2 = 1e-2f};
+  double pen = 0;
+  CHECK(clt_regularize(ctx, &reg, W, &pen, dW));
+  CHECK(clt_argmax(ctx, S, pred));
+  size_t correct;
+  CHECK(clt_accuracy(ctx, S, y, &correct));
+  clt_tensor *all[] = {X, W, b, S, dS, dW, db, dX, y, T, pred};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clt_tensor_destroy(all[i]);
+}
+
+/* Rows gathered through an index (checked), as the trainer's batches. */
+static void gather(void) {
+  clt_tensor *src = floats(9, 5, 5, 1), *dst = floats(4, 5, 0, 0), *idx = ints(6, 9, 3);
+  CHECK(clt_tensor_gather_rows(dst, src, idx, 2));
+  double sum; /* the deterministic reduction */
+  CHECK(clt_cl_sum(ctx, src->st->mem, src->offset, 45, &sum));
+  clt_tensor *all[] = {src, dst, idx};
+  for (size_t i = 0; i < 3; i++) clt_tensor_destroy(all[i]);
+}
+
+/* Seven steps of an optimizer on a group of a 37 x 3 and a 1 x 3 tensor
+   (a partial last work-group: the _tail variants), and of one tensor on
+   its own. */
+static void optimizer(clt_optim_desc d) {
+  clt_optimizer *opt;
+  CHECK(clt_optimizer_create(ctx, &d, &opt));
+  size_t rows[2] = {37, 1}, cols[2] = {3, 3};
+  clt_tensor *p[2], *g[2];
+  CHECK(clt_optimizer_add_group(opt, 2, rows, cols, NULL, p, g));
+  clt_tensor *grads = floats(37, 3, 9, 0.5f);
+  CHECK(clt_tensor_copy(g[0], grads));
+  CHECK(clt_tensor_fill(g[1], 0.25));
+  CHECK(clt_tensor_fill(p[1], 0.5));
+  for (int s = 0; s < 7; s++) CHECK(clt_optimizer_step_all(opt)); /* RAdam rectifies at 6 */
+  clt_tensor *alone = floats(5, 7, 6, 1), *ga = floats(5, 7, 7, 1);
+  for (int s = 0; s < 7; s++) CHECK(clt_optimizer_step(opt, alone, ga));
+  CHECK(clt_context_finish(ctx));
+  clt_tensor *all[] = {p[0], p[1], g[0], g[1], grads, alone, ga};
+  for (size_t i = 0; i < 7; i++) clt_tensor_destroy(all[i]);
+  clt_optimizer_destroy(opt);
+}
+
+static void optimizers(void) {
+  for (int k = 0; k <= CLT_OPTIM_LAMB; k++) {
+    clt_optim_desc d = clt_optim_defaults((clt_optim_kind)k);
+    if (k == CLT_OPTIM_SGD || k == CLT_OPTIM_LARS) d.lr = 0.1f;
+    optimizer(d);
+    d.max_grad_norm = 0.5f; /* the statistics pass */
+    d.skip_nonfinite = 1;
+    optimizer(d);
+  }
+  clt_optim_desc d = clt_optim_defaults(CLT_OPTIM_SGD);
+  d.lr = 0.1f;
+  d.momentum = 0.9f;
+  optimizer(d);
+  d.nesterov = 1;
+  optimizer(d);
+  d = clt_optim_defaults(CLT_OPTIM_RMSPROP);
+  for (int v = 0; v < 3; v++) {
+    d.centered = v != 1;
+    d.momentum = v >= 1 ? 0.9f : 0.0f;
+    optimizer(d);
+  }
+  d = clt_optim_defaults(CLT_OPTIM_ADAM);
+  d.amsgrad = 1;
+  optimizer(d);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--table") == 0) { /* every kernel there is */
+    for (size_t k = 0; k < CLT_K_COUNT; k++) printf("%s\n", clt_cl_kernel_names[k]);
+    return 0;
+  }
+  CHECK(clt_context_create(&(clt_context_options){.record_timings = 1}, &ctx));
+  if (clt_context_is_reference(ctx)) {
+    fprintf(stderr, "oclgrind_kernels: needs an OpenCL device\n");
+    return 1;
+  }
+  /* Class-block widths 1..8 (C = 1..8), two blocks (C = 9), the lanes
+     and row loss kernels (C <= 15 and 20), and the wide dW tiles. */
+  const size_t classes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 64};
+  for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) ops(13, 17, classes[i]);
+  gather();
+  optimizers();
+  clt_timing v[128];
+  size_t n = 0;
+  CHECK(clt_context_timings(ctx, v, 128, &n));
+  for (size_t i = 0; i < n && i < 128; i++)
+    if (v[i].kind == CLT_TIMING_KERNEL) printf("%s\n", v[i].name);
+  clt_context_destroy(ctx);
+  return 0;
+}
