@@ -343,7 +343,11 @@ void clt_cl_close(clt_context *ctx) {
   clt_cl_context *cl = clt_cl_of(ctx);
   if (!cl) return;
   clt_blas_release(ctx);
-  if (cl->ntimed) clFinish(cl->queue);
+  /* Everything enqueued ends before its objects go: POCL compiles a
+     kernel on worker threads at its first launch, and a process that
+     exits while one compiles crashed in its teardown (a cold kernel
+     cache, tests that create a context and destroy it at once). */
+  if (cl->queue) clFinish(cl->queue);
   collect(ctx);
   free(cl->timed);
   for (size_t i = 0; i < CLT_K_COUNT; i++)
