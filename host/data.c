@@ -950,6 +950,8 @@ void clt_data_std(const clt_dataset *ds, const double *mean, double *std) {
     std[j] = sqrt(std[j] / (double)n);
 }
 
+double clt_data_std_divisor(double std) { return std >= 1e-8 ? std : 1.0; }
+
 void clt_data_normalize(clt_dataset *ds, const double *mean,
                         const double *std) {
   if (!has_x(ds) || (!mean && !std))
@@ -961,12 +963,8 @@ void clt_data_normalize(clt_dataset *ds, const double *mean,
       double v = row[j];
       if (mean)
         v -= mean[j];
-      if (std) {
-        double s = std[j];
-        if (!(s >= 1e-8))
-          s = 1.0;
-        v /= s;
-      }
+      if (std)
+        v /= clt_data_std_divisor(std[j]);
       row[j] = (float)v;
     }
   }

@@ -133,7 +133,9 @@ void clt_data_std(const clt_dataset *ds, const double *mean, double *std);
 
 /* x = (x - mean) / std per feature, computed in double. mean NULL: nothing
  * subtracted; std NULL: nothing divided (only subtract). A std below 1e-8
- * (or NaN) is treated as 1, so constant features become 0, not inf. */
+ * (or NaN) is treated as 1, so constant features become 0, not inf: the
+ * divisor is clt_data_std_divisor(std). */
+double clt_data_std_divisor(double std);
 void clt_data_normalize(clt_dataset *ds, const double *mean,
                         const double *std);
 

@@ -213,8 +213,8 @@ int clt_cmd_export(int argc, char **argv) {
   clt_status st = clt_checkpoint_load(NULL, model, &ck);
   if (st != CLT_OK) return clt_cli_failed("export", "--model ", st);
 
-  /* The preprocessing as the three arrays of the formula above: a std
-     below 1e-8 counts as 1 (clt_data_normalize), none is mean 0, std 1. */
+  /* The preprocessing as the three arrays of the formula above: the std
+     as clt_data_normalize divides by it, none is mean 0, std 1. */
   double *mean = calloc(ck.d, sizeof *mean), *std = malloc(ck.d * sizeof *std);
   double scale = ck.prep.scale;
   int rc = 1;
@@ -227,7 +227,7 @@ int clt_cmd_export(int argc, char **argv) {
   for (size_t j = 0; j < ck.d; j++) {
     bool have = ck.prep.mode != CLT_PREPROCESS_NONE;
     mean[j] = have ? ck.prep.mean[j] : 0.0;
-    std[j] = have && ck.prep.std[j] >= 1e-8 ? ck.prep.std[j] : 1.0;
+    std[j] = have ? clt_data_std_divisor(ck.prep.std[j]) : 1.0;
   }
   array a[CLT_MODEL_MAX_PARAMS + 3];
   size_t n = 0;
