@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "number.h"
 #include "train.h"
 
 
@@ -603,7 +604,7 @@ static int load_validation(const train_args *a, clt_dataset *train, clt_dataset 
     }
   } else if (clt_cli_ends_with(a->val, ".csv") || clt_cli_ends_with(a->val, ".csv.gz")) {
     st = clt_data_load_csv(a->val, train->classes, val);
-  } else if (strspn(a->val, "0123456789.eE+-") == strlen(a->val)) {
+  } else if (clt_parse_number(a->val, a->val + strlen(a->val), &f) != CLT_NUMBER_NONE) {
     return bad_value("train", "--val", a->val,
                      "a fraction in (0, 1) of the training set, or a data set's path");
   } else {
