@@ -1,4 +1,4 @@
-/* Checkpoint files: writing version 2, reading versions 1 and 2, and the
+/* Checkpoint files: writing version 3, reading versions 1 to 3, and the
    model's parameters to and from them (docs/CHECKPOINT.md). */
 #include "checkpoint.h"
 
@@ -8,11 +8,14 @@
 
 #include "fileio.h"
 #include "internal.h"
+#include "loss_impl.h"
 
 static const char MAGIC[8] = {'C', 'L', 'T', 'C', 'K', 'P', 'T', 0};
 
 void clt_checkpoint_free(clt_checkpoint *ck) {
   clt_prep_free(&ck->prep);
+  clt_labels_free(&ck->labels);
+  free(ck->class_weight);
   for (size_t i = 0; i < ck->ntensors; i++) free(ck->tensor[i].data);
   free(ck->file);
   memset(ck, 0, sizeof *ck);
@@ -29,6 +32,36 @@ bool clt_checkpoint_has(const clt_checkpoint *ck, const char *name) {
 static void put_name(clt_wbuf *w, const char *name) {
   clt_wbuf_u32(w, (uint32_t)strlen(name));
   clt_wbuf_bytes(w, name, strlen(name));
+}
+
+/* Version 3's settings and class labels. */
+static void put_settings(clt_wbuf *w, const clt_checkpoint *ck) {
+  const clt_loss_desc *l = &ck->loss_desc;
+  clt_wbuf_u32(w, (uint32_t)l->reduction);
+  clt_wbuf_f64(w, l->margin);
+  clt_wbuf_u32(w, (uint32_t)l->p);
+  clt_wbuf_f64(w, l->label_smoothing);
+  clt_wbuf_u32(w, (uint32_t)l->ignore_index);
+  clt_wbuf_f64(w, l->huber_delta);
+  clt_wbuf_u32(w, (uint32_t)l->log_target);
+  clt_wbuf_u32(w, ck->class_weight ? (uint32_t)ck->c : 0);
+  for (size_t k = 0; ck->class_weight && k < ck->c; k++) clt_wbuf_f64(w, ck->class_weight[k]);
+  clt_wbuf_f64(w, ck->reg.l1);
+  clt_wbuf_f64(w, ck->reg.l2);
+  const clt_schedule *s = &ck->schedule;
+  clt_wbuf_u32(w, (uint32_t)s->kind);
+  clt_wbuf_f64(w, s->base_lr);
+  clt_wbuf_u64(w, s->warmup_steps);
+  clt_wbuf_u64(w, s->step_size);
+  clt_wbuf_f64(w, s->gamma);
+  clt_wbuf_u64(w, s->total_steps);
+  clt_wbuf_f64(w, s->min_lr);
+  clt_wbuf_u64(w, ck->epochs_target);
+  clt_wbuf_u64(w, ck->seed);
+  clt_wbuf_f64(w, ck->init_std);
+  clt_wbuf_u32(w, ck->svmlight_base ? (uint32_t)(ck->svmlight_base - '0' + 1) : 0);
+  clt_wbuf_u32(w, (uint32_t)ck->labels.n);
+  for (size_t k = 0; k < ck->labels.n; k++) put_name(w, ck->labels.name[k]);
 }
 
 clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,
@@ -54,6 +87,7 @@ clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,
       clt_wbuf_f64(&w, ck->prep.mean[j]);
       clt_wbuf_f64(&w, ck->prep.std[j]);
     }
+  put_settings(&w, ck);
   clt_wbuf_u32(&w, (uint32_t)ck->ntensors);
   for (size_t i = 0; i < ck->ntensors; i++) {
     const clt_ckpt_tensor *t = &ck->tensor[i];
@@ -139,6 +173,69 @@ static clt_status parse_v2_tensors(const clt_context *ctx, const char *path,
   return CLT_OK;
 }
 
+/* Version 3's settings and labels, each value checked as training would
+   check it. */
+static clt_status parse_settings(const clt_context *ctx, const char *path, clt_rbuf *r,
+                                 clt_checkpoint *ck) {
+  clt_loss_desc *l = &ck->loss_desc;
+  *l = clt_loss_defaults(ck->loss);
+  l->reduction = (clt_reduction)clt_rbuf_u32(r);
+  l->margin = (float)clt_rbuf_f64(r);
+  l->p = (int)clt_rbuf_u32(r);
+  l->label_smoothing = (float)clt_rbuf_f64(r);
+  l->ignore_index = (int)(int32_t)clt_rbuf_u32(r);
+  l->huber_delta = (float)clt_rbuf_f64(r);
+  l->log_target = (int)clt_rbuf_u32(r);
+  uint32_t nw = clt_rbuf_u32(r);
+  bool ok = !r->short_read && (nw == 0 || nw == ck->c) && nw <= (r->len - r->pos) / 8;
+  if (ok && nw) {
+    if (!(ck->class_weight = malloc(nw * sizeof *ck->class_weight)))
+      return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    for (uint32_t k = 0; k < nw; k++) {
+      double v = clt_rbuf_f64(r);
+      ok = ok && isfinite(v) && v >= 0;
+      ck->class_weight[k] = (float)v;
+    }
+  }
+  ck->reg.l1 = (float)clt_rbuf_f64(r);
+  ck->reg.l2 = (float)clt_rbuf_f64(r);
+  clt_schedule *s = &ck->schedule;
+  s->kind = (clt_schedule_kind)clt_rbuf_u32(r);
+  s->base_lr = clt_rbuf_f64(r);
+  s->warmup_steps = clt_rbuf_u64(r);
+  s->step_size = clt_rbuf_u64(r);
+  s->gamma = clt_rbuf_f64(r);
+  s->total_steps = clt_rbuf_u64(r);
+  s->min_lr = clt_rbuf_f64(r);
+  ck->epochs_target = clt_rbuf_u64(r);
+  ck->seed = clt_rbuf_u64(r);
+  ck->init_std = clt_rbuf_f64(r);
+  uint32_t base = clt_rbuf_u32(r);
+  ck->svmlight_base = base ? (char)('0' + base - 1) : 0;
+  uint32_t nl = clt_rbuf_u32(r);
+  ok = ok && !r->short_read && base <= 2 && nl == ck->c && nl <= (r->len - r->pos) / 4 &&
+       ck->epochs_target >= 1 && isfinite(ck->init_std) && ck->init_std >= 0 &&
+       isfinite(ck->reg.l1) && ck->reg.l1 >= 0 && isfinite(ck->reg.l2) && ck->reg.l2 >= 0 &&
+       isfinite(clt_schedule_lr(s, 0)) && clt_loss_check_desc(NULL, l) == CLT_OK;
+  if (!ok)
+    return clt_fail(ctx, CLT_ERR_FORMAT, "%s: truncated or inconsistent training settings",
+                    path);
+  ck->labels.name = calloc(nl ? nl : 1, sizeof *ck->labels.name);
+  if (!ck->labels.name) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  for (uint32_t k = 0; k < nl; k++) {
+    uint32_t len = clt_rbuf_u32(r);
+    if (r->short_read || len == 0 || len > CLT_CHECKPOINT_LABEL_MAX || len > r->len - r->pos)
+      return clt_fail(ctx, CLT_ERR_FORMAT, "%s: class %u's label is truncated", path, k);
+    if (!(ck->labels.name[k] = malloc(len + 1)))
+      return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    ck->labels.n = k + 1;
+    clt_rbuf_bytes(r, ck->labels.name[k], len);
+    ck->labels.name[k][len] = '\0';
+  }
+  ck->has_settings = true;
+  return CLT_OK;
+}
+
 /* The tensors are the kind's parameters for d, c and the bias the file
    has: same names, order and shapes. */
 static clt_status check_params(const clt_context *ctx, const char *path,
@@ -193,11 +290,11 @@ static clt_status parse(const clt_context *ctx, const char *path, size_t len,
     return clt_fail(ctx, CLT_ERR_FORMAT, "%s: not a cltrain checkpoint (bad magic)",
                     path);
   ck->version = clt_rbuf_u32(&r);
-  if (ck->version != 1 && ck->version != CLT_CHECKPOINT_VERSION)
+  if (ck->version < 1 || ck->version > CLT_CHECKPOINT_VERSION)
     return clt_fail(ctx, CLT_ERR_FORMAT,
-                    "%s: checkpoint version %u, this build reads 1 and %d", path,
+                    "%s: checkpoint version %u, this build reads 1 to %d", path,
                     ck->version, CLT_CHECKPOINT_VERSION);
-  if (ck->version == CLT_CHECKPOINT_VERSION) {
+  if (ck->version >= 2) {
     char kind[CLT_MODEL_NAME_LEN] = "";
     uint32_t len_kind = clt_rbuf_u32(&r);
     if (r.short_read || len_kind >= sizeof kind)
@@ -239,6 +336,8 @@ static clt_status parse(const clt_context *ctx, const char *path, size_t len,
       ck->prep.std[j] = clt_rbuf_f64(&r);
     }
   }
+  CLT_TRY(ck->version >= 3 ? parse_settings(ctx, path, &r, ck)
+                           : clt_labels_identity(ck->c, &ck->labels));
   CLT_TRY(ck->version == 1 ? parse_v1_model(ctx, path, &r, ck, bias)
                            : parse_v2_tensors(ctx, path, &r, ck));
   ck->optim_len = (size_t)clt_rbuf_u64(&r);

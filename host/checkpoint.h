@@ -1,6 +1,6 @@
 /* Checkpoint files (internal API): a model's kind and named tensors, the
    training state around it and the optimizer's record, as laid out in
-   docs/CHECKPOINT.md. Version 2 is written; versions 1 and 2 are read.
+   docs/CHECKPOINT.md. Version 3 is written; versions 1 to 3 are read.
    `cltrain predict` takes the same files as models. */
 #ifndef CLT_CHECKPOINT_H
 #define CLT_CHECKPOINT_H
@@ -8,7 +8,9 @@
 #include "model.h"
 #include "train.h"
 
-#define CLT_CHECKPOINT_VERSION 2
+#define CLT_CHECKPOINT_VERSION 3
+/* The longest class label stored. */
+#define CLT_CHECKPOINT_LABEL_MAX 4096
 
 typedef struct clt_ckpt_tensor {
   char name[CLT_MODEL_NAME_LEN];
@@ -24,6 +26,18 @@ typedef struct clt_checkpoint {
   clt_optim_kind optim;
   uint64_t n, batch, epochs, step, rng; /* training rows, batch, progress */
   clt_prep_stats prep;
+  /* Version 3: how the model was trained, which a resume restores, and
+     what its classes are called. Older versions: has_settings false, the
+     settings zero, labels "0".."C-1". */
+  bool has_settings;
+  clt_loss_desc loss_desc;  /* its tensors NULL */
+  float *class_weight;      /* c values, or NULL; owned */
+  clt_reg_desc reg;
+  clt_schedule schedule;
+  uint64_t epochs_target, seed; /* --epochs asked for, --seed */
+  double init_std;
+  char svmlight_base;       /* '0', '1', or 0: not trained on svmlight */
+  clt_labels labels;        /* c names, owned */
   size_t ntensors; /* the kind's parameters, in its order */
   clt_ckpt_tensor tensor[CLT_MODEL_MAX_PARAMS];
   const unsigned char *optim_state; /* the optimizer's record, in file */
@@ -38,7 +52,7 @@ clt_status clt_checkpoint_load(const clt_context *ctx, const char *path,
                                clt_checkpoint *out);
 void clt_checkpoint_free(clt_checkpoint *ck);
 
-/* Writes ck (version 2) with the optimizer's record atomically to path. */
+/* Writes ck (version 3, settings included) with the optimizer's record atomically to path. */
 clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,
                                const clt_checkpoint *ck, const void *optim_state,
                                size_t optim_len);

@@ -6,6 +6,8 @@
 #include "data.h"
 #include "fileio.h"
 #include "internal.h"
+#include "data_impl.h"
+#include "labels.h"
 #include "number.h"
 #include "rng.h"
 
@@ -30,6 +32,9 @@ void clt_dataset_free(clt_dataset *ds) {
     return;
   free(ds->x);
   free(ds->y);
+  for (size_t k = 0; ds->names && k < ds->classes; k++)
+    free(ds->names[k]);
+  free(ds->names);
   memset(ds, 0, sizeof *ds);
 }
 
@@ -43,7 +48,7 @@ void clt_dataset_free(clt_dataset *ds) {
 
 /* A data file (plain or gzip): a regular file of at most
    CLT_FILE_MAX_BYTES (a FIFO would block, /dev/zero never end). */
-static clt_status gz_open(const char *path, gzFile *out) {
+clt_status clt_data_gz_open(const char *path, gzFile *out) {
   int fd;
   CLT_TRY(clt_input_open(NULL, path, CLT_FILE_MAX_BYTES, &fd));
   errno = 0;
@@ -123,7 +128,7 @@ static uint32_t be32(const unsigned char *b) {
 static clt_status idx_header(const char *path, uint32_t magic, unsigned ndims,
                              uint32_t *dims, gzFile *pf) {
   gzFile f = NULL;
-  clt_status rc = gz_open(path, &f);
+  clt_status rc = clt_data_gz_open(path, &f);
   if (rc)
     return rc;
   unsigned char h[16];
@@ -336,6 +341,13 @@ static int find_idx(const char *dir, const char *prefix, const char *kind,
   return 0;
 }
 
+bool clt_data_idx_dir_has(const char *dir, int test_split) {
+  char p[PATH_BUF];
+  const char *prefix = test_split ? "t10k" : "train";
+  return find_idx(dir, prefix, "images", "idx3", p, sizeof p) ||
+         find_idx(dir, prefix, "labels", "idx1", p, sizeof p);
+}
+
 clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out) {
   if (!dir || !*dir || !out)
     return clt_fail(NULL, CLT_ERR_INVALID_ARG,
@@ -407,10 +419,9 @@ clt_status clt_data_find_fashion_mnist(char *dir, size_t dirlen) {
 /* ------------------------------------------------------------------ */
 /* CSV                                                                 */
 
-/* Whole file (plain or gzip) into a NUL-terminated buffer. */
-static clt_status read_all(const char *path, char **out, size_t *outlen) {
+clt_status clt_data_read_text(const char *path, char **out, size_t *outlen) {
   gzFile f = NULL;
-  clt_status rc = gz_open(path, &f);
+  clt_status rc = clt_data_gz_open(path, &f);
   if (rc)
     return rc;
   size_t cap = (size_t)1 << 16, len = 0;
@@ -431,7 +442,7 @@ static clt_status read_all(const char *path, char **out, size_t *outlen) {
       break;
     }
     if (cap >= CLT_DATA_MAX_CSV_BYTES || cap > (SIZE_MAX - 1) / 2) {
-      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: more than %llu bytes of CSV text", path,
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: more than %llu bytes of text", path,
                     (unsigned long long)CLT_DATA_MAX_CSV_BYTES);
       goto bad;
     }
@@ -456,8 +467,7 @@ bad:
 
 static int is_blank_char(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-/* Printable excerpt of [s, e) for messages. */
-static const char *excerpt(const char *s, const char *e, char *buf,
+const char *clt_data_excerpt(const char *s, const char *e, char *buf,
                            size_t buflen) {
   size_t n = (size_t)(e - s), k = 0, lim = buflen - 4;
   for (; k < n && k < lim; k++) {
@@ -473,7 +483,7 @@ static const char *excerpt(const char *s, const char *e, char *buf,
 }
 
 /* Parses the cell [s, e) (surrounding blanks allowed) as a number.
- * Returns 0 ok, 1 empty, 2 not a number. e[0] is ',' or '\0'. */
+ * Returns 0 ok, 1 empty, 2 not a number. e[0] is the delimiter or '\0'. */
 static int parse_cell(const char *s, const char *e, double *v) {
   while (s < e && is_blank_char(*s))
     s++;
@@ -497,50 +507,89 @@ static int parse_cell(const char *s, const char *e, double *v) {
     }
   }
   /* The grammar of flag values (host/number.h); strtod never reads past
-     the cell: ',' and '\0' end every number. A number that is not finite
-     is refused by the caller, naming its cell. */
+     the cell: the delimiter and '\0' end every number. A number that is
+     not finite is refused by the caller, naming its cell. */
   return clt_parse_number(s, e, v) == CLT_NUMBER_NONE ? 2 : 0;
 }
 
-static size_t count_cols(const char *s, const char *e) {
+static size_t count_cols(const char *s, const char *e, char dl) {
   size_t c = 1;
   for (; s < e; s++)
-    c += *s == ',';
+    c += *s == dl;
   return c;
 }
 
-static int line_numeric(const char *s, const char *e) {
-  for (;;) {
-    const char *c = memchr(s, ',', (size_t)(e - s));
-    const char *ce = c ? c : e;
+/* The end of the cell starting at s on a line ending at e. */
+static const char *cell_end(const char *s, const char *e, char dl) {
+  const char *c = memchr(s, dl, (size_t)(e - s));
+  return c ? c : e;
+}
+
+/* Whether the first line [s, e) is a header: none of its feature cells
+   (every cell but column lab) is a number. */
+static int is_header(const char *s, const char *e, char dl, size_t lab) {
+  for (size_t col = 0;; col++) {
+    const char *ce = cell_end(s, e, dl);
     double v;
-    if (parse_cell(s, ce, &v) != 0)
+    if (col != lab && parse_cell(s, ce, &v) == 0)
       return 0;
-    if (!c)
+    if (ce == e)
       return 1;
-    s = c + 1;
+    s = ce + 1;
   }
 }
 
-/* A CSV file with a label column first (labels) or features only. */
-static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
-                           clt_dataset *out) {
-  if (!path || !out)
+/* The column of the header [s, e) whose cell is name (blanks around it
+   trimmed), or SIZE_MAX. */
+static size_t named_column(const char *s, const char *e, char dl, const char *name) {
+  size_t len = strlen(name);
+  for (size_t col = 0;; col++) {
+    const char *ce = cell_end(s, e, dl), *a = s, *b = ce;
+    while (a < b && is_blank_char(*a))
+      a++;
+    while (b > a && is_blank_char(b[-1]))
+      b--;
+    if ((size_t)(b - a) == len && memcmp(a, name, len) == 0)
+      return col;
+    if (ce == e)
+      return SIZE_MAX;
+    s = ce + 1;
+  }
+}
+
+char clt_data_delimiter_for(const char *path) {
+  size_t n = strlen(path);
+  bool tsv = (n >= 4 && strcmp(path + n - 4, ".tsv") == 0) ||
+             (n >= 7 && strcmp(path + n - 7, ".tsv.gz") == 0);
+  return tsv ? '\t' : ',';
+}
+
+clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
+                             clt_dataset *out) {
+  const clt_text_options def = {0};
+  if (!opt)
+    opt = &def;
+  if (!path || !out || (opt->label == CLT_LABEL_NAMED && !opt->label_name))
     return clt_fail(NULL, CLT_ERR_INVALID_ARG,
                     "clt_data_load_csv: NULL argument (path %s)", nn(path));
-  const size_t lab = labels; /* columns before the features */
+  const char dl = opt->delimiter ? opt->delimiter : clt_data_delimiter_for(path);
+  if (!clt_data_delimiter_ok(dl))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "%s: '%c' cannot separate numbers (a digit, letter, sign, point, "
+                    "quote or line end)", path, dl);
+  const bool labels = opt->label != CLT_LABEL_NONE;
   char *buf = NULL;
   size_t len = 0;
-  clt_status rc = read_all(path, &buf, &len);
+  clt_status rc = clt_data_read_text(path, &buf, &len);
   if (rc)
     return rc;
   float *x = NULL;
   int32_t *y = NULL;
-  size_t n = 0, cap = 0, ncols = 0, d = 0;
+  clt_label_intern names = {0};
+  size_t n = 0, cap = 0, ncols = 0, d = 0, lab = SIZE_MAX;
   size_t lineno = 0, header_line = 0, header_cols = 0, first_data = 0;
   int seen_first = 0;
-  int32_t maxl = -1;
-  char ex[40];
+  char ex[40], where[4200];
   char *p = buf, *end = buf + len;
   if (len == 0) {
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file", path);
@@ -563,10 +612,25 @@ static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
       p = next;
       continue;
     }
-    size_t cols = count_cols(p, le);
+    size_t cols = count_cols(p, le, dl);
     if (!seen_first) {
+      /* The label's column, and whether this first line is a header. */
       seen_first = 1;
-      if (!line_numeric(p, le)) {
+      int header;
+      if (opt->label == CLT_LABEL_NAMED) {
+        lab = named_column(p, le, dl, opt->label_name);
+        if (lab == SIZE_MAX) {
+          rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                        "%s: no column is named '%s' on line %zu (the header: '%s')", path,
+                        opt->label_name, lineno, clt_data_excerpt(p, le, ex, sizeof ex));
+          goto done;
+        }
+        header = 1;
+      } else {
+        lab = !labels ? SIZE_MAX : opt->label == CLT_LABEL_LAST ? cols - 1 : 0;
+        header = is_header(p, le, dl, lab);
+      }
+      if (header) {
         header_line = lineno;
         header_cols = cols;
         p = next;
@@ -574,7 +638,7 @@ static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
       }
     }
     if (ncols == 0) {
-      if (cols < lab + 1) {
+      if (cols < (size_t)labels + 1) {
         rc = clt_fail(NULL, CLT_ERR_FORMAT,
                       "%s: line %zu has %zu column; need a label and at least "
                       "one feature",
@@ -589,7 +653,7 @@ static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
         goto done;
       }
       ncols = cols;
-      d = cols - lab;
+      d = cols - labels;
       first_data = lineno;
     } else if (cols != ncols) {
       rc = clt_fail(NULL, CLT_ERR_FORMAT,
@@ -619,9 +683,16 @@ static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
       cap = ncap;
     }
     const char *s = p;
+    float *row = x + n * d;
     for (size_t col = 0; col < ncols; col++) {
-      const char *c = memchr(s, ',', (size_t)(le - s));
-      const char *ce = c ? c : le;
+      const char *ce = cell_end(s, le, dl);
+      if (col == lab) {
+        snprintf(where, sizeof where, "%s: line %zu", path, lineno);
+        if ((rc = clt_label_cell(&names, s, ce, where, &y[n])))
+          goto done;
+        s = ce + 1;
+        continue;
+      }
       double v = 0;
       int pr = parse_cell(s, ce, &v);
       if (pr == 1) {
@@ -633,41 +704,16 @@ static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
       if (pr == 2) {
         rc = clt_fail(NULL, CLT_ERR_FORMAT,
                       "%s: line %zu, column %zu: '%s' is not a number", path,
-                      lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
+                      lineno, col + 1, clt_data_excerpt(s, ce, ex, sizeof ex));
         goto done;
       }
       if (!isfinite(v) || fabs(v) > FLT_MAX) {
         rc = clt_fail(NULL, CLT_ERR_FORMAT,
                       "%s: line %zu, column %zu: '%s' is not a finite float",
-                      path, lineno, col + 1, excerpt(s, ce, ex, sizeof ex));
+                      path, lineno, col + 1, clt_data_excerpt(s, ce, ex, sizeof ex));
         goto done;
       }
-      if (col < lab) {
-        const char *why = NULL;
-        if (v < 0)
-          why = "is negative";
-        else if (v != floor(v))
-          why = "is not an integer";
-        else if (v >= (double)INT32_MAX)
-          why = "is too large";
-        if (why) {
-          rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: line %zu: label '%s' %s",
-                        path, lineno, excerpt(s, ce, ex, sizeof ex), why);
-          goto done;
-        }
-        if (classes_hint != 0 && v >= (double)classes_hint) {
-          rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                        "%s: line %zu: label %.0f is not below the class count "
-                        "%zu",
-                        path, lineno, v, classes_hint);
-          goto done;
-        }
-        y[n] = (int32_t)v;
-        if (y[n] > maxl)
-          maxl = y[n];
-      } else {
-        x[n * d + col - lab] = (float)v;
-      }
+      *row++ = (float)v;
       s = ce + 1;
     }
     n++;
@@ -691,11 +737,9 @@ static clt_status load_csv(const char *path, size_t classes_hint, bool labels,
     if (ny)
       y = ny;
   }
-  out->n = n;
-  out->d = d;
-  out->classes = !labels ? 0 : classes_hint ? classes_hint : (size_t)maxl + 1;
-  out->x = x;
-  out->y = y;
+  *out = (clt_dataset){.n = n, .d = d, .x = x, .y = y};
+  clt_label_intern_take(&names, out);
+  out->header_line = header_line;
   x = NULL;
   y = NULL;
   rc = CLT_OK;
@@ -703,15 +747,14 @@ done:
   free(buf);
   free(x);
   free(y);
+  clt_label_intern_free(&names);
   return rc;
 }
 
-clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out) {
-  return load_csv(path, classes_hint, true, out);
-}
-
-clt_status clt_data_load_csv_features(const char *path, clt_dataset *out) {
-  return load_csv(path, 0, false, out);
+bool clt_data_delimiter_ok(char dl) {
+  return dl != '\0' && dl != '\n' && dl != '\r' && dl != '"' && dl != '\'' && dl != '.' &&
+         dl != '+' && dl != '-' && !(dl >= '0' && dl <= '9') &&
+         !((dl | 0x20) >= 'a' && (dl | 0x20) <= 'z');
 }
 
 /* ------------------------------------------------------------------ */
@@ -802,9 +845,11 @@ clt_status clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
 clt_status clt_data_split_stratified(const clt_dataset *ds, double fraction,
                                      uint64_t seed, clt_dataset *rest,
                                      clt_dataset *held) {
-  if (!ds || !rest || !held || !ds->y || !(fraction > 0 && fraction < 1) || ds->classes == 0)
+  if (!ds || !rest || !held || !ds->y || ds->names || !(fraction > 0 && fraction < 1) ||
+      ds->classes == 0)
     return clt_fail(NULL, CLT_ERR_INVALID_ARG,
-                    "split: needs a labelled data set and a fraction in (0, 1)");
+                    "split: needs a labelled data set with unified classes and a fraction "
+                    "in (0, 1)");
   size_t n = ds->n, d = ds->d, c = ds->classes;
   size_t *count = calloc(c, sizeof *count), *take = calloc(c, sizeof *take);
   unsigned char *in_held = calloc(n ? n : 1, 1);

@@ -18,6 +18,7 @@
 #ifndef CLTRAIN_HOST_DATA_H
 #define CLTRAIN_HOST_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,13 +36,46 @@ extern "C" {
 
 typedef struct clt_dataset {
   size_t n, d;    /* rows, features per row */
-  size_t classes; /* max label + 1, or as given */
+  size_t classes; /* classes: names of them, or max label + 1 */
   float *x;       /* n*d row-major, owned */
-  int32_t *y;     /* n labels, owned */
+  int32_t *y;     /* n class ids, owned; NULL for features only */
+  char **names;   /* class k's label as the file wrote it (classes of
+                     them, owned); NULL: class k is the number k (IDX,
+                     synthetic data, after clt_data_unify_labels) */
+  size_t header_line; /* text files: the header's line, 0 for none */
+  char svmlight_base; /* svmlight files: '0' or '1', the index of the first
+                         feature as read; 0 for other formats */
 } clt_dataset;
 
 /* Frees the arrays and zeroes the struct. NULL is fine. */
 void clt_dataset_free(clt_dataset *ds);
+
+/* The classes of a model: class k's label, as the training data wrote it. */
+typedef struct clt_labels {
+  size_t n;
+  char **name; /* n names, owned */
+} clt_labels;
+
+void clt_labels_free(clt_labels *l);
+/* A copy of src into dst; CLT_ERR_OUT_OF_MEMORY (dst untouched). */
+clt_status clt_labels_copy(const clt_labels *src, clt_labels *dst);
+/* "0", "1", ..., n - 1: the classes of data labelled by number (IDX). */
+clt_status clt_labels_identity(size_t n, clt_labels *out);
+/* Whether every name is an integer (then sorted by value). */
+bool clt_labels_numeric(const clt_labels *l);
+
+/* The classes of the k labelled sets together into out, sorted as
+   numpy.unique and scikit-learn's classes_ sort them: by value when every
+   label is an integer, else by their bytes (strcmp). Every set's y is
+   rewritten to index out, its names freed, its classes set to out->n. A
+   set without names counts its class ids as integer labels. On failure
+   (CLT_ERR_OUT_OF_MEMORY) the sets are unchanged. */
+clt_status clt_data_unify_labels(clt_dataset *const *sets, size_t k, clt_labels *out);
+
+/* ds's labels as classes of l (a model's): y rewritten, names freed,
+   classes = l->n. CLT_ERR_LABEL naming name, the row and the label when
+   one is not among l's. */
+clt_status clt_data_apply_labels(clt_dataset *ds, const clt_labels *l, const char *name);
 
 /* IDX pair (the MNIST / Fashion-MNIST format), each file plain or gzip
  * (detected from the content, not the name).
@@ -62,6 +96,9 @@ clt_status clt_data_load_idx(const char *images_path, const char *labels_path,
  * otherwise. Each name is tried with ".gz" first, then plain; the older
  * dotted spelling ("train-images.idx3-ubyte") is accepted too. */
 clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out);
+/* Whether dir holds either file of that pair (then loading it is
+   meaningful: a missing partner is an error). */
+bool clt_data_idx_dir_has(const char *dir, int test_split);
 
 /* Finds the Fashion-MNIST directory and copies it into dir (dirlen bytes):
  * $CLT_DATA_DIR when set and non-empty (it must then hold all four files,
@@ -70,27 +107,94 @@ clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *o
  * `apt-get install dataset-fashion-mnist` or to set CLT_DATA_DIR. */
 clt_status clt_data_find_fashion_mnist(char *dir, size_t dirlen);
 
-/* CSV (plain or gzip): label in column 0, then the features, comma separated.
- *  - The first non-blank line is a header when any of its cells is not a
- *    number; it is skipped (its column count must still match the data).
+/* Where a delimited text file has its label. */
+typedef enum clt_label_column {
+  CLT_LABEL_FIRST, /* the first column (the default) */
+  CLT_LABEL_LAST,
+  CLT_LABEL_NAMED, /* the header's column called label_name */
+  CLT_LABEL_NONE   /* features only: y NULL, classes 0 */
+} clt_label_column;
+
+typedef struct clt_text_options {
+  char delimiter;         /* 0: clt_data_delimiter_for(path) */
+  clt_label_column label;
+  const char *label_name; /* CLT_LABEL_NAMED */
+} clt_text_options;
+
+/* The delimiter of a file by its name: a tab for .tsv and .tsv.gz, else a
+   comma. */
+char clt_data_delimiter_for(const char *path);
+/* Whether dl can separate numbers: not a digit, letter, sign, point,
+   quote, NUL or line end. */
+bool clt_data_delimiter_ok(char dl);
+
+/* Delimited text (CSV, TSV; plain or gzip): one row per line, a label
+ * cell where opt says (opt NULL: first column, comma) and the features.
+ *  - The first non-blank line is a header when none of its feature cells
+ *    (the label's aside) is a number, and always with CLT_LABEL_NAMED; its
+ *    column count must match the data; header_line says which it was. A
+ *    first line with some numbers is data, and a non-number in it an
+ *    error like any other row's.
  *  - CRLF line ends, spaces/tabs around cells, blank lines (anywhere, e.g.
  *    trailing), a missing final newline and a leading UTF-8 byte order mark
  *    are all fine. Quoting is not supported (a quoted number is an error).
  *  - Numbers are decimal ("1", "-2.5e3", ...) in the grammar of the tool's
  *    flags (host/number.h: no hexadecimal); nan/inf and values beyond
  *    float range are errors.
- *  - Labels must be integers (written "3" or "3.0") in [0, INT32_MAX), and
- *    < classes_hint when classes_hint != 0.
- *  - Every data row needs the same number of columns, at least 2.
- * classes = classes_hint if non-zero, else max label + 1.
+ *  - Labels are integers (any sign, "3" or "3.0") or texts: the distinct
+ *    ones become names in order of appearance (clt_label_cell); a number
+ *    that is not an integer is refused.
+ *  - Every data row needs the same number of columns, at least 2 (1
+ *    without labels).
  * Errors name the file and the 1-based line (and column for cells): empty
- * file, header only, non-numeric/empty/non-finite cell, ragged rows,
- * negative, non-integer or too large label. */
-clt_status clt_data_load_csv(const char *path, size_t classes_hint, clt_dataset *out);
+ * file, header only, no column of label_name, non-numeric/empty/non-finite
+ * cell, ragged rows, a bad label; CLT_ERR_INVALID_ARG for a delimiter that
+ * is not clt_data_delimiter_ok. */
+clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
+                             clt_dataset *out);
 
-/* The same for a CSV file of features only (no label column, at least one
- * feature): y is NULL and classes 0. */
-clt_status clt_data_load_csv_features(const char *path, clt_dataset *out);
+typedef struct clt_svmlight_options {
+  size_t features; /* the width; 0: the largest index in the file */
+  int zero_based;  /* 1 zero-based, 0 one-based, -1 (the default): zero-based
+                      when some index is 0 (scikit-learn's "auto") */
+} clt_svmlight_options;
+
+/* The svmlight/libsvm text format (plain or gzip), held densely:
+ *   LABEL [qid:Q] INDEX:VALUE INDEX:VALUE ...   # a comment
+ * Labels as in clt_data_load_csv (a comma-separated multi-label is
+ * refused); qid ignored; indices whole, increasing along a line; values
+ * finite floats; absent features 0. One-based indices land at column
+ * index - 1. The width is opt->features, or the largest index (+1 when
+ * zero-based); svmlight_base says which base was used, so that a test file
+ * is read with the training file's. Errors name the file, line and
+ * column; more than 2^31 values (rows x width) are refused. */
+clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
+                                  clt_dataset *out);
+
+/* numpy's .npy arrays (format versions 1-3, little- or big-endian), read
+ * as binary without text: features x_path of shape (N, D), float32,
+ * float64 or integers (uint8 pixels), C or Fortran order; labels y_path
+ * (NULL: none) of shape (N,) or (N, 1), integers or floats holding
+ * integers, mapped to classes as clt_label_int does. Errors name the file
+ * and, for values, the row and column. */
+clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset *out);
+
+typedef enum clt_data_format {
+  CLT_FORMAT_IDX_DIR,  /* a directory: IDX pairs (clt_data_load_idx_dir) */
+  CLT_FORMAT_IDX_FILE, /* one IDX file (plain or gzip) */
+  CLT_FORMAT_NPY,
+  CLT_FORMAT_SVMLIGHT,
+  CLT_FORMAT_TEXT      /* delimited text: CSV, TSV */
+} clt_data_format;
+
+/* What path holds, by content and then by name: a directory; numpy's or
+ * IDX's magic bytes (IDX plain or gzip); then text: svmlight for names
+ * ending .svm, .svmlight or .libsvm (each also .gz), delimited text for
+ * .csv and .tsv (also .gz), and otherwise svmlight when the first line
+ * that is not blank or a '#' comment has INDEX:VALUE (or qid:) as its
+ * second field, else delimited text. CLT_ERR_IO naming path when it
+ * cannot be inspected or read. */
+clt_status clt_data_sniff(const char *path, clt_data_format *out);
 
 /* Synthetic Gaussian blobs, deterministic for a seed (own splitmix64 +
  * Box-Muller; no rand()). Class means: one N(0,1) vector per class, rescaled
@@ -108,7 +212,8 @@ clt_status clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
 clt_status clt_data_check_labels(const clt_dataset *ds, size_t classes,
                                  const char *name);
 
-/* Holds out about fraction (0 < fraction < 1) of ds's rows of every class,
+/* Holds out about fraction (0 < fraction < 1) of ds's rows of every class
+ * (ds without names: after clt_data_unify_labels),
  * chosen from seed, into held, the others into rest, each in ds's order:
  * round(fraction * count) rows of a class of count, at most count - 1 (a
  * class of one row stays in rest). Both outputs own their arrays; ds is

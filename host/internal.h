@@ -144,6 +144,9 @@ clt_status clt_gather_rows_unchecked(clt_tensor *dst, const clt_tensor *src,
    failure; path names the source in its messages. */
 struct clt_wbuf;
 clt_status clt_optimizer_serialize(clt_optimizer *opt, struct clt_wbuf *b);
+/* The hyper-parameters an optimizer record holds (a checkpoint's), into
+   *out; CLT_ERR_FORMAT (no detail) when the record's header is not one. */
+clt_status clt_optimizer_record_desc(const void *data, size_t len, clt_optim_desc *out);
 clt_status clt_optimizer_deserialize(clt_optimizer *opt, const char *path,
                                      const unsigned char *data, size_t len);
 

@@ -45,7 +45,7 @@ clt_status clt_loss_kind_from_name(const char *name, clt_loss_kind *kind) {
   return CLT_ERR_INVALID_ARG;
 }
 
-static clt_status check_desc(const clt_context *ctx, const clt_loss_desc *d) {
+clt_status clt_loss_check_desc(const clt_context *ctx, const clt_loss_desc *d) {
   if (!d) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "loss: desc is NULL");
   if (!kind_valid(d->kind))
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "loss: unknown kind %d",
@@ -110,7 +110,7 @@ clt_status clt_loss(clt_context *ctx, const clt_loss_desc *desc,
                     const clt_tensor *S, const clt_tensor *target,
                     double *loss, clt_tensor *dS) {
   if (!ctx) return CLT_ERR_INVALID_ARG;
-  CLT_TRY(check_desc(ctx, desc));
+  CLT_TRY(clt_loss_check_desc(ctx, desc));
   CLT_TRY(clt_check_tensor(ctx, S, CLT_FLOAT32, "loss: S"));
   size_t n = S->rows, c = S->cols;
   if (!target) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "loss: target is NULL");

@@ -12,6 +12,11 @@
    (its row of CLT_LOSS_KINDS). */
 int clt_loss_target(clt_loss_kind kind);
 
+/* CLT_OK when d's kind and options are valid (its tensors not looked at
+   beyond which losses take them), else CLT_ERR_INVALID_ARG with a detail
+   in ctx (or the thread's). */
+clt_status clt_loss_check_desc(const clt_context *ctx, const clt_loss_desc *d);
+
 /* Both backends get arguments that host/loss.c has validated, except the
    label values and weight values (data, checked by each backend). They
    store the loss in *loss (never NULL) and leave the non-finite check and

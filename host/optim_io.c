@@ -284,6 +284,22 @@ static clt_status parse(clt_optimizer *opt, const char *path, clt_rbuf *b,
   return CLT_OK;
 }
 
+clt_status clt_optimizer_record_desc(const void *data, size_t len, clt_optim_desc *out) {
+  clt_rbuf b = {.data = data, .len = len};
+  char magic[8];
+  clt_rbuf_bytes(&b, magic, 8);
+  uint32_t version = clt_rbuf_u32(&b), kind = clt_rbuf_u32(&b);
+  uint32_t nfields = clt_rbuf_u32(&b);
+  if (b.short_read || memcmp(magic, MAGIC, 8) != 0 || version != VERSION ||
+      nfields != NFIELDS || strcmp(clt_optim_kind_name((clt_optim_kind)kind), "unknown") == 0)
+    return CLT_ERR_FORMAT;
+  clt_optim_desc d = clt_optim_defaults((clt_optim_kind)kind);
+  get_desc(&b, &d);
+  if (b.short_read || clt_opt_check_desc(NULL, &d) != CLT_OK) return CLT_ERR_FORMAT;
+  *out = d;
+  return CLT_OK;
+}
+
 clt_status clt_optimizer_load(clt_optimizer *opt, const char *path) {
   if (!opt) return CLT_ERR_INVALID_ARG;
   if (!path)

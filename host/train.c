@@ -26,6 +26,8 @@ struct clt_trainer {
   clt_tensor *Xv, *yv, *Tv;       /* validation set, NULL without one */
   clt_tensor *perm;               /* (N,1) this epoch's permutation */
   clt_tensor *Xb, *yb;            /* gathered minibatch (B rows) */
+  clt_tensor *class_weight;       /* (1,C) or NULL: opt.loss's */
+  float *class_weight_host;       /* its values, for checkpoints */
   clt_model *model;               /* its parameters: one group of optim */
   clt_optimizer *optim;
   int32_t *perm_host;
@@ -34,6 +36,8 @@ struct clt_trainer {
   size_t epochs_done;
   double first_loss; /* of step 1, before any update; NaN if not seen */
   clt_prep_stats prep;            /* copy of the caller's, for checkpoints */
+  clt_labels labels;              /* the classes' names, for checkpoints */
+  char svmlight_base;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -67,13 +71,15 @@ static clt_status upload(clt_context *ctx, const clt_dataset *ds, size_t c,
 
 void clt_trainer_destroy(clt_trainer *tr) {
   if (!tr) return;
-  clt_tensor *all[] = {tr->X,  tr->y,  tr->T,    tr->Xt, tr->yt, tr->Tt,
-                       tr->Xv, tr->yv, tr->Tv, tr->perm, tr->Xb, tr->yb};
+  clt_tensor *all[] = {tr->X,  tr->y,  tr->T,    tr->Xt, tr->yt, tr->Tt,           tr->Xv,
+                       tr->yv, tr->Tv, tr->perm, tr->Xb, tr->yb, tr->class_weight};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
   clt_optimizer_destroy(tr->optim);
   clt_prep_free(&tr->prep);
+  clt_labels_free(&tr->labels);
+  free(tr->class_weight_host);
   free(tr->perm_host);
   free(tr);
 }
@@ -83,11 +89,12 @@ static clt_status warm_up(clt_trainer *tr);
 clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                               const clt_dataset *train,
                               const clt_dataset *test, clt_trainer **out) {
-  if (!ctx || !opt || !train || !test || !out) return CLT_ERR_INVALID_ARG;
-  if (train->d != test->d || train->n == 0 || test->n == 0)
+  if (!ctx || !opt || !train || !out) return CLT_ERR_INVALID_ARG;
+  if (test && test->n == 0) test = NULL;
+  if (train->n == 0 || (test && train->d != test->d))
     return clt_fail(ctx, CLT_ERR_SHAPE,
                     "training set %zux%zu and test set %zux%zu do not match",
-                    train->n, train->d, test->n, test->d);
+                    train->n, train->d, test ? test->n : 0, test ? test->d : 0);
   if (opt->epochs == 0)
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "epochs must be at least 1");
   if (!isfinite(opt->init_std) || opt->init_std < 0)
@@ -99,8 +106,8 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   tr->opt = *opt;
   tr->n = train->n;
   tr->d = train->d;
-  tr->c = train->classes > test->classes ? train->classes : test->classes;
-  tr->n_test = test->n;
+  tr->c = test && test->classes > train->classes ? test->classes : train->classes;
+  tr->n_test = test ? test->n : 0;
   if (tr->opt.batch == 0 || tr->opt.batch > tr->n) tr->opt.batch = tr->n;
   tr->label_target = takes_labels(opt->loss.kind);
   tr->rng = opt->seed;
@@ -112,7 +119,17 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
 #define STEP(expr)                                                            \
   if (st == CLT_OK) st = (expr)
   STEP(upload(ctx, train, tr->c, tr->label_target, &tr->X, &tr->y, &tr->T));
-  STEP(upload(ctx, test, tr->c, tr->label_target, &tr->Xt, &tr->yt, &tr->Tt));
+  if (test) STEP(upload(ctx, test, tr->c, tr->label_target, &tr->Xt, &tr->yt, &tr->Tt));
+  if (opt->class_weight) {
+    tr->class_weight_host = malloc(tr->c * sizeof(float));
+    if (!tr->class_weight_host && st == CLT_OK)
+      st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "class weights");
+    STEP((memcpy(tr->class_weight_host, opt->class_weight, tr->c * sizeof(float)), CLT_OK));
+    STEP(clt_tensor_create(ctx, 1, tr->c, CLT_FLOAT32, &tr->class_weight));
+    STEP(clt_tensor_write(tr->class_weight, opt->class_weight, tr->c * 4));
+  }
+  tr->opt.loss.class_weight = tr->class_weight;
+  tr->opt.class_weight = NULL; /* the caller's */
   STEP(clt_tensor_create(ctx, tr->n, 1, CLT_INT32, &tr->perm));
   STEP(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xb));
   STEP(tr->label_target
@@ -211,6 +228,8 @@ clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val) {
 
 clt_status clt_trainer_evaluate_split(clt_trainer *tr, bool train, double *loss,
                                       double *accuracy) {
+  if (!train && !tr->Xt)
+    return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no test set");
   return clt_trainer_evaluate(tr, train ? tr->X : tr->Xt, train ? tr->y : tr->yt, loss,
                               accuracy);
 }
@@ -230,7 +249,8 @@ static clt_status warm_up(clt_trainer *tr) {
     CLT_TRY(batch_grad(tr, 0, sizes[k], &loss));
   }
   double loss, acc;
-  CLT_TRY(clt_trainer_evaluate(tr, tr->Xt, tr->yt, &loss, &acc));
+  CLT_TRY(clt_trainer_evaluate(tr, tr->Xt ? tr->Xt : tr->X, tr->Xt ? tr->yt : tr->y, &loss,
+                               &acc));
   clt_optimizer *scratch = NULL;
   clt_model *shape = NULL;
   clt_status st = clt_optimizer_create(ctx, &tr->opt.optim, &scratch);
@@ -275,19 +295,24 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
         progress(user, s + 1, steps, loss))
       break;
   }
-  double test_loss = 0, acc = 0;
   /* Parameters that are no longer finite, or scores whose losses overflow:
-     the evaluation's own refusal is a divergence of the run too. */
-  clt_status st = clt_trainer_evaluate(tr, tr->Xt, tr->yt, &test_loss, &acc);
-  if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
-  if (st == CLT_ERR_NONFINITE || !isfinite(test_loss))
-    return clt_fail(ctx, CLT_ERR_NONFINITE,
-                    "training diverged in epoch %zu (step %llu, learning rate "
-                    "%g): the parameters are no longer finite; lower --lr",
-                    tr->epochs_done + 1, (unsigned long long)tr->step,
-                    clt_schedule_lr(&tr->opt.schedule, tr->step));
-  double val_loss = NAN, val_acc = NAN;
-  if (tr->Xv) CLT_TRY(clt_trainer_evaluate(tr, tr->Xv, tr->yv, &val_loss, &val_acc));
+     an evaluation's own refusal is a divergence of the run too. */
+  double test_loss = NAN, acc = NAN, val_loss = NAN, val_acc = NAN;
+  const struct {
+    clt_tensor *X, *y;
+    double *loss, *acc;
+  } evals[] = {{tr->Xt, tr->yt, &test_loss, &acc}, {tr->Xv, tr->yv, &val_loss, &val_acc}};
+  for (size_t k = 0; k < 2; k++) {
+    if (!evals[k].X) continue;
+    clt_status st = clt_trainer_evaluate(tr, evals[k].X, evals[k].y, evals[k].loss, evals[k].acc);
+    if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
+    if (st == CLT_ERR_NONFINITE || !isfinite(*evals[k].loss))
+      return clt_fail(ctx, CLT_ERR_NONFINITE,
+                      "training diverged in epoch %zu (step %llu, learning rate "
+                      "%g): the parameters are no longer finite; lower --lr",
+                      tr->epochs_done + 1, (unsigned long long)tr->step,
+                      clt_schedule_lr(&tr->opt.schedule, tr->step));
+  }
   tr->epochs_done++;
   double secs = clt_now() - t0;
   if (stats)
@@ -360,22 +385,46 @@ void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st) {
   }
 }
 
+clt_status clt_trainer_set_labels(clt_trainer *tr, const clt_labels *labels,
+                                  char svmlight_base) {
+  if (labels->n != tr->c)
+    return clt_fail(tr->ctx, CLT_ERR_SHAPE, "%zu class labels for %zu classes", labels->n,
+                    tr->c);
+  clt_labels copy;
+  if (clt_labels_copy(labels, &copy) != CLT_OK)
+    return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "class labels");
+  clt_labels_free(&tr->labels);
+  tr->labels = copy;
+  tr->svmlight_base = svmlight_base;
+  return CLT_OK;
+}
+
 /* --------------------------------------------------------- checkpoints */
 
 clt_status clt_trainer_save(clt_trainer *tr, const char *path) {
   clt_checkpoint ck = {
       .d = tr->d, .c = tr->c, .loss = tr->opt.loss.kind, .optim = tr->opt.optim.kind,
       .n = tr->n, .batch = tr->opt.batch, .epochs = tr->epochs_done, .step = tr->step,
-      .rng = tr->rng, .prep = tr->prep};
+      .rng = tr->rng, .prep = tr->prep, .has_settings = true, .loss_desc = tr->opt.loss,
+      .class_weight = tr->class_weight_host, .reg = tr->opt.reg,
+      .schedule = tr->opt.schedule, .epochs_target = tr->opt.epochs, .seed = tr->opt.seed,
+      .init_std = tr->opt.init_std, .svmlight_base = tr->svmlight_base};
+  clt_status st = CLT_OK;
+  if (tr->labels.n == tr->c) ck.labels = tr->labels;
+  else st = clt_labels_identity(tr->c, &ck.labels);
+  ck.loss_desc.class_weight = ck.loss_desc.pos_weight = NULL;
   clt_wbuf state = {0};
-  clt_status st = clt_checkpoint_take(&ck, tr->model);
+  if (st == CLT_OK) st = clt_checkpoint_take(&ck, tr->model);
   if (st == CLT_OK) st = clt_optimizer_serialize(tr->optim, &state);
   if (st == CLT_OK && state.failed)
     st = clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "checkpoint buffer");
   if (st == CLT_OK)
     st = clt_checkpoint_save(tr->ctx, path, &ck, state.data, state.len);
   clt_wbuf_free(&state);
-  ck.prep = (clt_prep_stats){0}; /* the trainer's */
+  /* the trainer's own */
+  ck.prep = (clt_prep_stats){0};
+  ck.class_weight = NULL;
+  if (ck.labels.name == tr->labels.name) ck.labels = (clt_labels){0};
   clt_checkpoint_free(&ck);
   return st;
 }

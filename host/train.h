@@ -31,6 +31,9 @@ typedef struct clt_train_options {
   uint64_t seed;
   bool bias;             /* a separate bias vector b (1,C) */
   double init_std;       /* W ~ init_std * N(0, 1); 0: W = 0 */
+  /* C weights of the classes for the loss (its class_weight, which the
+     trainer uploads), or NULL; loss.class_weight itself is ignored. */
+  const float *class_weight;
 } clt_train_options;
 
 typedef struct clt_epoch_stats {
@@ -53,7 +56,8 @@ typedef int (*clt_progress_fn)(void *user, size_t done, size_t total,
 typedef struct clt_trainer clt_trainer;
 
 /* Uploads train and test (already preprocessed by the caller with
-   clt_trainer_preprocess) and initialises W (opt->init_std) and b = 0. */
+   clt_prep_apply) and initialises W (opt->init_std) and b = 0. test may
+   be NULL: the epochs then report no test figures (NaN). */
 clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                               const clt_dataset *train,
                               const clt_dataset *test, clt_trainer **out);
@@ -75,7 +79,8 @@ const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
 clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val);
 
 /* Loss and accuracy of the current model on the training set (train) or
-   the test set (!train) it was made with. */
+   the test set (!train) it was made with (CLT_ERR_INVALID_ARG without
+   one). */
 clt_status clt_trainer_evaluate_split(clt_trainer *tr, bool train, double *loss,
                                       double *accuracy);
 
@@ -106,5 +111,11 @@ clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
 void clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds);
 void clt_prep_free(clt_prep_stats *st);
 void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st);
+
+/* What checkpoints record besides the state: the classes' original
+   labels (copied) and how a svmlight training file was read ('0', '1',
+   or 0 for other formats). Without labels, classes are named 0..C-1. */
+clt_status clt_trainer_set_labels(clt_trainer *tr, const clt_labels *labels,
+                                  char svmlight_base);
 
 #endif

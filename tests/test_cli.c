@@ -142,7 +142,7 @@ Test(cli, bad_data_files_are_named_with_status_2) {
   EXPECT_RUN(2, "train --data /nonexistent-dir", "/nonexistent-dir");
   write_file("bad.csv", "label,a\n0,1.5\n1,abc\n");
   EXPECT_RUN(2, "train --data bad.csv --test test.csv", "bad.csv");
-  EXPECT_RUN(2, "train --data train.csv", "--test");
+  EXPECT_RUN(2, "train --data train.csv --test-labels y.npy", "--test-labels needs --test");
   write_file("narrow.csv", "0,1\n1,2\n");
   EXPECT_RUN(2, "train --data train.csv --test narrow.csv", "features");
   write_file("junk.ckpt", "not a checkpoint at all");
@@ -268,10 +268,12 @@ Test(cli, resume_refuses_what_contradicts_the_checkpoint) {
 }
 
 /* A model whose checksum is right but whose weights hold a NaN is refused
-   at load (exit 2), not run into NaN scores. W's values start at byte 115
-   of a version-2 checkpoint trained with --preprocess none
+   at load (exit 2), not run into NaN scores. W's values start at byte 274
+   of a version-3 checkpoint trained with --preprocess none on 3 classes
    (docs/CHECKPOINT.md): magic 8, version 4, kind "linear" 4 + 6, four u32,
-   five u64, mode 4, scale 8, tensor count 4, then "W" 4 + 1, rows 8, cols 8. */
+   five u64, mode 4, scale 8, the settings (144 bytes without class
+   weights) and the labels "0", "1", "2" (3 x 5), tensor count 4, then "W"
+   4 + 1, rows 8, cols 8. */
 Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet "
                 "--preprocess none --checkpoint nan.ckpt", NULL);
@@ -283,8 +285,8 @@ Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   size_t len = fread(b, 1, sizeof b, f);
   cr_assert(len > 100 && len < sizeof b);
   const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
-  const size_t w0 = 8 + 4 + 4 + 6 + 4 * 4 + 5 * 8 + 4 + 8 + 4 + 4 + 1 + 8 + 8;
-  cr_assert_eq(w0, 115);
+  const size_t w0 = 8 + 4 + 4 + 6 + 4 * 4 + 5 * 8 + 4 + 8 + 144 + 3 * 5 + 4 + 4 + 1 + 8 + 8;
+  cr_assert_eq(w0, 274);
   cr_assert_eq(memcmp(b + w0 - 21, "\x01\0\0\0W", 5), 0, "the W record is where expected");
   memcpy(b + w0, nan_le, 4);
   uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
@@ -581,18 +583,22 @@ Test(cli, profile_prints_the_timings_table_and_json) {
   cr_assert_null(strstr(out, "profile"), "%s", out);
 }
 
-/* Version-1 checkpoints, written by the last version-1 writer
-   (tests/golden/ckpt-v1/make.sh): they load as models, and resuming the
-   epoch-1 one to 2 epochs with make.sh's flags gives the bits of the old
-   writer's own 2-epoch run, written back as version 2. */
-Test(cli, v1_checkpoints_load_and_resume_bit_identically) {
+/* Checkpoints of older versions, written by the last writer of each
+   (tests/golden/old-checkpoints.sh): they load as models
+   whose classes are named 0..C-1, and resuming the epoch-1 one to 2 epochs
+   with the script's flags gives the bits of the old writer's own 2-epoch run,
+   written back in the current version. */
+static void old_checkpoint_loads_and_resumes(uint32_t version) {
   char cmd[2048], epoch2[512], nobias[512], out_path[512];
-  snprintf(epoch2, sizeof epoch2, "%s/ckpt-v1/epoch2.ckpt", CLT_GOLDEN_DIR);
-  snprintf(nobias, sizeof nobias, "%s/ckpt-v1/nobias.ckpt", CLT_GOLDEN_DIR);
+  snprintf(epoch2, sizeof epoch2, "%s/ckpt-v%u/epoch2.ckpt", CLT_GOLDEN_DIR, version);
+  snprintf(nobias, sizeof nobias, "%s/ckpt-v%u/nobias.ckpt", CLT_GOLDEN_DIR, version);
   snprintf(out_path, sizeof out_path, "%s/resumed.ckpt", dir);
   clt_checkpoint want, got, nb;
   cr_assert_eq(clt_checkpoint_load(NULL, epoch2, &want), CLT_OK, "%s", clt_last_error(NULL));
-  cr_assert_eq(want.version, 1);
+  cr_assert_eq(want.version, version);
+  cr_assert_not(want.has_settings);
+  cr_assert_eq(want.labels.n, 3);
+  cr_assert_str_eq(want.labels.name[2], "2");
   cr_assert_str_eq(want.kind->name, "linear");
   cr_assert(want.ntensors == 2 && want.epochs == 2);
   cr_assert_eq(clt_checkpoint_load(NULL, nobias, &nb), CLT_OK, "%s", clt_last_error(NULL));
@@ -600,12 +606,13 @@ Test(cli, v1_checkpoints_load_and_resume_bit_identically) {
   cr_assert_str_eq(nb.tensor[0].name, "W");
   clt_checkpoint_free(&nb);
 
-  snprintf(cmd, sizeof cmd, "cp %s/ckpt-v1/epoch1.ckpt %s/v1.ckpt", CLT_GOLDEN_DIR, dir);
+  snprintf(cmd, sizeof cmd, "cp %s/ckpt-v%u/epoch1.ckpt %s/old.ckpt", CLT_GOLDEN_DIR, version,
+           dir);
   cr_assert_eq(system(cmd), 0);
   EXPECT_RUN(0,
              "train --data synthetic:300,7,3 --batch 32 --optim adam --lr 0.01 "
              "--schedule constant --seed 5 --device ref --quiet --epochs 2 "
-             "--resume v1.ckpt --checkpoint resumed.ckpt",
+             "--resume old.ckpt --checkpoint resumed.ckpt",
              NULL);
   cr_assert_eq(clt_checkpoint_load(NULL, out_path, &got), CLT_OK, "%s", clt_last_error(NULL));
   cr_assert_eq(got.version, CLT_CHECKPOINT_VERSION);
@@ -614,7 +621,7 @@ Test(cli, v1_checkpoints_load_and_resume_bit_identically) {
     cr_assert_str_eq(got.tensor[i].name, want.tensor[i].name);
     size_t n = want.tensor[i].rows * want.tensor[i].cols;
     cr_assert_eq(memcmp(got.tensor[i].data, want.tensor[i].data, n * 4), 0,
-                 "%s differs from the version-1 writer's", want.tensor[i].name);
+                 "%s differs from the version-%u writer's", want.tensor[i].name, version);
   }
   cr_assert_eq(got.optim_len, want.optim_len);
   cr_assert_eq(memcmp(got.optim_state, want.optim_state, want.optim_len), 0,
@@ -639,6 +646,11 @@ Test(cli, v1_checkpoints_load_and_resume_bit_identically) {
              first);
 }
 
+Test(cli, old_checkpoints_load_and_resume_bit_identically) {
+  old_checkpoint_loads_and_resumes(1);
+  old_checkpoint_loads_and_resumes(2);
+}
+
 /* Predictions out: --data is required; --no-labels takes a CSV of
    features only and writes a row per sample; --out with --proba writes
    probabilities that sum to 1 (softmax) and the JSON holds the confusion
@@ -647,7 +659,8 @@ Test(cli, predict_writes_predictions_probabilities_and_confusion) {
   EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 2 --batch 32 --lr 0.05 "
                 "--device ref --quiet --checkpoint p.ckpt", NULL);
   EXPECT_RUN(2, "predict --model p.ckpt", "--data PATH");
-  EXPECT_RUN(2, "predict --model p.ckpt --data fashion-mnist --no-labels", "takes CSV data");
+  EXPECT_RUN(2, "predict --model p.ckpt --data fashion-mnist --no-labels",
+             "fashion-mnist has 784 features, the model expects 2");
   EXPECT_RUN(2, "predict --model p.ckpt --data test.csv --out .", "--out .");
 
   /* test.csv without its label column */
@@ -838,4 +851,203 @@ Test(cli, validation_early_stop_and_best_checkpoint) {
   EXPECT_RUN(2, "train --data train.csv --test test.csv --early-stop 2",
              "--early-stop needs a validation set (--val)");
   EXPECT_RUN(2, "train --data train.csv --test test.csv --val nothere.csv", "nothere.csv");
+}
+
+/* --------------------------------------------------------- data formats */
+
+/* A copy of train.csv / test.csv with the label last and named as text
+   ("c0", "c1", "c2" for 0, 1, 2), through the delimiter sep. */
+static void write_named(const char *from, const char *to, char sep) {
+  char src[256], dst[256], line[256];
+  snprintf(src, sizeof src, "%s/%s", dir, from);
+  snprintf(dst, sizeof dst, "%s/%s", dir, to);
+  FILE *f = fopen(src, "r"), *g = fopen(dst, "w");
+  cr_assert(f && g);
+  cr_assert_not_null(fgets(line, sizeof line, f)); /* the header */
+  fprintf(g, "x%cy%cspecies\n", sep, sep);
+  while (fgets(line, sizeof line, f)) {
+    int c;
+    double x, y;
+    cr_assert_eq(sscanf(line, "%d,%lf,%lf", &c, &x, &y), 3);
+    fprintf(g, "%.4f%c%.4f%cc%d\n", x, sep, y, sep, c);
+  }
+  fclose(f);
+  fclose(g);
+}
+
+/* Text labels in a named column: the model learns them as classes, in
+   sorted order, and predict writes them back; the same data as numbers
+   trains to the same accuracy. */
+Test(cli, text_labels_in_any_column_round_trip_through_predict) {
+  write_named("train.csv", "named.csv", ';');
+  write_named("test.csv", "named_test.csv", ';');
+  EXPECT_RUN(0, "train --data named.csv --test named_test.csv --label-column species "
+                "--delimiter ';' --epochs 2 --device ref --json --checkpoint n.ckpt",
+             "\"classes\":3");
+  double named = atof(strstr(out, "\"test_accuracy\":") + 16);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 2 --device ref --json",
+             "\"classes\":3");
+  double numbered = atof(strstr(out, "\"test_accuracy\":") + 16);
+  cr_assert_eq(named, numbered, "the same classes in the same order: %g vs %g", named,
+               numbered);
+  EXPECT_RUN(0, "predict --model n.ckpt --data named_test.csv --label-column last "
+                "--delimiter ';' --device ref --json --out np.csv --proba",
+             "\"classes\":[\"c0\",\"c1\",\"c2\"]");
+  char path[512], line[256];
+  snprintf(path, sizeof path, "%s/np.csv", dir);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert_str_eq(line, "prediction,p_c0,p_c1,p_c2\n");
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert(strncmp(line, "c0,", 3) == 0 || strncmp(line, "c1,", 3) == 0 ||
+                strncmp(line, "c2,", 3) == 0,
+            "a class's label: %s", line);
+  fclose(f);
+  /* a label the model never saw is named */
+  write_file("odd.csv", "x;y;species\n0;0;c7\n");
+  EXPECT_RUN(2, "predict --model n.ckpt --data odd.csv --label-column species --delimiter ';' "
+                "--device ref",
+             "label 'c7' (row 1) is not one of the model's 3 classes");
+  /* flags that the format does not take are refused */
+  EXPECT_RUN(2, "train --data named.csv --label-column kind --delimiter ';' --device ref",
+             "no column is named 'kind'");
+  EXPECT_RUN(2, "train --data train.csv --zero-based --device ref", "--zero-based applies");
+  EXPECT_RUN(2, "train --data train.csv --delimiter 5 --device ref", "--delimiter '5'");
+}
+
+/* svmlight files and .npy pairs train; a svmlight test file is read with
+   the training file's width and base, and predict reads one with the
+   model's. Without --test a run says it evaluates on no held-out data. */
+Test(cli, svmlight_and_npy_train_and_predict) {
+  write_file("tr.svm", "# two classes\n"
+                       "1 1:1 2:0.1\n-1 2:1\n1 1:0.9 3:0.2\n-1 2:0.8\n"
+                       "1 1:1.1\n-1 2:1.2 3:0.1\n1 1:0.8 2:0.2\n-1 1:0.1 2:0.9\n");
+  write_file("te.svm", "1 1:1\n-1 2:1\n");
+  EXPECT_RUN(0, "train --data tr.svm --test te.svm --device ref --epochs 50 --json "
+                "--checkpoint s.ckpt",
+             "\"features\":3");
+  cr_assert_not_null(strstr(out, "\"test_accuracy\":1.000000"), "%s", out);
+  EXPECT_RUN(0, "predict --model s.ckpt --data te.svm --device ref --out sp.csv --json",
+             "\"classes\":[\"-1\",\"1\"]");
+  cr_assert_not_null(strstr(out, "\"accuracy\":1.000000"), "%s", out);
+  EXPECT_RUN(0, "train --data tr.svm --device ref --epochs 2", "no test or validation set");
+  cr_assert_not_null(strstr(out, "training accuracy"), "%s", out);
+  write_file("bad.svm", "1 1:1\n1 2:x\n");
+  EXPECT_RUN(2, "train --data bad.svm --device ref", "bad.svm: line 2, column 3");
+
+  /* .npy: numpy.save's format 1.0 of the same rows, written here */
+  const float x[8] = {1, 0, 0, 1, 1.1f, 0.1f, 0.1f, 0.9f};
+  const int64_t y[4] = {7, 3, 7, 3};
+  const struct {
+    const char *name, *descr, *shape;
+    const void *data;
+    size_t len;
+  } arrays[] = {{"x.npy", "<f4", "(4, 2)", x, sizeof x}, {"y.npy", "<i8", "(4,)", y, sizeof y}};
+  for (size_t k = 0; k < 2; k++) {
+    char header[128], path[256];
+    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, "
+                     "'shape': %s, }", arrays[k].descr, arrays[k].shape);
+    size_t pad = (64 - (10 + (size_t)h + 1) % 64) % 64, hl = (size_t)h + pad + 1;
+    snprintf(path, sizeof path, "%s/%s", dir, arrays[k].name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc((int)(hl & 0xff), f);
+    fputc((int)(hl >> 8), f);
+    fwrite(header, 1, (size_t)h, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    fputc('\n', f);
+    fwrite(arrays[k].data, 1, arrays[k].len, f);
+    fclose(f);
+  }
+  EXPECT_RUN(0, "train --data x.npy --labels y.npy --test x.npy --test-labels y.npy "
+                "--device ref --epochs 100 --json --checkpoint y.ckpt",
+             "\"test_accuracy\":1.000000");
+  EXPECT_RUN(0, "predict --model y.ckpt --data x.npy --no-labels --device ref", "prediction\n7\n3\n7\n3\n");
+  EXPECT_RUN(2, "train --data x.npy --device ref", "--labels y.npy");
+  EXPECT_RUN(2, "train --data train.csv --labels y.npy --device ref", "a labels file");
+}
+
+/* ------------------------------------------------------------ loss flags */
+
+Test(cli, loss_flags_apply_to_their_loss_and_are_echoed) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --json "
+                "--loss hinge --margin 0.5 --hinge-p 2 --class-weight 1,2,0.5",
+             "\"margin\":0.5,\"hinge_p\":2");
+  cr_assert_not_null(strstr(out, "\"class_weight\":[1,2,0.5]"), "%s", out);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --json "
+                "--label-smoothing 0.1 --class-weight balanced",
+             "\"label_smoothing\":0.1");
+  cr_assert_not_null(strstr(out, "\"class_weight\":[1,1,1]"), "balanced classes: %s", out);
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --margin 2 --device ref",
+             "--margin applies to --loss hinge, not cross-entropy");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --loss mse --class-weight balanced "
+                "--device ref",
+             "--class-weight applies to --loss cross-entropy, hinge and bce-logits");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --class-weight 1,2 --device ref",
+             "3 weights");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --label-smoothing 2 --device ref",
+             "--label-smoothing '2'");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --loss hinge --hinge-p 3 --device ref",
+             "--hinge-p '3'");
+  /* the weights change the result */
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --json", NULL);
+  double plain = atof(strstr(out, "\"train_loss\":") + 13);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --json "
+                "--class-weight 1,5,1", NULL);
+  cr_assert_neq(plain, atof(strstr(out, "\"train_loss\":") + 13));
+}
+
+/* ---------------------------------------------------------------- resume */
+
+/* A checkpoint records every setting: a resume with no flags but the data
+   continues exactly as the uninterrupted run (loss options, class
+   weights, schedule, batch, epochs); a flag given again that contradicts
+   the checkpoint is refused naming both values. */
+Test(cli, resume_restores_every_setting) {
+  const char *run = "--loss hinge --margin 0.5 --class-weight 1,2,1 --optim momentum "
+                    "--lr 0.03 --batch 40 --schedule constant --warmup 1 --l2 0.001 --l1 1e-4 "
+                    "--seed 5 --init-std 0.01";
+  char args[1024];
+  snprintf(args, sizeof args, "train --data train.csv --test test.csv --device ref --json "
+                              "--epochs 4 %s", run);
+  EXPECT_RUN(0, args, "\"epochs\":4");
+  char straight[2048];
+  snprintf(straight, sizeof straight, "%s", strrchr(out, '{'));
+  snprintf(args, sizeof args, "train --data train.csv --test test.csv --device ref --quiet "
+                              "--epochs 2 --checkpoint rs.ckpt %s", run);
+  EXPECT_RUN(0, args, NULL);
+  /* nothing but the data, the checkpoint and a longer run */
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --resume rs.ckpt "
+                "--epochs 4 --json", "\"margin\":0.5");
+  char *resumed = strrchr(out, '{');
+  size_t upto = (size_t)(strstr(straight, "\"seconds\"") - straight);
+  cr_assert(strncmp(straight, resumed, upto) == 0, "straight %s\nresumed %s", straight,
+            resumed);
+  cr_assert_not_null(strstr(out, "\"class_weight\":[1,2,1]"), "%s", out);
+  /* the epochs it was started with are done */
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --resume rs.ckpt",
+             "already holds the 2 epochs");
+  const struct {
+    const char *flag, *message;
+  } contra[] = {
+      {"--loss cross-entropy",
+       "--loss cross-entropy contradicts --resume rs.ckpt, trained with --loss hinge"},
+      {"--margin 1", "--margin 1 contradicts --resume rs.ckpt, trained with --margin 0.5"},
+      {"--lr 0.1", "--lr 0.1 contradicts --resume rs.ckpt, trained with --lr 0.03"},
+      {"--batch 10", "--batch 10 contradicts --resume rs.ckpt, trained with --batch 40"},
+      {"--schedule cosine", "trained with --schedule constant"},
+      {"--class-weight balanced", "trained with --class-weight 1,2,1"},
+      {"--l2 0", "trained with --l2 0.001"},
+      {"--seed 6", "trained with --seed 5"},
+      {"--warmup 2", "trained with --warmup 1"},
+      {"--optim adam", "trained with --optim sgd"},
+      {"--momentum 0.5", "trained with --momentum 0.9"},
+  };
+  for (size_t k = 0; k < sizeof contra / sizeof contra[0]; k++) {
+    snprintf(args, sizeof args, "train --data train.csv --test test.csv --device ref "
+                                "--epochs 5 --resume rs.ckpt %s", contra[k].flag);
+    EXPECT_RUN(2, args, contra[k].message);
+  }
 }

@@ -166,6 +166,7 @@ static clt_dataset sentinel(void) {
   s.classes = 33;
   s.x = (float *)(uintptr_t)0x10;
   s.y = (int32_t *)(uintptr_t)0x20;
+  s.names = (char **)(uintptr_t)0x30;
   return s;
 }
 
@@ -175,6 +176,7 @@ static void check_sentinel(const clt_dataset *s) {
   cr_assert_eq(s->classes, 33);
   cr_assert_eq((uintptr_t)s->x, 0x10);
   cr_assert_eq((uintptr_t)s->y, 0x20);
+  cr_assert_eq((uintptr_t)s->names, 0x30);
 }
 
 /* ------------------------------------------------------------------ */
@@ -350,13 +352,13 @@ Test(data, csv_gzip_cut_short_or_without_trailer) {
     snprintf(name, sizeof name, "cut%zu.csv", cuts[k]);
     const char *p = write_gzip_cut(name, text, len, cuts[k]);
     clt_dataset ds = sentinel();
-    clt_status rc = clt_data_load_csv(p, 0, &ds);
+    clt_status rc = clt_data_load_csv(p, NULL, &ds);
     EXPECT_ERR(rc, p, "truncated gzip");
     check_sentinel(&ds);
   }
   const char *whole = write_bytes("whole.csv", text, len, 1);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(whole, 0, &ds), 0, "%s", g_err);
+  cr_assert_eq(clt_data_load_csv(whole, NULL, &ds), 0, "%s", g_err);
   cr_assert_eq(ds.n, 462);
   clt_dataset_free(&ds);
 }
@@ -637,7 +639,7 @@ Test(data, csv_header_crlf_blank_trailing) {
                                       "\r\n"
                                       "\n");
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 3);
   cr_assert_eq(ds.d, 2);
@@ -645,21 +647,27 @@ Test(data, csv_header_crlf_blank_trailing) {
   const float want[6] = {0.5f, -2.0f, 300.0f, 4.25f, 7.0f, 0.0f};
   for (int i = 0; i < 6; i++)
     cr_assert_eq(ds.x[i], want[i], "x[%d] = %g", i, ds.x[i]);
-  cr_assert_eq(ds.y[0], 1);
-  cr_assert_eq(ds.y[1], 0);
-  cr_assert_eq(ds.y[2], 2);
+  /* classes in order of appearance, named by the labels */
+  const char *names[3] = {"1", "0", "2"};
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(ds.y[i], i);
+    cr_assert_str_eq(ds.names[i], names[i]);
+  }
+  cr_assert_eq(ds.header_line, 1);
   clt_dataset_free(&ds);
 }
 
 Test(data, csv_no_header_no_final_newline) {
   const char *p = write_text("b.csv", "3,1,2,3\n0,4,5,6\n3.0,0.1,1e-3,-0");
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 10, &ds), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 3);
   cr_assert_eq(ds.d, 3);
-  cr_assert_eq(ds.classes, 10); /* the hint wins */
-  cr_assert_eq(ds.y[2], 3);
+  cr_assert_eq(ds.header_line, 0);
+  cr_assert_eq(ds.classes, 2); /* "3.0" is the class "3" */
+  cr_assert_eq(ds.y[2], ds.y[0]);
+  cr_assert_str_eq(ds.names[ds.y[2]], "3");
   cr_assert_eq(ds.x[3], 4.0f);
   cr_assert_eq(ds.x[6], 0.1f);
   cr_assert_eq(ds.x[7], 1e-3f);
@@ -670,10 +678,10 @@ Test(data, csv_utf8_bom) {
   /* without the BOM check the first data row would pass for a header */
   const char *p = write_text("bom.csv", "\xEF\xBB\xBF" "1,2\n0,3\n");
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 2);
-  cr_assert_eq(ds.y[0], 1);
+  cr_assert_str_eq(ds.names[ds.y[0]], "1");
   cr_assert_eq(ds.x[0], 2.0f);
   clt_dataset_free(&ds);
 }
@@ -682,7 +690,7 @@ Test(data, csv_gzip) {
   const char *t = "label,a\n1,2\n0,3\n";
   const char *p = write_bytes("c.csv.gz", t, strlen(t), 1);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 2);
   cr_assert_eq(ds.x[1], 3.0f);
@@ -692,25 +700,30 @@ Test(data, csv_gzip) {
 Test(data, csv_non_numeric_cell) {
   const char *p = write_text("bad.csv", "y,a,b\n1,2,3\n0,4,x5\n");
   clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "line 3, column 3");
   cr_assert_not_null(strstr(g_err, "'x5' is not a number"), "%s", g_err);
   check_sentinel(&ds);
 }
 
-Test(data, csv_non_numeric_label_cell) {
-  const char *p = write_text("bad.csv", "1,2,3\ncat,4,5\n");
-  clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
-  EXPECT_ERR(rc, p, "line 2, column 1");
-  check_sentinel(&ds);
+/* A label that is not a number is a class's name: the row is data. */
+Test(data, csv_text_labels_are_classes) {
+  const char *p = write_text("t.csv", "1,2,3\ncat,4,5\n-1,6,7\ncat,8,9\n");
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.n, 4);
+  cr_assert_eq(ds.classes, 3);
+  cr_assert_str_eq(ds.names[ds.y[1]], "cat");
+  cr_assert_str_eq(ds.names[ds.y[2]], "-1");
+  cr_assert_eq(ds.y[1], ds.y[3]);
+  clt_dataset_free(&ds);
 }
 
 Test(data, csv_binary_junk_in_cell) {
   const char t[] = "1,2\n0,3\0" "4\n";
   const char *p = write_bytes("nul.csv", t, sizeof t - 1, 0);
   clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2");
   cr_assert_not_null(strstr(g_err, "'3?4'"), "%s", g_err);
   check_sentinel(&ds);
@@ -719,7 +732,7 @@ Test(data, csv_binary_junk_in_cell) {
 Test(data, csv_empty_cell) {
   const char *p = write_text("e.csv", "1,2,3\n0,,3\n");
   clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2: empty cell");
   check_sentinel(&ds);
 }
@@ -729,17 +742,17 @@ Test(data, csv_empty_cell) {
 Test(data, csv_cells_are_decimal_numbers_only) {
   clt_dataset ds = sentinel();
   const char *p = write_text("hex.csv", "1,2\n0,0x1p3\n");
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2: '0x1p3' is not a number");
   p = write_text("inf.csv", "1,2\n0,-Infinity\n");
-  rc = clt_data_load_csv(p, 0, &ds);
+  rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2: '-Infinity' is not a finite float");
   p = write_text("big.csv", "1,2\n0,1e400\n");
-  rc = clt_data_load_csv(p, 0, &ds);
+  rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "'1e400' is not a finite float");
   check_sentinel(&ds);
   p = write_text("ok.csv", "1,+2.5e-1\n0,-.5E2\n1,1e-320\n");
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), CLT_OK, "%s", g_err);
   cr_assert_eq(ds.x[0], 0.25f);
   cr_assert_eq(ds.x[1], -50.0f);
   cr_assert_eq(ds.x[2], 0.0f, "an underflow rounds towards 0");
@@ -749,10 +762,10 @@ Test(data, csv_cells_are_decimal_numbers_only) {
 Test(data, csv_non_finite) {
   clt_dataset ds = sentinel();
   const char *p = write_text("n.csv", "1,2\n0,nan\n");
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "line 2, column 2");
   p = write_text("i.csv", "1,2\n0,1e39\n"); /* beyond float */
-  rc = clt_data_load_csv(p, 0, &ds);
+  rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "not a finite float");
   check_sentinel(&ds);
 }
@@ -760,58 +773,43 @@ Test(data, csv_non_finite) {
 Test(data, csv_ragged_rows) {
   const char *p = write_text("r.csv", "1,2,3\n0,4,5\n1,6\n");
   clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "line 3 has 2 columns, expected 3");
   p = write_text("r2.csv", "a,b\n1,2,3\n");
-  rc = clt_data_load_csv(p, 0, &ds);
+  rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "header on line 1 has 2 columns");
   check_sentinel(&ds);
 }
 
-Test(data, csv_negative_label) {
-  const char *p = write_text("neg.csv", "label,x\n1,2\n-1,3\n");
+/* A label that is a number must be an integer: anything else names it. */
+Test(data, csv_bad_labels) {
+  const struct {
+    const char *text, *message;
+  } bad[] = {{"1,2\n2.5,3\n", "line 2: label '2.5' is a number that is not an integer"},
+             {"1,2\n1e300,3\n", "not an integer"},
+             {"1,2\nnan,3\n", "line 2: label 'nan' is not finite"},
+             {"1,2\n ,3\n", "line 2: empty label"}};
   clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
-  EXPECT_ERR(rc, p, "line 3: label '-1' is negative");
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    const char *p = write_text("label.csv", bad[k].text);
+    EXPECT_ERR(clt_data_load_csv(p, NULL, &ds), p, bad[k].message);
+  }
   check_sentinel(&ds);
-}
-
-Test(data, csv_non_integer_label) {
-  const char *p = write_text("f.csv", "1,2\n2.5,3\n");
-  clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
-  EXPECT_ERR(rc, p, "line 2: label '2.5' is not an integer");
-  p = write_text("big.csv", "1,2\n1e12,3\n");
-  rc = clt_data_load_csv(p, 0, &ds);
-  EXPECT_ERR(rc, p, "too large");
-  check_sentinel(&ds);
-}
-
-Test(data, csv_label_at_or_above_hint) {
-  const char *p = write_text("h.csv", "0,1\n1,1\n2,1\n");
-  clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 2, &ds);
-  EXPECT_ERR(rc, p, "line 3: label 2 is not below the class count 2");
-  check_sentinel(&ds);
-  clt_dataset ok = {0};
-  cr_assert_eq(clt_data_load_csv(p, 3, &ok), 0);
-  cr_assert_eq(ok.classes, 3);
-  clt_dataset_free(&ok);
 }
 
 Test(data, csv_empty_and_header_only) {
   clt_dataset ds = sentinel();
   const char *p = write_text("empty.csv", "");
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "empty file");
   p = write_text("blank.csv", "\n \r\n\t\n");
-  rc = clt_data_load_csv(p, 0, &ds);
+  rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "empty file");
   p = write_text("hdr.csv", "label,a,b\r\n\r\n");
-  rc = clt_data_load_csv(p, 0, &ds);
+  rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "no data rows");
   p = tpath("missing.csv");
-  rc = clt_data_load_csv(p, 0, &ds);
+  rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_FAIL(rc, CLT_ERR_IO, p, "cannot open");
   check_sentinel(&ds);
 }
@@ -819,7 +817,7 @@ Test(data, csv_empty_and_header_only) {
 Test(data, csv_single_column) {
   const char *p = write_text("one.csv", "1\n2\n");
   clt_dataset ds = sentinel();
-  clt_status rc = clt_data_load_csv(p, 0, &ds);
+  clt_status rc = clt_data_load_csv(p, NULL, &ds);
   EXPECT_ERR(rc, p, "at least one feature");
   check_sentinel(&ds);
 }
@@ -833,7 +831,7 @@ Test(data, csv_many_rows_grow) {
     fprintf(f, "%d,%d,%d.5\n", i % 7, i, -i);
   fclose(f);
   clt_dataset ds = {0};
-  cr_assert_eq(clt_data_load_csv(p, 0, &ds), 0, "%s",
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), 0, "%s",
                g_err);
   cr_assert_eq(ds.n, 5000);
   cr_assert_eq(ds.classes, 7);
@@ -977,7 +975,7 @@ Test(data, synthetic_bad_args) {
 Test(data, check_labels) {
   float x[4] = {0};
   int32_t y[4] = {0, 1, 2, 1};
-  clt_dataset ds = {4, 1, 3, x, y};
+  clt_dataset ds = {.n = 4, .d = 1, .classes = 3, .x = x, .y = y};
   cr_assert_eq(clt_data_check_labels(&ds, 3, "f.csv"),
                0);
   clt_status rc = clt_data_check_labels(&ds, 2, "f.csv");
@@ -994,7 +992,7 @@ Test(data, check_labels) {
 Test(data, scale) {
   float x[4] = {0, 255, 51, 102};
   int32_t y[2] = {0, 1};
-  clt_dataset ds = {2, 2, 2, x, y};
+  clt_dataset ds = {.n = 2, .d = 2, .classes = 2, .x = x, .y = y};
   clt_data_scale(&ds, 1.0f / 255);
   cr_assert_eq(x[0], 0.0f);
   cr_assert_float_eq(x[1], 1.0f, 1e-7f);
@@ -1006,7 +1004,7 @@ Test(data, scale) {
 Test(data, mean_std_normalize) {
   float x[6] = {1, 2, 3, 2, 5, 2}; /* column 0: 1 3 5, column 1: constant */
   int32_t y[3] = {0, 1, 0};
-  clt_dataset ds = {3, 2, 2, x, y};
+  clt_dataset ds = {.n = 3, .d = 2, .classes = 2, .x = x, .y = y};
   double mean[2], sd[2], sd2[2];
   clt_data_mean(&ds, mean);
   cr_assert_eq(mean[0], 3.0);
@@ -1034,7 +1032,7 @@ Test(data, mean_std_normalize) {
 Test(data, normalize_subtract_only_and_nan_std) {
   float x[4] = {1, 10, 3, 30};
   int32_t y[2] = {0, 1};
-  clt_dataset ds = {2, 2, 2, x, y};
+  clt_dataset ds = {.n = 2, .d = 2, .classes = 2, .x = x, .y = y};
   const double mean[2] = {2, 20};
   clt_data_normalize(&ds, mean, NULL);
   cr_assert_eq(x[0], -1.0f);
@@ -1054,7 +1052,7 @@ Test(data, mean_double_accumulation) {
   cr_assert_not_null(x);
   for (size_t i = 0; i < n; i++)
     x[i] = 1.0f;
-  clt_dataset ds = {n, 1, 1, x, NULL};
+  clt_dataset ds = {.n = n, .d = 1, .classes = 1, .x = x};
   double m, s;
   clt_data_mean(&ds, &m);
   clt_data_std(&ds, &m, &s);
@@ -1068,7 +1066,7 @@ Test(data, empty_dataset_stats_and_free) {
   double m[1] = {5}, s[1] = {5};
   clt_data_mean(&ds, m); /* d == 0: touches nothing */
   cr_assert_eq(m[0], 5.0);
-  clt_dataset z = {0, 1, 1, NULL, NULL};
+  clt_dataset z = {.n = 0, .d = 1, .classes = 1, .x = NULL, .y = NULL};
   clt_data_mean(&z, m);
   clt_data_std(&z, NULL, s);
   cr_assert_eq(m[0], 0.0);
@@ -1090,7 +1088,7 @@ Test(data, split_stratified_holds_out_every_class) {
     x[2 * i] = (float)i;
     x[2 * i + 1] = -(float)i;
   }
-  clt_dataset ds = {N, 2, 3, x, y}, rest, held, rest2, held2, rest3, held3;
+  clt_dataset ds = {.n = N, .d = 2, .classes = 3, .x = x, .y = y}, rest, held, rest2, held2, rest3, held3;
   cr_assert_eq(clt_data_split_stratified(&ds, 0.2, 7, &rest, &held), CLT_OK, "%s", g_err);
   size_t cnt[3] = {0};
   for (size_t i = 0; i < held.n; i++) cnt[held.y[i]]++;
@@ -1128,4 +1126,314 @@ Test(data, split_stratified_holds_out_every_class) {
               "split", "holds out 0");
   check_sentinel(&out1);
   check_sentinel(&out2);
+}
+
+/* ------------------------------------------------------------------ */
+/* label columns, delimiters, header rule                              */
+
+Test(data, csv_label_column_last_named_and_delimiters) {
+  const clt_text_options last = {.label = CLT_LABEL_LAST};
+  const char *p = write_text("last.csv", "1.5,2,setosa\n3,4,virginica\n");
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv(p, &last, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.d, 2);
+  cr_assert_eq(ds.x[0], 1.5f);
+  cr_assert_eq(ds.x[3], 4.0f);
+  cr_assert_str_eq(ds.names[ds.y[1]], "virginica");
+  clt_dataset_free(&ds);
+
+  const clt_text_options named = {.label = CLT_LABEL_NAMED, .label_name = "species",
+                                  .delimiter = ';'};
+  p = write_text("named.csv", "a; species ;b\n1;x;2\n3;y;4\n");
+  cr_assert_eq(clt_data_load_csv(p, &named, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.header_line, 1);
+  cr_assert_eq(ds.d, 2);
+  cr_assert_eq(ds.x[1], 2.0f);
+  cr_assert_eq(ds.x[2], 3.0f);
+  cr_assert_str_eq(ds.names[ds.y[1]], "y");
+  clt_dataset_free(&ds);
+
+  clt_dataset bad = sentinel();
+  const clt_text_options missing = {.label = CLT_LABEL_NAMED, .label_name = "kind"};
+  p = write_text("nokind.csv", "a,species,b\n1,x,2\n");
+  EXPECT_ERR(clt_data_load_csv(p, &missing, &bad), p, "no column is named 'kind' on line 1");
+  const clt_text_options digit = {.delimiter = '5'};
+  EXPECT_FAIL(clt_data_load_csv(p, &digit, &bad), CLT_ERR_INVALID_ARG, p, "cannot separate");
+  check_sentinel(&bad);
+
+  /* .tsv is tab-separated unless told otherwise */
+  p = write_text("t.tsv", "0\t1\t2\n1\t3\t4\n");
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.d, 2);
+  clt_dataset_free(&ds);
+  cr_assert_eq(clt_data_delimiter_for("x.tsv.gz"), '\t');
+  cr_assert_eq(clt_data_delimiter_for("x.csv"), ',');
+}
+
+/* The first line is a header only when none of its feature cells is a
+   number; a row with some numbers is data (never skipped), so a bad cell
+   in it is an error that names it. */
+Test(data, csv_header_only_when_no_feature_cell_is_a_number) {
+  clt_dataset ds = {0}, bad = sentinel();
+  const char *p = write_text("h1.csv", "species,a,b\nsetosa,1,2\n");
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.n, 1);
+  cr_assert_eq(ds.header_line, 1);
+  clt_dataset_free(&ds);
+  p = write_text("h2.csv", "setosa,1,2\nvirginica,3,4\n");
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.n, 2, "a text label does not make a header");
+  cr_assert_eq(ds.header_line, 0);
+  clt_dataset_free(&ds);
+  p = write_text("h3.csv", "0,1,b\n1,3,4\n");
+  EXPECT_ERR(clt_data_load_csv(p, NULL, &bad), p, "line 1, column 3: 'b' is not a number");
+  const clt_text_options none = {.label = CLT_LABEL_NONE};
+  p = write_text("f.csv", "a,b\n1,2\n3,4\n");
+  cr_assert_eq(clt_data_load_csv(p, &none, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.d, 2);
+  cr_assert_null(ds.y);
+  cr_assert_null(ds.names);
+  cr_assert_eq(ds.classes, 0);
+  clt_dataset_free(&ds);
+  check_sentinel(&bad);
+}
+
+/* ------------------------------------------------------------------ */
+/* classes                                                             */
+
+/* The classes of several sets together, sorted as numpy.unique: by value
+   for integers, by bytes for texts; sets without names (IDX) count their
+   ids as integers. */
+Test(data, unify_labels_sorts_like_numpy_unique) {
+  const char *p = write_text("u1.csv", "10,1\n-1,2\n9,3\n");
+  const char *q = write_text("u2.csv", "2,1\n10,2\n");
+  clt_dataset a = {0}, b = {0};
+  cr_assert_eq(clt_data_load_csv(p, NULL, &a), CLT_OK, "%s", g_err);
+  cr_assert_eq(clt_data_load_csv(q, NULL, &b), CLT_OK, "%s", g_err);
+  int32_t ids[2] = {0, 3};
+  clt_dataset c = {.n = 2, .d = 1, .classes = 4, .x = (float[]){0, 0}, .y = ids};
+  clt_dataset *sets[] = {&a, &b, &c};
+  clt_labels l;
+  cr_assert_eq(clt_data_unify_labels(sets, 3, &l), CLT_OK, "%s", g_err);
+  const char *want[] = {"-1", "0", "2", "3", "9", "10"};
+  cr_assert_eq(l.n, 6);
+  for (size_t k = 0; k < 6; k++) cr_assert_str_eq(l.name[k], want[k]);
+  cr_assert(clt_labels_numeric(&l));
+  const int32_t ya[] = {5, 0, 4}, yb[] = {2, 5}, yc[] = {1, 3};
+  for (int i = 0; i < 3; i++) cr_assert_eq(a.y[i], ya[i]);
+  for (int i = 0; i < 2; i++) cr_assert_eq(b.y[i], yb[i]);
+  for (int i = 0; i < 2; i++) cr_assert_eq(c.y[i], yc[i]);
+  cr_assert_null(a.names);
+  cr_assert_eq(a.classes, 6);
+  cr_assert_eq(c.classes, 6);
+
+  /* a model's classes applied to new data; an unknown label is named */
+  const char *r = write_text("u3.csv", "9,1\n-1,2\n");
+  clt_dataset d = {0};
+  cr_assert_eq(clt_data_load_csv(r, NULL, &d), CLT_OK);
+  cr_assert_eq(clt_data_apply_labels(&d, &l, "u3"), CLT_OK, "%s", g_err);
+  cr_assert_eq(d.y[0], 4);
+  cr_assert_eq(d.y[1], 0);
+  clt_dataset_free(&d);
+  r = write_text("u4.csv", "9,1\n7,2\n");
+  cr_assert_eq(clt_data_load_csv(r, NULL, &d), CLT_OK);
+  EXPECT_FAIL(clt_data_apply_labels(&d, &l, "u4"), CLT_ERR_LABEL, "u4",
+              "label '7' (row 2) is not one of the model's 6 classes");
+  clt_dataset_free(&d);
+  clt_labels_free(&l);
+  clt_dataset_free(&a);
+  clt_dataset_free(&b);
+
+  p = write_text("s.csv", "b,1\nB,2\nab,3\n10,4\n");
+  cr_assert_eq(clt_data_load_csv(p, NULL, &a), CLT_OK);
+  clt_dataset *one[] = {&a};
+  cr_assert_eq(clt_data_unify_labels(one, 1, &l), CLT_OK);
+  const char *bytes[] = {"10", "B", "ab", "b"};
+  for (size_t k = 0; k < 4; k++) cr_assert_str_eq(l.name[k], bytes[k]);
+  cr_assert_not(clt_labels_numeric(&l));
+  clt_labels_free(&l);
+  clt_dataset_free(&a);
+}
+
+Test(data, split_needs_unified_classes) {
+  const char *p = write_text("sp.csv", "a,1\nb,2\na,3\nb,4\n");
+  clt_dataset ds = {0}, r = sentinel(), h = sentinel();
+  cr_assert_eq(clt_data_load_csv(p, NULL, &ds), CLT_OK);
+  EXPECT_FAIL(clt_data_split_stratified(&ds, 0.5, 1, &r, &h), CLT_ERR_INVALID_ARG, "split",
+              "unified");
+  check_sentinel(&r);
+  clt_dataset_free(&ds);
+}
+
+/* ------------------------------------------------------------------ */
+/* svmlight                                                            */
+
+Test(data, svmlight_bases_qid_comments_and_width) {
+  const char *p = write_text("a.svm", "# a comment line\n"
+                                      "+1 qid:3 1:0.5 3:-2 # trailing\n"
+                                      "\n"
+                                      "-1 2:4\n"
+                                      "spam\n");
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_svmlight(p, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.n, 3);
+  cr_assert_eq(ds.d, 3, "one-based: the largest index is the width");
+  cr_assert_eq(ds.svmlight_base, '1');
+  const float want[9] = {0.5f, 0, -2, 0, 4, 0, 0, 0, 0};
+  for (int i = 0; i < 9; i++) cr_assert_eq(ds.x[i], want[i], "x[%d] = %g", i, ds.x[i]);
+  cr_assert_str_eq(ds.names[ds.y[0]], "1");
+  cr_assert_str_eq(ds.names[ds.y[1]], "-1");
+  cr_assert_str_eq(ds.names[ds.y[2]], "spam");
+  clt_dataset_free(&ds);
+
+  p = write_text("z.svm", "0 0:1 4:2\n1 1:3\n");
+  cr_assert_eq(clt_data_load_svmlight(p, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.d, 5, "zero-based: the largest index + 1");
+  cr_assert_eq(ds.svmlight_base, '0');
+  cr_assert_eq(ds.x[0], 1.0f);
+  cr_assert_eq(ds.x[4], 2.0f);
+  cr_assert_eq(ds.x[6], 3.0f);
+  clt_dataset_free(&ds);
+
+  /* the width and base of a training file, for its test file */
+  const clt_svmlight_options wide = {.features = 8, .zero_based = 1};
+  p = write_text("t.svm", "1 1:3\n");
+  cr_assert_eq(clt_data_load_svmlight(p, &wide, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.d, 8);
+  cr_assert_eq(ds.x[1], 3.0f);
+  clt_dataset_free(&ds);
+}
+
+Test(data, svmlight_errors_name_line_and_column) {
+  clt_dataset ds = sentinel();
+  const char *p = write_text("e1.svm", "1 1:2\n1 2:x\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "line 2, column 3: '2:x'");
+  p = write_text("e2.svm", "1 3:1 2:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "indices must increase");
+  p = write_text("e3.svm", "1 a:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "line 1, column 3");
+  p = write_text("e4.svm", "1,2 1:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "multi-label");
+  p = write_text("e5.svm", "1 0:1\n");
+  const clt_svmlight_options one = {.zero_based = 0};
+  EXPECT_ERR(clt_data_load_svmlight(p, &one, &ds), p, "index 0 in a file read as one-based");
+  const clt_svmlight_options narrow = {.features = 2, .zero_based = -1};
+  p = write_text("e6.svm", "1 5:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, &narrow, &ds), p, "beyond the 2 features");
+  p = write_text("e7.svm", "# nothing\n\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "no data lines");
+  p = write_text("e8.svm", "1.5 1:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "not an integer");
+  check_sentinel(&ds);
+}
+
+/* ------------------------------------------------------------------ */
+/* .npy                                                                */
+
+/* A .npy file (format 1.0) of descr and shape with the given data. */
+static const char *write_npy(const char *name, const char *descr, const char *shape,
+                             bool fortran, const void *data, size_t len) {
+  char header[256];
+  int h = snprintf(header, sizeof header,
+                   "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }", descr,
+                   fortran ? "True" : "False", shape);
+  size_t total = 10 + (size_t)h + 1, pad = (64 - total % 64) % 64;
+  static unsigned char buf[4096];
+  memcpy(buf, "\x93NUMPY\x01\x00", 8);
+  size_t hl = (size_t)h + pad + 1;
+  buf[8] = (unsigned char)(hl & 0xff);
+  buf[9] = (unsigned char)(hl >> 8);
+  memcpy(buf + 10, header, (size_t)h);
+  memset(buf + 10 + h, ' ', pad);
+  buf[10 + (size_t)h + pad] = '\n';
+  memcpy(buf + 10 + hl, data, len);
+  return write_bytes(name, buf, 10 + hl + len, 0);
+}
+
+Test(data, npy_features_and_labels) {
+  const float xf[6] = {1, 2, 3, 4, 5, 6};
+  const int64_t yl[3] = {-1, 1, -1};
+  const char *xp = write_npy("x.npy", "<f4", "(3, 2)", false, xf, sizeof xf);
+  const char *yp = write_npy("y.npy", "<i8", "(3,)", false, yl, sizeof yl);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_npy(xp, yp, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.n, 3);
+  cr_assert_eq(ds.d, 2);
+  for (int i = 0; i < 6; i++) cr_assert_eq(ds.x[i], xf[i]);
+  cr_assert_eq(ds.classes, 2);
+  cr_assert_str_eq(ds.names[ds.y[0]], "-1");
+  cr_assert_str_eq(ds.names[ds.y[1]], "1");
+  cr_assert_eq(ds.y[2], ds.y[0]);
+  clt_dataset_free(&ds);
+
+  /* float64 in Fortran order, uint8, big-endian float32, float labels */
+  const double xd[6] = {1, 3, 5, 2, 4, 6}; /* columns of the same matrix */
+  xp = write_npy("xd.npy", "<f8", "(3, 2)", true, xd, sizeof xd);
+  const double yd[3] = {0, 2, 2};
+  yp = write_npy("yd.npy", "<f8", "(3, 1)", false, yd, sizeof yd);
+  cr_assert_eq(clt_data_load_npy(xp, yp, &ds), CLT_OK, "%s", g_err);
+  for (int i = 0; i < 6; i++) cr_assert_eq(ds.x[i], xf[i], "x[%d] = %g", i, ds.x[i]);
+  cr_assert_str_eq(ds.names[ds.y[1]], "2");
+  clt_dataset_free(&ds);
+  const unsigned char xu[6] = {1, 2, 3, 4, 5, 255};
+  xp = write_npy("xu.npy", "|u1", "(3, 2)", false, xu, sizeof xu);
+  cr_assert_eq(clt_data_load_npy(xp, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.x[5], 255.0f);
+  cr_assert_null(ds.y);
+  clt_dataset_free(&ds);
+  const unsigned char xb[8] = {0x3f, 0x80, 0, 0, 0x40, 0, 0, 0}; /* 1.0f, 2.0f */
+  xp = write_npy("xb.npy", ">f4", "(1, 2)", false, xb, sizeof xb);
+  cr_assert_eq(clt_data_load_npy(xp, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.x[0], 1.0f);
+  cr_assert_eq(ds.x[1], 2.0f);
+  clt_dataset_free(&ds);
+}
+
+Test(data, npy_refusals) {
+  clt_dataset ds = sentinel();
+  const float xf[6] = {1, 2, 3, 4, 5, 6};
+  const char *x1 = write_npy("x1.npy", "<f4", "(6,)", false, xf, sizeof xf);
+  EXPECT_ERR(clt_data_load_npy(x1, NULL, &ds), x1, "reshape to (N, 1)");
+  const char *xs = write_npy("xs.npy", "<U3", "(2, 1)", false, xf, 24);
+  EXPECT_ERR(clt_data_load_npy(xs, NULL, &ds), xs, "float32, float64 or integers");
+  const char *xt = write_npy("xt.npy", "<f4", "(3, 2)", false, xf, 20);
+  EXPECT_ERR(clt_data_load_npy(xt, NULL, &ds), xt, "truncated");
+  const float xn[2] = {1, NAN};
+  const char *xx = write_npy("xn.npy", "<f4", "(1, 2)", false, xn, sizeof xn);
+  EXPECT_ERR(clt_data_load_npy(xx, NULL, &ds), xx, "row 1, column 2");
+  const char *x = write_npy("x.npy", "<f4", "(3, 2)", false, xf, sizeof xf);
+  const int32_t y2[2] = {0, 1};
+  const char *yp = write_npy("y2.npy", "<i4", "(2,)", false, y2, sizeof y2);
+  EXPECT_ERR(clt_data_load_npy(x, yp, &ds), yp, "2 labels");
+  const double yf[3] = {0, 0.5, 1};
+  yp = write_npy("yf.npy", "<f8", "(3,)", false, yf, sizeof yf);
+  EXPECT_ERR(clt_data_load_npy(x, yp, &ds), yp, "row 2: label 0.5 is not an integer");
+  const char *txt = write_text("not.npy", "1,2\n");
+  EXPECT_ERR(clt_data_load_npy(txt, NULL, &ds), txt, "not a .npy file");
+  check_sentinel(&ds);
+}
+
+/* ------------------------------------------------------------------ */
+/* recognition                                                         */
+
+Test(data, sniff_by_content_then_name) {
+  clt_data_format f;
+  cr_assert_eq(clt_data_sniff(g_dir, &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_IDX_DIR);
+  const float xf[2] = {1, 2};
+  cr_assert_eq(clt_data_sniff(write_npy("s.npy", "<f4", "(1, 2)", false, xf, 8), &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_NPY);
+  cr_assert_eq(clt_data_sniff(write_labels("lab", 0x801, 3, LAB, 3, 1), &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_IDX_FILE, "gzip IDX too");
+  cr_assert_eq(clt_data_sniff(write_text("a.svm", "1,2\n"), &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_SVMLIGHT, "by name");
+  cr_assert_eq(clt_data_sniff(write_text("a.csv", "1 2:3\n"), &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_TEXT, "by name");
+  cr_assert_eq(clt_data_sniff(write_text("a.txt", "# c\n\n1 2:3 4:5\n"), &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_SVMLIGHT, "by content");
+  cr_assert_eq(clt_data_sniff(write_text("b.txt", "-1 qid:2 1:1\n"), &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_SVMLIGHT, "by content, qid");
+  cr_assert_eq(clt_data_sniff(write_text("c.data", "1,2,3\n"), &f), CLT_OK);
+  cr_assert_eq(f, CLT_FORMAT_TEXT);
+  EXPECT_FAIL(clt_data_sniff(tpath("none"), &f), CLT_ERR_IO, "none", "No such file");
 }

@@ -57,6 +57,40 @@ bool clt_cli_uint(const char *s, unsigned long long lo, unsigned long long hi,
 #define CLT_CLI_LOSS_NAMES CLT_LOSS_KINDS(CLT_CLI_KIND_NAME_) "softmax|svm"
 #define CLT_CLI_OPTIM_NAMES CLT_OPTIM_KINDS(CLT_CLI_KIND_NAME_) "momentum|nesterov"
 
+/* How data files are read, for train and predict (host/cli/data_source.c). */
+typedef struct clt_dataset clt_dataset;
+typedef struct clt_cli_data {
+  const char *label_column; /* --label-column: NULL or first, last, a header's name */
+  char delimiter;           /* --delimiter; 0: by the file's name */
+  size_t features;          /* --features: svmlight's width; 0 from the file */
+  int zero_based;           /* svmlight: -1 detect, 1 (--zero-based) */
+  bool no_labels;           /* features only */
+} clt_cli_data;
+#define CLT_CLI_DATA_INIT {.zero_based = -1}
+#define CLT_CLI_DATA_HELP                                                     \
+  "  --label-column first|last|NAME   where a CSV/TSV file's label is (NAME: a\n" \
+  "                         header's column; default first)\n"                 \
+  "  --delimiter C          a text file's delimiter: one character or 'tab'\n"  \
+  "                         (default ',', a tab for .tsv)\n"                     \
+  "  --features N           svmlight: the width (default: the largest index)\n" \
+  "  --zero-based           svmlight: indices start at 0 (default: detected,\n" \
+  "                         zero-based when some index is 0)\n"
+
+/* When argv[*i] is one of the flags above: takes it (and its value,
+   advancing *i) into d and returns 0, or an exit status after a message;
+   -1 when it is not one of them. */
+int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_data *d);
+
+/* Loads the data set at path, given with flag, into out: "fashion-mnist",
+   an IDX directory (its idx_split pair: 0 training, 1 test), .npy features
+   with the labels .npy labels (or none), svmlight, or delimited text, as
+   clt_data_sniff recognises them; IDX pixels get *scale 1/255, others 1.
+   A svmlight file read after a training set like takes its width and
+   index base. 0, or an exit status after a message. */
+int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
+                 const clt_cli_data *d, const clt_dataset *like, int idx_split,
+                 clt_dataset *out, float *scale);
+
 /* Draws the metrics CSV at csv as loss and accuracy curves into the PNG at
    png with gnuplot; neither path is ever interpreted by gnuplot or a
    shell. 0, or -1 after a message on stderr naming png. */

@@ -12,13 +12,17 @@
 
 static void predict_usage(FILE *f) {
   fprintf(f,
-          "usage: cltrain predict --model FILE --data fashion-mnist|DIR|FILE.csv[.gz]\n"
+          "usage: cltrain predict --model FILE --data fashion-mnist|DIR|FILE [--labels Y.npy]\n"
           "                       [--no-labels] [--proba] [--out FILE.csv] [--device D]\n"
           "                       [--json]\n"
           "Runs a model saved by 'cltrain train --checkpoint FILE' on --data (an IDX\n"
-          "directory's t10k split, or every row of a CSV file) with the preprocessing\n"
-          "stored in the model.\n"
-          "  --no-labels     the CSV file has no label column: every column is a feature\n"
+          "directory's t10k split, or every row of a CSV/TSV, svmlight or .npy file,\n"
+          "recognised as train does) with the preprocessing stored in the model.\n"
+          "  --labels Y.npy  the labels of .npy features\n"
+          "  --no-labels     no labels: a CSV file's every column is a feature, other\n"
+          "                  formats' labels are ignored\n"
+          CLT_CLI_DATA_HELP
+          "Predictions are the classes' labels as the training data wrote them.\n"
           "  --out FILE.csv  one row per sample: the predicted class, and with --proba\n"
           "                  the class probabilities (softmax for cross-entropy, a\n"
           "                  sigmoid per class for bce-logits; the raw scores for the\n"
@@ -27,22 +31,6 @@ static void predict_usage(FILE *f) {
           "With labels it prints accuracy, loss (cross-entropy and hinge models) and\n"
           "the confusion matrix (rows: true class, columns: predicted); --json puts\n"
           "them in one object on the last line.\n");
-}
-
-/* The rows to predict: the test split of IDX data, a CSV file whole (with
-   or without its label column). */
-static int load_eval_data(const char *data, bool labels, clt_dataset *ds) {
-  char dir[4096];
-  clt_status rc;
-  if (clt_cli_ends_with(data, ".csv") || clt_cli_ends_with(data, ".csv.gz")) {
-    rc = labels ? clt_data_load_csv(data, 0, ds) : clt_data_load_csv_features(data, ds);
-  } else {
-    rc = strcmp(data, "fashion-mnist") == 0
-             ? clt_data_find_fashion_mnist(dir, sizeof dir)
-             : (snprintf(dir, sizeof dir, "%s", data), CLT_OK);
-    if (rc == CLT_OK) rc = clt_data_load_idx_dir(dir, 1, ds);
-  }
-  return rc == CLT_OK ? 0 : clt_cli_failed("predict", "", rc);
 }
 
 typedef enum outputs { PROB_SOFTMAX, PROB_SIGMOID, RAW_SCORES } outputs;
@@ -71,17 +59,40 @@ static int32_t predict_row(const float *s, size_t c, outputs o, double *p) {
   return (int32_t)best;
 }
 
-/* The predictions as CSV into f: a header, then a row per sample. */
-static int write_predictions(FILE *f, const float *scores, size_t n, size_t c, bool proba,
-                             outputs o) {
+/* A label as a CSV cell: quoted (quotes doubled) when it holds a comma, a
+   quote, a line end or blanks at an end. */
+static void put_label(FILE *f, const char *s) {
+  size_t n = strlen(s);
+  bool quote = strpbrk(s, ",\"\r\n") || (n && (s[0] == ' ' || s[n - 1] == ' '));
+  if (!quote) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+/* The predictions as CSV into f: a header, then a row per sample, each
+   class by its label. */
+static int write_predictions(FILE *f, const float *scores, size_t n, const clt_labels *classes,
+                             bool proba, outputs o) {
+  size_t c = classes->n;
   double *p = proba ? malloc(c * sizeof *p) : NULL;
   if (proba && !p) return -1;
   fprintf(f, "prediction");
-  for (size_t k = 0; proba && k < c; k++)
-    fprintf(f, ",%s_%zu", o == RAW_SCORES ? "score" : "p", k);
+  for (size_t k = 0; proba && k < c; k++) {
+    char head[CLT_CHECKPOINT_LABEL_MAX + 16];
+    snprintf(head, sizeof head, "%s_%s", o == RAW_SCORES ? "score" : "p", classes->name[k]);
+    fputc(',', f);
+    put_label(f, head);
+  }
   fputc('\n', f);
   for (size_t i = 0; i < n; i++) {
-    fprintf(f, "%d", (int)predict_row(scores + i * c, c, o, p));
+    put_label(f, classes->name[predict_row(scores + i * c, c, o, p)]);
     for (size_t k = 0; proba && k < c; k++) fprintf(f, ",%.9g", p[k]);
     fputc('\n', f);
   }
@@ -90,9 +101,15 @@ static int write_predictions(FILE *f, const float *scores, size_t n, size_t c, b
 }
 
 /* conf[t * c + k]: rows of true class t predicted k. */
-static void print_confusion(const size_t *conf, size_t c, bool json) {
+static void print_confusion(const size_t *conf, const clt_labels *classes, bool json) {
+  size_t c = classes->n;
   if (json) {
-    printf(",\"confusion\":[");
+    printf(",\"classes\":[");
+    for (size_t k = 0; k < c; k++) {
+      if (k) putchar(',');
+      clt_json_string(stdout, classes->name[k]);
+    }
+    printf("],\"confusion\":[");
     for (size_t t = 0; t < c; t++) {
       printf("%s[", t ? "," : "");
       for (size_t k = 0; k < c; k++) printf("%s%zu", k ? "," : "", conf[t * c + k]);
@@ -105,27 +122,34 @@ static void print_confusion(const size_t *conf, size_t c, bool json) {
     printf("confusion matrix: %zu classes, in --json\n", c);
     return;
   }
-  printf("confusion matrix (rows: true class, columns: predicted)\n%6s", "");
-  for (size_t k = 0; k < c; k++) printf(" %7zu", k);
+  printf("confusion matrix (rows: true class, columns: predicted)\n%10s", "");
+  for (size_t k = 0; k < c; k++) printf(" %9.9s", classes->name[k]);
   printf("\n");
   for (size_t t = 0; t < c; t++) {
-    printf("%6zu", t);
-    for (size_t k = 0; k < c; k++) printf(" %7zu", conf[t * c + k]);
+    printf("%10.10s", classes->name[t]);
+    for (size_t k = 0; k < c; k++) printf(" %9zu", conf[t * c + k]);
     printf("\n");
   }
 }
 
 int clt_cmd_predict(int argc, char **argv) {
-  const char *model_path = NULL, *data = NULL, *device = NULL, *out_path = NULL;
-  bool json = false, labels = true, proba = false;
+  const char *model_path = NULL, *data = NULL, *device = NULL, *out_path = NULL,
+             *labels_path = NULL;
+  bool json = false, proba = false;
+  clt_cli_data read = CLT_CLI_DATA_INIT;
+  int rc;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       predict_usage(stdout);
       return 0;
     }
     if (strcmp(argv[i], "--json") == 0) { json = true; continue; }
-    if (strcmp(argv[i], "--no-labels") == 0) { labels = false; continue; }
+    if (strcmp(argv[i], "--no-labels") == 0) { read.no_labels = true; continue; }
     if (strcmp(argv[i], "--proba") == 0) { proba = true; continue; }
+    if ((rc = clt_cli_data_flag("predict", argc, argv, &i, &read)) >= 0) {
+      if (rc) return rc;
+      continue;
+    }
     if (i + 1 >= argc) {
       fprintf(stderr, "cltrain predict: %s needs a value (or is unknown; see --help)\n",
               argv[i]);
@@ -134,6 +158,7 @@ int clt_cmd_predict(int argc, char **argv) {
     const char *f = argv[i], *v = argv[++i];
     if (strcmp(f, "--model") == 0) model_path = v;
     else if (strcmp(f, "--data") == 0) data = v;
+    else if (strcmp(f, "--labels") == 0) labels_path = v;
     else if (strcmp(f, "--device") == 0) device = v;
     else if (strcmp(f, "--out") == 0) out_path = v;
     else {
@@ -143,13 +168,10 @@ int clt_cmd_predict(int argc, char **argv) {
   }
   if (!model_path || !data) {
     fprintf(stderr, "cltrain predict: %s is required\n",
-            !model_path ? "--model FILE" : "--data PATH (fashion-mnist, a directory or FILE.csv)");
+            !model_path ? "--model FILE" : "--data PATH (fashion-mnist, a directory or a file)");
     return 2;
   }
-  if (!labels && !(clt_cli_ends_with(data, ".csv") || clt_cli_ends_with(data, ".csv.gz"))) {
-    fprintf(stderr, "cltrain predict: --no-labels takes CSV data, not %s\n", data);
-    return 2;
-  }
+  const bool labels = !read.no_labels;
   if (out_path) {
     char *target;
     clt_status ot = clt_output_target(NULL, out_path, &target);
@@ -159,8 +181,10 @@ int clt_cmd_predict(int argc, char **argv) {
   clt_checkpoint ck;
   clt_status st = clt_checkpoint_load(NULL, model_path, &ck);
   if (st != CLT_OK) return clt_cli_failed("predict", "--model ", st);
-  clt_dataset ds = {0};
-  int rc = load_eval_data(data, labels, &ds);
+  /* A svmlight file is read with the model's width and index base. */
+  clt_dataset ds = {0}, like = {.d = ck.d, .svmlight_base = ck.svmlight_base};
+  float scale;
+  rc = clt_cli_load("predict", "--data", data, labels_path, &read, &like, 1, &ds, &scale);
   if (rc) goto out_model;
   if (ds.d != ck.d) {
     fprintf(stderr, "cltrain predict: %s has %zu features, the model expects %zu\n", data,
@@ -168,7 +192,7 @@ int clt_cmd_predict(int argc, char **argv) {
     rc = 2;
     goto out_data;
   }
-  if (labels && (st = clt_data_check_labels(&ds, ck.c, data)) != CLT_OK) {
+  if (labels && (st = clt_data_apply_labels(&ds, &ck.labels, data)) != CLT_OK) {
     rc = clt_cli_failed("predict", "", st);
     goto out_data;
   }
@@ -214,7 +238,7 @@ int clt_cmd_predict(int argc, char **argv) {
     rc = 2;
     goto out_run;
   }
-  if (f && (write_predictions(f, scores, ds.n, ck.c, proba, outputs_of(ck.loss)) != 0 ||
+  if (f && (write_predictions(f, scores, ds.n, &ck.labels, proba, outputs_of(ck.loss)) != 0 ||
             (f != stdout && fclose(f) != 0))) {
     fprintf(stderr, "cltrain predict: --out %s: %s\n", out_path ? out_path : "(stdout)",
             strerror(errno));
@@ -230,7 +254,7 @@ int clt_cmd_predict(int argc, char **argv) {
              (double)correct / (double)ds.n);
       if (isfinite(loss)) printf("%.9g", loss);
       else printf("null");
-      print_confusion(conf, ck.c, true);
+      print_confusion(conf, &ck.labels, true);
     }
     if (out_path) {
       printf(",\"out\":");
@@ -241,7 +265,7 @@ int clt_cmd_predict(int argc, char **argv) {
     printf("accuracy %.4f (%zu of %zu rows)", (double)correct / (double)ds.n, correct, ds.n);
     if (isfinite(loss)) printf(", loss %.4f", loss);
     printf(" on %s\n", clt_context_device_name(ctx));
-    print_confusion(conf, ck.c, false);
+    print_confusion(conf, &ck.labels, false);
   }
 out_run:
   free(conf);

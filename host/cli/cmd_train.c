@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "internal.h"
 #include "number.h"
 #include "train.h"
 
@@ -109,6 +110,10 @@ static float *of_field(clt_optim_desc *d, size_t offset) {
   return (float *)((char *)d + offset);
 }
 
+static double of_get(const clt_optim_desc *d, size_t offset) {
+  return *(const float *)((const char *)d + offset);
+}
+
 /* The value of flag k (v) into val[0] (and val[1] for --betas); 0 or an
    exit status. */
 static int optim_flag_value(size_t k, const char *v, double val[2]) {
@@ -131,84 +136,188 @@ static int optim_flag_value(size_t k, const char *v, double val[2]) {
   return bad_value("train", of->flag, v, of->range);
 }
 
+/* ----------------------------------------------------------- loss flags */
+
+/* Flags that set an option of the loss: the loss they apply to (a flag
+   for another is refused) and its range. */
+enum { LF_SMOOTHING, LF_MARGIN, LF_HINGE_P, LF_HUBER_DELTA, LF_COUNT };
+static const struct loss_flag {
+  const char *flag;
+  clt_loss_kind loss;
+  double lo, hi;
+  bool open_lo, integer;
+} loss_flags[LF_COUNT] = {
+    [LF_SMOOTHING] = {"--label-smoothing", CLT_LOSS_CROSS_ENTROPY, 0, 1, false, false},
+    [LF_MARGIN] = {"--margin", CLT_LOSS_HINGE, 0, 1e6, false, false},
+    [LF_HINGE_P] = {"--hinge-p", CLT_LOSS_HINGE, 1, 2, false, true},
+    [LF_HUBER_DELTA] = {"--huber-delta", CLT_LOSS_HUBER, 0, 1e6, true, false},
+};
+
+/* The value flag k sets in d, as a double. */
+static double loss_flag_get(const clt_loss_desc *d, size_t k) {
+  return k == LF_SMOOTHING ? d->label_smoothing
+         : k == LF_MARGIN  ? d->margin
+         : k == LF_HINGE_P ? d->p
+                           : d->huber_delta;
+}
+
+static void loss_flag_set(clt_loss_desc *d, size_t k, double v) {
+  if (k == LF_SMOOTHING) d->label_smoothing = (float)v;
+  else if (k == LF_MARGIN) d->margin = (float)v;
+  else if (k == LF_HINGE_P) d->p = (int)v;
+  else d->huber_delta = (float)v;
+}
+
+static size_t loss_flag_index(const char *flag) {
+  size_t k = 0;
+  while (k < LF_COUNT && strcmp(loss_flags[k].flag, flag) != 0) k++;
+  return k;
+}
+
+static int loss_flag_value(size_t k, const char *v, double *out) {
+  const struct loss_flag *lf = &loss_flags[k];
+  char want[CLT_CLI_WANT];
+  if (lf->integer) {
+    unsigned long long x;
+    if (!clt_cli_uint(v, (unsigned long long)lf->lo, (unsigned long long)lf->hi, &x, want,
+                      sizeof want))
+      return bad_value("train", lf->flag, v, want);
+    *out = (double)x;
+    return 0;
+  }
+  return clt_cli_real(v, lf->lo, lf->hi, lf->open_lo, out, want, sizeof want)
+             ? 0
+             : bad_value("train", lf->flag, v, want);
+}
+
+/* The classes' weights of --class-weight (spec) for train into *out
+   (classes values, malloc'd): "balanced", n / (classes * count) as
+   scikit-learn's (1 for a class the training set lacks), or one
+   non-negative number per class. 0 or an exit status. */
+static int class_weights(const char *spec, const clt_dataset *train, float **out) {
+  size_t c = train->classes;
+  float *w = malloc(c * sizeof *w);
+  if (!w) {
+    fprintf(stderr, "cltrain train: out of memory\n");
+    return 1;
+  }
+  if (strcmp(spec, "balanced") == 0) {
+    size_t *count = calloc(c, sizeof *count);
+    if (!count) {
+      free(w);
+      fprintf(stderr, "cltrain train: out of memory\n");
+      return 1;
+    }
+    for (size_t i = 0; i < train->n; i++) count[train->y[i]]++;
+    for (size_t k = 0; k < c; k++)
+      w[k] = count[k] ? (float)((double)train->n / ((double)c * (double)count[k])) : 1.0f;
+    free(count);
+    *out = w;
+    return 0;
+  }
+  const char *p = spec;
+  for (size_t k = 0; k < c; k++) {
+    char cell[64], want[CLT_CLI_WANT];
+    size_t len = strcspn(p, ",");
+    double v;
+    snprintf(cell, sizeof cell, "%.*s", (int)(len < sizeof cell ? len : sizeof cell - 1), p);
+    bool last = p[len] == '\0';
+    if (len >= sizeof cell || last != (k + 1 == c) ||
+        !clt_cli_real(cell, 0, 1e6, false, &v, want, sizeof want)) {
+      char expect[256];
+      snprintf(expect, sizeof expect, "balanced, or %zu weights W,W,... each %s (one per class)",
+               c, want);
+      free(w);
+      return bad_value("train", "--class-weight", spec, expect);
+    }
+    w[k] = (float)v;
+    p += len + 1;
+  }
+  *out = w;
+  return 0;
+}
+
 /* ---------------------------------------------------------- data sets */
 
 typedef struct data_args {
-  const char *data, *test;
+  const char *data, *test, *labels, *test_labels; /* labels: .npy label files */
+  clt_cli_data read;
   uint64_t seed;
 } data_args;
 
-/* Loads the training and test splits named by --data / --test. Pixel data
-   (IDX) is scaled by 1/255; *scale says what was chosen. Exit status on
-   failure (2: bad input, 1: out of memory). */
+/* --data synthetic:N,D,C: blobs for train and test; 0 or an exit status. */
+static int load_synthetic(const char *cmd, const data_args *a, clt_dataset *train,
+                          clt_dataset *test) {
+  /* N, D, C: each a whole integer in [1, 2^31) (the rows of a tensor
+     must fit an int32 index; the generator checks N*D and N*C) */
+  size_t v[3];
+  const char *p = a->data + 10;
+  for (int i = 0; i < 3; i++) {
+    char field[32], want[CLT_CLI_WANT];
+    size_t len = strcspn(p, ",");
+    unsigned long long x = 0;
+    bool last = p[len] == '\0';
+    snprintf(field, sizeof field, "%.*s", (int)(len < sizeof field ? len : sizeof field - 1), p);
+    if (len >= sizeof field || last != (i == 2) ||
+        !clt_cli_uint(field, 1, (1ull << 31) - 1, &x, want, sizeof want)) {
+      char expect[160];
+      snprintf(expect, sizeof expect, "synthetic:N,D,C with N, D and C each %s", want);
+      return bad_value(cmd, "--data", a->data, expect);
+    }
+    v[i] = (size_t)x;
+    p += len + 1;
+  }
+  clt_status rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test);
+  return rc == CLT_OK ? 0 : clt_cli_failed(cmd, "--data ", rc);
+}
+
+/* Whether --data names IDX data whose directory also holds a test pair. */
+static bool idx_test_split(const char *data) {
+  char dir[4096];
+  if (strcmp(data, "fashion-mnist") == 0) return clt_data_find_fashion_mnist(dir, sizeof dir) == CLT_OK;
+  clt_data_format f;
+  return clt_data_sniff(data, &f) == CLT_OK && f == CLT_FORMAT_IDX_DIR &&
+         clt_data_idx_dir_has(data, 1);
+}
+
+/* Loads the training set of --data and the test set: --test, else an IDX
+   directory's test pair, else none (test->n 0). Pixel data (IDX) is scaled
+   by 1/255; *scale says what was chosen. 0 or an exit status after a
+   message (2: bad input, 1: out of memory). */
 static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
                      clt_dataset *test, float *scale) {
-  clt_status rc = CLT_OK;
+  int rc;
   *scale = 1.0f;
+  if (a->test_labels && !a->test) {
+    fprintf(stderr, "cltrain %s: --test-labels needs --test\n", cmd);
+    return 2;
+  }
   if (strncmp(a->data, "synthetic:", 10) == 0) {
-    /* N, D, C: each a whole integer in [1, 2^31) (the rows of a tensor
-       must fit an int32 index; the generator checks N*D and N*C) */
-    size_t v[3];
-    const char *p = a->data + 10;
-    for (int i = 0; i < 3; i++) {
-      char field[32], want[CLT_CLI_WANT];
-      size_t len = strcspn(p, ",");
-      unsigned long long x = 0;
-      bool last = p[len] == '\0';
-      snprintf(field, sizeof field, "%.*s", (int)(len < sizeof field ? len : sizeof field - 1), p);
-      if (len >= sizeof field || last != (i == 2) ||
-          !clt_cli_uint(field, 1, (1ull << 31) - 1, &x, want, sizeof want)) {
-        char expect[160];
-        snprintf(expect, sizeof expect, "synthetic:N,D,C with N, D and C each %s", want);
-        return bad_value(cmd, "--data", a->data, expect);
-      }
-      v[i] = (size_t)x;
-      p += len + 1;
-    }
-    rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test);
-  } else if (strcmp(a->data, "fashion-mnist") == 0 || !clt_cli_ends_with(a->data, ".csv")) {
-    char dir[4096];
-    if (strcmp(a->data, "fashion-mnist") == 0)
-      rc = clt_data_find_fashion_mnist(dir, sizeof dir);
-    else
-      snprintf(dir, sizeof dir, "%s", a->data);
-    if (rc == CLT_OK) rc = clt_data_load_idx_dir(dir, 0, train);
-    if (rc == CLT_OK) {
-      if (a->test)
-        rc = clt_cli_ends_with(a->test, ".csv")
-                 ? clt_data_load_csv(a->test, train->classes, test)
-                 : clt_data_load_idx_dir(a->test, 1, test);
-      else
-        rc = clt_data_load_idx_dir(dir, 1, test);
-    }
-    *scale = 1.0f / 255.0f;
-  } else {
-    rc = clt_data_load_csv(a->data, 0, train);
-    if (rc == CLT_OK && !a->test) {
-      fprintf(stderr, "cltrain %s: --data %s needs --test FILE.csv for its test split\n",
-              cmd, a->data);
-      clt_dataset_free(train);
+    if (a->test || a->labels) {
+      fprintf(stderr, "cltrain %s: --data synthetic:N,D,C makes its own test set and labels "
+                      "(no --test or --labels)\n", cmd);
       return 2;
     }
-    if (rc == CLT_OK) rc = clt_data_load_csv(a->test, 0, test);
+    return load_synthetic(cmd, a, train, test);
   }
-  if (rc != CLT_OK) {
-    clt_dataset_free(train);
-    clt_dataset_free(test);
-    return clt_cli_failed(cmd, "", rc);
-  }
-  size_t classes = train->classes > test->classes ? train->classes : test->classes;
-  train->classes = test->classes = classes;
-  if (train->d != test->d)
+  if ((rc = clt_cli_load(cmd, "--data", a->data, a->labels, &a->read, NULL, 0, train, scale)))
+    return rc;
+  float test_scale;
+  rc = a->test ? clt_cli_load(cmd, "--test", a->test, a->test_labels, &a->read, train, 1, test,
+                              &test_scale)
+       : idx_test_split(a->data)
+           ? clt_cli_load(cmd, "--data", a->data, NULL, &a->read, train, 1, test, &test_scale)
+           : 0;
+  if (rc == 0 && test->n && train->d != test->d) {
     fprintf(stderr, "cltrain %s: training rows have %zu features, test rows %zu\n", cmd,
             train->d, test->d);
-  else if (classes < 2)
-    fprintf(stderr, "cltrain %s: %s: only one class present\n", cmd, a->data);
-  else
-    return 0;
-  clt_dataset_free(train);
-  clt_dataset_free(test);
-  return 2;
+    rc = 2;
+  }
+  if (rc) {
+    clt_dataset_free(train);
+    clt_dataset_free(test);
+  }
+  return rc;
 }
 
 /* ----------------------------------------------------------- progress */
@@ -267,12 +376,27 @@ static int metrics_to_epoch(const char *path, size_t epochs) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: cltrain train [options]\n"
-          "  --data fashion-mnist|DIR|FILE.csv|synthetic:N,D,C   (default fashion-mnist)\n"
-          "  --test PATH            test split (IDX directory or CSV) for --data DIR|FILE.csv\n"
+          "  --data fashion-mnist|DIR|FILE|synthetic:N,D,C   (default fashion-mnist): an IDX\n"
+          "                         directory, CSV/TSV (.gz), svmlight (.gz) or .npy\n"
+          "                         features, recognised by content and name\n"
+          "  --labels FILE.npy      the labels of .npy features (integers)\n"
+          "  --test PATH            test set in any of those formats (default: an IDX\n"
+          "                         directory's t10k pair; otherwise none)\n"
+          "  --test-labels FILE.npy the labels of .npy test features\n"
+          CLT_CLI_DATA_HELP
           "  --loss " CLT_CLI_LOSS_NAMES "\n"
           "                         (softmax = cross-entropy, svm = hinge; default cross-entropy)\n"
+          "  --class-weight balanced|W,W,...   cross-entropy, hinge, bce-logits: a weight\n"
+          "                         per class, in the order of the sorted classes;\n"
+          "                         balanced: n / (classes * count), as scikit-learn's\n"
+          "  --label-smoothing F    cross-entropy, in [0, 1] (default 0)\n"
+          "  --margin F             hinge: the margin (default 1)\n"
+          "  --hinge-p 1|2          hinge: 2 squares it (default 1)\n"
+          "  --huber-delta F        huber: where it turns linear (default 1)\n"
           "  --optim " CLT_CLI_OPTIM_NAMES "\n"
           "                         (momentum, nesterov: sgd with momentum 0.9; default adamw)\n"
+          );
+  fprintf(f,
           "  --lr F                 base learning rate (default: PyTorch's for the optimizer,\n"
           "                         but 0.1 for sgd/momentum/nesterov/lars, and for adamw\n"
           "                         7e-4, or 0.01 below 16384 training rows)\n"
@@ -300,11 +424,15 @@ static void train_usage(FILE *f) {
           "  --val F|PATH           validation set: a fraction F in (0, 1) of the training\n"
           "                         set held out (stratified, from --seed), or a data set\n"
           "                         like --test; its loss and accuracy every epoch\n"
+          "  --val-labels FILE.npy  the labels of .npy validation features\n"
           "  --early-stop N         stop after N epochs without a lower validation loss\n"
           "  --checkpoint FILE      save model and training state after every epoch; with\n"
           "                         --val also the best validation epoch's, to FILE with\n"
           "                         .best before its extension (m.ckpt: m.best.ckpt)\n"
           "  --resume FILE          continue from a checkpoint up to --epochs in total\n"
+          "                         (default: the epochs it was started with), with\n"
+          "                         every setting it records; a flag that contradicts\n"
+          "                         one is refused\n"
           "  --metrics FILE.csv     one row per epoch\n"
           "  --plot FILE.png        loss and accuracy curves (gnuplot)\n"
           "  --json                 one JSON object as the last line of stdout\n"
@@ -316,13 +444,22 @@ static void train_usage(FILE *f) {
 typedef struct train_args {
   data_args data;
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
-      *metrics, *plot, *val;
+      *metrics, *plot, *val, *val_labels, *class_weight;
   size_t early_stop; /* epochs without validation improvement; 0: never */
   char best[4096];   /* the best validation epoch's checkpoint, or "" */
   double lr, l1, l2, warmup, init_std;
   int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile;
+  /* Given on the command line (a resume takes the others from its
+     checkpoint). */
+  int have_loss, have_optim_name, have_schedule, have_l1, have_l2, have_warmup,
+      have_init_std, have_seed;
   double optim_val[OF_COUNT][2]; /* the optimizer flags given */
   int have_optim[OF_COUNT];
+  double loss_val[LF_COUNT]; /* the loss flags given */
+  int have_loss_flag[LF_COUNT];
+  /* A resume's optimizer hyper-parameters, from its checkpoint's record. */
+  clt_optim_desc resumed_optim;
+  bool have_resumed_optim;
   size_t batch, epochs;
   /* Resolved by resolve_names. */
   clt_loss_kind loss_kind;
@@ -338,7 +475,7 @@ static size_t optim_flag_index(const char *flag) {
 }
 
 static int parse_train(int argc, char **argv, train_args *a) {
-  *a = (train_args){.data = {.data = "fashion-mnist"},
+  *a = (train_args){.data = {.data = "fashion-mnist", .read = CLT_CLI_DATA_INIT},
                     .loss = "cross-entropy",
                     .optim = "adamw",
                     .schedule = "cosine",
@@ -357,6 +494,10 @@ static int parse_train(int argc, char **argv, train_args *a) {
     if (strcmp(f, "--quiet") == 0) { a->quiet = 1; continue; }
     if (strcmp(f, "--profile") == 0) { a->profile = 1; continue; }
     if (strcmp(f, "--no-bias") == 0) { a->bias = 0; continue; }
+    if ((rc = clt_cli_data_flag("train", argc, argv, &i, &a->data.read)) >= 0) {
+      if (rc) return rc;
+      continue;
+    }
     if (i + 1 >= argc) {
       fprintf(stderr, "cltrain train: %s needs a value (or is unknown; see --help)\n", f);
       return 2;
@@ -364,9 +505,13 @@ static int parse_train(int argc, char **argv, train_args *a) {
     const char *v = argv[++i];
     if (strcmp(f, "--data") == 0) a->data.data = v;
     else if (strcmp(f, "--test") == 0) a->data.test = v;
-    else if (strcmp(f, "--loss") == 0) a->loss = v;
-    else if (strcmp(f, "--optim") == 0) a->optim = v;
-    else if (strcmp(f, "--schedule") == 0) a->schedule = v;
+    else if (strcmp(f, "--labels") == 0) a->data.labels = v;
+    else if (strcmp(f, "--test-labels") == 0) a->data.test_labels = v;
+    else if (strcmp(f, "--val-labels") == 0) a->val_labels = v;
+    else if (strcmp(f, "--class-weight") == 0) a->class_weight = v;
+    else if (strcmp(f, "--loss") == 0) a->loss = v, a->have_loss = 1;
+    else if (strcmp(f, "--optim") == 0) a->optim = v, a->have_optim_name = 1;
+    else if (strcmp(f, "--schedule") == 0) a->schedule = v, a->have_schedule = 1;
     else if (strcmp(f, "--preprocess") == 0) a->prep = v, a->have_prep = 1;
     else if (strcmp(f, "--device") == 0) a->device = v;
     else if (strcmp(f, "--checkpoint") == 0) a->checkpoint = v;
@@ -384,15 +529,22 @@ static int parse_train(int argc, char **argv, train_args *a) {
       a->have_lr = 1;
     } else if (strcmp(f, "--l1") == 0) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->l1))) return rc;
+      a->have_l1 = 1;
     } else if (strcmp(f, "--l2") == 0) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->l2))) return rc;
+      a->have_l2 = 1;
     } else if ((k = optim_flag_index(f)) < OF_COUNT) {
       if ((rc = optim_flag_value(k, v, a->optim_val[k]))) return rc;
       a->have_optim[k] = 1;
+    } else if ((k = loss_flag_index(f)) < LF_COUNT) {
+      if ((rc = loss_flag_value(k, v, &a->loss_val[k]))) return rc;
+      a->have_loss_flag[k] = 1;
     } else if (strcmp(f, "--init-std") == 0) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->init_std))) return rc;
+      a->have_init_std = 1;
     } else if (strcmp(f, "--warmup") == 0) {
       if ((rc = real_flag(f, v, 0, 1e6, &a->warmup))) return rc;
+      a->have_warmup = 1;
     } else if (strcmp(f, "--batch") == 0) {
       unsigned long long x;
       if ((rc = uint_flag(f, v, 0, 1ull << 40, &x))) return rc;
@@ -407,6 +559,7 @@ static int parse_train(int argc, char **argv, train_args *a) {
       unsigned long long x;
       if ((rc = uint_flag(f, v, 0, UINT64_MAX, &x))) return rc;
       a->data.seed = x;
+      a->have_seed = 1;
     } else {
       fprintf(stderr, "cltrain train: unknown option '%s' (see --help)\n", f);
       return 2;
@@ -440,13 +593,34 @@ static int resolve_names(train_args *a) {
 #define MIN_STEPS 2000
 
 /* Fills the trainer options from the flags; 0 or an exit status. */
-static int build_options(const train_args *a, size_t n_train,
-                         clt_train_options *o) {
+static int build_options(const train_args *a, const clt_dataset *train,
+                         clt_train_options *o, float **class_weight) {
+  const size_t n_train = train->n;
   const int sched = a->sched;
   const clt_loss_kind loss = a->loss_kind;
   const clt_optim_kind kind = a->optim_kind;
   memset(o, 0, sizeof *o);
   o->loss = clt_loss_defaults(loss);
+  for (size_t k = 0; k < LF_COUNT; k++) {
+    if (!a->have_loss_flag[k]) continue;
+    if (loss_flags[k].loss != loss) {
+      fprintf(stderr, "cltrain train: %s applies to --loss %s, not %s\n", loss_flags[k].flag,
+              clt_loss_kind_name(loss_flags[k].loss), a->loss);
+      return 2;
+    }
+    loss_flag_set(&o->loss, k, a->loss_val[k]);
+  }
+  if (a->class_weight) {
+    if (loss != CLT_LOSS_CROSS_ENTROPY && loss != CLT_LOSS_HINGE &&
+        loss != CLT_LOSS_BCE_LOGITS) {
+      fprintf(stderr, "cltrain train: --class-weight applies to --loss cross-entropy, hinge "
+                      "and bce-logits, not %s\n", a->loss);
+      return 2;
+    }
+    int rc = class_weights(a->class_weight, train, class_weight);
+    if (rc) return rc;
+    o->class_weight = *class_weight;
+  }
   o->reg = (clt_reg_desc){.l1 = (float)a->l1, .l2 = (float)a->l2};
   o->optim = clt_optim_defaults(kind);
   if (a->sgd_variant != OPT_PLAIN) o->optim.momentum = 0.9f;
@@ -478,6 +652,7 @@ static int build_options(const train_args *a, size_t n_train,
     *of_field(&o->optim, of->field) = (float)a->optim_val[k][0];
     if (of->field2) *of_field(&o->optim, of->field2) = (float)a->optim_val[k][1];
   }
+  if (a->have_resumed_optim) o->optim = a->resumed_optim;
   size_t batch = a->have_batch ? a->batch : small ? 32 : 256;
   o->batch = batch == 0 || batch > n_train ? n_train : batch;
   size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
@@ -511,48 +686,151 @@ static const char *optim_cli_name(const train_args *a) { return a->optim; }
 
 /* --------------------------------------------------------------- resume */
 
-/* A resumed run preprocesses with the checkpoint's statistics (not ones
-   fitted again on what --data holds now) and refuses a --preprocess that
-   contradicts it; 0 or an exit status. */
-static int resume_prep(const train_args *a, size_t d, clt_prep_stats *prep) {
-  clt_checkpoint ck;
-  clt_status st = clt_checkpoint_load(NULL, a->resume, &ck);
-  if (st != CLT_OK) return clt_cli_failed("train", "--resume ", st);
-  int rc = 2;
-  if (ck.d != d) {
-    fprintf(stderr, "cltrain train: --resume %s holds a model of %zu features, --data has %zu\n",
-            a->resume, ck.d, d);
-  } else if (a->have_prep && (int)ck.prep.mode != a->prep_mode) {
-    fprintf(stderr, "cltrain train: --preprocess %s contradicts --resume %s, trained with "
-                    "--preprocess %s\n", a->prep, a->resume, name_of(prep_names, (int)ck.prep.mode));
-  } else {
-    *prep = ck.prep;
-    ck.prep = (clt_prep_stats){0};
-    rc = 0;
-  }
-  clt_checkpoint_free(&ck);
-  return rc;
+/* "FLAG GIVEN contradicts --resume FILE, trained with FLAG HAD": 2. */
+static int contradiction(const train_args *a, const char *flag, const char *given,
+                         const char *had) {
+  fprintf(stderr, "cltrain train: %s %s contradicts --resume %s, trained with %s %s\n", flag,
+          given, a->resume, flag, had);
+  return 2;
 }
 
-/* 0, or 2 after naming both values when an optimizer flag given again
-   contradicts what the resumed checkpoint holds. */
-static int resume_optim_flags(const train_args *a, const clt_trainer *tr) {
-  clt_optim_desc held = *clt_optimizer_desc(clt_trainer_optimizer(tr));
-  for (size_t k = 0; k < OF_COUNT; k++) {
-    const struct optim_flag *of = &optim_flags[k];
-    if (!a->have_optim[k]) continue;
-    double h0 = *of_field(&held, of->field), h1 = of->field2 ? *of_field(&held, of->field2) : 0;
-    if ((float)a->optim_val[k][0] == (float)h0 &&
-        (!of->field2 || (float)a->optim_val[k][1] == (float)h1))
-      continue;
-    char given[64], had[64];
-    snprintf(given, sizeof given, of->field2 ? "%g,%g" : "%g", a->optim_val[k][0],
-             a->optim_val[k][1]);
-    snprintf(had, sizeof had, of->field2 ? "%g,%g" : "%g", h0, h1);
-    fprintf(stderr, "cltrain train: %s %s contradicts --resume %s, trained with %s %s\n",
-            of->flag, given, a->resume, of->flag, had);
+/* The same for numbers (printed %g). */
+static int contradiction_num(const train_args *a, const char *flag, double given, double had) {
+  char g[32], h[32];
+  snprintf(g, sizeof g, "%g", given);
+  snprintf(h, sizeof h, "%g", had);
+  return contradiction(a, flag, g, h);
+}
+
+/* A resumed run continues with the settings its checkpoint records: a
+   flag left out takes the checkpoint's value, a flag given again must
+   agree with it (float32 values compared as float32), else 2 after naming
+   both. --epochs may differ (a longer run). Checkpoints before version 3
+   record the loss, optimizer and batch only. */
+static int resume_args(train_args *a, const clt_checkpoint *ck) {
+  if (a->have_loss && a->loss_kind != ck->loss)
+    return contradiction(a, "--loss", a->loss, clt_loss_kind_name(ck->loss));
+  a->loss_kind = ck->loss;
+  a->loss = clt_loss_kind_name(ck->loss);
+  if (a->have_optim_name && a->optim_kind != ck->optim)
+    return contradiction(a, "--optim", a->optim, clt_optim_kind_name(ck->optim));
+  if (!a->have_optim_name) {
+    a->optim_kind = ck->optim;
+    a->optim = clt_optim_kind_name(ck->optim);
+    a->sgd_variant = OPT_PLAIN; /* its momentum is in the optimizer record */
+  }
+  size_t batch = a->batch == 0 || a->batch > ck->n ? (size_t)ck->n : a->batch;
+  if (a->have_batch && batch != ck->batch)
+    return contradiction_num(a, "--batch", (double)a->batch, (double)ck->batch);
+  a->batch = (size_t)ck->batch;
+  a->have_batch = 1;
+  if (a->bias == 0 && clt_checkpoint_has(ck, "b")) {
+    fprintf(stderr, "cltrain train: --no-bias contradicts --resume %s, trained with a bias\n",
+            a->resume);
     return 2;
   }
+  a->bias = clt_checkpoint_has(ck, "b");
+  /* The optimizer's hyper-parameters are in its record. */
+  if (clt_optimizer_record_desc(ck->optim_state, ck->optim_len, &a->resumed_optim) == CLT_OK) {
+    a->have_resumed_optim = true;
+    const clt_optim_desc *held = &a->resumed_optim;
+    for (size_t k = 0; k < OF_COUNT; k++) {
+      const struct optim_flag *of = &optim_flags[k];
+      if (!a->have_optim[k]) continue;
+      double h0 = of_get(held, of->field), h1 = of->field2 ? of_get(held, of->field2) : 0;
+      if ((float)a->optim_val[k][0] == (float)h0 &&
+          (!of->field2 || (float)a->optim_val[k][1] == (float)h1))
+        continue;
+      char given[64], had[64];
+      snprintf(given, sizeof given, of->field2 ? "%g,%g" : "%g", a->optim_val[k][0],
+               a->optim_val[k][1]);
+      snprintf(had, sizeof had, of->field2 ? "%g,%g" : "%g", h0, h1);
+      return contradiction(a, of->flag, given, had);
+    }
+  }
+  if (!ck->has_settings) return 0;
+  for (size_t k = 0; k < LF_COUNT; k++) {
+    if (loss_flags[k].loss != ck->loss) continue;
+    double had = loss_flag_get(&ck->loss_desc, k);
+    if (a->have_loss_flag[k] && (float)a->loss_val[k] != (float)had)
+      return contradiction_num(a, loss_flags[k].flag, a->loss_val[k], had);
+    a->loss_val[k] = had;
+    a->have_loss_flag[k] = 1;
+  }
+  const clt_schedule *sc = &ck->schedule;
+  if (a->have_lr && (float)a->lr != (float)sc->base_lr)
+    return contradiction_num(a, "--lr", a->lr, sc->base_lr);
+  a->lr = sc->base_lr;
+  a->have_lr = 1;
+  if (a->have_schedule && a->sched != (int)sc->kind)
+    return contradiction(a, "--schedule", a->schedule, name_of(schedule_names, (int)sc->kind));
+  a->sched = (int)sc->kind;
+  a->schedule = name_of(schedule_names, a->sched);
+  double steps_per_epoch = ceil((double)ck->n / (double)ck->batch);
+  if (a->have_warmup && (uint64_t)llround(a->warmup * steps_per_epoch) != sc->warmup_steps)
+    return contradiction_num(a, "--warmup", a->warmup,
+                             (double)sc->warmup_steps / steps_per_epoch);
+  a->warmup = (double)sc->warmup_steps / steps_per_epoch;
+  const struct {
+    const char *flag;
+    int given;
+    double *value;
+    double had;
+  } reals[] = {{"--l1", a->have_l1, &a->l1, ck->reg.l1},
+               {"--l2", a->have_l2, &a->l2, ck->reg.l2},
+               {"--init-std", a->have_init_std, &a->init_std, ck->init_std}};
+  for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) {
+    if (reals[k].given && (float)*reals[k].value != (float)reals[k].had)
+      return contradiction_num(a, reals[k].flag, *reals[k].value, reals[k].had);
+    *reals[k].value = reals[k].had;
+  }
+  if (a->have_seed && a->data.seed != ck->seed) {
+    char g[24], h[24];
+    snprintf(g, sizeof g, "%llu", (unsigned long long)a->data.seed);
+    snprintf(h, sizeof h, "%llu", (unsigned long long)ck->seed);
+    return contradiction(a, "--seed", g, h);
+  }
+  a->data.seed = ck->seed;
+  if (!a->have_epochs) {
+    a->epochs = (size_t)ck->epochs_target;
+    a->have_epochs = 1;
+  }
+  return 0;
+}
+
+/* The class weights of a resumed run: the checkpoint's, and a
+   --class-weight given again must come to the same; 0 or 2. */
+static int resume_class_weight(const train_args *a, const clt_checkpoint *ck,
+                               clt_train_options *o) {
+  if (!ck->has_settings) return 0;
+  if (!a->class_weight) {
+    o->class_weight = ck->class_weight;
+    return 0;
+  }
+  bool same = ck->class_weight != NULL;
+  for (size_t k = 0; same && k < ck->c; k++) same = o->class_weight[k] == ck->class_weight[k];
+  if (same) return 0;
+  char had[256] = "none";
+  for (size_t k = 0, at = 0; ck->class_weight && k < ck->c && at < sizeof had - 16; k++)
+    at += (size_t)snprintf(had + at, sizeof had - at, "%s%g", k ? "," : "",
+                           (double)ck->class_weight[k]);
+  return contradiction(a, "--class-weight", a->class_weight, had);
+}
+
+/* A resumed run preprocesses with the checkpoint's statistics (not ones
+   fitted again on what --data holds now) and refuses a --preprocess that
+   contradicts it; 0 or an exit status. The statistics move to prep. */
+static int resume_prep(const train_args *a, clt_checkpoint *ck, size_t d,
+                       clt_prep_stats *prep) {
+  if (ck->d != d) {
+    fprintf(stderr, "cltrain train: --resume %s holds a model of %zu features, --data has %zu\n",
+            a->resume, ck->d, d);
+    return 2;
+  }
+  if (a->have_prep && (int)ck->prep.mode != a->prep_mode)
+    return contradiction(a, "--preprocess", a->prep, name_of(prep_names, (int)ck->prep.mode));
+  *prep = ck->prep;
+  ck->prep = (clt_prep_stats){0};
   return 0;
 }
 
@@ -588,33 +866,78 @@ static void best_path(const char *path, char *out, size_t len) {
     snprintf(out, len, "%s.best", path);
 }
 
-/* The validation set of --val: a fraction of train held out (stratified,
-   from the seed; train keeps the rest) or a file loaded as --test is. 0 or
-   an exit status after a message. */
-static int load_validation(const train_args *a, clt_dataset *train, clt_dataset *val) {
+/* The validation set of --val when it names a data set (loaded as --test
+   is) into val; a fraction is taken later, by split_validation. 0 or an
+   exit status after a message. */
+static int load_validation(const train_args *a, const clt_dataset *train, clt_dataset *val) {
   double f;
   char want[CLT_CLI_WANT];
-  clt_status st;
   if (clt_cli_real(a->val, 0, 1, true, &f, want, sizeof want) && f < 1) {
-    clt_dataset rest;
-    st = clt_data_split_stratified(train, f, a->data.seed, &rest, val);
-    if (st == CLT_OK) {
-      clt_dataset_free(train);
-      *train = rest;
+    if (a->val_labels) {
+      fprintf(stderr, "cltrain train: --val-labels goes with --val PATH, not a fraction\n");
+      return 2;
     }
-  } else if (clt_cli_ends_with(a->val, ".csv") || clt_cli_ends_with(a->val, ".csv.gz")) {
-    st = clt_data_load_csv(a->val, train->classes, val);
-  } else if (clt_parse_number(a->val, a->val + strlen(a->val), &f) != CLT_NUMBER_NONE) {
+    return 0;
+  }
+  if (clt_parse_number(a->val, a->val + strlen(a->val), &f) != CLT_NUMBER_NONE)
     return bad_value("train", "--val", a->val,
                      "a fraction in (0, 1) of the training set, or a data set's path");
-  } else {
-    st = clt_data_load_idx_dir(a->val, 1, val);
-  }
-  if (st != CLT_OK) return clt_cli_failed("train", "--val: ", st);
+  float scale;
+  int rc = clt_cli_load("train", "--val", a->val, a->val_labels, &a->data.read, train, 1, val,
+                        &scale);
+  if (rc) return rc;
   if (val->d != train->d) {
     fprintf(stderr, "cltrain train: --val %s has %zu features, the training set %zu\n", a->val,
             val->d, train->d);
     clt_dataset_free(val);
+    return 2;
+  }
+  return 0;
+}
+
+/* --val F: a stratified fraction of train (from the seed) into val, the
+   rest stays in train. 0 or an exit status. */
+static int split_validation(const train_args *a, clt_dataset *train, clt_dataset *val) {
+  double f;
+  char want[CLT_CLI_WANT];
+  if (!a->val || !clt_cli_real(a->val, 0, 1, true, &f, want, sizeof want) || f >= 1) return 0;
+  clt_dataset rest;
+  clt_status st = clt_data_split_stratified(train, f, a->data.seed, &rest, val);
+  if (st != CLT_OK) return clt_cli_failed("train", "--val: ", st);
+  clt_dataset_free(train);
+  *train = rest;
+  return 0;
+}
+
+/* The classes of the sets loaded: a resumed run's are its checkpoint's
+   (a label it does not know is refused), a new run's every label of the
+   training, test and validation sets, sorted. 0 or an exit status. */
+static int resolve_classes(const train_args *a, const clt_checkpoint *ck, clt_dataset *train,
+                           clt_dataset *test, clt_dataset *val, clt_labels *classes) {
+  clt_dataset *sets[] = {train, test, val};
+  const char *flags[] = {"--data", "--test", "--val"};
+  const char *paths[] = {a->data.data, a->data.test, a->val};
+  clt_status st = CLT_OK;
+  if (!ck) {
+    clt_dataset *have[3];
+    size_t k = 0;
+    for (size_t i = 0; i < 3; i++)
+      if (sets[i]->n) have[k++] = sets[i];
+    st = clt_data_unify_labels(have, k, classes);
+    if (st != CLT_OK) return clt_cli_failed("train", "", st);
+  } else {
+    for (size_t i = 0; i < 3 && st == CLT_OK; i++) {
+      char name[4200];
+      snprintf(name, sizeof name, "%s %s", flags[i], paths[i] ? paths[i] : "");
+      if (sets[i]->n) st = clt_data_apply_labels(sets[i], &ck->labels, name);
+    }
+    if (st != CLT_OK) return clt_cli_failed("train", "", st);
+    if ((st = clt_labels_copy(&ck->labels, classes)) != CLT_OK)
+      return clt_cli_failed("train", "", st);
+  }
+  if (classes->n < 2) {
+    fprintf(stderr, "cltrain train: %s: only one class (%s) present\n", a->data.data,
+            classes->n ? classes->name[0] : "none");
     return 2;
   }
   return 0;
@@ -645,16 +968,33 @@ int clt_cmd_train(int argc, char **argv) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
 
+  /* A resume takes its settings from the checkpoint first: they decide
+     how the data is read (the seed of synthetic data) and trained. */
+  clt_checkpoint ck = {0};
+  bool resuming = a.resume != NULL;
+  if (resuming) {
+    clt_status cst = clt_checkpoint_load(NULL, a.resume, &ck);
+    if (cst != CLT_OK) return clt_cli_failed("train", "--resume ", cst);
+    if ((rc = resume_args(&a, &ck))) goto out_ck;
+  }
   clt_dataset train = {0}, test = {0}, val = {0};
-  float scale;
-  if ((rc = load_data("train", &a.data, &train, &test, &scale))) return rc;
+  clt_labels classes = {0};
+  float scale, *class_weight = NULL;
+  if ((rc = load_data("train", &a.data, &train, &test, &scale))) goto out_ck;
   if (a.val && (rc = load_validation(&a, &train, &val))) goto out_data;
+  if ((rc = resolve_classes(&a, resuming ? &ck : NULL, &train, &test, &val, &classes)))
+    goto out_data;
+  if ((rc = split_validation(&a, &train, &val))) goto out_data;
+  if (!test.n && !val.n)
+    fprintf(stderr, "cltrain train: note: no test or validation set (--test, --val): the "
+                    "model is evaluated on no held-out data\n");
   clt_train_options opt;
-  if ((rc = build_options(&a, train.n, &opt))) goto out_data;
+  if ((rc = build_options(&a, &train, &opt, &class_weight))) goto out_data;
+  if (resuming && (rc = resume_class_weight(&a, &ck, &opt))) goto out_data;
 
   clt_prep_stats prep = {0};
-  if (a.resume) {
-    if ((rc = resume_prep(&a, train.d, &prep))) goto out_data;
+  if (resuming) {
+    if ((rc = resume_prep(&a, &ck, train.d, &prep))) goto out_data;
   } else {
     clt_status st = clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep);
     if (st != CLT_OK) {
@@ -664,24 +1004,22 @@ int clt_cmd_train(int argc, char **argv) {
   }
   clt_prep_apply(&prep, &train);
   clt_prep_apply(&prep, &test);
-  if (a.val) clt_prep_apply(&prep, &val);
+  clt_prep_apply(&prep, &val);
 
   clt_context *ctx = NULL;
   if ((rc = clt_cli_context("train", a.device, a.profile, &ctx))) goto out_prep;
   clt_trainer *tr = NULL;
-  clt_status st = clt_trainer_create(ctx, &opt, &train, &test, &tr);
+  clt_status st = clt_trainer_create(ctx, &opt, &train, test.n ? &test : NULL, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
-  if (st == CLT_OK && a.val) st = clt_trainer_set_validation(tr, &val);
-  if (st == CLT_OK && a.resume) {
+  if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
+  if (st == CLT_OK && val.n) st = clt_trainer_set_validation(tr, &val);
+  if (st == CLT_OK && resuming) {
     st = clt_trainer_load(tr, a.resume);
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: --resume %s: %s\n", a.resume, clt_last_error(ctx));
       rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO || st == CLT_ERR_INVALID_ARG ? 2 : 1;
       goto out_trainer;
     }
-    /* The checkpoint's optimizer state includes its hyper-parameters: an
-       optimizer flag that differs would be silently overridden. */
-    if ((rc = resume_optim_flags(&a, tr))) goto out_trainer;
   }
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
@@ -734,7 +1072,8 @@ int clt_cmd_train(int argc, char **argv) {
   if (clt_trainer_epochs_done(tr) == opt.epochs) {
     fprintf(stderr, "cltrain train: --resume %s already holds the %zu epochs asked for: "
                     "nothing to train (raise --epochs to continue)\n", a.resume, opt.epochs);
-    st = clt_trainer_evaluate_split(tr, false, &es.test_loss, &es.test_accuracy);
+    st = test.n ? clt_trainer_evaluate_split(tr, false, &es.test_loss, &es.test_accuracy)
+                : CLT_OK;
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
       rc = 1;
@@ -758,9 +1097,9 @@ int clt_cmd_train(int argc, char **argv) {
     if (!a.quiet && !a.json) {
       printf("epoch %3zu/%zu  step %6llu  train loss %.4f  ", es.epoch, opt.epochs,
              (unsigned long long)es.step, es.train_loss);
-      if (a.val) printf("val loss %.4f  val acc %.4f  ", es.val_loss, es.val_accuracy);
-      printf("test loss %.4f  test acc %.4f  %.2f s  %.0f samples/s\n", es.test_loss,
-             es.test_accuracy, es.seconds, es.samples_per_second);
+      if (val.n) printf("val loss %.4f  val acc %.4f  ", es.val_loss, es.val_accuracy);
+      if (test.n) printf("test loss %.4f  test acc %.4f  ", es.test_loss, es.test_accuracy);
+      printf("%.2f s  %.0f samples/s\n", es.seconds, es.samples_per_second);
     }
     fflush(stdout);
     /* The checkpoint first: a run killed between the two writes has no
@@ -772,9 +1111,12 @@ int clt_cmd_train(int argc, char **argv) {
       rc = 1;
       break;
     }
-    if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%.9g,%.6f,%.6f,%.1f", es.epoch,
-                            (unsigned long long)es.step, es.train_loss, es.test_loss,
-                            es.test_accuracy, es.seconds, es.samples_per_second) < 0 ||
+    /* Without a test set its cells are empty. */
+    char test_cells[64] = ",";
+    if (test.n) snprintf(test_cells, sizeof test_cells, "%.9g,%.6f", es.test_loss, es.test_accuracy);
+    if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%s,%.6f,%.1f", es.epoch,
+                            (unsigned long long)es.step, es.train_loss, test_cells,
+                            es.seconds, es.samples_per_second) < 0 ||
                     (a.val && fprintf(metrics, ",%.9g,%.6f", es.val_loss, es.val_accuracy) < 0) ||
                     fputc('\n', metrics) == EOF || fflush(metrics) != 0)) {
       fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
@@ -817,9 +1159,10 @@ int clt_cmd_train(int argc, char **argv) {
   }
   if (rc == 0 && a.plot && clt_cli_plot(metrics_path, a.plot) != 0) rc = 1;
   if (metrics_path == tmp_metrics) unlink(tmp_metrics);
-  /* The training set's accuracy, for --json: one pass after training. */
+  /* The training set's accuracy, for --json or a run without held-out
+     data: one pass after training. */
   double train_eval_loss = NAN, train_accuracy = NAN;
-  if (rc == 0 && a.json &&
+  if (rc == 0 && (a.json || (!test.n && !val.n)) &&
       clt_trainer_evaluate_split(tr, true, &train_eval_loss, &train_accuracy) != CLT_OK) {
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
     rc = 1;
@@ -846,6 +1189,17 @@ int clt_cmd_train(int argc, char **argv) {
            (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
            opt.bias ? "true" : "false", (unsigned long long)opt.seed, train.n, test.n,
            train.d, train.classes);
+    /* the loss's options where the loss has them */
+    const clt_loss_desc *ld = &opt.loss;
+    if (ld->kind == CLT_LOSS_CROSS_ENTROPY)
+      printf(",\"label_smoothing\":%.7g", (double)ld->label_smoothing);
+    if (ld->kind == CLT_LOSS_HINGE)
+      printf(",\"margin\":%.7g,\"hinge_p\":%d", (double)ld->margin, ld->p);
+    if (ld->kind == CLT_LOSS_HUBER) printf(",\"huber_delta\":%.7g", (double)ld->huber_delta);
+    printf(",\"class_weight\":%s", opt.class_weight ? "" : "null");
+    for (size_t k = 0; opt.class_weight && k < train.classes; k++)
+      printf("%c%.7g", k ? ',' : '[', (double)opt.class_weight[k]);
+    if (opt.class_weight) printf("]");
     printf(",\"epochs\":%zu,\"batch\":%zu,\"train_loss\":", clt_trainer_epochs_done(tr),
            opt.batch);
     /* null: no epoch ran (a resume of a finished run) */
@@ -860,9 +1214,9 @@ int clt_cmd_train(int argc, char **argv) {
         clt_json_string(stdout, a.best);
       }
     }
-    printf(",\"test_loss\":%.9g,\"test_accuracy\":%.6f,\"seconds\":%.6f,"
-           "\"samples_per_second\":%.1f",
-           es.test_loss, es.test_accuracy, seconds,
+    if (test.n) printf(",\"test_loss\":%.9g,\"test_accuracy\":%.6f", es.test_loss, es.test_accuracy);
+    else printf(",\"test_loss\":null,\"test_accuracy\":null");
+    printf(",\"seconds\":%.6f,\"samples_per_second\":%.1f", seconds,
            seconds > 0 ? (double)trained / seconds : 0.0);
     if (a.profile) {
       printf(",\"profile\":");
@@ -871,9 +1225,10 @@ int clt_cmd_train(int argc, char **argv) {
     printf("}\n");
   } else if (rc == 0) {
     /* --quiet too: the result is what the run is for. */
-    printf("test accuracy %.4f after %zu epochs; training phase %.2f s, %.0f samples/s\n",
-           es.test_accuracy, clt_trainer_epochs_done(tr), seconds,
-           seconds > 0 ? (double)trained / seconds : 0.0);
+    printf("%s accuracy %.4f after %zu epochs; training phase %.2f s, %.0f samples/s\n",
+           test.n ? "test" : val.n ? "validation" : "training",
+           test.n ? es.test_accuracy : val.n ? es.val_accuracy : train_accuracy,
+           clt_trainer_epochs_done(tr), seconds, seconds > 0 ? (double)trained / seconds : 0.0);
     if (a.profile && clt_cli_print_timings(stdout, ctx) != 0) rc = 1;
   }
 out_trainer:
@@ -885,5 +1240,9 @@ out_data:
   clt_dataset_free(&train);
   clt_dataset_free(&test);
   clt_dataset_free(&val);
+  clt_labels_free(&classes);
+  free(class_weight);
+out_ck:
+  clt_checkpoint_free(&ck);
   return rc;
 }

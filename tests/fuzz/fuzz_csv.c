@@ -1,7 +1,8 @@
 /* libFuzzer harness for clt_data_load_csv (see tests/fuzz/README.md).
  * The input is the CSV file (plain, or gzip when it starts like one). A
- * successful load is also pushed through the label check and the
- * preprocessing functions, and reloaded with a class-count hint. */
+ * successful load is also pushed through the label check, the class
+ * unification and the preprocessing functions, and the file is reloaded
+ * without a label column. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, pwrite */
 #endif
@@ -34,15 +35,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_put(g_fd, data, size);
 
   clt_dataset ds = {0};
-  clt_status rc = clt_data_load_csv(g_path, 0, &ds);
+  clt_status rc = clt_data_load_csv(g_path, NULL, &ds);
   if (rc != CLT_OK) {
     check_failure(rc, &ds);
     return 0;
   }
-  if (ds.n == 0 || ds.d == 0 || !ds.x || !ds.y || ds.classes == 0)
+  if (ds.n == 0 || ds.d == 0 || !ds.x || !ds.y || ds.classes == 0 || !ds.names)
     abort();
   if (clt_data_check_labels(&ds, ds.classes, "fuzz"))
     abort();
+  /* every class named once, and unified into the same number of classes */
+  for (size_t k = 0; k < ds.classes; k++)
+    for (size_t j = 0; j < k; j++)
+      if (strcmp(ds.names[j], ds.names[k]) == 0)
+        abort();
+  size_t classes = ds.classes;
+  clt_labels all;
+  clt_dataset *sets[] = {&ds};
+  if (clt_data_unify_labels(sets, 1, &all) == CLT_OK) {
+    if (all.n != classes || ds.names || ds.classes != classes ||
+        clt_data_check_labels(&ds, classes, "fuzz"))
+      abort();
+    clt_labels_free(&all);
+  }
   for (size_t i = 0; i < ds.n * ds.d; i++)
     if (!isfinite(ds.x[i]))
       abort();
@@ -57,15 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(mean);
   free(sd);
 
-  /* same file with a hint: fails exactly when a label reaches the hint */
-  size_t hint = 1 + (size % 8);
+  /* the same file without labels: every column a feature */
+  clt_text_options none = {.label = CLT_LABEL_NONE};
   clt_dataset h = {0};
-  rc = clt_data_load_csv(g_path, hint, &h);
-  int want_ok = ds.classes <= hint;
-  if (want_ok != (rc == CLT_OK))
-    abort();
+  rc = clt_data_load_csv(g_path, &none, &h);
   if (rc == CLT_OK) {
-    if (h.classes != hint || h.n != ds.n || h.d != ds.d)
+    if (h.y || h.names || h.classes != 0 || h.n == 0 || h.d == 0)
       abort();
   } else {
     check_failure(rc, &h);

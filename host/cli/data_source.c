@@ -1,0 +1,133 @@
+/* Data sets named on the command line, for train and predict alike: the
+   format recognised from the file (clt_data_sniff) and the flags that
+   say how to read it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "data.h"
+
+int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_data *d) {
+  const char *f = argv[*i];
+  if (strcmp(f, "--zero-based") == 0) {
+    d->zero_based = 1;
+    return 0;
+  }
+  bool known = strcmp(f, "--label-column") == 0 || strcmp(f, "--delimiter") == 0 ||
+               strcmp(f, "--features") == 0;
+  if (!known) return -1;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "cltrain %s: %s needs a value\n", cmd, f);
+    return 2;
+  }
+  const char *v = argv[++*i];
+  if (strcmp(f, "--label-column") == 0) {
+    if (!*v) {
+      fprintf(stderr, "cltrain %s: --label-column '' is not valid: expected first, last or a "
+                      "header's column name\n", cmd);
+      return 2;
+    }
+    d->label_column = v;
+  } else if (strcmp(f, "--delimiter") == 0) {
+    char c = strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0 ? '\t' : v[0];
+    if ((v[0] && v[1] && c != '\t') || !clt_data_delimiter_ok(c)) {
+      fprintf(stderr, "cltrain %s: --delimiter '%s' is not valid: expected one character "
+                      "that cannot be part of a number (',', ';', '|', ' ', or tab)\n",
+              cmd, v);
+      return 2;
+    }
+    d->delimiter = c;
+  } else {
+    unsigned long long x;
+    char want[CLT_CLI_WANT];
+    if (!clt_cli_uint(v, 1, (1ull << 31) - 1, &x, want, sizeof want)) {
+      fprintf(stderr, "cltrain %s: --features '%s' is not valid: expected %s\n", cmd, v, want);
+      return 2;
+    }
+    d->features = (size_t)x;
+  }
+  return 0;
+}
+
+static const char *format_name(clt_data_format f) {
+  switch (f) {
+  case CLT_FORMAT_IDX_DIR: return "an IDX directory";
+  case CLT_FORMAT_IDX_FILE: return "an IDX file";
+  case CLT_FORMAT_NPY: return ".npy";
+  case CLT_FORMAT_SVMLIGHT: return "svmlight";
+  default: return "delimited text";
+  }
+}
+
+int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
+                 const clt_cli_data *d, const clt_dataset *like, int idx_split,
+                 clt_dataset *out, float *scale) {
+  char dir[4096], prefix[64];
+  clt_data_format fmt = CLT_FORMAT_IDX_DIR;
+  clt_status st = CLT_OK;
+  snprintf(prefix, sizeof prefix, "%s ", flag);
+  *scale = 1.0f;
+  if (strcmp(path, "fashion-mnist") == 0)
+    st = clt_data_find_fashion_mnist(dir, sizeof dir);
+  else if ((st = clt_data_sniff(path, &fmt)) == CLT_OK)
+    snprintf(dir, sizeof dir, "%s", path);
+  if (st != CLT_OK) return clt_cli_failed(cmd, prefix, st);
+  /* Flags that the format has no use for are refused, not ignored. */
+  const char *unused = labels && fmt != CLT_FORMAT_NPY ? "a labels file"
+                       : (d->label_column || d->delimiter) && fmt != CLT_FORMAT_TEXT
+                           ? "--label-column and --delimiter"
+                       : d->zero_based == 1 && fmt != CLT_FORMAT_SVMLIGHT ? "--zero-based"
+                                                                           : NULL;
+  if (unused) {
+    fprintf(stderr, "cltrain %s: %s%s is %s data: %s applies to other formats\n", cmd,
+            prefix, path, format_name(fmt), unused);
+    return 2;
+  }
+  switch (fmt) {
+  case CLT_FORMAT_IDX_DIR:
+    st = clt_data_load_idx_dir(dir, idx_split, out);
+    *scale = 1.0f / 255.0f;
+    break;
+  case CLT_FORMAT_IDX_FILE:
+    fprintf(stderr, "cltrain %s: %s%s is one IDX file: name the directory that holds the "
+                    "images and labels files\n", cmd, prefix, path);
+    return 2;
+  case CLT_FORMAT_NPY:
+    st = clt_data_load_npy(path, labels, out);
+    break;
+  case CLT_FORMAT_SVMLIGHT: {
+    /* Read as the training set was: its width and index base. */
+    clt_svmlight_options o = {.features = like ? like->d : d->features,
+                              .zero_based = like && like->svmlight_base
+                                                ? like->svmlight_base == '0'
+                                                : d->zero_based};
+    st = clt_data_load_svmlight(path, &o, out);
+    break;
+  }
+  default: {
+    clt_text_options o = {.delimiter = d->delimiter, .label = CLT_LABEL_FIRST};
+    const char *lc = d->label_column;
+    if (d->no_labels) o.label = CLT_LABEL_NONE;
+    else if (!lc || strcmp(lc, "first") == 0) o.label = CLT_LABEL_FIRST;
+    else if (strcmp(lc, "last") == 0) o.label = CLT_LABEL_LAST;
+    else o.label = CLT_LABEL_NAMED, o.label_name = lc;
+    st = clt_data_load_csv(path, &o, out);
+  }
+  }
+  if (st != CLT_OK) return clt_cli_failed(cmd, prefix, st);
+  if (d->no_labels && out->y) {
+    free(out->y);
+    out->y = NULL;
+    for (size_t k = 0; out->names && k < out->classes; k++) free(out->names[k]);
+    free(out->names);
+    out->names = NULL;
+    out->classes = 0;
+  } else if (!d->no_labels && !out->y) {
+    fprintf(stderr, "cltrain %s: %s%s has no labels%s\n", cmd, prefix, path,
+            fmt == CLT_FORMAT_NPY ? ": name its labels' .npy file (--labels y.npy)" : "");
+    clt_dataset_free(out);
+    return 2;
+  }
+  return 0;
+}

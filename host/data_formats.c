@@ -1,0 +1,442 @@
+/* The svmlight/libsvm text format and numpy's .npy arrays as dense data
+   sets (see data.h). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "data_impl.h"
+#include "fileio.h"
+#include "internal.h"
+#include "labels.h"
+#include "number.h"
+
+/* ------------------------------------------------------------ svmlight */
+
+typedef struct entry {
+  size_t row;
+  uint32_t index; /* as written */
+  float value;
+} entry;
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
+                                  clt_dataset *out) {
+  const clt_svmlight_options def = {.zero_based = -1};
+  if (!opt) opt = &def;
+  if (!path || !out)
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_svmlight: NULL argument");
+  char *buf;
+  size_t len;
+  CLT_TRY(clt_data_read_text(path, &buf, &len));
+  clt_label_intern names = {0};
+  entry *e = NULL;
+  int32_t *y = NULL;
+  size_t ne = 0, ecap = 0, n = 0, ycap = 0, lineno = 0;
+  uint64_t min_index = UINT64_MAX, max_index = 0;
+  char where[4200], ex[40];
+  clt_status rc = CLT_OK;
+  for (char *p = buf, *end = buf + len; rc == CLT_OK && p < end;) {
+    lineno++;
+    char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+    char *next = nl ? nl + 1 : end;
+    char *hash = memchr(p, '#', (size_t)(le - p)); /* a comment to the line's end */
+    if (hash) le = hash;
+    *le = '\0';
+    char *line = p, *q = p;
+    p = next;
+    while (q < le && is_space(*q)) q++;
+    if (q == le) continue;
+    /* label, then [qid:N], then index:value pairs, blank separated */
+    char *te = q;
+    while (te < le && !is_space(*te)) te++;
+    snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
+             (size_t)(q - line) + 1);
+    if (memchr(q, ',', (size_t)(te - q))) {
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' has several classes (multi-label "
+                    "data is not supported)", where, clt_data_excerpt(q, te, ex, sizeof ex));
+      break;
+    }
+    if (n == ycap) {
+      size_t cap = ycap ? 2 * ycap : 256;
+      int32_t *ny = realloc(y, cap * sizeof *y);
+      if (!ny) {
+        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        break;
+      }
+      y = ny;
+      ycap = cap;
+    }
+    if ((rc = clt_label_cell(&names, q, te, where, &y[n]))) break;
+    uint64_t last = 0;
+    bool first = true;
+    for (q = te; rc == CLT_OK;) {
+      while (q < le && is_space(*q)) q++;
+      if (q == le) break;
+      te = q;
+      while (te < le && !is_space(*te)) te++;
+      snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
+               (size_t)(q - line) + 1);
+      char *colon = memchr(q, ':', (size_t)(te - q));
+      if (first && colon && colon - q == 3 && memcmp(q, "qid", 3) == 0) {
+        q = te; /* a ranking query id: not a feature */
+        continue;
+      }
+      double iv, v;
+      if (!colon || clt_parse_number(q, colon, &iv) != CLT_NUMBER_FINITE || iv < 0 ||
+          iv != floor(iv) || iv > 4294967295.0) {
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: '%s' is not index:value with a whole index in [0, 2^32)", where,
+                      clt_data_excerpt(q, te, ex, sizeof ex));
+        break;
+      }
+      clt_number_kind k = clt_parse_number(colon + 1, te, &v);
+      if (k != CLT_NUMBER_FINITE || fabs(v) > FLT_MAX) {
+        rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s': the value is not a finite float", where,
+                      clt_data_excerpt(q, te, ex, sizeof ex));
+        break;
+      }
+      if (!first && (uint64_t)iv <= last) {
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: index %.0f after %llu: indices must increase along a line", where,
+                      iv, (unsigned long long)last);
+        break;
+      }
+      first = false;
+      last = (uint64_t)iv;
+      if (ne == ecap) {
+        size_t cap = ecap ? 2 * ecap : 1024;
+        entry *ne2 = cap > SIZE_MAX / sizeof *e ? NULL : realloc(e, cap * sizeof *e);
+        if (!ne2) {
+          rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+          break;
+        }
+        e = ne2;
+        ecap = cap;
+      }
+      e[ne++] = (entry){n, (uint32_t)iv, (float)v};
+      if (last < min_index) min_index = last;
+      if (last > max_index) max_index = last;
+      q = te;
+    }
+    n++;
+  }
+  /* The index base: sklearn's "auto" (zero-based when some index is 0). */
+  int zero = opt->zero_based >= 0 ? opt->zero_based : ne > 0 && min_index == 0;
+  uint64_t width = opt->features ? opt->features : ne ? max_index + zero : 1;
+  size_t cells;
+  if (rc == CLT_OK && n == 0)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: no data lines", path);
+  if (rc == CLT_OK && !zero && ne > 0 && min_index == 0)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: index 0 in a file read as one-based", path);
+  if (rc == CLT_OK && ne > 0 && max_index + zero > width)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: index %llu is beyond the %llu features asked for (%s-based)", path,
+                  (unsigned long long)max_index, (unsigned long long)width,
+                  zero ? "zero" : "one");
+  if (rc == CLT_OK && (!clt_mul_size(n, (size_t)width, &cells) ||
+                       cells > CLT_DATA_IDX_MAX_ELEMENTS))
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: %zu rows of %llu features are too many values to hold densely "
+                  "(at most 2^31)", path, n, (unsigned long long)width);
+  float *x = rc == CLT_OK ? calloc(cells ? cells : 1, sizeof *x) : NULL;
+  if (rc == CLT_OK && !x) rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  if (rc == CLT_OK) {
+    for (size_t k = 0; k < ne; k++) x[e[k].row * width + e[k].index - !zero] = e[k].value;
+    *out = (clt_dataset){.n = n, .d = (size_t)width, .x = x, .y = y};
+    clt_label_intern_take(&names, out);
+    out->svmlight_base = zero ? '0' : '1';
+    y = NULL;
+  }
+  clt_label_intern_free(&names);
+  free(y);
+  free(e);
+  free(buf);
+  return rc;
+}
+
+/* ----------------------------------------------------------------- npy */
+
+typedef struct npy {
+  char kind;          /* 'f' float, 'i' signed, 'u' unsigned, 'b' bool */
+  size_t size;        /* bytes per element */
+  bool swap;          /* big-endian data */
+  bool fortran;
+  int ndim;
+  size_t shape[2];
+  size_t count;       /* elements */
+  int fd;
+} npy;
+
+/* The value of key in the header's dictionary text, or NULL. */
+static const char *npy_field(const char *h, const char *key) {
+  const char *k = strstr(h, key);
+  if (!k) return NULL;
+  k = strchr(k + strlen(key), ':');
+  if (!k) return NULL;
+  for (k++; *k == ' '; k++) {}
+  return k;
+}
+
+/* Opens path and reads its header into a (the file positioned at the
+   data). */
+static clt_status npy_open(const char *path, npy *a) {
+  *a = (npy){.fd = -1};
+  int fd;
+  CLT_TRY(clt_input_open(NULL, path, CLT_FILE_MAX_BYTES, &fd));
+  unsigned char pre[12];
+  char *h = NULL;
+  clt_status rc = CLT_OK;
+  ssize_t got = read(fd, pre, 10);
+  uint32_t hlen = 0;
+  if (got != 10 || memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] < 1 || pre[6] > 3) {
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: not a .npy file (numpy.save's format 1-3)", path);
+  } else if (pre[6] == 1) {
+    hlen = (uint32_t)pre[8] | (uint32_t)pre[9] << 8;
+  } else if (read(fd, pre + 10, 2) != 2) {
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: truncated .npy header", path);
+  } else {
+    hlen = (uint32_t)pre[8] | (uint32_t)pre[9] << 8 | (uint32_t)pre[10] << 16 |
+           (uint32_t)pre[11] << 24;
+  }
+  if (rc == CLT_OK && hlen > (1u << 20))
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: a .npy header of %u bytes", path, hlen);
+  if (rc == CLT_OK && !(h = malloc(hlen + 1)))
+    rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  if (rc == CLT_OK && read(fd, h, hlen) != (ssize_t)hlen)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: truncated .npy header", path);
+  if (rc == CLT_OK) {
+    h[hlen] = '\0';
+    const char *descr = npy_field(h, "'descr'"), *fo = npy_field(h, "'fortran_order'"),
+               *shape = npy_field(h, "'shape'");
+    char order, kind;
+    unsigned size;
+    int used = 0;
+    if (!descr || !fo || !shape ||
+        sscanf(descr, "'%c%c%u'%n", &order, &kind, &size, &used) != 3 || used == 0 ||
+        strchr("<>|=", order) == NULL) {
+      rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                    "%s: the .npy header has no plain data type (descr) or shape: '%.60s'",
+                    path, h);
+    } else {
+      a->kind = kind;
+      a->size = size;
+      a->swap = order == '>' && size > 1;
+      a->fortran = strncmp(fo, "True", 4) == 0;
+      /* (N,) or (N, D) */
+      const char *s = shape + 1;
+      a->count = 1;
+      while (rc == CLT_OK && *s != ')') {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s || errno || a->ndim == 2 || !clt_mul_size(a->count, (size_t)v, &a->count)) {
+          rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: shape %.40s is not (N,) or (N, D)", path,
+                        shape);
+          break;
+        }
+        a->shape[a->ndim++] = (size_t)v;
+        for (s = end; *s == ',' || *s == ' '; s++) {}
+      }
+      if (rc == CLT_OK && (*shape != '(' || a->ndim == 0))
+        rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: shape %.40s is not (N,) or (N, D)", path,
+                      shape);
+    }
+  }
+  free(h);
+  if (rc != CLT_OK) {
+    close(fd);
+    return rc;
+  }
+  a->fd = fd;
+  return CLT_OK;
+}
+
+/* Reads the array's elements (count of them) as doubles into out through
+   a bounded buffer; the element of a Fortran-order (N, D) array lands
+   where C order puts it. */
+static clt_status npy_read(const char *path, const npy *a, void (*put)(void *, size_t, double),
+                           void *user) {
+  enum { CHUNK = 1 << 16 };
+  unsigned char *buf = malloc(CHUNK * a->size);
+  if (!buf) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  size_t rows = a->shape[0], cols = a->ndim == 2 ? a->shape[1] : 1;
+  clt_status rc = CLT_OK;
+  for (size_t done = 0; done < a->count && rc == CLT_OK;) {
+    size_t want = a->count - done < CHUNK ? a->count - done : CHUNK, have = 0;
+    while (have < want * a->size) {
+      ssize_t got = read(a->fd, buf + have, want * a->size - have);
+      if (got <= 0) {
+        rc = clt_fail(NULL, got < 0 ? CLT_ERR_IO : CLT_ERR_FORMAT, "%s: %s", path,
+                      got < 0 ? strerror(errno) : "truncated .npy data");
+        break;
+      }
+      have += (size_t)got;
+    }
+    for (size_t k = 0; rc == CLT_OK && k < want; k++) {
+      unsigned char el[8];
+      for (size_t b = 0; b < a->size; b++)
+        el[b] = buf[k * a->size + (a->swap ? a->size - 1 - b : b)];
+      double v = 0;
+      if (a->kind == 'f' && a->size == 4) { float f; memcpy(&f, el, 4); v = f; }
+      else if (a->kind == 'f') memcpy(&v, el, 8);
+      else if (a->kind == 'u' || a->kind == 'b') {
+        uint64_t u = 0;
+        for (size_t b = 0; b < a->size; b++) u |= (uint64_t)el[b] << (8 * b);
+        v = (double)u;
+      } else {
+        uint64_t u = 0;
+        for (size_t b = 0; b < a->size; b++) u |= (uint64_t)el[b] << (8 * b);
+        if (a->size < 8 && (u >> (8 * a->size - 1) & 1)) u |= ~0ull << (8 * a->size);
+        v = (double)(int64_t)u;
+      }
+      size_t i = done + k;
+      put(user, a->fortran ? (i % rows) * cols + i / rows : i, v);
+    }
+    done += want;
+  }
+  free(buf);
+  return rc;
+}
+
+static bool npy_type_ok(const npy *a, const char *kinds) {
+  if (!strchr(kinds, a->kind)) return false;
+  return a->kind == 'f' ? a->size == 4 || a->size == 8
+                        : a->size == 1 || a->size == 2 || a->size == 4 || a->size == 8;
+}
+
+static void put_float(void *x, size_t i, double v) { ((float *)x)[i] = (float)v; }
+static void put_double(void *x, size_t i, double v) { ((double *)x)[i] = v; }
+
+clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset *out) {
+  if (!x_path || !out)
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_npy: NULL argument");
+  npy a, b = {.fd = -1};
+  CLT_TRY(npy_open(x_path, &a));
+  clt_status rc = CLT_OK;
+  float *x = NULL;
+  double *lab = NULL;
+  int32_t *y = NULL;
+  clt_label_intern names = {0};
+  if (a.ndim != 2 || a.shape[0] == 0 || a.shape[1] == 0)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: features are an (N, D) array with N, D >= 1, "
+                  "not of %d dimension(s)%s", x_path, a.ndim,
+                  a.ndim == 1 ? " (one feature per row: reshape to (N, 1))" : "");
+  else if (!npy_type_ok(&a, "fiu"))
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: features of type %c%zu: float32, float64 or "
+                  "integers (uint8 pixels) are read", x_path, a.kind, a.size);
+  else if (a.count > CLT_DATA_IDX_MAX_ELEMENTS)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %zu values, more than 2^31", x_path, a.count);
+  else if (!(x = malloc(a.count * sizeof *x)))
+    rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", x_path);
+  if (rc == CLT_OK) rc = npy_read(x_path, &a, put_float, x);
+  for (size_t i = 0; rc == CLT_OK && i < a.count; i++)
+    if (!isfinite(x[i]))
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: row %zu, column %zu: %g is not a finite float",
+                    x_path, i / a.shape[1] + 1, i % a.shape[1] + 1, (double)x[i]);
+  if (rc == CLT_OK && y_path) {
+    rc = npy_open(y_path, &b);
+    if (rc == CLT_OK && (b.count != a.shape[0] || (b.ndim == 2 && b.shape[1] != 1)))
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %zu labels of shape (%zu%s) for the %zu rows "
+                    "of %s: labels are (N,) or (N, 1)", y_path, b.count, b.shape[0],
+                    b.ndim == 2 ? ", ..." : ",", a.shape[0], x_path);
+    else if (rc == CLT_OK && !npy_type_ok(&b, "fiub"))
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: labels of type %c%zu: integers (or floats "
+                    "holding integers) are read", y_path, b.kind, b.size);
+    else if (rc == CLT_OK && (!(lab = malloc(b.count * sizeof *lab)) ||
+                              !(y = malloc(b.count * sizeof *y))))
+      rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", y_path);
+    if (rc == CLT_OK) rc = npy_read(y_path, &b, put_double, lab);
+    char where[4200];
+    for (size_t i = 0; rc == CLT_OK && i < b.count; i++) {
+      snprintf(where, sizeof where, "%s: row %zu", y_path, i + 1);
+      if (lab[i] != floor(lab[i]) || !(fabs(lab[i]) < 0x1p53))
+        rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: label %g is not an integer", where, lab[i]);
+      else
+        rc = clt_label_int(&names, (int64_t)lab[i], where, &y[i]);
+    }
+  }
+  if (rc == CLT_OK) {
+    *out = (clt_dataset){.n = a.shape[0], .d = a.shape[1], .x = x, .y = y};
+    clt_label_intern_take(&names, out);
+    x = NULL;
+    y = NULL;
+  }
+  clt_label_intern_free(&names);
+  if (a.fd >= 0) close(a.fd);
+  if (b.fd >= 0) close(b.fd);
+  free(x);
+  free(y);
+  free(lab);
+  return rc;
+}
+
+/* -------------------------------------------------------- recognition */
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Whether the text [s, e) looks like a svmlight line: its second field
+   is INDEX:VALUE or qid:Q. */
+static bool svmlight_line(const char *s, const char *e) {
+  while (s < e && is_space(*s)) s++;
+  while (s < e && !is_space(*s)) s++; /* the label */
+  while (s < e && is_space(*s)) s++;
+  const char *f = s;
+  while (s < e && *s >= '0' && *s <= '9') s++;
+  if (s > f && s < e && *s == ':') return true;
+  return e - f >= 4 && memcmp(f, "qid:", 4) == 0;
+}
+
+clt_status clt_data_sniff(const char *path, clt_data_format *out) {
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return clt_fail(NULL, CLT_ERR_IO, "%s: %s", path, strerror(errno));
+  if (S_ISDIR(st.st_mode)) return *out = CLT_FORMAT_IDX_DIR, CLT_OK;
+  gzFile f;
+  CLT_TRY(clt_data_gz_open(path, &f));
+  char head[4096];
+  int got = gzread(f, head, sizeof head - 1);
+  int raw = gzdirect(f);
+  gzclose(f);
+  if (got < 0) return clt_fail(NULL, CLT_ERR_IO, "%s: cannot read", path);
+  head[got] = '\0';
+  const char *suffix[] = {".svm", ".svmlight", ".libsvm"};
+  if (raw && got >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) return *out = CLT_FORMAT_NPY, CLT_OK;
+  if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 8 && (head[3] == 1 || head[3] == 3))
+    return *out = CLT_FORMAT_IDX_FILE, CLT_OK;
+  for (size_t k = 0; k < sizeof suffix / sizeof suffix[0]; k++) {
+    char gz[16];
+    snprintf(gz, sizeof gz, "%s.gz", suffix[k]);
+    if (ends_with(path, suffix[k]) || ends_with(path, gz)) return *out = CLT_FORMAT_SVMLIGHT, CLT_OK;
+  }
+  *out = CLT_FORMAT_TEXT;
+  if (ends_with(path, ".csv") || ends_with(path, ".csv.gz") || ends_with(path, ".tsv") ||
+      ends_with(path, ".tsv.gz"))
+    return CLT_OK;
+  /* By content: the first line that is not blank or a comment. */
+  for (const char *s = head; *s;) {
+    const char *e = strchr(s, '\n');
+    if (!e) e = s + strlen(s);
+    const char *t = s;
+    while (t < e && is_space(*t)) t++;
+    if (t < e && *t != '#') {
+      if (svmlight_line(s, e)) *out = CLT_FORMAT_SVMLIGHT;
+      break;
+    }
+    s = *e ? e + 1 : e;
+  }
+  return CLT_OK;
+}

@@ -1,0 +1,22 @@
+/* Shared by the data readers (host/data.c, host/data_formats.c). */
+#ifndef CLT_DATA_IMPL_H
+#define CLT_DATA_IMPL_H
+
+#include <stddef.h>
+#include <zlib.h>
+
+#include "cltrain.h"
+
+/* A data file (plain or gzip, read through zlib): a regular file of at
+   most 64 GiB. */
+clt_status clt_data_gz_open(const char *path, gzFile *out);
+
+/* The whole file (plain or gzip) into a NUL-terminated malloc'd buffer;
+   at most 64 GiB of text (a gzip bomb stops there). */
+clt_status clt_data_read_text(const char *path, char **out, size_t *outlen);
+
+/* A printable excerpt of [s, e) into buf (non-printable bytes as '?', a
+   long one cut with "..."), for messages; returns buf. */
+const char *clt_data_excerpt(const char *s, const char *e, char *buf, size_t buflen);
+
+#endif /* CLT_DATA_IMPL_H */
