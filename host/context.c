@@ -134,6 +134,8 @@ clt_status clt_context_create(const clt_context_options *options,
   ctx->be = index == SIZE_MAX ? &clt_ref_backend : devs[index].be;
   snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
            index == SIZE_MAX ? "reference (CPU, double)" : devs[index].info.name);
+  ctx->max_alloc_bytes = index == SIZE_MAX ? UINT64_MAX : devs[index].info.max_alloc_bytes;
+  ctx->global_mem_bytes = index == SIZE_MAX ? UINT64_MAX : devs[index].info.global_mem_bytes;
   if (options && options->record_timings) st = clt_timings_init(ctx);
   if (st == CLT_OK)
     st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index]);
@@ -176,6 +178,14 @@ const char *clt_context_profile(const clt_context *ctx) {
 
 const char *clt_context_device_name(const clt_context *ctx) {
   return ctx ? ctx->device_name : "";
+}
+
+uint64_t clt_context_max_alloc_bytes(const clt_context *ctx) {
+  return ctx ? ctx->max_alloc_bytes : 0;
+}
+
+uint64_t clt_context_global_mem_bytes(const clt_context *ctx) {
+  return ctx ? ctx->global_mem_bytes : 0;
 }
 
 int clt_context_is_reference(const clt_context *ctx) {

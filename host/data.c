@@ -41,7 +41,23 @@ void clt_dataset_free(clt_dataset *ds) {
 /* ------------------------------------------------------------------ */
 /* gzip / plain file reading                                           */
 
-#define READ_CHUNK ((size_t)1 << 30) /* gzread takes an unsigned int */
+/* gzread takes an unsigned int; progress is reported after each chunk. */
+#define READ_CHUNK ((size_t)1 << 24)
+
+static _Thread_local struct {
+  clt_data_progress_fn fn;
+  void *user;
+} g_progress;
+
+void clt_data_set_progress(clt_data_progress_fn fn, void *user) {
+  g_progress.fn = fn;
+  g_progress.user = user;
+}
+
+void clt_data_report(const char *path, uint64_t bytes, uint64_t rows) {
+  if (g_progress.fn)
+    g_progress.fn(g_progress.user, path, bytes, rows);
+}
 /* The most CSV text read from one file (a gzip bomb stops there); the
    file itself is bounded by CLT_FILE_MAX_BYTES. */
 #define CLT_DATA_MAX_CSV_BYTES ((uint64_t)1 << 36)
@@ -90,6 +106,7 @@ static clt_status gz_read_some(gzFile f, void *buf, size_t len, size_t *got,
     if (r == 0)
       break;
     done += (size_t)r;
+    clt_data_report(path, (uint64_t)gztell(f), 0);
   }
   *got = done;
   return CLT_OK;
@@ -346,6 +363,20 @@ bool clt_data_idx_dir_has(const char *dir, int test_split) {
   const char *prefix = test_split ? "t10k" : "train";
   return find_idx(dir, prefix, "images", "idx3", p, sizeof p) ||
          find_idx(dir, prefix, "labels", "idx1", p, sizeof p);
+}
+
+clt_status clt_data_idx_dir_shape(const char *dir, int test_split, size_t *n, size_t *d) {
+  char ip[PATH_BUF];
+  if (!find_idx(dir, test_split ? "t10k" : "train", "images", "idx3", ip, sizeof ip))
+    return clt_fail(NULL, CLT_ERR_IO, "%s: no %s-images-idx3-ubyte[.gz] in this directory", dir,
+                    test_split ? "t10k" : "train");
+  uint32_t dims[3];
+  gzFile f;
+  CLT_TRY(idx_header(ip, 0x803, 3, dims, &f));
+  gzclose(f);
+  *n = dims[0];
+  *d = (size_t)dims[1] * dims[2];
+  return CLT_OK;
 }
 
 clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out) {
@@ -717,6 +748,8 @@ clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
       s = ce + 1;
     }
     n++;
+    if (n % CLT_DATA_REPORT_ROWS == 0)
+      clt_data_report(path, len, n);
     p = next;
   }
   if (n == 0) {
@@ -740,6 +773,7 @@ clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
   *out = (clt_dataset){.n = n, .d = d, .x = x, .y = y};
   clt_label_intern_take(&names, out);
   out->header_line = header_line;
+  clt_data_report(path, len, n);
   x = NULL;
   y = NULL;
   rc = CLT_OK;

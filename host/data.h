@@ -196,6 +196,20 @@ typedef enum clt_data_format {
  * cannot be inspected or read. */
 clt_status clt_data_sniff(const char *path, clt_data_format *out);
 
+/* Progress of the readers above on the calling thread: fn(user, path,
+ * bytes, rows) after every 16 MiB read (bytes: decompressed input so far),
+ * every 65536 rows parsed and at the end (rows so far; 0 while a binary
+ * file is read). fn NULL (the default): no reports. */
+typedef void (*clt_data_progress_fn)(void *user, const char *path, uint64_t bytes,
+                                     uint64_t rows);
+void clt_data_set_progress(clt_data_progress_fn fn, void *user);
+
+/* The rows and features of the data set at path as its header declares
+ * them, without reading it: IDX directories (the idx_split pair) and .npy
+ * files; *known false for the formats whose size is known only once read
+ * (text). Errors as the loaders give them for a bad header. */
+clt_status clt_data_shape(const char *path, int idx_split, size_t *n, size_t *d, bool *known);
+
 /* Synthetic Gaussian blobs, deterministic for a seed (own splitmix64 +
  * Box-Muller; no rand()). Class means: one N(0,1) vector per class, rescaled
  * to Euclidean norm 3 (separable, not trivially). Rows: mean of its class +

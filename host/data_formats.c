@@ -130,6 +130,7 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
       q = te;
     }
     n++;
+    if (n % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, len, n);
   }
   /* The index base: sklearn's "auto" (zero-based when some index is 0). */
   int zero = opt->zero_based >= 0 ? opt->zero_based : ne > 0 && min_index == 0;
@@ -156,6 +157,7 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
     *out = (clt_dataset){.n = n, .d = (size_t)width, .x = x, .y = y};
     clt_label_intern_take(&names, out);
     out->svmlight_base = zero ? '0' : '1';
+    clt_data_report(path, len, n);
     y = NULL;
   }
   clt_label_intern_free(&names);
@@ -304,6 +306,7 @@ static clt_status npy_read(const char *path, const npy *a, void (*put)(void *, s
       put(user, a->fortran ? (i % rows) * cols + i / rows : i, v);
     }
     done += want;
+    clt_data_report(path, (uint64_t)done * a->size, 0);
   }
   free(buf);
   return rc;
@@ -438,5 +441,24 @@ clt_status clt_data_sniff(const char *path, clt_data_format *out) {
     }
     s = *e ? e + 1 : e;
   }
+  return CLT_OK;
+}
+
+clt_status clt_data_shape(const char *path, int idx_split, size_t *n, size_t *d, bool *known) {
+  clt_data_format f;
+  *known = false;
+  CLT_TRY(clt_data_sniff(path, &f));
+  if (f == CLT_FORMAT_IDX_DIR) {
+    CLT_TRY(clt_data_idx_dir_shape(path, idx_split, n, d));
+  } else if (f == CLT_FORMAT_NPY) {
+    npy a;
+    CLT_TRY(npy_open(path, &a));
+    close(a.fd);
+    *n = a.shape[0];
+    *d = a.ndim == 2 ? a.shape[1] : 1;
+  } else {
+    return CLT_OK;
+  }
+  *known = true;
   return CLT_OK;
 }

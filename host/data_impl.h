@@ -3,6 +3,7 @@
 #define CLT_DATA_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <zlib.h>
 
 #include "cltrain.h"
@@ -18,5 +19,13 @@ clt_status clt_data_read_text(const char *path, char **out, size_t *outlen);
 /* A printable excerpt of [s, e) into buf (non-printable bytes as '?', a
    long one cut with "..."), for messages; returns buf. */
 const char *clt_data_excerpt(const char *s, const char *e, char *buf, size_t buflen);
+
+/* Reports a reader's progress to the thread's clt_data_set_progress
+   function, if any; rows are reported every CLT_DATA_REPORT_ROWS. */
+#define CLT_DATA_REPORT_ROWS 65536
+void clt_data_report(const char *path, uint64_t bytes, uint64_t rows);
+
+/* The shape an IDX directory's pair declares, from its images header. */
+clt_status clt_data_idx_dir_shape(const char *dir, int test_split, size_t *n, size_t *d);
 
 #endif /* CLT_DATA_IMPL_H */

@@ -37,6 +37,7 @@ struct clt_context {
   long refs;
   const struct clt_backend *be; /* host/backend.h, chosen in context.c */
   char device_name[256];
+  uint64_t max_alloc_bytes, global_mem_bytes; /* the device's; UINT64_MAX: ref */
   char err[CLT_ERRLEN];
   void *impl; /* the backend's own state of this context */
   /* Reusable float32 buffers for intermediates of composite ops (e.g. the

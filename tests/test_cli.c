@@ -1051,3 +1051,49 @@ Test(cli, resume_restores_every_setting) {
     EXPECT_RUN(2, args, contra[k].message);
   }
 }
+
+/* ------------------------------------------------------ feedback on data */
+
+/* A line per data set read (what, rows, MB/s) and per phase, none with
+   --quiet; data that cannot fit the device is refused before it is read
+   when its header says its size (an IDX file whose header promises more
+   than the file holds is refused for its size, not for its truncation),
+   and after reading otherwise, naming the limit. */
+Test(cli, data_loading_reports_and_refuses_what_cannot_fit) {
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref",
+             "cltrain: read train.csv (delimited text): 600 rows, 2 features, a header line in ");
+  cr_assert_not_null(strstr(out, "cltrain: preprocessed (standardize) in "), "%s", out);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet", NULL);
+  cr_assert_null(strstr(out, "cltrain: read"), "--quiet: %s", out);
+  cr_assert_not_null(strstr(out, "test accuracy"), "the result line stays: %s", out);
+
+  char path[512];
+  snprintf(path, sizeof path, "%s/big", dir);
+  cr_assert_eq(mkdir(path, 0700), 0);
+  const unsigned char images[16] = {0, 0, 8, 3, 0, 0x10, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
+  const unsigned char labels[8] = {0, 0, 8, 1, 0, 0x10, 0, 0};
+  const struct {
+    const char *name;
+    const unsigned char *bytes;
+    size_t len;
+  } files[] = {{"train-images-idx3-ubyte", images, 16}, {"train-labels-idx1-ubyte", labels, 8}};
+  for (size_t k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "%s/big/%s", dir, files[k].name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fwrite(files[k].bytes, 1, files[k].len, f);
+    fclose(f);
+  }
+  EXPECT_RUN(2, "train --data big --device-memory-limit 1G",
+             "--data big (1048576 rows x 784 features) needs a device buffer of 3.3 GB, more "
+             "than --device-memory-limit, 1.1 GB");
+  cr_assert_null(strstr(out, "truncated"), "refused before reading: %s", out);
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --device-memory-limit 4K",
+             "the data (750 rows x 2 features) needs a device buffer of 4.8 KB, more than "
+             "--device-memory-limit, 4.1 KB");
+  EXPECT_RUN(2, "train --data train.csv --device-memory-limit 1000", "--device-memory-limit '1000'");
+  /* each OpenCL device's largest allocation (a reference-only build has none) */
+  EXPECT_RUN(0, "devices", NULL);
+  if (!strstr(out, "no OpenCL device found"))
+    cr_assert_not_null(strstr(out, "largest allocation"), "%s", out);
+}

@@ -41,7 +41,7 @@ size_t clt_cl_discover(clt_found_device *out, size_t cap) {
                  sizeof f->info.version);
       cl_device_type type = 0;
       cl_uint cu = 0;
-      cl_ulong mem = 0;
+      cl_ulong mem = 0, alloc = 0;
       size_t wg = 0;
       clGetDeviceInfo(ids[i], CL_DEVICE_TYPE, sizeof type, &type, NULL);
       clGetDeviceInfo(ids[i], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu,
@@ -50,11 +50,13 @@ size_t clt_cl_discover(clt_found_device *out, size_t cap) {
                       NULL);
       clGetDeviceInfo(ids[i], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg,
                       NULL);
+      clGetDeviceInfo(ids[i], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof alloc, &alloc, NULL);
       f->info.is_gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
       f->info.is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
       f->info.compute_units = cu;
       f->info.global_mem_bytes = mem;
       f->info.max_work_group_size = wg;
+      f->info.max_alloc_bytes = alloc;
     }
   }
   return n;

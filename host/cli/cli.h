@@ -65,6 +65,7 @@ typedef struct clt_cli_data {
   size_t features;          /* --features: svmlight's width; 0 from the file */
   int zero_based;           /* svmlight: -1 detect, 1 (--zero-based) */
   bool no_labels;           /* features only */
+  bool quiet;               /* no progress or line per data set read */
 } clt_cli_data;
 #define CLT_CLI_DATA_INIT {.zero_based = -1}
 #define CLT_CLI_DATA_HELP                                                     \
@@ -86,7 +87,9 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
    with the labels .npy labels (or none), svmlight, or delimited text, as
    clt_data_sniff recognises them; IDX pixels get *scale 1/255, others 1.
    A svmlight file read after a training set like takes its width and
-   index base. 0, or an exit status after a message. */
+   index base. Unless d->quiet, shows the reading's progress on a terminal
+   and prints a line when done (rows, features, MB/s) on stderr. 0, or an
+   exit status after a message. */
 int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
                  const clt_cli_data *d, const clt_dataset *like, int idx_split,
                  clt_dataset *out, float *scale);

@@ -44,9 +44,10 @@ int clt_cmd_devices(int argc, char **argv) {
       printf(",\"name\":");
       clt_json_string(stdout, d->name);
       printf(",\"type\":\"%s\",\"compute_units\":%u,\"global_mem_bytes\":%llu,"
-             "\"max_work_group_size\":%zu,\"version\":",
+             "\"max_alloc_bytes\":%llu,\"max_work_group_size\":%zu,\"version\":",
              d->is_gpu ? "gpu" : d->is_cpu ? "cpu" : "other", d->compute_units,
-             (unsigned long long)d->global_mem_bytes, d->max_work_group_size);
+             (unsigned long long)d->global_mem_bytes, (unsigned long long)d->max_alloc_bytes,
+             d->max_work_group_size);
       clt_json_string(stdout, d->version);
       printf(",\"profile\":");
       const char *profile = clt_device_profile(d);
@@ -64,10 +65,12 @@ int clt_cmd_devices(int argc, char **argv) {
       const clt_device_info *d = &devs[i];
       const char *profile = clt_device_profile(d);
       printf("[%zu] %s%s\n    platform: %s\n    type: %s, compute units: %u, "
-             "global memory: %.1f GiB, max work-group: %zu\n    profile: %s\n    %s\n",
+             "global memory: %.1f GiB, largest allocation: %.1f GiB, max work-group: %zu\n"
+             "    profile: %s\n    %s\n",
              i, d->name, i == pick ? "   <- auto" : "", d->platform,
              d->is_gpu ? "GPU" : d->is_cpu ? "CPU" : "other", d->compute_units,
-             (double)d->global_mem_bytes / (1u << 30), d->max_work_group_size,
+             (double)d->global_mem_bytes / (1u << 30), (double)d->max_alloc_bytes / (1u << 30),
+             d->max_work_group_size,
              profile ? profile : "none (CLT_PROFILE is not cpu, gpu or generic)", d->version);
     }
     printf("auto picks: %s\n",

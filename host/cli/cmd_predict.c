@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "cli.h"
@@ -172,6 +173,8 @@ int clt_cmd_predict(int argc, char **argv) {
     return 2;
   }
   const bool labels = !read.no_labels;
+  /* Its output is often piped: what it read is said on a terminal only. */
+  read.quiet = !isatty(STDERR_FILENO);
   if (out_path) {
     char *target;
     clt_status ot = clt_output_target(NULL, out_path, &target);

@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "internal.h"
+#include "loss_impl.h"
 #include "number.h"
 #include "train.h"
 
@@ -66,6 +67,24 @@ static int real_flag(const char *flag, const char *v, double lo, double hi, doub
   char want[CLT_CLI_WANT];
   return clt_cli_real(v, lo, hi, false, dst, want, sizeof want) ? 0
                                                                  : bad_value("train", flag, v, want);
+}
+
+/* A size in bytes: a whole number with an optional K, M or G (powers of
+   1024), at least 1 KiB. */
+static int bytes_flag(const char *flag, const char *v, uint64_t *dst) {
+  char num[32], want[CLT_CLI_WANT];
+  size_t len = strlen(v);
+  unsigned shift = 0;
+  if (len > 0 && strchr("KMG", v[len - 1]))
+    shift = v[len - 1] == 'K' ? 10 : v[len - 1] == 'M' ? 20 : 30, len--;
+  unsigned long long x;
+  snprintf(num, sizeof num, "%.*s", (int)(len < sizeof num ? len : sizeof num - 1), v);
+  if (len >= sizeof num || !clt_cli_uint(num, 1, 1ull << (50 - shift), &x, want, sizeof want) ||
+      (x << shift) < 1024)
+    return bad_value("train", flag, v, "a size of at least 1024 bytes: a whole number of "
+                                       "bytes, or of K, M or G (1024, 1024^2, 1024^3 bytes)");
+  *dst = (uint64_t)x << shift;
+  return 0;
 }
 
 static int uint_flag(const char *flag, const char *v, unsigned long long lo,
@@ -328,16 +347,10 @@ typedef struct progress_state {
   double t0;
 } progress_state;
 
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int show_progress(void *user, size_t done, size_t total, double loss) {
   progress_state *p = user;
   if (!p->tty) return 0;
-  double el = now_seconds() - p->t0;
+  double el = clt_now() - p->t0;
   double rate = el > 0 ? (double)done / el : 0;
   double eta = rate > 0 ? (double)(total - done) / rate : 0;
   fprintf(stderr, "\r\033[Kepoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f samples/s  ETA %.1f s",
@@ -421,6 +434,8 @@ static void train_usage(FILE *f) {
           "  --init-std F           initial W ~ F*N(0,1), 0 for W = 0 (default 0.001)\n"
           "  --seed N               (default 0)\n"
           "  --device auto|gpu|cpu|ref|NAME\n"
+          "  --device-memory-limit N[K|M|G]   refuse data that needs more device memory\n"
+          "                         (default: the device's; see cltrain devices)\n"
           "  --val F|PATH           validation set: a fraction F in (0, 1) of the training\n"
           "                         set held out (stratified, from --seed), or a data set\n"
           "                         like --test; its loss and accuracy every epoch\n"
@@ -446,6 +461,7 @@ typedef struct train_args {
   const char *loss, *optim, *schedule, *prep, *device, *checkpoint, *resume,
       *metrics, *plot, *val, *val_labels, *class_weight;
   size_t early_stop; /* epochs without validation improvement; 0: never */
+  uint64_t memory_limit; /* --device-memory-limit; 0: the device's own */
   char best[4096];   /* the best validation epoch's checkpoint, or "" */
   double lr, l1, l2, warmup, init_std;
   int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile;
@@ -519,6 +535,9 @@ static int parse_train(int argc, char **argv, train_args *a) {
     else if (strcmp(f, "--metrics") == 0) a->metrics = v;
     else if (strcmp(f, "--plot") == 0) a->plot = v;
     else if (strcmp(f, "--val") == 0) a->val = v;
+    else if (strcmp(f, "--device-memory-limit") == 0) {
+      if ((rc = bytes_flag(f, v, &a->memory_limit))) return rc;
+    }
     else if (strcmp(f, "--early-stop") == 0) {
       unsigned long long x;
       if ((rc = uint_flag(f, v, 1, 1000000, &x))) return rc;
@@ -943,6 +962,103 @@ static int resolve_classes(const train_args *a, const clt_checkpoint *ck, clt_da
   return 0;
 }
 
+/* ------------------------------------------------------- device memory */
+
+/* What data sets need on the device: the trainer's X (rows x features),
+   labels and, for the losses that compare scores with values, one-hot
+   targets (rows x classes), in float32 and int32; its largest buffer and
+   all together, in bytes. */
+typedef struct mem_need {
+  double largest, total;
+} mem_need;
+
+/* bytes in words, "12.3 MB" (powers of 1000). */
+static void fmt_bytes(double bytes, char out[32]) {
+  static const char *const unit[] = {"bytes", "KB", "MB", "GB", "TB"};
+  size_t k = 0;
+  while (bytes >= 1000 && k < 4) bytes /= 1000, k++;
+  snprintf(out, 32, k ? "%.1f %s" : "%.0f %s", bytes, unit[k]);
+}
+
+static void need_set(mem_need *m, size_t n, size_t d, size_t c) {
+  double x = 4.0 * (double)n * (double)d, t = 4.0 * (double)n * (double)c;
+  if (x > m->largest) m->largest = x;
+  if (t > m->largest) m->largest = t;
+  m->total += x + t + 4.0 * (double)n;
+}
+
+/* 0, or 2 after a message when need does not fit ctx's device (or the
+   limit --device-memory-limit sets): what the data is, what it needs, the
+   limit and what helps. */
+static int check_fits(const train_args *a, const clt_context *ctx, const char *what,
+                      const mem_need *need) {
+  double alloc = (double)clt_context_max_alloc_bytes(ctx);
+  double mem = (double)clt_context_global_mem_bytes(ctx);
+  bool limited = a->memory_limit && (double)a->memory_limit < alloc;
+  if (limited) alloc = mem = (double)a->memory_limit;
+  const bool one = need->largest > alloc;
+  if (!one && need->total <= mem) return 0;
+  char needed[32], size[32], limit[512];
+  fmt_bytes(one ? need->largest : need->total, needed);
+  fmt_bytes(one ? alloc : mem, size);
+  if (limited)
+    snprintf(limit, sizeof limit, "--device-memory-limit, %s", size);
+  else
+    snprintf(limit, sizeof limit, "%s of %s, %s (cltrain devices shows it)",
+             one ? "the largest allocation" : "the memory", clt_context_device_name(ctx), size);
+  fprintf(stderr,
+          "cltrain train: %s needs %s of %s, more than %s: train on a device with more "
+          "memory (--device ref uses host memory) or on fewer rows\n",
+          what, one ? "a device buffer" : "device memory", needed, limit);
+  return 2;
+}
+
+/* Before reading: --data and the test set whose headers say their size
+   (IDX, .npy); 0 or 2. */
+static int check_headers(const train_args *a, const clt_context *ctx) {
+  char fmnist[4096];
+  const char *data = a->data.data;
+  if (strcmp(data, "fashion-mnist") == 0)
+    data = clt_data_find_fashion_mnist(fmnist, sizeof fmnist) == CLT_OK ? fmnist : NULL;
+  clt_data_format f;
+  bool idx_test = !a->data.test && data && clt_data_sniff(data, &f) == CLT_OK &&
+                  f == CLT_FORMAT_IDX_DIR && clt_data_idx_dir_has(data, 1);
+  const struct {
+    const char *flag, *path;
+    int split;
+  } sets[] = {{"--data ", data, 0},
+              {a->data.test ? "--test " : "its t10k pair", a->data.test ? a->data.test : idx_test ? data : NULL, 1}};
+  mem_need need = {0};
+  char what[8400] = "";
+  for (size_t k = 0; k < 2; k++) {
+    size_t n, d;
+    bool known = false;
+    const char *path = sets[k].path;
+    if (!path || strncmp(path, "synthetic:", 10) == 0 ||
+        clt_data_shape(path, sets[k].split, &n, &d, &known) != CLT_OK || !known)
+      continue; /* the loader says what is wrong with a bad header */
+    need_set(&need, n, d, 0);
+    size_t used = strlen(what);
+    snprintf(what + used, sizeof what - used, "%s%s%s (%zu rows x %zu features)",
+             used ? " with " : "", sets[k].flag, k && !a->data.test ? "" : path, n, d);
+  }
+  return what[0] ? check_fits(a, ctx, what, &need) : 0;
+}
+
+/* After reading, every set with its classes; 0 or 2. */
+static int check_loaded(const train_args *a, const clt_context *ctx, const clt_dataset *train,
+                        const clt_dataset *test, const clt_dataset *val) {
+  const bool one_hot = !(clt_loss_target(a->loss_kind) & CLT_TARGET_LABELS);
+  mem_need need = {0};
+  const clt_dataset *sets[] = {train, test, val};
+  for (size_t k = 0; k < 3; k++)
+    need_set(&need, sets[k]->n, sets[k]->d, one_hot ? train->classes : 0);
+  char what[256];
+  snprintf(what, sizeof what, "the data (%zu rows x %zu features%s)",
+           train->n + test->n + val->n, train->d, one_hot ? " and its one-hot targets" : "");
+  return check_fits(a, ctx, what, &need);
+}
+
 static void on_signal(int sig) {
   clt_output_abandon();
   signal(sig, SIG_DFL);
@@ -968,47 +1084,59 @@ int clt_cmd_train(int argc, char **argv) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
 
+  /* Everything the run holds, released at out. */
+  clt_checkpoint ck = {0};
+  clt_context *ctx = NULL;
+  clt_dataset train = {0}, test = {0}, val = {0};
+  clt_labels classes = {0};
+  float scale, *class_weight = NULL;
+  clt_prep_stats prep = {0};
+  clt_trainer *tr = NULL;
+  a.data.read.quiet = a.quiet;
+
   /* A resume takes its settings from the checkpoint first: they decide
      how the data is read (the seed of synthetic data) and trained. */
-  clt_checkpoint ck = {0};
   bool resuming = a.resume != NULL;
   if (resuming) {
     clt_status cst = clt_checkpoint_load(NULL, a.resume, &ck);
     if (cst != CLT_OK) return clt_cli_failed("train", "--resume ", cst);
-    if ((rc = resume_args(&a, &ck))) goto out_ck;
+    if ((rc = resume_args(&a, &ck))) goto out;
   }
-  clt_dataset train = {0}, test = {0}, val = {0};
-  clt_labels classes = {0};
-  float scale, *class_weight = NULL;
-  if ((rc = load_data("train", &a.data, &train, &test, &scale))) goto out_ck;
-  if (a.val && (rc = load_validation(&a, &train, &val))) goto out_data;
+  /* The device first: data that cannot fit it is refused before it is
+     read where its header says its size. */
+  if ((rc = clt_cli_context("train", a.device, a.profile, &ctx))) goto out;
+  if ((rc = check_headers(&a, ctx))) goto out;
+  if ((rc = load_data("train", &a.data, &train, &test, &scale))) goto out;
+  if (a.val && (rc = load_validation(&a, &train, &val))) goto out;
   if ((rc = resolve_classes(&a, resuming ? &ck : NULL, &train, &test, &val, &classes)))
-    goto out_data;
-  if ((rc = split_validation(&a, &train, &val))) goto out_data;
+    goto out;
+  if ((rc = split_validation(&a, &train, &val))) goto out;
+  if ((rc = check_loaded(&a, ctx, &train, &test, &val))) goto out;
   if (!test.n && !val.n)
     fprintf(stderr, "cltrain train: note: no test or validation set (--test, --val): the "
                     "model is evaluated on no held-out data\n");
   clt_train_options opt;
-  if ((rc = build_options(&a, &train, &opt, &class_weight))) goto out_data;
-  if (resuming && (rc = resume_class_weight(&a, &ck, &opt))) goto out_data;
+  if ((rc = build_options(&a, &train, &opt, &class_weight))) goto out;
+  if (resuming && (rc = resume_class_weight(&a, &ck, &opt))) goto out;
 
-  clt_prep_stats prep = {0};
+  double t_prep = clt_now();
   if (resuming) {
-    if ((rc = resume_prep(&a, &ck, train.d, &prep))) goto out_data;
+    if ((rc = resume_prep(&a, &ck, train.d, &prep))) goto out;
   } else {
     clt_status st = clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep);
     if (st != CLT_OK) {
       rc = clt_cli_failed("train", "", st);
-      goto out_data;
+      goto out;
     }
   }
   clt_prep_apply(&prep, &train);
   clt_prep_apply(&prep, &test);
   clt_prep_apply(&prep, &val);
+  if (!a.quiet)
+    fprintf(stderr, "cltrain: preprocessed (%s%s) in %.2f s\n", name_of(prep_names, (int)prep.mode),
+            resuming ? ", the checkpoint's statistics" : "", clt_now() - t_prep);
 
-  clt_context *ctx = NULL;
-  if ((rc = clt_cli_context("train", a.device, a.profile, &ctx))) goto out_prep;
-  clt_trainer *tr = NULL;
+  double t_upload = clt_now();
   clt_status st = clt_trainer_create(ctx, &opt, &train, test.n ? &test : NULL, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
   if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
@@ -1018,14 +1146,17 @@ int clt_cmd_train(int argc, char **argv) {
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: --resume %s: %s\n", a.resume, clt_last_error(ctx));
       rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO || st == CLT_ERR_INVALID_ARG ? 2 : 1;
-      goto out_trainer;
+      goto out;
     }
   }
   if (st != CLT_OK) {
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
     rc = 1;
-    goto out_trainer;
+    goto out;
   }
+  if (!a.quiet)
+    fprintf(stderr, "cltrain: uploaded the data and compiled the kernels in %.2f s\n",
+            clt_now() - t_upload);
 
   FILE *metrics = NULL;
   char tmp_metrics[] = "/tmp/cltrain-metrics-XXXXXX";
@@ -1041,13 +1172,13 @@ int clt_cmd_train(int argc, char **argv) {
     if (append && metrics_to_epoch(a.metrics, clt_trainer_epochs_done(tr)) != 0) {
       fprintf(stderr, "cltrain train: --metrics %s: %s\n", a.metrics, strerror(errno));
       rc = 2;
-      goto out_trainer;
+      goto out;
     }
     metrics = fopen(metrics_path, append ? "a" : "w");
     if (!metrics) {
       fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
       rc = 2;
-      goto out_trainer;
+      goto out;
     }
     if (!append)
       fprintf(metrics, "epoch,step,train_loss,test_loss,test_accuracy,seconds,samples_per_second%s\n",
@@ -1081,7 +1212,7 @@ int clt_cmd_train(int argc, char **argv) {
   }
   while (rc == 0 && clt_trainer_epochs_done(tr) < opt.epochs) {
     ps.epoch = clt_trainer_epochs_done(tr) + 1;
-    ps.t0 = now_seconds();
+    ps.t0 = clt_now();
     st = clt_trainer_epoch(tr, show_progress, &ps, &es);
     if (ps.tty) fprintf(stderr, "\r\033[K");
     if (st != CLT_OK) {
@@ -1231,18 +1362,15 @@ int clt_cmd_train(int argc, char **argv) {
            clt_trainer_epochs_done(tr), seconds, seconds > 0 ? (double)trained / seconds : 0.0);
     if (a.profile && clt_cli_print_timings(stdout, ctx) != 0) rc = 1;
   }
-out_trainer:
+out:
   clt_trainer_destroy(tr);
-  clt_context_destroy(ctx);
-out_prep:
   clt_prep_free(&prep);
-out_data:
   clt_dataset_free(&train);
   clt_dataset_free(&test);
   clt_dataset_free(&val);
   clt_labels_free(&classes);
   free(class_weight);
-out_ck:
+  clt_context_destroy(ctx);
   clt_checkpoint_free(&ck);
   return rc;
 }

@@ -4,9 +4,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "data.h"
+#include "internal.h"
+
+/* What a load has read so far, drawn on a terminal at most ten times a
+   second. */
+typedef struct load_progress {
+  bool tty;
+  double t0, drawn;
+  uint64_t bytes, rows;
+} load_progress;
+
+static void on_progress(void *user, const char *path, uint64_t bytes, uint64_t rows) {
+  load_progress *p = user;
+  if (bytes > p->bytes) p->bytes = bytes;
+  if (rows > p->rows) p->rows = rows;
+  double now = clt_now();
+  if (!p->tty || now - p->drawn < 0.1) return;
+  p->drawn = now;
+  fprintf(stderr, "\r\033[Kreading %s: %.1f MB", path, (double)p->bytes / 1e6);
+  if (p->rows) fprintf(stderr, ", %llu rows", (unsigned long long)p->rows);
+  fprintf(stderr, ", %.1f MB/s", (double)p->bytes / 1e6 / (now - p->t0 > 0 ? now - p->t0 : 1));
+  fflush(stderr);
+}
 
 int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_data *d) {
   const char *f = argv[*i];
@@ -84,12 +107,15 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
             prefix, path, format_name(fmt), unused);
     return 2;
   }
+  load_progress lp = {.tty = !d->quiet && isatty(STDERR_FILENO), .t0 = clt_now()};
+  clt_data_set_progress(on_progress, &lp);
   switch (fmt) {
   case CLT_FORMAT_IDX_DIR:
     st = clt_data_load_idx_dir(dir, idx_split, out);
     *scale = 1.0f / 255.0f;
     break;
   case CLT_FORMAT_IDX_FILE:
+    clt_data_set_progress(NULL, NULL);
     fprintf(stderr, "cltrain %s: %s%s is one IDX file: name the directory that holds the "
                     "images and labels files\n", cmd, prefix, path);
     return 2;
@@ -115,7 +141,18 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     st = clt_data_load_csv(path, &o, out);
   }
   }
+  clt_data_set_progress(NULL, NULL);
+  if (lp.tty) fprintf(stderr, "\r\033[K");
   if (st != CLT_OK) return clt_cli_failed(cmd, prefix, st);
+  /* One line per data set read: what, how much and how fast. */
+  double secs = clt_now() - lp.t0;
+  if (!d->quiet)
+    fprintf(stderr, "cltrain: read %s (%s%s): %zu rows, %zu features%s in %.2f s, %.1f MB at "
+                    "%.1f MB/s\n", path, format_name(fmt),
+            fmt != CLT_FORMAT_IDX_DIR ? "" : idx_split ? ", its t10k pair" : ", its train pair",
+            out->n, out->d,
+            out->header_line ? ", a header line" : "", secs, (double)lp.bytes / 1e6,
+            secs > 0 ? (double)lp.bytes / 1e6 / secs : 0.0);
   if (d->no_labels && out->y) {
     free(out->y);
     out->y = NULL;

@@ -89,6 +89,11 @@ CLT_API clt_status clt_context_create(const clt_context_options *options,
 CLT_API void clt_context_destroy(clt_context *ctx); /* NULL is fine */
 /* "reference (CPU, double)" or the OpenCL device name. */
 CLT_API const char *clt_context_device_name(const clt_context *ctx);
+/* The largest single tensor and all tensors together that ctx's device
+   can hold, in bytes (CL_DEVICE_MAX_MEM_ALLOC_SIZE, CL_DEVICE_GLOBAL_MEM_SIZE);
+   UINT64_MAX on the reference backend, which allocates host memory. */
+CLT_API uint64_t clt_context_max_alloc_bytes(const clt_context *ctx);
+CLT_API uint64_t clt_context_global_mem_bytes(const clt_context *ctx);
 /* The context's tuning profile (clt_device_profile), or "reference". */
 CLT_API const char *clt_context_profile(const clt_context *ctx);
 /* 1 for the reference backend, 0 for OpenCL. */
@@ -137,6 +142,7 @@ typedef struct clt_device_info {
   unsigned compute_units;
   uint64_t global_mem_bytes;
   size_t max_work_group_size;
+  uint64_t max_alloc_bytes; /* the largest single buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE) */
 } clt_device_info;
 
 /* Fills up to cap entries (out may be NULL when cap is 0) and sets *count
