@@ -60,7 +60,8 @@ def parse_args():
 
 
 def train_run(args, optim, batch, epochs, seed, workdir):
-    """One run: the per-epoch rows of `cltrain train --metrics` as dicts."""
+    """One run: the per-epoch rows of `cltrain train --metrics` as dicts (the
+    cells of a set the run did not have, empty in the file, left out)."""
     cfg = CLTRAIN_RECIPE[optim]
     metrics = os.path.join(workdir, f"{optim}_{batch}_{seed}.csv")
     cmd = [args.cltrain, "train", "--data", args.data, "--loss", "cross-entropy",
@@ -77,7 +78,7 @@ def train_run(args, optim, batch, epochs, seed, workdir):
     if res.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: exit {res.returncode}\n{res.stderr}")
     with open(metrics) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
 def summarize(rows):

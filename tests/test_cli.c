@@ -35,6 +35,7 @@ static int cltrain_redirected(const char *args, const char *redirect) {
 }
 
 static int cltrain(const char *args) { return cltrain_redirected(args, ""); }
+static int cltrain_argv(char *const argv[], const char *clt_device);
 
 #define EXPECT_RUN(code, args, needle)                                        \
   do {                                                                        \
@@ -314,6 +315,37 @@ Test(cli, plot_draws_a_png) {
   cr_assert_eq(fread(magic, 1, 8, f), 8);
   fclose(f);
   cr_assert(memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
+}
+
+/* An SVG for a name ending .svg, with the validation and test curves, the
+   learning rate and a title naming the data set, the loss and the
+   optimizer: the data set's name is only text, never gnuplot's script. */
+Test(cli, plot_draws_an_svg_with_every_curve_and_a_title) {
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+    cr_skip_test("gnuplot is not installed");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cp %s/train.csv \"%s/t'; system('touch pwned_t'); x='.csv\"", dir,
+           dir);
+  cr_assert_eq(system(cmd), 0);
+  char *const argv[] = {"cltrain", "train", "--data", "t'; system('touch pwned_t'); x='.csv",
+                        "--test", "test.csv", "--val", "0.2", "--epochs", "3", "--device",
+                        "ref", "--quiet", "--loss", "hinge", "--plot", "curves.svg", NULL};
+  cr_assert_eq(cltrain_argv(argv, NULL), 0, "%s", out);
+  char path[256];
+  snprintf(path, sizeof path, "%s/curves.svg", dir);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "no %s:\n%s", path, out);
+  static char svg[1 << 20];
+  size_t n = fread(svg, 1, sizeof svg - 1, f);
+  svg[n] = '\0';
+  fclose(f);
+  cr_assert_not_null(strstr(svg, "<svg"), "not an SVG");
+  const char *want[] = {"validation", "test", "learning rate", "hinge, adamw lr 0.01",
+                        "system("};
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+    cr_assert_not_null(strstr(svg, want[k]), "the SVG lacks '%s'", want[k]);
+  snprintf(path, sizeof path, "%s/pwned_t", dir);
+  cr_assert_neq(access(path, F_OK), 0, "the data set's name was interpreted");
 }
 
 /* Runs the tool in dir with an argument vector (no shell) and CLT_DEVICE
@@ -835,8 +867,12 @@ Test(cli, validation_early_stop_and_best_checkpoint) {
   FILE *f = fopen(path, "r");
   cr_assert_not_null(f);
   cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert_str_eq(line, "epoch,step,train_loss,test_loss,test_accuracy,seconds,"
+                         "samples_per_second,val_loss,val_accuracy,train_accuracy,lr\n");
+  /* every cell filled: a test and a validation set, the training accuracy */
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert_null(strstr(line, ",,"), "%s", line);
   fclose(f);
-  cr_assert_not_null(strstr(line, ",val_loss,val_accuracy\n"), "%s", line);
 
   EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --epochs 10 --val 0.2 "
                 "--early-stop 1 --optim sgd --lr 0 --json --checkpoint v.ckpt",

@@ -94,9 +94,18 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
                  const clt_cli_data *d, const clt_dataset *like, int idx_split,
                  clt_dataset *out, float *scale);
 
-/* Draws the metrics CSV at csv as loss and accuracy curves into the PNG at
-   png with gnuplot; neither path is ever interpreted by gnuplot or a
-   shell. 0, or -1 after a message on stderr naming png. */
-int clt_cli_plot(const char *csv, const char *png);
+/* What a plot shows: its title (any text; it never reaches gnuplot's
+   script) and which sets the metrics hold beside the training set's. */
+typedef struct clt_cli_plot_info {
+  const char *title;
+  bool val, test;
+} clt_cli_plot_info;
+
+/* Draws the metrics CSV at csv (train's columns) with gnuplot into out, an
+   SVG when its name ends with .svg, else a PNG: loss and accuracy of the
+   training, validation and test sets and the learning rate, per epoch, the
+   legends below the curves. Neither path nor the title is ever interpreted
+   by gnuplot or a shell. 0, or -1 after a message on stderr naming out. */
+int clt_cli_plot(const char *csv, const char *out, const clt_cli_plot_info *info);
 
 #endif

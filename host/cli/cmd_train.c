@@ -449,7 +449,8 @@ static void train_usage(FILE *f) {
           "                         every setting it records; a flag that contradicts\n"
           "                         one is refused\n"
           "  --metrics FILE.csv     one row per epoch\n"
-          "  --plot FILE.png        loss and accuracy curves (gnuplot)\n"
+          "  --plot FILE.png|FILE.svg   loss and accuracy of the training, validation and\n"
+          "                         test sets and the learning rate per epoch (gnuplot)\n"
           "  --json                 one JSON object as the last line of stdout\n"
           "  --quiet                no per-epoch lines (the result line stays)\n"
           "  --profile              after training, the device time of every kernel,\n"
@@ -1180,9 +1181,10 @@ int clt_cmd_train(int argc, char **argv) {
       rc = 2;
       goto out;
     }
+    /* Every column always, a set's cells empty without it. */
     if (!append)
-      fprintf(metrics, "epoch,step,train_loss,test_loss,test_accuracy,seconds,samples_per_second%s\n",
-              a.val ? ",val_loss,val_accuracy" : "");
+      fprintf(metrics, "epoch,step,train_loss,test_loss,test_accuracy,seconds,"
+                       "samples_per_second,val_loss,val_accuracy,train_accuracy,lr\n");
   }
 
   progress_state ps = {.tty = isatty(STDERR_FILENO) && !a.quiet && !a.json,
@@ -1225,9 +1227,19 @@ int clt_cmd_train(int argc, char **argv) {
     }
     seconds += es.seconds;
     trained += train.n;
+    /* The training set's accuracy where the run keeps curves or watches a
+       validation set: one more pass over it, outside the epoch's time. */
+    double train_acc = NAN, train_eval_loss;
+    if ((metrics || val.n) &&
+        (st = clt_trainer_evaluate_split(tr, true, &train_eval_loss, &train_acc)) != CLT_OK) {
+      fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
+      rc = 1;
+      break;
+    }
     if (!a.quiet && !a.json) {
       printf("epoch %3zu/%zu  step %6llu  train loss %.4f  ", es.epoch, opt.epochs,
              (unsigned long long)es.step, es.train_loss);
+      if (isfinite(train_acc)) printf("train acc %.4f  ", train_acc);
       if (val.n) printf("val loss %.4f  val acc %.4f  ", es.val_loss, es.val_accuracy);
       if (test.n) printf("test loss %.4f  test acc %.4f  ", es.test_loss, es.test_accuracy);
       printf("%.2f s  %.0f samples/s\n", es.seconds, es.samples_per_second);
@@ -1242,14 +1254,15 @@ int clt_cmd_train(int argc, char **argv) {
       rc = 1;
       break;
     }
-    /* Without a test set its cells are empty. */
-    char test_cells[64] = ",";
+    /* Without a test or validation set its cells are empty. */
+    char test_cells[64] = ",", val_cells[64] = ",";
     if (test.n) snprintf(test_cells, sizeof test_cells, "%.9g,%.6f", es.test_loss, es.test_accuracy);
-    if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%s,%.6f,%.1f", es.epoch,
+    if (val.n) snprintf(val_cells, sizeof val_cells, "%.9g,%.6f", es.val_loss, es.val_accuracy);
+    if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%s,%.6f,%.1f,%s,%.6f,%.9g\n", es.epoch,
                             (unsigned long long)es.step, es.train_loss, test_cells,
-                            es.seconds, es.samples_per_second) < 0 ||
-                    (a.val && fprintf(metrics, ",%.9g,%.6f", es.val_loss, es.val_accuracy) < 0) ||
-                    fputc('\n', metrics) == EOF || fflush(metrics) != 0)) {
+                            es.seconds, es.samples_per_second, val_cells, train_acc,
+                            clt_schedule_lr(&opt.schedule, es.step ? es.step - 1 : 0)) < 0 ||
+                    fflush(metrics) != 0)) {
       fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
       rc = 1;
       break;
@@ -1288,7 +1301,20 @@ int clt_cmd_train(int argc, char **argv) {
     fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
     rc = 1;
   }
-  if (rc == 0 && a.plot && clt_cli_plot(metrics_path, a.plot) != 0) rc = 1;
+  if (rc == 0 && a.plot) {
+    /* The title: the data set, the loss, the optimizer and its settings. */
+    char title[1024];
+    const char *slash = strrchr(a.data.data, '/');
+    int n = snprintf(title, sizeof title, "%s: %s, %s lr %g, batch %zu, %zu epochs, %s schedule",
+                     slash && slash[1] ? slash + 1 : a.data.data, clt_loss_kind_name(opt.loss.kind),
+                     a.optim, opt.schedule.base_lr, opt.batch, opt.epochs,
+                     name_of(schedule_names, a.sched));
+    if (n > 0 && (size_t)n < sizeof title && (opt.reg.l1 > 0 || opt.reg.l2 > 0))
+      snprintf(title + n, sizeof title - (size_t)n, ", l1 %g, l2 %g", (double)opt.reg.l1,
+               (double)opt.reg.l2);
+    const clt_cli_plot_info info = {.title = title, .val = val.n > 0, .test = test.n > 0};
+    if (clt_cli_plot(metrics_path, a.plot, &info) != 0) rc = 1;
+  }
   if (metrics_path == tmp_metrics) unlink(tmp_metrics);
   /* The training set's accuracy, for --json or a run without held-out
      data: one pass after training. */

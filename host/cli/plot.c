@@ -5,7 +5,9 @@
    gnuplot runs there (fork + execvp with an argument vector) on a script
    that names only metrics.csv and plot.png, and the PNG is then copied to
    the user's path by this process. So a path holding $(...), backticks,
-   quotes, semicolons or newlines is only ever a file name. */
+   quotes, semicolons or newlines is only ever a file name. The title (it
+   names the data set) is written to title.txt, which gnuplot reads as
+   data: no text the user gave is ever part of the script. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,19 +19,53 @@
 
 #include "cli.h"
 
-static const char plot_script[] =
-    "set terminal pngcairo size 900,420 noenhanced\n"
-    "set output 'plot.png'\n"
-    "set datafile separator ','\n"
-    "set key autotitle columnhead\n"
-    "set multiplot layout 1,2\n"
-    "set xlabel 'epoch'\n"
-    "set title 'loss'\n"
-    "plot 'metrics.csv' using 1:3 with linespoints title 'train', "
-    "'' using 1:4 with linespoints title 'test'\n"
-    "set title 'test accuracy'\n"
-    "plot 'metrics.csv' using 1:5 with linespoints title 'test accuracy'\n"
-    "unset multiplot\n";
+static int write_text(const char *path, const char *text);
+
+/* The script for the metrics' columns (host/cli/cmd_train.c): 1 epoch,
+   3 train_loss, 4 test_loss, 5 test_accuracy, 8 val_loss, 9 val_accuracy,
+   10 train_accuracy, 11 lr; curves of absent sets left out (gnuplot
+   refuses a column with no value). Only these fixed fragments go in. */
+#define CURVE " with linespoints pointsize 0.5 title "
+
+/* "plot" of the training column and, when present, the validation and
+   test ones, appended to s at *at. */
+static void plot_sets(char *s, size_t len, size_t *at, int train, int val, int test,
+                      const clt_cli_plot_info *info) {
+  int n = snprintf(s + *at, len - *at, "plot 'metrics.csv' using 1:%d" CURVE "'train'", train);
+  if (n > 0) *at += (size_t)n;
+  if (info->val && (n = snprintf(s + *at, len - *at, ", '' using 1:%d" CURVE "'validation'", val)) > 0)
+    *at += (size_t)n;
+  if (info->test && (n = snprintf(s + *at, len - *at, ", '' using 1:%d" CURVE "'test'", test)) > 0)
+    *at += (size_t)n;
+  if ((n = snprintf(s + *at, len - *at, "\n")) > 0) *at += (size_t)n;
+}
+
+static int write_script(const char *path, const clt_cli_plot_info *info, bool svg) {
+  char s[2048];
+  size_t at = (size_t)snprintf(s, sizeof s,
+      "set datafile separator \"\\t\"\n"
+      "stats 'title.txt' using (t = strcol(1), 0) nooutput\n"
+      "set datafile separator ','\n"
+      "set terminal %s size 1350,460 noenhanced\n"
+      "set output 'plot.%s'\n"
+      "set key autotitle columnhead\n"
+      "set key below horizontal\n"
+      "set grid\n"
+      "set xlabel 'epoch'\n"
+      "set multiplot layout 1,3 title t\n"
+      "set title 'loss'\n",
+      svg ? "svg" : "pngcairo", svg ? "svg" : "png");
+  plot_sets(s, sizeof s, &at, 3, 8, 4, info);
+  at += (size_t)snprintf(s + at, sizeof s - at, "set title 'accuracy'\nset yrange [*:1]\n");
+  plot_sets(s, sizeof s, &at, 10, 9, 5, info);
+  at += (size_t)snprintf(s + at, sizeof s - at,
+                         "set yrange [*:*]\n"
+                         "set title 'learning rate (last step of each epoch)'\n"
+                         "plot 'metrics.csv' using 1:11 with lines title 'lr'\n"
+                         "unset multiplot\n");
+  if (at >= sizeof s) return errno = EOVERFLOW, -1;
+  return write_text(path, s);
+}
 
 /* Exit status of the child when execvp finds no gnuplot (the shell's). */
 #define NO_GNUPLOT 127
@@ -117,7 +153,17 @@ static int run_gnuplot(const char *dir, char *first, size_t firstlen) {
   return status;
 }
 
-int clt_cli_plot(const char *csv, const char *png) {
+/* The title as one line of printable text (anything else becomes a
+   space), for title.txt. */
+static void title_line(const char *title, char *out, size_t len) {
+  size_t k = 0;
+  for (; title[k] && k + 2 < len; k++)
+    out[k] = (unsigned char)title[k] < 0x20 || title[k] == 0x7f ? ' ' : title[k];
+  out[k++] = '\n';
+  out[k] = '\0';
+}
+
+int clt_cli_plot(const char *csv, const char *png, const clt_cli_plot_info *info) {
   const char *tmp = getenv("TMPDIR");
   char dir[4096];
   int n = snprintf(dir, sizeof dir, "%s/cltrain-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -126,14 +172,18 @@ int clt_cli_plot(const char *csv, const char *png) {
             strerror(errno));
     return -1;
   }
-  char data[4200], script[4200], image[4200];
+  const bool svg = clt_cli_ends_with(png, ".svg");
+  char data[4200], script[4200], image[4200], title_path[4200], title[1024];
   snprintf(data, sizeof data, "%s/metrics.csv", dir);
   snprintf(script, sizeof script, "%s/script.gp", dir);
-  snprintf(image, sizeof image, "%s/plot.png", dir);
+  snprintf(image, sizeof image, "%s/plot.%s", dir, svg ? "svg" : "png");
+  snprintf(title_path, sizeof title_path, "%s/title.txt", dir);
+  title_line(info->title, title, sizeof title);
 
   int rc = -1;
   const char *which = NULL;
-  if (copy_file(csv, data, &which) != 0 || write_text(script, plot_script) != 0) {
+  if (copy_file(csv, data, &which) != 0 || write_text(title_path, title) != 0 ||
+      write_script(script, info, svg) != 0) {
     fprintf(stderr, "cltrain train: --plot %s: %s: %s\n", png, which ? which : script,
             strerror(errno));
     goto out;
@@ -157,6 +207,7 @@ int clt_cli_plot(const char *csv, const char *png) {
   }
 out:
   unlink(image);
+  unlink(title_path);
   unlink(script);
   unlink(data);
   rmdir(dir);
