@@ -336,8 +336,7 @@ static clt_status parse(const clt_context *ctx, const char *path, size_t len,
       ck->prep.std[j] = clt_rbuf_f64(&r);
     }
   }
-  CLT_TRY(ck->version >= 3 ? parse_settings(ctx, path, &r, ck)
-                           : clt_labels_identity(ck->c, &ck->labels));
+  if (ck->version >= 3) CLT_TRY(parse_settings(ctx, path, &r, ck));
   CLT_TRY(ck->version == 1 ? parse_v1_model(ctx, path, &r, ck, bias)
                            : parse_v2_tensors(ctx, path, &r, ck));
   ck->optim_len = (size_t)clt_rbuf_u64(&r);
@@ -345,6 +344,10 @@ static clt_status parse(const clt_context *ctx, const char *path, size_t len,
     return clt_fail(ctx, CLT_ERR_FORMAT, "%s: truncated checkpoint", path);
   ck->optim_state = ck->file + r.pos;
   CLT_TRY(check_params(ctx, path, ck));
+  /* Older versions name their classes by number: C is known to be the
+     tensors' (which the file holds) only now. */
+  if (ck->version < 3 && clt_labels_identity(ck->c, &ck->labels) != CLT_OK)
+    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   return check_values(ctx, path, ck);
 }
 

@@ -167,7 +167,9 @@ typedef struct clt_svmlight_options {
  * index - 1. The width is opt->features, or the largest index (+1 when
  * zero-based); svmlight_base says which base was used, so that a test file
  * is read with the training file's. Errors name the file, line and
- * column; more than 2^31 values (rows x width) are refused. */
+ * column; more than 2^31 values (rows x width) are refused, and beyond
+ * 2^24 values a file that holds fewer than one in 1024 (held densely, it
+ * would waste gigabytes). */
 clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
                                   clt_dataset *out);
 

@@ -150,6 +150,15 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
     rc = clt_fail(NULL, CLT_ERR_FORMAT,
                   "%s: %zu rows of %llu features are too many values to hold densely "
                   "(at most 2^31)", path, n, (unsigned long long)width);
+  /* Held densely, a file of a few very wide rows would take gigabytes
+     (a file of 14 bytes can name feature 7e8): below one value in 1024
+     cells, beyond 64 MiB, it is refused. */
+  if (rc == CLT_OK && cells > ((size_t)1 << 24) && cells / 1024 > ne + n)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                  "%s: %zu rows x %llu features hold %zu values: held densely they would take "
+                  "%.1f GB; data this sparse is not supported (narrow it with --features if "
+                  "the wide indices are a mistake)",
+                  path, n, (unsigned long long)width, ne, 4.0 * (double)cells / 1e9);
   float *x = rc == CLT_OK ? calloc(cells ? cells : 1, sizeof *x) : NULL;
   if (rc == CLT_OK && !x) rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   if (rc == CLT_OK) {
@@ -236,7 +245,7 @@ static clt_status npy_open(const char *path, npy *a) {
       a->swap = order == '>' && size > 1;
       a->fortran = strncmp(fo, "True", 4) == 0;
       /* (N,) or (N, D) */
-      const char *s = shape + 1;
+      const char *s = *shape == '(' ? shape + 1 : ")";
       a->count = 1;
       while (rc == CLT_OK && *s != ')') {
         char *end;

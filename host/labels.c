@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,9 +83,14 @@ clt_status clt_label_cell(clt_label_intern *t, const char *s, const char *e,
   char ex[40];
   switch (clt_parse_number(s, e, &v)) {
   case CLT_NUMBER_NONE:
+    /* A name is text: no NUL or other control character. */
+    for (const char *p = s; p < e; p++)
+      if ((unsigned char)*p < 0x20 || *p == 0x7f)
+        return clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' holds a control character", where,
+                        clt_data_excerpt(s, e, ex, sizeof ex));
     return interned(intern(t, s, (size_t)(e - s)), where, id);
   case CLT_NUMBER_FINITE:
-    if (v == (double)(int64_t)v && v > -0x1p53 && v < 0x1p53)
+    if (v > -0x1p53 && v < 0x1p53 && v == floor(v))
       return clt_label_int(t, (int64_t)v, where, id);
     clt_data_excerpt(s, e, ex, sizeof ex);
     return clt_fail(NULL, CLT_ERR_FORMAT,

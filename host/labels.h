@@ -24,7 +24,8 @@ typedef struct clt_label_intern {
    "+3" are "3"); any other text is the label itself. Refused with
    CLT_ERR_FORMAT ("WHERE: label 'X' ..."; where says where the cell is,
    e.g. "f.csv: line 4"): an empty cell, a number that is not an integer
-   (scikit-learn's "continuous" targets), a non-finite one. */
+   (scikit-learn's "continuous" targets), a non-finite one, a text with a
+   control character (NUL included). */
 clt_status clt_label_cell(clt_label_intern *t, const char *s, const char *e,
                           const char *where, int32_t *id);
 /* The same for an integer label (.npy label arrays). */

@@ -788,7 +788,8 @@ Test(data, csv_bad_labels) {
   } bad[] = {{"1,2\n2.5,3\n", "line 2: label '2.5' is a number that is not an integer"},
              {"1,2\n1e300,3\n", "not an integer"},
              {"1,2\nnan,3\n", "line 2: label 'nan' is not finite"},
-             {"1,2\n ,3\n", "line 2: empty label"}};
+             {"1,2\n ,3\n", "line 2: empty label"},
+             {"1,2\nc\001t,3\n", "line 2: label 'c?t' holds a control character"}};
   clt_dataset ds = sentinel();
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     const char *p = write_text("label.csv", bad[k].text);
@@ -1324,6 +1325,8 @@ Test(data, svmlight_errors_name_line_and_column) {
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "no data lines");
   p = write_text("e8.svm", "1.5 1:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "not an integer");
+  p = write_text("e9.svm", "1 700000000:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "held densely they would take 2.8 GB");
   check_sentinel(&ds);
 }
 

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Build and run the libFuzzer harnesses for the data loaders, the
-# checkpoint and model loader and the tool's number parser.
+# Build and run the libFuzzer harnesses for the data loaders (IDX, CSV,
+# svmlight and .npy), the checkpoint and model loader, the tool's number
+# parser and its commands.
 #
 #   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
 #
@@ -35,10 +36,11 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe" -o "$out/probe" >/dev/nu
 fi
 
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-for h in idx csv numbers model cli; do
+for h in idx csv formats numbers model cli; do
   echo "fuzz: building fuzz_$h"
   # the loaders record their errors through host/status.c
-  src="$root/host/data.c $root/host/fileio.c $root/host/status.c"
+  src="$root/host/data.c $root/host/data_formats.c $root/host/labels.c $root/host/fileio.c \
+    $root/host/status.c"
   [ "$h" = numbers ] && src="$root/host/cli/numbers.c"
   # the model loader needs the library's front ends and reference backend
   [ "$h" = model ] && src="$(ls "$root"/host/*.c "$root"/host/ref/*.c) -DCLT_HAVE_OPENCL=0 \
@@ -60,7 +62,8 @@ u16le() { oct $(($1 & 255)); oct $((($1 >> 8) & 255)); }
 be32() { oct $((($1 >> 24) & 255)); oct $((($1 >> 16) & 255)); oct $((($1 >> 8) & 255)); oct $(($1 & 255)); }
 
 ci="$out/corpus_idx"; cc="$out/corpus_csv"; cn="$out/corpus_numbers"; tmp="$out/seedtmp"
-mkdir -p "$ci" "$cc" "$cn" "$tmp"
+cf="$out/corpus_formats"
+mkdir -p "$ci" "$cc" "$cn" "$cf" "$tmp"
 for v in 0.1 1e-320 1e30 ' -1' -1 +7 0x1p3 inf nan 18446744073709551616 007 1.5e+6; do
   printf '%s' "$v" > "$cn/seed_$(printf '%s' "$v" | od -An -tx1 | tr -d ' \n')"
 done
@@ -83,6 +86,20 @@ printf 'y,a,b\n1,2,3\n0,4,x5\n' > "$cc/seed_bad_cell"
 printf '1,2,3\n0,4\n' > "$cc/seed_ragged"
 printf '"label",x\n-1,inf\n2.5,nan\n1,0x1p3\n' > "$cc/seed_odd"
 printf '\357\273\2771,2\n0,3\n' > "$cc/seed_bom"
+printf 'setosa,1,2\nvirginica,3,4\n-1,5,6\n' > "$cc/seed_text_labels"
+# svmlight: selector byte even, then the base/width byte
+printf '\000\003# c\n+1 qid:3 1:0.5 3:-2 # t\n-1 2:4\nspam\n' > "$cf/seed_svm"
+printf '\000\001 0 0:1 4:2\n1 1:3\n' > "$cf/seed_svm_zero"
+# .npy: selector byte odd, labels flag, 2-byte length of the features file
+npy() { # descr shape data-bytes (octal escapes)
+  h="{'descr': '$1', 'fortran_order': False, 'shape': $2, }"
+  pad=$(( (64 - (10 + ${#h} + 1) % 64) % 64 )); hl=$(( ${#h} + pad + 1 ))
+  printf '\223NUMPY\001\000'; u16le "$hl"; printf '%s' "$h"; printf "%${pad}s\n" ''
+  printf "$3"
+}
+npy '<f4' '(1, 2)' '\000\000\200\077\000\000\000\100' > "$tmp/x.npy"
+npy '<i8' '(1,)' '\007\000\000\000\000\000\000\000' > "$tmp/y.npy"
+{ printf '\001\001'; u16le "$(wc -c < "$tmp/x.npy")"; cat "$tmp/x.npy" "$tmp/y.npy"; } > "$cf/seed_npy"
 rm -rf "$tmp" "$probe" "$out/probe"
 
 cat > "$out/csv.dict" <<'DICT'
@@ -143,7 +160,9 @@ printf '\001--help' > "$ccl/seed_help"
            --profile --quiet --resume --samples --schedule --seed --test --threshold \
            --warmup --weight-decay --model --help --momentum --betas --eps \
            --clip-grad-norm --out --proba --no-labels --format npz safetensors \
-           --val --early-stop \
+           --val --early-stop --labels --test-labels --val-labels --label-column \
+           --delimiter --features --zero-based --class-weight --label-smoothing --margin \
+           --hinge-p --huber-delta --device-memory-limit balanced last tab \
            synthetic: fashion-mnist cross-entropy \
            hinge adamw lars lamb cosine standardize ref cpu gpu; do
     printf '"%s"\n' "$f"
@@ -151,7 +170,7 @@ printf '\001--help' > "$ccl/seed_help"
   printf '"\\x0a"\n'
 } > "$out/cli.dict"
 
-for h in idx csv numbers model cli; do
+for h in idx csv formats numbers model cli; do
   corpus="$out/corpus_$h"
   dict=""
   [ "$h" = csv ] && dict="-dict=$out/csv.dict"

@@ -1,0 +1,93 @@
+/* libFuzzer harness for the svmlight and .npy readers and the format
+ * recognition (see tests/fuzz/README.md). The input's first byte picks the
+ * reader: even, svmlight (the next byte's low bits the index base and a
+ * width to force); odd, .npy features and, after a 2-byte length, their
+ * labels. A success must be a consistent data set; a refusal names the
+ * file and leaves the output alone. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, pwrite */
+#endif
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "fuzz_file.h"
+
+static const char *g_x, *g_y;
+static int g_fx = -1, g_fy = -1;
+
+static void check_failure(clt_status rc, const clt_dataset *ds) {
+  if (rc != CLT_ERR_FORMAT && rc != CLT_ERR_OUT_OF_MEMORY && rc != CLT_ERR_IO)
+    abort();
+  const char *e = clt_last_error(NULL);
+  if (ds->x || ds->y || ds->n || ds->names || (!strstr(e, g_x) && !strstr(e, g_y)))
+    abort();
+}
+
+static void check_success(const clt_dataset *ds, bool labels) {
+  if (ds->n == 0 || ds->d == 0 || !ds->x || (labels && (!ds->y || !ds->names)))
+    abort();
+  for (size_t i = 0; i < ds->n * ds->d; i++)
+    if (!isfinite(ds->x[i]))
+      abort();
+  if (labels && clt_data_check_labels(ds, ds->classes, "fuzz"))
+    abort();
+  for (size_t k = 0; labels && k < ds->classes; k++)
+    for (size_t j = 0; j < k; j++)
+      if (strcmp(ds->names[j], ds->names[k]) == 0)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (g_fx < 0) {
+    g_fx = fuzz_temp("fmt_x", &g_x);
+    g_fy = fuzz_temp("fmt_y", &g_y);
+  }
+  if (size < 2)
+    return 0;
+  clt_dataset ds = {0};
+  clt_status rc;
+  clt_data_format f;
+  if (data[0] % 2 == 0) {
+    fuzz_put(g_fx, data + 2, size - 2);
+    clt_svmlight_options o = {.zero_based = (data[1] & 3) == 3 ? -1 : (data[1] & 1),
+                              .features = (size_t)(data[1] >> 2)};
+    rc = clt_data_load_svmlight(g_x, &o, &ds);
+    if (rc == CLT_OK) {
+      check_success(&ds, true);
+      if (o.features && ds.d != o.features)
+        abort();
+      if (ds.svmlight_base != '0' && ds.svmlight_base != '1')
+        abort();
+    }
+  } else {
+    if (size < 4)
+      return 0;
+    size_t xlen = (size_t)data[2] | (size_t)data[3] << 8;
+    if (xlen > size - 4)
+      xlen = size - 4;
+    fuzz_put(g_fx, data + 4, xlen);
+    fuzz_put(g_fy, data + 4 + xlen, size - 4 - xlen);
+    bool labels = data[1] & 1;
+    rc = clt_data_load_npy(g_x, labels ? g_y : NULL, &ds);
+    if (rc == CLT_OK)
+      check_success(&ds, labels);
+    size_t n, d;
+    bool known;
+    if (clt_data_shape(g_x, 0, &n, &d, &known) == CLT_OK && rc == CLT_OK &&
+        (!known || n != ds.n || d != ds.d))
+      abort();
+  }
+  if (rc != CLT_OK)
+    check_failure(rc, &ds);
+  clt_dataset_free(&ds);
+  if (clt_data_sniff(g_x, &f) != CLT_OK)
+    abort();
+  return 0;
+}
