@@ -26,3 +26,11 @@ PY
 # predict on the default device: float32 scores there, float64 in the check
 "$cltrain" predict --model model.ckpt --data test.csv --proba --out pred.csv >/dev/null
 "$py" "$here/export_check.py" model.ckpt.npz model.safetensors test.csv pred.csv
+# text labels: the classes travel as strings
+awk -F, 'BEGIN { split("owl,cat,dog,emu", n, ",") } NR == 1 { print; next }
+         { $1 = n[int($1) + 1]; print }' OFS=, train.csv > named.csv
+"$cltrain" train --data named.csv --epochs 2 --device ref --quiet --checkpoint named.ckpt
+"$cltrain" export --model named.ckpt --format npz --out named.npz
+"$cltrain" export --model named.ckpt --format safetensors --out named.safetensors
+"$cltrain" predict --model named.ckpt --data named.csv --proba --out named_pred.csv >/dev/null
+"$py" "$here/export_check.py" --labels named.npz named.safetensors named_pred.csv owl,cat,dog,emu
