@@ -226,12 +226,14 @@ clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val) {
   return st;
 }
 
-clt_status clt_trainer_evaluate_split(clt_trainer *tr, bool train, double *loss,
+clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *loss,
                                       double *accuracy) {
-  if (!train && !tr->Xt)
-    return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no test set");
-  return clt_trainer_evaluate(tr, train ? tr->X : tr->Xt, train ? tr->y : tr->yt, loss,
-                              accuracy);
+  clt_tensor *X = split == CLT_SPLIT_TRAIN ? tr->X : split == CLT_SPLIT_TEST ? tr->Xt : tr->Xv;
+  clt_tensor *y = split == CLT_SPLIT_TRAIN ? tr->y : split == CLT_SPLIT_TEST ? tr->yt : tr->yv;
+  if (!X)
+    return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no %s set",
+                    split == CLT_SPLIT_TEST ? "test" : "validation");
+  return clt_trainer_evaluate(tr, X, y, loss, accuracy);
 }
 
 /* Runs every kernel of a step and of an evaluation once, so that the

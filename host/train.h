@@ -78,10 +78,10 @@ const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
    epoch into the stats' val_loss and val_accuracy. */
 clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val);
 
-/* Loss and accuracy of the current model on the training set (train) or
-   the test set (!train) it was made with (CLT_ERR_INVALID_ARG without
-   one). */
-clt_status clt_trainer_evaluate_split(clt_trainer *tr, bool train, double *loss,
+/* Loss and accuracy of the current model on one of the sets it was made
+   with (CLT_ERR_INVALID_ARG for a test or validation set it lacks). */
+typedef enum clt_split { CLT_SPLIT_TRAIN, CLT_SPLIT_TEST, CLT_SPLIT_VAL } clt_split;
+clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *loss,
                                       double *accuracy);
 
 /* Loss and accuracy of the current model on X (N,D) against labels y. */

@@ -850,6 +850,10 @@ Test(cli, resume_of_a_finished_run_and_without_checkpoint) {
   cr_assert_eq(stat(path, &after), 0);
   cr_assert(before.st_size == after.st_size && before.st_mtime == after.st_mtime &&
                 before.st_ino == after.st_ino, "the resumed file was rewritten");
+  /* without a test set, the validation set's accuracy, never a NaN */
+  EXPECT_RUN(0, "train --data train.csv --val test.csv --device ref --epochs 2 --resume f.ckpt",
+             "validation accuracy ");
+  cr_assert_null(strstr(out, "nan"), "%s", out);
 }
 
 /* Validation: --val F holds out a stratified fraction of the training set
@@ -1062,6 +1066,12 @@ Test(cli, resume_restores_every_setting) {
   cr_assert(strncmp(straight, resumed, upto) == 0, "straight %s\nresumed %s", straight,
             resumed);
   cr_assert_not_null(strstr(out, "\"class_weight\":[1,2,1]"), "%s", out);
+  /* a decaying schedule resumes from its base rate, not the last step's */
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --quiet --epochs 2 "
+                "--lr 0.03 --schedule cosine --checkpoint cos.ckpt", NULL);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --json --epochs 3 "
+                "--resume cos.ckpt", "\"schedule\":\"cosine\"");
+  cr_assert_not_null(strstr(out, "\"lr\":0.03,"), "%s", out);
   /* the epochs it was started with are done */
   EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --resume rs.ckpt",
              "already holds the 2 epochs");

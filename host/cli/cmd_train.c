@@ -661,7 +661,12 @@ static int build_options(const train_args *a, const clt_dataset *train,
     o->optim.lr = small ? 1e-2f : 7e-4f;
     o->optim.weight_decay = 5e-2f;
   }
-  if (a->have_lr) o->optim.lr = (float)a->lr;
+  /* A resume's optimizer is its record's, under the base learning rate of
+     its schedule (the record holds the last step's; a checkpoint older
+     than version 3 has no schedule: the flags' or the default). */
+  const float lr = a->have_lr ? (float)a->lr : o->optim.lr;
+  if (a->have_resumed_optim) o->optim = a->resumed_optim;
+  o->optim.lr = lr;
   for (size_t k = 0; k < OF_COUNT; k++) {
     const struct optim_flag *of = &optim_flags[k];
     if (!a->have_optim[k]) continue;
@@ -672,7 +677,6 @@ static int build_options(const train_args *a, const clt_dataset *train,
     *of_field(&o->optim, of->field) = (float)a->optim_val[k][0];
     if (of->field2) *of_field(&o->optim, of->field2) = (float)a->optim_val[k][1];
   }
-  if (a->have_resumed_optim) o->optim = a->resumed_optim;
   size_t batch = a->have_batch ? a->batch : small ? 32 : 256;
   o->batch = batch == 0 || batch > n_train ? n_train : batch;
   size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
@@ -1194,7 +1198,7 @@ int clt_cmd_train(int argc, char **argv) {
             "cltrain: %zu training rows, %zu test rows, %zu features, %zu classes; "
             "%s, %s, lr %g, batch %zu, %zu epochs on %s\n",
             train.n, test.n, train.d, train.classes, a.loss, optim_cli_name(&a),
-            (double)opt.optim.lr, opt.batch, opt.epochs, clt_context_device_name(ctx));
+            opt.schedule.base_lr, opt.batch, opt.epochs, clt_context_device_name(ctx));
   clt_epoch_stats es = {.train_loss = NAN, .first_loss = NAN, .val_loss = NAN,
                         .val_accuracy = NAN};
   double seconds = 0, best_val = INFINITY;
@@ -1205,8 +1209,11 @@ int clt_cmd_train(int argc, char **argv) {
   if (clt_trainer_epochs_done(tr) == opt.epochs) {
     fprintf(stderr, "cltrain train: --resume %s already holds the %zu epochs asked for: "
                     "nothing to train (raise --epochs to continue)\n", a.resume, opt.epochs);
-    st = test.n ? clt_trainer_evaluate_split(tr, false, &es.test_loss, &es.test_accuracy)
+    st = test.n ? clt_trainer_evaluate_split(tr, CLT_SPLIT_TEST, &es.test_loss,
+                                             &es.test_accuracy)
                 : CLT_OK;
+    if (st == CLT_OK && val.n)
+      st = clt_trainer_evaluate_split(tr, CLT_SPLIT_VAL, &es.val_loss, &es.val_accuracy);
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
       rc = 1;
@@ -1231,7 +1238,7 @@ int clt_cmd_train(int argc, char **argv) {
        validation set: one more pass over it, outside the epoch's time. */
     double train_acc = NAN, train_eval_loss;
     if ((metrics || val.n) &&
-        (st = clt_trainer_evaluate_split(tr, true, &train_eval_loss, &train_acc)) != CLT_OK) {
+        (st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &train_eval_loss, &train_acc)) != CLT_OK) {
       fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
       rc = 1;
       break;
@@ -1296,7 +1303,7 @@ int clt_cmd_train(int argc, char **argv) {
             "cltrain train: warning: the training loss %.4g is within 5%% of its start, "
             "%.4g: the model has barely trained; raise --lr (now %g) or --epochs (now %zu), "
             "or lower --batch (now %zu)\n",
-            es.train_loss, es.first_loss, (double)opt.optim.lr, opt.epochs, opt.batch);
+            es.train_loss, es.first_loss, opt.schedule.base_lr, opt.epochs, opt.batch);
   if (metrics && fclose(metrics) != 0 && rc == 0) {
     fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
     rc = 1;
@@ -1320,7 +1327,7 @@ int clt_cmd_train(int argc, char **argv) {
      data: one pass after training. */
   double train_eval_loss = NAN, train_accuracy = NAN;
   if (rc == 0 && (a.json || (!test.n && !val.n)) &&
-      clt_trainer_evaluate_split(tr, true, &train_eval_loss, &train_accuracy) != CLT_OK) {
+      clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &train_eval_loss, &train_accuracy) != CLT_OK) {
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
     rc = 1;
   }
