@@ -46,14 +46,14 @@ static bool takes_labels(clt_loss_kind k) {
 
 /* One-hot (N,C) float targets for the losses that compare scores with
    values; for KL the one-hot rows are probability distributions. */
-static float *one_hot(const clt_dataset *ds, size_t c) {
+static float *one_hot(const clt_train_data *ds, size_t c) {
   float *t = calloc(ds->n * c, sizeof *t);
   if (t)
     for (size_t i = 0; i < ds->n; i++) t[i * c + (size_t)ds->y[i]] = 1.0f;
   return t;
 }
 
-static clt_status upload(clt_context *ctx, const clt_dataset *ds, size_t c,
+static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c,
                          bool labels, clt_tensor **X, clt_tensor **y,
                          clt_tensor **T) {
   CLT_TRY(clt_tensor_create(ctx, ds->n, ds->d, CLT_FLOAT32, X));
@@ -86,10 +86,22 @@ void clt_trainer_destroy(clt_trainer *tr) {
 
 static clt_status warm_up(clt_trainer *tr);
 
+/* Every label of ds in [0, c). */
+static clt_status check_labels(clt_context *ctx, const clt_train_data *ds, size_t c,
+                               const char *what) {
+  for (size_t i = 0; i < ds->n; i++)
+    if (ds->y[i] < 0 || (size_t)ds->y[i] >= c)
+      return clt_fail(ctx, CLT_ERR_LABEL, "%s set: label %ld at row %zu is outside [0, %zu)",
+                      what, (long)ds->y[i], i, c);
+  return CLT_OK;
+}
+
 clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
-                              const clt_dataset *train,
-                              const clt_dataset *test, clt_trainer **out) {
+                              const clt_train_data *train,
+                              const clt_train_data *test, clt_trainer **out) {
   if (!ctx || !opt || !train || !out) return CLT_ERR_INVALID_ARG;
+  if (!train->x || !train->y || (test && test->n && (!test->x || !test->y)))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "trainer: a data set without values or labels");
   if (test && test->n == 0) test = NULL;
   if (train->n == 0 || (test && train->d != test->d))
     return clt_fail(ctx, CLT_ERR_SHAPE,
@@ -100,13 +112,17 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   if (!isfinite(opt->init_std) || opt->init_std < 0)
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                     "init_std must be finite and >= 0 (got %g)", opt->init_std);
+  size_t classes = test && test->classes > train->classes ? test->classes : train->classes;
+  if (classes == 0) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "trainer: 0 classes");
+  CLT_TRY(check_labels(ctx, train, classes, "training"));
+  if (test) CLT_TRY(check_labels(ctx, test, classes, "test"));
   clt_trainer *tr = calloc(1, sizeof *tr);
   if (!tr) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "trainer");
   tr->ctx = ctx;
   tr->opt = *opt;
   tr->n = train->n;
   tr->d = train->d;
-  tr->c = test && test->classes > train->classes ? test->classes : train->classes;
+  tr->c = classes;
   tr->n_test = test ? test->n : 0;
   if (tr->opt.batch == 0 || tr->opt.batch > tr->n) tr->opt.batch = tr->n;
   tr->label_target = takes_labels(opt->loss.kind);
@@ -152,6 +168,14 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
 }
 
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr) { return tr->optim; }
+
+clt_status clt_trainer_params(clt_trainer *tr, float *W, float *b) {
+  if (!tr || !W) return CLT_ERR_INVALID_ARG;
+  /* The linear model's parameters: W, then b when it has one. */
+  CLT_TRY(clt_tensor_read(tr->model->value[0], W, tr->d * tr->c * 4));
+  if (b && tr->model->nparams > 1) CLT_TRY(clt_tensor_read(tr->model->value[1], b, tr->c * 4));
+  return CLT_OK;
+}
 
 size_t clt_trainer_epochs_done(const clt_trainer *tr) {
   return tr->epochs_done;
@@ -212,11 +236,12 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
   return CLT_OK;
 }
 
-clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val) {
-  if (val->d != tr->d || val->n == 0)
+clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val) {
+  if (!val || !val->x || !val->y || val->d != tr->d || val->n == 0)
     return clt_fail(tr->ctx, CLT_ERR_SHAPE, "validation set %zux%zu does not match %zu features",
                     val->n, val->d, tr->d);
   if (tr->Xv) return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
+  CLT_TRY(check_labels(tr->ctx, val, tr->c, "validation"));
   clt_status st = upload(tr->ctx, val, tr->c, tr->label_target, &tr->Xv, &tr->yv, &tr->Tv);
   if (st != CLT_OK) {
     clt_tensor *made[] = {tr->Xv, tr->yv, tr->Tv};

@@ -1,6 +1,7 @@
-/* The training loop: a linear classifier trained on a device-resident data
-   set by minibatch SGD-family optimizers (internal API, used by the CLI and
-   the benchmarks).
+/* The training loop's internal side: a linear classifier trained on a
+   device-resident data set by minibatch SGD-family optimizers. Its public
+   part (create, epoch, parameters) is in cltrain.h; here are what the tool
+   adds: preprocessing statistics, class labels, checkpoints, evaluations.
 
    The training and test sets are uploaded once. Each epoch draws a seeded
    permutation (uploaded once per epoch, N*4 bytes), and every minibatch is
@@ -21,62 +22,11 @@ typedef enum clt_preprocess {
   CLT_PREPROCESS_STANDARDIZE  /* subtract the mean, divide by the std */
 } clt_preprocess;
 
-typedef struct clt_train_options {
-  clt_loss_desc loss;
-  clt_reg_desc reg;
-  clt_optim_desc optim;
-  clt_schedule schedule; /* base_lr is optim.lr; total steps filled in */
-  size_t batch;          /* rows per step; 0 means the whole training set */
-  size_t epochs;
-  uint64_t seed;
-  bool bias;             /* a separate bias vector b (1,C) */
-  double init_std;       /* W ~ init_std * N(0, 1); 0: W = 0 */
-  /* C weights of the classes for the loss (its class_weight, which the
-     trainer uploads), or NULL; loss.class_weight itself is ignored. */
-  const float *class_weight;
-} clt_train_options;
+/* Besides the public trainer (cltrain.h): */
 
-typedef struct clt_epoch_stats {
-  size_t epoch;           /* 1-based, counting resumed epochs */
-  uint64_t step;          /* optimizer steps so far */
-  double train_loss;      /* mean minibatch loss (with penalty) over the epoch */
-  double test_loss, test_accuracy;
-  double val_loss, val_accuracy; /* NaN without a validation set */
-  double seconds;         /* this epoch, training and evaluation */
-  double first_loss;      /* the run's first minibatch loss, before any
-                             update (NaN when the run was resumed) */
-  double samples_per_second;
-} clt_epoch_stats;
-
-/* Called every few steps inside an epoch: steps done in this epoch, steps
-   per epoch, last minibatch loss. Return non-zero to stop early. */
-typedef int (*clt_progress_fn)(void *user, size_t done, size_t total,
-                               double loss);
-
-typedef struct clt_trainer clt_trainer;
-
-/* Uploads train and test (already preprocessed by the caller with
-   clt_prep_apply) and initialises W (opt->init_std) and b = 0. test may
-   be NULL: the epochs then report no test figures (NaN). */
-clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
-                              const clt_dataset *train,
-                              const clt_dataset *test, clt_trainer **out);
-void clt_trainer_destroy(clt_trainer *tr);
-
-/* One epoch: the steps, then evaluation on the test set. A non-finite loss
-   stops at once with CLT_ERR_NONFINITE, clt_last_error naming the step and
-   the learning rate, and the parameters as they were before that step's
-   update is not guaranteed: keep checkpoints. */
-clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
-                             void *user, clt_epoch_stats *stats);
-size_t clt_trainer_epochs_done(const clt_trainer *tr);
 /* The trainer's optimizer: after clt_trainer_load, the hyper-parameters
    the checkpoint holds. */
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
-
-/* A validation set (preprocessed as the others) evaluated after every
-   epoch into the stats' val_loss and val_accuracy. */
-clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_dataset *val);
 
 /* Loss and accuracy of the current model on one of the sets it was made
    with (CLT_ERR_INVALID_ARG for a test or validation set it lacks). */
@@ -88,6 +38,11 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
 clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                                 const clt_tensor *y, double *loss,
                                 double *accuracy);
+
+/* A data set of the loaders (data.h) as the trainer takes it. */
+static inline clt_train_data clt_train_data_of(const clt_dataset *ds) {
+  return (clt_train_data){ds->n, ds->d, ds->classes, ds->x, ds->y};
+}
 
 /* Checkpoints: weights, bias, optimizer state, schedule position, RNG
    state, preprocessing statistics; written atomically. Loading checks the

@@ -53,7 +53,8 @@ static clt_train_options options(clt_loss_kind loss, clt_optim_kind optim,
 static clt_trainer *trainer(clt_context *ctx, const clt_train_options *o,
                             run *r) {
   clt_trainer *tr = NULL;
-  cr_assert_eq(clt_trainer_create(ctx, o, &r->train, &r->test, &tr), CLT_OK,
+  const clt_train_data train = clt_train_data_of(&r->train), test = clt_train_data_of(&r->test);
+  cr_assert_eq(clt_trainer_create(ctx, o, &train, &test, &tr), CLT_OK,
                "%s", clt_last_error(ctx));
   clt_trainer_set_prep(tr, &r->prep);
   return tr;
@@ -157,8 +158,8 @@ Test(train, initial_weights_follow_init_std) {
       clt_train_options o = base;
       o.init_std = bad[k];
       clt_trainer *tr = NULL;
-      cr_assert_eq(clt_trainer_create(ctx, &o, &r.train, &r.test, &tr),
-                   CLT_ERR_INVALID_ARG);
+      const clt_train_data train = clt_train_data_of(&r.train), test = clt_train_data_of(&r.test);
+      cr_assert_eq(clt_trainer_create(ctx, &o, &train, &test, &tr), CLT_ERR_INVALID_ARG);
       cr_assert_null(tr);
       cr_assert(strstr(clt_last_error(ctx), "init_std"), "%s", clt_last_error(ctx));
     }
@@ -387,4 +388,53 @@ Test(train, divergence_found_by_the_evaluation_is_reported_as_such) {
   }
   free(path);
   free_data(&r);
+}
+
+/* The public trainer from host arrays alone: a test set is optional (its
+   figures NaN without one), labels outside [0, classes) are refused before
+   anything is uploaded, and the parameters come back as trained. */
+Test(train, public_trainer_from_host_arrays) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  enum { N = 90, D = 3, C = 3 };
+  float x[N * D];
+  int32_t y[N];
+  for (int i = 0; i < N; i++) {
+    y[i] = i % C;
+    tu_fill_uniform(x + i * D, D, (uint64_t)i + 1, -0.5f, 0.5f);
+    x[i * D + y[i]] += 3.0f;
+  }
+  const clt_train_data data = {.n = N, .d = D, .classes = C, .x = x, .y = y};
+  for (size_t s = 0; s < nd; s++) {
+    clt_context *ctx = tu_context(specs[s]);
+    clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAM, 0.05, 16, 5, N);
+    clt_trainer *tr = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &data, NULL, &tr), CLT_OK, "%s",
+                 clt_last_error(ctx));
+    clt_epoch_stats st;
+    for (int e = 0; e < 5; e++)
+      cr_assert_eq(clt_trainer_epoch(tr, NULL, NULL, &st), CLT_OK, "%s", clt_last_error(ctx));
+    cr_assert(isnan(st.test_loss) && isnan(st.test_accuracy), "no test set, no figures");
+    cr_assert(st.train_loss < 0.5 * st.first_loss, "trained: %g from %g", st.train_loss,
+              st.first_loss);
+    cr_assert_eq(clt_trainer_epochs_done(tr), 5);
+    float W[D * C], b[C];
+    cr_assert_eq(clt_trainer_params(tr, W, b), CLT_OK);
+    for (int k = 0; k < C; k++) /* each class's own feature weighs most for it */
+      for (int j = 0; j < C; j++)
+        if (j != k) cr_assert_gt(W[k * C + k], W[k * C + j], "W[%d][%d]", k, j);
+    clt_trainer_destroy(tr);
+
+    int32_t bad[N];
+    memcpy(bad, y, sizeof bad);
+    bad[7] = C;
+    const clt_train_data wrong = {.n = N, .d = D, .classes = C, .x = x, .y = bad};
+    tr = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &wrong, NULL, &tr), CLT_ERR_LABEL);
+    cr_assert_null(tr);
+    cr_assert(strstr(clt_last_error(ctx), "label 3 at row 7"), "%s", clt_last_error(ctx));
+    cr_assert_eq(clt_trainer_create(ctx, &o, &data, &wrong, &tr), CLT_ERR_LABEL);
+    cr_assert(strstr(clt_last_error(ctx), "test set"), "%s", clt_last_error(ctx));
+    clt_context_destroy(ctx);
+  }
 }

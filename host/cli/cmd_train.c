@@ -1142,10 +1142,12 @@ int clt_cmd_train(int argc, char **argv) {
             resuming ? ", the checkpoint's statistics" : "", clt_now() - t_prep);
 
   double t_upload = clt_now();
-  clt_status st = clt_trainer_create(ctx, &opt, &train, test.n ? &test : NULL, &tr);
+  const clt_train_data train_data = clt_train_data_of(&train),
+                       test_data = clt_train_data_of(&test), val_data = clt_train_data_of(&val);
+  clt_status st = clt_trainer_create(ctx, &opt, &train_data, test.n ? &test_data : NULL, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
   if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
-  if (st == CLT_OK && val.n) st = clt_trainer_set_validation(tr, &val);
+  if (st == CLT_OK && val.n) st = clt_trainer_set_validation(tr, &val_data);
   if (st == CLT_OK && resuming) {
     st = clt_trainer_load(tr, a.resume);
     if (st != CLT_OK) {

@@ -711,6 +711,73 @@ CLT_API clt_status clt_optimizer_apply_schedule(clt_optimizer *opt,
                                                 const clt_schedule *schedule,
                                                 uint64_t step);
 
+/* ---------------------------------------------------------- training */
+/* The trainer of `cltrain train`: a linear classifier S = X W + b fitted by
+   minibatch epochs of an optimizer on a data set uploaded to the device
+   once. Each epoch draws a seeded permutation and takes every minibatch
+   through it on the device, so a step moves nothing between host and
+   device but its loss. The same options, data and device give the same
+   bits. */
+typedef struct clt_trainer clt_trainer;
+
+/* A labelled data set in host memory, read only during the call it is
+   given to. */
+typedef struct clt_train_data {
+  size_t n, d;        /* rows, features */
+  size_t classes;     /* labels are in [0, classes) */
+  const float *x;     /* n*d, row-major */
+  const int32_t *y;   /* n class ids */
+} clt_train_data;
+
+typedef struct clt_train_options {
+  clt_loss_desc loss;    /* its class_weight and pos_weight are ignored */
+  clt_reg_desc reg;      /* applied to W only */
+  clt_optim_desc optim;
+  clt_schedule schedule; /* of the learning rate per step (base_lr >= 0) */
+  size_t batch;          /* rows per step; 0 or more than n: all of them */
+  size_t epochs;         /* >= 1: the run's length, for the caller's loop */
+  uint64_t seed;         /* the permutations' and W's initialisation */
+  int bias;              /* nonzero: a separate bias vector b (1, C) */
+  double init_std;       /* W ~ init_std * N(0, 1); 0: W = 0 */
+  const float *class_weight; /* classes weights for the loss, or NULL */
+} clt_train_options;
+
+typedef struct clt_epoch_stats {
+  size_t epoch;          /* 1-based, counting resumed epochs */
+  uint64_t step;         /* optimizer steps so far */
+  double train_loss;     /* mean minibatch loss (with penalty) over the epoch */
+  double test_loss, test_accuracy; /* NaN without a test set */
+  double val_loss, val_accuracy;   /* NaN without a validation set */
+  double seconds;        /* this epoch, training and evaluation */
+  double first_loss;     /* the run's first minibatch loss, before any
+                            update (NaN when the run was resumed) */
+  double samples_per_second;
+} clt_epoch_stats;
+
+/* Called every few steps inside an epoch: steps done in this epoch, steps
+   per epoch, last minibatch loss. Return non-zero to stop the epoch. */
+typedef int (*clt_progress_fn)(void *user, size_t done, size_t total, double loss);
+
+/* Uploads train and test (NULL: none) and initialises W (init_std) and b
+   = 0. CLT_ERR_SHAPE when the sets' features differ, CLT_ERR_LABEL for a
+   label outside [0, classes), CLT_ERR_INVALID_ARG for bad options. */
+CLT_API clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
+                                      const clt_train_data *train,
+                                      const clt_train_data *test, clt_trainer **out);
+CLT_API void clt_trainer_destroy(clt_trainer *tr);
+/* A validation set evaluated after every epoch into val_loss and
+   val_accuracy. */
+CLT_API clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val);
+/* One epoch: the steps, then the test and validation sets' evaluation. A
+   non-finite loss stops it with CLT_ERR_NONFINITE, the detail naming the
+   step and the learning rate. progress may be NULL. */
+CLT_API clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress, void *user,
+                                     clt_epoch_stats *stats);
+CLT_API size_t clt_trainer_epochs_done(const clt_trainer *tr);
+/* The model's parameters now: W (d x classes, row-major) and, with a
+   bias, b (classes values; may be NULL without one). */
+CLT_API clt_status clt_trainer_params(clt_trainer *tr, float *W, float *b);
+
 #ifdef __cplusplus
 }
 #endif
