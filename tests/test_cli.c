@@ -776,14 +776,14 @@ Test(cli, export_writes_npz_and_safetensors) {
   EXPECT_RUN(0, "export --help", "preprocess_std");
 }
 
-/* Defaults by data size: below 16384 rows batches of 32 and at least 2000
-   steps (600 rows: 19 steps an epoch, 106 epochs); from 16384 rows the
+/* Defaults by data size: below 16384 rows batches of 32 and at least 4000
+   steps (600 rows: 19 steps an epoch, 211 epochs); from 16384 rows the
    Fashion-MNIST recipe, 20 epochs of 256. A run that ends within 5 % of
    its starting loss warns and names what to change; --quiet keeps the
    result line. */
 Test(cli, defaults_follow_the_data_size_and_untrained_runs_warn) {
   EXPECT_RUN(0, "train --data train.csv --test test.csv --device ref --json",
-             "\"epochs\":106,\"batch\":32,");
+             "\"epochs\":211,\"batch\":32,");
   cr_assert_null(strstr(out, "warning"), "%s", out);
   EXPECT_RUN(0, "train --data synthetic:16384,3,2 --device ref --json",
              "\"epochs\":20,\"batch\":256,");
