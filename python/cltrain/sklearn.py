@@ -1,0 +1,249 @@
+"""scikit-learn estimators trained by libcltrain's trainer on the device.
+
+LinearClassifier follows scikit-learn's conventions: fit / predict /
+predict_proba / decision_function / score, classes_ of any labels, coef_
+and intercept_ shaped as LogisticRegression's, n_iter_, pickling of the
+trained weights (never of device state).
+"""
+import threading
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from . import Context, Schedule, Trainer, loss_desc, optim_desc
+
+__all__ = ["LinearClassifier"]
+
+# The tool's defaults by data size (host/cli/cmd_train.c, build_options):
+# below SMALL_ROWS rows, batches of 32, at least MIN_STEPS steps and AdamW
+# at 0.01; from there on 20 epochs of 256 and AdamW at 7e-4.
+SMALL_ROWS = 16384
+MIN_STEPS = 4000
+
+_LOSSES = {"log_loss": ("cross-entropy", 1), "softmax": ("cross-entropy", 1),
+           "cross-entropy": ("cross-entropy", 1), "hinge": ("hinge", 1), "svm": ("hinge", 1),
+           "squared_hinge": ("hinge", 2)}
+
+_contexts = {}
+_contexts_lock = threading.Lock()
+
+
+def _context(device):
+    """One context per device string for the process, with its lock: a
+    context is created (and its kernels compiled) once, not per fit."""
+    with _contexts_lock:
+        if device not in _contexts:
+            _contexts[device] = Context(device)
+        return _contexts[device]
+
+
+class LinearClassifier(ClassifierMixin, BaseEstimator):
+    """A linear classifier (softmax regression or a multiclass SVM) trained
+    by minibatch epochs on an OpenCL device (or cltrain's reference
+    backend) through libcltrain.
+
+    Parameters
+    ----------
+    loss : "log_loss" (alias "softmax"), "hinge" (alias "svm") or
+        "squared_hinge": softmax cross-entropy, or the Weston-Watkins
+        multiclass hinge.
+    optimizer : any of cltrain's optimizers ("adamw", "adam", "sgd",
+        "lamb", ...).
+    learning_rate, batch_size, max_epochs : None picks cltrain's defaults
+        for the data's size: below 16384 rows, batches of 32, enough
+        epochs for 4000 steps and lr 0.01 (AdamW); otherwise 20 epochs of
+        256 and lr 7e-4; 0.1 for sgd and lars.
+    l1, l2 : penalties l1 sum|W| + 0.5 l2 sum W^2 on the weights.
+    weight_decay, momentum : the optimizer's (None: cltrain's defaults,
+        0.05 weight decay for AdamW).
+    schedule : "cosine", "constant", "step" or "exponential", over the run.
+    class_weight : None, "balanced" or {label: weight}.
+    early_stopping : hold out validation_fraction of the training set
+        (stratified, from random_state) and stop after n_iter_no_change
+        epochs without a lower validation loss, keeping the best epoch's
+        weights.
+    fit_intercept : a bias per class.
+    standardize : train on standardised features (the statistics of the
+        training set); coef_ and intercept_ are given for the raw features.
+    random_state : seeds the initial weights, the epochs' permutations and
+        the validation split.
+    device : "auto", "gpu", "cpu", "ref" or part of a device's name.
+
+    Attributes
+    ----------
+    classes_, coef_ (1 or n_classes, n_features), intercept_, n_iter_,
+    n_features_in_ (and feature_names_in_ for data frames), loss_curve_
+    (the training loss per epoch), validation_scores_ (with
+    early_stopping: the validation accuracy per epoch).
+    """
+
+    def __init__(self, loss="log_loss", optimizer="adamw", learning_rate=None,
+                 batch_size=None, max_epochs=None, l1=0.0, l2=0.0, weight_decay=None,
+                 momentum=None, schedule="cosine", class_weight=None, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=5, fit_intercept=True,
+                 standardize=True, random_state=None, device="auto"):
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.l1 = l1
+        self.l2 = l2
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.schedule = schedule
+        self.class_weight = class_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.random_state = random_state
+        self.device = device
+
+    # ------------------------------------------------------------ fitting
+
+    def _class_weights(self, y_idx, n_classes):
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):
+            if self.class_weight != "balanced":
+                raise ValueError(f"class_weight must be None, 'balanced' or a dict, "
+                                 f"not {self.class_weight!r}")
+            counts = np.bincount(y_idx, minlength=n_classes)
+            return len(y_idx) / (n_classes * counts.astype(np.float64))
+        w = np.ones(n_classes)
+        for label, weight in self.class_weight.items():
+            where = np.flatnonzero(self.classes_ == label)
+            if where.size == 0:
+                raise ValueError(f"class_weight names the label {label!r}, which is not "
+                                 f"among the classes {list(self.classes_)}")
+            w[where[0]] = weight
+        return w
+
+    def fit(self, X, y):
+        """Trains on X (n_samples, n_features) and labels y (any values)."""
+        X, y = self._validate_data(X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
+                             f"the data, but the data contains only one class: "
+                             f"{self.classes_[0]!r}")
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, not {self.loss!r}")
+        kind, p = _LOSSES[self.loss]
+        n_classes = len(self.classes_)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        X = np.asarray(X, dtype=np.float64)
+        mean = X.mean(axis=0) if self.standardize else np.zeros(X.shape[1])
+        std = X.std(axis=0) if self.standardize else np.ones(X.shape[1])
+        std = np.where(std >= 1e-8, std, 1.0)  # as clt_data_std_divisor
+        Xs = ((X - mean) / std).astype(np.float32)
+
+        x_val = y_val = None
+        if self.early_stopping:
+            Xs, x_val, y_idx, y_val = train_test_split(
+                Xs, y_idx, test_size=self.validation_fraction, random_state=seed,
+                stratify=y_idx if np.bincount(y_idx).min() >= 2 else None)
+        n = len(y_idx)
+        small = n < SMALL_ROWS
+        batch = self.batch_size or (32 if small else 256)
+        batch = min(batch, n)
+        steps_per_epoch = -(-n // batch)
+        epochs = self.max_epochs or (max(20, -(-MIN_STEPS // steps_per_epoch)) if small else 20)
+
+        od = optim_desc(self.optimizer)
+        if self.optimizer in ("sgd", "lars"):
+            od.lr = 0.1
+        if self.optimizer == "adamw":
+            od.lr = 1e-2 if small else 7e-4
+            od.weight_decay = 0.05
+        if self.learning_rate is not None:
+            od.lr = self.learning_rate
+        if self.weight_decay is not None:
+            od.weight_decay = self.weight_decay
+        if self.momentum is not None:
+            od.momentum = self.momentum
+        total = steps_per_epoch * epochs
+        sched = Schedule(self.schedule, base_lr=od.lr, step_size=max(total // 3, 1),
+                         gamma=0.1 if self.schedule == "step" else 0.01 ** (1.0 / total),
+                         total_steps=total)
+        cw = self._class_weights(y_idx, n_classes)
+
+        ctx = _context(self.device)
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if self.early_stopping else None
+        with ctx.lock:
+            with Trainer(ctx, Xs, y_idx, n_classes, loss=loss_desc(kind, p=p), optim=od,
+                         schedule=sched, l1=self.l1, l2=self.l2, batch=batch, epochs=epochs,
+                         seed=seed, bias=self.fit_intercept, class_weight=cw) as tr:
+                if self.early_stopping:
+                    tr.set_validation(x_val, y_val)
+                best, best_params, since = np.inf, None, 0
+                for _ in range(epochs):
+                    st = tr.epoch()
+                    self.loss_curve_.append(st["train_loss"])
+                    if not self.early_stopping:
+                        continue
+                    self.validation_scores_.append(st["val_accuracy"])
+                    if st["val_loss"] < best:
+                        best, best_params, since = st["val_loss"], tr.params(), 0
+                    else:
+                        since += 1
+                        if since >= self.n_iter_no_change:
+                            break
+                self.n_iter_ = tr.epochs_done
+                W, b = best_params if best_params is not None else tr.params()
+        W = W.astype(np.float64)
+        b = b.astype(np.float64) if b is not None else np.zeros(n_classes)
+        # back to the raw features: s = ((x - mean) / std) W + b
+        coef = (W / std[:, None]).T
+        intercept = b - (mean / std) @ W
+        if n_classes == 2:  # as LogisticRegression: the second class's margin
+            coef = (coef[1] - coef[0])[None, :]
+            intercept = np.array([intercept[1] - intercept[0]])
+        self.coef_, self.intercept_ = coef, intercept
+        return self
+
+    # --------------------------------------------------------- predicting
+
+    def decision_function(self, X):
+        """Scores (n_samples, n_classes), or (n_samples,) for two classes:
+        the second class's margin over the first."""
+        check_is_fitted(self)
+        X = self._validate_data(X, reset=False, dtype=[np.float64, np.float32])
+        s = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return s.ravel() if s.shape[1] == 1 else s
+
+    def predict(self, X):
+        s = self.decision_function(X)
+        idx = (s > 0).astype(int) if s.ndim == 1 else s.argmax(axis=1)
+        return self.classes_[idx]
+
+    def _has_proba(self):
+        return _LOSSES.get(self.loss, ("",))[0] == "cross-entropy"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Class probabilities (softmax; a logistic for two classes)."""
+        s = self.decision_function(X)
+        if s.ndim == 1:
+            s = np.column_stack([np.zeros_like(s), s])
+        s = s - s.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        return e / e.sum(axis=1, keepdims=True)
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def _more_tags(self):
+        return {"requires_y": True}

@@ -1,0 +1,78 @@
+"""cltrain.sklearn.LinearClassifier as scikit-learn users expect it:
+scikit-learn's own estimator checks, accuracy next to LogisticRegression
+on its bundled data sets, and the conventions (classes_, coef_, pickling,
+class weights, early stopping)."""
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import datasets
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.utils.estimator_checks import check_estimator
+
+from cltrain.sklearn import LinearClassifier
+
+PANDAS_SKIP = "pandas is not installed"
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "hinge"])
+def test_scikit_learns_estimator_checks(device, loss):
+    # Each check runs; the one that needs pandas (not a dependency here) is
+    # skipped by scikit-learn itself, and only that one may be.
+    for est, check in check_estimator(LinearClassifier(loss=loss, device=device),
+                                      generate_only=True):
+        try:
+            check(est)
+        except Exception as e:  # SkipTest is an Exception
+            assert PANDAS_SKIP in str(e), f"{check}: {e!r}"
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "wine", "iris"])
+def test_accuracy_next_to_logistic_regression(device, name):
+    # Mean accuracy over 5 stratified folds: a 30-row test split of iris
+    # moves by 3.3 points per sample. Default arguments on both sides.
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = cross_val_score(LogisticRegression(), X, y, cv=cv).mean()
+    ours = cross_val_score(LinearClassifier(device=device, random_state=0), X, y, cv=cv).mean()
+    assert ours >= theirs - 0.02, f"{name}: {ours:.4f} against LogisticRegression's {theirs:.4f}"
+
+
+def test_conventions(device):
+    X, y = datasets.load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    m = LinearClassifier(device=device, random_state=1, max_epochs=50).fit(X, names)
+    assert list(m.classes_) == ["setosa", "versicolor", "virginica"]
+    assert m.coef_.shape == (3, 4) and m.intercept_.shape == (3,) and m.n_iter_ == 50
+    assert len(m.loss_curve_) == 50 and m.loss_curve_[-1] < m.loss_curve_[0]
+    p = m.predict_proba(X)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+    assert (m.classes_[p.argmax(axis=1)] == m.predict(X)).all()
+    # the weights are for the raw features: scores = X coef_^T + intercept_
+    np.testing.assert_allclose(m.decision_function(X), X @ m.coef_.T + m.intercept_)
+    again = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(again.predict(X), m.predict(X))
+    # two classes: one row of coefficients, a 1-D decision function
+    b = LinearClassifier(device=device, max_epochs=20).fit(X[:100], y[:100])
+    assert b.coef_.shape == (1, 4) and b.decision_function(X[:100]).shape == (100,)
+    assert not hasattr(LinearClassifier(loss="hinge"), "predict_proba")
+
+
+def test_class_weight_and_early_stopping(device):
+    X, y = datasets.make_classification(n_samples=600, n_features=8, weights=[0.9, 0.1],
+                                        random_state=0)
+    plain = LinearClassifier(device=device, random_state=0, max_epochs=30).fit(X, y)
+    balanced = LinearClassifier(device=device, random_state=0, max_epochs=30,
+                                class_weight="balanced").fit(X, y)
+    # weighting the rare class finds more of it
+    assert (balanced.predict(X) == 1).sum() > (plain.predict(X) == 1).sum()
+    with pytest.raises(ValueError, match="not among the classes"):
+        LinearClassifier(device=device, class_weight={7: 2.0}).fit(X, y)
+    es = LinearClassifier(device=device, random_state=0, max_epochs=200, early_stopping=True,
+                          n_iter_no_change=3, learning_rate=0.05).fit(X, y)
+    assert es.n_iter_ < 200 and len(es.validation_scores_) == es.n_iter_
