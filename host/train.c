@@ -169,6 +169,15 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
 
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr) { return tr->optim; }
 
+clt_status clt_trainer_set_params(clt_trainer *tr, const float *W, const float *b) {
+  if (!tr || !W) return CLT_ERR_INVALID_ARG;
+  CLT_TRY(clt_tensor_write(tr->model->value[0], W, tr->d * tr->c * 4));
+  if (tr->model->nparams > 1)
+    CLT_TRY(b ? clt_tensor_write(tr->model->value[1], b, tr->c * 4)
+              : clt_tensor_fill(tr->model->value[1], 0.0));
+  return CLT_OK;
+}
+
 clt_status clt_trainer_params(clt_trainer *tr, float *W, float *b) {
   if (!tr || !W) return CLT_ERR_INVALID_ARG;
   /* The linear model's parameters: W, then b when it has one. */

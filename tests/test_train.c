@@ -423,6 +423,13 @@ Test(train, public_trainer_from_host_arrays) {
     for (int k = 0; k < C; k++) /* each class's own feature weighs most for it */
       for (int j = 0; j < C; j++)
         if (j != k) cr_assert_gt(W[k * C + k], W[k * C + j], "W[%d][%d]", k, j);
+    /* parameters set are the ones read, and NULL b is zeros */
+    float W2[D * C], b2[C] = {1, 1, 1};
+    for (int i = 0; i < D * C; i++) W2[i] = (float)i;
+    cr_assert_eq(clt_trainer_set_params(tr, W2, NULL), CLT_OK);
+    cr_assert_eq(clt_trainer_params(tr, W, b2), CLT_OK);
+    cr_assert_eq(memcmp(W, W2, sizeof W), 0);
+    for (int k = 0; k < C; k++) cr_assert_eq(b2[k], 0.0f);
     clt_trainer_destroy(tr);
 
     int32_t bad[N];

@@ -777,6 +777,10 @@ CLT_API size_t clt_trainer_epochs_done(const clt_trainer *tr);
 /* The model's parameters now: W (d x classes, row-major) and, with a
    bias, b (classes values; may be NULL without one). */
 CLT_API clt_status clt_trainer_params(clt_trainer *tr, float *W, float *b);
+/* Sets the parameters (W d x classes; b classes values, ignored without a
+   bias, NULL: zeros), e.g. to continue a model on new data; the
+   optimizer's state is not touched. */
+CLT_API clt_status clt_trainer_set_params(clt_trainer *tr, const float *W, const float *b);
 
 #ifdef __cplusplus
 }

@@ -520,6 +520,18 @@ class Trainer(_Handle):
     def epochs_done(self):
         return lib.clt_trainer_epochs_done(self.handle)
 
+    def set_params(self, W, b=None):
+        """Sets W (d, classes) and b (classes,; None: zeros)."""
+        W = np.ascontiguousarray(W, dtype=np.float32)
+        if W.shape != (self.d, self.classes):
+            raise ValueError(f"cltrain: W of {W.shape} for a model of {(self.d, self.classes)}")
+        bb = None if b is None else np.ascontiguousarray(b, dtype=np.float32).reshape(-1)
+        if bb is not None and bb.shape != (self.classes,):
+            raise ValueError(f"cltrain: b of {bb.shape} for {self.classes} classes")
+        self.context.check(lib.clt_trainer_set_params(
+            self.handle, W.ctypes.data_as(_lib.c_float_p),
+            bb.ctypes.data_as(_lib.c_float_p) if bb is not None else None))
+
     def params(self):
         """(W (d, classes), b (classes,) or None), copied."""
         W = np.empty((self.d, self.classes), np.float32)

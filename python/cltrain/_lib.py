@@ -199,5 +199,6 @@ for _name, _res, _args in [
     ("clt_trainer_epoch", _status, [c_void_p, c_void_p, c_void_p, _P(EpochStats)]),
     ("clt_trainer_epochs_done", c_size_t, [c_void_p]),
     ("clt_trainer_params", _status, [c_void_p, c_float_p, c_float_p]),
+    ("clt_trainer_set_params", _status, [c_void_p, c_float_p, c_float_p]),
 ]:
     _proto(_name, _res, *_args)

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from . import Context, Schedule, Trainer, loss_desc, optim_desc
@@ -126,40 +126,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             w[where[0]] = weight
         return w
 
-    def fit(self, X, y):
-        """Trains on X (n_samples, n_features) and labels y (any values)."""
-        X, y = self._validate_data(X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
-                             f"the data, but the data contains only one class: "
-                             f"{self.classes_[0]!r}")
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, not {self.loss!r}")
-        kind, p = _LOSSES[self.loss]
-        n_classes = len(self.classes_)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-
-        X = np.asarray(X, dtype=np.float64)
-        mean = X.mean(axis=0) if self.standardize else np.zeros(X.shape[1])
-        std = X.std(axis=0) if self.standardize else np.ones(X.shape[1])
-        std = np.where(std >= 1e-8, std, 1.0)  # as clt_data_std_divisor
-        Xs = ((X - mean) / std).astype(np.float32)
-
-        x_val = y_val = None
-        if self.early_stopping:
-            Xs, x_val, y_idx, y_val = train_test_split(
-                Xs, y_idx, test_size=self.validation_fraction, random_state=seed,
-                stratify=y_idx if np.bincount(y_idx).min() >= 2 else None)
-        n = len(y_idx)
-        small = n < SMALL_ROWS
-        batch = self.batch_size or (32 if small else 256)
-        batch = min(batch, n)
-        steps_per_epoch = -(-n // batch)
-        epochs = self.max_epochs or (max(20, -(-MIN_STEPS // steps_per_epoch)) if small else 20)
-
+    def _optimizer(self, small):
         od = optim_desc(self.optimizer)
         if self.optimizer in ("sgd", "lars"):
             od.lr = 0.1
@@ -172,26 +139,31 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             od.weight_decay = self.weight_decay
         if self.momentum is not None:
             od.momentum = self.momentum
-        total = steps_per_epoch * epochs
-        sched = Schedule(self.schedule, base_lr=od.lr, step_size=max(total // 3, 1),
-                         gamma=0.1 if self.schedule == "step" else 0.01 ** (1.0 / total),
-                         total_steps=total)
-        cw = self._class_weights(y_idx, n_classes)
+        return od
 
+    def _run(self, Xs, y_idx, batch, epochs, od, sched, seed, init=None, val=None):
+        """Epochs of the library's trainer on the standardised rows Xs:
+        (W, b) in the standardised space, the epochs run. init: the
+        parameters to start from."""
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, not {self.loss!r}")
+        kind, p = _LOSSES[self.loss]
+        n_classes = len(self.classes_)
+        cw = self._class_weights(y_idx, n_classes)
         ctx = _context(self.device)
-        self.loss_curve_ = []
-        self.validation_scores_ = [] if self.early_stopping else None
         with ctx.lock:
             with Trainer(ctx, Xs, y_idx, n_classes, loss=loss_desc(kind, p=p), optim=od,
                          schedule=sched, l1=self.l1, l2=self.l2, batch=batch, epochs=epochs,
                          seed=seed, bias=self.fit_intercept, class_weight=cw) as tr:
-                if self.early_stopping:
-                    tr.set_validation(x_val, y_val)
+                if init is not None:
+                    tr.set_params(*init)
+                if val is not None:
+                    tr.set_validation(*val)
                 best, best_params, since = np.inf, None, 0
                 for _ in range(epochs):
                     st = tr.epoch()
                     self.loss_curve_.append(st["train_loss"])
-                    if not self.early_stopping:
+                    if val is None:
                         continue
                     self.validation_scores_.append(st["val_accuracy"])
                     if st["val_loss"] < best:
@@ -200,17 +172,95 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                         since += 1
                         if since >= self.n_iter_no_change:
                             break
-                self.n_iter_ = tr.epochs_done
                 W, b = best_params if best_params is not None else tr.params()
+                return W, b, tr.epochs_done
+
+    def _standardise(self, X):
+        return ((np.asarray(X, dtype=np.float64) - self._mean) / self._std).astype(np.float32)
+
+    def _fit_stats(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        self._mean = X.mean(axis=0) if self.standardize else np.zeros(X.shape[1])
+        std = X.std(axis=0) if self.standardize else np.ones(X.shape[1])
+        self._std = np.where(std >= 1e-8, std, 1.0)  # as clt_data_std_divisor
+
+    def _set_coef(self, W, b):
+        """coef_ and intercept_ for the raw features from the model's W and b
+        on standardised ones: s = ((x - mean) / std) W + b."""
+        self._W, self._b = W, b
         W = W.astype(np.float64)
-        b = b.astype(np.float64) if b is not None else np.zeros(n_classes)
-        # back to the raw features: s = ((x - mean) / std) W + b
-        coef = (W / std[:, None]).T
-        intercept = b - (mean / std) @ W
-        if n_classes == 2:  # as LogisticRegression: the second class's margin
+        b = b.astype(np.float64) if b is not None else np.zeros(W.shape[1])
+        coef = (W / self._std[:, None]).T
+        intercept = b - (self._mean / self._std) @ W
+        if W.shape[1] == 2:  # as LogisticRegression: the second class's margin
             coef = (coef[1] - coef[0])[None, :]
             intercept = np.array([intercept[1] - intercept[0]])
         self.coef_, self.intercept_ = coef, intercept
+
+    def fit(self, X, y):
+        """Trains on X (n_samples, n_features) and labels y (any values)."""
+        X, y = self._validate_data(X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
+                             f"the data, but the data contains only one class: "
+                             f"{self.classes_[0]!r}")
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self._fit_stats(X)
+        Xs = self._standardise(X)
+        val = None
+        if self.early_stopping:
+            Xs, x_val, y_idx, y_val = train_test_split(
+                Xs, y_idx, test_size=self.validation_fraction, random_state=seed,
+                stratify=y_idx if np.bincount(y_idx).min() >= 2 else None)
+            val = (x_val, y_val)
+        n = len(y_idx)
+        small = n < SMALL_ROWS
+        batch = min(self.batch_size or (32 if small else 256), n)
+        steps_per_epoch = -(-n // batch)
+        epochs = self.max_epochs or (max(20, -(-MIN_STEPS // steps_per_epoch)) if small else 20)
+        od = self._optimizer(small)
+        total = steps_per_epoch * epochs
+        sched = Schedule(self.schedule, base_lr=od.lr, step_size=max(total // 3, 1),
+                         gamma=0.1 if self.schedule == "step" else 0.01 ** (1.0 / total),
+                         total_steps=total)
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if self.early_stopping else None
+        W, b, self.n_iter_ = self._run(Xs, y_idx, batch, epochs, od, sched, seed, val=val)
+        self._set_coef(W, b)
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch on X and y, continuing from the model so far. The first
+        call needs classes (every label the calls will see) and fixes the
+        standardisation to its rows' statistics; the learning rate stays at
+        its base (no schedule over an unknown length), and each call starts
+        the optimizer's state afresh."""
+        first = _check_partial_fit_first_call(self, classes)
+        X, y = self._validate_data(X, y, reset=first, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        if first:
+            if len(self.classes_) < 2:
+                raise ValueError(f"{type(self).__name__} needs at least 2 classes, got "
+                                 f"{list(self.classes_)}")
+            self._fit_stats(X)
+            self.n_iter_, self.loss_curve_, self.validation_scores_ = 0, [], None
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"y holds {y[unknown][0]!r}, which is not among the classes "
+                             f"{list(self.classes_)} given to the first partial_fit")
+        y_idx = np.searchsorted(self.classes_, y)
+        n = len(y_idx)
+        small = n < SMALL_ROWS
+        batch = min(self.batch_size or (32 if small else 256), n)
+        od = self._optimizer(small)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        init = None if first else (self._W, self._b)
+        W, b, done = self._run(self._standardise(X), y_idx, batch, 1, od,
+                               Schedule("constant", base_lr=od.lr), seed + self.n_iter_, init)
+        self.n_iter_ += done
+        self._set_coef(W, b)
         return self
 
     # --------------------------------------------------------- predicting

@@ -10,7 +10,7 @@ import pytest
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.utils.estimator_checks import check_estimator
 
 from cltrain.sklearn import LinearClassifier
@@ -76,3 +76,23 @@ def test_class_weight_and_early_stopping(device):
     es = LinearClassifier(device=device, random_state=0, max_epochs=200, early_stopping=True,
                           n_iter_no_change=3, learning_rate=0.05).fit(X, y)
     assert es.n_iter_ < 200 and len(es.validation_scores_) == es.n_iter_
+
+
+def test_partial_fit_continues_the_model(device):
+    X, y = datasets.load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    m = LinearClassifier(device=device, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        m.partial_fit(Xtr[:100], ytr[:100])
+    scores = []
+    for epoch in range(4):
+        for chunk in np.array_split(np.arange(len(ytr)), 5):
+            m.partial_fit(Xtr[chunk], ytr[chunk], classes=np.arange(10))
+        scores.append(m.score(Xte, yte))
+        if epoch == 1:  # a pickled model continues where it was
+            m = pickle.loads(pickle.dumps(m))
+    assert m.n_iter_ == 20 and scores[-1] > 0.9 and scores[-1] >= scores[0], scores
+    with pytest.raises(ValueError, match="not among the classes"):
+        m.partial_fit(Xtr[:5], np.full(5, 11))
+    with pytest.raises(ValueError, match="features"):
+        m.partial_fit(Xtr[:5, :-1], ytr[:5])
