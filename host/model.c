@@ -111,13 +111,14 @@ clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,
     size_t rows = n - first < EVAL_CHUNK ? n - first : EVAL_CHUNK;
     clt_tensor *sv = NULL, *yv = NULL, *tv = NULL;
     clt_status st = chunk_scores(m, X, first, rows, &sv);
-    if (st == CLT_OK) st = clt_tensor_view_rows((clt_tensor *)labels, first, rows, &yv);
+    if (st == CLT_OK && labels)
+      st = clt_tensor_view_rows((clt_tensor *)labels, first, rows, &yv);
     if (st == CLT_OK && targets)
       st = clt_tensor_view_rows((clt_tensor *)targets, first, rows, &tv);
     double l = 0;
     size_t ok = 0;
     if (st == CLT_OK && tv) st = clt_loss(m->ctx, &ld, sv, tv, &l, NULL);
-    if (st == CLT_OK) st = clt_accuracy(m->ctx, sv, yv, &ok);
+    if (st == CLT_OK && yv) st = clt_accuracy(m->ctx, sv, yv, &ok);
     clt_tensor_destroy(sv);
     clt_tensor_destroy(yv);
     clt_tensor_destroy(tv);

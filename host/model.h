@@ -80,7 +80,7 @@ clt_tensor *clt_model_param_named(const clt_model *m, const char *name);
 clt_status clt_model_scores(clt_model *m, const clt_tensor *X, float *out);
 
 /* Loss and correct predictions over X (N,d) in chunks of scores: labels
-   (N,1) give the accuracy; the loss compares the scores with targets
+   (N,1) give the accuracy (NULL: none counted); the loss compares the scores with targets
    (labels or (N,c) values; NULL: *loss is NaN) under the loss's own
    reduction over all of X. */
 clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,

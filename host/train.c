@@ -58,13 +58,15 @@ static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c,
                          clt_tensor **T) {
   CLT_TRY(clt_tensor_create(ctx, ds->n, ds->d, CLT_FLOAT32, X));
   CLT_TRY(clt_tensor_write(*X, ds->x, ds->n * ds->d * 4));
-  CLT_TRY(clt_tensor_create(ctx, ds->n, 1, CLT_INT32, y));
-  CLT_TRY(clt_tensor_write(*y, ds->y, ds->n * 4));
+  if (ds->y) {
+    CLT_TRY(clt_tensor_create(ctx, ds->n, 1, CLT_INT32, y));
+    CLT_TRY(clt_tensor_write(*y, ds->y, ds->n * 4));
+  }
   if (labels) return CLT_OK;
-  float *t = one_hot(ds, c);
-  if (!t) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "one-hot targets");
+  float *t = ds->t ? NULL : one_hot(ds, c);
+  if (!ds->t && !t) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "one-hot targets");
   clt_status st = clt_tensor_create(ctx, ds->n, c, CLT_FLOAT32, T);
-  if (st == CLT_OK) st = clt_tensor_write(*T, t, ds->n * c * 4);
+  if (st == CLT_OK) st = clt_tensor_write(*T, ds->t ? ds->t : t, ds->n * c * 4);
   free(t);
   return st;
 }
@@ -86,10 +88,18 @@ void clt_trainer_destroy(clt_trainer *tr) {
 
 static clt_status warm_up(clt_trainer *tr);
 
-/* Every label of ds in [0, c). */
-static clt_status check_labels(clt_context *ctx, const clt_train_data *ds, size_t c,
-                               const char *what) {
-  for (size_t i = 0; i < ds->n; i++)
+/* What the loss needs is there (labels, or values or labels to make them
+   from), every label is in [0, c) and every value finite. */
+static clt_status check_data(clt_context *ctx, const clt_train_data *ds, size_t c,
+                               bool label_target, const char *what) {
+  if (!ds->x || (label_target ? !ds->y : !ds->y && !ds->t))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "%s set: no values or no %s", what,
+                    label_target ? "labels" : "labels or target values");
+  for (size_t i = 0; !label_target && ds->t && i < ds->n * c; i++)
+    if (!isfinite(ds->t[i]))
+      return clt_fail(ctx, CLT_ERR_NONFINITE, "%s set: target value %zu (row %zu) is %g", what,
+                      i % c, i / c, (double)ds->t[i]);
+  for (size_t i = 0; ds->y && i < ds->n; i++)
     if (ds->y[i] < 0 || (size_t)ds->y[i] >= c)
       return clt_fail(ctx, CLT_ERR_LABEL, "%s set: label %ld at row %zu is outside [0, %zu)",
                       what, (long)ds->y[i], i, c);
@@ -100,8 +110,6 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                               const clt_train_data *train,
                               const clt_train_data *test, clt_trainer **out) {
   if (!ctx || !opt || !train || !out) return CLT_ERR_INVALID_ARG;
-  if (!train->x || !train->y || (test && test->n && (!test->x || !test->y)))
-    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "trainer: a data set without values or labels");
   if (test && test->n == 0) test = NULL;
   if (train->n == 0 || (test && train->d != test->d))
     return clt_fail(ctx, CLT_ERR_SHAPE,
@@ -114,8 +122,9 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                     "init_std must be finite and >= 0 (got %g)", opt->init_std);
   size_t classes = test && test->classes > train->classes ? test->classes : train->classes;
   if (classes == 0) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "trainer: 0 classes");
-  CLT_TRY(check_labels(ctx, train, classes, "training"));
-  if (test) CLT_TRY(check_labels(ctx, test, classes, "test"));
+  const bool label_target = takes_labels(opt->loss.kind);
+  CLT_TRY(check_data(ctx, train, classes, label_target, "training"));
+  if (test) CLT_TRY(check_data(ctx, test, classes, label_target, "test"));
   clt_trainer *tr = calloc(1, sizeof *tr);
   if (!tr) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "trainer");
   tr->ctx = ctx;
@@ -241,16 +250,16 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                                                   : tr->T;
   size_t correct;
   CLT_TRY(clt_model_evaluate(tr->model, &tr->opt.loss, X, y, targets, loss, &correct));
-  *accuracy = (double)correct / (double)clt_tensor_rows(X);
+  *accuracy = y ? (double)correct / (double)clt_tensor_rows(X) : NAN;
   return CLT_OK;
 }
 
 clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val) {
-  if (!val || !val->x || !val->y || val->d != tr->d || val->n == 0)
+  if (!val || val->d != tr->d || val->n == 0)
     return clt_fail(tr->ctx, CLT_ERR_SHAPE, "validation set %zux%zu does not match %zu features",
                     val->n, val->d, tr->d);
   if (tr->Xv) return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
-  CLT_TRY(check_labels(tr->ctx, val, tr->c, "validation"));
+  CLT_TRY(check_data(tr->ctx, val, tr->c, tr->label_target, "validation"));
   clt_status st = upload(tr->ctx, val, tr->c, tr->label_target, &tr->Xv, &tr->yv, &tr->Tv);
   if (st != CLT_OK) {
     clt_tensor *made[] = {tr->Xv, tr->yv, tr->Tv};

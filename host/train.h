@@ -41,7 +41,7 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
 
 /* A data set of the loaders (data.h) as the trainer takes it. */
 static inline clt_train_data clt_train_data_of(const clt_dataset *ds) {
-  return (clt_train_data){ds->n, ds->d, ds->classes, ds->x, ds->y};
+  return (clt_train_data){ds->n, ds->d, ds->classes, ds->x, ds->y, NULL};
 }
 
 /* Checkpoints: weights, bias, optimizer state, schedule position, RNG

@@ -445,3 +445,48 @@ Test(train, public_trainer_from_host_arrays) {
     clt_context_destroy(ctx);
   }
 }
+
+/* Regression through the public trainer: target values instead of labels
+   (mse, one output, no labels: accuracy NaN) fit a linear function; a
+   non-finite target, or no targets, is refused. */
+Test(train, public_trainer_fits_target_values) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  enum { N = 200, D = 3 };
+  float x[N * D], t[N];
+  for (int i = 0; i < N; i++) {
+    tu_fill_uniform(x + i * D, D, (uint64_t)i + 7, -1.0f, 1.0f);
+    t[i] = 2.0f * x[i * D] - x[i * D + 1] + 0.5f;
+  }
+  const clt_train_data data = {.n = N, .d = D, .classes = 1, .x = x, .t = t};
+  for (size_t s = 0; s < nd; s++) {
+    clt_context *ctx = tu_context(specs[s]);
+    clt_train_options o = options(CLT_LOSS_MSE, CLT_OPTIM_ADAM, 0.05, 20, 60, N);
+    clt_trainer *tr = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &data, &data, &tr), CLT_OK, "%s",
+                 clt_last_error(ctx));
+    clt_epoch_stats st;
+    for (int e = 0; e < 60; e++)
+      cr_assert_eq(clt_trainer_epoch(tr, NULL, NULL, &st), CLT_OK, "%s", clt_last_error(ctx));
+    cr_assert(isnan(st.test_accuracy), "no labels, no accuracy");
+    cr_assert_lt(st.test_loss, 1e-3, "mse %g", st.test_loss);
+    float W[D], b[1];
+    cr_assert_eq(clt_trainer_params(tr, W, b), CLT_OK);
+    const float want[D + 1] = {2.0f, -1.0f, 0.0f, 0.5f};
+    for (int j = 0; j < D; j++) cr_assert_lt(fabsf(W[j] - want[j]), 0.05f, "W[%d] %g", j, W[j]);
+    cr_assert_lt(fabsf(b[0] - want[D]), 0.05f, "b %g", b[0]);
+    clt_trainer_destroy(tr);
+
+    float bad[N];
+    memcpy(bad, t, sizeof bad);
+    bad[5] = NAN;
+    const clt_train_data nan_data = {.n = N, .d = D, .classes = 1, .x = x, .t = bad};
+    tr = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &nan_data, NULL, &tr), CLT_ERR_NONFINITE);
+    const clt_train_data none = {.n = N, .d = D, .classes = 1, .x = x};
+    cr_assert_eq(clt_trainer_create(ctx, &o, &none, NULL, &tr), CLT_ERR_INVALID_ARG);
+    cr_assert(strstr(clt_last_error(ctx), "no labels or target values"), "%s",
+              clt_last_error(ctx));
+    clt_context_destroy(ctx);
+  }
+}

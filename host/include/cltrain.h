@@ -720,13 +720,16 @@ CLT_API clt_status clt_optimizer_apply_schedule(clt_optimizer *opt,
    bits. */
 typedef struct clt_trainer clt_trainer;
 
-/* A labelled data set in host memory, read only during the call it is
-   given to. */
+/* A data set in host memory, read only during the call it is given to:
+   labels for a classifier, or target values for the losses that compare
+   scores with values (regression: mse, l1, huber). */
 typedef struct clt_train_data {
   size_t n, d;        /* rows, features */
-  size_t classes;     /* labels are in [0, classes) */
+  size_t classes;     /* the model's outputs: labels are in [0, classes) */
   const float *x;     /* n*d, row-major */
-  const int32_t *y;   /* n class ids */
+  const int32_t *y;   /* n class ids; NULL with t (then no accuracy: NaN) */
+  const float *t;     /* n*classes target values for a loss that takes
+                         values; NULL: the one-hot rows of y */
 } clt_train_data;
 
 typedef struct clt_train_options {

@@ -460,26 +460,35 @@ def schedule_lr(schedule, step):
 
 # ---------------------------------------------------------------- trainer
 
-def _data(x, y, classes):
+def _data(x, y, classes, t=None):
+    """The C view of x with labels y and/or target values t (n, classes),
+    and the arrays it points into (keep them alive while it is used)."""
     x = _host(x, np.float32)
-    y = np.ascontiguousarray(np.asarray(y).reshape(-1), dtype=np.int32)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"cltrain: {x.shape[0]} rows of features and {y.shape[0]} labels")
+    if y is not None:
+        y = np.ascontiguousarray(np.asarray(y).reshape(-1), dtype=np.int32)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"cltrain: {x.shape[0]} rows of features and {y.shape[0]} labels")
+    if t is not None:
+        t = np.ascontiguousarray(np.asarray(t, dtype=np.float32).reshape(x.shape[0], -1))
+        if t.shape[1] != classes:
+            raise ValueError(f"cltrain: targets of {t.shape[1]} columns for {classes} outputs")
     d = _lib.TrainData(x.shape[0], x.shape[1], classes, x.ctypes.data_as(_lib.c_float_p),
-                       y.ctypes.data_as(_lib.c_int32_p))
-    return d, (x, y)
+                       y.ctypes.data_as(_lib.c_int32_p) if y is not None else None,
+                       t.ctypes.data_as(_lib.c_float_p) if t is not None else None)
+    return d, (x, y, t)
 
 
 class Trainer(_Handle):
     """The trainer of `cltrain train` (cltrain.h): x (n, d) and labels y in
-    [0, classes) uploaded once; epoch() runs one epoch on the device."""
+    [0, classes) (or, for a loss that takes values, targets t (n, classes)
+    with y None) uploaded once; epoch() runs one epoch on the device."""
     _destroy = "clt_trainer_destroy"
     _what = "trainer"
 
     def __init__(self, ctx, x, y, classes, *, loss=None, optim=None, schedule=None, l1=0.0,
                  l2=0.0, batch=256, epochs=1, seed=0, bias=True, init_std=1e-3,
-                 class_weight=None, x_test=None, y_test=None):
-        data, keep = _data(x, y, classes)
+                 class_weight=None, x_test=None, y_test=None, t=None, t_test=None):
+        data, keep = _data(x, y, classes, t)
         o = _lib.TrainOptions()
         o.loss = loss if loss is not None else loss_desc()
         o.reg = _lib.RegDesc(l1, l2)
@@ -494,7 +503,7 @@ class Trainer(_Handle):
             o.class_weight = cw.ctypes.data_as(_lib.c_float_p)
         test = None
         if x_test is not None:
-            test, keep_test = _data(x_test, y_test, classes)
+            test, keep_test = _data(x_test, y_test, classes, t_test)
         ptr = ctypes.c_void_p()
         ctx.check(lib.clt_trainer_create(ctx.handle, ctypes.byref(o), ctypes.byref(data),
                                          ctypes.byref(test) if test is not None else None,
@@ -504,8 +513,8 @@ class Trainer(_Handle):
         self.context = ctx
         self.d, self.classes, self.bias = data.d, classes, bias
 
-    def set_validation(self, x, y):
-        data, keep = _data(x, y, self.classes)
+    def set_validation(self, x, y, t=None):
+        data, keep = _data(x, y, self.classes, t)
         self.context.check(lib.clt_trainer_set_validation(self.handle, ctypes.byref(data)))
         del keep
 

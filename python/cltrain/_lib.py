@@ -85,7 +85,7 @@ class Schedule(ctypes.Structure):
 
 class TrainData(ctypes.Structure):
     _fields_ = [("n", c_size_t), ("d", c_size_t), ("classes", c_size_t), ("x", c_float_p),
-                ("y", c_int32_p)]
+                ("y", c_int32_p), ("t", c_float_p)]
 
 
 class TrainOptions(ctypes.Structure):

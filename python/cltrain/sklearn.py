@@ -1,14 +1,15 @@
 """scikit-learn estimators trained by libcltrain's trainer on the device.
 
-LinearClassifier follows scikit-learn's conventions: fit / predict /
-predict_proba / decision_function / score, classes_ of any labels, coef_
-and intercept_ shaped as LogisticRegression's, n_iter_, pickling of the
+LinearClassifier and LinearRegressor follow scikit-learn's conventions:
+fit / partial_fit / predict / score (and predict_proba, decision_function
+for the classifier), classes_ of any labels, coef_ and intercept_ shaped
+as LogisticRegression's and LinearRegression's, n_iter_, pickling of the
 trained weights (never of device state).
 """
 import threading
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
@@ -17,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import Context, Schedule, Trainer, loss_desc, optim_desc
 
-__all__ = ["LinearClassifier"]
+__all__ = ["LinearClassifier", "LinearRegressor"]
 
 # The tool's defaults by data size (host/cli/cmd_train.c, build_options):
 # below SMALL_ROWS rows, batches of 32, at least MIN_STEPS steps and AdamW
@@ -28,6 +29,7 @@ MIN_STEPS = 4000
 _LOSSES = {"log_loss": ("cross-entropy", 1), "softmax": ("cross-entropy", 1),
            "cross-entropy": ("cross-entropy", 1), "hinge": ("hinge", 1), "svm": ("hinge", 1),
            "squared_hinge": ("hinge", 2)}
+_REGRESSION_LOSSES = {"squared_error": "mse", "absolute_error": "l1", "huber": "huber"}
 
 _contexts = {}
 _contexts_lock = threading.Lock()
@@ -42,7 +44,101 @@ def _context(device):
         return _contexts[device]
 
 
-class LinearClassifier(ClassifierMixin, BaseEstimator):
+def _store_params(estimator, args):
+    """Every argument of an estimator's __init__ as the attribute of its
+    name, unchanged (scikit-learn's convention)."""
+    for name, value in args.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
+class _LinearModel(BaseEstimator):
+    """What both estimators share: the tool's defaults, the standardisation
+    folded into coef_ and intercept_, and the runs of the library's
+    trainer."""
+
+    def _optimizer(self, small):
+        od = optim_desc(self.optimizer)
+        if self.optimizer in ("sgd", "lars"):
+            od.lr = 0.1
+        if self.optimizer == "adamw":
+            od.lr = 1e-2 if small else 7e-4
+            od.weight_decay = 0.05
+        if self.learning_rate is not None:
+            od.lr = self.learning_rate
+        if self.weight_decay is not None:
+            od.weight_decay = self.weight_decay
+        if self.momentum is not None:
+            od.momentum = self.momentum
+        return od
+
+    def _plan(self, n):
+        """Batch, epochs, optimizer and schedule of a fit on n rows."""
+        small = n < SMALL_ROWS
+        batch = min(self.batch_size or (32 if small else 256), n)
+        steps_per_epoch = -(-n // batch)
+        epochs = self.max_epochs or (max(20, -(-MIN_STEPS // steps_per_epoch)) if small else 20)
+        od = self._optimizer(small)
+        total = steps_per_epoch * epochs
+        sched = Schedule(self.schedule, base_lr=od.lr, step_size=max(total // 3, 1),
+                         gamma=0.1 if self.schedule == "step" else 0.01 ** (1.0 / total),
+                         total_steps=total)
+        return batch, epochs, od, sched
+
+    def _seed(self):
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _run(self, desc, n_out, Xs, y, t, batch, epochs, od, sched, seed, init=None, val=None,
+             class_weight=None):
+        """Epochs of the library's trainer on the standardised rows Xs with
+        labels y or target values t: (W, b) in the standardised space, the
+        epochs run. init: the parameters to start from; val: (x, y, t) of a
+        validation set for early stopping."""
+        ctx = _context(self.device)
+        with ctx.lock:
+            with Trainer(ctx, Xs, y, n_out, t=t, loss=desc, optim=od, schedule=sched,
+                         l1=self.l1, l2=self.l2, batch=batch, epochs=epochs, seed=seed,
+                         bias=self.fit_intercept, class_weight=class_weight) as tr:
+                if init is not None:
+                    tr.set_params(*init)
+                if val is not None:
+                    tr.set_validation(*val)
+                best, best_params, since = np.inf, None, 0
+                for _ in range(epochs):
+                    st = tr.epoch()
+                    self.loss_curve_.append(st["train_loss"])
+                    if val is None:
+                        continue
+                    self.validation_scores_.append(
+                        st["val_accuracy"] if y is not None else -st["val_loss"])
+                    if st["val_loss"] < best:
+                        best, best_params, since = st["val_loss"], tr.params(), 0
+                    else:
+                        since += 1
+                        if since >= self.n_iter_no_change:
+                            break
+                W, b = best_params if best_params is not None else tr.params()
+                return W, b, tr.epochs_done
+
+    def _standardise(self, X):
+        return ((np.asarray(X, dtype=np.float64) - self._mean) / self._std).astype(np.float32)
+
+    def _fit_stats(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        self._mean = X.mean(axis=0) if self.standardize else np.zeros(X.shape[1])
+        std = X.std(axis=0) if self.standardize else np.ones(X.shape[1])
+        self._std = np.where(std >= 1e-8, std, 1.0)  # as clt_data_std_divisor
+
+    def _raw_weights(self, W, b):
+        """W and b for the raw features from the model's on standardised
+        ones: s = ((x - mean) / std) W + b = x (W / std) + b - (mean / std) W."""
+        self._W, self._b = W, b
+        W = W.astype(np.float64)
+        b = b.astype(np.float64) if b is not None else np.zeros(W.shape[1])
+        return (W / self._std[:, None]).T, b - (self._mean / self._std) @ W
+
+
+class LinearClassifier(ClassifierMixin, _LinearModel):
     """A linear classifier (softmax regression or a multiclass SVM) trained
     by minibatch epochs on an OpenCL device (or cltrain's reference
     backend) through libcltrain.
@@ -87,24 +183,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                  momentum=None, schedule="cosine", class_weight=None, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=5, fit_intercept=True,
                  standardize=True, random_state=None, device="auto"):
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.l1 = l1
-        self.l2 = l2
-        self.weight_decay = weight_decay
-        self.momentum = momentum
-        self.schedule = schedule
-        self.class_weight = class_weight
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.fit_intercept = fit_intercept
-        self.standardize = standardize
-        self.random_state = random_state
-        self.device = device
+        _store_params(self, locals())
 
     # ------------------------------------------------------------ fitting
 
@@ -126,72 +205,14 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             w[where[0]] = weight
         return w
 
-    def _optimizer(self, small):
-        od = optim_desc(self.optimizer)
-        if self.optimizer in ("sgd", "lars"):
-            od.lr = 0.1
-        if self.optimizer == "adamw":
-            od.lr = 1e-2 if small else 7e-4
-            od.weight_decay = 0.05
-        if self.learning_rate is not None:
-            od.lr = self.learning_rate
-        if self.weight_decay is not None:
-            od.weight_decay = self.weight_decay
-        if self.momentum is not None:
-            od.momentum = self.momentum
-        return od
-
-    def _run(self, Xs, y_idx, batch, epochs, od, sched, seed, init=None, val=None):
-        """Epochs of the library's trainer on the standardised rows Xs:
-        (W, b) in the standardised space, the epochs run. init: the
-        parameters to start from."""
+    def _desc(self):
         if self.loss not in _LOSSES:
             raise ValueError(f"loss must be one of {sorted(_LOSSES)}, not {self.loss!r}")
         kind, p = _LOSSES[self.loss]
-        n_classes = len(self.classes_)
-        cw = self._class_weights(y_idx, n_classes)
-        ctx = _context(self.device)
-        with ctx.lock:
-            with Trainer(ctx, Xs, y_idx, n_classes, loss=loss_desc(kind, p=p), optim=od,
-                         schedule=sched, l1=self.l1, l2=self.l2, batch=batch, epochs=epochs,
-                         seed=seed, bias=self.fit_intercept, class_weight=cw) as tr:
-                if init is not None:
-                    tr.set_params(*init)
-                if val is not None:
-                    tr.set_validation(*val)
-                best, best_params, since = np.inf, None, 0
-                for _ in range(epochs):
-                    st = tr.epoch()
-                    self.loss_curve_.append(st["train_loss"])
-                    if val is None:
-                        continue
-                    self.validation_scores_.append(st["val_accuracy"])
-                    if st["val_loss"] < best:
-                        best, best_params, since = st["val_loss"], tr.params(), 0
-                    else:
-                        since += 1
-                        if since >= self.n_iter_no_change:
-                            break
-                W, b = best_params if best_params is not None else tr.params()
-                return W, b, tr.epochs_done
-
-    def _standardise(self, X):
-        return ((np.asarray(X, dtype=np.float64) - self._mean) / self._std).astype(np.float32)
-
-    def _fit_stats(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        self._mean = X.mean(axis=0) if self.standardize else np.zeros(X.shape[1])
-        std = X.std(axis=0) if self.standardize else np.ones(X.shape[1])
-        self._std = np.where(std >= 1e-8, std, 1.0)  # as clt_data_std_divisor
+        return loss_desc(kind, p=p)
 
     def _set_coef(self, W, b):
-        """coef_ and intercept_ for the raw features from the model's W and b
-        on standardised ones: s = ((x - mean) / std) W + b."""
-        self._W, self._b = W, b
-        W = W.astype(np.float64)
-        b = b.astype(np.float64) if b is not None else np.zeros(W.shape[1])
-        coef = (W / self._std[:, None]).T
-        intercept = b - (self._mean / self._std) @ W
+        coef, intercept = self._raw_weights(W, b)
         if W.shape[1] == 2:  # as LogisticRegression: the second class's margin
             coef = (coef[1] - coef[0])[None, :]
             intercept = np.array([intercept[1] - intercept[0]])
@@ -206,7 +227,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
                              f"the data, but the data contains only one class: "
                              f"{self.classes_[0]!r}")
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        desc, seed = self._desc(), self._seed()
         self._fit_stats(X)
         Xs = self._standardise(X)
         val = None
@@ -215,19 +236,12 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                 Xs, y_idx, test_size=self.validation_fraction, random_state=seed,
                 stratify=y_idx if np.bincount(y_idx).min() >= 2 else None)
             val = (x_val, y_val)
-        n = len(y_idx)
-        small = n < SMALL_ROWS
-        batch = min(self.batch_size or (32 if small else 256), n)
-        steps_per_epoch = -(-n // batch)
-        epochs = self.max_epochs or (max(20, -(-MIN_STEPS // steps_per_epoch)) if small else 20)
-        od = self._optimizer(small)
-        total = steps_per_epoch * epochs
-        sched = Schedule(self.schedule, base_lr=od.lr, step_size=max(total // 3, 1),
-                         gamma=0.1 if self.schedule == "step" else 0.01 ** (1.0 / total),
-                         total_steps=total)
+        batch, epochs, od, sched = self._plan(len(y_idx))
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
-        W, b, self.n_iter_ = self._run(Xs, y_idx, batch, epochs, od, sched, seed, val=val)
+        n = len(self.classes_)
+        W, b, self.n_iter_ = self._run(desc, n, Xs, y_idx, None, batch, epochs, od, sched, seed,
+                                       val=val, class_weight=self._class_weights(y_idx, n))
         self._set_coef(W, b)
         return self
 
@@ -251,14 +265,12 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y holds {y[unknown][0]!r}, which is not among the classes "
                              f"{list(self.classes_)} given to the first partial_fit")
         y_idx = np.searchsorted(self.classes_, y)
-        n = len(y_idx)
-        small = n < SMALL_ROWS
-        batch = min(self.batch_size or (32 if small else 256), n)
-        od = self._optimizer(small)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        init = None if first else (self._W, self._b)
-        W, b, done = self._run(self._standardise(X), y_idx, batch, 1, od,
-                               Schedule("constant", base_lr=od.lr), seed + self.n_iter_, init)
+        batch, _, od, _ = self._plan(len(y_idx))
+        n = len(self.classes_)
+        W, b, done = self._run(self._desc(), n, self._standardise(X), y_idx, None, batch, 1, od,
+                               Schedule("constant", base_lr=od.lr), self._seed() + self.n_iter_,
+                               init=None if first else (self._W, self._b),
+                               class_weight=self._class_weights(y_idx, n))
         self.n_iter_ += done
         self._set_coef(W, b)
         return self
@@ -297,3 +309,109 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def _more_tags(self):
         return {"requires_y": True}
+
+
+class LinearRegressor(RegressorMixin, _LinearModel):
+    """A linear model of one or several real targets (least squares, least
+    absolute deviations or Huber) trained by minibatch epochs on an OpenCL
+    device (or cltrain's reference backend) through libcltrain.
+
+    Parameters as LinearClassifier's, except: loss "squared_error",
+    "absolute_error" or "huber" (epsilon: where it turns linear, in units
+    of the standardised target); standardize also standardises the
+    targets (per output) for training, folded back into coef_ and
+    intercept_; no class_weight.
+
+    Attributes
+    ----------
+    coef_ (n_features,) for one target, (n_targets, n_features) for several;
+    intercept_ (a float, or (n_targets,)); n_iter_, n_features_in_,
+    loss_curve_, validation_scores_ (with early_stopping: minus the
+    validation loss per epoch).
+    """
+
+    def __init__(self, loss="squared_error", optimizer="adamw", learning_rate=None,
+                 batch_size=None, max_epochs=None, l1=0.0, l2=0.0, weight_decay=None,
+                 momentum=None, epsilon=1.0, schedule="cosine", early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=5, fit_intercept=True,
+                 standardize=True, random_state=None, device="auto"):
+        _store_params(self, locals())
+
+    def _desc(self):
+        if self.loss not in _REGRESSION_LOSSES:
+            raise ValueError(f"loss must be one of {sorted(_REGRESSION_LOSSES)}, "
+                             f"not {self.loss!r}")
+        return loss_desc(_REGRESSION_LOSSES[self.loss], huber_delta=self.epsilon)
+
+    def _targets(self, y):
+        return ((np.asarray(y, dtype=np.float64).reshape(len(y), -1) - self._y_mean) /
+                self._y_std).astype(np.float32)
+
+    def _set_coef(self, W, b):
+        coef, intercept = self._raw_weights(W, b)
+        # back to the targets' own scale: y = s * y_std + y_mean
+        coef = coef * self._y_std[:, None]
+        intercept = intercept * self._y_std + self._y_mean
+        if self._single:
+            coef, intercept = coef[0], float(intercept[0])
+        self.coef_, self.intercept_ = coef, intercept
+
+    def _fit_targets(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        self._single = y.ndim == 1
+        y2 = y.reshape(len(y), -1)
+        self._y_mean = y2.mean(axis=0) if self.standardize else np.zeros(y2.shape[1])
+        std = y2.std(axis=0) if self.standardize else np.ones(y2.shape[1])
+        self._y_std = np.where(std >= 1e-8, std, 1.0)
+
+    def fit(self, X, y):
+        """Trains on X (n_samples, n_features) and y (n_samples,) or
+        (n_samples, n_targets)."""
+        X, y = self._validate_data(X, y, dtype=[np.float64, np.float32], multi_output=True,
+                                   y_numeric=True)
+        desc, seed = self._desc(), self._seed()
+        self._fit_stats(X)
+        self._fit_targets(y)
+        Xs, t = self._standardise(X), self._targets(y)
+        val = None
+        if self.early_stopping:
+            Xs, x_val, t, t_val = train_test_split(Xs, t, test_size=self.validation_fraction,
+                                                   random_state=seed)
+            val = (x_val, None, t_val)
+        batch, epochs, od, sched = self._plan(len(t))
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if self.early_stopping else None
+        W, b, self.n_iter_ = self._run(desc, t.shape[1], Xs, None, t, batch, epochs, od, sched,
+                                       seed, val=val)
+        self._set_coef(W, b)
+        return self
+
+    def partial_fit(self, X, y):
+        """One epoch on X and y from the model so far; the first call fixes
+        the standardisation of X and y to its rows (see LinearClassifier's)."""
+        first = not hasattr(self, "coef_")
+        X, y = self._validate_data(X, y, reset=first, dtype=[np.float64, np.float32],
+                                   multi_output=True, y_numeric=True)
+        if first:
+            self._fit_stats(X)
+            self._fit_targets(y)
+            self.n_iter_, self.loss_curve_, self.validation_scores_ = 0, [], None
+        t = self._targets(y)
+        if t.shape[1] != len(self._y_mean):
+            raise ValueError(f"y has {t.shape[1]} targets, the model {len(self._y_mean)}")
+        batch, _, od, _ = self._plan(len(t))
+        W, b, done = self._run(self._desc(), t.shape[1], self._standardise(X), None, t, batch, 1,
+                               od, Schedule("constant", base_lr=od.lr),
+                               self._seed() + self.n_iter_,
+                               init=None if first else (self._W, self._b))
+        self.n_iter_ += done
+        self._set_coef(W, b)
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self)
+        X = self._validate_data(X, reset=False, dtype=[np.float64, np.float32])
+        return np.asarray(X, dtype=np.float64) @ np.asarray(self.coef_).T + self.intercept_
+
+    def _more_tags(self):
+        return {"multioutput": True}

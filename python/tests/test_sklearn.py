@@ -1,4 +1,5 @@
-"""cltrain.sklearn.LinearClassifier as scikit-learn users expect it:
+"""cltrain.sklearn's LinearClassifier and LinearRegressor as scikit-learn
+users expect them:
 scikit-learn's own estimator checks, accuracy next to LogisticRegression
 on its bundled data sets, and the conventions (classes_, coef_, pickling,
 class weights, early stopping)."""
@@ -9,21 +10,23 @@ import numpy as np
 import pytest
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.utils.estimator_checks import check_estimator
 
-from cltrain.sklearn import LinearClassifier
+from cltrain.sklearn import LinearClassifier, LinearRegressor
 
 PANDAS_SKIP = "pandas is not installed"
 
 
-@pytest.mark.parametrize("loss", ["log_loss", "hinge"])
-def test_scikit_learns_estimator_checks(device, loss):
+@pytest.mark.parametrize("estimator", [
+    LinearClassifier(loss="log_loss"), LinearClassifier(loss="hinge"),
+    LinearRegressor(loss="squared_error"), LinearRegressor(loss="absolute_error"),
+    LinearRegressor(loss="huber")], ids=lambda e: f"{type(e).__name__}-{e.loss}")
+def test_scikit_learns_estimator_checks(device, estimator):
     # Each check runs; the one that needs pandas (not a dependency here) is
     # skipped by scikit-learn itself, and only that one may be.
-    for est, check in check_estimator(LinearClassifier(loss=loss, device=device),
-                                      generate_only=True):
+    for est, check in check_estimator(estimator.set_params(device=device), generate_only=True):
         try:
             check(est)
         except Exception as e:  # SkipTest is an Exception
@@ -96,3 +99,34 @@ def test_partial_fit_continues_the_model(device):
         m.partial_fit(Xtr[:5], np.full(5, 11))
     with pytest.raises(ValueError, match="features"):
         m.partial_fit(Xtr[:5, :-1], ytr[:5])
+
+
+def test_regressor_next_to_linear_regression(device):
+    # 5-fold R^2 on scikit-learn's diabetes set, default arguments on both
+    # sides; and two targets at once, against their own least squares.
+    X, y = datasets.load_diabetes(return_X_y=True)
+    theirs = cross_val_score(LinearRegression(), X, y, cv=5).mean()
+    ours = cross_val_score(LinearRegressor(device=device, random_state=0), X, y, cv=5).mean()
+    assert ours >= theirs - 0.02, f"R^2 {ours:.4f} against LinearRegression's {theirs:.4f}"
+    Y = np.column_stack([y, 2 * y - X[:, 0] * 100])
+    m = LinearRegressor(device=device, random_state=0).fit(X, Y)
+    ls = LinearRegression().fit(X, Y)
+    assert m.coef_.shape == (2, 10) and m.intercept_.shape == (2,)
+    assert m.score(X, Y) >= ls.score(X, Y) - 0.02
+    np.testing.assert_allclose(m.predict(X), X @ m.coef_.T + m.intercept_)
+    one = LinearRegressor(device=device, max_epochs=5).fit(X, y)
+    assert one.coef_.shape == (10,) and isinstance(one.intercept_, float)
+    assert one.predict(X).shape == (len(y),)
+
+
+def test_regressor_partial_fit_and_pickle(device):
+    X, y = datasets.load_diabetes(return_X_y=True)
+    m = LinearRegressor(device=device, random_state=0)
+    for _ in range(40):
+        for chunk in np.array_split(np.arange(len(y)), 4):
+            m.partial_fit(X[chunk], y[chunk])
+    assert m.n_iter_ == 160 and m.score(X, y) > 0.45
+    again = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(again.predict(X), m.predict(X))
+    with pytest.raises(ValueError, match="features"):
+        m.partial_fit(X[:5, :3], y[:5])
