@@ -189,6 +189,21 @@ class Context(_Handle):
     def check(self, status):
         _check(status, self._ptr)
 
+    def timings(self):
+        """What a context made with record_timings spent its time on: a list
+        of (name, kind, count, seconds, bytes), kind "kernel", "transfer" or
+        "wait"."""
+        n = ctypes.c_size_t()
+        self.check(lib.clt_context_timings(self.handle, None, 0, ctypes.byref(n)))
+        out = (_lib.Timing * max(n.value, 1))()
+        self.check(lib.clt_context_timings(self.handle, out, n.value, ctypes.byref(n)))
+        kinds = ("kernel", "transfer", "wait")
+        return [(t.name.decode(), kinds[t.kind], t.count, t.seconds, t.bytes)
+                for t in out[:n.value]]
+
+    def timings_reset(self):
+        self.check(lib.clt_context_timings_reset(self.handle))
+
     def tensor(self, array, dtype=None):
         """A tensor holding array (see Tensor.from_numpy)."""
         return Tensor.from_numpy(self, array, dtype)
@@ -265,6 +280,14 @@ class Tensor(_Handle):
 
     def fill(self, value):
         self.context.check(lib.clt_tensor_fill(self.handle, value))
+
+    def copy_from(self, src):
+        """self = src (same shape and dtype)."""
+        self.context.check(lib.clt_tensor_copy(self.handle, src.handle))
+
+    def gather_rows(self, src, idx, first=0):
+        """Row r of self = row idx[first + r] of src (idx an int32 column)."""
+        self.context.check(lib.clt_tensor_gather_rows(self.handle, src.handle, idx.handle, first))
 
     def view_rows(self, first, count):
         ptr = ctypes.c_void_p()
@@ -405,6 +428,30 @@ class Optimizer(_Handle):
     def step(self, param, grad):
         self.context.check(lib.clt_optimizer_step(self.handle, param.handle, grad.handle))
         self._params.append(param)
+
+    def add_group(self, shapes, no_weight_decay=False, no_trust_ratio=False):
+        """Tensors of the given (rows, cols) shapes (zeros) and their
+        gradients, in one flat buffer each, updated together by step_all:
+        (params, grads), lists of Tensors."""
+        n = len(shapes)
+        rows = (ctypes.c_size_t * n)(*[r for r, _ in shapes])
+        cols = (ctypes.c_size_t * n)(*[c for _, c in shapes])
+        o = _lib.ParamOptions(int(no_weight_decay), int(no_trust_ratio))
+        params, grads = (ctypes.c_void_p * n)(), (ctypes.c_void_p * n)()
+        self.context.check(lib.clt_optimizer_add_group(self.handle, n, rows, cols,
+                                                       ctypes.byref(o), params, grads))
+        ps = [Tensor(ctypes.c_void_p(p), self.context) for p in params]
+        gs = [Tensor(ctypes.c_void_p(g), self.context) for g in grads]
+        return ps, gs
+
+    def step_all(self):
+        """One update of every group."""
+        self.context.check(lib.clt_optimizer_step_all(self.handle))
+
+    def apply_schedule(self, schedule, step):
+        """The learning rate of schedule at 0-based step."""
+        self.context.check(lib.clt_optimizer_apply_schedule(self.handle,
+                                                            ctypes.byref(schedule.c()), step))
 
     def set_lr(self, lr):
         self.context.check(lib.clt_optimizer_set_lr(self.handle, lr))

@@ -112,6 +112,11 @@ class ParamOptions(ctypes.Structure):
     _fields_ = [("no_weight_decay", ctypes.c_int), ("no_trust_ratio", ctypes.c_int)]
 
 
+class Timing(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("kind", ctypes.c_int), ("count", c_u64),
+                ("seconds", ctypes.c_double), ("bytes", c_u64)]
+
+
 class GradcheckResult(ctypes.Structure):
     _fields_ = [("max_rel_error_W", ctypes.c_double), ("max_rel_error_b", ctypes.c_double),
                 ("checked_W", c_size_t), ("checked_b", c_size_t)]
@@ -140,6 +145,8 @@ for _name, _res, _args in [
     ("clt_context_global_mem_bytes", c_u64, [c_void_p]),
     ("clt_context_finish", _status, [c_void_p]),
     ("clt_last_error", ctypes.c_char_p, [c_void_p]),
+    ("clt_context_timings", _status, [c_void_p, _P(Timing), c_size_t, _P(c_size_t)]),
+    ("clt_context_timings_reset", _status, [c_void_p]),
     ("clt_devices_list", _status, [_P(DeviceInfo), c_size_t, _P(c_size_t)]),
     ("clt_device_select", _status, [ctypes.c_char_p, _P(c_size_t)]),
     ("clt_device_profile", ctypes.c_char_p, [_P(DeviceInfo)]),

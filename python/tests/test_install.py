@@ -24,8 +24,11 @@ def test_pip_install_and_library_lookup(tmp_path):
     except Exception as e:  # no ensurepip (Debian without python3-venv)
         pytest.skip(f"cannot make a venv with pip here: {e}")
     py = str(env_dir / "bin" / "python")
+    # a copy: setuptools builds in the source directory (build/, egg-info)
+    src = tmp_path / "src"
+    shutil.copytree(PACKAGE, src, ignore=shutil.ignore_patterns("tests", "__pycache__"))
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps",
-                    PACKAGE], check=True, cwd=tmp_path)
+                    str(src)], check=True, cwd=tmp_path)
     probe = "import cltrain, os; print(os.path.dirname(cltrain.__file__)); print(cltrain.version())"
     clean = {k: v for k, v in os.environ.items() if k not in ("CLTRAIN_LIBRARY", "PYTHONPATH")}
 

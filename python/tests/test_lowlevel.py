@@ -139,3 +139,26 @@ def test_closed_objects_raise_and_collection_frees(device):
     for _ in range(200):  # freed by the collector, not leaked or crashing
         cltrain.Context(device).tensor(np.zeros((10, 10), np.float32))
     gc.collect()
+
+
+def test_groups_gathers_copies_and_timings(device):
+    with cltrain.Context(device, record_timings=True) as ctx:
+        opt = cltrain.Optimizer(ctx, "sgd", lr=0.5)
+        (w, b), (gw, gb) = opt.add_group([(3, 2), (1, 2)])
+        gw.write(np.ones((3, 2), np.float32))
+        gb.write(np.full((1, 2), 2.0, np.float32))
+        opt.apply_schedule(cltrain.Schedule("constant", base_lr=0.5), 0)
+        opt.step_all()
+        np.testing.assert_array_equal(w.numpy(), np.full((3, 2), -0.5, np.float32))
+        np.testing.assert_array_equal(b.numpy(), np.full((1, 2), -1.0, np.float32))
+        src = ctx.tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
+        dst = ctx.empty(2, 3)
+        dst.gather_rows(src, ctx.tensor(np.array([3, 1], np.int32)))
+        np.testing.assert_array_equal(dst.numpy(), src.numpy()[[3, 1]])
+        again = ctx.empty(2, 3)
+        again.copy_from(dst)
+        np.testing.assert_array_equal(again.numpy(), dst.numpy())
+        names = [t[0] for t in ctx.timings()]
+        assert "read" in names and all(t[2] >= 1 for t in ctx.timings())
+        ctx.timings_reset()
+        assert ctx.timings() == [] or all(t[2] == 0 for t in ctx.timings())
