@@ -1140,6 +1140,17 @@ Test(cli, data_loading_reports_and_refuses_what_cannot_fit) {
   EXPECT_RUN(2, "train --data train.csv --device-memory-limit 1000", "--device-memory-limit '1000'");
   /* each OpenCL device's largest allocation (a reference-only build has none) */
   EXPECT_RUN(0, "devices", NULL);
-  if (!strstr(out, "no OpenCL device found"))
-    cr_assert_not_null(strstr(out, "largest allocation"), "%s", out);
+  if (strstr(out, "no OpenCL device found")) return;
+  cr_assert_not_null(strstr(out, "largest allocation"), "%s", out);
+  /* predict, on a device's own limits: a test pair of 2^24 images */
+  const unsigned char test_images[16] = {0, 0, 8, 3, 1, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
+  snprintf(path, sizeof path, "%s/big/t10k-images-idx3-ubyte", dir);
+  FILE *f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  fwrite(test_images, 1, 16, f);
+  fclose(f);
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet "
+                "--checkpoint small.ckpt", NULL);
+  EXPECT_RUN(2, "predict --model small.ckpt --data big --device cpu",
+             "--data big (16777216 rows x 784 features) needs a device buffer of 52.6 GB");
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cltrain.h"
@@ -100,6 +101,20 @@ typedef struct clt_cli_plot_info {
   const char *title;
   bool val, test;
 } clt_cli_plot_info;
+
+/* What data sets need on a device (host/cli/device_memory.c): add each
+   set of n rows of d float32 features, int32 labels and, for the losses
+   that compare scores with values, c float32 targets; its largest buffer
+   and all together, in bytes. */
+typedef struct clt_cli_mem_need {
+  double largest, total;
+} clt_cli_mem_need;
+void clt_cli_mem_add(clt_cli_mem_need *m, size_t n, size_t d, size_t c);
+/* 0, or 2 after a message naming what, the bytes it needs, the limit (the
+   device's largest allocation and memory, or limit when lower and not 0)
+   and what helps, when need does not fit ctx's device. */
+int clt_cli_mem_check(const char *cmd, const clt_context *ctx, uint64_t limit,
+                      const char *what, const clt_cli_mem_need *need);
 
 /* Draws the metrics CSV at csv (train's columns) with gnuplot into out, an
    SVG when its name ends with .svg, else a PNG: loss and accuracy of the

@@ -181,33 +181,53 @@ int clt_cmd_predict(int argc, char **argv) {
     if (ot != CLT_OK) return clt_cli_failed("predict", "--out ", ot);
     free(target);
   }
+  /* Everything the run holds, released at out. */
   clt_checkpoint ck;
   clt_status st = clt_checkpoint_load(NULL, model_path, &ck);
   if (st != CLT_OK) return clt_cli_failed("predict", "--model ", st);
+  clt_context *ctx = NULL;
+  clt_model *model = NULL;
+  clt_tensor *X = NULL, *y = NULL;
+  size_t correct = 0, *conf = NULL;
+  float *scores = NULL;
   /* A svmlight file is read with the model's width and index base. */
   clt_dataset ds = {0}, like = {.d = ck.d, .svmlight_base = ck.svmlight_base};
   float scale;
+  /* The device first: data that cannot fit it is refused before it is read
+     where its header says its size, and after reading otherwise. */
+  if ((rc = clt_cli_context("predict", device, 0, &ctx))) goto out;
+  char fmnist[4096], what[4200];
+  const char *path = strcmp(data, "fashion-mnist") != 0 ? data
+                     : clt_data_find_fashion_mnist(fmnist, sizeof fmnist) == CLT_OK ? fmnist
+                                                                                      : NULL;
+  size_t hn, hd;
+  bool known = false;
+  clt_cli_mem_need need = {0};
+  if (path && clt_data_shape(path, 1, &hn, &hd, &known) == CLT_OK && known) {
+    clt_cli_mem_add(&need, hn, hd, 0);
+    snprintf(what, sizeof what, "--data %s (%zu rows x %zu features)", path, hn, hd);
+    if ((rc = clt_cli_mem_check("predict", ctx, 0, what, &need))) goto out;
+  }
   rc = clt_cli_load("predict", "--data", data, labels_path, &read, &like, 1, &ds, &scale);
-  if (rc) goto out_model;
+  if (rc) goto out;
+  need = (clt_cli_mem_need){0};
+  clt_cli_mem_add(&need, ds.n, ds.d, 0);
+  snprintf(what, sizeof what, "--data %s (%zu rows x %zu features)", data, ds.n, ds.d);
+  if ((rc = clt_cli_mem_check("predict", ctx, 0, what, &need))) goto out;
   if (ds.d != ck.d) {
     fprintf(stderr, "cltrain predict: %s has %zu features, the model expects %zu\n", data,
             ds.d, ck.d);
     rc = 2;
-    goto out_data;
+    goto out;
   }
   if (labels && (st = clt_data_apply_labels(&ds, &ck.labels, data)) != CLT_OK) {
     rc = clt_cli_failed("predict", "", st);
-    goto out_data;
+    goto out;
   }
   clt_prep_apply(&ck.prep, &ds);
 
-  clt_context *ctx = NULL;
-  if ((rc = clt_cli_context("predict", device, 0, &ctx))) goto out_data;
-  clt_model *model = NULL;
-  clt_tensor *X = NULL, *y = NULL;
-  size_t correct = 0, *conf = NULL;
   double loss = NAN;
-  float *scores = malloc(ds.n * ck.c * sizeof *scores);
+  scores = malloc(ds.n * ck.c * sizeof *scores);
   /* The loss when the model's takes labels (its default settings). */
   clt_loss_desc ld = clt_loss_defaults(ck.loss);
   bool label_loss = ck.loss == CLT_LOSS_CROSS_ENTROPY || ck.loss == CLT_LOSS_HINGE;
@@ -231,7 +251,7 @@ int clt_cmd_predict(int argc, char **argv) {
             st == CLT_ERR_OUT_OF_MEMORY && !*clt_last_error(ctx) ? "out of memory"
                                                                  : clt_last_error(ctx));
     rc = 1;
-    goto out_run;
+    goto out;
   }
   /* The rows: to --out, or to standard output when there is nothing else
      to print. */
@@ -239,14 +259,14 @@ int clt_cmd_predict(int argc, char **argv) {
   if (out_path && !f) {
     fprintf(stderr, "cltrain predict: --out %s: %s\n", out_path, strerror(errno));
     rc = 2;
-    goto out_run;
+    goto out;
   }
   if (f && (write_predictions(f, scores, ds.n, &ck.labels, proba, outputs_of(ck.loss)) != 0 ||
             (f != stdout && fclose(f) != 0))) {
     fprintf(stderr, "cltrain predict: --out %s: %s\n", out_path ? out_path : "(stdout)",
             strerror(errno));
     rc = 1;
-    goto out_run;
+    goto out;
   }
   if (json) {
     printf("{\"device\":");
@@ -270,16 +290,14 @@ int clt_cmd_predict(int argc, char **argv) {
     printf(" on %s\n", clt_context_device_name(ctx));
     print_confusion(conf, &ck.labels, false);
   }
-out_run:
+out:
   free(conf);
   free(scores);
   clt_tensor_destroy(X);
   clt_tensor_destroy(y);
   clt_model_destroy(model);
   clt_context_destroy(ctx);
-out_data:
   clt_dataset_free(&ds);
-out_model:
   clt_checkpoint_free(&ck);
   return rc;
 }

@@ -972,55 +972,6 @@ static int resolve_classes(const train_args *a, const clt_checkpoint *ck, clt_da
 
 /* ------------------------------------------------------- device memory */
 
-/* What data sets need on the device: the trainer's X (rows x features),
-   labels and, for the losses that compare scores with values, one-hot
-   targets (rows x classes), in float32 and int32; its largest buffer and
-   all together, in bytes. */
-typedef struct mem_need {
-  double largest, total;
-} mem_need;
-
-/* bytes in words, "12.3 MB" (powers of 1000). */
-static void fmt_bytes(double bytes, char out[32]) {
-  static const char *const unit[] = {"bytes", "KB", "MB", "GB", "TB"};
-  size_t k = 0;
-  while (bytes >= 1000 && k < 4) bytes /= 1000, k++;
-  snprintf(out, 32, k ? "%.1f %s" : "%.0f %s", bytes, unit[k]);
-}
-
-static void need_set(mem_need *m, size_t n, size_t d, size_t c) {
-  double x = 4.0 * (double)n * (double)d, t = 4.0 * (double)n * (double)c;
-  if (x > m->largest) m->largest = x;
-  if (t > m->largest) m->largest = t;
-  m->total += x + t + 4.0 * (double)n;
-}
-
-/* 0, or 2 after a message when need does not fit ctx's device (or the
-   limit --device-memory-limit sets): what the data is, what it needs, the
-   limit and what helps. */
-static int check_fits(const train_args *a, const clt_context *ctx, const char *what,
-                      const mem_need *need) {
-  double alloc = (double)clt_context_max_alloc_bytes(ctx);
-  double mem = (double)clt_context_global_mem_bytes(ctx);
-  bool limited = a->memory_limit && (double)a->memory_limit < alloc;
-  if (limited) alloc = mem = (double)a->memory_limit;
-  const bool one = need->largest > alloc;
-  if (!one && need->total <= mem) return 0;
-  char needed[32], size[32], limit[512];
-  fmt_bytes(one ? need->largest : need->total, needed);
-  fmt_bytes(one ? alloc : mem, size);
-  if (limited)
-    snprintf(limit, sizeof limit, "--device-memory-limit, %s", size);
-  else
-    snprintf(limit, sizeof limit, "%s of %s, %s (cltrain devices shows it)",
-             one ? "the largest allocation" : "the memory", clt_context_device_name(ctx), size);
-  fprintf(stderr,
-          "cltrain train: %s needs %s of %s, more than %s: train on a device with more "
-          "memory (--device ref uses host memory) or on fewer rows\n",
-          what, one ? "a device buffer" : "device memory", needed, limit);
-  return 2;
-}
-
 /* Before reading: --data and the test set whose headers say their size
    (IDX, .npy); 0 or 2. */
 static int check_headers(const train_args *a, const clt_context *ctx) {
@@ -1036,7 +987,7 @@ static int check_headers(const train_args *a, const clt_context *ctx) {
     int split;
   } sets[] = {{"--data ", data, 0},
               {a->data.test ? "--test " : "its t10k pair", a->data.test ? a->data.test : idx_test ? data : NULL, 1}};
-  mem_need need = {0};
+  clt_cli_mem_need need = {0};
   char what[8400] = "";
   for (size_t k = 0; k < 2; k++) {
     size_t n, d;
@@ -1045,26 +996,26 @@ static int check_headers(const train_args *a, const clt_context *ctx) {
     if (!path || strncmp(path, "synthetic:", 10) == 0 ||
         clt_data_shape(path, sets[k].split, &n, &d, &known) != CLT_OK || !known)
       continue; /* the loader says what is wrong with a bad header */
-    need_set(&need, n, d, 0);
+    clt_cli_mem_add(&need, n, d, 0);
     size_t used = strlen(what);
     snprintf(what + used, sizeof what - used, "%s%s%s (%zu rows x %zu features)",
              used ? " with " : "", sets[k].flag, k && !a->data.test ? "" : path, n, d);
   }
-  return what[0] ? check_fits(a, ctx, what, &need) : 0;
+  return what[0] ? clt_cli_mem_check("train", ctx, a->memory_limit, what, &need) : 0;
 }
 
 /* After reading, every set with its classes; 0 or 2. */
 static int check_loaded(const train_args *a, const clt_context *ctx, const clt_dataset *train,
                         const clt_dataset *test, const clt_dataset *val) {
   const bool one_hot = !(clt_loss_target(a->loss_kind) & CLT_TARGET_LABELS);
-  mem_need need = {0};
+  clt_cli_mem_need need = {0};
   const clt_dataset *sets[] = {train, test, val};
   for (size_t k = 0; k < 3; k++)
-    need_set(&need, sets[k]->n, sets[k]->d, one_hot ? train->classes : 0);
+    clt_cli_mem_add(&need, sets[k]->n, sets[k]->d, one_hot ? train->classes : 0);
   char what[256];
   snprintf(what, sizeof what, "the data (%zu rows x %zu features%s)",
            train->n + test->n + val->n, train->d, one_hot ? " and its one-hot targets" : "");
-  return check_fits(a, ctx, what, &need);
+  return clt_cli_mem_check("train", ctx, a->memory_limit, what, &need);
 }
 
 static void on_signal(int sig) {

@@ -1,0 +1,43 @@
+/* Data that cannot fit the device, refused with the sizes in words before
+   the upload would fail with OpenCL's raw CL_INVALID_BUFFER_SIZE. */
+#include <stdio.h>
+
+#include "cli.h"
+
+/* bytes in words, "12.3 MB" (powers of 1000). */
+static void fmt_bytes(double bytes, char out[32]) {
+  static const char *const unit[] = {"bytes", "KB", "MB", "GB", "TB"};
+  size_t k = 0;
+  while (bytes >= 1000 && k < 4) bytes /= 1000, k++;
+  snprintf(out, 32, k ? "%.1f %s" : "%.0f %s", bytes, unit[k]);
+}
+
+void clt_cli_mem_add(clt_cli_mem_need *m, size_t n, size_t d, size_t c) {
+  double x = 4.0 * (double)n * (double)d, t = 4.0 * (double)n * (double)c;
+  if (x > m->largest) m->largest = x;
+  if (t > m->largest) m->largest = t;
+  m->total += x + t + 4.0 * (double)n;
+}
+
+int clt_cli_mem_check(const char *cmd, const clt_context *ctx, uint64_t limit,
+                      const char *what, const clt_cli_mem_need *need) {
+  double alloc = (double)clt_context_max_alloc_bytes(ctx);
+  double mem = (double)clt_context_global_mem_bytes(ctx);
+  bool limited = limit && (double)limit < alloc;
+  if (limited) alloc = mem = (double)limit;
+  const bool one = need->largest > alloc;
+  if (!one && need->total <= mem) return 0;
+  char needed[32], size[32], where[512];
+  fmt_bytes(one ? need->largest : need->total, needed);
+  fmt_bytes(one ? alloc : mem, size);
+  if (limited)
+    snprintf(where, sizeof where, "--device-memory-limit, %s", size);
+  else
+    snprintf(where, sizeof where, "%s of %s, %s (cltrain devices shows it)",
+             one ? "the largest allocation" : "the memory", clt_context_device_name(ctx), size);
+  fprintf(stderr,
+          "cltrain %s: %s needs %s of %s, more than %s: use a device with more memory "
+          "(--device ref uses host memory) or fewer rows\n",
+          cmd, what, one ? "a device buffer" : "device memory", needed, where);
+  return 2;
+}
