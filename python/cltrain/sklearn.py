@@ -25,6 +25,8 @@ __all__ = ["LinearClassifier", "LinearRegressor"]
 # at 0.01; from there on 20 epochs of 256 and AdamW at 7e-4.
 SMALL_ROWS = 16384
 MIN_STEPS = 4000
+# Rows per block of the feature statistics' sums (float32 within a block).
+_STAT_BLOCK = 1024
 
 _LOSSES = {"log_loss": ("cross-entropy", 1), "softmax": ("cross-entropy", 1),
            "cross-entropy": ("cross-entropy", 1), "hinge": ("hinge", 1), "svm": ("hinge", 1),
@@ -121,12 +123,33 @@ class _LinearModel(BaseEstimator):
                 return W, b, tr.epochs_done
 
     def _standardise(self, X):
-        return ((np.asarray(X, dtype=np.float64) - self._mean) / self._std).astype(np.float32)
+        """(X - mean) / std as the float32 rows the device takes, in one
+        float32 array (X is not copied to float64 first)."""
+        xs = np.subtract(X, self._mean.astype(np.float32), dtype=np.float32)
+        xs *= (1.0 / self._std).astype(np.float32)
+        return xs
 
     def _fit_stats(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        self._mean = X.mean(axis=0) if self.standardize else np.zeros(X.shape[1])
-        std = X.std(axis=0) if self.standardize else np.ones(X.shape[1])
+        """Per-feature mean and population std (numpy's and StandardScaler's),
+        two passes over X in blocks of rows: each block's column sums in
+        float32 through BLAS, the blocks' sums added in float64."""
+        n, d = X.shape
+        if not self.standardize:
+            self._mean, self._std = np.zeros(d), np.ones(d)
+            return
+        ones = np.ones(min(n, _STAT_BLOCK), dtype=X.dtype)
+        total = np.zeros(d)
+        for i in range(0, n, _STAT_BLOCK):
+            block = X[i:i + _STAT_BLOCK]
+            total += ones[:len(block)] @ block
+        self._mean = total / n
+        m = self._mean.astype(X.dtype)
+        total[:] = 0
+        for i in range(0, n, _STAT_BLOCK):
+            c = X[i:i + _STAT_BLOCK] - m
+            np.square(c, out=c)
+            total += ones[:len(c)] @ c
+        std = np.sqrt(total / n)
         self._std = np.where(std >= 1e-8, std, 1.0)  # as clt_data_std_divisor
 
     def _raw_weights(self, W, b):
@@ -220,7 +243,7 @@ class LinearClassifier(ClassifierMixin, _LinearModel):
 
     def fit(self, X, y):
         """Trains on X (n_samples, n_features) and labels y (any values)."""
-        X, y = self._validate_data(X, y, dtype=[np.float64, np.float32])
+        X, y = self._validate_data(X, y, dtype=[np.float32, np.float64])
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -252,7 +275,7 @@ class LinearClassifier(ClassifierMixin, _LinearModel):
         its base (no schedule over an unknown length), and each call starts
         the optimizer's state afresh."""
         first = _check_partial_fit_first_call(self, classes)
-        X, y = self._validate_data(X, y, reset=first, dtype=[np.float64, np.float32])
+        X, y = self._validate_data(X, y, reset=first, dtype=[np.float32, np.float64])
         check_classification_targets(y)
         if first:
             if len(self.classes_) < 2:
@@ -281,7 +304,7 @@ class LinearClassifier(ClassifierMixin, _LinearModel):
         """Scores (n_samples, n_classes), or (n_samples,) for two classes:
         the second class's margin over the first."""
         check_is_fitted(self)
-        X = self._validate_data(X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_data(X, reset=False, dtype=[np.float32, np.float64])
         s = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
         return s.ravel() if s.shape[1] == 1 else s
 
@@ -367,7 +390,7 @@ class LinearRegressor(RegressorMixin, _LinearModel):
     def fit(self, X, y):
         """Trains on X (n_samples, n_features) and y (n_samples,) or
         (n_samples, n_targets)."""
-        X, y = self._validate_data(X, y, dtype=[np.float64, np.float32], multi_output=True,
+        X, y = self._validate_data(X, y, dtype=[np.float32, np.float64], multi_output=True,
                                    y_numeric=True)
         desc, seed = self._desc(), self._seed()
         self._fit_stats(X)
@@ -390,7 +413,7 @@ class LinearRegressor(RegressorMixin, _LinearModel):
         """One epoch on X and y from the model so far; the first call fixes
         the standardisation of X and y to its rows (see LinearClassifier's)."""
         first = not hasattr(self, "coef_")
-        X, y = self._validate_data(X, y, reset=first, dtype=[np.float64, np.float32],
+        X, y = self._validate_data(X, y, reset=first, dtype=[np.float32, np.float64],
                                    multi_output=True, y_numeric=True)
         if first:
             self._fit_stats(X)
@@ -410,7 +433,7 @@ class LinearRegressor(RegressorMixin, _LinearModel):
 
     def predict(self, X):
         check_is_fitted(self)
-        X = self._validate_data(X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_data(X, reset=False, dtype=[np.float32, np.float64])
         return np.asarray(X, dtype=np.float64) @ np.asarray(self.coef_).T + self.intercept_
 
     def _more_tags(self):
