@@ -262,6 +262,18 @@ static clt_status npy_open(const char *path, npy *a) {
       if (rc == CLT_OK && (*shape != '(' || a->ndim == 0))
         rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: shape %.40s is not (N,) or (N, D)", path,
                       shape);
+      /* The data the header declares must be in the file: a lying header
+         allocates nothing. */
+      struct stat st;
+      off_t at = lseek(fd, 0, SEEK_CUR);
+      size_t bytes;
+      if (rc == CLT_OK && (fstat(fd, &st) != 0 || at < 0 ||
+                           !clt_mul_size(a->count, a->size ? a->size : 1, &bytes) ||
+                           (uint64_t)st.st_size - (uint64_t)at < (uint64_t)bytes))
+        rc = clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: truncated: its header declares %zu values of %zu bytes, the file "
+                      "holds %lld bytes of data", path, a->count, a->size,
+                      at < 0 ? 0LL : (long long)(st.st_size - at));
     }
   }
   free(h);

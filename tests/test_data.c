@@ -1401,6 +1401,10 @@ Test(data, npy_refusals) {
   EXPECT_ERR(clt_data_load_npy(xs, NULL, &ds), xs, "float32, float64 or integers");
   const char *xt = write_npy("xt.npy", "<f4", "(3, 2)", false, xf, 20);
   EXPECT_ERR(clt_data_load_npy(xt, NULL, &ds), xt, "truncated");
+  /* a header that promises 3.5 GB over 24 bytes of data allocates nothing */
+  const char *big = write_npy("big.npy", "<f8", "(1, 888188888)", false, xf, sizeof xf);
+  EXPECT_ERR(clt_data_load_npy(big, NULL, &ds), big,
+             "truncated: its header declares 888188888 values of 8 bytes, the file holds 24");
   const float xn[2] = {1, NAN};
   const char *xx = write_npy("xn.npy", "<f4", "(1, 2)", false, xn, sizeof xn);
   EXPECT_ERR(clt_data_load_npy(xx, NULL, &ds), xx, "row 1, column 2");
