@@ -195,7 +195,8 @@ typedef enum clt_data_format {
  * .csv and .tsv (also .gz), and otherwise svmlight when the first line
  * that is not blank or a '#' comment has INDEX:VALUE (or qid:) as its
  * second field, else delimited text. CLT_ERR_IO naming path when it
- * cannot be inspected or read. */
+ * cannot be inspected or read, CLT_ERR_FORMAT when its gzip stream is
+ * corrupt. */
 clt_status clt_data_sniff(const char *path, clt_data_format *out);
 
 /* Progress of the readers above on the calling thread: fn(user, path,

@@ -433,9 +433,15 @@ clt_status clt_data_sniff(const char *path, clt_data_format *out) {
   CLT_TRY(clt_data_gz_open(path, &f));
   char head[4096];
   int got = gzread(f, head, sizeof head - 1);
-  int raw = gzdirect(f);
+  int raw = gzdirect(f), errnum = 0;
+  const char *why = got < 0 ? gzerror(f, &errnum) : NULL;
+  char reason[128];
+  snprintf(reason, sizeof reason, "%s", why ? why : "");
   gzclose(f);
-  if (got < 0) return clt_fail(NULL, CLT_ERR_IO, "%s: cannot read", path);
+  if (got < 0)
+    return errnum == Z_ERRNO ? clt_fail(NULL, CLT_ERR_IO, "%s: cannot read", path)
+                             : clt_fail(NULL, CLT_ERR_FORMAT, "%s: corrupt gzip data: %s", path,
+                                        reason);
   head[got] = '\0';
   const char *suffix[] = {".svm", ".svmlight", ".libsvm"};
   if (raw && got >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) return *out = CLT_FORMAT_NPY, CLT_OK;

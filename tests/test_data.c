@@ -1443,4 +1443,6 @@ Test(data, sniff_by_content_then_name) {
   cr_assert_eq(clt_data_sniff(write_text("c.data", "1,2,3\n"), &f), CLT_OK);
   cr_assert_eq(f, CLT_FORMAT_TEXT);
   EXPECT_FAIL(clt_data_sniff(tpath("none"), &f), CLT_ERR_IO, "none", "No such file");
+  const char *bad = write_bytes("bad.gz", "\x1f\x8b\x00\x92 ", 5, 0);
+  EXPECT_ERR(clt_data_sniff(bad, &f), bad, "corrupt gzip data");
 }

@@ -87,7 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc != CLT_OK)
     check_failure(rc, &ds);
   clt_dataset_free(&ds);
-  if (clt_data_sniff(g_x, &f) != CLT_OK)
+  /* recognition reads the start only: it fails just for a corrupt gzip
+     stream, naming the file */
+  rc = clt_data_sniff(g_x, &f);
+  if (rc != CLT_OK && (rc != CLT_ERR_FORMAT || !strstr(clt_last_error(NULL), g_x)))
     abort();
   return 0;
 }
