@@ -496,8 +496,6 @@ bad:
   return rc;
 }
 
-static int is_blank_char(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
 const char *clt_data_excerpt(const char *s, const char *e, char *buf,
                            size_t buflen) {
   size_t n = (size_t)(e - s), k = 0, lim = buflen - 4;
@@ -516,10 +514,7 @@ const char *clt_data_excerpt(const char *s, const char *e, char *buf,
 /* Parses the cell [s, e) (surrounding blanks allowed) as a number.
  * Returns 0 ok, 1 empty, 2 not a number. e[0] is the delimiter or '\0'. */
 static int parse_cell(const char *s, const char *e, double *v) {
-  while (s < e && is_blank_char(*s))
-    s++;
-  while (e > s && is_blank_char(e[-1]))
-    e--;
+  clt_data_trim(&s, &e);
   if (s == e)
     return 1;
   /* fast path: plain integers of up to 15 digits are exact in double */
@@ -576,10 +571,7 @@ static size_t named_column(const char *s, const char *e, char dl, const char *na
   size_t len = strlen(name);
   for (size_t col = 0;; col++) {
     const char *ce = cell_end(s, e, dl), *a = s, *b = ce;
-    while (a < b && is_blank_char(*a))
-      a++;
-    while (b > a && is_blank_char(b[-1]))
-      b--;
+    clt_data_trim(&a, &b);
     if ((size_t)(b - a) == len && memcmp(a, name, len) == 0)
       return col;
     if (ce == e)
@@ -589,10 +581,7 @@ static size_t named_column(const char *s, const char *e, char dl, const char *na
 }
 
 char clt_data_delimiter_for(const char *path) {
-  size_t n = strlen(path);
-  bool tsv = (n >= 4 && strcmp(path + n - 4, ".tsv") == 0) ||
-             (n >= 7 && strcmp(path + n - 7, ".tsv.gz") == 0);
-  return tsv ? '\t' : ',';
+  return clt_data_ends_with(path, ".tsv") || clt_data_ends_with(path, ".tsv.gz") ? '\t' : ',';
 }
 
 clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
@@ -637,7 +626,7 @@ clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
       le--;
     *le = '\0';
     const char *q = p;
-    while (q < le && is_blank_char(*q))
+    while (q < le && clt_data_blank(*q))
       q++;
     if (q == le) { /* blank line */
       p = next;

@@ -28,8 +28,6 @@ typedef struct entry {
   float value;
 } entry;
 
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
 clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
                                   clt_dataset *out) {
   const clt_svmlight_options def = {.zero_based = -1};
@@ -55,11 +53,11 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
     *le = '\0';
     char *line = p, *q = p;
     p = next;
-    while (q < le && is_space(*q)) q++;
+    while (q < le && clt_data_blank(*q)) q++;
     if (q == le) continue;
     /* label, then [qid:N], then index:value pairs, blank separated */
     char *te = q;
-    while (te < le && !is_space(*te)) te++;
+    while (te < le && !clt_data_blank(*te)) te++;
     snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
              (size_t)(q - line) + 1);
     if (memchr(q, ',', (size_t)(te - q))) {
@@ -81,10 +79,10 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
     uint64_t last = 0;
     bool first = true;
     for (q = te; rc == CLT_OK;) {
-      while (q < le && is_space(*q)) q++;
+      while (q < le && clt_data_blank(*q)) q++;
       if (q == le) break;
       te = q;
-      while (te < le && !is_space(*te)) te++;
+      while (te < le && !clt_data_blank(*te)) te++;
       snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
                (size_t)(q - line) + 1);
       char *colon = memchr(q, ':', (size_t)(te - q));
@@ -407,17 +405,12 @@ clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset
 
 /* -------------------------------------------------------- recognition */
 
-static bool ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 /* Whether the text [s, e) looks like a svmlight line: its second field
    is INDEX:VALUE or qid:Q. */
 static bool svmlight_line(const char *s, const char *e) {
-  while (s < e && is_space(*s)) s++;
-  while (s < e && !is_space(*s)) s++; /* the label */
-  while (s < e && is_space(*s)) s++;
+  while (s < e && clt_data_blank(*s)) s++;
+  while (s < e && !clt_data_blank(*s)) s++; /* the label */
+  while (s < e && clt_data_blank(*s)) s++;
   const char *f = s;
   while (s < e && *s >= '0' && *s <= '9') s++;
   if (s > f && s < e && *s == ':') return true;
@@ -450,18 +443,18 @@ clt_status clt_data_sniff(const char *path, clt_data_format *out) {
   for (size_t k = 0; k < sizeof suffix / sizeof suffix[0]; k++) {
     char gz[16];
     snprintf(gz, sizeof gz, "%s.gz", suffix[k]);
-    if (ends_with(path, suffix[k]) || ends_with(path, gz)) return *out = CLT_FORMAT_SVMLIGHT, CLT_OK;
+    if (clt_data_ends_with(path, suffix[k]) || clt_data_ends_with(path, gz)) return *out = CLT_FORMAT_SVMLIGHT, CLT_OK;
   }
   *out = CLT_FORMAT_TEXT;
-  if (ends_with(path, ".csv") || ends_with(path, ".csv.gz") || ends_with(path, ".tsv") ||
-      ends_with(path, ".tsv.gz"))
+  if (clt_data_ends_with(path, ".csv") || clt_data_ends_with(path, ".csv.gz") || clt_data_ends_with(path, ".tsv") ||
+      clt_data_ends_with(path, ".tsv.gz"))
     return CLT_OK;
   /* By content: the first line that is not blank or a comment. */
   for (const char *s = head; *s;) {
     const char *e = strchr(s, '\n');
     if (!e) e = s + strlen(s);
     const char *t = s;
-    while (t < e && is_space(*t)) t++;
+    while (t < e && clt_data_blank(*t)) t++;
     if (t < e && *t != '#') {
       if (svmlight_line(s, e)) *out = CLT_FORMAT_SVMLIGHT;
       break;

@@ -2,8 +2,10 @@
 #ifndef CLT_DATA_IMPL_H
 #define CLT_DATA_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "cltrain.h"
@@ -15,6 +17,21 @@ clt_status clt_data_gz_open(const char *path, gzFile *out);
 /* The whole file (plain or gzip) into a NUL-terminated malloc'd buffer;
    at most 64 GiB of text (a gzip bomb stops there). */
 clt_status clt_data_read_text(const char *path, char **out, size_t *outlen);
+
+/* The blanks allowed around cells, labels and fields: space, tab, CR. */
+static inline bool clt_data_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* [*s, *e) without the blanks at its ends. */
+static inline void clt_data_trim(const char **s, const char **e) {
+  while (*s < *e && clt_data_blank(**s)) ++*s;
+  while (*e > *s && clt_data_blank((*e)[-1])) --*e;
+}
+
+/* Whether the name s ends with suffix (".tsv", ".svm.gz"). */
+static inline bool clt_data_ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
 
 /* A printable excerpt of [s, e) into buf (non-printable bytes as '?', a
    long one cut with "..."), for messages; returns buf. */

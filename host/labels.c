@@ -76,8 +76,7 @@ clt_status clt_label_int(clt_label_intern *t, int64_t v, const char *where, int3
 
 clt_status clt_label_cell(clt_label_intern *t, const char *s, const char *e,
                           const char *where, int32_t *id) {
-  while (s < e && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
-  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+  clt_data_trim(&s, &e);
   if (s == e) return clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty label", where);
   double v;
   char ex[40];
