@@ -27,14 +27,20 @@
 
 static const char *nn(const char *s) { return s ? s : "(null)"; }
 
+void clt_dataset_set_classes(clt_dataset *ds, size_t classes) {
+  for (size_t k = 0; ds->names && k < ds->classes; k++)
+    free(ds->names[k]);
+  free(ds->names);
+  ds->names = NULL;
+  ds->classes = classes;
+}
+
 void clt_dataset_free(clt_dataset *ds) {
   if (!ds)
     return;
   free(ds->x);
   free(ds->y);
-  for (size_t k = 0; ds->names && k < ds->classes; k++)
-    free(ds->names[k]);
-  free(ds->names);
+  clt_dataset_set_classes(ds, 0);
   memset(ds, 0, sizeof *ds);
 }
 

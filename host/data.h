@@ -49,6 +49,9 @@ typedef struct clt_dataset {
 
 /* Frees the arrays and zeroes the struct. NULL is fine. */
 void clt_dataset_free(clt_dataset *ds);
+/* Frees ds's class names (its class ids then count as numbers) and sets
+   its class count. */
+void clt_dataset_set_classes(clt_dataset *ds, size_t classes);
 
 /* The classes of a model: class k's label, as the training data wrote it. */
 typedef struct clt_labels {

@@ -242,10 +242,7 @@ clt_status clt_data_unify_labels(clt_dataset *const *sets, size_t k, clt_labels 
     for (size_t s = 0; s < k; s++) {
       clt_dataset *ds = sets[s];
       for (size_t i = 0; i < ds->n; i++) ds->y[i] = rank[map[s][ds->y[i]]];
-      for (size_t c = 0; ds->names && c < ds->classes; c++) free(ds->names[c]);
-      free(ds->names);
-      ds->names = NULL;
-      ds->classes = all.n;
+      clt_dataset_set_classes(ds, all.n);
     }
     free(all.slot);
     *out = (clt_labels){.n = all.n, .name = all.name};
@@ -286,10 +283,7 @@ clt_status clt_data_apply_labels(clt_dataset *ds, const clt_labels *l, const cha
   if (st == CLT_ERR_OUT_OF_MEMORY) st = clt_fail(NULL, st, "%s: out of memory for labels", name);
   if (st == CLT_OK) {
     for (size_t i = 0; i < ds->n; i++) ds->y[i] = map[ds->y[i]];
-    for (size_t c = 0; ds->names && c < ds->classes; c++) free(ds->names[c]);
-    free(ds->names);
-    ds->names = NULL;
-    ds->classes = l->n;
+    clt_dataset_set_classes(ds, l->n);
   }
   free(seen);
   free(map);

@@ -156,10 +156,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
   if (d->no_labels && out->y) {
     free(out->y);
     out->y = NULL;
-    for (size_t k = 0; out->names && k < out->classes; k++) free(out->names[k]);
-    free(out->names);
-    out->names = NULL;
-    out->classes = 0;
+    clt_dataset_set_classes(out, 0);
   } else if (!d->no_labels && !out->y) {
     fprintf(stderr, "cltrain %s: %s%s has no labels%s\n", cmd, prefix, path,
             fmt == CLT_FORMAT_NPY ? ": name its labels' .npy file (--labels y.npy)" : "");
