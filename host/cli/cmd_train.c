@@ -979,9 +979,7 @@ static int check_headers(const train_args *a, const clt_context *ctx) {
   const char *data = a->data.data;
   if (strcmp(data, "fashion-mnist") == 0)
     data = clt_data_find_fashion_mnist(fmnist, sizeof fmnist) == CLT_OK ? fmnist : NULL;
-  clt_data_format f;
-  bool idx_test = !a->data.test && data && clt_data_sniff(data, &f) == CLT_OK &&
-                  f == CLT_FORMAT_IDX_DIR && clt_data_idx_dir_has(data, 1);
+  bool idx_test = !a->data.test && data && idx_test_split(a->data.data);
   const struct {
     const char *flag, *path;
     int split;
@@ -1158,6 +1156,7 @@ int clt_cmd_train(int argc, char **argv) {
   clt_epoch_stats es = {.train_loss = NAN, .first_loss = NAN, .val_loss = NAN,
                         .val_accuracy = NAN};
   double seconds = 0, best_val = INFINITY;
+  double train_accuracy = NAN; /* of the model now, when measured */
   size_t trained = 0, best_epoch = 0;
   bool stopped_early = false;
   /* A resumed run that is already complete: said, and its model's test
@@ -1192,9 +1191,11 @@ int clt_cmd_train(int argc, char **argv) {
     trained += train.n;
     /* The training set's accuracy where the run keeps curves or watches a
        validation set: one more pass over it, outside the epoch's time. */
-    double train_acc = NAN, train_eval_loss;
+    double train_eval_loss;
+    train_accuracy = NAN;
     if ((metrics || val.n) &&
-        (st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &train_eval_loss, &train_acc)) != CLT_OK) {
+        (st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &train_eval_loss,
+                                         &train_accuracy)) != CLT_OK) {
       fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
       rc = 1;
       break;
@@ -1202,7 +1203,7 @@ int clt_cmd_train(int argc, char **argv) {
     if (!a.quiet && !a.json) {
       printf("epoch %3zu/%zu  step %6llu  train loss %.4f  ", es.epoch, opt.epochs,
              (unsigned long long)es.step, es.train_loss);
-      if (isfinite(train_acc)) printf("train acc %.4f  ", train_acc);
+      if (isfinite(train_accuracy)) printf("train acc %.4f  ", train_accuracy);
       if (val.n) printf("val loss %.4f  val acc %.4f  ", es.val_loss, es.val_accuracy);
       if (test.n) printf("test loss %.4f  test acc %.4f  ", es.test_loss, es.test_accuracy);
       printf("%.2f s  %.0f samples/s\n", es.seconds, es.samples_per_second);
@@ -1223,7 +1224,7 @@ int clt_cmd_train(int argc, char **argv) {
     if (val.n) snprintf(val_cells, sizeof val_cells, "%.9g,%.6f", es.val_loss, es.val_accuracy);
     if (metrics && (fprintf(metrics, "%zu,%llu,%.9g,%s,%.6f,%.1f,%s,%.6f,%.9g\n", es.epoch,
                             (unsigned long long)es.step, es.train_loss, test_cells,
-                            es.seconds, es.samples_per_second, val_cells, train_acc,
+                            es.seconds, es.samples_per_second, val_cells, train_accuracy,
                             clt_schedule_lr(&opt.schedule, es.step ? es.step - 1 : 0)) < 0 ||
                     fflush(metrics) != 0)) {
       fprintf(stderr, "cltrain train: --metrics %s: %s\n", metrics_path, strerror(errno));
@@ -1280,9 +1281,9 @@ int clt_cmd_train(int argc, char **argv) {
   }
   if (metrics_path == tmp_metrics) unlink(tmp_metrics);
   /* The training set's accuracy, for --json or a run without held-out
-     data: one pass after training. */
-  double train_eval_loss = NAN, train_accuracy = NAN;
-  if (rc == 0 && (a.json || (!test.n && !val.n)) &&
+     data: one pass after training, unless the last epoch measured it. */
+  double train_eval_loss;
+  if (rc == 0 && isnan(train_accuracy) && (a.json || (!test.n && !val.n)) &&
       clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &train_eval_loss, &train_accuracy) != CLT_OK) {
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
     rc = 1;
