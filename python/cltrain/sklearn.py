@@ -46,6 +46,12 @@ def _context(device):
         return _contexts[device]
 
 
+def _std_divisor(std):
+    """What a feature (or target) is divided by: its std, or 1 below 1e-8
+    (constant ones become 0, not inf), as clt_data_std_divisor."""
+    return np.where(std >= 1e-8, std, 1.0)
+
+
 def _store_params(estimator, args):
     """Every argument of an estimator's __init__ as the attribute of its
     name, unchanged (scikit-learn's convention)."""
@@ -150,7 +156,7 @@ class _LinearModel(BaseEstimator):
             np.square(c, out=c)
             total += ones[:len(c)] @ c
         std = np.sqrt(total / n)
-        self._std = np.where(std >= 1e-8, std, 1.0)  # as clt_data_std_divisor
+        self._std = _std_divisor(std)
 
     def _raw_weights(self, W, b):
         """W and b for the raw features from the model's on standardised
@@ -385,7 +391,7 @@ class LinearRegressor(RegressorMixin, _LinearModel):
         y2 = y.reshape(len(y), -1)
         self._y_mean = y2.mean(axis=0) if self.standardize else np.zeros(y2.shape[1])
         std = y2.std(axis=0) if self.standardize else np.ones(y2.shape[1])
-        self._y_std = np.where(std >= 1e-8, std, 1.0)
+        self._y_std = _std_divisor(std)
 
     def fit(self, X, y):
         """Trains on X (n_samples, n_features) and y (n_samples,) or
