@@ -464,6 +464,14 @@ clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
   return CLT_OK;
 }
 
+clt_status clt_cl_launch_grid(clt_context *ctx, clt_kid id, size_t n0, size_t n1, size_t n2,
+                              size_t nargs, const clt_karg *args) {
+  size_t kmax, g[3] = {n0, n1, n2}, l[3] = {CLT_CL_GRID_LOCAL, 1, 1};
+  CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));
+  if (kmax < l[0]) l[0] = kmax;
+  return clt_cl_launch(ctx, id, 3, NULL, g, l, nargs, args);
+}
+
 /* Two fixed-shape passes: REDUCE_GROUPS work-groups of REDUCE_WG each sum a
    strided slice into a partial, then one group sums the partials. The
    order of additions depends only on n, so results are reproducible. */

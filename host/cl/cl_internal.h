@@ -145,6 +145,18 @@ clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
                 sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),         \
                 (clt_karg[]){__VA_ARGS__})
 
+/* Launches kernel id over a grid of n0 x n1 x n2 work-items in work-groups
+   of CLT_CL_GRID_LOCAL (or as many as the kernel allows, if fewer) along
+   dimension 0. The shape is fixed rather than fitted to the grid: POCL
+   compiles a kernel once per work-group shape. */
+#define CLT_CL_GRID_LOCAL 32
+clt_status clt_cl_launch_grid(clt_context *ctx, clt_kid id, size_t n0, size_t n1, size_t n2,
+                              size_t nargs, const clt_karg *args);
+#define CLT_LAUNCH_GRID(ctx, id, n0, n1, n2, ...)                             \
+  clt_cl_launch_grid((ctx), (id), (n0), (n1), (n2),                           \
+                     sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),    \
+                     (clt_karg[]){__VA_ARGS__})
+
 /* Transfers and waits: every one of the library goes through these (and
    every launch through clt_cl_launch), so that a context with
    record_timings times them all. Offsets and sizes in bytes. */

@@ -11,7 +11,6 @@ static const size_t fwd_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
    at 128, 1.4x at 200-256, 2-2.5x at 1000) and needs no ragged class
    block. */
 #define DW_WIDE_C 64
-#define LOCAL 32    /* preferred work-group size along dimension 0 */
 
 /* Class blocks: C in ceil(C/8) blocks of equal width CB <= 8. */
 static size_t class_block(size_t C) {
@@ -36,25 +35,10 @@ static size_t row_block(size_t N, size_t C) {
   return N < R ? N : R;
 }
 
-/* Work-group size along dimension 0: want, or less where the kernel or
-   the device allows less. Fixed rather than fitted to the grid: POCL
-   compiles a kernel once per work-group shape. */
-static clt_status local_size(clt_context *ctx, clt_kid id, size_t want,
-                             size_t *out) {
-  size_t kmax;
-  CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));
-  *out = want < kmax ? (want ? want : 1) : kmax;
-  return CLT_OK;
-}
-
-/* Launches kernel id over a 3-D grid (n0, n1, n2) with work-groups
-   (<= LOCAL, 1, 1); LAUNCH2 for 2-D grids. */
+/* Launches kernel id over a 3-D grid (n0, n1, n2) (clt_cl_launch_grid);
+   LAUNCH2 for 2-D grids. */
 #define LAUNCH3(ctx, id, n0, n1, n2, ...)                                   \
-  do {                                                                        \
-    size_t g_[3] = {(n0), (n1), (n2)}, l_[3] = {1, 1, 1};                     \
-    CLT_TRY(local_size((ctx), (id), LOCAL, &l_[0]));                        \
-    CLT_TRY(CLT_LAUNCH((ctx), (id), 3, g_, l_, __VA_ARGS__));               \
-  } while (0)
+  CLT_TRY(CLT_LAUNCH_GRID((ctx), (id), (n0), (n1), (n2), __VA_ARGS__))
 #define LAUNCH2(ctx, id, n0, n1, ...) LAUNCH3(ctx, id, n0, n1, 1, __VA_ARGS__)
 
 /* Wt (C,D) = W^T into scratch at element offset wt_off. */
