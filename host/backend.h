@@ -23,8 +23,8 @@ typedef struct clt_optim_outcome {
   double norm;
 } clt_optim_outcome;
 
-/* The rows of X a fused step reads: all of them (idx NULL), or rows
-   idx[first .. first+n). */
+/* The rows of X an op reads: rows first .. first+n (idx NULL; the fused
+   step is then given all of them), or rows idx[first .. first+n). */
 typedef struct clt_batch_rows {
   const clt_tensor *idx;
   size_t first, n;
@@ -97,6 +97,19 @@ struct clt_backend {
   clt_status (*regularize)(clt_context *ctx, const clt_reg_desc *reg,
                            const clt_tensor *W, double *penalty,
                            clt_tensor *dW);
+
+  /* ---- sparse rows (CSR): S = X[rows] W + b (b may be NULL); dW =
+     X[rows]^T dS (overwritten) and db = its column sums (NULL: none); the
+     rows are X's rows first..first+n, or X's rows idx[first..first+n),
+     whose indices a backend skips when out of range. gather copies src's
+     rows idx[first..] into dst, whose ptr (host and device) the front end
+     has already written. */
+  clt_status (*csr_forward)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                            const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
+  clt_status (*csr_backward)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                             const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
+  clt_status (*csr_gather)(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
+                           size_t first);
 
   /* ---- optimizers: per-entry state beyond the state tensors (optional),
      one step, and the collection of a pending outcome (optional: a backend

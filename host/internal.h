@@ -50,6 +50,37 @@ struct clt_context {
 
 void clt_context_release(clt_context *ctx);
 
+/* The host's copy of a CSR matrix's entry offsets, shared by its views
+   (gathers read it instead of the device's copy). */
+typedef struct clt_csr_index {
+  long refs;
+  size_t n; /* rows + 1 of the matrix first created */
+  int64_t ptr[];
+} clt_csr_index;
+
+/* A CSR matrix (cltrain.h): its row r's entries are the elements
+   [ptr[first + r], ptr[first + r + 1]) of col and val. A view shares the
+   tensors' storage and the index, with its own first and rows. */
+struct clt_csr {
+  clt_context *ctx;
+  size_t rows, cols, first;
+  uint64_t nnz;     /* entries of these rows */
+  clt_tensor *ptr;  /* the int64 offsets, as (total rows + 1) x 2 int32 */
+  clt_tensor *col;  /* int32 columns, (total entries or 1) x 1 */
+  clt_tensor *val;  /* float32 values, likewise */
+  clt_csr_index *index;
+};
+
+/* Row r's first entry and end. */
+static inline int64_t clt_csr_begin(const clt_csr *X, size_t r) {
+  return X->index->ptr[X->first + r];
+}
+static inline int64_t clt_csr_end(const clt_csr *X, size_t r) {
+  return X->index->ptr[X->first + r + 1];
+}
+
+
+
 /* ------------------------------------------------------------ timings */
 
 /* Adds count, seconds and bytes to the entry name (a static string) of

@@ -1,11 +1,11 @@
 /* Linear scores, their gradients and prediction helpers of the reference
    backend (the OpenCL ones: host/cl/cl_internal.h). Arguments are validated
-   by the front ends (host/linear.c, host/predict.c) before any of these
+   by the front ends (host/linear.c, host/sparse.c, host/predict.c) before any of these
    run. */
 #ifndef CLT_LINEAR_H
 #define CLT_LINEAR_H
 
-#include "internal.h"
+#include "backend.h"
 
 /* ------------------------------------------------- reference backend */
 
@@ -16,6 +16,14 @@ clt_status clt_ref_linear_backward(clt_context *ctx, const clt_tensor *X,
                                    const clt_tensor *W, const clt_tensor *dS,
                                    clt_tensor *dW, clt_tensor *db,
                                    clt_tensor *dX);
+/* Sparse rows (host/ref/ref_sparse.c): the backend entries csr_forward,
+   csr_backward and csr_gather of host/backend.h. */
+clt_status clt_ref_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                               const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
+clt_status clt_ref_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                                const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
+clt_status clt_ref_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
+                              size_t first);
 clt_status clt_ref_argmax(clt_context *ctx, const clt_tensor *S,
                           clt_tensor *pred);
 clt_status clt_ref_accuracy(clt_context *ctx, const clt_tensor *S,

@@ -91,6 +91,32 @@ static void gather(void) {
   for (size_t i = 0; i < 3; i++) clt_tensor_destroy(all[i]);
 }
 
+/* Sparse rows: a 9 x 23 CSR matrix with empty rows, its products (more
+   column buckets than one per column on the GPU profile) and a gather. */
+static void sparse(size_t c) {
+  int64_t ptr[10] = {0};
+  int32_t col[40];
+  float val[40];
+  for (size_t r = 0, k = 0; r < 9; r++) {
+    for (size_t j = 0; j < (r % 3 == 0 ? 0 : r + 1); j++, k++) {
+      col[k] = (int32_t)((r * 5 + j * 3) % 23);
+      val[k] = 0.25f * (float)(j + 1);
+    }
+    ptr[r + 1] = (int64_t)k;
+  }
+  clt_csr *X, *G;
+  CHECK(clt_csr_create(ctx, 9, 23, ptr, col, val, &X));
+  clt_tensor *W = floats(23, c, 2, 0.5f), *b = floats(1, c, 3, 0.1f), *S = floats(9, c, 0, 0);
+  clt_tensor *dW = floats(23, c, 0, 0), *db = floats(1, c, 0, 0), *idx = ints(6, 9, 3);
+  CHECK(clt_csr_linear_forward(ctx, X, W, b, S));
+  CHECK(clt_csr_linear_backward(ctx, X, S, dW, db));
+  CHECK(clt_csr_gather_rows(X, idx, 1, 5, &G));
+  clt_csr_destroy(X);
+  clt_csr_destroy(G);
+  clt_tensor *all[] = {W, b, S, dW, db, idx};
+  for (size_t i = 0; i < 6; i++) clt_tensor_destroy(all[i]);
+}
+
 /* Seven steps of an optimizer on a group of a 37 x 3 and a 1 x 3 tensor
    (a partial last work-group: the _tail variants), and of one tensor on
    its own. */
@@ -154,6 +180,8 @@ int main(int argc, char **argv) {
   const size_t classes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 64};
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) ops(13, 17, classes[i]);
   gather();
+  sparse(1);
+  sparse(3);
   optimizers();
   clt_timing v[128];
   size_t n = 0;

@@ -38,6 +38,9 @@ typedef struct clt_cl_profile {
   /* The linear ops run the kernels of kernels/linear.cl up to this many
      classes and CLBlast above (SIZE_MAX: the kernels always). */
   size_t linear_kernel_max_c;
+  /* Work-items per compute unit of the sparse dW kernel: its grid is C
+     classes by enough column buckets to reach this many (at least one). */
+  size_t csr_lanes_per_unit;
   /* Kernels prefetch the rows they stream into L2 (-DCLT_PREFETCH=1). */
   int prefetch;
 } clt_cl_profile;
@@ -259,6 +262,17 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
 clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
                                bool wait, bool *had, bool *skipped,
                                double *norm);
+
+/* ------------------------------------------------------ sparse rows */
+
+/* The backend entries csr_forward, csr_backward and csr_gather
+   (host/backend.h) on kernels/sparse.cl. */
+clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                              const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
+clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                               const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
+clt_status clt_cl_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
+                             size_t first);
 
 /* ---------------------------------------------------------- fused step */
 

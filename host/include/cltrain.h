@@ -213,6 +213,52 @@ CLT_API clt_status clt_linear_backward(clt_context *ctx, const clt_tensor *X,
                                        const clt_tensor *dS, clt_tensor *dW,
                                        clt_tensor *db, clt_tensor *dX);
 
+/* ---------------------------------------------------- sparse matrices */
+
+/* A rows x cols matrix in CSR form (compressed sparse rows) owned by a
+   context, for sparse features: row i holds the values val[k] at columns
+   col[k] for k in [indptr[i], indptr[i+1]). Entry offsets are 64-bit, so
+   a matrix may hold more than 2^31 entries; columns are int32. */
+typedef struct clt_csr clt_csr;
+
+/* Uploads a CSR matrix. indptr: rows+1 values, indptr[0] = 0, never
+   decreasing; indices and values: indptr[rows] entries each (NULL when
+   that is 0). A row's columns may come in any order (they are sorted,
+   with their values, on the way in) but must be distinct and in [0, cols).
+   A bad indptr, a repeated or out-of-range column is CLT_ERR_INVALID_ARG
+   naming the row; rows or cols 0 (or cols beyond INT32_MAX) is
+   CLT_ERR_SHAPE. Rows without entries are fine. */
+CLT_API clt_status clt_csr_create(clt_context *ctx, size_t rows, size_t cols,
+                                  const int64_t *indptr, const int32_t *indices,
+                                  const float *values, clt_csr **out);
+/* Rows [first, first+count) of X sharing its memory, as tensor views. */
+CLT_API clt_status clt_csr_view_rows(clt_csr *X, size_t first, size_t count,
+                                     clt_csr **out);
+/* A new matrix of count rows: row r = row idx[first + r] of src. idx is
+   (M,1) int32 with values in [0, src rows) (else CLT_ERR_LABEL). */
+CLT_API clt_status clt_csr_gather_rows(const clt_csr *src, const clt_tensor *idx,
+                                       size_t first, size_t count, clt_csr **out);
+/* The matrix back in host memory: indptr (rows+1 values, from 0),
+   indices and values (nnz each; either may be NULL to skip it). */
+CLT_API clt_status clt_csr_read(const clt_csr *X, int64_t *indptr, int32_t *indices,
+                                float *values);
+CLT_API void clt_csr_destroy(clt_csr *X); /* NULL is fine */
+CLT_API size_t clt_csr_rows(const clt_csr *X);
+CLT_API size_t clt_csr_cols(const clt_csr *X);
+CLT_API uint64_t clt_csr_nnz(const clt_csr *X);
+
+/* S = X W + b with X sparse (N,D): W (D,C), b (1,C) or NULL, S (N,C).
+   Each score is a float32 sum over the row's entries in column order. */
+CLT_API clt_status clt_csr_linear_forward(clt_context *ctx, const clt_csr *X,
+                                          const clt_tensor *W, const clt_tensor *b,
+                                          clt_tensor *S);
+/* dW = X^T dS (D,C), overwritten; db = column sums of dS (1,C), or NULL.
+   Deterministic: each element of dW sums its column's entries in row
+   order, with no atomics, so the same inputs give the same bits. */
+CLT_API clt_status clt_csr_linear_backward(clt_context *ctx, const clt_csr *X,
+                                           const clt_tensor *dS, clt_tensor *dW,
+                                           clt_tensor *db);
+
 /* ------------------------------------------------------------- losses */
 
 /* Loss functions with PyTorch's semantics and defaults, so values compare

@@ -100,5 +100,8 @@ const clt_backend clt_ref_backend = {
     .accuracy = clt_ref_accuracy,
     .loss = clt_ref_loss,
     .regularize = clt_ref_regularize,
+    .csr_forward = clt_ref_csr_forward,
+    .csr_backward = clt_ref_csr_backward,
+    .csr_gather = clt_ref_csr_gather,
     .optim_step = clt_ref_optim_step,
 };

@@ -1,0 +1,62 @@
+/* Sparse (CSR) products and gathers on the OpenCL backend: the kernels of
+   kernels/sparse.cl, db through the dense column sum. */
+#include "cl_internal.h"
+
+/* The rows' kernel arguments: idx (a NULL buffer without one), its first
+   row, whether there is one, and X's rows (the bound on idx's values). */
+typedef struct rows_args {
+  cl_mem idx;
+  cl_ulong first, nrows;
+  cl_int has_idx;
+} rows_args;
+
+static rows_args rows_of(const clt_csr *X, clt_batch_rows rows) {
+  return (rows_args){rows.idx ? rows.idx->st->mem : NULL,
+                     rows.idx ? rows.idx->offset + rows.first : rows.first, X->rows,
+                     rows.idx != NULL};
+}
+
+clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                              const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
+  rows_args ra = rows_of(X, rows);
+  cl_ulong pf = X->first, w_off = W->offset, b_off = b ? b->offset : 0, s_off = S->offset,
+           n = rows.n, C = W->cols;
+  cl_mem bmem = b ? b->st->mem : NULL;
+  cl_int has_b = b != NULL;
+  return CLT_LAUNCH_GRID(ctx, CLT_K_csr_fwd, C, rows.n, 1, CLT_ARG(X->ptr->st->mem), CLT_ARG(pf),
+                         CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem), CLT_ARG(ra.idx),
+                         CLT_ARG(ra.first), CLT_ARG(ra.has_idx), CLT_ARG(ra.nrows),
+                         CLT_ARG(W->st->mem), CLT_ARG(w_off), CLT_ARG(bmem), CLT_ARG(b_off),
+                         CLT_ARG(has_b), CLT_ARG(S->st->mem), CLT_ARG(s_off), CLT_ARG(n),
+                         CLT_ARG(C));
+}
+
+clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                               const clt_tensor *dS, clt_tensor *dW, clt_tensor *db) {
+  const clt_cl_context *cl = clt_cl_of(ctx);
+  size_t D = X->cols, C = dS->cols;
+  /* Column buckets: enough for the profile's work-items, at most D. */
+  size_t lanes = cl->profile->csr_lanes_per_unit * (cl->units ? cl->units : 1);
+  size_t buckets = (lanes + C - 1) / C;
+  if (buckets > D) buckets = D;
+  cl_ulong span = (D + buckets - 1) / buckets;
+  buckets = (D + span - 1) / span;
+  rows_args ra = rows_of(X, rows);
+  cl_ulong pf = X->first, ds_off = dS->offset, dw_off = dW->offset, n = rows.n, d = D, c = C;
+  CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_dw, C, buckets, 1, CLT_ARG(X->ptr->st->mem), CLT_ARG(pf),
+                          CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem), CLT_ARG(ra.idx),
+                          CLT_ARG(ra.first), CLT_ARG(ra.has_idx), CLT_ARG(ra.nrows),
+                          CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(dW->st->mem),
+                          CLT_ARG(dw_off), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(span)));
+  return db ? clt_cl_colsum(ctx, dS, db) : CLT_OK;
+}
+
+clt_status clt_cl_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
+                             size_t first) {
+  cl_ulong spf = src->first, at = idx->offset + first, nrows = src->rows, n = dst->rows;
+  return CLT_LAUNCH_GRID(dst->ctx, CLT_K_csr_gather, dst->rows, 1, 1, CLT_ARG(src->ptr->st->mem),
+                         CLT_ARG(spf), CLT_ARG(src->col->st->mem), CLT_ARG(src->val->st->mem),
+                         CLT_ARG(idx->st->mem), CLT_ARG(at), CLT_ARG(nrows),
+                         CLT_ARG(dst->ptr->st->mem), CLT_ARG(dst->col->st->mem),
+                         CLT_ARG(dst->val->st->mem), CLT_ARG(n));
+}

@@ -1,0 +1,364 @@
+/* Sparse (CSR) matrices: creation (sorting, validation), views, gathers,
+   and the products S = X W + b and dW = X^T dS on every backend against
+   sums in double computed here from the host arrays, at odd sizes with
+   empty rows; bit-for-bit reproducibility; a gradient check of the
+   sparse scores under cross-entropy against central differences in
+   double.
+
+   Tolerance. A score sums the row's entries (at most MAX_ROW = 24 here) and
+   an element of dW the entries of its column over the rows (at most N);
+   inputs are uniform in [-1,1) (W in [-0.5,0.5)). As in test_linear.c,
+   float32 sums of K terms err by about 1e-8 K; we allow |dev - ref| <=
+   1e-6 + 1e-7 K + 1e-5 |ref| with K the terms of the longest sum. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "testutil.h"
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_ROW 24
+#define RTOL 1e-5
+static double atol_for(size_t K) { return 1e-6 + 1e-7 * (double)K; }
+
+/* A host CSR matrix: rows with 0..MAX_ROW distinct random columns (a
+   quarter of the rows empty), listed in random order. */
+typedef struct host_csr {
+  size_t n, d;
+  int64_t *ptr;
+  int32_t *col;
+  float *val;
+} host_csr;
+
+static host_csr random_csr(size_t n, size_t d, uint64_t seed) {
+  host_csr h = {n, d, calloc(n + 1, 8), NULL, NULL};
+  uint64_t s = seed;
+  size_t cap = n * (d < MAX_ROW ? d : MAX_ROW) + 1;
+  h.col = malloc(cap * 4), h.val = malloc(cap * 4);
+  cr_assert(h.ptr && h.col && h.val);
+  for (size_t r = 0; r < n; r++) {
+    size_t want = clt_splitmix64(&s) % 4 == 0 ? 0 : clt_splitmix64(&s) % (MAX_ROW + 1);
+    if (want > d) want = d;
+    size_t at = (size_t)h.ptr[r], k = 0;
+    while (k < want) {
+      int32_t c = (int32_t)(clt_splitmix64(&s) % d);
+      bool seen = false;
+      for (size_t j = 0; j < k; j++) seen |= h.col[at + j] == c;
+      if (seen) continue;
+      h.col[at + k] = c;
+      h.val[at + k] = (float)((clt_splitmix64(&s) >> 40) * 0x1.0p-24) * 2.0f - 1.0f;
+      k++;
+    }
+    h.ptr[r + 1] = (int64_t)(at + k);
+  }
+  return h;
+}
+
+static void free_host(host_csr *h) {
+  free(h->ptr), free(h->col), free(h->val);
+}
+
+static clt_csr *upload(clt_context *ctx, const host_csr *h) {
+  clt_csr *X = NULL;
+  clt_status st = clt_csr_create(ctx, h->n, h->d, h->ptr, h->col, h->val, &X);
+  cr_assert_eq(st, CLT_OK, "csr_create %zux%zu: %s", h->n, h->d, clt_last_error(ctx));
+  return X;
+}
+
+/* S = X W + b and dW = X^T dS, db in double from the host arrays. */
+static void expected(const host_csr *h, size_t C, const float *W, const float *b,
+                     const float *dS, double *S, double *dW, double *db) {
+  for (size_t r = 0; r < h->n; r++)
+    for (size_t c = 0; c < C; c++) {
+      double a = b[c];
+      for (int64_t k = h->ptr[r]; k < h->ptr[r + 1]; k++)
+        a += (double)h->val[k] * W[(size_t)h->col[k] * C + c];
+      S[r * C + c] = a;
+    }
+  memset(dW, 0, h->d * C * sizeof *dW);
+  memset(db, 0, C * sizeof *db);
+  for (size_t r = 0; r < h->n; r++)
+    for (size_t c = 0; c < C; c++) {
+      for (int64_t k = h->ptr[r]; k < h->ptr[r + 1]; k++)
+        dW[(size_t)h->col[k] * C + c] += (double)h->val[k] * dS[r * C + c];
+      db[c] += dS[r * C + c];
+    }
+}
+
+static void check_products(clt_context *ctx, const char *dev, size_t n, size_t d, size_t C) {
+  uint64_t seed = 7919 * n + 31 * d + C;
+  host_csr h = random_csr(n, d, seed);
+  float *W = malloc(d * C * 4), *b = malloc(C * 4), *dS = malloc(n * C * 4);
+  double *S = malloc(n * C * 8), *dW = malloc(d * C * 8), *db = malloc(C * 8);
+  cr_assert(W && b && dS && S && dW && db);
+  tu_fill_uniform(W, d * C, seed + 1, -0.5f, 0.5f);
+  tu_fill_uniform(b, C, seed + 2, -1.0f, 1.0f);
+  tu_fill_uniform(dS, n * C, seed + 3, -1.0f, 1.0f);
+  expected(&h, C, W, b, dS, S, dW, db);
+  clt_csr *X = upload(ctx, &h);
+  clt_tensor *tW = tu_tensor(ctx, d, C, W), *tb = tu_tensor(ctx, 1, C, b);
+  clt_tensor *tdS = tu_tensor(ctx, n, C, dS), *tS, *tdW, *tdb;
+  cr_assert_eq(clt_tensor_create(ctx, n, C, CLT_FLOAT32, &tS), CLT_OK);
+  cr_assert_eq(clt_tensor_create(ctx, d, C, CLT_FLOAT32, &tdW), CLT_OK);
+  cr_assert_eq(clt_tensor_create(ctx, 1, C, CLT_FLOAT32, &tdb), CLT_OK);
+  /* NaN in the outputs: every element must be written. */
+  cr_assert_eq(clt_tensor_fill(tdW, NAN), CLT_OK);
+  cr_assert_eq(clt_tensor_fill(tS, NAN), CLT_OK);
+  cr_assert_eq(clt_csr_linear_forward(ctx, X, tW, tb, tS), CLT_OK, "%s", clt_last_error(ctx));
+  cr_assert_eq(clt_csr_linear_backward(ctx, X, tdS, tdW, tdb), CLT_OK, "%s",
+               clt_last_error(ctx));
+  float *gS = tu_read(tS), *gdW = tu_read(tdW), *gdb = tu_read(tdb);
+  char what[128];
+  snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu S", dev, n, d, C);
+  tu_expect_close(what, gS, S, n * C, atol_for(MAX_ROW), RTOL);
+  snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu dW", dev, n, d, C);
+  tu_expect_close(what, gdW, dW, d * C, atol_for(n), RTOL);
+  snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu db", dev, n, d, C);
+  tu_expect_close(what, gdb, db, C, atol_for(n), RTOL);
+  /* Again, without b and db: the same dW bits, S without the bias. */
+  cr_assert_eq(clt_csr_linear_forward(ctx, X, tW, NULL, tS), CLT_OK);
+  cr_assert_eq(clt_csr_linear_backward(ctx, X, tdS, tdW, NULL), CLT_OK);
+  float *gS2 = tu_read(tS), *gdW2 = tu_read(tdW);
+  for (size_t i = 0; i < n * C; i++) S[i] -= b[i % C];
+  snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu S without b", dev, n, d, C);
+  tu_expect_close(what, gS2, S, n * C, atol_for(MAX_ROW), RTOL);
+  cr_expect_arr_eq(gdW2, gdW, d * C * 4, "%s: dW changed bits on a second run", what);
+  free(gS), free(gdW), free(gdb), free(gS2), free(gdW2);
+  clt_tensor *all[] = {tW, tb, tdS, tS, tdW, tdb};
+  for (size_t i = 0; i < LEN(all); i++) clt_tensor_destroy(all[i]);
+  clt_csr_destroy(X);
+  free(W), free(b), free(dS), free(S), free(dW), free(db);
+  free_host(&h);
+}
+
+static const size_t NS[] = {1, 7, 93, 1000, 4097};
+static const size_t CS[] = {1, 2, 10, 1000};
+static const size_t DS[] = {1, 37, 5003, 300007};
+
+/* Every (N, C) with every D whose dW stays under 2^22 elements. */
+Test(sparse, products_match_double_sums, .timeout = 600) {
+  const char *specs[2];
+  size_t ndev = tu_devices(specs), cases = 0;
+  for (size_t v = 0; v < ndev; v++) {
+    clt_context *ctx = tu_context(specs[v]);
+    for (size_t i = 0; i < LEN(NS); i++)
+      for (size_t j = 0; j < LEN(DS); j++)
+        for (size_t k = 0; k < LEN(CS); k++) {
+          if (DS[j] * CS[k] > (1u << 22)) continue;
+          check_products(ctx, specs[v], NS[i], DS[j], CS[k]);
+          cases++;
+        }
+    clt_context_destroy(ctx);
+  }
+  cr_expect_geq(cases, 70 * ndev);
+}
+
+/* Unsorted rows come back sorted with their values; views and gathers
+   hold the rows they name; the products through them match. */
+Test(sparse, sorting_views_and_gathers) {
+  const char *specs[2];
+  size_t ndev = tu_devices(specs);
+  for (size_t v = 0; v < ndev; v++) {
+    clt_context *ctx = tu_context(specs[v]);
+    int64_t ptr[] = {0, 3, 3, 5, 6};
+    int32_t col[] = {7, 2, 5, 9, 0, 4};
+    float val[] = {1, 2, 3, 4, 5, 6};
+    clt_csr *X, *V, *G;
+    cr_assert_eq(clt_csr_create(ctx, 4, 10, ptr, col, val, &X), CLT_OK);
+    cr_expect_eq(clt_csr_nnz(X), 6);
+    int64_t p[5];
+    int32_t c[6];
+    float x[6];
+    cr_assert_eq(clt_csr_read(X, p, c, x), CLT_OK);
+    int32_t want_c[] = {2, 5, 7, 0, 9, 4};
+    float want_x[] = {2, 3, 1, 5, 4, 6};
+    cr_expect_arr_eq(p, ptr, sizeof ptr);
+    cr_expect_arr_eq(c, want_c, sizeof want_c);
+    cr_expect_arr_eq(x, want_x, sizeof want_x);
+    /* Rows 1..3: the empty row, then {0, 9}, then {4}. */
+    cr_assert_eq(clt_csr_view_rows(X, 1, 3, &V), CLT_OK);
+    cr_expect_eq(clt_csr_rows(V), 3);
+    cr_expect_eq(clt_csr_nnz(V), 3);
+    cr_assert_eq(clt_csr_read(V, p, c, x), CLT_OK);
+    int64_t want_vp[] = {0, 0, 2, 3};
+    cr_expect_arr_eq(p, want_vp, sizeof want_vp);
+    cr_expect_arr_eq(c, want_c + 3, 3 * 4);
+    /* Gather rows 3, 0, 1 of the view: X's rows... of V: {4}, {}, {0, 9}
+       from idx[1..4) of a longer index. */
+    int32_t ix[] = {9, 2, 0, 1};
+    clt_tensor *idx = tu_labels(ctx, 4, ix);
+    cr_assert_eq(clt_csr_gather_rows(V, idx, 1, 3, &G), CLT_OK, "%s", clt_last_error(ctx));
+    cr_assert_eq(clt_csr_read(G, p, c, x), CLT_OK);
+    int64_t want_gp[] = {0, 1, 1, 3};
+    int32_t want_gc[] = {4, 0, 9};
+    float want_gx[] = {6, 5, 4};
+    cr_expect_arr_eq(p, want_gp, sizeof want_gp);
+    cr_expect_arr_eq(c, want_gc, sizeof want_gc);
+    cr_expect_arr_eq(x, want_gx, sizeof want_gx);
+    /* S through the view and the gather, W[j] = j + 1 (C = 1), b = 0.5. */
+    float w[10], bias = 0.5f;
+    for (int j = 0; j < 10; j++) w[j] = (float)(j + 1);
+    clt_tensor *tW = tu_tensor(ctx, 10, 1, w), *tb = tu_tensor(ctx, 1, 1, &bias), *S;
+    cr_assert_eq(clt_tensor_create(ctx, 3, 1, CLT_FLOAT32, &S), CLT_OK);
+    cr_assert_eq(clt_csr_linear_forward(ctx, V, tW, tb, S), CLT_OK);
+    float s[3], want_v[] = {0.5f, 0.5f + 5 * 1 + 4 * 10, 0.5f + 6 * 5};
+    cr_assert_eq(clt_tensor_read(S, s, sizeof s), CLT_OK);
+    cr_expect_arr_eq(s, want_v, sizeof s, "%s: scores through a view", specs[v]);
+    cr_assert_eq(clt_csr_linear_forward(ctx, G, tW, tb, S), CLT_OK);
+    float want_g[] = {want_v[2], want_v[0], want_v[1]};
+    cr_assert_eq(clt_tensor_read(S, s, sizeof s), CLT_OK);
+    cr_expect_arr_eq(s, want_g, sizeof s, "%s: scores through a gather", specs[v]);
+    /* The view outlives its parent. */
+    clt_csr_destroy(X);
+    cr_assert_eq(clt_csr_linear_forward(ctx, V, tW, tb, S), CLT_OK);
+    clt_csr_destroy(V), clt_csr_destroy(G);
+    clt_tensor_destroy(tW), clt_tensor_destroy(tb), clt_tensor_destroy(S);
+    clt_tensor_destroy(idx);
+    clt_context_destroy(ctx);
+  }
+}
+
+Test(sparse, bad_input_is_refused) {
+  clt_context *ctx = tu_context("ref"), *other = tu_context("ref");
+  int64_t ptr[] = {0, 2, 3};
+  int32_t col[] = {1, 3, 0};
+  float val[] = {1, 2, 3};
+  clt_csr *X = NULL;
+#define REFUSED(status, rows, cols, p, c, v, text)                                       \
+  do {                                                                                    \
+    cr_expect_eq(clt_csr_create(ctx, rows, cols, p, c, v, &X), status, "%s", text);     \
+    cr_expect_null(X);                                                                    \
+  } while (0)
+  REFUSED(CLT_ERR_SHAPE, 0, 4, ptr, col, val, "no rows");
+  REFUSED(CLT_ERR_SHAPE, 2, 0, ptr, col, val, "no columns");
+  REFUSED(CLT_ERR_SHAPE, 2, (size_t)INT32_MAX + 1, ptr, col, val, "too many columns");
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, NULL, col, val, "NULL indptr");
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, ptr, NULL, val, "NULL indices");
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, ptr, col, NULL, "NULL values");
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 3, ptr, col, val, "column 3 of 3");
+  cr_expect(strstr(clt_last_error(ctx), "row 0 has column 3, outside [0, 3)"), "%s",
+            clt_last_error(ctx));
+  int32_t neg[] = {1, -1, 0};
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, ptr, neg, val, "negative column");
+  int32_t twice[] = {1, 1, 0};
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, ptr, twice, val, "a column twice");
+  int64_t ptr3[] = {0, 3, 3};
+  int32_t twice_unsorted[] = {2, 0, 2};
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, ptr3, twice_unsorted, val, "a column twice, unsorted");
+  cr_expect(strstr(clt_last_error(ctx), "row 0 has column 2 twice"), "%s", clt_last_error(ctx));
+  int64_t down[] = {0, 2, 1};
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, down, col, val, "decreasing indptr");
+  int64_t late[] = {1, 2, 3};
+  REFUSED(CLT_ERR_INVALID_ARG, 2, 4, late, col, val, "indptr[0] = 1");
+  /* Rows with no entries at all, and NULL arrays with them. */
+  int64_t empty[] = {0, 0, 0};
+  cr_assert_eq(clt_csr_create(ctx, 2, 4, empty, NULL, NULL, &X), CLT_OK);
+  cr_expect_eq(clt_csr_nnz(X), 0);
+  clt_csr_destroy(X);
+
+  cr_assert_eq(clt_csr_create(ctx, 2, 4, ptr, col, val, &X), CLT_OK);
+  clt_tensor *W, *S, *Wo, *idx;
+  cr_assert_eq(clt_tensor_create(ctx, 4, 3, CLT_FLOAT32, &W), CLT_OK);
+  cr_assert_eq(clt_tensor_create(ctx, 2, 3, CLT_FLOAT32, &S), CLT_OK);
+  cr_assert_eq(clt_tensor_create(other, 4, 3, CLT_FLOAT32, &Wo), CLT_OK);
+  cr_expect_eq(clt_csr_linear_forward(ctx, X, Wo, NULL, S), CLT_ERR_CONTEXT);
+  cr_expect_eq(clt_csr_linear_forward(other, X, Wo, NULL, S), CLT_ERR_CONTEXT);
+  cr_expect_eq(clt_csr_linear_forward(ctx, X, W, NULL, W), CLT_ERR_SHAPE);
+  cr_expect_eq(clt_csr_linear_forward(ctx, NULL, W, NULL, S), CLT_ERR_INVALID_ARG);
+  cr_expect_eq(clt_csr_linear_backward(ctx, X, S, S, NULL), CLT_ERR_SHAPE);
+  clt_tensor *dW, *Sv;
+  cr_assert_eq(clt_tensor_create(ctx, 4, 3, CLT_FLOAT32, &dW), CLT_OK);
+  cr_assert_eq(clt_tensor_view_rows(dW, 0, 2, &Sv), CLT_OK);
+  cr_expect_eq(clt_csr_linear_backward(ctx, X, Sv, dW, NULL), CLT_ERR_INVALID_ARG,
+               "dS overlapping dW");
+  int32_t out_of_range[] = {0, 2};
+  idx = tu_labels(ctx, 2, out_of_range);
+  clt_csr *G = NULL;
+  cr_expect_eq(clt_csr_gather_rows(X, idx, 0, 2, &G), CLT_ERR_LABEL);
+  cr_expect(strstr(clt_last_error(ctx), "idx[1] = 2 outside [0, 2)"), "%s", clt_last_error(ctx));
+  cr_expect_eq(clt_csr_gather_rows(X, idx, 1, 2, &G), CLT_ERR_SHAPE);
+  cr_expect_null(G);
+  cr_expect_eq(clt_csr_view_rows(X, 1, 2, &G), CLT_ERR_SHAPE);
+  clt_tensor *all[] = {W, S, Wo, idx, Sv, dW};
+  for (size_t i = 0; i < LEN(all); i++) clt_tensor_destroy(all[i]);
+  clt_csr_destroy(X);
+  clt_context_destroy(ctx);
+  clt_context_destroy(other);
+}
+
+/* Cross-entropy of S = X W + b in double, for the central differences. */
+static double ce_loss(const host_csr *h, size_t C, const double *W, const double *b,
+                      const int32_t *y) {
+  double total = 0;
+  for (size_t r = 0; r < h->n; r++) {
+    double s[16], m = -INFINITY, z = 0;
+    for (size_t c = 0; c < C; c++) {
+      s[c] = b[c];
+      for (int64_t k = h->ptr[r]; k < h->ptr[r + 1]; k++)
+        s[c] += h->val[k] * W[(size_t)h->col[k] * C + c];
+      m = fmax(m, s[c]);
+    }
+    for (size_t c = 0; c < C; c++) z += exp(s[c] - m);
+    total += m + log(z) - s[y[r]];
+  }
+  return total / (double)h->n;
+}
+
+/* The analytic gradient (sparse forward, clt_loss, sparse backward) against
+   central differences of the cross-entropy in double, at every W element
+   some row touches and at every bias. */
+Test(sparse, gradient_matches_central_differences) {
+  const char *specs[2];
+  size_t ndev = tu_devices(specs);
+  const size_t n = 33, d = 40, C = 5;
+  host_csr h = random_csr(n, d, 99);
+  float W[40 * 5], b[5];
+  int32_t y[33];
+  tu_fill_uniform(W, d * C, 5, -0.5f, 0.5f);
+  tu_fill_uniform(b, C, 6, -0.5f, 0.5f);
+  tu_fill_labels(y, n, 7, (int32_t)C);
+  double Wd[40 * 5], bd[5];
+  for (size_t i = 0; i < d * C; i++) Wd[i] = W[i];
+  for (size_t c = 0; c < C; c++) bd[c] = b[c];
+  for (size_t v = 0; v < ndev; v++) {
+    clt_context *ctx = tu_context(specs[v]);
+    clt_csr *X = upload(ctx, &h);
+    clt_tensor *tW = tu_tensor(ctx, d, C, W), *tb = tu_tensor(ctx, 1, C, b);
+    clt_tensor *ty = tu_labels(ctx, n, y), *S, *dS, *dW, *db;
+    cr_assert_eq(clt_tensor_create(ctx, n, C, CLT_FLOAT32, &S), CLT_OK);
+    cr_assert_eq(clt_tensor_create(ctx, n, C, CLT_FLOAT32, &dS), CLT_OK);
+    cr_assert_eq(clt_tensor_create(ctx, d, C, CLT_FLOAT32, &dW), CLT_OK);
+    cr_assert_eq(clt_tensor_create(ctx, 1, C, CLT_FLOAT32, &db), CLT_OK);
+    clt_loss_desc desc = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
+    double loss;
+    cr_assert_eq(clt_csr_linear_forward(ctx, X, tW, tb, S), CLT_OK);
+    cr_assert_eq(clt_loss(ctx, &desc, S, ty, &loss, dS), CLT_OK);
+    cr_assert_eq(clt_csr_linear_backward(ctx, X, dS, dW, db), CLT_OK);
+    float *gW = tu_read(dW), *gb = tu_read(db);
+    cr_expect(fabs(loss - ce_loss(&h, C, Wd, bd, y)) < 1e-5, "%s: loss %g", specs[v], loss);
+    const double eps = 1e-5;
+    size_t checked = 0;
+    for (size_t i = 0; i < d * C + C; i++) {
+      double *p = i < d * C ? &Wd[i] : &bd[i - d * C], keep = *p;
+      *p = keep + eps;
+      double up = ce_loss(&h, C, Wd, bd, y);
+      *p = keep - eps;
+      double down = ce_loss(&h, C, Wd, bd, y);
+      *p = keep;
+      double num = (up - down) / (2 * eps), got = i < d * C ? gW[i] : gb[i - d * C];
+      cr_expect(fabs(got - num) <= 1e-6 + 1e-4 * fabs(num),
+                "%s: gradient %zu: analytic %.9g, central difference %.9g", specs[v], i, got,
+                num);
+      checked += num != 0;
+    }
+    cr_expect_gt(checked, d * C / 2, "only %zu nonzero gradients", checked);
+    free(gW), free(gb);
+    clt_tensor *all[] = {tW, tb, ty, S, dS, dW, db};
+    for (size_t i = 0; i < LEN(all); i++) clt_tensor_destroy(all[i]);
+    clt_csr_destroy(X);
+    clt_context_destroy(ctx);
+  }
+  free_host(&h);
+}
