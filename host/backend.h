@@ -143,6 +143,13 @@ double clt_timing_start(const clt_context *ctx);
 clt_status clt_timed(clt_context *ctx, const char *name, clt_timing_kind kind,
                      uint64_t bytes, double t0, clt_status st);
 
+/* The backend's sparse products over rows of X, timed (host/sparse.c):
+   for front ends whose arguments are already valid. */
+clt_status clt_csr_forward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                                const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
+clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                                 const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
+
 extern const clt_backend clt_ref_backend; /* host/ref/ref_backend.c */
 extern const clt_backend clt_cl_backend;  /* host/cl/cl_backend.c */
 

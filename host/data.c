@@ -39,6 +39,9 @@ void clt_dataset_free(clt_dataset *ds) {
   if (!ds)
     return;
   free(ds->x);
+  free(ds->ptr);
+  free(ds->col);
+  free(ds->val);
   free(ds->y);
   clt_dataset_set_classes(ds, 0);
   memset(ds, 0, sizeof *ds);

@@ -37,7 +37,12 @@ extern "C" {
 typedef struct clt_dataset {
   size_t n, d;    /* rows, features per row */
   size_t classes; /* classes: names of them, or max label + 1 */
-  float *x;       /* n*d row-major, owned */
+  float *x;       /* n*d row-major, owned; NULL for sparse rows */
+  /* Sparse rows instead of x: row i's values are val[ptr[i] .. ptr[i+1])
+     at the columns col[...], 0-based and increasing; owned. */
+  int64_t *ptr;
+  int32_t *col;
+  float *val;
   int32_t *y;     /* n class ids, owned; NULL for features only */
   char **names;   /* class k's label as the file wrote it (classes of
                      them, owned); NULL: class k is the number k (IDX,
@@ -225,6 +230,20 @@ clt_status clt_data_shape(const char *path, int idx_split, size_t *n, size_t *d,
  * Needs n >= 1, d >= 1, 2 <= c <= INT32_MAX. */
 clt_status clt_data_synthetic(size_t n, size_t d, size_t c, uint64_t seed,
                               clt_dataset *train, clt_dataset *test);
+
+/* Sparse rows with a planted linear model, like hashed text: deterministic
+ * for a seed. Each row has about nnz distinct features (uniform in
+ * [nnz/2, 3nnz/2], at most d) drawn from a power law (Zipf, exponent 1.1)
+ * over the d features, their ranks scattered over the indices by a seeded
+ * permutation; values 1 + |N(0,1)| (counts), each row scaled to Euclidean
+ * norm 1 (as tf-idf rows are). Labels are the planted softmax model's own
+ * samples, argmax_k (5 x.w_k + Gumbel noise), with w_jk uniform of
+ * variance 1 from a hash of (seed, j, k) (no d x c table): cross-entropy is
+ * the right loss, and the best accuracy is below 1 (rare features are
+ * seen too seldom to learn). train gets n rows, test (may be NULL)
+ * max(n/5, 1). Needs n >= 1, d in [1, 2^31), nnz >= 1, 2 <= c <= 2^31-1. */
+clt_status clt_data_synthetic_sparse(size_t n, size_t d, size_t c, size_t nnz, uint64_t seed,
+                                     clt_dataset *train, clt_dataset *test);
 
 /* CLT_OK when every label is in [0, classes); otherwise CLT_ERR_LABEL
  * with "NAME: label L at row R (0-based) is outside [0, classes)". name may be

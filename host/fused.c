@@ -22,16 +22,17 @@
 #include "loss_impl.h"
 
 /* Arguments both paths check before anything runs (the separate ops
-   check the loss description and the targets). */
+   check the loss description and the targets). Sparse rows (X NULL) are
+   checked against W by their caller. */
 static clt_status check_args(clt_context *ctx, const clt_loss_desc *desc,
-                             const clt_reg_desc *reg, const clt_tensor *X,
+                             const clt_reg_desc *reg, bool sparse, const clt_tensor *X,
                              const clt_tensor *W, const clt_tensor *b,
                              const clt_tensor *dW, const clt_tensor *db) {
   if (!desc) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "linear_loss_grad: desc is NULL");
-  CLT_TRY(clt_check_tensor(ctx, X, CLT_FLOAT32, "linear_loss_grad: X"));
+  if (!sparse) CLT_TRY(clt_check_tensor(ctx, X, CLT_FLOAT32, "linear_loss_grad: X"));
   CLT_TRY(clt_check_tensor(ctx, W, CLT_FLOAT32, "linear_loss_grad: W"));
   CLT_TRY(clt_check_tensor(ctx, dW, CLT_FLOAT32, "linear_loss_grad: dW"));
-  CLT_TRY(clt_check_shape(ctx, W, X->cols, W->cols, "linear_loss_grad: W"));
+  if (!sparse) CLT_TRY(clt_check_shape(ctx, W, X->cols, W->cols, "linear_loss_grad: W"));
   CLT_TRY(clt_check_shape(ctx, dW, W->rows, W->cols, "linear_loss_grad: dW"));
   if ((b == NULL) != (db == NULL))
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
@@ -71,24 +72,36 @@ static bool fusable(const clt_context *ctx, const clt_loss_desc *d,
   return ctx->be->fused_supports && ctx->be->fused_supports(ctx, d, y, n, dim, c);
 }
 
+/* The rows a composed gradient reads: all of a dense X, or rows of a
+   sparse one. */
+typedef struct batch_x {
+  const clt_tensor *X;
+  const clt_csr *csr;
+  clt_batch_rows rows;
+} batch_x;
+
 /* The composition of the separate ops; *value as for fused. A non-finite
    loss or penalty does not stop it: the caller reports it. */
 static clt_status composed(clt_context *ctx, const clt_loss_desc *desc,
-                           const clt_reg_desc *reg, const clt_tensor *X,
+                           const clt_reg_desc *reg, batch_x x,
                            const clt_tensor *y, const clt_tensor *W,
                            const clt_tensor *b, clt_tensor *dW,
                            clt_tensor *db, bool with_pen, double *value) {
-  size_t n = X->rows, c = W->cols;
+  size_t n = x.X ? x.X->rows : x.rows.n, c = W->cols;
   clt_tensor *S = NULL, *dS = NULL;
   clt_status st = clt_workspace(ctx, 0, n, c, &S);
   if (st == CLT_OK) st = clt_workspace(ctx, 1, n, c, &dS);
   /* clt_loss validates the loss description and the targets and leaves
      dS unwritten when they are bad: dW and db are only written after. */
   double data = 0, penalty = 0;
-  if (st == CLT_OK) st = clt_linear_forward(ctx, X, W, b, S);
+  if (st == CLT_OK)
+    st = x.X ? clt_linear_forward(ctx, x.X, W, b, S)
+             : clt_csr_forward_rows(ctx, x.csr, x.rows, W, b, S);
   if (st == CLT_OK) st = clt_loss(ctx, desc, S, y, &data, dS);
   if (st == CLT_ERR_NONFINITE) st = CLT_OK;
-  if (st == CLT_OK) st = clt_linear_backward(ctx, X, W, dS, dW, db, NULL);
+  if (st == CLT_OK)
+    st = x.X ? clt_linear_backward(ctx, x.X, W, dS, dW, db, NULL)
+             : clt_csr_backward_rows(ctx, x.csr, x.rows, dS, dW, db);
   if (st == CLT_OK && clt_reg_active(reg))
     st = clt_regularize(ctx, reg, W, with_pen ? &penalty : NULL, dW);
   if (st == CLT_ERR_NONFINITE) st = CLT_OK;
@@ -119,14 +132,15 @@ clt_status clt_linear_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                 const clt_tensor *b, double *loss,
                                 clt_tensor *dW, clt_tensor *db) {
   if (!ctx) return CLT_ERR_INVALID_ARG;
-  CLT_TRY(check_args(ctx, desc, reg, X, W, b, dW, db));
+  CLT_TRY(check_args(ctx, desc, reg, false, X, W, b, dW, db));
   double value = 0;
   bool with_pen = loss != NULL;
   clt_batch_rows all = {NULL, 0, X->rows};
   CLT_TRY(fusable(ctx, desc, y, X->rows, X->cols, W->cols)
               ? ctx->be->fused_loss_grad(ctx, desc, reg, X, all, y, W, b, dW, db,
                                          with_pen, &value)
-              : composed(ctx, desc, reg, X, y, W, b, dW, db, with_pen, &value));
+              : composed(ctx, desc, reg, (batch_x){.X = X}, y, W, b, dW, db, with_pen,
+                         &value));
   return report(ctx, reg, value, loss);
 }
 
@@ -157,7 +171,7 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
                     "%zux%zu from row %zu do not fit",
                     fn, X->rows, X->cols, T->rows, T->cols, Xb->rows, Xb->cols,
                     Tb->rows, Tb->cols, idx->rows, idx->cols, first);
-  CLT_TRY(check_args(ctx, desc, reg, Xb, W, b, dW, db));
+  CLT_TRY(check_args(ctx, desc, reg, false, Xb, W, b, dW, db));
   const clt_tensor *in[] = {X, T, idx, W, b, dW, db}, *scratch[] = {Xb, Tb};
   for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
     for (size_t k = 0; k < 2; k++)
@@ -177,7 +191,35 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
   } else {
     CLT_TRY(clt_tensor_gather_rows(Xb, X, idx, first));
     CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
-    CLT_TRY(composed(ctx, desc, reg, Xb, Tb, W, b, dW, db, with_pen, &value));
+    CLT_TRY(composed(ctx, desc, reg, (batch_x){.X = Xb}, Tb, W, b, dW, db, with_pen, &value));
   }
+  return report(ctx, reg, value, loss);
+}
+
+clt_status clt_csr_loss_grad_rows(clt_context *ctx, const clt_loss_desc *desc,
+                                  const clt_reg_desc *reg, const clt_csr *X,
+                                  const clt_tensor *T, const clt_tensor *idx, size_t first,
+                                  clt_tensor *Tb, const clt_tensor *W, const clt_tensor *b,
+                                  double *loss, clt_tensor *dW, clt_tensor *db) {
+  if (!ctx) return CLT_ERR_INVALID_ARG;
+  const char *fn = "csr_loss_grad_rows";
+  if (!X || !T || !Tb || !W)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "%s: X, T, Tb or W is NULL", fn);
+  CLT_TRY(clt_check_tensor(ctx, idx, CLT_INT32, "csr_loss_grad_rows: idx"));
+  CLT_TRY(clt_check_tensor(ctx, T, T->dtype, "csr_loss_grad_rows: T"));
+  CLT_TRY(clt_check_tensor(ctx, Tb, T->dtype, "csr_loss_grad_rows: Tb"));
+  size_t n = Tb->rows;
+  if (X->ctx != ctx || W->rows != X->cols || T->rows != X->rows || T->cols != Tb->cols ||
+      idx->cols != 1 || first > idx->rows || idx->rows - first < n)
+    return clt_fail(ctx, CLT_ERR_SHAPE,
+                    "%s: X %zux%zu, W %zux%zu, T %zux%zu, Tb %zux%zu, idx %zux%zu from row "
+                    "%zu do not fit",
+                    fn, X->rows, X->cols, W->rows, W->cols, T->rows, T->cols, Tb->rows,
+                    Tb->cols, idx->rows, idx->cols, first);
+  CLT_TRY(check_args(ctx, desc, reg, true, NULL, W, b, dW, db));
+  double value = 0;
+  CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
+  batch_x x = {.csr = X, .rows = {idx, first, n}};
+  CLT_TRY(composed(ctx, desc, reg, x, Tb, W, b, dW, db, loss != NULL, &value));
   return report(ctx, reg, value, loss);
 }

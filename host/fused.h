@@ -25,4 +25,15 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
                                      double *loss, clt_tensor *dW,
                                      clt_tensor *db);
 
+/* The same over rows idx[first .. first+n) of a sparse X (n = Tb's rows),
+   composed of the sparse products, clt_loss and clt_regularize; only the
+   targets are gathered (into Tb). The indices must be in range (the
+   trainer's permutation): one outside [0,N) is skipped, never read, and
+   its row's results are unspecified. */
+clt_status clt_csr_loss_grad_rows(clt_context *ctx, const clt_loss_desc *desc,
+                                  const clt_reg_desc *reg, const clt_csr *X,
+                                  const clt_tensor *T, const clt_tensor *idx, size_t first,
+                                  clt_tensor *Tb, const clt_tensor *W, const clt_tensor *b,
+                                  double *loss, clt_tensor *dW, clt_tensor *db);
+
 #endif /* CLT_FUSED_H */

@@ -69,24 +69,27 @@ clt_tensor *clt_model_param_named(const clt_model *m, const char *name) {
 }
 
 /* Scores of rows [first, first+rows) of X into the scratch, as sv. */
-static clt_status chunk_scores(clt_model *m, const clt_tensor *X, size_t first,
+static clt_status chunk_scores(clt_model *m, clt_features X, size_t first,
                                size_t rows, clt_tensor **sv) {
-  size_t want = clt_tensor_rows(X) < EVAL_CHUNK ? clt_tensor_rows(X) : EVAL_CHUNK;
+  size_t n = clt_features_rows(X), want = n < EVAL_CHUNK ? n : EVAL_CHUNK;
   if (!m->scores || clt_tensor_rows(m->scores) < want) {
     clt_tensor_destroy(m->scores);
     m->scores = NULL;
     CLT_TRY(clt_tensor_create(m->ctx, want, m->c, CLT_FLOAT32, &m->scores));
   }
   clt_tensor *xv = NULL;
-  clt_status st = clt_tensor_view_rows((clt_tensor *)X, first, rows, &xv);
+  clt_csr *cv = NULL;
+  clt_status st = X.dense ? clt_tensor_view_rows((clt_tensor *)X.dense, first, rows, &xv)
+                          : clt_csr_view_rows((clt_csr *)X.csr, first, rows, &cv);
   if (st == CLT_OK) st = clt_tensor_view_rows(m->scores, 0, rows, sv);
-  if (st == CLT_OK) st = m->kind->forward(m, xv, *sv);
+  if (st == CLT_OK) st = m->kind->forward(m, (clt_features){xv, cv}, *sv);
   clt_tensor_destroy(xv);
+  clt_csr_destroy(cv);
   return st;
 }
 
-clt_status clt_model_scores(clt_model *m, const clt_tensor *X, float *out) {
-  size_t n = clt_tensor_rows(X);
+clt_status clt_model_scores(clt_model *m, clt_features X, float *out) {
+  size_t n = clt_features_rows(X);
   for (size_t first = 0; first < n; first += EVAL_CHUNK) {
     size_t rows = n - first < EVAL_CHUNK ? n - first : EVAL_CHUNK;
     clt_tensor *sv = NULL;
@@ -99,10 +102,10 @@ clt_status clt_model_scores(clt_model *m, const clt_tensor *X, float *out) {
 }
 
 clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,
-                              const clt_tensor *X, const clt_tensor *labels,
+                              clt_features X, const clt_tensor *labels,
                               const clt_tensor *targets, double *loss_value,
                               size_t *correct) {
-  size_t n = clt_tensor_rows(X);
+  size_t n = clt_features_rows(X);
   double total = 0;
   *correct = 0;
   clt_loss_desc ld = *loss;

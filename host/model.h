@@ -25,11 +25,24 @@ typedef struct clt_model_param {
   clt_param_options options;
 } clt_model_param;
 
+/* A data set's features on the device: dense rows (an (N,d) tensor) or
+   sparse ones (CSR); exactly one is set. */
+typedef struct clt_features {
+  const clt_tensor *dense;
+  const clt_csr *csr;
+} clt_features;
+
+static inline size_t clt_features_rows(clt_features X) {
+  return X.dense ? clt_tensor_rows(X.dense) : clt_csr_rows(X.csr);
+}
+
 /* A minibatch: the rows idx[first .. first+n) of the data set X with its
-   targets (labels (N,1) or values (N,C)), and room (Xb, yb: n rows) where
-   a model gathers them when it needs them in one piece. */
+   targets (labels (N,1) or values (N,C)), and room (yb: n rows; Xb: n
+   rows, dense features only) where a model gathers them when it needs
+   them in one piece. */
 typedef struct clt_model_batch {
-  const clt_tensor *X, *targets, *idx;
+  clt_features X;
+  const clt_tensor *targets, *idx;
   size_t first;
   clt_tensor *Xb, *yb;
 } clt_model_batch;
@@ -43,7 +56,7 @@ typedef struct clt_model_kind {
   /* Initial parameter values from seed (the parameters start at zero). */
   clt_status (*init)(clt_model *m, uint64_t seed, double init_std);
   /* S (N,c) = the scores of X (N,d). */
-  clt_status (*forward)(clt_model *m, const clt_tensor *X, clt_tensor *S);
+  clt_status (*forward)(clt_model *m, clt_features X, clt_tensor *S);
   /* *value = the loss of the batch (plus reg's penalty) and every
      parameter's gradient into m->grad. */
   clt_status (*loss_grad)(clt_model *m, const clt_loss_desc *loss,
@@ -77,14 +90,14 @@ clt_tensor *clt_model_param_named(const clt_model *m, const char *name);
 
 /* The scores of every row of X (N,d) into out (N*c floats, row-major, on
    the host), computed a chunk at a time. */
-clt_status clt_model_scores(clt_model *m, const clt_tensor *X, float *out);
+clt_status clt_model_scores(clt_model *m, clt_features X, float *out);
 
 /* Loss and correct predictions over X (N,d) in chunks of scores: labels
    (N,1) give the accuracy (NULL: none counted); the loss compares the scores with targets
    (labels or (N,c) values; NULL: *loss is NaN) under the loss's own
    reduction over all of X. */
 clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,
-                              const clt_tensor *X, const clt_tensor *labels,
+                              clt_features X, const clt_tensor *labels,
                               const clt_tensor *targets, double *loss_value,
                               size_t *correct);
 

@@ -38,14 +38,19 @@ static clt_status linear_init(clt_model *m, uint64_t seed, double init_std) {
   return st;
 }
 
-static clt_status linear_forward(clt_model *m, const clt_tensor *X, clt_tensor *S) {
-  return clt_linear_forward(m->ctx, X, m->value[0], bias_of(m), S);
+static clt_status linear_forward(clt_model *m, clt_features X, clt_tensor *S) {
+  return X.dense ? clt_linear_forward(m->ctx, X.dense, m->value[0], bias_of(m), S)
+                 : clt_csr_linear_forward(m->ctx, X.csr, m->value[0], bias_of(m), S);
 }
 
 static clt_status linear_loss_grad(clt_model *m, const clt_loss_desc *loss,
                                    const clt_reg_desc *reg,
                                    const clt_model_batch *b, double *value) {
-  return clt_linear_loss_grad_rows(m->ctx, loss, reg, b->X, b->targets, b->idx,
+  if (b->X.csr)
+    return clt_csr_loss_grad_rows(m->ctx, loss, reg, b->X.csr, b->targets, b->idx, b->first,
+                                  b->yb, m->value[0], bias_of(m), value, m->grad[0],
+                                  m->nparams > 1 ? m->grad[1] : NULL);
+  return clt_linear_loss_grad_rows(m->ctx, loss, reg, b->X.dense, b->targets, b->idx,
                                    b->first, b->Xb, b->yb, m->value[0],
                                    bias_of(m), value, m->grad[0],
                                    m->nparams > 1 ? m->grad[1] : NULL);

@@ -300,9 +300,21 @@ clt_status clt_csr_linear_forward(clt_context *ctx, const clt_csr *X, const clt_
   if (b) CLT_TRY(clt_check_shape(ctx, b, 1, C, "csr_linear_forward: b"));
   CLT_TRY(clt_check_shape(ctx, S, X->rows, C, "csr_linear_forward: S"));
   CLT_TRY(check_apart(ctx, "csr_linear_forward", W, "W", b, "b", S, "S"));
+  return clt_csr_forward_rows(ctx, X, (clt_batch_rows){NULL, 0, X->rows}, W, b, S);
+}
+
+clt_status clt_csr_forward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                                const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
   double t0 = clt_timing_start(ctx);
   return clt_timed(ctx, "csr_linear_forward", CLT_TIMING_KERNEL, 0, t0,
-                   ctx->be->csr_forward(ctx, X, (clt_batch_rows){NULL, 0, X->rows}, W, b, S));
+                   ctx->be->csr_forward(ctx, X, rows, W, b, S));
+}
+
+clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                                 const clt_tensor *dS, clt_tensor *dW, clt_tensor *db) {
+  double t0 = clt_timing_start(ctx);
+  return clt_timed(ctx, "csr_linear_backward", CLT_TIMING_KERNEL, 0, t0,
+                   ctx->be->csr_backward(ctx, X, rows, dS, dW, db));
 }
 
 clt_status clt_csr_linear_backward(clt_context *ctx, const clt_csr *X, const clt_tensor *dS,
@@ -317,7 +329,5 @@ clt_status clt_csr_linear_backward(clt_context *ctx, const clt_csr *X, const clt
   CLT_TRY(clt_check_shape(ctx, dW, X->cols, C, "csr_linear_backward: dW"));
   if (db) CLT_TRY(clt_check_shape(ctx, db, 1, C, "csr_linear_backward: db"));
   CLT_TRY(check_apart(ctx, "csr_linear_backward", dS, "dS", dW, "dW", db, "db"));
-  double t0 = clt_timing_start(ctx);
-  return clt_timed(ctx, "csr_linear_backward", CLT_TIMING_KERNEL, 0, t0,
-                   ctx->be->csr_backward(ctx, X, (clt_batch_rows){NULL, 0, X->rows}, dS, dW, db));
+  return clt_csr_backward_rows(ctx, X, (clt_batch_rows){NULL, 0, X->rows}, dS, dW, db);
 }

@@ -16,16 +16,23 @@
 /* Losses are read back every this many steps for progress. */
 #define PROGRESS_EVERY 16
 
+/* A data set on the device: its features, dense (X) or sparse (Xs), its
+   labels (NULL without), and for a loss that takes values the (N,C)
+   targets (the caller's, or one-hot labels). All NULL: no such set. */
+typedef struct dev_set {
+  clt_tensor *X;
+  clt_csr *Xs;
+  clt_tensor *y, *T;
+} dev_set;
+
 struct clt_trainer {
   clt_context *ctx;
   clt_train_options opt;
   size_t n, d, c, n_test;
   bool label_target; /* cross-entropy and hinge take labels */
-  clt_tensor *X, *y, *T;          /* training set; T: (N,C) one-hot targets */
-  clt_tensor *Xt, *yt, *Tt;       /* test set */
-  clt_tensor *Xv, *yv, *Tv;       /* validation set, NULL without one */
+  dev_set train, test, val;       /* test and validation sets optional */
   clt_tensor *perm;               /* (N,1) this epoch's permutation */
-  clt_tensor *Xb, *yb;            /* gathered minibatch (B rows) */
+  clt_tensor *Xb, *yb;            /* gathered minibatch (B rows; Xb: dense only) */
   clt_tensor *class_weight;       /* (1,C) or NULL: opt.loss's */
   float *class_weight_host;       /* its values, for checkpoints */
   clt_model *model;               /* its parameters: one group of optim */
@@ -53,28 +60,47 @@ static float *one_hot(const clt_train_data *ds, size_t c) {
   return t;
 }
 
-static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c,
-                         bool labels, clt_tensor **X, clt_tensor **y,
-                         clt_tensor **T) {
-  CLT_TRY(clt_tensor_create(ctx, ds->n, ds->d, CLT_FLOAT32, X));
-  CLT_TRY(clt_tensor_write(*X, ds->x, ds->n * ds->d * 4));
-  if (ds->y) {
-    CLT_TRY(clt_tensor_create(ctx, ds->n, 1, CLT_INT32, y));
-    CLT_TRY(clt_tensor_write(*y, ds->y, ds->n * 4));
+static clt_features features_of(const dev_set *s) { return (clt_features){s->X, s->Xs}; }
+
+static void free_set(dev_set *s) {
+  clt_tensor_destroy(s->X);
+  clt_csr_destroy(s->Xs);
+  clt_tensor_destroy(s->y);
+  clt_tensor_destroy(s->T);
+  *s = (dev_set){0};
+}
+
+/* ds on the device into s (freed again on failure). */
+static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c, bool labels,
+                         dev_set *s) {
+  clt_status st;
+  if (ds->x) {
+    st = clt_tensor_create(ctx, ds->n, ds->d, CLT_FLOAT32, &s->X);
+    if (st == CLT_OK) st = clt_tensor_write(s->X, ds->x, ds->n * ds->d * 4);
+  } else {
+    st = clt_csr_create(ctx, ds->n, ds->d, ds->indptr, ds->indices, ds->values, &s->Xs);
   }
-  if (labels) return CLT_OK;
-  float *t = ds->t ? NULL : one_hot(ds, c);
-  if (!ds->t && !t) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "one-hot targets");
-  clt_status st = clt_tensor_create(ctx, ds->n, c, CLT_FLOAT32, T);
-  if (st == CLT_OK) st = clt_tensor_write(*T, ds->t ? ds->t : t, ds->n * c * 4);
-  free(t);
+  if (st == CLT_OK && ds->y) {
+    st = clt_tensor_create(ctx, ds->n, 1, CLT_INT32, &s->y);
+    if (st == CLT_OK) st = clt_tensor_write(s->y, ds->y, ds->n * 4);
+  }
+  if (st == CLT_OK && !labels) {
+    float *t = ds->t ? NULL : one_hot(ds, c);
+    if (!ds->t && !t) st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "one-hot targets");
+    if (st == CLT_OK) st = clt_tensor_create(ctx, ds->n, c, CLT_FLOAT32, &s->T);
+    if (st == CLT_OK) st = clt_tensor_write(s->T, ds->t ? ds->t : t, ds->n * c * 4);
+    free(t);
+  }
+  if (st != CLT_OK) free_set(s);
   return st;
 }
 
 void clt_trainer_destroy(clt_trainer *tr) {
   if (!tr) return;
-  clt_tensor *all[] = {tr->X,  tr->y,  tr->T,    tr->Xt, tr->yt, tr->Tt,           tr->Xv,
-                       tr->yv, tr->Tv, tr->perm, tr->Xb, tr->yb, tr->class_weight};
+  free_set(&tr->train);
+  free_set(&tr->test);
+  free_set(&tr->val);
+  clt_tensor *all[] = {tr->perm, tr->Xb, tr->yb, tr->class_weight};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -88,12 +114,18 @@ void clt_trainer_destroy(clt_trainer *tr) {
 
 static clt_status warm_up(clt_trainer *tr);
 
-/* What the loss needs is there (labels, or values or labels to make them
-   from), every label is in [0, c) and every value finite. */
+/* What the loss needs is there (features, dense or sparse; labels, or
+   values or labels to make them from), every label is in [0, c) and every
+   value finite. The sparse arrays clt_csr_create checks. */
 static clt_status check_data(clt_context *ctx, const clt_train_data *ds, size_t c,
                                bool label_target, const char *what) {
-  if (!ds->x || (label_target ? !ds->y : !ds->y && !ds->t))
-    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "%s set: no values or no %s", what,
+  if (!ds->x && !ds->indptr)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "%s set: no features (x or indptr)", what);
+  if (ds->x && ds->indptr)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "%s set: both dense (x) and sparse (indptr) features", what);
+  if (label_target ? !ds->y : !ds->y && !ds->t)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "%s set: no %s", what,
                     label_target ? "labels" : "labels or target values");
   for (size_t i = 0; !label_target && ds->t && i < ds->n * c; i++)
     if (!isfinite(ds->t[i]))
@@ -143,8 +175,8 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   if (!tr->perm_host) st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "permutation");
 #define STEP(expr)                                                            \
   if (st == CLT_OK) st = (expr)
-  STEP(upload(ctx, train, tr->c, tr->label_target, &tr->X, &tr->y, &tr->T));
-  if (test) STEP(upload(ctx, test, tr->c, tr->label_target, &tr->Xt, &tr->yt, &tr->Tt));
+  STEP(upload(ctx, train, tr->c, tr->label_target, &tr->train));
+  if (test) STEP(upload(ctx, test, tr->c, tr->label_target, &tr->test));
   if (opt->class_weight) {
     tr->class_weight_host = malloc(tr->c * sizeof(float));
     if (!tr->class_weight_host && st == CLT_OK)
@@ -156,7 +188,7 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   tr->opt.loss.class_weight = tr->class_weight;
   tr->opt.class_weight = NULL; /* the caller's */
   STEP(clt_tensor_create(ctx, tr->n, 1, CLT_INT32, &tr->perm));
-  STEP(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xb));
+  if (train->x) STEP(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xb));
   STEP(tr->label_target
            ? clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->yb)
            : clt_tensor_create(ctx, B, tr->c, CLT_FLOAT32, &tr->yb));
@@ -214,19 +246,20 @@ static clt_status shuffle(clt_trainer *tr) {
 }
 
 /* Loss and gradient of the minibatch [first, first+rows) of this epoch's
-   order, taken on the device: the fused step reads X's rows through the
-   permutation, the other paths gather them into Xb / yb first. */
+   order, taken on the device: the fused step and the sparse products read
+   X's rows through the permutation, the other paths gather them into Xb /
+   yb first. */
 static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
                              double *loss) {
-  clt_tensor *targets = tr->label_target ? tr->y : tr->T;
+  clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
   clt_tensor *xb = tr->Xb, *yb = tr->yb;
   clt_status st = CLT_OK;
   if (rows < tr->opt.batch) {
     xb = yb = NULL;
-    st = clt_tensor_view_rows(tr->Xb, 0, rows, &xb);
+    if (tr->Xb) st = clt_tensor_view_rows(tr->Xb, 0, rows, &xb);
     if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
   }
-  const clt_model_batch batch = {tr->X, targets, tr->perm, first, xb, yb};
+  const clt_model_batch batch = {features_of(&tr->train), targets, tr->perm, first, xb, yb};
   if (st == CLT_OK)
     st = tr->model->kind->loss_grad(tr->model, &tr->opt.loss, &tr->opt.reg, &batch, loss);
   if (xb != tr->Xb) clt_tensor_destroy(xb);
@@ -241,42 +274,47 @@ static clt_status optimizer_step(clt_trainer *tr) {
   return CLT_OK;
 }
 
+/* Loss (against targets; NULL: NaN) and accuracy (against labels y;
+   NULL: NaN) of the model on X. */
+static clt_status evaluate(clt_trainer *tr, clt_features X, const clt_tensor *y,
+                           const clt_tensor *targets, double *loss, double *accuracy) {
+  size_t correct;
+  CLT_TRY(clt_model_evaluate(tr->model, &tr->opt.loss, X, y, targets, loss, &correct));
+  *accuracy = y ? (double)correct / (double)clt_features_rows(X) : NAN;
+  return CLT_OK;
+}
+
+static clt_status evaluate_set(clt_trainer *tr, const dev_set *s, double *loss,
+                               double *accuracy) {
+  return evaluate(tr, features_of(s), s->y, tr->label_target ? s->y : s->T, loss, accuracy);
+}
+
 clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                                 const clt_tensor *y, double *loss,
                                 double *accuracy) {
-  const clt_tensor *targets = tr->label_target ? y
-                              : X == tr->Xt       ? tr->Tt
-                              : X == tr->Xv       ? tr->Tv
-                                                  : tr->T;
-  size_t correct;
-  CLT_TRY(clt_model_evaluate(tr->model, &tr->opt.loss, X, y, targets, loss, &correct));
-  *accuracy = y ? (double)correct / (double)clt_tensor_rows(X) : NAN;
-  return CLT_OK;
+  return evaluate(tr, (clt_features){.dense = X}, y, tr->label_target ? y : NULL, loss,
+                  accuracy);
 }
 
 clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val) {
   if (!val || val->d != tr->d || val->n == 0)
     return clt_fail(tr->ctx, CLT_ERR_SHAPE, "validation set %zux%zu does not match %zu features",
                     val->n, val->d, tr->d);
-  if (tr->Xv) return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
+  if (tr->val.X || tr->val.Xs)
+    return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
   CLT_TRY(check_data(tr->ctx, val, tr->c, tr->label_target, "validation"));
-  clt_status st = upload(tr->ctx, val, tr->c, tr->label_target, &tr->Xv, &tr->yv, &tr->Tv);
-  if (st != CLT_OK) {
-    clt_tensor *made[] = {tr->Xv, tr->yv, tr->Tv};
-    for (size_t i = 0; i < 3; i++) clt_tensor_destroy(made[i]);
-    tr->Xv = tr->yv = tr->Tv = NULL;
-  }
-  return st;
+  return upload(tr->ctx, val, tr->c, tr->label_target, &tr->val);
 }
 
 clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *loss,
                                       double *accuracy) {
-  clt_tensor *X = split == CLT_SPLIT_TRAIN ? tr->X : split == CLT_SPLIT_TEST ? tr->Xt : tr->Xv;
-  clt_tensor *y = split == CLT_SPLIT_TRAIN ? tr->y : split == CLT_SPLIT_TEST ? tr->yt : tr->yv;
-  if (!X)
+  const dev_set *s = split == CLT_SPLIT_TRAIN ? &tr->train
+                    : split == CLT_SPLIT_TEST ? &tr->test
+                                              : &tr->val;
+  if (!s->X && !s->Xs)
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no %s set",
                     split == CLT_SPLIT_TEST ? "test" : "validation");
-  return clt_trainer_evaluate(tr, X, y, loss, accuracy);
+  return evaluate_set(tr, s, loss, accuracy);
 }
 
 /* Runs every kernel of a step and of an evaluation once, so that the
@@ -294,8 +332,7 @@ static clt_status warm_up(clt_trainer *tr) {
     CLT_TRY(batch_grad(tr, 0, sizes[k], &loss));
   }
   double loss, acc;
-  CLT_TRY(clt_trainer_evaluate(tr, tr->Xt ? tr->Xt : tr->X, tr->Xt ? tr->yt : tr->y, &loss,
-                               &acc));
+  CLT_TRY(evaluate_set(tr, tr->n_test ? &tr->test : &tr->train, &loss, &acc));
   clt_optimizer *scratch = NULL;
   clt_model *shape = NULL;
   clt_status st = clt_optimizer_create(ctx, &tr->opt.optim, &scratch);
@@ -344,12 +381,12 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
      an evaluation's own refusal is a divergence of the run too. */
   double test_loss = NAN, acc = NAN, val_loss = NAN, val_acc = NAN;
   const struct {
-    clt_tensor *X, *y;
+    const dev_set *set;
     double *loss, *acc;
-  } evals[] = {{tr->Xt, tr->yt, &test_loss, &acc}, {tr->Xv, tr->yv, &val_loss, &val_acc}};
+  } evals[] = {{&tr->test, &test_loss, &acc}, {&tr->val, &val_loss, &val_acc}};
   for (size_t k = 0; k < 2; k++) {
-    if (!evals[k].X) continue;
-    clt_status st = clt_trainer_evaluate(tr, evals[k].X, evals[k].y, evals[k].loss, evals[k].acc);
+    if (!evals[k].set->X && !evals[k].set->Xs) continue;
+    clt_status st = evaluate_set(tr, evals[k].set, evals[k].loss, evals[k].acc);
     if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
     if (st == CLT_ERR_NONFINITE || !isfinite(*evals[k].loss))
       return clt_fail(ctx, CLT_ERR_NONFINITE,

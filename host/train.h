@@ -41,7 +41,9 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
 
 /* A data set of the loaders (data.h) as the trainer takes it. */
 static inline clt_train_data clt_train_data_of(const clt_dataset *ds) {
-  return (clt_train_data){ds->n, ds->d, ds->classes, ds->x, ds->y, NULL};
+  return (clt_train_data){.n = ds->n, .d = ds->d, .classes = ds->classes, .x = ds->x,
+                          .y = ds->y, .indptr = ds->ptr, .indices = ds->col,
+                          .values = ds->val};
 }
 
 /* Checkpoints: weights, bias, optimizer state, schedule position, RNG

@@ -237,11 +237,12 @@ int clt_cmd_predict(int argc, char **argv) {
   if (st == CLT_OK) st = clt_checkpoint_apply(&ck, model, model_path);
   if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, ds.d, CLT_FLOAT32, &X);
   if (st == CLT_OK) st = clt_tensor_write(X, ds.x, ds.n * ds.d * 4);
-  if (st == CLT_OK) st = clt_model_scores(model, X, scores);
+  if (st == CLT_OK) st = clt_model_scores(model, (clt_features){.dense = X}, scores);
   if (st == CLT_OK && labels) st = clt_tensor_create(ctx, ds.n, 1, CLT_INT32, &y);
   if (st == CLT_OK && labels) st = clt_tensor_write(y, ds.y, ds.n * 4);
   if (st == CLT_OK && labels)
-    st = clt_model_evaluate(model, &ld, X, y, label_loss ? y : NULL, &loss, &correct);
+    st = clt_model_evaluate(model, &ld, (clt_features){.dense = X}, y, label_loss ? y : NULL,
+                            &loss, &correct);
   if (st == CLT_OK && labels && !(conf = calloc(ck.c * ck.c, sizeof *conf)))
     st = CLT_ERR_OUT_OF_MEMORY;
   for (size_t i = 0; conf && i < ds.n; i++)

@@ -776,6 +776,12 @@ typedef struct clt_train_data {
   const int32_t *y;   /* n class ids; NULL with t (then no accuracy: NaN) */
   const float *t;     /* n*classes target values for a loss that takes
                          values; NULL: the one-hot rows of y */
+  /* Sparse features instead of x (x NULL): the rows in CSR form, as
+     clt_csr_create takes them (indptr: n+1 offsets from 0; indices in
+     [0, d), distinct within a row; values). */
+  const int64_t *indptr;
+  const int32_t *indices;
+  const float *values;
 } clt_train_data;
 
 typedef struct clt_train_options {

@@ -85,7 +85,9 @@ class Schedule(ctypes.Structure):
 
 class TrainData(ctypes.Structure):
     _fields_ = [("n", c_size_t), ("d", c_size_t), ("classes", c_size_t), ("x", c_float_p),
-                ("y", c_int32_p), ("t", c_float_p)]
+                ("y", c_int32_p), ("t", c_float_p),
+                ("indptr", ctypes.POINTER(ctypes.c_int64)), ("indices", c_int32_p),
+                ("values", c_float_p)]
 
 
 class TrainOptions(ctypes.Structure):
