@@ -505,6 +505,64 @@ bad:
   return rc;
 }
 
+/* Bytes a line reader reads at a time. */
+#define LINE_CHUNK ((size_t)1 << 20)
+
+clt_status clt_lines_open(const char *path, clt_line_reader *r) {
+  *r = (clt_line_reader){.path = path, .cap = LINE_CHUNK};
+  CLT_TRY(clt_data_gz_open(path, &r->f));
+  if (!(r->buf = malloc(r->cap + 1))) {
+    gzclose(r->f);
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  }
+  return CLT_OK;
+}
+
+clt_status clt_lines_next(clt_line_reader *r, char **line, char **end, bool *got) {
+  for (;;) {
+    char *s = r->buf + r->start, *nl = memchr(s, '\n', r->len - r->start);
+    if (nl || (r->eof && r->start < r->len)) {
+      char *e = nl ? nl : r->buf + r->len;
+      *e = '\0';
+      *line = s, *end = e, *got = true;
+      r->start = (size_t)(e - r->buf) + (nl != NULL);
+      return CLT_OK;
+    }
+    if (r->eof) {
+      *got = false;
+      return CLT_OK;
+    }
+    memmove(r->buf, s, r->len - r->start);
+    r->len -= r->start;
+    r->start = 0;
+    if (r->len == r->cap) { /* a line longer than the buffer */
+      if (r->cap >= CLT_DATA_MAX_CSV_BYTES)
+        return clt_fail(NULL, CLT_ERR_FORMAT, "%s: a line longer than %llu bytes", r->path,
+                        (unsigned long long)CLT_DATA_MAX_CSV_BYTES);
+      char *nb = realloc(r->buf, 2 * r->cap + 1);
+      if (!nb) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", r->path);
+      r->buf = nb, r->cap *= 2;
+    }
+    size_t want = r->cap - r->len, n = 0;
+    CLT_TRY(gz_read_some(r->f, r->buf + r->len, want, &n, r->path));
+    r->len += n;
+    if (n < want) {
+      r->eof = true;
+      CLT_TRY(gz_check_end(r->f, r->path));
+    }
+  }
+}
+
+uint64_t clt_lines_bytes(const clt_line_reader *r) {
+  return r->f ? (uint64_t)gztell(r->f) : 0;
+}
+
+void clt_lines_close(clt_line_reader *r) {
+  if (r->f) gzclose(r->f);
+  free(r->buf);
+  *r = (clt_line_reader){0};
+}
+
 const char *clt_data_excerpt(const char *s, const char *e, char *buf,
                            size_t buflen) {
   size_t n = (size_t)(e - s), k = 0, lim = buflen - 4;
@@ -919,20 +977,41 @@ clt_status clt_data_split_stratified(const clt_dataset *ds, double fraction,
   }
   clt_dataset parts[2] = {{.n = n - nheld, .d = d, .classes = c},
                           {.n = nheld, .d = d, .classes = c}};
+  size_t entries[2] = {0, 0}; /* sparse rows: each part's */
+  for (size_t i = 0; ds->ptr && i < n; i++) entries[in_held[i]] += (size_t)(ds->ptr[i + 1] - ds->ptr[i]);
+  bool ok = true;
   for (int p = 0; p < 2; p++) {
-    parts[p].x = malloc(parts[p].n * d * sizeof(float));
     parts[p].y = malloc(parts[p].n * sizeof(int32_t));
+    if (ds->ptr) {
+      parts[p].ptr = malloc((parts[p].n + 1) * sizeof(int64_t));
+      parts[p].col = malloc((entries[p] ? entries[p] : 1) * sizeof(int32_t));
+      parts[p].val = malloc((entries[p] ? entries[p] : 1) * sizeof(float));
+      ok &= parts[p].ptr && parts[p].col && parts[p].val;
+    } else {
+      ok &= (parts[p].x = malloc(parts[p].n * d * sizeof(float))) != NULL;
+    }
+    ok &= parts[p].y != NULL;
   }
-  if (!parts[0].x || !parts[0].y || !parts[1].x || !parts[1].y) {
+  if (!ok) {
     for (int p = 0; p < 2; p++) clt_dataset_free(&parts[p]);
     st = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "split: out of memory");
     goto done;
   }
   size_t at[2] = {0, 0};
+  for (int p = 0; p < 2; p++)
+    if (ds->ptr) parts[p].ptr[0] = 0;
   for (size_t i = 0; i < n; i++) {
     clt_dataset *p = &parts[in_held[i]];
     size_t r = at[in_held[i]]++;
-    memcpy(p->x + r * d, ds->x + i * d, d * sizeof(float));
+    if (ds->ptr) {
+      size_t from = (size_t)ds->ptr[i], len = (size_t)ds->ptr[i + 1] - from;
+      size_t to = (size_t)p->ptr[r];
+      memcpy(p->col + to, ds->col + from, len * sizeof *p->col);
+      memcpy(p->val + to, ds->val + from, len * sizeof *p->val);
+      p->ptr[r + 1] = (int64_t)(to + len);
+    } else {
+      memcpy(p->x + r * d, ds->x + i * d, d * sizeof(float));
+    }
     p->y[r] = ds->y[i];
   }
   *rest = parts[0];
@@ -967,16 +1046,35 @@ clt_status clt_data_check_labels(const clt_dataset *ds, size_t classes,
   return CLT_OK;
 }
 
-static int has_x(const clt_dataset *ds) {
-  return ds && ds->x && ds->n > 0 && ds->d > 0;
+clt_status clt_data_densify(clt_dataset *ds) {
+  if (!ds->ptr) return CLT_OK;
+  size_t cells;
+  if (!clt_mul_size(ds->n, ds->d, &cells) || cells > CLT_DATA_IDX_MAX_ELEMENTS)
+    return clt_fail(NULL, CLT_ERR_FORMAT,
+                    "%zu sparse rows of %zu features are too many values to hold densely (at "
+                    "most 2^31)",
+                    ds->n, ds->d);
+  float *x = calloc(cells ? cells : 1, sizeof *x);
+  if (!x) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "out of memory making rows dense");
+  for (size_t i = 0; i < ds->n; i++)
+    for (int64_t k = ds->ptr[i]; k < ds->ptr[i + 1]; k++) x[i * ds->d + (size_t)ds->col[k]] = ds->val[k];
+  free(ds->ptr), free(ds->col), free(ds->val);
+  ds->ptr = NULL, ds->col = NULL, ds->val = NULL;
+  ds->x = x;
+  return CLT_OK;
+}
+
+/* The stored values: every cell of dense rows, the entries of sparse
+   ones. */
+static float *values_of(const clt_dataset *ds, size_t *count) {
+  *count = !ds || ds->n == 0 || ds->d == 0 ? 0 : ds->ptr ? (size_t)ds->ptr[ds->n] : ds->n * ds->d;
+  return !*count ? NULL : ds->ptr ? ds->val : ds->x;
 }
 
 void clt_data_scale(clt_dataset *ds, float factor) {
-  if (!has_x(ds))
-    return;
-  size_t total = ds->n * ds->d;
-  for (size_t i = 0; i < total; i++)
-    ds->x[i] *= factor;
+  size_t count;
+  float *v = values_of(ds, &count);
+  for (size_t i = 0; i < count; i++) v[i] *= factor;
 }
 
 void clt_data_mean(const clt_dataset *ds, double *mean) {
@@ -984,12 +1082,17 @@ void clt_data_mean(const clt_dataset *ds, double *mean) {
     return;
   for (size_t j = 0; j < ds->d; j++)
     mean[j] = 0.0;
-  if (!has_x(ds))
+  size_t count;
+  if (!values_of(ds, &count))
     return;
-  for (size_t i = 0; i < ds->n; i++) {
-    const float *row = ds->x + i * ds->d;
-    for (size_t j = 0; j < ds->d; j++)
-      mean[j] += row[j];
+  if (ds->ptr) {
+    for (size_t k = 0; k < count; k++) mean[ds->col[k]] += ds->val[k];
+  } else {
+    for (size_t i = 0; i < ds->n; i++) {
+      const float *row = ds->x + i * ds->d;
+      for (size_t j = 0; j < ds->d; j++)
+        mean[j] += row[j];
+    }
   }
   for (size_t j = 0; j < ds->d; j++)
     mean[j] /= (double)ds->n;
@@ -1000,10 +1103,26 @@ void clt_data_std(const clt_dataset *ds, const double *mean, double *std) {
     return;
   for (size_t j = 0; j < ds->d; j++)
     std[j] = 0.0;
-  if (!has_x(ds))
+  size_t count;
+  if (!values_of(ds, &count))
     return;
   size_t n = ds->n, d = ds->d;
-  if (mean) {
+  if (ds->ptr) {
+    /* The zeros count too: n m^2 for all of them, corrected at entries. */
+    double *m = mean ? NULL : malloc(d * sizeof *m);
+    if (!mean && !m) {
+      for (size_t j = 0; j < d; j++) std[j] = NAN;
+      return;
+    }
+    if (m) clt_data_mean(ds, m);
+    const double *mu = mean ? mean : m;
+    for (size_t j = 0; j < d; j++) std[j] = (double)n * mu[j] * mu[j];
+    for (size_t k = 0; k < count; k++) {
+      double t = ds->val[k] - mu[ds->col[k]];
+      std[ds->col[k]] += t * t - mu[ds->col[k]] * mu[ds->col[k]];
+    }
+    free(m);
+  } else if (mean) {
     for (size_t i = 0; i < n; i++) {
       const float *row = ds->x + i * d;
       for (size_t j = 0; j < d; j++) {
@@ -1024,15 +1143,21 @@ void clt_data_std(const clt_dataset *ds, const double *mean, double *std) {
     }
   }
   for (size_t j = 0; j < d; j++)
-    std[j] = sqrt(std[j] / (double)n);
+    std[j] = sqrt(fmax(std[j], 0.0) / (double)n);
 }
 
 double clt_data_std_divisor(double std) { return std >= 1e-8 ? std : 1.0; }
 
 void clt_data_normalize(clt_dataset *ds, const double *mean,
                         const double *std) {
-  if (!has_x(ds) || (!mean && !std))
+  size_t count;
+  if (!values_of(ds, &count) || (!mean && !std))
     return;
+  if (ds->ptr) { /* entries only: the caller's mean is zero */
+    for (size_t k = 0; k < count; k++)
+      if (std) ds->val[k] = (float)(ds->val[k] / clt_data_std_divisor(std[ds->col[k]]));
+    return;
+  }
   size_t n = ds->n, d = ds->d;
   for (size_t i = 0; i < n; i++) {
     float *row = ds->x + i * d;

@@ -262,7 +262,13 @@ clt_status clt_data_split_stratified(const clt_dataset *ds, double fraction,
                                      uint64_t seed, clt_dataset *rest,
                                      clt_dataset *held);
 
-/* ---- Preprocessing (no failure modes; NULL data sets are ignored) ---- */
+/* Sparse rows made dense in place (x set; ptr, col, val freed). Refused
+ * (CLT_ERR_FORMAT) beyond CLT_DATA_IDX_MAX_ELEMENTS cells. */
+clt_status clt_data_densify(clt_dataset *ds);
+
+/* ---- Preprocessing (no failure modes; NULL data sets are ignored) ----
+ * Each works on dense and sparse rows alike (for sparse ones the zeros
+ * count in the statistics). */
 
 /* x *= factor, e.g. 1.0f/255. */
 void clt_data_scale(clt_dataset *ds, float factor);
@@ -276,7 +282,8 @@ void clt_data_mean(const clt_dataset *ds, double *mean);
 void clt_data_std(const clt_dataset *ds, const double *mean, double *std);
 
 /* x = (x - mean) / std per feature, computed in double. mean NULL: nothing
- * subtracted; std NULL: nothing divided (only subtract). A std below 1e-8
+ * subtracted; std NULL: nothing divided (only subtract). Sparse rows get
+ * their entries divided and nothing subtracted: mean must be zero. A std below 1e-8
  * (or NaN) is treated as 1, so constant features become 0, not inf: the
  * divisor is clt_data_std_divisor(std). */
 double clt_data_std_divisor(double std);

@@ -1,5 +1,5 @@
-/* The svmlight/libsvm text format and numpy's .npy arrays as dense data
-   sets (see data.h). */
+/* The svmlight/libsvm text format (as sparse rows) and numpy's .npy
+   arrays (as dense ones): data sets of data.h. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -22,11 +22,109 @@
 
 /* ------------------------------------------------------------ svmlight */
 
-typedef struct entry {
-  size_t row;
-  uint32_t index; /* as written */
-  float value;
-} entry;
+/* The sparse rows being read, in arrays grown by half as they fill (large
+   blocks grow in place through mremap, so a reader's resident memory stays
+   that of the rows read): offsets, indices as written, values, labels. */
+typedef struct csr_build {
+  int64_t *ptr;
+  uint32_t *index;
+  float *val;
+  int32_t *y;
+  size_t n, nnz, row_cap, entry_cap;
+} csr_build;
+
+/* Grows two arrays of *cap elements (of sa and sb bytes) to hold need,
+   by half again (least at first); false when out of memory (either may
+   have grown, *cap says what both hold). */
+static bool grow_pair(void **a, size_t sa, void **b, size_t sb, size_t *cap, size_t need,
+                      size_t least) {
+  if (need <= *cap) return true;
+  size_t next = *cap < least ? least : *cap + *cap / 2;
+  if (next < need) next = need;
+  void *na = next > SIZE_MAX / sa ? NULL : realloc(*a, next * sa);
+  if (na) *a = na;
+  void *nb = na && next <= SIZE_MAX / sb ? realloc(*b, next * sb) : NULL;
+  if (nb) *b = nb, *cap = next;
+  return nb != NULL;
+}
+
+/* Room for row n + 1 (its label and end offset). */
+static bool room_for_row(csr_build *b) {
+  void *ptr = b->ptr, *y = b->y;
+  bool ok = grow_pair(&ptr, sizeof *b->ptr, &y, sizeof *b->y, &b->row_cap, b->n + 2, 1024);
+  b->ptr = ptr, b->y = y;
+  return ok;
+}
+
+static bool room_for_entry(csr_build *b) {
+  void *index = b->index, *val = b->val;
+  bool ok = grow_pair(&index, sizeof *b->index, &val, sizeof *b->val, &b->entry_cap, b->nnz + 1,
+                      4096);
+  b->index = index, b->val = val;
+  return ok;
+}
+
+static void csr_build_free(csr_build *b) {
+  free(b->ptr), free(b->index), free(b->val), free(b->y);
+}
+
+/* One data line's label and entries into b (the line is [q, le), line its
+   start for column numbers). */
+static clt_status svmlight_line_parse(csr_build *b, clt_label_intern *names, const char *path,
+                                      size_t lineno, char *line, char *q, char *le,
+                                      uint64_t *min_index, uint64_t *max_index) {
+  char where[4200], ex[40];
+  char *te = q;
+  while (te < le && !clt_data_blank(*te)) te++;
+  snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
+           (size_t)(q - line) + 1);
+  if (memchr(q, ',', (size_t)(te - q)))
+    return clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' has several classes (multi-label "
+                    "data is not supported)", where, clt_data_excerpt(q, te, ex, sizeof ex));
+  if (!room_for_row(b)) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  CLT_TRY(clt_label_cell(names, q, te, where, &b->y[b->n]));
+  uint64_t last = 0;
+  bool first = true;
+  for (q = te;;) {
+    while (q < le && clt_data_blank(*q)) q++;
+    if (q == le) break;
+    te = q;
+    while (te < le && !clt_data_blank(*te)) te++;
+    snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
+             (size_t)(q - line) + 1);
+    char *colon = memchr(q, ':', (size_t)(te - q));
+    if (first && colon && colon - q == 3 && memcmp(q, "qid", 3) == 0) {
+      q = te; /* a ranking query id: not a feature */
+      continue;
+    }
+    double iv, v;
+    if (!colon || clt_parse_number(q, colon, &iv) != CLT_NUMBER_FINITE || iv < 0 ||
+        iv != floor(iv) || iv > 4294967295.0)
+      return clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: '%s' is not index:value with a whole index in [0, 2^32)", where,
+                      clt_data_excerpt(q, te, ex, sizeof ex));
+    clt_number_kind k = clt_parse_number(colon + 1, te, &v);
+    if (k != CLT_NUMBER_FINITE || fabs(v) > FLT_MAX)
+      return clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s': the value is not a finite float", where,
+                      clt_data_excerpt(q, te, ex, sizeof ex));
+    if (!first && (uint64_t)iv <= last)
+      return clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: index %.0f after %llu: indices must increase along a line", where,
+                      iv, (unsigned long long)last);
+    first = false;
+    last = (uint64_t)iv;
+    if (!room_for_entry(b))
+      return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    b->index[b->nnz] = (uint32_t)last;
+    b->val[b->nnz++] = (float)v;
+    if (last < *min_index) *min_index = last;
+    if (last > *max_index) *max_index = last;
+    q = te;
+  }
+  b->n++;
+  b->ptr[b->n] = (int64_t)b->nnz;
+  return CLT_OK;
+}
 
 clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
                                   clt_dataset *out) {
@@ -34,107 +132,36 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
   if (!opt) opt = &def;
   if (!path || !out)
     return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_svmlight: NULL argument");
-  char *buf;
-  size_t len;
-  CLT_TRY(clt_data_read_text(path, &buf, &len));
+  clt_line_reader lr;
+  CLT_TRY(clt_lines_open(path, &lr));
   clt_label_intern names = {0};
-  entry *e = NULL;
-  int32_t *y = NULL;
-  size_t ne = 0, ecap = 0, n = 0, ycap = 0, lineno = 0;
+  csr_build b = {0};
+  size_t lineno = 0;
   uint64_t min_index = UINT64_MAX, max_index = 0;
-  char where[4200], ex[40];
-  clt_status rc = CLT_OK;
-  for (char *p = buf, *end = buf + len; rc == CLT_OK && p < end;) {
+  clt_status rc = room_for_row(&b) ? CLT_OK
+                                   : clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory",
+                                              path);
+  if (rc == CLT_OK) b.ptr[0] = 0;
+  while (rc == CLT_OK) {
+    char *line, *le;
+    bool got;
+    if ((rc = clt_lines_next(&lr, &line, &le, &got)) != CLT_OK || !got) break;
     lineno++;
-    char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
-    char *next = nl ? nl + 1 : end;
-    char *hash = memchr(p, '#', (size_t)(le - p)); /* a comment to the line's end */
+    char *hash = memchr(line, '#', (size_t)(le - line)); /* a comment to the line's end */
     if (hash) le = hash;
-    *le = '\0';
-    char *line = p, *q = p;
-    p = next;
+    char *q = line;
     while (q < le && clt_data_blank(*q)) q++;
     if (q == le) continue;
-    /* label, then [qid:N], then index:value pairs, blank separated */
-    char *te = q;
-    while (te < le && !clt_data_blank(*te)) te++;
-    snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
-             (size_t)(q - line) + 1);
-    if (memchr(q, ',', (size_t)(te - q))) {
-      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' has several classes (multi-label "
-                    "data is not supported)", where, clt_data_excerpt(q, te, ex, sizeof ex));
-      break;
-    }
-    if (n == ycap) {
-      size_t cap = ycap ? 2 * ycap : 256;
-      int32_t *ny = realloc(y, cap * sizeof *y);
-      if (!ny) {
-        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        break;
-      }
-      y = ny;
-      ycap = cap;
-    }
-    if ((rc = clt_label_cell(&names, q, te, where, &y[n]))) break;
-    uint64_t last = 0;
-    bool first = true;
-    for (q = te; rc == CLT_OK;) {
-      while (q < le && clt_data_blank(*q)) q++;
-      if (q == le) break;
-      te = q;
-      while (te < le && !clt_data_blank(*te)) te++;
-      snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
-               (size_t)(q - line) + 1);
-      char *colon = memchr(q, ':', (size_t)(te - q));
-      if (first && colon && colon - q == 3 && memcmp(q, "qid", 3) == 0) {
-        q = te; /* a ranking query id: not a feature */
-        continue;
-      }
-      double iv, v;
-      if (!colon || clt_parse_number(q, colon, &iv) != CLT_NUMBER_FINITE || iv < 0 ||
-          iv != floor(iv) || iv > 4294967295.0) {
-        rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: '%s' is not index:value with a whole index in [0, 2^32)", where,
-                      clt_data_excerpt(q, te, ex, sizeof ex));
-        break;
-      }
-      clt_number_kind k = clt_parse_number(colon + 1, te, &v);
-      if (k != CLT_NUMBER_FINITE || fabs(v) > FLT_MAX) {
-        rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s': the value is not a finite float", where,
-                      clt_data_excerpt(q, te, ex, sizeof ex));
-        break;
-      }
-      if (!first && (uint64_t)iv <= last) {
-        rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: index %.0f after %llu: indices must increase along a line", where,
-                      iv, (unsigned long long)last);
-        break;
-      }
-      first = false;
-      last = (uint64_t)iv;
-      if (ne == ecap) {
-        size_t cap = ecap ? 2 * ecap : 1024;
-        entry *ne2 = cap > SIZE_MAX / sizeof *e ? NULL : realloc(e, cap * sizeof *e);
-        if (!ne2) {
-          rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-          break;
-        }
-        e = ne2;
-        ecap = cap;
-      }
-      e[ne++] = (entry){n, (uint32_t)iv, (float)v};
-      if (last < min_index) min_index = last;
-      if (last > max_index) max_index = last;
-      q = te;
-    }
-    n++;
-    if (n % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, len, n);
+    rc = svmlight_line_parse(&b, &names, path, lineno, line, q, le, &min_index, &max_index);
+    if (b.n % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), b.n);
   }
+  uint64_t bytes = clt_lines_bytes(&lr);
+  clt_lines_close(&lr);
   /* The index base: sklearn's "auto" (zero-based when some index is 0). */
+  size_t ne = b.nnz;
   int zero = opt->zero_based >= 0 ? opt->zero_based : ne > 0 && min_index == 0;
   uint64_t width = opt->features ? opt->features : ne ? max_index + zero : 1;
-  size_t cells;
-  if (rc == CLT_OK && n == 0)
+  if (rc == CLT_OK && b.n == 0)
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: no data lines", path);
   if (rc == CLT_OK && !zero && ne > 0 && min_index == 0)
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: index 0 in a file read as one-based", path);
@@ -143,34 +170,22 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
                   "%s: index %llu is beyond the %llu features asked for (%s-based)", path,
                   (unsigned long long)max_index, (unsigned long long)width,
                   zero ? "zero" : "one");
-  if (rc == CLT_OK && (!clt_mul_size(n, (size_t)width, &cells) ||
-                       cells > CLT_DATA_IDX_MAX_ELEMENTS))
-    rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                  "%s: %zu rows of %llu features are too many values to hold densely "
-                  "(at most 2^31)", path, n, (unsigned long long)width);
-  /* Held densely, a file of a few very wide rows would take gigabytes
-     (a file of 14 bytes can name feature 7e8): below one value in 1024
-     cells, beyond 64 MiB, it is refused. */
-  if (rc == CLT_OK && cells > ((size_t)1 << 24) && cells / 1024 > ne + n)
-    rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                  "%s: %zu rows x %llu features hold %zu values: held densely they would take "
-                  "%.1f GB; data this sparse is not supported (narrow it with --features if "
-                  "the wide indices are a mistake)",
-                  path, n, (unsigned long long)width, ne, 4.0 * (double)cells / 1e9);
-  float *x = rc == CLT_OK ? calloc(cells ? cells : 1, sizeof *x) : NULL;
-  if (rc == CLT_OK && !x) rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  if (rc == CLT_OK && width > INT32_MAX)
+    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %llu features: at most 2^31 - 1 are supported",
+                  path, (unsigned long long)width);
   if (rc == CLT_OK) {
-    for (size_t k = 0; k < ne; k++) x[e[k].row * width + e[k].index - !zero] = e[k].value;
-    *out = (clt_dataset){.n = n, .d = (size_t)width, .x = x, .y = y};
+    /* Column = index - base, in place: the indices become int32. */
+    int32_t *col = (int32_t *)b.index;
+    for (size_t k = 0; k < ne; k++) col[k] = (int32_t)(b.index[k] - (uint32_t)!zero);
+    *out = (clt_dataset){.n = b.n, .d = (size_t)width, .ptr = b.ptr, .col = col, .val = b.val,
+                         .y = b.y};
     clt_label_intern_take(&names, out);
     out->svmlight_base = zero ? '0' : '1';
-    clt_data_report(path, len, n);
-    y = NULL;
+    clt_data_report(path, bytes, b.n);
+    b = (csr_build){0};
   }
   clt_label_intern_free(&names);
-  free(y);
-  free(e);
-  free(buf);
+  csr_build_free(&b);
   return rc;
 }
 

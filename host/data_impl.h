@@ -18,6 +18,25 @@ clt_status clt_data_gz_open(const char *path, gzFile *out);
    at most 64 GiB of text (a gzip bomb stops there). */
 clt_status clt_data_read_text(const char *path, char **out, size_t *outlen);
 
+/* A text file (plain or gzip) read a line at a time through a buffer that
+   holds a chunk of it (grown only for a longer line), never the whole
+   text. */
+typedef struct clt_line_reader {
+  gzFile f;
+  const char *path;
+  char *buf;
+  size_t cap, start, len; /* buf[start .. len): read, not yet returned */
+  bool eof;
+} clt_line_reader;
+
+clt_status clt_lines_open(const char *path, clt_line_reader *r);
+/* The next line, without its '\n', NUL-terminated at *end and writable,
+   into *line; *got false after the last one. */
+clt_status clt_lines_next(clt_line_reader *r, char **line, char **end, bool *got);
+/* Bytes of text read so far. */
+uint64_t clt_lines_bytes(const clt_line_reader *r);
+void clt_lines_close(clt_line_reader *r);
+
 /* The blanks allowed around cells, labels and fields: space, tab, CR. */
 static inline bool clt_data_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 

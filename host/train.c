@@ -419,30 +419,47 @@ clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
                         float scale, clt_prep_stats *out) {
   *out = (clt_prep_stats){.mode = mode, .scale = scale, .d = train->d};
   if (mode == CLT_PREPROCESS_NONE) return CLT_OK;
+  const bool sparse = train->ptr != NULL;
+  if (sparse && mode == CLT_PREPROCESS_CENTER)
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "centering sparse rows would fill in their zeros: standardize them (scaled, "
+                    "not centered) or leave them as they are");
   out->mean = calloc(train->d, sizeof *out->mean);
   out->std = calloc(train->d, sizeof *out->std);
   /* Statistics of the scaled features, which is what the model sees. */
   clt_dataset scaled = *train;
-  scaled.x = out->mean && out->std ? malloc(train->n * train->d * sizeof *scaled.x) : NULL;
-  if (!scaled.x) {
+  size_t count = sparse ? (size_t)train->ptr[train->n] : train->n * train->d;
+  float *copy = out->mean && out->std ? malloc((count ? count : 1) * sizeof *copy) : NULL;
+  if (!copy) {
     clt_prep_free(out);
     return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
                     "out of memory computing feature statistics");
   }
-  memcpy(scaled.x, train->x, train->n * train->d * sizeof *scaled.x);
+  memcpy(copy, sparse ? train->val : train->x, count * sizeof *copy);
+  *(sparse ? &scaled.val : &scaled.x) = copy;
   clt_data_scale(&scaled, scale);
   clt_data_mean(&scaled, out->mean);
   if (mode == CLT_PREPROCESS_STANDARDIZE)
     clt_data_std(&scaled, out->mean, out->std);
   else
     for (size_t j = 0; j < train->d; j++) out->std[j] = 1.0;
-  free(scaled.x);
+  /* Sparse rows are scaled, not centered (scikit-learn's
+     StandardScaler(with_mean=False)): their zeros stay zeros. */
+  if (sparse) memset(out->mean, 0, train->d * sizeof *out->mean);
+  free(copy);
   return CLT_OK;
 }
 
-void clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds) {
+clt_status clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds) {
+  if (ds->ptr && st->mean)
+    for (size_t j = 0; j < st->d; j++)
+      if (st->mean[j] != 0) { /* a model of centered dense rows */
+        CLT_TRY(clt_data_densify(ds));
+        break;
+      }
   clt_data_scale(ds, st->scale);
   if (st->mode != CLT_PREPROCESS_NONE) clt_data_normalize(ds, st->mean, st->std);
+  return CLT_OK;
 }
 
 void clt_prep_free(clt_prep_stats *st) {

@@ -62,10 +62,15 @@ typedef struct clt_prep_stats {
 } clt_prep_stats;
 
 /* The statistics of train into out; CLT_ERR_OUT_OF_MEMORY with the
-   thread's detail (clt_last_error(NULL)). */
+   thread's detail (clt_last_error(NULL)), CLT_ERR_INVALID_ARG for
+   CLT_PREPROCESS_CENTER of sparse rows. */
 clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
                         float scale, clt_prep_stats *out);
-void clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds);
+/* Sparse rows stay sparse (their statistics have a zero mean: scaled, not
+   centered), except under the nonzero mean of a model trained on dense
+   rows, which makes them dense first (CLT_ERR_OUT_OF_MEMORY or
+   CLT_ERR_FORMAT as clt_data_densify). */
+clt_status clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds);
 void clt_prep_free(clt_prep_stats *st);
 void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st);
 

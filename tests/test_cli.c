@@ -956,6 +956,80 @@ Test(cli, text_labels_in_any_column_round_trip_through_predict) {
   EXPECT_RUN(2, "train --data train.csv --delimiter 5 --device ref", "--delimiter '5'");
 }
 
+/* Sparse rows: a svmlight file of text-like rows (three classes, each with
+   its own words among shared ones) trains as sparse rows on both devices
+   with no preprocessing by default, predicts, and resumes; centering is
+   refused, standardizing scales; the generated sparse:N,D,C,NNZ data
+   trains; a model of dense standardized rows predicts a svmlight file
+   (made dense under its nonzero mean). */
+Test(cli, sparse_rows_train_predict_and_resume, .timeout = 300) {
+  char *text = malloc(1 << 20);
+  cr_assert_not_null(text);
+  for (int part = 0; part < 2; part++) {
+    size_t len = 0;
+    for (int i = 0; i < (part ? 90 : 600); i++) {
+      int k = (i * 7 + part) % 3, w = 1 + (i * 13) % 50;
+      len += (size_t)sprintf(text + len, "c%d %d:1 %d:0.5 %d:0.25\n", k, w, 100 + k * 40 + i % 40,
+                             1000 + (i * 31) % 999);
+    }
+    write_file(part ? "txt-te.svm" : "txt-tr.svm", text);
+  }
+  free(text);
+  /* The reference and, where there is one, the OpenCL CPU device. */
+  const char *dev = tu_have_opencl() ? "cpu" : "ref", *devices[] = {"ref", dev};
+  char args[512];
+  for (int v = 0; v < 2; v++) {
+    snprintf(args, sizeof args,
+             "train --data txt-tr.svm --test txt-te.svm --device %s --optim sgd --lr 1 --epochs 8 "
+             "--batch 32 --json --checkpoint sp.ckpt",
+             devices[v]);
+    EXPECT_RUN(0, args, "\"preprocess\":\"none\"");
+    cr_assert_not_null(strstr(out, "\"features\":1998"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"test_accuracy\":1.000000"), "%s", out);
+    snprintf(args, sizeof args, "predict --model sp.ckpt --data txt-te.svm --device %s --json",
+             devices[v]);
+    EXPECT_RUN(0, args, "\"accuracy\":1.000000");
+    cr_assert_not_null(strstr(out, "\"classes\":[\"c0\",\"c1\",\"c2\"]"), "%s", out);
+  }
+  /* Resumed from epoch 4 to 8 (a constant rate: a schedule's length is
+     the first run's): the uninterrupted run's model, bit for bit. */
+  const char *runs[] = {
+      "--optim sgd --lr 1 --epochs 4 --batch 32 --schedule constant --checkpoint half.ckpt --seed 3",
+      "--resume half.ckpt --epochs 8 --checkpoint resumed.ckpt",
+      "--optim sgd --lr 1 --epochs 8 --batch 32 --schedule constant --checkpoint whole.ckpt "
+      "--seed 3"};
+  for (int k = 0; k < 3; k++) {
+    snprintf(args, sizeof args, "train --data txt-tr.svm --device %s --quiet %s", dev, runs[k]);
+    EXPECT_RUN(0, args, NULL);
+  }
+  clt_checkpoint a, b;
+  char pa[512], pb[512];
+  snprintf(pa, sizeof pa, "%s/resumed.ckpt", dir);
+  snprintf(pb, sizeof pb, "%s/whole.ckpt", dir);
+  cr_assert_eq(clt_checkpoint_load(NULL, pa, &a), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert_eq(clt_checkpoint_load(NULL, pb, &b), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert(a.ntensors == 2 && b.ntensors == 2 && a.step == b.step);
+  for (size_t i = 0; i < 2; i++)
+    cr_assert_eq(memcmp(a.tensor[i].data, b.tensor[i].data,
+                        a.tensor[i].rows * a.tensor[i].cols * 4), 0,
+                 "%s resumed differs from the uninterrupted run's", a.tensor[i].name);
+  clt_checkpoint_free(&a);
+  clt_checkpoint_free(&b);
+  EXPECT_RUN(2, "train --data txt-tr.svm --device ref --preprocess center",
+             "centering sparse rows would fill in their zeros");
+  EXPECT_RUN(0, "train --data txt-tr.svm --device ref --preprocess standardize --epochs 1 --json",
+             "\"preprocess\":\"standardize\"");
+  snprintf(args, sizeof args,
+           "train --data sparse:3000,20000,4,40 --device %s --optim sgd --lr 2 --epochs 3 --json",
+           dev);
+  EXPECT_RUN(0, args, "\"features\":20000");
+  cr_assert_not_null(strstr(out, "\"test_rows\":600"), "%s", out);
+  write_file("d3.csv", "1,5,0,1\n0,0,5,2\n1,6,1,0\n0,1,6,2\n1,5,1,1\n0,0,6,1\n");
+  write_file("d3.svm", "1 1:5 3:1\n0 2:5 3:2\n");
+  EXPECT_RUN(0, "train --data d3.csv --device ref --epochs 30 --checkpoint d3.ckpt", NULL);
+  EXPECT_RUN(0, "predict --model d3.ckpt --data d3.svm --device ref --json", "\"accuracy\":1.000000");
+}
+
 /* svmlight files and .npy pairs train; a svmlight test file is read with
    the training file's width and base, and predict reads one with the
    model's. Without --test a run says it evaluates on no held-out data. */

@@ -22,8 +22,8 @@ static void make_data(run *r, size_t n, size_t d, size_t c, uint64_t seed) {
   cr_assert_eq(clt_prep_fit(&r->train, CLT_PREPROCESS_STANDARDIZE, 1.0f,
                             &r->prep),
                CLT_OK);
-  clt_prep_apply(&r->prep, &r->train);
-  clt_prep_apply(&r->prep, &r->test);
+  cr_assert_eq(clt_prep_apply(&r->prep, &r->train), CLT_OK);
+  cr_assert_eq(clt_prep_apply(&r->prep, &r->test), CLT_OK);
 }
 
 static void free_data(run *r) {

@@ -188,6 +188,7 @@ int clt_cmd_predict(int argc, char **argv) {
   clt_context *ctx = NULL;
   clt_model *model = NULL;
   clt_tensor *X = NULL, *y = NULL;
+  clt_csr *Xs = NULL;
   size_t correct = 0, *conf = NULL;
   float *scores = NULL;
   /* A svmlight file is read with the model's width and index base. */
@@ -211,7 +212,10 @@ int clt_cmd_predict(int argc, char **argv) {
   rc = clt_cli_load("predict", "--data", data, labels_path, &read, &like, 1, &ds, &scale);
   if (rc) goto out;
   need = (clt_cli_mem_need){0};
-  clt_cli_mem_add(&need, ds.n, ds.d, 0);
+  if (ds.ptr)
+    clt_cli_mem_add_sparse(&need, ds.n, (uint64_t)ds.ptr[ds.n], 0);
+  else
+    clt_cli_mem_add(&need, ds.n, ds.d, 0);
   snprintf(what, sizeof what, "--data %s (%zu rows x %zu features)", data, ds.n, ds.d);
   if ((rc = clt_cli_mem_check("predict", ctx, 0, what, &need))) goto out;
   if (ds.d != ck.d) {
@@ -224,7 +228,10 @@ int clt_cmd_predict(int argc, char **argv) {
     rc = clt_cli_failed("predict", "", st);
     goto out;
   }
-  clt_prep_apply(&ck.prep, &ds);
+  if ((st = clt_prep_apply(&ck.prep, &ds)) != CLT_OK) {
+    rc = clt_cli_failed("predict", "", st);
+    goto out;
+  }
 
   double loss = NAN;
   scores = malloc(ds.n * ck.c * sizeof *scores);
@@ -235,14 +242,18 @@ int clt_cmd_predict(int argc, char **argv) {
                                  NULL, &model)
               : CLT_ERR_OUT_OF_MEMORY;
   if (st == CLT_OK) st = clt_checkpoint_apply(&ck, model, model_path);
-  if (st == CLT_OK) st = clt_tensor_create(ctx, ds.n, ds.d, CLT_FLOAT32, &X);
-  if (st == CLT_OK) st = clt_tensor_write(X, ds.x, ds.n * ds.d * 4);
-  if (st == CLT_OK) st = clt_model_scores(model, (clt_features){.dense = X}, scores);
+  if (st == CLT_OK && ds.ptr) {
+    st = clt_csr_create(ctx, ds.n, ds.d, ds.ptr, ds.col, ds.val, &Xs);
+  } else if (st == CLT_OK) {
+    st = clt_tensor_create(ctx, ds.n, ds.d, CLT_FLOAT32, &X);
+    if (st == CLT_OK) st = clt_tensor_write(X, ds.x, ds.n * ds.d * 4);
+  }
+  const clt_features features = {X, Xs};
+  if (st == CLT_OK) st = clt_model_scores(model, features, scores);
   if (st == CLT_OK && labels) st = clt_tensor_create(ctx, ds.n, 1, CLT_INT32, &y);
   if (st == CLT_OK && labels) st = clt_tensor_write(y, ds.y, ds.n * 4);
   if (st == CLT_OK && labels)
-    st = clt_model_evaluate(model, &ld, (clt_features){.dense = X}, y, label_loss ? y : NULL,
-                            &loss, &correct);
+    st = clt_model_evaluate(model, &ld, features, y, label_loss ? y : NULL, &loss, &correct);
   if (st == CLT_OK && labels && !(conf = calloc(ck.c * ck.c, sizeof *conf)))
     st = CLT_ERR_OUT_OF_MEMORY;
   for (size_t i = 0; conf && i < ds.n; i++)
@@ -295,6 +306,7 @@ out:
   free(conf);
   free(scores);
   clt_tensor_destroy(X);
+  clt_csr_destroy(Xs);
   clt_tensor_destroy(y);
   clt_model_destroy(model);
   clt_context_destroy(ctx);

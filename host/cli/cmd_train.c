@@ -264,29 +264,40 @@ typedef struct data_args {
   uint64_t seed;
 } data_args;
 
-/* --data synthetic:N,D,C: blobs for train and test; 0 or an exit status. */
+/* The generated data sets: --data synthetic:N,D,C (dense blobs) and
+   sparse:N,D,C,NNZ (text-like sparse rows with a planted model). */
+static bool generated(const char *data) {
+  return strncmp(data, "synthetic:", 10) == 0 || strncmp(data, "sparse:", 7) == 0;
+}
+
+/* Generated training and test sets; 0 or an exit status. */
 static int load_synthetic(const char *cmd, const data_args *a, clt_dataset *train,
                           clt_dataset *test) {
-  /* N, D, C: each a whole integer in [1, 2^31) (the rows of a tensor
-     must fit an int32 index; the generator checks N*D and N*C) */
-  size_t v[3];
-  const char *p = a->data + 10;
-  for (int i = 0; i < 3; i++) {
+  /* N, D, C (, NNZ): each a whole integer in [1, 2^31) (the rows of a
+     tensor must fit an int32 index; the generators check the products) */
+  const bool sparse = a->data[0] == 's' && a->data[1] == 'p';
+  const size_t count = sparse ? 4 : 3;
+  size_t v[4];
+  const char *p = strchr(a->data, ':') + 1;
+  for (size_t i = 0; i < count; i++) {
     char field[32], want[CLT_CLI_WANT];
     size_t len = strcspn(p, ",");
     unsigned long long x = 0;
     bool last = p[len] == '\0';
     snprintf(field, sizeof field, "%.*s", (int)(len < sizeof field ? len : sizeof field - 1), p);
-    if (len >= sizeof field || last != (i == 2) ||
+    if (len >= sizeof field || last != (i == count - 1) ||
         !clt_cli_uint(field, 1, (1ull << 31) - 1, &x, want, sizeof want)) {
       char expect[160];
-      snprintf(expect, sizeof expect, "synthetic:N,D,C with N, D and C each %s", want);
+      snprintf(expect, sizeof expect, "%s with %s each %s",
+               sparse ? "sparse:N,D,C,NNZ" : "synthetic:N,D,C",
+               sparse ? "N, D, C and NNZ" : "N, D and C", want);
       return bad_value(cmd, "--data", a->data, expect);
     }
     v[i] = (size_t)x;
     p += len + 1;
   }
-  clt_status rc = clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test);
+  clt_status rc = sparse ? clt_data_synthetic_sparse(v[0], v[1], v[2], v[3], a->seed, train, test)
+                         : clt_data_synthetic(v[0], v[1], v[2], a->seed, train, test);
   return rc == CLT_OK ? 0 : clt_cli_failed(cmd, "--data ", rc);
 }
 
@@ -311,10 +322,10 @@ static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
     fprintf(stderr, "cltrain %s: --test-labels needs --test\n", cmd);
     return 2;
   }
-  if (strncmp(a->data, "synthetic:", 10) == 0) {
+  if (generated(a->data)) {
     if (a->test || a->labels) {
-      fprintf(stderr, "cltrain %s: --data synthetic:N,D,C makes its own test set and labels "
-                      "(no --test or --labels)\n", cmd);
+      fprintf(stderr, "cltrain %s: --data %.*s makes its own test set and labels "
+                      "(no --test or --labels)\n", cmd, (int)strcspn(a->data, ":") + 1, a->data);
       return 2;
     }
     return load_synthetic(cmd, a, train, test);
@@ -389,9 +400,12 @@ static int metrics_to_epoch(const char *path, size_t epochs) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: cltrain train [options]\n"
-          "  --data fashion-mnist|DIR|FILE|synthetic:N,D,C   (default fashion-mnist): an IDX\n"
-          "                         directory, CSV/TSV (.gz), svmlight (.gz) or .npy\n"
-          "                         features, recognised by content and name\n"
+          "  --data fashion-mnist|DIR|FILE|synthetic:N,D,C|sparse:N,D,C,NNZ\n"
+          "                         (default fashion-mnist): an IDX directory, CSV/TSV\n"
+          "                         (.gz), svmlight (.gz, held as sparse rows) or .npy\n"
+          "                         features, recognised by content and name; or\n"
+          "                         generated: Gaussian blobs, or text-like sparse rows\n"
+          "                         of about NNZ features with a planted model\n"
           "  --labels FILE.npy      the labels of .npy features (integers)\n"
           "  --test PATH            test set in any of those formats (default: an IDX\n"
           "                         directory's t10k pair; otherwise none)\n"
@@ -429,7 +443,8 @@ static void train_usage(FILE *f) {
           "                         (clip_grad_norm_; default 0: off)\n"
           "  --schedule constant|step|exponential|cosine   (default cosine)\n"
           "  --warmup F             epochs of linear learning-rate warm-up (default 0)\n"
-          "  --preprocess standardize|center|none   (default standardize)\n"
+          "  --preprocess standardize|center|none   (default standardize; none for sparse\n"
+          "                         rows, which standardize scales without centering)\n"
           "  --no-bias              no separate bias vector\n"
           "  --init-std F           initial W ~ F*N(0,1), 0 for W = 0 (default 0.001)\n"
           "  --seed N               (default 0)\n"
@@ -991,7 +1006,7 @@ static int check_headers(const train_args *a, const clt_context *ctx) {
     size_t n, d;
     bool known = false;
     const char *path = sets[k].path;
-    if (!path || strncmp(path, "synthetic:", 10) == 0 ||
+    if (!path || generated(path) ||
         clt_data_shape(path, sets[k].split, &n, &d, &known) != CLT_OK || !known)
       continue; /* the loader says what is wrong with a bad header */
     clt_cli_mem_add(&need, n, d, 0);
@@ -1009,7 +1024,11 @@ static int check_loaded(const train_args *a, const clt_context *ctx, const clt_d
   clt_cli_mem_need need = {0};
   const clt_dataset *sets[] = {train, test, val};
   for (size_t k = 0; k < 3; k++)
-    clt_cli_mem_add(&need, sets[k]->n, sets[k]->d, one_hot ? train->classes : 0);
+    if (sets[k]->ptr)
+      clt_cli_mem_add_sparse(&need, sets[k]->n, (uint64_t)sets[k]->ptr[sets[k]->n],
+                             one_hot ? train->classes : 0);
+    else
+      clt_cli_mem_add(&need, sets[k]->n, sets[k]->d, one_hot ? train->classes : 0);
   char what[256];
   snprintf(what, sizeof what, "the data (%zu rows x %zu features%s)",
            train->n + test->n + val->n, train->d, one_hot ? " and its one-hot targets" : "");
@@ -1080,15 +1099,23 @@ int clt_cmd_train(int argc, char **argv) {
   if (resuming) {
     if ((rc = resume_prep(&a, &ck, train.d, &prep))) goto out;
   } else {
+    /* Sparse rows (text, hashed features) are used as they are unless
+       asked: scaling rare features by their tiny spread would blow them up. */
+    if (!a.have_prep && train.ptr) a.prep_mode = CLT_PREPROCESS_NONE;
     clt_status st = clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep);
     if (st != CLT_OK) {
       rc = clt_cli_failed("train", "", st);
       goto out;
     }
   }
-  clt_prep_apply(&prep, &train);
-  clt_prep_apply(&prep, &test);
-  clt_prep_apply(&prep, &val);
+  clt_dataset *sets[] = {&train, &test, &val};
+  for (size_t k = 0; k < 3; k++) {
+    clt_status st = clt_prep_apply(&prep, sets[k]);
+    if (st != CLT_OK) {
+      rc = clt_cli_failed("train", "", st);
+      goto out;
+    }
+  }
   if (!a.quiet)
     fprintf(stderr, "cltrain: preprocessed (%s%s) in %.2f s\n", name_of(prep_names, (int)prep.mode),
             resuming ? ", the checkpoint's statistics" : "", clt_now() - t_prep);

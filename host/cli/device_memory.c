@@ -12,11 +12,23 @@ static void fmt_bytes(double bytes, char out[32]) {
   snprintf(out, 32, k ? "%.1f %s" : "%.0f %s", bytes, unit[k]);
 }
 
+/* Buffers of these sizes in bytes. */
+static void add_buffers(clt_cli_mem_need *m, const double *bytes, size_t k) {
+  for (size_t i = 0; i < k; i++) {
+    if (bytes[i] > m->largest) m->largest = bytes[i];
+    m->total += bytes[i];
+  }
+}
+
 void clt_cli_mem_add(clt_cli_mem_need *m, size_t n, size_t d, size_t c) {
-  double x = 4.0 * (double)n * (double)d, t = 4.0 * (double)n * (double)c;
-  if (x > m->largest) m->largest = x;
-  if (t > m->largest) m->largest = t;
-  m->total += x + t + 4.0 * (double)n;
+  const double rows = (double)n, b[] = {4 * rows * (double)d, 4 * rows * (double)c, 4 * rows};
+  add_buffers(m, b, 3);
+}
+
+void clt_cli_mem_add_sparse(clt_cli_mem_need *m, size_t n, uint64_t nnz, size_t c) {
+  const double rows = (double)n, e = 4.0 * (double)(nnz ? nnz : 1);
+  const double b[] = {e, e, 8 * (rows + 1), 4 * rows * (double)c, 4 * rows};
+  add_buffers(m, b, 5);
 }
 
 int clt_cli_mem_check(const char *cmd, const clt_context *ctx, uint64_t limit,

@@ -26,16 +26,27 @@ static void check_failure(clt_status rc, const clt_dataset *ds) {
   if (rc != CLT_ERR_FORMAT && rc != CLT_ERR_OUT_OF_MEMORY && rc != CLT_ERR_IO)
     abort();
   const char *e = clt_last_error(NULL);
-  if (ds->x || ds->y || ds->n || ds->names || (!strstr(e, g_x) && !strstr(e, g_y)))
+  if (ds->x || ds->ptr || ds->y || ds->n || ds->names || (!strstr(e, g_x) && !strstr(e, g_y)))
     abort();
 }
 
+/* Sparse rows (svmlight) or dense ones (.npy): finite values, and for
+   sparse ones offsets from 0 that never decrease and columns increasing
+   along each row within [0, d). */
 static void check_success(const clt_dataset *ds, bool labels) {
-  if (ds->n == 0 || ds->d == 0 || !ds->x || (labels && (!ds->y || !ds->names)))
+  if (ds->n == 0 || ds->d == 0 || !ds->x == !ds->ptr || (labels && (!ds->y || !ds->names)))
     abort();
-  for (size_t i = 0; i < ds->n * ds->d; i++)
-    if (!isfinite(ds->x[i]))
+  size_t values = ds->ptr ? (size_t)ds->ptr[ds->n] : ds->n * ds->d;
+  for (size_t i = 0; i < values; i++)
+    if (!isfinite(ds->ptr ? ds->val[i] : ds->x[i]))
       abort();
+  for (size_t i = 0; ds->ptr && i < ds->n; i++) {
+    if (ds->ptr[0] != 0 || ds->ptr[i + 1] < ds->ptr[i])
+      abort();
+    for (int64_t k = ds->ptr[i]; k < ds->ptr[i + 1]; k++)
+      if (ds->col[k] < 0 || (size_t)ds->col[k] >= ds->d || (k > ds->ptr[i] && ds->col[k] <= ds->col[k - 1]))
+        abort();
+  }
   if (labels && clt_data_check_labels(ds, ds->classes, "fuzz"))
     abort();
   for (size_t k = 0; labels && k < ds->classes; k++)
