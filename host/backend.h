@@ -23,12 +23,6 @@ typedef struct clt_optim_outcome {
   double norm;
 } clt_optim_outcome;
 
-/* The rows of X an op reads: rows first .. first+n (idx NULL; the fused
-   step is then given all of them), or rows idx[first .. first+n). */
-typedef struct clt_batch_rows {
-  const clt_tensor *idx;
-  size_t first, n;
-} clt_batch_rows;
 
 typedef struct clt_backend clt_backend;
 
@@ -98,18 +92,28 @@ struct clt_backend {
                            const clt_tensor *W, double *penalty,
                            clt_tensor *dW);
 
-  /* ---- sparse rows (CSR): S = X[rows] W + b (b may be NULL); dW =
+  /* ---- sparse rows (CSR): S = alpha X[rows] W + b (b may be NULL); dW =
      X[rows]^T dS (overwritten) and db = its column sums (NULL: none); the
      rows are X's rows first..first+n, or X's rows idx[first..first+n),
      whose indices a backend skips when out of range. gather copies src's
      rows idx[first..] into dst, whose ptr (host and device) the front end
      has already written. */
   clt_status (*csr_forward)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                            const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
+                            float alpha, const clt_tensor *W, const clt_tensor *b,
+                            clt_tensor *S);
   clt_status (*csr_backward)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                              const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
   clt_status (*csr_gather)(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                            size_t first);
+  /* Plain SGD on the rows' gradient, touching only the weights of the
+     columns the rows hold: V (D,C) -= step (X[rows]^T dS) there, summed
+     in G, a (D,C) scratch of zeros that is left zero; b -= lr_b colsum(dS)
+     (b NULL: none). *dnorm (NULL: not asked, and no wait) = the change of
+     V's sum of squares. scale: t *= alpha. */
+  clt_status (*csr_sgd)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                        const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
+                        clt_tensor *b, float lr_b, double *dnorm);
+  clt_status (*scale)(clt_tensor *t, float alpha);
 
   /* ---- optimizers: per-entry state beyond the state tensors (optional),
      one step, and the collection of a pending outcome (optional: a backend
@@ -142,13 +146,6 @@ struct clt_backend {
 double clt_timing_start(const clt_context *ctx);
 clt_status clt_timed(clt_context *ctx, const char *name, clt_timing_kind kind,
                      uint64_t bytes, double t0, clt_status st);
-
-/* The backend's sparse products over rows of X, timed (host/sparse.c):
-   for front ends whose arguments are already valid. */
-clt_status clt_csr_forward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                                const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
-clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                                 const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
 
 extern const clt_backend clt_ref_backend; /* host/ref/ref_backend.c */
 extern const clt_backend clt_cl_backend;  /* host/cl/cl_backend.c */

@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "fused.h"
 #include "loss_impl.h"
+#include "sparse.h"
 
 /* Arguments both paths check before anything runs (the separate ops
    check the loss description and the targets). Sparse rows (X NULL) are
@@ -96,7 +97,7 @@ static clt_status composed(clt_context *ctx, const clt_loss_desc *desc,
   double data = 0, penalty = 0;
   if (st == CLT_OK)
     st = x.X ? clt_linear_forward(ctx, x.X, W, b, S)
-             : clt_csr_forward_rows(ctx, x.csr, x.rows, W, b, S);
+             : clt_csr_forward_rows(ctx, x.csr, x.rows, 1.0f, W, b, S);
   if (st == CLT_OK) st = clt_loss(ctx, desc, S, y, &data, dS);
   if (st == CLT_ERR_NONFINITE) st = CLT_OK;
   if (st == CLT_OK)

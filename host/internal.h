@@ -71,6 +71,13 @@ struct clt_csr {
   clt_csr_index *index;
 };
 
+/* The rows of X an op reads: rows first .. first+n (idx NULL; the fused
+   step is then given all of them), or rows idx[first .. first+n). */
+typedef struct clt_batch_rows {
+  const clt_tensor *idx;
+  size_t first, n;
+} clt_batch_rows;
+
 /* Row r's first entry and end. */
 static inline int64_t clt_csr_begin(const clt_csr *X, size_t r) {
   return X->index->ptr[X->first + r];

@@ -17,11 +17,14 @@ clt_status clt_ref_linear_backward(clt_context *ctx, const clt_tensor *X,
                                    clt_tensor *dW, clt_tensor *db,
                                    clt_tensor *dX);
 /* Sparse rows (host/ref/ref_sparse.c): the backend entries csr_forward,
-   csr_backward and csr_gather of host/backend.h. */
+   csr_backward, csr_sgd and csr_gather of host/backend.h. */
 clt_status clt_ref_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                               const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
+                               float alpha, const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
 clt_status clt_ref_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                                 const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
+clt_status clt_ref_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                           const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
+                           clt_tensor *b, float lr_b, double *dnorm);
 clt_status clt_ref_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                               size_t first);
 clt_status clt_ref_argmax(clt_context *ctx, const clt_tensor *S,

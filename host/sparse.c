@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "sparse.h"
 
 typedef struct csr_entry {
   int32_t col;
@@ -300,14 +301,15 @@ clt_status clt_csr_linear_forward(clt_context *ctx, const clt_csr *X, const clt_
   if (b) CLT_TRY(clt_check_shape(ctx, b, 1, C, "csr_linear_forward: b"));
   CLT_TRY(clt_check_shape(ctx, S, X->rows, C, "csr_linear_forward: S"));
   CLT_TRY(check_apart(ctx, "csr_linear_forward", W, "W", b, "b", S, "S"));
-  return clt_csr_forward_rows(ctx, X, (clt_batch_rows){NULL, 0, X->rows}, W, b, S);
+  return clt_csr_forward_rows(ctx, X, (clt_batch_rows){NULL, 0, X->rows}, 1.0f, W, b, S);
 }
 
 clt_status clt_csr_forward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                                const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
+                                float alpha, const clt_tensor *W, const clt_tensor *b,
+                                clt_tensor *S) {
   double t0 = clt_timing_start(ctx);
   return clt_timed(ctx, "csr_linear_forward", CLT_TIMING_KERNEL, 0, t0,
-                   ctx->be->csr_forward(ctx, X, rows, W, b, S));
+                   ctx->be->csr_forward(ctx, X, rows, alpha, W, b, S));
 }
 
 clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
@@ -315,6 +317,19 @@ clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_r
   double t0 = clt_timing_start(ctx);
   return clt_timed(ctx, "csr_linear_backward", CLT_TIMING_KERNEL, 0, t0,
                    ctx->be->csr_backward(ctx, X, rows, dS, dW, db));
+}
+
+clt_status clt_csr_sgd_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                            const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
+                            clt_tensor *b, float lr_b, double *dnorm) {
+  double t0 = clt_timing_start(ctx);
+  return clt_timed(ctx, "csr_sgd", CLT_TIMING_KERNEL, 0, t0,
+                   ctx->be->csr_sgd(ctx, X, rows, dS, V, G, step, b, lr_b, dnorm));
+}
+
+clt_status clt_scale_tensor(clt_tensor *t, float alpha) {
+  double t0 = clt_timing_start(t->ctx);
+  return clt_timed(t->ctx, "scale", CLT_TIMING_KERNEL, 0, t0, t->ctx->be->scale(t, alpha));
 }
 
 clt_status clt_csr_linear_backward(clt_context *ctx, const clt_csr *X, const clt_tensor *dS,

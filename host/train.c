@@ -12,6 +12,7 @@
 #include "loss_impl.h"
 #include "model.h"
 #include "rng.h"
+#include "sparse.h"
 
 /* Losses are read back every this many steps for progress. */
 #define PROGRESS_EVERY 16
@@ -45,6 +46,13 @@ struct clt_trainer {
   clt_prep_stats prep;            /* copy of the caller's, for checkpoints */
   clt_labels labels;              /* the classes' names, for checkpoints */
   char svmlight_base;
+  /* Plain SGD on sparse rows updates only the weights its rows use
+     (touched_step): W = wscale * the W tensor during an epoch (1 outside
+     one), vnorm2 = the W tensor's sum of squares when l2 needs it, G a
+     (d, c) scratch of zeros. */
+  bool touched;
+  double wscale, vnorm2;
+  clt_tensor *G;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -100,7 +108,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
-  clt_tensor *all[] = {tr->perm, tr->Xb, tr->yb, tr->class_weight};
+  clt_tensor *all[] = {tr->perm, tr->Xb, tr->yb, tr->class_weight, tr->G};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -113,6 +121,18 @@ void clt_trainer_destroy(clt_trainer *tr) {
 }
 
 static clt_status warm_up(clt_trainer *tr);
+
+/* Whether plain SGD on sparse rows can update only the weights a step's
+   rows use: L2 and weight decay shrink every weight each step, which the
+   trainer keeps as one scale factor on W (scikit-learn's SGD keeps it as
+   wscale); momentum's state, L1's shrinking towards zero, clipping's norm
+   and the non-finite guard need every weight or the whole gradient, so
+   those take the dense update. */
+static bool touched_updates(const clt_train_options *o, const clt_train_data *train) {
+  const clt_optim_desc *d = &o->optim;
+  return !train->x && d->kind == CLT_OPTIM_SGD && d->momentum == 0 && d->max_grad_norm == 0 &&
+         !d->skip_nonfinite && o->reg.l1 == 0;
+}
 
 /* What the loss needs is there (features, dense or sparse; labels, or
    values or labels to make them from), every label is in [0, c) and every
@@ -169,6 +189,8 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   tr->label_target = takes_labels(opt->loss.kind);
   tr->rng = opt->seed;
   tr->first_loss = NAN;
+  tr->wscale = 1;
+  tr->touched = touched_updates(opt, train);
   size_t B = tr->opt.batch;
   clt_status st = CLT_OK;
   tr->perm_host = malloc(tr->n * sizeof *tr->perm_host);
@@ -189,6 +211,10 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   tr->opt.class_weight = NULL; /* the caller's */
   STEP(clt_tensor_create(ctx, tr->n, 1, CLT_INT32, &tr->perm));
   if (train->x) STEP(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xb));
+  if (tr->touched) {
+    STEP(clt_tensor_create(ctx, tr->d, tr->c, CLT_FLOAT32, &tr->G));
+    STEP(clt_tensor_fill(tr->G, 0.0));
+  }
   STEP(tr->label_target
            ? clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->yb)
            : clt_tensor_create(ctx, B, tr->c, CLT_FLOAT32, &tr->yb));
@@ -209,6 +235,8 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
 }
 
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr) { return tr->optim; }
+
+bool clt_trainer_touched_updates(const clt_trainer *tr) { return tr->touched; }
 
 clt_status clt_trainer_set_params(clt_trainer *tr, const float *W, const float *b) {
   if (!tr || !W) return CLT_ERR_INVALID_ARG;
@@ -265,6 +293,60 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
   if (xb != tr->Xb) clt_tensor_destroy(xb);
   if (yb != tr->yb) clt_tensor_destroy(yb);
   return st;
+}
+
+/* One step of plain SGD on sparse rows, with W = s V (V the W tensor, s
+   the trainer's wscale) and PyTorch's update W <- (1 - lr k) W - lr g for
+   k = l2 + weight decay: s <- s (1 - lr k), then V <- V - (lr / s) g on
+   the rows' columns only (V is rescaled densely when s would leave
+   [1e-6, 1e6], or reach 0). The loss is the batch's, plus 0.5 l2 s^2 |V|^2
+   before the update, as the dense path reports it. */
+static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, double *loss) {
+  clt_context *ctx = tr->ctx;
+  clt_tensor *W = tr->model->value[0], *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
+  clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
+  const double lr = clt_schedule_lr(&tr->opt.schedule, tr->step), l2 = tr->opt.reg.l2;
+  const double sign = tr->opt.optim.maximize ? -1 : 1;
+  const clt_batch_rows br = {tr->perm, first, rows};
+  clt_tensor *yb = NULL, *S = NULL, *dS = NULL;
+  double data = 0;
+  clt_status st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
+  if (st == CLT_OK) st = clt_workspace(ctx, 0, rows, tr->c, &S);
+  if (st == CLT_OK) st = clt_workspace(ctx, 1, rows, tr->c, &dS);
+  if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, first);
+  if (st == CLT_OK) st = clt_csr_forward_rows(ctx, tr->train.Xs, br, (float)tr->wscale, W, b, S);
+  if (st == CLT_OK) st = clt_loss(ctx, &tr->opt.loss, S, yb, &data, dS);
+  double s = tr->wscale * (1 - lr * (l2 + tr->opt.optim.weight_decay)), change = 0;
+  if (st == CLT_OK && !(fabs(s) >= 1e-6 && fabs(s) <= 1e6)) {
+    st = clt_scale_tensor(W, (float)s);
+    tr->vnorm2 *= s * s;
+    s = 1;
+  }
+  if (st == CLT_OK)
+    st = clt_csr_sgd_rows(ctx, tr->train.Xs, br, dS, W, tr->G, (float)(sign * lr / s), b,
+                          (float)(sign * lr), l2 > 0 ? &change : NULL);
+  clt_tensor_destroy(yb);
+  clt_tensor_destroy(S);
+  clt_tensor_destroy(dS);
+  CLT_TRY(st);
+  *loss = clt_float_range(data + 0.5 * l2 * tr->wscale * tr->wscale * tr->vnorm2);
+  tr->wscale = s;
+  tr->vnorm2 += change;
+  tr->step++;
+  return CLT_OK;
+}
+
+/* At an epoch's start and end: W's scale moved into the W tensor (so that
+   outside an epoch it holds W), and its sum of squares when l2 needs it. */
+static clt_status settle_scale(clt_trainer *tr) {
+  clt_tensor *W = tr->model->value[0];
+  if (tr->wscale != 1) CLT_TRY(clt_scale_tensor(W, (float)tr->wscale));
+  tr->wscale = 1;
+  if (tr->opt.reg.l2 > 0) {
+    const clt_reg_desc sq = {.l2 = 2.0f}; /* penalty = sum W^2 */
+    CLT_TRY(clt_regularize(tr->ctx, &sq, W, &tr->vnorm2, NULL));
+  }
+  return CLT_OK;
 }
 
 static clt_status optimizer_step(clt_trainer *tr) {
@@ -331,6 +413,18 @@ static clt_status warm_up(clt_trainer *tr) {
     double loss;
     CLT_TRY(batch_grad(tr, 0, sizes[k], &loss));
   }
+  if (tr->touched) { /* its update with a zero gradient and step, and a scale by 1 */
+    clt_tensor *dS = NULL, *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
+    const clt_batch_rows br = {tr->perm, 0, B};
+    clt_status st = clt_workspace(ctx, 1, B, tr->c, &dS);
+    if (st == CLT_OK) st = clt_tensor_fill(dS, 0.0);
+    if (st == CLT_OK)
+      st = clt_csr_sgd_rows(ctx, tr->train.Xs, br, dS, tr->model->value[0], tr->G, 0.0f, b,
+                            0.0f, NULL);
+    if (st == CLT_OK) st = clt_scale_tensor(tr->G, 1.0f);
+    clt_tensor_destroy(dS);
+    CLT_TRY(st);
+  }
   double loss, acc;
   CLT_TRY(evaluate_set(tr, tr->n_test ? &tr->test : &tr->train, &loss, &acc));
   clt_optimizer *scratch = NULL;
@@ -351,6 +445,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   clt_context *ctx = tr->ctx;
   double t0 = clt_now();
   CLT_TRY(shuffle(tr));
+  if (tr->touched) CLT_TRY(settle_scale(tr));
   size_t B = tr->opt.batch, steps = (tr->n + B - 1) / B;
   double loss_sum = 0;
   size_t loss_count = 0;
@@ -359,24 +454,27 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     double loss = 0;
     /* Every step's loss feeds the epoch's mean; reading it back is the
        only transfer of a step. */
-    clt_status st = batch_grad(tr, first, rows, &loss);
+    const uint64_t step = tr->step;
+    clt_status st = tr->touched ? touched_step(tr, first, rows, &loss)
+                                : batch_grad(tr, first, rows, &loss);
     if (st == CLT_ERR_NONFINITE || (st == CLT_OK && !isfinite(loss)))
       return clt_fail(ctx, CLT_ERR_NONFINITE,
                       "training diverged at step %llu (epoch %zu, learning "
                       "rate %g): the loss is not finite; lower --lr (plain "
                       "SGD with a learning rate too large for the curvature "
                       "blows up), add warm-up, or clip gradients",
-                      (unsigned long long)tr->step + 1, tr->epochs_done + 1,
-                      clt_schedule_lr(&tr->opt.schedule, tr->step));
+                      (unsigned long long)step + 1, tr->epochs_done + 1,
+                      clt_schedule_lr(&tr->opt.schedule, step));
     CLT_TRY(st);
-    if (tr->step == 0) tr->first_loss = loss;
-    CLT_TRY(optimizer_step(tr));
+    if (step == 0) tr->first_loss = loss;
+    if (!tr->touched) CLT_TRY(optimizer_step(tr));
     loss_sum += loss;
     loss_count++;
     if (progress && (s % PROGRESS_EVERY == PROGRESS_EVERY - 1 || s + 1 == steps) &&
         progress(user, s + 1, steps, loss))
       break;
   }
+  if (tr->touched) CLT_TRY(settle_scale(tr));
   /* Parameters that are no longer finite, or scores whose losses overflow:
      an evaluation's own refusal is a divergence of the run too. */
   double test_loss = NAN, acc = NAN, val_loss = NAN, val_acc = NAN;

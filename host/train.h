@@ -28,6 +28,10 @@ typedef enum clt_preprocess {
    the checkpoint holds. */
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
 
+/* Whether a step updates only the weights its rows use (plain SGD on
+   sparse rows; see touched_updates in train.c) rather than all of them. */
+bool clt_trainer_touched_updates(const clt_trainer *tr);
+
 /* Loss and accuracy of the current model on one of the sets it was made
    with (CLT_ERR_INVALID_ARG for a test or validation set it lacks). */
 typedef enum clt_split { CLT_SPLIT_TRAIN, CLT_SPLIT_TEST, CLT_SPLIT_VAL } clt_split;

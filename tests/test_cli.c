@@ -985,6 +985,7 @@ Test(cli, sparse_rows_train_predict_and_resume, .timeout = 300) {
              devices[v]);
     EXPECT_RUN(0, args, "\"preprocess\":\"none\"");
     cr_assert_not_null(strstr(out, "\"features\":1998"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"nonzeros\":1800,\"update\":\"touched\""), "%s", out);
     cr_assert_not_null(strstr(out, "\"test_accuracy\":1.000000"), "%s", out);
     snprintf(args, sizeof args, "predict --model sp.ckpt --data txt-te.svm --device %s --json",
              devices[v]);
@@ -1019,6 +1020,7 @@ Test(cli, sparse_rows_train_predict_and_resume, .timeout = 300) {
              "centering sparse rows would fill in their zeros");
   EXPECT_RUN(0, "train --data txt-tr.svm --device ref --preprocess standardize --epochs 1 --json",
              "\"preprocess\":\"standardize\"");
+  cr_assert_not_null(strstr(out, "\"update\":\"dense\""), "adamw: %s", out);
   snprintf(args, sizeof args,
            "train --data sparse:3000,20000,4,40 --device %s --optim sgd --lr 2 --epochs 3 --json",
            dev);

@@ -265,12 +265,16 @@ clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
 
 /* ------------------------------------------------------ sparse rows */
 
-/* The backend entries csr_forward, csr_backward and csr_gather
-   (host/backend.h) on kernels/sparse.cl. */
+/* The backend entries csr_forward, csr_backward, csr_sgd, scale and
+   csr_gather (host/backend.h) on kernels/sparse.cl. */
 clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                              const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
+                              float alpha, const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
 clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                                const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
+clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                          const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
+                          clt_tensor *b, float lr_b, double *dnorm);
+clt_status clt_cl_scale(clt_tensor *t, float alpha);
 clt_status clt_cl_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                              size_t first);
 

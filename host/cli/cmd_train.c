@@ -1337,6 +1337,11 @@ int clt_cmd_train(int argc, char **argv) {
            (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
            opt.bias ? "true" : "false", (unsigned long long)opt.seed, train.n, test.n,
            train.d, train.classes);
+    /* Sparse rows: their entries, and whether a step updates only the
+       weights its rows use ("touched") or all of them ("dense"). */
+    if (train.ptr)
+      printf(",\"nonzeros\":%lld,\"update\":\"%s\"", (long long)train.ptr[train.n],
+             clt_trainer_touched_updates(tr) ? "touched" : "dense");
     /* the loss's options where the loss has them */
     const clt_loss_desc *ld = &opt.loss;
     if (ld->kind == CLT_LOSS_CROSS_ENTROPY)

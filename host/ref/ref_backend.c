@@ -62,6 +62,12 @@ static clt_status ref_gather_rows(clt_tensor *dst, const clt_tensor *src,
   return CLT_OK;
 }
 
+static clt_status ref_scale(clt_tensor *t, float alpha) {
+  float *v = clt_ref_f32(t);
+  for (size_t i = 0, n = clt_tensor_numel(t); i < n; i++) v[i] *= alpha;
+  return CLT_OK;
+}
+
 static clt_status ref_open(clt_context *ctx, const clt_found_device *device) {
   (void)ctx, (void)device;
   return CLT_OK;
@@ -103,5 +109,7 @@ const clt_backend clt_ref_backend = {
     .csr_forward = clt_ref_csr_forward,
     .csr_backward = clt_ref_csr_backward,
     .csr_gather = clt_ref_csr_gather,
+    .csr_sgd = clt_ref_csr_sgd,
+    .scale = ref_scale,
     .optim_step = clt_ref_optim_step,
 };

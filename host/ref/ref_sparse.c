@@ -15,7 +15,7 @@ static size_t row_of(const clt_csr *X, clt_batch_rows rows, size_t r) {
 }
 
 clt_status clt_ref_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                               const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
+                               float alpha, const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
   size_t C = W->cols;
   const int32_t *col = clt_ref_i32(X->col);
   const float *val = clt_ref_f32(X->val), *w = clt_ref_f32(W);
@@ -24,14 +24,15 @@ clt_status clt_ref_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_row
   double *acc = malloc(C * sizeof *acc);
   if (!acc) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_forward: %zu doubles", C);
   for (size_t r = 0; r < rows.n; r++) {
-    for (size_t c = 0; c < C; c++) acc[c] = bias ? bias[c] : 0.0;
+    for (size_t c = 0; c < C; c++) acc[c] = 0.0;
     size_t i = row_of(X, rows, r);
     if (i != SIZE_MAX)
       for (int64_t k = clt_csr_begin(X, i); k < clt_csr_end(X, i); k++) {
         const float *wr = w + (size_t)col[k] * C;
         for (size_t c = 0; c < C; c++) acc[c] += (double)val[k] * wr[c];
       }
-    for (size_t c = 0; c < C; c++) s[r * C + c] = (float)acc[c];
+    for (size_t c = 0; c < C; c++)
+      s[r * C + c] = (float)((bias ? bias[c] : 0.0) + alpha * acc[c]);
   }
   free(acc);
   return CLT_OK;
@@ -62,6 +63,43 @@ clt_status clt_ref_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_ro
   if (db)
     for (size_t c = 0; c < C; c++) clt_ref_f32(db)[c] = (float)accb[c];
   free(acc);
+  return CLT_OK;
+}
+
+clt_status clt_ref_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                           const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
+                           clt_tensor *b, float lr_b, double *dnorm) {
+  (void)G; /* the gradient is summed in double here */
+  size_t D = X->cols, C = dS->cols;
+  const int32_t *col = clt_ref_i32(X->col);
+  const float *val = clt_ref_f32(X->val), *g = clt_ref_f32(dS);
+  double *acc = calloc(D * C + C, sizeof *acc), change = 0;
+  unsigned char *touched = calloc(D, 1);
+  if (!acc || !touched) {
+    free(acc), free(touched);
+    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_sgd: %zu doubles", D * C + C);
+  }
+  double *accb = acc + D * C;
+  for (size_t r = 0; r < rows.n; r++) {
+    size_t i = row_of(X, rows, r);
+    if (i != SIZE_MAX)
+      for (int64_t k = clt_csr_begin(X, i); k < clt_csr_end(X, i); k++) {
+        touched[col[k]] = 1;
+        for (size_t c = 0; c < C; c++) acc[(size_t)col[k] * C + c] += (double)val[k] * g[r * C + c];
+      }
+    for (size_t c = 0; c < C; c++) accb[c] += g[r * C + c];
+  }
+  float *v = clt_ref_f32(V);
+  for (size_t j = 0; j < D; j++)
+    for (size_t c = 0; touched[j] && c < C; c++) {
+      double old = v[j * C + c];
+      v[j * C + c] = (float)(old - (double)step * acc[j * C + c]);
+      change += (double)v[j * C + c] * v[j * C + c] - old * old;
+    }
+  for (size_t c = 0; b && c < C; c++)
+    clt_ref_f32(b)[c] = (float)(clt_ref_f32(b)[c] - (double)lr_b * accb[c]);
+  if (dnorm) *dnorm = change;
+  free(acc), free(touched);
   return CLT_OK;
 }
 
