@@ -10,16 +10,22 @@
  * call reads are X's rows first + r, or with has_idx its rows idx[first +
  * r]; an index outside [0, nrows) is skipped, never read.
  *
- * Both products are deterministic: every output element belongs to one
+ * Every kernel is deterministic: each output element belongs to one
  * work-item, which sums its terms in a fixed order (the row's entries for
- * S; the rows in order for dW). dW needs no atomics and no transposed
- * copy: work-item (c, g) owns dW's column c over the column bucket g,
- * [g*span, (g+1)*span) of D, and finds each row's entries in that bucket
+ * S; the rows in order for dW and the update). dW needs no atomics and no
+ * transposed copy: work-item (g, q) owns dW's chunk q of classes over the
+ * column bucket g, [g*span, (g+1)*span) of D, and finds each row's entries
+ * in that bucket
  * by binary search (columns are sorted): each entry is added once per
  * class, by the one work-item whose bucket holds its column, at the cost
  * of a search per row and bucket. The host picks the bucket count so that
  * the grid fills the device (host/cl/cl_sparse.c).
  */
+
+/* Entries ahead whose weight rows are prefetched (CPU profiles,
+   CLT_LIN_PREFETCH of kernels/linear.cl): random rows of a large W miss
+   the caches, and prefetching lets the misses overlap. */
+#define CLT_CSR_AHEAD 8
 
 /* X's row for the call's row r, or -1 when idx holds an index outside
    [0, nrows). */
@@ -44,96 +50,121 @@ static inline long clt_csr_bucket(__global const int *col, long *k, long e, ulon
   return top;
 }
 
-/* S[r, c] = b[c] + alpha * the sum of the row's val[k] * W[col[k], c]:
-   grid (C, n). */
+/* Every kernel here gives a work-item the classes [q*cw, min(C, q*cw+cw))
+   of its rows or columns, chunk q of ceil(C/cw): CPU profiles take all C
+   in one work-item, whose loops over a weight row then read contiguous
+   memory; GPU ones one class each (host/cl/cl_sparse.c). */
+
+/* S[r, c] = b[c] + alpha * the sum of the row's val[k] * W[col[k], c],
+   summed in S's row: grid (n, chunks). */
 __kernel void clt_csr_fwd(__global const long *ptr, ulong pf, __global const int *col,
                           __global const float *val, __global const int *idx, ulong first,
                           int has_idx, ulong nrows, float alpha, __global const float *W,
-                          ulong w_off,
-                          __global const float *b, ulong b_off, int has_b,
-                          __global float *S, ulong s_off, ulong n, ulong C) {
-  size_t c = get_global_id(0), r = get_global_id(1);
-  if (c >= C || r >= n) return;
-  float acc = 0.0f;
+                          ulong w_off, __global const float *b, ulong b_off, int has_b,
+                          __global float *S, ulong s_off, ulong n, ulong C, ulong cw) {
+  size_t r = get_global_id(0), c0 = get_global_id(1) * cw;
+  if (r >= n || c0 >= C) return;
+  ulong c1 = min(C, c0 + cw);
+  __global float *s = S + s_off + r * C;
+  for (ulong c = c0; c < c1; c++) s[c] = 0.0f;
   long i = clt_csr_row(idx, first, has_idx, r, nrows);
-  if (i >= 0) {
-    __global const float *w = W + w_off + c;
-    for (long k = ptr[pf + i], e = ptr[pf + i + 1]; k < e; k++)
-      acc += val[k] * w[(ulong)col[k] * C];
-  }
-  S[s_off + r * C + c] = (has_b ? b[b_off + c] : 0.0f) + alpha * acc;
+  if (i >= 0)
+    for (long k = ptr[pf + i], e = ptr[pf + i + 1]; k < e; k++) {
+      if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(W + w_off + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
+      __global const float *w = W + w_off + (ulong)col[k] * C;
+      float v = val[k];
+      for (ulong c = c0; c < c1; c++) s[c] += v * w[c];
+    }
+  for (ulong c = c0; c < c1; c++) s[c] = (has_b ? b[b_off + c] : 0.0f) + alpha * s[c];
 }
 
 /* dW[j, c] for j in bucket g = [g*span, min(D, (g+1)*span)): zeroed, then
-   the rows' entries in the bucket added in row order. Grid (C, buckets). */
+   the rows' entries in the bucket added in row order. Grid (buckets,
+   chunks). */
 __kernel void clt_csr_dw(__global const long *ptr, ulong pf, __global const int *col,
                          __global const float *val, __global const int *idx, ulong first,
                          int has_idx, ulong nrows, __global const float *dS, ulong ds_off,
                          __global float *dW, ulong dw_off, ulong n, ulong D, ulong C,
-                         ulong span) {
-  size_t c = get_global_id(0), g = get_global_id(1);
+                         ulong span, ulong cw) {
+  size_t g = get_global_id(0), c0 = get_global_id(1) * cw;
   ulong lo = g * span;
-  if (c >= C || lo >= D) return;
-  ulong hi = min(D, lo + span);
-  __global float *out = dW + dw_off + c;
-  for (ulong j = lo; j < hi; j++) out[j * C] = 0.0f;
+  if (c0 >= C || lo >= D) return;
+  ulong hi = min(D, lo + span), c1 = min(C, c0 + cw);
+  __global float *out = dW + dw_off;
+  for (ulong j = lo; j < hi; j++)
+    for (ulong c = c0; c < c1; c++) out[j * C + c] = 0.0f;
   for (ulong r = 0; r < n; r++) {
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
-    float gr = dS[ds_off + r * C + c];
-    for (; k < e; k++) out[(ulong)col[k] * C] += val[k] * gr;
+    __global const float *gr = dS + ds_off + r * C;
+    for (; k < e; k++) {
+      __global float *o = out + (ulong)col[k] * C;
+      float v = val[k];
+      for (ulong c = c0; c < c1; c++) o[c] += v * gr[c];
+    }
   }
 }
 
 /* Plain SGD on the rows' gradient, touching only the weights of the
    columns the rows hold: V[j, c] -= step * (X[rows]^T dS)[j, c], summed
    first into G (zero outside a call, zeroed again as it is applied), in
-   row order. Work-item (c, g) owns column c of the weights in bucket g (as
-   clt_csr_dw), so no two work-items touch one weight; it writes the change
-   of its weights' sum of squares to dn[c * buckets + g]. With has_b,
-   work-item (c, 0) also moves b[c] by -lr_b times dS's column sum. Grid
-   (C, buckets). */
+   row order. Work-item (g, q) owns its chunk of classes of the weights in
+   bucket g (as clt_csr_dw), so no two work-items touch one weight; it
+   writes the change of its weights' sum of squares to dn[q * buckets + g].
+   With has_b, work-items (0, q) also move b by -lr_b times dS's column
+   sums. Grid (buckets, chunks). */
 __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int *col,
                           __global const float *val, __global const int *idx, ulong first,
                           int has_idx, ulong nrows, __global const float *dS, ulong ds_off,
                           __global float *V, ulong v_off, __global float *G, ulong g_off,
                           float step, __global float *b, ulong b_off, int has_b, float lr_b,
                           __global float *dn, ulong n, ulong D, ulong C, ulong span,
-                          ulong buckets) {
-  size_t c = get_global_id(0), g = get_global_id(1);
-  ulong lo = g * span;
-  if (c >= C || g >= buckets) return;
+                          ulong buckets, ulong cw) {
+  size_t g = get_global_id(0), q = get_global_id(1), c0 = q * cw;
+  if (c0 >= C || g >= buckets) return;
+  ulong lo = g * span, hi = min(D, lo + span), c1 = min(C, c0 + cw);
   float change = 0.0f;
-  ulong hi = min(D, lo + span);
-  __global float *w = V + v_off + c, *acc = G + g_off + c;
+  __global float *w = V + v_off, *acc = G + g_off;
   for (ulong r = 0; r < n; r++) {
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
-    float gr = dS[ds_off + r * C + c];
-    for (; k < e; k++) acc[(ulong)col[k] * C] += val[k] * gr;
+    __global const float *gr = dS + ds_off + r * C;
+    for (; k < e; k++) {
+      if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(acc + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
+      __global float *a = acc + (ulong)col[k] * C;
+      float v = val[k];
+      for (ulong c = c0; c < c1; c++) a[c] += v * gr[c];
+    }
   }
   for (ulong r = 0; r < n; r++) { /* each touched weight once: its G is then 0 */
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
     for (; k < e; k++) {
+      if (k + CLT_CSR_AHEAD < e) {
+        CLT_LIN_PREFETCH(acc + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
+        CLT_LIN_PREFETCH(w + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
+      }
       ulong at = (ulong)col[k] * C;
-      float gj = acc[at];
-      if (gj == 0.0f) continue;
-      float old = w[at], now = old - step * gj;
-      w[at] = now;
-      acc[at] = 0.0f;
-      change += now * now - old * old;
+      for (ulong c = c0; c < c1; c++) {
+        float gj = acc[at + c];
+        if (gj == 0.0f) continue;
+        float old = w[at + c], now = old - step * gj;
+        w[at + c] = now;
+        acc[at + c] = 0.0f;
+        change += now * now - old * old;
+      }
     }
   }
-  dn[c * buckets + g] = change;
-  if (has_b && g == 0) {
-    float sum = 0.0f;
-    for (ulong r = 0; r < n; r++) sum += dS[ds_off + r * C + c];
-    b[b_off + c] -= lr_b * sum;
-  }
+  dn[q * buckets + g] = change;
+  if (has_b && g == 0)
+    for (ulong c = c0; c < c1; c++) {
+      float sum = 0.0f;
+      for (ulong r = 0; r < n; r++) sum += dS[ds_off + r * C + c];
+      b[b_off + c] -= lr_b * sum;
+    }
 }
 
 /* t[off .. off+n) *= alpha: grid (n). */

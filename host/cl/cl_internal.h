@@ -38,9 +38,11 @@ typedef struct clt_cl_profile {
   /* The linear ops run the kernels of kernels/linear.cl up to this many
      classes and CLBlast above (SIZE_MAX: the kernels always). */
   size_t linear_kernel_max_c;
-  /* Work-items per compute unit of the sparse dW kernel: its grid is C
-     classes by enough column buckets to reach this many (at least one). */
-  size_t csr_lanes_per_unit;
+  /* The sparse kernels (kernels/sparse.cl): classes per work-item (0: all
+     of them), and work-items per compute unit of dW and the SGD update,
+     whose grid is the class chunks by enough column buckets to reach this
+     many (at least one). */
+  size_t csr_classes_per_item, csr_lanes_per_unit;
   /* Kernels prefetch the rows they stream into L2 (-DCLT_PREFETCH=1). */
   int prefetch;
 } clt_cl_profile;

@@ -7,9 +7,15 @@
 /* CPU devices (POCL): the values measured on the 2-core machine
    (bench/RESULTS.md): the fused step up to 32 classes and C*D = 64K, two
    row blocks per core of at most 1024 rows, the linear kernels at every C
-   (they beat CLBlast there), eight sparse dW work-items per core (several
-   per core, so that column buckets of unequal load even out), and L2
-   prefetch of the rows X streams. */
+   (they beat CLBlast there), sparse kernels with every class in one
+   work-item (its loops over a weight row read contiguous memory; on the
+   Debian-descriptions set, C = 51, batch 256, this took the SGD update
+   from 1.8 to 1.0 ms a step and the forward from 0.49 to 0.22, measured
+   while another build ran) and one column bucket per core for dW and the
+   update (each bucket's work-item searches every row of the batch: at C =
+   2, batch 4096, 2^18 features, one per core took 7.6 ms a step, eight
+   14.2; at C = 50 both 48.6), and L2 prefetch of the rows X streams and
+   of the weight rows the sparse kernels are about to read. */
 static const clt_cl_profile cpu = {
     .name = "cpu",
     .fused_max_c = CLT_STEP_MAX_C,
@@ -17,20 +23,22 @@ static const clt_cl_profile cpu = {
     .step_blocks_per_unit = 2,
     .step_max_rows = 1024,
     .linear_kernel_max_c = SIZE_MAX,
-    .csr_lanes_per_unit = 8,
+    .csr_classes_per_item = 0,
+    .csr_lanes_per_unit = 1,
     .prefetch = 1,
 };
 
 /* GPUs, until kernels shaped for them exist (the GPU issue): on an H200
    the separate kernels beat the CPU-shaped fused step 5.8x at batch 16384
    and 1.25x at 256 (bench/RESULTS.md, 2026-12-04), so the fused path is
-   off; CLBlast above 32 classes and 256 sparse dW work-items per unit
-   (eight warps), neither measured there yet. Other devices
+   off; CLBlast above 32 classes, and sparse kernels with one class per
+   work-item and 256 of them per unit (eight warps), neither measured
+   there yet. Other devices
    (accelerators, unknown types) get the same values. */
 #define CLT_NOT_CPU_VALUES                                                    \
   .fused_max_c = 0, .fused_max_cd = 0, .step_blocks_per_unit = 2,             \
   .step_max_rows = 1024, .linear_kernel_max_c = 32,                           \
-  .csr_lanes_per_unit = 256, .prefetch = 0
+  .csr_classes_per_item = 1, .csr_lanes_per_unit = 256, .prefetch = 0
 static const clt_cl_profile gpu = {.name = "gpu", CLT_NOT_CPU_VALUES};
 static const clt_cl_profile generic = {.name = "generic", CLT_NOT_CPU_VALUES};
 

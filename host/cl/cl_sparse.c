@@ -18,45 +18,53 @@ static rows_args rows_of(const clt_csr *X, clt_batch_rows rows) {
                      rows.idx != NULL};
 }
 
-clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                              float alpha, const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
-  rows_args ra = rows_of(X, rows);
-  cl_ulong pf = X->first, w_off = W->offset, b_off = b ? b->offset : 0, s_off = S->offset,
-           n = rows.n, C = W->cols;
-  cl_mem bmem = b ? b->st->mem : NULL;
-  cl_int has_b = b != NULL;
-  return CLT_LAUNCH_GRID(ctx, CLT_K_csr_fwd, C, rows.n, 1, CLT_ARG(X->ptr->st->mem), CLT_ARG(pf),
-                         CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem), CLT_ARG(ra.idx),
-                         CLT_ARG(ra.first), CLT_ARG(ra.has_idx), CLT_ARG(ra.nrows),
-                         CLT_ARG(alpha), CLT_ARG(W->st->mem), CLT_ARG(w_off), CLT_ARG(bmem),
-                         CLT_ARG(b_off),
-                         CLT_ARG(has_b), CLT_ARG(S->st->mem), CLT_ARG(s_off), CLT_ARG(n),
-                         CLT_ARG(C));
+/* How the sparse kernels split the classes: cw per work-item, in chunks. */
+static size_t class_chunks(const clt_context *ctx, size_t C, cl_ulong *cw) {
+  size_t per = clt_cl_of(ctx)->profile->csr_classes_per_item;
+  *cw = per && per < C ? per : C;
+  return (C + *cw - 1) / *cw;
 }
 
 /* Column buckets of the dW and SGD kernels: enough for the profile's
-   work-items over C classes, at most D; *span columns each. */
-static size_t column_buckets(const clt_context *ctx, size_t D, size_t C, cl_ulong *span) {
+   work-items over the class chunks, at most D; *span columns each. */
+static size_t column_buckets(const clt_context *ctx, size_t D, size_t chunks, cl_ulong *span) {
   const clt_cl_context *cl = clt_cl_of(ctx);
   size_t lanes = cl->profile->csr_lanes_per_unit * (cl->units ? cl->units : 1);
-  size_t buckets = (lanes + C - 1) / C;
+  size_t buckets = (lanes + chunks - 1) / chunks;
   if (buckets > D) buckets = D;
   *span = (D + buckets - 1) / buckets;
   return (D + *span - 1) / *span;
 }
 
+clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                              float alpha, const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
+  rows_args ra = rows_of(X, rows);
+  cl_ulong cw, pf = X->first, w_off = W->offset, b_off = b ? b->offset : 0, s_off = S->offset,
+               n = rows.n, C = W->cols;
+  size_t chunks = class_chunks(ctx, C, &cw);
+  cl_mem bmem = b ? b->st->mem : NULL;
+  cl_int has_b = b != NULL;
+  return CLT_LAUNCH_GRID(ctx, CLT_K_csr_fwd, rows.n, chunks, 1, CLT_ARG(X->ptr->st->mem),
+                         CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
+                         CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
+                         CLT_ARG(ra.nrows), CLT_ARG(alpha), CLT_ARG(W->st->mem), CLT_ARG(w_off),
+                         CLT_ARG(bmem), CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(S->st->mem),
+                         CLT_ARG(s_off), CLT_ARG(n), CLT_ARG(C), CLT_ARG(cw));
+}
+
 clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                                const clt_tensor *dS, clt_tensor *dW, clt_tensor *db) {
   size_t D = X->cols, C = dS->cols;
-  cl_ulong span;
-  size_t buckets = column_buckets(ctx, D, C, &span);
+  cl_ulong cw, span;
+  size_t chunks = class_chunks(ctx, C, &cw), buckets = column_buckets(ctx, D, chunks, &span);
   rows_args ra = rows_of(X, rows);
   cl_ulong pf = X->first, ds_off = dS->offset, dw_off = dW->offset, n = rows.n, d = D, c = C;
-  CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_dw, C, buckets, 1, CLT_ARG(X->ptr->st->mem), CLT_ARG(pf),
-                          CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem), CLT_ARG(ra.idx),
-                          CLT_ARG(ra.first), CLT_ARG(ra.has_idx), CLT_ARG(ra.nrows),
-                          CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(dW->st->mem),
-                          CLT_ARG(dw_off), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(span)));
+  CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_dw, buckets, chunks, 1, CLT_ARG(X->ptr->st->mem),
+                          CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
+                          CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
+                          CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
+                          CLT_ARG(dW->st->mem), CLT_ARG(dw_off), CLT_ARG(n), CLT_ARG(d),
+                          CLT_ARG(c), CLT_ARG(span), CLT_ARG(cw)));
   return db ? clt_cl_colsum(ctx, dS, db) : CLT_OK;
 }
 
@@ -64,29 +72,30 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
                           const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
                           clt_tensor *b, float lr_b, double *dnorm) {
   size_t D = X->cols, C = dS->cols;
-  cl_ulong span;
-  size_t buckets = column_buckets(ctx, D, C, &span);
+  cl_ulong cw, span;
+  size_t chunks = class_chunks(ctx, C, &cw), buckets = column_buckets(ctx, D, chunks, &span);
+  size_t parts = chunks * buckets;
   cl_mem dn;
-  CLT_TRY(clt_cl_scratch(ctx, C * buckets * sizeof(float), &dn));
+  CLT_TRY(clt_cl_scratch(ctx, parts * sizeof(float), &dn));
   rows_args ra = rows_of(X, rows);
   cl_ulong pf = X->first, ds_off = dS->offset, v_off = V->offset, g_off = G->offset,
            b_off = b ? b->offset : 0, n = rows.n, d = D, c = C, nb = buckets;
   cl_mem bmem = b ? b->st->mem : NULL;
   cl_int has_b = b != NULL;
-  CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_sgd, C, buckets, 1, CLT_ARG(X->ptr->st->mem), CLT_ARG(pf),
-                          CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem), CLT_ARG(ra.idx),
-                          CLT_ARG(ra.first), CLT_ARG(ra.has_idx), CLT_ARG(ra.nrows),
-                          CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(V->st->mem),
-                          CLT_ARG(v_off), CLT_ARG(G->st->mem), CLT_ARG(g_off), CLT_ARG(step),
-                          CLT_ARG(bmem), CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(lr_b),
-                          CLT_ARG(dn), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(span),
-                          CLT_ARG(nb)));
+  CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_sgd, buckets, chunks, 1, CLT_ARG(X->ptr->st->mem),
+                          CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
+                          CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
+                          CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
+                          CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(G->st->mem),
+                          CLT_ARG(g_off), CLT_ARG(step), CLT_ARG(bmem), CLT_ARG(b_off),
+                          CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn), CLT_ARG(n), CLT_ARG(d),
+                          CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb), CLT_ARG(cw)));
   if (!dnorm) return CLT_OK;
-  float *part = malloc(C * buckets * sizeof *part);
-  if (!part) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_sgd: %zu partial sums", C * buckets);
-  clt_status st = clt_cl_read(ctx, dn, 0, C * buckets * sizeof *part, part, NULL);
+  float *part = malloc(parts * sizeof *part);
+  if (!part) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_sgd: %zu partial sums", parts);
+  clt_status st = clt_cl_read(ctx, dn, 0, parts * sizeof *part, part, NULL);
   double sum = 0; /* in a fixed order */
-  for (size_t i = 0; st == CLT_OK && i < C * buckets; i++) sum += part[i];
+  for (size_t i = 0; st == CLT_OK && i < parts; i++) sum += part[i];
   free(part);
   if (st == CLT_OK) *dnorm = sum;
   return st;
