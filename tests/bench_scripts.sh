@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark drivers stay runnable: bench/largebatch.py --quick drives
 # `cltrain train` on a small synthetic set, and bench/report.py merges its
-# JSON into results.json and the markdown tables.
+# JSON into results.json and the markdown tables; bench/debian_text.py
+# writes the Debian-descriptions svmlight split (the large sections only
+# here) and bench/sparse_peers.py trains cltrain on it.
 #   bench_scripts.sh PYTHON CLTRAIN BENCH_DIR WORK_DIR
 set -euo pipefail
 py=$1 cltrain=$2 bench=$3 work=$4
@@ -26,4 +28,13 @@ assert abs(thr["samples"] - 20 * 3000) <= 0.01 * 20 * 3000, thr["samples"]
 md = open(f"{work}/results.md").read()
 assert "| fmnist_time_to_084 | momentum batch=4096 | cltrain |" in md, md
 print("bench scripts ok:", len(recs), "records")
+PY
+"$py" "$bench/debian_text.py" "$work/debian" --min-count 3000
+"$py" "$bench/sparse_peers.py" --cltrain "$cltrain" --data "$work/debian" --no-peers --reps 1 \
+  --recipe "--optim sgd --lr 8 --epochs 2" --json "$work/sparse.json"
+"$py" - "$work/sparse.json" <<'PY'
+import json, sys
+row = json.load(open(sys.argv[1]))["rows"][0]
+assert row["update"] == "touched" and 0.3 < row["accuracy"] <= 1, row
+print("sparse peers ok: accuracy", row["accuracy"])
 PY
