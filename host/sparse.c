@@ -16,12 +16,8 @@ static int entry_order(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Checks indptr and every row's columns; *sorted false when some row's
-   columns are out of order (and otherwise valid but for repeats, which
-   only sorting can find). */
-static clt_status check_structure(clt_context *ctx, size_t rows, size_t cols,
-                                  const int64_t *indptr, const int32_t *indices,
-                                  bool *sorted) {
+clt_status clt_csr_check(clt_context *ctx, size_t rows, size_t cols, const int64_t *indptr,
+                         const int32_t *indices, bool *sorted) {
   if (indptr[0] != 0)
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "csr_create: indptr[0] is %lld, not 0",
                     (long long)indptr[0]);
@@ -132,6 +128,38 @@ static clt_status csr_new(clt_context *ctx, size_t rows, size_t cols, const int6
   return CLT_OK;
 }
 
+clt_status clt_csr_staging(clt_context *ctx, size_t rows, size_t cols, uint64_t nnz,
+                           clt_csr **out) {
+  int64_t *ptr = calloc(rows + 1, sizeof *ptr);
+  if (!ptr) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr staging: %zu rows", rows);
+  ptr[rows] = (int64_t)nnz;
+  clt_status st = csr_new(ctx, rows, cols, ptr, out);
+  free(ptr);
+  return st;
+}
+
+clt_status clt_csr_stage(clt_csr *X, size_t n, const int64_t *ptr, const int32_t *col,
+                         const float *val) {
+  size_t nnz = (size_t)ptr[n];
+  if (n == 0 || n + 1 > X->index->n || nnz > X->col->rows || X->first != 0)
+    return clt_fail(X->ctx, CLT_ERR_SHAPE,
+                    "csr_stage: %zu rows of %zu entries in room for %zu rows of %zu", n, nnz,
+                    X->index->n - 1, X->col->rows);
+  clt_tensor *p = NULL, *c = NULL, *v = NULL;
+  clt_status st = clt_tensor_view_rows(X->ptr, 0, n + 1, &p);
+  if (st == CLT_OK) st = clt_tensor_write(p, ptr, (n + 1) * 8);
+  if (st == CLT_OK && nnz) st = clt_tensor_view_rows(X->col, 0, nnz, &c);
+  if (st == CLT_OK && nnz) st = clt_tensor_write(c, col, nnz * 4);
+  if (st == CLT_OK && nnz) st = clt_tensor_view_rows(X->val, 0, nnz, &v);
+  if (st == CLT_OK && nnz) st = clt_tensor_write(v, val, nnz * 4);
+  clt_tensor_destroy(p), clt_tensor_destroy(c), clt_tensor_destroy(v);
+  if (st != CLT_OK) return st;
+  memcpy(X->index->ptr, ptr, (n + 1) * sizeof *ptr);
+  X->rows = n;
+  X->nnz = nnz;
+  return CLT_OK;
+}
+
 clt_status clt_csr_create(clt_context *ctx, size_t rows, size_t cols, const int64_t *indptr,
                           const int32_t *indices, const float *values, clt_csr **out) {
   if (!ctx) return CLT_ERR_INVALID_ARG;
@@ -145,7 +173,7 @@ clt_status clt_csr_create(clt_context *ctx, size_t rows, size_t cols, const int6
     return clt_fail(ctx, CLT_ERR_INVALID_ARG, "csr_create: %s is NULL with %lld entries",
                     indices ? "values" : "indices", (long long)indptr[rows]);
   bool sorted = true;
-  CLT_TRY(check_structure(ctx, rows, cols, indptr, indices, &sorted));
+  CLT_TRY(clt_csr_check(ctx, rows, cols, indptr, indices, &sorted));
   int32_t *col_sorted = NULL;
   float *val_sorted = NULL;
   if (!sorted) {

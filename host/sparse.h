@@ -18,6 +18,19 @@ clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_r
 clt_status clt_csr_sgd_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                             const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
                             clt_tensor *b, float lr_b, double *dnorm);
+/* Checks CSR arrays as clt_csr_create does (CLT_ERR_INVALID_ARG naming the
+   row); *sorted false when some row's columns are out of order (repeats
+   then show only once sorted). */
+clt_status clt_csr_check(clt_context *ctx, size_t rows, size_t cols, const int64_t *indptr,
+                         const int32_t *indices, bool *sorted);
+/* A matrix with room for rows rows of nnz entries (none yet), whose rows
+   clt_csr_stage replaces: the staging buffer of a streamed minibatch. */
+clt_status clt_csr_staging(clt_context *ctx, size_t rows, size_t cols, uint64_t nnz,
+                           clt_csr **out);
+/* X's rows replaced by n rows from host arrays (ptr from 0, sorted
+   distinct columns: the caller's rows of a checked matrix), uploaded. */
+clt_status clt_csr_stage(clt_csr *X, size_t n, const int64_t *ptr, const int32_t *col,
+                         const float *val);
 /* t *= alpha. */
 clt_status clt_scale_tensor(clt_tensor *t, float alpha);
 

@@ -2,6 +2,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,26 @@
 
 /* Losses are read back every this many steps for progress. */
 #define PROGRESS_EVERY 16
+
+/* A minibatch of streamed rows gathered in host memory: dense rows x, or
+   sparse ones ptr (from 0), col, val. */
+typedef struct host_batch {
+  float *x, *val;
+  int64_t *ptr;
+  int32_t *col;
+} host_batch;
+
+/* The thread that gathers the next streamed minibatch while the device
+   computes this one: a job is the rows perm[first .. first+n) into
+   staging buffer buf. */
+typedef struct prefetcher {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool started, job, done, quit;
+  size_t first, n;
+  int buf;
+} prefetcher;
 
 /* A data set on the device: its features, dense (X) or sparse (Xs), its
    labels (NULL without), and for a loss that takes values the (N,C)
@@ -53,6 +74,18 @@ struct clt_trainer {
   bool touched;
   double wscale, vnorm2;
   clt_tensor *G;
+  /* Streaming (opt.stream): the training rows stay in the caller's arrays
+     (host); each step's rows are gathered into one of two host batches,
+     the next step's by the prefetcher while this one computes, and
+     uploaded into Xstage (dense) or Cstage (sparse); the step's targets
+     are gathered on the device into ystage, and the model reads the rows
+     through ident (0, 1, ..., B-1). */
+  bool stream;
+  clt_train_data host;
+  host_batch hb[2];
+  prefetcher pf;
+  clt_tensor *Xstage, *ystage, *ident;
+  clt_csr *Cstage;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -78,11 +111,13 @@ static void free_set(dev_set *s) {
   *s = (dev_set){0};
 }
 
-/* ds on the device into s (freed again on failure). */
+/* ds on the device into s (freed again on failure); without features,
+   only its labels and targets (a streamed set). */
 static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c, bool labels,
-                         dev_set *s) {
-  clt_status st;
-  if (ds->x) {
+                         bool features, dev_set *s) {
+  clt_status st = CLT_OK;
+  if (!features) {
+  } else if (ds->x) {
     st = clt_tensor_create(ctx, ds->n, ds->d, CLT_FLOAT32, &s->X);
     if (st == CLT_OK) st = clt_tensor_write(s->X, ds->x, ds->n * ds->d * 4);
   } else {
@@ -108,7 +143,8 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
-  clt_tensor *all[] = {tr->perm, tr->Xb, tr->yb, tr->class_weight, tr->G};
+  clt_tensor *all[] = {tr->perm,   tr->Xb,     tr->yb,    tr->class_weight,
+                       tr->G,      tr->Xstage, tr->ystage, tr->ident};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -117,10 +153,169 @@ void clt_trainer_destroy(clt_trainer *tr) {
   clt_labels_free(&tr->labels);
   free(tr->class_weight_host);
   free(tr->perm_host);
+  clt_csr_destroy(tr->Cstage);
+  if (tr->pf.started) {
+    pthread_mutex_lock(&tr->pf.mu);
+    tr->pf.quit = true;
+    pthread_cond_broadcast(&tr->pf.cv);
+    pthread_mutex_unlock(&tr->pf.mu);
+    pthread_join(tr->pf.thread, NULL);
+    pthread_mutex_destroy(&tr->pf.mu);
+    pthread_cond_destroy(&tr->pf.cv);
+  }
+  for (int k = 0; k < 2; k++)
+    free(tr->hb[k].x), free(tr->hb[k].val), free(tr->hb[k].ptr), free(tr->hb[k].col);
   free(tr);
 }
 
 static clt_status warm_up(clt_trainer *tr);
+
+/* The staging of a streamed training set: host and device room for a
+   minibatch (for sparse rows, as many entries as its B longest rows
+   hold), the targets' room and the identity index. */
+static clt_status stream_buffers(clt_trainer *tr) {
+  clt_context *ctx = tr->ctx;
+  const clt_train_data *h = &tr->host;
+  size_t B = tr->opt.batch;
+  CLT_TRY(tr->label_target ? clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->ystage)
+                           : clt_tensor_create(ctx, B, tr->c, CLT_FLOAT32, &tr->ystage));
+  CLT_TRY(clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->ident));
+  for (size_t i = 0; i < B; i++) tr->perm_host[i] = (int32_t)i;
+  CLT_TRY(clt_tensor_write(tr->ident, tr->perm_host, B * 4));
+  if (h->x) {
+    for (int k = 0; k < 2; k++)
+      if (!(tr->hb[k].x = malloc(B * tr->d * sizeof(float))))
+        return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "streaming: a minibatch's staging");
+    return clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xstage);
+  }
+  /* The B longest rows: a histogram of lengths from the longest down. */
+  size_t longest = 0, nnz = 0, left = B;
+  for (size_t i = 0; i < h->n; i++)
+    if ((size_t)(h->indptr[i + 1] - h->indptr[i]) > longest) longest = (size_t)(h->indptr[i + 1] - h->indptr[i]);
+  size_t *count = calloc(longest + 1, sizeof *count);
+  if (!count) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "streaming: row lengths");
+  for (size_t i = 0; i < h->n; i++) count[h->indptr[i + 1] - h->indptr[i]]++;
+  for (size_t len = longest + 1; len-- > 0 && left;) {
+    size_t take = count[len] < left ? count[len] : left;
+    nnz += take * len, left -= take;
+  }
+  free(count);
+  for (int k = 0; k < 2; k++) {
+    host_batch *hb = &tr->hb[k];
+    hb->ptr = malloc((B + 1) * sizeof *hb->ptr);
+    hb->col = malloc((nnz ? nnz : 1) * sizeof *hb->col);
+    hb->val = malloc((nnz ? nnz : 1) * sizeof *hb->val);
+    if (!hb->ptr || !hb->col || !hb->val)
+      return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "streaming: a minibatch's staging");
+  }
+  return clt_csr_staging(ctx, B, tr->d, nnz, &tr->Cstage);
+}
+
+/* The rows order[first .. first+n) (order NULL: first + r) of the
+   caller's arrays into hb. */
+static void gather_host(const clt_trainer *tr, host_batch *hb, const int32_t *order,
+                        size_t first, size_t n) {
+  const clt_train_data *h = &tr->host;
+  if (h->x) {
+    for (size_t r = 0; r < n; r++) {
+      size_t i = order ? (size_t)order[first + r] : first + r;
+      memcpy(hb->x + r * tr->d, h->x + i * tr->d, tr->d * sizeof *hb->x);
+    }
+    return;
+  }
+  hb->ptr[0] = 0;
+  for (size_t r = 0; r < n; r++) {
+    size_t i = order ? (size_t)order[first + r] : first + r;
+    size_t from = (size_t)h->indptr[i], len = (size_t)h->indptr[i + 1] - from;
+    memcpy(hb->col + hb->ptr[r], h->indices + from, len * sizeof *hb->col);
+    memcpy(hb->val + hb->ptr[r], h->values + from, len * sizeof *hb->val);
+    hb->ptr[r + 1] = hb->ptr[r] + (int64_t)len;
+  }
+}
+
+static void *prefetch_main(void *arg) {
+  clt_trainer *tr = arg;
+  prefetcher *pf = &tr->pf;
+  pthread_mutex_lock(&pf->mu);
+  for (;;) {
+    while (!pf->job && !pf->quit) pthread_cond_wait(&pf->cv, &pf->mu);
+    if (pf->quit) break;
+    size_t first = pf->first, n = pf->n;
+    int buf = pf->buf;
+    pthread_mutex_unlock(&pf->mu);
+    gather_host(tr, &tr->hb[buf], tr->perm_host, first, n);
+    pthread_mutex_lock(&pf->mu);
+    pf->job = false, pf->done = true;
+    pthread_cond_broadcast(&pf->cv);
+  }
+  pthread_mutex_unlock(&pf->mu);
+  return NULL;
+}
+
+/* Waits for the prefetcher's job; whether one had been given for the
+   rows from first (then in buffer *buf). Any other is dropped. */
+static bool prefetched(clt_trainer *tr, size_t first, int *buf) {
+  prefetcher *pf = &tr->pf;
+  if (!pf->started) return false;
+  pthread_mutex_lock(&pf->mu);
+  while (pf->job) pthread_cond_wait(&pf->cv, &pf->mu);
+  bool hit = pf->done && pf->first == first;
+  *buf = pf->buf;
+  pf->done = false;
+  pthread_mutex_unlock(&pf->mu);
+  return hit;
+}
+
+/* Gives the prefetcher the rows perm[first .. first+n) for buffer buf
+   (started on first use; without a thread, nothing is prefetched). */
+static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf) {
+  prefetcher *pf = &tr->pf;
+  if (!pf->started) {
+    if (pthread_mutex_init(&pf->mu, NULL)) return;
+    if (pthread_cond_init(&pf->cv, NULL)) {
+      pthread_mutex_destroy(&pf->mu);
+      return;
+    }
+    if (pthread_create(&pf->thread, NULL, prefetch_main, tr)) {
+      pthread_cond_destroy(&pf->cv);
+      pthread_mutex_destroy(&pf->mu);
+      return;
+    }
+    pf->started = true;
+  }
+  pthread_mutex_lock(&pf->mu);
+  pf->first = first, pf->n = n, pf->buf = buf, pf->job = true, pf->done = false;
+  pthread_cond_broadcast(&pf->cv);
+  pthread_mutex_unlock(&pf->mu);
+}
+
+/* The streamed rows order[first .. first+n) (order NULL: first + r),
+   gathered on the host (by the prefetcher when it had them) and uploaded;
+   *X the staged features. Steps (order: the permutation) have the next
+   step's rows gathered meanwhile. */
+static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first, size_t n,
+                             clt_features *X) {
+  int buf = 0;
+  if (!(order && prefetched(tr, first, &buf))) {
+    if (tr->pf.started) prefetched(tr, SIZE_MAX, &buf); /* the buffers are free */
+    buf = 0;
+    gather_host(tr, &tr->hb[buf], order, first, n);
+  }
+  size_t next = first + n;
+  if (order && next < tr->n)
+    prefetch(tr, next, tr->n - next < tr->opt.batch ? tr->n - next : tr->opt.batch, 1 - buf);
+  const host_batch *hb = &tr->hb[buf];
+  if (tr->host.x) {
+    clt_tensor *v = NULL;
+    clt_status st = clt_tensor_view_rows(tr->Xstage, 0, n, &v);
+    if (st == CLT_OK) st = clt_tensor_write(v, hb->x, n * tr->d * 4);
+    clt_tensor_destroy(v);
+    *X = (clt_features){.dense = tr->Xstage};
+    return st;
+  }
+  *X = (clt_features){.csr = tr->Cstage};
+  return clt_csr_stage(tr->Cstage, n, hb->ptr, hb->col, hb->val);
+}
 
 /* Whether plain SGD on sparse rows can update only the weights a step's
    rows use: L2 and weight decay shrink every weight each step, which the
@@ -176,6 +371,14 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   if (classes == 0) return clt_fail(ctx, CLT_ERR_INVALID_ARG, "trainer: 0 classes");
   const bool label_target = takes_labels(opt->loss.kind);
   CLT_TRY(check_data(ctx, train, classes, label_target, "training"));
+  if (opt->stream && train->indptr) { /* never uploaded whole: checked here */
+    bool sorted = true;
+    CLT_TRY(clt_csr_check(ctx, train->n, train->d, train->indptr, train->indices, &sorted));
+    if (!sorted)
+      return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                      "training set: streamed sparse rows must list their columns in "
+                      "increasing order");
+  }
   if (test) CLT_TRY(check_data(ctx, test, classes, label_target, "test"));
   clt_trainer *tr = calloc(1, sizeof *tr);
   if (!tr) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "trainer");
@@ -197,8 +400,11 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   if (!tr->perm_host) st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "permutation");
 #define STEP(expr)                                                            \
   if (st == CLT_OK) st = (expr)
-  STEP(upload(ctx, train, tr->c, tr->label_target, &tr->train));
-  if (test) STEP(upload(ctx, test, tr->c, tr->label_target, &tr->test));
+  tr->stream = opt->stream != 0;
+  tr->host = *train;
+  STEP(upload(ctx, train, tr->c, tr->label_target, !tr->stream, &tr->train));
+  if (test) STEP(upload(ctx, test, tr->c, tr->label_target, true, &tr->test));
+  if (tr->stream) STEP(stream_buffers(tr));
   if (opt->class_weight) {
     tr->class_weight_host = malloc(tr->c * sizeof(float));
     if (!tr->class_weight_host && st == CLT_OK)
@@ -262,6 +468,8 @@ size_t clt_trainer_epochs_done(const clt_trainer *tr) {
 /* Fisher-Yates from the trainer's stream: the same seed gives the same
    sequence of epochs, resumed or not. */
 static clt_status shuffle(clt_trainer *tr) {
+  int buf;
+  prefetched(tr, SIZE_MAX, &buf); /* the prefetcher reads the permutation */
   int32_t *p = tr->perm_host;
   for (size_t i = 0; i < tr->n; i++) p[i] = (int32_t)i;
   for (size_t i = tr->n - 1; i > 0; i--) {
@@ -287,9 +495,22 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
     if (tr->Xb) st = clt_tensor_view_rows(tr->Xb, 0, rows, &xb);
     if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
   }
-  const clt_model_batch batch = {features_of(&tr->train), targets, tr->perm, first, xb, yb};
+  clt_model_batch batch = {features_of(&tr->train), targets, tr->perm, first, xb, yb};
+  clt_tensor *ys = NULL, *ts = NULL;
+  if (st == CLT_OK && tr->stream) {
+    /* The staged rows, read in order, and their targets, as many as the
+       staged features have rows (dense: the whole staging) */
+    st = clt_tensor_view_rows(tr->ystage, 0, rows, &ys);
+    if (st == CLT_OK) st = clt_gather_rows_unchecked(ys, targets, tr->perm, first);
+    if (st == CLT_OK) st = stage_rows(tr, tr->perm_host, first, rows, &batch.X);
+    if (st == CLT_OK)
+      st = clt_tensor_view_rows(tr->ystage, 0, clt_features_rows(batch.X), &ts);
+    batch.targets = ts, batch.idx = tr->ident, batch.first = 0;
+  }
   if (st == CLT_OK)
     st = tr->model->kind->loss_grad(tr->model, &tr->opt.loss, &tr->opt.reg, &batch, loss);
+  clt_tensor_destroy(ys);
+  clt_tensor_destroy(ts);
   if (xb != tr->Xb) clt_tensor_destroy(xb);
   if (yb != tr->yb) clt_tensor_destroy(yb);
   return st;
@@ -307,14 +528,20 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, doubl
   clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
   const double lr = clt_schedule_lr(&tr->opt.schedule, tr->step), l2 = tr->opt.reg.l2;
   const double sign = tr->opt.optim.maximize ? -1 : 1;
-  const clt_batch_rows br = {tr->perm, first, rows};
+  clt_batch_rows br = {tr->perm, first, rows};
+  clt_features X = features_of(&tr->train);
   clt_tensor *yb = NULL, *S = NULL, *dS = NULL;
   double data = 0;
-  clt_status st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
+  clt_status st = CLT_OK;
+  if (tr->stream) { /* the staged rows, read in order */
+    st = stage_rows(tr, tr->perm_host, first, rows, &X);
+    br = (clt_batch_rows){NULL, 0, rows};
+  }
+  if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
   if (st == CLT_OK) st = clt_workspace(ctx, 0, rows, tr->c, &S);
   if (st == CLT_OK) st = clt_workspace(ctx, 1, rows, tr->c, &dS);
   if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, first);
-  if (st == CLT_OK) st = clt_csr_forward_rows(ctx, tr->train.Xs, br, (float)tr->wscale, W, b, S);
+  if (st == CLT_OK) st = clt_csr_forward_rows(ctx, X.csr, br, (float)tr->wscale, W, b, S);
   if (st == CLT_OK) st = clt_loss(ctx, &tr->opt.loss, S, yb, &data, dS);
   double s = tr->wscale * (1 - lr * (l2 + tr->opt.optim.weight_decay)), change = 0;
   if (st == CLT_OK && !(fabs(s) >= 1e-6 && fabs(s) <= 1e6)) {
@@ -323,7 +550,7 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, doubl
     s = 1;
   }
   if (st == CLT_OK)
-    st = clt_csr_sgd_rows(ctx, tr->train.Xs, br, dS, W, tr->G, (float)(sign * lr / s), b,
+    st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, tr->G, (float)(sign * lr / s), b,
                           (float)(sign * lr), l2 > 0 ? &change : NULL);
   clt_tensor_destroy(yb);
   clt_tensor_destroy(S);
@@ -366,8 +593,35 @@ static clt_status evaluate(clt_trainer *tr, clt_features X, const clt_tensor *y,
   return CLT_OK;
 }
 
+/* The streamed training set's loss and accuracy, a staged minibatch of
+   rows at a time, in order. */
+static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accuracy) {
+  const clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
+  const bool sum = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
+  double total = 0, right = 0;
+  for (size_t first = 0, B = tr->opt.batch; first < tr->n; first += B) {
+    size_t n = tr->n - first < B ? tr->n - first : B;
+    clt_features X;
+    clt_tensor *xv = NULL, *yv = NULL, *tv = NULL;
+    double l = 0, a = 0;
+    clt_status st = stage_rows(tr, NULL, first, n, &X);
+    if (st == CLT_OK && X.dense) st = clt_tensor_view_rows(tr->Xstage, 0, n, &xv);
+    if (st == CLT_OK && tr->train.y) st = clt_tensor_view_rows(tr->train.y, first, n, &yv);
+    if (st == CLT_OK) st = clt_tensor_view_rows((clt_tensor *)targets, first, n, &tv);
+    if (st == CLT_OK) st = evaluate(tr, xv ? (clt_features){.dense = xv} : X, yv, tv, &l, &a);
+    clt_tensor_destroy(xv), clt_tensor_destroy(yv), clt_tensor_destroy(tv);
+    CLT_TRY(st);
+    total += sum ? l : l * (double)n;
+    right += a * (double)n;
+  }
+  *loss = sum ? total : total / (double)tr->n;
+  *accuracy = tr->train.y ? right / (double)tr->n : NAN;
+  return CLT_OK;
+}
+
 static clt_status evaluate_set(clt_trainer *tr, const dev_set *s, double *loss,
                                double *accuracy) {
+  if (s == &tr->train && tr->stream) return evaluate_streamed(tr, loss, accuracy);
   return evaluate(tr, features_of(s), s->y, tr->label_target ? s->y : s->T, loss, accuracy);
 }
 
@@ -385,7 +639,7 @@ clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val
   if (tr->val.X || tr->val.Xs)
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
   CLT_TRY(check_data(tr->ctx, val, tr->c, tr->label_target, "validation"));
-  return upload(tr->ctx, val, tr->c, tr->label_target, &tr->val);
+  return upload(tr->ctx, val, tr->c, tr->label_target, true, &tr->val);
 }
 
 clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *loss,
@@ -393,7 +647,7 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
   const dev_set *s = split == CLT_SPLIT_TRAIN ? &tr->train
                     : split == CLT_SPLIT_TEST ? &tr->test
                                               : &tr->val;
-  if (!s->X && !s->Xs)
+  if (!s->X && !s->Xs && !(s == &tr->train && tr->stream))
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no %s set",
                     split == CLT_SPLIT_TEST ? "test" : "validation");
   return evaluate_set(tr, s, loss, accuracy);
@@ -415,12 +669,17 @@ static clt_status warm_up(clt_trainer *tr) {
   }
   if (tr->touched) { /* its update with a zero gradient and step, and a scale by 1 */
     clt_tensor *dS = NULL, *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
-    const clt_batch_rows br = {tr->perm, 0, B};
+    clt_batch_rows br = {tr->perm, 0, B};
+    clt_features X = features_of(&tr->train);
     clt_status st = clt_workspace(ctx, 1, B, tr->c, &dS);
     if (st == CLT_OK) st = clt_tensor_fill(dS, 0.0);
+    if (st == CLT_OK && tr->stream) {
+      st = stage_rows(tr, NULL, 0, B, &X);
+      br = (clt_batch_rows){NULL, 0, B};
+    }
     if (st == CLT_OK)
-      st = clt_csr_sgd_rows(ctx, tr->train.Xs, br, dS, tr->model->value[0], tr->G, 0.0f, b,
-                            0.0f, NULL);
+      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], tr->G, 0.0f, b, 0.0f,
+                            NULL);
     if (st == CLT_OK) st = clt_scale_tensor(tr->G, 1.0f);
     clt_tensor_destroy(dS);
     CLT_TRY(st);

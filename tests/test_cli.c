@@ -1206,13 +1206,25 @@ Test(cli, data_loading_reports_and_refuses_what_cannot_fit) {
     fwrite(files[k].bytes, 1, files[k].len, f);
     fclose(f);
   }
-  EXPECT_RUN(2, "train --data big --device-memory-limit 1G",
-             "--data big (1048576 rows x 784 features) needs a device buffer of 3.3 GB, more "
-             "than --device-memory-limit, 1.1 GB");
-  cr_assert_null(strstr(out, "truncated"), "refused before reading: %s", out);
-  EXPECT_RUN(2, "train --data train.csv --test test.csv --device-memory-limit 4K",
-             "the data (750 rows x 2 features) needs a device buffer of 4.8 KB, more than "
-             "--device-memory-limit, 4.1 KB");
+  /* A training set's header is no reason to refuse: it may stream. */
+  EXPECT_RUN(2, "train --data big --device-memory-limit 1G", "truncated");
+  /* Training rows over the limit stream; the same model as resident. */
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device-memory-limit 8K --epochs 2 "
+                "--device ref --json --checkpoint streamed.ckpt",
+             "the training set does not fit under --device-memory-limit: it stays in host "
+             "memory and each minibatch is uploaded (--stream)");
+  cr_assert_not_null(strstr(out, "\"stream\":true"), "%s", out);
+  char streamed[512], resident[512];
+  snprintf(streamed, sizeof streamed, "%s", strstr(out, "\"train_loss\""));
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 2 --device ref --json", NULL);
+  cr_assert_not_null(strstr(out, "\"stream\":false"), "%s", out);
+  snprintf(resident, sizeof resident, "%s", strstr(out, "\"train_loss\""));
+  *strstr(streamed, "\"seconds\"") = *strstr(resident, "\"seconds\"") = '\0';
+  cr_assert_str_eq(streamed, resident, "streamed and resident runs differ");
+  EXPECT_RUN(2, "train --data train.csv --test test.csv --device-memory-limit 2K",
+             "the test and validation sets (150 rows) with the training set streamed (a staged "
+             "minibatch of 32 rows x 2 features and all 600 rows' labels) needs a device "
+             "buffer of 2.4 KB");
   EXPECT_RUN(2, "train --data train.csv --device-memory-limit 1000", "--device-memory-limit '1000'");
   /* each OpenCL device's largest allocation (a reference-only build has none) */
   EXPECT_RUN(0, "devices", NULL);
@@ -1229,4 +1241,8 @@ Test(cli, data_loading_reports_and_refuses_what_cannot_fit) {
                 "--checkpoint small.ckpt", NULL);
   EXPECT_RUN(2, "predict --model small.ckpt --data big --device cpu",
              "--data big (16777216 rows x 784 features) needs a device buffer of 52.6 GB");
+  /* A test set is refused before reading: test sets stay on the device. */
+  EXPECT_RUN(2, "train --data train.csv --test big --device cpu",
+             "--test big (16777216 rows x 784 features) needs a device buffer of 52.6 GB");
+  cr_assert_null(strstr(out, "truncated"), "refused before reading: %s", out);
 }

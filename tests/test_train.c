@@ -574,3 +574,71 @@ Test(train, sparse_rows_train_as_dense_ones, .timeout = 300) {
   clt_dataset_free(&tr);
   clt_dataset_free(&te);
 }
+
+/* Streaming (the training rows stay in host memory, each minibatch is
+   gathered there and uploaded) gives the resident run's bits: the same
+   weights, epoch losses and training-set evaluation, for dense rows (the
+   fused step's losses and one that takes values) and sparse ones (the
+   dense and the touched update), on every device; the last batch is
+   short (500 = 7 x 64 + 52). */
+Test(train, streaming_matches_resident, .timeout = 300) {
+  run r;
+  make_data(&r, 500, 40, 7, 9);
+  clt_dataset sp = {0}, sp_test = {0};
+  cr_assert_eq(clt_data_synthetic_sparse(500, 300, 4, 12, 3, &sp, &sp_test), CLT_OK);
+  const char *specs[2];
+  size_t ndev = tu_devices(specs);
+  const struct {
+    bool sparse;
+    clt_loss_kind loss;
+    clt_optim_kind optim;
+    float momentum;
+  } cases[] = {{false, CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 0},
+               {false, CLT_LOSS_MSE, CLT_OPTIM_SGD, 0.9f},
+               {true, CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.9f},
+               {true, CLT_LOSS_HINGE, CLT_OPTIM_SGD, 0}};
+  for (size_t v = 0; v < ndev; v++) {
+    clt_context *ctx = tu_context(specs[v]);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+      const clt_dataset *tr_set = cases[k].sparse ? &sp : &r.train;
+      const clt_dataset *te_set = cases[k].sparse ? &sp_test : &r.test;
+      const clt_train_data train = clt_train_data_of(tr_set), test = clt_train_data_of(te_set);
+      size_t d = tr_set->d, c = tr_set->classes;
+      float *W[2], b[2][8];
+      double train_loss[2], test_loss[2], eval_loss[2], eval_acc[2];
+      for (int s = 0; s < 2; s++) {
+        clt_train_options o = options(cases[k].loss, cases[k].optim, 0.05, 64, 2, tr_set->n);
+        o.optim.momentum = cases[k].momentum;
+        o.reg.l2 = 1e-3f;
+        o.stream = s;
+        clt_trainer *tr = NULL;
+        cr_assert_eq(clt_trainer_create(ctx, &o, &train, &test, &tr), CLT_OK, "%s",
+                     clt_last_error(ctx));
+        cr_assert_eq(clt_trainer_touched_updates(tr), cases[k].sparse && !cases[k].momentum);
+        clt_epoch_stats es = epochs(tr, 2);
+        train_loss[s] = es.train_loss, test_loss[s] = es.test_loss;
+        W[s] = malloc(d * c * sizeof(float));
+        cr_assert_not_null(W[s]);
+        cr_assert_eq(clt_trainer_params(tr, W[s], b[s]), CLT_OK);
+        cr_assert_eq(clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &eval_loss[s], &eval_acc[s]),
+                     CLT_OK, "%s", clt_last_error(ctx));
+        clt_trainer_destroy(tr);
+      }
+      cr_expect_arr_eq(W[0], W[1], d * c * sizeof(float), "%s case %zu: streamed W differs",
+                       specs[v], k);
+      cr_expect_arr_eq(b[0], b[1], c * sizeof(float), "%s case %zu: streamed b differs", specs[v], k);
+      cr_expect(train_loss[0] == train_loss[1] && test_loss[0] == test_loss[1],
+                "%s case %zu: losses %.9g/%.9g resident, %.9g/%.9g streamed", specs[v], k,
+                train_loss[0], test_loss[0], train_loss[1], test_loss[1]);
+      cr_expect(fabs(eval_loss[0] - eval_loss[1]) <= 1e-6 * fabs(eval_loss[0]) &&
+                    eval_acc[0] == eval_acc[1],
+                "%s case %zu: training set %.9g %.6f resident, %.9g %.6f streamed", specs[v], k,
+                eval_loss[0], eval_acc[0], eval_loss[1], eval_acc[1]);
+      free(W[0]), free(W[1]);
+    }
+    clt_context_destroy(ctx);
+  }
+  clt_dataset_free(&sp);
+  clt_dataset_free(&sp_test);
+  free_data(&r);
+}

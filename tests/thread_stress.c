@@ -87,6 +87,39 @@ static void *run(void *arg) {
   return NULL;
 }
 
+/* W after three epochs of the public trainer on the same data, resident
+   (stream 0) or streamed (1): the streamed run's prefetch thread gathers
+   each next minibatch while this one computes, which is what
+   ThreadSanitizer watches here. */
+static clt_status trainer_run(int stream, float *w, char *err, size_t errlen) {
+  static float x[N * D];
+  static int32_t y[N];
+  tu_fill_uniform(x, N * D, 11, -1, 1);
+  tu_fill_labels(y, N, 12, C);
+  clt_context *ctx = NULL;
+  clt_context_options o = {.device = device()};
+  clt_status st = clt_context_create(&o, &ctx);
+  if (st != CLT_OK) {
+    snprintf(err, errlen, "create: %s", clt_last_error(NULL));
+    return st;
+  }
+  clt_train_options opt = {.loss = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY),
+                           .optim = clt_optim_defaults(CLT_OPTIM_SGD), .batch = 16,
+                           .epochs = 3, .seed = 5, .bias = 1, .stream = stream};
+  opt.optim.lr = 0.1f;
+  opt.optim.momentum = 0.9f;
+  opt.schedule = (clt_schedule){.kind = CLT_SCHEDULE_CONSTANT, .base_lr = 0.1};
+  const clt_train_data data = {.n = N, .d = D, .classes = C, .x = x, .y = y};
+  clt_trainer *tr = NULL;
+  st = clt_trainer_create(ctx, &opt, &data, NULL, &tr);
+  for (int e = 0; e < 3 && st == CLT_OK; e++) st = clt_trainer_epoch(tr, NULL, NULL, NULL);
+  if (st == CLT_OK) st = clt_trainer_params(tr, w, NULL);
+  if (st != CLT_OK) snprintf(err, errlen, "%s", clt_last_error(ctx));
+  clt_trainer_destroy(tr);
+  clt_context_destroy(ctx);
+  return st;
+}
+
 int main(void) {
   static job jobs[ROUNDS][THREADS];
   for (int r = 0; r < ROUNDS; r++) {
@@ -121,7 +154,23 @@ int main(void) {
       }
       failed++;
     }
-  printf("thread_stress on %s: %d threads x %d rounds\n", device(), THREADS, ROUNDS);
+  float w[2][D * C];
+  for (int s = 0; s < 2; s++) {
+    char err[512] = "";
+    clt_status st = trainer_run(s, w[s], err, sizeof err);
+    if (st != CLT_OK) {
+      fprintf(stderr, "thread_stress: trainer (stream %d): %s\n", s, err);
+      failed++;
+    }
+  }
+  if (memcmp(w[0], w[1], sizeof w[0]) != 0) {
+    fprintf(stderr, "thread_stress: the streamed trainer's W differs from the resident one's\n");
+    failed++;
+  } else {
+    passed++;
+  }
+  printf("thread_stress on %s: %d threads x %d rounds, and a streamed trainer\n", device(),
+         THREADS, ROUNDS);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

@@ -112,6 +112,8 @@ typedef struct clt_cli_mem_need {
 void clt_cli_mem_add(clt_cli_mem_need *m, size_t n, size_t d, size_t c);
 /* The same for n sparse rows of nnz entries (columns, values, offsets). */
 void clt_cli_mem_add_sparse(clt_cli_mem_need *m, size_t n, uint64_t nnz, size_t c);
+/* Whether need fits ctx's device (or limit, when lower and not 0). */
+bool clt_cli_mem_fits(const clt_context *ctx, uint64_t limit, const clt_cli_mem_need *need);
 /* 0, or 2 after a message naming what, the bytes it needs, the limit (the
    device's largest allocation and memory, or limit when lower and not 0)
    and what helps, when need does not fit ctx's device. */

@@ -449,8 +449,13 @@ static void train_usage(FILE *f) {
           "  --init-std F           initial W ~ F*N(0,1), 0 for W = 0 (default 0.001)\n"
           "  --seed N               (default 0)\n"
           "  --device auto|gpu|cpu|ref|NAME\n"
-          "  --device-memory-limit N[K|M|G]   refuse data that needs more device memory\n"
-          "                         (default: the device's; see cltrain devices)\n"
+          "  --device-memory-limit N[K|M|G]   the device memory the data may use (default:\n"
+          "                         the device's; see cltrain devices): a training set\n"
+          "                         over it streams, and data that cannot fit even so\n"
+          "                         is refused\n"
+          "  --stream               keep the training rows in host memory and upload each\n"
+          "                         minibatch (on by itself when they do not fit; the\n"
+          "                         same results as without)\n"
           "  --val F|PATH           validation set: a fraction F in (0, 1) of the training\n"
           "                         set held out (stratified, from --seed), or a data set\n"
           "                         like --test; its loss and accuracy every epoch\n"
@@ -480,7 +485,7 @@ typedef struct train_args {
   uint64_t memory_limit; /* --device-memory-limit; 0: the device's own */
   char best[4096];   /* the best validation epoch's checkpoint, or "" */
   double lr, l1, l2, warmup, init_std;
-  int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile;
+  int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile, stream;
   /* Given on the command line (a resume takes the others from its
      checkpoint). */
   int have_loss, have_optim_name, have_schedule, have_l1, have_l2, have_warmup,
@@ -526,6 +531,7 @@ static int parse_train(int argc, char **argv, train_args *a) {
     if (strcmp(f, "--quiet") == 0) { a->quiet = 1; continue; }
     if (strcmp(f, "--profile") == 0) { a->profile = 1; continue; }
     if (strcmp(f, "--no-bias") == 0) { a->bias = 0; continue; }
+    if (strcmp(f, "--stream") == 0) { a->stream = 1; continue; }
     if ((rc = clt_cli_data_flag("train", argc, argv, &i, &a->data.read)) >= 0) {
       if (rc) return rc;
       continue;
@@ -987,52 +993,74 @@ static int resolve_classes(const train_args *a, const clt_checkpoint *ck, clt_da
 
 /* ------------------------------------------------------- device memory */
 
-/* Before reading: --data and the test set whose headers say their size
-   (IDX, .npy); 0 or 2. */
+/* Before reading: the test set whose header says its size (IDX, .npy);
+   0 or 2. The training set is checked after reading: it may stream. */
 static int check_headers(const train_args *a, const clt_context *ctx) {
   char fmnist[4096];
   const char *data = a->data.data;
   if (strcmp(data, "fashion-mnist") == 0)
     data = clt_data_find_fashion_mnist(fmnist, sizeof fmnist) == CLT_OK ? fmnist : NULL;
   bool idx_test = !a->data.test && data && idx_test_split(a->data.data);
-  const struct {
-    const char *flag, *path;
-    int split;
-  } sets[] = {{"--data ", data, 0},
-              {a->data.test ? "--test " : "its t10k pair", a->data.test ? a->data.test : idx_test ? data : NULL, 1}};
+  const char *path = a->data.test ? a->data.test : idx_test ? data : NULL;
+  size_t n, d;
+  bool known = false;
+  if (!path || generated(path) || clt_data_shape(path, 1, &n, &d, &known) != CLT_OK || !known)
+    return 0; /* the loader says what is wrong with a bad header */
   clt_cli_mem_need need = {0};
-  char what[8400] = "";
-  for (size_t k = 0; k < 2; k++) {
-    size_t n, d;
-    bool known = false;
-    const char *path = sets[k].path;
-    if (!path || generated(path) ||
-        clt_data_shape(path, sets[k].split, &n, &d, &known) != CLT_OK || !known)
-      continue; /* the loader says what is wrong with a bad header */
-    clt_cli_mem_add(&need, n, d, 0);
-    size_t used = strlen(what);
-    snprintf(what + used, sizeof what - used, "%s%s%s (%zu rows x %zu features)",
-             used ? " with " : "", sets[k].flag, k && !a->data.test ? "" : path, n, d);
-  }
-  return what[0] ? clt_cli_mem_check("train", ctx, a->memory_limit, what, &need) : 0;
+  clt_cli_mem_add(&need, n, d, 0);
+  char what[4400];
+  snprintf(what, sizeof what, "%s%s (%zu rows x %zu features)",
+           a->data.test ? "--test " : "--data's t10k pair", a->data.test ? path : "", n, d);
+  return clt_cli_mem_check("train", ctx, a->memory_limit, what, &need);
 }
 
-/* After reading, every set with its classes; 0 or 2. */
+/* What a set's rows need on the device (rows of ds, or a staged
+   minibatch of its batch rows when streamed) and its targets. */
+static void mem_add_set(clt_cli_mem_need *need, const clt_dataset *ds, size_t c, size_t batch) {
+  if (batch) { /* a minibatch's staging and the labels or targets of all rows */
+    size_t longest = 0;
+    for (size_t i = 0; ds->ptr && i < ds->n; i++)
+      if ((size_t)(ds->ptr[i + 1] - ds->ptr[i]) > longest) longest = (size_t)(ds->ptr[i + 1] - ds->ptr[i]);
+    if (ds->ptr) clt_cli_mem_add_sparse(need, batch, (uint64_t)batch * longest, 0);
+    else clt_cli_mem_add(need, batch, ds->d, 0);
+    clt_cli_mem_add(need, ds->n, 0, c);
+  } else if (ds->ptr) {
+    clt_cli_mem_add_sparse(need, ds->n, (uint64_t)ds->ptr[ds->n], c);
+  } else {
+    clt_cli_mem_add(need, ds->n, ds->d, c);
+  }
+}
+
+/* After reading, every set with its classes: resident when everything
+   fits the device (and --stream was not given), else with the training
+   rows streamed (*stream set, a note printed) when that fits; 0 or 2. */
 static int check_loaded(const train_args *a, const clt_context *ctx, const clt_dataset *train,
-                        const clt_dataset *test, const clt_dataset *val) {
+                        const clt_dataset *test, const clt_dataset *val, size_t batch,
+                        int *stream) {
   const bool one_hot = !(clt_loss_target(a->loss_kind) & CLT_TARGET_LABELS);
-  clt_cli_mem_need need = {0};
-  const clt_dataset *sets[] = {train, test, val};
-  for (size_t k = 0; k < 3; k++)
-    if (sets[k]->ptr)
-      clt_cli_mem_add_sparse(&need, sets[k]->n, (uint64_t)sets[k]->ptr[sets[k]->n],
-                             one_hot ? train->classes : 0);
-    else
-      clt_cli_mem_add(&need, sets[k]->n, sets[k]->d, one_hot ? train->classes : 0);
+  const size_t c = one_hot ? train->classes : 0;
+  clt_cli_mem_need resident = {0}, streamed = {0};
+  mem_add_set(&resident, train, c, 0);
+  mem_add_set(&streamed, train, c, batch);
+  for (size_t k = 0; k < 2; k++) {
+    mem_add_set(&resident, k ? val : test, c, 0);
+    mem_add_set(&streamed, k ? val : test, c, 0);
+  }
   char what[256];
   snprintf(what, sizeof what, "the data (%zu rows x %zu features%s)",
            train->n + test->n + val->n, train->d, one_hot ? " and its one-hot targets" : "");
-  return clt_cli_mem_check("train", ctx, a->memory_limit, what, &need);
+  if (!a->stream && clt_cli_mem_fits(ctx, a->memory_limit, &resident)) return 0;
+  snprintf(what, sizeof what,
+           "the test and validation sets (%zu rows) with the training set streamed (a staged "
+           "minibatch of %zu rows x %zu features and all %zu rows' %s)",
+           test->n + val->n, batch, train->d, train->n, one_hot ? "targets" : "labels");
+  int rc = clt_cli_mem_check("train", ctx, a->memory_limit, what, &streamed);
+  if (rc == 0 && !a->stream && !a->quiet)
+    fprintf(stderr, "cltrain train: note: the training set does not fit %s: it stays in host "
+                    "memory and each minibatch is uploaded (--stream)\n",
+            a->memory_limit ? "under --device-memory-limit" : clt_context_device_name(ctx));
+  *stream = 1;
+  return rc;
 }
 
 static void on_signal(int sig) {
@@ -1087,12 +1115,12 @@ int clt_cmd_train(int argc, char **argv) {
   if ((rc = resolve_classes(&a, resuming ? &ck : NULL, &train, &test, &val, &classes)))
     goto out;
   if ((rc = split_validation(&a, &train, &val))) goto out;
-  if ((rc = check_loaded(&a, ctx, &train, &test, &val))) goto out;
+  clt_train_options opt;
+  if ((rc = build_options(&a, &train, &opt, &class_weight))) goto out;
+  if ((rc = check_loaded(&a, ctx, &train, &test, &val, opt.batch, &opt.stream))) goto out;
   if (!test.n && !val.n)
     fprintf(stderr, "cltrain train: note: no test or validation set (--test, --val): the "
                     "model is evaluated on no held-out data\n");
-  clt_train_options opt;
-  if ((rc = build_options(&a, &train, &opt, &class_weight))) goto out;
   if (resuming && (rc = resume_class_weight(&a, &ck, &opt))) goto out;
 
   double t_prep = clt_now();
@@ -1337,6 +1365,7 @@ int clt_cmd_train(int argc, char **argv) {
            (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
            opt.bias ? "true" : "false", (unsigned long long)opt.seed, train.n, test.n,
            train.d, train.classes);
+    printf(",\"stream\":%s", opt.stream ? "true" : "false");
     /* Sparse rows: their entries, and whether a step updates only the
        weights its rows use ("touched") or all of them ("dense"). */
     if (train.ptr)

@@ -31,6 +31,13 @@ void clt_cli_mem_add_sparse(clt_cli_mem_need *m, size_t n, uint64_t nnz, size_t 
   add_buffers(m, b, 5);
 }
 
+bool clt_cli_mem_fits(const clt_context *ctx, uint64_t limit, const clt_cli_mem_need *need) {
+  double alloc = (double)clt_context_max_alloc_bytes(ctx);
+  double mem = (double)clt_context_global_mem_bytes(ctx);
+  if (limit && (double)limit < alloc) alloc = mem = (double)limit;
+  return need->largest <= alloc && need->total <= mem;
+}
+
 int clt_cli_mem_check(const char *cmd, const clt_context *ctx, uint64_t limit,
                       const char *what, const clt_cli_mem_need *need) {
   double alloc = (double)clt_context_max_alloc_bytes(ctx);

@@ -795,6 +795,12 @@ typedef struct clt_train_options {
   int bias;              /* nonzero: a separate bias vector b (1, C) */
   double init_std;       /* W ~ init_std * N(0, 1); 0: W = 0 */
   const float *class_weight; /* classes weights for the loss, or NULL */
+  int stream;            /* nonzero: the training rows stay in host memory
+                            and each minibatch is gathered there and
+                            uploaded (for data larger than the device);
+                            train's arrays must then stay valid and
+                            unchanged until clt_trainer_destroy. The same
+                            results as without, bit for bit. */
 } clt_train_options;
 
 typedef struct clt_epoch_stats {
@@ -813,8 +819,9 @@ typedef struct clt_epoch_stats {
    per epoch, last minibatch loss. Return non-zero to stop the epoch. */
 typedef int (*clt_progress_fn)(void *user, size_t done, size_t total, double loss);
 
-/* Uploads train and test (NULL: none) and initialises W (init_std) and b
-   = 0. CLT_ERR_SHAPE when the sets' features differ, CLT_ERR_LABEL for a
+/* Uploads train (with opt->stream, only its labels or targets: its rows
+   stay in the caller's arrays) and test (NULL: none; always uploaded), and
+   initialises W (init_std) and b = 0. CLT_ERR_SHAPE when the sets' features differ, CLT_ERR_LABEL for a
    label outside [0, classes), CLT_ERR_INVALID_ARG for bad options. */
 CLT_API clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                                       const clt_train_data *train,
