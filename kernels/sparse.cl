@@ -113,14 +113,18 @@ __kernel void clt_csr_dw(__global const long *ptr, ulong pf, __global const int 
    bucket g (as clt_csr_dw), so no two work-items touch one weight; it
    writes the change of its weights' sum of squares to dn[q * buckets + g].
    With has_b, work-items (0, q) also move b by -lr_b times dS's column
-   sums. Grid (buckets, chunks). */
+   sums. The second pass finds the touched weights again through the rows
+   (random rows of G and W: a miss each when they are large), or with
+   sweep walks the bucket's whole slice of G and W in order (the host
+   chooses it when the rows' entries are that many). Grid (buckets,
+   chunks). */
 __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int *col,
                           __global const float *val, __global const int *idx, ulong first,
                           int has_idx, ulong nrows, __global const float *dS, ulong ds_off,
                           __global float *V, ulong v_off, __global float *G, ulong g_off,
                           float step, __global float *b, ulong b_off, int has_b, float lr_b,
                           __global float *dn, ulong n, ulong D, ulong C, ulong span,
-                          ulong buckets, ulong cw) {
+                          ulong buckets, ulong cw, int sweep) {
   size_t g = get_global_id(0), q = get_global_id(1), c0 = q * cw;
   if (c0 >= C || g >= buckets) return;
   ulong lo = g * span, hi = min(D, lo + span), c1 = min(C, c0 + cw);
@@ -138,7 +142,18 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
       for (ulong c = c0; c < c1; c++) a[c] += v * gr[c];
     }
   }
-  for (ulong r = 0; r < n; r++) { /* each touched weight once: its G is then 0 */
+  for (ulong j = lo; sweep && j < hi; j++) {
+    ulong at = j * C;
+    for (ulong c = c0; c < c1; c++) {
+      float gj = acc[at + c];
+      if (gj == 0.0f) continue;
+      float old = w[at + c], now = old - step * gj;
+      w[at + c] = now;
+      acc[at + c] = 0.0f;
+      change += now * now - old * old;
+    }
+  }
+  for (ulong r = 0; !sweep && r < n; r++) { /* each touched weight once: its G is then 0 */
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);

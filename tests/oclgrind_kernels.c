@@ -91,28 +91,30 @@ static void gather(void) {
   for (size_t i = 0; i < 3; i++) clt_tensor_destroy(all[i]);
 }
 
-/* Sparse rows: a 9 x 23 CSR matrix with empty rows, its products (more
-   column buckets than one per column on the GPU profile) and a gather. */
-static void sparse(size_t c) {
+/* Sparse rows: a 9 x d CSR matrix with empty rows, its products (more
+   column buckets than one per column on the GPU profile) and a gather;
+   the update sweeps the weights at d = 23 and finds them through the rows
+   at d = 4000. */
+static void sparse(size_t c, size_t d) {
   int64_t ptr[10] = {0};
   int32_t col[40];
   float val[40];
   for (size_t r = 0, k = 0; r < 9; r++) {
     for (size_t j = 0; j < (r % 3 == 0 ? 0 : r + 1); j++, k++) {
-      col[k] = (int32_t)((r * 5 + j * 3) % 23);
+      col[k] = (int32_t)((r * 5 + j * 3) % 23 * (d / 23));
       val[k] = 0.25f * (float)(j + 1);
     }
     ptr[r + 1] = (int64_t)k;
   }
   clt_csr *X, *G;
-  CHECK(clt_csr_create(ctx, 9, 23, ptr, col, val, &X));
-  clt_tensor *W = floats(23, c, 2, 0.5f), *b = floats(1, c, 3, 0.1f), *S = floats(9, c, 0, 0);
-  clt_tensor *dW = floats(23, c, 0, 0), *db = floats(1, c, 0, 0), *idx = ints(6, 9, 3);
+  CHECK(clt_csr_create(ctx, 9, d, ptr, col, val, &X));
+  clt_tensor *W = floats(d, c, 2, 0.5f), *b = floats(1, c, 3, 0.1f), *S = floats(9, c, 0, 0);
+  clt_tensor *dW = floats(d, c, 0, 0), *db = floats(1, c, 0, 0), *idx = ints(6, 9, 3);
   CHECK(clt_csr_linear_forward(ctx, X, W, b, S));
   CHECK(clt_csr_linear_backward(ctx, X, S, dW, db));
   CHECK(clt_csr_gather_rows(X, idx, 1, 5, &G));
   /* the touched SGD update through idx (rows 1..6), and a scale */
-  clt_tensor *zeros = floats(23, c, 0, 0), *Sb = floats(5, c, 4, 0.5f);
+  clt_tensor *zeros = floats(d, c, 0, 0), *Sb = floats(5, c, 4, 0.5f);
   double change;
   CHECK(clt_cl_csr_sgd(ctx, X, (clt_batch_rows){idx, 1, 5}, Sb, W, zeros, 0.1f, b, 0.1f,
                        &change));
@@ -186,8 +188,9 @@ int main(int argc, char **argv) {
   const size_t classes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 64};
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) ops(13, 17, classes[i]);
   gather();
-  sparse(1);
-  sparse(3);
+  sparse(1, 23);
+  sparse(3, 23);
+  sparse(1, 4000);
   optimizers();
   clt_timing v[128];
   size_t n = 0;

@@ -82,6 +82,11 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
            b_off = b ? b->offset : 0, n = rows.n, d = D, c = C, nb = buckets;
   cl_mem bmem = b ? b->st->mem : NULL;
   cl_int has_b = b != NULL;
+  /* Sweep the weights in order when the rows' entries (about n times X's
+     mean per row), a cache line each through G and W, would move more than
+     reading G and W once. */
+  double entries = (double)rows.n * (double)X->nnz / (double)(X->rows ? X->rows : 1);
+  cl_int sweep = entries * 128.0 > (double)D * (double)C * 8.0;
   CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_sgd, buckets, chunks, 1, CLT_ARG(X->ptr->st->mem),
                           CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
                           CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
@@ -89,7 +94,7 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
                           CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(G->st->mem),
                           CLT_ARG(g_off), CLT_ARG(step), CLT_ARG(bmem), CLT_ARG(b_off),
                           CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn), CLT_ARG(n), CLT_ARG(d),
-                          CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb), CLT_ARG(cw)));
+                          CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb), CLT_ARG(cw), CLT_ARG(sweep)));
   if (!dnorm) return CLT_OK;
   float *part = malloc(parts * sizeof *part);
   if (!part) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_sgd: %zu partial sums", parts);
