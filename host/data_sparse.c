@@ -38,6 +38,7 @@ typedef struct gen {
   uint64_t seed;
   double *cdf;
   int32_t *feature;
+  size_t *mark; /* rank r is in row i when mark[r] == i + 1 */
   clt_rng r;
 } gen;
 
@@ -72,17 +73,20 @@ static clt_status gen_rows(gen *g, size_t n, clt_dataset *out) {
   }
   size_t at = 0;
   ds.ptr[0] = 0;
+  memset(g->mark, 0, g->d * sizeof *g->mark);
   for (size_t i = 0; i < n; i++) {
     size_t lo = g->nnz / 2, want = lo + (size_t)(clt_rng_uniform(&g->r) * (double)(g->nnz + 1));
     if (want < 1) want = 1;
     if (want > most) want = most;
-    size_t k = 0;
-    while (k < want) {
-      int32_t f = g->feature[draw_rank(g)];
-      bool seen = false;
-      for (size_t j = 0; j < k && !seen; j++) seen = row[j].col == f;
-      if (!seen) row[k++].col = f;
+    /* A feature drawn twice gives way to the next rank not yet in the
+       row, so that rows nearly as wide as D take no more draws than entries. */
+    for (size_t k = 0; k < want; k++) {
+      size_t rank = draw_rank(g);
+      while (g->mark[rank] == i + 1) rank = rank + 1 < g->d ? rank + 1 : 0;
+      g->mark[rank] = i + 1;
+      row[k].col = g->feature[rank];
     }
+    size_t k = want;
     double ss = 0;
     for (size_t j = 0; j < k; j++) {
       double v = 1.0 + fabs(clt_rng_normal(&g->r));
@@ -125,9 +129,10 @@ clt_status clt_data_synthetic_sparse(size_t n, size_t d, size_t c, size_t nnz, u
   gen g = {.d = d, .c = c, .nnz = nnz, .seed = seed, .r = {seed, 0, 0.0}};
   g.cdf = malloc(d * sizeof *g.cdf);
   g.feature = malloc(d * sizeof *g.feature);
+  g.mark = malloc(d * sizeof *g.mark);
   clt_status st = CLT_OK;
   clt_dataset tr = {0}, te = {0};
-  if (!g.cdf || !g.feature) {
+  if (!g.cdf || !g.feature || !g.mark) {
     st = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "sparse synthetic: %zu features", d);
     goto out;
   }
@@ -144,6 +149,7 @@ clt_status clt_data_synthetic_sparse(size_t n, size_t d, size_t c, size_t nnz, u
 out:
   free(g.cdf);
   free(g.feature);
+  free(g.mark);
   if (st != CLT_OK) {
     clt_dataset_free(&tr);
     clt_dataset_free(&te);
