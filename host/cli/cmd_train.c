@@ -1040,6 +1040,12 @@ static int check_loaded(const train_args *a, const clt_context *ctx, const clt_d
   const bool one_hot = !(clt_loss_target(a->loss_kind) & CLT_TARGET_LABELS);
   const size_t c = one_hot ? train->classes : 0;
   clt_cli_mem_need resident = {0}, streamed = {0};
+  /* The model: W, its gradient, and the optimizer's state or the sparse
+     update's scratch (at least one more W). */
+  for (int k = 0; k < 3; k++) {
+    clt_cli_mem_add(&resident, train->d, 0, train->classes);
+    clt_cli_mem_add(&streamed, train->d, 0, train->classes);
+  }
   mem_add_set(&resident, train, c, 0);
   mem_add_set(&streamed, train, c, batch);
   for (size_t k = 0; k < 2; k++) {
@@ -1047,13 +1053,13 @@ static int check_loaded(const train_args *a, const clt_context *ctx, const clt_d
     mem_add_set(&streamed, k ? val : test, c, 0);
   }
   char what[256];
-  snprintf(what, sizeof what, "the data (%zu rows x %zu features%s)",
-           train->n + test->n + val->n, train->d, one_hot ? " and its one-hot targets" : "");
   if (!a->stream && clt_cli_mem_fits(ctx, a->memory_limit, &resident)) return 0;
   snprintf(what, sizeof what,
-           "the test and validation sets (%zu rows) with the training set streamed (a staged "
-           "minibatch of %zu rows x %zu features and all %zu rows' %s)",
-           test->n + val->n, batch, train->d, train->n, one_hot ? "targets" : "labels");
+           "the model (%zu features x %zu classes) and the test and validation sets (%zu rows) "
+           "with the training set streamed (a staged minibatch of %zu rows x %zu features and "
+           "all %zu rows' %s)",
+           train->d, train->classes, test->n + val->n, batch, train->d, train->n,
+           one_hot ? "targets" : "labels");
   int rc = clt_cli_mem_check("train", ctx, a->memory_limit, what, &streamed);
   if (rc == 0 && !a->stream && !a->quiet)
     fprintf(stderr, "cltrain train: note: the training set does not fit %s: it stays in host "

@@ -31,19 +31,29 @@ void clt_cli_mem_add_sparse(clt_cli_mem_need *m, size_t n, uint64_t nnz, size_t 
   add_buffers(m, b, 5);
 }
 
+/* The largest allocation and the memory the data may use: the device's,
+   each lowered to limit when that is lower; *by_limit when it was. */
+static void limits(const clt_context *ctx, uint64_t limit, double *alloc, double *mem,
+                   bool *by_limit) {
+  *alloc = (double)clt_context_max_alloc_bytes(ctx);
+  *mem = (double)clt_context_global_mem_bytes(ctx);
+  *by_limit = false;
+  if (limit && (double)limit < *alloc) *alloc = (double)limit, *by_limit = true;
+  if (limit && (double)limit < *mem) *mem = (double)limit, *by_limit = true;
+}
+
 bool clt_cli_mem_fits(const clt_context *ctx, uint64_t limit, const clt_cli_mem_need *need) {
-  double alloc = (double)clt_context_max_alloc_bytes(ctx);
-  double mem = (double)clt_context_global_mem_bytes(ctx);
-  if (limit && (double)limit < alloc) alloc = mem = (double)limit;
+  double alloc, mem;
+  bool by_limit;
+  limits(ctx, limit, &alloc, &mem, &by_limit);
   return need->largest <= alloc && need->total <= mem;
 }
 
 int clt_cli_mem_check(const char *cmd, const clt_context *ctx, uint64_t limit,
                       const char *what, const clt_cli_mem_need *need) {
-  double alloc = (double)clt_context_max_alloc_bytes(ctx);
-  double mem = (double)clt_context_global_mem_bytes(ctx);
-  bool limited = limit && (double)limit < alloc;
-  if (limited) alloc = mem = (double)limit;
+  double alloc, mem;
+  bool limited;
+  limits(ctx, limit, &alloc, &mem, &limited);
   const bool one = need->largest > alloc;
   if (!one && need->total <= mem) return 0;
   char needed[32], size[32], where[512];
