@@ -140,6 +140,15 @@ static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c, b
 
 void clt_trainer_destroy(clt_trainer *tr) {
   if (!tr) return;
+  if (tr->pf.started) { /* first: a job may still read the permutation */
+    pthread_mutex_lock(&tr->pf.mu);
+    tr->pf.quit = true;
+    pthread_cond_broadcast(&tr->pf.cv);
+    pthread_mutex_unlock(&tr->pf.mu);
+    pthread_join(tr->pf.thread, NULL);
+    pthread_mutex_destroy(&tr->pf.mu);
+    pthread_cond_destroy(&tr->pf.cv);
+  }
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
@@ -154,15 +163,6 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free(tr->class_weight_host);
   free(tr->perm_host);
   clt_csr_destroy(tr->Cstage);
-  if (tr->pf.started) {
-    pthread_mutex_lock(&tr->pf.mu);
-    tr->pf.quit = true;
-    pthread_cond_broadcast(&tr->pf.cv);
-    pthread_mutex_unlock(&tr->pf.mu);
-    pthread_join(tr->pf.thread, NULL);
-    pthread_mutex_destroy(&tr->pf.mu);
-    pthread_cond_destroy(&tr->pf.cv);
-  }
   for (int k = 0; k < 2; k++)
     free(tr->hb[k].x), free(tr->hb[k].val), free(tr->hb[k].ptr), free(tr->hb[k].col);
   free(tr);
@@ -372,6 +372,9 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   const bool label_target = takes_labels(opt->loss.kind);
   CLT_TRY(check_data(ctx, train, classes, label_target, "training"));
   if (opt->stream && train->indptr) { /* never uploaded whole: checked here */
+    if (train->indptr[train->n] > 0 && (!train->indices || !train->values))
+      return clt_fail(ctx, CLT_ERR_INVALID_ARG, "training set: %s is NULL with %lld entries",
+                      train->indices ? "values" : "indices", (long long)train->indptr[train->n]);
     bool sorted = true;
     CLT_TRY(clt_csr_check(ctx, train->n, train->d, train->indptr, train->indices, &sorted));
     if (!sorted)
@@ -526,8 +529,14 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, doubl
   clt_context *ctx = tr->ctx;
   clt_tensor *W = tr->model->value[0], *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
   clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
+  /* The schedule checked (its rate set on the optimizer, which records it) */
+  CLT_TRY(clt_optimizer_apply_schedule(tr->optim, &tr->opt.schedule, tr->step));
   const double lr = clt_schedule_lr(&tr->opt.schedule, tr->step), l2 = tr->opt.reg.l2;
   const double sign = tr->opt.optim.maximize ? -1 : 1;
+  /* The entries a step reads, on average: the same whether streamed. */
+  const double entries = (double)rows * (double)(tr->stream ? (uint64_t)tr->host.indptr[tr->n]
+                                                            : clt_csr_nnz(tr->train.Xs)) /
+                         (double)tr->n;
   clt_batch_rows br = {tr->perm, first, rows};
   clt_features X = features_of(&tr->train);
   clt_tensor *yb = NULL, *S = NULL, *dS = NULL;
@@ -543,20 +552,22 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, doubl
   if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, first);
   if (st == CLT_OK) st = clt_csr_forward_rows(ctx, X.csr, br, (float)tr->wscale, W, b, S);
   if (st == CLT_OK) st = clt_loss(ctx, &tr->opt.loss, S, yb, &data, dS);
-  double s = tr->wscale * (1 - lr * (l2 + tr->opt.optim.weight_decay)), change = 0;
-  if (st == CLT_OK && !(fabs(s) >= 1e-6 && fabs(s) <= 1e6)) {
+  const double penalty = 0.5 * l2 * tr->wscale * tr->wscale * tr->vnorm2;
+  /* maximize negates the penalty's gradient with the loss's, as the dense
+     path's optimizer does; weight decay keeps its sign */
+  double s = tr->wscale * (1 - lr * (sign * l2 + tr->opt.optim.weight_decay)), change = 0;
+  if (st == CLT_OK && !(fabs(s) >= 1e-6 && fabs(s) <= 1e6)) { /* the decay into V */
     st = clt_scale_tensor(W, (float)s);
-    tr->vnorm2 *= s * s;
-    s = 1;
+    if (st == CLT_OK) tr->vnorm2 *= s * s, tr->wscale = 1, s = 1;
   }
   if (st == CLT_OK)
     st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, tr->G, (float)(sign * lr / s), b,
-                          (float)(sign * lr), l2 > 0 ? &change : NULL);
+                          (float)(sign * lr), entries, l2 > 0 ? &change : NULL);
   clt_tensor_destroy(yb);
   clt_tensor_destroy(S);
   clt_tensor_destroy(dS);
   CLT_TRY(st);
-  *loss = clt_float_range(data + 0.5 * l2 * tr->wscale * tr->wscale * tr->vnorm2);
+  *loss = clt_float_range(data + penalty);
   tr->wscale = s;
   tr->vnorm2 += change;
   tr->step++;
@@ -570,7 +581,8 @@ static clt_status settle_scale(clt_trainer *tr) {
   if (tr->wscale != 1) CLT_TRY(clt_scale_tensor(W, (float)tr->wscale));
   tr->wscale = 1;
   if (tr->opt.reg.l2 > 0) {
-    const clt_reg_desc sq = {.l2 = 2.0f}; /* penalty = sum W^2 */
+    const clt_reg_desc sq = {.l2 = 2.0f}; /* penalty = sum W^2, added to 0 */
+    tr->vnorm2 = 0;
     CLT_TRY(clt_regularize(tr->ctx, &sq, W, &tr->vnorm2, NULL));
   }
   return CLT_OK;
@@ -612,7 +624,7 @@ static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accur
     clt_tensor_destroy(xv), clt_tensor_destroy(yv), clt_tensor_destroy(tv);
     CLT_TRY(st);
     total += sum ? l : l * (double)n;
-    right += a * (double)n;
+    right += round(a * (double)n); /* the chunk's count of correct rows, exactly */
   }
   *loss = sum ? total : total / (double)tr->n;
   *accuracy = tr->train.y ? right / (double)tr->n : NAN;
@@ -678,7 +690,7 @@ static clt_status warm_up(clt_trainer *tr) {
       br = (clt_batch_rows){NULL, 0, B};
     }
     if (st == CLT_OK)
-      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], tr->G, 0.0f, b, 0.0f,
+      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], tr->G, 0.0f, b, 0.0f, 0,
                             NULL);
     if (st == CLT_OK) st = clt_scale_tensor(tr->G, 1.0f);
     clt_tensor_destroy(dS);
@@ -716,6 +728,8 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     const uint64_t step = tr->step;
     clt_status st = tr->touched ? touched_step(tr, first, rows, &loss)
                                 : batch_grad(tr, first, rows, &loss);
+    /* On failure the W tensor still holds W (its scale moved in). */
+    if ((st != CLT_OK || !isfinite(loss)) && tr->touched) (void)settle_scale(tr);
     if (st == CLT_ERR_NONFINITE || (st == CLT_OK && !isfinite(loss)))
       return clt_fail(ctx, CLT_ERR_NONFINITE,
                       "training diverged at step %llu (epoch %zu, learning "

@@ -116,7 +116,7 @@ static void sparse(size_t c, size_t d) {
   /* the touched SGD update through idx (rows 1..6), and a scale */
   clt_tensor *zeros = floats(d, c, 0, 0), *Sb = floats(5, c, 4, 0.5f);
   double change;
-  CHECK(clt_cl_csr_sgd(ctx, X, (clt_batch_rows){idx, 1, 5}, Sb, W, zeros, 0.1f, b, 0.1f,
+  CHECK(clt_cl_csr_sgd(ctx, X, (clt_batch_rows){idx, 1, 5}, Sb, W, zeros, 0.1f, b, 0.1f, 20.0,
                        &change));
   CHECK(clt_cl_scale(W, 0.5f));
   clt_csr_destroy(X);

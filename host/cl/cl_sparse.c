@@ -70,7 +70,7 @@ clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_row
 
 clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                           const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
-                          clt_tensor *b, float lr_b, double *dnorm) {
+                          clt_tensor *b, float lr_b, double entries, double *dnorm) {
   size_t D = X->cols, C = dS->cols;
   cl_ulong cw, span;
   size_t chunks = class_chunks(ctx, C, &cw), buckets = column_buckets(ctx, D, chunks, &span);
@@ -82,10 +82,8 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
            b_off = b ? b->offset : 0, n = rows.n, d = D, c = C, nb = buckets;
   cl_mem bmem = b ? b->st->mem : NULL;
   cl_int has_b = b != NULL;
-  /* Sweep the weights in order when the rows' entries (about n times X's
-     mean per row), a cache line each through G and W, would move more than
-     reading G and W once. */
-  double entries = (double)rows.n * (double)X->nnz / (double)(X->rows ? X->rows : 1);
+  /* Sweep the weights in order when the rows' entries, a cache line each
+     through G and W, would move more than reading G and W once. */
   cl_int sweep = entries * 128.0 > (double)D * (double)C * 8.0;
   CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_sgd, buckets, chunks, 1, CLT_ARG(X->ptr->st->mem),
                           CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
