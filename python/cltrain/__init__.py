@@ -507,34 +507,64 @@ def schedule_lr(schedule, step):
 
 # ---------------------------------------------------------------- trainer
 
+def _csr(x):
+    """A scipy sparse matrix as CSR arrays the library takes: int64 row
+    offsets, int32 columns sorted within each row, float32 values; None when
+    x is not sparse (scipy is needed only for sparse input)."""
+    if not (hasattr(x, "tocsr") and hasattr(x, "nnz")):
+        return None
+    x = x.tocsr()
+    if not x.has_sorted_indices:
+        x = x.sorted_indices()
+    x.sum_duplicates()
+    return (x.shape, np.ascontiguousarray(x.indptr, dtype=np.int64),
+            np.ascontiguousarray(x.indices, dtype=np.int32),
+            np.ascontiguousarray(x.data, dtype=np.float32))
+
+
 def _data(x, y, classes, t=None):
-    """The C view of x with labels y and/or target values t (n, classes),
-    and the arrays it points into (keep them alive while it is used)."""
-    x = _host(x, np.float32)
+    """The C view of x (a numpy array, or a scipy sparse matrix: sparse
+    rows) with labels y and/or target values t (n, classes), and the arrays
+    it points into (keep them alive while it is used)."""
+    sparse = _csr(x)
+    if sparse is None:
+        x = _host(x, np.float32)
+    shape = sparse[0] if sparse is not None else x.shape
     if y is not None:
         y = np.ascontiguousarray(np.asarray(y).reshape(-1), dtype=np.int32)
-        if y.shape[0] != x.shape[0]:
-            raise ValueError(f"cltrain: {x.shape[0]} rows of features and {y.shape[0]} labels")
+        if y.shape[0] != shape[0]:
+            raise ValueError(f"cltrain: {shape[0]} rows of features and {y.shape[0]} labels")
     if t is not None:
-        t = np.ascontiguousarray(np.asarray(t, dtype=np.float32).reshape(x.shape[0], -1))
+        t = np.ascontiguousarray(np.asarray(t, dtype=np.float32).reshape(shape[0], -1))
         if t.shape[1] != classes:
             raise ValueError(f"cltrain: targets of {t.shape[1]} columns for {classes} outputs")
-    d = _lib.TrainData(x.shape[0], x.shape[1], classes, x.ctypes.data_as(_lib.c_float_p),
+    d = _lib.TrainData(shape[0], shape[1], classes,
+                       x.ctypes.data_as(_lib.c_float_p) if sparse is None else None,
                        y.ctypes.data_as(_lib.c_int32_p) if y is not None else None,
                        t.ctypes.data_as(_lib.c_float_p) if t is not None else None)
+    if sparse is not None:
+        _, indptr, indices, values = sparse
+        d.indptr = indptr.ctypes.data_as(ctypes.POINTER(ctypes.c_int64))
+        d.indices = indices.ctypes.data_as(_lib.c_int32_p)
+        d.values = values.ctypes.data_as(_lib.c_float_p)
+        return d, (sparse, y, t)
     return d, (x, y, t)
 
 
 class Trainer(_Handle):
-    """The trainer of `cltrain train` (cltrain.h): x (n, d) and labels y in
-    [0, classes) (or, for a loss that takes values, targets t (n, classes)
-    with y None) uploaded once; epoch() runs one epoch on the device."""
+    """The trainer of `cltrain train` (cltrain.h): x (n, d), a numpy array or
+    a scipy sparse matrix (sparse rows), and labels y in [0, classes) (or,
+    for a loss that takes values, targets t (n, classes) with y None)
+    uploaded once, or with stream=True kept in host memory (the trainer
+    keeps x alive) and uploaded a minibatch at a time; epoch() runs one
+    epoch on the device."""
     _destroy = "clt_trainer_destroy"
     _what = "trainer"
 
     def __init__(self, ctx, x, y, classes, *, loss=None, optim=None, schedule=None, l1=0.0,
                  l2=0.0, batch=256, epochs=1, seed=0, bias=True, init_std=1e-3,
-                 class_weight=None, x_test=None, y_test=None, t=None, t_test=None):
+                 class_weight=None, x_test=None, y_test=None, t=None, t_test=None,
+                 stream=False):
         data, keep = _data(x, y, classes, t)
         o = _lib.TrainOptions()
         o.loss = loss if loss is not None else loss_desc()
@@ -542,6 +572,7 @@ class Trainer(_Handle):
         o.optim = optim if optim is not None else optim_desc("adamw")
         o.schedule = (schedule or Schedule(base_lr=o.optim.lr)).c()
         o.batch, o.epochs, o.seed, o.bias, o.init_std = batch, epochs, seed, bias, init_std
+        o.stream = 1 if stream else 0
         cw = None
         if class_weight is not None:
             cw = np.ascontiguousarray(class_weight, dtype=np.float32)
@@ -555,8 +586,10 @@ class Trainer(_Handle):
         ctx.check(lib.clt_trainer_create(ctx.handle, ctypes.byref(o), ctypes.byref(data),
                                          ctypes.byref(test) if test is not None else None,
                                          ctypes.byref(ptr)))
-        del keep, cw
+        del cw
         super().__init__(ptr, ctx)
+        self._streamed = keep if stream else None  # read by every epoch
+        del keep
         self.context = ctx
         self.d, self.classes, self.bias = data.d, classes, bias
 

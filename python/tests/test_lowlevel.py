@@ -111,6 +111,28 @@ def test_trainer_learns_and_is_deterministic(ctx):
     assert e.value.name == "CLT_ERR_LABEL" and "label 2 at row 0" in e.value.detail
 
 
+def test_trainer_takes_sparse_rows_and_streams(ctx):
+    """A scipy sparse matrix trains as sparse rows, to the dense run's
+    weights up to float32 rounding; streamed (from another sparse format)
+    it gives the resident sparse run's bits."""
+    sp = pytest.importorskip("scipy.sparse")
+    x = RNG.normal(size=(300, 40)).astype(np.float32)
+    x[RNG.random(size=x.shape) < 0.8] = 0
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
+    params = {}
+    for name, data, stream in (("dense", x, False), ("csr", sp.csr_matrix(x), False),
+                               ("csc, streamed", sp.csc_matrix(x), True)):
+        opt = cltrain.optim_desc("sgd", lr=0.5)
+        with cltrain.Trainer(ctx, data, y, 2, optim=opt, batch=32, epochs=3, seed=4,
+                             stream=stream) as tr:
+            for _ in range(3):
+                tr.epoch()
+            params[name] = tr.params()
+    np.testing.assert_allclose(params["csr"][0], params["dense"][0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(params["csc, streamed"][0], params["csr"][0])
+    np.testing.assert_array_equal(params["csc, streamed"][1], params["csr"][1])
+
+
 def test_errors_carry_status_and_detail(ctx):
     a, b = ctx.tensor(np.zeros((2, 3), np.float32)), ctx.empty(2, 2)
     with pytest.raises(cltrain.ShapeError) as e:
