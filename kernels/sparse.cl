@@ -106,6 +106,21 @@ __kernel void clt_csr_dw(__global const long *ptr, ulong pf, __global const int 
   }
 }
 
+/* The gradient summed in G applied to classes [c0, c1) of the weight row
+   at (W -= step G where G is not 0), G zeroed there, and the change of
+   their squares added to *change. */
+static inline void clt_csr_apply(__global float *w, __global float *acc, ulong at, ulong c0,
+                                 ulong c1, float step, float *change) {
+  for (ulong c = c0; c < c1; c++) {
+    float gj = acc[at + c];
+    if (gj == 0.0f) continue;
+    float old = w[at + c], now = old - step * gj;
+    w[at + c] = now;
+    acc[at + c] = 0.0f;
+    *change += now * now - old * old;
+  }
+}
+
 /* Plain SGD on the rows' gradient, touching only the weights of the
    columns the rows hold: V[j, c] -= step * (X[rows]^T dS)[j, c], summed
    first into G (zero outside a call, zeroed again as it is applied), in
@@ -142,17 +157,7 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
       for (ulong c = c0; c < c1; c++) a[c] += v * gr[c];
     }
   }
-  for (ulong j = lo; sweep && j < hi; j++) {
-    ulong at = j * C;
-    for (ulong c = c0; c < c1; c++) {
-      float gj = acc[at + c];
-      if (gj == 0.0f) continue;
-      float old = w[at + c], now = old - step * gj;
-      w[at + c] = now;
-      acc[at + c] = 0.0f;
-      change += now * now - old * old;
-    }
-  }
+  for (ulong j = lo; sweep && j < hi; j++) clt_csr_apply(w, acc, j * C, c0, c1, step, &change);
   for (ulong r = 0; !sweep && r < n; r++) { /* each touched weight once: its G is then 0 */
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
@@ -162,15 +167,7 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
         CLT_LIN_PREFETCH(acc + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
         CLT_LIN_PREFETCH(w + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
       }
-      ulong at = (ulong)col[k] * C;
-      for (ulong c = c0; c < c1; c++) {
-        float gj = acc[at + c];
-        if (gj == 0.0f) continue;
-        float old = w[at + c], now = old - step * gj;
-        w[at + c] = now;
-        acc[at + c] = 0.0f;
-        change += now * now - old * old;
-      }
+      clt_csr_apply(w, acc, (ulong)col[k] * C, c0, c1, step, &change);
     }
   }
   dn[q * buckets + g] = change;
