@@ -21,6 +21,7 @@ import argparse
 import gzip
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -50,10 +51,6 @@ def fashion_mnist(d):
     return one("train") + one("t10k")
 
 
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
@@ -81,9 +78,9 @@ def main():
     rows = {}
 
     def record(name, seconds, accuracy, what):
-        rows[name] = {"seconds": median(seconds), "min": min(seconds), "max": max(seconds),
+        rows[name] = {"seconds": statistics.median(seconds), "min": min(seconds), "max": max(seconds),
                       "accuracy": accuracy, "what": what, "reps": len(seconds)}
-        print(f"{name:<34} {median(seconds):8.3f} s  [{min(seconds):.3f} .. {max(seconds):.3f}]"
+        print(f"{name:<34} {statistics.median(seconds):8.3f} s  [{min(seconds):.3f} .. {max(seconds):.3f}]"
               f"  test accuracy {accuracy:.4f}  ({what})", flush=True)
 
     tool_phase, tool_wall, acc = [], [], None

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,10 +39,6 @@ import warnings
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPE = "--optim sgd --lr 8 --batch 256 --epochs 10 --schedule cosine"
 
-
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
 
 
 def run_cltrain(exe, train, test, recipe, reps):
@@ -53,9 +50,9 @@ def run_cltrain(exe, train, test, recipe, reps):
         wall = time.perf_counter() - t0
         j = json.loads(out.strip().splitlines()[-1])
         runs.append((j["seconds"], wall, j["test_accuracy"], j))
-    phase = median([r[0] for r in runs])
+    phase = statistics.median([r[0] for r in runs])
     return {"peer": "cltrain " + recipe, "seconds": phase,
-            "wall_seconds": median([r[1] for r in runs]), "accuracy": runs[0][2],
+            "wall_seconds": statistics.median([r[1] for r in runs]), "accuracy": runs[0][2],
             "update": runs[0][3].get("update"), "device": runs[0][3]["device"]}
 
 

@@ -18,6 +18,7 @@ Data: Fashion-MNIST (dense, 60000 x 784 floats: 188 MB), and with
 import argparse
 import json
 import os
+import statistics
 import subprocess
 
 def run(exe, data, extra):
@@ -25,10 +26,6 @@ def run(exe, data, extra):
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
-
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
 
 
 def main():
@@ -59,8 +56,8 @@ def main():
             res.append(run(a.cltrain, data, flags))
             stm.append(run(a.cltrain, data, flags + limit))
         assert all(not j["stream"] for j in res) and all(j["stream"] for j in stm), "modes"
-        r = median([j["samples_per_second"] for j in res])
-        s = median([j["samples_per_second"] for j in stm])
+        r = statistics.median([j["samples_per_second"] for j in res])
+        s = statistics.median([j["samples_per_second"] for j in stm])
         same = res[0]["test_accuracy"] == stm[0]["test_accuracy"]
         rows.append({"data": name, "train_bytes": nbytes, "limit": limit[1],
                      "resident_samples_per_s": r, "streamed_samples_per_s": s, "ratio": s / r,
