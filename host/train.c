@@ -116,11 +116,10 @@ static void free_set(dev_set *s) {
 static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c, bool labels,
                          bool features, dev_set *s) {
   clt_status st = CLT_OK;
-  if (!features) {
-  } else if (ds->x) {
+  if (features && ds->x) {
     st = clt_tensor_create(ctx, ds->n, ds->d, CLT_FLOAT32, &s->X);
     if (st == CLT_OK) st = clt_tensor_write(s->X, ds->x, ds->n * ds->d * 4);
-  } else {
+  } else if (features) {
     st = clt_csr_create(ctx, ds->n, ds->d, ds->indptr, ds->indices, ds->values, &s->Xs);
   }
   if (st == CLT_OK && ds->y) {
@@ -295,9 +294,10 @@ static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf) {
    step's rows gathered meanwhile. */
 static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first, size_t n,
                              clt_features *X) {
+  /* Any job finished first (it writes a buffer), then its rows taken if
+     they are these (an in-order read, order NULL, never is). */
   int buf = 0;
-  if (!(order && prefetched(tr, first, &buf))) {
-    if (tr->pf.started) prefetched(tr, SIZE_MAX, &buf); /* the buffers are free */
+  if (!prefetched(tr, order ? first : SIZE_MAX, &buf)) {
     buf = 0;
     gather_host(tr, &tr->hb[buf], order, first, n);
   }
