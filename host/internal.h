@@ -90,10 +90,11 @@ static inline int64_t clt_csr_end(const clt_csr *X, size_t r) {
 
 /* ------------------------------------------------------------ timings */
 
-/* Adds count, seconds and bytes to the entry name (a static string) of
-   kind; nothing when ctx records no timings. Backends call it. */
+/* Adds count, seconds, bytes and work-items to the entry name (a static
+   string) of kind; nothing when ctx records no timings. Backends call it. */
 void clt_timing_add(clt_context *ctx, const char *name, clt_timing_kind kind,
-                    uint64_t count, double seconds, uint64_t bytes);
+                    uint64_t count, double seconds, uint64_t bytes,
+                    uint64_t items);
 /* Seconds of a monotonic clock, for host-side timings. */
 double clt_now(void);
 /* Creates the table (record_timings) or frees it. */

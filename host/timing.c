@@ -32,7 +32,8 @@ void clt_timings_free(clt_context *ctx) {
 }
 
 void clt_timing_add(clt_context *ctx, const char *name, clt_timing_kind kind,
-                    uint64_t count, double seconds, uint64_t bytes) {
+                    uint64_t count, double seconds, uint64_t bytes,
+                    uint64_t items) {
   struct clt_timings *t = ctx->timings;
   if (!t) return;
   size_t i = 0;
@@ -49,6 +50,7 @@ void clt_timing_add(clt_context *ctx, const char *name, clt_timing_kind kind,
   t->v[i].count += count;
   t->v[i].seconds += seconds;
   t->v[i].bytes += bytes;
+  t->v[i].items += items;
 }
 
 double clt_timing_start(const clt_context *ctx) {
@@ -57,7 +59,7 @@ double clt_timing_start(const clt_context *ctx) {
 
 clt_status clt_timed(clt_context *ctx, const char *name, clt_timing_kind kind,
                      uint64_t bytes, double t0, clt_status st) {
-  if (t0 > 0.0) clt_timing_add(ctx, name, kind, 1, clt_now() - t0, bytes);
+  if (t0 > 0.0) clt_timing_add(ctx, name, kind, 1, clt_now() - t0, bytes, 0);
   return st;
 }
 

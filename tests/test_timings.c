@@ -86,6 +86,8 @@ Test(timings, every_op_transfer_and_wait_is_recorded) {
                   (unsigned long long)read->bytes);
     for (size_t i = 0; i < t.n; i++) {
       cr_assert_geq(t.v[i].seconds, 0.0, "%s", t.v[i].name);
+      if (ref || t.v[i].kind != CLT_TIMING_KERNEL)
+        cr_assert_eq(t.v[i].items, 0, "%s: only OpenCL kernels count work-items", t.v[i].name);
       cr_assert_geq(t.v[i].count, 1, "%s", t.v[i].name);
       for (size_t j = 0; j < i; j++)
         cr_assert_str_neq(t.v[i].name, t.v[j].name, "one entry per name");
@@ -107,6 +109,9 @@ Test(timings, every_op_transfer_and_wait_is_recorded) {
         if (t.v[i].kind != CLT_TIMING_KERNEL) continue;
         cr_assert_eq(strncmp(t.v[i].name, "clt_", 4), 0, "%s", t.v[i].name);
         if (strncmp(t.v[i].name, "clt_linear_", 11) == 0) linear += t.v[i].count;
+        cr_assert_geq(t.v[i].items, t.v[i].count, "%s: %llu work-items in %llu launches",
+                      t.v[i].name, (unsigned long long)t.v[i].items,
+                      (unsigned long long)t.v[i].count);
         busy += t.v[i].seconds;
       }
       cr_assert(linear >= REPS && linear % REPS == 0, "%llu linear launches",

@@ -101,7 +101,7 @@ clt_status clt_blas_sgemm(clt_context *ctx, bool ta, bool tb, size_t m,
                     "CLBlastSgemm(%s%s, m=%zu n=%zu k=%zu) failed: %s (%d)",
                     ta ? "T" : "N", tb ? "T" : "N", m, n, k, clblast_name(s),
                     (int)s);
-  clt_cl_timed(ctx, ev, "clblast_sgemm", CLT_TIMING_KERNEL, 0);
+  clt_cl_timed(ctx, ev, "clblast_sgemm", CLT_TIMING_KERNEL, 0, 0);
   return CLT_OK;
 }
 

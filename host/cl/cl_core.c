@@ -111,7 +111,7 @@ struct clt_cl_timed {
   cl_event ev; /* a reference held here */
   const char *name;
   clt_timing_kind kind;
-  size_t bytes;
+  size_t bytes, items;
 };
 /* Kept events before a wait collects them, bounding what is held. */
 #define MAX_TIMED 4096
@@ -133,7 +133,7 @@ static void collect(clt_context *ctx) {
                                 &end, NULL) == CL_SUCCESS &&
         end >= start)
       clt_timing_add(ctx, t->name, t->kind, 1, 1e-9 * (double)(end - start),
-                     t->bytes);
+                     t->bytes, t->items);
     clReleaseEvent(t->ev);
   }
   cl->ntimed = 0;
@@ -141,12 +141,12 @@ static void collect(clt_context *ctx) {
 
 /* The host's time blocked since t0, then the device times. */
 static void waited(clt_context *ctx, double t0) {
-  clt_timing_add(ctx, "host wait", CLT_TIMING_WAIT, 1, clt_now() - t0, 0);
+  clt_timing_add(ctx, "host wait", CLT_TIMING_WAIT, 1, clt_now() - t0, 0, 0);
   collect(ctx);
 }
 
 void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
-                  clt_timing_kind kind, size_t bytes) {
+                  clt_timing_kind kind, size_t bytes, size_t items) {
   clt_cl_context *cl = clt_cl_of(ctx);
   if (!ev) return;
   if (cl->ntimed == cl->cap_timed) {
@@ -164,7 +164,7 @@ void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
       cl->timed = v, cl->cap_timed = cap;
     }
   }
-  cl->timed[cl->ntimed++] = (struct clt_cl_timed){ev, name, kind, bytes};
+  cl->timed[cl->ntimed++] = (struct clt_cl_timed){ev, name, kind, bytes, items};
 }
 
 clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
@@ -174,7 +174,7 @@ clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
   CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, mem, CL_TRUE,
                                        offset, bytes, host, 0, NULL,
                                        clt_cl_event_slot(ctx, &ev)));
-  clt_cl_timed(ctx, ev, "write", CLT_TIMING_TRANSFER, bytes);
+  clt_cl_timed(ctx, ev, "write", CLT_TIMING_TRANSFER, bytes, 0);
   if (ev) waited(ctx, t0);
   return CLT_OK;
 }
@@ -188,7 +188,7 @@ clt_status clt_cl_read(clt_context *ctx, cl_mem mem, size_t offset,
                                       host, 0, NULL,
                                       done ? done : clt_cl_event_slot(ctx, &ev)));
   if (done && ctx->timings && clRetainEvent(*done) == CL_SUCCESS) ev = *done;
-  clt_cl_timed(ctx, ev, "read", CLT_TIMING_TRANSFER, bytes);
+  clt_cl_timed(ctx, ev, "read", CLT_TIMING_TRANSFER, bytes, 0);
   if (ev && !done) waited(ctx, t0);
   return CLT_OK;
 }
@@ -199,7 +199,7 @@ clt_status clt_cl_fill(clt_context *ctx, cl_mem mem, const void *pattern,
   CLT_CL_TRY(ctx, clEnqueueFillBuffer(clt_cl_of(ctx)->queue, mem, pattern,
                                       pattern_size, offset, bytes, 0, NULL,
                                       clt_cl_event_slot(ctx, &ev)));
-  clt_cl_timed(ctx, ev, "fill", CLT_TIMING_TRANSFER, bytes);
+  clt_cl_timed(ctx, ev, "fill", CLT_TIMING_TRANSFER, bytes, 0);
   return CLT_OK;
 }
 
@@ -209,7 +209,7 @@ clt_status clt_cl_copy(clt_context *ctx, cl_mem src, size_t src_offset,
   CLT_CL_TRY(ctx, clEnqueueCopyBuffer(clt_cl_of(ctx)->queue, src, dst,
                                       src_offset, dst_offset, bytes, 0, NULL,
                                       clt_cl_event_slot(ctx, &ev)));
-  clt_cl_timed(ctx, ev, "copy", CLT_TIMING_TRANSFER, bytes);
+  clt_cl_timed(ctx, ev, "copy", CLT_TIMING_TRANSFER, bytes, 0);
   return CLT_OK;
 }
 
@@ -227,7 +227,7 @@ clt_status clt_cl_wait(clt_context *ctx, cl_event ev) {
   double t0 = clt_now();
   CLT_CL_TRY(ctx, clWaitForEvents(1, &ev));
   if (ctx->timings)
-    clt_timing_add(ctx, "host wait", CLT_TIMING_WAIT, 1, clt_now() - t0, 0);
+    clt_timing_add(ctx, "host wait", CLT_TIMING_WAIT, 1, clt_now() - t0, 0, 0);
   return CLT_OK;
 }
 
@@ -452,7 +452,9 @@ clt_status clt_cl_launch(clt_context *ctx, clt_kid id, cl_uint dims,
   cl_int err = clEnqueueNDRangeKernel(clt_cl_of(ctx)->queue, k, dims, offset,
                                       g, local, 0, NULL,
                                       clt_cl_event_slot(ctx, &ev));
-  if (err == CL_SUCCESS) clt_cl_timed(ctx, ev, name, CLT_TIMING_KERNEL, 0);
+  size_t items = 1;
+  for (cl_uint d = 0; d < dims; d++) items *= g[d];
+  if (err == CL_SUCCESS) clt_cl_timed(ctx, ev, name, CLT_TIMING_KERNEL, 0, items);
   if (err != CL_SUCCESS)
     return clt_fail(ctx,
                     err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY ||

@@ -180,10 +180,11 @@ clt_status clt_cl_finish(clt_context *ctx);
 clt_status clt_cl_wait(clt_context *ctx, cl_event ev);
 /* An event pointer for a command enqueued outside these functions (by
    CLBlast), NULL when nothing is timed; pass what it pointed to, after a
-   successful enqueue, to clt_cl_timed. */
+   successful enqueue, to clt_cl_timed (bytes: a transfer's; items: a
+   kernel's work-items, 0 if unknown). */
 cl_event *clt_cl_event_slot(clt_context *ctx, cl_event *slot);
 void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
-                  clt_timing_kind kind, size_t bytes);
+                  clt_timing_kind kind, size_t bytes, size_t items);
 
 /* Deterministic sum of n floats of mem starting at element offset, into
    *out (the result is read back: 8 bytes). Order depends only on n. */

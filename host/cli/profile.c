@@ -43,8 +43,8 @@ int clt_cli_print_timings(FILE *f, clt_context *ctx) {
   fprintf(f, "profile: %s time on %s, longest first\n",
           clt_context_is_reference(ctx) ? "host" : "device",
           clt_context_device_name(ctx));
-  fprintf(f, "  %-38s %-8s %9s %11s %10s %7s %9s\n", "name", "kind", "count",
-          "total ms", "mean us", "share", "GB/s");
+  fprintf(f, "  %-38s %-8s %9s %11s %10s %7s %9s %12s\n", "name", "kind",
+          "count", "total ms", "mean us", "share", "GB/s", "items/launch");
   for (size_t i = 0; i < n; i++) {
     const clt_timing *t = &v[i];
     fprintf(f, "  %-38s %-8s %9llu %11.3f %10.2f", t->name, kind_names[t->kind],
@@ -56,6 +56,10 @@ int clt_cli_print_timings(FILE *f, clt_context *ctx) {
       fprintf(f, " %6.1f%%", device > 0 ? 100 * t->seconds / device : 0.0);
     if (t->bytes && t->seconds > 0)
       fprintf(f, " %9.2f", 1e-9 * (double)t->bytes / t->seconds);
+    else if (t->items)
+      fprintf(f, " %9s", "");
+    if (t->items && t->count)
+      fprintf(f, " %12.0f", (double)t->items / (double)t->count);
     fputc('\n', f);
   }
   free(v);
@@ -73,9 +77,11 @@ int clt_cli_json_timings(FILE *f, clt_context *ctx) {
   for (size_t i = 0; i < n; i++) {
     if (i) fputc(',', f);
     clt_json_string(f, v[i].name);
-    fprintf(f, ":{\"kind\":\"%s\",\"count\":%llu,\"seconds\":%.9g,\"bytes\":%llu}",
+    fprintf(f,
+            ":{\"kind\":\"%s\",\"count\":%llu,\"seconds\":%.9g,\"bytes\":%llu,"
+            "\"items\":%llu}",
             kind_names[v[i].kind], (unsigned long long)v[i].count, v[i].seconds,
-            (unsigned long long)v[i].bytes);
+            (unsigned long long)v[i].bytes, (unsigned long long)v[i].items);
   }
   fputc('}', f);
   free(v);

@@ -123,6 +123,7 @@ typedef struct clt_timing {
      backend and for waits. */
   double seconds;
   uint64_t bytes;   /* transfers: bytes moved */
+  uint64_t items;   /* OpenCL kernels: work-items launched (0: unknown) */
 } clt_timing;
 
 /* Waits for the context's queued work, then fills up to cap entries (out

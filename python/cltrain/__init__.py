@@ -191,14 +191,15 @@ class Context(_Handle):
 
     def timings(self):
         """What a context made with record_timings spent its time on: a list
-        of (name, kind, count, seconds, bytes), kind "kernel", "transfer" or
-        "wait"."""
+        of (name, kind, count, seconds, bytes, items), kind "kernel",
+        "transfer" or "wait"; items: an OpenCL kernel's work-items, summed
+        over its launches."""
         n = ctypes.c_size_t()
         self.check(lib.clt_context_timings(self.handle, None, 0, ctypes.byref(n)))
         out = (_lib.Timing * max(n.value, 1))()
         self.check(lib.clt_context_timings(self.handle, out, n.value, ctypes.byref(n)))
         kinds = ("kernel", "transfer", "wait")
-        return [(t.name.decode(), kinds[t.kind], t.count, t.seconds, t.bytes)
+        return [(t.name.decode(), kinds[t.kind], t.count, t.seconds, t.bytes, t.items)
                 for t in out[:n.value]]
 
     def timings_reset(self):

@@ -116,7 +116,7 @@ class ParamOptions(ctypes.Structure):
 
 class Timing(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("kind", ctypes.c_int), ("count", c_u64),
-                ("seconds", ctypes.c_double), ("bytes", c_u64)]
+                ("seconds", ctypes.c_double), ("bytes", c_u64), ("items", c_u64)]
 
 
 class GradcheckResult(ctypes.Structure):
