@@ -35,43 +35,30 @@
 #define CLT_IOTA16                                                            \
   ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 
-/* One work-group: clt_loss_check (labels, class weights, denominators),
-   then Wt (C,D) at scr + wt_off and the penalty when l1 or l2 is non-zero.
-   Indexed batches (has_idx: row i is X's row idx[i], and y holds the
-   gathered labels): the first i with idx[i] outside [0, src_rows) goes to
-   info's pos_weight slot, unused here, so that every kernel stops as for a
-   bad label. The value behind a flag goes to info[CLT_STEP_I_BAD]: the bad
+/* The checks of a fused step, by all items of one work-group:
+   clt_loss_check (labels, class weights, denominators), then, for indexed
+   batches (has_idx: row i is X's row idx[i], and y holds the gathered
+   labels), the first i with idx[i] outside [0, src_rows) goes to info's
+   pos_weight slot, unused here, so that every kernel stops as for a bad
+   label. The value behind a flag goes to info[CLT_STEP_I_BAD]: the bad
    index's, else the bad weight's, else the bad label's, so that one
    read-back can report it. */
-__kernel void clt_step_prep(__global const float *W, ulong w_off, ulong D,
-                            ulong C, __global const int *y, ulong y_off,
-                            ulong n, int use_ignore, int ignore,
-                            __global const float *cw, ulong cw_off,
-                            int has_cw, __global const int *idx,
-                            ulong idx_off, int has_idx, ulong src_rows,
-                            float l1, float l2, __global float *scr,
-                            ulong wt_off, __local float *ftmp,
-                            __local uint *utmp) {
+inline void clt_step_check(__global const int *y, ulong y_off, ulong n,
+                           int use_ignore, int ignore, ulong C,
+                           __global const float *cw, ulong cw_off, int has_cw,
+                           __global const int *idx, ulong idx_off, int has_idx,
+                           ulong src_rows, __global float *scr,
+                           __local float *ftmp, __local uint *utmp) {
   clt_loss_check(y, y_off, n, 1, use_ignore, ignore, C, cw, cw_off, has_cw,
                  cw, 0, 0, scr, ftmp, utmp);
-  float pen = 0.0f, comp = 0.0f;
-  bool reg = l1 != 0.0f || l2 != 0.0f;
   uint bad_idx = CLT_NONE;
   size_t i, end;
   for (clt_my_block(has_idx ? n : 0, &i, &end); i < end; i++) {
     int r = idx[idx_off + i];
     if (r < 0 || (ulong)r >= src_rows) bad_idx = min(bad_idx, (uint)i);
   }
-  for (clt_my_block(D, &i, &end); i < end; i++)
-    for (size_t j = 0; j < C; j++) {
-      float x = W[w_off + i * C + j];
-      scr[wt_off + j * D + i] = x;
-      if (reg) clt_kahan(&pen, &comp, l1 * fabs(x) + 0.5f * l2 * x * x);
-    }
-  pen = clt_group_sum(ftmp, pen);
   bad_idx = clt_group_min(utmp, bad_idx);
   if (get_local_id(0) == 0) {
-    scr[CLT_STEP_I_PEN] = pen;
     CLT_INFO_U(scr, CLT_I_BAD_PW) = bad_idx;
     uint row = CLT_INFO_U(scr, CLT_I_BAD_LABEL), j = CLT_INFO_U(scr, CLT_I_BAD_CW);
     if (bad_idx != CLT_NONE)
@@ -81,6 +68,32 @@ __kernel void clt_step_prep(__global const float *W, ulong w_off, ulong D,
     else if (row != CLT_NONE)
       CLT_INFO_U(scr, CLT_STEP_I_BAD) = (uint)y[y_off + row];
   }
+}
+
+/* One work-group: clt_step_check, then Wt (C,D) at scr + wt_off and the
+   penalty when l1 or l2 is non-zero. */
+__kernel void clt_step_prep(__global const float *W, ulong w_off, ulong D,
+                            ulong C, __global const int *y, ulong y_off,
+                            ulong n, int use_ignore, int ignore,
+                            __global const float *cw, ulong cw_off,
+                            int has_cw, __global const int *idx,
+                            ulong idx_off, int has_idx, ulong src_rows,
+                            float l1, float l2, __global float *scr,
+                            ulong wt_off, __local float *ftmp,
+                            __local uint *utmp) {
+  clt_step_check(y, y_off, n, use_ignore, ignore, C, cw, cw_off, has_cw, idx,
+                 idx_off, has_idx, src_rows, scr, ftmp, utmp);
+  float pen = 0.0f, comp = 0.0f;
+  bool reg = l1 != 0.0f || l2 != 0.0f;
+  size_t i, end;
+  for (clt_my_block(D, &i, &end); i < end; i++)
+    for (size_t j = 0; j < C; j++) {
+      float x = W[w_off + i * C + j];
+      scr[wt_off + j * D + i] = x;
+      if (reg) clt_kahan(&pen, &comp, l1 * fabs(x) + 0.5f * l2 * x * x);
+    }
+  pen = clt_group_sum(ftmp, pen);
+  if (get_local_id(0) == 0) scr[CLT_STEP_I_PEN] = pen;
 }
 
 /* Row i of the batch: X's row idx[i] for indexed batches, else row i. */

@@ -1,6 +1,9 @@
-/* The fused training step on OpenCL devices (kernels/step.cl): three
-   launches that read X once from memory, store neither S nor dS, and one
-   24-byte read-back; host/fused.c sends the problems it supports here and
+#include <stdlib.h>
+/* The fused training step on OpenCL devices: on CPUs kernels/step.cl,
+   three launches that read X once from memory and store neither S nor dS;
+   on GPUs kernels/step_gpu.cl, five launches shaped for thousands of
+   work-items (the device profile's step_gpu). Either ends in one 24-byte
+   read-back; host/fused.c sends the problems they support here and
    everything else to the composition of the separate ops. */
 #include <math.h>
 #include <string.h>
@@ -62,82 +65,60 @@ static size_t block_size(const clt_context *ctx, size_t n, size_t chunk) {
   return clt_round_up(per ? per : 1, chunk);
 }
 
-/* The fused path (kernels/step.cl) over the rows of rows of X with their
-   labels y (one per batch row); *value: the loss, plus the penalty when
-   with_pen. */
-clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
-                                  const clt_reg_desc *reg, const clt_tensor *X,
-                                  clt_batch_rows rows, const clt_tensor *y,
-                                  const clt_tensor *W, const clt_tensor *b,
-                                  clt_tensor *dW, clt_tensor *db, bool with_pen,
-                                  double *value) {
-  size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C);
-  size_t R = block_size(ctx, N, 4 * block_rows[cb - 1]);
-  size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
-  /* scr: info, Wt (C,D), then per block the partial dW^T (C,Dp), db (up
-     to 32 classes) and loss. */
-  size_t o_wt = clt_round_up(CLT_INFO, 16);
-  size_t o_part = clt_round_up(o_wt + C * D, 16);
-  size_t o_dbp = o_part + blocks * C * Dp, o_lp = o_dbp + blocks * CLT_STEP_MAX_C;
-  cl_mem scr;
-  CLT_TRY(clt_cl_scratch(ctx, (o_lp + blocks) * sizeof(float), &scr));
+/* What both steps give their kernels: the loss's flags and
+   hyper-parameters, the MEAN divisor (hinge: N; cross-entropy: the weight
+   of the rows not ignored, from the check kernel) and the matching dS
+   scale, the penalty, and the optional buffers (scr standing in for an
+   absent one) with the offsets. */
+typedef struct step_args {
+  cl_mem cw, bm, im;
+  cl_ulong cw_off, b_off, idx_off, src_rows, x_off, y_off, w_off;
+  cl_int has_cw, has_b, has_idx, use_ignore, ignore, hinge, use_den, iprm;
+  float prm, div, k, l1, l2;
+} step_args;
 
+static step_args step_args_of(const clt_loss_desc *desc, const clt_reg_desc *reg,
+                              const clt_tensor *X, clt_batch_rows rows,
+                              const clt_tensor *y, const clt_tensor *W,
+                              const clt_tensor *b, cl_mem scr) {
   bool ce = desc->kind == CLT_LOSS_CROSS_ENTROPY;
   bool mean = desc->reduction == CLT_REDUCTION_MEAN;
-  const clt_tensor *cwt = desc->class_weight;
-  cl_mem cw = cwt ? cwt->st->mem : scr, bm = b ? b->st->mem : scr;
-  cl_ulong cw_off = cwt ? cwt->offset : 0, b_off = b ? b->offset : 0;
-  cl_ulong w_off = W->offset, x_off = X->offset, y_off = y->offset;
-  cl_ulong n = N, d = D, dp = Dp, c = C, rb = R, nb = blocks, wt_off = o_wt,
-           part_off = o_part, dbp_off = o_dbp, lp_off = o_lp;
-  cl_int has_cw = cwt != NULL, has_b = b != NULL, use_ignore = ce,
-         ignore = desc->ignore_index, hinge = !ce, use_den = ce && mean;
-  cl_mem im = rows.idx ? rows.idx->st->mem : scr;
-  cl_ulong idx_off = rows.idx ? rows.idx->offset + rows.first : 0,
-           src_rows = X->rows;
-  cl_int has_idx = rows.idx != NULL;
   bool regularize = clt_reg_active(reg);
-  float l1 = regularize ? reg->l1 : 0.0f, l2 = regularize ? reg->l2 : 0.0f;
+  const clt_tensor *cwt = desc->class_weight;
+  float div = mean ? (float)rows.n : 1.0f;
+  return (step_args){
+      .cw = cwt ? cwt->st->mem : scr,
+      .bm = b ? b->st->mem : scr,
+      .im = rows.idx ? rows.idx->st->mem : scr,
+      .cw_off = cwt ? cwt->offset : 0,
+      .b_off = b ? b->offset : 0,
+      .idx_off = rows.idx ? rows.idx->offset + rows.first : 0,
+      .src_rows = X->rows,
+      .x_off = X->offset,
+      .y_off = y->offset,
+      .w_off = W->offset,
+      .has_cw = cwt != NULL,
+      .has_b = b != NULL,
+      .has_idx = rows.idx != NULL,
+      .use_ignore = ce,
+      .ignore = desc->ignore_index,
+      .hinge = !ce,
+      .use_den = ce && mean,
+      .iprm = ce ? desc->ignore_index : desc->p,
+      .prm = ce ? desc->label_smoothing : desc->margin,
+      .div = div,
+      .k = (float)(1.0 / (double)div),
+      .l1 = regularize ? reg->l1 : 0.0f,
+      .l2 = regularize ? reg->l2 : 0.0f,
+  };
+}
 
-  size_t wg = clt_cl_group_size(ctx, PREP_WG);
-  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_step_prep, 1, &wg, &wg, CLT_ARG(W->st->mem),
-                     CLT_ARG(w_off), CLT_ARG(d), CLT_ARG(c), CLT_ARG(y->st->mem),
-                     CLT_ARG(y_off), CLT_ARG(n), CLT_ARG(use_ignore),
-                     CLT_ARG(ignore), CLT_ARG(cw), CLT_ARG(cw_off),
-                     CLT_ARG(has_cw), CLT_ARG(im), CLT_ARG(idx_off),
-                     CLT_ARG(has_idx), CLT_ARG(src_rows), CLT_ARG(l1),
-                     CLT_ARG(l2), CLT_ARG(scr), CLT_ARG(wt_off),
-                     CLT_LOCAL(wg * sizeof(float)),
-                     CLT_LOCAL(wg * sizeof(cl_uint))));
-
-  /* The MEAN divisor (hinge: N; cross-entropy: the weight of the rows not
-     ignored, from step 1) and the matching dS scale. */
-  float div = mean ? (float)N : 1.0f, k = (float)(1.0 / (double)div);
-  float prm = ce ? desc->label_smoothing : desc->margin;
-  cl_int iprm = ce ? desc->ignore_index : desc->p;
-  size_t one = 1;
-  CLT_TRY(CLT_LAUNCH(ctx, (clt_kid)(CLT_K_step_c1 + cb - 1), 1, &blocks, &one,
-                     CLT_ARG(X->st->mem), CLT_ARG(x_off), CLT_ARG(im),
-                     CLT_ARG(idx_off), CLT_ARG(has_idx), CLT_ARG(bm),
-                     CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(y->st->mem),
-                     CLT_ARG(y_off), CLT_ARG(cw), CLT_ARG(cw_off),
-                     CLT_ARG(has_cw), CLT_ARG(scr), CLT_ARG(wt_off),
-                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
-                     CLT_ARG(n), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
-                     CLT_ARG(rb), CLT_ARG(hinge), CLT_ARG(prm), CLT_ARG(iprm),
-                     CLT_ARG(k), CLT_ARG(use_den)));
-
-  cl_ulong dw_off = dW->offset, db_off = b ? db->offset : 0;
-  cl_mem dbm = b ? db->st->mem : scr;
-  size_t items = (D + 15) / 16 * C + 2;
-  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_step_finish, 1, &items, NULL, CLT_ARG(scr),
-                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
-                     CLT_ARG(nb), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
-                     CLT_ARG(W->st->mem), CLT_ARG(w_off), CLT_ARG(l1),
-                     CLT_ARG(l2), CLT_ARG(dW->st->mem), CLT_ARG(dw_off),
-                     CLT_ARG(dbm), CLT_ARG(db_off), CLT_ARG(has_b),
-                     CLT_ARG(div), CLT_ARG(use_den)));
-
+/* Reads info of either step from scr (24 bytes) and reports a bad index,
+   weight or label as the reference would; otherwise *value = the loss,
+   plus the penalty when with_pen. */
+static clt_status outcome(clt_context *ctx, cl_mem scr, clt_batch_rows rows,
+                          size_t src_rows, size_t C, bool with_pen,
+                          double *value) {
   float info[CLT_STEP_I_BAD + 1];
   CLT_TRY(clt_cl_read(ctx, scr, CLT_I_BAD_LABEL * sizeof(float),
                       (CLT_STEP_I_BAD + 1 - CLT_I_BAD_LABEL) * sizeof(float),
@@ -151,10 +132,158 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   if (bad_idx != CLT_NONE)
     return clt_fail(ctx, CLT_ERR_LABEL,
                     "linear_loss_grad_rows: idx[%zu] = %d is outside [0, %zu)",
-                    rows.first + bad_idx, (int)value_at, X->rows);
+                    rows.first + bad_idx, (int)value_at, src_rows);
   /* the reference's order: weights, then labels */
   if (bad_cw != CLT_NONE) return clt_loss_bad_weight(ctx, "class_weight", bad_cw, info[CLT_STEP_I_BAD]);
   if (bad_row != CLT_NONE) return clt_loss_bad_label(ctx, bad_row, value_at, C);
   *value = (double)info[CLT_I_LOSS] + (with_pen ? (double)info[CLT_STEP_I_PEN] : 0.0);
   return CLT_OK;
+}
+
+/* The GPU-shaped step (kernels/step_gpu.cl); arguments as
+   clt_cl_fused_loss_grad's. */
+static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
+                            const clt_reg_desc *reg, const clt_tensor *X,
+                            clt_batch_rows rows, const clt_tensor *y,
+                            const clt_tensor *W, const clt_tensor *b,
+                            clt_tensor *dW, clt_tensor *db, bool with_pen,
+                            double *value) {
+  const clt_cl_profile *prof = clt_cl_of(ctx)->profile;
+  size_t N = rows.n, D = X->cols, C = W->cols, DC = D * C;
+  /* dW's row blocks: 16 to 128 rows, as few as give step_dw_items
+     work-items. */
+  size_t R = (N * D + prof->step_dw_items - 1) / prof->step_dw_items;
+  R = R < 16 ? 16 : R > 128 ? 128 : R;
+  if (R > N) R = N;
+  size_t nb = (N + R - 1) / R;
+  size_t wg_red = clt_cl_group_size(ctx, 256), el = wg_red < 32 ? wg_red : 32;
+  size_t groups = (DC + el - 1) / el;
+  /* scr: info, dS (N,C), the row losses, the dW blocks, the penalties. */
+  size_t o_ds = clt_round_up(CLT_INFO, 16), o_lp = clt_round_up(o_ds + N * C, 16);
+  size_t o_part = clt_round_up(o_lp + N, 16), o_pen = clt_round_up(o_part + nb * DC, 16);
+  cl_mem scr;
+  CLT_TRY(clt_cl_scratch(ctx, (o_pen + groups) * sizeof(float), &scr));
+
+  step_args a = step_args_of(desc, reg, X, rows, y, W, b, scr);
+  cl_ulong n = N, d = D, c = C, dc = DC, r = R, nbl = nb, elu = el,
+           ds_off = o_ds, lp_off = o_lp, part_off = o_part, pen_off = o_pen;
+
+  size_t wg = clt_cl_group_size(ctx, 256);
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_check, 1, &wg, &wg, CLT_ARG(y->st->mem),
+                     CLT_ARG(a.y_off), CLT_ARG(n), CLT_ARG(a.use_ignore),
+                     CLT_ARG(a.ignore), CLT_ARG(c), CLT_ARG(a.cw),
+                     CLT_ARG(a.cw_off), CLT_ARG(a.has_cw), CLT_ARG(a.im),
+                     CLT_ARG(a.idx_off), CLT_ARG(a.has_idx),
+                     CLT_ARG(a.src_rows), CLT_ARG(scr),
+                     CLT_LOCAL(wg * sizeof(float)),
+                     CLT_LOCAL(wg * sizeof(cl_uint))));
+
+  size_t kmax = 1;
+  CLT_TRY(clt_cl_kernel_max_wg(ctx, CLT_K_gstep_rows, &kmax));
+  size_t wr = clt_cl_group_size(ctx, prof->step_row_group < kmax ? prof->step_row_group : kmax);
+  if (wr < 4) wr = 4; /* the ragged end of a row takes up to 3 */
+  size_t grid_rows = N * wr;
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_rows, 1, &grid_rows, &wr,
+                     CLT_ARG(X->st->mem), CLT_ARG(a.x_off), CLT_ARG(a.im),
+                     CLT_ARG(a.idx_off), CLT_ARG(a.has_idx),
+                     CLT_ARG(W->st->mem), CLT_ARG(a.w_off), CLT_ARG(a.bm),
+                     CLT_ARG(a.b_off), CLT_ARG(a.has_b), CLT_ARG(y->st->mem),
+                     CLT_ARG(a.y_off), CLT_ARG(a.cw), CLT_ARG(a.cw_off),
+                     CLT_ARG(a.has_cw), CLT_ARG(scr), CLT_ARG(ds_off),
+                     CLT_ARG(lp_off), CLT_ARG(d), CLT_ARG(c), CLT_ARG(a.hinge),
+                     CLT_ARG(a.prm), CLT_ARG(a.iprm), CLT_ARG(a.k),
+                     CLT_ARG(a.use_den), CLT_LOCAL(C * wr * sizeof(float))));
+
+  size_t wd = clt_cl_group_size(ctx, 128);
+  size_t grid_dw[2] = {clt_round_up(D, wd), nb}, local_dw[2] = {wd, 1};
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_dw, 2, grid_dw, local_dw,
+                     CLT_ARG(X->st->mem), CLT_ARG(a.x_off), CLT_ARG(a.im),
+                     CLT_ARG(a.idx_off), CLT_ARG(a.has_idx), CLT_ARG(scr),
+                     CLT_ARG(ds_off), CLT_ARG(part_off), CLT_ARG(n),
+                     CLT_ARG(d), CLT_ARG(c), CLT_ARG(r),
+                     CLT_LOCAL(R * C * sizeof(float))));
+
+  cl_int pen = with_pen && clt_reg_active(reg);
+  cl_ulong dw_off = dW->offset;
+  size_t grid_red = groups * wg_red;
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_reduce, 1, &grid_red, &wg_red,
+                     CLT_ARG(scr), CLT_ARG(part_off), CLT_ARG(nbl),
+                     CLT_ARG(dc), CLT_ARG(elu), CLT_ARG(W->st->mem),
+                     CLT_ARG(a.w_off), CLT_ARG(a.l1), CLT_ARG(a.l2),
+                     CLT_ARG(dW->st->mem), CLT_ARG(dw_off), CLT_ARG(pen),
+                     CLT_ARG(pen_off), CLT_LOCAL(wg_red * sizeof(float))));
+
+  cl_ulong np = pen ? groups : 0, db_off = b ? db->offset : 0;
+  cl_mem dbm = b ? db->st->mem : scr;
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_total, 1, &wg, &wg, CLT_ARG(scr),
+                     CLT_ARG(ds_off), CLT_ARG(lp_off), CLT_ARG(n), CLT_ARG(c),
+                     CLT_ARG(pen_off), CLT_ARG(np), CLT_ARG(dbm),
+                     CLT_ARG(db_off), CLT_ARG(a.has_b), CLT_ARG(a.div),
+                     CLT_ARG(a.use_den), CLT_LOCAL(wg * sizeof(float))));
+  return outcome(ctx, scr, rows, X->rows, C, with_pen, value);
+}
+
+/* The fused path (kernels/step.cl, or step_gpu.cl under a profile with
+   step_gpu) over the rows of rows of X with their
+   labels y (one per batch row); *value: the loss, plus the penalty when
+   with_pen. */
+clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
+                                  const clt_reg_desc *reg, const clt_tensor *X,
+                                  clt_batch_rows rows, const clt_tensor *y,
+                                  const clt_tensor *W, const clt_tensor *b,
+                                  clt_tensor *dW, clt_tensor *db, bool with_pen,
+                                  double *value) {
+  if (clt_cl_of(ctx)->profile->step_gpu)
+    return fused_gpu(ctx, desc, reg, X, rows, y, W, b, dW, db, with_pen, value);
+  size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C);
+  size_t R = block_size(ctx, N, 4 * block_rows[cb - 1]);
+  size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
+  /* scr: info, Wt (C,D), then per block the partial dW^T (C,Dp), db (up
+     to 32 classes) and loss. */
+  size_t o_wt = clt_round_up(CLT_INFO, 16);
+  size_t o_part = clt_round_up(o_wt + C * D, 16);
+  size_t o_dbp = o_part + blocks * C * Dp, o_lp = o_dbp + blocks * CLT_STEP_MAX_C;
+  cl_mem scr;
+  CLT_TRY(clt_cl_scratch(ctx, (o_lp + blocks) * sizeof(float), &scr));
+
+  step_args a = step_args_of(desc, reg, X, rows, y, W, b, scr);
+  cl_ulong n = N, d = D, dp = Dp, c = C, rb = R, nb = blocks, wt_off = o_wt,
+           part_off = o_part, dbp_off = o_dbp, lp_off = o_lp;
+
+  size_t wg = clt_cl_group_size(ctx, PREP_WG);
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_step_prep, 1, &wg, &wg, CLT_ARG(W->st->mem),
+                     CLT_ARG(a.w_off), CLT_ARG(d), CLT_ARG(c),
+                     CLT_ARG(y->st->mem), CLT_ARG(a.y_off), CLT_ARG(n),
+                     CLT_ARG(a.use_ignore), CLT_ARG(a.ignore), CLT_ARG(a.cw),
+                     CLT_ARG(a.cw_off), CLT_ARG(a.has_cw), CLT_ARG(a.im),
+                     CLT_ARG(a.idx_off), CLT_ARG(a.has_idx),
+                     CLT_ARG(a.src_rows), CLT_ARG(a.l1), CLT_ARG(a.l2),
+                     CLT_ARG(scr), CLT_ARG(wt_off),
+                     CLT_LOCAL(wg * sizeof(float)),
+                     CLT_LOCAL(wg * sizeof(cl_uint))));
+
+  size_t one = 1;
+  CLT_TRY(CLT_LAUNCH(ctx, (clt_kid)(CLT_K_step_c1 + cb - 1), 1, &blocks, &one,
+                     CLT_ARG(X->st->mem), CLT_ARG(a.x_off), CLT_ARG(a.im),
+                     CLT_ARG(a.idx_off), CLT_ARG(a.has_idx), CLT_ARG(a.bm),
+                     CLT_ARG(a.b_off), CLT_ARG(a.has_b), CLT_ARG(y->st->mem),
+                     CLT_ARG(a.y_off), CLT_ARG(a.cw), CLT_ARG(a.cw_off),
+                     CLT_ARG(a.has_cw), CLT_ARG(scr), CLT_ARG(wt_off),
+                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
+                     CLT_ARG(n), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
+                     CLT_ARG(rb), CLT_ARG(a.hinge), CLT_ARG(a.prm),
+                     CLT_ARG(a.iprm), CLT_ARG(a.k), CLT_ARG(a.use_den)));
+
+  cl_ulong dw_off = dW->offset, db_off = b ? db->offset : 0;
+  cl_mem dbm = b ? db->st->mem : scr;
+  size_t items = (D + 15) / 16 * C + 2;
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_step_finish, 1, &items, NULL, CLT_ARG(scr),
+                     CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
+                     CLT_ARG(nb), CLT_ARG(d), CLT_ARG(dp), CLT_ARG(c),
+                     CLT_ARG(W->st->mem), CLT_ARG(a.w_off), CLT_ARG(a.l1),
+                     CLT_ARG(a.l2), CLT_ARG(dW->st->mem), CLT_ARG(dw_off),
+                     CLT_ARG(dbm), CLT_ARG(db_off), CLT_ARG(a.has_b),
+                     CLT_ARG(a.div), CLT_ARG(a.use_den)));
+
+  return outcome(ctx, scr, rows, X->rows, C, with_pen, value);
 }

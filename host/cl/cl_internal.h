@@ -35,6 +35,13 @@ typedef struct clt_cl_profile {
      most CLT_STEP_MAX_C) and C*D <= fused_max_cd; its row blocks: at least
      step_blocks_per_unit per compute unit, at most step_max_rows rows. */
   size_t fused_max_c, fused_max_cd, step_blocks_per_unit, step_max_rows;
+  /* Which fused step: 0 the CPU-shaped kernels/step.cl (a block of rows
+     per work-item), 1 the GPU-shaped kernels/step_gpu.cl, whose work-groups
+     take step_row_group work-items per row (a power of two, at most the
+     kernel's limit) and whose dW pass gets row blocks of 16 to 128 rows,
+     as few as give it step_dw_items work-items. */
+  int step_gpu;
+  size_t step_row_group, step_dw_items;
   /* The linear ops run the kernels of kernels/linear.cl up to this many
      classes and CLBlast above (SIZE_MAX: the kernels always). */
   size_t linear_kernel_max_c;

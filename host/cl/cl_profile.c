@@ -28,17 +28,22 @@ static const clt_cl_profile cpu = {
     .prefetch = 1,
 };
 
-/* GPUs, until kernels shaped for them exist (the GPU issue): on an H200
-   the separate kernels beat the CPU-shaped fused step 5.8x at batch 16384
-   and 1.25x at 256 (bench/RESULTS.md, 2026-12-04), so the fused path is
-   off; CLBlast above 32 classes, and sparse kernels with one class per
-   work-item and 256 of them per unit (eight warps), neither measured
-   there yet. Other devices
-   (accelerators, unknown types) get the same values. */
+/* GPUs: the GPU-shaped fused step up to 32 classes at any D (on an H200
+   the CPU-shaped one lost 5.8x to the separate kernels at batch 16384 and
+   1.25x at 256: bench/RESULTS.md, 2026-12-04), 128 work-items per row (at
+   batch 256 and D = 784, 32 768 work-items, each reading one or two float4
+   of the row) and 2^17 work-items in dW's pass (row blocks of 16 at batch
+   256: 14 336 work-items; of 98 at 16 384: the partial sums a tenth of X);
+   CLBlast above 32 classes, and sparse kernels with one class per
+   work-item and 256 of them per unit (eight warps). None of it measured
+   on a GPU yet. Other devices (accelerators, unknown types) get the same
+   values. */
 #define CLT_NOT_CPU_VALUES                                                    \
-  .fused_max_c = 0, .fused_max_cd = 0, .step_blocks_per_unit = 2,             \
-  .step_max_rows = 1024, .linear_kernel_max_c = 32,                           \
-  .csr_classes_per_item = 1, .csr_lanes_per_unit = 256, .prefetch = 0
+  .fused_max_c = CLT_STEP_MAX_C, .fused_max_cd = SIZE_MAX,                    \
+  .step_blocks_per_unit = 2, .step_max_rows = 1024, .step_gpu = 1,            \
+  .step_row_group = 128, .step_dw_items = (size_t)1 << 17,                    \
+  .linear_kernel_max_c = 32, .csr_classes_per_item = 1,                       \
+  .csr_lanes_per_unit = 256, .prefetch = 0
 static const clt_cl_profile gpu = {.name = "gpu", CLT_NOT_CPU_VALUES};
 static const clt_cl_profile generic = {.name = "generic", CLT_NOT_CPU_VALUES};
 
