@@ -117,7 +117,7 @@ static clt_status op(job *j) {
   if (j->impl == IMPL_ROWS)
     return clt_linear_loss_grad_rows(j->ctx, &j->loss, &j->reg, j->src,
                                      j->ysrc, j->perm, j->first, j->X, j->y,
-                                     j->W, j->b, &j->value, j->dW, j->db);
+                                     j->W, j->b, NULL, &j->value, j->dW, j->db);
   double pen = 0;
   CLT_TRY(clt_linear_forward(j->ctx, j->X, j->W, j->b, j->S));
   CLT_TRY(clt_loss(j->ctx, &j->loss, j->S, j->y, &j->value, j->dS));

@@ -132,7 +132,9 @@ struct clt_backend {
   /* ---- the fused loss-and-gradient step (optional): whether it takes the
      problem (y: the batch's targets), and the step itself, which writes dW,
      db and *value = the loss (+ the penalty when with_pen), the same
-     results as the composition of the ops on the gathered rows. */
+     results as the composition of the ops on the gathered rows; with
+     defer, the loss and penalty go to its slot instead, nothing is read
+     back and defer->written is set. */
   bool (*fused_supports)(const clt_context *ctx, const clt_loss_desc *desc,
                          const clt_tensor *y, size_t n, size_t d, size_t c);
   clt_status (*fused_loss_grad)(clt_context *ctx, const clt_loss_desc *desc,
@@ -140,7 +142,7 @@ struct clt_backend {
                                 clt_batch_rows rows, const clt_tensor *y,
                                 const clt_tensor *W, const clt_tensor *b,
                                 clt_tensor *dW, clt_tensor *db, bool with_pen,
-                                double *value);
+                                clt_loss_slot *defer, double *value);
 };
 
 /* With record_timings on a host-timed backend: t0 for clt_timed (else 0),

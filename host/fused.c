@@ -139,7 +139,7 @@ clt_status clt_linear_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   clt_batch_rows all = {NULL, 0, X->rows};
   CLT_TRY(fusable(ctx, desc, y, X->rows, X->cols, W->cols)
               ? ctx->be->fused_loss_grad(ctx, desc, reg, X, all, y, W, b, dW, db,
-                                         with_pen, &value)
+                                         with_pen, NULL, &value)
               : composed(ctx, desc, reg, (batch_x){.X = X}, y, W, b, dW, db, with_pen,
                          &value));
   return report(ctx, reg, value, loss);
@@ -152,8 +152,8 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
                                      const clt_tensor *idx, size_t first,
                                      clt_tensor *Xb, clt_tensor *Tb,
                                      const clt_tensor *W, const clt_tensor *b,
-                                     double *loss, clt_tensor *dW,
-                                     clt_tensor *db) {
+                                     clt_loss_slot *defer, double *loss,
+                                     clt_tensor *dW, clt_tensor *db) {
   if (!ctx) return CLT_ERR_INVALID_ARG;
   const char *fn = "linear_loss_grad_rows";
   CLT_TRY(clt_check_tensor(ctx, X, CLT_FLOAT32, "linear_loss_grad_rows: X"));
@@ -187,8 +187,17 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
        the kernels read X's rows through idx. */
     CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
     clt_batch_rows rows = {idx, first, n};
+    if (defer) {
+      const clt_tensor *L = defer->losses;
+      CLT_TRY(clt_check_tensor(ctx, L, CLT_FLOAT32, "linear_loss_grad_rows: losses"));
+      if (L->cols != 2 || defer->index >= L->rows)
+        return clt_fail(ctx, CLT_ERR_SHAPE,
+                        "%s: losses %zux%zu has no row %zu of two columns", fn,
+                        L->rows, L->cols, defer->index);
+    }
     CLT_TRY(ctx->be->fused_loss_grad(ctx, desc, reg, X, rows, Tb, W, b, dW, db,
-                                     with_pen, &value));
+                                     with_pen, defer, &value));
+    if (defer && defer->written) return CLT_OK;
   } else {
     CLT_TRY(clt_tensor_gather_rows(Xb, X, idx, first));
     CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));

@@ -14,7 +14,9 @@
    separate ops on them); their contents afterwards are unspecified. An
    index outside [0,N) gives CLT_ERR_LABEL and leaves dW, db and *loss
    untouched. Otherwise as clt_linear_loss_grad, for the same results bit
-   for bit as that op on the gathered rows. */
+   for bit as that op on the gathered rows. With defer (NULL: none), the
+   fused kernels leave the loss and penalty in its slot and read nothing
+   back (clt_loss_slot); the composition reads as usual. */
 clt_status clt_linear_loss_grad_rows(clt_context *ctx,
                                      const clt_loss_desc *desc,
                                      const clt_reg_desc *reg,
@@ -22,8 +24,8 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
                                      const clt_tensor *idx, size_t first,
                                      clt_tensor *Xb, clt_tensor *Tb,
                                      const clt_tensor *W, const clt_tensor *b,
-                                     double *loss, clt_tensor *dW,
-                                     clt_tensor *db);
+                                     clt_loss_slot *defer, double *loss,
+                                     clt_tensor *dW, clt_tensor *db);
 
 /* The same over rows idx[first .. first+n) of a sparse X (n = Tb's rows),
    composed of the sparse products, clt_loss and clt_regularize; only the

@@ -78,6 +78,18 @@ typedef struct clt_batch_rows {
   size_t first, n;
 } clt_batch_rows;
 
+/* Where a step may leave its loss on the device instead of reading it
+   back: row index of losses (rows, 2) float32 gets the loss and the
+   penalty (0 when not asked for), and written says the step did so (then
+   its *loss is untouched); paths that cannot read the loss back as usual
+   and leave written false. The caller vouches for the batch: labels in
+   range and indices inside X (a step that finds them bad writes NaN). */
+typedef struct clt_loss_slot {
+  clt_tensor *losses;
+  size_t index;
+  bool written;
+} clt_loss_slot;
+
 /* Row r's first entry and end. */
 static inline int64_t clt_csr_begin(const clt_csr *X, size_t r) {
   return X->index->ptr[X->first + r];

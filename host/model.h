@@ -45,6 +45,7 @@ typedef struct clt_model_batch {
   const clt_tensor *targets, *idx;
   size_t first;
   clt_tensor *Xb, *yb;
+  struct clt_loss_slot *defer; /* NULL, or where the loss may stay on the device */
 } clt_model_batch;
 
 /* A kind of model. */
@@ -58,7 +59,8 @@ typedef struct clt_model_kind {
   /* S (N,c) = the scores of X (N,d). */
   clt_status (*forward)(clt_model *m, clt_features X, clt_tensor *S);
   /* *value = the loss of the batch (plus reg's penalty) and every
-     parameter's gradient into m->grad. */
+     parameter's gradient into m->grad; or, where b->defer is set and the
+     path can, the loss left in its slot (clt_loss_slot). */
   clt_status (*loss_grad)(clt_model *m, const clt_loss_desc *loss,
                           const clt_reg_desc *reg, const clt_model_batch *b,
                           double *value);

@@ -52,7 +52,7 @@ static clt_status linear_loss_grad(clt_model *m, const clt_loss_desc *loss,
                                   m->nparams > 1 ? m->grad[1] : NULL);
   return clt_linear_loss_grad_rows(m->ctx, loss, reg, b->X.dense, b->targets, b->idx,
                                    b->first, b->Xb, b->yb, m->value[0],
-                                   bias_of(m), value, m->grad[0],
+                                   bias_of(m), b->defer, value, m->grad[0],
                                    m->nparams > 1 ? m->grad[1] : NULL);
 }
 

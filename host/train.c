@@ -55,6 +55,7 @@ struct clt_trainer {
   dev_set train, test, val;       /* test and validation sets optional */
   clt_tensor *perm;               /* (N,1) this epoch's permutation */
   clt_tensor *Xb, *yb;            /* gathered minibatch (B rows; Xb: dense only) */
+  clt_tensor *losses;             /* (PROGRESS_EVERY, 2): deferred steps' losses */
   clt_tensor *class_weight;       /* (1,C) or NULL: opt.loss's */
   float *class_weight_host;       /* its values, for checkpoints */
   clt_model *model;               /* its parameters: one group of optim */
@@ -151,8 +152,8 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
-  clt_tensor *all[] = {tr->perm,   tr->Xb,     tr->yb,    tr->class_weight,
-                       tr->G,      tr->Xstage, tr->ystage, tr->ident};
+  clt_tensor *all[] = {tr->perm, tr->Xb,     tr->yb,     tr->class_weight, tr->G,
+                       tr->Xstage, tr->ystage, tr->ident, tr->losses};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -419,6 +420,7 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   tr->opt.loss.class_weight = tr->class_weight;
   tr->opt.class_weight = NULL; /* the caller's */
   STEP(clt_tensor_create(ctx, tr->n, 1, CLT_INT32, &tr->perm));
+  STEP(clt_tensor_create(ctx, PROGRESS_EVERY, 2, CLT_FLOAT32, &tr->losses));
   if (train->x) STEP(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xb));
   if (tr->touched) {
     STEP(clt_tensor_create(ctx, tr->d, tr->c, CLT_FLOAT32, &tr->G));
@@ -489,7 +491,7 @@ static clt_status shuffle(clt_trainer *tr) {
    X's rows through the permutation, the other paths gather them into Xb /
    yb first. */
 static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
-                             double *loss) {
+                             clt_loss_slot *defer, double *loss) {
   clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
   clt_tensor *xb = tr->Xb, *yb = tr->yb;
   clt_status st = CLT_OK;
@@ -498,7 +500,7 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
     if (tr->Xb) st = clt_tensor_view_rows(tr->Xb, 0, rows, &xb);
     if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
   }
-  clt_model_batch batch = {features_of(&tr->train), targets, tr->perm, first, xb, yb};
+  clt_model_batch batch = {features_of(&tr->train), targets, tr->perm, first, xb, yb, defer};
   clt_tensor *ys = NULL, *ts = NULL;
   if (st == CLT_OK && tr->stream) {
     /* The staged rows, read in order, and their targets, as many as the
@@ -677,7 +679,7 @@ static clt_status warm_up(clt_trainer *tr) {
   size_t sizes[2] = {B, last ? last : B};
   for (int k = 0; k < 2; k++) {
     double loss;
-    CLT_TRY(batch_grad(tr, 0, sizes[k], &loss));
+    CLT_TRY(batch_grad(tr, 0, sizes[k], NULL, &loss));
   }
   if (tr->touched) { /* its update with a zero gradient and step, and a scale by 1 */
     clt_tensor *dS = NULL, *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
@@ -711,6 +713,40 @@ static clt_status warm_up(clt_trainer *tr) {
   return st;
 }
 
+/* The losses of an epoch's steps so far. */
+typedef struct epoch_losses {
+  double sum, last;
+  size_t count;
+} epoch_losses;
+
+/* Step step's loss into acc (and the run's first loss); a loss that is
+   not finite is the run's divergence, reported with its step. */
+static clt_status account(clt_trainer *tr, uint64_t step, double loss, epoch_losses *acc) {
+  if (!isfinite(loss))
+    return clt_fail(tr->ctx, CLT_ERR_NONFINITE,
+                    "training diverged at step %llu (epoch %zu, learning "
+                    "rate %g): the loss is not finite; lower --lr (plain "
+                    "SGD with a learning rate too large for the curvature "
+                    "blows up), add warm-up, or clip gradients",
+                    (unsigned long long)step + 1, tr->epochs_done + 1,
+                    clt_schedule_lr(&tr->opt.schedule, step));
+  if (step == 0) tr->first_loss = loss;
+  acc->sum += loss, acc->last = loss, acc->count++;
+  return CLT_OK;
+}
+
+/* Reads the losses the n deferred steps from step first on left in
+   tr->losses (one read-back) and accounts them in order. */
+static clt_status account_deferred(clt_trainer *tr, uint64_t first, size_t n,
+                                   epoch_losses *acc) {
+  float v[2 * PROGRESS_EVERY];
+  CLT_TRY(clt_tensor_read(tr->losses, v, sizeof v));
+  for (size_t i = 0; i < n; i++)
+    CLT_TRY(account(tr, first + i, clt_float_range((double)v[2 * i] + (double)v[2 * i + 1]),
+                    acc));
+  return CLT_OK;
+}
+
 clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
                              void *user, clt_epoch_stats *stats) {
   clt_context *ctx = tr->ctx;
@@ -718,34 +754,38 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   CLT_TRY(shuffle(tr));
   if (tr->touched) CLT_TRY(settle_scale(tr));
   size_t B = tr->opt.batch, steps = (tr->n + B - 1) / B;
-  double loss_sum = 0;
-  size_t loss_count = 0;
+  epoch_losses done = {0};
+  /* Where the fused step takes the batch, its loss stays on the device
+     (tr->losses) and is read every PROGRESS_EVERY steps and at the end:
+     a step makes no blocking call, and a divergence is still reported
+     with its own step. Elsewhere each step reads its loss back. */
+  size_t pending = 0;
+  uint64_t pending_first = 0;
   for (size_t s = 0; s < steps; s++) {
     size_t first = s * B, rows = tr->n - first < B ? tr->n - first : B;
     double loss = 0;
-    /* Every step's loss feeds the epoch's mean; reading it back is the
-       only transfer of a step. */
     const uint64_t step = tr->step;
+    clt_loss_slot slot = {tr->losses, pending, false};
     clt_status st = tr->touched ? touched_step(tr, first, rows, &loss)
-                                : batch_grad(tr, first, rows, &loss);
+                                : batch_grad(tr, first, rows, &slot, &loss);
     /* On failure the W tensor still holds W (its scale moved in). */
     if ((st != CLT_OK || !isfinite(loss)) && tr->touched) (void)settle_scale(tr);
-    if (st == CLT_ERR_NONFINITE || (st == CLT_OK && !isfinite(loss)))
-      return clt_fail(ctx, CLT_ERR_NONFINITE,
-                      "training diverged at step %llu (epoch %zu, learning "
-                      "rate %g): the loss is not finite; lower --lr (plain "
-                      "SGD with a learning rate too large for the curvature "
-                      "blows up), add warm-up, or clip gradients",
-                      (unsigned long long)step + 1, tr->epochs_done + 1,
-                      clt_schedule_lr(&tr->opt.schedule, step));
+    if (st == CLT_ERR_NONFINITE) loss = NAN, st = CLT_OK;
     CLT_TRY(st);
-    if (step == 0) tr->first_loss = loss;
+    if (slot.written) {
+      if (pending++ == 0) pending_first = step;
+    } else {
+      if (pending) CLT_TRY(account_deferred(tr, pending_first, pending, &done));
+      pending = 0;
+      CLT_TRY(account(tr, step, loss, &done));
+    }
     if (!tr->touched) CLT_TRY(optimizer_step(tr));
-    loss_sum += loss;
-    loss_count++;
-    if (progress && (s % PROGRESS_EVERY == PROGRESS_EVERY - 1 || s + 1 == steps) &&
-        progress(user, s + 1, steps, loss))
-      break;
+    bool report = progress && (s % PROGRESS_EVERY == PROGRESS_EVERY - 1 || s + 1 == steps);
+    if (pending && (pending == PROGRESS_EVERY || report || s + 1 == steps)) {
+      CLT_TRY(account_deferred(tr, pending_first, pending, &done));
+      pending = 0;
+    }
+    if (report && progress(user, s + 1, steps, done.last)) break;
   }
   if (tr->touched) CLT_TRY(settle_scale(tr));
   /* Parameters that are no longer finite, or scores whose losses overflow:
@@ -772,7 +812,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     *stats = (clt_epoch_stats){
         .epoch = tr->epochs_done,
         .step = tr->step,
-        .train_loss = loss_count ? loss_sum / (double)loss_count : NAN,
+        .train_loss = done.count ? done.sum / (double)done.count : NAN,
         .test_loss = test_loss,
         .test_accuracy = acc,
         .val_loss = val_loss,

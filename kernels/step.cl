@@ -96,6 +96,13 @@ __kernel void clt_step_prep(__global const float *W, ulong w_off, ulong D,
   if (get_local_id(0) == 0) scr[CLT_STEP_I_PEN] = pen;
 }
 
+/* A deferred step's loss and penalty (host/internal.h, clt_loss_slot). */
+inline void clt_step_slot(__global float *slot, int has_slot, float loss, float pen) {
+  if (!has_slot) return;
+  slot[0] = loss;
+  slot[1] = pen;
+}
+
 /* Row i of the batch: X's row idx[i] for indexed batches, else row i. */
 inline __global const float *clt_step_row(__global const float *X,
                                           __global const int *idx,
@@ -358,16 +365,22 @@ CLT_STEP_KERNEL(8, 3)
 /* Over the blocks k < nb, in order: work-items below ceil(D/16) C take
    class c and 16 consecutive d: dW[d, c] = sum_k dWt_k[c, d] + l1 sign(W)
    + l2 W; the next one db[c] = sum_k db_k[c] (has_db); the next the loss,
-   (sum_k loss_k) / (div, or the MEAN denominator if use_den), into info. */
+   (sum_k loss_k) / (div, or the MEAN denominator if use_den), into info,
+   and with has_slot into slot[0] with the penalty (or 0 without with_pen)
+   into slot[1] (clt_step_slot). */
 __kernel void clt_step_finish(__global float *scr, ulong part_off,
                               ulong dbp_off, ulong lp_off, ulong nb, ulong D,
                               ulong Dp, ulong C, __global const float *W,
                               ulong w_off, float l1, float l2,
                               __global float *dW, ulong dw_off,
                               __global float *db, ulong db_off, int has_db,
-                              float div, int use_den) {
+                              float div, int use_den, __global float *slot,
+                              ulong slot_off, int has_slot, int with_pen) {
   ulong i = get_global_id(0), items = (D + 15) / 16 * C;
-  if (clt_loss_bad(scr)) return;
+  if (clt_loss_bad(scr)) {
+    if (i == items + 1) clt_step_slot(slot + slot_off, has_slot, NAN, 0.0f);
+    return;
+  }
   if (i < items) {
     ulong c = i % C, d0 = 16 * (i / C);
     float16 t = 0.0f;
@@ -392,5 +405,7 @@ __kernel void clt_step_finish(__global float *scr, ulong part_off,
     float t = 0.0f, comp = 0.0f;
     for (ulong k = 0; k < nb; k++) clt_kahan(&t, &comp, scr[lp_off + k]);
     scr[CLT_I_LOSS] = t / (use_den ? scr[CLT_I_DEN] : div);
+    clt_step_slot(slot + slot_off, has_slot, scr[CLT_I_LOSS],
+                  with_pen ? scr[CLT_STEP_I_PEN] : 0.0f);
   }
 }

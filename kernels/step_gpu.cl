@@ -190,12 +190,18 @@ __kernel void clt_gstep_reduce(__global float *scr, ulong part_off, ulong nb,
 
 /* One work-group: info[CLT_I_LOSS] = (sum of the n row losses) / (div, or
    the MEAN denominator if use_den); info[CLT_STEP_I_PEN] = the sum of the
-   np penalty partials (0 without); db[c] = sum of dS[:, c] (has_db). */
+   np penalty partials (0 without); both into slot too (has_slot); db[c] =
+   sum of dS[:, c] (has_db). */
 __kernel void clt_gstep_total(__global float *scr, ulong ds_off, ulong lp_off,
                               ulong n, ulong C, ulong pen_off, ulong np,
                               __global float *db, ulong db_off, int has_db,
-                              float div, int use_den, __local float *tmp) {
-  if (clt_loss_bad(scr)) return;
+                              float div, int use_den, __global float *slot,
+                              ulong slot_off, int has_slot,
+                              __local float *tmp) {
+  if (clt_loss_bad(scr)) {
+    if (get_local_id(0) == 0) clt_step_slot(slot + slot_off, has_slot, NAN, 0.0f);
+    return;
+  }
   size_t i, end;
   float s = 0.0f, comp = 0.0f;
   for (clt_my_block(n, &i, &end); i < end; i++) clt_kahan(&s, &comp, scr[lp_off + i]);
@@ -207,6 +213,7 @@ __kernel void clt_gstep_total(__global float *scr, ulong ds_off, ulong lp_off,
   if (get_local_id(0) == 0) {
     scr[CLT_I_LOSS] = s / (use_den ? scr[CLT_I_DEN] : div);
     scr[CLT_STEP_I_PEN] = p;
+    clt_step_slot(slot + slot_off, has_slot, scr[CLT_I_LOSS], p);
   }
   for (ulong c = 0; has_db && c < C; c++) {
     float t = 0.0f;

@@ -12,6 +12,7 @@
 
 #include "cl/cl_internal.h"
 #include "cltrain.h"
+#include "fused.h"
 
 static clt_context *ctx;
 
@@ -69,6 +70,15 @@ static void ops(size_t n, size_t d, size_t c) {
     if (labels) {
       clt_reg_desc reg = {.l1 = 1e-3f, .l2 = 1e-3f};
       CHECK(clt_linear_loss_grad(ctx, &ld, &reg, X, y, W, b, &v, dW, db));
+      /* The trainer's step: rows through an index, the loss left in a
+         slot on the device. */
+      clt_tensor *idx = ints(n, (int32_t)n, 3), *Xb = floats(n, d, 0, 0);
+      clt_tensor *yb = ints(n, 1, 0), *losses = floats(2, 2, 0, 0);
+      clt_loss_slot slot = {losses, 1, false};
+      CHECK(clt_linear_loss_grad_rows(ctx, &ld, &reg, X, y, idx, 0, Xb, yb, W, b, &slot, &v,
+                                      dW, db));
+      clt_tensor *tmp[] = {idx, Xb, yb, losses};
+      for (size_t i = 0; i < 4; i++) clt_tensor_destroy(tmp[i]);
     }
   }
   clt_reg_desc reg = {.l1 = 1e-3f, .l2 = 1e-2f};

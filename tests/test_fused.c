@@ -789,14 +789,37 @@ Test(fused, indexed_batches_match_the_op_on_gathered_rows, .timeout = 300) {
         float *dW1 = read_view(&in.dW), *db1 = read_view(&in.db);
         cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, &cf.reg, in.X.t,
                                                T, idx, first, Xb, Tb, in.W.t,
-                                               in.b.t, &l2, in.dW.t, in.db.t),
+                                               in.b.t, NULL, &l2, in.dW.t, in.db.t),
                      CLT_OK, "%s", clt_last_error(ctx));
         float *dW2 = read_view(&in.dW), *db2 = read_view(&in.db);
         cr_assert_eq(l1, l2, "C=%zu kind %d n=%zu: loss %.9g vs %.9g", c,
                      (int)cases[k].kind, n, l1, l2);
         cr_assert_eq(memcmp(dW1, dW2, d * c * sizeof(float)), 0, "C=%zu n=%zu dW", c, n);
         cr_assert_eq(memcmp(db1, db2, c * sizeof(float)), 0, "C=%zu n=%zu db", c, n);
-        free(dW1), free(db1), free(dW2), free(db2);
+        /* Deferred: the fused kernels leave loss and penalty in row 2 of
+           the slot tensor, whose sum is the loss read back above; the
+           other paths read the loss as usual. */
+        clt_tensor *losses = tu_tensor(ctx, 4, 2, NULL);
+        clt_loss_slot slot = {losses, 2, false};
+        double l3 = -1;
+        cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, &cf.reg, in.X.t, T, idx, first,
+                                               Xb, Tb, in.W.t, in.b.t, &slot, &l3, in.dW.t,
+                                               in.db.t),
+                     CLT_OK, "%s", clt_last_error(ctx));
+        bool fused = !clt_context_is_reference(ctx) && labels && c <= 32;
+        cr_assert_eq(slot.written, fused, "C=%zu kind %d", c, (int)cases[k].kind);
+        if (slot.written) {
+          float v[8];
+          cr_assert_eq(clt_tensor_read(losses, v, sizeof v), CLT_OK);
+          cr_assert_eq(l3, -1.0, "a deferred loss is not read back");
+          l3 = clt_float_range((double)v[4] + (double)v[5]);
+        }
+        cr_assert_eq(l3, l2, "C=%zu n=%zu: deferred loss %.9g vs %.9g", c, n, l3, l2);
+        float *dW3 = read_view(&in.dW), *db3 = read_view(&in.db);
+        cr_assert_eq(memcmp(dW3, dW2, d * c * sizeof(float)), 0, "C=%zu n=%zu dW", c, n);
+        cr_assert_eq(memcmp(db3, db2, c * sizeof(float)), 0, "C=%zu n=%zu db", c, n);
+        clt_tensor_destroy(losses);
+        free(dW1), free(db1), free(dW2), free(db2), free(dW3), free(db3);
         clt_tensor *all[] = {Xb, Tb, Xg, Tg};
         for (size_t t = 0; t < 4; t++) clt_tensor_destroy(all[t]);
       }
@@ -825,7 +848,7 @@ Test(fused, indexed_batches_refuse_bad_indices_and_shapes) {
       double loss = 42;
       clt_status st = clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, in.y.t,
                                                 idx, 10, Xb, Tb, in.W.t, in.b.t,
-                                                &loss, in.dW.t, in.db.t);
+                                                NULL, &loss, in.dW.t, in.db.t);
       cr_assert_eq(st, CLT_ERR_LABEL, "C=%zu: %s", c, clt_status_str(st));
       cr_assert(strstr(clt_last_error(ctx), "idx[") &&
                     strstr(clt_last_error(ctx), "outside"),
@@ -838,7 +861,7 @@ Test(fused, indexed_batches_refuse_bad_indices_and_shapes) {
       /* rows 21.. are fine */
       cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, in.y.t,
                                              idx, 21, Xb, Tb, in.W.t, in.b.t,
-                                             &loss, in.dW.t, in.db.t),
+                                             NULL, &loss, in.dW.t, in.db.t),
                    CLT_OK, "%s", clt_last_error(ctx));
       struct {
         size_t first;
@@ -854,7 +877,7 @@ Test(fused, indexed_batches_refuse_bad_indices_and_shapes) {
       for (size_t k = 0; k < LEN(bad); k++)
         cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, in.y.t,
                                                idx, bad[k].first, bad[k].Xb,
-                                               bad[k].Tb, in.W.t, in.b.t, &loss,
+                                               bad[k].Tb, in.W.t, in.b.t, NULL, &loss,
                                                in.dW.t, in.db.t),
                      bad[k].want, "case %zu: %s", k, clt_last_error(ctx));
       clt_tensor *all[] = {idx, Xb, Tb, Tb29, Xb12};

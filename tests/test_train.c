@@ -196,6 +196,60 @@ Test(train, divergence_is_caught_and_named) {
   free_data(&r);
 }
 
+/* Where the fused step takes the batch, its loss stays on the device and
+   is read every 16 steps: a divergence is still reported with its own
+   step, the same on every backend (the reference reads each step's loss).
+   One row holds features of 3e38: after the step that draws it, the
+   weights are so large that the scores overflow, at step 58 of this
+   seed's order (inside the fourth window of 16). */
+Test(train, deferred_losses_report_the_step_that_diverged) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  run r;
+  make_data(&r, 1000, 16, 3, 5);
+  for (size_t j = 0; j < 16; j++) r.train.x[5 * 16 + j] = 3e38f;
+  char first[512] = "";
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 1.0, 10, 1, r.train.n);
+    clt_trainer *tr = trainer(ctx, &o, &r);
+    clt_status st = clt_trainer_epoch(tr, NULL, NULL, NULL);
+    cr_assert_eq(st, CLT_ERR_NONFINITE, "%s: %s", specs[d], clt_last_error(ctx));
+    const char *err = clt_last_error(ctx);
+    cr_assert_not_null(strstr(err, "diverged at step 58 "), "%s: %s", specs[d], err);
+    if (d == 0) snprintf(first, sizeof first, "%s", err);
+    else cr_assert_str_eq(err, first, "the same report on every backend");
+    clt_trainer_destroy(tr);
+    clt_context_destroy(ctx);
+  }
+  free_data(&r);
+}
+
+/* An epoch of the fused path makes no blocking call per step: 100 steps
+   wait for the device about 100 / 16 times, plus the evaluation's. */
+Test(train, steps_do_not_wait_for_the_device) {
+  if (!tu_have_opencl()) return;
+  run r;
+  make_data(&r, 1000, 16, 3, 5);
+  clt_context *ctx = tu_context_with("cl", (clt_context_options){.record_timings = 1});
+  clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 0.01, 10, 1, r.train.n);
+  clt_trainer *tr = trainer(ctx, &o, &r);
+  cr_assert_eq(clt_context_timings_reset(ctx), CLT_OK);
+  clt_epoch_stats es = epochs(tr, 1);
+  cr_assert(isfinite(es.train_loss) && es.train_loss < es.first_loss, "%g %g", es.train_loss,
+            es.first_loss);
+  clt_timing v[256];
+  size_t n = 0;
+  cr_assert_eq(clt_context_timings(ctx, v, 256, &n), CLT_OK);
+  uint64_t waits = 0;
+  for (size_t i = 0; i < n && i < 256; i++)
+    if (v[i].kind == CLT_TIMING_WAIT) waits += v[i].count;
+  cr_assert_leq(waits, 16, "%llu waits in an epoch of 100 steps", (unsigned long long)waits);
+  clt_trainer_destroy(tr);
+  clt_context_destroy(ctx);
+  free_data(&r);
+}
+
 /* Trains count epochs and saves a checkpoint; returns the file's bytes. */
 static unsigned char *train_and_save(const char *spec, run *r,
                                      const clt_train_options *o, size_t count,

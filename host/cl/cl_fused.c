@@ -71,16 +71,18 @@ static size_t block_size(const clt_context *ctx, size_t n, size_t chunk) {
    scale, the penalty, and the optional buffers (scr standing in for an
    absent one) with the offsets. */
 typedef struct step_args {
-  cl_mem cw, bm, im;
-  cl_ulong cw_off, b_off, idx_off, src_rows, x_off, y_off, w_off;
-  cl_int has_cw, has_b, has_idx, use_ignore, ignore, hinge, use_den, iprm;
+  cl_mem cw, bm, im, slot;
+  cl_ulong cw_off, b_off, idx_off, src_rows, x_off, y_off, w_off, slot_off;
+  cl_int has_cw, has_b, has_idx, use_ignore, ignore, hinge, use_den, iprm,
+      has_slot;
   float prm, div, k, l1, l2;
 } step_args;
 
 static step_args step_args_of(const clt_loss_desc *desc, const clt_reg_desc *reg,
                               const clt_tensor *X, clt_batch_rows rows,
                               const clt_tensor *y, const clt_tensor *W,
-                              const clt_tensor *b, cl_mem scr) {
+                              const clt_tensor *b, const clt_loss_slot *defer,
+                              cl_mem scr) {
   bool ce = desc->kind == CLT_LOSS_CROSS_ENTROPY;
   bool mean = desc->reduction == CLT_REDUCTION_MEAN;
   bool regularize = clt_reg_active(reg);
@@ -90,6 +92,7 @@ static step_args step_args_of(const clt_loss_desc *desc, const clt_reg_desc *reg
       .cw = cwt ? cwt->st->mem : scr,
       .bm = b ? b->st->mem : scr,
       .im = rows.idx ? rows.idx->st->mem : scr,
+      .slot = defer ? defer->losses->st->mem : scr,
       .cw_off = cwt ? cwt->offset : 0,
       .b_off = b ? b->offset : 0,
       .idx_off = rows.idx ? rows.idx->offset + rows.first : 0,
@@ -97,6 +100,7 @@ static step_args step_args_of(const clt_loss_desc *desc, const clt_reg_desc *reg
       .x_off = X->offset,
       .y_off = y->offset,
       .w_off = W->offset,
+      .slot_off = defer ? defer->losses->offset + 2 * defer->index : 0,
       .has_cw = cwt != NULL,
       .has_b = b != NULL,
       .has_idx = rows.idx != NULL,
@@ -104,6 +108,7 @@ static step_args step_args_of(const clt_loss_desc *desc, const clt_reg_desc *reg
       .ignore = desc->ignore_index,
       .hinge = !ce,
       .use_den = ce && mean,
+      .has_slot = defer != NULL,
       .iprm = ce ? desc->ignore_index : desc->p,
       .prm = ce ? desc->label_smoothing : desc->margin,
       .div = div,
@@ -115,10 +120,15 @@ static step_args step_args_of(const clt_loss_desc *desc, const clt_reg_desc *reg
 
 /* Reads info of either step from scr (24 bytes) and reports a bad index,
    weight or label as the reference would; otherwise *value = the loss,
-   plus the penalty when with_pen. */
+   plus the penalty when with_pen. A deferred step reads nothing: its
+   kernels wrote the slot. */
 static clt_status outcome(clt_context *ctx, cl_mem scr, clt_batch_rows rows,
                           size_t src_rows, size_t C, bool with_pen,
-                          double *value) {
+                          clt_loss_slot *defer, double *value) {
+  if (defer) {
+    defer->written = true;
+    return CLT_OK;
+  }
   float info[CLT_STEP_I_BAD + 1];
   CLT_TRY(clt_cl_read(ctx, scr, CLT_I_BAD_LABEL * sizeof(float),
                       (CLT_STEP_I_BAD + 1 - CLT_I_BAD_LABEL) * sizeof(float),
@@ -147,7 +157,7 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
                             clt_batch_rows rows, const clt_tensor *y,
                             const clt_tensor *W, const clt_tensor *b,
                             clt_tensor *dW, clt_tensor *db, bool with_pen,
-                            double *value) {
+                            clt_loss_slot *defer, double *value) {
   const clt_cl_profile *prof = clt_cl_of(ctx)->profile;
   size_t N = rows.n, D = X->cols, C = W->cols, DC = D * C;
   /* dW's row blocks: 16 to 128 rows, as few as give step_dw_items
@@ -164,7 +174,7 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
   cl_mem scr;
   CLT_TRY(clt_cl_scratch(ctx, (o_pen + groups) * sizeof(float), &scr));
 
-  step_args a = step_args_of(desc, reg, X, rows, y, W, b, scr);
+  step_args a = step_args_of(desc, reg, X, rows, y, W, b, defer, scr);
   cl_ulong n = N, d = D, c = C, dc = DC, r = R, nbl = nb, elu = el,
            ds_off = o_ds, lp_off = o_lp, part_off = o_part, pen_off = o_pen;
 
@@ -219,8 +229,9 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(ds_off), CLT_ARG(lp_off), CLT_ARG(n), CLT_ARG(c),
                      CLT_ARG(pen_off), CLT_ARG(np), CLT_ARG(dbm),
                      CLT_ARG(db_off), CLT_ARG(a.has_b), CLT_ARG(a.div),
-                     CLT_ARG(a.use_den), CLT_LOCAL(wg * sizeof(float))));
-  return outcome(ctx, scr, rows, X->rows, C, with_pen, value);
+                     CLT_ARG(a.use_den), CLT_ARG(a.slot), CLT_ARG(a.slot_off),
+                     CLT_ARG(a.has_slot), CLT_LOCAL(wg * sizeof(float))));
+  return outcome(ctx, scr, rows, X->rows, C, with_pen, defer, value);
 }
 
 /* The fused path (kernels/step.cl, or step_gpu.cl under a profile with
@@ -232,9 +243,9 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                   clt_batch_rows rows, const clt_tensor *y,
                                   const clt_tensor *W, const clt_tensor *b,
                                   clt_tensor *dW, clt_tensor *db, bool with_pen,
-                                  double *value) {
+                                  clt_loss_slot *defer, double *value) {
   if (clt_cl_of(ctx)->profile->step_gpu)
-    return fused_gpu(ctx, desc, reg, X, rows, y, W, b, dW, db, with_pen, value);
+    return fused_gpu(ctx, desc, reg, X, rows, y, W, b, dW, db, with_pen, defer, value);
   size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C);
   size_t R = block_size(ctx, N, 4 * block_rows[cb - 1]);
   size_t blocks = (N + R - 1) / R, Dp = clt_round_up(D, 16);
@@ -246,7 +257,7 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
   cl_mem scr;
   CLT_TRY(clt_cl_scratch(ctx, (o_lp + blocks) * sizeof(float), &scr));
 
-  step_args a = step_args_of(desc, reg, X, rows, y, W, b, scr);
+  step_args a = step_args_of(desc, reg, X, rows, y, W, b, defer, scr);
   cl_ulong n = N, d = D, dp = Dp, c = C, rb = R, nb = blocks, wt_off = o_wt,
            part_off = o_part, dbp_off = o_dbp, lp_off = o_lp;
 
@@ -276,6 +287,7 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
 
   cl_ulong dw_off = dW->offset, db_off = b ? db->offset : 0;
   cl_mem dbm = b ? db->st->mem : scr;
+  cl_int with_pen_arg = with_pen;
   size_t items = (D + 15) / 16 * C + 2;
   CLT_TRY(CLT_LAUNCH(ctx, CLT_K_step_finish, 1, &items, NULL, CLT_ARG(scr),
                      CLT_ARG(part_off), CLT_ARG(dbp_off), CLT_ARG(lp_off),
@@ -283,7 +295,9 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(W->st->mem), CLT_ARG(a.w_off), CLT_ARG(a.l1),
                      CLT_ARG(a.l2), CLT_ARG(dW->st->mem), CLT_ARG(dw_off),
                      CLT_ARG(dbm), CLT_ARG(db_off), CLT_ARG(a.has_b),
-                     CLT_ARG(a.div), CLT_ARG(a.use_den)));
+                     CLT_ARG(a.div), CLT_ARG(a.use_den), CLT_ARG(a.slot),
+                     CLT_ARG(a.slot_off), CLT_ARG(a.has_slot),
+                     CLT_ARG(with_pen_arg)));
 
-  return outcome(ctx, scr, rows, X->rows, C, with_pen, value);
+  return outcome(ctx, scr, rows, X->rows, C, with_pen, defer, value);
 }

@@ -298,6 +298,6 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                   clt_batch_rows rows, const clt_tensor *y,
                                   const clt_tensor *W, const clt_tensor *b,
                                   clt_tensor *dW, clt_tensor *db, bool with_pen,
-                                  double *value);
+                                  clt_loss_slot *defer, double *value);
 
 #endif /* CLT_CL_INTERNAL_H */
