@@ -609,11 +609,36 @@ __kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
 CLT_ELEM_FUNCS(float, int, 1)
 CLT_ELEM_FUNCS(float8, int8, 8)
 
-/* Each work-item takes CLT_ELEM_CHUNK consecutive elements of the
-   flattened (N,C) arrays (n counts elements) and writes one partial loss:
-   no barriers (a work-group tree reduction per element made POCL 50x
-   slower). With a weight, a scalar loop that tracks the column; without,
-   eight lanes at a time. dS = k w g. CLT_ELEM_CHUNK: kernels/contract.h. */
+/* CPU profiles: each work-item takes CLT_ELEM_CHUNK consecutive elements
+   of the flattened (N,C) arrays (n counts elements) and writes one partial
+   loss: no barriers (a work-group tree reduction per element made POCL
+   50x slower). With a weight, a scalar loop that tracks the column;
+   without, eight lanes at a time. dS = k w g. CLT_ELEM_CHUNK:
+   kernels/contract.h.
+   GPU profiles (CLT_ELEM_GPU, host/cl/cl_profile.c): a work-group per
+   chunk, work-item l taking elements l, l + G, ... of it (neighbours read
+   neighbours), the group's sum in a fixed tree: the same partials, from
+   as many work-items as elements. */
+#if CLT_ELEM_GPU
+#define CLT_ELEM_KERNEL(NAME)                                                 \
+  __kernel void clt_loss_##NAME(CLT_LOSS_PARAMS(float)) {                     \
+    __local float tmp[CLT_ELEM_CHUNK];                                        \
+    size_t part = get_group_id(0), e0 = part * CLT_ELEM_CHUNK;                \
+    if (clt_loss_bad(scr)) return;                                            \
+    size_t end = min(e0 + CLT_ELEM_CHUNK, (size_t)n);                         \
+    float l = 0.0f, g;                                                        \
+    for (size_t e = e0 + get_local_id(0); e < end; e += get_local_size(0)) {  \
+      size_t j = e % c;                                                       \
+      float w = CLT_W(has_cw, cw, cw_off, j);                                 \
+      l += w * clt_elem_##NAME##1(S[s_off + e], T[t_off + e],                 \
+                                  CLT_W(has_pw, pw, pw_off, j), prm, iprm,    \
+                                  &g);                                        \
+      if (has_dS) dS[d_off + e] = k * w * g;                                  \
+    }                                                                         \
+    l = clt_group_sum(tmp, l);                                                \
+    if (get_local_id(0) == 0) scr[CLT_INFO + part] = l;                       \
+  }
+#else
 #define CLT_ELEM_KERNEL(NAME)                                                 \
   __kernel void clt_loss_##NAME(CLT_LOSS_PARAMS(float)) {                     \
     size_t part = get_global_id(0), e = part * CLT_ELEM_CHUNK;                \
@@ -643,6 +668,7 @@ CLT_ELEM_FUNCS(float8, int8, 8)
     }                                                                         \
     scr[CLT_INFO + part] = l;                                                 \
   }
+#endif
 
 CLT_ELEM_KERNEL(bce)
 CLT_ELEM_KERNEL(mse)

@@ -6,8 +6,28 @@
  * Each work-item takes CLT_ELEM_CHUNK consecutive elements, eight lanes at
  * a time, and writes one partial penalty to scr[CLT_INFO + item], which
  * clt_loss_finish (kernels/loss.cl) sums in a fixed order; no barriers (see
- * the elementwise losses).
+ * the elementwise losses). GPU profiles (CLT_ELEM_GPU): a work-group per
+ * chunk, as the elementwise losses.
  */
+#if CLT_ELEM_GPU
+__kernel void clt_regularize(__global const float *W, ulong w_off,
+                             __global float *dW, ulong d_off, int has_dW,
+                             ulong n, float l1, float l2, int want_penalty,
+                             __global float *scr) {
+  __local float tmp[CLT_ELEM_CHUNK];
+  size_t part = get_group_id(0), e0 = part * CLT_ELEM_CHUNK;
+  size_t end = min(e0 + CLT_ELEM_CHUNK, (size_t)n);
+  float pen = 0.0f;
+  for (size_t e = e0 + get_local_id(0); e < end; e += get_local_size(0)) {
+    float x = W[w_off + e];
+    pen += l1 * fabs(x) + 0.5f * l2 * x * x;
+    if (has_dW) dW[d_off + e] += l1 * CLT_NSIGN(x) + l2 * x;
+  }
+  if (!want_penalty) return;
+  pen = clt_group_sum(tmp, pen);
+  if (get_local_id(0) == 0) scr[CLT_INFO + part] = pen;
+}
+#else
 __kernel void clt_regularize(__global const float *W, ulong w_off,
                              __global float *dW, ulong d_off, int has_dW,
                              ulong n, float l1, float l2, int want_penalty,
@@ -31,3 +51,4 @@ __kernel void clt_regularize(__global const float *W, ulong w_off,
   }
   if (want_penalty) scr[CLT_INFO + part] = pen;
 }
+#endif

@@ -52,6 +52,10 @@ typedef struct clt_cl_profile {
   size_t csr_classes_per_item, csr_lanes_per_unit;
   /* Kernels prefetch the rows they stream into L2 (-DCLT_PREFETCH=1). */
   int prefetch;
+  /* The elementwise losses and clt_regularize (-DCLT_ELEM_GPU): 0, a
+     work-item per chunk of CLT_ELEM_CHUNK consecutive elements; 1, a
+     work-group per chunk, one element per work-item at a time. */
+  int elem_gpu;
 } clt_cl_profile;
 
 /* The profile named name, or NULL. */
@@ -168,6 +172,16 @@ clt_status clt_cl_launch_grid(clt_context *ctx, clt_kid id, size_t n0, size_t n1
   clt_cl_launch_grid((ctx), (id), (n0), (n1), (n2),                           \
                      sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),    \
                      (clt_karg[]){__VA_ARGS__})
+
+/* Launches kernel id over chunks chunks of CLT_ELEM_CHUNK elements as the
+   profile's elem_gpu says: a work-item per chunk, or a work-group of up to
+   CLT_ELEM_CHUNK work-items per chunk. */
+clt_status clt_cl_launch_chunks(clt_context *ctx, clt_kid id, size_t chunks, size_t nargs,
+                                const clt_karg *args);
+#define CLT_LAUNCH_CHUNKS(ctx, id, chunks, ...)                               \
+  clt_cl_launch_chunks((ctx), (id), (chunks),                                 \
+                       sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),  \
+                       (clt_karg[]){__VA_ARGS__})
 
 /* Transfers and waits: every one of the library goes through these (and
    every launch through clt_cl_launch), so that a context with

@@ -118,14 +118,16 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                 : kind == CLT_LOSS_HINGE       ? desc->p
                                                : desc->log_target != 0;
   cl_ulong count = rows ? n : numel;
-  CLT_TRY(CLT_LAUNCH(ctx, id, 1, &global, NULL,
-                     CLT_ARG(s.mem), CLT_ARG(s.off), CLT_ARG(t.mem),
-                     CLT_ARG(t.off), CLT_ARG(d.mem), CLT_ARG(d.off),
-                     CLT_ARG(has_dS), CLT_ARG(count), CLT_ARG(cc),
-                     CLT_ARG(cw.mem), CLT_ARG(cw.off), CLT_ARG(has_cw),
-                     CLT_ARG(pw.mem), CLT_ARG(pw.off), CLT_ARG(has_pw),
-                     CLT_ARG(prm), CLT_ARG(iprm), CLT_ARG(k), CLT_ARG(use_den),
-                     CLT_ARG(scr)));
+  const clt_karg args[] = {
+      CLT_ARG(s.mem),   CLT_ARG(s.off),  CLT_ARG(t.mem),  CLT_ARG(t.off),
+      CLT_ARG(d.mem),   CLT_ARG(d.off),  CLT_ARG(has_dS), CLT_ARG(count),
+      CLT_ARG(cc),      CLT_ARG(cw.mem), CLT_ARG(cw.off), CLT_ARG(has_cw),
+      CLT_ARG(pw.mem),  CLT_ARG(pw.off), CLT_ARG(has_pw), CLT_ARG(prm),
+      CLT_ARG(iprm),    CLT_ARG(k),      CLT_ARG(use_den), CLT_ARG(scr)};
+  const size_t nargs = sizeof args / sizeof args[0];
+  /* Row kernels: a work-item per row or eight; elementwise ones: chunks. */
+  CLT_TRY(rows ? clt_cl_launch(ctx, id, 1, NULL, &global, NULL, nargs, args)
+               : clt_cl_launch_chunks(ctx, id, partials, nargs, args));
 
   float info[CLT_I_LOSS + 1];
   CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, fdiv, use_den, 1, info,

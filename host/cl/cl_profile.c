@@ -34,16 +34,17 @@ static const clt_cl_profile cpu = {
    batch 256 and D = 784, 32 768 work-items, each reading one or two float4
    of the row) and 2^17 work-items in dW's pass (row blocks of 16 at batch
    256: 14 336 work-items; of 98 at 16 384: the partial sums a tenth of X);
-   CLBlast above 32 classes, and sparse kernels with one class per
-   work-item and 256 of them per unit (eight warps). None of it measured
-   on a GPU yet. Other devices (accelerators, unknown types) get the same
+   CLBlast above 32 classes, sparse kernels with one class per work-item
+   and 256 of them per unit (eight warps), and a work-group per chunk of
+   the elementwise kernels (coalesced, and as many work-items as
+   elements). None of it measured on a GPU yet. Other devices (accelerators, unknown types) get the same
    values. */
 #define CLT_NOT_CPU_VALUES                                                    \
   .fused_max_c = CLT_STEP_MAX_C, .fused_max_cd = SIZE_MAX,                    \
   .step_blocks_per_unit = 2, .step_max_rows = 1024, .step_gpu = 1,            \
   .step_row_group = 128, .step_dw_items = (size_t)1 << 17,                    \
   .linear_kernel_max_c = 32, .csr_classes_per_item = 1,                       \
-  .csr_lanes_per_unit = 256, .prefetch = 0
+  .csr_lanes_per_unit = 256, .prefetch = 0, .elem_gpu = 1
 static const clt_cl_profile gpu = {.name = "gpu", CLT_NOT_CPU_VALUES};
 static const clt_cl_profile generic = {.name = "generic", CLT_NOT_CPU_VALUES};
 
@@ -56,5 +57,6 @@ const clt_cl_profile *clt_cl_profile_named(const char *name) {
 
 /* No fast-math: softmax, log and inf masks need IEEE semantics. */
 void clt_cl_build_options(const clt_cl_profile *p, char *buf, size_t len) {
-  snprintf(buf, len, "-cl-std=CL1.2 -DCLT_PREFETCH=%d", p->prefetch);
+  snprintf(buf, len, "-cl-std=CL1.2 -DCLT_PREFETCH=%d -DCLT_ELEM_GPU=%d", p->prefetch,
+           p->elem_gpu);
 }

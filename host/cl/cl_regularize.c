@@ -15,10 +15,10 @@ clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
   cl_ulong woff = W->offset, doff = dW ? dW->offset : 0, cn = n;
   cl_int has_dW = dW != NULL, want = penalty != NULL;
   float l1 = reg->l1, l2 = reg->l2;
-  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_regularize, 1, &partials, NULL, CLT_ARG(W->st->mem),
-                     CLT_ARG(woff), CLT_ARG(dmem), CLT_ARG(doff),
-                     CLT_ARG(has_dW), CLT_ARG(cn), CLT_ARG(l1), CLT_ARG(l2),
-                     CLT_ARG(want), CLT_ARG(scr)));
+  CLT_TRY(CLT_LAUNCH_CHUNKS(ctx, CLT_K_regularize, partials, CLT_ARG(W->st->mem),
+                            CLT_ARG(woff), CLT_ARG(dmem), CLT_ARG(doff),
+                            CLT_ARG(has_dW), CLT_ARG(cn), CLT_ARG(l1), CLT_ARG(l2),
+                            CLT_ARG(want), CLT_ARG(scr)));
   if (!penalty) return CLT_OK;
   float info[CLT_INFO];
   CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, 1.0f, 0, 0, info,
