@@ -441,12 +441,57 @@ CLT_OPT_BODY clt_opt_gradstat(__global const float *CLT_RESTRICT p, ulong p_off,
   part[2 * nunits + u] = isfinite(sg) ? 0 : clt_opt_nonfinite(gu, used);
 }
 
+/* GPU profiles (CLT_ELEM_GPU): a work-group per unit, work-item l taking
+   its elements l, l + G, ... (neighbours read neighbours), squares summed
+   in clt_opt_acc and each element tested for the flag, then the group's
+   sums in a fixed tree in tmp (3 G values). */
+CLT_OPT_BODY clt_opt_gradstat_group(__global const float *CLT_RESTRICT p, ulong p_off,
+                                    __global const float *CLT_RESTRICT g, ulong g_off,
+                                    __global const uint *CLT_RESTRICT units,
+                                    ulong nunits,
+                                    __global clt_opt_acc *CLT_RESTRICT part,
+                                    const int with_param, __local clt_opt_acc *tmp) {
+  const size_t u = get_group_id(0), lid = get_local_id(0), G = get_local_size(0);
+  if (u >= nunits) return;
+  const uint used = (units[u] >> CLT_OPT_USED_SHIFT) & CLT_OPT_USED_MASK;
+  __global const float *gu = g + g_off + u * CLT_OPT_UNIT, *pu = p + p_off + u * CLT_OPT_UNIT;
+  clt_opt_acc sg = 0, sp = 0, bad = 0;
+  for (uint k = lid; k < used; k += G) {
+    float a = gu[k];
+    sg += (clt_opt_acc)a * a;
+    if (!isfinite(a)) bad = 1;
+    if (with_param) sp += (clt_opt_acc)pu[k] * pu[k];
+  }
+  tmp[lid] = sg, tmp[G + lid] = sp, tmp[2 * G + lid] = bad;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t h = G / 2; h > 0; h /= 2) {
+    if (lid < h) {
+      tmp[lid] += tmp[lid + h];
+      tmp[G + lid] += tmp[G + lid + h];
+      tmp[2 * G + lid] = fmax(tmp[2 * G + lid], tmp[2 * G + lid + h]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid != 0) return;
+  if (with_param) part[u] = tmp[G];
+  part[nunits + u] = tmp[0];
+  part[2 * nunits + u] = tmp[2 * G];
+}
+
+#if CLT_ELEM_GPU
+#define CLT_OPT_GRADSTAT(p, p_off, g, g_off, units, nunits, part, with_param)  \
+  __local clt_opt_acc tmp[3 * CLT_OPT_UNIT];                                  \
+  clt_opt_gradstat_group(p, p_off, g, g_off, units, nunits, part, with_param, tmp)
+#else
+#define CLT_OPT_GRADSTAT clt_opt_gradstat
+#endif
+
 __kernel void clt_optim_gradstat(__global const float *CLT_RESTRICT g,
                                  ulong g_off,
                                  __global const uint *CLT_RESTRICT units,
                                  ulong nunits,
                                  __global clt_opt_acc *CLT_RESTRICT part) {
-  clt_opt_gradstat(g, g_off, g, g_off, units, nunits, part, 0);
+  CLT_OPT_GRADSTAT(g, g_off, g, g_off, units, nunits, part, 0);
 }
 
 /* LARS: with the sums of p^2. */
@@ -455,7 +500,7 @@ __kernel void clt_optim_gradstat_param(
     __global const float *CLT_RESTRICT g, ulong g_off,
     __global const uint *CLT_RESTRICT units, ulong nunits,
     __global clt_opt_acc *CLT_RESTRICT part) {
-  clt_opt_gradstat(p, p_off, g, g_off, units, nunits, part, 1);
+  CLT_OPT_GRADSTAT(p, p_off, g, g_off, units, nunits, part, 1);
 }
 
 /* LAMB: u = (m / bc1) / (sqrt(v / bc2) + eps) + wd p. */

@@ -19,6 +19,8 @@
 _Static_assert(CLT_STEP_I_BAD < CLT_INFO && CLT_I_LOSS < CLT_STEP_I_PEN,
                "the info slots fit before the partials");
 _Static_assert(CLT_ELEM_CHUNK % 8 == 0, "elementwise chunks are whole float8s");
+_Static_assert(CLT_OPT_UNIT == CLT_ELEM_CHUNK,
+               "optimizer units launch as elementwise chunks (clt_cl_launch_chunks)");
 _Static_assert(CLT_OPT_UNIT <= CLT_OPT_USED_MASK &&
                    (CLT_OPT_NO_WD | CLT_OPT_NO_TRUST) < (1u << CLT_OPT_USED_SHIFT) &&
                    (CLT_OPT_USED_MASK << CLT_OPT_USED_SHIFT) < (1u << CLT_OPT_SEG_SHIFT),

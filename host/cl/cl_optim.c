@@ -207,13 +207,16 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   if (stats) {
     c->dirty = true;
     const bool lars = d->kind == CLT_OPTIM_LARS;
+    /* One unit per work-item, or per work-group on GPU profiles (units
+       and the elementwise kernels' chunks are the same size). */
     if (lars)
-      RUN_UNITS(CLT_K_optim_gradstat_param, CLT_ARG(pm), CLT_ARG(p_off),
-                CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->units),
-                CLT_ARG(nunits), CLT_ARG(c->part));
+      CLT_TRY(CLT_LAUNCH_CHUNKS(ctx, CLT_K_optim_gradstat_param, c->nunits, CLT_ARG(pm),
+                                CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off),
+                                CLT_ARG(c->units), CLT_ARG(nunits), CLT_ARG(c->part)));
     else
-      RUN_UNITS(CLT_K_optim_gradstat, CLT_ARG(gm), CLT_ARG(g_off),
-                CLT_ARG(c->units), CLT_ARG(nunits), CLT_ARG(c->part));
+      CLT_TRY(CLT_LAUNCH_CHUNKS(ctx, CLT_K_optim_gradstat, c->nunits, CLT_ARG(gm),
+                                CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),
+                                CLT_ARG(c->part)));
     CLT_TRY(launch_stats(ctx, e, sc));
     if (lars) CLT_TRY(launch_ratios(ctx, e, sc, 1));
   }
