@@ -82,10 +82,12 @@ struct clt_backend {
                        clt_tensor *pred);
   clt_status (*accuracy)(clt_context *ctx, const clt_tensor *S,
                          const clt_tensor *labels, size_t *correct);
-  /* *loss never NULL; the front end reports a non-finite value. */
+  /* *loss never NULL; the front end reports a non-finite value. With
+     defer (NULL from the public op), a backend may leave the loss in its
+     slot instead (clt_loss_slot; the reference never does). */
   clt_status (*loss)(clt_context *ctx, const clt_loss_desc *desc,
                      const clt_tensor *S, const clt_tensor *target,
-                     double *loss, clt_tensor *dS);
+                     clt_loss_slot *defer, double *loss, clt_tensor *dS);
   /* *penalty (may be NULL) = the penalty; dW (may be NULL) += its
      gradient. */
   clt_status (*regularize)(clt_context *ctx, const clt_reg_desc *reg,

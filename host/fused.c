@@ -82,12 +82,15 @@ typedef struct batch_x {
 } batch_x;
 
 /* The composition of the separate ops; *value as for fused. A non-finite
-   loss or penalty does not stop it: the caller reports it. */
+   loss or penalty does not stop it: the caller reports it. With defer
+   and no penalty to read, the loss may stay in the slot (the backend's
+   choice: defer->written). */
 static clt_status composed(clt_context *ctx, const clt_loss_desc *desc,
                            const clt_reg_desc *reg, batch_x x,
                            const clt_tensor *y, const clt_tensor *W,
                            const clt_tensor *b, clt_tensor *dW,
-                           clt_tensor *db, bool with_pen, double *value) {
+                           clt_tensor *db, bool with_pen, clt_loss_slot *defer,
+                           double *value) {
   size_t n = x.X ? x.X->rows : x.rows.n, c = W->cols;
   clt_tensor *S = NULL, *dS = NULL;
   clt_status st = clt_workspace(ctx, 0, n, c, &S);
@@ -98,7 +101,8 @@ static clt_status composed(clt_context *ctx, const clt_loss_desc *desc,
   if (st == CLT_OK)
     st = x.X ? clt_linear_forward(ctx, x.X, W, b, S)
              : clt_csr_forward_rows(ctx, x.csr, x.rows, 1.0f, W, b, S);
-  if (st == CLT_OK) st = clt_loss(ctx, desc, S, y, &data, dS);
+  if (with_pen && clt_reg_active(reg)) defer = NULL;
+  if (st == CLT_OK) st = clt_loss_deferred(ctx, desc, S, y, defer, &data, dS);
   if (st == CLT_ERR_NONFINITE) st = CLT_OK;
   if (st == CLT_OK)
     st = x.X ? clt_linear_backward(ctx, x.X, W, dS, dW, db, NULL)
@@ -141,7 +145,7 @@ clt_status clt_linear_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
               ? ctx->be->fused_loss_grad(ctx, desc, reg, X, all, y, W, b, dW, db,
                                          with_pen, NULL, &value)
               : composed(ctx, desc, reg, (batch_x){.X = X}, y, W, b, dW, db, with_pen,
-                         &value));
+                         NULL, &value));
   return report(ctx, reg, value, loss);
 }
 
@@ -180,6 +184,13 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
         return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                         "%s: %s overlaps another argument in memory", fn,
                         k ? "Tb" : "Xb");
+  if (defer) {
+    const clt_tensor *L = defer->losses;
+    CLT_TRY(clt_check_tensor(ctx, L, CLT_FLOAT32, "linear_loss_grad_rows: losses"));
+    if (L->cols != 2 || defer->index >= L->rows)
+      return clt_fail(ctx, CLT_ERR_SHAPE, "%s: losses %zux%zu has no row %zu of two columns",
+                      fn, L->rows, L->cols, defer->index);
+  }
   double value = 0;
   bool with_pen = loss != NULL;
   if (fusable(ctx, desc, Tb, n, X->cols, W->cols)) {
@@ -187,21 +198,18 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
        the kernels read X's rows through idx. */
     CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
     clt_batch_rows rows = {idx, first, n};
-    if (defer) {
-      const clt_tensor *L = defer->losses;
-      CLT_TRY(clt_check_tensor(ctx, L, CLT_FLOAT32, "linear_loss_grad_rows: losses"));
-      if (L->cols != 2 || defer->index >= L->rows)
-        return clt_fail(ctx, CLT_ERR_SHAPE,
-                        "%s: losses %zux%zu has no row %zu of two columns", fn,
-                        L->rows, L->cols, defer->index);
-    }
     CLT_TRY(ctx->be->fused_loss_grad(ctx, desc, reg, X, rows, Tb, W, b, dW, db,
                                      with_pen, defer, &value));
     if (defer && defer->written) return CLT_OK;
   } else {
-    CLT_TRY(clt_tensor_gather_rows(Xb, X, idx, first));
+    /* A caller that defers vouches for the indices (the trainer checks
+       its permutation once an epoch): no check, and no read-back. */
+    CLT_TRY(defer ? clt_gather_rows_unchecked(Xb, X, idx, first)
+                  : clt_tensor_gather_rows(Xb, X, idx, first));
     CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
-    CLT_TRY(composed(ctx, desc, reg, (batch_x){.X = Xb}, Tb, W, b, dW, db, with_pen, &value));
+    CLT_TRY(composed(ctx, desc, reg, (batch_x){.X = Xb}, Tb, W, b, dW, db, with_pen, defer,
+                     &value));
+    if (defer && defer->written) return CLT_OK;
   }
   return report(ctx, reg, value, loss);
 }
@@ -230,6 +238,7 @@ clt_status clt_csr_loss_grad_rows(clt_context *ctx, const clt_loss_desc *desc,
   double value = 0;
   CLT_TRY(clt_gather_rows_unchecked(Tb, T, idx, first));
   batch_x x = {.csr = X, .rows = {idx, first, n}};
-  CLT_TRY(composed(ctx, desc, reg, x, Tb, W, b, dW, db, loss != NULL, &value));
+  CLT_TRY(composed(ctx, desc, reg, x, Tb, W, b, dW, db, loss != NULL, NULL,
+                   &value));
   return report(ctx, reg, value, loss);
 }

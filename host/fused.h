@@ -15,8 +15,11 @@
    index outside [0,N) gives CLT_ERR_LABEL and leaves dW, db and *loss
    untouched. Otherwise as clt_linear_loss_grad, for the same results bit
    for bit as that op on the gathered rows. With defer (NULL: none), the
-   fused kernels leave the loss and penalty in its slot and read nothing
-   back (clt_loss_slot); the composition reads as usual. */
+   caller vouches for the indices and labels, and the loss and penalty
+   stay in its slot, nothing read back (clt_loss_slot), where the backend
+   can: the fused kernels always; the composition when no penalty is
+   asked for (OpenCL: the indices unchecked, the loss from the finish
+   kernel). */
 clt_status clt_linear_loss_grad_rows(clt_context *ctx,
                                      const clt_loss_desc *desc,
                                      const clt_reg_desc *reg,

@@ -20,10 +20,11 @@ clt_status clt_loss_check_desc(const clt_context *ctx, const clt_loss_desc *d);
 /* Both backends get arguments that host/loss.c has validated, except the
    label values and weight values (data, checked by each backend). They
    store the loss in *loss (never NULL) and leave the non-finite check and
-   its message to the front end. */
+   its message to the front end. The reference reads every loss: it
+   ignores defer. */
 clt_status clt_ref_loss(clt_context *ctx, const clt_loss_desc *desc,
                         const clt_tensor *S, const clt_tensor *target,
-                        double *loss, clt_tensor *dS);
+                        clt_loss_slot *defer, double *loss, clt_tensor *dS);
 
 /* The reference loss on host arrays, the specification of every kernel. */
 typedef struct clt_ref_loss_in {
@@ -33,6 +34,12 @@ typedef struct clt_ref_loss_in {
   const float *target;     /* (N,C) when the target is values, else NULL */
   const float *class_weight, *pos_weight; /* (C) or NULL */
 } clt_ref_loss_in;
+
+/* clt_loss, with defer (NULL: none) passed to the backend: where it left
+   the loss in the slot, *loss is untouched and nothing was read back. */
+clt_status clt_loss_deferred(clt_context *ctx, const clt_loss_desc *desc,
+                             const clt_tensor *S, const clt_tensor *target,
+                             clt_loss_slot *defer, double *loss, clt_tensor *dS);
 
 /* The failures both backends report, with one wording. */
 clt_status clt_loss_bad_label(const clt_context *ctx, size_t row,

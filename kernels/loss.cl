@@ -181,16 +181,29 @@ __kernel void clt_loss_check(__global const int *y, ulong y_off, ulong n,
   }
 }
 
+/* A deferred step's loss and penalty (host/internal.h, clt_loss_slot). */
+inline void clt_slot_put(__global float *slot, int has_slot, float loss, float pen) {
+  if (!has_slot) return;
+  slot[0] = loss;
+  slot[1] = pen;
+}
+
 /* scr[CLT_I_LOSS] = (sum of the m partials) / div, div = the MEAN
    denominator when use_den. Skipped when checked and step 1 flagged bad
    input (clt_regularize, which has no step 1, passes checked = 0). Each
-   work-item sums its block in eight compensated lanes. */
+   work-item sums its block in eight compensated lanes. With has_slot,
+   slot[0] = the loss (NaN for bad input) and slot[1] = 0 (a deferred
+   step's, host/internal.h). */
 __kernel void clt_loss_finish(__global float *scr, ulong m, float div,
-                              int use_den, int checked, __local float *tmp) {
-  if (checked && clt_loss_bad(scr)) return;
+                              int use_den, int checked, __global float *slot,
+                              ulong slot_off, int has_slot,
+                              __local float *tmp) {
+  /* No early return: POCL 3.1 hung in a work-group that returned from a
+     branch holding a work-item test before the group's barriers. */
+  bool bad = checked && clt_loss_bad(scr);
   __global const float *part = scr + CLT_INFO;
   size_t k, end;
-  clt_my_block(m, &k, &end);
+  clt_my_block(bad ? 0 : m, &k, &end);
   float8 s8 = 0.0f, c8 = 0.0f;
   for (; k + 8 <= end; k += 8) {
     float8 y = vload8(0, part + k) - c8, t = s8 + y;
@@ -200,8 +213,10 @@ __kernel void clt_loss_finish(__global float *scr, ulong m, float div,
   float s = clt_hsum8(s8) - clt_hsum8(c8), comp = 0.0f;
   for (; k < end; k++) clt_kahan(&s, &comp, part[k]);
   s = clt_group_sum(tmp, s);
-  if (get_local_id(0) == 0)
-    scr[CLT_I_LOSS] = s / (use_den ? scr[CLT_I_DEN] : div);
+  if (get_local_id(0) == 0) {
+    if (!bad) scr[CLT_I_LOSS] = s / (use_den ? scr[CLT_I_DEN] : div);
+    clt_slot_put(slot + slot_off, has_slot, bad ? NAN : scr[CLT_I_LOSS], 0.0f);
+  }
 }
 
 /* ------------------------------------------------ row losses: softmax, SVM */

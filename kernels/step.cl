@@ -96,13 +96,6 @@ __kernel void clt_step_prep(__global const float *W, ulong w_off, ulong D,
   if (get_local_id(0) == 0) scr[CLT_STEP_I_PEN] = pen;
 }
 
-/* A deferred step's loss and penalty (host/internal.h, clt_loss_slot). */
-inline void clt_step_slot(__global float *slot, int has_slot, float loss, float pen) {
-  if (!has_slot) return;
-  slot[0] = loss;
-  slot[1] = pen;
-}
-
 /* Row i of the batch: X's row idx[i] for indexed batches, else row i. */
 inline __global const float *clt_step_row(__global const float *X,
                                           __global const int *idx,
@@ -367,7 +360,7 @@ CLT_STEP_KERNEL(8, 3)
    + l2 W; the next one db[c] = sum_k db_k[c] (has_db); the next the loss,
    (sum_k loss_k) / (div, or the MEAN denominator if use_den), into info,
    and with has_slot into slot[0] with the penalty (or 0 without with_pen)
-   into slot[1] (clt_step_slot). */
+   into slot[1] (clt_slot_put). */
 __kernel void clt_step_finish(__global float *scr, ulong part_off,
                               ulong dbp_off, ulong lp_off, ulong nb, ulong D,
                               ulong Dp, ulong C, __global const float *W,
@@ -378,7 +371,7 @@ __kernel void clt_step_finish(__global float *scr, ulong part_off,
                               ulong slot_off, int has_slot, int with_pen) {
   ulong i = get_global_id(0), items = (D + 15) / 16 * C;
   if (clt_loss_bad(scr)) {
-    if (i == items + 1) clt_step_slot(slot + slot_off, has_slot, NAN, 0.0f);
+    if (i == items + 1) clt_slot_put(slot + slot_off, has_slot, NAN, 0.0f);
     return;
   }
   if (i < items) {
@@ -405,7 +398,7 @@ __kernel void clt_step_finish(__global float *scr, ulong part_off,
     float t = 0.0f, comp = 0.0f;
     for (ulong k = 0; k < nb; k++) clt_kahan(&t, &comp, scr[lp_off + k]);
     scr[CLT_I_LOSS] = t / (use_den ? scr[CLT_I_DEN] : div);
-    clt_step_slot(slot + slot_off, has_slot, scr[CLT_I_LOSS],
+    clt_slot_put(slot + slot_off, has_slot, scr[CLT_I_LOSS],
                   with_pen ? scr[CLT_STEP_I_PEN] : 0.0f);
   }
 }

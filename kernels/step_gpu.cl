@@ -198,24 +198,25 @@ __kernel void clt_gstep_total(__global float *scr, ulong ds_off, ulong lp_off,
                               float div, int use_den, __global float *slot,
                               ulong slot_off, int has_slot,
                               __local float *tmp) {
-  if (clt_loss_bad(scr)) {
-    if (get_local_id(0) == 0) clt_step_slot(slot + slot_off, has_slot, NAN, 0.0f);
-    return;
-  }
+  /* No early return (clt_loss_finish says why): bad input sums nothing
+     and writes only the slot's NaN. */
+  bool bad = clt_loss_bad(scr);
   size_t i, end;
   float s = 0.0f, comp = 0.0f;
-  for (clt_my_block(n, &i, &end); i < end; i++) clt_kahan(&s, &comp, scr[lp_off + i]);
+  for (clt_my_block(bad ? 0 : n, &i, &end); i < end; i++) clt_kahan(&s, &comp, scr[lp_off + i]);
   s = clt_group_sum(tmp, s);
   float p = 0.0f;
   comp = 0.0f;
-  for (clt_my_block(np, &i, &end); i < end; i++) clt_kahan(&p, &comp, scr[pen_off + i]);
+  for (clt_my_block(bad ? 0 : np, &i, &end); i < end; i++) clt_kahan(&p, &comp, scr[pen_off + i]);
   p = clt_group_sum(tmp, p);
   if (get_local_id(0) == 0) {
-    scr[CLT_I_LOSS] = s / (use_den ? scr[CLT_I_DEN] : div);
-    scr[CLT_STEP_I_PEN] = p;
-    clt_step_slot(slot + slot_off, has_slot, scr[CLT_I_LOSS], p);
+    if (!bad) {
+      scr[CLT_I_LOSS] = s / (use_den ? scr[CLT_I_DEN] : div);
+      scr[CLT_STEP_I_PEN] = p;
+    }
+    clt_slot_put(slot + slot_off, has_slot, bad ? NAN : scr[CLT_I_LOSS], p);
   }
-  for (ulong c = 0; has_db && c < C; c++) {
+  for (ulong c = 0; !bad && has_db && c < C; c++) {
     float t = 0.0f;
     for (clt_my_block(n, &i, &end); i < end; i++) t += scr[ds_off + i * C + c];
     t = clt_group_sum(tmp, t);

@@ -818,6 +818,26 @@ Test(fused, indexed_batches_match_the_op_on_gathered_rows, .timeout = 300) {
         float *dW3 = read_view(&in.dW), *db3 = read_view(&in.db);
         cr_assert_eq(memcmp(dW3, dW2, d * c * sizeof(float)), 0, "C=%zu n=%zu dW", c, n);
         cr_assert_eq(memcmp(db3, db2, c * sizeof(float)), 0, "C=%zu n=%zu db", c, n);
+        /* Without a penalty to read, the composition defers too (on
+           OpenCL: the loss from its finish kernel). */
+        double l4 = 0, l5 = -1;
+        cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, T, idx, first, Xb,
+                                               Tb, in.W.t, in.b.t, NULL, &l4, in.dW.t, in.db.t),
+                     CLT_OK, "%s", clt_last_error(ctx));
+        slot = (clt_loss_slot){losses, 3, false};
+        cr_assert_eq(clt_linear_loss_grad_rows(ctx, &in.desc, NULL, in.X.t, T, idx, first, Xb,
+                                               Tb, in.W.t, in.b.t, &slot, &l5, in.dW.t, in.db.t),
+                     CLT_OK, "%s", clt_last_error(ctx));
+        cr_assert_eq(slot.written, !clt_context_is_reference(ctx), "C=%zu kind %d", c,
+                     (int)cases[k].kind);
+        if (slot.written) {
+          float v[8];
+          cr_assert_eq(clt_tensor_read(losses, v, sizeof v), CLT_OK);
+          cr_assert_eq(l5, -1.0, "a deferred loss is not read back");
+          cr_assert_eq(v[7], 0.0f, "no penalty");
+          l5 = clt_float_range((double)v[6]);
+        }
+        cr_assert_eq(l5, l4, "C=%zu n=%zu: deferred loss %.9g vs %.9g", c, n, l5, l4);
         clt_tensor_destroy(losses);
         free(dW1), free(db1), free(dW2), free(db2), free(dW3), free(db3);
         clt_tensor *all[] = {Xb, Tb, Xg, Tg};

@@ -255,7 +255,7 @@ void clt_blas_release(clt_context *ctx);
 
 clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                        const clt_tensor *S, const clt_tensor *target,
-                       double *loss, clt_tensor *dS);
+                       clt_loss_slot *defer, double *loss, clt_tensor *dS);
 
 /* OpenCL helpers shared by host/cl/cl_loss.c and cl_regularize.c. The
    scratch buffer holds CLT_INFO floats of info (kernels/contract.h; the
@@ -264,10 +264,12 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
 size_t clt_cl_group_size(const clt_context *ctx, size_t cap);
 /* Sums the partials of scr into info[CLT_I_LOSS] (divided by the MEAN denominator
    info[0] when use_den, else by div; skipped if checked and the check
-   pass flagged bad input) and reads the first bytes of scr into out. */
+   pass flagged bad input) and reads the first bytes of scr into out; with
+   defer, writes the loss (NaN for bad input) and a zero penalty into its
+   slot instead and reads nothing. */
 clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
-                              float div, int use_den, int checked, float *out,
-                              size_t bytes);
+                              float div, int use_den, int checked,
+                              clt_loss_slot *defer, float *out, size_t bytes);
 
 clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
                              const clt_tensor *W, double *penalty,

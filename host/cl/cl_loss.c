@@ -14,14 +14,21 @@ size_t clt_cl_group_size(const clt_context *ctx, size_t cap) {
 }
 
 clt_status clt_cl_loss_finish(clt_context *ctx, cl_mem scr, size_t partials,
-                              float div, int use_den, int checked, float *out,
-                              size_t bytes) {
+                              float div, int use_den, int checked,
+                              clt_loss_slot *defer, float *out, size_t bytes) {
   size_t wg = clt_cl_group_size(ctx, 256);
   cl_ulong m = partials;
-  cl_int den = use_den, chk = checked;
+  cl_int den = use_den, chk = checked, has_slot = defer != NULL;
+  cl_mem slot = defer ? defer->losses->st->mem : scr;
+  cl_ulong slot_off = defer ? defer->losses->offset + 2 * defer->index : 0;
   CLT_TRY(CLT_LAUNCH(ctx, CLT_K_loss_finish, 1, &wg, &wg, CLT_ARG(scr),
                      CLT_ARG(m), CLT_ARG(div), CLT_ARG(den), CLT_ARG(chk),
+                     CLT_ARG(slot), CLT_ARG(slot_off), CLT_ARG(has_slot),
                      CLT_LOCAL(wg * sizeof(float))));
+  if (defer) {
+    defer->written = true;
+    return CLT_OK;
+  }
   return clt_cl_read(ctx, scr, 0, bytes, out, NULL);
 }
 
@@ -50,7 +57,7 @@ static clt_status read_elem(clt_context *ctx, const clt_tensor *t, size_t k,
 
 clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                        const clt_tensor *S, const clt_tensor *target,
-                       double *loss, clt_tensor *dS) {
+                       clt_loss_slot *defer, double *loss, clt_tensor *dS) {
   size_t n = S->rows, c = S->cols, numel = n * c;
   if (n >= CLT_NONE)
     return clt_fail(ctx, CLT_ERR_SHAPE,
@@ -130,8 +137,9 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
                : clt_cl_launch_chunks(ctx, id, partials, nargs, args));
 
   float info[CLT_I_LOSS + 1];
-  CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, fdiv, use_den, 1, info,
+  CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, fdiv, use_den, 1, defer, info,
                              sizeof info));
+  if (defer) return CLT_OK;
   /* Reported in the reference's order: weights, then labels. */
   static const struct {
     int slot;

@@ -21,7 +21,7 @@ clt_status clt_cl_regularize(clt_context *ctx, const clt_reg_desc *reg,
                             CLT_ARG(want), CLT_ARG(scr)));
   if (!penalty) return CLT_OK;
   float info[CLT_INFO];
-  CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, 1.0f, 0, 0, info,
+  CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, 1.0f, 0, 0, NULL, info,
                              sizeof info));
   *penalty = info[CLT_I_LOSS];
   return CLT_OK;

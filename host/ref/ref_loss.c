@@ -202,7 +202,8 @@ clt_status clt_ref_loss_check(const clt_context *ctx,
 
 clt_status clt_ref_loss(clt_context *ctx, const clt_loss_desc *desc,
                         const clt_tensor *S, const clt_tensor *target,
-                        double *loss, clt_tensor *dS) {
+                        clt_loss_slot *defer, double *loss, clt_tensor *dS) {
+  (void)defer;
   size_t n = S->rows, c = S->cols, numel = n * c;
   bool labels = target->dtype == CLT_INT32;
   clt_ref_loss_in in = {
