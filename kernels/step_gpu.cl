@@ -25,10 +25,11 @@
  *      one partial.
  *   5. clt_gstep_total, one work-group: the loss (the row losses over the
  *      MEAN divisor), the penalty, db = the column sums of dS.
- * Every kernel leaves at once when step 1 flagged bad input, so dW and db
+ * Every kernel skips its work when step 1 flagged bad input, so dW and db
  * stay untouched; every sum runs in an order fixed by the shapes and the
  * launch geometry, so the same shapes give the same bits. The host reads
- * info once, as for the CPU step.
+ * info once, as for the CPU step, or nothing when the loss goes to a
+ * deferred step's slot.
  */
 
 /* The per-class loops run to CLT_STEP_MAX_C, unrolled, with a test against
@@ -87,8 +88,7 @@ __kernel void clt_gstep_rows(
       acc[j] = fma(xv.w, w0[3 * C + j], a);
     }
   }
-  if (lid < D - 4 * D4) {
-    ulong d = 4 * D4 + lid;
+  for (ulong d = 4 * D4 + lid; d < D; d += wg) { /* the ragged end */
     float xd = x[d];
     CLT_GSTEP_CLASSES(j) if (j < C) acc[j] = fma(xd, w[d * C + j], acc[j]);
   }

@@ -1,10 +1,10 @@
-#include <stdlib.h>
 /* The fused training step on OpenCL devices: on CPUs kernels/step.cl,
    three launches that read X once from memory and store neither S nor dS;
    on GPUs kernels/step_gpu.cl, five launches shaped for thousands of
    work-items (the device profile's step_gpu). Either ends in one 24-byte
-   read-back; host/fused.c sends the problems they support here and
-   everything else to the composition of the separate ops. */
+   read-back, or none when the loss is deferred to a slot; host/fused.c
+   sends the problems they support here and everything else to the
+   composition of the separate ops. */
 #include <math.h>
 #include <string.h>
 
@@ -150,6 +150,15 @@ static clt_status outcome(clt_context *ctx, cl_mem scr, clt_batch_rows rows,
   return CLT_OK;
 }
 
+/* The largest power of two <= cap that kernel id runs in on this device
+   (clt_cl_group_size within CL_KERNEL_WORK_GROUP_SIZE). */
+static clt_status group_for(clt_context *ctx, clt_kid id, size_t cap, size_t *out) {
+  size_t kmax = 1;
+  CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));
+  *out = clt_cl_group_size(ctx, cap < kmax ? cap : kmax);
+  return CLT_OK;
+}
+
 /* The GPU-shaped step (kernels/step_gpu.cl); arguments as
    clt_cl_fused_loss_grad's. */
 static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
@@ -166,7 +175,13 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
   R = R < 16 ? 16 : R > 128 ? 128 : R;
   if (R > N) R = N;
   size_t nb = (N + R - 1) / R;
-  size_t wg_red = clt_cl_group_size(ctx, 256), el = wg_red < 32 ? wg_red : 32;
+  size_t wg_red, wg, wt, wr, wd;
+  CLT_TRY(group_for(ctx, CLT_K_gstep_reduce, 256, &wg_red));
+  CLT_TRY(group_for(ctx, CLT_K_gstep_check, 256, &wg));
+  CLT_TRY(group_for(ctx, CLT_K_gstep_total, 256, &wt));
+  CLT_TRY(group_for(ctx, CLT_K_gstep_rows, prof->step_row_group, &wr));
+  CLT_TRY(group_for(ctx, CLT_K_gstep_dw, 128, &wd));
+  size_t el = wg_red < 32 ? wg_red : 32;
   size_t groups = (DC + el - 1) / el;
   /* scr: info, dS (N,C), the row losses, the dW blocks, the penalties. */
   size_t o_ds = clt_round_up(CLT_INFO, 16), o_lp = clt_round_up(o_ds + N * C, 16);
@@ -178,7 +193,6 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
   cl_ulong n = N, d = D, c = C, dc = DC, r = R, nbl = nb, elu = el,
            ds_off = o_ds, lp_off = o_lp, part_off = o_part, pen_off = o_pen;
 
-  size_t wg = clt_cl_group_size(ctx, 256);
   CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_check, 1, &wg, &wg, CLT_ARG(y->st->mem),
                      CLT_ARG(a.y_off), CLT_ARG(n), CLT_ARG(a.use_ignore),
                      CLT_ARG(a.ignore), CLT_ARG(c), CLT_ARG(a.cw),
@@ -188,10 +202,6 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_LOCAL(wg * sizeof(float)),
                      CLT_LOCAL(wg * sizeof(cl_uint))));
 
-  size_t kmax = 1;
-  CLT_TRY(clt_cl_kernel_max_wg(ctx, CLT_K_gstep_rows, &kmax));
-  size_t wr = clt_cl_group_size(ctx, prof->step_row_group < kmax ? prof->step_row_group : kmax);
-  if (wr < 4) wr = 4; /* the ragged end of a row takes up to 3 */
   size_t grid_rows = N * wr;
   CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_rows, 1, &grid_rows, &wr,
                      CLT_ARG(X->st->mem), CLT_ARG(a.x_off), CLT_ARG(a.im),
@@ -204,7 +214,6 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
                      CLT_ARG(a.prm), CLT_ARG(a.iprm), CLT_ARG(a.k),
                      CLT_ARG(a.use_den), CLT_LOCAL(C * wr * sizeof(float))));
 
-  size_t wd = clt_cl_group_size(ctx, 128);
   size_t grid_dw[2] = {clt_round_up(D, wd), nb}, local_dw[2] = {wd, 1};
   CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_dw, 2, grid_dw, local_dw,
                      CLT_ARG(X->st->mem), CLT_ARG(a.x_off), CLT_ARG(a.im),
@@ -225,12 +234,12 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
 
   cl_ulong np = pen ? groups : 0, db_off = b ? db->offset : 0;
   cl_mem dbm = b ? db->st->mem : scr;
-  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_total, 1, &wg, &wg, CLT_ARG(scr),
+  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_gstep_total, 1, &wt, &wt, CLT_ARG(scr),
                      CLT_ARG(ds_off), CLT_ARG(lp_off), CLT_ARG(n), CLT_ARG(c),
                      CLT_ARG(pen_off), CLT_ARG(np), CLT_ARG(dbm),
                      CLT_ARG(db_off), CLT_ARG(a.has_b), CLT_ARG(a.div),
                      CLT_ARG(a.use_den), CLT_ARG(a.slot), CLT_ARG(a.slot_off),
-                     CLT_ARG(a.has_slot), CLT_LOCAL(wg * sizeof(float))));
+                     CLT_ARG(a.has_slot), CLT_LOCAL(wt * sizeof(float))));
   return outcome(ctx, scr, rows, X->rows, C, with_pen, defer, value);
 }
 

@@ -33,14 +33,15 @@ static const clt_cl_profile cpu = {
    1.25x at 256: bench/RESULTS.md, 2026-12-04), 128 work-items per row (at
    batch 256 and D = 784, 32 768 work-items, each reading one or two float4
    of the row) and 2^17 work-items in dW's pass (row blocks of 16 at batch
-   256: 14 336 work-items; of 98 at 16 384: the partial sums a tenth of X);
+   256: 14 336 work-items; of 98 at 16 384: the partial sums C/98 of X),
+   up to C*D = 2^20 (the partial sums of a step stay a few MB);
    CLBlast above 32 classes, sparse kernels with one class per work-item
    and 256 of them per unit (eight warps), and a work-group per chunk of
    the elementwise kernels (coalesced, and as many work-items as
    elements). None of it measured on a GPU yet. Other devices (accelerators, unknown types) get the same
    values. */
 #define CLT_NOT_CPU_VALUES                                                    \
-  .fused_max_c = CLT_STEP_MAX_C, .fused_max_cd = SIZE_MAX,                    \
+  .fused_max_c = CLT_STEP_MAX_C, .fused_max_cd = (size_t)1 << 20,            \
   .step_blocks_per_unit = 2, .step_max_rows = 1024, .step_gpu = 1,            \
   .step_row_group = 128, .step_dw_items = (size_t)1 << 17,                    \
   .linear_kernel_max_c = 32, .csr_classes_per_item = 1,                       \
