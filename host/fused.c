@@ -185,6 +185,7 @@ clt_status clt_linear_loss_grad_rows(clt_context *ctx,
                         "%s: %s overlaps another argument in memory", fn,
                         k ? "Tb" : "Xb");
   if (defer) {
+    defer->written = false;
     const clt_tensor *L = defer->losses;
     CLT_TRY(clt_check_tensor(ctx, L, CLT_FLOAT32, "linear_loss_grad_rows: losses"));
     if (L->cols != 2 || defer->index >= L->rows)

@@ -1,5 +1,5 @@
 /* Losses on the OpenCL backend: kernels/loss.cl (check, loss, finish) and
-   one 24-byte read-back. */
+   one 24-byte read-back, or none when the loss is deferred to a slot. */
 #include <string.h>
 
 #include "cl_internal.h"

@@ -833,7 +833,11 @@ CLT_API void clt_trainer_destroy(clt_trainer *tr);
 CLT_API clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val);
 /* One epoch: the steps, then the test and validation sets' evaluation. A
    non-finite loss stops it with CLT_ERR_NONFINITE, the detail naming the
-   step and the learning rate. progress may be NULL. */
+   step and the learning rate. On OpenCL devices the steps' losses stay on
+   the device and are read sixteen steps at a time (and at the epoch's
+   end), so the steps after the one that diverged, up to that read, have
+   run too: the parameters then hold their updates (not finite).
+   progress (called every sixteen steps and at the end) may be NULL. */
 CLT_API clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress, void *user,
                                      clt_epoch_stats *stats);
 CLT_API size_t clt_trainer_epochs_done(const clt_trainer *tr);
