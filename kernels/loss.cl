@@ -632,7 +632,8 @@ CLT_ELEM_FUNCS(float8, int8, 8)
    kernels/contract.h.
    GPU profiles (CLT_ELEM_GPU, host/cl/cl_profile.c): a work-group per
    chunk, work-item l taking elements l, l + G, ... of it (neighbours read
-   neighbours), the group's sum in a fixed tree: the same partials, from
+   neighbours), the group's sum in a fixed tree: partials of the same
+   chunks (not the same bits as the CPU bodies'), from
    as many work-items as elements. */
 #if CLT_ELEM_GPU
 #define CLT_ELEM_KERNEL(NAME)                                                 \

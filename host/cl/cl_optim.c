@@ -209,14 +209,18 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     const bool lars = d->kind == CLT_OPTIM_LARS;
     /* One unit per work-item, or per work-group on GPU profiles (units
        and the elementwise kernels' chunks are the same size). */
-    if (lars)
-      CLT_TRY(CLT_LAUNCH_CHUNKS(ctx, CLT_K_optim_gradstat_param, c->nunits, CLT_ARG(pm),
-                                CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off),
-                                CLT_ARG(c->units), CLT_ARG(nunits), CLT_ARG(c->part)));
-    else
-      CLT_TRY(CLT_LAUNCH_CHUNKS(ctx, CLT_K_optim_gradstat, c->nunits, CLT_ARG(gm),
-                                CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),
-                                CLT_ARG(c->part)));
+    const clt_karg param[] = {CLT_ARG(pm), CLT_ARG(p_off)};
+    const clt_karg rest[] = {CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),
+                             CLT_ARG(c->part)};
+    clt_karg args[7];
+    size_t na = 0;
+    for (size_t i = 0; lars && i < 2; i++) args[na++] = param[i];
+    for (size_t i = 0; i < 5; i++) args[na++] = rest[i];
+    clt_kid id = lars ? CLT_K_optim_gradstat_param : CLT_K_optim_gradstat;
+    size_t local = c->wg < UNIT_WG ? c->wg : UNIT_WG;
+    CLT_TRY(clt_cl_of(ctx)->profile->elem_gpu
+                ? clt_cl_launch_chunks(ctx, id, c->nunits, na, args)
+                : clt_cl_launch(ctx, id, 1, NULL, &c->nunits, &local, na, args));
     CLT_TRY(launch_stats(ctx, e, sc));
     if (lars) CLT_TRY(launch_ratios(ctx, e, sc, 1));
   }
