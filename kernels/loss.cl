@@ -49,32 +49,25 @@ inline float clt_hsum8(float8 v) {
   return b.lo + b.hi;
 }
 
-/* Tree reduction of wg (a power of two) floats in tmp; all items call it. */
-inline float clt_group_sum(__local float *tmp, float x) {
-  size_t lid = get_local_id(0), wg = get_local_size(0);
-  tmp[lid] = x;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (size_t h = wg / 2; h > 0; h /= 2) {
-    if (lid < h) tmp[lid] += tmp[lid + h];
-    barrier(CLK_LOCAL_MEM_FENCE);
+/* Tree reductions of wg (a power of two) values in tmp, combined by
+   COMBINE in a fixed order; all items call them and get the result. */
+#define CLT_GROUP_REDUCE(NAME, T, COMBINE)                                    \
+  inline T NAME(__local T *tmp, T x) {                                        \
+    size_t lid = get_local_id(0), wg = get_local_size(0);                     \
+    tmp[lid] = x;                                                             \
+    barrier(CLK_LOCAL_MEM_FENCE);                                             \
+    for (size_t h = wg / 2; h > 0; h /= 2) {                                  \
+      if (lid < h) tmp[lid] = COMBINE(tmp[lid], tmp[lid + h]);                \
+      barrier(CLK_LOCAL_MEM_FENCE);                                           \
+    }                                                                         \
+    T r = tmp[0];                                                             \
+    barrier(CLK_LOCAL_MEM_FENCE);                                             \
+    return r;                                                                 \
   }
-  float r = tmp[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return r;
-}
-
-inline uint clt_group_min(__local uint *tmp, uint x) {
-  size_t lid = get_local_id(0), wg = get_local_size(0);
-  tmp[lid] = x;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (size_t h = wg / 2; h > 0; h /= 2) {
-    if (lid < h) tmp[lid] = min(tmp[lid], tmp[lid + h]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  uint r = tmp[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return r;
-}
+#define CLT_ADD(a, b) ((a) + (b))
+CLT_GROUP_REDUCE(clt_group_sum, float, CLT_ADD)
+CLT_GROUP_REDUCE(clt_group_min, uint, min)
+CLT_GROUP_REDUCE(clt_group_max, float, fmax)
 
 /* This work-item's contiguous block [*b, *e) of m items shared by the
    work-group: contiguous blocks, not a stride of the group size, keep each
@@ -283,6 +276,7 @@ inline float clt_row_sumexp(__global const float *s, size_t c, float m) {
    dS_j = k [(1-eps) w_y (p_j - [j==y]) + eps/C (wsum p_j - w_j)], k = 1 or
    1/den for MEAN. Ignored rows: loss 0, dS 0, S not read. prm: eps;
    iprm: ignore_index. */
+#if !CLT_ELEM_GPU
 __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   CLT_LOSS_ROW(i, s, d);
   int yi = T[t_off + i];
@@ -327,6 +321,7 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   }
   d[yi] = k * (a * (py - 1.0f) + b * (wsum * py - CLT_W(has_cw, cw, cw_off, yi)));
 }
+#endif
 
 /* Cross-entropy with soft targets T (N,C), t' = (1-eps) t + eps/C:
    loss sum_j w_j t'_j (lse - s_j); dS_j = k (p_j sum_l w_l t'_l - w_j t'_j).
@@ -374,6 +369,7 @@ __kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
    z_j = s_j - s_y + margin; a term counts only when z_j > 0 (its NaN still
    reaches the loss); dS_j = k w_y h'(z_j), dS_y = -sum of the others.
    prm: margin; iprm: p. */
+#if !CLT_ELEM_GPU
 __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
   CLT_LOSS_ROW(i, s, d);
   int yi = T[t_off + i], p = iprm;
@@ -410,6 +406,76 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
   if (has_dS) d[yi] = -kw * cnt;
   scr[CLT_INFO + i] = wy * l;
 }
+#endif
+
+#if CLT_ELEM_GPU
+/* GPU profiles: clt_loss_ce and clt_loss_hinge with a work-group per row
+   (the host launches one per row), work-item l taking classes l, l + G,
+   ... (neighbours read neighbours), the row's maximum and sums in fixed
+   trees in local memory, the same formulas. No early return with a store
+   before the barriers (clt_loss_finish says why): an ignored row runs the
+   sums and writes zeros. */
+__kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
+  __local float tmp[CLT_ELEM_CHUNK];
+  size_t i = get_group_id(0), lid = get_local_id(0), G = get_local_size(0);
+  if (i >= n || clt_loss_bad(scr)) return;
+  __global const float *s = S + s_off + i * c;
+  __global float *d = dS + d_off + i * c;
+  int yi = T[t_off + i];
+  bool ign = yi == iprm;
+  int y = ign ? 0 : yi;
+  if (use_den) k = 1.0f / scr[CLT_I_DEN];
+  float eps = prm, wsum = scr[CLT_I_WSUM];
+  float a = (1.0f - eps) * CLT_W(has_cw, cw, cw_off, y), b = eps / (float)c;
+  float m = -INFINITY;
+  for (size_t j = lid; j < c; j += G) m = fmax(m, s[j]);
+  m = clt_group_max(tmp, m);
+  float z = 0.0f, sm = 0.0f;
+  for (size_t j = lid; j < c; j += G) {
+    float x = s[j];
+    z += exp(x - m);
+    if (eps != 0.0f) sm += CLT_W(has_cw, cw, cw_off, j) * (m - x);
+  }
+  z = clt_group_sum(tmp, z);
+  sm = clt_group_sum(tmp, sm);
+  float logz = log(z), rz = 1.0f / z, ge = k * rz * (a + b * wsum), kb = k * b;
+  for (size_t j = lid; has_dS && j < c; j += G) {
+    float w = CLT_W(has_cw, cw, cw_off, j), e = exp(s[j] - m), p = e * rz;
+    float g = j == (size_t)y ? k * (a * (p - 1.0f) + b * (wsum * p - w)) : e * ge - kb * w;
+    d[j] = ign ? 0.0f : g;
+  }
+  if (lid == 0)
+    scr[CLT_INFO + i] = ign ? 0.0f : a * ((m - s[y]) + logz) + b * (sm + wsum * logz);
+}
+
+__kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
+  __local float tmp[CLT_ELEM_CHUNK];
+  size_t i = get_group_id(0), lid = get_local_id(0), G = get_local_size(0);
+  if (i >= n || clt_loss_bad(scr)) return;
+  __global const float *s = S + s_off + i * c;
+  __global float *d = dS + d_off + i * c;
+  int yi = T[t_off + i], p = iprm;
+  float wy = CLT_W(has_cw, cw, cw_off, yi), sy = s[yi], kw = k * wy;
+  float l = 0.0f, cnt = 0.0f;
+  for (size_t j = lid; j < c; j += G) {
+    if (j == (size_t)yi) continue;
+    float z = s[j] - sy + prm, dz = 0.0f;
+    if (z > 0.0f) {
+      l += p == 1 ? z : z * z;
+      dz = p == 1 ? 1.0f : 2.0f * z;
+    } else if (isnan(z)) {
+      l += z;
+    }
+    cnt += dz;
+    if (has_dS) d[j] = kw * dz;
+  }
+  l = clt_group_sum(tmp, l);
+  cnt = clt_group_sum(tmp, cnt);
+  if (lid != 0) return;
+  if (has_dS) d[yi] = -kw * cnt;
+  scr[CLT_INFO + i] = wy * l;
+}
+#endif
 
 /* Few classes (C < 16): eight rows per work-item, one row per vector lane,
    so that every exp and every per-row sum is an eight-wide operation

@@ -132,9 +132,12 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
       CLT_ARG(pw.mem),  CLT_ARG(pw.off), CLT_ARG(has_pw), CLT_ARG(prm),
       CLT_ARG(iprm),    CLT_ARG(k),      CLT_ARG(use_den), CLT_ARG(scr)};
   const size_t nargs = sizeof args / sizeof args[0];
-  /* Row kernels: a work-item per row or eight; elementwise ones: chunks. */
-  CLT_TRY(rows ? clt_cl_launch(ctx, id, 1, NULL, &global, NULL, nargs, args)
-               : clt_cl_launch_chunks(ctx, id, partials, nargs, args));
+  /* Elementwise kernels: chunks. Row kernels: a work-item per row or
+     eight, except clt_loss_ce and clt_loss_hinge, launched as chunks of a
+     row each (a work-group per row on GPU profiles, kernels/loss.cl). */
+  bool per_row = id == CLT_K_loss_ce || id == CLT_K_loss_hinge;
+  CLT_TRY(rows && !per_row ? clt_cl_launch(ctx, id, 1, NULL, &global, NULL, nargs, args)
+                           : clt_cl_launch_chunks(ctx, id, partials, nargs, args));
 
   float info[CLT_I_LOSS + 1];
   CLT_TRY(clt_cl_loss_finish(ctx, scr, partials, fdiv, use_den, 1, defer, info,
