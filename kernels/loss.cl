@@ -365,6 +365,17 @@ __kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
   }
 }
 
+/* One term of the hinge below, z = s_j - s_y + margin: its loss added to
+   *l (a NaN too), and h'(z) returned. */
+inline float clt_hinge_term(float z, int p, float *l) {
+  if (z > 0.0f) {
+    *l += p == 1 ? z : z * z;
+    return p == 1 ? 1.0f : 2.0f * z;
+  }
+  if (isnan(z)) *l += z;
+  return 0.0f;
+}
+
 /* Weston-Watkins hinge: loss w_y sum_{j != y} max(0, z_j)^p with
    z_j = s_j - s_y + margin; a term counts only when z_j > 0 (its NaN still
    reaches the loss); dS_j = k w_y h'(z_j), dS_y = -sum of the others.
@@ -393,13 +404,7 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
       if (has_dS) d[j] = 0.0f;
       continue;
     }
-    float z = s[j] - sy + margin, dz = 0.0f;
-    if (z > 0.0f) {
-      l += p == 1 ? z : z * z;
-      dz = p == 1 ? 1.0f : 2.0f * z;
-    } else if (isnan(z)) {
-      l += z;
-    }
+    float dz = clt_hinge_term(s[j] - sy + margin, p, &l);
     cnt += dz;
     if (has_dS) d[j] = kw * dz;
   }
@@ -459,13 +464,7 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
   float l = 0.0f, cnt = 0.0f;
   for (size_t j = lid; j < c; j += G) {
     if (j == (size_t)yi) continue;
-    float z = s[j] - sy + prm, dz = 0.0f;
-    if (z > 0.0f) {
-      l += p == 1 ? z : z * z;
-      dz = p == 1 ? 1.0f : 2.0f * z;
-    } else if (isnan(z)) {
-      l += z;
-    }
+    float dz = clt_hinge_term(s[j] - sy + prm, p, &l);
     cnt += dz;
     if (has_dS) d[j] = kw * dz;
   }
