@@ -149,12 +149,20 @@ static clt_status launch_ratios(clt_context *ctx, const clt_opt_entry *e,
                     CLT_LOCAL(c->wg * c->acc_bytes));
 }
 
-/* A per-unit kernel: one work-item per unit of e. */
+/* A per-unit kernel over the units of c: a work-item per unit, in groups
+   of at most UNIT_WG, or with grouped a work-group per unit (units and
+   the elementwise kernels' chunks are the same size). */
 #define UNIT_WG 64
-#define RUN_UNITS(id, ...)                                                    \
-  CLT_TRY(CLT_LAUNCH(ctx, id, 1,   &c->nunits,                                \
-                     &(size_t){c->wg < UNIT_WG ? c->wg : UNIT_WG},            \
-                     __VA_ARGS__))
+static clt_status run_units(clt_context *ctx, const clt_opt_cl *c, clt_kid id, bool grouped,
+                            size_t nargs, const clt_karg *args) {
+  if (grouped) return clt_cl_launch_chunks(ctx, id, c->nunits, nargs, args);
+  size_t local = c->wg < UNIT_WG ? c->wg : UNIT_WG;
+  return clt_cl_launch(ctx, id, 1, NULL, &c->nunits, &local, nargs, args);
+}
+#define RUN_UNITS(id, grouped, ...)                                           \
+  CLT_TRY(run_units(ctx, c, (id), (grouped),                                  \
+                    sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg),     \
+                    (clt_karg[]){__VA_ARGS__}))
 
 /* One pass of kernel k over e's n elements: one launch, or two when n is
    not a multiple of the work-group (a single tensor's tail). Every pass
@@ -207,20 +215,15 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   if (stats) {
     c->dirty = true;
     const bool lars = d->kind == CLT_OPTIM_LARS;
-    /* One unit per work-item, or per work-group on GPU profiles (units
-       and the elementwise kernels' chunks are the same size). */
-    const clt_karg param[] = {CLT_ARG(pm), CLT_ARG(p_off)};
-    const clt_karg rest[] = {CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),
-                             CLT_ARG(c->part)};
-    clt_karg args[7];
-    size_t na = 0;
-    for (size_t i = 0; lars && i < 2; i++) args[na++] = param[i];
-    for (size_t i = 0; i < 5; i++) args[na++] = rest[i];
-    clt_kid id = lars ? CLT_K_optim_gradstat_param : CLT_K_optim_gradstat;
-    size_t local = c->wg < UNIT_WG ? c->wg : UNIT_WG;
-    CLT_TRY(clt_cl_of(ctx)->profile->elem_gpu
-                ? clt_cl_launch_chunks(ctx, id, c->nunits, na, args)
-                : clt_cl_launch(ctx, id, 1, NULL, &c->nunits, &local, na, args));
+    /* A work-group per unit on GPU profiles (kernels/optim.cl). */
+    const bool grouped = clt_cl_of(ctx)->profile->elem_gpu;
+    if (lars)
+      RUN_UNITS(CLT_K_optim_gradstat_param, grouped, CLT_ARG(pm), CLT_ARG(p_off),
+                CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),
+                CLT_ARG(c->part));
+    else
+      RUN_UNITS(CLT_K_optim_gradstat, grouped, CLT_ARG(gm), CLT_ARG(g_off),
+                CLT_ARG(c->units), CLT_ARG(nunits), CLT_ARG(c->part));
     CLT_TRY(launch_stats(ctx, e, sc));
     if (lars) CLT_TRY(launch_ratios(ctx, e, sc, 1));
   }
@@ -295,7 +298,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   }
   case CLT_OPTIM_LAMB: {
     float lamb_wd = (float)sc->lamb_wd;
-    RUN_UNITS(CLT_K_optim_lamb_moments, CLT_ARG(pm), CLT_ARG(p_off),
+    RUN_UNITS(CLT_K_optim_lamb_moments, false, CLT_ARG(pm), CLT_ARG(p_off),
               CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux), CLT_ARG(c->units),
               CLT_ARG(nunits), CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
               CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(inv_bc1),
