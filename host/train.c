@@ -755,10 +755,11 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   if (tr->touched) CLT_TRY(settle_scale(tr));
   size_t B = tr->opt.batch, steps = (tr->n + B - 1) / B;
   epoch_losses done = {0};
-  /* Where the fused step takes the batch, its loss stays on the device
-     (tr->losses) and is read every PROGRESS_EVERY steps and at the end:
-     a step makes no blocking call, and a divergence is still reported
-     with its own step. Elsewhere each step reads its loss back. */
+  /* Where the backend can (OpenCL: the fused kernels, or the composition
+     without a penalty), a step's loss stays on the device (tr->losses)
+     and is read every PROGRESS_EVERY steps and at the end: a step makes
+     no blocking call, and a divergence is still reported with its own
+     step. Elsewhere each step reads its loss back. */
   size_t pending = 0;
   uint64_t pending_first = 0;
   for (size_t s = 0; s < steps; s++) {
