@@ -238,7 +238,7 @@ int main(int argc, char **argv) {
   }
   bu_note(r, "device", "%s", clt_context_device_name(ctx));
   bu_note(r, "profile", "%s", clt_context_profile(ctx));
-  bu_note(r, "kernel_max_c", "%zu", clt_cl_of(ctx)->profile->linear_kernel_max_c);
+  bu_note(r, "kernel_max_c", "%zu", clt_cl_of(ctx)->profile.linear_kernel_max_c);
   static const clt_linear_path both[] = {CLT_LINEAR_AUTO, CLT_LINEAR_KERNEL,
                                          CLT_LINEAR_CLBLAST};
   /* The issue's grid (OpenBLAS at the same shapes: bench_floors) on the

@@ -46,11 +46,24 @@ struct clt_backend {
   /* ---- devices: the ones this backend drives into out (at most cap;
      optional: the reference has none to list), and ctx opened on one of
      them or, with device NULL, on the backend itself (the reference). On
-     failure open leaves ctx->err set, and close releases what it got to. */
+     failure open leaves ctx->err set, and close releases what it got to.
+     variant: NULL or clt_context_options.variant; cached: whether the
+     tuning cache's variant applies (and a device it has never seen may be
+     tuned while it opens), else the device class's defaults. */
   size_t (*discover)(clt_found_device *out, size_t cap);
-  clt_status (*open)(clt_context *ctx, const clt_found_device *device);
-  /* The name of ctx's tuning profile. */
+  clt_status (*open)(clt_context *ctx, const clt_found_device *device, const char *variant,
+                     bool cached);
+  /* The name of ctx's tuning profile, and the whole of it as a variant
+     (clt_context_variant). */
   const char *(*profile)(const clt_context *ctx);
+  const char *(*variant)(const clt_context *ctx);
+  /* Optional (backends with tunable devices): tunes ctx, opened on
+     device, and keeps the result in the tuning cache, whose path goes to
+     path (clt_tune); the cache's variant for a device it lists into
+     variant, false if none (clt_device_tuned). */
+  clt_status (*tune)(clt_context *ctx, const clt_device_info *device, bool verbose, char *path,
+                     size_t len);
+  bool (*tuned_variant)(const clt_device_info *device, char *variant, size_t len);
 
   /* ---- storage: bytes of st (st->bytes set by the caller), released by
      release; transfers, fill and copy on a tensor's elements. */

@@ -112,11 +112,11 @@ clt_status clt_device_select(const char *spec, size_t *index) {
   return select_device(spec, devs, n, index);
 }
 
-clt_status clt_context_create(const clt_context_options *options,
-                              clt_context **out) {
-  if (!out) {
-    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_context_create: out is NULL");
-  }
+/* clt_context_create; with cached, the tuning cache applies (the
+   backend's open). The device's discovery record into *device when it is
+   not NULL (untouched for the reference). */
+static clt_status create(const clt_context_options *options, bool cached,
+                         clt_found_device *device, clt_context **out) {
   /* The reference backend never touches OpenCL, so it works (and stays
      clean under the sanitizers) on machines without any ICD. */
   const char *spec = effective_spec(options ? options->device : NULL);
@@ -138,7 +138,8 @@ clt_status clt_context_create(const clt_context_options *options,
   ctx->global_mem_bytes = index == SIZE_MAX ? UINT64_MAX : devs[index].info.global_mem_bytes;
   if (options && options->record_timings) st = clt_timings_init(ctx);
   if (st == CLT_OK)
-    st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index]);
+    st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index],
+                       options ? options->variant : NULL, cached);
   if (st != CLT_OK) {
     clt_fail(NULL, st, "%s", ctx->err);
     ctx->be->close(ctx);
@@ -146,8 +147,42 @@ clt_status clt_context_create(const clt_context_options *options,
     free(ctx);
     return st;
   }
+  if (device && index != SIZE_MAX) *device = devs[index];
   *out = ctx;
   return CLT_OK;
+}
+
+clt_status clt_context_create(const clt_context_options *options,
+                              clt_context **out) {
+  if (!out) {
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_context_create: out is NULL");
+  }
+  return create(options, true, NULL, out);
+}
+
+clt_status clt_tune(const char *spec, int verbose, char *variant, size_t len, char *path,
+                    size_t path_len) {
+  clt_found_device dev = {0};
+  clt_context *ctx = NULL;
+  clt_context_options opt = {.device = spec};
+  CLT_TRY(create(&opt, false, &dev, &ctx));
+  clt_status st = CLT_OK;
+  char where[4096] = "";
+  if (!ctx->be->tune)
+    st = clt_fail(NULL, CLT_ERR_INVALID_ARG, "the %s backend has nothing to tune",
+                  ctx->be->name);
+  else if ((st = ctx->be->tune(ctx, &dev.info, verbose != 0, where, sizeof where)) != CLT_OK)
+    clt_fail(NULL, st, "%s", ctx->err);
+  if (st == CLT_OK && variant) snprintf(variant, len, "%s", clt_context_variant(ctx));
+  if (st == CLT_OK && path) snprintf(path, path_len, "%s", where);
+  clt_context_destroy(ctx);
+  return st;
+}
+
+int clt_device_tuned(const clt_device_info *device, char *variant, size_t len) {
+  for (size_t b = 0; device && registry[b]; b++)
+    if (registry[b]->tuned_variant && registry[b]->tuned_variant(device, variant, len)) return 1;
+  return 0;
 }
 
 void clt_context_release(clt_context *ctx) {
@@ -174,6 +209,10 @@ const char *clt_device_profile(const clt_device_info *device) {
 
 const char *clt_context_profile(const clt_context *ctx) {
   return ctx ? ctx->be->profile(ctx) : "";
+}
+
+const char *clt_context_variant(const clt_context *ctx) {
+  return ctx ? ctx->be->variant(ctx) : "";
 }
 
 const char *clt_context_device_name(const clt_context *ctx) {

@@ -25,13 +25,7 @@ static int cltrain_redirected(const char *args, const char *redirect) {
   char cmd[4096];
   snprintf(cmd, sizeof cmd, "cd %s && CLT_DEVICE= %s %s 2>&1 %s", dir, CLT_CLI_PATH,
            args, redirect);
-  FILE *p = popen(cmd, "r");
-  cr_assert_not_null(p);
-  size_t n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  cr_assert(WIFEXITED(status), "%s: did not exit normally", args);
-  return WEXITSTATUS(status);
+  return tu_shell(cmd, out, sizeof out);
 }
 
 static int cltrain(const char *args) { return cltrain_redirected(args, ""); }

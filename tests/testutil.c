@@ -6,8 +6,10 @@
 #endif
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static bool allowed(const char *name) {
   const char *env = getenv("CLT_TEST_DEVICES");
@@ -26,6 +28,16 @@ bool tu_have_opencl(void) {
   size_t count = 0;
   return allowed("cl") && clt_devices_list(NULL, 0, &count) == CLT_OK &&
          count > 0;
+}
+
+int tu_shell(const char *cmd, char *out, size_t len) {
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p, "%s", cmd);
+  size_t n = fread(out, 1, len - 1, p);
+  out[n] = '\0';
+  int status = pclose(p);
+  cr_assert(WIFEXITED(status), "%s: did not exit normally", cmd);
+  return WEXITSTATUS(status);
 }
 
 size_t tu_devices(const char *specs[2]) {

@@ -19,6 +19,11 @@ clt_context *tu_context_with(const char *spec, clt_context_options opt);
 /* True when an OpenCL device is available and allowed. */
 bool tu_have_opencl(void);
 
+/* Runs the shell command cmd, its output (what it sends to stdout) into
+   out (len bytes, NUL-terminated); the exit status. Fails the test if it
+   does not exit normally. */
+int tu_shell(const char *cmd, char *out, size_t len);
+
 /* OpenCL objects the library holds (0 without the OpenCL backend). */
 long tu_live_objects(void);
 

@@ -79,7 +79,7 @@ clt_status clt_cl_build(clt_context *ctx, const char *src, cl_program *out) {
                        __LINE__);
   clt_cl_count(1);
   char options[256];
-  clt_cl_build_options(cl->profile, options, sizeof options);
+  clt_cl_build_options(&cl->profile, options, sizeof options);
   err = clBuildProgram(prog, 1, &cl->device, options, NULL, NULL);
   if (err == CL_SUCCESS) {
     *out = prog;
@@ -239,7 +239,7 @@ clt_status clt_cl_wait(clt_context *ctx, cl_event ev) {
 static pthread_mutex_t binary_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
   cl_device_id device;
-  const clt_cl_profile *profile;
+  char options[256];
   unsigned char *data;
   size_t size;
 } binaries[MAX_BINARIES];
@@ -262,7 +262,8 @@ static void remember_binary(const clt_cl_context *cl) {
   pthread_mutex_lock(&binary_lock);
   if (nbinaries < MAX_BINARIES) {
     binaries[nbinaries].device = cl->device;
-    binaries[nbinaries].profile = cl->profile;
+    clt_cl_build_options(&cl->profile, binaries[nbinaries].options,
+                         sizeof binaries[nbinaries].options);
     binaries[nbinaries].data = data;
     binaries[nbinaries].size = size;
     nbinaries++;
@@ -278,9 +279,11 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
   clt_cl_context *cl = clt_cl_of(ctx);
   const unsigned char *data = NULL;
   size_t size = 0;
+  char options[256];
+  clt_cl_build_options(&cl->profile, options, sizeof options);
   pthread_mutex_lock(&binary_lock);
   for (size_t i = 0; i < nbinaries; i++)
-    if (binaries[i].device == cl->device && binaries[i].profile == cl->profile) {
+    if (binaries[i].device == cl->device && strcmp(binaries[i].options, options) == 0) {
       data = binaries[i].data;
       size = binaries[i].size;
     }
@@ -290,8 +293,6 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
   cl_program prog = clCreateProgramWithBinary(cl->context, 1, &cl->device, &size,
                                               &data, &bin_status, &err);
   if (err != CL_SUCCESS) return false;
-  char options[256];
-  clt_cl_build_options(cl->profile, options, sizeof options);
   if (clBuildProgram(prog, 1, &cl->device, options, NULL, NULL) != CL_SUCCESS) {
     clReleaseProgram(prog);
     return false;
@@ -301,17 +302,48 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
   return true;
 }
 
-clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found) {
-  const char *profile = clt_device_profile(&found->info);
-  if (!profile)
+uint64_t clt_cl_source_hash(void) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *c = clt_kernel_source; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+  return h;
+}
+
+/* ctx's profile before its program is built: variant's, or the device
+   class's or, with cached, the tuning cache's; *may_tune whether the
+   tuner may still replace it. */
+static clt_status pick_profile(clt_context *ctx, const clt_device_info *info,
+                               const char *variant, bool cached, bool *may_tune) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  *may_tune = false;
+  if (variant) {
+    char why[160];
+    if (!clt_cl_variant_parse(variant, &cl->profile, why, sizeof why))
+      return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                      "variant '%s' is not one this version of cltrain knows: %s", variant,
+                      why);
+    return CLT_OK;
+  }
+  const char *name = clt_device_profile(info);
+  if (!name)
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                     "CLT_PROFILE='%s' is not a device profile: expected cpu, gpu or generic",
                     getenv("CLT_PROFILE"));
+  cl->profile = *clt_cl_profile_named(name);
+  const char *forced = getenv("CLT_PROFILE");
+  if (!cached || (forced && *forced)) return CLT_OK;
+  cl->tuned = clt_cl_tune_lookup(info, &cl->profile, NULL, 0);
+  *may_tune = !cl->tuned;
+  return CLT_OK;
+}
+
+clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found, const char *variant,
+                       bool cached) {
   cl_device_id device = found->id;
   clt_cl_context *cl = calloc(1, sizeof *cl);
   if (!cl) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "out of host memory");
   ctx->impl = cl;
-  cl->profile = clt_cl_profile_named(profile);
+  bool may_tune;
+  CLT_TRY(pick_profile(ctx, &found->info, variant, cached, &may_tune));
   cl_int err;
   cl->device = device;
   cl->context = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
@@ -328,15 +360,23 @@ clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found) {
   if (cl->max_wg == 0)
     return clt_fail(ctx, CLT_ERR_OPENCL, "%s reports no maximum work-group size",
                     found->info.name);
-  if (build_from_binary(ctx, &cl->program)) return CLT_OK;
-  CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &cl->program));
-  remember_binary(cl);
+  if (!build_from_binary(ctx, &cl->program)) {
+    CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &cl->program));
+    remember_binary(cl);
+  }
+  clt_cl_variant_format(&cl->profile, cl->variant, sizeof cl->variant);
+  if (may_tune) {
+    clt_cl_tune_first_use(ctx, &found->info);
+    if (ctx->timings) clt_context_timings_reset(ctx);
+  }
   return CLT_OK;
 }
 
 const char *clt_cl_profile_name(const clt_context *ctx) {
-  return clt_cl_of(ctx)->profile->name;
+  return clt_cl_of(ctx)->profile.name;
 }
+
+const char *clt_cl_variant(const clt_context *ctx) { return clt_cl_of(ctx)->variant; }
 
 /* Releases whatever clt_cl_open got to; safe on a half-open context. */
 void clt_cl_close(clt_context *ctx) {
@@ -476,7 +516,7 @@ clt_status clt_cl_launch_grid(clt_context *ctx, clt_kid id, size_t n0, size_t n1
 
 clt_status clt_cl_launch_chunks(clt_context *ctx, clt_kid id, size_t chunks, size_t nargs,
                                 const clt_karg *args) {
-  if (!clt_cl_of(ctx)->profile->elem_gpu)
+  if (!clt_cl_of(ctx)->profile.elem_gpu)
     return clt_cl_launch(ctx, id, 1, NULL, &chunks, NULL, nargs, args);
   size_t kmax = 1, wg;
   CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));

@@ -39,6 +39,7 @@ size_t clt_cl_discover(clt_found_device *out, size_t cap) {
       get_string(ids[i], CL_DEVICE_NAME, f->info.name, sizeof f->info.name);
       get_string(ids[i], CL_DEVICE_VERSION, f->info.version,
                  sizeof f->info.version);
+      get_string(ids[i], CL_DRIVER_VERSION, f->info.driver, sizeof f->info.driver);
       cl_device_type type = 0;
       cl_uint cu = 0;
       cl_ulong mem = 0, alloc = 0;

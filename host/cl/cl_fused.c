@@ -25,7 +25,7 @@ static const size_t block_rows[] = {4, 4, 4, 4, 4, 3, 3, 3};
    report what is wrong with it. */
 bool clt_cl_fused_supports(const clt_context *ctx, const clt_loss_desc *d,
                            const clt_tensor *y, size_t n, size_t dim, size_t c) {
-  const clt_cl_profile *p = clt_cl_of(ctx)->profile;
+  const clt_cl_profile *p = &clt_cl_of(ctx)->profile;
   if (c > p->fused_max_c || c > CLT_STEP_MAX_C || c * dim > p->fused_max_cd || n >= CLT_NONE)
     return false;
   if (d->kind != CLT_LOSS_CROSS_ENTROPY && d->kind != CLT_LOSS_HINGE)
@@ -59,9 +59,9 @@ static size_t class_block(size_t c) {
    X then, and more blocks than units balance the load. */
 static size_t block_size(const clt_context *ctx, size_t n, size_t chunk) {
   const clt_cl_context *cl = clt_cl_of(ctx);
-  size_t blocks = cl->profile->step_blocks_per_unit * (cl->units ? cl->units : 1);
+  size_t blocks = cl->profile.step_blocks_per_unit * (cl->units ? cl->units : 1);
   size_t per = (n + blocks - 1) / blocks;
-  if (per > cl->profile->step_max_rows) per = cl->profile->step_max_rows;
+  if (per > cl->profile.step_max_rows) per = cl->profile.step_max_rows;
   return clt_round_up(per ? per : 1, chunk);
 }
 
@@ -167,7 +167,7 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
                             const clt_tensor *W, const clt_tensor *b,
                             clt_tensor *dW, clt_tensor *db, bool with_pen,
                             clt_loss_slot *defer, double *value) {
-  const clt_cl_profile *prof = clt_cl_of(ctx)->profile;
+  const clt_cl_profile *prof = &clt_cl_of(ctx)->profile;
   size_t N = rows.n, D = X->cols, C = W->cols, DC = D * C;
   /* dW's row blocks: 16 to 128 rows, as few as give step_dw_items
      work-items. */
@@ -253,7 +253,7 @@ clt_status clt_cl_fused_loss_grad(clt_context *ctx, const clt_loss_desc *desc,
                                   const clt_tensor *W, const clt_tensor *b,
                                   clt_tensor *dW, clt_tensor *db, bool with_pen,
                                   clt_loss_slot *defer, double *value) {
-  if (clt_cl_of(ctx)->profile->step_gpu)
+  if (clt_cl_of(ctx)->profile.step_gpu)
     return fused_gpu(ctx, desc, reg, X, rows, y, W, b, dW, db, with_pen, defer, value);
   size_t N = rows.n, D = X->cols, C = W->cols, cb = class_block(C);
   size_t R = block_size(ctx, N, 4 * block_rows[cb - 1]);

@@ -65,9 +65,22 @@ const clt_cl_profile *clt_cl_profile_named(const char *name);
 /* The program's build options for profile p into buf. */
 void clt_cl_build_options(const clt_cl_profile *p, char *buf, size_t len);
 
+/* A variant: a profile written out whole, "NAME:field=value,...", the
+   value "max" for SIZE_MAX (clt_context_variant). Every field is there, so
+   a variant gives the same kernels and launch shapes, hence the same bits,
+   in later versions whose profiles' defaults have changed. */
+#define CLT_VARIANT_LEN 512
+void clt_cl_variant_format(const clt_cl_profile *p, char *buf, size_t len);
+/* The profile s describes: NAME's defaults with the fields s names
+   replaced. False with why set if s is not a variant (an unknown profile
+   or field, a value out of its range). */
+bool clt_cl_variant_parse(const char *s, clt_cl_profile *out, char *why, size_t why_len);
+
 /* A context's OpenCL state (clt_context.impl), from clt_cl_open. */
 typedef struct clt_cl_context {
-  const clt_cl_profile *profile;
+  clt_cl_profile profile;       /* a class's defaults, tuned, or a variant's */
+  char variant[CLT_VARIANT_LEN]; /* the profile written out */
+  bool tuned;                   /* the profile came from the tuning cache */
   cl_device_id device;
   cl_context context;
   cl_command_queue queue;
@@ -126,9 +139,41 @@ void clt_cl_count(long delta);
 
 /* Opens ctx on the device (its id a cl_device_id from clt_cl_discover):
    its profile, context, queue and program; clt_cl_close releases what it
-   got to. */
-clt_status clt_cl_open(clt_context *ctx, const clt_found_device *device);
+   got to. The profile: variant's when it is not NULL; else the device
+   class's (clt_device_profile), replaced, with cached and unless
+   CLT_PROFILE forces a class, by the tuning cache's variant for the
+   device, or by the tuner's on a device the cache has never seen
+   (clt_cl_tune_first_use). */
+clt_status clt_cl_open(clt_context *ctx, const clt_found_device *device, const char *variant,
+                       bool cached);
 const char *clt_cl_profile_name(const clt_context *ctx);
+const char *clt_cl_variant(const clt_context *ctx);
+/* A hash of the kernels' source, for the tuning cache's key. */
+uint64_t clt_cl_source_hash(void);
+
+/* ---------------------------------------------- the tuner (cl_tune.c) */
+
+/* The automatic first use's budget: at most 30 s with the setup. */
+#define CLT_TUNE_BUDGET_S 25.0
+/* The tuning cache's variant for device into *out (and its text into
+   variant, which may be NULL); false if the cache has none that parses. */
+bool clt_cl_tune_lookup(const clt_device_info *device, clt_cl_profile *out, char *variant,
+                        size_t len);
+/* Times the candidates on ctx (each checked against the reference first)
+   for at most budget seconds and makes the winners ctx's profile; with
+   verbose, every candidate's times on stderr. */
+clt_status clt_cl_tune(clt_context *ctx, double budget, bool verbose);
+/* clt_cl_tune within CLT_TUNE_BUDGET_S, then ctx's variant kept in the
+   tuning cache as device's, atomically; the file's path into path. */
+clt_status clt_cl_tune_device(clt_context *ctx, const clt_device_info *device, bool verbose,
+                              char *path, size_t len);
+/* The cache's variant for device into variant; false if none. */
+bool clt_cl_tuned_variant(const clt_device_info *device, char *variant, size_t len);
+/* Unless CLT_TUNE=off or there is nowhere to keep it (neither
+   XDG_CACHE_HOME nor HOME): the cache's variant for device, or the
+   tuner's, said on stderr and kept. A failure is said on stderr and
+   leaves the profile as it was. */
+void clt_cl_tune_first_use(clt_context *ctx, const clt_device_info *device);
 void clt_cl_close(clt_context *ctx);
 /* Builds src for ctx's device with its profile's options; on failure
    records the build log.

@@ -83,7 +83,7 @@ static clt_status use_kernels(clt_context *ctx, size_t C,
     *out = path == CLT_LINEAR_KERNEL;
     return CLT_OK;
   }
-  *out = C <= clt_cl_of(ctx)->profile->linear_kernel_max_c;
+  *out = C <= clt_cl_of(ctx)->profile.linear_kernel_max_c;
   return CLT_OK;
 }
 

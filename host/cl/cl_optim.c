@@ -216,7 +216,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     c->dirty = true;
     const bool lars = d->kind == CLT_OPTIM_LARS;
     /* A work-group per unit on GPU profiles (kernels/optim.cl). */
-    const bool grouped = clt_cl_of(ctx)->profile->elem_gpu;
+    const bool grouped = clt_cl_of(ctx)->profile.elem_gpu;
     if (lars)
       RUN_UNITS(CLT_K_optim_gradstat_param, grouped, CLT_ARG(pm), CLT_ARG(p_off),
                 CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->units), CLT_ARG(nunits),

@@ -20,7 +20,7 @@ static rows_args rows_of(const clt_csr *X, clt_batch_rows rows) {
 
 /* How the sparse kernels split the classes: cw per work-item, in chunks. */
 static size_t class_chunks(const clt_context *ctx, size_t C, cl_ulong *cw) {
-  size_t per = clt_cl_of(ctx)->profile->csr_classes_per_item;
+  size_t per = clt_cl_of(ctx)->profile.csr_classes_per_item;
   *cw = per && per < C ? per : C;
   return (C + *cw - 1) / *cw;
 }
@@ -29,7 +29,7 @@ static size_t class_chunks(const clt_context *ctx, size_t C, cl_ulong *cw) {
    work-items over the class chunks, at most D; *span columns each. */
 static size_t column_buckets(const clt_context *ctx, size_t D, size_t chunks, cl_ulong *span) {
   const clt_cl_context *cl = clt_cl_of(ctx);
-  size_t lanes = cl->profile->csr_lanes_per_unit * (cl->units ? cl->units : 1);
+  size_t lanes = cl->profile.csr_lanes_per_unit * (cl->units ? cl->units : 1);
   size_t buckets = (lanes + chunks - 1) / chunks;
   if (buckets > D) buckets = D;
   *span = (D + buckets - 1) / buckets;

@@ -13,6 +13,7 @@
 #include "fileio.h" /* clt_json_string */
 
 int clt_cmd_devices(int argc, char **argv);
+int clt_cmd_tune(int argc, char **argv);
 int clt_cmd_train(int argc, char **argv);
 int clt_cmd_predict(int argc, char **argv);
 int clt_cmd_gradcheck(int argc, char **argv);

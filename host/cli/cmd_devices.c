@@ -1,4 +1,5 @@
 /* cltrain devices [--json]: every OpenCL device and the one auto picks. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,10 @@ int clt_cmd_devices(int argc, char **argv) {
       const char *profile = clt_device_profile(d);
       if (profile) clt_json_string(stdout, profile);
       else printf("null");
+      char variant[1024];
+      printf(",\"tuned\":");
+      if (clt_device_tuned(d, variant, sizeof variant)) clt_json_string(stdout, variant);
+      else printf("null");
       printf(",\"auto\":%s}", i == pick ? "true" : "false");
     }
     printf("],\"auto\":");
@@ -64,14 +69,18 @@ int clt_cmd_devices(int argc, char **argv) {
     for (size_t i = 0; i < count; i++) {
       const clt_device_info *d = &devs[i];
       const char *profile = clt_device_profile(d);
+      char variant[1024];
+      bool tuned = clt_device_tuned(d, variant, sizeof variant);
       printf("[%zu] %s%s\n    platform: %s\n    type: %s, compute units: %u, "
              "global memory: %.1f GiB, largest allocation: %.1f GiB, max work-group: %zu\n"
-             "    profile: %s\n    %s\n",
+             "    profile: %s, %s%s\n    %s, driver %s\n",
              i, d->name, i == pick ? "   <- auto" : "", d->platform,
              d->is_gpu ? "GPU" : d->is_cpu ? "CPU" : "other", d->compute_units,
              (double)d->global_mem_bytes / (1u << 30), (double)d->max_alloc_bytes / (1u << 30),
              d->max_work_group_size,
-             profile ? profile : "none (CLT_PROFILE is not cpu, gpu or generic)", d->version);
+             profile ? profile : "none (CLT_PROFILE is not cpu, gpu or generic)",
+             tuned ? "tuned: " : "not tuned yet (cltrain tune)", tuned ? variant : "",
+             d->version, d->driver);
     }
     printf("auto picks: %s\n",
            auto_name ? auto_name : clt_last_error(NULL));

@@ -1352,6 +1352,8 @@ int clt_cmd_train(int argc, char **argv) {
   if (rc == 0 && a.json) {
     printf("{\"device\":");
     clt_json_string(stdout, clt_context_device_name(ctx));
+    printf(",\"variant\":");
+    clt_json_string(stdout, clt_context_variant(ctx));
     /* The canonical names and every effective hyper-parameter (float32
        values to 7 digits): the base
        learning rate of the schedule, and the optimizer's own (after a

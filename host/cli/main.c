@@ -11,6 +11,7 @@ static const struct {
   const char *help;
 } commands[] = {
     {"devices", clt_cmd_devices, "list OpenCL devices and the one auto picks"},
+    {"tune", clt_cmd_tune, "time the kernels' variants on a device and keep the fastest"},
     {"train", clt_cmd_train, "train a linear classifier"},
     {"predict", clt_cmd_predict, "predictions, probabilities and accuracy of a saved model"},
     {"gradcheck", clt_cmd_gradcheck, "check analytic gradients numerically"},

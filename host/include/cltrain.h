@@ -82,6 +82,16 @@ typedef struct clt_context_options {
   /* Nonzero: the context records timings (clt_context_timings). On OpenCL
      its queue profiles every command, which can cost a little speed. */
   int record_timings;
+  /* NULL: on an OpenCL device, the variant the tuning cache holds for it
+     (clt_tune), the device tuned first if the cache has never seen it
+     (at most 30 s, said on stderr; not with CLT_TUNE=off in the
+     environment, nor when CLT_PROFILE forces a profile, which then gives
+     that profile's defaults), else its profile's defaults. Otherwise a
+     string clt_context_variant returned, which gives the kernels and
+     launch shapes of the context it came from, so the same bits (a
+     checkpoint records it); CLT_ERR_INVALID_ARG if this version cannot
+     read it. The reference backend ignores it. */
+  const char *variant;
 } clt_context_options;
 
 CLT_API clt_status clt_context_create(const clt_context_options *options,
@@ -96,6 +106,10 @@ CLT_API uint64_t clt_context_max_alloc_bytes(const clt_context *ctx);
 CLT_API uint64_t clt_context_global_mem_bytes(const clt_context *ctx);
 /* The context's tuning profile (clt_device_profile), or "reference". */
 CLT_API const char *clt_context_profile(const clt_context *ctx);
+/* The whole of its profile, tuned or not, as a variant string:
+   "NAME:field=value,..." (every field, so that it stays valid when a later
+   version changes a profile's defaults), or "reference". */
+CLT_API const char *clt_context_variant(const clt_context *ctx);
 /* 1 for the reference backend, 0 for OpenCL. */
 CLT_API int clt_context_is_reference(const clt_context *ctx);
 /* Detail of the context's last failure ("" if none). With ctx NULL, the
@@ -144,6 +158,7 @@ typedef struct clt_device_info {
   uint64_t global_mem_bytes;
   size_t max_work_group_size;
   uint64_t max_alloc_bytes; /* the largest single buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE) */
+  char driver[128];         /* CL_DRIVER_VERSION */
 } clt_device_info;
 
 /* Fills up to cap entries (out may be NULL when cap is 0) and sets *count
@@ -161,6 +176,23 @@ CLT_API clt_status clt_device_select(const char *spec, size_t *index);
    another). NULL when CLT_PROFILE holds anything else: creating a context
    on an OpenCL device then fails with CLT_ERR_INVALID_ARG. */
 CLT_API const char *clt_device_profile(const clt_device_info *device);
+
+/* Tunes the OpenCL device spec picks (as clt_device_select): times a
+   bounded set of variants (the fused step's shape, the composed ops, the
+   linear kernels against CLBlast) on representative shapes, each checked
+   against the reference backend first, for at most 30 s, and keeps the
+   fastest in the tuning cache, $XDG_CACHE_HOME/cltrain/tune (else
+   ~/.cache/cltrain/tune), one line per device keyed by its platform,
+   name and driver version, this version of cltrain and its kernels'
+   source, replaced atomically. With verbose, every candidate's times on
+   stderr. The variant into variant (len bytes; may be NULL) and the
+   cache's path into path (may be NULL). CLT_ERR_INVALID_ARG for the
+   reference backend, CLT_ERR_IO when the cache cannot be written. */
+CLT_API clt_status clt_tune(const char *spec, int verbose, char *variant, size_t len,
+                            char *path, size_t path_len);
+/* 1 and the cache's variant for device into variant (may be NULL) if the
+   tuning cache holds one that this version can read, else 0. */
+CLT_API int clt_device_tuned(const clt_device_info *device, char *variant, size_t len);
 
 /* ----------------------------------------------------------------- tensors */
 

@@ -68,8 +68,9 @@ static clt_status ref_scale(clt_tensor *t, float alpha) {
   return CLT_OK;
 }
 
-static clt_status ref_open(clt_context *ctx, const clt_found_device *device) {
-  (void)ctx, (void)device;
+static clt_status ref_open(clt_context *ctx, const clt_found_device *device,
+                           const char *variant, bool cached) {
+  (void)ctx, (void)device, (void)variant, (void)cached;
   return CLT_OK;
 }
 
@@ -91,6 +92,7 @@ const clt_backend clt_ref_backend = {
     .host_timed = true,
     .open = ref_open,
     .profile = ref_profile,
+    .variant = ref_profile,
     .alloc = ref_alloc,
     .release = ref_release,
     .write = ref_write,

@@ -97,6 +97,8 @@ class Device:
     global_mem_bytes: int
     max_alloc_bytes: int
     profile: str
+    driver: str = ""
+    tuned: str = ""  # the tuning cache's variant for it ("" if none)
 
 
 def devices():
@@ -109,11 +111,15 @@ def devices():
     for i in range(count.value):
         d = infos[i]
         profile = lib.clt_device_profile(ctypes.byref(d))
+        tuned = ctypes.create_string_buffer(1024)
+        if not lib.clt_device_tuned(ctypes.byref(d), tuned, len(tuned)):
+            tuned.value = b""
         out.append(Device(i, d.name.decode(errors="replace"), d.platform.decode(errors="replace"),
                           d.version.decode(errors="replace"),
                           "gpu" if d.is_gpu else "cpu" if d.is_cpu else "other",
                           d.compute_units, d.global_mem_bytes, d.max_alloc_bytes,
-                          profile.decode() if profile else ""))
+                          profile.decode() if profile else "",
+                          d.driver.decode(errors="replace"), tuned.value.decode()))
     return out
 
 
@@ -156,12 +162,15 @@ class Context(_Handle):
     """A device to compute on: "auto" (a GPU, else a CPU OpenCL device,
     else the reference backend), "gpu", "cpu", "ref", or part of a device
     name. Its tensors keep it alive. One thread at a time (the lock
-    attribute serialises users that share one)."""
+    attribute serialises users that share one). variant: None for the
+    device's tuned variant (the device tuned at its first use unless
+    CLT_TUNE=off), else another context's `variant`, to get its bits."""
     _destroy = "clt_context_destroy"
     _what = "context"
 
-    def __init__(self, device="auto", record_timings=False):
-        opt = _lib.ContextOptions(device.encode() if device else None, int(record_timings))
+    def __init__(self, device="auto", record_timings=False, variant=None):
+        opt = _lib.ContextOptions(device.encode() if device else None, int(record_timings),
+                                  variant.encode() if variant else None)
         ptr = ctypes.c_void_p()
         _check(lib.clt_context_create(ctypes.byref(opt), ctypes.byref(ptr)))
         super().__init__(ptr)
@@ -174,6 +183,12 @@ class Context(_Handle):
     @property
     def profile(self):
         return lib.clt_context_profile(self.handle).decode()
+
+    @property
+    def variant(self):
+        """The whole of the context's profile ("reference" on the
+        reference backend): Context(variant=...) reproduces its bits."""
+        return lib.clt_context_variant(self.handle).decode()
 
     @property
     def is_reference(self):

@@ -41,7 +41,8 @@ lib = _load()
 
 
 class ContextOptions(ctypes.Structure):
-    _fields_ = [("device", ctypes.c_char_p), ("record_timings", ctypes.c_int)]
+    _fields_ = [("device", ctypes.c_char_p), ("record_timings", ctypes.c_int),
+                ("variant", ctypes.c_char_p)]
 
 
 class DeviceInfo(ctypes.Structure):
@@ -49,7 +50,7 @@ class DeviceInfo(ctypes.Structure):
                 ("version", ctypes.c_char * 128), ("is_gpu", ctypes.c_int),
                 ("is_cpu", ctypes.c_int), ("compute_units", ctypes.c_uint),
                 ("global_mem_bytes", c_u64), ("max_work_group_size", c_size_t),
-                ("max_alloc_bytes", c_u64)]
+                ("max_alloc_bytes", c_u64), ("driver", ctypes.c_char * 128)]
 
 
 class LossDesc(ctypes.Structure):
@@ -142,6 +143,7 @@ for _name, _res, _args in [
     ("clt_context_destroy", None, [c_void_p]),
     ("clt_context_device_name", ctypes.c_char_p, [c_void_p]),
     ("clt_context_profile", ctypes.c_char_p, [c_void_p]),
+    ("clt_context_variant", ctypes.c_char_p, [c_void_p]),
     ("clt_context_is_reference", ctypes.c_int, [c_void_p]),
     ("clt_context_max_alloc_bytes", c_u64, [c_void_p]),
     ("clt_context_global_mem_bytes", c_u64, [c_void_p]),
@@ -152,6 +154,7 @@ for _name, _res, _args in [
     ("clt_devices_list", _status, [_P(DeviceInfo), c_size_t, _P(c_size_t)]),
     ("clt_device_select", _status, [ctypes.c_char_p, _P(c_size_t)]),
     ("clt_device_profile", ctypes.c_char_p, [_P(DeviceInfo)]),
+    ("clt_device_tuned", ctypes.c_int, [_P(DeviceInfo), ctypes.c_char_p, c_size_t]),
     ("clt_tensor_create", _status, [c_void_p, c_size_t, c_size_t, ctypes.c_int, _P(c_void_p)]),
     ("clt_tensor_write", _status, [c_void_p, c_void_p, c_size_t]),
     ("clt_tensor_read", _status, [c_void_p, c_void_p, c_size_t]),

@@ -15,6 +15,23 @@ def test_library_and_devices():
     assert cltrain.version().count(".") == 2
     for d in cltrain.devices():
         assert d.name and d.type in ("cpu", "gpu", "other") and d.max_alloc_bytes > 0
+        assert d.driver and isinstance(d.tuned, str)
+
+
+def test_variants_reproduce_a_context(device):
+    with cltrain.Context(device) as ctx:
+        variant = ctx.variant
+        if ctx.is_reference:
+            assert variant == "reference"
+            return
+        assert variant.startswith(ctx.profile + ":") and "step_gpu=" in variant
+    with cltrain.Context(device, variant=variant) as again:
+        assert again.variant == variant
+    with cltrain.Context(device, variant="gpu:step_row_group=64") as gpu:
+        assert gpu.profile == "gpu" and ",step_row_group=64," in gpu.variant
+    with pytest.raises(ValueError) as e:
+        cltrain.Context(device, variant="cpu:warp_speed=9")
+    assert "'warp_speed' names no profile field" in e.value.detail
 
 
 def test_tensors_round_trip_and_convert(ctx):
