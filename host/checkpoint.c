@@ -1,4 +1,4 @@
-/* Checkpoint files: writing version 3, reading versions 1 to 3, and the
+/* Checkpoint files: writing version 4, reading versions 1 to 4, and the
    model's parameters to and from them (docs/CHECKPOINT.md). */
 #include "checkpoint.h"
 
@@ -34,7 +34,7 @@ static void put_name(clt_wbuf *w, const char *name) {
   clt_wbuf_bytes(w, name, strlen(name));
 }
 
-/* Version 3's settings and class labels. */
+/* Version 3's settings and class labels, and version 4's variant. */
 static void put_settings(clt_wbuf *w, const clt_checkpoint *ck) {
   const clt_loss_desc *l = &ck->loss_desc;
   clt_wbuf_u32(w, (uint32_t)l->reduction);
@@ -62,6 +62,7 @@ static void put_settings(clt_wbuf *w, const clt_checkpoint *ck) {
   clt_wbuf_u32(w, ck->svmlight_base ? (uint32_t)(ck->svmlight_base - '0' + 1) : 0);
   clt_wbuf_u32(w, (uint32_t)ck->labels.n);
   for (size_t k = 0; k < ck->labels.n; k++) put_name(w, ck->labels.name[k]);
+  put_name(w, ck->variant);
 }
 
 clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,
@@ -173,8 +174,8 @@ static clt_status parse_v2_tensors(const clt_context *ctx, const char *path,
   return CLT_OK;
 }
 
-/* Version 3's settings and labels, each value checked as training would
-   check it. */
+/* Version 3's settings and labels, and version 4's variant, each value
+   checked as training would check it. */
 static clt_status parse_settings(const clt_context *ctx, const char *path, clt_rbuf *r,
                                  clt_checkpoint *ck) {
   clt_loss_desc *l = &ck->loss_desc;
@@ -231,6 +232,15 @@ static clt_status parse_settings(const clt_context *ctx, const char *path, clt_r
     ck->labels.n = k + 1;
     clt_rbuf_bytes(r, ck->labels.name[k], len);
     ck->labels.name[k][len] = '\0';
+  }
+  if (ck->version >= 4) {
+    uint32_t len = clt_rbuf_u32(r);
+    if (r->short_read || len > CLT_CHECKPOINT_VARIANT_MAX || len > r->len - r->pos)
+      return clt_fail(ctx, CLT_ERR_FORMAT, "%s: the variant is truncated", path);
+    clt_rbuf_bytes(r, ck->variant, len);
+    ck->variant[len] = '\0';
+    if (strlen(ck->variant) != len)
+      return clt_fail(ctx, CLT_ERR_FORMAT, "%s: the variant holds a NUL byte", path);
   }
   ck->has_settings = true;
   return CLT_OK;

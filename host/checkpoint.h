@@ -1,6 +1,6 @@
 /* Checkpoint files (internal API): a model's kind and named tensors, the
    training state around it and the optimizer's record, as laid out in
-   docs/CHECKPOINT.md. Version 3 is written; versions 1 to 3 are read.
+   docs/CHECKPOINT.md. Version 4 is written; versions 1 to 4 are read.
    `cltrain predict` takes the same files as models. */
 #ifndef CLT_CHECKPOINT_H
 #define CLT_CHECKPOINT_H
@@ -8,9 +8,10 @@
 #include "model.h"
 #include "train.h"
 
-#define CLT_CHECKPOINT_VERSION 3
-/* The longest class label stored. */
+#define CLT_CHECKPOINT_VERSION 4
+/* The longest class label and variant stored. */
 #define CLT_CHECKPOINT_LABEL_MAX 4096
+#define CLT_CHECKPOINT_VARIANT_MAX 1023
 
 typedef struct clt_ckpt_tensor {
   char name[CLT_MODEL_NAME_LEN];
@@ -38,6 +39,10 @@ typedef struct clt_checkpoint {
   double init_std;
   char svmlight_base;       /* '0', '1', or 0: not trained on svmlight */
   clt_labels labels;        /* c names, owned */
+  /* Version 4: the variant of the context that trained it
+     (clt_context_variant), which a resume asks for to get the same bits;
+     "" in older versions. */
+  char variant[CLT_CHECKPOINT_VARIANT_MAX + 1];
   size_t ntensors; /* the kind's parameters, in its order */
   clt_ckpt_tensor tensor[CLT_MODEL_MAX_PARAMS];
   const unsigned char *optim_state; /* the optimizer's record, in file */
@@ -52,7 +57,7 @@ clt_status clt_checkpoint_load(const clt_context *ctx, const char *path,
                                clt_checkpoint *out);
 void clt_checkpoint_free(clt_checkpoint *ck);
 
-/* Writes ck (version 3, settings included) with the optimizer's record atomically to path. */
+/* Writes ck (version 4, settings included) with the optimizer's record atomically to path. */
 clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,
                                const clt_checkpoint *ck, const void *optim_state,
                                size_t optim_len);

@@ -920,6 +920,7 @@ clt_status clt_trainer_save(clt_trainer *tr, const char *path) {
       .class_weight = tr->class_weight_host, .reg = tr->opt.reg,
       .schedule = tr->opt.schedule, .epochs_target = tr->opt.epochs, .seed = tr->opt.seed,
       .init_std = tr->opt.init_std, .svmlight_base = tr->svmlight_base};
+  snprintf(ck.variant, sizeof ck.variant, "%s", clt_context_variant(tr->ctx));
   clt_status st = CLT_OK;
   if (tr->labels.n == tr->c) ck.labels = tr->labels;
   else st = clt_labels_identity(tr->c, &ck.labels);

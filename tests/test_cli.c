@@ -263,12 +263,13 @@ Test(cli, resume_refuses_what_contradicts_the_checkpoint) {
 }
 
 /* A model whose checksum is right but whose weights hold a NaN is refused
-   at load (exit 2), not run into NaN scores. W's values start at byte 274
-   of a version-3 checkpoint trained with --preprocess none on 3 classes
-   (docs/CHECKPOINT.md): magic 8, version 4, kind "linear" 4 + 6, four u32,
-   five u64, mode 4, scale 8, the settings (144 bytes without class
-   weights) and the labels "0", "1", "2" (3 x 5), tensor count 4, then "W"
-   4 + 1, rows 8, cols 8. */
+   at load (exit 2), not run into NaN scores. W's values start at byte 287
+   of a version-4 checkpoint trained on the reference backend with
+   --preprocess none on 3 classes (docs/CHECKPOINT.md): magic 8, version 4,
+   kind "linear" 4 + 6, four u32, five u64, mode 4, scale 8, the settings
+   (144 bytes without class weights), the labels "0", "1", "2" (3 x 5), the
+   variant "reference" 4 + 9, tensor count 4, then "W" 4 + 1, rows 8, cols
+   8. */
 Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet "
                 "--preprocess none --checkpoint nan.ckpt", NULL);
@@ -280,8 +281,8 @@ Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   size_t len = fread(b, 1, sizeof b, f);
   cr_assert(len > 100 && len < sizeof b);
   const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
-  const size_t w0 = 8 + 4 + 4 + 6 + 4 * 4 + 5 * 8 + 4 + 8 + 144 + 3 * 5 + 4 + 4 + 1 + 8 + 8;
-  cr_assert_eq(w0, 274);
+  const size_t w0 = 8 + 4 + 4 + 6 + 4 * 4 + 5 * 8 + 4 + 8 + 144 + 3 * 5 + 13 + 4 + 4 + 1 + 8 + 8;
+  cr_assert_eq(w0, 287);
   cr_assert_eq(memcmp(b + w0 - 21, "\x01\0\0\0W", 5), 0, "the W record is where expected");
   memcpy(b + w0, nan_le, 4);
   uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));
@@ -611,7 +612,7 @@ Test(cli, profile_prints_the_timings_table_and_json) {
 
 /* Checkpoints of older versions, written by the last writer of each
    (tests/golden/old-checkpoints.sh): they load as models
-   whose classes are named 0..C-1, and resuming the epoch-1 one to 2 epochs
+   whose classes are named 0..C-1 and that record no variant, and resuming the epoch-1 one to 2 epochs
    with the script's flags gives the bits of the old writer's own 2-epoch run,
    written back in the current version. */
 static void old_checkpoint_loads_and_resumes(uint32_t version) {
@@ -622,7 +623,8 @@ static void old_checkpoint_loads_and_resumes(uint32_t version) {
   clt_checkpoint want, got, nb;
   cr_assert_eq(clt_checkpoint_load(NULL, epoch2, &want), CLT_OK, "%s", clt_last_error(NULL));
   cr_assert_eq(want.version, version);
-  cr_assert_not(want.has_settings);
+  cr_assert_eq(want.has_settings, version >= 3);
+  cr_assert_str_eq(want.variant, "", "no version before 4 records a variant");
   cr_assert_eq(want.labels.n, 3);
   cr_assert_str_eq(want.labels.name[2], "2");
   cr_assert_str_eq(want.kind->name, "linear");
@@ -675,6 +677,7 @@ static void old_checkpoint_loads_and_resumes(uint32_t version) {
 Test(cli, old_checkpoints_load_and_resume_bit_identically) {
   old_checkpoint_loads_and_resumes(1);
   old_checkpoint_loads_and_resumes(2);
+  old_checkpoint_loads_and_resumes(3);
 }
 
 /* Predictions out: --data is required; --no-labels takes a CSV of

@@ -1,5 +1,6 @@
 /* Variants and the tuner: variant strings, a context made from one, the
-   tuning cache filled at first use and by cltrain tune. */
+   tuning cache filled at first use and by cltrain tune, and a resume that
+   keeps its checkpoint's variant. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,4 +235,55 @@ Test(tune, first_use_tunes_once_and_cltrain_tune_redoes_it, .timeout = 600) {
   fclose(f);
   snprintf(off, sizeof off, "CLT_TUNE= XDG_CACHE_HOME=%s", ro);
   expect(0, off, train, "not kept: ");
+}
+
+/* A resume runs its checkpoint's variant, whatever the cache says now:
+   the same bits as an uninterrupted run of that variant, and another
+   variant's differ. */
+Test(tune, a_resume_keeps_the_checkpoints_variant, .timeout = 600) {
+  if (!tu_have_opencl()) cr_skip_test("no OpenCL device");
+  char env[4200], cache[4200], text[1 << 14];
+  snprintf(env, sizeof env, "CLT_TUNE= XDG_CACHE_HOME=%s/resume", dir);
+  snprintf(cache, sizeof cache, "%s/resume/cltrain/tune", dir);
+  expect(0, env, "tune", "kept in: ");
+  cr_assert(slurp(cache, text, sizeof text));
+  /* the same device's line, once with the CPU-shaped step and once with
+     the GPU-shaped one */
+  char *line = strchr(text, '\n') + 1;
+  char key[17];
+  memcpy(key, line, 16);
+  key[16] = '\0';
+  const char *variants[] = {"cpu:step_gpu=0", "cpu:step_gpu=1,step_row_group=64,step_dw_items=4096"};
+  const char *common = "train --data synthetic:600,17,5 --batch 64 --seed 3 --schedule constant "
+                       "--json --quiet";
+  char args[512], straight[2][4096], resumed[4096];
+  for (int v = 0; v < 2; v++) {
+    FILE *f = fopen(cache, "w");
+    fprintf(f, "%s %s # test\n", key, variants[v]);
+    fclose(f);
+    snprintf(args, sizeof args, "%s --epochs 4", common);
+    expect(0, env, args, "\"variant\":");
+    snprintf(straight[v], sizeof straight[v], "%s", strchr(out, '{'));
+    if (v == 1) {
+      snprintf(args, sizeof args, "%s --epochs 2 --checkpoint v.ckpt", common);
+      expect(0, env, args, NULL);
+    }
+  }
+  /* the cache back to the CPU-shaped step; the resume keeps the GPU one */
+  FILE *f = fopen(cache, "w");
+  fprintf(f, "%s %s # test\n", key, variants[0]);
+  fclose(f);
+  snprintf(args, sizeof args, "%s --epochs 4 --resume v.ckpt", common);
+  expect(0, env, args, "step_gpu=1");
+  snprintf(resumed, sizeof resumed, "%s", strchr(out, '{'));
+  size_t upto = (size_t)(strstr(straight[1], "\"seconds\"") - straight[1]);
+  cr_assert(strncmp(straight[1], resumed, upto) == 0, "straight %s\nresumed %s", straight[1],
+            resumed);
+  /* what the runs computed, after the variant */
+  const char *a = strstr(straight[0], ",\"loss\":"), *b = strstr(straight[1], ",\"loss\":");
+  cr_assert(a && b);
+  cr_assert(strncmp(a, b, (size_t)(strstr(b, "\"seconds\"") - b)) != 0,
+            "the two variants gave the same bits: the test proves nothing\n%s", a);
+  /* forced onto another profile, the resume says its bits will differ */
+  expect(0, "CLT_PROFILE=gpu", args, "not bit for bit");
 }

@@ -20,11 +20,11 @@ int clt_cmd_gradcheck(int argc, char **argv);
 int clt_cmd_export(int argc, char **argv);
 
 /* A context on device (NULL: auto, or CLT_DEVICE), recording timings when
-   record_timings, into *out: 0, or the exit status after a message naming
-   the request (host/cli/device.c). */
+   record_timings, of variant (NULL: the device's own), into *out: 0, or
+   the exit status after a message naming the request (host/cli/device.c). */
 typedef struct clt_context clt_context;
 int clt_cli_context(const char *cmd, const char *device, int record_timings,
-                    clt_context **out);
+                    const char *variant, clt_context **out);
 
 /* Whether s ends with suffix. */
 static inline bool clt_cli_ends_with(const char *s, const char *suffix) {

@@ -219,7 +219,7 @@ int clt_cmd_gradcheck(int argc, char **argv) {
   clt_loss_kind kind;
   clt_loss_kind_from_name(a.loss, &kind);
   clt_context *ctx = NULL;
-  if ((rc = clt_cli_context("gradcheck", a.device, 0, &ctx))) return rc;
+  if ((rc = clt_cli_context("gradcheck", a.device, 0, NULL, &ctx))) return rc;
   gc_data g;
   clt_gradcheck_result r = {0};
   if (make_data(&a, kind, &g)) {

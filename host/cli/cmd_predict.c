@@ -196,7 +196,7 @@ int clt_cmd_predict(int argc, char **argv) {
   float scale;
   /* The device first: data that cannot fit it is refused before it is read
      where its header says its size, and after reading otherwise. */
-  if ((rc = clt_cli_context("predict", device, 0, &ctx))) goto out;
+  if ((rc = clt_cli_context("predict", device, 0, NULL, &ctx))) goto out;
   char fmnist[4096], what[4200];
   const char *path = strcmp(data, "fashion-mnist") != 0 ? data
                      : clt_data_find_fashion_mnist(fmnist, sizeof fmnist) == CLT_OK ? fmnist

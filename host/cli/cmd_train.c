@@ -846,6 +846,28 @@ static int resume_args(train_args *a, const clt_checkpoint *ck) {
   return 0;
 }
 
+/* A resume runs the variant its checkpoint was trained with (the same
+   kernels and launch shapes, so the same bits as a run never stopped)
+   when the device is of the same class (cltrain devices: profile); on
+   another class that variant's shapes, made for other hardware, would be
+   slow, and the device's own give results equal to float rounding. */
+static const char *resume_variant(const train_args *a, const clt_checkpoint *ck) {
+  size_t len = strcspn(ck->variant, ":"), index, count = 0;
+  clt_device_info devs[64];
+  if (!ck->variant[len] || clt_device_select(a->device, &index) != CLT_OK ||
+      index == SIZE_MAX || clt_devices_list(devs, 64, &count) != CLT_OK || index >= count)
+    return NULL;
+  const char *profile = clt_device_profile(&devs[index]);
+  if (profile && strlen(profile) == len && strncmp(profile, ck->variant, len) == 0)
+    return ck->variant;
+  fprintf(stderr,
+          "cltrain train: note: --resume %s was trained with a %.*s variant, this device "
+          "takes the %s profile: the resumed epochs equal an uninterrupted run's to float "
+          "rounding, not bit for bit\n",
+          a->resume, (int)len, ck->variant, profile ? profile : "?");
+  return NULL;
+}
+
 /* The class weights of a resumed run: the checkpoint's, and a
    --class-weight given again must come to the same; 0 or 2. */
 static int resume_class_weight(const train_args *a, const clt_checkpoint *ck,
@@ -1114,7 +1136,9 @@ int clt_cmd_train(int argc, char **argv) {
   }
   /* The device first: data that cannot fit it is refused before it is
      read where its header says its size. */
-  if ((rc = clt_cli_context("train", a.device, a.profile, &ctx))) goto out;
+  if ((rc = clt_cli_context("train", a.device, a.profile,
+                            resuming ? resume_variant(&a, &ck) : NULL, &ctx)))
+    goto out;
   if ((rc = check_headers(&a, ctx))) goto out;
   if ((rc = load_data("train", &a.data, &train, &test, &scale))) goto out;
   if (a.val && (rc = load_validation(&a, &train, &val))) goto out;

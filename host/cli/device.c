@@ -8,8 +8,9 @@
 #include "cltrain.h"
 
 int clt_cli_context(const char *cmd, const char *device, int record_timings,
-                    clt_context **out) {
-  clt_context_options opt = {.device = device, .record_timings = record_timings};
+                    const char *variant, clt_context **out) {
+  clt_context_options opt = {
+      .device = device, .record_timings = record_timings, .variant = variant};
   clt_status st = clt_context_create(&opt, out);
   if (st == CLT_OK) return 0;
   const char *env = getenv("CLT_DEVICE");

@@ -6,6 +6,7 @@
 #
 #   version 1: commit 37df439 ("One error convention: ...")
 #   version 2: commit 3057d40 ("--val tells a number from a path ...")
+#   version 3: commit 163b94c ("The trainer's epoch comment says which ...")
 #
 #   git worktree add /tmp/old COMMIT && cmake -S /tmp/old -B /tmp/old/b &&
 #   cmake --build /tmp/old/b --target cltrain_cli &&
