@@ -35,6 +35,12 @@ typedef struct clt_ref_loss_in {
   const float *class_weight, *pos_weight; /* (C) or NULL */
 } clt_ref_loss_in;
 
+/* What the MEAN reduction divides by (1 for SUM): the weight of the
+   cross-entropy rows not ignored, N for the other row losses and for
+   BATCHMEAN, N*C for the elementwise ones. Its target arrays other than
+   labels are not read. */
+double clt_ref_loss_denominator(const clt_ref_loss_in *in);
+
 /* clt_loss, with defer (NULL: none) passed to the backend: where it left
    the loss in the slot, *loss is untouched and nothing was read back. */
 clt_status clt_loss_deferred(clt_context *ctx, const clt_loss_desc *desc,

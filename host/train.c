@@ -87,6 +87,19 @@ struct clt_trainer {
   prefetcher pf;
   clt_tensor *Xstage, *ystage, *ident;
   clt_csr *Cstage;
+  /* Shards (clt_trainer_create_ranked): this trainer holds rows [row0,
+     row0 + n) of the run's n_all, its shards [shard_lo, shard_hi) of
+     shards; a step t of the steps of an epoch takes the rows
+     perm[step_first[t], + step_rows[t]), which shuffle lays out shard by
+     shard (scratch: a shard's permutation, a cursor per step). With comm
+     (ranked), the ranks' gradients are reduced (ranked_step), using the
+     labels y_host for the normaliser. */
+  size_t shards, n_all, row0, shard_lo, shard_hi, steps;
+  size_t *step_first, *step_rows, *step_cursor;
+  int32_t *shard_perm, *y_host;
+  bool ranked;
+  clt_train_comm comm;
+  double comm_seconds;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -165,6 +178,11 @@ void clt_trainer_destroy(clt_trainer *tr) {
   clt_csr_destroy(tr->Cstage);
   for (int k = 0; k < 2; k++)
     free(tr->hb[k].x), free(tr->hb[k].val), free(tr->hb[k].ptr), free(tr->hb[k].col);
+  free(tr->step_first);
+  free(tr->step_rows);
+  free(tr->step_cursor);
+  free(tr->shard_perm);
+  free(tr->y_host);
   free(tr);
 }
 
@@ -354,10 +372,97 @@ static clt_status check_data(clt_context *ctx, const clt_train_data *ds, size_t 
   return CLT_OK;
 }
 
+/* Shard s's first row of n_all rows in shards. */
+static size_t shard_start(size_t n_all, size_t shards, size_t s) {
+  /* floor(n_all s / shards) without the product overflowing */
+  return n_all / shards * s + n_all % shards * s / shards;
+}
+
+void clt_shard_rows(size_t n_all, size_t shards, size_t rank, size_t size, size_t *first,
+                    size_t *count) {
+  if (shards == 0) shards = 1;
+  size_t lo = rank * shards / size, hi = (rank + 1) * shards / size;
+  *first = shard_start(n_all, shards, lo);
+  *count = shard_start(n_all, shards, hi) - *first;
+}
+
+/* Rows shard s gives to step t's batch. */
+static size_t shard_take(const clt_trainer *tr, size_t s, size_t t) {
+  size_t n_s = shard_start(tr->n_all, tr->shards, s + 1) - shard_start(tr->n_all, tr->shards, s);
+  size_t b_s = tr->opt.batch / tr->shards + (s < tr->opt.batch % tr->shards);
+  size_t start = t * b_s;
+  return start >= n_s ? 0 : n_s - start < b_s ? n_s - start : b_s;
+}
+
+size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch) {
+  if (shards == 0) shards = 1;
+  if (batch == 0 || batch > n_all) batch = n_all;
+  size_t steps = 0;
+  for (size_t s = 0; s < shards && batch >= shards; s++) {
+    size_t n_s = shard_start(n_all, shards, s + 1) - shard_start(n_all, shards, s);
+    size_t b_s = batch / shards + (s < batch % shards);
+    size_t need = (n_s + b_s - 1) / b_s;
+    if (need > steps) steps = need;
+  }
+  return steps ? steps : 1;
+}
+
+/* The epoch's steps (as many as the longest shard needs) and where each
+   step's rows of this trainer's shards lie in the permutation. */
+static clt_status shard_layout(clt_trainer *tr) {
+  size_t steps = clt_shard_steps(tr->n_all, tr->shards, tr->opt.batch), widest = 0;
+  for (size_t s = tr->shard_lo; s < tr->shard_hi; s++) {
+    size_t n_s = shard_start(tr->n_all, tr->shards, s + 1) - shard_start(tr->n_all, tr->shards, s);
+    if (n_s > widest) widest = n_s;
+  }
+  tr->steps = steps;
+  tr->step_first = malloc(steps * sizeof *tr->step_first);
+  tr->step_rows = malloc(steps * sizeof *tr->step_rows);
+  tr->step_cursor = malloc(steps * sizeof *tr->step_cursor);
+  tr->shard_perm = malloc((widest ? widest : 1) * sizeof *tr->shard_perm);
+  if (!tr->step_first || !tr->step_rows || !tr->step_cursor || !tr->shard_perm)
+    return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the shards' batches");
+  size_t at = 0;
+  for (size_t t = 0; t < steps; t++) {
+    size_t rows = 0;
+    for (size_t s = tr->shard_lo; s < tr->shard_hi; s++) rows += shard_take(tr, s, t);
+    tr->step_first[t] = at;
+    tr->step_rows[t] = rows;
+    at += rows;
+  }
+  return CLT_OK;
+}
+
 clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
                               const clt_train_data *train,
                               const clt_train_data *test, clt_trainer **out) {
+  if (!train) return CLT_ERR_INVALID_ARG;
+  return clt_trainer_create_ranked(ctx, opt, train, train->n, test, NULL, out);
+}
+
+clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *opt,
+                                     const clt_train_data *train, size_t n_all,
+                                     const clt_train_data *test, const clt_train_comm *comm,
+                                     clt_trainer **out) {
   if (!ctx || !opt || !train || !out) return CLT_ERR_INVALID_ARG;
+  const size_t shards = opt->shards ? opt->shards : 1, rank = comm ? comm->rank : 0,
+               size = comm ? comm->size : 1;
+  size_t row0 = 0, mine = 0;
+  if (size == 0 || rank >= size || shards < size || shards > n_all)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "%zu shards of %zu rows for %zu rank%s: every rank needs a shard and "
+                    "every shard a row",
+                    shards, n_all, size, size == 1 ? "" : "s");
+  clt_shard_rows(n_all, shards, rank, size, &row0, &mine);
+  if (train->n != mine)
+    return clt_fail(ctx, CLT_ERR_SHAPE,
+                    "rank %zu of %zu holds rows [%zu, %zu) of %zu in %zu shards: %zu rows, "
+                    "not %zu",
+                    rank, size, row0, row0 + mine, n_all, shards, mine, train->n);
+  if (opt->batch && opt->batch < shards && opt->batch < n_all)
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                    "a batch of %zu rows cannot take rows from each of %zu shards", opt->batch,
+                    shards);
   if (test && test->n == 0) test = NULL;
   if (train->n == 0 || (test && train->d != test->d))
     return clt_fail(ctx, CLT_ERR_SHAPE,
@@ -392,16 +497,29 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   tr->d = train->d;
   tr->c = classes;
   tr->n_test = test ? test->n : 0;
-  if (tr->opt.batch == 0 || tr->opt.batch > tr->n) tr->opt.batch = tr->n;
+  tr->n_all = n_all;
+  tr->row0 = row0;
+  tr->shards = shards;
+  tr->shard_lo = rank * shards / size;
+  tr->shard_hi = (rank + 1) * shards / size;
+  tr->ranked = comm != NULL;
+  if (comm) tr->comm = *comm;
+  if (tr->opt.batch == 0 || tr->opt.batch > n_all) tr->opt.batch = n_all;
+  tr->opt.shards = shards;
   tr->label_target = takes_labels(opt->loss.kind);
   tr->rng = opt->seed;
   tr->first_loss = NAN;
   tr->wscale = 1;
-  tr->touched = touched_updates(opt, train);
+  tr->touched = !comm && touched_updates(opt, train);
   size_t B = tr->opt.batch;
-  clt_status st = CLT_OK;
+  clt_status st = shard_layout(tr);
   tr->perm_host = malloc(tr->n * sizeof *tr->perm_host);
-  if (!tr->perm_host) st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "permutation");
+  if (!tr->perm_host && st == CLT_OK) st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "permutation");
+  if (comm && train->y && st == CLT_OK) { /* the normaliser's labels */
+    tr->y_host = malloc(tr->n * sizeof *tr->y_host);
+    if (!tr->y_host) st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "labels");
+    else memcpy(tr->y_host, train->y, tr->n * sizeof *tr->y_host);
+  }
 #define STEP(expr)                                                            \
   if (st == CLT_OK) st = (expr)
   tr->stream = opt->stream != 0;
@@ -470,18 +588,36 @@ size_t clt_trainer_epochs_done(const clt_trainer *tr) {
   return tr->epochs_done;
 }
 
-/* Fisher-Yates from the trainer's stream: the same seed gives the same
-   sequence of epochs, resumed or not. */
+/* Fisher-Yates from the trainer's stream, shard by shard: the same seed
+   gives the same sequence of epochs, resumed or not, on every rank. A
+   shard of this trainer's is laid out across the steps (its first rows to
+   step 0, ...); another's only advances the stream by as many draws. With
+   one shard, the permutation of all the rows. */
 static clt_status shuffle(clt_trainer *tr) {
   int buf;
   prefetched(tr, SIZE_MAX, &buf); /* the prefetcher reads the permutation */
-  int32_t *p = tr->perm_host;
-  for (size_t i = 0; i < tr->n; i++) p[i] = (int32_t)i;
-  for (size_t i = tr->n - 1; i > 0; i--) {
-    size_t j = (size_t)(clt_splitmix64(&tr->rng) % (i + 1));
-    int32_t t = p[i];
-    p[i] = p[j];
-    p[j] = t;
+  int32_t *p = tr->perm_host, *q = tr->shard_perm;
+  memcpy(tr->step_cursor, tr->step_first, tr->steps * sizeof *tr->step_cursor);
+  for (size_t s = 0; s < tr->shards; s++) {
+    size_t lo = shard_start(tr->n_all, tr->shards, s);
+    size_t n_s = shard_start(tr->n_all, tr->shards, s + 1) - lo;
+    if (s < tr->shard_lo || s >= tr->shard_hi) {
+      for (size_t i = n_s - 1; i > 0; i--) (void)clt_splitmix64(&tr->rng);
+      continue;
+    }
+    for (size_t i = 0; i < n_s; i++) q[i] = (int32_t)(lo - tr->row0 + i);
+    for (size_t i = n_s - 1; i > 0; i--) {
+      size_t j = (size_t)(clt_splitmix64(&tr->rng) % (i + 1));
+      int32_t t = q[i];
+      q[i] = q[j];
+      q[j] = t;
+    }
+    for (size_t t = 0, from = 0; t < tr->steps; t++) {
+      size_t k = shard_take(tr, s, t);
+      memcpy(p + tr->step_cursor[t], q + from, k * sizeof *q);
+      tr->step_cursor[t] += k;
+      from += k;
+    }
   }
   return clt_tensor_write(tr->perm, p, tr->n * 4);
 }
@@ -489,7 +625,7 @@ static clt_status shuffle(clt_trainer *tr) {
 /* Loss and gradient of the minibatch [first, first+rows) of this epoch's
    order, taken on the device: the fused step and the sparse products read
    X's rows through the permutation, the other paths gather them into Xb /
-   yb first. */
+   yb first. Ranked, without the penalty (ranked_step adds it). */
 static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
                              clt_loss_slot *defer, double *loss) {
   clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
@@ -513,7 +649,8 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
     batch.targets = ts, batch.idx = tr->ident, batch.first = 0;
   }
   if (st == CLT_OK)
-    st = tr->model->kind->loss_grad(tr->model, &tr->opt.loss, &tr->opt.reg, &batch, loss);
+    st = tr->model->kind->loss_grad(tr->model, &tr->opt.loss,
+                                    tr->ranked ? NULL : &tr->opt.reg, &batch, loss);
   clt_tensor_destroy(ys);
   clt_tensor_destroy(ts);
   if (xb != tr->Xb) clt_tensor_destroy(xb);
@@ -574,6 +711,136 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, doubl
   tr->vnorm2 += change;
   tr->step++;
   return CLT_OK;
+}
+
+/* What this rank's rows idx[first, first+rows) (idx NULL: the rows
+   first, ... in order) weigh in the loss's normaliser
+   (clt_ref_loss_denominator of their labels). */
+static clt_status batch_denominator(clt_trainer *tr, const int32_t *idx, size_t first,
+                                    size_t rows, double *den) {
+  int32_t *labels = NULL;
+  if (tr->y_host && tr->label_target) {
+    if (!(labels = malloc((rows ? rows : 1) * sizeof *labels)))
+      return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "batch labels");
+    for (size_t i = 0; i < rows; i++)
+      labels[i] = tr->y_host[idx ? (size_t)idx[first + i] : first + i];
+  }
+  clt_ref_loss_in in = {.desc = &tr->opt.loss, .n = rows, .c = tr->c, .labels = labels,
+                        .class_weight = tr->class_weight_host};
+  *den = clt_ref_loss_denominator(&in);
+  free(labels);
+  return CLT_OK;
+}
+
+/* Sums n doubles over the ranks in rank order: the same bits on every
+   rank, whatever the transport's own reduction order. */
+static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n) {
+  size_t k = tr->comm.size;
+  double *all = malloc(k * n * sizeof *all);
+  if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' gradients");
+  double t0 = clt_now();
+  clt_status st = tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, n * sizeof *all);
+  tr->comm_seconds += clt_now() - t0;
+  for (size_t i = 0; st == CLT_OK && i < n; i++) {
+    double acc = 0;
+    for (size_t r = 0; r < k; r++) acc += all[r * n + i];
+    sum[i] = acc;
+  }
+  free(all);
+  return st;
+}
+
+/* A step of a ranked trainer: this rank's loss and gradient (zero for no
+   rows), each weighted by its share of the normaliser, summed over the
+   ranks in one gather with the loss and the shares, divided by the whole
+   normaliser (MEAN; SUM adds), the penalty's gradient added once, and the
+   same update on every rank. */
+static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double *loss) {
+  clt_model *m = tr->model;
+  size_t P = 0;
+  for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
+  float *g = malloc(P * sizeof *g);
+  double *mine = malloc((P + 2) * sizeof *mine), *sum = malloc((P + 2) * sizeof *sum);
+  clt_status st = g && mine && sum ? CLT_OK
+                                   : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
+  double local = 0, den = 0;
+  if (st == CLT_OK) st = batch_denominator(tr, tr->perm_host, first, rows, &den);
+  const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
+  /* rows that weigh nothing (none, or every one ignored) add nothing; their
+     own mean would be 0/0 */
+  const bool adds = rows && (summed || den != 0);
+  if (st == CLT_OK && adds) st = batch_grad(tr, first, rows, NULL, &local);
+  if (st == CLT_ERR_NONFINITE) local = NAN, st = CLT_OK;
+  for (size_t k = 0; st == CLT_OK && !adds && k < m->nparams; k++)
+    st = clt_tensor_fill(m->grad[k], 0.0);
+  const double share = summed ? 1.0 : den;
+  for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
+    size_t len = clt_tensor_numel(m->grad[k]);
+    st = clt_tensor_read(m->grad[k], g + at, len * sizeof *g);
+    at += len;
+  }
+  if (st == CLT_OK) {
+    for (size_t i = 0; i < P; i++) mine[i] = (double)g[i] * share;
+    mine[P] = adds ? local * share : 0.0;
+    mine[P + 1] = den;
+    st = ranks_sum(tr, mine, sum, P + 2);
+  }
+  if (st == CLT_OK) {
+    const double whole = summed ? 1.0 : sum[P + 1];
+    for (size_t i = 0; i < P; i++) g[i] = (float)(sum[i] / whole);
+    *loss = sum[P] / whole;
+    for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
+      size_t len = clt_tensor_numel(m->grad[k]);
+      st = clt_tensor_write(m->grad[k], g + at, len * sizeof *g);
+      at += len;
+    }
+  }
+  if (st == CLT_OK && (tr->opt.reg.l1 > 0 || tr->opt.reg.l2 > 0)) {
+    double penalty = 0;
+    st = clt_regularize(tr->ctx, &tr->opt.reg, m->value[0], &penalty, m->grad[0]);
+    if (st == CLT_ERR_NONFINITE) penalty = NAN, st = CLT_OK;
+    *loss += penalty;
+  }
+  free(g);
+  free(mine);
+  free(sum);
+  return st;
+}
+
+double clt_trainer_comm_seconds(const clt_trainer *tr) { return tr->comm_seconds; }
+
+clt_status clt_trainer_params_hash(clt_trainer *tr, uint64_t *hash) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t k = 0; k < tr->model->nparams; k++) {
+    const clt_tensor *v = tr->model->value[k];
+    size_t len = clt_tensor_numel(v);
+    unsigned char *bytes = malloc(len * 4);
+    if (!bytes) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "parameters");
+    clt_status st = clt_tensor_read(v, bytes, len * 4);
+    for (size_t i = 0; st == CLT_OK && i < len * 4; i++) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    free(bytes);
+    CLT_TRY(st);
+  }
+  *hash = h;
+  return CLT_OK;
+}
+
+/* Ranked: every rank's parameters hold the same bits (a hash gathered
+   and compared), else CLT_ERR_DISTRIBUTED naming the first that differs. */
+static clt_status check_replicas(clt_trainer *tr) {
+  uint64_t mine, *all = malloc(tr->comm.size * sizeof *all);
+  if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "hashes");
+  clt_status st = clt_trainer_params_hash(tr, &mine);
+  if (st == CLT_OK) st = tr->comm.allgather(tr->comm.user, tr->ctx, &mine, all, sizeof mine);
+  for (size_t r = 1; st == CLT_OK && r < tr->comm.size; r++)
+    if (all[r] != all[0])
+      st = clt_fail(tr->ctx, CLT_ERR_DISTRIBUTED,
+                    "after epoch %zu rank %zu's parameters differ from rank 0's (hash "
+                    "%016llx, not %016llx): the replicas diverged",
+                    tr->epochs_done + 1, r, (unsigned long long)all[r],
+                    (unsigned long long)all[0]);
+  free(all);
+  return st;
 }
 
 /* At an epoch's start and end: W's scale moved into the W tensor (so that
@@ -664,7 +931,20 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
   if (!s->X && !s->Xs && !(s == &tr->train && tr->stream))
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no %s set",
                     split == CLT_SPLIT_TEST ? "test" : "validation");
-  return evaluate_set(tr, s, loss, accuracy);
+  if (!tr->ranked || s != &tr->train) return evaluate_set(tr, s, loss, accuracy);
+  /* Ranked: each rank's rows, the loss weighted by its normaliser and the
+     accuracy by its rows, summed over the ranks */
+  double l = 0, a = 0, den = 0, mine[4], sum[4];
+  clt_status st = evaluate_set(tr, s, &l, &a);
+  if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
+  CLT_TRY(batch_denominator(tr, NULL, 0, tr->n, &den));
+  const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
+  mine[0] = summed ? l : l * den, mine[1] = den;
+  mine[2] = isnan(a) ? NAN : a * (double)tr->n, mine[3] = (double)tr->n;
+  CLT_TRY(ranks_sum(tr, mine, sum, 4));
+  *loss = summed ? sum[0] : sum[0] / sum[1];
+  *accuracy = sum[2] / sum[3];
+  return st;
 }
 
 /* Runs every kernel of a step and of an evaluation once, so that the
@@ -753,7 +1033,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   double t0 = clt_now();
   CLT_TRY(shuffle(tr));
   if (tr->touched) CLT_TRY(settle_scale(tr));
-  size_t B = tr->opt.batch, steps = (tr->n + B - 1) / B;
+  size_t steps = tr->steps;
   epoch_losses done = {0};
   /* Where the backend can (OpenCL: the fused kernels, or the composition
      without a penalty), a step's loss stays on the device (tr->losses)
@@ -763,12 +1043,13 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   size_t pending = 0;
   uint64_t pending_first = 0;
   for (size_t s = 0; s < steps; s++) {
-    size_t first = s * B, rows = tr->n - first < B ? tr->n - first : B;
+    size_t first = tr->step_first[s], rows = tr->step_rows[s];
     double loss = 0;
     const uint64_t step = tr->step;
     clt_loss_slot slot = {tr->losses, pending, false};
-    clt_status st = tr->touched ? touched_step(tr, first, rows, &loss)
-                                : batch_grad(tr, first, rows, &slot, &loss);
+    clt_status st = tr->ranked    ? ranked_step(tr, first, rows, &loss)
+                    : tr->touched ? touched_step(tr, first, rows, &loss)
+                                  : batch_grad(tr, first, rows, &slot, &loss);
     /* On failure the W tensor still holds W (its scale moved in). */
     if ((st != CLT_OK || !isfinite(loss)) && tr->touched) (void)settle_scale(tr);
     if (st == CLT_ERR_NONFINITE) loss = NAN, st = CLT_OK;
@@ -789,6 +1070,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     if (report && progress(user, s + 1, steps, done.last)) break;
   }
   if (tr->touched) CLT_TRY(settle_scale(tr));
+  if (tr->ranked) CLT_TRY(check_replicas(tr));
   /* Parameters that are no longer finite, or scores whose losses overflow:
      an evaluation's own refusal is a divergence of the run too. */
   double test_loss = NAN, acc = NAN, val_loss = NAN, val_acc = NAN;
@@ -820,7 +1102,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
         .val_accuracy = val_acc,
         .seconds = secs,
         .first_loss = tr->first_loss,
-        .samples_per_second = (double)tr->n / secs,
+        .samples_per_second = (double)tr->n_all / secs,
     };
   return CLT_OK;
 }
@@ -915,7 +1197,7 @@ clt_status clt_trainer_set_labels(clt_trainer *tr, const clt_labels *labels,
 clt_status clt_trainer_save(clt_trainer *tr, const char *path) {
   clt_checkpoint ck = {
       .d = tr->d, .c = tr->c, .loss = tr->opt.loss.kind, .optim = tr->opt.optim.kind,
-      .n = tr->n, .batch = tr->opt.batch, .epochs = tr->epochs_done, .step = tr->step,
+      .n = tr->n_all, .batch = tr->opt.batch, .epochs = tr->epochs_done, .step = tr->step,
       .rng = tr->rng, .prep = tr->prep, .has_settings = true, .loss_desc = tr->opt.loss,
       .class_weight = tr->class_weight_host, .reg = tr->opt.reg,
       .schedule = tr->opt.schedule, .epochs_target = tr->opt.epochs, .seed = tr->opt.seed,
@@ -946,11 +1228,11 @@ clt_status clt_trainer_load(clt_trainer *tr, const char *path) {
   clt_checkpoint ck;
   CLT_TRY(clt_checkpoint_load(ctx, path, &ck));
   clt_status st = CLT_OK;
-  if (ck.d != tr->d || ck.c != tr->c || ck.n != tr->n)
+  if (ck.d != tr->d || ck.c != tr->c || ck.n != tr->n_all)
     st = clt_fail(ctx, CLT_ERR_FORMAT,
                   "%s was trained on %llu rows of %zu features and %zu classes, "
                   "this data set has %zu rows of %zu features and %zu classes",
-                  path, (unsigned long long)ck.n, ck.d, ck.c, tr->n, tr->d, tr->c);
+                  path, (unsigned long long)ck.n, ck.d, ck.c, tr->n_all, tr->d, tr->c);
   else if (ck.loss != tr->opt.loss.kind || ck.optim != tr->opt.optim.kind ||
            ck.batch != tr->opt.batch)
     st = clt_fail(ctx, CLT_ERR_FORMAT,

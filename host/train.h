@@ -24,6 +24,51 @@ typedef enum clt_preprocess {
 
 /* Besides the public trainer (cltrain.h): */
 
+/* ------------------------------------------------------ data parallel */
+
+/* Ranks that train one model together (host/mpi/: cltrain_mpi.h), as the
+   trainer sees them: this rank of size, and a gather of bytes from every
+   rank into all (size * bytes, in rank order) on every rank, with a
+   failure's detail in ctx. */
+typedef struct clt_train_comm {
+  size_t rank, size;
+  clt_status (*allgather)(void *user, clt_context *ctx, const void *mine, void *all,
+                          size_t bytes);
+  void *user;
+} clt_train_comm;
+
+/* The training rows of a run of n_all rows cut into shards (at least 1)
+   of consecutive rows, shard s holding [s n_all / shards, (s+1) n_all /
+   shards); rank of size owns shards [rank shards / size, (rank+1) shards
+   / size): its rows [*first, *first + *count). */
+void clt_shard_rows(size_t n_all, size_t shards, size_t rank, size_t size, size_t *first,
+                    size_t *count);
+
+/* The steps of an epoch of n_all rows in shards (0: 1) at batch rows: as
+   many as the shard that needs the most. */
+size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch);
+
+/* clt_trainer_create for this rank of comm (NULL: one process, rank 0 of
+   1): train holds its rows (clt_shard_rows) of a training set of n_all
+   rows. Every shard has its own permutation per epoch and gives
+   opt->batch / shards rows (the first batch % shards shards one more) to
+   every step's batch, in shard order; so the steps' batches, and the
+   results to float rounding, depend on the shards but not on the ranks.
+   With comm, each step's gradient is summed over the ranks, weighted by
+   each rank's share of the loss's normaliser (rows, or class weights of
+   the rows not ignored) in one gather, the penalty's gradient added once
+   after it, and every rank applies the same update; the training set's
+   evaluation is reduced the same way. The sparse SGD that updates only
+   touched weights is not taken with comm (the dense update is). */
+clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *opt,
+                                     const clt_train_data *train, size_t n_all,
+                                     const clt_train_data *test, const clt_train_comm *comm,
+                                     clt_trainer **out);
+/* Seconds this trainer spent in comm's gathers (0 without). */
+double clt_trainer_comm_seconds(const clt_trainer *tr);
+/* A hash of the parameters' bits, which replicas compare. */
+clt_status clt_trainer_params_hash(clt_trainer *tr, uint64_t *hash);
+
 /* The trainer's optimizer: after clt_trainer_load, the hyper-parameters
    the checkpoint holds. */
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);

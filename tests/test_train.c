@@ -1,5 +1,6 @@
 /* The trainer: learning, divergence, determinism, checkpoints and resume. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -704,5 +705,114 @@ Test(train, streaming_matches_resident, .timeout = 300) {
   }
   clt_dataset_free(&sp);
   clt_dataset_free(&sp_test);
+  free_data(&r);
+}
+
+/* ------------------------------------------------------------ ranked */
+
+/* Ranks as threads of one process (what cltrain_mpi.h does with MPI): a
+   gather through a shared buffer between two barriers. */
+typedef struct world {
+  pthread_barrier_t barrier;
+  size_t size;
+  unsigned char buf[1 << 16];
+} world;
+
+typedef struct rank_job {
+  world *w;
+  size_t rank;
+  clt_train_options o;
+  const clt_train_data *all;
+  float W[17 * 5], b[5];
+  clt_status st;
+  double accuracy;
+} rank_job;
+
+static clt_status thread_gather(void *user, clt_context *ctx, const void *mine, void *all,
+                                size_t bytes) {
+  rank_job *j = user;
+  (void)ctx;
+  if (bytes * j->w->size > sizeof j->w->buf) return CLT_ERR_DISTRIBUTED;
+  memcpy(j->w->buf + j->rank * bytes, mine, bytes);
+  pthread_barrier_wait(&j->w->barrier);
+  memcpy(all, j->w->buf, bytes * j->w->size);
+  pthread_barrier_wait(&j->w->barrier);
+  return CLT_OK;
+}
+
+static void *rank_main(void *arg) {
+  rank_job *j = arg;
+  clt_context *ctx = tu_context("ref");
+  clt_train_comm comm = {j->rank, j->w->size, thread_gather, j};
+  size_t first, count;
+  clt_shard_rows(j->all->n, j->o.shards, j->rank, j->w->size, &first, &count);
+  clt_train_data mine = *j->all;
+  mine.n = count;
+  mine.x += first * mine.d;
+  mine.y += first;
+  clt_trainer *tr = NULL;
+  j->st = clt_trainer_create_ranked(ctx, &j->o, &mine, j->all->n, NULL, &comm, &tr);
+  for (size_t e = 0; j->st == CLT_OK && e < j->o.epochs; e++)
+    j->st = clt_trainer_epoch(tr, NULL, NULL, NULL);
+  double loss;
+  if (j->st == CLT_OK) j->st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &loss, &j->accuracy);
+  if (j->st == CLT_OK) j->st = clt_trainer_params(tr, j->W, j->b);
+  clt_trainer_destroy(tr);
+  clt_context_destroy(ctx);
+  return NULL;
+}
+
+/* Three ranks (threads) equal one process with the same five shards, to
+   float rounding: class weights, an ignored class, l1 and l2, LAMB's
+   global norms, a batch that does not divide the shards and steps where
+   a rank has no rows left. |ranks - one| <= 1e-5 |one| + 1e-6 max|one|
+   (each rank's gradient is float32 before the sum). */
+Test(train, ranked_trainers_equal_one_process) {
+  run r;
+  make_data(&r, 1003, 17, 5, 21);
+  const clt_train_data all = clt_train_data_of(&r.train);
+  const float cw[5] = {1, 2, 0.5f, 1, 3};
+  clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_LAMB, 0.02, 100, 3, all.n);
+  o.shards = 5;
+  o.class_weight = cw;
+  o.loss.ignore_index = 3;
+  o.reg = (clt_reg_desc){.l1 = 1e-3f, .l2 = 1e-2f};
+  clt_context *ctx = tu_context("ref");
+  float W[17 * 5], b[5];
+  clt_epoch_stats es;
+  train_params(ctx, &o, &all, NULL, W, b, &es);
+  clt_context_destroy(ctx);
+
+  world w = {.size = 3};
+  pthread_barrier_init(&w.barrier, NULL, 3);
+  rank_job jobs[3];
+  pthread_t threads[3];
+  for (size_t k = 0; k < 3; k++) {
+    jobs[k] = (rank_job){.w = &w, .rank = k, .o = o, .all = &all};
+    cr_assert_eq(pthread_create(&threads[k], NULL, rank_main, &jobs[k]), 0);
+  }
+  for (size_t k = 0; k < 3; k++) pthread_join(threads[k], NULL);
+  pthread_barrier_destroy(&w.barrier);
+  float wmax = 0;
+  for (size_t i = 0; i < 17 * 5; i++) wmax = fmaxf(wmax, fabsf(W[i]));
+  for (size_t k = 0; k < 3; k++) {
+    cr_assert_eq(jobs[k].st, CLT_OK, "rank %zu: %s", k, clt_status_name(jobs[k].st));
+    cr_assert_eq(memcmp(jobs[k].W, jobs[0].W, sizeof W), 0, "rank %zu's W differs", k);
+    for (size_t i = 0; i < 17 * 5; i++)
+      cr_assert_leq(fabsf(jobs[k].W[i] - W[i]), 1e-5f * fabsf(W[i]) + 1e-6f * wmax,
+                    "W[%zu]: %.9g with 3 ranks, %.9g in one process", i, jobs[k].W[i], W[i]);
+    for (size_t i = 0; i < 5; i++)
+      cr_assert_leq(fabsf(jobs[k].b[i] - b[i]), 1e-5f * fabsf(b[i]) + 1e-6f * wmax);
+  }
+  /* the training set's evaluation is reduced over the ranks */
+  ctx = tu_context("ref");
+  clt_trainer *one = NULL;
+  cr_assert_eq(clt_trainer_create(ctx, &o, &all, NULL, &one), CLT_OK);
+  cr_assert_eq(clt_trainer_set_params(one, jobs[0].W, jobs[0].b), CLT_OK);
+  double loss, acc;
+  cr_assert_eq(clt_trainer_evaluate_split(one, CLT_SPLIT_TRAIN, &loss, &acc), CLT_OK);
+  cr_assert_float_eq(jobs[0].accuracy, acc, 1e-12);
+  clt_trainer_destroy(one);
+  clt_context_destroy(ctx);
   free_data(&r);
 }

@@ -26,6 +26,27 @@ typedef struct clt_context clt_context;
 int clt_cli_context(const char *cmd, const char *device, int record_timings,
                     const char *variant, clt_context **out);
 
+/* --distributed (host/cli/distributed.c): this process's rank of the
+   job's size, and its rank on its machine; on: MPI runs. */
+typedef struct clt_cli_ranks {
+  bool on;
+  int rank, size, local_rank;
+  void *mpi;       /* clt_mpi */
+  int64_t *indptr; /* this rank's sparse rows' offsets */
+} clt_cli_ranks;
+/* With want, MPI started over MPI_COMM_WORLD; without, a refusal when
+   mpirun started this process as one of several ranks: 0 or the exit
+   status after a message (2 also when built without MPI). */
+int clt_cli_ranks_start(bool want, clt_cli_ranks *r);
+/* MPI finalized, or with rc nonzero in a job of several ranks the job
+   aborted with rc (so no rank waits for a failed one). */
+void clt_cli_ranks_end(clt_cli_ranks *r, int rc);
+double clt_cli_ranks_seconds(const clt_cli_ranks *r);
+/* The trainer of this rank's rows of all (clt_trainer_create off MPI). */
+clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
+                                 const clt_train_options *opt, const clt_train_data *all,
+                                 const clt_train_data *test, clt_trainer **out);
+
 /* Whether s ends with suffix. */
 static inline bool clt_cli_ends_with(const char *s, const char *suffix) {
   size_t n = strlen(s), m = strlen(suffix);

@@ -456,6 +456,17 @@ static void train_usage(FILE *f) {
           "  --stream               keep the training rows in host memory and upload each\n"
           "                         minibatch (on by itself when they do not fit; the\n"
           "                         same results as without)\n"
+          );
+  fprintf(f,
+          "  --distributed          one of the ranks of mpirun -np K training one model:\n"
+          "                         --batch is the global batch, each rank trains on\n"
+          "                         its shards' rows and the gradients are summed every\n"
+          "                         step (the same results, to float rounding, as one\n"
+          "                         process with the same --shards); rank 0 alone prints\n"
+          "                         and writes files\n"
+          "  --shards S             the training rows cut into S shards of consecutive\n"
+          "                         rows, each with its own permutation and its share of\n"
+          "                         every batch (default 1; the ranks with --distributed)\n"
           "  --val F|PATH           validation set: a fraction F in (0, 1) of the training\n"
           "                         set held out (stratified, from --seed), or a data set\n"
           "                         like --test; its loss and accuracy every epoch\n"
@@ -485,7 +496,9 @@ typedef struct train_args {
   uint64_t memory_limit; /* --device-memory-limit; 0: the device's own */
   char best[4096];   /* the best validation epoch's checkpoint, or "" */
   double lr, l1, l2, warmup, init_std;
-  int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile, stream;
+  int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile, stream,
+      distributed;
+  size_t shards; /* --shards; 0: one, or the ranks with --distributed */
   /* Given on the command line (a resume takes the others from its
      checkpoint). */
   int have_loss, have_optim_name, have_schedule, have_l1, have_l2, have_warmup,
@@ -532,6 +545,7 @@ static int parse_train(int argc, char **argv, train_args *a) {
     if (strcmp(f, "--profile") == 0) { a->profile = 1; continue; }
     if (strcmp(f, "--no-bias") == 0) { a->bias = 0; continue; }
     if (strcmp(f, "--stream") == 0) { a->stream = 1; continue; }
+    if (strcmp(f, "--distributed") == 0) { a->distributed = 1; continue; }
     if ((rc = clt_cli_data_flag("train", argc, argv, &i, &a->data.read)) >= 0) {
       if (rc) return rc;
       continue;
@@ -559,6 +573,11 @@ static int parse_train(int argc, char **argv, train_args *a) {
     else if (strcmp(f, "--val") == 0) a->val = v;
     else if (strcmp(f, "--device-memory-limit") == 0) {
       if ((rc = bytes_flag(f, v, &a->memory_limit))) return rc;
+    }
+    else if (strcmp(f, "--shards") == 0) {
+      unsigned long long x;
+      if ((rc = uint_flag(f, v, 1, 1u << 20, &x))) return rc;
+      a->shards = (size_t)x;
     }
     else if (strcmp(f, "--early-stop") == 0) {
       unsigned long long x;
@@ -703,7 +722,8 @@ static int build_options(const train_args *a, const clt_dataset *train,
   }
   size_t batch = a->have_batch ? a->batch : small ? 32 : 256;
   o->batch = batch == 0 || batch > n_train ? n_train : batch;
-  size_t steps_per_epoch = (n_train + o->batch - 1) / o->batch;
+  o->shards = a->shards;
+  size_t steps_per_epoch = clt_shard_steps(n_train, a->shards, o->batch);
   o->epochs = a->have_epochs ? a->epochs : 20;
   if (!a->have_epochs && small && o->epochs * steps_per_epoch < MIN_STEPS)
     o->epochs = (MIN_STEPS + steps_per_epoch - 1) / steps_per_epoch;
@@ -1111,6 +1131,32 @@ int clt_cmd_train(int argc, char **argv) {
   }
   if (a.val && a.checkpoint) best_path(a.checkpoint, a.best, sizeof a.best);
   if ((rc = check_outputs(&a))) return rc;
+  if (a.distributed && a.resume) {
+    fprintf(stderr, "cltrain train: --resume with --distributed is not supported yet\n");
+    return 2;
+  }
+  if (a.shards > 1 && a.resume) {
+    fprintf(stderr, "cltrain train: --resume with --shards is not supported yet (a checkpoint "
+                    "does not record its shards)\n");
+    return 2;
+  }
+  clt_cli_ranks ranks;
+  if ((rc = clt_cli_ranks_start(a.distributed, &ranks))) return rc;
+  if (ranks.on) {
+    if (!a.shards) a.shards = (size_t)ranks.size;
+    if (a.have_batch && a.batch && a.batch < (size_t)ranks.size) {
+      fprintf(stderr, "cltrain train: --batch %zu is smaller than the %d ranks\n", a.batch,
+              ranks.size);
+      clt_cli_ranks_end(&ranks, 0);
+      return 2;
+    }
+    if (ranks.rank > 0) { /* rank 0 alone prints and writes */
+      a.quiet = 1;
+      a.checkpoint = a.metrics = a.plot = NULL;
+      a.best[0] = '\0';
+      if (!freopen("/dev/null", "w", stdout)) a.json = 0;
+    }
+  }
   /* Ctrl-C or a kill during a checkpoint's write leaves no temporary
      file behind. */
   signal(SIGINT, on_signal);
@@ -1181,7 +1227,8 @@ int clt_cmd_train(int argc, char **argv) {
   double t_upload = clt_now();
   const clt_train_data train_data = clt_train_data_of(&train),
                        test_data = clt_train_data_of(&test), val_data = clt_train_data_of(&val);
-  clt_status st = clt_trainer_create(ctx, &opt, &train_data, test.n ? &test_data : NULL, &tr);
+  clt_status st =
+      clt_cli_ranks_trainer(&ranks, ctx, &opt, &train_data, test.n ? &test_data : NULL, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
   if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
   if (st == CLT_OK && val.n) st = clt_trainer_set_validation(tr, &val_data);
@@ -1193,9 +1240,9 @@ int clt_cmd_train(int argc, char **argv) {
       goto out;
     }
   }
-  if (st != CLT_OK) {
+  if (st != CLT_OK) { /* options the trainer refuses (--shards, --batch) are usage errors */
     fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
-    rc = 1;
+    rc = st == CLT_ERR_INVALID_ARG ? 2 : 1;
     goto out;
   }
   if (!a.quiet)
@@ -1397,7 +1444,9 @@ int clt_cmd_train(int argc, char **argv) {
            (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
            opt.bias ? "true" : "false", (unsigned long long)opt.seed, train.n, test.n,
            train.d, train.classes);
-    printf(",\"stream\":%s", opt.stream ? "true" : "false");
+    printf(",\"stream\":%s,\"shards\":%zu,\"world_size\":%d,\"comm_seconds\":%.6f",
+           opt.stream ? "true" : "false", opt.shards ? opt.shards : 1, ranks.size,
+           clt_cli_ranks_seconds(&ranks));
     /* Sparse rows: their entries, and whether a step updates only the
        weights its rows use ("touched") or all of them ("dense"). */
     if (train.ptr)
@@ -1455,5 +1504,6 @@ out:
   free(class_weight);
   clt_context_destroy(ctx);
   clt_checkpoint_free(&ck);
+  clt_cli_ranks_end(&ranks, rc);
   return rc;
 }

@@ -54,7 +54,8 @@ CLT_API const char *clt_version(void);
   X(CLT_ERR_IO, "input/output error")                                         \
   X(CLT_ERR_FORMAT, "malformed or incompatible file")                         \
   X(CLT_ERR_DTYPE, "wrong element type")                                      \
-  X(CLT_ERR_CONTEXT, "objects belong to different contexts")
+  X(CLT_ERR_CONTEXT, "objects belong to different contexts")               \
+  X(CLT_ERR_DISTRIBUTED, "a rank of a distributed run failed or disagreed")
 
 typedef enum clt_status {
 #define CLT_STATUS_ENUM_(name, msg) name,
@@ -834,6 +835,14 @@ typedef struct clt_train_options {
                             train's arrays must then stay valid and
                             unchanged until clt_trainer_destroy. The same
                             results as without, bit for bit. */
+  size_t shards;         /* 0 or 1: every epoch one permutation of all the
+                            rows, cut into batches. S: the rows cut into S
+                            shards of consecutive rows, each with its own
+                            permutation and giving batch/S rows (the first
+                            batch % S shards one more) to every batch; how
+                            data-parallel runs split the data
+                            (cltrain_mpi.h), and the same batches in one
+                            process. At most the rows, at most batch. */
 } clt_train_options;
 
 typedef struct clt_epoch_stats {

@@ -137,7 +137,7 @@ static double elem_row(const clt_ref_loss_in *in, const double *s,
 /* The MEAN denominator: the weight of the cross-entropy rows not ignored
    (0 makes the mean NaN, as in PyTorch), N for the other row losses, N*C
    for the elementwise ones (N for KL's BATCHMEAN). */
-static double denominator(const clt_ref_loss_in *in) {
+double clt_ref_loss_denominator(const clt_ref_loss_in *in) {
   const clt_loss_desc *d = in->desc;
   if (d->reduction == CLT_REDUCTION_SUM) return 1.0;
   if (d->reduction == CLT_REDUCTION_BATCHMEAN) return (double)in->n;
@@ -159,7 +159,7 @@ double clt_ref_loss_f64(const clt_ref_loss_in *in, const double *S,
   size_t n = in->n, c = in->c;
   double wsum = 0.0;
   for (size_t j = 0; j < c; j++) wsum += weight(in->class_weight, j);
-  double scale = 1.0 / denominator(in), total = 0.0;
+  double scale = 1.0 / clt_ref_loss_denominator(in), total = 0.0;
   for (size_t i = 0; i < n; i++) {
     const double *s = S + i * c;
     double *g = dS ? dS + i * c : NULL;

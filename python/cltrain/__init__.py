@@ -73,6 +73,7 @@ _BY_NAME = {
     "CLT_ERR_FORMAT": _error_class("FormatError", ValueError),
     "CLT_ERR_DTYPE": _error_class("DTypeError", TypeError),
     "CLT_ERR_CONTEXT": _error_class("ContextError", ValueError),
+    "CLT_ERR_DISTRIBUTED": _error_class("DistributedError"),
 }
 
 

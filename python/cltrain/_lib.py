@@ -95,7 +95,7 @@ class TrainOptions(ctypes.Structure):
     _fields_ = [("loss", LossDesc), ("reg", RegDesc), ("optim", OptimDesc),
                 ("schedule", Schedule), ("batch", c_size_t), ("epochs", c_size_t),
                 ("seed", c_u64), ("bias", ctypes.c_int), ("init_std", ctypes.c_double),
-                ("class_weight", c_float_p), ("stream", ctypes.c_int)]
+                ("class_weight", c_float_p), ("stream", ctypes.c_int), ("shards", c_size_t)]
 
 
 class EpochStats(ctypes.Structure):

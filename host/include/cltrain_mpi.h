@@ -1,0 +1,59 @@
+/* cltrain's data-parallel component: one model trained by the ranks of an
+   MPI communicator, each on its shards of the training rows, their
+   gradients summed every step (libcltrain_mpi, built when CMake finds
+   MPI; the core library stays free of MPI).
+
+   The caller owns MPI_Init and MPI_Finalize. Nothing here aborts: the
+   component duplicates the communicator with MPI_ERRORS_RETURN, and an MPI
+   failure comes back as CLT_ERR_DISTRIBUTED with MPI's message in
+   clt_last_error. */
+#ifndef CLTRAIN_MPI_H
+#define CLTRAIN_MPI_H
+
+#include <mpi.h>
+
+#include "cltrain.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clt_mpi clt_mpi;
+
+/* A duplicate of comm (collective over comm). */
+CLT_API clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out);
+CLT_API void clt_mpi_destroy(clt_mpi *mpi); /* NULL is fine; collective */
+CLT_API int clt_mpi_rank(const clt_mpi *mpi);
+CLT_API int clt_mpi_size(const clt_mpi *mpi);
+/* The rank among those on its machine (MPI_COMM_TYPE_SHARED): which of
+   the machine's devices it takes. */
+CLT_API int clt_mpi_local_rank(const clt_mpi *mpi);
+/* Seconds spent in the component's collectives so far. */
+CLT_API double clt_mpi_seconds(const clt_mpi *mpi);
+
+/* The training rows this rank holds of a set of n rows cut into shards
+   (clt_train_options.shards; 0 counts as the ranks): rows [*first,
+   *first + *count), the shards [rank S / K, (rank + 1) S / K) of K ranks. */
+CLT_API void clt_mpi_rows(const clt_mpi *mpi, size_t n, size_t shards, size_t *first,
+                          size_t *count);
+
+/* clt_trainer_create for this rank: train holds its rows (clt_mpi_rows) of
+   a training set of n rows (collective: every rank calls it with the same
+   options and n; opt->shards 0 counts as the ranks). Each step sums the
+   ranks' gradients, weighted by each one's share of the loss's normaliser,
+   in one gather and in rank order, so every rank applies the same update
+   to the same bits; the batches, and so the results to float rounding, are
+   those of one process with the same shards. Every epoch the ranks'
+   parameters are compared (a hash): a difference is CLT_ERR_DISTRIBUTED.
+   The trainer's other calls are collective too (epochs, evaluation). mpi
+   must outlive the trainer. */
+CLT_API clt_status clt_mpi_trainer_create(clt_context *ctx, clt_mpi *mpi,
+                                          const clt_train_options *opt,
+                                          const clt_train_data *train, size_t n,
+                                          const clt_train_data *test, clt_trainer **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLTRAIN_MPI_H */

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Data-parallel training under mpiexec (cltrain train --distributed): K = 2
+# and 4 ranks (oversubscribed, unbound, so that a rank's POCL threads are
+# not pinned to one core) against one process with the same --shards, on
+# the reference backend and on an OpenCL CPU device when there is one.
+#   tests/mpi_train.sh CLTRAIN MPIEXEC WORKDIR [PYTHON]
+# Tolerance on every parameter: |K ranks - 1 process| <= 1e-5 |1 process| +
+# 1e-6 max|1 process| (each rank's gradient is a float32 tensor before the
+# sum, so K ranks and one round differently); two runs with the same K are
+# bit-identical.
+set -euo pipefail
+cltrain=$1 mpiexec=$2 work=$3
+py=${CLT_PYTHON:-${4:-python3}}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 CLT_TUNE=off
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+
+ranks() { local k=$1; shift; "$mpiexec" -n "$k" --oversubscribe --bind-to none "$cltrain" "$@"; }
+weights() { "$cltrain" export --model "$1" --format npz --out "$2" >/dev/null; }
+close() { # a.npz b.npz what
+  "$py" - "$1" "$2" "$3" <<'PY'
+import sys
+import numpy as np
+a, b, what = np.load(sys.argv[1]), np.load(sys.argv[2]), sys.argv[3]
+for k in ("W", "b"):
+    if k not in b:
+        continue
+    x, y = a[k].astype(np.float64), b[k].astype(np.float64)
+    bad = np.abs(x - y) > 1e-5 * np.abs(y) + 1e-6 * np.abs(y).max()
+    if bad.any():
+        i = np.unravel_index(np.argmax(np.abs(x - y)), x.shape)
+        sys.exit(f"{what}: {k}{list(i)} = {x[i]!r} with K ranks, {y[i]!r} in one process")
+print(f"{what}: W and b agree (max |diff| {np.abs(a['W'] - b['W']).max():.2e})")
+PY
+}
+
+devices=(ref)
+if "$cltrain" devices --json | grep -q '"type":"cpu"'; then devices+=(cpu); fi
+cases=(
+  "--data synthetic:1000,17,5 --batch 64 --optim momentum --lr 0.05"
+  "--data synthetic:1000,17,5 --batch 64 --optim lars --lr 0.5 --l1 0.001 --l2 0.01"
+  "--data synthetic:1003,17,5 --batch 100 --optim lamb --lr 0.01 --class-weight 1,2,0.5,1,3"
+  "--data synthetic:900,9,3 --batch 77 --loss hinge --optim adamw --lr 0.01"
+  "--data synthetic:900,9,3 --batch 60 --loss mse --optim sgd --lr 0.05 --weight-decay 0.01"
+  "--data sparse:800,300,4,20 --batch 50 --optim momentum --lr 0.1"
+)
+for dev in "${devices[@]}"; do
+  for i in "${!cases[@]}"; do
+    common="${cases[$i]} --epochs 2 --schedule constant --seed 3 --quiet --device $dev --shards 4"
+    # shellcheck disable=SC2086
+    "$cltrain" train $common --checkpoint one.ckpt >/dev/null
+    weights one.ckpt one.npz
+    for k in 2 4; do
+      # shellcheck disable=SC2086
+      ranks "$k" train --distributed $common --checkpoint "k$k.ckpt" --json >"k$k.json"
+      grep -q "\"world_size\":$k" "k$k.json"
+      weights "k$k.ckpt" "k$k.npz"
+      close "k$k.npz" one.npz "$dev case $i, $k ranks"
+    done
+    # the same K twice: the same bits
+    # shellcheck disable=SC2086
+    ranks 2 train --distributed $common --checkpoint again.ckpt >/dev/null
+    weights again.ckpt again.npz
+    cmp k2.npz again.npz || { echo "$dev case $i: two runs of 2 ranks differ" >&2; exit 1; }
+  done
+done
+
+# Refusals: exit 2 with a message, every rank
+expect2() { # needle command...
+  local needle=$1; shift
+  if "$@" >out.txt 2>&1; then echo "ran: $*" >&2; exit 1; fi
+  grep -q -- "$needle" out.txt || { echo "no '$needle' from: $*" >&2; cat out.txt >&2; exit 1; }
+}
+expect2 "without --distributed" ranks 2 train --data synthetic:100,4,3 --device ref --epochs 1
+expect2 "smaller than the 2 ranks" ranks 2 train --distributed --data synthetic:100,4,3 \
+  --device ref --epochs 1 --batch 1
+expect2 "not supported yet" "$cltrain" train --distributed --resume one.ckpt --device ref
+expect2 "cannot take rows from each of 8 shards" "$cltrain" train --data synthetic:100,4,3 \
+  --device ref --epochs 1 --shards 8 --batch 4
+expect2 "every shard a row" "$cltrain" train --data synthetic:100,4,3 --device ref --epochs 1 \
+  --shards 200
+echo "mpi_train: every case agrees"
