@@ -63,6 +63,8 @@ static void put_settings(clt_wbuf *w, const clt_checkpoint *ck) {
   clt_wbuf_u32(w, (uint32_t)ck->labels.n);
   for (size_t k = 0; k < ck->labels.n; k++) put_name(w, ck->labels.name[k]);
   put_name(w, ck->variant);
+  clt_wbuf_u64(w, ck->shards ? ck->shards : 1);
+  clt_wbuf_u32(w, ck->world_size ? ck->world_size : 1);
 }
 
 clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,
@@ -239,8 +241,17 @@ static clt_status parse_settings(const clt_context *ctx, const char *path, clt_r
       return clt_fail(ctx, CLT_ERR_FORMAT, "%s: the variant is truncated", path);
     clt_rbuf_bytes(r, ck->variant, len);
     ck->variant[len] = '\0';
-    if (strlen(ck->variant) != len)
-      return clt_fail(ctx, CLT_ERR_FORMAT, "%s: the variant holds a NUL byte", path);
+    for (uint32_t k = 0; k < len; k++)
+      if (ck->variant[k] < 0x21 || ck->variant[k] > 0x7e)
+        return clt_fail(ctx, CLT_ERR_FORMAT, "%s: the variant holds byte 0x%02x", path,
+                        (unsigned char)ck->variant[k]);
+    ck->shards = clt_rbuf_u64(r);
+    ck->world_size = clt_rbuf_u32(r);
+    if (r->short_read || ck->shards == 0 || ck->shards > ck->n || ck->world_size == 0 ||
+        ck->world_size > ck->shards)
+      return clt_fail(ctx, CLT_ERR_FORMAT,
+                      "%s: %llu shards of %llu rows trained by %u ranks: inconsistent", path,
+                      (unsigned long long)ck->shards, (unsigned long long)ck->n, ck->world_size);
   }
   ck->has_settings = true;
   return CLT_OK;
@@ -294,6 +305,7 @@ static clt_status check_values(const clt_context *ctx, const char *path,
 static clt_status parse(const clt_context *ctx, const char *path, size_t len,
                         clt_checkpoint *ck) {
   clt_rbuf r = {.data = ck->file, .len = len};
+  ck->shards = ck->world_size = 1; /* before version 4 */
   char magic[8];
   clt_rbuf_bytes(&r, magic, 8);
   if (memcmp(magic, MAGIC, 8) != 0)
@@ -361,18 +373,24 @@ static clt_status parse(const clt_context *ctx, const char *path, size_t len,
   return check_values(ctx, path, ck);
 }
 
-clt_status clt_checkpoint_load(const clt_context *ctx, const char *path,
-                               clt_checkpoint *out) {
-  clt_checkpoint ck = {0};
-  size_t len;
-  CLT_TRY(clt_file_load(ctx, path, &ck.file, &len));
-  clt_status st = parse(ctx, path, len, &ck);
+clt_status clt_checkpoint_from_bytes(const clt_context *ctx, const char *name,
+                                     unsigned char *file, size_t len, clt_checkpoint *out) {
+  clt_checkpoint ck = {.file = file, .file_len = len};
+  clt_status st = parse(ctx, name, len, &ck);
   if (st != CLT_OK) {
     clt_checkpoint_free(&ck);
     return st;
   }
   *out = ck;
   return CLT_OK;
+}
+
+clt_status clt_checkpoint_load(const clt_context *ctx, const char *path,
+                               clt_checkpoint *out) {
+  unsigned char *file = NULL;
+  size_t len;
+  CLT_TRY(clt_file_load(ctx, path, &file, &len));
+  return clt_checkpoint_from_bytes(ctx, path, file, len, out);
 }
 
 clt_status clt_checkpoint_fits(const clt_checkpoint *ck, const clt_model *m,

@@ -43,11 +43,17 @@ typedef struct clt_checkpoint {
      (clt_context_variant), which a resume asks for to get the same bits;
      "" in older versions. */
   char variant[CLT_CHECKPOINT_VARIANT_MAX + 1];
+  /* Version 4: the shards of the training rows (clt_train_options.shards,
+     at least 1), which a resume keeps, and the ranks that trained it (1
+     without --distributed); 1 and 1 in older versions. */
+  uint64_t shards;
+  uint32_t world_size;
   size_t ntensors; /* the kind's parameters, in its order */
   clt_ckpt_tensor tensor[CLT_MODEL_MAX_PARAMS];
   const unsigned char *optim_state; /* the optimizer's record, in file */
   size_t optim_len;
-  unsigned char *file; /* the file read, owned */
+  unsigned char *file; /* the file read without its CRC-32, owned */
+  size_t file_len;
 } clt_checkpoint;
 
 /* Reads and checks path: its CRC-32, every field, finite values, a known
@@ -56,6 +62,11 @@ typedef struct clt_checkpoint {
 clt_status clt_checkpoint_load(const clt_context *ctx, const char *path,
                                clt_checkpoint *out);
 void clt_checkpoint_free(clt_checkpoint *ck);
+/* The same from a file's bytes already read and checked (clt_checkpoint's
+   file and file_len, e.g. sent by another rank): file (malloc'd) is
+   taken, freed on failure; name is what messages call it. */
+clt_status clt_checkpoint_from_bytes(const clt_context *ctx, const char *name,
+                                     unsigned char *file, size_t len, clt_checkpoint *out);
 
 /* Writes ck (version 4, settings included) with the optimizer's record atomically to path. */
 clt_status clt_checkpoint_save(const clt_context *ctx, const char *path,

@@ -1201,7 +1201,8 @@ clt_status clt_trainer_save(clt_trainer *tr, const char *path) {
       .rng = tr->rng, .prep = tr->prep, .has_settings = true, .loss_desc = tr->opt.loss,
       .class_weight = tr->class_weight_host, .reg = tr->opt.reg,
       .schedule = tr->opt.schedule, .epochs_target = tr->opt.epochs, .seed = tr->opt.seed,
-      .init_std = tr->opt.init_std, .svmlight_base = tr->svmlight_base};
+      .init_std = tr->opt.init_std, .svmlight_base = tr->svmlight_base,
+      .shards = tr->shards, .world_size = (uint32_t)(tr->ranked ? tr->comm.size : 1)};
   snprintf(ck.variant, sizeof ck.variant, "%s", clt_context_variant(tr->ctx));
   clt_status st = CLT_OK;
   if (tr->labels.n == tr->c) ck.labels = tr->labels;
@@ -1224,9 +1225,16 @@ clt_status clt_trainer_save(clt_trainer *tr, const char *path) {
 }
 
 clt_status clt_trainer_load(clt_trainer *tr, const char *path) {
-  clt_context *ctx = tr->ctx;
   clt_checkpoint ck;
-  CLT_TRY(clt_checkpoint_load(ctx, path, &ck));
+  CLT_TRY(clt_checkpoint_load(tr->ctx, path, &ck));
+  clt_status st = clt_trainer_restore(tr, &ck, path);
+  clt_checkpoint_free(&ck);
+  return st;
+}
+
+clt_status clt_trainer_restore(clt_trainer *tr, const clt_checkpoint *from, const char *path) {
+  clt_context *ctx = tr->ctx;
+  const clt_checkpoint ck = *from;
   clt_status st = CLT_OK;
   if (ck.d != tr->d || ck.c != tr->c || ck.n != tr->n_all)
     st = clt_fail(ctx, CLT_ERR_FORMAT,
@@ -1240,6 +1248,10 @@ clt_status clt_trainer_load(clt_trainer *tr, const char *path) {
                   "(%s, %s, batch %llu)",
                   path, clt_loss_kind_name(ck.loss), clt_optim_kind_name(ck.optim),
                   (unsigned long long)ck.batch);
+  else if (ck.shards != tr->shards)
+    st = clt_fail(ctx, CLT_ERR_FORMAT,
+                  "%s was trained on %llu shards, this run cuts the rows into %zu", path,
+                  (unsigned long long)ck.shards, tr->shards);
   else if (ck.epochs > tr->opt.epochs)
     st = clt_fail(ctx, CLT_ERR_INVALID_ARG,
                   "%s already has %llu epochs, more than the %zu asked for",
@@ -1256,6 +1268,5 @@ clt_status clt_trainer_load(clt_trainer *tr, const char *path) {
     tr->step = ck.step;
     tr->rng = ck.rng;
   }
-  clt_checkpoint_free(&ck);
   return st;
 }

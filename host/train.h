@@ -100,6 +100,10 @@ static inline clt_train_data clt_train_data_of(const clt_dataset *ds) {
    data shape, loss and optimizer and refuses others with CLT_ERR_FORMAT. */
 clt_status clt_trainer_save(clt_trainer *tr, const char *path);
 clt_status clt_trainer_load(clt_trainer *tr, const char *path);
+/* The same from a checkpoint already read (path: what messages call it). */
+struct clt_checkpoint;
+clt_status clt_trainer_restore(clt_trainer *tr, const struct clt_checkpoint *ck,
+                               const char *path);
 
 /* Preprocessing statistics travel with the model: computed from the
    training set, applied to both splits and stored in checkpoints. */

@@ -64,6 +64,27 @@ for dev in "${devices[@]}"; do
   done
 done
 
+# Checkpoints: rank 0 writes them and reads them for every rank; a resume
+# keeps the shards, with the same ranks gives the same bits as a run never
+# stopped, and with other ranks (or one process) agrees to float rounding.
+common="--data synthetic:1000,17,5 --batch 64 --optim momentum --lr 0.05 --schedule constant"
+common="$common --seed 3 --quiet --device ref --shards 4"
+# shellcheck disable=SC2086
+ranks 2 train --distributed $common --epochs 4 --checkpoint straight.ckpt >/dev/null
+# shellcheck disable=SC2086
+ranks 2 train --distributed $common --epochs 2 --checkpoint half.ckpt >/dev/null
+cp half.ckpt half4.ckpt && cp half.ckpt half1.ckpt
+# shellcheck disable=SC2086
+ranks 2 train --distributed $common --epochs 4 --resume half.ckpt --checkpoint half.ckpt >/dev/null
+weights straight.ckpt straight.npz && weights half.ckpt resumed.npz
+cmp straight.npz resumed.npz || { echo "a resume with the same ranks differs" >&2; exit 1; }
+# shellcheck disable=SC2086
+ranks 4 train --distributed $common --epochs 4 --resume half4.ckpt --checkpoint half4.ckpt >/dev/null
+weights half4.ckpt resumed4.npz && close resumed4.npz straight.npz "resumed on 4 ranks"
+# shellcheck disable=SC2086
+"$cltrain" train $common --epochs 4 --resume half1.ckpt --checkpoint half1.ckpt >/dev/null
+weights half1.ckpt resumed1.npz && close resumed1.npz straight.npz "resumed in one process"
+
 # Refusals: exit 2 with a message, every rank
 expect2() { # needle command...
   local needle=$1; shift
@@ -73,7 +94,14 @@ expect2() { # needle command...
 expect2 "without --distributed" ranks 2 train --data synthetic:100,4,3 --device ref --epochs 1
 expect2 "smaller than the 2 ranks" ranks 2 train --distributed --data synthetic:100,4,3 \
   --device ref --epochs 1 --batch 1
-expect2 "not supported yet" "$cltrain" train --distributed --resume one.ckpt --device ref
+# shellcheck disable=SC2086
+expect2 "--shards 3 contradicts --resume straight.ckpt" "$cltrain" train ${common% --shards 4} \
+  --epochs 5 --resume straight.ckpt --shards 3
+# shellcheck disable=SC2086
+ranks 2 train --distributed ${common% --shards 4} --epochs 1 --checkpoint two.ckpt >/dev/null
+# shellcheck disable=SC2086
+expect2 "2 shards of 1000 rows for 4 ranks" ranks 4 train --distributed ${common% --shards 4} \
+  --epochs 2 --resume two.ckpt
 expect2 "cannot take rows from each of 8 shards" "$cltrain" train --data synthetic:100,4,3 \
   --device ref --epochs 1 --shards 8 --batch 4
 expect2 "every shard a row" "$cltrain" train --data synthetic:100,4,3 --device ref --epochs 1 \

@@ -263,13 +263,13 @@ Test(cli, resume_refuses_what_contradicts_the_checkpoint) {
 }
 
 /* A model whose checksum is right but whose weights hold a NaN is refused
-   at load (exit 2), not run into NaN scores. W's values start at byte 287
+   at load (exit 2), not run into NaN scores. W's values start at byte 299
    of a version-4 checkpoint trained on the reference backend with
    --preprocess none on 3 classes (docs/CHECKPOINT.md): magic 8, version 4,
    kind "linear" 4 + 6, four u32, five u64, mode 4, scale 8, the settings
    (144 bytes without class weights), the labels "0", "1", "2" (3 x 5), the
-   variant "reference" 4 + 9, tensor count 4, then "W" 4 + 1, rows 8, cols
-   8. */
+   variant "reference" 4 + 9, shards 8, ranks 4, tensor count 4, then "W"
+   4 + 1, rows 8, cols 8. */
 Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 1 --device ref --quiet "
                 "--preprocess none --checkpoint nan.ckpt", NULL);
@@ -281,8 +281,9 @@ Test(cli, models_with_non_finite_weights_are_refused_at_load) {
   size_t len = fread(b, 1, sizeof b, f);
   cr_assert(len > 100 && len < sizeof b);
   const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
-  const size_t w0 = 8 + 4 + 4 + 6 + 4 * 4 + 5 * 8 + 4 + 8 + 144 + 3 * 5 + 13 + 4 + 4 + 1 + 8 + 8;
-  cr_assert_eq(w0, 287);
+  const size_t w0 =
+      8 + 4 + 4 + 6 + 4 * 4 + 5 * 8 + 4 + 8 + 144 + 3 * 5 + 13 + 8 + 4 + 4 + 4 + 1 + 8 + 8;
+  cr_assert_eq(w0, 299);
   cr_assert_eq(memcmp(b + w0 - 21, "\x01\0\0\0W", 5), 0, "the W record is where expected");
   memcpy(b + w0, nan_le, 4);
   uint32_t crc = (uint32_t)crc32(0L, b, (uInt)(len - 4));

@@ -42,6 +42,11 @@ int clt_cli_ranks_start(bool want, clt_cli_ranks *r);
    aborted with rc (so no rank waits for a failed one). */
 void clt_cli_ranks_end(clt_cli_ranks *r, int rc);
 double clt_cli_ranks_seconds(const clt_cli_ranks *r);
+/* The checkpoint at path: read by rank 0 and sent to the others (no
+   shared file system needed), or read here off MPI. */
+struct clt_checkpoint;
+clt_status clt_cli_ranks_checkpoint(clt_cli_ranks *r, const char *path,
+                                    struct clt_checkpoint *ck);
 /* The trainer of this rank's rows of all (clt_trainer_create off MPI). */
 clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
                                  const clt_train_options *opt, const clt_train_data *all,

@@ -792,6 +792,9 @@ static int resume_args(train_args *a, const clt_checkpoint *ck) {
     return contradiction_num(a, "--batch", (double)a->batch, (double)ck->batch);
   a->batch = (size_t)ck->batch;
   a->have_batch = 1;
+  if (a->shards && a->shards != ck->shards)
+    return contradiction_num(a, "--shards", (double)a->shards, (double)ck->shards);
+  a->shards = (size_t)ck->shards;
   if (a->bias == 0 && clt_checkpoint_has(ck, "b")) {
     fprintf(stderr, "cltrain train: --no-bias contradicts --resume %s, trained with a bias\n",
             a->resume);
@@ -1131,19 +1134,9 @@ int clt_cmd_train(int argc, char **argv) {
   }
   if (a.val && a.checkpoint) best_path(a.checkpoint, a.best, sizeof a.best);
   if ((rc = check_outputs(&a))) return rc;
-  if (a.distributed && a.resume) {
-    fprintf(stderr, "cltrain train: --resume with --distributed is not supported yet\n");
-    return 2;
-  }
-  if (a.shards > 1 && a.resume) {
-    fprintf(stderr, "cltrain train: --resume with --shards is not supported yet (a checkpoint "
-                    "does not record its shards)\n");
-    return 2;
-  }
   clt_cli_ranks ranks;
   if ((rc = clt_cli_ranks_start(a.distributed, &ranks))) return rc;
   if (ranks.on) {
-    if (!a.shards) a.shards = (size_t)ranks.size;
     if (a.have_batch && a.batch && a.batch < (size_t)ranks.size) {
       fprintf(stderr, "cltrain train: --batch %zu is smaller than the %d ranks\n", a.batch,
               ranks.size);
@@ -1176,10 +1169,15 @@ int clt_cmd_train(int argc, char **argv) {
      how the data is read (the seed of synthetic data) and trained. */
   bool resuming = a.resume != NULL;
   if (resuming) {
-    clt_status cst = clt_checkpoint_load(NULL, a.resume, &ck);
-    if (cst != CLT_OK) return clt_cli_failed("train", "--resume ", cst);
+    /* with --distributed, rank 0 reads it and sends it to the others */
+    clt_status cst = clt_cli_ranks_checkpoint(&ranks, a.resume, &ck);
+    if (cst != CLT_OK) {
+      rc = clt_cli_failed("train", "--resume ", cst);
+      goto out;
+    }
     if ((rc = resume_args(&a, &ck))) goto out;
   }
+  if (!a.shards) a.shards = ranks.on ? (size_t)ranks.size : 1;
   /* The device first: data that cannot fit it is refused before it is
      read where its header says its size. */
   if ((rc = clt_cli_context("train", a.device, a.profile,
@@ -1233,7 +1231,7 @@ int clt_cmd_train(int argc, char **argv) {
   if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
   if (st == CLT_OK && val.n) st = clt_trainer_set_validation(tr, &val_data);
   if (st == CLT_OK && resuming) {
-    st = clt_trainer_load(tr, a.resume);
+    st = clt_trainer_restore(tr, &ck, a.resume);
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: --resume %s: %s\n", a.resume, clt_last_error(ctx));
       rc = st == CLT_ERR_FORMAT || st == CLT_ERR_IO || st == CLT_ERR_INVALID_ARG ? 2 : 1;

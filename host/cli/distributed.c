@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "internal.h"
 #include "train.h"
@@ -85,6 +86,35 @@ double clt_cli_ranks_seconds(const clt_cli_ranks *r) {
 #else
   (void)r;
   return 0;
+#endif
+}
+
+clt_status clt_cli_ranks_checkpoint(clt_cli_ranks *r, const char *path, clt_checkpoint *ck) {
+  if (!r->on) return clt_checkpoint_load(NULL, path, ck);
+#if CLT_HAVE_MPI
+  uint64_t head[2] = {0, 0}; /* rank 0's status and the file's length */
+  if (r->rank == 0) {
+    clt_status st = clt_checkpoint_load(NULL, path, ck);
+    head[0] = (uint64_t)st;
+    head[1] = st == CLT_OK ? ck->file_len : 0;
+  }
+  CLT_TRY(clt_mpi_broadcast(r->mpi, head, sizeof head));
+  if (head[0] != CLT_OK)
+    return r->rank == 0 ? (clt_status)head[0]
+                        : clt_fail(NULL, (clt_status)head[0], "%s: rank 0 could not read it",
+                                   path);
+  if (r->rank == 0) return clt_mpi_broadcast(r->mpi, ck->file, ck->file_len);
+  unsigned char *file = malloc(head[1] ? head[1] : 1);
+  if (!file) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  clt_status st = clt_mpi_broadcast(r->mpi, file, head[1]);
+  if (st != CLT_OK) {
+    free(file);
+    return st;
+  }
+  return clt_checkpoint_from_bytes(NULL, path, file, head[1], ck);
+#else
+  (void)path, (void)ck;
+  return CLT_ERR_INVALID_ARG;
 #endif
 }
 

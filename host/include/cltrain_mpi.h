@@ -31,6 +31,9 @@ CLT_API int clt_mpi_local_rank(const clt_mpi *mpi);
 /* Seconds spent in the component's collectives so far. */
 CLT_API double clt_mpi_seconds(const clt_mpi *mpi);
 
+/* bytes of buf from rank 0 to every rank (collective). */
+CLT_API clt_status clt_mpi_broadcast(clt_mpi *mpi, void *buf, size_t bytes);
+
 /* The training rows this rank holds of a set of n rows cut into shards
    (clt_train_options.shards; 0 counts as the ranks): rows [*first,
    *first + *count), the shards [rank S / K, (rank + 1) S / K) of K ranks. */

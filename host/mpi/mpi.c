@@ -74,6 +74,19 @@ int clt_mpi_size(const clt_mpi *mpi) { return mpi ? mpi->size : 1; }
 int clt_mpi_local_rank(const clt_mpi *mpi) { return mpi ? mpi->local_rank : 0; }
 double clt_mpi_seconds(const clt_mpi *mpi) { return mpi ? mpi->seconds : 0; }
 
+clt_status clt_mpi_broadcast(clt_mpi *mpi, void *buf, size_t bytes) {
+  if (!mpi) return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_mpi_broadcast: mpi is NULL");
+  double t0 = MPI_Wtime();
+  int rc = MPI_SUCCESS;
+  for (size_t at = 0; rc == MPI_SUCCESS && at < bytes;) { /* counts are ints */
+    size_t part = bytes - at < (size_t)INT_MAX ? bytes - at : (size_t)INT_MAX;
+    rc = MPI_Bcast((unsigned char *)buf + at, (int)part, MPI_BYTE, 0, mpi->comm);
+    at += part;
+  }
+  mpi->seconds += MPI_Wtime() - t0;
+  return rc == MPI_SUCCESS ? CLT_OK : mpi_fail(NULL, rc, "MPI_Bcast");
+}
+
 void clt_mpi_rows(const clt_mpi *mpi, size_t n, size_t shards, size_t *first, size_t *count) {
   size_t size = (size_t)clt_mpi_size(mpi);
   clt_shard_rows(n, shards ? shards : size, (size_t)clt_mpi_rank(mpi), size, first, count);
