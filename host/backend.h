@@ -64,6 +64,11 @@ struct clt_backend {
   clt_status (*tune)(clt_context *ctx, const clt_device_info *device, bool verbose, char *path,
                      size_t len);
   bool (*tuned_variant)(const clt_device_info *device, char *variant, size_t len);
+  /* Optional: whether ctx (opened with cached) is on a device nothing is
+     known of, and then its first use: tuned on tuner, a context of its
+     own on the same device, the result given to ctx (never a failure). */
+  bool (*wants_tuning)(const clt_context *ctx);
+  void (*first_use)(clt_context *tuner, clt_context *ctx, const clt_device_info *device);
 
   /* ---- storage: bytes of st (st->bytes set by the caller), released by
      release; transfers, fill and copy on a tensor's elements. */

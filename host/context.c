@@ -112,9 +112,46 @@ clt_status clt_device_select(const char *spec, size_t *index) {
   return select_device(spec, devs, n, index);
 }
 
-/* clt_context_create; with cached, the tuning cache applies (the
-   backend's open). The device's discovery record into *device when it is
-   not NULL (untouched for the reference). */
+/* A context on dev (NULL: the reference backend) with options (NULL:
+   none); with cached, the tuning cache applies (the backend's open). */
+static clt_status open_on(const clt_found_device *dev, const clt_context_options *options,
+                          bool cached, clt_context **out) {
+  clt_context *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) {
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "clt_context_create: out of host memory");
+  }
+  ctx->refs = 1;
+  ctx->be = dev ? dev->be : &clt_ref_backend;
+  snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
+           dev ? dev->info.name : "reference (CPU, double)");
+  ctx->max_alloc_bytes = dev ? dev->info.max_alloc_bytes : UINT64_MAX;
+  ctx->global_mem_bytes = dev ? dev->info.global_mem_bytes : UINT64_MAX;
+  clt_status st = CLT_OK;
+  if (options && options->record_timings) st = clt_timings_init(ctx);
+  if (st == CLT_OK) st = ctx->be->open(ctx, dev, options ? options->variant : NULL, cached);
+  if (st != CLT_OK) {
+    clt_fail(NULL, st, "%s", ctx->err);
+    ctx->be->close(ctx);
+    clt_timings_free(ctx);
+    free(ctx);
+    return st;
+  }
+  /* A device nothing is known of is tuned at its first use, on a context
+     of its own, so that a failing candidate cannot harm this one. */
+  if (dev && ctx->be->wants_tuning && ctx->be->wants_tuning(ctx)) {
+    clt_context *tuner = NULL;
+    if (open_on(dev, NULL, false, &tuner) == CLT_OK) {
+      ctx->be->first_use(tuner, ctx, &dev->info);
+      clt_context_destroy(tuner);
+    }
+  }
+  *out = ctx;
+  return CLT_OK;
+}
+
+/* clt_context_create; with cached, the tuning cache applies. The
+   device's discovery record into *device when it is not NULL (untouched
+   for the reference). */
 static clt_status create(const clt_context_options *options, bool cached,
                          clt_found_device *device, clt_context **out) {
   /* The reference backend never touches OpenCL, so it works (and stays
@@ -125,30 +162,9 @@ static clt_status create(const clt_context_options *options, bool cached,
   size_t index;
   clt_status st = select_device(spec, devs, n, &index);
   if (st != CLT_OK) return st;
-
-  clt_context *ctx = calloc(1, sizeof *ctx);
-  if (!ctx) {
-    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "clt_context_create: out of host memory");
-  }
-  ctx->refs = 1;
-  ctx->be = index == SIZE_MAX ? &clt_ref_backend : devs[index].be;
-  snprintf(ctx->device_name, sizeof ctx->device_name, "%s",
-           index == SIZE_MAX ? "reference (CPU, double)" : devs[index].info.name);
-  ctx->max_alloc_bytes = index == SIZE_MAX ? UINT64_MAX : devs[index].info.max_alloc_bytes;
-  ctx->global_mem_bytes = index == SIZE_MAX ? UINT64_MAX : devs[index].info.global_mem_bytes;
-  if (options && options->record_timings) st = clt_timings_init(ctx);
-  if (st == CLT_OK)
-    st = ctx->be->open(ctx, index == SIZE_MAX ? NULL : &devs[index],
-                       options ? options->variant : NULL, cached);
-  if (st != CLT_OK) {
-    clt_fail(NULL, st, "%s", ctx->err);
-    ctx->be->close(ctx);
-    clt_timings_free(ctx);
-    free(ctx);
-    return st;
-  }
-  if (device && index != SIZE_MAX) *device = devs[index];
-  *out = ctx;
+  const clt_found_device *dev = index == SIZE_MAX ? NULL : &devs[index];
+  CLT_TRY(open_on(dev, options, cached, out));
+  if (device && dev) *device = *dev;
   return CLT_OK;
 }
 

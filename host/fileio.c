@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -151,7 +152,20 @@ clt_status clt_wbuf_commit(const clt_context *ctx, clt_wbuf *b, const char *path
   return clt_wbuf_write(ctx, b, path);
 }
 
+/* One commit at a time in the process: the pending name is shared
+   (contexts on several threads may save checkpoints or the tuning cache
+   at once). */
+static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
+static clt_status write_locked(const clt_context *ctx, const clt_wbuf *b, const char *path);
+
 clt_status clt_wbuf_write(const clt_context *ctx, const clt_wbuf *b, const char *path) {
+  pthread_mutex_lock(&commit_lock);
+  clt_status st = write_locked(ctx, b, path);
+  pthread_mutex_unlock(&commit_lock);
+  return st;
+}
+
+static clt_status write_locked(const clt_context *ctx, const clt_wbuf *b, const char *path) {
   if (b->failed) {
     errno = ENOMEM;
     return fail(ctx, "cannot build the file", path);

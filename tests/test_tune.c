@@ -1,10 +1,12 @@
 /* Variants and the tuner: variant strings, a context made from one, the
    tuning cache filled at first use and by cltrain tune, and a resume that
    keeps its checkpoint's variant. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "testutil.h"
 
@@ -228,20 +230,36 @@ Test(tune, first_use_tunes_once_and_cltrain_tune_redoes_it, .timeout = 600) {
   struct stat sb;
   cr_assert_neq(stat(off_cache, &sb), 0, "CLT_TUNE=off wrote %s", off_cache);
 
-  /* a cache that cannot be written: the run goes on and says so */
+  /* CLT_TUNE=off ignores a cache line too: the class's defaults */
+  f = fopen(cache, "w");
+  fprintf(f, "%.16s cpu:step_max_rows=512 # test\n", strchr(text, '\n') + 1);
+  fclose(f);
+  snprintf(off, sizeof off, "CLT_TUNE=off XDG_CACHE_HOME=%s/xdg", dir);
+  expect(0, off, train, "step_max_rows=1024,");
+  expect(0, env, train, "step_max_rows=512,");
+
+  /* a cache that cannot be written: nothing is tuned (it would be again
+     by every run), the run goes on and says so */
   char ro[1024];
   snprintf(ro, sizeof ro, "%s/plain-file", dir);
   f = fopen(ro, "w");
   fclose(f);
   snprintf(off, sizeof off, "CLT_TUNE= XDG_CACHE_HOME=%s", ro);
-  expect(0, off, train, "not kept: ");
+  expect(0, off, train, "a tuning could not be kept (");
+  cr_assert_null(strstr(out, "for its first use"), "%s", out);
+  cr_assert_not_null(strstr(out, "profile's defaults are used"), "%s", out);
 }
 
 /* A resume runs its checkpoint's variant, whatever the cache says now:
    the same bits as an uninterrupted run of that variant, and another
    variant's differ. */
 Test(tune, a_resume_keeps_the_checkpoints_variant, .timeout = 600) {
-  if (!tu_have_opencl()) cr_skip_test("no OpenCL device");
+  /* the variants below are a CPU device's */
+  size_t index = 0, count = 0;
+  clt_device_info devs[16];
+  if (!tu_have_opencl() || clt_device_select(NULL, &index) != CLT_OK || index == SIZE_MAX ||
+      clt_devices_list(devs, 16, &count) != CLT_OK || index >= count || !devs[index].is_cpu)
+    cr_skip_test("auto picks no OpenCL CPU device");
   char env[4200], cache[4200], text[1 << 14];
   snprintf(env, sizeof env, "CLT_TUNE= XDG_CACHE_HOME=%s/resume", dir);
   snprintf(cache, sizeof cache, "%s/resume/cltrain/tune", dir);
@@ -286,4 +304,20 @@ Test(tune, a_resume_keeps_the_checkpoints_variant, .timeout = 600) {
             "the two variants gave the same bits: the test proves nothing\n%s", a);
   /* forced onto another profile, the resume says its bits will differ */
   expect(0, "CLT_PROFILE=gpu", args, "not bit for bit");
+  /* a variant this version cannot run (a value out of range, the CRC-32
+     made right): the device's own runs, with a note */
+  char ck_path[4200];
+  snprintf(ck_path, sizeof ck_path, "%s/v.ckpt", dir);
+  f = fopen(ck_path, "r+b");
+  static unsigned char bytes[1 << 16];
+  size_t len = fread(bytes, 1, sizeof bytes, f);
+  unsigned char *at = memmem(bytes, len, "step_gpu=1", 10);
+  cr_assert_not_null(at);
+  at[9] = '7';
+  uint32_t crc = (uint32_t)crc32(0L, bytes, (uInt)(len - 4));
+  for (int i = 0; i < 4; i++) bytes[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+  rewind(f);
+  cr_assert_eq(fwrite(bytes, 1, len, f), len);
+  fclose(f);
+  expect(0, env, args, "step_gpu=7 is outside [0, 1]; the device's own variant runs");
 }

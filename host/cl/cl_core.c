@@ -329,10 +329,11 @@ static clt_status pick_profile(clt_context *ctx, const clt_device_info *info,
                     "CLT_PROFILE='%s' is not a device profile: expected cpu, gpu or generic",
                     getenv("CLT_PROFILE"));
   cl->profile = *clt_cl_profile_named(name);
-  const char *forced = getenv("CLT_PROFILE");
-  if (!cached || (forced && *forced)) return CLT_OK;
-  cl->tuned = clt_cl_tune_lookup(info, &cl->profile, NULL, 0);
-  *may_tune = !cl->tuned;
+  const char *forced = getenv("CLT_PROFILE"), *tune = getenv("CLT_TUNE");
+  if (!cached || (forced && *forced) || (tune && strcmp(tune, "off") == 0)) return CLT_OK;
+  clt_cl_tune_found f = clt_cl_tune_lookup(info, &cl->profile);
+  cl->tuned = f == CLT_TUNE_HIT;
+  *may_tune = f == CLT_TUNE_MISS;
   return CLT_OK;
 }
 
@@ -365,10 +366,7 @@ clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found, const ch
     remember_binary(cl);
   }
   clt_cl_variant_format(&cl->profile, cl->variant, sizeof cl->variant);
-  if (may_tune) {
-    clt_cl_tune_first_use(ctx, &found->info);
-    if (ctx->timings) clt_context_timings_reset(ctx);
-  }
+  cl->tune_pending = may_tune;
   return CLT_OK;
 }
 

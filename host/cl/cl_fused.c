@@ -171,7 +171,8 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
   size_t N = rows.n, D = X->cols, C = W->cols, DC = D * C;
   /* dW's row blocks: 16 to 128 rows, as few as give step_dw_items
      work-items. */
-  size_t R = (N * D + prof->step_dw_items - 1) / prof->step_dw_items;
+  size_t items = prof->step_dw_items ? prof->step_dw_items : 1;
+  size_t R = (N * D + items - 1) / items;
   R = R < 16 ? 16 : R > 128 ? 128 : R;
   if (R > N) R = N;
   size_t nb = (N + R - 1) / R;

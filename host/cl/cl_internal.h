@@ -81,6 +81,7 @@ typedef struct clt_cl_context {
   clt_cl_profile profile;       /* a class's defaults, tuned, or a variant's */
   char variant[CLT_VARIANT_LEN]; /* the profile written out */
   bool tuned;                   /* the profile came from the tuning cache */
+  bool tune_pending;            /* the device is not tuned: clt_cl_wants_tuning */
   cl_device_id device;
   cl_context context;
   cl_command_queue queue;
@@ -141,9 +142,8 @@ void clt_cl_count(long delta);
    its profile, context, queue and program; clt_cl_close releases what it
    got to. The profile: variant's when it is not NULL; else the device
    class's (clt_device_profile), replaced, with cached and unless
-   CLT_PROFILE forces a class, by the tuning cache's variant for the
-   device, or by the tuner's on a device the cache has never seen
-   (clt_cl_tune_first_use). */
+   CLT_PROFILE forces a class or CLT_TUNE=off, by the tuning cache's
+   variant for the device (none: clt_cl_wants_tuning). */
 clt_status clt_cl_open(clt_context *ctx, const clt_found_device *device, const char *variant,
                        bool cached);
 const char *clt_cl_profile_name(const clt_context *ctx);
@@ -155,10 +155,11 @@ uint64_t clt_cl_source_hash(void);
 
 /* The automatic first use's budget: at most 30 s with the setup. */
 #define CLT_TUNE_BUDGET_S 25.0
-/* The tuning cache's variant for device into *out (and its text into
-   variant, which may be NULL); false if the cache has none that parses. */
-bool clt_cl_tune_lookup(const clt_device_info *device, clt_cl_profile *out, char *variant,
-                        size_t len);
+/* What is known of a device's tuning: a variant (from this process's
+   memory or the cache), none, or none to look for (a tuning this process
+   could not keep, or that failed). */
+typedef enum clt_cl_tune_found { CLT_TUNE_HIT, CLT_TUNE_MISS, CLT_TUNE_SKIP } clt_cl_tune_found;
+clt_cl_tune_found clt_cl_tune_lookup(const clt_device_info *device, clt_cl_profile *out);
 /* Times the candidates on ctx (each checked against the reference first)
    for at most budget seconds and makes the winners ctx's profile; with
    verbose, every candidate's times on stderr. */
@@ -169,11 +170,15 @@ clt_status clt_cl_tune_device(clt_context *ctx, const clt_device_info *device, b
                               char *path, size_t len);
 /* The cache's variant for device into variant; false if none. */
 bool clt_cl_tuned_variant(const clt_device_info *device, char *variant, size_t len);
-/* Unless CLT_TUNE=off or there is nowhere to keep it (neither
-   XDG_CACHE_HOME nor HOME): the cache's variant for device, or the
-   tuner's, said on stderr and kept. A failure is said on stderr and
-   leaves the profile as it was. */
-void clt_cl_tune_first_use(clt_context *ctx, const clt_device_info *device);
+/* Whether ctx opened on a device nothing is known of (clt_cl_open). */
+bool clt_cl_wants_tuning(const clt_context *ctx);
+/* ctx's device tuned on bench (a context of its own on the same device,
+   so that a failing candidate cannot harm ctx), said on stderr and kept
+   in the cache, and ctx given the result; or, when the cache cannot be
+   written, nothing tried and the reason said. A failure is said on stderr
+   and leaves ctx's profile as it was; either is remembered for the
+   process, which does not try again. */
+void clt_cl_tune_first_use(clt_context *bench, clt_context *ctx, const clt_device_info *device);
 void clt_cl_close(clt_context *ctx);
 /* Builds src for ctx's device with its profile's options; on failure
    records the build log.

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,8 +84,13 @@ static char *cache_text(void) {
 /* The variant of key's line in text into variant; false if none. A line
    is "KEY VARIANT # what the device is". */
 static bool find_line(const char *text, const char *key, char *variant, size_t len) {
-  for (const char *line = text; line && *line; line = strchr(line, '\n'), line += !!line) {
-    if (strncmp(line, key, 16) != 0 || line[16] != ' ') continue;
+  for (const char *line = text; *line;) {
+    const char *next = strchr(line, '\n');
+    if (strncmp(line, key, 16) != 0 || line[16] != ' ') {
+      if (!next) break;
+      line = next + 1;
+      continue;
+    }
     const char *v = line + 17;
     size_t n = strcspn(v, " \n");
     if (n == 0 || n >= len) return false;
@@ -94,16 +101,52 @@ static bool find_line(const char *text, const char *key, char *variant, size_t l
   return false;
 }
 
-bool clt_cl_tune_lookup(const clt_device_info *d, clt_cl_profile *out, char *variant,
-                        size_t len) {
+/* One tuning at a time in a process, so that contexts opened together on
+   an unseen device tune it once; it guards the memo too. */
+static pthread_mutex_t tune_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What this process learnt of devices the cache may not hold (a tuning
+   not kept, or failed: not tried again), by key. */
+#define MEMO_MAX 16
+static struct {
+  char key[17];
+  bool tuned;
+  clt_cl_profile profile;
+} memo[MEMO_MAX];
+static size_t nmemo;
+
+static void remember(const char *key, bool tuned, const clt_cl_profile *p) {
+  size_t i = 0;
+  while (i < nmemo && strcmp(memo[i].key, key) != 0) i++;
+  if (i == MEMO_MAX) return;
+  if (i == nmemo) nmemo++;
+  snprintf(memo[i].key, sizeof memo[i].key, "%s", key);
+  memo[i].tuned = tuned;
+  if (p) memo[i].profile = *p;
+}
+
+/* With tune_lock held: the memo's or the cache's variant for d. */
+static clt_cl_tune_found lookup_locked(const clt_device_info *d, clt_cl_profile *out) {
   char key[17], found[CLT_VARIANT_LEN], why[160];
   tune_key(d, key);
+  for (size_t i = 0; i < nmemo; i++)
+    if (strcmp(memo[i].key, key) == 0) {
+      if (!memo[i].tuned) return CLT_TUNE_SKIP;
+      *out = memo[i].profile;
+      return CLT_TUNE_HIT;
+    }
   char *text = cache_text();
   bool ok = text && find_line(text, key, found, sizeof found) &&
             clt_cl_variant_parse(found, out, why, sizeof why);
   free(text);
-  if (ok && variant) snprintf(variant, len, "%s", found);
-  return ok;
+  return ok ? CLT_TUNE_HIT : CLT_TUNE_MISS;
+}
+
+clt_cl_tune_found clt_cl_tune_lookup(const clt_device_info *d, clt_cl_profile *out) {
+  pthread_mutex_lock(&tune_lock);
+  clt_cl_tune_found f = lookup_locked(d, out);
+  pthread_mutex_unlock(&tune_lock);
+  return f;
 }
 
 /* Replaces or adds d's line in the cache, written atomically (a
@@ -123,6 +166,12 @@ static clt_status cache_store(clt_context *ctx, const clt_device_info *d,
   if (mkdir(dir, 0755) != 0 && errno != EEXIST)
     return clt_fail(ctx, CLT_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
   tune_key(d, key);
+  /* processes that store at once take turns (a lock file beside it), so
+     that none drops another's line */
+  char lock_path[4200];
+  snprintf(lock_path, sizeof lock_path, "%s/tune.lock", dir);
+  int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock >= 0) flock(lock, LOCK_EX);
   char *text = cache_text();
   clt_wbuf b = {0};
   const char *head = "# cltrain's tuned variants, one device per line (cltrain tune)\n";
@@ -142,7 +191,31 @@ static clt_status cache_store(clt_context *ctx, const clt_device_info *d,
   clt_wbuf_bytes(&b, entry, n > 0 && (size_t)n < sizeof entry ? (size_t)n : 0);
   clt_status st = clt_wbuf_write(ctx, &b, path);
   clt_wbuf_free(&b);
+  if (lock >= 0) close(lock); /* and its lock with it */
   return st;
+}
+
+/* Whether the cache's folder takes a file: false with the reason in why. */
+static bool cache_writable(char *why, size_t len) {
+  char dir[4096], probe[4200];
+  if (!cache_path(dir, sizeof dir, true)) {
+    snprintf(why, len, "neither XDG_CACHE_HOME nor HOME is an absolute path");
+    return false;
+  }
+  char *slash = strrchr(dir, '/');
+  *slash = '\0';
+  bool made = mkdir(dir, 0755) == 0 || errno == EEXIST;
+  *slash = '/';
+  made = made && (mkdir(dir, 0755) == 0 || errno == EEXIST);
+  snprintf(probe, sizeof probe, "%s/.probe.XXXXXX", dir);
+  int fd = made ? mkstemp(probe) : -1;
+  if (fd < 0) {
+    snprintf(why, len, "%s: %s", dir, strerror(errno));
+    return false;
+  }
+  close(fd);
+  unlink(probe);
+  return true;
 }
 
 /* ---------------------------------------------------------- the problems */
@@ -374,8 +447,13 @@ static void apply_step(clt_cl_profile *p, const clt_cl_profile *base, const step
   if (p->fused_max_c < T_C) p->fused_max_c = CLT_STEP_MAX_C;
   if (p->fused_max_cd < (size_t)T_C * T_D) p->fused_max_cd = (size_t)T_C * T_D;
   p->step_gpu = c->step_gpu;
-  if (c->step_gpu) p->step_row_group = c->knob;
-  else p->step_blocks_per_unit = c->knob;
+  if (c->step_gpu) {
+    p->step_row_group = c->knob;
+    /* a CPU profile has no dW pass of its own: the GPU profile's */
+    if (!p->step_dw_items) p->step_dw_items = clt_cl_profile_named("gpu")->step_dw_items;
+  } else {
+    p->step_blocks_per_unit = c->knob;
+  }
 }
 
 /* The reference's step at every batch, to check the candidates with. */
@@ -468,6 +546,7 @@ static clt_status tune_linear(tuner *t, clt_cl_profile *best) {
   say(t, "linear forward and backward, %d rows, D %d; microseconds, kernels | CLBlast:\n",
       T_LIN_ROWS, T_D);
   size_t limit = 0;
+  bool measured = true;
   clt_status st = CLT_OK;
   for (size_t k = N_LIN; k-- > 0 && st == CLT_OK;) {
     double secs[2] = {INFINITY, INFINITY};
@@ -487,13 +566,17 @@ static clt_status tune_linear(tuner *t, clt_cl_profile *best) {
     say(t, "  %3zu classes %9.1f%s | %9.1f%s\n", lin_classes[k], 1e6 * secs[0],
         ok[0] ? "" : " (disagrees with the reference)", 1e6 * secs[1],
         ok[1] ? "" : " (disagrees with the reference)");
-    if (secs[0] <= secs[1]) {
+    if (!ok[0] && !ok[1]) { /* neither checked out: nothing to choose */
+      measured = false;
+      break;
+    }
+    if (ok[0] && secs[0] <= secs[1]) {
       limit = k == N_LIN - 1 ? SIZE_MAX : lin_classes[k];
       break;
     }
   }
   cl->profile = base;
-  if (st == CLT_OK && !t->over) best->linear_kernel_max_c = limit;
+  if (st == CLT_OK && !t->over && measured) best->linear_kernel_max_c = limit;
   return st;
 }
 
@@ -521,66 +604,90 @@ clt_status clt_cl_tune(clt_context *ctx, double budget, bool verbose) {
   if (t.over)
     say(&t, "the %.0f s budget ran out: what was not measured keeps the %s profile's value\n",
         budget, cl->profile.name);
-  cl->profile = best;
+  /* the winner as a variant reads back as itself (what the cache keeps) */
+  char text[CLT_VARIANT_LEN], why[160];
+  clt_cl_profile back;
+  clt_cl_variant_format(&best, text, sizeof text);
+  if (!clt_cl_variant_parse(text, &back, why, sizeof why))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "tuning chose %s, which is no variant: %s", text,
+                    why);
+  cl->profile = back;
   cl->tuned = true;
-  clt_cl_variant_format(&cl->profile, cl->variant, sizeof cl->variant);
+  snprintf(cl->variant, sizeof cl->variant, "%s", text);
   return CLT_OK;
 }
 
 /* ------------------------------------------------------------ first use */
 
-/* One tuning at a time in a process, so that contexts opened together on
-   an unseen device tune it once. */
-static pthread_mutex_t tune_lock = PTHREAD_MUTEX_INITIALIZER;
-
 clt_status clt_cl_tune_device(clt_context *ctx, const clt_device_info *d, bool verbose,
                               char *path, size_t len) {
-  CLT_TRY(clt_cl_tune(ctx, CLT_TUNE_BUDGET_S, verbose));
-  return cache_store(ctx, d, clt_cl_of(ctx)->variant, path, len);
+  pthread_mutex_lock(&tune_lock);
+  clt_status st = clt_cl_tune(ctx, CLT_TUNE_BUDGET_S, verbose);
+  if (st == CLT_OK) st = cache_store(ctx, d, clt_cl_of(ctx)->variant, path, len);
+  if (st == CLT_OK) {
+    char key[17];
+    tune_key(d, key);
+    remember(key, true, &clt_cl_of(ctx)->profile);
+  }
+  pthread_mutex_unlock(&tune_lock);
+  return st;
 }
 
 bool clt_cl_tuned_variant(const clt_device_info *d, char *variant, size_t len) {
   clt_cl_profile p;
-  return clt_cl_tune_lookup(d, &p, variant, len);
+  if (clt_cl_tune_lookup(d, &p) != CLT_TUNE_HIT) return false;
+  if (variant) clt_cl_variant_format(&p, variant, len);
+  return true;
 }
 
-void clt_cl_tune_first_use(clt_context *ctx, const clt_device_info *d) {
-  const char *env = getenv("CLT_TUNE");
-  if (env && strcmp(env, "off") == 0) return;
-  char dir[4096];
-  if (!cache_path(dir, sizeof dir, true)) return; /* nowhere to keep it */
+bool clt_cl_wants_tuning(const clt_context *ctx) { return clt_cl_of(ctx)->tune_pending; }
+
+/* ctx takes p when its program was built for p's options. */
+static void adopt(clt_context *ctx, const clt_cl_profile *p) {
   clt_cl_context *cl = clt_cl_of(ctx);
-  pthread_mutex_lock(&tune_lock);
-  clt_cl_profile cached;
   char want[256], have[256];
-  if (clt_cl_tune_lookup(d, &cached, NULL, 0)) {
-    /* another context of this process tuned it meanwhile: taken if the
-       program built fits it */
-    clt_cl_build_options(&cached, want, sizeof want);
-    clt_cl_build_options(&cl->profile, have, sizeof have);
-    if (strcmp(want, have) == 0) {
-      cl->profile = cached;
-      cl->tuned = true;
-      clt_cl_variant_format(&cl->profile, cl->variant, sizeof cl->variant);
-    }
-  } else {
+  clt_cl_build_options(p, want, sizeof want);
+  clt_cl_build_options(&cl->profile, have, sizeof have);
+  if (strcmp(want, have) != 0) return;
+  cl->profile = *p;
+  cl->tuned = true;
+  clt_cl_variant_format(&cl->profile, cl->variant, sizeof cl->variant);
+}
+
+void clt_cl_tune_first_use(clt_context *bench, clt_context *ctx, const clt_device_info *d) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  cl->tune_pending = false;
+  char key[17], why[4300], path[4096];
+  tune_key(d, key);
+  pthread_mutex_lock(&tune_lock);
+  clt_cl_profile p;
+  clt_cl_tune_found f = lookup_locked(d, &p);
+  if (f == CLT_TUNE_HIT) { /* another context tuned it meanwhile */
+    adopt(ctx, &p);
+  } else if (f == CLT_TUNE_MISS && !cache_writable(why, sizeof why)) {
+    fprintf(stderr,
+            "cltrain: %s is not tuned, and a tuning could not be kept (%s): the %s profile's "
+            "defaults are used (set XDG_CACHE_HOME, or CLT_TUNE=off)\n",
+            d->name, why, cl->profile.name);
+    remember(key, false, NULL);
+  } else if (f == CLT_TUNE_MISS) {
     fprintf(stderr,
             "cltrain: tuning %s for its first use (at most 30 s, once per device and "
             "driver; CLT_TUNE=off skips it, cltrain tune redoes it)\n",
             d->name);
     double t0 = clt_now();
-    char path[4096];
-    if (clt_cl_tune(ctx, CLT_TUNE_BUDGET_S, false) != CLT_OK) {
-      fprintf(stderr, "cltrain: tuning failed (%s): the %s profile's defaults stay\n",
-              ctx->err, cl->profile.name);
-      ctx->err[0] = '\0';
+    if (clt_cl_tune(bench, CLT_TUNE_BUDGET_S, false) != CLT_OK) {
+      fprintf(stderr, "cltrain: tuning failed (%s): the %s profile's defaults are used\n",
+              bench->err, cl->profile.name);
+      remember(key, false, NULL);
     } else {
-      if (cache_store(ctx, d, cl->variant, path, sizeof path) == CLT_OK)
+      if (cache_store(bench, d, clt_cl_of(bench)->variant, path, sizeof path) == CLT_OK)
         fprintf(stderr, "cltrain: tuned in %.1f s, kept in %s\n", clt_now() - t0, path);
       else
         fprintf(stderr, "cltrain: tuned in %.1f s, not kept: %s\n", clt_now() - t0,
-                ctx->err);
-      ctx->err[0] = '\0';
+                bench->err);
+      adopt(ctx, &clt_cl_of(bench)->profile);
+      remember(key, true, &clt_cl_of(bench)->profile);
     }
   }
   pthread_mutex_unlock(&tune_lock);

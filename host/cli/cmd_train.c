@@ -1180,9 +1180,17 @@ int clt_cmd_train(int argc, char **argv) {
   if (!a.shards) a.shards = ranks.on ? (size_t)ranks.size : 1;
   /* The device first: data that cannot fit it is refused before it is
      read where its header says its size. */
-  if ((rc = clt_cli_context("train", a.device, a.profile,
-                            resuming ? resume_variant(&a, &ck) : NULL, &ctx)))
-    goto out;
+  const char *variant = resuming ? resume_variant(&a, &ck) : NULL;
+  clt_context_options with = {.device = a.device, .record_timings = a.profile, .variant = variant};
+  if (variant && clt_context_create(&with, &ctx) != CLT_OK &&
+      strstr(clt_last_error(NULL), "is not one this version of cltrain knows")) {
+    /* one this version cannot run: the device's own, with a note */
+    fprintf(stderr, "cltrain train: note: --resume %s: %s; the device's own variant runs, "
+                    "equal to float rounding, not bit for bit\n",
+            a.resume, clt_last_error(NULL));
+    variant = NULL;
+  }
+  if (!ctx && (rc = clt_cli_context("train", a.device, a.profile, variant, &ctx))) goto out;
   if ((rc = check_headers(&a, ctx))) goto out;
   if ((rc = load_data("train", &a.data, &train, &test, &scale))) goto out;
   if (a.val && (rc = load_validation(&a, &train, &val))) goto out;

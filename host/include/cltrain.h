@@ -84,10 +84,11 @@ typedef struct clt_context_options {
      its queue profiles every command, which can cost a little speed. */
   int record_timings;
   /* NULL: on an OpenCL device, the variant the tuning cache holds for it
-     (clt_tune), the device tuned first if the cache has never seen it
-     (at most 30 s, said on stderr; not with CLT_TUNE=off in the
-     environment, nor when CLT_PROFILE forces a profile, which then gives
-     that profile's defaults), else its profile's defaults. Otherwise a
+     (clt_tune), the device tuned first (on a context of its own) if the
+     cache has never seen it (at most 30 s, said on stderr; not when the
+     cache cannot be written), else its profile's defaults. CLT_TUNE=off
+     in the environment (no tuning, the cache ignored) and CLT_PROFILE
+     (which forces a profile) give that profile's defaults. Otherwise a
      string clt_context_variant returned, which gives the kernels and
      launch shapes of the context it came from, so the same bits (a
      checkpoint records it); CLT_ERR_INVALID_ARG if this version cannot
@@ -105,7 +106,9 @@ CLT_API const char *clt_context_device_name(const clt_context *ctx);
    UINT64_MAX on the reference backend, which allocates host memory. */
 CLT_API uint64_t clt_context_max_alloc_bytes(const clt_context *ctx);
 CLT_API uint64_t clt_context_global_mem_bytes(const clt_context *ctx);
-/* The context's tuning profile (clt_device_profile), or "reference". */
+/* The name of the context's tuning profile ("cpu", "gpu", "generic": the
+   device's class as clt_device_profile says, or the class of the variant
+   asked for), or "reference". */
 CLT_API const char *clt_context_profile(const clt_context *ctx);
 /* The whole of its profile, tuned or not, as a variant string:
    "NAME:field=value,..." (every field, so that it stays valid when a later

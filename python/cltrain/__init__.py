@@ -171,7 +171,7 @@ class Context(_Handle):
 
     def __init__(self, device="auto", record_timings=False, variant=None):
         opt = _lib.ContextOptions(device.encode() if device else None, int(record_timings),
-                                  variant.encode() if variant else None)
+                                  None if variant is None else variant.encode())
         ptr = ctypes.c_void_p()
         _check(lib.clt_context_create(ctypes.byref(opt), ctypes.byref(ptr)))
         super().__init__(ptr)
