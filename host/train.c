@@ -764,6 +764,7 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   clt_status st = g && mine && sum ? CLT_OK
                                    : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
   double local = 0, den = 0;
+  if (tr->comm.step_begins) tr->comm.step_begins(tr->comm.user, tr->step);
   if (st == CLT_OK) st = batch_denominator(tr, tr->perm_host, first, rows, &den);
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
   /* rows that weigh nothing (none, or every one ignored) add nothing; their

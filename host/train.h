@@ -35,6 +35,8 @@ typedef struct clt_train_comm {
   clt_status (*allgather)(void *user, clt_context *ctx, const void *mine, void *all,
                           size_t bytes);
   void *user;
+  /* Optional: called as each step (0-based, counting resumed ones) starts. */
+  void (*step_begins)(void *user, uint64_t step);
 } clt_train_comm;
 
 /* The training rows of a run of n_all rows cut into shards (at least 1)

@@ -4,7 +4,8 @@
 # not pinned to one core) against one process with the same --shards, on
 # the reference backend and on an OpenCL CPU device when there is one.
 #   tests/mpi_train.sh CLTRAIN MPIEXEC WORKDIR [PYTHON]
-# Tolerance on every parameter: |K ranks - 1 process| <= 1e-5 |1 process| +
+# Checkpoints and resume, faults and refusals follow. Tolerance on every
+# parameter: |K ranks - 1 process| <= 1e-5 |1 process| +
 # 1e-6 max|1 process| (each rank's gradient is a float32 tensor before the
 # sum, so K ranks and one round differently); two runs with the same K are
 # bit-identical.
@@ -84,6 +85,29 @@ weights half4.ckpt resumed4.npz && close resumed4.npz straight.npz "resumed on 4
 # shellcheck disable=SC2086
 "$cltrain" train $common --epochs 4 --resume half1.ckpt --checkpoint half1.ckpt >/dev/null
 weights half1.ckpt resumed1.npz && close resumed1.npz straight.npz "resumed in one process"
+
+# Faults (CLT_DIST_FAULT): a rank that stops answering at step 5 (epoch
+# 2 of 4-step epochs) ends the job within the watchdog's 3 s, exit 1,
+# named by the others; one that exits ends the job (mpiexec), non-zero.
+# Either way the last checkpoint (epoch 1) is whole.
+fault="--data synthetic:1000,17,5 --batch 250 --epochs 3 --quiet --device ref --schedule constant"
+for kind in hang exit; do
+  rm -f fault.ckpt
+  start=$(date +%s)
+  # shellcheck disable=SC2086
+  if CLT_DIST_FAULT=$kind:1:5 ranks 2 train --distributed $fault --dist-timeout 3 \
+       --checkpoint fault.ckpt >/dev/null 2>fault.txt; then
+    echo "a rank that does $kind at step 5: the job succeeded" >&2; exit 1
+  fi
+  took=$(( $(date +%s) - start ))
+  [ "$took" -lt 60 ] || { echo "$kind: the job took $took s to end" >&2; exit 1; }
+  if [ $kind = hang ]; then
+    grep -q "waited 3 s (--dist-timeout) for rank 1" fault.txt ||
+      { echo "hang: the silent rank is not named" >&2; cat fault.txt >&2; exit 1; }
+  fi
+  weights fault.ckpt fault.npz
+  echo "fault $kind: the job ended in $took s, the last checkpoint loads"
+done
 
 # Refusals: exit 2 with a message, every rank
 expect2() { # needle command...

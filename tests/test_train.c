@@ -743,7 +743,7 @@ static clt_status thread_gather(void *user, clt_context *ctx, const void *mine, 
 static void *rank_main(void *arg) {
   rank_job *j = arg;
   clt_context *ctx = tu_context("ref");
-  clt_train_comm comm = {j->rank, j->w->size, thread_gather, j};
+  clt_train_comm comm = {.rank = j->rank, .size = j->w->size, .allgather = thread_gather, .user = j};
   size_t first, count;
   clt_shard_rows(j->all->n, j->o.shards, j->rank, j->w->size, &first, &count);
   clt_train_data mine = *j->all;

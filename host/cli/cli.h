@@ -34,10 +34,11 @@ typedef struct clt_cli_ranks {
   void *mpi;       /* clt_mpi */
   int64_t *indptr; /* this rank's sparse rows' offsets */
 } clt_cli_ranks;
-/* With want, MPI started over MPI_COMM_WORLD; without, a refusal when
+/* With want, MPI started over MPI_COMM_WORLD (timeout > 0: the
+   watchdog's seconds, clt_mpi_set_timeout); without, a refusal when
    mpirun started this process as one of several ranks: 0 or the exit
    status after a message (2 also when built without MPI). */
-int clt_cli_ranks_start(bool want, clt_cli_ranks *r);
+int clt_cli_ranks_start(bool want, double timeout, clt_cli_ranks *r);
 /* MPI finalized, or with rc nonzero in a job of several ranks the job
    aborted with rc (so no rank waits for a failed one). */
 void clt_cli_ranks_end(clt_cli_ranks *r, int rc);

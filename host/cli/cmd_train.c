@@ -464,6 +464,9 @@ static void train_usage(FILE *f) {
           "                         step (the same results, to float rounding, as one\n"
           "                         process with the same --shards); rank 0 alone prints\n"
           "                         and writes files\n"
+          "  --dist-timeout S       with --distributed, the seconds a rank waits for\n"
+          "                         another's part of a step before it ends the job\n"
+          "                         (exit 1, naming the silent rank; default 300)\n"
           "  --shards S             the training rows cut into S shards of consecutive\n"
           "                         rows, each with its own permutation and its share of\n"
           "                         every batch (default 1; the ranks with --distributed)\n"
@@ -499,6 +502,7 @@ typedef struct train_args {
   int have_lr, have_prep, have_batch, have_epochs, json, quiet, bias, profile, stream,
       distributed;
   size_t shards; /* --shards; 0: one, or the ranks with --distributed */
+  double dist_timeout; /* --dist-timeout, seconds */
   /* Given on the command line (a resume takes the others from its
      checkpoint). */
   int have_loss, have_optim_name, have_schedule, have_l1, have_l2, have_warmup,
@@ -573,6 +577,9 @@ static int parse_train(int argc, char **argv, train_args *a) {
     else if (strcmp(f, "--val") == 0) a->val = v;
     else if (strcmp(f, "--device-memory-limit") == 0) {
       if ((rc = bytes_flag(f, v, &a->memory_limit))) return rc;
+    }
+    else if (strcmp(f, "--dist-timeout") == 0) {
+      if ((rc = real_flag(f, v, 1e-3, 1e6, &a->dist_timeout))) return rc;
     }
     else if (strcmp(f, "--shards") == 0) {
       unsigned long long x;
@@ -1135,7 +1142,7 @@ int clt_cmd_train(int argc, char **argv) {
   if (a.val && a.checkpoint) best_path(a.checkpoint, a.best, sizeof a.best);
   if ((rc = check_outputs(&a))) return rc;
   clt_cli_ranks ranks;
-  if ((rc = clt_cli_ranks_start(a.distributed, &ranks))) return rc;
+  if ((rc = clt_cli_ranks_start(a.distributed, a.dist_timeout, &ranks))) return rc;
   if (ranks.on) {
     if (a.have_batch && a.batch && a.batch < (size_t)ranks.size) {
       fprintf(stderr, "cltrain train: --batch %zu is smaller than the %d ranks\n", a.batch,

@@ -23,7 +23,7 @@ static long launched_ranks(void) {
   return 1;
 }
 
-int clt_cli_ranks_start(bool want, clt_cli_ranks *r) {
+int clt_cli_ranks_start(bool want, double timeout, clt_cli_ranks *r) {
   memset(r, 0, sizeof *r);
   r->size = 1;
   long launched = launched_ranks();
@@ -47,6 +47,7 @@ int clt_cli_ranks_start(bool want, clt_cli_ranks *r) {
     MPI_Finalize();
     return 1;
   }
+  if (timeout > 0) clt_mpi_set_timeout(mpi, timeout);
   r->on = true;
   r->mpi = mpi;
   r->rank = clt_mpi_rank(mpi);
@@ -54,6 +55,7 @@ int clt_cli_ranks_start(bool want, clt_cli_ranks *r) {
   r->local_rank = clt_mpi_local_rank(mpi);
   return 0;
 #else
+  (void)timeout;
   fprintf(stderr, "cltrain train: --distributed: this cltrain was built without MPI (install "
                   "Open MPI, libopenmpi-dev, and build again)\n");
   return 2;

@@ -20,7 +20,9 @@ extern "C" {
 
 typedef struct clt_mpi clt_mpi;
 
-/* A duplicate of comm (collective over comm). */
+/* A duplicate of comm (collective over comm). For tests of failure
+   handling, CLT_DIST_FAULT=exit:R:S (or hang:R:S) in the environment makes
+   rank R exit with status 3 (or stop answering) as step S begins. */
 CLT_API clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out);
 CLT_API void clt_mpi_destroy(clt_mpi *mpi); /* NULL is fine; collective */
 CLT_API int clt_mpi_rank(const clt_mpi *mpi);
@@ -28,6 +30,11 @@ CLT_API int clt_mpi_size(const clt_mpi *mpi);
 /* The rank among those on its machine (MPI_COMM_TYPE_SHARED): which of
    the machine's devices it takes. */
 CLT_API int clt_mpi_local_rank(const clt_mpi *mpi);
+/* The watchdog: a rank that waits more than seconds (> 0; default 300)
+   for another's part of a step's gather gives up, and the trainer's call
+   returns CLT_ERR_DISTRIBUTED naming the silent ranks (the caller then
+   ends the job: MPI_Abort). */
+CLT_API clt_status clt_mpi_set_timeout(clt_mpi *mpi, double seconds);
 /* Seconds spent in the component's collectives so far. */
 CLT_API double clt_mpi_seconds(const clt_mpi *mpi);
 

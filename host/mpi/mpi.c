@@ -1,7 +1,11 @@
 /* The data-parallel component (cltrain_mpi.h) over MPI: the trainer's
    ranks (host/train.h: clt_train_comm) as a duplicated communicator. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cltrain_mpi.h"
 #include "internal.h"
@@ -10,9 +14,14 @@
 struct clt_mpi {
   MPI_Comm comm;
   int rank, size, local_rank;
-  double seconds;
+  double seconds, timeout;
   clt_train_comm ranks;
+  /* CLT_DIST_FAULT: 'x' exit or 'h' hang at fault_step, on this rank */
+  char fault;
+  uint64_t fault_step;
 };
+
+#define GATHER_TAG 7001
 
 /* CLT_ERR_DISTRIBUTED with MPI's message for rc from call. */
 static clt_status mpi_fail(const clt_context *ctx, int rc, const char *call) {
@@ -22,6 +31,10 @@ static clt_status mpi_fail(const clt_context *ctx, int rc, const char *call) {
   return clt_fail(ctx, CLT_ERR_DISTRIBUTED, "%s failed: %s", call, msg);
 }
 
+/* Every rank's part to every rank, point to point, waited for with a
+   deadline: the ranks that sent nothing by then are named. Messages of one
+   pair arrive in order (MPI's non-overtaking rule), so successive gathers
+   never mix. */
 static clt_status gather(void *user, clt_context *ctx, const void *mine, void *all,
                          size_t bytes) {
   clt_mpi *m = user;
@@ -29,9 +42,89 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
     return clt_fail(ctx, CLT_ERR_DISTRIBUTED, "a gather of %zu bytes per rank: at most %d",
                     bytes, INT_MAX);
   double t0 = MPI_Wtime();
-  int rc = MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, m->comm);
+  size_t k = (size_t)m->size, me = (size_t)m->rank, n = 0;
+  memcpy((unsigned char *)all + me * bytes, mine, bytes);
+  MPI_Request *req = malloc(2 * k * sizeof *req);
+  int *from = malloc(2 * k * sizeof *from);
+  if (!req || !from) {
+    free(req);
+    free(from);
+    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "gather requests");
+  }
+  int rc = MPI_SUCCESS;
+  for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++) {
+    if (r == me) continue;
+    from[n] = (int)r;
+    rc = MPI_Irecv((unsigned char *)all + r * bytes, (int)bytes, MPI_BYTE, (int)r, GATHER_TAG,
+                   m->comm, &req[n++]);
+  }
+  size_t nrecv = n;
+  for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++) {
+    if (r == me) continue;
+    from[n] = -1;
+    rc = MPI_Isend(mine, (int)bytes, MPI_BYTE, (int)r, GATHER_TAG, m->comm, &req[n++]);
+  }
+  int done = 0;
+  for (unsigned polls = 0; rc == MPI_SUCCESS && !done; polls++) {
+    rc = MPI_Testall((int)n, req, &done, MPI_STATUSES_IGNORE);
+    if (done || rc != MPI_SUCCESS) break;
+    if (MPI_Wtime() - t0 > m->timeout) break;
+    if (polls > 1000) { /* past the fast path: let an oversubscribed peer run */
+      struct timespec nap = {0, 50000};
+      nanosleep(&nap, NULL);
+    }
+  }
   m->seconds += MPI_Wtime() - t0;
-  return rc == MPI_SUCCESS ? CLT_OK : mpi_fail(ctx, rc, "MPI_Allgather");
+  clt_status st = CLT_OK;
+  if (rc != MPI_SUCCESS) {
+    st = mpi_fail(ctx, rc, "the gather");
+  } else if (!done) {
+    char names[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < nrecv; i++) {
+      int flag = 0;
+      MPI_Test(&req[i], &flag, MPI_STATUS_IGNORE);
+      if (!flag && used < sizeof names - 16)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%d", used ? ", " : "",
+                                 from[i]);
+    }
+    st = clt_fail(ctx, CLT_ERR_DISTRIBUTED,
+                  "rank %d waited %.0f s (--dist-timeout) for rank %s, which sent nothing: it "
+                  "stopped, hung or died",
+                  m->rank, m->timeout, used ? names : "?");
+  }
+  free(req);
+  free(from);
+  return st;
+}
+
+static void step_begins(void *user, uint64_t step) {
+  clt_mpi *m = user;
+  if (!m->fault || step != m->fault_step) return;
+  fprintf(stderr, "cltrain: CLT_DIST_FAULT: rank %d %s at step %llu\n", m->rank,
+          m->fault == 'x' ? "exits" : "stops answering", (unsigned long long)step);
+  if (m->fault == 'x') _exit(3);
+  for (;;) pause();
+}
+
+/* CLT_DIST_FAULT=exit:R:S or hang:R:S, for this rank R. */
+static void read_fault(clt_mpi *m) {
+  const char *v = getenv("CLT_DIST_FAULT");
+  char kind[8];
+  int rank;
+  unsigned long long step;
+  if (v && sscanf(v, "%7[a-z]:%d:%llu", kind, &rank, &step) == 3 && rank == m->rank &&
+      (strcmp(kind, "exit") == 0 || strcmp(kind, "hang") == 0)) {
+    m->fault = kind[0] == 'e' ? 'x' : 'h';
+    m->fault_step = step;
+  }
+}
+
+clt_status clt_mpi_set_timeout(clt_mpi *mpi, double seconds) {
+  if (!mpi || !(seconds > 0))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_mpi_set_timeout: %g seconds", seconds);
+  mpi->timeout = seconds;
+  return CLT_OK;
 }
 
 clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
@@ -57,8 +150,13 @@ clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
     free(m);
     return st;
   }
-  m->ranks = (clt_train_comm){
-      .rank = (size_t)m->rank, .size = (size_t)m->size, .allgather = gather, .user = m};
+  m->ranks = (clt_train_comm){.rank = (size_t)m->rank,
+                              .size = (size_t)m->size,
+                              .allgather = gather,
+                              .user = m,
+                              .step_begins = step_begins};
+  m->timeout = 300;
+  read_fault(m);
   *out = m;
   return CLT_OK;
 }
