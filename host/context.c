@@ -70,26 +70,50 @@ static const char *effective_spec(const char *spec) {
   return spec;
 }
 
-/* Resolves spec against devs: SIZE_MAX means the reference backend. */
+/* Whether devs[i] is one spec asks for (not NULL, "ref" or "#N"). */
+static bool matches(const char *spec, const clt_device_info *d) {
+  bool gpu = strcmp(spec, "gpu") == 0, cpu = strcmp(spec, "cpu") == 0;
+  return (gpu && d->is_gpu) || (cpu && d->is_cpu) ||
+         (!gpu && !cpu && (contains_nocase(d->name, spec) || contains_nocase(d->platform, spec)));
+}
+
+/* Whether d is one spec asks for, or with spec NULL one of type ('g' GPU,
+   'c' CPU). */
+static bool keeps(const char *spec, int type, const clt_device_info *d) {
+  return spec ? matches(spec, d) : type == 'g' ? d->is_gpu != 0 : d->is_cpu != 0;
+}
+
+/* The (nth modulo their count) of the devices of devs that spec (or type)
+   keeps, in order; false if it keeps none. */
+static bool nth_of(const clt_found_device *devs, size_t n, size_t nth, const char *spec,
+                   int type, size_t *index) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++) count += keeps(spec, type, &devs[i].info);
+  if (count == 0) return false;
+  size_t want = nth % count;
+  for (size_t i = 0; i < n; i++)
+    if (keeps(spec, type, &devs[i].info) && want-- == 0) return *index = i, true;
+  return false;
+}
+
+/* Resolves spec against devs, the nth of several that match (modulo
+   their count): SIZE_MAX means the reference backend. */
 static clt_status select_device(const char *spec, const clt_found_device *devs,
-                                size_t n, size_t *index) {
+                                size_t n, size_t nth, size_t *index) {
   spec = effective_spec(spec);
   if (!spec) {
-    for (size_t i = 0; i < n; i++)
-      if (devs[i].info.is_gpu) return *index = i, CLT_OK;
-    for (size_t i = 0; i < n; i++)
-      if (devs[i].info.is_cpu) return *index = i, CLT_OK;
+    if (nth_of(devs, n, nth, NULL, 'g', index) || nth_of(devs, n, nth, NULL, 'c', index))
+      return CLT_OK;
     *index = n > 0 ? 0 : SIZE_MAX;
     return CLT_OK;
   }
   if (strcmp(spec, "ref") == 0) return *index = SIZE_MAX, CLT_OK;
-  bool gpu = strcmp(spec, "gpu") == 0, cpu = strcmp(spec, "cpu") == 0;
-  for (size_t i = 0; i < n; i++) {
-    const clt_device_info *d = &devs[i].info;
-    if ((gpu && d->is_gpu) || (cpu && d->is_cpu) ||
-        (!gpu && !cpu &&
-         (contains_nocase(d->name, spec) || contains_nocase(d->platform, spec))))
-      return *index = i, CLT_OK;
+  char *end;
+  if (spec[0] == '#' && spec[1] >= '0' && spec[1] <= '9') { /* by position */
+    unsigned long k = strtoul(spec + 1, &end, 10);
+    if (!*end && k < n) return *index = k, CLT_OK;
+  } else if (nth_of(devs, n, nth, spec, 0, index)) {
+    return CLT_OK;
   }
   char msg[CLT_ERRLEN];
   int len = snprintf(msg, sizeof msg,
@@ -103,13 +127,22 @@ static clt_status select_device(const char *spec, const clt_found_device *devs,
   return clt_fail(NULL, CLT_ERR_NO_DEVICE, "%s", msg);
 }
 
+clt_status clt_device_select_nth(const char *spec, size_t nth, size_t *index) {
+  if (!index) {
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_device_select_nth: index is NULL");
+  }
+  clt_found_device devs[MAX_DEVICES];
+  size_t n = discover(devs, MAX_DEVICES);
+  return select_device(spec, devs, n, nth, index);
+}
+
 clt_status clt_device_select(const char *spec, size_t *index) {
   if (!index) {
     return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_device_select: index is NULL");
   }
   clt_found_device devs[MAX_DEVICES];
   size_t n = discover(devs, MAX_DEVICES);
-  return select_device(spec, devs, n, index);
+  return select_device(spec, devs, n, 0, index);
 }
 
 /* A context on dev (NULL: the reference backend) with options (NULL:
@@ -160,7 +193,7 @@ static clt_status create(const clt_context_options *options, bool cached,
   clt_found_device devs[MAX_DEVICES];
   size_t n = spec && strcmp(spec, "ref") == 0 ? 0 : discover(devs, MAX_DEVICES);
   size_t index;
-  clt_status st = select_device(spec, devs, n, &index);
+  clt_status st = select_device(spec, devs, n, 0, &index);
   if (st != CLT_OK) return st;
   const clt_found_device *dev = index == SIZE_MAX ? NULL : &devs[index];
   CLT_TRY(open_on(dev, options, cached, out));

@@ -1,5 +1,6 @@
 /* Context creation, device selection, status table, error details. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,5 +224,31 @@ Test(context, outlives_destroy_until_last_tensor) {
     cr_assert_eq(clt_tensor_read(t, y, sizeof y), CLT_OK);
     cr_assert_arr_eq(x, y, sizeof x);
     clt_tensor_destroy(t);
+  }
+}
+
+/* "#N" names a device by position; the nth of the devices a request
+   matches goes round them (how the ranks of a machine share them). */
+Test(context, devices_by_position_and_by_rank) {
+  size_t count = 0, index = 99;
+  cr_assert_eq(clt_devices_list(NULL, 0, &count), CLT_OK);
+  cr_assert_eq(clt_device_select_nth("ref", 3, &index), CLT_OK);
+  cr_assert_eq(index, SIZE_MAX);
+  char spec[32];
+  snprintf(spec, sizeof spec, "#%zu", count);
+  cr_assert_eq(clt_device_select(spec, &index), CLT_ERR_NO_DEVICE);
+  if (!tu_have_opencl()) return;
+  cr_assert_eq(clt_device_select("#0", &index), CLT_OK);
+  cr_assert_eq(index, 0);
+  size_t first = 0;
+  cr_assert_eq(clt_device_select("cpu", &first), CLT_OK);
+  size_t cpus = 0;
+  clt_device_info devs[64];
+  cr_assert_eq(clt_devices_list(devs, 64, &count), CLT_OK);
+  for (size_t i = 0; i < count && i < 64; i++) cpus += devs[i].is_cpu != 0;
+  for (size_t nth = 0; nth < 2 * cpus; nth++) {
+    cr_assert_eq(clt_device_select_nth("cpu", nth, &index), CLT_OK);
+    cr_assert(devs[index].is_cpu);
+    if (nth % cpus == 0) cr_assert_eq(index, first, "the nth wraps round the matches");
   }
 }

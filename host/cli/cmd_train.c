@@ -1143,6 +1143,13 @@ int clt_cmd_train(int argc, char **argv) {
   if ((rc = check_outputs(&a))) return rc;
   clt_cli_ranks ranks;
   if ((rc = clt_cli_ranks_start(a.distributed, a.dist_timeout, &ranks))) return rc;
+  char by_rank[32];
+  size_t dev_index;
+  if (ranks.on && clt_device_select_nth(a.device, (size_t)ranks.local_rank, &dev_index) == CLT_OK &&
+      dev_index != SIZE_MAX) { /* the ranks of a machine share its devices */
+    snprintf(by_rank, sizeof by_rank, "#%zu", dev_index);
+    a.device = by_rank;
+  }
   if (ranks.on) {
     if (a.have_batch && a.batch && a.batch < (size_t)ranks.size) {
       fprintf(stderr, "cltrain train: --batch %zu is smaller than the %d ranks\n", a.batch,

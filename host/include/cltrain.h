@@ -77,8 +77,9 @@ typedef struct clt_context_options {
   /* NULL or "auto": a GPU, else a CPU OpenCL device, else the reference
      backend; CLT_DEVICE in the environment replaces "auto". Also "gpu",
      "cpu" (OpenCL devices of that type only), "ref" (the double-precision
-     C reference backend, needs no OpenCL), or a case-insensitive substring
-     of an OpenCL device or platform name. */
+     C reference backend, needs no OpenCL), "#N" (the device at position N
+     of clt_devices_list), or a case-insensitive substring of an OpenCL
+     device or platform name. */
   const char *device;
   /* Nonzero: the context records timings (clt_context_timings). On OpenCL
      its queue profiles every command, which can cost a little speed. */
@@ -173,6 +174,10 @@ CLT_API clt_status clt_devices_list(clt_device_info *out, size_t cap,
    CLT_DEVICE): *index is the device's position in clt_devices_list, or
    SIZE_MAX for the reference backend. CLT_ERR_NO_DEVICE if none matches. */
 CLT_API clt_status clt_device_select(const char *spec, size_t *index);
+/* The same, taking the nth (modulo their count) of the devices spec
+   matches instead of the first: how the ranks on one machine of a
+   data-parallel run share its devices (nth: the local rank). */
+CLT_API clt_status clt_device_select_nth(const char *spec, size_t nth, size_t *index);
 
 /* The tuning profile a context on device gets: "cpu" for CPU devices,
    "gpu" for GPUs, "generic" for the others; CLT_PROFILE=cpu|gpu|generic in
