@@ -60,21 +60,14 @@ __kernel void clt_gstep_check(__global const int *y, ulong y_off, ulong n,
                  idx_off, has_idx, src_rows, scr, ftmp, utmp);
 }
 
-/* Row i = get_group_id(0) of the batch: S_i = x_i W + b (red: C x wg
-   floats of local memory), then its loss into lp[i] and k dl/dS into
-   dS[i, :]. hinge, prm, iprm, k, use_den as clt_step_block's. */
-__kernel void clt_gstep_rows(
-    __global const float *X, ulong x_off, __global const int *idx,
-    ulong idx_off, int has_idx, __global const float *W, ulong w_off,
-    __global const float *b, ulong b_off, int has_b, __global const int *y,
-    ulong y_off, __global const float *cw, ulong cw_off, int has_cw,
-    __global float *scr, ulong ds_off, ulong lp_off, ulong D, ulong C,
-    int hinge, float prm, int iprm, float k, int use_den,
-    __local float *red) {
-  size_t i = get_group_id(0), lid = get_local_id(0), wg = get_local_size(0);
-  if (clt_loss_bad(scr)) return;
-  __global const float *x = clt_step_row(X + x_off, idx + idx_off, has_idx, i, D);
-  __global const float *w = W + w_off;
+/* The row x's scores x W without the bias (W (D, C), C <= CLT_STEP_MAX_C)
+   by the work-group: its work-items stride along the row with float4
+   loads, each keeping a partial sum per class, added in a fixed tree in
+   red (C x wg floats); on return red[j wg] holds class j's score, for
+   every work-item. */
+inline void clt_gstep_scores(__global const float *x, __global const float *w, ulong D,
+                             ulong C, __local float *red) {
+  size_t lid = get_local_id(0), wg = get_local_size(0);
   float acc[CLT_STEP_MAX_C];
   CLT_GSTEP_CLASSES(j) acc[j] = 0.0f;
   ulong D4 = D / 4;
@@ -99,6 +92,36 @@ __kernel void clt_gstep_rows(
       for (size_t j = 0; j < C; j++) red[j * wg + lid] += red[j * wg + lid + h];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
+}
+
+/* The GPU profile's skinny forward (clt_linear_forward, C <=
+   CLT_STEP_MAX_C): row i = get_group_id(0) of X, S_i = x_i W + b, class j
+   written by work-item j (red: C x wg floats). */
+__kernel void clt_linear_fwd_rows(__global const float *X, ulong x_off,
+                                  __global const float *W, ulong w_off,
+                                  __global const float *b, ulong b_off, int has_b,
+                                  __global float *S, ulong s_off, ulong D, ulong C,
+                                  __local float *red) {
+  size_t i = get_group_id(0), lid = get_local_id(0), wg = get_local_size(0);
+  clt_gstep_scores(X + x_off + i * D, W + w_off, D, C, red);
+  for (size_t j = lid; j < C; j += wg)
+    S[s_off + i * C + j] = red[j * wg] + (has_b ? b[b_off + j] : 0.0f);
+}
+
+/* Row i = get_group_id(0) of the batch: S_i = x_i W + b (red: C x wg
+   floats of local memory), then its loss into lp[i] and k dl/dS into
+   dS[i, :]. hinge, prm, iprm, k, use_den as clt_step_block's. */
+__kernel void clt_gstep_rows(
+    __global const float *X, ulong x_off, __global const int *idx,
+    ulong idx_off, int has_idx, __global const float *W, ulong w_off,
+    __global const float *b, ulong b_off, int has_b, __global const int *y,
+    ulong y_off, __global const float *cw, ulong cw_off, int has_cw,
+    __global float *scr, ulong ds_off, ulong lp_off, ulong D, ulong C,
+    int hinge, float prm, int iprm, float k, int use_den,
+    __local float *red) {
+  size_t i = get_group_id(0), lid = get_local_id(0), wg = get_local_size(0);
+  if (clt_loss_bad(scr)) return;
+  clt_gstep_scores(clt_step_row(X + x_off, idx + idx_off, has_idx, i, D), W + w_off, D, C, red);
   if (lid != 0) return;
   float sc[CLT_STEP_MAX_C];
   for (size_t j = 0; j < CLT_STEP_MAX_C; j++)

@@ -103,6 +103,24 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
     return clt_blas_sgemm(ctx, false, false, N, C, D, X, W, b ? 1.0f : 0.0f,
                           S);
   }
+  const clt_cl_profile *prof = &clt_cl_of(ctx)->profile;
+  if (prof->step_gpu && C <= CLT_STEP_MAX_C) {
+    /* GPU-shaped: a work-group of the step's row size per row of X
+       (kernels/step_gpu.cl), reading W as it is */
+    size_t kmax = 1, wg;
+    CLT_TRY(clt_cl_kernel_max_wg(ctx, CLT_K_linear_fwd_rows, &kmax));
+    wg = clt_cl_group_size(ctx, prof->step_row_group < kmax ? prof->step_row_group : kmax);
+    size_t grid = N * wg;
+    cl_ulong x_off = X->offset, w_off = W->offset, b_off = b ? b->offset : 0,
+             s_off = S->offset, d = D, c = C;
+    cl_int has_b = b != NULL;
+    cl_mem bmem = b ? b->st->mem : W->st->mem; /* read only with has_b */
+    return CLT_LAUNCH(ctx, CLT_K_linear_fwd_rows, 1, &grid, &wg, CLT_ARG(X->st->mem),
+                      CLT_ARG(x_off), CLT_ARG(W->st->mem), CLT_ARG(w_off),
+                      CLT_ARG(bmem), CLT_ARG(b_off), CLT_ARG(has_b),
+                      CLT_ARG(S->st->mem), CLT_ARG(s_off), CLT_ARG(d), CLT_ARG(c),
+                      CLT_LOCAL(C * wg * sizeof(float)));
+  }
   cl_mem wt;
   CLT_TRY(clt_cl_scratch(ctx, C * D * sizeof(float), &wt));
   CLT_TRY(transpose(ctx, W, wt, 0));
