@@ -956,8 +956,14 @@ static clt_status warm_up(clt_trainer *tr) {
   clt_context *ctx = tr->ctx;
   for (size_t i = 0; i < tr->n; i++) tr->perm_host[i] = (int32_t)i;
   CLT_TRY(clt_tensor_write(tr->perm, tr->perm_host, tr->n * 4));
-  size_t B = tr->opt.batch, last = tr->n % B;
-  size_t sizes[2] = {B, last ? last : B};
+  /* the first step's rows (the most) and the last step's that has any */
+  size_t B = tr->opt.batch, last = tr->step_rows[0];
+  for (size_t t = tr->steps; t-- > 0;)
+    if (tr->step_rows[t]) {
+      last = tr->step_rows[t];
+      break;
+    }
+  size_t sizes[2] = {tr->step_rows[0], last};
   for (int k = 0; k < 2; k++) {
     double loss;
     CLT_TRY(batch_grad(tr, 0, sizes[k], NULL, &loss));

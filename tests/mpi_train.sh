@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training under mpiexec (cltrain train --distributed): K = 2
 # and 4 ranks (oversubscribed, unbound, so that a rank's POCL threads are
-# not pinned to one core) against one process with the same --shards, on
+# not pinned to one core; the last case has fewer rows per rank than the
+# batch) against one process with the same --shards, on
 # the reference backend and on an OpenCL CPU device when there is one.
 #   tests/mpi_train.sh CLTRAIN MPIEXEC WORKDIR [PYTHON]
 # Checkpoints and resume, faults and refusals follow. Tolerance on every
@@ -43,6 +44,7 @@ cases=(
   "--data synthetic:900,9,3 --batch 77 --loss hinge --optim adamw --lr 0.01"
   "--data synthetic:900,9,3 --batch 60 --loss mse --optim sgd --lr 0.05 --weight-decay 0.01"
   "--data sparse:800,300,4,20 --batch 50 --optim momentum --lr 0.1"
+  "--data synthetic:1000,17,5 --batch 600 --optim sgd --lr 0.5"
 )
 for dev in "${devices[@]}"; do
   for i in "${!cases[@]}"; do
