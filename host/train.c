@@ -100,6 +100,11 @@ struct clt_trainer {
   bool ranked;
   clt_train_comm comm;
   double comm_seconds;
+  /* ranked_step's host buffers, kept between steps (a fresh one faults
+     its pages in every step): the gradient, this rank's weighted part and
+     the sum (P + 2 each), every rank's parts (size (P + 2)). */
+  float *grad_host;
+  double *part, *sum, *parts;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -183,6 +188,10 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free(tr->step_cursor);
   free(tr->shard_perm);
   free(tr->y_host);
+  free(tr->grad_host);
+  free(tr->part);
+  free(tr->sum);
+  free(tr->parts);
   free(tr);
 }
 
@@ -733,11 +742,13 @@ static clt_status batch_denominator(clt_trainer *tr, const int32_t *idx, size_t 
 }
 
 /* Sums n doubles over the ranks in rank order: the same bits on every
-   rank, whatever the transport's own reduction order. */
-static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n) {
+   rank, whatever the transport's own reduction order. all: room for
+   every rank's n (NULL: allocated for this call). */
+static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n,
+                            double *all) {
   size_t k = tr->comm.size;
-  double *all = malloc(k * n * sizeof *all);
-  if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' gradients");
+  double *own = all ? NULL : malloc(k * n * sizeof *own);
+  if (!all && !(all = own)) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
   double t0 = clt_now();
   clt_status st = tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, n * sizeof *all);
   tr->comm_seconds += clt_now() - t0;
@@ -746,7 +757,7 @@ static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, si
     for (size_t r = 0; r < k; r++) acc += all[r * n + i];
     sum[i] = acc;
   }
-  free(all);
+  free(own);
   return st;
 }
 
@@ -759,10 +770,17 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   clt_model *m = tr->model;
   size_t P = 0;
   for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
-  float *g = malloc(P * sizeof *g);
-  double *mine = malloc((P + 2) * sizeof *mine), *sum = malloc((P + 2) * sizeof *sum);
-  clt_status st = g && mine && sum ? CLT_OK
-                                   : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
+  if (!tr->grad_host) {
+    tr->grad_host = malloc(P * sizeof *tr->grad_host);
+    tr->part = malloc((P + 2) * sizeof *tr->part);
+    tr->sum = malloc((P + 2) * sizeof *tr->sum);
+    tr->parts = malloc(tr->comm.size * (P + 2) * sizeof *tr->parts);
+  }
+  float *g = tr->grad_host;
+  double *mine = tr->part, *sum = tr->sum;
+  clt_status st = g && mine && sum && tr->parts
+                      ? CLT_OK
+                      : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
   double local = 0, den = 0;
   if (tr->comm.step_begins) tr->comm.step_begins(tr->comm.user, tr->step);
   if (st == CLT_OK) st = batch_denominator(tr, tr->perm_host, first, rows, &den);
@@ -784,7 +802,7 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     for (size_t i = 0; i < P; i++) mine[i] = (double)g[i] * share;
     mine[P] = adds ? local * share : 0.0;
     mine[P + 1] = den;
-    st = ranks_sum(tr, mine, sum, P + 2);
+    st = ranks_sum(tr, mine, sum, P + 2, tr->parts);
   }
   if (st == CLT_OK) {
     const double whole = summed ? 1.0 : sum[P + 1];
@@ -802,9 +820,6 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     if (st == CLT_ERR_NONFINITE) penalty = NAN, st = CLT_OK;
     *loss += penalty;
   }
-  free(g);
-  free(mine);
-  free(sum);
   return st;
 }
 
@@ -942,7 +957,7 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
   mine[0] = summed ? l : l * den, mine[1] = den;
   mine[2] = isnan(a) ? NAN : a * (double)tr->n, mine[3] = (double)tr->n;
-  CLT_TRY(ranks_sum(tr, mine, sum, 4));
+  CLT_TRY(ranks_sum(tr, mine, sum, 4, NULL));
   *loss = summed ? sum[0] : sum[0] / sum[1];
   *accuracy = sum[2] / sum[3];
   return st;

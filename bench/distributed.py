@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Data-parallel training (cltrain train --distributed) under mpiexec:
+scaling, the reduction's bandwidth against this machine's copy floor, and
+an alpha-beta model of the step's communication at larger K.
+
+For each problem and K (1, 2, and 4 oversubscribed on a 2-core machine,
+reported as such), one `cltrain train --distributed --json` run (3 epochs,
+1 with --quick; K = 1 is one rank of the same path) with the
+same global batch and shards (strong scaling) and one with K times the
+batch (weak scaling): the training phase's seconds and samples/s, and
+rank 0's seconds in the step's gather (the reduction and the wait for the
+slowest rank, together). Efficiency: samples/s over K times one rank's
+(T1 / (K TK) at a fixed global batch). Per step, the gather moves the gradient G =
+(D + 1) C doubles (plus three) from every rank to every other; as an
+allreduce of G bytes its algbw is G / t and its busbw 2 (K - 1) / K algbw
+(nccl-tests' definitions), set against the copy floor (numpy's copy of a
+64 MB array, this run).
+
+The model: t_comm(K) = 2 (K - 1) (alpha + G / (K beta)) for a ring and
+2 log2(K) (alpha + G / beta) for a tree, alpha and beta fitted to the
+measured gathers of the two problems at K = 2, checked against K = 4; and
+for GPUs of H200 class, the batch at which a ring's communication is at
+most 10 % of a step whose compute reads X at the HBM bandwidth (4.8 TB/s)
+or runs the products at the fp32 peak (67 TFLOP/s), whichever is slower,
+over NVLink (450 GB/s) and over 400 Gb/s InfiniBand (50 GB/s), both with
+alpha = 10 us.
+
+  bench/distributed.py --cltrain build/cltrain [--mpiexec mpiexec] [--quick]
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def copy_floor():
+    a = np.ones(16 << 20, np.float32)
+    b = np.empty_like(a)
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.copyto(b, a)
+        best = min(best, time.perf_counter() - t0)
+    return a.nbytes / best  # bytes/s, read once and written once
+
+
+def steps_per_epoch(n, shards, batch):
+    steps = 0
+    for s in range(shards):
+        n_s = n * (s + 1) // shards - n * s // shards
+        b_s = batch // shards + (s < batch % shards)
+        steps = max(steps, -(-n_s // b_s))
+    return steps
+
+
+def run(args, k, flags):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               CLT_TUNE=os.environ.get("CLT_TUNE", "off"),
+               POCL_MAX_PTHREAD_COUNT=str(args.threads))
+    cmd = [args.mpiexec, "-n", str(k), "--oversubscribe", "--bind-to", "none", args.cltrain,
+           "train", "--distributed", "--json", "--quiet"] + flags
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cltrain", required=True)
+    p.add_argument("--mpiexec", default="mpiexec")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=1,
+                   help="POCL threads per rank (default 1: K ranks use K cores, so that K = 1 "
+                        "is one core and the efficiency measures the data-parallel overhead)")
+    p.add_argument("--json", help="write the records here")
+    args = p.parse_args()
+    floor = copy_floor()
+    cores = os.cpu_count()
+    epochs = 1 if args.quick else 3
+    problems = [
+        ("Fashion-MNIST", 60000, 784, 10, 4096, ["--data", "fashion-mnist"]),
+        ("wide synthetic", 8192 if args.quick else 16384, 3072, 1000, 1024,
+         ["--data", f"synthetic:{8192 if args.quick else 16384},3072,1000"]),
+    ]
+    records = []
+    print(f"copy floor (numpy, 64 MB): {floor / 1e9:.1f} GB/s; {cores} cores, "
+          f"{args.threads} POCL thread(s) per rank\n")
+    print("| problem | K | scaling | batch | samples/s | efficiency | gather ms/step | "
+          "share of step | gradient MB | algbw GB/s | busbw GB/s | busbw/floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, n, d, c, batch, data in problems:
+        grad = ((d + 1) * c + 3) * 8
+        base = None
+        for k in (1, 2, 4):
+            for scaling in ("strong", "weak"):
+                if k == 1 and scaling == "weak":
+                    continue
+                b = batch if scaling == "strong" else batch * k
+                shards = 4
+                flags = data + ["--device", args.device, "--batch", str(b), "--shards",
+                                str(shards), "--epochs", str(epochs), "--optim", "momentum",
+                                "--lr", "0.01", "--schedule", "constant"]
+                r = run(args, k, flags)
+                steps = epochs * steps_per_epoch(r["train_rows"], shards, b)
+                t = r["seconds"]
+                per_step = r["comm_seconds"] / steps
+                if k == 1:
+                    base = r["samples_per_second"]
+                # samples/s against K times one rank's at the base batch: T1 / (K TK)
+                # at a fixed global batch, and the same for a fixed batch per rank
+                eff = r["samples_per_second"] / (k * base)
+                algbw = grad / per_step if k > 1 and per_step > 0 else float("nan")
+                busbw = algbw * 2 * (k - 1) / k if k > 1 else float("nan")
+                over = " (oversubscribed)" if k > cores else ""
+                print(f"| {name} | {k}{over} | {scaling} | {b} | {r['samples_per_second']:.0f} | "
+                      f"{eff:.2f} | {1e3 * per_step:.2f} | {r['comm_seconds'] / t:.2f} | "
+                      f"{grad / 1e6:.2f} | {algbw / 1e9:.2f} | {busbw / 1e9:.2f} | "
+                      f"{busbw / floor:.2f} |")
+                records.append(dict(problem=name, k=k, scaling=scaling, batch=b, seconds=t,
+                                    samples_per_second=r["samples_per_second"],
+                                    comm_seconds=r["comm_seconds"], steps=steps,
+                                    gradient_bytes=grad, efficiency=eff,
+                                    test_accuracy=r.get("test_accuracy")))
+    # alpha-beta fit on the K = 2 strong-scaling gathers of both problems
+    pts = [(rec["gradient_bytes"], rec["comm_seconds"] / rec["steps"]) for rec in records
+           if rec["k"] == 2 and rec["scaling"] == "strong"]
+    (g1, t1), (g2, t2) = pts
+    # ring at K = 2: t = 2 (alpha + G / (2 beta)) = 2 alpha + G / beta
+    inv_beta = (t2 - t1) / (g2 - g1)
+    alpha = max((t1 - g1 * inv_beta) / 2, 0.0)
+    beta = 1 / inv_beta
+    print(f"\nalpha-beta fit (K = 2 gathers): alpha {1e6 * alpha:.1f} us, beta {beta / 1e9:.2f} "
+          "GB/s")
+    for rec in records:
+        if rec["k"] == 4 and rec["scaling"] == "strong":
+            g = rec["gradient_bytes"]
+            ring = 2 * 3 * (alpha + g / (4 * beta))
+            print(f"  check, {rec['problem']} K = 4: model (ring) {1e3 * ring:.2f} ms, "
+                  f"measured {1e3 * rec['comm_seconds'] / rec['steps']:.2f} ms "
+                  "(oversubscribed: 4 ranks on {cores} cores)".replace("{cores}", str(cores)))
+    print("\nH200 class: compute per row = max(D 4 bytes / 4.8 TB/s, 4 D C flops / 67 "
+          "TFLOP/s fp32) (the forward and dW products); ring allreduce of the gradient "
+          "(float32, 4 (D+1) C bytes); the global batch at which communication <= 10 % of a "
+          "step:")
+    print("| problem | link | K | ring ms/step | batch for <= 10 % |")
+    print("|---|---|---|---|---|")
+    for name, n, d, c, batch, data in problems:
+        g = 4 * (d + 1) * c
+        for link, bw in (("NVLink 450 GB/s", 450e9), ("InfiniBand 50 GB/s", 50e9)):
+            for k in (8, 64, 256):
+                ring = 2 * (k - 1) * (10e-6 + g / (k * bw))
+                # comm <= 0.1 (comm + compute): compute >= 9 comm, each rank B / K rows
+                per_row = max(d * 4 / 4.8e12, 4 * d * c / 67e12)
+                need = 9 * ring / per_row * k
+                print(f"| {name} | {link} | {k} | {1e3 * ring:.3f} | {need:.3g} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(copy_floor=floor, cores=cores, alpha=alpha, beta=beta,
+                           records=records), f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
