@@ -95,6 +95,7 @@ struct clt_trainer {
      (ranked), the ranks' gradients are reduced (ranked_step), using the
      labels y_host for the normaliser. */
   size_t shards, n_all, row0, shard_lo, shard_hi, steps;
+  size_t rows_max; /* the most rows of a step here (the first step's): the staging's size */
   size_t *step_first, *step_rows, *step_cursor;
   int32_t *shard_perm, *y_host;
   bool ranked;
@@ -203,7 +204,7 @@ static clt_status warm_up(clt_trainer *tr);
 static clt_status stream_buffers(clt_trainer *tr) {
   clt_context *ctx = tr->ctx;
   const clt_train_data *h = &tr->host;
-  size_t B = tr->opt.batch;
+  size_t B = tr->rows_max;
   CLT_TRY(tr->label_target ? clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->ystage)
                            : clt_tensor_create(ctx, B, tr->c, CLT_FLOAT32, &tr->ystage));
   CLT_TRY(clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->ident));
@@ -331,7 +332,7 @@ static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first
   }
   size_t next = first + n;
   if (order && next < tr->n)
-    prefetch(tr, next, tr->n - next < tr->opt.batch ? tr->n - next : tr->opt.batch, 1 - buf);
+    prefetch(tr, next, tr->n - next < tr->rows_max ? tr->n - next : tr->rows_max, 1 - buf);
   const host_batch *hb = &tr->hb[buf];
   if (tr->host.x) {
     clt_tensor *v = NULL;
@@ -520,8 +521,8 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
   tr->first_loss = NAN;
   tr->wscale = 1;
   tr->touched = !comm && touched_updates(opt, train);
-  size_t B = tr->opt.batch;
   clt_status st = shard_layout(tr);
+  size_t B = tr->rows_max = st == CLT_OK ? tr->step_rows[0] : tr->opt.batch;
   tr->perm_host = malloc(tr->n * sizeof *tr->perm_host);
   if (!tr->perm_host && st == CLT_OK) st = clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "permutation");
   if (comm && train->y && st == CLT_OK) { /* the normaliser's labels */
@@ -640,7 +641,7 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
   clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
   clt_tensor *xb = tr->Xb, *yb = tr->yb;
   clt_status st = CLT_OK;
-  if (rows < tr->opt.batch) {
+  if (rows < tr->rows_max) {
     xb = yb = NULL;
     if (tr->Xb) st = clt_tensor_view_rows(tr->Xb, 0, rows, &xb);
     if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
@@ -896,7 +897,7 @@ static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accur
   const clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
   const bool sum = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
   double total = 0, right = 0;
-  for (size_t first = 0, B = tr->opt.batch; first < tr->n; first += B) {
+  for (size_t first = 0, B = tr->rows_max; first < tr->n; first += B) {
     size_t n = tr->n - first < B ? tr->n - first : B;
     clt_features X;
     clt_tensor *xv = NULL, *yv = NULL, *tv = NULL;
@@ -955,7 +956,7 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
   if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
   CLT_TRY(batch_denominator(tr, NULL, 0, tr->n, &den));
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
-  mine[0] = summed ? l : l * den, mine[1] = den;
+  mine[0] = summed ? l : den != 0 ? l * den : 0.0, mine[1] = den; /* 0/0 adds nothing */
   mine[2] = isnan(a) ? NAN : a * (double)tr->n, mine[3] = (double)tr->n;
   CLT_TRY(ranks_sum(tr, mine, sum, 4, NULL));
   *loss = summed ? sum[0] : sum[0] / sum[1];
@@ -972,7 +973,7 @@ static clt_status warm_up(clt_trainer *tr) {
   for (size_t i = 0; i < tr->n; i++) tr->perm_host[i] = (int32_t)i;
   CLT_TRY(clt_tensor_write(tr->perm, tr->perm_host, tr->n * 4));
   /* the first step's rows (the most) and the last step's that has any */
-  size_t B = tr->opt.batch, last = tr->step_rows[0];
+  size_t B = tr->rows_max, last = tr->step_rows[0];
   for (size_t t = tr->steps; t-- > 0;)
     if (tr->step_rows[t]) {
       last = tr->step_rows[t];
@@ -1089,7 +1090,8 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
       CLT_TRY(account_deferred(tr, pending_first, pending, &done));
       pending = 0;
     }
-    if (report && progress(user, s + 1, steps, done.last)) break;
+    /* ranks stay in step: a ranked trainer reports but never stops here */
+    if (report && progress(user, s + 1, steps, done.last) && !tr->ranked) break;
   }
   if (tr->touched) CLT_TRY(settle_scale(tr));
   if (tr->ranked) CLT_TRY(check_replicas(tr));

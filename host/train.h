@@ -60,7 +60,8 @@ size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch);
    each rank's share of the loss's normaliser (rows, or class weights of
    the rows not ignored) in one gather, the penalty's gradient added once
    after it, and every rank applies the same update; the training set's
-   evaluation is reduced the same way. The sparse SGD that updates only
+   evaluation is reduced the same way. A progress callback's request to
+   stop is ignored with comm (every rank must run every step). The sparse SGD that updates only
    touched weights is not taken with comm (the dense update is). */
 clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *opt,
                                      const clt_train_data *train, size_t n_all,

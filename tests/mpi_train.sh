@@ -88,11 +88,28 @@ weights half4.ckpt resumed4.npz && close resumed4.npz straight.npz "resumed on 4
 "$cltrain" train $common --epochs 4 --resume half1.ckpt --checkpoint half1.ckpt >/dev/null
 weights half1.ckpt resumed1.npz && close resumed1.npz straight.npz "resumed in one process"
 
+# The default shards (64 here) do not depend on the ranks; curves
+# (--metrics) and streamed rows take the same steps on every rank, and
+# streaming gives the resident run's bits.
+# shellcheck disable=SC2086
+ranks 2 train --distributed ${common% --shards 4} --epochs 2 --json --metrics m.csv \
+  --checkpoint resident.ckpt >k2.json
+grep -q '"shards":64' k2.json || { echo "the default shards are not 64" >&2; exit 1; }
+[ "$(wc -l <m.csv)" -eq 3 ] || { echo "--metrics: not one row per epoch" >&2; exit 1; }
+# shellcheck disable=SC2086
+ranks 2 train --distributed ${common% --shards 4} --epochs 2 --stream --checkpoint streamed.ckpt \
+  >/dev/null
+weights resident.ckpt resident.npz && weights streamed.ckpt streamed.npz
+cmp resident.npz streamed.npz || { echo "streamed ranks differ from resident ones" >&2; exit 1; }
+# shellcheck disable=SC2086
+ranks 4 train --distributed ${common% --shards 4} --epochs 3 --resume resident.ckpt >/dev/null
+
 # Faults (CLT_DIST_FAULT): a rank that stops answering at step 5 (epoch
 # 2 of 4-step epochs) ends the job within the watchdog's 3 s, exit 1,
 # named by the others; one that exits ends the job (mpiexec), non-zero.
 # Either way the last checkpoint (epoch 1) is whole.
-fault="--data synthetic:1000,17,5 --batch 250 --epochs 3 --quiet --device ref --schedule constant"
+fault="--data synthetic:1000,17,5 --batch 250 --shards 4 --epochs 3 --quiet --device ref"
+fault="$fault --schedule constant"
 for kind in hang exit; do
   rm -f fault.ckpt
   start=$(date +%s)
@@ -124,7 +141,8 @@ expect2 "smaller than the 2 ranks" ranks 2 train --distributed --data synthetic:
 expect2 "--shards 3 contradicts --resume straight.ckpt" "$cltrain" train ${common% --shards 4} \
   --epochs 5 --resume straight.ckpt --shards 3
 # shellcheck disable=SC2086
-ranks 2 train --distributed ${common% --shards 4} --epochs 1 --checkpoint two.ckpt >/dev/null
+ranks 2 train --distributed ${common% --shards 4} --shards 2 --epochs 1 --checkpoint two.ckpt \
+  >/dev/null
 # shellcheck disable=SC2086
 expect2 "2 shards of 1000 rows for 4 ranks" ranks 4 train --distributed ${common% --shards 4} \
   --epochs 2 --resume two.ckpt

@@ -469,7 +469,9 @@ static void train_usage(FILE *f) {
           "                         (exit 1, naming the silent rank; default 300)\n"
           "  --shards S             the training rows cut into S shards of consecutive\n"
           "                         rows, each with its own permutation and its share of\n"
-          "                         every batch (default 1; the ranks with --distributed)\n"
+          "                         every batch (default 1; with --distributed 64, at\n"
+          "                         most the batch and the rows, at least the ranks: a\n"
+          "                         checkpoint resumes on up to S ranks)\n"
           "  --val F|PATH           validation set: a fraction F in (0, 1) of the training\n"
           "                         set held out (stratified, from --seed), or a data set\n"
           "                         like --test; its loss and accuracy every epoch\n"
@@ -503,6 +505,8 @@ typedef struct train_args {
       distributed;
   size_t shards; /* --shards; 0: one, or the ranks with --distributed */
   double dist_timeout; /* --dist-timeout, seconds */
+  bool curves; /* --metrics or --plot was given (with --distributed: on any rank) */
+  size_t ranks;  /* with --distributed, the job's ranks; else 0 */
   /* Given on the command line (a resume takes the others from its
      checkpoint). */
   int have_loss, have_optim_name, have_schedule, have_l1, have_l2, have_warmup,
@@ -729,8 +733,17 @@ static int build_options(const train_args *a, const clt_dataset *train,
   }
   size_t batch = a->have_batch ? a->batch : small ? 32 : 256;
   o->batch = batch == 0 || batch > n_train ? n_train : batch;
-  o->shards = a->shards;
-  size_t steps_per_epoch = clt_shard_steps(n_train, a->shards, o->batch);
+  /* --distributed's default: 64 shards (at most the batch and the rows, at
+     least the ranks), so that its checkpoints resume on up to 64 ranks */
+  size_t shards = a->shards;
+  if (!shards && a->ranks) {
+    shards = 64;
+    if (shards > o->batch) shards = o->batch;
+    if (shards > n_train) shards = n_train;
+    if (shards < a->ranks) shards = a->ranks;
+  }
+  o->shards = shards ? shards : 1;
+  size_t steps_per_epoch = clt_shard_steps(n_train, o->shards, o->batch);
   o->epochs = a->have_epochs ? a->epochs : 20;
   if (!a->have_epochs && small && o->epochs * steps_per_epoch < MIN_STEPS)
     o->epochs = (MIN_STEPS + steps_per_epoch - 1) / steps_per_epoch;
@@ -1157,6 +1170,8 @@ int clt_cmd_train(int argc, char **argv) {
       clt_cli_ranks_end(&ranks, 0);
       return 2;
     }
+    /* what decides collective calls is the same on every rank */
+    a.curves = a.metrics != NULL || a.plot != NULL;
     if (ranks.rank > 0) { /* rank 0 alone prints and writes */
       a.quiet = 1;
       a.checkpoint = a.metrics = a.plot = NULL;
@@ -1191,7 +1206,7 @@ int clt_cmd_train(int argc, char **argv) {
     }
     if ((rc = resume_args(&a, &ck))) goto out;
   }
-  if (!a.shards) a.shards = ranks.on ? (size_t)ranks.size : 1;
+  a.ranks = ranks.on ? (size_t)ranks.size : 0;
   /* The device first: data that cannot fit it is refused before it is
      read where its header says its size. */
   const char *variant = resuming ? resume_variant(&a, &ck) : NULL;
@@ -1345,7 +1360,7 @@ int clt_cmd_train(int argc, char **argv) {
        validation set: one more pass over it, outside the epoch's time. */
     double train_eval_loss;
     train_accuracy = NAN;
-    if ((metrics || val.n) &&
+    if ((metrics || a.curves || val.n) &&
         (st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &train_eval_loss,
                                          &train_accuracy)) != CLT_OK) {
       fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));

@@ -45,9 +45,11 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
   size_t k = (size_t)m->size, me = (size_t)m->rank, n = 0;
   memcpy((unsigned char *)all + me * bytes, mine, bytes);
   MPI_Request *req = malloc(2 * k * sizeof *req);
+  MPI_Status *stat = malloc(2 * k * sizeof *stat);
   int *from = malloc(2 * k * sizeof *from);
-  if (!req || !from) {
+  if (!req || !stat || !from) {
     free(req);
+    free(stat);
     free(from);
     return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "gather requests");
   }
@@ -66,7 +68,7 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
   }
   int done = 0;
   for (unsigned polls = 0; rc == MPI_SUCCESS && !done; polls++) {
-    rc = MPI_Testall((int)n, req, &done, MPI_STATUSES_IGNORE);
+    rc = MPI_Testall((int)n, req, &done, stat);
     if (done || rc != MPI_SUCCESS) break;
     if (MPI_Wtime() - t0 > m->timeout) break;
     if (polls > 1000) { /* past the fast path: let an oversubscribed peer run */
@@ -76,6 +78,15 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
   }
   m->seconds += MPI_Wtime() - t0;
   clt_status st = CLT_OK;
+  for (size_t i = 0; done && rc == MPI_SUCCESS && i < nrecv; i++) { /* the same collective */
+    int count = 0;
+    MPI_Get_count(&stat[i], MPI_BYTE, &count);
+    if ((size_t)count != bytes)
+      st = clt_fail(ctx, CLT_ERR_DISTRIBUTED,
+                    "rank %d sent %d bytes where rank %d expected %zu: the ranks are not in "
+                    "the same step",
+                    from[i], count, m->rank, bytes);
+  }
   if (rc != MPI_SUCCESS) {
     st = mpi_fail(ctx, rc, "the gather");
   } else if (!done) {
@@ -93,7 +104,14 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
                   "stopped, hung or died",
                   m->rank, m->timeout, used ? names : "?");
   }
+  if (st != CLT_OK) /* nothing left to write into the caller's buffers later */
+    for (size_t i = 0; i < n; i++)
+      if (req[i] != MPI_REQUEST_NULL) {
+        MPI_Cancel(&req[i]);
+        MPI_Request_free(&req[i]);
+      }
   free(req);
+  free(stat);
   free(from);
   return st;
 }
