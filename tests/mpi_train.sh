@@ -104,6 +104,26 @@ cmp resident.npz streamed.npz || { echo "streamed ranks differ from resident one
 # shellcheck disable=SC2086
 ranks 4 train --distributed ${common% --shards 4} --epochs 3 --resume resident.ckpt >/dev/null
 
+# Every rank runs rank 0's variant: rank 1 forced onto the GPU profile
+# still gives the bits of two CPU-profile ranks, and rank 0 on the GPU
+# profile gives others (so the variant matters).
+if [[ " ${devices[*]} " == *" cpu "* ]]; then
+  vary="train --distributed --data synthetic:1000,17,5 --batch 64 --shards 4 --epochs 2"
+  vary="$vary --schedule constant --seed 3 --quiet --device cpu"
+  # shellcheck disable=SC2086
+  ranks 2 $vary --checkpoint cpu2.ckpt >/dev/null
+  for first in cpu gpu; do
+    other=cpu; [ $first = cpu ] && other=gpu
+    # shellcheck disable=SC2086
+    "$mpiexec" --oversubscribe --bind-to none -n 1 -x CLT_PROFILE=$first "$cltrain" $vary \
+      --checkpoint "first-$first.ckpt" : -n 1 -x CLT_PROFILE=$other "$cltrain" $vary >/dev/null
+  done
+  weights cpu2.ckpt cpu2.npz && weights first-cpu.ckpt first-cpu.npz
+  weights first-gpu.ckpt first-gpu.npz
+  cmp cpu2.npz first-cpu.npz || { echo "rank 1 did not run rank 0's variant" >&2; exit 1; }
+  if cmp -s cpu2.npz first-gpu.npz; then echo "the variant changed no bits" >&2; exit 1; fi
+fi
+
 # Faults (CLT_DIST_FAULT): a rank that stops answering at step 5 (epoch
 # 2 of 4-step epochs) ends the job within the watchdog's 3 s, exit 1,
 # named by the others; one that exits ends the job (mpiexec), non-zero.

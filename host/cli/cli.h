@@ -43,6 +43,8 @@ int clt_cli_ranks_start(bool want, double timeout, clt_cli_ranks *r);
    aborted with rc (so no rank waits for a failed one). */
 void clt_cli_ranks_end(clt_cli_ranks *r, int rc);
 double clt_cli_ranks_seconds(const clt_cli_ranks *r);
+/* buf (len bytes) from rank 0 to every rank (nothing off MPI). */
+clt_status clt_cli_ranks_share(clt_cli_ranks *r, char *buf, size_t len);
 /* The checkpoint at path: read by rank 0 and sent to the others (no
    shared file system needed), or read here off MPI. */
 struct clt_checkpoint;

@@ -1210,6 +1210,17 @@ int clt_cmd_train(int argc, char **argv) {
   /* The device first: data that cannot fit it is refused before it is
      read where its header says its size. */
   const char *variant = resuming ? resume_variant(&a, &ck) : NULL;
+  /* Ranks run rank 0's variant (it opens its device first), so that the
+     local gradients' bits do not depend on what each rank tuned. */
+  char shared[1024] = "";
+  if (ranks.on && ranks.rank > 0) {
+    clt_status vst = clt_cli_ranks_share(&ranks, shared, sizeof shared);
+    if (vst != CLT_OK) {
+      rc = clt_cli_failed("train", "--distributed: ", vst);
+      goto out;
+    }
+    if (strchr(shared, ':')) variant = shared;
+  }
   clt_context_options with = {.device = a.device, .record_timings = a.profile, .variant = variant};
   if (variant && clt_context_create(&with, &ctx) != CLT_OK &&
       strstr(clt_last_error(NULL), "is not one this version of cltrain knows")) {
@@ -1220,6 +1231,14 @@ int clt_cmd_train(int argc, char **argv) {
     variant = NULL;
   }
   if (!ctx && (rc = clt_cli_context("train", a.device, a.profile, variant, &ctx))) goto out;
+  if (ranks.on && ranks.rank == 0) {
+    snprintf(shared, sizeof shared, "%s", clt_context_variant(ctx));
+    clt_status vst = clt_cli_ranks_share(&ranks, shared, sizeof shared);
+    if (vst != CLT_OK) {
+      rc = clt_cli_failed("train", "--distributed: ", vst);
+      goto out;
+    }
+  }
   if ((rc = check_headers(&a, ctx))) goto out;
   if ((rc = load_data("train", &a.data, &train, &test, &scale))) goto out;
   if (a.val && (rc = load_validation(&a, &train, &val))) goto out;

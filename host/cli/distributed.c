@@ -91,6 +91,16 @@ double clt_cli_ranks_seconds(const clt_cli_ranks *r) {
 #endif
 }
 
+clt_status clt_cli_ranks_share(clt_cli_ranks *r, char *buf, size_t len) {
+#if CLT_HAVE_MPI
+  if (r->on) CLT_TRY(clt_mpi_broadcast(r->mpi, buf, len));
+  buf[len - 1] = '\0';
+#else
+  (void)r, (void)buf, (void)len;
+#endif
+  return CLT_OK;
+}
+
 clt_status clt_cli_ranks_checkpoint(clt_cli_ranks *r, const char *path, clt_checkpoint *ck) {
   if (!r->on) return clt_checkpoint_load(NULL, path, ck);
 #if CLT_HAVE_MPI
