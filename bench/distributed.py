@@ -10,8 +10,9 @@ same global batch and shards (strong scaling) and one with K times the
 batch (weak scaling): the training phase's seconds and samples/s, and
 rank 0's seconds in the step's gather (the reduction and the wait for the
 slowest rank, together). Efficiency: samples/s over K times one rank's
-(T1 / (K TK) at a fixed global batch). Per step, the gather moves the gradient G =
-(D + 1) C doubles (plus three) from every rank to every other; as an
+(T1 / (K TK) at a fixed global batch). Per step, the gather moves G =
+16 + 4 (D + 1) C bytes (the loss and the share as doubles, the gradient
+as float32) from every rank to every other; as an
 allreduce of G bytes its algbw is G / t and its busbw 2 (K - 1) / K algbw
 (nccl-tests' definitions), set against the copy floor (numpy's copy of a
 64 MB array, this run).
@@ -94,7 +95,7 @@ def main():
           "share of step | gradient MB | algbw GB/s | busbw GB/s | busbw/floor |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, n, d, c, batch, data in problems:
-        grad = ((d + 1) * c + 3) * 8
+        grad = 16 + 4 * (d + 1) * c  # the loss and share as doubles, the gradient as float32
         base = None
         for k in (1, 2, 4):
             for scaling in ("strong", "weak"):

@@ -102,10 +102,12 @@ struct clt_trainer {
   clt_train_comm comm;
   double comm_seconds;
   /* ranked_step's host buffers, kept between steps (a fresh one faults
-     its pages in every step): the gradient, this rank's weighted part and
-     the sum (P + 2 each), every rank's parts (size (P + 2)). */
+     its pages in every step): the gradient (P floats), this rank's part
+     (its weighted loss and share, 2 doubles, then its weighted gradient,
+     P floats) and every rank's (size parts), the sum (P + 2 doubles). */
   float *grad_host;
-  double *part, *sum, *parts;
+  unsigned char *part, *parts;
+  double *sum;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -743,13 +745,11 @@ static clt_status batch_denominator(clt_trainer *tr, const int32_t *idx, size_t 
 }
 
 /* Sums n doubles over the ranks in rank order: the same bits on every
-   rank, whatever the transport's own reduction order. all: room for
-   every rank's n (NULL: allocated for this call). */
-static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n,
-                            double *all) {
+   rank, whatever the transport's own reduction order. */
+static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n) {
   size_t k = tr->comm.size;
-  double *own = all ? NULL : malloc(k * n * sizeof *own);
-  if (!all && !(all = own)) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
+  double *all = malloc(k * n * sizeof *all);
+  if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
   double t0 = clt_now();
   clt_status st = tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, n * sizeof *all);
   tr->comm_seconds += clt_now() - t0;
@@ -758,7 +758,7 @@ static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, si
     for (size_t r = 0; r < k; r++) acc += all[r * n + i];
     sum[i] = acc;
   }
-  free(own);
+  free(all);
   return st;
 }
 
@@ -771,15 +771,16 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   clt_model *m = tr->model;
   size_t P = 0;
   for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
+  const size_t bytes = 2 * sizeof(double) + P * sizeof(float);
   if (!tr->grad_host) {
     tr->grad_host = malloc(P * sizeof *tr->grad_host);
-    tr->part = malloc((P + 2) * sizeof *tr->part);
+    tr->part = malloc(bytes);
     tr->sum = malloc((P + 2) * sizeof *tr->sum);
-    tr->parts = malloc(tr->comm.size * (P + 2) * sizeof *tr->parts);
+    tr->parts = malloc(tr->comm.size * bytes);
   }
   float *g = tr->grad_host;
-  double *mine = tr->part, *sum = tr->sum;
-  clt_status st = g && mine && sum && tr->parts
+  double *sum = tr->sum;
+  clt_status st = g && tr->part && sum && tr->parts
                       ? CLT_OK
                       : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
   double local = 0, den = 0;
@@ -799,11 +800,24 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     st = clt_tensor_read(m->grad[k], g + at, len * sizeof *g);
     at += len;
   }
-  if (st == CLT_OK) {
-    for (size_t i = 0; i < P; i++) mine[i] = (double)g[i] * share;
-    mine[P] = adds ? local * share : 0.0;
-    mine[P + 1] = den;
-    st = ranks_sum(tr, mine, sum, P + 2, tr->parts);
+  if (st == CLT_OK) { /* the gradient travels as float32, the loss and share as doubles */
+    double head[2] = {adds ? local * share : 0.0, den};
+    memcpy(tr->part, head, sizeof head);
+    float *wg = (float *)(void *)(tr->part + sizeof head);
+    for (size_t i = 0; i < P; i++) wg[i] = (float)((double)g[i] * share);
+    double t0 = clt_now();
+    st = tr->comm.allgather(tr->comm.user, tr->ctx, tr->part, tr->parts, bytes);
+    tr->comm_seconds += clt_now() - t0;
+    /* summed in rank order: the same bits on every rank */
+    for (size_t i = 0; i < P + 2; i++) sum[i] = 0;
+    for (size_t r = 0; st == CLT_OK && r < tr->comm.size; r++) {
+      const unsigned char *p = tr->parts + r * bytes;
+      const float *pg = (const float *)(const void *)(p + sizeof head);
+      for (size_t i = 0; i < P; i++) sum[i] += pg[i];
+      memcpy(head, p, sizeof head);
+      sum[P] += head[0];
+      sum[P + 1] += head[1];
+    }
   }
   if (st == CLT_OK) {
     const double whole = summed ? 1.0 : sum[P + 1];
@@ -958,7 +972,7 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
   mine[0] = summed ? l : den != 0 ? l * den : 0.0, mine[1] = den; /* 0/0 adds nothing */
   mine[2] = isnan(a) ? NAN : a * (double)tr->n, mine[3] = (double)tr->n;
-  CLT_TRY(ranks_sum(tr, mine, sum, 4, NULL));
+  CLT_TRY(ranks_sum(tr, mine, sum, 4));
   *loss = summed ? sum[0] : sum[0] / sum[1];
   *accuracy = sum[2] / sum[3];
   return st;
