@@ -963,18 +963,18 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no %s set",
                     split == CLT_SPLIT_TEST ? "test" : "validation");
   if (!tr->ranked || s != &tr->train) return evaluate_set(tr, s, loss, accuracy);
-  /* Ranked: each rank's rows, the loss weighted by its normaliser and the
-     accuracy by its rows, summed over the ranks */
-  double l = 0, a = 0, den = 0, mine[4], sum[4];
+  /* Ranked: each rank's rows, the loss and the accuracy weighted by its
+     rows (an evaluation's MEAN is over the rows: clt_model_evaluate),
+     summed over the ranks */
+  double l = 0, a = 0, mine[3], sum[3];
   clt_status st = evaluate_set(tr, s, &l, &a);
   if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
-  CLT_TRY(batch_denominator(tr, NULL, 0, tr->n, &den));
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
-  mine[0] = summed ? l : den != 0 ? l * den : 0.0, mine[1] = den; /* 0/0 adds nothing */
-  mine[2] = isnan(a) ? NAN : a * (double)tr->n, mine[3] = (double)tr->n;
-  CLT_TRY(ranks_sum(tr, mine, sum, 4));
-  *loss = summed ? sum[0] : sum[0] / sum[1];
-  *accuracy = sum[2] / sum[3];
+  mine[0] = summed ? l : l * (double)tr->n;
+  mine[1] = isnan(a) ? NAN : a * (double)tr->n, mine[2] = (double)tr->n;
+  CLT_TRY(ranks_sum(tr, mine, sum, 3));
+  *loss = summed ? sum[0] : sum[0] / sum[2];
+  *accuracy = sum[1] / sum[2];
   return st;
 }
 

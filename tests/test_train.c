@@ -658,10 +658,13 @@ Test(train, streaming_matches_resident, .timeout = 300) {
     clt_loss_kind loss;
     clt_optim_kind optim;
     float momentum;
-  } cases[] = {{false, CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 0},
-               {false, CLT_LOSS_MSE, CLT_OPTIM_SGD, 0.9f},
-               {true, CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.9f},
-               {true, CLT_LOSS_HINGE, CLT_OPTIM_SGD, 0}};
+    bool weighted; /* class weights: the streamed evaluation weighs each chunk by them */
+  } cases[] = {{false, CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 0, false},
+               {false, CLT_LOSS_MSE, CLT_OPTIM_SGD, 0.9f, false},
+               {true, CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.9f, false},
+               {true, CLT_LOSS_HINGE, CLT_OPTIM_SGD, 0, false},
+               {false, CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAMW, 0, true}};
+  const float class_weight[7] = {1, 3, 0.5f, 2, 1, 0.25f, 4};
   for (size_t v = 0; v < ndev; v++) {
     clt_context *ctx = tu_context(specs[v]);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -676,6 +679,7 @@ Test(train, streaming_matches_resident, .timeout = 300) {
         o.optim.momentum = cases[k].momentum;
         o.reg.l2 = 1e-3f;
         o.stream = s;
+        if (cases[k].weighted) o.class_weight = class_weight;
         clt_trainer *tr = NULL;
         cr_assert_eq(clt_trainer_create(ctx, &o, &train, &test, &tr), CLT_OK, "%s",
                      clt_last_error(ctx));
@@ -725,7 +729,7 @@ typedef struct rank_job {
   const clt_train_data *all;
   float W[17 * 5], b[5];
   clt_status st;
-  double accuracy;
+  double loss, accuracy;
 } rank_job;
 
 static clt_status thread_gather(void *user, clt_context *ctx, const void *mine, void *all,
@@ -754,8 +758,8 @@ static void *rank_main(void *arg) {
   j->st = clt_trainer_create_ranked(ctx, &j->o, &mine, j->all->n, NULL, &comm, &tr);
   for (size_t e = 0; j->st == CLT_OK && e < j->o.epochs; e++)
     j->st = clt_trainer_epoch(tr, NULL, NULL, NULL);
-  double loss;
-  if (j->st == CLT_OK) j->st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &loss, &j->accuracy);
+  if (j->st == CLT_OK)
+    j->st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &j->loss, &j->accuracy);
   if (j->st == CLT_OK) j->st = clt_trainer_params(tr, j->W, j->b);
   clt_trainer_destroy(tr);
   clt_context_destroy(ctx);
@@ -804,7 +808,8 @@ Test(train, ranked_trainers_equal_one_process) {
     for (size_t i = 0; i < 5; i++)
       cr_assert_leq(fabsf(jobs[k].b[i] - b[i]), 1e-5f * fabsf(b[i]) + 1e-6f * wmax);
   }
-  /* the training set's evaluation is reduced over the ranks */
+  /* the training set's evaluation is reduced over the ranks, its MEAN over
+     the rows as in one process (clt_model_evaluate) */
   ctx = tu_context("ref");
   clt_trainer *one = NULL;
   cr_assert_eq(clt_trainer_create(ctx, &o, &all, NULL, &one), CLT_OK);
@@ -812,6 +817,9 @@ Test(train, ranked_trainers_equal_one_process) {
   double loss, acc;
   cr_assert_eq(clt_trainer_evaluate_split(one, CLT_SPLIT_TRAIN, &loss, &acc), CLT_OK);
   cr_assert_float_eq(jobs[0].accuracy, acc, 1e-12);
+  /* the reference computes in double: only the ranks' sum order differs */
+  cr_assert_leq(fabs(jobs[0].loss - loss), 2e-9 * fabs(loss), "loss %.12g with 3 ranks, %.12g",
+                jobs[0].loss, loss);
   clt_trainer_destroy(one);
   clt_context_destroy(ctx);
   free_data(&r);
