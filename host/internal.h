@@ -134,6 +134,16 @@ static inline double clt_float_range(double v) {
   return isfinite(v) && fabs(v) > 3.4028234663852886e38 ? copysign(INFINITY, v) : v;
 }
 
+/* FNV-1a (64-bit): h extended by the n bytes at p; start from
+   CLT_FNV1A_BASIS. The library's one non-cryptographic hash (label
+   interning, the tuning cache's keys, replicas' parameters). */
+#define CLT_FNV1A_BASIS 0xcbf29ce484222325ull
+static inline uint64_t clt_fnv1a(uint64_t h, const void *p, size_t n) {
+  const unsigned char *c = (const unsigned char *)p;
+  for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ull;
+  return h;
+}
+
 /* ------------------------------------------------------ kind tables */
 
 /* Columns of the kind tables of cltrain.h (CLT_LOSS_KINDS,

@@ -16,9 +16,7 @@
 /* ------------------------------------------------------------ interning */
 
 static uint64_t hash_bytes(const char *s, size_t len) {
-  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-  return h;
+  return clt_fnv1a(CLT_FNV1A_BASIS, s, len);
 }
 
 static bool grow_slots(clt_label_intern *t) {

@@ -841,14 +841,14 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
 double clt_trainer_comm_seconds(const clt_trainer *tr) { return tr->comm_seconds; }
 
 clt_status clt_trainer_params_hash(clt_trainer *tr, uint64_t *hash) {
-  uint64_t h = 0xcbf29ce484222325ull;
+  uint64_t h = CLT_FNV1A_BASIS;
   for (size_t k = 0; k < tr->model->nparams; k++) {
     const clt_tensor *v = tr->model->value[k];
     size_t len = clt_tensor_numel(v);
     unsigned char *bytes = malloc(len * 4);
     if (!bytes) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "parameters");
     clt_status st = clt_tensor_read(v, bytes, len * 4);
-    for (size_t i = 0; st == CLT_OK && i < len * 4; i++) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    if (st == CLT_OK) h = clt_fnv1a(h, bytes, len * 4);
     free(bytes);
     CLT_TRY(st);
   }

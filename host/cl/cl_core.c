@@ -303,9 +303,7 @@ static bool build_from_binary(clt_context *ctx, cl_program *out) {
 }
 
 uint64_t clt_cl_source_hash(void) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const char *c = clt_kernel_source; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
-  return h;
+  return clt_fnv1a(CLT_FNV1A_BASIS, clt_kernel_source, strlen(clt_kernel_source));
 }
 
 /* ctx's profile before its program is built: variant's, or the device

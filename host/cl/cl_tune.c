@@ -27,21 +27,15 @@
 
 /* ------------------------------------------------------------ the cache */
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-  const unsigned char *c = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ull;
-  return h;
-}
-
 /* The cache key of a device: its platform, name and driver, this
    version of cltrain and its kernels' source. */
 static void tune_key(const clt_device_info *d, char key[17]) {
-  uint64_t h = 0xcbf29ce484222325ull;
+  uint64_t h = CLT_FNV1A_BASIS;
   const char *parts[] = {d->platform, d->name, d->driver, clt_version()};
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-    h = fnv1a(h, parts[i], strlen(parts[i]) + 1);
+    h = clt_fnv1a(h, parts[i], strlen(parts[i]) + 1);
   uint64_t src = clt_cl_source_hash();
-  h = fnv1a(h, &src, sizeof src);
+  h = clt_fnv1a(h, &src, sizeof src);
   snprintf(key, 17, "%016llx", (unsigned long long)h);
 }
 
