@@ -129,7 +129,7 @@ static clt_status select_device(const char *spec, const clt_found_device *devs,
 
 clt_status clt_device_select_nth(const char *spec, size_t nth, size_t *index) {
   if (!index) {
-    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_device_select_nth: index is NULL");
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_device_select: index is NULL");
   }
   clt_found_device devs[MAX_DEVICES];
   size_t n = discover(devs, MAX_DEVICES);
@@ -137,12 +137,7 @@ clt_status clt_device_select_nth(const char *spec, size_t nth, size_t *index) {
 }
 
 clt_status clt_device_select(const char *spec, size_t *index) {
-  if (!index) {
-    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_device_select: index is NULL");
-  }
-  clt_found_device devs[MAX_DEVICES];
-  size_t n = discover(devs, MAX_DEVICES);
-  return select_device(spec, devs, n, 0, index);
+  return clt_device_select_nth(spec, 0, index);
 }
 
 /* A context on dev (NULL: the reference backend) with options (NULL:

@@ -390,6 +390,14 @@ static size_t shard_start(size_t n_all, size_t shards, size_t s) {
   return n_all / shards * s + n_all % shards * s / shards;
 }
 
+/* Shard s's rows, and the rows it gives to a batch of batch rows. */
+static size_t shard_size(size_t n_all, size_t shards, size_t s) {
+  return shard_start(n_all, shards, s + 1) - shard_start(n_all, shards, s);
+}
+static size_t shard_batch(size_t batch, size_t shards, size_t s) {
+  return batch / shards + (s < batch % shards);
+}
+
 void clt_shard_rows(size_t n_all, size_t shards, size_t rank, size_t size, size_t *first,
                     size_t *count) {
   if (shards == 0) shards = 1;
@@ -400,8 +408,8 @@ void clt_shard_rows(size_t n_all, size_t shards, size_t rank, size_t size, size_
 
 /* Rows shard s gives to step t's batch. */
 static size_t shard_take(const clt_trainer *tr, size_t s, size_t t) {
-  size_t n_s = shard_start(tr->n_all, tr->shards, s + 1) - shard_start(tr->n_all, tr->shards, s);
-  size_t b_s = tr->opt.batch / tr->shards + (s < tr->opt.batch % tr->shards);
+  size_t n_s = shard_size(tr->n_all, tr->shards, s);
+  size_t b_s = shard_batch(tr->opt.batch, tr->shards, s);
   size_t start = t * b_s;
   return start >= n_s ? 0 : n_s - start < b_s ? n_s - start : b_s;
 }
@@ -411,8 +419,7 @@ size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch) {
   if (batch == 0 || batch > n_all) batch = n_all;
   size_t steps = 0;
   for (size_t s = 0; s < shards && batch >= shards; s++) {
-    size_t n_s = shard_start(n_all, shards, s + 1) - shard_start(n_all, shards, s);
-    size_t b_s = batch / shards + (s < batch % shards);
+    size_t n_s = shard_size(n_all, shards, s), b_s = shard_batch(batch, shards, s);
     size_t need = (n_s + b_s - 1) / b_s;
     if (need > steps) steps = need;
   }
@@ -424,7 +431,7 @@ size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch) {
 static clt_status shard_layout(clt_trainer *tr) {
   size_t steps = clt_shard_steps(tr->n_all, tr->shards, tr->opt.batch), widest = 0;
   for (size_t s = tr->shard_lo; s < tr->shard_hi; s++) {
-    size_t n_s = shard_start(tr->n_all, tr->shards, s + 1) - shard_start(tr->n_all, tr->shards, s);
+    size_t n_s = shard_size(tr->n_all, tr->shards, s);
     if (n_s > widest) widest = n_s;
   }
   tr->steps = steps;
@@ -611,8 +618,7 @@ static clt_status shuffle(clt_trainer *tr) {
   int32_t *p = tr->perm_host, *q = tr->shard_perm;
   memcpy(tr->step_cursor, tr->step_first, tr->steps * sizeof *tr->step_cursor);
   for (size_t s = 0; s < tr->shards; s++) {
-    size_t lo = shard_start(tr->n_all, tr->shards, s);
-    size_t n_s = shard_start(tr->n_all, tr->shards, s + 1) - lo;
+    size_t lo = shard_start(tr->n_all, tr->shards, s), n_s = shard_size(tr->n_all, tr->shards, s);
     if (s < tr->shard_lo || s >= tr->shard_hi) {
       for (size_t i = n_s - 1; i > 0; i--) (void)clt_splitmix64(&tr->rng);
       continue;
@@ -744,15 +750,22 @@ static clt_status batch_denominator(clt_trainer *tr, const int32_t *idx, size_t 
   return CLT_OK;
 }
 
+/* Every rank's bytes of mine into all (size * bytes, in rank order),
+   the time counted in comm_seconds. */
+static clt_status ranks_gather(clt_trainer *tr, const void *mine, void *all, size_t bytes) {
+  double t0 = clt_now();
+  clt_status st = tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, bytes);
+  tr->comm_seconds += clt_now() - t0;
+  return st;
+}
+
 /* Sums n doubles over the ranks in rank order: the same bits on every
    rank, whatever the transport's own reduction order. */
 static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n) {
   size_t k = tr->comm.size;
   double *all = malloc(k * n * sizeof *all);
   if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
-  double t0 = clt_now();
-  clt_status st = tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, n * sizeof *all);
-  tr->comm_seconds += clt_now() - t0;
+  clt_status st = ranks_gather(tr, mine, all, n * sizeof *all);
   for (size_t i = 0; st == CLT_OK && i < n; i++) {
     double acc = 0;
     for (size_t r = 0; r < k; r++) acc += all[r * n + i];
@@ -805,9 +818,7 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     memcpy(tr->part, head, sizeof head);
     float *wg = (float *)(void *)(tr->part + sizeof head);
     for (size_t i = 0; i < P; i++) wg[i] = (float)((double)g[i] * share);
-    double t0 = clt_now();
-    st = tr->comm.allgather(tr->comm.user, tr->ctx, tr->part, tr->parts, bytes);
-    tr->comm_seconds += clt_now() - t0;
+    st = ranks_gather(tr, tr->part, tr->parts, bytes);
     /* summed in rank order: the same bits on every rank */
     for (size_t i = 0; i < P + 2; i++) sum[i] = 0;
     for (size_t r = 0; st == CLT_OK && r < tr->comm.size; r++) {
@@ -862,7 +873,7 @@ static clt_status check_replicas(clt_trainer *tr) {
   uint64_t mine, *all = malloc(tr->comm.size * sizeof *all);
   if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "hashes");
   clt_status st = clt_trainer_params_hash(tr, &mine);
-  if (st == CLT_OK) st = tr->comm.allgather(tr->comm.user, tr->ctx, &mine, all, sizeof mine);
+  if (st == CLT_OK) st = ranks_gather(tr, &mine, all, sizeof mine);
   for (size_t r = 1; st == CLT_OK && r < tr->comm.size; r++)
     if (all[r] != all[0])
       st = clt_fail(tr->ctx, CLT_ERR_DISTRIBUTED,

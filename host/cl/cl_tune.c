@@ -143,22 +143,29 @@ clt_cl_tune_found clt_cl_tune_lookup(const clt_device_info *d, clt_cl_profile *o
   return f;
 }
 
+/* The cache's folder into dir (len bytes), made with its parent (~/.cache
+   may not exist yet) if need be; false with the reason in why. */
+static bool cache_dir(char *dir, size_t len, char *why, size_t why_len) {
+  if (!cache_path(dir, len, true)) {
+    snprintf(why, why_len, "no tuning cache: neither XDG_CACHE_HOME nor HOME is an absolute path");
+    return false;
+  }
+  char *slash = strrchr(dir, '/');
+  *slash = '\0'; /* the parent first */
+  bool made = mkdir(dir, 0755) == 0 || errno == EEXIST;
+  *slash = '/';
+  made = made && (mkdir(dir, 0755) == 0 || errno == EEXIST);
+  if (!made) snprintf(why, why_len, "cannot create %s: %s", dir, strerror(errno));
+  return made;
+}
+
 /* Replaces or adds d's line in the cache, written atomically (a
    temporary file renamed over it). */
 static clt_status cache_store(clt_context *ctx, const clt_device_info *d,
                               const char *variant, char *path, size_t path_len) {
-  char dir[4096], key[17];
-  if (!cache_path(dir, sizeof dir, true) || !cache_path(path, path_len, false))
-    return clt_fail(ctx, CLT_ERR_IO,
-                    "no tuning cache: neither XDG_CACHE_HOME nor HOME is an absolute path");
-  /* its parent first: ~/.cache may not exist yet */
-  char *slash = strrchr(dir, '/');
-  *slash = '\0';
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-    return clt_fail(ctx, CLT_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-  *slash = '/';
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-    return clt_fail(ctx, CLT_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+  char dir[4096], key[17], why[4300];
+  if (!cache_dir(dir, sizeof dir, why, sizeof why) || !cache_path(path, path_len, false))
+    return clt_fail(ctx, CLT_ERR_IO, "%s", why);
   tune_key(d, key);
   /* processes that store at once take turns (a lock file beside it), so
      that none drops another's line */
@@ -192,17 +199,9 @@ static clt_status cache_store(clt_context *ctx, const clt_device_info *d,
 /* Whether the cache's folder takes a file: false with the reason in why. */
 static bool cache_writable(char *why, size_t len) {
   char dir[4096], probe[4200];
-  if (!cache_path(dir, sizeof dir, true)) {
-    snprintf(why, len, "neither XDG_CACHE_HOME nor HOME is an absolute path");
-    return false;
-  }
-  char *slash = strrchr(dir, '/');
-  *slash = '\0';
-  bool made = mkdir(dir, 0755) == 0 || errno == EEXIST;
-  *slash = '/';
-  made = made && (mkdir(dir, 0755) == 0 || errno == EEXIST);
+  if (!cache_dir(dir, sizeof dir, why, len)) return false;
   snprintf(probe, sizeof probe, "%s/.probe.XXXXXX", dir);
-  int fd = made ? mkstemp(probe) : -1;
+  int fd = mkstemp(probe);
   if (fd < 0) {
     snprintf(why, len, "%s: %s", dir, strerror(errno));
     return false;
