@@ -50,9 +50,13 @@ typedef struct dev_set {
 struct clt_trainer {
   clt_context *ctx;
   clt_train_options opt;
-  size_t n, d, c, n_test;
+  size_t n, d, c;
   bool label_target; /* cross-entropy and hinge take labels */
   dev_set train, test, val;       /* test and validation sets optional */
+  /* The rows of the test and validation sets here ([0]: test), and over
+     all ranks (ranked: each rank holds its share of them, maybe none):
+     a set is evaluated when it has rows anywhere. */
+  size_t held[2], held_all[2];
   clt_tensor *perm;               /* (N,1) this epoch's permutation */
   clt_tensor *Xb, *yb;            /* gathered minibatch (B rows; Xb: dense only) */
   clt_tensor *losses;             /* (PROGRESS_EVERY, 2): deferred steps' losses */
@@ -199,6 +203,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
 }
 
 static clt_status warm_up(clt_trainer *tr);
+static clt_status count_held(clt_trainer *tr, int k);
 
 /* The staging of a streamed training set: host and device room for a
    minibatch (for sparse rows, as many entries as its B longest rows
@@ -515,7 +520,7 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
   tr->n = train->n;
   tr->d = train->d;
   tr->c = classes;
-  tr->n_test = test ? test->n : 0;
+  tr->held[0] = test ? test->n : 0;
   tr->n_all = n_all;
   tr->row0 = row0;
   tr->shards = shards;
@@ -546,6 +551,7 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
   STEP(upload(ctx, train, tr->c, tr->label_target, !tr->stream, &tr->train));
   if (test) STEP(upload(ctx, test, tr->c, tr->label_target, true, &tr->test));
   if (tr->stream) STEP(stream_buffers(tr));
+  STEP(count_held(tr, 0));
   if (opt->class_weight) {
     tr->class_weight_host = malloc(tr->c * sizeof(float));
     if (!tr->class_weight_host && st == CLT_OK)
@@ -955,34 +961,55 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                   accuracy);
 }
 
+/* The rows of the test (k 0) or validation set (1) over the ranks. */
+static clt_status count_held(clt_trainer *tr, int k) {
+  if (!tr->ranked) {
+    tr->held_all[k] = tr->held[k];
+    return CLT_OK;
+  }
+  double mine = (double)tr->held[k], all = 0;
+  CLT_TRY(ranks_sum(tr, &mine, &all, 1));
+  tr->held_all[k] = (size_t)all;
+  return CLT_OK;
+}
+
 clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val) {
-  if (!val || val->d != tr->d || val->n == 0)
+  if (!val) return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "validation set: NULL");
+  if (val->d != tr->d || (val->n == 0 && !tr->ranked))
     return clt_fail(tr->ctx, CLT_ERR_SHAPE, "validation set %zux%zu does not match %zu features",
                     val->n, val->d, tr->d);
-  if (tr->val.X || tr->val.Xs)
+  if (tr->held_all[1])
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
-  CLT_TRY(check_data(tr->ctx, val, tr->c, tr->label_target, "validation"));
-  return upload(tr->ctx, val, tr->c, tr->label_target, true, &tr->val);
+  if (val->n) {
+    CLT_TRY(check_data(tr->ctx, val, tr->c, tr->label_target, "validation"));
+    CLT_TRY(upload(tr->ctx, val, tr->c, tr->label_target, true, &tr->val));
+  }
+  tr->held[1] = val->n;
+  return count_held(tr, 1);
 }
 
 clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *loss,
                                       double *accuracy) {
-  const dev_set *s = split == CLT_SPLIT_TRAIN ? &tr->train
-                    : split == CLT_SPLIT_TEST ? &tr->test
-                                              : &tr->val;
-  if (!s->X && !s->Xs && !(s == &tr->train && tr->stream))
+  const bool train = split == CLT_SPLIT_TRAIN;
+  const int k = split == CLT_SPLIT_VAL;
+  const dev_set *s = train ? &tr->train : k ? &tr->val : &tr->test;
+  if (!train && !tr->held_all[k])
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no %s set",
-                    split == CLT_SPLIT_TEST ? "test" : "validation");
-  if (!tr->ranked || s != &tr->train) return evaluate_set(tr, s, loss, accuracy);
-  /* Ranked: each rank's rows, the loss and the accuracy weighted by its
-     rows (an evaluation's MEAN is over the rows: clt_model_evaluate),
-     summed over the ranks */
-  double l = 0, a = 0, mine[3], sum[3];
-  clt_status st = evaluate_set(tr, s, &l, &a);
-  if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
+                    k ? "validation" : "test");
+  if (!tr->ranked) return evaluate_set(tr, s, loss, accuracy);
+  /* Ranked: each rank's rows (maybe none), the loss and the accuracy
+     weighted by its rows (an evaluation's MEAN is over the rows:
+     clt_model_evaluate), summed over the ranks */
+  const size_t rows = train ? tr->n : tr->held[k];
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
-  mine[0] = summed ? l : l * (double)tr->n;
-  mine[1] = isnan(a) ? NAN : a * (double)tr->n, mine[2] = (double)tr->n;
+  double l = 0, a = 0, mine[3] = {0, 0, (double)rows}, sum[3];
+  clt_status st = CLT_OK;
+  if (rows) {
+    st = evaluate_set(tr, s, &l, &a);
+    if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
+    mine[0] = summed ? l : l * (double)rows;
+    mine[1] = isnan(a) ? NAN : a * (double)rows;
+  }
   CLT_TRY(ranks_sum(tr, mine, sum, 3));
   *loss = summed ? sum[0] : sum[0] / sum[2];
   *accuracy = sum[1] / sum[2];
@@ -1027,7 +1054,7 @@ static clt_status warm_up(clt_trainer *tr) {
     CLT_TRY(st);
   }
   double loss, acc;
-  CLT_TRY(evaluate_set(tr, tr->n_test ? &tr->test : &tr->train, &loss, &acc));
+  CLT_TRY(evaluate_set(tr, tr->held[0] ? &tr->test : &tr->train, &loss, &acc));
   clt_optimizer *scratch = NULL;
   clt_model *shape = NULL;
   clt_status st = clt_optimizer_create(ctx, &tr->opt.optim, &scratch);
@@ -1124,12 +1151,12 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
      an evaluation's own refusal is a divergence of the run too. */
   double test_loss = NAN, acc = NAN, val_loss = NAN, val_acc = NAN;
   const struct {
-    const dev_set *set;
+    clt_split split;
     double *loss, *acc;
-  } evals[] = {{&tr->test, &test_loss, &acc}, {&tr->val, &val_loss, &val_acc}};
-  for (size_t k = 0; k < 2; k++) {
-    if (!evals[k].set->X && !evals[k].set->Xs) continue;
-    clt_status st = evaluate_set(tr, evals[k].set, evals[k].loss, evals[k].acc);
+  } evals[] = {{CLT_SPLIT_TEST, &test_loss, &acc}, {CLT_SPLIT_VAL, &val_loss, &val_acc}};
+  for (int k = 0; k < 2; k++) {
+    if (!tr->held_all[k]) continue;
+    clt_status st = clt_trainer_evaluate_split(tr, evals[k].split, evals[k].loss, evals[k].acc);
     if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
     if (st == CLT_ERR_NONFINITE || !isfinite(*evals[k].loss))
       return clt_fail(ctx, CLT_ERR_NONFINITE,

@@ -59,8 +59,11 @@ size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch);
    With comm, each step's gradient is summed over the ranks, weighted by
    each rank's share of the loss's normaliser (rows, or class weights of
    the rows not ignored) in one gather, the penalty's gradient added once
-   after it, and every rank applies the same update; the training set's
-   evaluation is reduced the same way. A progress callback's request to
+   after it, and every rank applies the same update. With comm, test (and
+   a validation set) holds this rank's share of its set's rows (any split;
+   a rank may hold none, and every rank gives the same classes), and every
+   evaluation, the training set's too, sums the ranks' losses and correct
+   rows in rank order. A progress callback's request to
    stop is ignored with comm (every rank must run every step). The sparse SGD that updates only
    touched weights is not taken with comm (the dense update is). */
 clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *opt,

@@ -9,7 +9,8 @@
 # parameter: |K ranks - 1 process| <= 1e-5 |1 process| +
 # 1e-6 max|1 process| (each rank's gradient is a float32 tensor before the
 # sum, so K ranks and one round differently); two runs with the same K are
-# bit-identical.
+# bit-identical. The test and validation sets' evaluations, which the
+# ranks split, agree with one process's too.
 set -euo pipefail
 cltrain=$1 mpiexec=$2 work=$3
 py=${CLT_PYTHON:-${4:-python3}}
@@ -35,6 +36,23 @@ print(f"{what}: W and b agree (max |diff| {np.abs(a['W'] - b['W']).max():.2e})")
 PY
 }
 
+# The test and validation sets' figures (--json) of K ranks, which each
+# evaluate their share of the rows, against one process's: the losses to
+# 1e-5 relative, the accuracies to one row in a thousand (a row whose two
+# best scores tie to float rounding may go either way).
+evals() { # k.json one.json what
+  "$py" - "$1" "$2" "$3" <<'PY'
+import json, sys
+a, b, what = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+for k in ("test_loss", "val_loss", "train_accuracy", "test_accuracy", "val_accuracy"):
+    if b.get(k) is None:
+        sys.exit(f"{what}: one process gives no {k}")
+    tol = 1e-5 * abs(b[k]) + 1e-7 if k.endswith("loss") else 1e-3
+    if abs(a[k] - b[k]) > tol:
+        sys.exit(f"{what}: {k} {a[k]!r} with K ranks, {b[k]!r} in one process")
+PY
+}
+
 devices=(ref)
 if "$cltrain" devices --json | grep -q '"type":"cpu"'; then devices+=(cpu); fi
 cases=(
@@ -49,8 +67,9 @@ cases=(
 for dev in "${devices[@]}"; do
   for i in "${!cases[@]}"; do
     common="${cases[$i]} --epochs 2 --schedule constant --seed 3 --quiet --device $dev --shards 4"
+    common="$common --val 0.25"
     # shellcheck disable=SC2086
-    "$cltrain" train $common --checkpoint one.ckpt >/dev/null
+    "$cltrain" train $common --checkpoint one.ckpt --json >one.json
     weights one.ckpt one.npz
     for k in 2 4; do
       # shellcheck disable=SC2086
@@ -58,6 +77,7 @@ for dev in "${devices[@]}"; do
       grep -q "\"world_size\":$k" "k$k.json"
       weights "k$k.ckpt" "k$k.npz"
       close "k$k.npz" one.npz "$dev case $i, $k ranks"
+      evals "k$k.json" one.json "$dev case $i, $k ranks"
     done
     # the same K twice: the same bits
     # shellcheck disable=SC2086
@@ -66,6 +86,21 @@ for dev in "${devices[@]}"; do
     cmp k2.npz again.npz || { echo "$dev case $i: two runs of 2 ranks differ" >&2; exit 1; }
   done
 done
+
+# A validation set of 3 rows over 4 ranks: one rank holds none of it.
+"$py" - <<'PY'
+import numpy as np
+rng = np.random.default_rng(1)
+np.save("val3.npy", rng.standard_normal((3, 17)).astype(np.float32))
+np.save("val3-labels.npy", np.array([0, 3, 4], dtype=np.int32))
+PY
+few="--data synthetic:1000,17,5 --batch 64 --epochs 2 --seed 3 --quiet --device ref --shards 4"
+few="$few --val val3.npy --val-labels val3-labels.npy --json"
+# shellcheck disable=SC2086
+"$cltrain" train $few >one.json
+# shellcheck disable=SC2086
+ranks 4 train --distributed $few >k4.json
+evals k4.json one.json "3 validation rows on 4 ranks"
 
 # Checkpoints: rank 0 writes them and reads them for every rank; a resume
 # keeps the shards, with the same ranks gives the same bits as a run never

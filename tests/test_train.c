@@ -726,11 +726,22 @@ typedef struct rank_job {
   world *w;
   size_t rank;
   clt_train_options o;
-  const clt_train_data *all;
+  const clt_train_data *all, *test, *val; /* the whole sets */
   float W[17 * 5], b[5];
   clt_status st;
-  double loss, accuracy;
+  double loss, accuracy, held_loss[2], held_accuracy[2]; /* [0] test, [1] validation */
 } rank_job;
+
+/* This rank's even share of set's rows (clt_shard_rows with a shard a rank). */
+static clt_train_data rank_share(const rank_job *j, const clt_train_data *set, size_t shards) {
+  size_t first, count;
+  clt_shard_rows(set->n, shards, j->rank, j->w->size, &first, &count);
+  clt_train_data mine = *set;
+  mine.n = count;
+  mine.x += first * mine.d;
+  mine.y += first;
+  return mine;
+}
 
 static clt_status thread_gather(void *user, clt_context *ctx, const void *mine, void *all,
                                 size_t bytes) {
@@ -748,18 +759,19 @@ static void *rank_main(void *arg) {
   rank_job *j = arg;
   clt_context *ctx = tu_context("ref");
   clt_train_comm comm = {.rank = j->rank, .size = j->w->size, .allgather = thread_gather, .user = j};
-  size_t first, count;
-  clt_shard_rows(j->all->n, j->o.shards, j->rank, j->w->size, &first, &count);
-  clt_train_data mine = *j->all;
-  mine.n = count;
-  mine.x += first * mine.d;
-  mine.y += first;
+  const clt_train_data mine = rank_share(j, j->all, j->o.shards),
+                       test = rank_share(j, j->test, j->w->size),
+                       val = rank_share(j, j->val, j->w->size);
   clt_trainer *tr = NULL;
-  j->st = clt_trainer_create_ranked(ctx, &j->o, &mine, j->all->n, NULL, &comm, &tr);
+  j->st = clt_trainer_create_ranked(ctx, &j->o, &mine, j->all->n, &test, &comm, &tr);
+  if (j->st == CLT_OK) j->st = clt_trainer_set_validation(tr, &val);
   for (size_t e = 0; j->st == CLT_OK && e < j->o.epochs; e++)
     j->st = clt_trainer_epoch(tr, NULL, NULL, NULL);
   if (j->st == CLT_OK)
     j->st = clt_trainer_evaluate_split(tr, CLT_SPLIT_TRAIN, &j->loss, &j->accuracy);
+  for (int k = 0; k < 2 && j->st == CLT_OK; k++)
+    j->st = clt_trainer_evaluate_split(tr, k ? CLT_SPLIT_VAL : CLT_SPLIT_TEST, &j->held_loss[k],
+                                       &j->held_accuracy[k]);
   if (j->st == CLT_OK) j->st = clt_trainer_params(tr, j->W, j->b);
   clt_trainer_destroy(tr);
   clt_context_destroy(ctx);
@@ -770,11 +782,15 @@ static void *rank_main(void *arg) {
    float rounding: class weights, an ignored class, l1 and l2, LAMB's
    global norms, a batch that does not divide the shards and steps where
    a rank has no rows left. |ranks - one| <= 1e-5 |one| + 1e-6 max|one|
-   (each rank's gradient is float32 before the sum). */
+   (each rank's gradient is float32 before the sum). Each rank holds a
+   third of the test set and of a validation set of two rows (rank 0
+   none), and their evaluations are one process's. */
 Test(train, ranked_trainers_equal_one_process) {
   run r;
   make_data(&r, 1003, 17, 5, 21);
-  const clt_train_data all = clt_train_data_of(&r.train);
+  const clt_train_data all = clt_train_data_of(&r.train), test = clt_train_data_of(&r.test);
+  clt_train_data val = test;
+  val.n = 2;
   const float cw[5] = {1, 2, 0.5f, 1, 3};
   clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_LAMB, 0.02, 100, 3, all.n);
   o.shards = 5;
@@ -792,7 +808,7 @@ Test(train, ranked_trainers_equal_one_process) {
   rank_job jobs[3];
   pthread_t threads[3];
   for (size_t k = 0; k < 3; k++) {
-    jobs[k] = (rank_job){.w = &w, .rank = k, .o = o, .all = &all};
+    jobs[k] = (rank_job){.w = &w, .rank = k, .o = o, .all = &all, .test = &test, .val = &val};
     cr_assert_eq(pthread_create(&threads[k], NULL, rank_main, &jobs[k]), 0);
   }
   for (size_t k = 0; k < 3; k++) pthread_join(threads[k], NULL);
@@ -808,18 +824,27 @@ Test(train, ranked_trainers_equal_one_process) {
     for (size_t i = 0; i < 5; i++)
       cr_assert_leq(fabsf(jobs[k].b[i] - b[i]), 1e-5f * fabsf(b[i]) + 1e-6f * wmax);
   }
-  /* the training set's evaluation is reduced over the ranks, its MEAN over
-     the rows as in one process (clt_model_evaluate) */
+  /* every evaluation is reduced over the ranks, its MEAN over the rows as
+     in one process (clt_model_evaluate); the same figures on every rank */
   ctx = tu_context("ref");
   clt_trainer *one = NULL;
-  cr_assert_eq(clt_trainer_create(ctx, &o, &all, NULL, &one), CLT_OK);
+  cr_assert_eq(clt_trainer_create(ctx, &o, &all, &test, &one), CLT_OK);
+  cr_assert_eq(clt_trainer_set_validation(one, &val), CLT_OK);
   cr_assert_eq(clt_trainer_set_params(one, jobs[0].W, jobs[0].b), CLT_OK);
-  double loss, acc;
-  cr_assert_eq(clt_trainer_evaluate_split(one, CLT_SPLIT_TRAIN, &loss, &acc), CLT_OK);
-  cr_assert_float_eq(jobs[0].accuracy, acc, 1e-12);
-  /* the reference computes in double: only the ranks' sum order differs */
-  cr_assert_leq(fabs(jobs[0].loss - loss), 2e-9 * fabs(loss), "loss %.12g with 3 ranks, %.12g",
-                jobs[0].loss, loss);
+  const clt_split splits[3] = {CLT_SPLIT_TRAIN, CLT_SPLIT_TEST, CLT_SPLIT_VAL};
+  for (int s = 0; s < 3; s++) {
+    double loss, acc;
+    cr_assert_eq(clt_trainer_evaluate_split(one, splits[s], &loss, &acc), CLT_OK);
+    for (size_t k = 0; k < 3; k++) {
+      double rl = s ? jobs[k].held_loss[s - 1] : jobs[k].loss,
+             ra = s ? jobs[k].held_accuracy[s - 1] : jobs[k].accuracy;
+      cr_assert_float_eq(ra, acc, 1e-12, "split %d rank %zu: accuracy %.9g, %.9g in one", s, k,
+                         ra, acc);
+      /* the reference computes in double: only the ranks' sum order differs */
+      cr_assert_leq(fabs(rl - loss), 2e-9 * fabs(loss), "split %d rank %zu: loss %.12g, %.12g in one",
+                    s, k, rl, loss);
+    }
+  }
   clt_trainer_destroy(one);
   clt_context_destroy(ctx);
   free_data(&r);

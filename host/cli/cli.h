@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cltrain.h"
+#include "data.h"
 #include "fileio.h" /* clt_json_string */
 
 int clt_cmd_devices(int argc, char **argv);
@@ -32,7 +33,7 @@ typedef struct clt_cli_ranks {
   bool on;
   int rank, size, local_rank;
   void *mpi;       /* clt_mpi */
-  int64_t *indptr; /* this rank's sparse rows' offsets */
+  int64_t *indptr[3]; /* this rank's sparse rows' offsets: training, test, validation */
 } clt_cli_ranks;
 /* With want, MPI started over MPI_COMM_WORLD (timeout > 0: the
    watchdog's seconds, clt_mpi_set_timeout); without, a refusal when
@@ -50,10 +51,24 @@ clt_status clt_cli_ranks_share(clt_cli_ranks *r, char *buf, size_t len);
 struct clt_checkpoint;
 clt_status clt_cli_ranks_checkpoint(clt_cli_ranks *r, const char *path,
                                     struct clt_checkpoint *ck);
-/* The trainer of this rank's rows of all (clt_trainer_create off MPI). */
+/* This rank's rows of a set of n rows cut into shards (0: an even split
+   over the ranks; clt_mpi_rows): [*first, *first + *count); off MPI all. */
+void clt_cli_ranks_rows(const clt_cli_ranks *r, size_t n, size_t shards, size_t *first,
+                        size_t *count);
+/* Those rows of all, a view into its arrays (sparse rows' offsets not
+   from 0: ptr[0] need not be 0). */
+clt_dataset clt_cli_ranks_view(const clt_cli_ranks *r, size_t shards, const clt_dataset *all);
+/* Whether mine is true on any rank (collective; off MPI mine). A
+   failure of MPI counts as true. */
+bool clt_cli_ranks_any(clt_cli_ranks *r, bool mine);
+/* The trainer of this rank's rows of all (by opt->shards) and of its
+   share of the test and validation sets (either NULL: none), which
+   evaluations sum over the ranks; off MPI clt_trainer_create and
+   clt_trainer_set_validation. */
 clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
                                  const clt_train_options *opt, const clt_train_data *all,
-                                 const clt_train_data *test, clt_trainer **out);
+                                 const clt_train_data *test, const clt_train_data *val,
+                                 clt_trainer **out);
 
 /* Whether s ends with suffix. */
 static inline bool clt_cli_ends_with(const char *s, const char *suffix) {

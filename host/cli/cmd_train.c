@@ -1090,46 +1090,52 @@ static void mem_add_set(clt_cli_mem_need *need, const clt_dataset *ds, size_t c,
     else clt_cli_mem_add(need, batch, ds->d, 0);
     clt_cli_mem_add(need, ds->n, 0, c);
   } else if (ds->ptr) {
-    clt_cli_mem_add_sparse(need, ds->n, (uint64_t)ds->ptr[ds->n], c);
+    clt_cli_mem_add_sparse(need, ds->n, (uint64_t)(ds->ptr[ds->n] - ds->ptr[0]), c);
   } else {
     clt_cli_mem_add(need, ds->n, ds->d, c);
   }
 }
 
 /* After reading, every set with its classes: resident when everything
-   fits the device (and --stream was not given), else with the training
-   rows streamed (*stream set, a note printed) when that fits; 0 or 2. */
-static int check_loaded(const train_args *a, const clt_context *ctx, const clt_dataset *train,
-                        const clt_dataset *test, const clt_dataset *val, size_t batch,
-                        int *stream) {
+   this rank holds of them fits the device (and --stream was not given),
+   else with the training rows streamed (*stream set, a note printed) when
+   that fits; 0 or 2. With --distributed the ranks stream when any must. */
+static int check_loaded(const train_args *a, clt_cli_ranks *ranks, const clt_context *ctx,
+                        const clt_dataset *all_train, const clt_dataset *all_test,
+                        const clt_dataset *all_val, const clt_train_options *o, int *stream) {
   const bool one_hot = !(clt_loss_target(a->loss_kind) & CLT_TARGET_LABELS);
-  const size_t c = one_hot ? train->classes : 0;
+  const clt_dataset train = clt_cli_ranks_view(ranks, o->shards, all_train),
+                    test = clt_cli_ranks_view(ranks, 0, all_test),
+                    val = clt_cli_ranks_view(ranks, 0, all_val);
+  const size_t c = one_hot ? train.classes : 0;
   clt_cli_mem_need resident = {0}, streamed = {0};
   /* The model: W, its gradient, and the optimizer's state or the sparse
      update's scratch (at least one more W). */
   for (int k = 0; k < 3; k++) {
-    clt_cli_mem_add(&resident, train->d, 0, train->classes);
-    clt_cli_mem_add(&streamed, train->d, 0, train->classes);
+    clt_cli_mem_add(&resident, train.d, 0, train.classes);
+    clt_cli_mem_add(&streamed, train.d, 0, train.classes);
   }
-  mem_add_set(&resident, train, c, 0);
-  mem_add_set(&streamed, train, c, batch);
+  mem_add_set(&resident, &train, c, 0);
+  mem_add_set(&streamed, &train, c, o->batch);
   for (size_t k = 0; k < 2; k++) {
-    mem_add_set(&resident, k ? val : test, c, 0);
-    mem_add_set(&streamed, k ? val : test, c, 0);
+    mem_add_set(&resident, k ? &val : &test, c, 0);
+    mem_add_set(&streamed, k ? &val : &test, c, 0);
   }
+  const bool fits = !a->stream && clt_cli_mem_fits(ctx, a->memory_limit, &resident);
+  if (!clt_cli_ranks_any(ranks, !fits)) return 0;
   char what[256];
-  if (!a->stream && clt_cli_mem_fits(ctx, a->memory_limit, &resident)) return 0;
   snprintf(what, sizeof what,
            "the model (%zu features x %zu classes) and the test and validation sets (%zu rows) "
            "with the training set streamed (a staged minibatch of %zu rows x %zu features and "
            "all %zu rows' %s)",
-           train->d, train->classes, test->n + val->n, batch, train->d, train->n,
+           train.d, train.classes, test.n + val.n, o->batch, train.d, train.n,
            one_hot ? "targets" : "labels");
   int rc = clt_cli_mem_check("train", ctx, a->memory_limit, what, &streamed);
   if (rc == 0 && !a->stream && !a->quiet)
-    fprintf(stderr, "cltrain train: note: the training set does not fit %s: it stays in host "
-                    "memory and each minibatch is uploaded (--stream)\n",
-            a->memory_limit ? "under --device-memory-limit" : clt_context_device_name(ctx));
+    fprintf(stderr, "cltrain train: note: the training set does not fit %s%s: it stays in "
+                    "host memory and each minibatch is uploaded (--stream)\n",
+            a->memory_limit ? "under --device-memory-limit" : clt_context_device_name(ctx),
+            fits ? " on every rank" : "");
   *stream = 1;
   return rc;
 }
@@ -1247,7 +1253,7 @@ int clt_cmd_train(int argc, char **argv) {
   if ((rc = split_validation(&a, &train, &val))) goto out;
   clt_train_options opt;
   if ((rc = build_options(&a, &train, &opt, &class_weight))) goto out;
-  if ((rc = check_loaded(&a, ctx, &train, &test, &val, opt.batch, &opt.stream))) goto out;
+  if ((rc = check_loaded(&a, &ranks, ctx, &train, &test, &val, &opt, &opt.stream))) goto out;
   if (!test.n && !val.n)
     fprintf(stderr, "cltrain train: note: no test or validation set (--test, --val): the "
                     "model is evaluated on no held-out data\n");
@@ -1281,11 +1287,10 @@ int clt_cmd_train(int argc, char **argv) {
   double t_upload = clt_now();
   const clt_train_data train_data = clt_train_data_of(&train),
                        test_data = clt_train_data_of(&test), val_data = clt_train_data_of(&val);
-  clt_status st =
-      clt_cli_ranks_trainer(&ranks, ctx, &opt, &train_data, test.n ? &test_data : NULL, &tr);
+  clt_status st = clt_cli_ranks_trainer(&ranks, ctx, &opt, &train_data,
+                                        test.n ? &test_data : NULL, val.n ? &val_data : NULL, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
   if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
-  if (st == CLT_OK && val.n) st = clt_trainer_set_validation(tr, &val_data);
   if (st == CLT_OK && resuming) {
     st = clt_trainer_restore(tr, &ck, a.resume);
     if (st != CLT_OK) {

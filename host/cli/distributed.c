@@ -1,5 +1,6 @@
 /* cltrain train --distributed: the ranks of MPI_COMM_WORLD training one
    model (cltrain_mpi.h), each on its shards of the training rows. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +64,10 @@ int clt_cli_ranks_start(bool want, double timeout, clt_cli_ranks *r) {
 }
 
 void clt_cli_ranks_end(clt_cli_ranks *r, int rc) {
-  free(r->indptr);
-  r->indptr = NULL;
+  for (int k = 0; k < 3; k++) {
+    free(r->indptr[k]);
+    r->indptr[k] = NULL;
+  }
 #if CLT_HAVE_MPI
   if (!r->on) return;
   /* A rank that fails brings the job down rather than leave the others
@@ -130,30 +133,88 @@ clt_status clt_cli_ranks_checkpoint(clt_cli_ranks *r, const char *path, clt_chec
 #endif
 }
 
-clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
-                                 const clt_train_options *opt, const clt_train_data *all,
-                                 const clt_train_data *test, clt_trainer **out) {
-  if (!r->on) return clt_trainer_create(ctx, opt, all, test, out);
+void clt_cli_ranks_rows(const clt_cli_ranks *r, size_t n, size_t shards, size_t *first,
+                        size_t *count) {
+  *first = 0, *count = n;
 #if CLT_HAVE_MPI
-  size_t first = 0, count = 0;
-  clt_mpi_rows(r->mpi, all->n, opt->shards, &first, &count);
-  clt_train_data mine = *all;
+  if (r->on) clt_mpi_rows(r->mpi, n, shards, first, count);
+#else
+  (void)r, (void)shards;
+#endif
+}
+
+clt_dataset clt_cli_ranks_view(const clt_cli_ranks *r, size_t shards, const clt_dataset *all) {
+  size_t first, count;
+  clt_cli_ranks_rows(r, all->n, shards, &first, &count);
+  clt_dataset mine = *all;
   mine.n = count;
   if (all->x) mine.x = all->x + first * all->d;
   if (all->y) mine.y = all->y + first;
-  if (all->t) mine.t = all->t + first * all->classes;
-  if (all->indptr) { /* the rows' offsets from 0; kept while a stream reads them */
-    if (!(r->indptr = malloc((count + 1) * sizeof *r->indptr)))
-      return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "row offsets");
-    for (size_t i = 0; i <= count; i++)
-      r->indptr[i] = all->indptr[first + i] - all->indptr[first];
-    mine.indptr = r->indptr;
-    mine.indices = all->indices + all->indptr[first];
-    mine.values = all->values + all->indptr[first];
-  }
-  return clt_mpi_trainer_create(ctx, r->mpi, opt, &mine, all->n, test, out);
+  if (all->ptr) mine.ptr = all->ptr + first;
+  return mine;
+}
+
+bool clt_cli_ranks_any(clt_cli_ranks *r, bool mine) {
+#if CLT_HAVE_MPI
+  int in = mine, any = in;
+  if (r->on && MPI_Allreduce(&in, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD) != MPI_SUCCESS)
+    return true;
+  return any != 0;
 #else
-  (void)opt, (void)all, (void)test, (void)out;
+  (void)r;
+  return mine;
+#endif
+}
+
+#if CLT_HAVE_MPI
+/* Set k's (0 training, 1 test, 2 validation) rows of this rank of all
+   (shards 0: an even split over the ranks) into mine; sparse rows get
+   offsets from 0, kept in r while a stream reads them. */
+static clt_status slice(clt_cli_ranks *r, int k, size_t shards, const clt_train_data *all,
+                        clt_train_data *mine) {
+  size_t first = 0, count = 0;
+  clt_mpi_rows(r->mpi, all->n, shards, &first, &count);
+  *mine = *all;
+  mine->n = count;
+  if (all->x) mine->x = all->x + first * all->d;
+  if (all->y) mine->y = all->y + first;
+  if (all->t) mine->t = all->t + first * all->classes;
+  if (all->indptr) {
+    if (!(r->indptr[k] = malloc((count + 1) * sizeof *r->indptr[k])))
+      return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "row offsets");
+    for (size_t i = 0; i <= count; i++)
+      r->indptr[k][i] = all->indptr[first + i] - all->indptr[first];
+    mine->indptr = r->indptr[k];
+    mine->indices = all->indices + all->indptr[first];
+    mine->values = all->values + all->indptr[first];
+  }
+  return CLT_OK;
+}
+#endif
+
+clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
+                                 const clt_train_options *opt, const clt_train_data *all,
+                                 const clt_train_data *test, const clt_train_data *val,
+                                 clt_trainer **out) {
+  if (!r->on) {
+    CLT_TRY(clt_trainer_create(ctx, opt, all, test, out));
+    clt_status st = val ? clt_trainer_set_validation(*out, val) : CLT_OK;
+    if (st != CLT_OK) clt_trainer_destroy(*out), *out = NULL;
+    return st;
+  }
+#if CLT_HAVE_MPI
+  /* the training rows by shards; the test and validation sets' evenly */
+  clt_train_data mine[3];
+  const clt_train_data *sets[3] = {all, test, val};
+  for (int k = 0; k < 3; k++)
+    if (sets[k]) CLT_TRY(slice(r, k, k ? 0 : opt->shards, sets[k], &mine[k]));
+  CLT_TRY(clt_mpi_trainer_create(ctx, r->mpi, opt, &mine[0], all->n, test ? &mine[1] : NULL,
+                                 out));
+  clt_status st = val ? clt_trainer_set_validation(*out, &mine[2]) : CLT_OK;
+  if (st != CLT_OK) clt_trainer_destroy(*out), *out = NULL;
+  return st;
+#else
+  (void)opt, (void)all, (void)test, (void)val, (void)out;
   return clt_fail(ctx, CLT_ERR_INVALID_ARG, "built without MPI");
 #endif
 }

@@ -55,8 +55,13 @@ CLT_API void clt_mpi_rows(const clt_mpi *mpi, size_t n, size_t shards, size_t *f
    to the same bits; the batches, and so the results to float rounding, are
    those of one process with the same shards. Every epoch the ranks'
    parameters are compared (a hash): a difference is CLT_ERR_DISTRIBUTED.
-   The trainer's other calls are collective too (epochs, evaluation). mpi
-   must outlive the trainer. */
+   test holds this rank's share of the test set's rows (any split, as
+   clt_mpi_rows(mpi, n_test, 0, ...) gives; a rank may hold none), and so
+   does a validation set given to clt_trainer_set_validation on every rank:
+   their evaluations, and the training set's, sum the ranks' losses and
+   correct rows in rank order. The trainer's other calls are collective
+   too (epochs, evaluation, clt_trainer_set_validation). mpi must outlive
+   the trainer. */
 CLT_API clt_status clt_mpi_trainer_create(clt_context *ctx, clt_mpi *mpi,
                                           const clt_train_options *opt,
                                           const clt_train_data *train, size_t n,
