@@ -10,6 +10,12 @@ count each epoch's training and test evaluation (data loading, the device's
 set-up and kernel compilation excluded, as in peers.py). Records in
 bench/benchutil.h's JSON format, impl "cltrain", the optimizer as variant.
 
+With --ranks K, every run is `mpiexec -n K cltrain train --distributed`
+(the global batch, 64 shards: the same batches whatever K); POCL's
+threads per rank come from POCL_MAX_PTHREAD_COUNT as given, so that
+`--ranks 2` with one thread each and `--ranks 1` with two use the same
+cores. --optims and --batches pick a subset of the table.
+
 Differences from the PyTorch recipe, all small: LARS and LAMB start from
 W ~ 0.001 N(0, 1) (their trust ratios scale each step by ||W||, so a zero
 start stays almost frozen: LARS from zero reached 0.826 at full batch where
@@ -51,7 +57,19 @@ def parse_args():
     ap.add_argument("--reps", type=int, default=3, help="seeds per configuration (default 3)")
     ap.add_argument("--device", help="cltrain's --device (default: auto)")
     ap.add_argument("--data", default="fashion-mnist", help="cltrain's --data")
+    ap.add_argument("--ranks", type=int, default=0,
+                    help="K: data-parallel runs of K ranks under --mpiexec (default: none)")
+    ap.add_argument("--mpiexec", default="mpiexec", help="with --ranks (default: mpiexec)")
+    ap.add_argument("--optims", help="comma-separated optimizers (default: all)")
+    ap.add_argument("--batches", help="comma-separated batch sizes (default: all)")
     a = ap.parse_args()
+    a.optims = a.optims.split(",") if a.optims else list(CLTRAIN_RECIPE)
+    a.batches = [int(b) for b in a.batches.split(",")] if a.batches else list(RECIPE_EPOCHS)
+    if any(o not in CLTRAIN_RECIPE for o in a.optims) or \
+            any(b not in RECIPE_EPOCHS for b in a.batches):
+        ap.error(f"--optims from {list(CLTRAIN_RECIPE)}, --batches from {list(RECIPE_EPOCHS)}")
+    if a.ranks < 0:
+        ap.error("--ranks must be positive")
     if a.reps < 1:
         ap.error("--reps must be positive")
     if not os.access(a.cltrain, os.X_OK):
@@ -64,7 +82,13 @@ def train_run(args, optim, batch, epochs, seed, workdir):
     cells of a set the run did not have, empty in the file, left out)."""
     cfg = CLTRAIN_RECIPE[optim]
     metrics = os.path.join(workdir, f"{optim}_{batch}_{seed}.csv")
-    cmd = [args.cltrain, "train", "--data", args.data, "--loss", "cross-entropy",
+    cmd = [args.cltrain, "train"]
+    env = None
+    if args.ranks:
+        cmd = [args.mpiexec, "-n", str(args.ranks), "--oversubscribe", "--bind-to", "none",
+               args.cltrain, "train", "--distributed", "--shards", "64"]
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cmd += ["--data", args.data, "--loss", "cross-entropy",
            "--optim", optim, "--lr", repr(peak_lr(optim, batch, CLTRAIN_RECIPE)),
            "--batch", str(batch),
            "--epochs", str(epochs), "--warmup", repr(WARMUP_FRACTION * epochs),
@@ -74,7 +98,7 @@ def train_run(args, optim, batch, epochs, seed, workdir):
            "--seed", str(seed), "--quiet", "--metrics", metrics]
     if args.device:
         cmd += ["--device", args.device]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: exit {res.returncode}\n{res.stderr}")
     with open(metrics) as f:
@@ -108,7 +132,7 @@ def main():
     if args.quick:
         runs, reps = [("momentum", 4096)], 1
     else:
-        runs = [(o, b) for o in CLTRAIN_RECIPE for b in RECIPE_EPOCHS]
+        runs = [(o, b) for o in args.optims for b in args.batches]
         reps = args.reps
     failed = 0
     with tempfile.TemporaryDirectory(prefix="clt-largebatch-") as workdir:
@@ -122,7 +146,8 @@ def main():
                 failed += 1
                 continue
             hit = [r[0] for r in results if r[0]]
-            extra = {"optimizer": optim, "epochs": epochs,
+            extra = {"optimizer": optim, "epochs": epochs, "ranks": args.ranks or None,
+                     "pocl_threads": os.environ.get("POCL_MAX_PTHREAD_COUNT"),
                      "lr": peak_lr(optim, batch, CLTRAIN_RECIPE),
                      "final_accuracy": [r[1] for r in results],
                      "reached": len(hit), "runs": reps,
@@ -132,9 +157,11 @@ def main():
             if hit:
                 rep.add("largebatch", "fmnist_time_to_084", "cltrain", [h[0] for h in hit],
                         extra=extra, variant=optim, batch=batch)
-            print(f"# cltrain {optim} batch {batch}, lr {extra['lr']:.4g}: {TARGET_ACCURACY} "
+            ranks = f", {args.ranks} rank(s)" if args.ranks else ""
+            print(f"# cltrain {optim} batch {batch}{ranks}, lr {extra['lr']:.4g}: {TARGET_ACCURACY} "
                   f"reached in {len(hit)} of {reps} runs, at epochs "
-                  f"{extra['epochs_to_target']} of {epochs}; final accuracy "
+                  f"{extra['epochs_to_target']} of {epochs}, seconds "
+                  f"{', '.join(f'{h[0]:.3f}' for h in hit)}; final accuracy "
                   f"{', '.join(f'{a:.4f}' for a in extra['final_accuracy'])}", flush=True)
             rep.curves.append({"impl": "cltrain", "optimizer": optim, "batch": batch,
                                "columns": ["seconds", "train_loss", "test_loss",
