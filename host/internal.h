@@ -194,6 +194,14 @@ static inline size_t clt_round_up(size_t n, size_t m) {
   return (n + m - 1) / m * m;
 }
 
+/* clt_tensor_write that may return before the write has read host (a
+   backend's write_async; else it blocks): *pending then names the write,
+   and host must stay unchanged until clt_pending_wait, which waits for it
+   (NULL: nothing to wait for) and sets *pending NULL. */
+clt_status clt_tensor_write_pending(clt_tensor *t, const void *host, size_t bytes,
+                                   void **pending);
+clt_status clt_pending_wait(clt_context *ctx, void **pending);
+
 /* clt_tensor_gather_rows without the index validation (and its host round
    trip), for callers whose indices are in range by construction; shapes
    must already be checked. Out-of-range rows are skipped, never read. */

@@ -76,6 +76,24 @@ clt_status clt_tensor_write(clt_tensor *t, const void *host, size_t bytes) {
                    t->ctx->be->write(t, host, bytes));
 }
 
+clt_status clt_tensor_write_pending(clt_tensor *t, const void *host, size_t bytes,
+                                   void **pending) {
+  if (!t || !pending) return CLT_ERR_INVALID_ARG;
+  *pending = NULL;
+  CLT_TRY(check_bytes(t, host, bytes, "tensor_write"));
+  if (!t->ctx->be->write_async) return clt_tensor_write(t, host, bytes);
+  double t0 = clt_timing_start(t->ctx);
+  return clt_timed(t->ctx, "write", CLT_TIMING_TRANSFER, bytes, t0,
+                   t->ctx->be->write_async(t, host, bytes, pending));
+}
+
+clt_status clt_pending_wait(clt_context *ctx, void **pending) {
+  if (!*pending) return CLT_OK;
+  clt_status st = ctx->be->wait(ctx, *pending);
+  *pending = NULL;
+  return st;
+}
+
 clt_status clt_tensor_read(const clt_tensor *t, void *host, size_t bytes) {
   if (!t) return CLT_ERR_INVALID_ARG;
   CLT_TRY(check_bytes(t, host, bytes, "tensor_read"));

@@ -91,6 +91,7 @@ struct clt_trainer {
   prefetcher pf;
   clt_tensor *Xstage, *ystage, *ident;
   clt_csr *Cstage;
+  void *upload[2]; /* hb[k]'s write into Xstage while the device may still read it */
   /* Shards (clt_trainer_create_ranked): this trainer holds rows [row0,
      row0 + n) of the run's n_all, its shards [shard_lo, shard_hi) of
      shards; a step t of the steps of an epoch takes the rows
@@ -174,6 +175,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
     pthread_mutex_destroy(&tr->pf.mu);
     pthread_cond_destroy(&tr->pf.cv);
   }
+  for (int k = 0; k < 2; k++) (void)clt_pending_wait(tr->ctx, &tr->upload[k]);
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
@@ -327,7 +329,10 @@ static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf) {
 /* The streamed rows order[first .. first+n) (order NULL: first + r),
    gathered on the host (by the prefetcher when it had them) and uploaded;
    *X the staged features. Steps (order: the permutation) have the next
-   step's rows gathered meanwhile. */
+   step's rows gathered meanwhile. Dense rows' upload returns at once (the
+   queue runs it after the previous step's kernels and before this
+   one's), so a step makes no blocking call; a host batch is written again
+   only after its upload has read it. */
 static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first, size_t n,
                              clt_features *X) {
   /* Any job finished first (it writes a buffer), then its rows taken if
@@ -335,16 +340,19 @@ static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first
   int buf = 0;
   if (!prefetched(tr, order ? first : SIZE_MAX, &buf)) {
     buf = 0;
+    CLT_TRY(clt_pending_wait(tr->ctx, &tr->upload[buf]));
     gather_host(tr, &tr->hb[buf], order, first, n);
   }
   size_t next = first + n;
-  if (order && next < tr->n)
+  if (order && next < tr->n) {
+    CLT_TRY(clt_pending_wait(tr->ctx, &tr->upload[1 - buf]));
     prefetch(tr, next, tr->n - next < tr->rows_max ? tr->n - next : tr->rows_max, 1 - buf);
+  }
   const host_batch *hb = &tr->hb[buf];
   if (tr->host.x) {
     clt_tensor *v = NULL;
     clt_status st = clt_tensor_view_rows(tr->Xstage, 0, n, &v);
-    if (st == CLT_OK) st = clt_tensor_write(v, hb->x, n * tr->d * 4);
+    if (st == CLT_OK) st = clt_tensor_write_pending(v, hb->x, n * tr->d * 4, &tr->upload[buf]);
     clt_tensor_destroy(v);
     *X = (clt_features){.dense = tr->Xstage};
     return st;

@@ -16,7 +16,21 @@ static void cl_release(clt_storage *st) {
 }
 
 static clt_status cl_write(clt_tensor *t, const void *host, size_t bytes) {
-  return clt_cl_write(t->ctx, t->st->mem, t->offset * 4, bytes, host);
+  return clt_cl_write(t->ctx, t->st->mem, t->offset * 4, bytes, host, NULL);
+}
+
+static clt_status cl_write_async(clt_tensor *t, const void *host, size_t bytes,
+                                 void **pending) {
+  cl_event ev = NULL;
+  CLT_TRY(clt_cl_write(t->ctx, t->st->mem, t->offset * 4, bytes, host, &ev));
+  *pending = ev;
+  return CLT_OK;
+}
+
+static clt_status cl_wait(clt_context *ctx, void *pending) {
+  clt_status st = clt_cl_wait(ctx, (cl_event)pending);
+  clReleaseEvent((cl_event)pending);
+  return st;
 }
 
 static clt_status cl_read(const clt_tensor *t, void *host, size_t bytes) {
@@ -96,6 +110,8 @@ const clt_backend clt_cl_backend = {
     .alloc = cl_alloc,
     .release = cl_release,
     .write = cl_write,
+    .write_async = cl_write_async,
+    .wait = cl_wait,
     .read = cl_read,
     .fill = cl_fill,
     .copy = cl_copy,

@@ -168,14 +168,15 @@ void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
 }
 
 clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
-                        size_t bytes, const void *host) {
+                        size_t bytes, const void *host, cl_event *done) {
   cl_event ev = NULL;
   double t0 = clt_now();
-  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, mem, CL_TRUE,
-                                       offset, bytes, host, 0, NULL,
-                                       clt_cl_event_slot(ctx, &ev)));
+  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, mem,
+                                       done ? CL_FALSE : CL_TRUE, offset, bytes, host, 0,
+                                       NULL, done ? done : clt_cl_event_slot(ctx, &ev)));
+  if (done && ctx->timings && clRetainEvent(*done) == CL_SUCCESS) ev = *done;
   clt_cl_timed(ctx, ev, "write", CLT_TIMING_TRANSFER, bytes, 0);
-  if (ev) waited(ctx, t0);
+  if (ev && !done) waited(ctx, t0);
   return CLT_OK;
 }
 

@@ -238,8 +238,11 @@ clt_status clt_cl_launch_chunks(clt_context *ctx, clt_kid id, size_t chunks, siz
 /* Transfers and waits: every one of the library goes through these (and
    every launch through clt_cl_launch), so that a context with
    record_timings times them all. Offsets and sizes in bytes. */
+/* Blocking with done NULL; else enqueued only, and *done (the caller
+   releases it) completes when the write has read host, which must stay
+   unchanged until then. */
 clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
-                        size_t bytes, const void *host); /* blocking */
+                        size_t bytes, const void *host, cl_event *done);
 /* Blocking with done NULL; else enqueued only, and *done (the caller
    releases it) completes when host holds the bytes. */
 clt_status clt_cl_read(clt_context *ctx, cl_mem mem, size_t offset,
