@@ -249,8 +249,23 @@ bad:
   return rc;
 }
 
+clt_status clt_data_rows_of(const char *path, clt_data_rows keep, size_t n, size_t *first,
+                            size_t *count) {
+  if (keep.first > n || (keep.count != SIZE_MAX && keep.count > n - keep.first))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "%s: rows [%zu, +%zu) of its %zu", path,
+                    keep.first, keep.count, n);
+  *first = keep.first;
+  *count = keep.count == SIZE_MAX ? n - keep.first : keep.count;
+  return CLT_OK;
+}
+
 clt_status clt_data_load_idx(const char *images_path, const char *labels_path,
                              clt_dataset *out) {
+  return clt_data_load_idx_rows(images_path, labels_path, CLT_DATA_ALL_ROWS, out);
+}
+
+clt_status clt_data_load_idx_rows(const char *images_path, const char *labels_path,
+                                  clt_data_rows keep, clt_dataset *out) {
   if (!images_path || !labels_path || !out)
     return clt_fail(NULL, CLT_ERR_INVALID_ARG,
                     "clt_data_load_idx: NULL argument (images %s, labels %s)",
@@ -304,22 +319,25 @@ clt_status clt_data_load_idx(const char *images_path, const char *labels_path,
   rc = idx_body(fl, labels_path, n, "labels", &lab);
   if (rc)
     goto done;
-  x = malloc(xbytes);
-  y = malloc(n * sizeof *y);
+  size_t first = 0, count = 0;
+  if ((rc = clt_data_rows_of(images_path, keep, n, &first, &count)))
+    goto done;
+  x = malloc(count ? count * d * sizeof *x : 1);
+  y = malloc(count ? count * sizeof *y : 1);
   if (!x || !y) {
     rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
-                  "%s: out of memory for %zu x %zu floats", images_path, n, d);
+                  "%s: out of memory for %zu x %zu floats", images_path, count, d);
     goto done;
   }
-  for (size_t i = 0; i < total; i++)
-    x[i] = (float)pix[i];
-  int32_t maxl = 0;
-  for (size_t i = 0; i < n; i++) {
-    y[i] = lab[i];
-    if (y[i] > maxl)
-      maxl = y[i];
-  }
-  out->n = n;
+  for (size_t i = 0; i < count * d; i++)
+    x[i] = (float)pix[first * d + i];
+  int32_t maxl = 0; /* over every row: the classes do not depend on keep */
+  for (size_t i = 0; i < n; i++)
+    if (lab[i] > maxl)
+      maxl = lab[i];
+  for (size_t i = 0; i < count; i++)
+    y[i] = lab[first + i];
+  out->n = count;
   out->d = d;
   out->classes = (size_t)maxl + 1;
   out->x = x;
@@ -389,6 +407,11 @@ clt_status clt_data_idx_dir_shape(const char *dir, int test_split, size_t *n, si
 }
 
 clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out) {
+  return clt_data_load_idx_dir_rows(dir, test_split, CLT_DATA_ALL_ROWS, out);
+}
+
+clt_status clt_data_load_idx_dir_rows(const char *dir, int test_split, clt_data_rows keep,
+                                      clt_dataset *out) {
   if (!dir || !*dir || !out)
     return clt_fail(NULL, CLT_ERR_INVALID_ARG,
                     "clt_data_load_idx_dir: NULL or empty argument");
@@ -408,7 +431,7 @@ clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *o
     return clt_fail(NULL, CLT_ERR_IO,
                     "%s: no %s-labels-idx1-ubyte[.gz] in this directory", dir,
                     prefix);
-  return clt_data_load_idx(ip, lp, out);
+  return clt_data_load_idx_rows(ip, lp, keep, out);
 }
 
 /* Name of the first of the four Fashion-MNIST files missing in dir, or NULL. */

@@ -28,6 +28,19 @@
 extern "C" {
 #endif
 
+/* The rows of a file a loader keeps: [first, first + count), count
+   SIZE_MAX meaning to the end (a rank's share of a data-parallel run).
+   The whole file is still read and checked, and every row's label
+   decides the classes, so that every share maps labels alike; a range
+   outside the file's rows is CLT_ERR_INVALID_ARG. */
+typedef struct clt_data_rows {
+  size_t first, count;
+} clt_data_rows;
+#define CLT_DATA_ALL_ROWS ((clt_data_rows){0, SIZE_MAX})
+/* keep's rows of a file of n (path names it in the error): *first, *count. */
+clt_status clt_data_rows_of(const char *path, clt_data_rows keep, size_t n, size_t *first,
+                            size_t *count);
+
 /* Largest number of pixels (N x rows x cols) an IDX image file may declare. */
 #define CLT_DATA_IDX_MAX_ELEMENTS ((uint64_t)1 << 31)
 
@@ -98,12 +111,17 @@ clt_status clt_data_apply_labels(clt_dataset *ds, const clt_labels *l, const cha
  * corrupt gzip stream, image and label counts that differ. */
 clt_status clt_data_load_idx(const char *images_path, const char *labels_path,
                              clt_dataset *out);
+/* Only the rows keep names (clt_data_rows) held as floats. */
+clt_status clt_data_load_idx_rows(const char *images_path, const char *labels_path,
+                                  clt_data_rows keep, clt_dataset *out);
 
 /* Loads {train,t10k}-images-idx3-ubyte + {train,t10k}-labels-idx1-ubyte from
  * dir: the training pair when test_split == 0, the test pair ("t10k")
  * otherwise. Each name is tried with ".gz" first, then plain; the older
  * dotted spelling ("train-images.idx3-ubyte") is accepted too. */
 clt_status clt_data_load_idx_dir(const char *dir, int test_split, clt_dataset *out);
+clt_status clt_data_load_idx_dir_rows(const char *dir, int test_split, clt_data_rows keep,
+                                      clt_dataset *out);
 /* Whether dir holds either file of that pair (then loading it is
    meaningful: a missing partner is an error). */
 bool clt_data_idx_dir_has(const char *dir, int test_split);
@@ -188,6 +206,11 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
  * integers, mapped to classes as clt_label_int does. Errors name the file
  * and, for values, the row and column. */
 clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset *out);
+/* Only the rows keep names (clt_data_rows): a C-order file's other rows
+   are not read at all (a seek), a Fortran-order one's read and dropped;
+   the labels are read whole. */
+clt_status clt_data_load_npy_rows(const char *x_path, const char *y_path, clt_data_rows keep,
+                                  clt_dataset *out);
 
 typedef enum clt_data_format {
   CLT_FORMAT_IDX_DIR,  /* a directory: IDX pairs (clt_data_load_idx_dir) */

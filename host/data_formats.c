@@ -298,18 +298,25 @@ static clt_status npy_open(const char *path, npy *a) {
   return CLT_OK;
 }
 
-/* Reads the array's elements (count of them) as doubles into out through
-   a bounded buffer; the element of a Fortran-order (N, D) array lands
-   where C order puts it. */
-static clt_status npy_read(const char *path, const npy *a, void (*put)(void *, size_t, double),
-                           void *user) {
+/* Reads the elements of the array's rows [first, first + n) as doubles
+   through a bounded buffer, put at their index in C order from the first
+   of those rows: a C-order array's other rows are skipped (a seek), a
+   Fortran-order one's read and dropped. */
+static clt_status npy_read(const char *path, const npy *a, size_t first, size_t n,
+                           void (*put)(void *, size_t, double), void *user) {
   enum { CHUNK = 1 << 16 };
   unsigned char *buf = malloc(CHUNK * a->size);
   if (!buf) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   size_t rows = a->shape[0], cols = a->ndim == 2 ? a->shape[1] : 1;
+  size_t start = 0, end = a->count; /* the elements read */
   clt_status rc = CLT_OK;
-  for (size_t done = 0; done < a->count && rc == CLT_OK;) {
-    size_t want = a->count - done < CHUNK ? a->count - done : CHUNK, have = 0;
+  if (!a->fortran && (first || n < rows)) {
+    start = first * cols, end = (first + n) * cols;
+    if (lseek(a->fd, (off_t)(start * a->size), SEEK_CUR) < 0)
+      rc = clt_fail(NULL, CLT_ERR_IO, "%s: %s", path, strerror(errno));
+  }
+  for (size_t done = start; done < end && rc == CLT_OK;) {
+    size_t want = end - done < CHUNK ? end - done : CHUNK, have = 0;
     while (have < want * a->size) {
       ssize_t got = read(a->fd, buf + have, want * a->size - have);
       if (got <= 0) {
@@ -336,8 +343,8 @@ static clt_status npy_read(const char *path, const npy *a, void (*put)(void *, s
         if (a->size < 8 && (u >> (8 * a->size - 1) & 1)) u |= ~0ull << (8 * a->size);
         v = (double)(int64_t)u;
       }
-      size_t i = done + k;
-      put(user, a->fortran ? (i % rows) * cols + i / rows : i, v);
+      size_t i = done + k, c = a->fortran ? (i % rows) * cols + i / rows : i;
+      if (c / cols >= first && c / cols < first + n) put(user, c - first * cols, v);
     }
     done += want;
     clt_data_report(path, (uint64_t)done * a->size, 0);
@@ -356,10 +363,16 @@ static void put_float(void *x, size_t i, double v) { ((float *)x)[i] = (float)v;
 static void put_double(void *x, size_t i, double v) { ((double *)x)[i] = v; }
 
 clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset *out) {
+  return clt_data_load_npy_rows(x_path, y_path, CLT_DATA_ALL_ROWS, out);
+}
+
+clt_status clt_data_load_npy_rows(const char *x_path, const char *y_path, clt_data_rows keep,
+                                  clt_dataset *out) {
   if (!x_path || !out)
     return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_npy: NULL argument");
   npy a, b = {.fd = -1};
   CLT_TRY(npy_open(x_path, &a));
+  size_t first = 0, n = 0; /* the rows kept */
   clt_status rc = CLT_OK;
   float *x = NULL;
   double *lab = NULL;
@@ -374,13 +387,15 @@ clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset
                   "integers (uint8 pixels) are read", x_path, a.kind, a.size);
   else if (a.count > CLT_DATA_IDX_MAX_ELEMENTS)
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %zu values, more than 2^31", x_path, a.count);
-  else if (!(x = malloc(a.count * sizeof *x)))
+  else if (clt_data_rows_of(x_path, keep, a.shape[0], &first, &n) != CLT_OK)
+    rc = CLT_ERR_INVALID_ARG;
+  else if (!(x = malloc((n ? n : 1) * a.shape[1] * sizeof *x)))
     rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", x_path);
-  if (rc == CLT_OK) rc = npy_read(x_path, &a, put_float, x);
-  for (size_t i = 0; rc == CLT_OK && i < a.count; i++)
+  if (rc == CLT_OK) rc = npy_read(x_path, &a, first, n, put_float, x);
+  for (size_t i = 0; rc == CLT_OK && i < n * a.shape[1]; i++)
     if (!isfinite(x[i]))
       rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: row %zu, column %zu: %g is not a finite float",
-                    x_path, i / a.shape[1] + 1, i % a.shape[1] + 1, (double)x[i]);
+                    x_path, first + i / a.shape[1] + 1, i % a.shape[1] + 1, (double)x[i]);
   if (rc == CLT_OK && y_path) {
     rc = npy_open(y_path, &b);
     if (rc == CLT_OK && (b.count != a.shape[0] || (b.ndim == 2 && b.shape[1] != 1)))
@@ -393,7 +408,7 @@ clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset
     else if (rc == CLT_OK && (!(lab = malloc(b.count * sizeof *lab)) ||
                               !(y = malloc(b.count * sizeof *y))))
       rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", y_path);
-    if (rc == CLT_OK) rc = npy_read(y_path, &b, put_double, lab);
+    if (rc == CLT_OK) rc = npy_read(y_path, &b, 0, b.shape[0], put_double, lab);
     char where[4200];
     for (size_t i = 0; rc == CLT_OK && i < b.count; i++) {
       snprintf(where, sizeof where, "%s: row %zu", y_path, i + 1);
@@ -404,7 +419,9 @@ clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset
     }
   }
   if (rc == CLT_OK) {
-    *out = (clt_dataset){.n = a.shape[0], .d = a.shape[1], .x = x, .y = y};
+    /* every row's label interned (the classes), the kept rows' kept */
+    if (y) memmove(y, y + first, n * sizeof *y);
+    *out = (clt_dataset){.n = n, .d = a.shape[1], .x = x, .y = y};
     clt_label_intern_take(&names, out);
     x = NULL;
     y = NULL;

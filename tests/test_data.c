@@ -1431,6 +1431,58 @@ Test(data, npy_features_and_labels) {
   clt_dataset_free(&ds);
 }
 
+/* A rank's rows of a .npy pair: C order seeks past the rows before, a
+   Fortran-order array is read and the rows kept; the labels' classes are
+   every row's (the last row's label, 7, is a class of every share). */
+Test(data, npy_rows) {
+  const float xf[8] = {1, 2, 3, 4, 5, 6, 7, 8};     /* (4, 2) */
+  const double xd[8] = {1, 3, 5, 7, 2, 4, 6, 8};    /* the same, Fortran order */
+  const int32_t yl[4] = {5, -1, 5, 7};
+  const char *xp = write_npy("xr.npy", "<f4", "(4, 2)", false, xf, sizeof xf);
+  const char *xq = write_npy("xq.npy", "<f8", "(4, 2)", true, xd, sizeof xd);
+  const char *yp = write_npy("yr.npy", "<i4", "(4,)", false, yl, sizeof yl);
+  clt_dataset all = {0};
+  cr_assert_eq(clt_data_load_npy(xp, yp, &all), CLT_OK, "%s", g_err);
+  const clt_data_rows shares[4] = {{1, 2}, {0, 1}, {3, SIZE_MAX}, {4, 0}};
+  for (int f = 0; f < 2; f++)
+    for (int k = 0; k < 4; k++) {
+      clt_dataset ds = {0};
+      cr_assert_eq(clt_data_load_npy_rows(f ? xq : xp, yp, shares[k], &ds), CLT_OK, "%s", g_err);
+      size_t n = shares[k].count == SIZE_MAX ? 4 - shares[k].first : shares[k].count;
+      cr_assert_eq(ds.n, n, "share %d: %zu rows", k, ds.n);
+      cr_assert_eq(ds.d, 2);
+      cr_assert_eq(ds.classes, 3);
+      for (size_t i = 0; i < n * 2; i++)
+        cr_assert_eq(ds.x[i], xf[shares[k].first * 2 + i], "share %d x[%zu]", k, i);
+      for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(ds.names[ds.y[i]], all.names[all.y[shares[k].first + i]]);
+      clt_dataset_free(&ds);
+    }
+  clt_dataset ds = sentinel();
+  EXPECT_FAIL(clt_data_load_npy_rows(xp, yp, (clt_data_rows){3, 2}, &ds), CLT_ERR_INVALID_ARG,
+              xp, "rows [3, +2) of its 4");
+  check_sentinel(&ds);
+  clt_dataset_free(&all);
+}
+
+/* A rank's rows of an IDX pair: its pixels, its labels, every row's classes. */
+Test(data, idx_rows) {
+  const char *ip = write_images("imgr.gz", 0x803, 3, 2, 2, PIX, 12, 1);
+  const char *lp = write_labels("labr.gz", 0x801, 3, LAB, 3, 1);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_idx_rows(ip, lp, (clt_data_rows){1, 1}, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(ds.n, 1);
+  cr_assert_eq(ds.d, 4);
+  cr_assert_eq(ds.classes, 8);
+  for (int i = 0; i < 4; i++) cr_assert_eq(ds.x[i], (float)PIX[4 + i]);
+  cr_assert_eq(ds.y[0], LAB[1]);
+  clt_dataset_free(&ds);
+  ds = sentinel();
+  EXPECT_FAIL(clt_data_load_idx_rows(ip, lp, (clt_data_rows){4, SIZE_MAX}, &ds),
+              CLT_ERR_INVALID_ARG, ip, "rows [4,");
+  check_sentinel(&ds);
+}
+
 Test(data, npy_refusals) {
   clt_dataset ds = sentinel();
   const float xf[6] = {1, 2, 3, 4, 5, 6};
