@@ -1100,25 +1100,61 @@ void clt_data_scale(clt_dataset *ds, float factor) {
   for (size_t i = 0; i < count; i++) v[i] *= factor;
 }
 
-void clt_data_mean(const clt_dataset *ds, double *mean) {
-  if (!ds || !mean)
+void clt_data_sums(const clt_dataset *ds, double *sum) {
+  if (!ds || !sum)
     return;
   for (size_t j = 0; j < ds->d; j++)
-    mean[j] = 0.0;
+    sum[j] = 0.0;
   size_t count;
   if (!values_of(ds, &count))
     return;
   if (ds->ptr) {
-    for (size_t k = 0; k < count; k++) mean[ds->col[k]] += ds->val[k];
+    for (size_t k = 0; k < count; k++) sum[ds->col[k]] += ds->val[k];
   } else {
     for (size_t i = 0; i < ds->n; i++) {
       const float *row = ds->x + i * ds->d;
       for (size_t j = 0; j < ds->d; j++)
-        mean[j] += row[j];
+        sum[j] += row[j];
     }
   }
+}
+
+void clt_data_mean(const clt_dataset *ds, double *mean) {
+  if (!ds || !mean)
+    return;
+  clt_data_sums(ds, mean);
+  size_t count;
+  if (!values_of(ds, &count))
+    return;
   for (size_t j = 0; j < ds->d; j++)
     mean[j] /= (double)ds->n;
+}
+
+void clt_data_sqdev(const clt_dataset *ds, const double *mean, double *ss) {
+  if (!ds || !mean || !ss)
+    return;
+  for (size_t j = 0; j < ds->d; j++)
+    ss[j] = 0.0;
+  size_t count;
+  if (!values_of(ds, &count))
+    return;
+  size_t n = ds->n, d = ds->d;
+  if (ds->ptr) {
+    /* The zeros count too: n m^2 for all of them, corrected at entries. */
+    for (size_t j = 0; j < d; j++) ss[j] = (double)n * mean[j] * mean[j];
+    for (size_t k = 0; k < count; k++) {
+      double t = ds->val[k] - mean[ds->col[k]];
+      ss[ds->col[k]] += t * t - mean[ds->col[k]] * mean[ds->col[k]];
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const float *row = ds->x + i * d;
+    for (size_t j = 0; j < d; j++) {
+      double t = row[j] - mean[j];
+      ss[j] += t * t;
+    }
+  }
 }
 
 void clt_data_std(const clt_dataset *ds, const double *mean, double *std) {
@@ -1131,28 +1167,16 @@ void clt_data_std(const clt_dataset *ds, const double *mean, double *std) {
     return;
   size_t n = ds->n, d = ds->d;
   if (ds->ptr) {
-    /* The zeros count too: n m^2 for all of them, corrected at entries. */
     double *m = mean ? NULL : malloc(d * sizeof *m);
     if (!mean && !m) {
       for (size_t j = 0; j < d; j++) std[j] = NAN;
       return;
     }
     if (m) clt_data_mean(ds, m);
-    const double *mu = mean ? mean : m;
-    for (size_t j = 0; j < d; j++) std[j] = (double)n * mu[j] * mu[j];
-    for (size_t k = 0; k < count; k++) {
-      double t = ds->val[k] - mu[ds->col[k]];
-      std[ds->col[k]] += t * t - mu[ds->col[k]] * mu[ds->col[k]];
-    }
+    clt_data_sqdev(ds, mean ? mean : m, std);
     free(m);
   } else if (mean) {
-    for (size_t i = 0; i < n; i++) {
-      const float *row = ds->x + i * d;
-      for (size_t j = 0; j < d; j++) {
-        double t = row[j] - mean[j];
-        std[j] += t * t;
-      }
-    }
+    clt_data_sqdev(ds, mean, std);
   } else {
     for (size_t j = 0; j < d; j++) {
       double m = 0;

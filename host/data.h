@@ -298,6 +298,11 @@ void clt_data_scale(clt_dataset *ds, float factor);
 
 /* Per-feature mean (d values, double accumulation). n == 0 gives zeros. */
 void clt_data_mean(const clt_dataset *ds, double *mean);
+/* Its parts, which sum over the shares of a set split in rows: the
+   per-feature sums of the values, and of the squared deviations from mean
+   (zeros of sparse rows counted); n == 0 gives zeros. */
+void clt_data_sums(const clt_dataset *ds, double *sum);
+void clt_data_sqdev(const clt_dataset *ds, const double *mean, double *ss);
 
 /* Per-feature population standard deviation (divides by n, like numpy's
  * std and sklearn's StandardScaler), two-pass around mean. mean may be NULL

@@ -773,19 +773,26 @@ static clt_status ranks_gather(clt_trainer *tr, const void *mine, void *all, siz
   return st;
 }
 
-/* Sums n doubles over the ranks in rank order: the same bits on every
-   rank, whatever the transport's own reduction order. */
-static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n) {
-  size_t k = tr->comm.size;
-  double *all = malloc(k * n * sizeof *all);
-  if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
-  clt_status st = ranks_gather(tr, mine, all, n * sizeof *all);
+clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const double *mine,
+                        double *sum, size_t n) {
+  const size_t k = comm->size, total = k * n;
+  double *all = malloc((total ? total : 1) * sizeof *all);
+  if (!all) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
+  clt_status st = comm->allgather(comm->user, ctx, mine, all, n * sizeof *all);
   for (size_t i = 0; st == CLT_OK && i < n; i++) {
     double acc = 0;
     for (size_t r = 0; r < k; r++) acc += all[r * n + i];
     sum[i] = acc;
   }
   free(all);
+  return st;
+}
+
+/* clt_comm_sum over the trainer's ranks, its time counted in comm_seconds. */
+static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n) {
+  double t0 = clt_now();
+  clt_status st = clt_comm_sum(&tr->comm, tr->ctx, mine, sum, n);
+  tr->comm_seconds += clt_now() - t0;
   return st;
 }
 
@@ -1195,6 +1202,22 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
 
 clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
                         float scale, clt_prep_stats *out) {
+  return clt_prep_fit_ranked(train, train->n, mode, scale, NULL, NULL, out);
+}
+
+/* The statistics' sums over the ranks: in place, n doubles. */
+static clt_status sum_over(clt_sum_fn sum, void *user, double *v, size_t n) {
+  if (!sum) return CLT_OK;
+  double *mine = malloc((n ? n : 1) * sizeof *mine);
+  if (!mine) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "feature statistics");
+  memcpy(mine, v, n * sizeof *mine);
+  clt_status st = sum(user, mine, v, n);
+  free(mine);
+  return st;
+}
+
+clt_status clt_prep_fit_ranked(const clt_dataset *train, size_t n_all, clt_preprocess mode,
+                               float scale, clt_sum_fn sum, void *user, clt_prep_stats *out) {
   *out = (clt_prep_stats){.mode = mode, .scale = scale, .d = train->d};
   if (mode == CLT_PREPROCESS_NONE) return CLT_OK;
   const bool sparse = train->ptr != NULL;
@@ -1216,15 +1239,25 @@ clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
   memcpy(copy, sparse ? train->val : train->x, count * sizeof *copy);
   *(sparse ? &scaled.val : &scaled.x) = copy;
   clt_data_scale(&scaled, scale);
-  clt_data_mean(&scaled, out->mean);
-  if (mode == CLT_PREPROCESS_STANDARDIZE)
-    clt_data_std(&scaled, out->mean, out->std);
-  else
-    for (size_t j = 0; j < train->d; j++) out->std[j] = 1.0;
+  const size_t d = train->d;
+  clt_data_sums(&scaled, out->mean);
+  clt_status st = sum_over(sum, user, out->mean, d);
+  for (size_t j = 0; j < d; j++) out->mean[j] /= (double)n_all;
+  if (st == CLT_OK && mode == CLT_PREPROCESS_STANDARDIZE) {
+    clt_data_sqdev(&scaled, out->mean, out->std);
+    st = sum_over(sum, user, out->std, d);
+    for (size_t j = 0; j < d; j++) out->std[j] = sqrt(fmax(out->std[j], 0.0) / (double)n_all);
+  } else {
+    for (size_t j = 0; j < d; j++) out->std[j] = 1.0;
+  }
+  free(copy);
+  if (st != CLT_OK) {
+    clt_prep_free(out);
+    return st;
+  }
   /* Sparse rows are scaled, not centered (scikit-learn's
      StandardScaler(with_mean=False)): their zeros stay zeros. */
   if (sparse) memset(out->mean, 0, train->d * sizeof *out->mean);
-  free(copy);
   return CLT_OK;
 }
 

@@ -39,6 +39,12 @@ typedef struct clt_train_comm {
   void (*step_begins)(void *user, uint64_t step);
 } clt_train_comm;
 
+/* Sums n doubles mine over comm's ranks into sum in rank order: the same
+   bits on every rank, whatever the transport's own reduction order
+   (collective). */
+clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const double *mine,
+                        double *sum, size_t n);
+
 /* The training rows of a run of n_all rows cut into shards (at least 1)
    of consecutive rows, shard s holding [s n_all / shards, (s+1) n_all /
    shards); rank of size owns shards [rank shards / size, (rank+1) shards
@@ -125,6 +131,15 @@ typedef struct clt_prep_stats {
    CLT_PREPROCESS_CENTER of sparse rows. */
 clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
                         float scale, clt_prep_stats *out);
+/* Adds n doubles mine over the ranks of a run into sum, the same bits on
+   every rank (clt_comm_sum, clt_mpi_sum). */
+typedef clt_status (*clt_sum_fn)(void *user, const double *mine, double *sum, size_t n);
+/* clt_prep_fit over a training set of n_all rows split over the ranks,
+   train holding this rank's: the statistics' sums go through sum (NULL:
+   one process), so every rank gets the same statistics, equal to one
+   process's to float rounding. Collective with sum. */
+clt_status clt_prep_fit_ranked(const clt_dataset *train, size_t n_all, clt_preprocess mode,
+                               float scale, clt_sum_fn sum, void *user, clt_prep_stats *out);
 /* Sparse rows stay sparse (their statistics have a zero mean: scaled, not
    centered), except under the nonzero mean of a model trained on dense
    rows, which makes them dense first (CLT_ERR_OUT_OF_MEMORY or

@@ -58,17 +58,20 @@ void clt_cli_ranks_rows(const clt_cli_ranks *r, size_t n, size_t shards, size_t 
 /* Those rows of all, a view into its arrays (sparse rows' offsets not
    from 0: ptr[0] need not be 0). */
 clt_dataset clt_cli_ranks_view(const clt_cli_ranks *r, size_t shards, const clt_dataset *all);
+/* clt_sum_fn over the ranks (ranks: a clt_cli_ranks; off MPI a copy). */
+clt_status clt_cli_ranks_sum(void *ranks, const double *mine, double *sum, size_t n);
 /* Whether mine is true on any rank (collective; off MPI mine). A
    failure of MPI counts as true. */
 bool clt_cli_ranks_any(clt_cli_ranks *r, bool mine);
-/* The trainer of this rank's rows of all (by opt->shards) and of its
-   share of the test and validation sets (either NULL: none), which
-   evaluations sum over the ranks; off MPI clt_trainer_create and
+/* The trainer of this rank's rows of a training set of n_all rows (by
+   opt->shards: all holds every row, or with fewer this rank's already)
+   and of its share of the test and validation sets (either NULL: none),
+   which evaluations sum over the ranks; off MPI clt_trainer_create and
    clt_trainer_set_validation. */
 clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
                                  const clt_train_options *opt, const clt_train_data *all,
-                                 const clt_train_data *test, const clt_train_data *val,
-                                 clt_trainer **out);
+                                 size_t n_all, const clt_train_data *test,
+                                 const clt_train_data *val, clt_trainer **out);
 
 /* Whether s ends with suffix. */
 static inline bool clt_cli_ends_with(const char *s, const char *suffix) {
@@ -134,11 +137,16 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
    clt_data_sniff recognises them; IDX pixels get *scale 1/255, others 1.
    A svmlight file read after a training set like takes its width and
    index base. Unless d->quiet, shows the reading's progress on a terminal
-   and prints a line when done (rows, features, MB/s) on stderr. 0, or an
+   and prints a line when done (rows, features, MB/s) on stderr. Only the
+   rows keep names are kept (IDX and .npy, whose headers say their rows:
+   clt_cli_header_rows; other formats take CLT_DATA_ALL_ROWS). 0, or an
    exit status after a message. */
 int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
                  const clt_cli_data *d, const clt_dataset *like, int idx_split,
-                 clt_dataset *out, float *scale);
+                 clt_data_rows keep, clt_dataset *out, float *scale);
+/* Whether path ("fashion-mnist", an IDX directory's training pair, .npy)
+   says its rows in a header, then *n; a loader can keep a range of them. */
+bool clt_cli_header_rows(const char *path, size_t *n);
 
 /* What a plot shows: its title (any text; it never reaches gnuplot's
    script) and which sets the metrics hold beside the training set's. */

@@ -209,7 +209,8 @@ int clt_cmd_predict(int argc, char **argv) {
     snprintf(what, sizeof what, "--data %s (%zu rows x %zu features)", path, hn, hd);
     if ((rc = clt_cli_mem_check("predict", ctx, 0, what, &need))) goto out;
   }
-  rc = clt_cli_load("predict", "--data", data, labels_path, &read, &like, 1, &ds, &scale);
+  rc = clt_cli_load("predict", "--data", data, labels_path, &read, &like, 1, CLT_DATA_ALL_ROWS,
+                    &ds, &scale);
   if (rc) goto out;
   need = (clt_cli_mem_need){0};
   if (ds.ptr)

@@ -209,11 +209,14 @@ static int loss_flag_value(size_t k, const char *v, double *out) {
              : bad_value("train", lf->flag, v, want);
 }
 
-/* The classes' weights of --class-weight (spec) for train into *out
-   (classes values, malloc'd): "balanced", n / (classes * count) as
-   scikit-learn's (1 for a class the training set lacks), or one
-   non-negative number per class. 0 or an exit status. */
-static int class_weights(const char *spec, const clt_dataset *train, float **out) {
+/* The classes' weights of --class-weight (spec) for a training set of
+   n_all rows, train holding them or, with sum, this rank's share of them
+   (the counts summed over the ranks) into *out (classes values,
+   malloc'd): "balanced", n / (classes * count) as scikit-learn's (1 for a
+   class the training set lacks), or one non-negative number per class. 0
+   or an exit status. */
+static int class_weights(const char *spec, const clt_dataset *train, size_t n_all,
+                         clt_sum_fn sum, void *user, float **out) {
   size_t c = train->classes;
   float *w = malloc(c * sizeof *w);
   if (!w) {
@@ -221,16 +224,22 @@ static int class_weights(const char *spec, const clt_dataset *train, float **out
     return 1;
   }
   if (strcmp(spec, "balanced") == 0) {
-    size_t *count = calloc(c, sizeof *count);
+    double *count = calloc(2 * c, sizeof *count), *total = count + c;
     if (!count) {
       free(w);
       fprintf(stderr, "cltrain train: out of memory\n");
       return 1;
     }
     for (size_t i = 0; i < train->n; i++) count[train->y[i]]++;
+    clt_status st = sum ? sum(user, count, total, c) : CLT_OK;
+    if (!sum) memcpy(total, count, c * sizeof *total);
     for (size_t k = 0; k < c; k++)
-      w[k] = count[k] ? (float)((double)train->n / ((double)c * (double)count[k])) : 1.0f;
+      w[k] = total[k] ? (float)((double)n_all / ((double)c * total[k])) : 1.0f;
     free(count);
+    if (st != CLT_OK) {
+      free(w);
+      return clt_cli_failed("train", "--class-weight balanced: ", st);
+    }
     *out = w;
     return 0;
   }
@@ -314,8 +323,8 @@ static bool idx_test_split(const char *data) {
    directory's test pair, else none (test->n 0). Pixel data (IDX) is scaled
    by 1/255; *scale says what was chosen. 0 or an exit status after a
    message (2: bad input, 1: out of memory). */
-static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
-                     clt_dataset *test, float *scale) {
+static int load_data(const char *cmd, const data_args *a, clt_data_rows keep,
+                     clt_dataset *train, clt_dataset *test, float *scale) {
   int rc;
   *scale = 1.0f;
   if (a->test_labels && !a->test) {
@@ -330,13 +339,15 @@ static int load_data(const char *cmd, const data_args *a, clt_dataset *train,
     }
     return load_synthetic(cmd, a, train, test);
   }
-  if ((rc = clt_cli_load(cmd, "--data", a->data, a->labels, &a->read, NULL, 0, train, scale)))
+  if ((rc = clt_cli_load(cmd, "--data", a->data, a->labels, &a->read, NULL, 0, keep, train,
+                         scale)))
     return rc;
   float test_scale;
-  rc = a->test ? clt_cli_load(cmd, "--test", a->test, a->test_labels, &a->read, train, 1, test,
-                              &test_scale)
+  rc = a->test ? clt_cli_load(cmd, "--test", a->test, a->test_labels, &a->read, train, 1,
+                              CLT_DATA_ALL_ROWS, test, &test_scale)
        : idx_test_split(a->data)
-           ? clt_cli_load(cmd, "--data", a->data, NULL, &a->read, train, 1, test, &test_scale)
+           ? clt_cli_load(cmd, "--data", a->data, NULL, &a->read, train, 1, CLT_DATA_ALL_ROWS,
+                          test, &test_scale)
            : 0;
   if (rc == 0 && test->n && train->d != test->d) {
     fprintf(stderr, "cltrain %s: training rows have %zu features, test rows %zu\n", cmd,
@@ -663,10 +674,31 @@ static int resolve_names(train_args *a) {
 #define SMALL_ROWS 16384
 #define MIN_STEPS 4000
 
-/* Fills the trainer options from the flags; 0 or an exit status. */
-static int build_options(const train_args *a, const clt_dataset *train,
-                         clt_train_options *o, float **class_weight) {
-  const size_t n_train = train->n;
+/* The batch and the shards of a training set of n rows: the flags', else
+   the defaults. */
+static void batch_and_shards(const train_args *a, size_t n, size_t *batch, size_t *shards) {
+  /* Defaults by the data's size: see build_options. */
+  const bool small = n < SMALL_ROWS;
+  size_t b = a->have_batch ? a->batch : small ? 32 : 256;
+  *batch = b == 0 || b > n ? n : b;
+  /* --distributed's default: 64 shards (at most the batch and the rows, at
+     least the ranks), so that its checkpoints resume on up to 64 ranks */
+  size_t s = a->shards;
+  if (!s && a->ranks) {
+    s = 64;
+    if (s > *batch) s = *batch;
+    if (s > n) s = n;
+    if (s < a->ranks) s = a->ranks;
+  }
+  *shards = s ? s : 1;
+}
+
+/* Fills the trainer options from the flags for a training set of n_train
+   rows, train holding them or, with sum (over the ranks), this rank's; 0
+   or an exit status. */
+static int build_options(const train_args *a, const clt_dataset *train, size_t n_train,
+                         clt_sum_fn sum, void *user, clt_train_options *o,
+                         float **class_weight) {
   const int sched = a->sched;
   const clt_loss_kind loss = a->loss_kind;
   const clt_optim_kind kind = a->optim_kind;
@@ -688,7 +720,7 @@ static int build_options(const train_args *a, const clt_dataset *train,
                       "and bce-logits, not %s\n", a->loss);
       return 2;
     }
-    int rc = class_weights(a->class_weight, train, class_weight);
+    int rc = class_weights(a->class_weight, train, n_train, sum, user, class_weight);
     if (rc) return rc;
     o->class_weight = *class_weight;
   }
@@ -731,18 +763,7 @@ static int build_options(const train_args *a, const clt_dataset *train,
     *of_field(&o->optim, of->field) = (float)a->optim_val[k][0];
     if (of->field2) *of_field(&o->optim, of->field2) = (float)a->optim_val[k][1];
   }
-  size_t batch = a->have_batch ? a->batch : small ? 32 : 256;
-  o->batch = batch == 0 || batch > n_train ? n_train : batch;
-  /* --distributed's default: 64 shards (at most the batch and the rows, at
-     least the ranks), so that its checkpoints resume on up to 64 ranks */
-  size_t shards = a->shards;
-  if (!shards && a->ranks) {
-    shards = 64;
-    if (shards > o->batch) shards = o->batch;
-    if (shards > n_train) shards = n_train;
-    if (shards < a->ranks) shards = a->ranks;
-  }
-  o->shards = shards ? shards : 1;
+  batch_and_shards(a, n_train, &o->batch, &o->shards);
   size_t steps_per_epoch = clt_shard_steps(n_train, o->shards, o->batch);
   o->epochs = a->have_epochs ? a->epochs : 20;
   if (!a->have_epochs && small && o->epochs * steps_per_epoch < MIN_STEPS)
@@ -979,13 +1000,19 @@ static void best_path(const char *path, char *out, size_t len) {
     snprintf(out, len, "%s.best", path);
 }
 
+/* --val's fraction of the training set, or 0 (none, or a path). */
+static double val_fraction(const train_args *a) {
+  double f;
+  char want[CLT_CLI_WANT];
+  return a->val && clt_cli_real(a->val, 0, 1, true, &f, want, sizeof want) && f < 1 ? f : 0;
+}
+
 /* The validation set of --val when it names a data set (loaded as --test
    is) into val; a fraction is taken later, by split_validation. 0 or an
    exit status after a message. */
 static int load_validation(const train_args *a, const clt_dataset *train, clt_dataset *val) {
   double f;
-  char want[CLT_CLI_WANT];
-  if (clt_cli_real(a->val, 0, 1, true, &f, want, sizeof want) && f < 1) {
+  if (val_fraction(a) > 0) {
     if (a->val_labels) {
       fprintf(stderr, "cltrain train: --val-labels goes with --val PATH, not a fraction\n");
       return 2;
@@ -996,8 +1023,8 @@ static int load_validation(const train_args *a, const clt_dataset *train, clt_da
     return bad_value("train", "--val", a->val,
                      "a fraction in (0, 1) of the training set, or a data set's path");
   float scale;
-  int rc = clt_cli_load("train", "--val", a->val, a->val_labels, &a->data.read, train, 1, val,
-                        &scale);
+  int rc = clt_cli_load("train", "--val", a->val, a->val_labels, &a->data.read, train, 1,
+                        CLT_DATA_ALL_ROWS, val, &scale);
   if (rc) return rc;
   if (val->d != train->d) {
     fprintf(stderr, "cltrain train: --val %s has %zu features, the training set %zu\n", a->val,
@@ -1011,9 +1038,8 @@ static int load_validation(const train_args *a, const clt_dataset *train, clt_da
 /* --val F: a stratified fraction of train (from the seed) into val, the
    rest stays in train. 0 or an exit status. */
 static int split_validation(const train_args *a, clt_dataset *train, clt_dataset *val) {
-  double f;
-  char want[CLT_CLI_WANT];
-  if (!a->val || !clt_cli_real(a->val, 0, 1, true, &f, want, sizeof want) || f >= 1) return 0;
+  const double f = val_fraction(a);
+  if (f == 0) return 0;
   clt_dataset rest;
   clt_status st = clt_data_split_stratified(train, f, a->data.seed, &rest, val);
   if (st != CLT_OK) return clt_cli_failed("train", "--val: ", st);
@@ -1099,12 +1125,13 @@ static void mem_add_set(clt_cli_mem_need *need, const clt_dataset *ds, size_t c,
 /* After reading, every set with its classes: resident when everything
    this rank holds of them fits the device (and --stream was not given),
    else with the training rows streamed (*stream set, a note printed) when
-   that fits; 0 or 2. With --distributed the ranks stream when any must. */
+   that fits; 0 or 2. With --distributed the ranks stream when any must
+   (mine: all_train holds only this rank's rows already). */
 static int check_loaded(const train_args *a, clt_cli_ranks *ranks, const clt_context *ctx,
-                        const clt_dataset *all_train, const clt_dataset *all_test,
+                        const clt_dataset *all_train, bool mine, const clt_dataset *all_test,
                         const clt_dataset *all_val, const clt_train_options *o, int *stream) {
   const bool one_hot = !(clt_loss_target(a->loss_kind) & CLT_TARGET_LABELS);
-  const clt_dataset train = clt_cli_ranks_view(ranks, o->shards, all_train),
+  const clt_dataset train = mine ? *all_train : clt_cli_ranks_view(ranks, o->shards, all_train),
                     test = clt_cli_ranks_view(ranks, 0, all_test),
                     val = clt_cli_ranks_view(ranks, 0, all_val);
   const size_t c = one_hot ? train.classes : 0;
@@ -1246,14 +1273,30 @@ int clt_cmd_train(int argc, char **argv) {
     }
   }
   if ((rc = check_headers(&a, ctx))) goto out;
-  if ((rc = load_data("train", &a.data, &train, &test, &scale))) goto out;
+  /* With --distributed, a training set whose header says its rows (IDX,
+     .npy) is read in this rank's rows only (mine), unless --val takes a
+     fraction of it (a stratified split needs every row): the ranks' host
+     memory holds the set once, not once per rank. */
+  size_t n_all = 0;
+  clt_data_rows keep = CLT_DATA_ALL_ROWS;
+  if (ranks.size > 1 && val_fraction(&a) == 0 && !generated(a.data.data) &&
+      clt_cli_header_rows(a.data.data, &n_all)) {
+    size_t batch, shards;
+    batch_and_shards(&a, n_all, &batch, &shards);
+    clt_cli_ranks_rows(&ranks, n_all, shards, &keep.first, &keep.count);
+  }
+  const bool mine = keep.count != SIZE_MAX;
+  clt_sum_fn sum = mine ? clt_cli_ranks_sum : NULL;
+  if ((rc = load_data("train", &a.data, keep, &train, &test, &scale))) goto out;
   if (a.val && (rc = load_validation(&a, &train, &val))) goto out;
   if ((rc = resolve_classes(&a, resuming ? &ck : NULL, &train, &test, &val, &classes)))
     goto out;
   if ((rc = split_validation(&a, &train, &val))) goto out;
+  if (!mine) n_all = train.n;
   clt_train_options opt;
-  if ((rc = build_options(&a, &train, &opt, &class_weight))) goto out;
-  if ((rc = check_loaded(&a, &ranks, ctx, &train, &test, &val, &opt, &opt.stream))) goto out;
+  if ((rc = build_options(&a, &train, n_all, sum, &ranks, &opt, &class_weight))) goto out;
+  if ((rc = check_loaded(&a, &ranks, ctx, &train, mine, &test, &val, &opt, &opt.stream)))
+    goto out;
   if (!test.n && !val.n)
     fprintf(stderr, "cltrain train: note: no test or validation set (--test, --val): the "
                     "model is evaluated on no held-out data\n");
@@ -1266,7 +1309,8 @@ int clt_cmd_train(int argc, char **argv) {
     /* Sparse rows (text, hashed features) are used as they are unless
        asked: scaling rare features by their tiny spread would blow them up. */
     if (!a.have_prep && train.ptr) a.prep_mode = CLT_PREPROCESS_NONE;
-    clt_status st = clt_prep_fit(&train, (clt_preprocess)a.prep_mode, scale, &prep);
+    clt_status st =
+        clt_prep_fit_ranked(&train, n_all, (clt_preprocess)a.prep_mode, scale, sum, &ranks, &prep);
     if (st != CLT_OK) {
       rc = clt_cli_failed("train", "", st);
       goto out;
@@ -1287,7 +1331,7 @@ int clt_cmd_train(int argc, char **argv) {
   double t_upload = clt_now();
   const clt_train_data train_data = clt_train_data_of(&train),
                        test_data = clt_train_data_of(&test), val_data = clt_train_data_of(&val);
-  clt_status st = clt_cli_ranks_trainer(&ranks, ctx, &opt, &train_data,
+  clt_status st = clt_cli_ranks_trainer(&ranks, ctx, &opt, &train_data, n_all,
                                         test.n ? &test_data : NULL, val.n ? &val_data : NULL, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
   if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
@@ -1337,12 +1381,12 @@ int clt_cmd_train(int argc, char **argv) {
   }
 
   progress_state ps = {.tty = isatty(STDERR_FILENO) && !a.quiet && !a.json,
-                       .epochs = opt.epochs, .n = train.n};
+                       .epochs = opt.epochs, .n = n_all};
   if (!a.quiet)
     fprintf(stderr,
             "cltrain: %zu training rows, %zu test rows, %zu features, %zu classes; "
             "%s, %s, lr %g, batch %zu, %zu epochs on %s\n",
-            train.n, test.n, train.d, train.classes, a.loss, optim_cli_name(&a),
+            n_all, test.n, train.d, train.classes, a.loss, optim_cli_name(&a),
             opt.schedule.base_lr, opt.batch, opt.epochs, clt_context_device_name(ctx));
   clt_epoch_stats es = {.train_loss = NAN, .first_loss = NAN, .val_loss = NAN,
                         .val_accuracy = NAN};
@@ -1379,7 +1423,7 @@ int clt_cmd_train(int argc, char **argv) {
       break;
     }
     seconds += es.seconds;
-    trained += train.n;
+    trained += n_all;
     /* The training set's accuracy where the run keeps curves or watches a
        validation set: one more pass over it, outside the epoch's time. */
     double train_eval_loss;
@@ -1501,11 +1545,12 @@ int clt_cmd_train(int argc, char **argv) {
            (double)od->beta1, (double)od->beta2, (double)od->eps, (double)od->max_grad_norm,
            (double)opt.reg.l1, (double)opt.reg.l2,
            (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
-           opt.bias ? "true" : "false", (unsigned long long)opt.seed, train.n, test.n,
+           opt.bias ? "true" : "false", (unsigned long long)opt.seed, n_all, test.n,
            train.d, train.classes);
-    printf(",\"stream\":%s,\"shards\":%zu,\"world_size\":%d,\"comm_seconds\":%.6f",
+    printf(",\"stream\":%s,\"shards\":%zu,\"world_size\":%d,\"comm_seconds\":%.6f,"
+           "\"host_rows\":%zu",
            opt.stream ? "true" : "false", opt.shards ? opt.shards : 1, ranks.size,
-           clt_cli_ranks_seconds(&ranks));
+           clt_cli_ranks_seconds(&ranks), train.n);
     /* Sparse rows: their entries, and whether a step updates only the
        weights its rows use ("touched") or all of them ("dense"). */
     if (train.ptr)

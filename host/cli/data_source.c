@@ -83,9 +83,20 @@ static const char *format_name(clt_data_format f) {
   }
 }
 
+bool clt_cli_header_rows(const char *path, size_t *n) {
+  char dir[4096];
+  size_t d;
+  bool known = false;
+  if (strcmp(path, "fashion-mnist") == 0) {
+    if (clt_data_find_fashion_mnist(dir, sizeof dir) != CLT_OK) return false;
+    path = dir;
+  }
+  return clt_data_shape(path, 0, n, &d, &known) == CLT_OK && known;
+}
+
 int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
                  const clt_cli_data *d, const clt_dataset *like, int idx_split,
-                 clt_dataset *out, float *scale) {
+                 clt_data_rows keep, clt_dataset *out, float *scale) {
   char dir[4096], prefix[64];
   clt_data_format fmt = CLT_FORMAT_IDX_DIR;
   clt_status st = CLT_OK;
@@ -111,7 +122,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
   clt_data_set_progress(on_progress, &lp);
   switch (fmt) {
   case CLT_FORMAT_IDX_DIR:
-    st = clt_data_load_idx_dir(dir, idx_split, out);
+    st = clt_data_load_idx_dir_rows(dir, idx_split, keep, out);
     *scale = 1.0f / 255.0f;
     break;
   case CLT_FORMAT_IDX_FILE:
@@ -120,7 +131,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
                     "images and labels files\n", cmd, prefix, path);
     return 2;
   case CLT_FORMAT_NPY:
-    st = clt_data_load_npy(path, labels, out);
+    st = clt_data_load_npy_rows(path, labels, keep, out);
     break;
   case CLT_FORMAT_SVMLIGHT: {
     /* Read as the training set was: its width and index base. */
@@ -146,11 +157,14 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
   if (st != CLT_OK) return clt_cli_failed(cmd, prefix, st);
   /* One line per data set read: what, how much and how fast. */
   double secs = clt_now() - lp.t0;
+  char part[64] = "";
+  if (keep.first || keep.count != SIZE_MAX)
+    snprintf(part, sizeof part, " (its rows [%zu, %zu))", keep.first, keep.first + out->n);
   if (!d->quiet)
-    fprintf(stderr, "cltrain: read %s (%s%s): %zu rows, %zu features%s in %.2f s, %.1f MB at "
+    fprintf(stderr, "cltrain: read %s (%s%s): %zu rows%s, %zu features%s in %.2f s, %.1f MB at "
                     "%.1f MB/s\n", path, format_name(fmt),
             fmt != CLT_FORMAT_IDX_DIR ? "" : idx_split ? ", its t10k pair" : ", its train pair",
-            out->n, out->d,
+            out->n, part, out->d,
             out->header_line ? ", a header line" : "", secs, (double)lp.bytes / 1e6,
             secs > 0 ? (double)lp.bytes / 1e6 / secs : 0.0);
   if (d->no_labels && out->y) {

@@ -154,6 +154,17 @@ clt_dataset clt_cli_ranks_view(const clt_cli_ranks *r, size_t shards, const clt_
   return mine;
 }
 
+clt_status clt_cli_ranks_sum(void *ranks, const double *mine, double *sum, size_t n) {
+  clt_cli_ranks *r = ranks;
+#if CLT_HAVE_MPI
+  if (r->on) return clt_mpi_sum(r->mpi, mine, sum, n);
+#else
+  (void)r;
+#endif
+  memmove(sum, mine, n * sizeof *sum);
+  return CLT_OK;
+}
+
 bool clt_cli_ranks_any(clt_cli_ranks *r, bool mine) {
 #if CLT_HAVE_MPI
   int in = mine, any = in;
@@ -194,8 +205,8 @@ static clt_status slice(clt_cli_ranks *r, int k, size_t shards, const clt_train_
 
 clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
                                  const clt_train_options *opt, const clt_train_data *all,
-                                 const clt_train_data *test, const clt_train_data *val,
-                                 clt_trainer **out) {
+                                 size_t n_all, const clt_train_data *test,
+                                 const clt_train_data *val, clt_trainer **out) {
   if (!r->on) {
     CLT_TRY(clt_trainer_create(ctx, opt, all, test, out));
     clt_status st = val ? clt_trainer_set_validation(*out, val) : CLT_OK;
@@ -203,18 +214,19 @@ clt_status clt_cli_ranks_trainer(clt_cli_ranks *r, clt_context *ctx,
     return st;
   }
 #if CLT_HAVE_MPI
-  /* the training rows by shards; the test and validation sets' evenly */
-  clt_train_data mine[3];
-  const clt_train_data *sets[3] = {all, test, val};
+  /* the training rows by shards (unless all holds only them: a read of
+     this rank's rows); the test and validation sets' evenly */
+  clt_train_data mine[3] = {*all};
+  const clt_train_data *sets[3] = {n_all == all->n ? all : NULL, test, val};
   for (int k = 0; k < 3; k++)
     if (sets[k]) CLT_TRY(slice(r, k, k ? 0 : opt->shards, sets[k], &mine[k]));
-  CLT_TRY(clt_mpi_trainer_create(ctx, r->mpi, opt, &mine[0], all->n, test ? &mine[1] : NULL,
+  CLT_TRY(clt_mpi_trainer_create(ctx, r->mpi, opt, &mine[0], n_all, test ? &mine[1] : NULL,
                                  out));
   clt_status st = val ? clt_trainer_set_validation(*out, &mine[2]) : CLT_OK;
   if (st != CLT_OK) clt_trainer_destroy(*out), *out = NULL;
   return st;
 #else
-  (void)opt, (void)all, (void)test, (void)val, (void)out;
+  (void)opt, (void)all, (void)n_all, (void)test, (void)val, (void)out;
   return clt_fail(ctx, CLT_ERR_INVALID_ARG, "built without MPI");
 #endif
 }

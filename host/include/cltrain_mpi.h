@@ -41,6 +41,10 @@ CLT_API double clt_mpi_seconds(const clt_mpi *mpi);
 /* bytes of buf from rank 0 to every rank (collective). */
 CLT_API clt_status clt_mpi_broadcast(clt_mpi *mpi, void *buf, size_t bytes);
 
+/* n doubles mine summed over the ranks into sum in rank order: the same
+   bits on every rank whatever MPI's reduction order (collective). */
+CLT_API clt_status clt_mpi_sum(clt_mpi *mpi, const double *mine, double *sum, size_t n);
+
 /* The training rows this rank holds of a set of n rows cut into shards
    (clt_train_options.shards; 0 counts as the ranks): rows [*first,
    *first + *count), the shards [rank S / K, (rank + 1) S / K) of K ranks. */

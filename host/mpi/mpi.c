@@ -203,6 +203,12 @@ clt_status clt_mpi_broadcast(clt_mpi *mpi, void *buf, size_t bytes) {
   return rc == MPI_SUCCESS ? CLT_OK : mpi_fail(NULL, rc, "MPI_Bcast");
 }
 
+clt_status clt_mpi_sum(clt_mpi *mpi, const double *mine, double *sum, size_t n) {
+  if (!mpi || (n && (!mine || !sum)))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_mpi_sum: NULL argument");
+  return clt_comm_sum(&mpi->ranks, NULL, mine, sum, n);
+}
+
 void clt_mpi_rows(const clt_mpi *mpi, size_t n, size_t shards, size_t *first, size_t *count) {
   size_t size = (size_t)clt_mpi_size(mpi);
   clt_shard_rows(n, shards ? shards : size, (size_t)clt_mpi_rank(mpi), size, first, count);
