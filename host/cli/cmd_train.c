@@ -517,6 +517,7 @@ typedef struct train_args {
   size_t shards; /* --shards; 0: one, or the ranks with --distributed */
   double dist_timeout; /* --dist-timeout, seconds */
   bool curves; /* --metrics or --plot was given (with --distributed: on any rank) */
+  bool silent; /* a rank after 0 of --distributed: no notes or warnings (rank 0 says them) */
   size_t ranks;  /* with --distributed, the job's ranks; else 0 */
   /* Given on the command line (a resume takes the others from its
      checkpoint). */
@@ -924,11 +925,12 @@ static const char *resume_variant(const train_args *a, const clt_checkpoint *ck)
   const char *profile = clt_device_profile(&devs[index]);
   if (profile && strlen(profile) == len && strncmp(profile, ck->variant, len) == 0)
     return ck->variant;
-  fprintf(stderr,
-          "cltrain train: note: --resume %s was trained with a %.*s variant, this device "
-          "takes the %s profile: the resumed epochs equal an uninterrupted run's to float "
-          "rounding, not bit for bit\n",
-          a->resume, (int)len, ck->variant, profile ? profile : "?");
+  if (!a->silent)
+    fprintf(stderr,
+            "cltrain train: note: --resume %s was trained with a %.*s variant, this device "
+            "takes the %s profile: the resumed epochs equal an uninterrupted run's to float "
+            "rounding, not bit for bit\n",
+            a->resume, (int)len, ck->variant, profile ? profile : "?");
   return NULL;
 }
 
@@ -1178,9 +1180,6 @@ int clt_cmd_train(int argc, char **argv) {
   int rc = parse_train(argc, argv, &a);
   if (rc) return rc < 0 ? 0 : rc;
   if ((rc = resolve_names(&a))) return rc;
-  if (a.resume && a.checkpoint == NULL)
-    fprintf(stderr, "cltrain train: note: no --checkpoint, so the epochs of this run are not "
-                    "saved (--checkpoint FILE, which may be the --resume file, saves them)\n");
   if (a.early_stop && !a.val) {
     fprintf(stderr, "cltrain train: --early-stop needs a validation set (--val)\n");
     return 2;
@@ -1207,11 +1206,15 @@ int clt_cmd_train(int argc, char **argv) {
     a.curves = a.metrics != NULL || a.plot != NULL;
     if (ranks.rank > 0) { /* rank 0 alone prints and writes */
       a.quiet = 1;
+      a.silent = true;
       a.checkpoint = a.metrics = a.plot = NULL;
       a.best[0] = '\0';
       if (!freopen("/dev/null", "w", stdout)) a.json = 0;
     }
   }
+  if (a.resume && a.checkpoint == NULL && !a.silent)
+    fprintf(stderr, "cltrain train: note: no --checkpoint, so the epochs of this run are not "
+                    "saved (--checkpoint FILE, which may be the --resume file, saves them)\n");
   /* Ctrl-C or a kill during a checkpoint's write leaves no temporary
      file behind. */
   signal(SIGINT, on_signal);
@@ -1258,9 +1261,10 @@ int clt_cmd_train(int argc, char **argv) {
   if (variant && clt_context_create(&with, &ctx) != CLT_OK &&
       strstr(clt_last_error(NULL), "is not one this version of cltrain knows")) {
     /* one this version cannot run: the device's own, with a note */
-    fprintf(stderr, "cltrain train: note: --resume %s: %s; the device's own variant runs, "
-                    "equal to float rounding, not bit for bit\n",
-            a.resume, clt_last_error(NULL));
+    if (!a.silent)
+      fprintf(stderr, "cltrain train: note: --resume %s: %s; the device's own variant runs, "
+                      "equal to float rounding, not bit for bit\n",
+              a.resume, clt_last_error(NULL));
     variant = NULL;
   }
   if (!ctx && (rc = clt_cli_context("train", a.device, a.profile, variant, &ctx))) goto out;
@@ -1297,7 +1301,7 @@ int clt_cmd_train(int argc, char **argv) {
   if ((rc = build_options(&a, &train, n_all, sum, &ranks, &opt, &class_weight))) goto out;
   if ((rc = check_loaded(&a, &ranks, ctx, &train, mine, &test, &val, &opt, &opt.stream)))
     goto out;
-  if (!test.n && !val.n)
+  if (!test.n && !val.n && !a.silent)
     fprintf(stderr, "cltrain train: note: no test or validation set (--test, --val): the "
                     "model is evaluated on no held-out data\n");
   if (resuming && (rc = resume_class_weight(&a, &ck, &opt))) goto out;
@@ -1489,7 +1493,7 @@ int clt_cmd_train(int argc, char **argv) {
     }
   }
   /* A run that ends about where it started has barely trained. */
-  if (rc == 0 && isfinite(es.first_loss) && es.first_loss > 0 &&
+  if (rc == 0 && !a.silent && isfinite(es.first_loss) && es.first_loss > 0 &&
       fabs(es.train_loss - es.first_loss) <= 0.05 * es.first_loss)
     fprintf(stderr,
             "cltrain train: warning: the training loss %.4g is within 5%% of its start, "
