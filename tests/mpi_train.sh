@@ -163,6 +163,18 @@ weights half4.ckpt resumed4.npz && close resumed4.npz straight.npz "resumed on 4
 "$cltrain" train $common --epochs 4 --resume half1.ckpt --checkpoint half1.ckpt >/dev/null
 weights half1.ckpt resumed1.npz && close resumed1.npz straight.npz "resumed in one process"
 
+# Gathers and broadcasts cut into messages of at most 100 bytes
+# (CLT_DIST_CHUNK), as a gradient or a checkpoint over 2 GiB would be: the
+# same bits, resumed too.
+# shellcheck disable=SC2086
+CLT_DIST_CHUNK=100 ranks 2 train --distributed $common --epochs 2 --checkpoint chunks.ckpt \
+  >/dev/null
+# shellcheck disable=SC2086
+CLT_DIST_CHUNK=100 ranks 2 train --distributed $common --epochs 4 --resume chunks.ckpt \
+  --checkpoint chunks.ckpt >/dev/null
+weights chunks.ckpt chunks.npz
+cmp straight.npz chunks.npz || { echo "gathers in 100-byte messages differ" >&2; exit 1; }
+
 # The default shards (64 here) do not depend on the ranks; curves
 # (--metrics) and streamed rows take the same steps on every rank, and
 # streaming gives the resident run's bits.

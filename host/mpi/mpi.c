@@ -15,6 +15,7 @@ struct clt_mpi {
   MPI_Comm comm;
   int rank, size, local_rank;
   double seconds, timeout;
+  size_t chunk; /* the largest message of a gather (MPI counts are ints) */
   clt_train_comm ranks;
   /* CLT_DIST_FAULT: 'x' exit or 'h' hang at fault_step, on this rank */
   char fault;
@@ -31,22 +32,21 @@ static clt_status mpi_fail(const clt_context *ctx, int rc, const char *call) {
   return clt_fail(ctx, CLT_ERR_DISTRIBUTED, "%s failed: %s", call, msg);
 }
 
-/* Every rank's part to every rank, point to point, waited for with a
-   deadline: the ranks that sent nothing by then are named. Messages of one
-   pair arrive in order (MPI's non-overtaking rule), so successive gathers
-   never mix. */
+/* Every rank's part to every rank, point to point, in messages of at most
+   m->chunk bytes, waited for with a deadline: the ranks that sent nothing
+   by then are named. Messages of one pair arrive in order (MPI's
+   non-overtaking rule), so the chunks and successive gathers never mix. */
 static clt_status gather(void *user, clt_context *ctx, const void *mine, void *all,
                          size_t bytes) {
   clt_mpi *m = user;
-  if (bytes > INT_MAX)
-    return clt_fail(ctx, CLT_ERR_DISTRIBUTED, "a gather of %zu bytes per rank: at most %d",
-                    bytes, INT_MAX);
   double t0 = MPI_Wtime();
-  size_t k = (size_t)m->size, me = (size_t)m->rank, n = 0;
+  const size_t k = (size_t)m->size, me = (size_t)m->rank, P = m->chunk,
+               parts = bytes ? (bytes + P - 1) / P : 1, slots = 2 * (k - 1) * parts + 1;
+  size_t n = 0;
   memcpy((unsigned char *)all + me * bytes, mine, bytes);
-  MPI_Request *req = malloc(2 * k * sizeof *req);
-  MPI_Status *stat = malloc(2 * k * sizeof *stat);
-  int *from = malloc(2 * k * sizeof *from);
+  MPI_Request *req = malloc(slots * sizeof *req);
+  MPI_Status *stat = malloc(slots * sizeof *stat);
+  int *from = malloc(slots * sizeof *from);
   if (!req || !stat || !from) {
     free(req);
     free(stat);
@@ -54,18 +54,21 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
     return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "gather requests");
   }
   int rc = MPI_SUCCESS;
-  for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++) {
-    if (r == me) continue;
-    from[n] = (int)r;
-    rc = MPI_Irecv((unsigned char *)all + r * bytes, (int)bytes, MPI_BYTE, (int)r, GATHER_TAG,
-                   m->comm, &req[n++]);
-  }
+  for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++)
+    for (size_t p = 0; r != me && p < parts && rc == MPI_SUCCESS; p++) {
+      from[n] = (int)r;
+      rc = MPI_Irecv((unsigned char *)all + r * bytes + p * P,
+                     (int)(bytes - p * P < P ? bytes - p * P : P), MPI_BYTE, (int)r,
+                     GATHER_TAG, m->comm, &req[n++]);
+    }
   size_t nrecv = n;
-  for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++) {
-    if (r == me) continue;
-    from[n] = -1;
-    rc = MPI_Isend(mine, (int)bytes, MPI_BYTE, (int)r, GATHER_TAG, m->comm, &req[n++]);
-  }
+  for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++)
+    for (size_t p = 0; r != me && p < parts && rc == MPI_SUCCESS; p++) {
+      from[n] = -1;
+      rc = MPI_Isend((const unsigned char *)mine + p * P,
+                     (int)(bytes - p * P < P ? bytes - p * P : P), MPI_BYTE, (int)r,
+                     GATHER_TAG, m->comm, &req[n++]);
+    }
   int done = 0;
   for (unsigned polls = 0; rc == MPI_SUCCESS && !done; polls++) {
     rc = MPI_Testall((int)n, req, &done, stat);
@@ -80,24 +83,28 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
   clt_status st = CLT_OK;
   for (size_t i = 0; done && rc == MPI_SUCCESS && i < nrecv; i++) { /* the same collective */
     int count = 0;
+    size_t p = i % parts, want = bytes - p * P < P ? bytes - p * P : P;
     MPI_Get_count(&stat[i], MPI_BYTE, &count);
-    if ((size_t)count != bytes)
+    if ((size_t)count != want)
       st = clt_fail(ctx, CLT_ERR_DISTRIBUTED,
                     "rank %d sent %d bytes where rank %d expected %zu: the ranks are not in "
                     "the same step",
-                    from[i], count, m->rank, bytes);
+                    from[i], count, m->rank, want);
   }
   if (rc != MPI_SUCCESS) {
     st = mpi_fail(ctx, rc, "the gather");
   } else if (!done) {
     char names[256] = "";
     size_t used = 0;
-    for (size_t i = 0; i < nrecv; i++) {
+    int named = -1;
+    for (size_t i = 0; i < nrecv; i++) { /* a rank's chunks follow each other */
       int flag = 0;
       MPI_Test(&req[i], &flag, MPI_STATUS_IGNORE);
-      if (!flag && used < sizeof names - 16)
+      if (!flag && from[i] != named && used < sizeof names - 16) {
         used += (size_t)snprintf(names + used, sizeof names - used, "%s%d", used ? ", " : "",
                                  from[i]);
+        named = from[i];
+      }
     }
     st = clt_fail(ctx, CLT_ERR_DISTRIBUTED,
                   "rank %d waited %.0f s (--dist-timeout) for rank %s, which sent nothing: it "
@@ -174,6 +181,9 @@ clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
                               .user = m,
                               .step_begins = step_begins};
   m->timeout = 300;
+  m->chunk = INT_MAX;
+  const char *chunk = getenv("CLT_DIST_CHUNK");
+  if (chunk && atol(chunk) > 0 && atol(chunk) < INT_MAX) m->chunk = (size_t)atol(chunk);
   read_fault(m);
   *out = m;
   return CLT_OK;
@@ -195,7 +205,7 @@ clt_status clt_mpi_broadcast(clt_mpi *mpi, void *buf, size_t bytes) {
   double t0 = MPI_Wtime();
   int rc = MPI_SUCCESS;
   for (size_t at = 0; rc == MPI_SUCCESS && at < bytes;) { /* counts are ints */
-    size_t part = bytes - at < (size_t)INT_MAX ? bytes - at : (size_t)INT_MAX;
+    size_t part = bytes - at < mpi->chunk ? bytes - at : mpi->chunk;
     rc = MPI_Bcast((unsigned char *)buf + at, (int)part, MPI_BYTE, 0, mpi->comm);
     at += part;
   }
