@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -38,7 +39,8 @@ void clt_dataset_set_classes(clt_dataset *ds, size_t classes) {
 void clt_dataset_free(clt_dataset *ds) {
   if (!ds)
     return;
-  free(ds->x);
+  if (ds->map) munmap(ds->map, ds->map_bytes);
+  else free(ds->x);
   free(ds->ptr);
   free(ds->col);
   free(ds->val);
@@ -1100,7 +1102,7 @@ void clt_data_scale(clt_dataset *ds, float factor) {
   for (size_t i = 0; i < count; i++) v[i] *= factor;
 }
 
-void clt_data_sums(const clt_dataset *ds, double *sum) {
+void clt_data_sums(const clt_dataset *ds, float scale, double *sum) {
   if (!ds || !sum)
     return;
   for (size_t j = 0; j < ds->d; j++)
@@ -1109,12 +1111,12 @@ void clt_data_sums(const clt_dataset *ds, double *sum) {
   if (!values_of(ds, &count))
     return;
   if (ds->ptr) {
-    for (size_t k = 0; k < count; k++) sum[ds->col[k]] += ds->val[k];
+    for (size_t k = 0; k < count; k++) sum[ds->col[k]] += ds->val[k] * scale;
   } else {
     for (size_t i = 0; i < ds->n; i++) {
       const float *row = ds->x + i * ds->d;
       for (size_t j = 0; j < ds->d; j++)
-        sum[j] += row[j];
+        sum[j] += row[j] * scale;
     }
   }
 }
@@ -1122,7 +1124,7 @@ void clt_data_sums(const clt_dataset *ds, double *sum) {
 void clt_data_mean(const clt_dataset *ds, double *mean) {
   if (!ds || !mean)
     return;
-  clt_data_sums(ds, mean);
+  clt_data_sums(ds, 1.0f, mean);
   size_t count;
   if (!values_of(ds, &count))
     return;
@@ -1130,7 +1132,7 @@ void clt_data_mean(const clt_dataset *ds, double *mean) {
     mean[j] /= (double)ds->n;
 }
 
-void clt_data_sqdev(const clt_dataset *ds, const double *mean, double *ss) {
+void clt_data_sqdev(const clt_dataset *ds, float scale, const double *mean, double *ss) {
   if (!ds || !mean || !ss)
     return;
   for (size_t j = 0; j < ds->d; j++)
@@ -1143,7 +1145,7 @@ void clt_data_sqdev(const clt_dataset *ds, const double *mean, double *ss) {
     /* The zeros count too: n m^2 for all of them, corrected at entries. */
     for (size_t j = 0; j < d; j++) ss[j] = (double)n * mean[j] * mean[j];
     for (size_t k = 0; k < count; k++) {
-      double t = ds->val[k] - mean[ds->col[k]];
+      double t = ds->val[k] * scale - mean[ds->col[k]];
       ss[ds->col[k]] += t * t - mean[ds->col[k]] * mean[ds->col[k]];
     }
     return;
@@ -1151,7 +1153,7 @@ void clt_data_sqdev(const clt_dataset *ds, const double *mean, double *ss) {
   for (size_t i = 0; i < n; i++) {
     const float *row = ds->x + i * d;
     for (size_t j = 0; j < d; j++) {
-      double t = row[j] - mean[j];
+      double t = row[j] * scale - mean[j];
       ss[j] += t * t;
     }
   }
@@ -1173,10 +1175,10 @@ void clt_data_std(const clt_dataset *ds, const double *mean, double *std) {
       return;
     }
     if (m) clt_data_mean(ds, m);
-    clt_data_sqdev(ds, mean ? mean : m, std);
+    clt_data_sqdev(ds, 1.0f, mean ? mean : m, std);
     free(m);
   } else if (mean) {
-    clt_data_sqdev(ds, mean, std);
+    clt_data_sqdev(ds, 1.0f, mean, std);
   } else {
     for (size_t j = 0; j < d; j++) {
       double m = 0;
@@ -1205,16 +1207,20 @@ void clt_data_normalize(clt_dataset *ds, const double *mean,
       if (std) ds->val[k] = (float)(ds->val[k] / clt_data_std_divisor(std[ds->col[k]]));
     return;
   }
-  size_t n = ds->n, d = ds->d;
-  for (size_t i = 0; i < n; i++) {
-    float *row = ds->x + i * d;
-    for (size_t j = 0; j < d; j++) {
-      double v = row[j];
-      if (mean)
-        v -= mean[j];
-      if (std)
-        v /= clt_data_std_divisor(std[j]);
-      row[j] = (float)v;
-    }
+  for (size_t i = 0; i < ds->n; i++) {
+    float *row = ds->x + i * ds->d;
+    clt_data_prep_row(row, row, ds->d, 1.0f, mean, std);
+  }
+}
+
+void clt_data_prep_row(const float *in, float *out, size_t d, float scale, const double *mean,
+                       const double *std) {
+  for (size_t j = 0; j < d; j++) {
+    double v = in[j] * scale; /* a float product, as clt_data_scale's */
+    if (mean)
+      v -= mean[j];
+    if (std)
+      v /= clt_data_std_divisor(std[j]);
+    out[j] = (float)v;
   }
 }

@@ -63,6 +63,11 @@ typedef struct clt_dataset {
   size_t header_line; /* text files: the header's line, 0 for none */
   char svmlight_base; /* svmlight files: '0' or '1', the index of the first
                          feature as read; 0 for other formats */
+  /* Non-NULL: x points into this private mapping of the file (map_bytes
+     long, unmapped by clt_dataset_free), whose pages stay the file's, read
+     on demand and evictable, until written (.npy of float32). */
+  void *map;
+  size_t map_bytes;
 } clt_dataset;
 
 /* Frees the arrays and zeroes the struct. NULL is fine. */
@@ -299,10 +304,11 @@ void clt_data_scale(clt_dataset *ds, float factor);
 /* Per-feature mean (d values, double accumulation). n == 0 gives zeros. */
 void clt_data_mean(const clt_dataset *ds, double *mean);
 /* Its parts, which sum over the shares of a set split in rows: the
-   per-feature sums of the values, and of the squared deviations from mean
+   per-feature sums of the values times scale (each a float product, as
+   clt_data_scale makes it), and of their squared deviations from mean
    (zeros of sparse rows counted); n == 0 gives zeros. */
-void clt_data_sums(const clt_dataset *ds, double *sum);
-void clt_data_sqdev(const clt_dataset *ds, const double *mean, double *ss);
+void clt_data_sums(const clt_dataset *ds, float scale, double *sum);
+void clt_data_sqdev(const clt_dataset *ds, float scale, const double *mean, double *ss);
 
 /* Per-feature population standard deviation (divides by n, like numpy's
  * std and sklearn's StandardScaler), two-pass around mean. mean may be NULL
@@ -317,6 +323,11 @@ void clt_data_std(const clt_dataset *ds, const double *mean, double *std);
 double clt_data_std_divisor(double std);
 void clt_data_normalize(clt_dataset *ds, const double *mean,
                         const double *std);
+/* One dense row of d values in into out (may be in): scaled by scale, then
+   normalized as clt_data_normalize does (mean, std NULL: not), the bits
+   of clt_data_scale followed by clt_data_normalize. */
+void clt_data_prep_row(const float *in, float *out, size_t d, float scale, const double *mean,
+                       const double *std);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -360,6 +361,23 @@ static bool npy_type_ok(const npy *a, const char *kinds) {
 }
 
 static void put_float(void *x, size_t i, double v) { ((float *)x)[i] = (float)v; }
+
+/* The file of a (its data at the file's offset) mapped privately, when its
+   elements are this machine's float32 in C order: *x its rows from first
+   on; false (nothing mapped) otherwise or when mmap fails. */
+static bool npy_map(const npy *a, size_t first, void **map, size_t *bytes, float **x) {
+  const uint16_t one = 1;
+  const bool little = *(const unsigned char *)&one == 1;
+  off_t at = lseek(a->fd, 0, SEEK_CUR);
+  if (a->kind != 'f' || a->size != 4 || a->swap || a->fortran || !little || at < 0 ||
+      at % (off_t)sizeof(float))
+    return false;
+  *bytes = (size_t)at + a->count * sizeof(float);
+  *map = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, a->fd, 0);
+  if (*map == MAP_FAILED) return false;
+  *x = (float *)((unsigned char *)*map + at) + first * a->shape[1];
+  return true;
+}
 static void put_double(void *x, size_t i, double v) { ((double *)x)[i] = v; }
 
 clt_status clt_data_load_npy(const char *x_path, const char *y_path, clt_dataset *out) {
@@ -375,6 +393,8 @@ clt_status clt_data_load_npy_rows(const char *x_path, const char *y_path, clt_da
   size_t first = 0, n = 0; /* the rows kept */
   clt_status rc = CLT_OK;
   float *x = NULL;
+  void *map = NULL;
+  size_t map_bytes = 0;
   double *lab = NULL;
   int32_t *y = NULL;
   clt_label_intern names = {0};
@@ -389,9 +409,10 @@ clt_status clt_data_load_npy_rows(const char *x_path, const char *y_path, clt_da
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %zu values, more than 2^31", x_path, a.count);
   else if (clt_data_rows_of(x_path, keep, a.shape[0], &first, &n) != CLT_OK)
     rc = CLT_ERR_INVALID_ARG;
-  else if (!(x = malloc((n ? n : 1) * a.shape[1] * sizeof *x)))
+  else if (!npy_map(&a, first, &map, &map_bytes, &x) &&
+           !(x = malloc((n ? n : 1) * a.shape[1] * sizeof *x)))
     rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", x_path);
-  if (rc == CLT_OK) rc = npy_read(x_path, &a, first, n, put_float, x);
+  if (rc == CLT_OK && !map) rc = npy_read(x_path, &a, first, n, put_float, x);
   for (size_t i = 0; rc == CLT_OK && i < n * a.shape[1]; i++)
     if (!isfinite(x[i]))
       rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: row %zu, column %zu: %g is not a finite float",
@@ -421,15 +442,18 @@ clt_status clt_data_load_npy_rows(const char *x_path, const char *y_path, clt_da
   if (rc == CLT_OK) {
     /* every row's label interned (the classes), the kept rows' kept */
     if (y) memmove(y, y + first, n * sizeof *y);
-    *out = (clt_dataset){.n = n, .d = a.shape[1], .x = x, .y = y};
+    *out = (clt_dataset){
+        .n = n, .d = a.shape[1], .x = x, .y = y, .map = map, .map_bytes = map_bytes};
     clt_label_intern_take(&names, out);
     x = NULL;
     y = NULL;
+    map = NULL;
   }
   clt_label_intern_free(&names);
   if (a.fd >= 0) close(a.fd);
   if (b.fd >= 0) close(b.fd);
-  free(x);
+  if (map) munmap(map, map_bytes);
+  else free(x);
   free(y);
   free(lab);
   return rc;

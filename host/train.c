@@ -86,6 +86,7 @@ struct clt_trainer {
      are gathered on the device into ystage, and the model reads the rows
      through ident (0, 1, ..., B-1). */
   bool stream;
+  bool raw; /* the host rows are as read: a gathered row goes through prep */
   clt_train_data host;
   host_batch hb[2];
   prefetcher pf;
@@ -254,9 +255,14 @@ static void gather_host(const clt_trainer *tr, host_batch *hb, const int32_t *or
                         size_t first, size_t n) {
   const clt_train_data *h = &tr->host;
   if (h->x) {
+    const clt_prep_stats *p = &tr->prep;
     for (size_t r = 0; r < n; r++) {
       size_t i = order ? (size_t)order[first + r] : first + r;
-      memcpy(hb->x + r * tr->d, h->x + i * tr->d, tr->d * sizeof *hb->x);
+      if (tr->raw)
+        clt_data_prep_row(h->x + i * tr->d, hb->x + r * tr->d, tr->d, p->scale, p->mean,
+                          p->std);
+      else
+        memcpy(hb->x + r * tr->d, h->x + i * tr->d, tr->d * sizeof *hb->x);
     }
     return;
   }
@@ -1227,30 +1233,24 @@ clt_status clt_prep_fit_ranked(const clt_dataset *train, size_t n_all, clt_prepr
                     "not centered) or leave them as they are");
   out->mean = calloc(train->d, sizeof *out->mean);
   out->std = calloc(train->d, sizeof *out->std);
-  /* Statistics of the scaled features, which is what the model sees. */
-  clt_dataset scaled = *train;
-  size_t count = sparse ? (size_t)train->ptr[train->n] : train->n * train->d;
-  float *copy = out->mean && out->std ? malloc((count ? count : 1) * sizeof *copy) : NULL;
-  if (!copy) {
+  if (!out->mean || !out->std) {
     clt_prep_free(out);
     return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY,
                     "out of memory computing feature statistics");
   }
-  memcpy(copy, sparse ? train->val : train->x, count * sizeof *copy);
-  *(sparse ? &scaled.val : &scaled.x) = copy;
-  clt_data_scale(&scaled, scale);
+  /* Statistics of the scaled features, which is what the model sees
+     (scaled as they are read: the rows are not copied). */
   const size_t d = train->d;
-  clt_data_sums(&scaled, out->mean);
+  clt_data_sums(train, scale, out->mean);
   clt_status st = sum_over(sum, user, out->mean, d);
   for (size_t j = 0; j < d; j++) out->mean[j] /= (double)n_all;
   if (st == CLT_OK && mode == CLT_PREPROCESS_STANDARDIZE) {
-    clt_data_sqdev(&scaled, out->mean, out->std);
+    clt_data_sqdev(train, scale, out->mean, out->std);
     st = sum_over(sum, user, out->std, d);
     for (size_t j = 0; j < d; j++) out->std[j] = sqrt(fmax(out->std[j], 0.0) / (double)n_all);
   } else {
     for (size_t j = 0; j < d; j++) out->std[j] = 1.0;
   }
-  free(copy);
   if (st != CLT_OK) {
     clt_prep_free(out);
     return st;
@@ -1293,6 +1293,16 @@ void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st) {
       tr->prep.mode = CLT_PREPROCESS_NONE;
     }
   }
+}
+
+clt_status clt_trainer_stream_raw(clt_trainer *tr) {
+  if (!tr->stream || !tr->host.x)
+    return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG,
+                    "rows prepared as they stream: only for streamed dense rows");
+  if (tr->prep.mode != CLT_PREPROCESS_NONE && (!tr->prep.mean || !tr->prep.std))
+    return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the preprocessing's statistics");
+  tr->raw = true;
+  return CLT_OK;
 }
 
 clt_status clt_trainer_set_labels(clt_trainer *tr, const clt_labels *labels,

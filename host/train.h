@@ -147,6 +147,12 @@ clt_status clt_prep_fit_ranked(const clt_dataset *train, size_t n_all, clt_prepr
 clt_status clt_prep_apply(const clt_prep_stats *st, clt_dataset *ds);
 void clt_prep_free(clt_prep_stats *st);
 void clt_trainer_set_prep(clt_trainer *tr, const clt_prep_stats *st);
+/* The streamed dense training rows are as read, not yet through the
+   preprocessing of clt_trainer_set_prep: every row a step gathers goes
+   through it on the way (clt_data_prep_row: the bits of rows prepared in
+   place first), so the caller's rows (a mapped file) are never written.
+   CLT_ERR_INVALID_ARG unless the trainer streams dense rows. */
+clt_status clt_trainer_stream_raw(clt_trainer *tr);
 
 /* What checkpoints record besides the state: the classes' original
    labels (copied) and how a svmlight training file was read ('0', '1',

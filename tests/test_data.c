@@ -1030,6 +1030,24 @@ Test(data, mean_std_normalize) {
   cr_assert_float_eq(sd[0], 1.0, 1e-6);
 }
 
+/* A row prepared on the way (clt_data_prep_row, for streamed rows) has
+   the bits of clt_data_scale followed by clt_data_normalize in place. */
+Test(data, prep_row_equals_scale_then_normalize) {
+  const float raw[6] = {3, 250, 17, 0, 1, 128};
+  float x[6], out[6];
+  memcpy(x, raw, sizeof x);
+  const double mean[3] = {0.1, 0.52, -0.3}, std[3] = {0.33, 1e-9, 0.27};
+  clt_dataset ds = {.n = 2, .d = 3, .x = x};
+  for (size_t i = 0; i < 2; i++) /* without the statistics: scaled only */
+    clt_data_prep_row(raw + 3 * i, out + 3 * i, 3, 1.0f / 255, NULL, NULL);
+  clt_data_scale(&ds, 1.0f / 255);
+  for (int i = 0; i < 6; i++) cr_assert_eq(out[i], x[i], "scaled only: %d", i);
+  for (size_t i = 0; i < 2; i++)
+    clt_data_prep_row(raw + 3 * i, out + 3 * i, 3, 1.0f / 255, mean, std);
+  clt_data_normalize(&ds, mean, std);
+  for (int i = 0; i < 6; i++) cr_assert_eq(out[i], x[i], "[%d]: %.9g, %.9g", i, out[i], x[i]);
+}
+
 Test(data, normalize_subtract_only_and_nan_std) {
   float x[4] = {1, 10, 3, 30};
   int32_t y[2] = {0, 1};
@@ -1401,6 +1419,7 @@ Test(data, npy_features_and_labels) {
   cr_assert_eq(clt_data_load_npy(xp, yp, &ds), CLT_OK, "%s", g_err);
   cr_assert_eq(ds.n, 3);
   cr_assert_eq(ds.d, 2);
+  cr_assert_not_null(ds.map, "little-endian float32 in C order is mapped, not read");
   for (int i = 0; i < 6; i++) cr_assert_eq(ds.x[i], xf[i]);
   cr_assert_eq(ds.classes, 2);
   cr_assert_str_eq(ds.names[ds.y[0]], "-1");
@@ -1414,6 +1433,7 @@ Test(data, npy_features_and_labels) {
   const double yd[3] = {0, 2, 2};
   yp = write_npy("yd.npy", "<f8", "(3, 1)", false, yd, sizeof yd);
   cr_assert_eq(clt_data_load_npy(xp, yp, &ds), CLT_OK, "%s", g_err);
+  cr_assert_null(ds.map, "float64 is converted, not mapped");
   for (int i = 0; i < 6; i++) cr_assert_eq(ds.x[i], xf[i], "x[%d] = %g", i, ds.x[i]);
   cr_assert_str_eq(ds.names[ds.y[1]], "2");
   clt_dataset_free(&ds);
@@ -1426,6 +1446,7 @@ Test(data, npy_features_and_labels) {
   const unsigned char xb[8] = {0x3f, 0x80, 0, 0, 0x40, 0, 0, 0}; /* 1.0f, 2.0f */
   xp = write_npy("xb.npy", ">f4", "(1, 2)", false, xb, sizeof xb);
   cr_assert_eq(clt_data_load_npy(xp, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_null(ds.map, "big-endian is swapped, not mapped");
   cr_assert_eq(ds.x[0], 1.0f);
   cr_assert_eq(ds.x[1], 2.0f);
   clt_dataset_free(&ds);

@@ -1320,8 +1320,12 @@ int clt_cmd_train(int argc, char **argv) {
       goto out;
     }
   }
+  /* Streamed rows mapped from their file stay as read (the file's pages,
+     which the system can drop and read again): each gathered minibatch is
+     prepared on the way instead (clt_trainer_stream_raw), to the same bits. */
+  const bool raw = opt.stream && train.map;
   clt_dataset *sets[] = {&train, &test, &val};
-  for (size_t k = 0; k < 3; k++) {
+  for (size_t k = raw; k < 3; k++) {
     clt_status st = clt_prep_apply(&prep, sets[k]);
     if (st != CLT_OK) {
       rc = clt_cli_failed("train", "", st);
@@ -1338,6 +1342,7 @@ int clt_cmd_train(int argc, char **argv) {
   clt_status st = clt_cli_ranks_trainer(&ranks, ctx, &opt, &train_data, n_all,
                                         test.n ? &test_data : NULL, val.n ? &val_data : NULL, &tr);
   if (st == CLT_OK) clt_trainer_set_prep(tr, &prep);
+  if (st == CLT_OK && raw) st = clt_trainer_stream_raw(tr);
   if (st == CLT_OK) st = clt_trainer_set_labels(tr, &classes, train.svmlight_base);
   if (st == CLT_OK && resuming) {
     st = clt_trainer_restore(tr, &ck, a.resume);
