@@ -75,11 +75,15 @@ struct clt_backend {
   clt_status (*alloc)(clt_context *ctx, clt_storage *st);
   void (*release)(clt_storage *st);
   clt_status (*write)(clt_tensor *t, const void *host, size_t bytes);
-  /* Optional: a write that may return before it has read host, *pending
-     then naming it for wait, which waits for it and releases it
-     (clt_tensor_write_pending). */
-  clt_status (*write_async)(clt_tensor *t, const void *host, size_t bytes, void **pending);
+  /* Optional (staging the host writes in place, clt_tensor_map_write):
+     map_write makes *host point at t's elements for writing, their
+     contents undefined, once *pending completes (the map is enqueued
+     after everything before it); wait waits for a pending and releases
+     it, from any thread, recording nothing; unmap hands the elements back
+     to the device (enqueued). */
+  clt_status (*map_write)(clt_tensor *t, void **host, void **pending);
   clt_status (*wait)(clt_context *ctx, void *pending);
+  clt_status (*unmap)(clt_tensor *t, void *host);
   clt_status (*read)(const clt_tensor *t, void *host, size_t bytes);
   clt_status (*fill)(clt_tensor *t, double value); /* value fits t's dtype */
   clt_status (*copy)(clt_tensor *dst, const clt_tensor *src);

@@ -194,13 +194,17 @@ static inline size_t clt_round_up(size_t n, size_t m) {
   return (n + m - 1) / m * m;
 }
 
-/* clt_tensor_write that may return before the write has read host (a
-   backend's write_async; else it blocks): *pending then names the write,
-   and host must stay unchanged until clt_pending_wait, which waits for it
-   (NULL: nothing to wait for) and sets *pending NULL. */
-clt_status clt_tensor_write_pending(clt_tensor *t, const void *host, size_t bytes,
-                                   void **pending);
+/* Staging the host writes in place, where the backend can
+   (clt_tensor_mappable; OpenCL: a buffer map, no copy on a CPU device):
+   clt_tensor_map_write makes *host point at t's elements, for writing
+   only, once *pending completes (enqueued after everything before it, not
+   waited for); clt_pending_wait waits for it (from any thread; NULL:
+   nothing to wait for) and sets *pending NULL; clt_tensor_unmap hands
+   the elements back to the device (enqueued: the ops after it see them). */
+bool clt_tensor_mappable(const clt_context *ctx);
+clt_status clt_tensor_map_write(clt_tensor *t, void **host, void **pending);
 clt_status clt_pending_wait(clt_context *ctx, void **pending);
+clt_status clt_tensor_unmap(clt_tensor *t, void *host);
 
 /* clt_tensor_gather_rows without the index validation (and its host round
    trip), for callers whose indices are in range by construction; shapes

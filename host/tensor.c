@@ -76,16 +76,16 @@ clt_status clt_tensor_write(clt_tensor *t, const void *host, size_t bytes) {
                    t->ctx->be->write(t, host, bytes));
 }
 
-clt_status clt_tensor_write_pending(clt_tensor *t, const void *host, size_t bytes,
-                                   void **pending) {
-  if (!t || !pending) return CLT_ERR_INVALID_ARG;
+bool clt_tensor_mappable(const clt_context *ctx) { return ctx->be->map_write != NULL; }
+
+clt_status clt_tensor_map_write(clt_tensor *t, void **host, void **pending) {
+  if (!t->ctx->be->map_write)
+    return clt_fail(t->ctx, CLT_ERR_INVALID_ARG, "tensor_map_write: not on this backend");
   *pending = NULL;
-  CLT_TRY(check_bytes(t, host, bytes, "tensor_write"));
-  if (!t->ctx->be->write_async) return clt_tensor_write(t, host, bytes);
-  double t0 = clt_timing_start(t->ctx);
-  return clt_timed(t->ctx, "write", CLT_TIMING_TRANSFER, bytes, t0,
-                   t->ctx->be->write_async(t, host, bytes, pending));
+  return t->ctx->be->map_write(t, host, pending);
 }
+
+clt_status clt_tensor_unmap(clt_tensor *t, void *host) { return t->ctx->be->unmap(t, host); }
 
 clt_status clt_pending_wait(clt_context *ctx, void **pending) {
   if (!*pending) return CLT_OK;

@@ -28,7 +28,8 @@ typedef struct host_batch {
 
 /* The thread that gathers the next streamed minibatch while the device
    computes this one: a job is the rows perm[first .. first+n) into
-   staging buffer buf. */
+   staging buffer buf, once its map (pending, which the thread waits for)
+   completes; st the last job's. */
 typedef struct prefetcher {
   pthread_t thread;
   pthread_mutex_t mu;
@@ -36,6 +37,8 @@ typedef struct prefetcher {
   bool started, job, done, quit;
   size_t first, n;
   int buf;
+  void *pending;
+  clt_status st;
 } prefetcher;
 
 /* A data set on the device: its features, dense (X) or sparse (Xs), its
@@ -81,18 +84,23 @@ struct clt_trainer {
   clt_tensor *G;
   /* Streaming (opt.stream): the training rows stay in the caller's arrays
      (host); each step's rows are gathered into one of two host batches,
-     the next step's by the prefetcher while this one computes, and
-     uploaded into Xstage (dense) or Cstage (sparse); the step's targets
-     are gathered on the device into ystage, and the model reads the rows
-     through ident (0, 1, ..., B-1). */
+     the next step's by the prefetcher while this one computes. Dense rows:
+     where the backend maps (clt_tensor_mappable), the batches are the two
+     staging tensors Xstage[k] themselves, hb[k].x their mapping while the
+     host writes (NULL when unmapped; mapping[k] the map until it is
+     waited for), so no copy is made on a CPU device; elsewhere hb[k].x
+     are host arrays written into Xstage[0]. Sparse rows are written into
+     Cstage. The step's targets are gathered on the device into ystage,
+     and the model reads the rows through ident (0, 1, ..., B-1). */
   bool stream;
   bool raw; /* the host rows are as read: a gathered row goes through prep */
+  bool mapped;
   clt_train_data host;
   host_batch hb[2];
   prefetcher pf;
-  clt_tensor *Xstage, *ystage, *ident;
+  clt_tensor *Xstage[2], *ystage, *ident;
+  void *mapping[2];
   clt_csr *Cstage;
-  void *upload[2]; /* hb[k]'s write into Xstage while the device may still read it */
   /* Shards (clt_trainer_create_ranked): this trainer holds rows [row0,
      row0 + n) of the run's n_all, its shards [shard_lo, shard_hi) of
      shards; a step t of the steps of an epoch takes the rows
@@ -176,12 +184,17 @@ void clt_trainer_destroy(clt_trainer *tr) {
     pthread_mutex_destroy(&tr->pf.mu);
     pthread_cond_destroy(&tr->pf.cv);
   }
-  for (int k = 0; k < 2; k++) (void)clt_pending_wait(tr->ctx, &tr->upload[k]);
+  for (int k = 0; k < 2 && tr->mapped; k++) /* back to the device before release */
+    if (tr->hb[k].x) {
+      (void)clt_pending_wait(tr->ctx, &tr->mapping[k]);
+      (void)clt_tensor_unmap(tr->Xstage[k], tr->hb[k].x);
+      tr->hb[k].x = NULL;
+    }
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
-  clt_tensor *all[] = {tr->perm, tr->Xb,     tr->yb,     tr->class_weight, tr->G,
-                       tr->Xstage, tr->ystage, tr->ident, tr->losses};
+  clt_tensor *all[] = {tr->perm,      tr->Xb,     tr->yb,     tr->class_weight, tr->G,
+                       tr->Xstage[0], tr->Xstage[1], tr->ystage, tr->ident, tr->losses};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -221,10 +234,13 @@ static clt_status stream_buffers(clt_trainer *tr) {
   for (size_t i = 0; i < B; i++) tr->perm_host[i] = (int32_t)i;
   CLT_TRY(clt_tensor_write(tr->ident, tr->perm_host, B * 4));
   if (h->x) {
+    tr->mapped = clt_tensor_mappable(ctx);
     for (int k = 0; k < 2; k++)
-      if (!(tr->hb[k].x = malloc(B * tr->d * sizeof(float))))
+      if (!tr->mapped && !(tr->hb[k].x = malloc(B * tr->d * sizeof(float))))
         return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "streaming: a minibatch's staging");
-    return clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xstage);
+    for (int k = 0; k < (tr->mapped ? 2 : 1); k++)
+      CLT_TRY(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xstage[k]));
+    return CLT_OK;
   }
   /* The B longest rows: a histogram of lengths from the longest down. */
   size_t longest = 0, nnz = 0, left = B;
@@ -285,33 +301,39 @@ static void *prefetch_main(void *arg) {
     if (pf->quit) break;
     size_t first = pf->first, n = pf->n;
     int buf = pf->buf;
+    void *pending = pf->pending;
     pthread_mutex_unlock(&pf->mu);
-    gather_host(tr, &tr->hb[buf], tr->perm_host, first, n);
+    clt_status st = clt_pending_wait(tr->ctx, &pending);
+    if (st == CLT_OK) gather_host(tr, &tr->hb[buf], tr->perm_host, first, n);
     pthread_mutex_lock(&pf->mu);
-    pf->job = false, pf->done = true;
+    pf->job = false, pf->done = true, pf->pending = NULL, pf->st = st;
     pthread_cond_broadcast(&pf->cv);
   }
   pthread_mutex_unlock(&pf->mu);
   return NULL;
 }
 
-/* Waits for the prefetcher's job; whether one had been given for the
-   rows from first (then in buffer *buf). Any other is dropped. */
-static bool prefetched(clt_trainer *tr, size_t first, int *buf) {
+/* Waits for the prefetcher's job; *hit: whether one had been given for
+   the rows from first (then in buffer *buf). Any other is dropped. The
+   job's status (its map's wait). */
+static clt_status prefetched(clt_trainer *tr, size_t first, bool *hit, int *buf) {
   prefetcher *pf = &tr->pf;
-  if (!pf->started) return false;
+  *hit = false;
+  if (!pf->started) return CLT_OK;
   pthread_mutex_lock(&pf->mu);
   while (pf->job) pthread_cond_wait(&pf->cv, &pf->mu);
-  bool hit = pf->done && pf->first == first;
+  clt_status st = pf->done ? pf->st : CLT_OK;
+  *hit = pf->done && pf->first == first && st == CLT_OK;
   *buf = pf->buf;
   pf->done = false;
   pthread_mutex_unlock(&pf->mu);
-  return hit;
+  return st;
 }
 
-/* Gives the prefetcher the rows perm[first .. first+n) for buffer buf
-   (started on first use; without a thread, nothing is prefetched). */
-static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf) {
+/* Gives the prefetcher the rows perm[first .. first+n) for buffer buf,
+   once *pending completes (the prefetcher takes it over); started on
+   first use. Without a thread nothing is prefetched (and *pending stays). */
+static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf, void **pending) {
   prefetcher *pf = &tr->pf;
   if (!pf->started) {
     if (pthread_mutex_init(&pf->mu, NULL)) return;
@@ -328,39 +350,65 @@ static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf) {
   }
   pthread_mutex_lock(&pf->mu);
   pf->first = first, pf->n = n, pf->buf = buf, pf->job = true, pf->done = false;
+  pf->pending = *pending;
+  *pending = NULL;
   pthread_cond_broadcast(&pf->cv);
   pthread_mutex_unlock(&pf->mu);
 }
 
+/* Staging buffer b mapped for the host's writes (unless it is): hb[b].x
+   once mapping[b] completes. */
+static clt_status map_stage(clt_trainer *tr, int b) {
+  if (tr->hb[b].x) return CLT_OK;
+  void *host = NULL;
+  CLT_TRY(clt_tensor_map_write(tr->Xstage[b], &host, &tr->mapping[b]));
+  tr->hb[b].x = host;
+  return CLT_OK;
+}
+
 /* The streamed rows order[first .. first+n) (order NULL: first + r),
-   gathered on the host (by the prefetcher when it had them) and uploaded;
-   *X the staged features. Steps (order: the permutation) have the next
-   step's rows gathered meanwhile. Dense rows' upload returns at once (the
-   queue runs it after the previous step's kernels and before this
-   one's), so a step makes no blocking call; a host batch is written again
-   only after its upload has read it. */
+   gathered on the host (by the prefetcher when it had them) into a
+   staging buffer, *X the staged features. Steps (order: the permutation)
+   have the next step's rows gathered meanwhile into the other buffer.
+   Mapped (dense rows on OpenCL), the gather writes the staging tensor in
+   place and its unmap is enqueued before the step's kernels, the other
+   buffer's map after the previous step's: no blocking call and no copy on
+   a CPU device. Otherwise the rows are written (sparse: into Cstage). */
 static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first, size_t n,
                              clt_features *X) {
   /* Any job finished first (it writes a buffer), then its rows taken if
      they are these (an in-order read, order NULL, never is). */
   int buf = 0;
-  if (!prefetched(tr, order ? first : SIZE_MAX, &buf)) {
+  bool hit;
+  CLT_TRY(prefetched(tr, order ? first : SIZE_MAX, &hit, &buf));
+  if (!hit) {
     buf = 0;
-    CLT_TRY(clt_pending_wait(tr->ctx, &tr->upload[buf]));
-    gather_host(tr, &tr->hb[buf], order, first, n);
+    if (tr->mapped) {
+      CLT_TRY(map_stage(tr, 0));
+      CLT_TRY(clt_pending_wait(tr->ctx, &tr->mapping[0]));
+    }
+    gather_host(tr, &tr->hb[0], order, first, n);
   }
   size_t next = first + n;
   if (order && next < tr->n) {
-    CLT_TRY(clt_pending_wait(tr->ctx, &tr->upload[1 - buf]));
-    prefetch(tr, next, tr->n - next < tr->rows_max ? tr->n - next : tr->rows_max, 1 - buf);
+    if (tr->mapped) CLT_TRY(map_stage(tr, 1 - buf));
+    prefetch(tr, next, tr->n - next < tr->rows_max ? tr->n - next : tr->rows_max, 1 - buf,
+             &tr->mapping[1 - buf]);
   }
-  const host_batch *hb = &tr->hb[buf];
+  host_batch *hb = &tr->hb[buf];
+  if (tr->mapped) {
+    CLT_TRY(clt_pending_wait(tr->ctx, &tr->mapping[buf]));
+    clt_status st = clt_tensor_unmap(tr->Xstage[buf], hb->x);
+    hb->x = NULL;
+    *X = (clt_features){.dense = tr->Xstage[buf]};
+    return st;
+  }
   if (tr->host.x) {
     clt_tensor *v = NULL;
-    clt_status st = clt_tensor_view_rows(tr->Xstage, 0, n, &v);
-    if (st == CLT_OK) st = clt_tensor_write_pending(v, hb->x, n * tr->d * 4, &tr->upload[buf]);
+    clt_status st = clt_tensor_view_rows(tr->Xstage[0], 0, n, &v);
+    if (st == CLT_OK) st = clt_tensor_write(v, hb->x, n * tr->d * 4);
     clt_tensor_destroy(v);
-    *X = (clt_features){.dense = tr->Xstage};
+    *X = (clt_features){.dense = tr->Xstage[0]};
     return st;
   }
   *X = (clt_features){.csr = tr->Cstage};
@@ -634,7 +682,8 @@ size_t clt_trainer_epochs_done(const clt_trainer *tr) {
    one shard, the permutation of all the rows. */
 static clt_status shuffle(clt_trainer *tr) {
   int buf;
-  prefetched(tr, SIZE_MAX, &buf); /* the prefetcher reads the permutation */
+  bool hit; /* the prefetcher reads the permutation: its job is done first */
+  CLT_TRY(prefetched(tr, SIZE_MAX, &hit, &buf));
   int32_t *p = tr->perm_host, *q = tr->shard_perm;
   memcpy(tr->step_cursor, tr->step_first, tr->steps * sizeof *tr->step_cursor);
   for (size_t s = 0; s < tr->shards; s++) {
@@ -955,7 +1004,8 @@ static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accur
     clt_tensor *xv = NULL, *yv = NULL, *tv = NULL;
     double l = 0, a = 0;
     clt_status st = stage_rows(tr, NULL, first, n, &X);
-    if (st == CLT_OK && X.dense) st = clt_tensor_view_rows(tr->Xstage, 0, n, &xv);
+    if (st == CLT_OK && X.dense) /* a staging tensor of the trainer's */
+      st = clt_tensor_view_rows((clt_tensor *)X.dense, 0, n, &xv);
     if (st == CLT_OK && tr->train.y) st = clt_tensor_view_rows(tr->train.y, first, n, &yv);
     if (st == CLT_OK) st = clt_tensor_view_rows((clt_tensor *)targets, first, n, &tv);
     if (st == CLT_OK) st = evaluate(tr, xv ? (clt_features){.dense = xv} : X, yv, tv, &l, &a);

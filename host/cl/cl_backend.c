@@ -16,21 +16,26 @@ static void cl_release(clt_storage *st) {
 }
 
 static clt_status cl_write(clt_tensor *t, const void *host, size_t bytes) {
-  return clt_cl_write(t->ctx, t->st->mem, t->offset * 4, bytes, host, NULL);
+  return clt_cl_write(t->ctx, t->st->mem, t->offset * 4, bytes, host);
 }
 
-static clt_status cl_write_async(clt_tensor *t, const void *host, size_t bytes,
-                                 void **pending) {
+static clt_status cl_map_write(clt_tensor *t, void **host, void **pending) {
   cl_event ev = NULL;
-  CLT_TRY(clt_cl_write(t->ctx, t->st->mem, t->offset * 4, bytes, host, &ev));
+  CLT_TRY(clt_cl_map_write(t->ctx, t->st->mem, t->offset * 4, clt_tensor_numel(t) * 4, host,
+                           &ev));
   *pending = ev;
   return CLT_OK;
 }
 
 static clt_status cl_wait(clt_context *ctx, void *pending) {
-  clt_status st = clt_cl_wait(ctx, (cl_event)pending);
+  cl_int err = clWaitForEvents(1, (cl_event *)&pending);
   clReleaseEvent((cl_event)pending);
-  return st;
+  return err == CL_SUCCESS ? CLT_OK
+                           : clt_cl_fail(ctx, err, "clWaitForEvents", __FILE__, __LINE__);
+}
+
+static clt_status cl_unmap(clt_tensor *t, void *host) {
+  return clt_cl_unmap(t->ctx, t->st->mem, host, clt_tensor_numel(t) * 4);
 }
 
 static clt_status cl_read(const clt_tensor *t, void *host, size_t bytes) {
@@ -110,8 +115,9 @@ const clt_backend clt_cl_backend = {
     .alloc = cl_alloc,
     .release = cl_release,
     .write = cl_write,
-    .write_async = cl_write_async,
+    .map_write = cl_map_write,
     .wait = cl_wait,
+    .unmap = cl_unmap,
     .read = cl_read,
     .fill = cl_fill,
     .copy = cl_copy,

@@ -168,15 +168,32 @@ void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
 }
 
 clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
-                        size_t bytes, const void *host, cl_event *done) {
+                        size_t bytes, const void *host) {
   cl_event ev = NULL;
   double t0 = clt_now();
-  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, mem,
-                                       done ? CL_FALSE : CL_TRUE, offset, bytes, host, 0,
-                                       NULL, done ? done : clt_cl_event_slot(ctx, &ev)));
-  if (done && ctx->timings && clRetainEvent(*done) == CL_SUCCESS) ev = *done;
+  CLT_CL_TRY(ctx, clEnqueueWriteBuffer(clt_cl_of(ctx)->queue, mem, CL_TRUE,
+                                       offset, bytes, host, 0, NULL,
+                                       clt_cl_event_slot(ctx, &ev)));
   clt_cl_timed(ctx, ev, "write", CLT_TIMING_TRANSFER, bytes, 0);
-  if (ev && !done) waited(ctx, t0);
+  if (ev) waited(ctx, t0);
+  return CLT_OK;
+}
+
+clt_status clt_cl_map_write(clt_context *ctx, cl_mem mem, size_t offset, size_t bytes,
+                            void **host, cl_event *done) {
+  cl_int err = CL_SUCCESS;
+  *host = clEnqueueMapBuffer(clt_cl_of(ctx)->queue, mem, CL_FALSE,
+                             CL_MAP_WRITE_INVALIDATE_REGION, offset, bytes, 0, NULL, done,
+                             &err);
+  return err == CL_SUCCESS ? CLT_OK
+                           : clt_cl_fail(ctx, err, "clEnqueueMapBuffer", __FILE__, __LINE__);
+}
+
+clt_status clt_cl_unmap(clt_context *ctx, cl_mem mem, void *host, size_t bytes) {
+  cl_event ev = NULL;
+  CLT_CL_TRY(ctx, clEnqueueUnmapMemObject(clt_cl_of(ctx)->queue, mem, host, 0, NULL,
+                                          clt_cl_event_slot(ctx, &ev)));
+  clt_cl_timed(ctx, ev, "unmap", CLT_TIMING_TRANSFER, bytes, 0);
   return CLT_OK;
 }
 

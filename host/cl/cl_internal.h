@@ -238,11 +238,15 @@ clt_status clt_cl_launch_chunks(clt_context *ctx, clt_kid id, size_t chunks, siz
 /* Transfers and waits: every one of the library goes through these (and
    every launch through clt_cl_launch), so that a context with
    record_timings times them all. Offsets and sizes in bytes. */
-/* Blocking with done NULL; else enqueued only, and *done (the caller
-   releases it) completes when the write has read host, which must stay
-   unchanged until then. */
 clt_status clt_cl_write(clt_context *ctx, cl_mem mem, size_t offset,
-                        size_t bytes, const void *host, cl_event *done);
+                        size_t bytes, const void *host); /* blocking */
+/* The bytes of mem from offset mapped for the host to write (their
+   contents undefined) at *host once *done completes (the caller waits for
+   it and releases it); enqueued, not waited for. */
+clt_status clt_cl_map_write(clt_context *ctx, cl_mem mem, size_t offset, size_t bytes,
+                            void **host, cl_event *done);
+/* host (of clt_cl_map_write on mem, bytes long) back to the device: enqueued. */
+clt_status clt_cl_unmap(clt_context *ctx, cl_mem mem, void *host, size_t bytes);
 /* Blocking with done NULL; else enqueued only, and *done (the caller
    releases it) completes when host holds the bytes. */
 clt_status clt_cl_read(clt_context *ctx, cl_mem mem, size_t offset,

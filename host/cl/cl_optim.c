@@ -42,7 +42,7 @@ void clt_cl_optim_entry_free(clt_opt_entry *e) {
 static clt_status upload(clt_context *ctx, const void *data, size_t bytes,
                          cl_mem *out) {
   CLT_TRY(clt_cl_alloc(ctx, bytes, out));
-  return clt_cl_write(ctx, *out, 0, bytes, data, NULL);
+  return clt_cl_write(ctx, *out, 0, bytes, data);
 }
 
 /* The unit words and the tensor table of e (see host/optim_impl.h). */
@@ -208,7 +208,7 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
     /* No statistics pass writes aux[0..3]: the defaults (after a load that
        changed clipping, the guard or maximize). */
     const float header[4] = {0.0f, sgn, NAN, 0.0f};
-    CLT_TRY(clt_cl_write(ctx, c->aux, 0, sizeof header, header, NULL));
+    CLT_TRY(clt_cl_write(ctx, c->aux, 0, sizeof header, header));
     c->dirty = false;
     c->header_scale = sgn;
   }
