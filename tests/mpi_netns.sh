@@ -70,11 +70,13 @@ weights hosts.ckpt hosts.npz && weights local.ckpt local.npz
 cmp hosts.npz local.npz || { echo "two hosts differ from two local ranks" >&2; exit 1; }
 echo "two hosts: the bits of two local ranks"
 
-# About 100 epochs of 5 s each would run; the link goes down in epoch 2.
+# About 100 epochs of a few seconds each would run; the link goes down a
+# second after the first checkpoint is written.
 long="--data synthetic:20000,17,5 --batch 8 --optim momentum --lr 0.01 --epochs 100"
 long="$long --schedule constant --seed 3 --quiet --device ref --shards 4 --dist-timeout 15"
 start=$(date +%s)
-(sleep 4 && ip -n "$a" link set "v$tag-a" down) &
+(for _ in $(seq 1200); do [ -f cut.ckpt ] && break; sleep 0.1; done
+ sleep 1 && ip -n "$a" link set "v$tag-a" down) &
 set +e
 # shellcheck disable=SC2086
 hosts "$cltrain" train --distributed $long --checkpoint cut.ckpt >cut.txt 2>&1
