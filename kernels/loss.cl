@@ -326,6 +326,7 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
 /* Cross-entropy with soft targets T (N,C), t' = (1-eps) t + eps/C:
    loss sum_j w_j t'_j (lse - s_j); dS_j = k (p_j sum_l w_l t'_l - w_j t'_j).
    prm: eps. */
+#if !CLT_ELEM_GPU
 __kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
   CLT_LOSS_ROW(i, s, d);
   __global const float *t = T + t_off + i * c;
@@ -364,6 +365,7 @@ __kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
     d[j] = k * (d[j] * rztw - wt);
   }
 }
+#endif
 
 /* One term of the hinge below, z = s_j - s_y + margin: its loss added to
    *l (a NaN too), and h'(z) returned. */
@@ -414,12 +416,12 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
 #endif
 
 #if CLT_ELEM_GPU
-/* GPU profiles: clt_loss_ce and clt_loss_hinge with a work-group per row
-   (the host launches one per row), work-item l taking classes l, l + G,
-   ... (neighbours read neighbours), the row's maximum and sums in fixed
-   trees in local memory, the same formulas. No early return with a store
-   before the barriers (clt_loss_finish says why): an ignored row runs the
-   sums and writes zeros. */
+/* GPU profiles: clt_loss_ce, clt_loss_ce_soft and clt_loss_hinge with a
+   work-group per row (the host launches one per row), work-item l taking
+   classes l, l + G, ... (neighbours read neighbours), the row's maximum
+   and sums in fixed trees in local memory, the same formulas. No early
+   return with a store before the barriers (clt_loss_finish says why): an
+   ignored row runs the sums and writes zeros. */
 __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   __local float tmp[CLT_ELEM_CHUNK];
   size_t i = get_group_id(0), lid = get_local_id(0), G = get_local_size(0);
@@ -451,6 +453,34 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
   }
   if (lid == 0)
     scr[CLT_INFO + i] = ign ? 0.0f : a * ((m - s[y]) + logz) + b * (sm + wsum * logz);
+}
+
+__kernel void clt_loss_ce_soft(CLT_LOSS_PARAMS(float)) {
+  __local float tmp[CLT_ELEM_CHUNK];
+  size_t i = get_group_id(0), lid = get_local_id(0), G = get_local_size(0);
+  if (i >= n || clt_loss_bad(scr)) return;
+  __global const float *s = S + s_off + i * c, *t = T + t_off + i * c;
+  __global float *d = dS + d_off + i * c;
+  float a = 1.0f - prm, b = prm / (float)c;
+  float m = -INFINITY;
+  for (size_t j = lid; j < c; j += G) m = fmax(m, s[j]);
+  m = clt_group_max(tmp, m);
+  float z = 0.0f, tw = 0.0f, l = 0.0f;
+  for (size_t j = lid; j < c; j += G) {
+    float x = s[j], wt = CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
+    z += exp(x - m);
+    tw += wt;
+    l += wt * (m - x);
+  }
+  z = clt_group_sum(tmp, z);
+  tw = clt_group_sum(tmp, tw);
+  l = clt_group_sum(tmp, l);
+  float rztw = (1.0f / z) * tw;
+  for (size_t j = lid; has_dS && j < c; j += G) {
+    float wt = CLT_W(has_cw, cw, cw_off, j) * (a * t[j] + b);
+    d[j] = k * (exp(s[j] - m) * rztw - wt);
+  }
+  if (lid == 0) scr[CLT_INFO + i] = l + tw * log(z);
 }
 
 __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {

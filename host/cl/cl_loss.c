@@ -133,9 +133,10 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
       CLT_ARG(iprm),    CLT_ARG(k),      CLT_ARG(use_den), CLT_ARG(scr)};
   const size_t nargs = sizeof args / sizeof args[0];
   /* Elementwise kernels: chunks. Row kernels: a work-item per row or
-     eight, except clt_loss_ce and clt_loss_hinge, launched as chunks of a
-     row each (a work-group per row on GPU profiles, kernels/loss.cl). */
-  bool per_row = id == CLT_K_loss_ce || id == CLT_K_loss_hinge;
+     eight, except clt_loss_ce, clt_loss_ce_soft and clt_loss_hinge,
+     launched as chunks of a row each (a work-group per row on GPU
+     profiles, kernels/loss.cl). */
+  bool per_row = id == CLT_K_loss_ce || id == CLT_K_loss_ce_soft || id == CLT_K_loss_hinge;
   CLT_TRY(rows && !per_row ? clt_cl_launch(ctx, id, 1, NULL, &global, NULL, nargs, args)
                            : clt_cl_launch_chunks(ctx, id, partials, nargs, args));
 
