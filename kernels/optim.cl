@@ -514,16 +514,23 @@ inline float16 clt_opt_lamb_u16(float16 mm, float16 vv, float16 pi,
   return mm * inv_bc1 / (sqrt(vv * inv_bc2) + eps) + wd * pi;
 }
 
-/* LAMB, first pass, one work-item per unit: the moments (stored unless the
-   guard says skip) and the sums of p^2 and u^2. */
-__kernel void clt_optim_lamb_moments(
-    __global const float *CLT_RESTRICT p, ulong p_off,
-    __global const float *CLT_RESTRICT g, ulong g_off,
-    __global const float *CLT_RESTRICT aux, __global const uint *CLT_RESTRICT units,
-    ulong nunits, __global float *CLT_RESTRICT m, __global float *CLT_RESTRICT v,
-    float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
-    float inv_bc1, float inv_bc2, float eps, float lamb_wd,
-    __global clt_opt_acc *CLT_RESTRICT part) {
+/* LAMB, first pass: the moments (stored unless the guard says skip) and
+   the sums of p^2 and u^2 of each unit. */
+#define CLT_OPT_LAMB_MOMENTS_PARAMS                                             \
+  __global const float *CLT_RESTRICT p, ulong p_off,                          \
+      __global const float *CLT_RESTRICT g, ulong g_off,                      \
+      __global const float *CLT_RESTRICT aux,                                 \
+      __global const uint *CLT_RESTRICT units, ulong nunits,                  \
+      __global float *CLT_RESTRICT m, __global float *CLT_RESTRICT v,         \
+      float beta1, float one_minus_beta1, float beta2, float one_minus_beta2, \
+      float inv_bc1, float inv_bc2, float eps, float lamb_wd,                 \
+      __global clt_opt_acc *CLT_RESTRICT part
+#define CLT_OPT_LAMB_MOMENTS_ARGS                                              \
+  p, p_off, g, g_off, aux, units, nunits, m, v, beta1, one_minus_beta1, beta2, \
+      one_minus_beta2, inv_bc1, inv_bc2, eps, lamb_wd, part
+
+/* One work-item per unit. */
+CLT_OPT_BODY clt_opt_lamb_moments(CLT_OPT_LAMB_MOMENTS_PARAMS) {
   const size_t u = get_global_id(0), base = u * CLT_OPT_UNIT;
   if (u >= nunits) return;
   const uint word = units[u], used = (word >> CLT_OPT_USED_SHIFT) & CLT_OPT_USED_MASK;
@@ -569,6 +576,56 @@ __kernel void clt_optim_lamb_moments(
   }
   part[u] = sum_p;
   part[nunits + u] = sum_u;
+}
+
+/* GPU profiles (CLT_ELEM_GPU): a work-group per unit, work-item l taking
+   its elements l, l + G, ... (neighbours read neighbours), the squares
+   summed in clt_opt_acc, then the group's sums in a fixed tree in tmp (2
+   G values). A skipped step (the guard) runs no element and writes zeros:
+   no store before the barriers and an early return (POCL, as
+   clt_loss_finish in kernels/loss.cl says). */
+CLT_OPT_BODY clt_opt_lamb_moments_group(CLT_OPT_LAMB_MOMENTS_PARAMS,
+                                        __local clt_opt_acc *tmp) {
+  const size_t u = get_group_id(0), lid = get_local_id(0), G = get_local_size(0);
+  if (u >= nunits) return;
+  const uint word = units[u], used = (word >> CLT_OPT_USED_SHIFT) & CLT_OPT_USED_MASK;
+  const float scale = aux[1], wd_u = (word & CLT_OPT_NO_WD) ? 0.0f : lamb_wd;
+  const uint run = aux[0] != 0.0f ? 0 : used; /* skipped: the ratios are not used */
+  const size_t base = u * CLT_OPT_UNIT;
+  __global const float *gu = g + g_off + base, *pu = p + p_off + base;
+  __global float *mu = m + base, *vu = v + base;
+  clt_opt_acc sp = 0, su = 0;
+  for (uint k = lid; k < run; k += G) {
+    float pi = pu[k], gi = scale * gu[k];
+    float mm = beta1 * mu[k] + one_minus_beta1 * gi;
+    float vv = beta2 * vu[k] + one_minus_beta2 * (gi * gi);
+    mu[k] = mm;
+    vu[k] = vv;
+    clt_opt_acc x = clt_opt_lamb_u(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u);
+    sp += (clt_opt_acc)pi * pi;
+    su += x * x;
+  }
+  tmp[lid] = sp, tmp[G + lid] = su;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t h = G / 2; h > 0; h /= 2) {
+    if (lid < h) {
+      tmp[lid] += tmp[lid + h];
+      tmp[G + lid] += tmp[G + lid + h];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid != 0) return;
+  part[u] = tmp[0];
+  part[nunits + u] = tmp[G];
+}
+
+__kernel void clt_optim_lamb_moments(CLT_OPT_LAMB_MOMENTS_PARAMS) {
+#if CLT_ELEM_GPU
+  __local clt_opt_acc tmp[2 * CLT_OPT_UNIT];
+  clt_opt_lamb_moments_group(CLT_OPT_LAMB_MOMENTS_ARGS, tmp);
+#else
+  clt_opt_lamb_moments(CLT_OPT_LAMB_MOMENTS_ARGS);
+#endif
 }
 
 /* LAMB, second pass: p -= lr r u with r from clt_optim_ratios (the

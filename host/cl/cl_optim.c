@@ -298,8 +298,8 @@ clt_status clt_cl_optim_step(clt_optimizer *opt, clt_opt_entry *e,
   }
   case CLT_OPTIM_LAMB: {
     float lamb_wd = (float)sc->lamb_wd;
-    RUN_UNITS(CLT_K_optim_lamb_moments, false, CLT_ARG(pm), CLT_ARG(p_off),
-              CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux), CLT_ARG(c->units),
+    RUN_UNITS(CLT_K_optim_lamb_moments, clt_cl_of(ctx)->profile.elem_gpu, CLT_ARG(pm),
+              CLT_ARG(p_off), CLT_ARG(gm), CLT_ARG(g_off), CLT_ARG(c->aux), CLT_ARG(c->units),
               CLT_ARG(nunits), CLT_ARG(s0), CLT_ARG(s1), CLT_ARG(b1),
               CLT_ARG(omb1), CLT_ARG(b2), CLT_ARG(omb2), CLT_ARG(inv_bc1),
               CLT_ARG(inv_bc2), CLT_ARG(eps), CLT_ARG(lamb_wd),
