@@ -8,18 +8,21 @@ reported as such), one `cltrain train --distributed --json` run (3 epochs,
 1 with --quick; K = 1 is one rank of the same path) with the
 same global batch and shards (strong scaling) and one with K times the
 batch (weak scaling): the training phase's seconds and samples/s, and
-rank 0's seconds in the step's gather (the reduction and the wait for the
-slowest rank, together). Efficiency: samples/s over K times one rank's
-(T1 / (K TK) at a fixed global batch). Per step, the gather moves G =
-16 + 4 (D + 1) C bytes (the loss and the share as doubles, the gradient
-as float32) from every rank to every other; as an
-allreduce of G bytes its algbw is G / t and its busbw 2 (K - 1) / K algbw
+rank 0's steps' parts (--json's step_*_seconds), in ms a step: compute (the
+local loss and gradient), staging (the gradient read back and packed, the
+sum written back), reduction (the gather less the wait) and wait (for the
+slowest rank to be ready: the load imbalance). Efficiency: samples/s over
+K times one rank's (T1 / (K TK) at a fixed global batch). Per step, the
+gather moves G = 24 + 4 (D + 1) C bytes (the loss, the share and the
+ready time as doubles, the gradient as float32) from every rank to every
+other; as an allreduce of G bytes taking the reduction's t, its algbw is
+G / t and its busbw 2 (K - 1) / K algbw
 (nccl-tests' definitions), set against the copy floor (numpy's copy of a
 64 MB array, this run).
 
 The model: t_comm(K) = 2 (K - 1) (alpha + G / (K beta)) for a ring and
 2 log2(K) (alpha + G / beta) for a tree, alpha and beta fitted to the
-measured gathers of the two problems at K = 2, checked against K = 4; and
+measured reductions of the two problems at K = 2, checked against K = 4; and
 for GPUs of H200 class, the batch at which a ring's communication is at
 most 10 % of a step whose compute reads X at the HBM bandwidth (4.8 TB/s)
 or runs the products at the fp32 peak (67 TFLOP/s), whichever is slower,
@@ -91,11 +94,12 @@ def main():
     records = []
     print(f"copy floor (numpy, 64 MB): {floor / 1e9:.1f} GB/s; {cores} cores, "
           f"{args.threads} POCL thread(s) per rank\n")
-    print("| problem | K | scaling | batch | samples/s | efficiency | gather ms/step | "
-          "share of step | gradient MB | algbw GB/s | busbw GB/s | busbw/floor |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| problem | K | scaling | batch | samples/s | efficiency | compute | staging | "
+          "reduction | wait | gather share of step | gradient MB | algbw GB/s | busbw GB/s | "
+          "busbw/floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, n, d, c, batch, data in problems:
-        grad = 16 + 4 * (d + 1) * c  # the loss and share as doubles, the gradient as float32
+        grad = 24 + 4 * (d + 1) * c  # three doubles, the gradient as float32
         base = None
         for k in (1, 2, 4):
             for scaling in ("strong", "weak"):
@@ -109,7 +113,10 @@ def main():
                 r = run(args, k, flags)
                 steps = epochs * steps_per_epoch(r["train_rows"], shards, b)
                 t = r["seconds"]
-                per_step = r["comm_seconds"] / steps
+                part = {k: 1e3 * r[f"step_{k}_seconds"] / steps
+                        for k in ("compute", "staging", "gather", "wait")}
+                # the reduction: the gather less the wait for the slowest rank
+                per_step = (part["gather"] - part["wait"]) / 1e3
                 if k == 1:
                     base = r["samples_per_second"]
                 # samples/s against K times one rank's at the base batch: T1 / (K TK)
@@ -119,12 +126,15 @@ def main():
                 busbw = algbw * 2 * (k - 1) / k if k > 1 else float("nan")
                 over = " (oversubscribed)" if k > cores else ""
                 print(f"| {name} | {k}{over} | {scaling} | {b} | {r['samples_per_second']:.0f} | "
-                      f"{eff:.2f} | {1e3 * per_step:.2f} | {r['comm_seconds'] / t:.2f} | "
+                      f"{eff:.2f} | {part['compute']:.2f} | {part['staging']:.2f} | "
+                      f"{part['gather'] - part['wait']:.2f} | {part['wait']:.2f} | "
+                      f"{part['gather'] * steps / 1e3 / t:.2f} | "
                       f"{grad / 1e6:.2f} | {algbw / 1e9:.2f} | {busbw / 1e9:.2f} | "
                       f"{busbw / floor:.2f} |")
                 records.append(dict(problem=name, k=k, scaling=scaling, batch=b, seconds=t,
                                     samples_per_second=r["samples_per_second"],
-                                    comm_seconds=r["comm_seconds"], steps=steps,
+                                    comm_seconds=per_step * steps, steps=steps,
+                                    step_ms=part,
                                     gradient_bytes=grad, efficiency=eff,
                                     test_accuracy=r.get("test_accuracy")))
     # alpha-beta fit on the K = 2 strong-scaling gathers of both problems

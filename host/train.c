@@ -115,6 +115,7 @@ struct clt_trainer {
   bool ranked;
   clt_train_comm comm;
   double comm_seconds;
+  clt_rank_seconds steps_seconds; /* ranked_step's parts, summed over the steps */
   /* ranked_step's host buffers, kept between steps (a fresh one faults
      its pages in every step): the gradient (P floats), this rank's part
      (its weighted loss and share, 2 doubles, then its weighted gradient,
@@ -851,6 +852,11 @@ static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, si
   return st;
 }
 
+/* A rank's part of a step's gather: a header of 3 doubles (its weighted
+   loss, its share of the normaliser, the seconds it took to be ready),
+   then its weighted gradient as floats. */
+#define RANK_HEAD (3 * sizeof(double))
+
 /* A step of a ranked trainer: this rank's loss and gradient (zero for no
    rows), each weighted by its share of the normaliser, summed over the
    ranks in one gather with the loss and the shares, divided by the whole
@@ -860,7 +866,7 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   clt_model *m = tr->model;
   size_t P = 0;
   for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
-  const size_t bytes = 2 * sizeof(double) + P * sizeof(float);
+  const size_t bytes = RANK_HEAD + P * sizeof(float);
   if (!tr->grad_host) {
     tr->grad_host = malloc(P * sizeof *tr->grad_host);
     tr->part = malloc(bytes);
@@ -872,7 +878,7 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   clt_status st = g && tr->part && sum && tr->parts
                       ? CLT_OK
                       : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
-  double local = 0, den = 0;
+  double local = 0, den = 0, t0 = clt_now(), t_ready = t0, t_sent = t0;
   if (tr->comm.step_begins) tr->comm.step_begins(tr->comm.user, tr->step);
   if (st == CLT_OK) st = batch_denominator(tr, tr->perm_host, first, rows, &den);
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
@@ -884,26 +890,34 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   for (size_t k = 0; st == CLT_OK && !adds && k < m->nparams; k++)
     st = clt_tensor_fill(m->grad[k], 0.0);
   const double share = summed ? 1.0 : den;
+  if (st == CLT_OK) st = clt_context_finish(tr->ctx); /* the compute's end */
+  const double t_computed = clt_now();
   for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
     size_t len = clt_tensor_numel(m->grad[k]);
     st = clt_tensor_read(m->grad[k], g + at, len * sizeof *g);
     at += len;
   }
-  if (st == CLT_OK) { /* the gradient travels as float32, the loss and share as doubles */
-    double head[2] = {adds ? local * share : 0.0, den};
-    memcpy(tr->part, head, sizeof head);
-    float *wg = (float *)(void *)(tr->part + sizeof head);
+  double slowest = 0; /* the latest any rank was ready to send, from its step's start */
+  if (st == CLT_OK) {
+    /* the gradient travels as float32; the loss and share as doubles, with
+       the seconds this rank took to be ready (which the sums never read) */
+    float *wg = (float *)(void *)(tr->part + RANK_HEAD);
     for (size_t i = 0; i < P; i++) wg[i] = (float)((double)g[i] * share);
+    t_ready = clt_now();
+    double head[3] = {adds ? local * share : 0.0, den, t_ready - t0};
+    memcpy(tr->part, head, sizeof head);
     st = ranks_gather(tr, tr->part, tr->parts, bytes);
+    t_sent = clt_now();
     /* summed in rank order: the same bits on every rank */
     for (size_t i = 0; i < P + 2; i++) sum[i] = 0;
     for (size_t r = 0; st == CLT_OK && r < tr->comm.size; r++) {
       const unsigned char *p = tr->parts + r * bytes;
-      const float *pg = (const float *)(const void *)(p + sizeof head);
+      const float *pg = (const float *)(const void *)(p + RANK_HEAD);
       for (size_t i = 0; i < P; i++) sum[i] += pg[i];
       memcpy(head, p, sizeof head);
       sum[P] += head[0];
       sum[P + 1] += head[1];
+      slowest = fmax(slowest, head[2]);
     }
   }
   if (st == CLT_OK) {
@@ -915,6 +929,11 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
       st = clt_tensor_write(m->grad[k], g + at, len * sizeof *g);
       at += len;
     }
+    clt_rank_seconds *s = &tr->steps_seconds;
+    s->compute += t_computed - t0;
+    s->staging += (t_ready - t_computed) + (clt_now() - t_sent);
+    s->gather += t_sent - t_ready;
+    s->wait += fmin(slowest - (t_ready - t0), t_sent - t_ready);
   }
   if (st == CLT_OK && (tr->opt.reg.l1 > 0 || tr->opt.reg.l2 > 0)) {
     double penalty = 0;
@@ -925,7 +944,7 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   return st;
 }
 
-double clt_trainer_comm_seconds(const clt_trainer *tr) { return tr->comm_seconds; }
+clt_rank_seconds clt_trainer_rank_seconds(const clt_trainer *tr) { return tr->steps_seconds; }
 
 clt_status clt_trainer_params_hash(clt_trainer *tr, uint64_t *hash) {
   uint64_t h = CLT_FNV1A_BASIS;

@@ -76,8 +76,16 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
                                      const clt_train_data *train, size_t n_all,
                                      const clt_train_data *test, const clt_train_comm *comm,
                                      clt_trainer **out);
-/* Seconds this trainer spent in comm's gathers (0 without). */
-double clt_trainer_comm_seconds(const clt_trainer *tr);
+/* Where a ranked trainer's steps spent their time, summed over the steps
+   (zeros without comm): the local loss and gradient until the device is
+   done; the gradient read back, weighted and packed, and the sum written
+   back; the gather; and of the gather, the wait for slower ranks (the
+   latest rank's time to be ready, which each sends with its part, less
+   this rank's: the ranks leave the previous gather together). */
+typedef struct clt_rank_seconds {
+  double compute, staging, gather, wait;
+} clt_rank_seconds;
+clt_rank_seconds clt_trainer_rank_seconds(const clt_trainer *tr);
 /* A hash of the parameters' bits, which replicas compare. */
 clt_status clt_trainer_params_hash(clt_trainer *tr, uint64_t *hash);
 

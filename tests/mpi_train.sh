@@ -77,6 +77,11 @@ for dev in "${devices[@]}"; do
       # shellcheck disable=SC2086
       ranks "$k" train --distributed $common --checkpoint "k$k.ckpt" --json >"k$k.json"
       grep -q "\"world_size\":$k" "k$k.json"
+      # rank 0's steps: compute and a gather, of which the wait is a part
+      "$py" -c 'import json, sys; r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["step_compute_seconds"] > 0 and r["step_gather_seconds"] > 0 and
+         0 <= r["step_wait_seconds"] <= r["step_gather_seconds"] else "step seconds: %s" % r)' \
+        "k$k.json"
       weights "k$k.ckpt" "k$k.npz"
       close "k$k.npz" one.npz "$dev case $i, $k ranks"
       evals "k$k.json" one.json "$dev case $i, $k ranks"

@@ -1556,10 +1556,14 @@ int clt_cmd_train(int argc, char **argv) {
            (unsigned long long)opt.schedule.warmup_steps, opt.init_std,
            opt.bias ? "true" : "false", (unsigned long long)opt.seed, n_all, test.n,
            train.d, train.classes);
+    /* With --distributed, rank 0's steps: compute, staging, the gather and
+       its wait for the slowest rank (clt_trainer_rank_seconds). */
+    const clt_rank_seconds rs = clt_trainer_rank_seconds(tr);
     printf(",\"stream\":%s,\"shards\":%zu,\"world_size\":%d,\"comm_seconds\":%.6f,"
-           "\"host_rows\":%zu",
+           "\"host_rows\":%zu,\"step_compute_seconds\":%.6f,\"step_staging_seconds\":%.6f,"
+           "\"step_gather_seconds\":%.6f,\"step_wait_seconds\":%.6f",
            opt.stream ? "true" : "false", opt.shards ? opt.shards : 1, ranks.size,
-           clt_cli_ranks_seconds(&ranks), train.n);
+           clt_cli_ranks_seconds(&ranks), train.n, rs.compute, rs.staging, rs.gather, rs.wait);
     /* Sparse rows: their entries, and whether a step updates only the
        weights its rows use ("touched") or all of them ("dense"). */
     if (train.ptr)
