@@ -333,20 +333,32 @@ clt_status clt_data_load_idx_rows(const char *images_path, const char *labels_pa
   }
   for (size_t i = 0; i < count * d; i++)
     x[i] = (float)pix[first * d + i];
-  int32_t maxl = 0; /* over every row: the classes do not depend on keep */
+  int32_t maxl = 0;
   for (size_t i = 0; i < n; i++)
     if (lab[i] > maxl)
       maxl = lab[i];
-  for (size_t i = 0; i < count; i++)
-    y[i] = lab[first + i];
-  out->n = count;
-  out->d = d;
-  out->classes = (size_t)maxl + 1;
-  out->x = x;
-  out->y = y;
+  clt_dataset ds = {.n = count, .d = d, .classes = (size_t)maxl + 1, .x = x, .y = y};
+  if (count < n) {
+    /* A share: every label of the file named (in their first rows' order),
+       so that every share has the same classes whatever labels its own
+       rows lack (clt_data_unify_labels keeps the named ones). */
+    clt_label_intern names = {0};
+    int32_t id = 0;
+    for (size_t i = 0; rc == CLT_OK && i < n; i++) {
+      rc = clt_label_int(&names, lab[i], labels_path, &id);
+      if (rc == CLT_OK && i >= first && i < first + count) y[i - first] = id;
+    }
+    if (rc == CLT_OK) clt_label_intern_take(&names, &ds);
+    clt_label_intern_free(&names);
+    if (rc != CLT_OK)
+      goto done;
+  } else {
+    for (size_t i = 0; i < count; i++)
+      y[i] = lab[i];
+  }
+  *out = ds;
   x = NULL;
   y = NULL;
-  rc = CLT_OK;
 done:
   if (fi)
     gzclose(fi);

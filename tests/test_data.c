@@ -1486,17 +1486,35 @@ Test(data, npy_rows) {
   clt_dataset_free(&all);
 }
 
-/* A rank's rows of an IDX pair: its pixels, its labels, every row's classes. */
+/* A rank's rows of an IDX pair: its pixels, its labels, and every label of
+   the file named, so that shares whose rows lack a label still unify to
+   the whole file's classes. */
 Test(data, idx_rows) {
   const char *ip = write_images("imgr.gz", 0x803, 3, 2, 2, PIX, 12, 1);
   const char *lp = write_labels("labr.gz", 0x801, 3, LAB, 3, 1);
-  clt_dataset ds = {0};
+  clt_dataset ds = {0}, rest = {0}, whole = {0};
   cr_assert_eq(clt_data_load_idx_rows(ip, lp, (clt_data_rows){1, 1}, &ds), CLT_OK, "%s", g_err);
   cr_assert_eq(ds.n, 1);
   cr_assert_eq(ds.d, 4);
-  cr_assert_eq(ds.classes, 8);
+  cr_assert_eq(ds.classes, 3); /* 2, 0 and 7 */
   for (int i = 0; i < 4; i++) cr_assert_eq(ds.x[i], (float)PIX[4 + i]);
-  cr_assert_eq(ds.y[0], LAB[1]);
+  cr_assert_str_eq(ds.names[ds.y[0]], "0");
+  cr_assert_eq(clt_data_load_idx_rows(ip, lp, (clt_data_rows){2, 1}, &rest), CLT_OK);
+  cr_assert_eq(clt_data_load_idx(ip, lp, &whole), CLT_OK);
+  clt_labels a = {0}, b = {0}, w = {0};
+  cr_assert_eq(clt_data_unify_labels((clt_dataset *[]){&ds}, 1, &a), CLT_OK);
+  cr_assert_eq(clt_data_unify_labels((clt_dataset *[]){&rest}, 1, &b), CLT_OK);
+  cr_assert_eq(clt_data_unify_labels((clt_dataset *[]){&whole}, 1, &w), CLT_OK);
+  cr_assert_eq(a.n, w.n);
+  cr_assert_eq(b.n, w.n);
+  for (size_t k = 0; k < w.n; k++) {
+    cr_assert_str_eq(a.name[k], w.name[k]);
+    cr_assert_str_eq(b.name[k], w.name[k]);
+  }
+  cr_assert_eq(ds.y[0], whole.y[1], "the share's row maps as the whole file's");
+  cr_assert_eq(rest.y[0], whole.y[2]);
+  clt_labels_free(&a), clt_labels_free(&b), clt_labels_free(&w);
+  clt_dataset_free(&rest), clt_dataset_free(&whole);
   clt_dataset_free(&ds);
   ds = sentinel();
   EXPECT_FAIL(clt_data_load_idx_rows(ip, lp, (clt_data_rows){4, SIZE_MAX}, &ds),
