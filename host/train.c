@@ -184,6 +184,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
     pthread_join(tr->pf.thread, NULL);
     pthread_mutex_destroy(&tr->pf.mu);
     pthread_cond_destroy(&tr->pf.cv);
+    (void)clt_pending_wait(tr->ctx, &tr->pf.pending); /* a job it never took */
   }
   for (int k = 0; k < 2 && tr->mapped; k++) /* back to the device before release */
     if (tr->hb[k].x) {
@@ -328,7 +329,8 @@ static clt_status prefetched(clt_trainer *tr, size_t first, bool *hit, int *buf)
   *buf = pf->buf;
   pf->done = false;
   pthread_mutex_unlock(&pf->mu);
-  return st;
+  return st == CLT_OK ? CLT_OK
+                      : clt_fail(tr->ctx, st, "streaming: a staging buffer's map failed");
 }
 
 /* Gives the prefetcher the rows perm[first .. first+n) for buffer buf,
@@ -1155,6 +1157,11 @@ static clt_status warm_up(clt_trainer *tr) {
   if (st == CLT_OK) st = clt_context_finish(ctx);
   clt_model_destroy(shape);
   clt_optimizer_destroy(scratch);
+  /* The warm-up's last step gave the prefetcher a job: done before the
+     caller sets what it reads (clt_trainer_set_prep, clt_trainer_stream_raw). */
+  bool hit;
+  int buf;
+  if (st == CLT_OK) st = prefetched(tr, SIZE_MAX, &hit, &buf);
   return st;
 }
 

@@ -27,11 +27,14 @@ static clt_status cl_map_write(clt_tensor *t, void **host, void **pending) {
   return CLT_OK;
 }
 
+/* From any thread: a failure's detail goes to the calling thread's, not
+   to ctx (which another thread may be using). */
 static clt_status cl_wait(clt_context *ctx, void *pending) {
+  (void)ctx;
   cl_int err = clWaitForEvents(1, (cl_event *)&pending);
   clReleaseEvent((cl_event)pending);
   return err == CL_SUCCESS ? CLT_OK
-                           : clt_cl_fail(ctx, err, "clWaitForEvents", __FILE__, __LINE__);
+                           : clt_cl_fail(NULL, err, "clWaitForEvents", __FILE__, __LINE__);
 }
 
 static clt_status cl_unmap(clt_tensor *t, void *host) {
