@@ -23,8 +23,9 @@ typedef struct clt_mpi clt_mpi;
 /* A duplicate of comm (collective over comm). For tests of failure
    handling, CLT_DIST_FAULT=exit:R:S (or hang:R:S) in the environment makes
    rank R exit with status 3 (or stop answering) as step S begins; for
-   tests of large gathers, CLT_DIST_CHUNK=B cuts the component's messages
-   to at most B bytes (default and most: INT_MAX, MPI's largest count). */
+   tests of large gathers, CLT_DIST_CHUNK=B on rank 0 cuts the component's
+   messages to at most B bytes (default and most: INT_MAX, MPI's largest
+   count). */
 CLT_API clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out);
 CLT_API void clt_mpi_destroy(clt_mpi *mpi); /* NULL is fine; collective */
 CLT_API int clt_mpi_rank(const clt_mpi *mpi);

@@ -181,9 +181,18 @@ clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
                               .user = m,
                               .step_begins = step_begins};
   m->timeout = 300;
-  m->chunk = INT_MAX;
-  const char *chunk = getenv("CLT_DIST_CHUNK");
-  if (chunk && atol(chunk) > 0 && atol(chunk) < INT_MAX) m->chunk = (size_t)atol(chunk);
+  /* rank 0's chunk for every rank: the ranks must cut messages alike */
+  long chunk = INT_MAX;
+  const char *env = getenv("CLT_DIST_CHUNK");
+  if (env && atol(env) > 0 && atol(env) < INT_MAX) chunk = atol(env);
+  rc = MPI_Bcast(&chunk, 1, MPI_LONG, 0, m->comm);
+  if (rc != MPI_SUCCESS) {
+    clt_status st = mpi_fail(NULL, rc, "clt_mpi_create");
+    MPI_Comm_free(&m->comm);
+    free(m);
+    return st;
+  }
+  m->chunk = (size_t)chunk;
   read_fault(m);
   *out = m;
   return CLT_OK;
