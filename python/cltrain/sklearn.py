@@ -4,7 +4,10 @@ LinearClassifier and LinearRegressor follow scikit-learn's conventions:
 fit / partial_fit / predict / score (and predict_proba, decision_function
 for the classifier), classes_ of any labels, coef_ and intercept_ shaped
 as LogisticRegression's and LinearRegression's, n_iter_, pickling of the
-trained weights (never of device state).
+trained weights (never of device state). X may be a scipy sparse matrix
+(converted to CSR): its rows stay sparse on the device, and standardize
+scales its features without centering them (StandardScaler(with_mean=
+False)), so that their zeros stay zeros.
 """
 import threading
 
@@ -44,6 +47,14 @@ def _context(device):
         if device not in _contexts:
             _contexts[device] = Context(device)
         return _contexts[device]
+
+
+def _sparse(X):
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def _as_float64(X):
+    return X.astype(np.float64) if _sparse(X) else np.asarray(X, dtype=np.float64)
 
 
 def _std_divisor(std):
@@ -130,7 +141,14 @@ class _LinearModel(BaseEstimator):
 
     def _standardise(self, X):
         """(X - mean) / std as the float32 rows the device takes, in one
-        float32 array (X is not copied to float64 first)."""
+        float32 array (X is not copied to float64 first); sparse rows (whose
+        mean is 0) as CSR with each stored value divided by its column's std."""
+        if _sparse(X):
+            xs = X.tocsr().astype(np.float32, copy=True)
+            xs.sum_duplicates()
+            xs.sort_indices()
+            xs.data *= (1.0 / self._std).astype(np.float32)[xs.indices]
+            return xs
         xs = np.subtract(X, self._mean.astype(np.float32), dtype=np.float32)
         xs *= (1.0 / self._std).astype(np.float32)
         return xs
@@ -142,6 +160,12 @@ class _LinearModel(BaseEstimator):
         n, d = X.shape
         if not self.standardize:
             self._mean, self._std = np.zeros(d), np.ones(d)
+            return
+        if _sparse(X):  # the columns' std with their zeros, no centering
+            mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
+            sq = np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel() / n
+            self._mean = np.zeros(d)
+            self._std = _std_divisor(np.sqrt(np.maximum(sq - mean * mean, 0.0)))
             return
         ones = np.ones(min(n, _STAT_BLOCK), dtype=X.dtype)
         total = np.zeros(d)
@@ -249,7 +273,7 @@ class LinearClassifier(ClassifierMixin, _LinearModel):
 
     def fit(self, X, y):
         """Trains on X (n_samples, n_features) and labels y (any values)."""
-        X, y = self._validate_data(X, y, dtype=[np.float32, np.float64])
+        X, y = self._validate_data(X, y, accept_sparse="csr", dtype=[np.float32, np.float64])
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -281,7 +305,8 @@ class LinearClassifier(ClassifierMixin, _LinearModel):
         its base (no schedule over an unknown length), and each call starts
         the optimizer's state afresh."""
         first = _check_partial_fit_first_call(self, classes)
-        X, y = self._validate_data(X, y, reset=first, dtype=[np.float32, np.float64])
+        X, y = self._validate_data(X, y, reset=first, accept_sparse="csr",
+                                   dtype=[np.float32, np.float64])
         check_classification_targets(y)
         if first:
             if len(self.classes_) < 2:
@@ -310,8 +335,9 @@ class LinearClassifier(ClassifierMixin, _LinearModel):
         """Scores (n_samples, n_classes), or (n_samples,) for two classes:
         the second class's margin over the first."""
         check_is_fitted(self)
-        X = self._validate_data(X, reset=False, dtype=[np.float32, np.float64])
-        s = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+        X = self._validate_data(X, reset=False, accept_sparse="csr",
+                                dtype=[np.float32, np.float64])
+        s = _as_float64(X) @ self.coef_.T + self.intercept_
         return s.ravel() if s.shape[1] == 1 else s
 
     def predict(self, X):
@@ -396,7 +422,8 @@ class LinearRegressor(RegressorMixin, _LinearModel):
     def fit(self, X, y):
         """Trains on X (n_samples, n_features) and y (n_samples,) or
         (n_samples, n_targets)."""
-        X, y = self._validate_data(X, y, dtype=[np.float32, np.float64], multi_output=True,
+        X, y = self._validate_data(X, y, accept_sparse="csr", dtype=[np.float32, np.float64],
+                                   multi_output=True,
                                    y_numeric=True)
         desc, seed = self._desc(), self._seed()
         self._fit_stats(X)
@@ -419,7 +446,8 @@ class LinearRegressor(RegressorMixin, _LinearModel):
         """One epoch on X and y from the model so far; the first call fixes
         the standardisation of X and y to its rows (see LinearClassifier's)."""
         first = not hasattr(self, "coef_")
-        X, y = self._validate_data(X, y, reset=first, dtype=[np.float32, np.float64],
+        X, y = self._validate_data(X, y, reset=first, accept_sparse="csr",
+                                   dtype=[np.float32, np.float64],
                                    multi_output=True, y_numeric=True)
         if first:
             self._fit_stats(X)
@@ -439,8 +467,9 @@ class LinearRegressor(RegressorMixin, _LinearModel):
 
     def predict(self, X):
         check_is_fitted(self)
-        X = self._validate_data(X, reset=False, dtype=[np.float32, np.float64])
-        return np.asarray(X, dtype=np.float64) @ np.asarray(self.coef_).T + self.intercept_
+        X = self._validate_data(X, reset=False, accept_sparse="csr",
+                                dtype=[np.float32, np.float64])
+        return _as_float64(X) @ np.asarray(self.coef_).T + self.intercept_
 
     def _more_tags(self):
         return {"multioutput": True}

@@ -130,3 +130,36 @@ def test_regressor_partial_fit_and_pickle(device):
     np.testing.assert_array_equal(again.predict(X), m.predict(X))
     with pytest.raises(ValueError, match="features"):
         m.partial_fit(X[:5, :3], y[:5])
+
+
+def test_sparse_input(device):
+    # scipy sparse rows (any format, made CSR) stay sparse on the device:
+    # unstandardised, the model is the dense rows' to float rounding; with
+    # standardize, features are scaled as StandardScaler(with_mean=False)
+    # scales them, and the accuracy stays within a point of the dense fit's.
+    sp = pytest.importorskip("scipy.sparse")
+    X, y = datasets.make_classification(n_samples=800, n_features=60, n_informative=12,
+                                        n_classes=3, random_state=0)
+    X[np.abs(X) < 0.8] = 0.0
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0)
+    for fmt in ("csr", "csc", "coo"):
+        kw = dict(device=device, random_state=0, max_epochs=5)
+        dense = LinearClassifier(standardize=False, **kw).fit(Xtr, ytr)
+        sparse = LinearClassifier(standardize=False, **kw).fit(sp.csr_matrix(Xtr).asformat(fmt),
+                                                                ytr)
+        np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(sparse.decision_function(sp.csr_matrix(Xte)),
+                                   dense.decision_function(Xte), rtol=1e-4, atol=1e-5)
+    scaled = LinearClassifier(device=device, random_state=0).fit(sp.csr_matrix(Xtr), ytr)
+    std = np.sqrt(np.mean(Xtr ** 2, axis=0) - np.mean(Xtr, axis=0) ** 2)
+    np.testing.assert_allclose(scaled._std, std, rtol=1e-6)
+    assert not scaled._mean.any(), "sparse features are not centered"
+    centered = LinearClassifier(device=device, random_state=0).fit(Xtr, ytr)
+    assert scaled.score(sp.csr_matrix(Xte), yte) >= centered.score(Xte, yte) - 0.01
+    np.testing.assert_array_equal(scaled.predict(sp.csr_matrix(Xte)), scaled.predict(Xte))
+    reg = LinearRegressor(device=device, random_state=0, standardize=False, max_epochs=5)
+    target = X[:, :3] @ np.array([1.0, -2.0, 0.5])
+    a = reg.fit(sp.csr_matrix(X), target).predict(X)
+    b = LinearRegressor(device=device, random_state=0, standardize=False,
+                        max_epochs=5).fit(X, target).predict(X)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
