@@ -143,29 +143,51 @@ __kernel void clt_gstep_rows(
 
 /* Block k = get_group_id(1), rows [k R, min(N, (k+1) R)), column d =
    get_global_id(0): part[(k D + d) C + c] = sum over the block's rows, in
-   order, of X[n, d] dS[n, c]. lds: R C floats, the block's rows of dS. */
-__kernel void clt_gstep_dw(__global const float *X, ulong x_off,
-                           __global const int *idx, ulong idx_off, int has_idx,
-                           __global float *scr, ulong ds_off, ulong part_off,
-                           ulong N, ulong D, ulong C, ulong R,
-                           __local float *lds) {
-  if (clt_loss_bad(scr)) return;
+   order, of X[n, d] dS[n, c] (dS: (N,C) rows from ds). lds: R C floats,
+   the block's rows of dS. */
+inline void clt_gstep_dw_block(__global const float *X, __global const int *idx,
+                               int has_idx, __global const float *ds,
+                               __global float *part, ulong N, ulong D, ulong C,
+                               ulong R, __local float *lds) {
   size_t lid = get_local_id(0), wg = get_local_size(0);
   ulong d = get_global_id(0), kb = get_group_id(1), n0 = kb * R;
   ulong rows = min(R, N - n0);
-  __global const float *ds = scr + ds_off + n0 * C;
+  ds += n0 * C;
   for (size_t e = lid; e < rows * C; e += wg) lds[e] = ds[e];
   barrier(CLK_LOCAL_MEM_FENCE);
   if (d < D) {
     float acc[CLT_STEP_MAX_C];
     CLT_GSTEP_CLASSES(j) acc[j] = 0.0f;
     for (ulong r = 0; r < rows; r++) {
-      float xd = clt_step_row(X + x_off, idx + idx_off, has_idx, n0 + r, D)[d];
+      float xd = clt_step_row(X, idx, has_idx, n0 + r, D)[d];
       __local const float *g = lds + r * C;
       CLT_GSTEP_CLASSES(j) if (j < C) acc[j] = fma(xd, g[j], acc[j]);
     }
-    CLT_GSTEP_STORE(scr + part_off + (kb * D + d) * C, 1, acc, C);
+    CLT_GSTEP_STORE(part + (kb * D + d) * C, 1, acc, C);
   }
+}
+
+/* The step's dS (in scr) against its rows of X. */
+__kernel void clt_gstep_dw(__global const float *X, ulong x_off,
+                           __global const int *idx, ulong idx_off, int has_idx,
+                           __global float *scr, ulong ds_off, ulong part_off,
+                           ulong N, ulong D, ulong C, ulong R,
+                           __local float *lds) {
+  if (clt_loss_bad(scr)) return;
+  clt_gstep_dw_block(X + x_off, idx + idx_off, has_idx, scr + ds_off, scr + part_off, N, D,
+                     C, R, lds);
+}
+
+/* GPU profiles' dW = X^T dS of the composed backward for C up to
+   CLT_STEP_MAX_C (host/cl/cl_linear.c): the blocks' partial sums into
+   out (the caller adds them in block order), or dW itself for one block. */
+__kernel void clt_linear_dw_rows(__global const float *X, ulong x_off,
+                                 __global const float *dS, ulong ds_off,
+                                 __global float *out, ulong out_off, ulong N,
+                                 ulong D, ulong C, ulong R, __local float *lds) {
+  /* no index: has_idx 0, so the pointer given for it is never read */
+  clt_gstep_dw_block(X + x_off, (__global const int *)X, 0, dS + ds_off, out + out_off, N, D,
+                     C, R, lds);
 }
 
 /* Element e = get_group_id(0) EL + lid % EL of dW (D C elements), summed

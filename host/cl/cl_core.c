@@ -528,13 +528,19 @@ clt_status clt_cl_launch_grid(clt_context *ctx, clt_kid id, size_t n0, size_t n1
   return clt_cl_launch(ctx, id, 3, NULL, g, l, nargs, args);
 }
 
+clt_status clt_cl_kernel_group(clt_context *ctx, clt_kid id, size_t cap, size_t *out) {
+  size_t kmax = 1;
+  CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));
+  *out = clt_cl_group_size(ctx, cap < kmax ? cap : kmax);
+  return CLT_OK;
+}
+
 clt_status clt_cl_launch_chunks(clt_context *ctx, clt_kid id, size_t chunks, size_t nargs,
                                 const clt_karg *args) {
   if (!clt_cl_of(ctx)->profile.elem_gpu)
     return clt_cl_launch(ctx, id, 1, NULL, &chunks, NULL, nargs, args);
-  size_t kmax = 1, wg;
-  CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));
-  wg = clt_cl_group_size(ctx, kmax < CLT_ELEM_CHUNK ? kmax : CLT_ELEM_CHUNK);
+  size_t wg;
+  CLT_TRY(clt_cl_kernel_group(ctx, id, CLT_ELEM_CHUNK, &wg));
   size_t global = chunks * wg;
   return clt_cl_launch(ctx, id, 1, NULL, &global, &wg, nargs, args);
 }

@@ -150,13 +150,11 @@ static clt_status outcome(clt_context *ctx, cl_mem scr, clt_batch_rows rows,
   return CLT_OK;
 }
 
-/* The largest power of two <= cap that kernel id runs in on this device
-   (clt_cl_group_size within CL_KERNEL_WORK_GROUP_SIZE). */
-static clt_status group_for(clt_context *ctx, clt_kid id, size_t cap, size_t *out) {
-  size_t kmax = 1;
-  CLT_TRY(clt_cl_kernel_max_wg(ctx, id, &kmax));
-  *out = clt_cl_group_size(ctx, cap < kmax ? cap : kmax);
-  return CLT_OK;
+size_t clt_cl_gpu_dw_rows(const clt_context *ctx, size_t N, size_t D) {
+  size_t items = clt_cl_of(ctx)->profile.step_dw_items;
+  size_t R = (N * D + (items ? items : 1) - 1) / (items ? items : 1);
+  R = R < 16 ? 16 : R > 128 ? 128 : R;
+  return R > N ? N : R;
 }
 
 /* The GPU-shaped step (kernels/step_gpu.cl); arguments as
@@ -169,19 +167,13 @@ static clt_status fused_gpu(clt_context *ctx, const clt_loss_desc *desc,
                             clt_loss_slot *defer, double *value) {
   const clt_cl_profile *prof = &clt_cl_of(ctx)->profile;
   size_t N = rows.n, D = X->cols, C = W->cols, DC = D * C;
-  /* dW's row blocks: 16 to 128 rows, as few as give step_dw_items
-     work-items. */
-  size_t items = prof->step_dw_items ? prof->step_dw_items : 1;
-  size_t R = (N * D + items - 1) / items;
-  R = R < 16 ? 16 : R > 128 ? 128 : R;
-  if (R > N) R = N;
-  size_t nb = (N + R - 1) / R;
+  size_t R = clt_cl_gpu_dw_rows(ctx, N, D), nb = (N + R - 1) / R;
   size_t wg_red, wg, wt, wr, wd;
-  CLT_TRY(group_for(ctx, CLT_K_gstep_reduce, 256, &wg_red));
-  CLT_TRY(group_for(ctx, CLT_K_gstep_check, 256, &wg));
-  CLT_TRY(group_for(ctx, CLT_K_gstep_total, 256, &wt));
-  CLT_TRY(group_for(ctx, CLT_K_gstep_rows, prof->step_row_group, &wr));
-  CLT_TRY(group_for(ctx, CLT_K_gstep_dw, 128, &wd));
+  CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_gstep_reduce, 256, &wg_red));
+  CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_gstep_check, 256, &wg));
+  CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_gstep_total, 256, &wt));
+  CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_gstep_rows, prof->step_row_group, &wr));
+  CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_gstep_dw, 128, &wd));
   size_t el = wg_red < 32 ? wg_red : 32;
   size_t groups = (DC + el - 1) / el;
   /* scr: info, dS (N,C), the row losses, the dW blocks, the penalties. */

@@ -319,6 +319,13 @@ clt_status clt_cl_loss(clt_context *ctx, const clt_loss_desc *desc,
    loss or penalty lands in info[CLT_I_LOSS]), then partials. */
 /* Largest power of two <= min(cap, the device's max work-group size). */
 size_t clt_cl_group_size(const clt_context *ctx, size_t cap);
+/* The largest power of two <= cap that kernel id runs in on this device
+   (clt_cl_group_size within CL_KERNEL_WORK_GROUP_SIZE). */
+clt_status clt_cl_kernel_group(clt_context *ctx, clt_kid id, size_t cap, size_t *out);
+/* Rows per block of the GPU-shaped dW (kernels/step_gpu.cl: the fused
+   step's and the composed backward's for C <= CLT_STEP_MAX_C): 16 to 128,
+   as few as give the profile's step_dw_items work-items, at most N. */
+size_t clt_cl_gpu_dw_rows(const clt_context *ctx, size_t N, size_t D);
 /* Sums the partials of scr into info[CLT_I_LOSS] (divided by the MEAN denominator
    info[0] when use_den, else by div; skipped if checked and the check
    pass flagged bad input) and reads the first bytes of scr into out; with

@@ -36,7 +36,7 @@
   X(csr_fwd) X(csr_dw) X(csr_sgd) X(scale) X(csr_gather)                      \
   X(step_prep) CLT_CL_WIDTHS(X, step) X(step_finish)                         \
   X(gstep_check) X(gstep_rows) X(gstep_dw) X(gstep_reduce) X(gstep_total)    \
-  X(linear_fwd_rows)
+  X(linear_fwd_rows) X(linear_dw_rows)
 
 typedef enum clt_kid {
 #define CLT_CL_KID(name) CLT_K_##name,

@@ -107,9 +107,8 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
   if (prof->step_gpu && C <= CLT_STEP_MAX_C) {
     /* GPU-shaped: a work-group of the step's row size per row of X
        (kernels/step_gpu.cl), reading W as it is */
-    size_t kmax = 1, wg;
-    CLT_TRY(clt_cl_kernel_max_wg(ctx, CLT_K_linear_fwd_rows, &kmax));
-    wg = clt_cl_group_size(ctx, prof->step_row_group < kmax ? prof->step_row_group : kmax);
+    size_t wg;
+    CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_linear_fwd_rows, prof->step_row_group, &wg));
     size_t grid = N * wg;
     cl_ulong x_off = X->offset, w_off = W->offset, b_off = b ? b->offset : 0,
              s_off = S->offset, d = D, c = C;
@@ -138,13 +137,21 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
   return CLT_OK;
 }
 
-/* Rows per block of partial dW. Skinny C: row_block. Wide C (the tiles of
+/* GPU profiles take the GPU step's dW (kernels/step_gpu.cl) for C up to
+   CLT_STEP_MAX_C: a work-item per column of X, so a warp reads contiguous
+   runs of each row, the block's rows of dS in local memory. */
+static bool dw_gpu(const clt_context *ctx, size_t C) {
+  return clt_cl_of(ctx)->profile.step_gpu && C <= CLT_STEP_MAX_C;
+}
+
+/* Rows per block of partial dW. GPU-shaped: clt_cl_gpu_dw_rows. Skinny C: row_block. Wide C (the tiles of
    clt_linear_dw_wide): 512 rows, so that the block's slice of dS that a
    work-group shares (512 x 64 floats, 128 KiB) stays in L2 (POCL at
    N=16384, D=784..3072, C=1000: 256 to 1024 rows within noise of each
    other, 2048 at half speed); more where D*C/(D+C) is larger, so that the
    partial sums never outgrow X and dS together. */
-static size_t dw_rows(size_t N, size_t D, size_t C) {
+static size_t dw_rows(const clt_context *ctx, size_t N, size_t D, size_t C) {
+  if (dw_gpu(ctx, C)) return clt_cl_gpu_dw_rows(ctx, N, D);
   if (C < DW_WIDE_C) return row_block(N, C);
   size_t R = D * C / (D + C);
   if (R < 512) R = 512;
@@ -157,12 +164,20 @@ static clt_status dw_kernels(clt_context *ctx, const clt_tensor *X,
                              const clt_tensor *dS, clt_tensor *dW,
                              cl_mem scratch, cl_ulong part_off) {
   size_t N = X->rows, D = X->cols, C = dS->cols;
-  cl_ulong R = dw_rows(N, D, C), blocks = (N + R - 1) / R;
+  cl_ulong R = dw_rows(ctx, N, D, C), blocks = (N + R - 1) / R;
   cl_mem out = blocks == 1 ? dW->st->mem : scratch;
   cl_ulong out_off = blocks == 1 ? dW->offset : part_off;
   cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C,
            g = class_group(C);
-  if (C >= DW_WIDE_C)
+  if (dw_gpu(ctx, C)) {
+    size_t wd;
+    CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_linear_dw_rows, 128, &wd));
+    size_t grid[2] = {clt_round_up(D, wd), blocks}, local[2] = {wd, 1};
+    CLT_TRY(CLT_LAUNCH(ctx, CLT_K_linear_dw_rows, 2, grid, local, CLT_ARG(X->st->mem),
+                       CLT_ARG(x_off), CLT_ARG(dS->st->mem), CLT_ARG(ds_off), CLT_ARG(out),
+                       CLT_ARG(out_off), CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(R),
+                       CLT_LOCAL(R * C * sizeof(float))));
+  } else if (C >= DW_WIDE_C)
     LAUNCH3(ctx, CLT_K_linear_dw_wide, (D + CLT_LIN_DWT_KD - 1) / CLT_LIN_DWT_KD,
             (C + DW_WIDE_C - 1) / DW_WIDE_C, blocks, CLT_ARG(X->st->mem),
             CLT_ARG(x_off), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
@@ -203,7 +218,7 @@ clt_status clt_cl_linear_backward(clt_context *ctx, const clt_tensor *X,
   CLT_TRY(use_kernels(ctx, C, path, &kernels));
   if (kernels) {
     /* Scratch: Wt (C*D) for dX, then the partial dW blocks. */
-    size_t R = dw_rows(N, D, C), blocks = (N + R - 1) / R;
+    size_t R = dw_rows(ctx, N, D, C), blocks = (N + R - 1) / R;
     size_t wt = dX ? C * D : 0, part = blocks > 1 ? blocks * D * C : 0;
     cl_mem scratch = NULL;
     if (wt + part > 0)
