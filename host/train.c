@@ -117,12 +117,11 @@ struct clt_trainer {
   double comm_seconds;
   clt_rank_seconds steps_seconds; /* ranked_step's parts, summed over the steps */
   /* ranked_step's host buffers, kept between steps (a fresh one faults
-     its pages in every step): the gradient (P floats), this rank's part
-     (its weighted loss and share, 2 doubles, then its weighted gradient,
-     P floats) and every rank's (size parts), the sum (P + 2 doubles). */
+     its pages in every step): the summed gradient (P floats), this rank's
+     part (RANK_HEAD, then its weighted gradient, P floats, read straight
+     from the device) and every rank's (size parts). */
   float *grad_host;
   unsigned char *part, *parts;
-  double *sum;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -215,7 +214,6 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free(tr->y_host);
   free(tr->grad_host);
   free(tr->part);
-  free(tr->sum);
   free(tr->parts);
   free(tr);
 }
@@ -872,12 +870,10 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   if (!tr->grad_host) {
     tr->grad_host = malloc(P * sizeof *tr->grad_host);
     tr->part = malloc(bytes);
-    tr->sum = malloc((P + 2) * sizeof *tr->sum);
     tr->parts = malloc(tr->comm.size * bytes);
   }
-  float *g = tr->grad_host;
-  double *sum = tr->sum;
-  clt_status st = g && tr->part && sum && tr->parts
+  float *g = tr->grad_host, *wg = (float *)(void *)(tr->part + RANK_HEAD);
+  clt_status st = g && tr->part && tr->parts
                       ? CLT_OK
                       : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
   double local = 0, den = 0, t0 = clt_now(), t_ready = t0, t_sent = t0;
@@ -896,36 +892,45 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   const double t_computed = clt_now();
   for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
     size_t len = clt_tensor_numel(m->grad[k]);
-    st = clt_tensor_read(m->grad[k], g + at, len * sizeof *g);
+    st = clt_tensor_read(m->grad[k], wg + at, len * sizeof *wg);
     at += len;
   }
   double slowest = 0; /* the latest any rank was ready to send, from its step's start */
+  double total[2] = {0, 0}; /* the weighted losses and the shares, summed */
   if (st == CLT_OK) {
-    /* the gradient travels as float32; the loss and share as doubles, with
-       the seconds this rank took to be ready (which the sums never read) */
-    float *wg = (float *)(void *)(tr->part + RANK_HEAD);
-    for (size_t i = 0; i < P; i++) wg[i] = (float)((double)g[i] * share);
+    /* the gradient travels as float32, weighted in place; the loss and
+       share as doubles, with the seconds this rank took to be ready
+       (which the sums never read) */
+    for (size_t i = 0; i < P; i++) wg[i] = (float)((double)wg[i] * share);
     t_ready = clt_now();
     double head[3] = {adds ? local * share : 0.0, den, t_ready - t0};
     memcpy(tr->part, head, sizeof head);
     st = ranks_gather(tr, tr->part, tr->parts, bytes);
     t_sent = clt_now();
-    /* summed in rank order: the same bits on every rank */
-    for (size_t i = 0; i < P + 2; i++) sum[i] = 0;
     for (size_t r = 0; st == CLT_OK && r < tr->comm.size; r++) {
-      const unsigned char *p = tr->parts + r * bytes;
-      const float *pg = (const float *)(const void *)(p + RANK_HEAD);
-      for (size_t i = 0; i < P; i++) sum[i] += pg[i];
-      memcpy(head, p, sizeof head);
-      sum[P] += head[0];
-      sum[P + 1] += head[1];
+      memcpy(head, tr->parts + r * bytes, sizeof head);
+      total[0] += head[0];
+      total[1] += head[1];
       slowest = fmax(slowest, head[2]);
     }
   }
   if (st == CLT_OK) {
-    const double whole = summed ? 1.0 : sum[P + 1];
-    for (size_t i = 0; i < P; i++) g[i] = (float)(sum[i] / whole);
-    *loss = sum[P] / whole;
+    /* each element summed in rank order, in double (the same bits on every
+       rank), a block of elements at a time so that each rank's part is read
+       in order, then divided by the whole normaliser */
+    const double whole = summed ? 1.0 : total[1];
+    enum { SUM_BLOCK = 2048 };
+    double acc[SUM_BLOCK];
+    for (size_t i0 = 0; i0 < P; i0 += SUM_BLOCK) {
+      const size_t n = P - i0 < SUM_BLOCK ? P - i0 : SUM_BLOCK;
+      for (size_t i = 0; i < n; i++) acc[i] = 0;
+      for (size_t r = 0; r < tr->comm.size; r++) {
+        const float *pg = (const float *)(const void *)(tr->parts + r * bytes + RANK_HEAD) + i0;
+        for (size_t i = 0; i < n; i++) acc[i] += pg[i];
+      }
+      for (size_t i = 0; i < n; i++) g[i0 + i] = (float)(acc[i] / whole);
+    }
+    *loss = total[0] / whole;
     for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
       size_t len = clt_tensor_numel(m->grad[k]);
       st = clt_tensor_write(m->grad[k], g + at, len * sizeof *g);
