@@ -219,7 +219,6 @@ void clt_trainer_destroy(clt_trainer *tr) {
 }
 
 static clt_status warm_up(clt_trainer *tr);
-static clt_status count_held(clt_trainer *tr, int k);
 
 /* The staging of a streamed training set: host and device room for a
    minibatch (for sparse rows, as many entries as its B longest rows
@@ -527,11 +526,12 @@ clt_status clt_trainer_create(clt_context *ctx, const clt_train_options *opt,
   return clt_trainer_create_ranked(ctx, opt, train, train->n, test, NULL, out);
 }
 
-clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *opt,
-                                     const clt_train_data *train, size_t n_all,
-                                     const clt_train_data *test, const clt_train_comm *comm,
-                                     clt_trainer **out) {
-  if (!ctx || !opt || !train || !out) return CLT_ERR_INVALID_ARG;
+/* clt_trainer_create_ranked's part on this rank alone: everything but the
+   ranks' agreement. */
+static clt_status create_here(clt_context *ctx, const clt_train_options *opt,
+                              const clt_train_data *train, size_t n_all,
+                              const clt_train_data *test, const clt_train_comm *comm,
+                              clt_trainer **out) {
   const size_t shards = opt->shards ? opt->shards : 1, rank = comm ? comm->rank : 0,
                size = comm ? comm->size : 1;
   size_t row0 = 0, mine = 0;
@@ -614,7 +614,6 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
   STEP(upload(ctx, train, tr->c, tr->label_target, !tr->stream, &tr->train));
   if (test) STEP(upload(ctx, test, tr->c, tr->label_target, true, &tr->test));
   if (tr->stream) STEP(stream_buffers(tr));
-  STEP(count_held(tr, 0));
   if (opt->class_weight) {
     tr->class_weight_host = malloc(tr->c * sizeof(float));
     if (!tr->class_weight_host && st == CLT_OK)
@@ -647,6 +646,47 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
     clt_trainer_destroy(tr);
     return st;
   }
+  *out = tr;
+  return CLT_OK;
+}
+
+/* Ranked (comm): whether every rank's st is CLT_OK, and rows (this rank's
+   rows of a held-out set) summed over the ranks into *all, in one small
+   sum, so that a rank that failed alone never leaves the others waiting in
+   a later collective: they fail too (CLT_ERR_DISTRIBUTED), the failed
+   rank with its own status. Without comm: st, and rows. */
+static clt_status agree(const clt_train_comm *comm, clt_context *ctx, clt_status st,
+                        size_t rows, size_t *all) {
+  if (!comm) {
+    *all = rows;
+    return st;
+  }
+  double mine[2] = {st != CLT_OK, (double)(st == CLT_OK ? rows : 0)}, sum[2] = {0, 0};
+  clt_status cs = clt_comm_sum(comm, ctx, mine, sum, 2);
+  if (st != CLT_OK || cs != CLT_OK) return st != CLT_OK ? st : cs;
+  if (sum[0] > 0)
+    return clt_fail(ctx, CLT_ERR_DISTRIBUTED,
+                    "%.0f other rank%s failed to make its part of the trainer (its own error "
+                    "says why)",
+                    sum[0], sum[0] == 1 ? "" : "s");
+  *all = (size_t)sum[1];
+  return CLT_OK;
+}
+
+clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *opt,
+                                     const clt_train_data *train, size_t n_all,
+                                     const clt_train_data *test, const clt_train_comm *comm,
+                                     clt_trainer **out) {
+  if (!ctx || !opt || !train || !out) return CLT_ERR_INVALID_ARG;
+  clt_trainer *tr = NULL;
+  size_t held_all = 0;
+  clt_status st = create_here(ctx, opt, train, n_all, test, comm, &tr);
+  st = agree(comm, ctx, st, st == CLT_OK ? tr->held[0] : 0, &held_all);
+  if (st != CLT_OK) {
+    clt_trainer_destroy(tr);
+    return st;
+  }
+  tr->held_all[0] = held_all;
   *out = tr;
   return CLT_OK;
 }
@@ -1058,18 +1098,6 @@ clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                   accuracy);
 }
 
-/* The rows of the test (k 0) or validation set (1) over the ranks. */
-static clt_status count_held(clt_trainer *tr, int k) {
-  if (!tr->ranked) {
-    tr->held_all[k] = tr->held[k];
-    return CLT_OK;
-  }
-  double mine = (double)tr->held[k], all = 0;
-  CLT_TRY(ranks_sum(tr, &mine, &all, 1));
-  tr->held_all[k] = (size_t)all;
-  return CLT_OK;
-}
-
 clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val) {
   if (!val) return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "validation set: NULL");
   if (val->d != tr->d || (val->n == 0 && !tr->ranked))
@@ -1077,12 +1105,20 @@ clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val
                     val->n, val->d, tr->d);
   if (tr->held_all[1])
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has a validation set");
+  clt_status st = CLT_OK;
   if (val->n) {
-    CLT_TRY(check_data(tr->ctx, val, tr->c, tr->label_target, "validation"));
-    CLT_TRY(upload(tr->ctx, val, tr->c, tr->label_target, true, &tr->val));
+    st = check_data(tr->ctx, val, tr->c, tr->label_target, "validation");
+    if (st == CLT_OK) st = upload(tr->ctx, val, tr->c, tr->label_target, true, &tr->val);
+  }
+  size_t all = 0;
+  st = agree(tr->ranked ? &tr->comm : NULL, tr->ctx, st, val->n, &all);
+  if (st != CLT_OK) {
+    free_set(&tr->val);
+    return st;
   }
   tr->held[1] = val->n;
-  return count_held(tr, 1);
+  tr->held_all[1] = all;
+  return CLT_OK;
 }
 
 clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *loss,

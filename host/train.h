@@ -69,7 +69,11 @@ size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch);
    a validation set) holds this rank's share of its set's rows (any split;
    a rank may hold none, and every rank gives the same classes), and every
    evaluation, the training set's too, sums the ranks' losses and correct
-   rows in rank order. A progress callback's request to
+   rows in rank order. Creating one ends with one small agreement of the
+   ranks: when a rank fails (a bad label in its share, a device error),
+   every rank fails, the others with CLT_ERR_DISTRIBUTED, rather than wait
+   for it in their first step; clt_trainer_set_validation does the same.
+   A progress callback's request to
    stop is ignored with comm (every rank must run every step). The sparse SGD that updates only
    touched weights is not taken with comm (the dense update is). */
 clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *opt,

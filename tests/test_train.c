@@ -849,3 +849,35 @@ Test(train, ranked_trainers_equal_one_process) {
   clt_context_destroy(ctx);
   free_data(&r);
 }
+
+/* A rank whose share is bad (a label outside the classes in the last
+   rank's rows) fails with its own status, and the others, rather than wait
+   for it in their first step, fail too (CLT_ERR_DISTRIBUTED): creating a
+   ranked trainer ends with one small agreement. */
+Test(train, ranked_creation_fails_on_every_rank_together, .timeout = 60) {
+  run r;
+  make_data(&r, 300, 5, 3, 4);
+  clt_train_data all = clt_train_data_of(&r.train), test = clt_train_data_of(&r.test);
+  int32_t *y = malloc(all.n * sizeof *y);
+  cr_assert_not_null(y);
+  memcpy(y, all.y, all.n * sizeof *y);
+  y[all.n - 1] = 99;
+  all.y = y;
+  clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.1, 30, 1, all.n);
+  o.shards = 3;
+  world w = {.size = 3};
+  pthread_barrier_init(&w.barrier, NULL, 3);
+  rank_job jobs[3];
+  pthread_t threads[3];
+  for (size_t k = 0; k < 3; k++) {
+    jobs[k] = (rank_job){.w = &w, .rank = k, .o = o, .all = &all, .test = &test, .val = &test};
+    cr_assert_eq(pthread_create(&threads[k], NULL, rank_main, &jobs[k]), 0);
+  }
+  for (size_t k = 0; k < 3; k++) pthread_join(threads[k], NULL);
+  pthread_barrier_destroy(&w.barrier);
+  for (size_t k = 0; k < 2; k++)
+    cr_expect_eq(jobs[k].st, CLT_ERR_DISTRIBUTED, "rank %zu: %s", k, clt_status_name(jobs[k].st));
+  cr_expect_eq(jobs[2].st, CLT_ERR_LABEL, "rank 2: %s", clt_status_name(jobs[2].st));
+  free(y);
+  free_data(&r);
+}

@@ -66,9 +66,11 @@ CLT_API void clt_mpi_rows(const clt_mpi *mpi, size_t n, size_t shards, size_t *f
    clt_mpi_rows(mpi, n_test, 0, ...) gives; a rank may hold none), and so
    does a validation set given to clt_trainer_set_validation on every rank:
    their evaluations, and the training set's, sum the ranks' losses and
-   correct rows in rank order. The trainer's other calls are collective
-   too (epochs, evaluation, clt_trainer_set_validation). mpi must outlive
-   the trainer. */
+   correct rows in rank order. A rank that fails to make its part (a bad
+   label in its rows) makes every rank fail, the others with
+   CLT_ERR_DISTRIBUTED. The trainer's other calls are collective too
+   (epochs, evaluation, clt_trainer_set_validation). mpi must outlive the
+   trainer. */
 CLT_API clt_status clt_mpi_trainer_create(clt_context *ctx, clt_mpi *mpi,
                                           const clt_train_options *opt,
                                           const clt_train_data *train, size_t n,
