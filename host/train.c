@@ -114,7 +114,6 @@ struct clt_trainer {
   int32_t *shard_perm, *y_host;
   bool ranked;
   clt_train_comm comm;
-  double comm_seconds;
   clt_rank_seconds steps_seconds; /* ranked_step's parts, summed over the steps */
   /* ranked_step's host buffers, kept between steps (a fresh one faults
      its pages in every step): the summed gradient (P floats), this rank's
@@ -860,13 +859,9 @@ static clt_status batch_denominator(clt_trainer *tr, const int32_t *idx, size_t 
   return CLT_OK;
 }
 
-/* Every rank's bytes of mine into all (size * bytes, in rank order),
-   the time counted in comm_seconds. */
+/* Every rank's bytes of mine into all (size * bytes, in rank order). */
 static clt_status ranks_gather(clt_trainer *tr, const void *mine, void *all, size_t bytes) {
-  double t0 = clt_now();
-  clt_status st = tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, bytes);
-  tr->comm_seconds += clt_now() - t0;
-  return st;
+  return tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, bytes);
 }
 
 clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const double *mine,
@@ -881,14 +876,6 @@ clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const doub
     sum[i] = acc;
   }
   free(all);
-  return st;
-}
-
-/* clt_comm_sum over the trainer's ranks, its time counted in comm_seconds. */
-static clt_status ranks_sum(clt_trainer *tr, const double *mine, double *sum, size_t n) {
-  double t0 = clt_now();
-  clt_status st = clt_comm_sum(&tr->comm, tr->ctx, mine, sum, n);
-  tr->comm_seconds += clt_now() - t0;
   return st;
 }
 
@@ -1143,7 +1130,7 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
     mine[0] = summed ? l : l * (double)rows;
     mine[1] = isnan(a) ? NAN : a * (double)rows;
   }
-  CLT_TRY(ranks_sum(tr, mine, sum, 3));
+  CLT_TRY(clt_comm_sum(&tr->comm, tr->ctx, mine, sum, 3));
   *loss = summed ? sum[0] : sum[0] / sum[2];
   *accuracy = sum[1] / sum[2];
   return st;
