@@ -1315,8 +1315,7 @@ clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
   return clt_prep_fit_ranked(train, train->n, mode, scale, NULL, NULL, out);
 }
 
-/* The statistics' sums over the ranks: in place, n doubles. */
-static clt_status sum_over(clt_sum_fn sum, void *user, double *v, size_t n) {
+clt_status clt_sum_in_place(clt_sum_fn sum, void *user, double *v, size_t n) {
   if (!sum) return CLT_OK;
   double *mine = malloc((n ? n : 1) * sizeof *mine);
   if (!mine) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "feature statistics");
@@ -1346,11 +1345,11 @@ clt_status clt_prep_fit_ranked(const clt_dataset *train, size_t n_all, clt_prepr
      (scaled as they are read: the rows are not copied). */
   const size_t d = train->d;
   clt_data_sums(train, scale, out->mean);
-  clt_status st = sum_over(sum, user, out->mean, d);
+  clt_status st = clt_sum_in_place(sum, user, out->mean, d);
   for (size_t j = 0; j < d; j++) out->mean[j] /= (double)n_all;
   if (st == CLT_OK && mode == CLT_PREPROCESS_STANDARDIZE) {
     clt_data_sqdev(train, scale, out->mean, out->std);
-    st = sum_over(sum, user, out->std, d);
+    st = clt_sum_in_place(sum, user, out->std, d);
     for (size_t j = 0; j < d; j++) out->std[j] = sqrt(fmax(out->std[j], 0.0) / (double)n_all);
   } else {
     for (size_t j = 0; j < d; j++) out->std[j] = 1.0;

@@ -146,6 +146,9 @@ clt_status clt_prep_fit(const clt_dataset *train, clt_preprocess mode,
 /* Adds n doubles mine over the ranks of a run into sum, the same bits on
    every rank (clt_comm_sum, clt_mpi_sum). */
 typedef clt_status (*clt_sum_fn)(void *user, const double *mine, double *sum, size_t n);
+/* v (n doubles) replaced by its sum over the ranks through sum (NULL:
+   one process, v as it is). */
+clt_status clt_sum_in_place(clt_sum_fn sum, void *user, double *v, size_t n);
 /* clt_prep_fit over a training set of n_all rows split over the ranks,
    train holding this rank's: the statistics' sums go through sum (NULL:
    one process), so every rank gets the same statistics, equal to one

@@ -224,17 +224,16 @@ static int class_weights(const char *spec, const clt_dataset *train, size_t n_al
     return 1;
   }
   if (strcmp(spec, "balanced") == 0) {
-    double *count = calloc(2 * c, sizeof *count), *total = count + c;
+    double *count = calloc(c, sizeof *count);
     if (!count) {
       free(w);
       fprintf(stderr, "cltrain train: out of memory\n");
       return 1;
     }
     for (size_t i = 0; i < train->n; i++) count[train->y[i]]++;
-    clt_status st = sum ? sum(user, count, total, c) : CLT_OK;
-    if (!sum) memcpy(total, count, c * sizeof *total);
+    clt_status st = clt_sum_in_place(sum, user, count, c);
     for (size_t k = 0; k < c; k++)
-      w[k] = total[k] ? (float)((double)n_all / ((double)c * total[k])) : 1.0f;
+      w[k] = count[k] ? (float)((double)n_all / ((double)c * count[k])) : 1.0f;
     free(count);
     if (st != CLT_OK) {
       free(w);
