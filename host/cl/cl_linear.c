@@ -87,6 +87,14 @@ static clt_status use_kernels(clt_context *ctx, size_t C,
   return CLT_OK;
 }
 
+/* GPU profiles run the linear kernels for C up to CLT_STEP_MAX_C as the
+   GPU step does (kernels/step_gpu.cl): the forward a work-group per row of
+   X; dW a work-item per column of X, so a warp reads contiguous runs of
+   each row, the block's rows of dS in local memory. */
+static bool gpu_shaped(const clt_context *ctx, size_t C) {
+  return clt_cl_of(ctx)->profile.step_gpu && C <= CLT_STEP_MAX_C;
+}
+
 clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
                                  const clt_tensor *W, const clt_tensor *b,
                                  clt_tensor *S, clt_linear_path path) {
@@ -103,8 +111,8 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
     return clt_blas_sgemm(ctx, false, false, N, C, D, X, W, b ? 1.0f : 0.0f,
                           S);
   }
-  const clt_cl_profile *prof = &clt_cl_of(ctx)->profile;
-  if (prof->step_gpu && C <= CLT_STEP_MAX_C) {
+  if (gpu_shaped(ctx, C)) {
+    const clt_cl_profile *prof = &clt_cl_of(ctx)->profile;
     /* GPU-shaped: a work-group of the step's row size per row of X
        (kernels/step_gpu.cl), reading W as it is */
     size_t wg;
@@ -137,13 +145,6 @@ clt_status clt_cl_linear_forward(clt_context *ctx, const clt_tensor *X,
   return CLT_OK;
 }
 
-/* GPU profiles take the GPU step's dW (kernels/step_gpu.cl) for C up to
-   CLT_STEP_MAX_C: a work-item per column of X, so a warp reads contiguous
-   runs of each row, the block's rows of dS in local memory. */
-static bool dw_gpu(const clt_context *ctx, size_t C) {
-  return clt_cl_of(ctx)->profile.step_gpu && C <= CLT_STEP_MAX_C;
-}
-
 /* Rows per block of partial dW. GPU-shaped: clt_cl_gpu_dw_rows. Skinny C: row_block. Wide C (the tiles of
    clt_linear_dw_wide): 512 rows, so that the block's slice of dS that a
    work-group shares (512 x 64 floats, 128 KiB) stays in L2 (POCL at
@@ -151,7 +152,7 @@ static bool dw_gpu(const clt_context *ctx, size_t C) {
    other, 2048 at half speed); more where D*C/(D+C) is larger, so that the
    partial sums never outgrow X and dS together. */
 static size_t dw_rows(const clt_context *ctx, size_t N, size_t D, size_t C) {
-  if (dw_gpu(ctx, C)) return clt_cl_gpu_dw_rows(ctx, N, D);
+  if (gpu_shaped(ctx, C)) return clt_cl_gpu_dw_rows(ctx, N, D);
   if (C < DW_WIDE_C) return row_block(N, C);
   size_t R = D * C / (D + C);
   if (R < 512) R = 512;
@@ -169,7 +170,7 @@ static clt_status dw_kernels(clt_context *ctx, const clt_tensor *X,
   cl_ulong out_off = blocks == 1 ? dW->offset : part_off;
   cl_ulong x_off = X->offset, ds_off = dS->offset, n = N, d = D, c = C,
            g = class_group(C);
-  if (dw_gpu(ctx, C)) {
+  if (gpu_shaped(ctx, C)) {
     size_t wd;
     CLT_TRY(clt_cl_kernel_group(ctx, CLT_K_linear_dw_rows, 128, &wd));
     size_t grid[2] = {clt_round_up(D, wd), blocks}, local[2] = {wd, 1};
