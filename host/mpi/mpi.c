@@ -32,6 +32,11 @@ static clt_status mpi_fail(const clt_context *ctx, int rc, const char *call) {
   return clt_fail(ctx, CLT_ERR_DISTRIBUTED, "%s failed: %s", call, msg);
 }
 
+/* The bytes of chunk p of a part of bytes cut into chunks of P. */
+static size_t chunk_bytes(size_t bytes, size_t P, size_t p) {
+  return bytes - p * P < P ? bytes - p * P : P;
+}
+
 /* Every rank's part to every rank, point to point, in messages of at most
    m->chunk bytes, waited for with a deadline: the ranks that sent nothing
    by then are named. Messages of one pair arrive in order (MPI's
@@ -58,7 +63,7 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
     for (size_t p = 0; r != me && p < parts && rc == MPI_SUCCESS; p++) {
       from[n] = (int)r;
       rc = MPI_Irecv((unsigned char *)all + r * bytes + p * P,
-                     (int)(bytes - p * P < P ? bytes - p * P : P), MPI_BYTE, (int)r,
+                     (int)chunk_bytes(bytes, P, p), MPI_BYTE, (int)r,
                      GATHER_TAG, m->comm, &req[n++]);
     }
   size_t nrecv = n;
@@ -66,7 +71,7 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
     for (size_t p = 0; r != me && p < parts && rc == MPI_SUCCESS; p++) {
       from[n] = -1;
       rc = MPI_Isend((const unsigned char *)mine + p * P,
-                     (int)(bytes - p * P < P ? bytes - p * P : P), MPI_BYTE, (int)r,
+                     (int)chunk_bytes(bytes, P, p), MPI_BYTE, (int)r,
                      GATHER_TAG, m->comm, &req[n++]);
     }
   int done = 0;
@@ -83,7 +88,7 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
   clt_status st = CLT_OK;
   for (size_t i = 0; done && rc == MPI_SUCCESS && i < nrecv; i++) { /* the same collective */
     int count = 0;
-    size_t p = i % parts, want = bytes - p * P < P ? bytes - p * P : P;
+    size_t want = chunk_bytes(bytes, P, i % parts);
     MPI_Get_count(&stat[i], MPI_BYTE, &count);
     if ((size_t)count != want)
       st = clt_fail(ctx, CLT_ERR_DISTRIBUTED,
