@@ -55,8 +55,72 @@ static inline long clt_csr_bucket(__global const int *col, long *k, long e, ulon
    in one work-item, whose loops over a weight row then read contiguous
    memory; GPU ones one class each (host/cl/cl_sparse.c). */
 
+/* Classes a work-item sums in registers at once: a row's entries are
+   walked once per CLT_CSR_REG of its classes. */
+#define CLT_CSR_REG 8
+
+/* acc[j] = the sum over the entries [k, e) of val[k] * wc[col[k] * C + j]
+   for j < M, in entry order. M is a constant wherever this is inlined, so
+   acc stays in registers (a masked loop would keep it in memory, and a
+   masked store does not forward to the next entry's load). */
+static inline void clt_csr_dot(__global const int *col, __global const float *val, long k,
+                               long e, __global const float *wc, ulong C, float *acc,
+                               const int M) {
+  for (int j = 0; j < M; j++) acc[j] = 0.0f;
+  for (; k < e; k++) {
+    if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(wc + (ulong)col[k + CLT_CSR_AHEAD] * C);
+    __global const float *w = wc + (ulong)col[k] * C;
+    float v = val[k];
+    for (int j = 0; j < M; j++) acc[j] += v * w[j];
+  }
+}
+
+/* The entries [k, e) of a row whose dS row holds g[0 .. M) added to the
+   M classes of their weight rows in ac: ac[col[k] * C + j] += val[k] *
+   g[j], M a constant as in clt_csr_dot. */
+static inline void clt_csr_scatter(__global const int *col, __global const float *val, long k,
+                                   long e, __global float *ac, ulong C, const float *g,
+                                   const int M) {
+  for (; k < e; k++) {
+    if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(ac + (ulong)col[k + CLT_CSR_AHEAD] * C);
+    __global float *a = ac + (ulong)col[k] * C;
+    float v = val[k];
+    for (int j = 0; j < M; j++) a[j] += v * g[j];
+  }
+}
+
+/* F(..., M) with M the constant equal to m, for m in [1, CLT_CSR_REG]. */
+#define CLT_CSR_FOR_M(m, F, ...)                                              \
+  switch (m) {                                                                \
+  case 1: F(__VA_ARGS__, 1); break;                                           \
+  case 2: F(__VA_ARGS__, 2); break;                                           \
+  case 3: F(__VA_ARGS__, 3); break;                                           \
+  case 4: F(__VA_ARGS__, 4); break;                                           \
+  case 5: F(__VA_ARGS__, 5); break;                                           \
+  case 6: F(__VA_ARGS__, 6); break;                                           \
+  case 7: F(__VA_ARGS__, 7); break;                                           \
+  default: F(__VA_ARGS__, 8); break;                                          \
+  }
+
+/* The entries [k, e) of a row added, times its dS row gr, to the classes
+   [c0, c1) of their rows of out (clt_csr_scatter in chunks of
+   CLT_CSR_REG classes). */
+static inline void clt_csr_add_row(__global const int *col, __global const float *val, long k,
+                                   long e, __global const float *gr, __global float *out,
+                                   ulong C, ulong c0, ulong c1) {
+  for (ulong c = c0; c < c1; c += CLT_CSR_REG) {
+    int m = (int)min((ulong)CLT_CSR_REG, c1 - c);
+    float g[CLT_CSR_REG];
+    for (int j = 0; j < CLT_CSR_REG; j++) g[j] = j < m ? gr[c + j] : 0.0f;
+    CLT_CSR_FOR_M(m, clt_csr_scatter, col, val, k, e, out + c, C, g);
+  }
+}
+
 /* S[r, c] = b[c] + alpha * the sum of the row's val[k] * W[col[k], c],
-   summed in S's row: grid (n, chunks). */
+   summed in entry order: grid (n, chunks). Up to 2 CLT_CSR_REG classes
+   are summed in registers, a chunk of CLT_CSR_REG at a time; more in S's
+   row, each entry's weight row read whole (walking the entries once per
+   chunk lost to it at 50 classes). */
 __kernel void clt_csr_fwd(__global const long *ptr, ulong pf, __global const int *col,
                           __global const float *val, __global const int *idx, ulong first,
                           int has_idx, ulong nrows, float alpha, __global const float *W,
@@ -66,16 +130,26 @@ __kernel void clt_csr_fwd(__global const long *ptr, ulong pf, __global const int
   if (r >= n || c0 >= C) return;
   ulong c1 = min(C, c0 + cw);
   __global float *s = S + s_off + r * C;
-  for (ulong c = c0; c < c1; c++) s[c] = 0.0f;
   long i = clt_csr_row(idx, first, has_idx, r, nrows);
-  if (i >= 0)
-    for (long k = ptr[pf + i], e = ptr[pf + i + 1]; k < e; k++) {
+  long k = i >= 0 ? ptr[pf + i] : 0, e = i >= 0 ? ptr[pf + i + 1] : 0;
+  if (c1 - c0 <= 2 * CLT_CSR_REG)
+    for (ulong c = c0; c < c1; c += CLT_CSR_REG) {
+      __global const float *wc = W + w_off + c;
+      float acc[CLT_CSR_REG];
+      int m = (int)min((ulong)CLT_CSR_REG, c1 - c);
+      CLT_CSR_FOR_M(m, clt_csr_dot, col, val, k, e, wc, C, acc);
+      for (int j = 0; j < m; j++) s[c + j] = (has_b ? b[b_off + c + j] : 0.0f) + alpha * acc[j];
+    }
+  else {
+    for (ulong c = c0; c < c1; c++) s[c] = 0.0f;
+    for (; k < e; k++) {
       if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(W + w_off + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
       __global const float *w = W + w_off + (ulong)col[k] * C;
       float v = val[k];
       for (ulong c = c0; c < c1; c++) s[c] += v * w[c];
     }
-  for (ulong c = c0; c < c1; c++) s[c] = (has_b ? b[b_off + c] : 0.0f) + alpha * s[c];
+    for (ulong c = c0; c < c1; c++) s[c] = (has_b ? b[b_off + c] : 0.0f) + alpha * s[c];
+  }
 }
 
 /* dW[j, c] for j in bucket g = [g*span, min(D, (g+1)*span)): zeroed, then
@@ -97,12 +171,7 @@ __kernel void clt_csr_dw(__global const long *ptr, ulong pf, __global const int 
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
-    __global const float *gr = dS + ds_off + r * C;
-    for (; k < e; k++) {
-      __global float *o = out + (ulong)col[k] * C;
-      float v = val[k];
-      for (ulong c = c0; c < c1; c++) o[c] += v * gr[c];
-    }
+    clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, out, C, c0, c1);
   }
 }
 
@@ -149,13 +218,7 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
-    __global const float *gr = dS + ds_off + r * C;
-    for (; k < e; k++) {
-      if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(acc + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
-      __global float *a = acc + (ulong)col[k] * C;
-      float v = val[k];
-      for (ulong c = c0; c < c1; c++) a[c] += v * gr[c];
-    }
+    clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, acc, C, c0, c1);
   }
   for (ulong j = lo; sweep && j < hi; j++) clt_csr_apply(w, acc, j * C, c0, c1, step, &change);
   for (ulong r = 0; !sweep && r < n; r++) { /* each touched weight once: its G is then 0 */

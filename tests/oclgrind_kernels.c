@@ -200,6 +200,7 @@ int main(int argc, char **argv) {
   gather();
   sparse(1, 23);
   sparse(3, 23);
+  sparse(11, 23); /* a chunk of 8 classes and a tail of 3 */
   sparse(1, 4000);
   optimizers();
   clt_timing v[128];

@@ -369,72 +369,91 @@ Test(sparse, gradient_matches_central_differences) {
    weights of columns no row holds keep their bits, the scratch G is zero
    again, b moves by the column sums, and the change of the sum of squares
    is reported. Tolerance as the products' (the gradient is dW's sum). */
+static void check_touched(clt_context *ctx, const char *dev, size_t n, size_t C) {
+  size_t d = C >= 1000 ? 37 : 5003, N = n + 3;
+  uint64_t seed = 31 * n + C;
+  host_csr h = random_csr(N, d, seed);
+  float *V = malloc(d * C * 4), *b = malloc(C * 4), *dS = malloc(n * C * 4);
+  int32_t *perm = malloc(N * 4);
+  cr_assert(V && b && dS && perm);
+  tu_fill_uniform(V, d * C, seed + 1, -0.5f, 0.5f);
+  tu_fill_uniform(b, C, seed + 2, -1.0f, 1.0f);
+  tu_fill_uniform(dS, n * C, seed + 3, -1.0f, 1.0f);
+  for (size_t r = 0; r < N; r++) perm[r] = (int32_t)((r * 7 + 2) % N); /* 7 and N coprime */
+  /* the batch: rows perm[2 .. 2+n) */
+  double *g = calloc(d * C + C, sizeof *g), want_change = 0;
+  bool *touched = calloc(d, sizeof *touched);
+  cr_assert(g && touched);
+  for (size_t r = 0; r < n; r++) {
+    size_t row = (size_t)perm[2 + r];
+    for (int64_t e = h.ptr[row]; e < h.ptr[row + 1]; e++) {
+      touched[h.col[e]] = true;
+      for (size_t c = 0; c < C; c++) g[(size_t)h.col[e] * C + c] += (double)h.val[e] * dS[r * C + c];
+    }
+    for (size_t c = 0; c < C; c++) g[d * C + c] += dS[r * C + c];
+  }
+  const float step = 0.25f, lr_b = 0.5f;
+  double *want = malloc((d * C + C) * sizeof *want);
+  cr_assert_not_null(want);
+  for (size_t e = 0; e < d * C; e++) {
+    want[e] = touched[e / C] ? V[e] - (double)step * g[e] : V[e];
+    want_change += want[e] * want[e] - (double)V[e] * V[e];
+  }
+  for (size_t c = 0; c < C; c++) want[d * C + c] = b[c] - (double)lr_b * g[d * C + c];
+  clt_csr *X = upload(ctx, &h);
+  clt_tensor *tV = tu_tensor(ctx, d, C, V), *tb = tu_tensor(ctx, 1, C, b);
+  clt_tensor *tdS = tu_tensor(ctx, n, C, dS), *idx = tu_labels(ctx, N, perm), *G;
+  cr_assert_eq(clt_tensor_create(ctx, d, C, CLT_FLOAT32, &G), CLT_OK);
+  cr_assert_eq(clt_tensor_fill(G, 0.0), CLT_OK);
+  double change = NAN;
+  const double entries = (double)n * (double)h.ptr[N] / (double)N;
+  cr_assert_eq(clt_csr_sgd_rows(ctx, X, (clt_batch_rows){idx, 2, n}, tdS, tV, G, step, tb, lr_b,
+                                entries, &change),
+               CLT_OK, "%s", clt_last_error(ctx));
+  float *gotV = tu_read(tV), *gotb = tu_read(tb), *gotG = tu_read(G);
+  char what[128];
+  snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu V", dev, n, d, C);
+  tu_expect_close(what, gotV, want, d * C, atol_for(n), RTOL);
+  for (size_t e = 0; e < d * C; e++)
+    if (!touched[e / C])
+      cr_assert_eq(memcmp(&gotV[e], &V[e], 4), 0, "%s: untouched weight %zu changed", what, e);
+  snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu b", dev, n, d, C);
+  tu_expect_close(what, gotb, want + d * C, C, atol_for(n), RTOL);
+  for (size_t e = 0; e < d * C; e++) cr_assert_eq(gotG[e], 0.0f, "%s: G[%zu] left %g", what, e, gotG[e]);
+  cr_expect(fabs(change - want_change) <= 1e-4 * (1 + fabs(want_change)) + 1e-6 * (double)(d * C),
+            "%s: change of the sum of squares %g, want %g", what, change, want_change);
+  free(gotV), free(gotb), free(gotG);
+  clt_tensor *all[] = {tV, tb, tdS, idx, G};
+  for (size_t t = 0; t < LEN(all); t++) clt_tensor_destroy(all[t]);
+  clt_csr_destroy(X);
+  free(V), free(b), free(dS), free(perm), free(g), free(touched), free(want);
+  free_host(&h);
+}
+
 Test(sparse, touched_sgd_update_matches_double_sums, .timeout = 600) {
   const char *specs[2];
   size_t ndev = tu_devices(specs);
   for (size_t v = 0; v < ndev; v++) {
     clt_context *ctx = tu_context(specs[v]);
     for (size_t i = 0; i < LEN(NS); i++)
-      for (size_t k = 0; k < LEN(CS); k++) {
-        size_t n = NS[i], C = CS[k], d = C >= 1000 ? 37 : 5003, N = n + 3;
-        uint64_t seed = 31 * n + C;
-        host_csr h = random_csr(N, d, seed);
-        float *V = malloc(d * C * 4), *b = malloc(C * 4), *dS = malloc(n * C * 4);
-        int32_t *perm = malloc(N * 4);
-        cr_assert(V && b && dS && perm);
-        tu_fill_uniform(V, d * C, seed + 1, -0.5f, 0.5f);
-        tu_fill_uniform(b, C, seed + 2, -1.0f, 1.0f);
-        tu_fill_uniform(dS, n * C, seed + 3, -1.0f, 1.0f);
-        for (size_t r = 0; r < N; r++) perm[r] = (int32_t)((r * 7 + 2) % N); /* 7 and N coprime */
-        /* the batch: rows perm[2 .. 2+n) */
-        double *g = calloc(d * C + C, sizeof *g), want_change = 0;
-        bool *touched = calloc(d, sizeof *touched);
-        cr_assert(g && touched);
-        for (size_t r = 0; r < n; r++) {
-          size_t row = (size_t)perm[2 + r];
-          for (int64_t e = h.ptr[row]; e < h.ptr[row + 1]; e++) {
-            touched[h.col[e]] = true;
-            for (size_t c = 0; c < C; c++) g[(size_t)h.col[e] * C + c] += (double)h.val[e] * dS[r * C + c];
-          }
-          for (size_t c = 0; c < C; c++) g[d * C + c] += dS[r * C + c];
-        }
-        const float step = 0.25f, lr_b = 0.5f;
-        double *want = malloc((d * C + C) * sizeof *want);
-        cr_assert_not_null(want);
-        for (size_t e = 0; e < d * C; e++) {
-          want[e] = touched[e / C] ? V[e] - (double)step * g[e] : V[e];
-          want_change += want[e] * want[e] - (double)V[e] * V[e];
-        }
-        for (size_t c = 0; c < C; c++) want[d * C + c] = b[c] - (double)lr_b * g[d * C + c];
-        clt_csr *X = upload(ctx, &h);
-        clt_tensor *tV = tu_tensor(ctx, d, C, V), *tb = tu_tensor(ctx, 1, C, b);
-        clt_tensor *tdS = tu_tensor(ctx, n, C, dS), *idx = tu_labels(ctx, N, perm), *G;
-        cr_assert_eq(clt_tensor_create(ctx, d, C, CLT_FLOAT32, &G), CLT_OK);
-        cr_assert_eq(clt_tensor_fill(G, 0.0), CLT_OK);
-        double change = NAN;
-        const double entries = (double)n * (double)h.ptr[N] / (double)N;
-        cr_assert_eq(clt_csr_sgd_rows(ctx, X, (clt_batch_rows){idx, 2, n}, tdS, tV, G, step, tb, lr_b,
-                                      entries, &change),
-                     CLT_OK, "%s", clt_last_error(ctx));
-        float *gotV = tu_read(tV), *gotb = tu_read(tb), *gotG = tu_read(G);
-        char what[128];
-        snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu V", specs[v], n, d, C);
-        tu_expect_close(what, gotV, want, d * C, atol_for(n), RTOL);
-        for (size_t e = 0; e < d * C; e++)
-          if (!touched[e / C])
-            cr_assert_eq(memcmp(&gotV[e], &V[e], 4), 0, "%s: untouched weight %zu changed", what, e);
-        snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu b", specs[v], n, d, C);
-        tu_expect_close(what, gotb, want + d * C, C, atol_for(n), RTOL);
-        for (size_t e = 0; e < d * C; e++) cr_assert_eq(gotG[e], 0.0f, "%s: G[%zu] left %g", what, e, gotG[e]);
-        cr_expect(fabs(change - want_change) <= 1e-4 * (1 + fabs(want_change)) + 1e-6 * (double)(d * C),
-                  "%s: change of the sum of squares %g, want %g", what, change, want_change);
-        free(gotV), free(gotb), free(gotG);
-        clt_tensor *all[] = {tV, tb, tdS, idx, G};
-        for (size_t t = 0; t < LEN(all); t++) clt_tensor_destroy(all[t]);
-        clt_csr_destroy(X);
-        free(V), free(b), free(dS), free(perm), free(g), free(touched), free(want);
-        free_host(&h);
-      }
+      for (size_t k = 0; k < LEN(CS); k++) check_touched(ctx, specs[v], NS[i], CS[k]);
+    clt_context_destroy(ctx);
+  }
+}
+
+/* The kernels sum up to 8 classes of a row at once in registers, with
+   code for each count from 1 to 8 (kernels/sparse.cl, CLT_CSR_FOR_M):
+   every count, alone and after a chunk of 8, in the products and the
+   touched update. */
+Test(sparse, every_register_width, .timeout = 600) {
+  const char *specs[2];
+  size_t ndev = tu_devices(specs);
+  for (size_t v = 0; v < ndev; v++) {
+    clt_context *ctx = tu_context(specs[v]);
+    for (size_t C = 1; C <= 17; C++) {
+      check_products(ctx, specs[v], 93, 37, C);
+      check_touched(ctx, specs[v], 93, C);
+    }
     clt_context_destroy(ctx);
   }
 }
