@@ -36,6 +36,21 @@ static size_t column_buckets(const clt_context *ctx, size_t D, size_t chunks, cl
   return (D + *span - 1) / *span;
 }
 
+/* Launches the dW or update kernel id over its grid (buckets, chunks) in
+   work-groups of the profile's lanes per unit along the buckets (the
+   largest power of two the kernel runs in), so that a CPU profile's
+   buckets, one a core, are as many work-groups, each on its own core. */
+static clt_status launch_buckets(clt_context *ctx, clt_kid id, size_t buckets, size_t chunks,
+                                 size_t nargs, const clt_karg *args) {
+  size_t wg;
+  CLT_TRY(clt_cl_kernel_group(ctx, id, clt_cl_of(ctx)->profile.csr_lanes_per_unit, &wg));
+  const size_t global[2] = {buckets, chunks}, local[2] = {wg, 1};
+  return clt_cl_launch(ctx, id, 2, NULL, global, local, nargs, args);
+}
+#define LAUNCH_BUCKETS(ctx, id, buckets, chunks, ...)                                       \
+  launch_buckets((ctx), (id), (buckets), (chunks),                                          \
+                 sizeof((clt_karg[]){__VA_ARGS__}) / sizeof(clt_karg), (clt_karg[]){__VA_ARGS__})
+
 clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                               float alpha, const clt_tensor *W, const clt_tensor *b, clt_tensor *S) {
   rows_args ra = rows_of(X, rows);
@@ -59,7 +74,7 @@ clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_row
   size_t chunks = class_chunks(ctx, C, &cw), buckets = column_buckets(ctx, D, chunks, &span);
   rows_args ra = rows_of(X, rows);
   cl_ulong pf = X->first, ds_off = dS->offset, dw_off = dW->offset, n = rows.n, d = D, c = C;
-  CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_dw, buckets, chunks, 1, CLT_ARG(X->ptr->st->mem),
+  CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_dw, buckets, chunks, CLT_ARG(X->ptr->st->mem),
                           CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
                           CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
                           CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
@@ -85,7 +100,7 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
   /* Sweep the weights in order when the rows' entries, a cache line each
      through G and W, would move more than reading G and W once. */
   cl_int sweep = entries * 128.0 > (double)D * (double)C * 8.0;
-  CLT_TRY(CLT_LAUNCH_GRID(ctx, CLT_K_csr_sgd, buckets, chunks, 1, CLT_ARG(X->ptr->st->mem),
+  CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd, buckets, chunks, CLT_ARG(X->ptr->st->mem),
                           CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
                           CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
                           CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
