@@ -190,6 +190,26 @@ static inline void clt_csr_apply(__global float *w, __global float *acc, ulong a
   }
 }
 
+/* clt_csr_apply over the flat range [a, z) of W and G (a bucket's whole
+   slice when a work-item holds every class), eight lanes at a time and
+   without a branch; returns the change of the squares, summed per lane
+   and then across the lanes in a fixed order. */
+static inline float clt_csr_sweep(__global float *w, __global float *acc, ulong a, ulong z,
+                                  float step) {
+  float8 lanes = (float8)(0.0f);
+  for (; a + 8 <= z; a += 8) {
+    float8 g = vload8(0, acc + a), old = vload8(0, w + a);
+    float8 now = select(old - step * g, old, g == (float8)(0.0f));
+    vstore8(now, 0, w + a);
+    vstore8((float8)(0.0f), 0, acc + a);
+    lanes += now * now - old * old;
+  }
+  float change = ((lanes.s0 + lanes.s1) + (lanes.s2 + lanes.s3)) +
+                 ((lanes.s4 + lanes.s5) + (lanes.s6 + lanes.s7));
+  if (a < z) clt_csr_apply(w, acc, a, 0, z - a, step, &change);
+  return change;
+}
+
 /* Plain SGD on the rows' gradient, touching only the weights of the
    columns the rows hold: V[j, c] -= step * (X[rows]^T dS)[j, c], summed
    first into G (zero outside a call, zeroed again as it is applied), in
@@ -220,7 +240,9 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
     clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, acc, C, c0, c1);
   }
-  for (ulong j = lo; sweep && j < hi; j++) clt_csr_apply(w, acc, j * C, c0, c1, step, &change);
+  if (sweep && c1 - c0 == C) change = clt_csr_sweep(w, acc, lo * C, hi * C, step);
+  for (ulong j = lo; sweep && c1 - c0 < C && j < hi; j++)
+    clt_csr_apply(w, acc, j * C, c0, c1, step, &change);
   for (ulong r = 0; !sweep && r < n; r++) { /* each touched weight once: its G is then 0 */
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;

@@ -97,9 +97,14 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
            b_off = b ? b->offset : 0, n = rows.n, d = D, c = C, nb = buckets;
   cl_mem bmem = b ? b->st->mem : NULL;
   cl_int has_b = b != NULL;
-  /* Sweep the weights in order when the rows' entries, a cache line each
-     through G and W, would move more than reading G and W once. */
-  cl_int sweep = entries * 128.0 > (double)D * (double)C * 8.0;
+  /* Sweep G and W whole, in order, when walking the rows again would cost
+     more: the walk misses the caches on each entry's rows of G and W
+     (lines of 64 bytes: about 8 ns a line on 2 cores here), the sweep
+     streams 16 bytes a weight (about 0.45 ns a weight on 2 cores, all of
+     the times at D = 2^18 with 2, 10 and 50 classes): sweep when
+     entries * lines * 8 > D * C * 0.45, about entries * lines * 24 > D * C. */
+  const double lines = 1.0 + (double)(C * 4 / 64);
+  cl_int sweep = entries * lines * 24.0 > (double)D * (double)C;
   CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd, buckets, chunks, CLT_ARG(X->ptr->st->mem),
                           CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
                           CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
