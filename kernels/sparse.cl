@@ -175,38 +175,28 @@ __kernel void clt_csr_dw(__global const long *ptr, ulong pf, __global const int 
   }
 }
 
-/* The gradient summed in G applied to classes [c0, c1) of the weight row
-   at (W -= step G where G is not 0), G zeroed there, and the change of
-   their squares added to *change. */
-static inline void clt_csr_apply(__global float *w, __global float *acc, ulong at, ulong c0,
-                                 ulong c1, float step, float *change) {
-  for (ulong c = c0; c < c1; c++) {
-    float gj = acc[at + c];
-    if (gj == 0.0f) continue;
-    float old = w[at + c], now = old - step * gj;
-    w[at + c] = now;
-    acc[at + c] = 0.0f;
-    *change += now * now - old * old;
-  }
-}
-
-/* clt_csr_apply over the flat range [a, z) of W and G (a bucket's whole
-   slice when a work-item holds every class), eight lanes at a time and
-   without a branch; returns the change of the squares, summed per lane
-   and then across the lanes in a fixed order. */
-static inline float clt_csr_sweep(__global float *w, __global float *acc, ulong a, ulong z,
-                                  float step) {
+/* The gradient summed in g[0 .. n) applied to w[0 .. n) (w -= step g
+   where g is not 0, w kept where it is), g zeroed; returns the change of
+   w's sum of squares. Eight lanes at a time without a branch, the lanes'
+   changes summed at the end in a fixed order, then the tail. */
+static inline float clt_csr_apply(__global float *w, __global float *g, ulong n, float step) {
   float8 lanes = (float8)(0.0f);
-  for (; a + 8 <= z; a += 8) {
-    float8 g = vload8(0, acc + a), old = vload8(0, w + a);
-    float8 now = select(old - step * g, old, g == (float8)(0.0f));
+  ulong a = 0;
+  for (; a + 8 <= n; a += 8) {
+    float8 gj = vload8(0, g + a), old = vload8(0, w + a);
+    float8 now = select(old - step * gj, old, gj == (float8)(0.0f));
     vstore8(now, 0, w + a);
-    vstore8((float8)(0.0f), 0, acc + a);
+    vstore8((float8)(0.0f), 0, g + a);
     lanes += now * now - old * old;
   }
   float change = ((lanes.s0 + lanes.s1) + (lanes.s2 + lanes.s3)) +
                  ((lanes.s4 + lanes.s5) + (lanes.s6 + lanes.s7));
-  if (a < z) clt_csr_apply(w, acc, a, 0, z - a, step, &change);
+  for (; a < n; a++) {
+    float gj = g[a], old = w[a], now = gj != 0.0f ? old - step * gj : old;
+    w[a] = now;
+    g[a] = 0.0f;
+    change += now * now - old * old;
+  }
   return change;
 }
 
@@ -240,9 +230,9 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
     clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, acc, C, c0, c1);
   }
-  if (sweep && c1 - c0 == C) change = clt_csr_sweep(w, acc, lo * C, hi * C, step);
+  if (sweep && c1 - c0 == C) change = clt_csr_apply(w + lo * C, acc + lo * C, (hi - lo) * C, step);
   for (ulong j = lo; sweep && c1 - c0 < C && j < hi; j++)
-    clt_csr_apply(w, acc, j * C, c0, c1, step, &change);
+    change += clt_csr_apply(w + j * C + c0, acc + j * C + c0, c1 - c0, step);
   for (ulong r = 0; !sweep && r < n; r++) { /* each touched weight once: its G is then 0 */
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
@@ -252,7 +242,7 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
         CLT_LIN_PREFETCH(acc + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
         CLT_LIN_PREFETCH(w + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
       }
-      clt_csr_apply(w, acc, (ulong)col[k] * C, c0, c1, step, &change);
+      change += clt_csr_apply(w + (ulong)col[k] * C + c0, acc + (ulong)col[k] * C + c0, c1 - c0, step);
     }
   }
   dn[q * buckets + g] = change;
