@@ -19,7 +19,10 @@
  * by binary search (columns are sorted): each entry is added once per
  * class, by the one work-item whose bucket holds its column, at the cost
  * of a search per row and bucket. The host picks the bucket count so that
- * the grid fills the device (host/cl/cl_sparse.c).
+ * the grid fills the device (host/cl/cl_sparse.c). The update's work-items
+ * that hold every class pack their bucket's gradient in the order the rows
+ * first touch its columns (clt_csr_sgd_packed), so it adds in the same
+ * order as the unpacked kernel.
  */
 
 /* Entries ahead whose weight rows are prefetched (CPU profiles,
@@ -76,14 +79,29 @@ static inline void clt_csr_dot(__global const int *col, __global const float *va
 }
 
 /* The entries [k, e) of a row whose dS row holds g[0 .. M) added to the
-   M classes of their weight rows in ac: ac[col[k] * C + j] += val[k] *
-   g[j], M a constant as in clt_csr_dot. */
+   M classes of their rows in ac: ac[row * C + j] += val[k] * g[j], M a
+   constant as in clt_csr_dot. The row is the entry's column; or, with a
+   slot map, the packed row lo + slot[column] - 1, the column's slot given
+   (the next of *used, order[lo + slot - 1] = column) when it first comes. */
 static inline void clt_csr_scatter(__global const int *col, __global const float *val, long k,
-                                   long e, __global float *ac, ulong C, const float *g,
+                                   long e, __global int *slot, __global int *order, ulong lo,
+                                   ulong *used, __global float *ac, ulong C, const float *g,
                                    const int M) {
   for (; k < e; k++) {
-    if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(ac + (ulong)col[k + CLT_CSR_AHEAD] * C);
-    __global float *a = ac + (ulong)col[k] * C;
+    ulong row = (ulong)col[k];
+    if (slot) {
+      if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(slot + col[k + CLT_CSR_AHEAD]);
+      int s = slot[row];
+      if (s == 0) {
+        s = (int)++*used;
+        slot[row] = s;
+        order[lo + (ulong)s - 1] = (int)row;
+      }
+      row = lo + (ulong)s - 1;
+    } else if (k + CLT_CSR_AHEAD < e) {
+      CLT_LIN_PREFETCH(ac + (ulong)col[k + CLT_CSR_AHEAD] * C);
+    }
+    __global float *a = ac + row * C;
     float v = val[k];
     for (int j = 0; j < M; j++) a[j] += v * g[j];
   }
@@ -103,16 +121,27 @@ static inline void clt_csr_scatter(__global const int *col, __global const float
   }
 
 /* The entries [k, e) of a row added, times its dS row gr, to the classes
-   [c0, c1) of their rows of out (clt_csr_scatter in chunks of
-   CLT_CSR_REG classes). */
+   [c0, c1) of their rows of out (clt_csr_scatter, slot map and all, in
+   chunks of CLT_CSR_REG classes). */
 static inline void clt_csr_add_row(__global const int *col, __global const float *val, long k,
                                    long e, __global const float *gr, __global float *out,
-                                   ulong C, ulong c0, ulong c1) {
+                                   ulong C, ulong c0, ulong c1, __global int *slot,
+                                   __global int *order, ulong lo, ulong *used) {
   for (ulong c = c0; c < c1; c += CLT_CSR_REG) {
     int m = (int)min((ulong)CLT_CSR_REG, c1 - c);
     float g[CLT_CSR_REG];
     for (int j = 0; j < CLT_CSR_REG; j++) g[j] = j < m ? gr[c + j] : 0.0f;
-    CLT_CSR_FOR_M(m, clt_csr_scatter, col, val, k, e, out + c, C, g);
+    CLT_CSR_FOR_M(m, clt_csr_scatter, col, val, k, e, slot, order, lo, used, out + c, C, g);
+  }
+}
+
+/* b[c] -= lr_b times dS's column sum c (rows in order), for c in [c0, c1). */
+static inline void clt_csr_bias(__global const float *dS, ulong n, ulong C, ulong c0, ulong c1,
+                                __global float *b, float lr_b) {
+  for (ulong c = c0; c < c1; c++) {
+    float sum = 0.0f;
+    for (ulong r = 0; r < n; r++) sum += dS[r * C + c];
+    b[c] -= lr_b * sum;
   }
 }
 
@@ -165,13 +194,14 @@ __kernel void clt_csr_dw(__global const long *ptr, ulong pf, __global const int 
   if (c0 >= C || lo >= D) return;
   ulong hi = min(D, lo + span), c1 = min(C, c0 + cw);
   __global float *out = dW + dw_off;
+  ulong none = 0; /* no slot map: dW's rows are the columns */
   for (ulong j = lo; j < hi; j++)
     for (ulong c = c0; c < c1; c++) out[j * C + c] = 0.0f;
   for (ulong r = 0; r < n; r++) {
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
-    clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, out, C, c0, c1);
+    clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, out, C, c0, c1, 0, 0, 0, &none);
   }
 }
 
@@ -224,11 +254,12 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
   ulong lo = g * span, hi = min(D, lo + span), c1 = min(C, c0 + cw);
   float change = 0.0f;
   __global float *w = V + v_off, *acc = G + g_off;
+  ulong none = 0; /* no slot map: G's rows are the columns */
   for (ulong r = 0; r < n; r++) {
     long i = clt_csr_row(idx, first, has_idx, r, nrows);
     if (i < 0) continue;
     long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
-    clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, acc, C, c0, c1);
+    clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, acc, C, c0, c1, 0, 0, 0, &none);
   }
   if (sweep && c1 - c0 == C) change = clt_csr_apply(w + lo * C, acc + lo * C, (hi - lo) * C, step);
   for (ulong j = lo; sweep && c1 - c0 < C && j < hi; j++)
@@ -246,12 +277,45 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
     }
   }
   dn[q * buckets + g] = change;
-  if (has_b && g == 0)
-    for (ulong c = c0; c < c1; c++) {
-      float sum = 0.0f;
-      for (ulong r = 0; r < n; r++) sum += dS[ds_off + r * C + c];
-      b[b_off + c] -= lr_b * sum;
-    }
+  if (has_b && g == 0) clt_csr_bias(dS + ds_off, n, C, c0, c1, b + b_off, lr_b);
+}
+
+/* clt_csr_sgd for one work-item per bucket holding every class, with the
+   bucket's gradient packed: the columns the rows hold take G's rows lo,
+   lo + 1, ... in the order the rows first touch them (map: slot + 1 of
+   each column, zero outside a call, then the columns in slot order), so
+   the sums stay in a few cached rows and each touched weight row is read
+   and written once, in that order, whatever the batch. The map is left
+   all zero, the order too, so the next call may have another D. Grid
+   (buckets). */
+__kernel void clt_csr_sgd_packed(__global const long *ptr, ulong pf, __global const int *col,
+                                 __global const float *val, __global const int *idx,
+                                 ulong first, int has_idx, ulong nrows,
+                                 __global const float *dS, ulong ds_off, __global float *V,
+                                 ulong v_off, __global float *G, ulong g_off,
+                                 __global int *map, float step, __global float *b,
+                                 ulong b_off, int has_b, float lr_b, __global float *dn,
+                                 ulong n, ulong D, ulong C, ulong span, ulong buckets) {
+  size_t g = get_global_id(0);
+  if (g >= buckets) return;
+  ulong lo = g * span, hi = min(D, lo + span), used = 0;
+  __global float *w = V + v_off, *acc = G + g_off;
+  __global int *slot = map, *order = map + D;
+  for (ulong r = 0; r < n; r++) {
+    long i = clt_csr_row(idx, first, has_idx, r, nrows);
+    if (i < 0) continue;
+    long k = ptr[pf + i], e = clt_csr_bucket(col, &k, ptr[pf + i + 1], lo, hi);
+    clt_csr_add_row(col, val, k, e, dS + ds_off + r * C, acc, C, 0, C, slot, order, lo, &used);
+  }
+  float change = 0.0f;
+  for (ulong s = 0; s < used; s++) {
+    if (s + CLT_CSR_AHEAD < used) CLT_LIN_PREFETCH(w + (ulong)order[lo + s + CLT_CSR_AHEAD] * C);
+    ulong j = (ulong)order[lo + s];
+    slot[j] = order[lo + s] = 0;
+    change += clt_csr_apply(w + j * C, acc + (lo + s) * C, C, step);
+  }
+  dn[g] = change;
+  if (has_b && g == 0) clt_csr_bias(dS + ds_off, n, C, 0, C, b + b_off, lr_b);
 }
 
 /* t[off .. off+n) *= alpha: grid (n). */

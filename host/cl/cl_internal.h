@@ -91,6 +91,8 @@ typedef struct clt_cl_context {
   cl_kernel kernels[CLT_K_COUNT]; /* created on first use */
   cl_mem scratch; /* reduction partials, grown on demand */
   size_t scratch_bytes;
+  cl_mem csr_map; /* the packed sparse update's column map (zeros), grown on demand */
+  size_t csr_map_bytes;
   void *blas_state; /* owned by host/cl/blas.c, NULL until first GEMM */
   /* With record_timings: the queue profiles, and the events of commands
      whose device time is not read yet wait here (host/cl/cl_core.c). */

@@ -83,6 +83,28 @@ clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_row
   return db ? clt_cl_colsum(ctx, dS, db) : CLT_OK;
 }
 
+/* The packed update's column map: 2 D ints, zero (every call leaves it
+   so), grown and zeroed on demand. */
+static clt_status csr_map(clt_context *ctx, size_t D, cl_mem *out) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  size_t bytes = 2 * D * sizeof(cl_int);
+  if (cl->csr_map_bytes < bytes) {
+    cl_mem m = NULL;
+    const cl_int zero = 0;
+    CLT_TRY(clt_cl_alloc(ctx, bytes, &m));
+    clt_status st = clt_cl_fill(ctx, m, &zero, sizeof zero, 0, bytes);
+    if (st != CLT_OK) {
+      clt_cl_release_mem(m);
+      return st;
+    }
+    if (cl->csr_map) clt_cl_release_mem(cl->csr_map);
+    cl->csr_map = m;
+    cl->csr_map_bytes = bytes;
+  }
+  *out = cl->csr_map;
+  return CLT_OK;
+}
+
 clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                           const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
                           clt_tensor *b, float lr_b, double entries, double *dnorm) {
@@ -95,24 +117,42 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
   rows_args ra = rows_of(X, rows);
   cl_ulong pf = X->first, ds_off = dS->offset, v_off = V->offset, g_off = G->offset,
            b_off = b ? b->offset : 0, n = rows.n, d = D, c = C, nb = buckets;
-  cl_mem bmem = b ? b->st->mem : NULL;
+  cl_mem bmem = b ? b->st->mem : NULL, map;
   cl_int has_b = b != NULL;
-  /* Sweep G and W whole, in order, when walking the rows again would cost
-     more: the walk misses the caches on each entry's rows of G and W
-     (lines of 64 bytes: about 8 ns a line on 2 cores here), the sweep
-     streams 16 bytes a weight (about 0.45 ns a weight on 2 cores, all of
-     the times at D = 2^18 with 2, 10 and 50 classes): sweep when
-     entries * lines * 8 > D * C * 0.45, about entries * lines * 24 > D * C. */
-  const double lines = 1.0 + (double)(C * 4 / 64);
-  cl_int sweep = entries * lines * 24.0 > (double)D * (double)C;
-  CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd, buckets, chunks, CLT_ARG(X->ptr->st->mem),
-                          CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
-                          CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
-                          CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
-                          CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(G->st->mem),
-                          CLT_ARG(g_off), CLT_ARG(step), CLT_ARG(bmem), CLT_ARG(b_off),
-                          CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn), CLT_ARG(n), CLT_ARG(d),
-                          CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb), CLT_ARG(cw), CLT_ARG(sweep)));
+  /* A work-item holding every class (CPU profiles) packs its bucket's
+     gradient (at batch 256 of the Debian descriptions, 51 classes: 231 to
+     134 us a step, median of 5; at batch 4096 and 2 to 50 classes level
+     with the sweep within this machine's noise); work-items holding a
+     chunk of the classes (GPU profiles) would each need a map, so they
+     walk the rows again or sweep. */
+  if (chunks == 1) {
+    CLT_TRY(csr_map(ctx, D, &map));
+    CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd_packed, buckets, 1, CLT_ARG(X->ptr->st->mem),
+                           CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
+                           CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
+                           CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
+                           CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(G->st->mem),
+                           CLT_ARG(g_off), CLT_ARG(map), CLT_ARG(step), CLT_ARG(bmem),
+                           CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn),
+                           CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb)));
+  } else {
+    /* Sweep G and W whole, in order, when walking the rows again would cost
+       more: the walk misses the caches on each entry's rows of G and W
+       (lines of 64 bytes: about 8 ns a line on 2 cores here), the sweep
+       streams 16 bytes a weight (about 0.45 ns a weight on 2 cores, all of
+       the times at D = 2^18 with 2, 10 and 50 classes): sweep when
+       entries * lines * 8 > D * C * 0.45, about entries * lines * 24 > D * C. */
+    const double lines = 1.0 + (double)(C * 4 / 64);
+    cl_int sweep = entries * lines * 24.0 > (double)D * (double)C;
+    CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd, buckets, chunks, CLT_ARG(X->ptr->st->mem),
+                            CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
+                            CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
+                            CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
+                            CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(G->st->mem),
+                            CLT_ARG(g_off), CLT_ARG(step), CLT_ARG(bmem), CLT_ARG(b_off),
+                            CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn), CLT_ARG(n), CLT_ARG(d),
+                            CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb), CLT_ARG(cw), CLT_ARG(sweep)));
+  }
   if (!dnorm) return CLT_OK;
   float *part = malloc(parts * sizeof *part);
   if (!part) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_sgd: %zu partial sums", parts);
