@@ -63,6 +63,7 @@ struct clt_trainer {
   clt_tensor *perm;               /* (N,1) this epoch's permutation */
   clt_tensor *Xb, *yb;            /* gathered minibatch (B rows; Xb: dense only) */
   clt_tensor *losses;             /* (PROGRESS_EVERY, 2): deferred steps' losses */
+  double pending_penalty[PROGRESS_EVERY]; /* a deferred touched step's penalty (host) */
   clt_tensor *class_weight;       /* (1,C) or NULL: opt.loss's */
   float *class_weight_host;       /* its values, for checkpoints */
   clt_model *model;               /* its parameters: one group of optim */
@@ -791,7 +792,8 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
    the rows' columns only (V is rescaled densely when s would leave
    [1e-6, 1e6], or reach 0). The loss is the batch's, plus 0.5 l2 s^2 |V|^2
    before the update, as the dense path reports it. */
-static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, double *loss) {
+static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_loss_slot *defer,
+                               double *loss) {
   clt_context *ctx = tr->ctx;
   clt_tensor *W = tr->model->value[0], *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
   clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
@@ -817,7 +819,7 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, doubl
   if (st == CLT_OK) st = clt_workspace(ctx, 1, rows, tr->c, &dS);
   if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, first);
   if (st == CLT_OK) st = clt_csr_forward_rows(ctx, X.csr, br, (float)tr->wscale, W, b, S);
-  if (st == CLT_OK) st = clt_loss(ctx, &tr->opt.loss, S, yb, &data, dS);
+  if (st == CLT_OK) st = clt_loss_deferred(ctx, &tr->opt.loss, S, yb, defer, &data, dS);
   const double penalty = 0.5 * l2 * tr->wscale * tr->wscale * tr->vnorm2;
   /* maximize negates the penalty's gradient with the loss's, as the dense
      path's optimizer does; weight decay keeps its sign */
@@ -833,7 +835,8 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, doubl
   clt_tensor_destroy(S);
   clt_tensor_destroy(dS);
   CLT_TRY(st);
-  *loss = clt_float_range(data + penalty);
+  if (defer->written) tr->pending_penalty[defer->index] = penalty;
+  else *loss = clt_float_range(data + penalty);
   tr->wscale = s;
   tr->vnorm2 += change;
   tr->step++;
@@ -1222,9 +1225,19 @@ static clt_status account_deferred(clt_trainer *tr, uint64_t first, size_t n,
   float v[2 * PROGRESS_EVERY];
   CLT_TRY(clt_tensor_read(tr->losses, v, sizeof v));
   for (size_t i = 0; i < n; i++)
-    CLT_TRY(account(tr, first + i, clt_float_range((double)v[2 * i] + (double)v[2 * i + 1]),
+    CLT_TRY(account(tr, first + i,
+                    clt_float_range((double)v[2 * i] + (double)v[2 * i + 1] +
+                                    tr->pending_penalty[i]),
                     acc));
   return CLT_OK;
+}
+
+/* account_deferred; when it fails (a diverged step), a touched trainer's W
+   tensor first takes W back (its scale moved in), as after a failed step. */
+static clt_status flush_deferred(clt_trainer *tr, uint64_t first, size_t n, epoch_losses *acc) {
+  clt_status st = account_deferred(tr, first, n, acc);
+  if (st != CLT_OK && tr->touched) (void)settle_scale(tr);
+  return st;
 }
 
 clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
@@ -1235,8 +1248,10 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   if (tr->touched) CLT_TRY(settle_scale(tr));
   size_t steps = tr->steps;
   epoch_losses done = {0};
-  /* Where the backend can (OpenCL: the fused kernels, or the composition
-     without a penalty), a step's loss stays on the device (tr->losses)
+  /* Where the backend can (OpenCL: the fused kernels, the composition
+     without a penalty, and plain SGD on sparse rows, whose penalty is the
+     host's and waits in pending_penalty; with l2 that update still reads
+     back the change of |V|^2), a step's loss stays on the device (tr->losses)
      and is read every PROGRESS_EVERY steps and at the end: a step makes
      no blocking call, and a divergence is still reported with its own
      step. Elsewhere each step reads its loss back. */
@@ -1247,8 +1262,9 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     double loss = 0;
     const uint64_t step = tr->step;
     clt_loss_slot slot = {tr->losses, pending, false};
+    tr->pending_penalty[pending] = 0;
     clt_status st = tr->ranked    ? ranked_step(tr, first, rows, &loss)
-                    : tr->touched ? touched_step(tr, first, rows, &loss)
+                    : tr->touched ? touched_step(tr, first, rows, &slot, &loss)
                                   : batch_grad(tr, first, rows, &slot, &loss);
     /* On failure the W tensor still holds W (its scale moved in). */
     if ((st != CLT_OK || !isfinite(loss)) && tr->touched) (void)settle_scale(tr);
@@ -1257,14 +1273,14 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     if (slot.written) {
       if (pending++ == 0) pending_first = step;
     } else {
-      if (pending) CLT_TRY(account_deferred(tr, pending_first, pending, &done));
+      if (pending) CLT_TRY(flush_deferred(tr, pending_first, pending, &done));
       pending = 0;
       CLT_TRY(account(tr, step, loss, &done));
     }
     if (!tr->touched) CLT_TRY(optimizer_step(tr));
     bool report = progress && (s % PROGRESS_EVERY == PROGRESS_EVERY - 1 || s + 1 == steps);
     if (pending && (pending == PROGRESS_EVERY || report || s + 1 == steps)) {
-      CLT_TRY(account_deferred(tr, pending_first, pending, &done));
+      CLT_TRY(flush_deferred(tr, pending_first, pending, &done));
       pending = 0;
     }
     /* ranks stay in step: a ranked trainer reports but never stops here */

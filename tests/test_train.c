@@ -203,6 +203,33 @@ Test(train, divergence_is_caught_and_named) {
    One row holds features of 3e38: after the step that draws it, the
    weights are so large that the scores overflow, at step 58 of this
    seed's order (inside the fourth window of 16). */
+/* An epoch of tr that must stop on a non-finite loss, reported with
+   "diverged at step " then want; the first device's report is kept in
+   first (empty before it), and every later one must read the same. */
+static void expect_divergence(clt_trainer *tr, clt_context *ctx, const char *spec,
+                              const char *want, char first[512]) {
+  clt_status st = clt_trainer_epoch(tr, NULL, NULL, NULL);
+  cr_assert_eq(st, CLT_ERR_NONFINITE, "%s: %s", spec, clt_last_error(ctx));
+  const char *err = clt_last_error(ctx);
+  char needle[64];
+  snprintf(needle, sizeof needle, "diverged at step %s", want);
+  cr_assert_not_null(strstr(err, needle), "%s: %s", spec, err);
+  if (!first[0]) snprintf(first, 512, "%s", err);
+  else cr_assert_str_eq(err, first, "the same report on every backend");
+}
+
+/* The host's waits for the device recorded in ctx (record_timings) since
+   its timings were last reset. */
+static uint64_t device_waits(clt_context *ctx) {
+  clt_timing v[256];
+  size_t n = 0;
+  cr_assert_eq(clt_context_timings(ctx, v, 256, &n), CLT_OK);
+  uint64_t waits = 0;
+  for (size_t i = 0; i < n && i < 256; i++)
+    if (v[i].kind == CLT_TIMING_WAIT) waits += v[i].count;
+  return waits;
+}
+
 Test(train, deferred_losses_report_the_step_that_diverged) {
   const char *specs[2];
   size_t nd = tu_devices(specs);
@@ -214,12 +241,7 @@ Test(train, deferred_losses_report_the_step_that_diverged) {
     clt_context *ctx = tu_context(specs[d]);
     clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 1.0, 10, 1, r.train.n);
     clt_trainer *tr = trainer(ctx, &o, &r);
-    clt_status st = clt_trainer_epoch(tr, NULL, NULL, NULL);
-    cr_assert_eq(st, CLT_ERR_NONFINITE, "%s: %s", specs[d], clt_last_error(ctx));
-    const char *err = clt_last_error(ctx);
-    cr_assert_not_null(strstr(err, "diverged at step 58 "), "%s: %s", specs[d], err);
-    if (d == 0) snprintf(first, sizeof first, "%s", err);
-    else cr_assert_str_eq(err, first, "the same report on every backend");
+    expect_divergence(tr, ctx, specs[d], "58 ", first);
     clt_trainer_destroy(tr);
     clt_context_destroy(ctx);
   }
@@ -242,12 +264,7 @@ Test(train, steps_do_not_wait_for_the_device) {
     clt_epoch_stats es = epochs(tr, 1);
     cr_assert(isfinite(es.train_loss) && es.train_loss < es.first_loss, "%g %g",
               es.train_loss, es.first_loss);
-    clt_timing v[256];
-    size_t n = 0;
-    cr_assert_eq(clt_context_timings(ctx, v, 256, &n), CLT_OK);
-    uint64_t waits = 0;
-    for (size_t i = 0; i < n && i < 256; i++)
-      if (v[i].kind == CLT_TIMING_WAIT) waits += v[i].count;
+    uint64_t waits = device_waits(ctx);
     cr_assert_leq(waits, 16, "loss %d: %llu waits in an epoch of 100 steps", (int)kinds[k],
                   (unsigned long long)waits);
     clt_trainer_destroy(tr);
@@ -636,6 +653,47 @@ Test(train, sparse_rows_train_as_dense_ones, .timeout = 300) {
     clt_context_destroy(ctx);
   }
   free(xtr), free(xte);
+  clt_dataset_free(&tr);
+  clt_dataset_free(&te);
+}
+
+/* Plain SGD on sparse rows (the touched update) defers its loss as the
+   dense paths do: 100 steps wait for the device about 100 / 16 times, plus
+   the evaluation's; and a step whose loss is not finite is still named,
+   the same on every backend (the reference reads every step's loss). */
+Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
+  clt_dataset tr = {0}, te = {0};
+  cr_assert_eq(clt_data_synthetic_sparse(1000, 300, 4, 12, 3, &tr, &te), CLT_OK, "%s",
+               clt_last_error(NULL));
+  const clt_train_data train = clt_train_data_of(&tr), test = clt_train_data_of(&te);
+  clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.5, 10, 1, tr.n);
+  if (tu_have_opencl()) {
+    clt_context *ctx = tu_context_with("cl", (clt_context_options){.record_timings = 1});
+    clt_trainer *t = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &train, &test, &t), CLT_OK, "%s",
+                 clt_last_error(ctx));
+    cr_assert_eq(clt_context_timings_reset(ctx), CLT_OK);
+    clt_epoch_stats es = epochs(t, 1);
+    cr_assert(isfinite(es.train_loss) && es.train_loss < es.first_loss, "%g %g", es.train_loss,
+              es.first_loss);
+    uint64_t waits = device_waits(ctx);
+    cr_assert_leq(waits, 16, "%llu waits in an epoch of 100 steps", (unsigned long long)waits);
+    clt_trainer_destroy(t);
+    clt_context_destroy(ctx);
+  }
+  /* row 5's values overflow the scores of the step that draws it */
+  for (int64_t k = tr.ptr[5]; k < tr.ptr[6]; k++) tr.val[k] = 3e38f;
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  char first[512] = "";
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    clt_trainer *t = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &train, NULL, &t), CLT_OK, "%s", clt_last_error(ctx));
+    expect_divergence(t, ctx, specs[d], "", first);
+    clt_trainer_destroy(t);
+    clt_context_destroy(ctx);
+  }
   clt_dataset_free(&tr);
   clt_dataset_free(&te);
 }
