@@ -201,6 +201,7 @@ int main(int argc, char **argv) {
   sparse(1, 23);
   sparse(3, 23);
   sparse(11, 23); /* a chunk of 8 classes and a tail of 3 */
+  sparse(17, 23); /* the CPU profile packs the update from 16 classes */
   sparse(1, 4000);
   optimizers();
   clt_timing v[128];

@@ -120,12 +120,16 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
   cl_mem bmem = b ? b->st->mem : NULL, map;
   cl_int has_b = b != NULL;
   /* A work-item holding every class (CPU profiles) packs its bucket's
-     gradient (at batch 256 of the Debian descriptions, 51 classes: 231 to
-     134 us a step, median of 5; at batch 4096 and 2 to 50 classes level
-     with the sweep within this machine's noise); work-items holding a
-     chunk of the classes (GPU profiles) would each need a map, so they
-     walk the rows again or sweep. */
-  if (chunks == 1) {
+     gradient when a weight row fills a cache line (16 classes or more):
+     the map costs a random access an entry, which pays where G's rows are
+     wide. Kernel time a step, packed against the walk or sweep, 2^18
+     features, alternated runs here: 51 classes at batch 256 of the Debian
+     descriptions 134 against 231 us; 50 classes at batch 256 about 500
+     against 930 us, at 4096 8.8 against 10.8 ms; 10 classes level; 2
+     classes 2.7 against 2.2 ms at 4096, 178 against 140 us at 256. Work-items
+     holding a chunk of the classes (GPU profiles) would each need a map,
+     so they walk the rows again or sweep. */
+  if (chunks == 1 && C * sizeof(float) >= 64) {
     CLT_TRY(csr_map(ctx, D, &map));
     CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd_packed, buckets, 1, CLT_ARG(X->ptr->st->mem),
                            CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
