@@ -11,7 +11,14 @@
    (a seeded permutation), so the figure is the step's bytes over its
    time: an epoch of the public trainer, no test set, timed whole, which
    includes each step's loss read-back. Also reported: entries per second
-   (the "nnz/s" notes). */
+   (the "nnz/s" notes), and a second floor, the host's random gathers
+   ("host_gather"): an epoch of the minimal forward on the host, every
+   core (OpenMP), each entry's weight row read at its column of a (D, C)
+   W and summed into its row's scores, rows in the trainer's order. A step
+   reads those rows at least once, at random; the byte floor streams
+   them, so it ignores the misses, which on this machine cost more than
+   the bytes. Its figure is the same byte count over its time. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +32,26 @@
 #define FEATURES (1u << 18)
 #define ROW_NNZ 100
 
-/* Bytes the floor says an epoch of batches of B moves: the entries, the
-   row offsets, and the touched weights read and written. */
-static double epoch_bytes(const clt_dataset *ds, size_t B, size_t C, uint64_t seed) {
-  size_t n = ds->n;
-  uint32_t *perm = malloc(n * sizeof *perm), *mark = calloc(ds->d, sizeof *mark);
-  if (!perm || !mark) {
-    free(perm), free(mark);
-    return 0;
-  }
+/* 0, 1, ..., n-1 shuffled from seed (NULL when out of memory). */
+static uint32_t *shuffled(size_t n, uint64_t seed) {
+  uint32_t *perm = malloc(n * sizeof *perm);
+  if (!perm) return NULL;
   for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
   for (size_t i = n - 1; i > 0; i--) {
     size_t j = (size_t)(clt_splitmix64(&seed) % (i + 1));
     uint32_t t = perm[i];
     perm[i] = perm[j], perm[j] = t;
   }
+  return perm;
+}
+
+/* Bytes the floor says an epoch of batches of B moves, rows in perm's
+   order: the entries, the row offsets, and the touched weights read and
+   written. */
+static double epoch_bytes(const clt_dataset *ds, const uint32_t *perm, size_t B, size_t C) {
+  size_t n = ds->n;
+  uint32_t *mark = calloc(ds->d, sizeof *mark);
+  if (!mark) return 0;
   double bytes = 0;
   for (size_t first = 0, batch = 1; first < n; first += B, batch++) {
     size_t touched = 0, end = first + B < n ? first + B : n;
@@ -50,8 +62,35 @@ static double epoch_bytes(const clt_dataset *ds, size_t B, size_t C, uint64_t se
       }
     bytes += 8.0 * (double)(end - first) + 8.0 * (double)C * (double)touched;
   }
-  free(perm), free(mark);
+  free(mark);
   return bytes;
+}
+
+#define GATHER_MAX_C 64
+
+/* The host gather floor's epoch: S's row i = the sum of row perm[i]'s
+   entries times their weight rows of W (D, C). */
+typedef struct gather_job {
+  const clt_dataset *ds;
+  const uint32_t *perm;
+  const float *W;
+  float *S;
+  size_t C;
+} gather_job;
+
+static int host_gather(void *p) {
+  const gather_job *g = p;
+  const size_t C = g->C;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < g->ds->n; i++) {
+    float acc[GATHER_MAX_C] = {0};
+    for (int64_t k = g->ds->ptr[g->perm[i]]; k < g->ds->ptr[g->perm[i] + 1]; k++) {
+      const float *w = g->W + (size_t)g->ds->col[k] * C, v = g->ds->val[k];
+      for (size_t c = 0; c < C; c++) acc[c] += v * w[c];
+    }
+    memcpy(g->S + i * C, acc, C * sizeof *acc);
+  }
+  return 0;
 }
 
 typedef struct job {
@@ -91,19 +130,39 @@ static int bench(bu_report *r, const bu_opts *o, clt_context *ctx, size_t n, siz
     fprintf(stderr, "bench_sparse: plain SGD did not take the touched update\n");
     rc = 1;
   }
+  /* The trainer's own permutation stream starts from its seed; the bytes
+     of epochs drawn from another seed differ by well under 1%. */
+  uint32_t *perm = rc ? NULL : shuffled(n, 11);
+  float *W = rc ? NULL : malloc((size_t)FEATURES * C * sizeof *W),
+        *S = rc ? NULL : malloc(n * C * sizeof *S);
+  double *gtimes = malloc((size_t)o->reps * sizeof *gtimes);
+  if (!rc && (!perm || !W || !S || !gtimes || C > GATHER_MAX_C)) {
+    fprintf(stderr, "bench_sparse: out of memory, or more than %d classes\n", GATHER_MAX_C);
+    rc = 1;
+  }
   if (!rc) {
-    /* The trainer's own permutation stream starts from its seed; the
-       bytes of epochs drawn from another seed differ by well under 1%. */
+    for (size_t i = 0; i < (size_t)FEATURES * C; i++) W[i] = 1e-3f * (float)(i % 1000);
+    gather_job g = {&ds, perm, W, S, C};
+    rc = bu_time(host_gather, &g, 1, o->reps, gtimes);
+  }
+  if (!rc) {
     bu_rec rec = {.suite = "sparse", .op = "sgd_step", .impl = "cltrain", .floor = "sum",
                   .n = (long long)n, .d = FEATURES, .c = (long long)C, .batch = (long long)B,
-                  .elems = (long long)ds.ptr[n], .bytes = epoch_bytes(&ds, B, C, 11)};
+                  .elems = (long long)ds.ptr[n], .bytes = epoch_bytes(&ds, perm, B, C)};
     rc = bu_add(r, &rec, times, o->reps);
-    bu_stats s = bu_summarize(times, o->reps);
+    bu_rec floor = rec;
+    floor.op = "gather_floor", floor.impl = "host", floor.floor = NULL;
+    if (!rc) rc = bu_add(r, &floor, gtimes, o->reps);
+    bu_stats s = bu_summarize(times, o->reps), gs = bu_summarize(gtimes, o->reps);
     char key[64];
     snprintf(key, sizeof key, "nnz/s C=%zu B=%zu", C, B);
     bu_note(r, key, "%.3g entries/s, %.3g rows/s", (double)ds.ptr[n] / s.median,
             (double)n / s.median);
+    snprintf(key, sizeof key, "of the host gather C=%zu B=%zu", C, B);
+    bu_note(r, key, "%.3f (the step's time over the host's %d-thread gathers)",
+            gs.median / s.median, omp_get_max_threads());
   }
+  free(perm), free(W), free(S), free(gtimes);
   clt_trainer_destroy(j.tr);
   free(times);
   clt_dataset_free(&ds);
