@@ -138,13 +138,26 @@ clt_status clt_csr_staging(clt_context *ctx, size_t rows, size_t cols, uint64_t 
   return st;
 }
 
-clt_status clt_csr_stage(clt_csr *X, size_t n, const int64_t *ptr, const int32_t *col,
-                         const float *val) {
-  size_t nnz = (size_t)ptr[n];
+/* Whether n rows of ptr[n] entries fit staging X (with a failure said). */
+static clt_status stage_fits(clt_csr *X, size_t n, size_t nnz) {
   if (n == 0 || n + 1 > X->index->n || nnz > X->col->rows || X->first != 0)
     return clt_fail(X->ctx, CLT_ERR_SHAPE,
                     "csr_stage: %zu rows of %zu entries in room for %zu rows of %zu", n, nnz,
                     X->index->n - 1, X->col->rows);
+  return CLT_OK;
+}
+
+/* X's host index and shape set to n rows at offsets ptr. */
+static void stage_index(clt_csr *X, size_t n, const int64_t *ptr) {
+  memcpy(X->index->ptr, ptr, (n + 1) * sizeof *ptr);
+  X->rows = n;
+  X->nnz = (uint64_t)ptr[n];
+}
+
+clt_status clt_csr_stage(clt_csr *X, size_t n, const int64_t *ptr, const int32_t *col,
+                         const float *val) {
+  size_t nnz = (size_t)ptr[n];
+  CLT_TRY(stage_fits(X, n, nnz));
   clt_tensor *p = NULL, *c = NULL, *v = NULL;
   clt_status st = clt_tensor_view_rows(X->ptr, 0, n + 1, &p);
   if (st == CLT_OK) st = clt_tensor_write(p, ptr, (n + 1) * 8);
@@ -154,10 +167,28 @@ clt_status clt_csr_stage(clt_csr *X, size_t n, const int64_t *ptr, const int32_t
   if (st == CLT_OK && nnz) st = clt_tensor_write(v, val, nnz * 4);
   clt_tensor_destroy(p), clt_tensor_destroy(c), clt_tensor_destroy(v);
   if (st != CLT_OK) return st;
-  memcpy(X->index->ptr, ptr, (n + 1) * sizeof *ptr);
-  X->rows = n;
-  X->nnz = nnz;
+  stage_index(X, n, ptr);
   return CLT_OK;
+}
+
+clt_status clt_csr_stage_map(clt_csr *X, int64_t **ptr, int32_t **col, float **val,
+                             void *pending[3]) {
+  clt_tensor *t[3] = {X->ptr, X->col, X->val};
+  void **host[3] = {(void **)ptr, (void **)col, (void **)val};
+  for (int i = 0; i < 3; i++) CLT_TRY(clt_tensor_map_write(t[i], host[i], &pending[i]));
+  return CLT_OK;
+}
+
+clt_status clt_csr_stage_unmap(clt_csr *X, size_t n, int64_t *ptr, int32_t *col, float *val) {
+  clt_status st = n ? stage_fits(X, n, (size_t)ptr[n]) : CLT_OK;
+  if (st == CLT_OK && n) stage_index(X, n, ptr);
+  clt_tensor *t[3] = {X->ptr, X->col, X->val};
+  void *host[3] = {ptr, col, val};
+  for (int i = 0; i < 3; i++) {
+    clt_status u = clt_tensor_unmap(t[i], host[i]);
+    if (st == CLT_OK) st = u;
+  }
+  return st;
 }
 
 clt_status clt_csr_create(clt_context *ctx, size_t rows, size_t cols, const int64_t *indptr,

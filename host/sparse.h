@@ -32,6 +32,17 @@ clt_status clt_csr_staging(clt_context *ctx, size_t rows, size_t cols, uint64_t 
    distinct columns: the caller's rows of a checked matrix), uploaded. */
 clt_status clt_csr_stage(clt_csr *X, size_t n, const int64_t *ptr, const int32_t *col,
                          const float *val);
+/* X's offsets, columns and values mapped for the host's writes, in place
+   of clt_csr_stage's uploads (backends that map, clt_tensor_mappable):
+   the three maps' pendings as clt_tensor_map_write's, each to be waited
+   for before its array is written. */
+clt_status clt_csr_stage_map(clt_csr *X, int64_t **ptr, int32_t **col, float **val,
+                             void *pending[3]);
+/* The rows written into a mapped X (n rows at offsets ptr from 0, as
+   clt_csr_stage's) handed back to the device: X holds them (n 0: X's rows
+   unchanged, the maps ended). The arrays are unmapped even when the rows
+   do not fit. */
+clt_status clt_csr_stage_unmap(clt_csr *X, size_t n, int64_t *ptr, int32_t *col, float *val);
 /* t *= alpha. */
 clt_status clt_scale_tensor(clt_tensor *t, float alpha);
 

@@ -28,8 +28,9 @@ typedef struct host_batch {
 
 /* The thread that gathers the next streamed minibatch while the device
    computes this one: a job is the rows perm[first .. first+n) into
-   staging buffer buf, once its map (pending, which the thread waits for)
-   completes; st the last job's. */
+   staging buffer buf, once its maps (pending: one for dense rows, three
+   for sparse ones, NULL where none; the thread waits for them) complete;
+   st the last job's. */
 typedef struct prefetcher {
   pthread_t thread;
   pthread_mutex_t mu;
@@ -37,7 +38,7 @@ typedef struct prefetcher {
   bool started, job, done, quit;
   size_t first, n;
   int buf;
-  void *pending;
+  void *pending[3];
   clt_status st;
 } prefetcher;
 
@@ -85,14 +86,15 @@ struct clt_trainer {
   clt_tensor *G;
   /* Streaming (opt.stream): the training rows stay in the caller's arrays
      (host); each step's rows are gathered into one of two host batches,
-     the next step's by the prefetcher while this one computes. Dense rows:
-     where the backend maps (clt_tensor_mappable), the batches are the two
-     staging tensors Xstage[k] themselves, hb[k].x their mapping while the
-     host writes (NULL when unmapped; mapping[k] the map until it is
-     waited for), so no copy is made on a CPU device; elsewhere hb[k].x
-     are host arrays written into Xstage[0]. Sparse rows are written into
-     Cstage. The step's targets are gathered on the device into ystage,
-     and the model reads the rows through ident (0, 1, ..., B-1). */
+     the next step's by the prefetcher while this one computes. Where the
+     backend maps (clt_tensor_mappable), the batches are the two staging
+     buffers themselves, dense Xstage[k] or sparse Cstage[k], hb[k] their
+     mapping while the host writes (NULL when unmapped; mapping[k] the
+     maps until they are waited for), so no copy is made on a CPU device
+     and no step blocks; elsewhere hb[k] are host arrays written into
+     Xstage[0] or Cstage[0]. The step's targets are gathered on the
+     device into ystage, and the model reads the rows through ident (0,
+     1, ..., B-1). */
   bool stream;
   bool raw; /* the host rows are as read: a gathered row goes through prep */
   bool mapped;
@@ -100,8 +102,8 @@ struct clt_trainer {
   host_batch hb[2];
   prefetcher pf;
   clt_tensor *Xstage[2], *ystage, *ident;
-  void *mapping[2];
-  clt_csr *Cstage;
+  void *mapping[2][3];
+  clt_csr *Cstage[2];
   /* Shards (clt_trainer_create_ranked): this trainer holds rows [row0,
      row0 + n) of the run's n_all, its shards [shard_lo, shard_hi) of
      shards; a step t of the steps of an epoch takes the rows
@@ -173,6 +175,8 @@ static clt_status upload(clt_context *ctx, const clt_train_data *ds, size_t c, b
   return st;
 }
 
+static clt_status unmap_stage(clt_trainer *tr, int b, size_t n);
+
 void clt_trainer_destroy(clt_trainer *tr) {
   if (!tr) return;
   if (tr->pf.started) { /* first: a job may still read the permutation */
@@ -183,14 +187,11 @@ void clt_trainer_destroy(clt_trainer *tr) {
     pthread_join(tr->pf.thread, NULL);
     pthread_mutex_destroy(&tr->pf.mu);
     pthread_cond_destroy(&tr->pf.cv);
-    (void)clt_pending_wait(tr->ctx, &tr->pf.pending); /* a job it never took */
+    for (int i = 0; i < 3; i++) /* a job it never took */
+      (void)clt_pending_wait(tr->ctx, &tr->pf.pending[i]);
   }
   for (int k = 0; k < 2 && tr->mapped; k++) /* back to the device before release */
-    if (tr->hb[k].x) {
-      (void)clt_pending_wait(tr->ctx, &tr->mapping[k]);
-      (void)clt_tensor_unmap(tr->Xstage[k], tr->hb[k].x);
-      tr->hb[k].x = NULL;
-    }
+    (void)unmap_stage(tr, k, 0);
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
@@ -204,8 +205,9 @@ void clt_trainer_destroy(clt_trainer *tr) {
   clt_labels_free(&tr->labels);
   free(tr->class_weight_host);
   free(tr->perm_host);
-  clt_csr_destroy(tr->Cstage);
-  for (int k = 0; k < 2; k++)
+  clt_csr_destroy(tr->Cstage[0]);
+  clt_csr_destroy(tr->Cstage[1]);
+  for (int k = 0; k < 2 && !tr->mapped; k++)
     free(tr->hb[k].x), free(tr->hb[k].val), free(tr->hb[k].ptr), free(tr->hb[k].col);
   free(tr->step_first);
   free(tr->step_rows);
@@ -232,8 +234,8 @@ static clt_status stream_buffers(clt_trainer *tr) {
   CLT_TRY(clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->ident));
   for (size_t i = 0; i < B; i++) tr->perm_host[i] = (int32_t)i;
   CLT_TRY(clt_tensor_write(tr->ident, tr->perm_host, B * 4));
+  tr->mapped = clt_tensor_mappable(ctx);
   if (h->x) {
-    tr->mapped = clt_tensor_mappable(ctx);
     for (int k = 0; k < 2; k++)
       if (!tr->mapped && !(tr->hb[k].x = malloc(B * tr->d * sizeof(float))))
         return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "streaming: a minibatch's staging");
@@ -253,7 +255,9 @@ static clt_status stream_buffers(clt_trainer *tr) {
     nnz += take * len, left -= take;
   }
   free(count);
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < (tr->mapped ? 2 : 1); k++)
+    CLT_TRY(clt_csr_staging(ctx, B, tr->d, nnz, &tr->Cstage[k]));
+  for (int k = 0; k < 2 && !tr->mapped; k++) {
     host_batch *hb = &tr->hb[k];
     hb->ptr = malloc((B + 1) * sizeof *hb->ptr);
     hb->col = malloc((nnz ? nnz : 1) * sizeof *hb->col);
@@ -261,7 +265,7 @@ static clt_status stream_buffers(clt_trainer *tr) {
     if (!hb->ptr || !hb->col || !hb->val)
       return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "streaming: a minibatch's staging");
   }
-  return clt_csr_staging(ctx, B, tr->d, nnz, &tr->Cstage);
+  return CLT_OK;
 }
 
 /* The rows order[first .. first+n) (order NULL: first + r) of the
@@ -300,12 +304,17 @@ static void *prefetch_main(void *arg) {
     if (pf->quit) break;
     size_t first = pf->first, n = pf->n;
     int buf = pf->buf;
-    void *pending = pf->pending;
+    void *pending[3] = {pf->pending[0], pf->pending[1], pf->pending[2]};
+    pf->pending[0] = pf->pending[1] = pf->pending[2] = NULL;
     pthread_mutex_unlock(&pf->mu);
-    clt_status st = clt_pending_wait(tr->ctx, &pending);
+    clt_status st = CLT_OK;
+    for (int i = 0; i < 3; i++) {
+      clt_status w = clt_pending_wait(tr->ctx, &pending[i]);
+      if (st == CLT_OK) st = w;
+    }
     if (st == CLT_OK) gather_host(tr, &tr->hb[buf], tr->perm_host, first, n);
     pthread_mutex_lock(&pf->mu);
-    pf->job = false, pf->done = true, pf->pending = NULL, pf->st = st;
+    pf->job = false, pf->done = true, pf->st = st;
     pthread_cond_broadcast(&pf->cv);
   }
   pthread_mutex_unlock(&pf->mu);
@@ -331,9 +340,9 @@ static clt_status prefetched(clt_trainer *tr, size_t first, bool *hit, int *buf)
 }
 
 /* Gives the prefetcher the rows perm[first .. first+n) for buffer buf,
-   once *pending completes (the prefetcher takes it over); started on
-   first use. Without a thread nothing is prefetched (and *pending stays). */
-static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf, void **pending) {
+   once pending[0 .. 3) complete (the prefetcher takes them over); started
+   on first use. Without a thread nothing is prefetched (and pending stay). */
+static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf, void *pending[3]) {
   prefetcher *pf = &tr->pf;
   if (!pf->started) {
     if (pthread_mutex_init(&pf->mu, NULL)) return;
@@ -350,30 +359,56 @@ static void prefetch(clt_trainer *tr, size_t first, size_t n, int buf, void **pe
   }
   pthread_mutex_lock(&pf->mu);
   pf->first = first, pf->n = n, pf->buf = buf, pf->job = true, pf->done = false;
-  pf->pending = *pending;
-  *pending = NULL;
+  for (int i = 0; i < 3; i++) pf->pending[i] = pending[i], pending[i] = NULL;
   pthread_cond_broadcast(&pf->cv);
   pthread_mutex_unlock(&pf->mu);
 }
 
-/* Staging buffer b mapped for the host's writes (unless it is): hb[b].x
-   once mapping[b] completes. */
+/* Staging buffer b mapped for the host's writes (unless it is): hb[b]
+   once mapping[b] complete. */
 static clt_status map_stage(clt_trainer *tr, int b) {
-  if (tr->hb[b].x) return CLT_OK;
-  void *host = NULL;
-  CLT_TRY(clt_tensor_map_write(tr->Xstage[b], &host, &tr->mapping[b]));
-  tr->hb[b].x = host;
-  return CLT_OK;
+  host_batch *hb = &tr->hb[b];
+  if (hb->x || hb->col) return CLT_OK;
+  if (tr->host.x) {
+    void *host = NULL;
+    CLT_TRY(clt_tensor_map_write(tr->Xstage[b], &host, &tr->mapping[b][0]));
+    hb->x = host;
+    return CLT_OK;
+  }
+  return clt_csr_stage_map(tr->Cstage[b], &hb->ptr, &hb->col, &hb->val, tr->mapping[b]);
+}
+
+/* Waits for staging buffer b's maps. */
+static clt_status mapped_stage(clt_trainer *tr, int b) {
+  clt_status st = CLT_OK;
+  for (int i = 0; i < 3; i++) {
+    clt_status w = clt_pending_wait(tr->ctx, &tr->mapping[b][i]);
+    if (st == CLT_OK) st = w;
+  }
+  return st;
+}
+
+/* Staging buffer b (when mapped) back to the device, holding its first n
+   rows (sparse; n 0: rows not wanted, at the trainer's end), its maps
+   waited for first. */
+static clt_status unmap_stage(clt_trainer *tr, int b, size_t n) {
+  host_batch *hb = &tr->hb[b];
+  if (!hb->x && !hb->col) return CLT_OK;
+  clt_status st = mapped_stage(tr, b), u;
+  if (hb->x) u = clt_tensor_unmap(tr->Xstage[b], hb->x);
+  else u = clt_csr_stage_unmap(tr->Cstage[b], n, hb->ptr, hb->col, hb->val);
+  hb->x = hb->val = NULL, hb->ptr = NULL, hb->col = NULL;
+  return st == CLT_OK ? u : st;
 }
 
 /* The streamed rows order[first .. first+n) (order NULL: first + r),
    gathered on the host (by the prefetcher when it had them) into a
    staging buffer, *X the staged features. Steps (order: the permutation)
    have the next step's rows gathered meanwhile into the other buffer.
-   Mapped (dense rows on OpenCL), the gather writes the staging tensor in
-   place and its unmap is enqueued before the step's kernels, the other
-   buffer's map after the previous step's: no blocking call and no copy on
-   a CPU device. Otherwise the rows are written (sparse: into Cstage). */
+   Mapped (on OpenCL), the gather writes the staging buffer in place and
+   its unmap is enqueued before the step's kernels, the other buffer's
+   map after the previous step's: no blocking call and no copy on a CPU
+   device. Otherwise the rows are written (sparse: into Cstage[0]). */
 static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first, size_t n,
                              clt_features *X) {
   /* Any job finished first (it writes a buffer), then its rows taken if
@@ -385,7 +420,7 @@ static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first
     buf = 0;
     if (tr->mapped) {
       CLT_TRY(map_stage(tr, 0));
-      CLT_TRY(clt_pending_wait(tr->ctx, &tr->mapping[0]));
+      CLT_TRY(mapped_stage(tr, 0));
     }
     gather_host(tr, &tr->hb[0], order, first, n);
   }
@@ -393,15 +428,13 @@ static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first
   if (order && next < tr->n) {
     if (tr->mapped) CLT_TRY(map_stage(tr, 1 - buf));
     prefetch(tr, next, tr->n - next < tr->rows_max ? tr->n - next : tr->rows_max, 1 - buf,
-             &tr->mapping[1 - buf]);
+             tr->mapping[1 - buf]);
   }
   host_batch *hb = &tr->hb[buf];
   if (tr->mapped) {
-    CLT_TRY(clt_pending_wait(tr->ctx, &tr->mapping[buf]));
-    clt_status st = clt_tensor_unmap(tr->Xstage[buf], hb->x);
-    hb->x = NULL;
-    *X = (clt_features){.dense = tr->Xstage[buf]};
-    return st;
+    *X = tr->host.x ? (clt_features){.dense = tr->Xstage[buf]}
+                    : (clt_features){.csr = tr->Cstage[buf]};
+    return unmap_stage(tr, buf, n);
   }
   if (tr->host.x) {
     clt_tensor *v = NULL;
@@ -411,8 +444,8 @@ static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first
     *X = (clt_features){.dense = tr->Xstage[0]};
     return st;
   }
-  *X = (clt_features){.csr = tr->Cstage};
-  return clt_csr_stage(tr->Cstage, n, hb->ptr, hb->col, hb->val);
+  *X = (clt_features){.csr = tr->Cstage[0]};
+  return clt_csr_stage(tr->Cstage[0], n, hb->ptr, hb->col, hb->val);
 }
 
 /* Whether plain SGD on sparse rows can update only the weights a step's
