@@ -88,14 +88,18 @@ static void *run(void *arg) {
 }
 
 /* W after three epochs of the public trainer on the same data, resident
-   (stream 0) or streamed (1): the streamed run's prefetch thread gathers
-   each next minibatch while this one computes, which is what
-   ThreadSanitizer watches here. */
-static clt_status trainer_run(int stream, float *w, char *err, size_t errlen) {
+   (stream 0) or streamed (1), its rows dense or sparse (every entry held:
+   plain SGD then takes the touched update): the streamed run's prefetch
+   thread gathers each next minibatch while this one computes, which is
+   what ThreadSanitizer watches here. */
+static clt_status trainer_run(int stream, bool sparse, float *w, char *err, size_t errlen) {
   static float x[N * D];
-  static int32_t y[N];
+  static int32_t y[N], col[N * D];
+  static int64_t ptr[N + 1];
   tu_fill_uniform(x, N * D, 11, -1, 1);
   tu_fill_labels(y, N, 12, C);
+  for (size_t i = 0; i <= N; i++) ptr[i] = (int64_t)(i * D);
+  for (size_t k = 0; k < N * D; k++) col[k] = (int32_t)(k % D);
   clt_context *ctx = NULL;
   clt_context_options o = {.device = device()};
   clt_status st = clt_context_create(&o, &ctx);
@@ -107,9 +111,10 @@ static clt_status trainer_run(int stream, float *w, char *err, size_t errlen) {
                            .optim = clt_optim_defaults(CLT_OPTIM_SGD), .batch = 16,
                            .epochs = 3, .seed = 5, .bias = 1, .stream = stream};
   opt.optim.lr = 0.1f;
-  opt.optim.momentum = 0.9f;
+  opt.optim.momentum = sparse ? 0.0f : 0.9f;
   opt.schedule = (clt_schedule){.kind = CLT_SCHEDULE_CONSTANT, .base_lr = 0.1};
-  const clt_train_data data = {.n = N, .d = D, .classes = C, .x = x, .y = y};
+  clt_train_data data = {.n = N, .d = D, .classes = C, .x = x, .y = y};
+  if (sparse) data.x = NULL, data.indptr = ptr, data.indices = col, data.values = x;
   clt_trainer *tr = NULL;
   st = clt_trainer_create(ctx, &opt, &data, NULL, &tr);
   for (int e = 0; e < 3 && st == CLT_OK; e++) st = clt_trainer_epoch(tr, NULL, NULL, NULL);
@@ -154,23 +159,26 @@ int main(void) {
       }
       failed++;
     }
-  float w[2][D * C];
-  for (int s = 0; s < 2; s++) {
-    char err[512] = "";
-    clt_status st = trainer_run(s, w[s], err, sizeof err);
-    if (st != CLT_OK) {
-      fprintf(stderr, "thread_stress: trainer (stream %d): %s\n", s, err);
+  for (int sparse = 0; sparse < 2; sparse++) {
+    float w[2][D * C];
+    for (int s = 0; s < 2; s++) {
+      char err[512] = "";
+      clt_status st = trainer_run(s, sparse, w[s], err, sizeof err);
+      if (st != CLT_OK) {
+        fprintf(stderr, "thread_stress: trainer (stream %d, sparse %d): %s\n", s, sparse, err);
+        failed++;
+      }
+    }
+    if (memcmp(w[0], w[1], sizeof w[0]) != 0) {
+      fprintf(stderr, "thread_stress: the streamed trainer's W differs from the resident one's "
+                      "(sparse %d)\n", sparse);
       failed++;
+    } else {
+      passed++;
     }
   }
-  if (memcmp(w[0], w[1], sizeof w[0]) != 0) {
-    fprintf(stderr, "thread_stress: the streamed trainer's W differs from the resident one's\n");
-    failed++;
-  } else {
-    passed++;
-  }
-  printf("thread_stress on %s: %d threads x %d rounds, and a streamed trainer\n", device(),
-         THREADS, ROUNDS);
+  printf("thread_stress on %s: %d threads x %d rounds, and streamed trainers (dense, sparse)\n",
+         device(), THREADS, ROUNDS);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
