@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Every kernel on small shapes under Oclgrind, the OpenCL device simulator,
 # with its out-of-bounds checks (always on) and data-race checks, for the
-# CPU- and the GPU-shaped device profiles (CLT_PROFILE; the GPU one on a
-# simulated 132-compute-unit device, an H200's count). Fails on any
+# CPU- and the GPU-shaped device profiles (CLT_PROFILE; the CPU one on a
+# simulated 4-core device, so that the kernels that split their work per
+# core, such as the sparse update's column buckets, run as several
+# work-items the race check can compare; the GPU one on a simulated
+# 132-compute-unit device, an H200's count). Fails on any
 # diagnostic, a failed run, or a kernel of host/cl/cl_kernels.h that
 # neither run launched.
 #   tests/oclgrind.sh DRIVER WORKDIR        (DRIVER: tests/oclgrind_kernels)
@@ -19,7 +22,7 @@ fi
 rm -rf "$work" && mkdir -p "$work"
 status=0
 for profile in cpu gpu; do
-  units=1
+  units=4
   [ "$profile" = gpu ] && units=132
   log="$work/$profile.log"
   CLT_DEVICE= CLT_PROFILE=$profile oclgrind --check-api --data-races --compute-units "$units" \
