@@ -175,7 +175,16 @@ clt_status clt_csr_stage_map(clt_csr *X, int64_t **ptr, int32_t **col, float **v
                              void *pending[3]) {
   clt_tensor *t[3] = {X->ptr, X->col, X->val};
   void **host[3] = {(void **)ptr, (void **)col, (void **)val};
-  for (int i = 0; i < 3; i++) CLT_TRY(clt_tensor_map_write(t[i], host[i], &pending[i]));
+  for (int i = 0; i < 3; i++) {
+    clt_status st = clt_tensor_map_write(t[i], host[i], &pending[i]);
+    if (st == CLT_OK) continue;
+    for (int j = 0; j < i; j++) { /* none or all: the ones mapped go back */
+      (void)clt_pending_wait(X->ctx, &pending[j]);
+      (void)clt_tensor_unmap(t[j], *host[j]);
+      *host[j] = NULL;
+    }
+    return st;
+  }
   return CLT_OK;
 }
 

@@ -35,7 +35,7 @@ clt_status clt_csr_stage(clt_csr *X, size_t n, const int64_t *ptr, const int32_t
 /* X's offsets, columns and values mapped for the host's writes, in place
    of clt_csr_stage's uploads (backends that map, clt_tensor_mappable):
    the three maps' pendings as clt_tensor_map_write's, each to be waited
-   for before its array is written. */
+   for before its array is written. On a failure none stays mapped. */
 clt_status clt_csr_stage_map(clt_csr *X, int64_t **ptr, int32_t **col, float **val,
                              void *pending[3]);
 /* The rows written into a mapped X (n rows at offsets ptr from 0, as
