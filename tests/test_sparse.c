@@ -444,7 +444,7 @@ Test(sparse, touched_sgd_update_matches_double_sums, .timeout = 600) {
 /* The kernels sum up to 8 classes of a row at once in registers, with
    code for each count from 1 to 8 (kernels/sparse.cl, CLT_CSR_FOR_M):
    every count, alone and after a chunk of 8, in the products and the
-   touched update. */
+   touched update (packed from 16 classes on CPU profiles). */
 Test(sparse, every_register_width, .timeout = 600) {
   const char *specs[2];
   size_t ndev = tu_devices(specs);
@@ -454,6 +454,10 @@ Test(sparse, every_register_width, .timeout = 600) {
       check_products(ctx, specs[v], 93, 37, C);
       check_touched(ctx, specs[v], 93, C);
     }
+    /* the packed update's column map, kept by the context, serving a
+       smaller D (37 features at 1000 classes), then a larger one again */
+    check_touched(ctx, specs[v], 93, 1000);
+    check_touched(ctx, specs[v], 93, 17);
     clt_context_destroy(ctx);
   }
 }
