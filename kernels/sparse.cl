@@ -19,10 +19,10 @@
  * by binary search (columns are sorted): each entry is added once per
  * class, by the one work-item whose bucket holds its column, at the cost
  * of a search per row and bucket. The host picks the bucket count so that
- * the grid fills the device (host/cl/cl_sparse.c). The update's work-items
- * that hold every class pack their bucket's gradient in the order the rows
- * first touch its columns (clt_csr_sgd_packed), so it adds in the same
- * order as the unpacked kernel.
+ * the grid fills the device (host/cl/cl_sparse.c). From 16 classes, the
+ * update's work-items that hold every class pack their bucket's gradient
+ * in the order the rows first touch its columns (clt_csr_sgd_packed),
+ * adding in the same order as the unpacked kernel.
  */
 
 /* Entries ahead whose weight rows are prefetched (CPU profiles,

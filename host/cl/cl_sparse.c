@@ -144,8 +144,10 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
        more: the walk misses the caches on each entry's rows of G and W
        (lines of 64 bytes: about 8 ns a line on 2 cores here), the sweep
        streams 16 bytes a weight (about 0.45 ns a weight on 2 cores, all of
-       the times at D = 2^18 with 2, 10 and 50 classes): sweep when
-       entries * lines * 8 > D * C * 0.45, about entries * lines * 24 > D * C. */
+       the times at D = 2^18 with 2, 10 and 50 classes): a ratio of about
+       18, set at 24 to lean to the sweep, whose cost does not depend on
+       how the rows fall. lines: those a row may span when it does not
+       start on a line's edge. */
     const double lines = 1.0 + (double)(C * 4 / 64);
     cl_int sweep = entries * lines * 24.0 > (double)D * (double)C;
     CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd, buckets, chunks, CLT_ARG(X->ptr->st->mem),
