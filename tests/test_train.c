@@ -839,6 +839,24 @@ static void *rank_main(void *arg) {
   return NULL;
 }
 
+/* Three ranks, one thread each, train with o on their shares of all, test
+   and val; jobs[k] holds rank k's outcome (its world gone: w NULL). */
+static void run_ranks(rank_job jobs[3], const clt_train_options *o, const clt_train_data *all,
+                      const clt_train_data *test, const clt_train_data *val) {
+  world w = {.size = 3};
+  pthread_barrier_init(&w.barrier, NULL, 3);
+  pthread_t threads[3];
+  for (size_t k = 0; k < 3; k++) {
+    jobs[k] = (rank_job){.w = &w, .rank = k, .o = *o, .all = all, .test = test, .val = val};
+    cr_assert_eq(pthread_create(&threads[k], NULL, rank_main, &jobs[k]), 0);
+  }
+  for (size_t k = 0; k < 3; k++) {
+    pthread_join(threads[k], NULL);
+    jobs[k].w = NULL;
+  }
+  pthread_barrier_destroy(&w.barrier);
+}
+
 /* Three ranks (threads) equal one process with the same five shards, to
    float rounding: class weights, an ignored class, l1 and l2, LAMB's
    global norms, a batch that does not divide the shards and steps where
@@ -864,16 +882,8 @@ Test(train, ranked_trainers_equal_one_process) {
   train_params(ctx, &o, &all, NULL, W, b, &es);
   clt_context_destroy(ctx);
 
-  world w = {.size = 3};
-  pthread_barrier_init(&w.barrier, NULL, 3);
   rank_job jobs[3];
-  pthread_t threads[3];
-  for (size_t k = 0; k < 3; k++) {
-    jobs[k] = (rank_job){.w = &w, .rank = k, .o = o, .all = &all, .test = &test, .val = &val};
-    cr_assert_eq(pthread_create(&threads[k], NULL, rank_main, &jobs[k]), 0);
-  }
-  for (size_t k = 0; k < 3; k++) pthread_join(threads[k], NULL);
-  pthread_barrier_destroy(&w.barrier);
+  run_ranks(jobs, &o, &all, &test, &val);
   float wmax = 0;
   for (size_t i = 0; i < 17 * 5; i++) wmax = fmaxf(wmax, fabsf(W[i]));
   for (size_t k = 0; k < 3; k++) {
@@ -926,16 +936,8 @@ Test(train, ranked_creation_fails_on_every_rank_together, .timeout = 60) {
   all.y = y;
   clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.1, 30, 1, all.n);
   o.shards = 3;
-  world w = {.size = 3};
-  pthread_barrier_init(&w.barrier, NULL, 3);
   rank_job jobs[3];
-  pthread_t threads[3];
-  for (size_t k = 0; k < 3; k++) {
-    jobs[k] = (rank_job){.w = &w, .rank = k, .o = o, .all = &all, .test = &test, .val = &test};
-    cr_assert_eq(pthread_create(&threads[k], NULL, rank_main, &jobs[k]), 0);
-  }
-  for (size_t k = 0; k < 3; k++) pthread_join(threads[k], NULL);
-  pthread_barrier_destroy(&w.barrier);
+  run_ranks(jobs, &o, &all, &test, &test);
   for (size_t k = 0; k < 2; k++)
     cr_expect_eq(jobs[k].st, CLT_ERR_DISTRIBUTED, "rank %zu: %s", k, clt_status_name(jobs[k].st));
   cr_expect_eq(jobs[2].st, CLT_ERR_LABEL, "rank 2: %s", clt_status_name(jobs[2].st));
