@@ -1252,23 +1252,18 @@ static clt_status account(clt_trainer *tr, uint64_t step, double loss, epoch_los
 }
 
 /* Reads the losses the n deferred steps from step first on left in
-   tr->losses (one read-back) and accounts them in order. */
+   tr->losses (one read-back) and accounts them in order; when that fails
+   (a diverged step), a touched trainer's W tensor first takes W back (its
+   scale moved in), as after a failed step. */
 static clt_status account_deferred(clt_trainer *tr, uint64_t first, size_t n,
                                    epoch_losses *acc) {
   float v[2 * PROGRESS_EVERY];
-  CLT_TRY(clt_tensor_read(tr->losses, v, sizeof v));
-  for (size_t i = 0; i < n; i++)
-    CLT_TRY(account(tr, first + i,
-                    clt_float_range((double)v[2 * i] + (double)v[2 * i + 1] +
-                                    tr->pending_penalty[i]),
-                    acc));
-  return CLT_OK;
-}
-
-/* account_deferred; when it fails (a diverged step), a touched trainer's W
-   tensor first takes W back (its scale moved in), as after a failed step. */
-static clt_status flush_deferred(clt_trainer *tr, uint64_t first, size_t n, epoch_losses *acc) {
-  clt_status st = account_deferred(tr, first, n, acc);
+  clt_status st = clt_tensor_read(tr->losses, v, sizeof v);
+  for (size_t i = 0; i < n && st == CLT_OK; i++)
+    st = account(tr, first + i,
+                 clt_float_range((double)v[2 * i] + (double)v[2 * i + 1] +
+                                 tr->pending_penalty[i]),
+                 acc);
   if (st != CLT_OK && tr->touched) (void)settle_scale(tr);
   return st;
 }
@@ -1306,14 +1301,14 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     if (slot.written) {
       if (pending++ == 0) pending_first = step;
     } else {
-      if (pending) CLT_TRY(flush_deferred(tr, pending_first, pending, &done));
+      if (pending) CLT_TRY(account_deferred(tr, pending_first, pending, &done));
       pending = 0;
       CLT_TRY(account(tr, step, loss, &done));
     }
     if (!tr->touched) CLT_TRY(optimizer_step(tr));
     bool report = progress && (s % PROGRESS_EVERY == PROGRESS_EVERY - 1 || s + 1 == steps);
     if (pending && (pending == PROGRESS_EVERY || report || s + 1 == steps)) {
-      CLT_TRY(flush_deferred(tr, pending_first, pending, &done));
+      CLT_TRY(account_deferred(tr, pending_first, pending, &done));
       pending = 0;
     }
     /* ranks stay in step: a ranked trainer reports but never stops here */
