@@ -438,15 +438,26 @@ void clt_cl_release_mem(cl_mem mem) {
   clt_cl_count(-1);
 }
 
+clt_status clt_cl_grown(clt_context *ctx, cl_mem *mem, size_t *have, size_t bytes, bool zero) {
+  if (*have < bytes) {
+    cl_mem m = NULL;
+    const cl_int nil = 0;
+    CLT_TRY(clt_cl_alloc(ctx, bytes, &m));
+    clt_status st = zero ? clt_cl_fill(ctx, m, &nil, sizeof nil, 0, bytes) : CLT_OK;
+    if (st != CLT_OK) {
+      clt_cl_release_mem(m);
+      return st;
+    }
+    if (*mem) clt_cl_release_mem(*mem);
+    *mem = m;
+    *have = bytes;
+  }
+  return CLT_OK;
+}
+
 clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out) {
   clt_cl_context *cl = clt_cl_of(ctx);
-  if (cl->scratch_bytes < bytes) {
-    cl_mem m = NULL;
-    CLT_TRY(clt_cl_alloc(ctx, bytes, &m));
-    if (cl->scratch) clt_cl_release_mem(cl->scratch);
-    cl->scratch = m;
-    cl->scratch_bytes = bytes;
-  }
+  CLT_TRY(clt_cl_grown(ctx, &cl->scratch, &cl->scratch_bytes, bytes, false));
   *out = cl->scratch;
   return CLT_OK;
 }

@@ -193,6 +193,9 @@ clt_status clt_cl_kernel(clt_context *ctx, clt_kid id, cl_kernel *out);
 /* The largest work-group kernel id runs in on the context's device (at
    least 1). */
 clt_status clt_cl_kernel_max_wg(clt_context *ctx, clt_kid id, size_t *out);
+/* *mem, of *have bytes (0 and NULL: none yet), replaced by a buffer of
+   bytes when smaller (zero-filled with zero), the old one released. */
+clt_status clt_cl_grown(clt_context *ctx, cl_mem *mem, size_t *have, size_t bytes, bool zero);
 /* Device scratch buffer of at least bytes (contents undefined). */
 clt_status clt_cl_scratch(clt_context *ctx, size_t bytes, cl_mem *out);
 

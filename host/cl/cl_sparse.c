@@ -87,20 +87,7 @@ clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_row
    so), grown and zeroed on demand. */
 static clt_status csr_map(clt_context *ctx, size_t D, cl_mem *out) {
   clt_cl_context *cl = clt_cl_of(ctx);
-  size_t bytes = 2 * D * sizeof(cl_int);
-  if (cl->csr_map_bytes < bytes) {
-    cl_mem m = NULL;
-    const cl_int zero = 0;
-    CLT_TRY(clt_cl_alloc(ctx, bytes, &m));
-    clt_status st = clt_cl_fill(ctx, m, &zero, sizeof zero, 0, bytes);
-    if (st != CLT_OK) {
-      clt_cl_release_mem(m);
-      return st;
-    }
-    if (cl->csr_map) clt_cl_release_mem(cl->csr_map);
-    cl->csr_map = m;
-    cl->csr_map_bytes = bytes;
-  }
+  CLT_TRY(clt_cl_grown(ctx, &cl->csr_map, &cl->csr_map_bytes, 2 * D * sizeof(cl_int), true));
   *out = cl->csr_map;
   return CLT_OK;
 }
