@@ -37,7 +37,11 @@ import time
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RECIPE = "--optim sgd --lr 8 --batch 256 --epochs 10 --schedule cosine"
+# Chosen on a held-out fifth of the training rows (--val 0.2), not on the
+# test rows: label smoothing 0.1 and batch 128 gave 0.7733 there, against
+# 0.7692 without smoothing and 0.7669 at batch 256 (2026-12-05).
+RECIPE = ("--loss cross-entropy --label-smoothing 0.1 --optim sgd --lr 128 --batch 128 "
+          "--epochs 30 --schedule cosine")
 
 
 
