@@ -9,14 +9,15 @@ reported as such), one `cltrain train --distributed --json` run (3 epochs,
 same global batch and shards (strong scaling) and one with K times the
 batch (weak scaling): the training phase's seconds and samples/s, and
 rank 0's steps' parts (--json's step_*_seconds), in ms a step: compute (the
-local loss and gradient), staging (the gradient read back and packed, the
-sum written back), reduction (the gather less the wait) and wait (for the
-slowest rank to be ready: the load imbalance). Efficiency: samples/s over
-K times one rank's (T1 / (K TK) at a fixed global batch). Per step, the
-gather moves G = 24 + 4 (D + 1) C bytes (the loss, the share and the
-ready time as doubles, the gradient as float32) from every rank to every
-other; as an allreduce of G bytes taking the reduction's t, its algbw is
-G / t and its busbw 2 (K - 1) / K algbw
+local loss and gradient), staging (the gradient read back, the sum
+written back), reduction (the communication less the wait: the gradient's
+reduce-scatter, each rank's sums of its segment and their gather) and
+wait (the small gather of the losses and shares that opens the
+communication, which ends when the slowest rank is ready: the load
+imbalance). Efficiency: samples/s over K times one rank's (T1 / (K TK) at
+a fixed global batch). Per step the gradient, G = 4 (D + 1) C bytes as
+float32, is allreduced; taking the reduction's t, its algbw is G / t and
+its busbw 2 (K - 1) / K algbw
 (nccl-tests' definitions), set against the copy floor (numpy's copy of a
 64 MB array, this run).
 
@@ -99,7 +100,7 @@ def main():
           "busbw/floor |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, n, d, c, batch, data in problems:
-        grad = 24 + 4 * (d + 1) * c  # three doubles, the gradient as float32
+        grad = 4 * (d + 1) * c  # the gradient as float32
         base = None
         for k in (1, 2, 4):
             for scaling in ("strong", "weak"):
@@ -115,7 +116,7 @@ def main():
                 t = r["seconds"]
                 part = {k: 1e3 * r[f"step_{k}_seconds"] / steps
                         for k in ("compute", "staging", "gather", "wait")}
-                # the reduction: the gather less the wait for the slowest rank
+                # the reduction: the communication less the wait for the slowest rank
                 per_step = (part["gather"] - part["wait"]) / 1e3
                 if k == 1:
                     base = r["samples_per_second"]

@@ -119,11 +119,12 @@ struct clt_trainer {
   clt_train_comm comm;
   clt_rank_seconds steps_seconds; /* ranked_step's parts, summed over the steps */
   /* ranked_step's host buffers, kept between steps (a fresh one faults
-     its pages in every step): the summed gradient (P floats), this rank's
-     part (RANK_HEAD, then its weighted gradient, P floats, read straight
-     from the device) and every rank's (size parts). */
-  float *grad_host;
-  unsigned char *part, *parts;
+     its pages in every step), of size segments of seg floats: this
+     rank's gradient (P floats, read straight from the device, then zeros),
+     then the summed one (grad_host); and the other ranks' parts of this
+     rank's segment, which it sums (segs). */
+  float *grad_host, *segs;
+  size_t seg;
 };
 
 static bool takes_labels(clt_loss_kind k) {
@@ -215,8 +216,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free(tr->shard_perm);
   free(tr->y_host);
   free(tr->grad_host);
-  free(tr->part);
-  free(tr->parts);
+  free(tr->segs);
   free(tr);
 }
 
@@ -896,8 +896,10 @@ static clt_status batch_denominator(clt_trainer *tr, const int32_t *idx, size_t 
 }
 
 /* Every rank's bytes of mine into all (size * bytes, in rank order). */
-static clt_status ranks_gather(clt_trainer *tr, const void *mine, void *all, size_t bytes) {
-  return tr->comm.allgather(tr->comm.user, tr->ctx, mine, all, bytes);
+static clt_status comm_gather(const clt_train_comm *comm, clt_context *ctx, const void *mine,
+                              void *all, size_t bytes) {
+  memcpy((unsigned char *)all + comm->rank * bytes, mine, bytes);
+  return comm->exchange(comm->user, ctx, mine, 0, all, bytes);
 }
 
 clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const double *mine,
@@ -905,7 +907,7 @@ clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const doub
   const size_t k = comm->size, total = k * n;
   double *all = malloc((total ? total : 1) * sizeof *all);
   if (!all) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
-  clt_status st = comm->allgather(comm->user, ctx, mine, all, n * sizeof *all);
+  clt_status st = comm_gather(comm, ctx, mine, all, n * sizeof *all);
   for (size_t i = 0; st == CLT_OK && i < n; i++) {
     double acc = 0;
     for (size_t r = 0; r < k; r++) acc += all[r * n + i];
@@ -915,31 +917,30 @@ clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const doub
   return st;
 }
 
-/* A rank's part of a step's gather: a header of 3 doubles (its weighted
-   loss, its share of the normaliser, the seconds it took to be ready),
-   then its weighted gradient as floats. */
-#define RANK_HEAD (3 * sizeof(double))
-
 /* A step of a ranked trainer: this rank's loss and gradient (zero for no
-   rows), each weighted by its share of the normaliser, summed over the
-   ranks in one gather with the loss and the shares, divided by the whole
-   normaliser (MEAN; SUM adds), the penalty's gradient added once, and the
+   rows); the losses, each weighted by its rank's share of the normaliser,
+   and the shares summed over the ranks in one small gather; the gradient
+   summed the same way, element by element in rank order and in double, a
+   segment by each rank (a reduce-scatter), divided by the whole
+   normaliser (MEAN; SUM adds) and gathered: the same bits on every rank,
+   whatever the transport. Then the penalty's gradient added once, and the
    same update on every rank. */
 static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double *loss) {
   clt_model *m = tr->model;
+  const size_t K = tr->comm.size, me = tr->comm.rank;
   size_t P = 0;
   for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
-  const size_t bytes = RANK_HEAD + P * sizeof(float);
-  if (!tr->grad_host) {
-    tr->grad_host = malloc(P * sizeof *tr->grad_host);
-    tr->part = malloc(bytes);
-    tr->parts = malloc(tr->comm.size * bytes);
+  if (!tr->grad_host) { /* segments of whole cache lines */
+    tr->seg = ((P + K - 1) / K + 15) / 16 * 16;
+    tr->grad_host = calloc(K * tr->seg, sizeof *tr->grad_host);
+    tr->segs = malloc(K * tr->seg * sizeof *tr->segs);
   }
-  float *g = tr->grad_host, *wg = (float *)(void *)(tr->part + RANK_HEAD);
-  clt_status st = g && tr->part && tr->parts
+  const size_t S = tr->seg;
+  float *g = tr->grad_host;
+  clt_status st = g && tr->segs
                       ? CLT_OK
                       : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
-  double local = 0, den = 0, t0 = clt_now(), t_ready = t0, t_sent = t0;
+  double local = 0, den = 0, t0 = clt_now();
   if (tr->comm.step_begins) tr->comm.step_begins(tr->comm.user, tr->step);
   if (st == CLT_OK) st = batch_denominator(tr, tr->perm_host, first, rows, &den);
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
@@ -950,61 +951,60 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   if (st == CLT_ERR_NONFINITE) local = NAN, st = CLT_OK;
   for (size_t k = 0; st == CLT_OK && !adds && k < m->nparams; k++)
     st = clt_tensor_fill(m->grad[k], 0.0);
-  const double share = summed ? 1.0 : den;
   if (st == CLT_OK) st = clt_context_finish(tr->ctx); /* the compute's end */
   const double t_computed = clt_now();
   for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
     size_t len = clt_tensor_numel(m->grad[k]);
-    st = clt_tensor_read(m->grad[k], wg + at, len * sizeof *wg);
+    st = clt_tensor_read(m->grad[k], g + at, len * sizeof *g);
     at += len;
   }
-  double slowest = 0; /* the latest any rank was ready to send, from its step's start */
-  double total[2] = {0, 0}; /* the weighted losses and the shares, summed */
+  const double t_ready = clt_now();
+  /* the weighted losses and the shares (the weights), all ranks' */
+  double *heads = st == CLT_OK ? malloc(K * 2 * sizeof *heads) : NULL;
+  if (st == CLT_OK && !heads) st = clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' losses");
+  const double head[2] = {adds ? local * (summed ? 1.0 : den) : 0.0, den};
+  if (st == CLT_OK) st = comm_gather(&tr->comm, tr->ctx, head, heads, sizeof head);
+  const double t_heads = clt_now();
+  if (st == CLT_OK)
+    st = tr->comm.exchange(tr->comm.user, tr->ctx, g, S * sizeof *g, tr->segs, S * sizeof *g);
   if (st == CLT_OK) {
-    /* the gradient travels as float32, weighted in place; the loss and
-       share as doubles, with the seconds this rank took to be ready
-       (which the sums never read) */
-    for (size_t i = 0; i < P; i++) wg[i] = (float)((double)wg[i] * share);
-    t_ready = clt_now();
-    double head[3] = {adds ? local * share : 0.0, den, t_ready - t0};
-    memcpy(tr->part, head, sizeof head);
-    st = ranks_gather(tr, tr->part, tr->parts, bytes);
-    t_sent = clt_now();
-    for (size_t r = 0; st == CLT_OK && r < tr->comm.size; r++) {
-      memcpy(head, tr->parts + r * bytes, sizeof head);
-      total[0] += head[0];
-      total[1] += head[1];
-      slowest = fmax(slowest, head[2]);
-    }
-  }
-  if (st == CLT_OK) {
-    /* each element summed in rank order, in double (the same bits on every
-       rank), a block of elements at a time so that each rank's part is read
-       in order, then divided by the whole normaliser */
+    double total[2] = {0, 0};
+    for (size_t r = 0; r < K; r++) total[0] += heads[2 * r], total[1] += heads[2 * r + 1];
     const double whole = summed ? 1.0 : total[1];
+    /* this rank's segment, each element summed over the ranks in rank
+       order (this rank's own part read where it is), a block of elements
+       at a time so that each rank's part is read in order, the sums
+       written over this rank's part and sent from there */
+    float *mine = g + me * S;
     enum { SUM_BLOCK = 2048 };
     double acc[SUM_BLOCK];
-    for (size_t i0 = 0; i0 < P; i0 += SUM_BLOCK) {
-      const size_t n = P - i0 < SUM_BLOCK ? P - i0 : SUM_BLOCK;
+    for (size_t i0 = 0; i0 < S; i0 += SUM_BLOCK) {
+      const size_t n = S - i0 < SUM_BLOCK ? S - i0 : SUM_BLOCK;
       for (size_t i = 0; i < n; i++) acc[i] = 0;
-      for (size_t r = 0; r < tr->comm.size; r++) {
-        const float *pg = (const float *)(const void *)(tr->parts + r * bytes + RANK_HEAD) + i0;
-        for (size_t i = 0; i < n; i++) acc[i] += pg[i];
+      for (size_t r = 0; r < K; r++) {
+        const float *pg = (r == me ? mine : tr->segs + r * S) + i0;
+        const double weight = (summed ? 1.0 : heads[2 * r + 1]) / whole;
+        for (size_t i = 0; i < n; i++) acc[i] += (double)pg[i] * weight;
       }
-      for (size_t i = 0; i < n; i++) g[i0 + i] = (float)(acc[i] / whole);
+      for (size_t i = 0; i < n; i++) mine[i0 + i] = (float)acc[i];
     }
     *loss = total[0] / whole;
-    for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
-      size_t len = clt_tensor_numel(m->grad[k]);
-      st = clt_tensor_write(m->grad[k], g + at, len * sizeof *g);
-      at += len;
-    }
+    st = tr->comm.exchange(tr->comm.user, tr->ctx, mine, 0, g, S * sizeof *g);
+  }
+  const double t_summed = clt_now();
+  for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
+    size_t len = clt_tensor_numel(m->grad[k]);
+    st = clt_tensor_write(m->grad[k], g + at, len * sizeof *g);
+    at += len;
+  }
+  if (st == CLT_OK) {
     clt_rank_seconds *s = &tr->steps_seconds;
     s->compute += t_computed - t0;
-    s->staging += (t_ready - t_computed) + (clt_now() - t_sent);
-    s->gather += t_sent - t_ready;
-    s->wait += fmin(slowest - (t_ready - t0), t_sent - t_ready);
+    s->staging += (t_ready - t_computed) + (clt_now() - t_summed);
+    s->gather += t_summed - t_ready;
+    s->wait += t_heads - t_ready;
   }
+  free(heads);
   if (st == CLT_OK && (tr->opt.reg.l1 > 0 || tr->opt.reg.l2 > 0)) {
     double penalty = 0;
     st = clt_regularize(tr->ctx, &tr->opt.reg, m->value[0], &penalty, m->grad[0]);
@@ -1038,7 +1038,7 @@ static clt_status check_replicas(clt_trainer *tr) {
   uint64_t mine, *all = malloc(tr->comm.size * sizeof *all);
   if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "hashes");
   clt_status st = clt_trainer_params_hash(tr, &mine);
-  if (st == CLT_OK) st = ranks_gather(tr, &mine, all, sizeof mine);
+  if (st == CLT_OK) st = comm_gather(&tr->comm, tr->ctx, &mine, all, sizeof mine);
   for (size_t r = 1; st == CLT_OK && r < tr->comm.size; r++)
     if (all[r] != all[0])
       st = clt_fail(tr->ctx, CLT_ERR_DISTRIBUTED,

@@ -27,13 +27,15 @@ typedef enum clt_preprocess {
 /* ------------------------------------------------------ data parallel */
 
 /* Ranks that train one model together (host/mpi/: cltrain_mpi.h), as the
-   trainer sees them: this rank of size, and a gather of bytes from every
-   rank into all (size * bytes, in rank order) on every rank, with a
-   failure's detail in ctx. */
+   trainer sees them: this rank of size, and an exchange of blocks of bytes
+   between every pair of ranks (collective, with a failure's detail in
+   ctx): this rank's block for rank q != rank is at send + q * stride
+   (stride 0: one block for all, a gather), and rank q's block for this
+   rank lands at recv + q * bytes (recv + rank * bytes is not written). */
 typedef struct clt_train_comm {
   size_t rank, size;
-  clt_status (*allgather)(void *user, clt_context *ctx, const void *mine, void *all,
-                          size_t bytes);
+  clt_status (*exchange)(void *user, clt_context *ctx, const void *send, size_t stride,
+                         void *recv, size_t bytes);
   void *user;
   /* Optional: called as each step (0-based, counting resumed ones) starts. */
   void (*step_begins)(void *user, uint64_t step);
@@ -64,7 +66,10 @@ size_t clt_shard_steps(size_t n_all, size_t shards, size_t batch);
    results to float rounding, depend on the shards but not on the ranks.
    With comm, each step's gradient is summed over the ranks, weighted by
    each rank's share of the loss's normaliser (rows, or class weights of
-   the rows not ignored) in one gather, the penalty's gradient added once
+   the rows not ignored): the losses and shares in one small gather, the
+   gradient as a reduce-scatter (each rank sums its segment of every
+   rank's gradient, in rank order) and a gather of the sums, the
+   penalty's gradient added once
    after it, and every rank applies the same update. With comm, test (and
    a validation set) holds this rank's share of its set's rows (any split;
    a rank may hold none, and every rank gives the same classes), and every
@@ -82,10 +87,11 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
                                      clt_trainer **out);
 /* Where a ranked trainer's steps spent their time, summed over the steps
    (zeros without comm): the local loss and gradient until the device is
-   done; the gradient read back, weighted and packed, and the sum written
-   back; the gather; and of the gather, the wait for slower ranks (the
-   latest rank's time to be ready, which each sends with its part, less
-   this rank's: the ranks leave the previous gather together). */
+   done; the gradient read back and the sum written back; the
+   communication (the small gather of the losses and shares, then the
+   gradient's reduce-scatter, this rank's sums and their gather); and of
+   it, the wait for slower ranks (the small gather, which ends when the
+   last rank is ready). */
 typedef struct clt_rank_seconds {
   double compute, staging, gather, wait;
 } clt_rank_seconds;

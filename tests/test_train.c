@@ -775,8 +775,9 @@ Test(train, streaming_matches_resident, .timeout = 300) {
 
 /* ------------------------------------------------------------ ranked */
 
-/* Ranks as threads of one process (what cltrain_mpi.h does with MPI): a
-   gather through a shared buffer between two barriers. */
+/* Ranks as threads of one process (what cltrain_mpi.h does with MPI): an
+   exchange through a shared buffer (a block for every pair of ranks)
+   between two barriers. */
 typedef struct world {
   pthread_barrier_t barrier;
   size_t size;
@@ -804,14 +805,19 @@ static clt_train_data rank_share(const rank_job *j, const clt_train_data *set, s
   return mine;
 }
 
-static clt_status thread_gather(void *user, clt_context *ctx, const void *mine, void *all,
-                                size_t bytes) {
+static clt_status thread_exchange(void *user, clt_context *ctx, const void *send,
+                                  size_t stride, void *recv, size_t bytes) {
   rank_job *j = user;
+  const size_t k = j->w->size;
   (void)ctx;
-  if (bytes * j->w->size > sizeof j->w->buf) return CLT_ERR_DISTRIBUTED;
-  memcpy(j->w->buf + j->rank * bytes, mine, bytes);
+  if (bytes * k * k > sizeof j->w->buf) return CLT_ERR_DISTRIBUTED;
+  for (size_t q = 0; q < k; q++) /* block (from, to) at (from * k + to) * bytes */
+    memcpy(j->w->buf + (j->rank * k + q) * bytes, (const unsigned char *)send + q * stride,
+           bytes);
   pthread_barrier_wait(&j->w->barrier);
-  memcpy(all, j->w->buf, bytes * j->w->size);
+  for (size_t q = 0; q < k; q++)
+    if (q != j->rank)
+      memcpy((unsigned char *)recv + q * bytes, j->w->buf + (q * k + j->rank) * bytes, bytes);
   pthread_barrier_wait(&j->w->barrier);
   return CLT_OK;
 }
@@ -819,7 +825,7 @@ static clt_status thread_gather(void *user, clt_context *ctx, const void *mine, 
 static void *rank_main(void *arg) {
   rank_job *j = arg;
   clt_context *ctx = tu_context("ref");
-  clt_train_comm comm = {.rank = j->rank, .size = j->w->size, .allgather = thread_gather, .user = j};
+  clt_train_comm comm = {.rank = j->rank, .size = j->w->size, .exchange = thread_exchange, .user = j};
   const clt_train_data mine = rank_share(j, j->all, j->o.shards),
                        test = rank_share(j, j->test, j->w->size),
                        val = rank_share(j, j->val, j->w->size);

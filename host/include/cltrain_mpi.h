@@ -34,7 +34,7 @@ CLT_API int clt_mpi_size(const clt_mpi *mpi);
    the machine's devices it takes. */
 CLT_API int clt_mpi_local_rank(const clt_mpi *mpi);
 /* The watchdog: a rank that waits more than seconds (> 0; default 300)
-   for another's part of a step's gather gives up, and the trainer's call
+   for another's part of a step's exchange gives up, and the trainer's call
    returns CLT_ERR_DISTRIBUTED naming the silent ranks (the caller then
    ends the job: MPI_Abort). */
 CLT_API clt_status clt_mpi_set_timeout(clt_mpi *mpi, double seconds);
@@ -58,7 +58,8 @@ CLT_API void clt_mpi_rows(const clt_mpi *mpi, size_t n, size_t shards, size_t *f
    a training set of n rows (collective: every rank calls it with the same
    options and n; opt->shards 0 counts as the ranks). Each step sums the
    ranks' gradients, weighted by each one's share of the loss's normaliser,
-   in one gather and in rank order, so every rank applies the same update
+   in rank order (a reduce-scatter: each rank sums a segment, and the sums
+   are gathered), so every rank applies the same update
    to the same bits; the batches, and so the results to float rounding, are
    those of one process with the same shards. Every epoch the ranks'
    parameters are compared (a hash): a difference is CLT_ERR_DISTRIBUTED.

@@ -37,18 +37,19 @@ static size_t chunk_bytes(size_t bytes, size_t P, size_t p) {
   return bytes - p * P < P ? bytes - p * P : P;
 }
 
-/* Every rank's part to every rank, point to point, in messages of at most
-   m->chunk bytes, waited for with a deadline: the ranks that sent nothing
-   by then are named. Messages of one pair arrive in order (MPI's
-   non-overtaking rule), so the chunks and successive gathers never mix. */
-static clt_status gather(void *user, clt_context *ctx, const void *mine, void *all,
-                         size_t bytes) {
+/* Each rank's block for each other rank (send + rank * stride) to it, point to
+   point, in messages of at most m->chunk bytes, waited for with a
+   deadline: the ranks that sent nothing by then are named. Messages of one
+   pair arrive in order (MPI's non-overtaking rule), so the chunks and
+   successive exchanges never mix. */
+static clt_status exchange(void *user, clt_context *ctx, const void *send, size_t stride,
+                           void *all, size_t bytes) {
   clt_mpi *m = user;
   double t0 = MPI_Wtime();
   const size_t k = (size_t)m->size, me = (size_t)m->rank, P = m->chunk,
                parts = bytes ? (bytes + P - 1) / P : 1, slots = 2 * (k - 1) * parts + 1;
   size_t n = 0;
-  memcpy((unsigned char *)all + me * bytes, mine, bytes);
+  const unsigned char *mine = send;
   MPI_Request *req = malloc(slots * sizeof *req);
   MPI_Status *stat = malloc(slots * sizeof *stat);
   int *from = malloc(slots * sizeof *from);
@@ -70,7 +71,7 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
   for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++)
     for (size_t p = 0; r != me && p < parts && rc == MPI_SUCCESS; p++) {
       from[n] = -1;
-      rc = MPI_Isend((const unsigned char *)mine + p * P,
+      rc = MPI_Isend(mine + r * stride + p * P,
                      (int)chunk_bytes(bytes, P, p), MPI_BYTE, (int)r,
                      GATHER_TAG, m->comm, &req[n++]);
     }
@@ -97,7 +98,7 @@ static clt_status gather(void *user, clt_context *ctx, const void *mine, void *a
                     from[i], count, m->rank, want);
   }
   if (rc != MPI_SUCCESS) {
-    st = mpi_fail(ctx, rc, "the gather");
+    st = mpi_fail(ctx, rc, "the exchange");
   } else if (!done) {
     char names[256] = "";
     size_t used = 0;
@@ -182,7 +183,7 @@ clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
   }
   m->ranks = (clt_train_comm){.rank = (size_t)m->rank,
                               .size = (size_t)m->size,
-                              .allgather = gather,
+                              .exchange = exchange,
                               .user = m,
                               .step_begins = step_begins};
   m->timeout = 300;
