@@ -1,10 +1,10 @@
 /* The data-parallel component (cltrain_mpi.h) over MPI: the trainer's
    ranks (host/train.h: clt_train_comm) as a duplicated communicator. */
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cltrain_mpi.h"
@@ -80,10 +80,7 @@ static clt_status exchange(void *user, clt_context *ctx, const void *send, size_
     rc = MPI_Testall((int)n, req, &done, stat);
     if (done || rc != MPI_SUCCESS) break;
     if (MPI_Wtime() - t0 > m->timeout) break;
-    if (polls > 1000) { /* past the fast path: let an oversubscribed peer run */
-      struct timespec nap = {0, 50000};
-      nanosleep(&nap, NULL);
-    }
+    if (polls > 1000) sched_yield(); /* past the fast path: let an oversubscribed peer run */
   }
   m->seconds += MPI_Wtime() - t0;
   clt_status st = CLT_OK;
