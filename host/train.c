@@ -122,8 +122,10 @@ struct clt_trainer {
      its pages in every step), of size segments of seg floats: this
      rank's gradient (P floats, read straight from the device, then zeros),
      then the summed one (grad_host); and the other ranks' parts of this
-     rank's segment, which it sums (segs). */
+     rank's segment, which it sums (segs); and every rank's weighted loss
+     and share of the normaliser (heads, 2 doubles a rank). */
   float *grad_host, *segs;
+  double *heads;
   size_t seg;
 };
 
@@ -217,6 +219,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free(tr->y_host);
   free(tr->grad_host);
   free(tr->segs);
+  free(tr->heads);
   free(tr);
 }
 
@@ -934,12 +937,17 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     tr->seg = ((P + K - 1) / K + 15) / 16 * 16;
     tr->grad_host = calloc(K * tr->seg, sizeof *tr->grad_host);
     tr->segs = malloc(K * tr->seg * sizeof *tr->segs);
+    tr->heads = malloc(K * 2 * sizeof *tr->heads);
+    if (!tr->grad_host || !tr->segs || !tr->heads) {
+      free(tr->grad_host), free(tr->segs), free(tr->heads);
+      tr->grad_host = tr->segs = NULL, tr->heads = NULL;
+      return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
+    }
   }
   const size_t S = tr->seg;
   float *g = tr->grad_host;
-  clt_status st = g && tr->segs
-                      ? CLT_OK
-                      : clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
+  double *heads = tr->heads;
+  clt_status st = CLT_OK;
   double local = 0, den = 0, t0 = clt_now();
   if (tr->comm.step_begins) tr->comm.step_begins(tr->comm.user, tr->step);
   if (st == CLT_OK) st = batch_denominator(tr, tr->perm_host, first, rows, &den);
@@ -959,9 +967,6 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     at += len;
   }
   const double t_ready = clt_now();
-  /* the weighted losses and the shares (the weights), all ranks' */
-  double *heads = st == CLT_OK ? malloc(K * 2 * sizeof *heads) : NULL;
-  if (st == CLT_OK && !heads) st = clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' losses");
   const double head[2] = {adds ? local * (summed ? 1.0 : den) : 0.0, den};
   if (st == CLT_OK) st = comm_gather(&tr->comm, tr->ctx, head, heads, sizeof head);
   const double t_heads = clt_now();
@@ -1004,7 +1009,6 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     s->gather += t_summed - t_ready;
     s->wait += t_heads - t_ready;
   }
-  free(heads);
   if (st == CLT_OK && (tr->opt.reg.l1 > 0 || tr->opt.reg.l2 > 0)) {
     double penalty = 0;
     st = clt_regularize(tr->ctx, &tr->opt.reg, m->value[0], &penalty, m->grad[0]);

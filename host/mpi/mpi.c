@@ -15,7 +15,7 @@ struct clt_mpi {
   MPI_Comm comm;
   int rank, size, local_rank;
   double seconds, timeout;
-  size_t chunk; /* the largest message of a gather (MPI counts are ints) */
+  size_t chunk; /* the largest message of an exchange (MPI counts are ints) */
   clt_train_comm ranks;
   /* CLT_DIST_FAULT: 'x' exit or 'h' hang at fault_step, on this rank */
   char fault;
@@ -57,7 +57,7 @@ static clt_status exchange(void *user, clt_context *ctx, const void *send, size_
     free(req);
     free(stat);
     free(from);
-    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "gather requests");
+    return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "exchange requests");
   }
   int rc = MPI_SUCCESS;
   for (size_t r = 0; r < k && rc == MPI_SUCCESS; r++)
