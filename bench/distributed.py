@@ -21,6 +21,12 @@ its busbw 2 (K - 1) / K algbw
 (nccl-tests' definitions), set against the copy floor (numpy's copy of a
 64 MB array, this run).
 
+The peer: MPI_Allreduce itself (Open MPI's own algorithm choice, not
+rank-ordered, so not what cltrain may use) on a float32 array of each
+problem's G bytes, in place, through mpi4py (Debian's python3-mpi4py;
+skipped, and said, without it): the median of 20 after 3 untimed, at
+K = 2 and 4, in the same run.
+
 The model: t_comm(K) = 2 (K - 1) (alpha + G / (K beta)) for a ring and
 2 log2(K) (alpha + G / beta) for a tree, alpha and beta fitted to the
 measured reductions of the two problems at K = 2, checked against K = 4; and
@@ -73,7 +79,40 @@ def run(args, k, flags):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def allreduce_rank(nbytes):
+    """One rank of the peer, under mpiexec: prints (rank 0) the median
+    seconds of an in-place MPI_Allreduce of nbytes of float32."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    a = np.ones(nbytes // 4, np.float32)
+    times = []
+    for i in range(23):
+        comm.Barrier()
+        t0 = time.perf_counter()
+        comm.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    if comm.Get_rank() == 0:
+        print(json.dumps({"seconds": float(np.median(times))}))
+
+
+def allreduce_peer(args, k, nbytes):
+    """MPI_Allreduce's median seconds for nbytes at k ranks, or None
+    without mpi4py."""
+    try:
+        import mpi4py  # noqa: F401  (only whether it is there)
+    except ImportError:
+        return None
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cmd = [args.mpiexec, "-n", str(k), "--oversubscribe", "--bind-to", "none", sys.executable,
+           os.path.abspath(__file__), "--allreduce-rank", str(nbytes)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["seconds"]
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--allreduce-rank":
+        return allreduce_rank(int(sys.argv[2]))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cltrain", required=True)
     p.add_argument("--mpiexec", default="mpiexec")
@@ -138,9 +177,26 @@ def main():
                                     step_ms=part,
                                     gradient_bytes=grad, efficiency=eff,
                                     test_accuracy=r.get("test_accuracy")))
+    print("\nThe peer, MPI_Allreduce of the same bytes (float32, in place, median of 20):\n")
+    print("| problem | K | gradient MB | ms | algbw GB/s | busbw GB/s | busbw/floor |")
+    print("|---|---|---|---|---|---|---|")
+    for name, n, d, c, batch, data in problems:
+        grad = 4 * (d + 1) * c
+        for k in (2, 4):
+            t = allreduce_peer(args, k, grad)
+            if t is None:
+                print(f"| {name} | {k} | not measured: no mpi4py (apt-get install "
+                      "python3-mpi4py) | | | | |")
+                continue
+            busbw = grad / t * 2 * (k - 1) / k
+            over = " (oversubscribed)" if k > cores else ""
+            print(f"| {name} | {k}{over} | {grad / 1e6:.2f} | {1e3 * t:.2f} | "
+                  f"{grad / t / 1e9:.2f} | {busbw / 1e9:.2f} | {busbw / floor:.2f} |")
+            records.append(dict(problem=name, k=k, peer="MPI_Allreduce", seconds=t,
+                                gradient_bytes=grad))
     # alpha-beta fit on the K = 2 strong-scaling gathers of both problems
     pts = [(rec["gradient_bytes"], rec["comm_seconds"] / rec["steps"]) for rec in records
-           if rec["k"] == 2 and rec["scaling"] == "strong"]
+           if rec["k"] == 2 and rec.get("scaling") == "strong"]
     (g1, t1), (g2, t2) = pts
     # ring at K = 2: t = 2 (alpha + G / (2 beta)) = 2 alpha + G / beta
     inv_beta = (t2 - t1) / (g2 - g1)
@@ -149,7 +205,7 @@ def main():
     print(f"\nalpha-beta fit (K = 2 gathers): alpha {1e6 * alpha:.1f} us, beta {beta / 1e9:.2f} "
           "GB/s")
     for rec in records:
-        if rec["k"] == 4 and rec["scaling"] == "strong":
+        if rec["k"] == 4 and rec.get("scaling") == "strong":
             g = rec["gradient_bytes"]
             ring = 2 * 3 * (alpha + g / (4 * beta))
             print(f"  check, {rec['problem']} K = 4: model (ring) {1e3 * ring:.2f} ms, "
