@@ -513,6 +513,20 @@ inline float16 clt_opt_lamb_u16(float16 mm, float16 vv, float16 pi,
                                 float wd) {
   return mm * inv_bc1 / (sqrt(vv * inv_bc2) + eps) + wd * pi;
 }
+/* LAMB's moments of element k of a unit from its gradient gi, stored, and
+   its u. */
+inline float clt_opt_lamb_elem(__global float *CLT_RESTRICT mu,
+                               __global float *CLT_RESTRICT vu, uint k,
+                               float pi, float gi, float beta1,
+                               float one_minus_beta1, float beta2,
+                               float one_minus_beta2, float inv_bc1,
+                               float inv_bc2, float eps, float wd) {
+  float mm = beta1 * mu[k] + one_minus_beta1 * gi;
+  float vv = beta2 * vu[k] + one_minus_beta2 * (gi * gi);
+  mu[k] = mm;
+  vu[k] = vv;
+  return clt_opt_lamb_u(mm, vv, pi, inv_bc1, inv_bc2, eps, wd);
+}
 
 /* LAMB, first pass: the moments (stored unless the guard says skip) and
    the sums of p^2 and u^2 of each unit. */
@@ -555,12 +569,9 @@ CLT_OPT_BODY clt_opt_lamb_moments(CLT_OPT_LAMB_MOMENTS_PARAMS) {
   }
   float tp = 0, tu = 0;
   for (; k < used; k++) {
-    float pi = pu[k], gi = scale * gu[k];
-    float mm = beta1 * mu[k] + one_minus_beta1 * gi;
-    float vv = beta2 * vu[k] + one_minus_beta2 * (gi * gi);
-    mu[k] = mm;
-    vu[k] = vv;
-    float x = clt_opt_lamb_u(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u);
+    float pi = pu[k];
+    float x = clt_opt_lamb_elem(mu, vu, k, pi, scale * gu[k], beta1, one_minus_beta1, beta2,
+                                one_minus_beta2, inv_bc1, inv_bc2, eps, wd_u);
     tp += pi * pi;
     tu += x * x;
   }
@@ -596,12 +607,9 @@ CLT_OPT_BODY clt_opt_lamb_moments_group(CLT_OPT_LAMB_MOMENTS_PARAMS,
   __global float *mu = m + base, *vu = v + base;
   clt_opt_acc sp = 0, su = 0;
   for (uint k = lid; k < run; k += G) {
-    float pi = pu[k], gi = scale * gu[k];
-    float mm = beta1 * mu[k] + one_minus_beta1 * gi;
-    float vv = beta2 * vu[k] + one_minus_beta2 * (gi * gi);
-    mu[k] = mm;
-    vu[k] = vv;
-    clt_opt_acc x = clt_opt_lamb_u(mm, vv, pi, inv_bc1, inv_bc2, eps, wd_u);
+    float pi = pu[k];
+    clt_opt_acc x = clt_opt_lamb_elem(mu, vu, k, pi, scale * gu[k], beta1, one_minus_beta1,
+                                      beta2, one_minus_beta2, inv_bc1, inv_bc2, eps, wd_u);
     sp += (clt_opt_acc)pi * pi;
     su += x * x;
   }
