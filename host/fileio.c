@@ -156,20 +156,28 @@ clt_status clt_wbuf_commit(const clt_context *ctx, clt_wbuf *b, const char *path
    (contexts on several threads may save checkpoints or the tuning cache
    at once). */
 static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
-static clt_status write_locked(const clt_context *ctx, const clt_wbuf *b, const char *path);
+static clt_status write_locked(const clt_context *ctx, const clt_file_part *parts, size_t n,
+                               const char *path);
 
 clt_status clt_wbuf_write(const clt_context *ctx, const clt_wbuf *b, const char *path) {
-  pthread_mutex_lock(&commit_lock);
-  clt_status st = write_locked(ctx, b, path);
-  pthread_mutex_unlock(&commit_lock);
-  return st;
-}
-
-static clt_status write_locked(const clt_context *ctx, const clt_wbuf *b, const char *path) {
   if (b->failed) {
     errno = ENOMEM;
     return fail(ctx, "cannot build the file", path);
   }
+  const clt_file_part whole = {b->data, b->len};
+  return clt_file_write_parts(ctx, &whole, 1, path);
+}
+
+clt_status clt_file_write_parts(const clt_context *ctx, const clt_file_part *parts, size_t n,
+                                const char *path) {
+  pthread_mutex_lock(&commit_lock);
+  clt_status st = write_locked(ctx, parts, n, path);
+  pthread_mutex_unlock(&commit_lock);
+  return st;
+}
+
+static clt_status write_locked(const clt_context *ctx, const clt_file_part *parts, size_t n,
+                               const char *path) {
   char *target;
   CLT_TRY(clt_output_target(ctx, path, &target));
   size_t plen = strlen(target);
@@ -187,15 +195,20 @@ static clt_status write_locked(const clt_context *ctx, const clt_wbuf *b, const 
     free(target);
     return fail(ctx, "cannot create a temporary file", path);
   }
-  size_t done = 0;
-  while (done < b->len) {
-    ssize_t w = write(fd, b->data + done, b->len - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
-    done += (size_t)w;
+  bool written = true;
+  for (size_t p = 0; written && p < n; p++) {
+    const unsigned char *at = parts[p].data;
+    size_t done = 0;
+    while (done < parts[p].len) {
+      ssize_t w = write(fd, at + done, parts[p].len - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      done += (size_t)w;
+    }
+    written = done == parts[p].len;
   }
   clt_status rc = CLT_OK;
-  if (done != b->len || fsync(fd) != 0) rc = fail(ctx, "write failed", path);
+  if (!written || fsync(fd) != 0) rc = fail(ctx, "write failed", path);
   if (close(fd) != 0 && rc == CLT_OK) rc = fail(ctx, "close failed", path);
   if (rc == CLT_OK && rename(tmp, target) != 0) rc = fail(ctx, "rename failed", path);
   if (rc != CLT_OK) unlink(tmp);

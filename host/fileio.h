@@ -37,6 +37,14 @@ void clt_wbuf_free(clt_wbuf *b);
 clt_status clt_wbuf_commit(const clt_context *ctx, clt_wbuf *b, const char *path);
 /* The same without the CRC-32: the buffer as it is (formats of others). */
 clt_status clt_wbuf_write(const clt_context *ctx, const clt_wbuf *b, const char *path);
+/* The parts one after another, written atomically as clt_wbuf_write does:
+   a file of large arrays straight from where they are. */
+typedef struct clt_file_part {
+  const void *data;
+  size_t len;
+} clt_file_part;
+clt_status clt_file_write_parts(const clt_context *ctx, const clt_file_part *parts, size_t n,
+                                const char *path);
 
 /* Where output for path goes: *target (malloc'd) the path itself for a new
    file, or the resolved regular file (through symbolic links); refused
