@@ -39,11 +39,14 @@ void clt_dataset_set_classes(clt_dataset *ds, size_t classes) {
 void clt_dataset_free(clt_dataset *ds) {
   if (!ds)
     return;
-  if (ds->map) munmap(ds->map, ds->map_bytes);
-  else free(ds->x);
+  if (ds->map) {
+    munmap(ds->map, ds->map_bytes);
+  } else {
+    free(ds->x);
+    free(ds->col);
+    free(ds->val);
+  }
   free(ds->ptr);
-  free(ds->col);
-  free(ds->val);
   free(ds->y);
   clt_dataset_set_classes(ds, 0);
   memset(ds, 0, sizeof *ds);
@@ -1095,8 +1098,10 @@ clt_status clt_data_densify(clt_dataset *ds) {
   if (!x) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "out of memory making rows dense");
   for (size_t i = 0; i < ds->n; i++)
     for (int64_t k = ds->ptr[i]; k < ds->ptr[i + 1]; k++) x[i * ds->d + (size_t)ds->col[k]] = ds->val[k];
-  free(ds->ptr), free(ds->col), free(ds->val);
-  ds->ptr = NULL, ds->col = NULL, ds->val = NULL;
+  free(ds->ptr);
+  if (ds->map) munmap(ds->map, ds->map_bytes);
+  else free(ds->col), free(ds->val);
+  ds->ptr = NULL, ds->col = NULL, ds->val = NULL, ds->map = NULL, ds->map_bytes = 0;
   ds->x = x;
   return CLT_OK;
 }

@@ -63,9 +63,10 @@ typedef struct clt_dataset {
   size_t header_line; /* text files: the header's line, 0 for none */
   char svmlight_base; /* svmlight files: '0' or '1', the index of the first
                          feature as read; 0 for other formats */
-  /* Non-NULL: x points into this private mapping of the file (map_bytes
-     long, unmapped by clt_dataset_free), whose pages stay the file's, read
-     on demand and evictable, until written (.npy of float32). */
+  /* Non-NULL: x (.npy of float32), or col and val (an svmlight cache),
+     point into this private mapping of the file (map_bytes long, unmapped
+     by clt_dataset_free), whose pages stay the file's, read on demand and
+     evictable, until written. */
   void *map;
   size_t map_bytes;
 } clt_dataset;
@@ -203,6 +204,26 @@ typedef struct clt_svmlight_options {
  * would waste gigabytes). */
 clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
                                   clt_dataset *out);
+
+/* The svmlight file source as read with opt (clt_data_load_svmlight; NULL:
+ * the defaults), kept
+ * in a binary file cache (the CSR arrays as this machine holds them, each
+ * at a 64-byte boundary), written atomically. The cache records the
+ * source's size, modification time, inode and device, and the options. */
+clt_status clt_data_svmlight_cache_write(const clt_dataset *ds, const char *source,
+                                         const clt_svmlight_options *opt, const char *cache);
+/* keep's rows of cache when it is one of source as it is now, read with
+ * opt (*found; otherwise out is untouched and the source must be read):
+ * the columns and values mapped from the cache (privately: written pages
+ * become the process's), so that only the kept rows' pages are read; the
+ * row offsets, labels and class names copied. The kept rows are checked
+ * (CLT_ERR_FORMAT for a damaged cache). */
+clt_status clt_data_svmlight_cache_load(const char *cache, const char *source,
+                                        const clt_svmlight_options *opt, clt_data_rows keep,
+                                        clt_dataset *out, bool *found);
+/* Whether cache is one of source read with opt, and then its rows. */
+bool clt_data_svmlight_cache_rows(const char *cache, const char *source,
+                                  const clt_svmlight_options *opt, size_t *n);
 
 /* numpy's .npy arrays (format versions 1-3, little- or big-endian), read
  * as binary without text: features x_path of shape (N, D), float32,

@@ -147,6 +147,35 @@ ranks 2 train --distributed $npy --val 0.25 >k2.json
 "$py" -c 'import json, sys; r = json.load(open("k2.json"))
 sys.exit(0 if r["host_rows"] == r["train_rows"] else "--val 0.25: a rank read a share")'
 
+# An svmlight file with --cache: the first run parses it (on every rank,
+# each writing the same cache atomically), the next reads each rank's rows
+# only, mapped from the cache (host_rows); both give one process's model to
+# float rounding.
+"$py" - <<'EOF'
+import numpy as np
+rng = np.random.default_rng(5)
+with open("sv.svm", "w") as f:
+    for i in range(1003):
+        y = int(rng.integers(5))
+        cols = np.unique(np.concatenate([[1 + 8 * y], rng.integers(1, 41, 5)]))
+        f.write(f"{y} " + " ".join(f"{c}:{rng.random() + (c == 1 + 8 * y):.4f}" for c in cols) + "\n")
+EOF
+svm="--data sv.svm --batch 64 --optim sgd --lr 0.5 --epochs 2 --schedule constant --seed 3"
+svm="$svm --quiet --device ref --shards 4 --json"
+# shellcheck disable=SC2086
+"$cltrain" train $svm --checkpoint svone.ckpt >/dev/null
+weights svone.ckpt svone.npz
+for run in parsed cached; do
+  # shellcheck disable=SC2086
+  ranks 2 train --distributed $svm --cache sv.cache --checkpoint "sv-$run.ckpt" >"sv-$run.json"
+  rows=1003
+  [ "$run" = parsed ] || rows=501 # rank 0's two shards of four
+  grep -q "\"host_rows\":$rows," "sv-$run.json" ||
+    { echo "svmlight, $run: rank 0 did not hold $rows rows" >&2; cat "sv-$run.json" >&2; exit 1; }
+  weights "sv-$run.ckpt" "sv-$run.npz"
+  close "sv-$run.npz" svone.npz "svmlight $run by 2 ranks"
+done
+
 # Checkpoints: rank 0 writes them and reads them for every rank; a resume
 # keeps the shards, with the same ranks gives the same bits as a run never
 # stopped, and with other ranks (or one process) agrees to float rounding.

@@ -1030,6 +1030,49 @@ Test(cli, sparse_rows_train_predict_and_resume, .timeout = 300) {
   EXPECT_RUN(0, "predict --model d3.ckpt --data d3.svm --device ref --json", "\"accuracy\":1.000000");
 }
 
+/* --cache: the first run parses the svmlight file and writes the cache,
+   the second maps it and trains the same model bit for bit; a changed
+   file is parsed again; the flag is refused for other formats and for
+   generated data. */
+Test(cli, svmlight_cache_trains_the_same_model, .timeout = 120) {
+  char text[1 << 14];
+  size_t len = 0;
+  for (int i = 0; i < 200; i++)
+    len += (size_t)sprintf(text + len, "c%d %d:1 %d:0.5\n", i % 3, 1 + i % 40, 50 + (i % 3) * 10);
+  write_file("ca.svm", text);
+  const char *dev = tu_have_opencl() ? "cpu" : "ref";
+  char args[512], pa[512], pb[512];
+  const char *common = "--optim sgd --lr 1 --epochs 3 --batch 16 --quiet";
+  snprintf(args, sizeof args, "train --data ca.svm --device %s %s --checkpoint plain.ckpt", dev,
+           common);
+  EXPECT_RUN(0, args, NULL);
+  snprintf(args, sizeof args,
+           "train --data ca.svm --cache ca.cache --device %s %s --checkpoint first.ckpt", dev,
+           common);
+  EXPECT_RUN(0, args, NULL);
+  snprintf(args, sizeof args, "train --data ca.svm --cache ca.cache --device %s --optim sgd --lr 1 "
+           "--epochs 3 --batch 16 --checkpoint cached.ckpt", dev);
+  EXPECT_RUN(0, args, "(svmlight, from its cache ca.cache)");
+  snprintf(pa, sizeof pa, "%s/plain.ckpt", dir);
+  snprintf(pb, sizeof pb, "%s/cached.ckpt", dir);
+  clt_checkpoint a, b;
+  cr_assert_eq(clt_checkpoint_load(NULL, pa, &a), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert_eq(clt_checkpoint_load(NULL, pb, &b), CLT_OK, "%s", clt_last_error(NULL));
+  cr_assert(a.ntensors == 2 && b.ntensors == 2);
+  for (size_t i = 0; i < 2; i++)
+    cr_assert_eq(memcmp(a.tensor[i].data, b.tensor[i].data, a.tensor[i].rows * a.tensor[i].cols * 4),
+                 0, "%s from the cache differs", a.tensor[i].name);
+  clt_checkpoint_free(&a);
+  clt_checkpoint_free(&b);
+  write_file("ca.svm", "c0 1:1\nc1 2:1\n");
+  EXPECT_RUN(0, "train --data ca.svm --cache ca.cache --device ref --epochs 1", "read");
+  cr_assert_null(strstr(out, "from its cache"), "a changed file: %s", out);
+  cr_assert_not_null(strstr(out, "2 rows"), "%s", out);
+  write_file("ca.csv", "1,5,0\n0,0,5\n");
+  EXPECT_RUN(2, "train --data ca.csv --cache ca.cache --device ref", "--cache applies to");
+  EXPECT_RUN(2, "train --data synthetic:50,3,2 --cache ca.cache --device ref", "--cache applies to");
+}
+
 /* svmlight files and .npy pairs train; a svmlight test file is read with
    the training file's width and base, and predict reads one with the
    model's. Without --test a run says it evaluates on no held-out data. */

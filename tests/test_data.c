@@ -1387,6 +1387,87 @@ Test(data, svmlight_errors_name_line_and_column) {
   check_sentinel(&ds);
 }
 
+/* An svmlight file's cache: missing, then written from the parsed rows
+   and mapped back to the same arrays, classes and base; a range of rows
+   with offsets from 0 and the whole file's classes; not used once the
+   file or the options change, nor when truncated; a column out of range
+   refused as damaged. */
+Test(data, svmlight_cache_maps_the_parsed_rows) {
+  const char *src = write_text("c.svm", "2 1:0.5 3:-2\n-1 2:4\nspam\n7 1:1 2:2 3:3\n");
+  char cache[1100];
+  snprintf(cache, sizeof cache, "%s.cache", src);
+  clt_dataset ds = {0}, got = {0};
+  bool found = true;
+  size_t rows = 0;
+  cr_assert_eq(clt_data_svmlight_cache_load(cache, src, NULL, CLT_DATA_ALL_ROWS, &got, &found),
+               CLT_OK, "%s", g_err);
+  cr_assert_not(found, "no cache yet");
+  cr_assert_not(clt_data_svmlight_cache_rows(cache, src, NULL, &rows));
+  cr_assert_eq(clt_data_load_svmlight(src, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(clt_data_svmlight_cache_write(&ds, src, NULL, cache), CLT_OK, "%s", g_err);
+  cr_assert_eq(clt_data_svmlight_cache_load(cache, src, NULL, CLT_DATA_ALL_ROWS, &got, &found),
+               CLT_OK, "%s", g_err);
+  cr_assert(found);
+  cr_assert_not_null(got.map, "the columns and values are the cache's pages");
+  cr_assert(got.n == ds.n && got.d == ds.d && got.classes == ds.classes);
+  cr_assert_eq(got.svmlight_base, '1');
+  cr_assert_arr_eq(got.ptr, ds.ptr, (ds.n + 1) * sizeof *ds.ptr);
+  cr_assert_arr_eq(got.col, ds.col, (size_t)ds.ptr[ds.n] * sizeof *ds.col);
+  cr_assert_arr_eq(got.val, ds.val, (size_t)ds.ptr[ds.n] * sizeof *ds.val);
+  cr_assert_arr_eq(got.y, ds.y, ds.n * sizeof *ds.y);
+  for (size_t k = 0; k < ds.classes; k++) cr_assert_str_eq(got.names[k], ds.names[k]);
+  clt_dataset_free(&got);
+  cr_assert(clt_data_svmlight_cache_rows(cache, src, NULL, &rows));
+  cr_assert_eq(rows, 4);
+
+  /* rows [1, 3): "-1 2:4" and the empty "spam" */
+  const clt_data_rows mid = {1, 2};
+  cr_assert_eq(clt_data_svmlight_cache_load(cache, src, NULL, mid, &got, &found), CLT_OK);
+  cr_assert(found && got.n == 2 && got.classes == ds.classes);
+  const int64_t want_ptr[] = {0, 1, 1};
+  cr_assert_arr_eq(got.ptr, want_ptr, sizeof want_ptr);
+  cr_assert(got.col[0] == 1 && got.val[0] == 4.0f);
+  cr_assert(got.y[0] == ds.y[1] && got.y[1] == ds.y[2]);
+  clt_dataset_free(&got);
+  const clt_data_rows past = {3, 2};
+  EXPECT_FAIL(clt_data_svmlight_cache_load(cache, src, NULL, past, &got, &found),
+              CLT_ERR_INVALID_ARG, cache, "of its 4");
+
+  /* other options, or another version of the file: not this cache */
+  const clt_svmlight_options wide = {.features = 9, .zero_based = -1};
+  cr_assert_eq(clt_data_svmlight_cache_load(cache, src, &wide, CLT_DATA_ALL_ROWS, &got, &found),
+               CLT_OK);
+  cr_assert_not(found, "read with --features 9");
+  clt_dataset_free(&ds);
+  src = write_text("c.svm", "1 77:1\n");
+  cr_assert_eq(clt_data_svmlight_cache_load(cache, src, NULL, CLT_DATA_ALL_ROWS, &got, &found),
+               CLT_OK);
+  cr_assert_not(found, "the file changed");
+  cr_assert_eq(clt_data_load_svmlight(src, NULL, &ds), CLT_OK, "%s", g_err);
+  cr_assert_eq(clt_data_svmlight_cache_write(&ds, src, NULL, cache), CLT_OK, "%s", g_err);
+  clt_dataset_free(&ds);
+
+  /* its one column (76) beyond the width: damaged */
+  FILE *f = fopen(cache, "r+b");
+  cr_assert_not_null(f);
+  unsigned char bytes[4096];
+  size_t len = fread(bytes, 1, sizeof bytes, f), at = 128; /* past the header's fields */
+  const int32_t col = 76, bad = 500;
+  while (at + 4 <= len && memcmp(bytes + at, &col, 4) != 0) at++;
+  cr_assert_lt(at + 4, len, "the column is in the cache");
+  cr_assert_eq(fseek(f, (long)at, SEEK_SET), 0);
+  cr_assert_eq(fwrite(&bad, 4, 1, f), 1);
+  cr_assert_eq(fclose(f), 0);
+  EXPECT_ERR(clt_data_svmlight_cache_load(cache, src, NULL, CLT_DATA_ALL_ROWS, &got, &found),
+             cache, "a damaged svmlight cache");
+  cr_assert_not(found);
+  /* truncated: not a whole cache */
+  cr_assert_eq(truncate(cache, (off_t)len - 1), 0);
+  cr_assert_eq(clt_data_svmlight_cache_load(cache, src, NULL, CLT_DATA_ALL_ROWS, &got, &found),
+               CLT_OK);
+  cr_assert_not(found);
+}
+
 /* ------------------------------------------------------------------ */
 /* .npy                                                                */
 

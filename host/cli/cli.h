@@ -115,6 +115,7 @@ typedef struct clt_cli_data {
   int zero_based;           /* svmlight: -1 detect, 1 (--zero-based) */
   bool no_labels;           /* features only */
   bool quiet;               /* no progress or line per data set read */
+  const char *cache;        /* --cache: the svmlight --data file's binary cache */
 } clt_cli_data;
 #define CLT_CLI_DATA_INIT {.zero_based = -1}
 #define CLT_CLI_DATA_HELP                                                     \
@@ -124,7 +125,11 @@ typedef struct clt_cli_data {
   "                         (default ',', a tab for .tsv)\n"                     \
   "  --features N           svmlight: the width (default: the largest index)\n" \
   "  --zero-based           svmlight: indices start at 0 (default: detected,\n" \
-  "                         zero-based when some index is 0)\n"
+  "                         zero-based when some index is 0)\n"                 \
+  "  --cache FILE           svmlight --data: its parsed rows kept in FILE, a\n"  \
+  "                         binary file written on the first read and mapped\n" \
+  "                         instead of parsing on later ones (written again\n"  \
+  "                         when the file, --features or --zero-based change)\n"
 
 /* When argv[*i] is one of the flags above: takes it (and its value,
    advancing *i) into d and returns 0, or an exit status after a message;
@@ -138,15 +143,19 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
    A svmlight file read after a training set like takes its width and
    index base. Unless d->quiet, shows the reading's progress on a terminal
    and prints a line when done (rows, features, MB/s) on stderr. Only the
-   rows keep names are kept (IDX and .npy, whose headers say their rows:
-   clt_cli_header_rows; other formats take CLT_DATA_ALL_ROWS). 0, or an
-   exit status after a message. */
+   rows keep names are kept (IDX, .npy and cached svmlight, whose headers
+   say their rows: clt_cli_header_rows; other formats take
+   CLT_DATA_ALL_ROWS). The --data file of svmlight with d->cache is read
+   from its cache when that is current, and otherwise parsed and cached
+   (a cache that cannot be written is a warning). 0, or an exit status
+   after a message. */
 int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
                  const clt_cli_data *d, const clt_dataset *like, int idx_split,
                  clt_data_rows keep, clt_dataset *out, float *scale);
-/* Whether path ("fashion-mnist", an IDX directory's training pair, .npy)
-   says its rows in a header, then *n; a loader can keep a range of them. */
-bool clt_cli_header_rows(const char *path, size_t *n);
+/* Whether path ("fashion-mnist", an IDX directory's training pair, .npy,
+   or an svmlight file whose read->cache is its cache) says its rows in a
+   header, then *n; a loader can keep a range of them. */
+bool clt_cli_header_rows(const char *path, const clt_cli_data *read, size_t *n);
 
 /* What a plot shows: its title (any text; it never reaches gnuplot's
    script) and which sets the metrics hold beside the training set's. */

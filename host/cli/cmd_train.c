@@ -336,6 +336,11 @@ static int load_data(const char *cmd, const data_args *a, clt_data_rows keep,
                       "(no --test or --labels)\n", cmd, (int)strcspn(a->data, ":") + 1, a->data);
       return 2;
     }
+    if (a->read.cache) {
+      fprintf(stderr, "cltrain %s: --data %.*s is generated: --cache applies to svmlight "
+                      "files\n", cmd, (int)strcspn(a->data, ":") + 1, a->data);
+      return 2;
+    }
     return load_synthetic(cmd, a, train, test);
   }
   if ((rc = clt_cli_load(cmd, "--data", a->data, a->labels, &a->read, NULL, 0, keep, train,
@@ -1277,16 +1282,21 @@ int clt_cmd_train(int argc, char **argv) {
   }
   if ((rc = check_headers(&a, ctx))) goto out;
   /* With --distributed, a training set whose header says its rows (IDX,
-     .npy) is read in this rank's rows only (mine), unless --val takes a
+     .npy, an svmlight file's current --cache) is read in this rank's rows
+     only (mine), unless --val takes a
      fraction of it (a stratified split needs every row): the ranks' host
      memory holds the set once, not once per rank. */
   size_t n_all = 0;
   clt_data_rows keep = CLT_DATA_ALL_ROWS;
-  if (ranks.size > 1 && val_fraction(&a) == 0 && !generated(a.data.data) &&
-      clt_cli_header_rows(a.data.data, &n_all)) {
-    size_t batch, shards;
-    batch_and_shards(&a, n_all, &batch, &shards);
-    clt_cli_ranks_rows(&ranks, n_all, shards, &keep.first, &keep.count);
+  if (ranks.size > 1 && val_fraction(&a) == 0 && !generated(a.data.data)) {
+    /* every rank must see the rows in a header (one may be writing the
+       svmlight cache that another finds) */
+    double known = clt_cli_header_rows(a.data.data, &a.data.read, &n_all), all = 0;
+    if (clt_cli_ranks_sum(&ranks, &known, &all, 1) == CLT_OK && all == (double)ranks.size) {
+      size_t batch, shards;
+      batch_and_shards(&a, n_all, &batch, &shards);
+      clt_cli_ranks_rows(&ranks, n_all, shards, &keep.first, &keep.count);
+    }
   }
   const bool mine = keep.count != SIZE_MAX;
   clt_sum_fn sum = mine ? clt_cli_ranks_sum : NULL;
@@ -1322,7 +1332,7 @@ int clt_cmd_train(int argc, char **argv) {
   /* Streamed rows mapped from their file stay as read (the file's pages,
      which the system can drop and read again): each gathered minibatch is
      prepared on the way instead (clt_trainer_stream_raw), to the same bits. */
-  const bool raw = opt.stream && train.map;
+  const bool raw = opt.stream && train.map && train.x;
   clt_dataset *sets[] = {&train, &test, &val};
   for (size_t k = raw; k < 3; k++) {
     clt_status st = clt_prep_apply(&prep, sets[k]);

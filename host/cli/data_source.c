@@ -38,7 +38,7 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
     return 0;
   }
   bool known = strcmp(f, "--label-column") == 0 || strcmp(f, "--delimiter") == 0 ||
-               strcmp(f, "--features") == 0;
+               strcmp(f, "--features") == 0 || strcmp(f, "--cache") == 0;
   if (!known) return -1;
   if (*i + 1 >= argc) {
     fprintf(stderr, "cltrain %s: %s needs a value\n", cmd, f);
@@ -61,6 +61,12 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
       return 2;
     }
     d->delimiter = c;
+  } else if (strcmp(f, "--cache") == 0) {
+    if (!*v) {
+      fprintf(stderr, "cltrain %s: --cache '' is not valid: expected a file's path\n", cmd);
+      return 2;
+    }
+    d->cache = v;
   } else {
     unsigned long long x;
     char want[CLT_CLI_WANT];
@@ -83,7 +89,17 @@ static const char *format_name(clt_data_format f) {
   }
 }
 
-bool clt_cli_header_rows(const char *path, size_t *n) {
+/* How svmlight --data is read: with d's width and base, or like's (a
+   training set's) when given. */
+static clt_svmlight_options svmlight_options(const clt_cli_data *d, const clt_dataset *like) {
+  return (clt_svmlight_options){
+      .features = like ? like->d : d->features,
+      .zero_based = like && like->svmlight_base ? like->svmlight_base == '0' : d->zero_based};
+}
+
+bool clt_cli_header_rows(const char *path, const clt_cli_data *read, size_t *n) {
+  const clt_svmlight_options o = svmlight_options(read, NULL);
+  if (read->cache && clt_data_svmlight_cache_rows(read->cache, path, &o, n)) return true;
   char dir[4096];
   size_t d;
   bool known = false;
@@ -108,7 +124,9 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     snprintf(dir, sizeof dir, "%s", path);
   if (st != CLT_OK) return clt_cli_failed(cmd, prefix, st);
   /* Flags that the format has no use for are refused, not ignored. */
+  const bool cached = d->cache && strcmp(flag, "--data") == 0;
   const char *unused = labels && fmt != CLT_FORMAT_NPY ? "a labels file"
+                       : cached && fmt != CLT_FORMAT_SVMLIGHT ? "--cache"
                        : (d->label_column || d->delimiter) && fmt != CLT_FORMAT_TEXT
                            ? "--label-column and --delimiter"
                        : d->zero_based == 1 && fmt != CLT_FORMAT_SVMLIGHT ? "--zero-based"
@@ -118,6 +136,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
             prefix, path, format_name(fmt), unused);
     return 2;
   }
+  char format_note[4200] = ""; /* after the format's name in the line below */
   load_progress lp = {.tty = !d->quiet && isatty(STDERR_FILENO), .t0 = clt_now()};
   clt_data_set_progress(on_progress, &lp);
   switch (fmt) {
@@ -135,11 +154,18 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     break;
   case CLT_FORMAT_SVMLIGHT: {
     /* Read as the training set was: its width and index base. */
-    clt_svmlight_options o = {.features = like ? like->d : d->features,
-                              .zero_based = like && like->svmlight_base
-                                                ? like->svmlight_base == '0'
-                                                : d->zero_based};
-    st = clt_data_load_svmlight(path, &o, out);
+    const clt_svmlight_options o = svmlight_options(d, like);
+    bool found = false;
+    if (cached && (st = clt_data_svmlight_cache_load(d->cache, path, &o, keep, out, &found)) ==
+                      CLT_ERR_FORMAT) {
+      fprintf(stderr, "cltrain %s: %s: reading %s again\n", cmd, clt_last_error(NULL), path);
+      st = CLT_OK;
+    }
+    if (st == CLT_OK && !found) st = clt_data_load_svmlight(path, &o, out);
+    if (st == CLT_OK && cached && !found && clt_data_svmlight_cache_write(out, path, &o, d->cache))
+      fprintf(stderr, "cltrain %s: warning: --cache %s not written: %s\n", cmd, d->cache,
+              clt_last_error(NULL));
+    if (found) snprintf(format_note, sizeof format_note, ", from its cache %s", d->cache);
     break;
   }
   default: {
@@ -163,7 +189,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
   if (!d->quiet)
     fprintf(stderr, "cltrain: read %s (%s%s): %zu rows%s, %zu features%s in %.2f s, %.1f MB at "
                     "%.1f MB/s\n", path, format_name(fmt),
-            fmt != CLT_FORMAT_IDX_DIR ? "" : idx_split ? ", its t10k pair" : ", its train pair",
+            fmt != CLT_FORMAT_IDX_DIR ? format_note : idx_split ? ", its t10k pair" : ", its train pair",
             out->n, part, out->d,
             out->header_line ? ", a header line" : "", secs, (double)lp.bytes / 1e6,
             secs > 0 ? (double)lp.bytes / 1e6 / secs : 0.0);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define FUZZ_FILES 2
+#define FUZZ_FILES 3
 
 static char fuzz_paths[FUZZ_FILES][512];
 static int fuzz_nfiles;

@@ -3,7 +3,10 @@
  * reader: even, svmlight (the next byte's low bits the index base and a
  * width to force); odd, .npy features and, after a 2-byte length, their
  * labels. A success must be a consistent data set; a refusal names the
- * file and leaves the output alone. */
+ * file and leaves the output alone. A parsed svmlight file is also kept
+ * in its binary cache, which must map back to the same rows, and then
+ * with one byte changed must map to consistent rows, be refused as
+ * damaged, or not be taken for the file's cache. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, pwrite */
 #endif
@@ -19,7 +22,7 @@
 #include "data.h"
 #include "fuzz_file.h"
 
-static const char *g_x, *g_y;
+static const char *g_x, *g_y, *g_cache;
 static int g_fx = -1, g_fy = -1;
 
 static void check_failure(clt_status rc, const clt_dataset *ds) {
@@ -55,10 +58,43 @@ static void check_success(const clt_dataset *ds, bool labels) {
         abort();
 }
 
+/* ds (parsed from g_x with o) through its cache: the same rows back; then
+   the cache with the byte at a place picked by salt changed. */
+static void check_cache(const clt_dataset *ds, const clt_svmlight_options *o, uint8_t salt) {
+  clt_dataset got = {0};
+  bool found = false;
+  const size_t nnz = (size_t)ds->ptr[ds->n]; /* none: no column or value arrays */
+  if (clt_data_svmlight_cache_write(ds, g_x, o, g_cache) != CLT_OK) abort();
+  if (clt_data_svmlight_cache_load(g_cache, g_x, o, CLT_DATA_ALL_ROWS, &got, &found) != CLT_OK ||
+      !found || got.n != ds->n || got.d != ds->d || got.classes != ds->classes ||
+      memcmp(got.ptr, ds->ptr, (ds->n + 1) * sizeof *ds->ptr) != 0 ||
+      (nnz && memcmp(got.col, ds->col, nnz * sizeof *ds->col) != 0) ||
+      (nnz && memcmp(got.val, ds->val, nnz * sizeof *ds->val) != 0) ||
+      memcmp(got.y, ds->y, ds->n * sizeof *ds->y) != 0)
+    abort();
+  clt_dataset_free(&got);
+  FILE *f = fopen(g_cache, "r+b");
+  if (!f || fseek(f, 0, SEEK_END) != 0) abort();
+  long size = ftell(f), at = (long)((uint32_t)salt * 2654435761u % (uint32_t)size);
+  unsigned char byte = 0;
+  if (fseek(f, at, SEEK_SET) != 0 || fread(&byte, 1, 1, f) != 1) abort();
+  byte ^= (unsigned char)(1u << (salt % 8));
+  if (fseek(f, at, SEEK_SET) != 0 || fwrite(&byte, 1, 1, f) != 1 || fclose(f) != 0) abort();
+  clt_status rc = clt_data_svmlight_cache_load(g_cache, g_x, o, CLT_DATA_ALL_ROWS, &got, &found);
+  if (rc == CLT_OK && found) { /* consistent rows, labels within the classes */
+    check_success(&got, false);
+    if (got.y && clt_data_check_labels(&got, got.classes, "fuzz")) abort();
+  } else if (found || (rc != CLT_OK && rc != CLT_ERR_FORMAT)) {
+    abort();
+  }
+  clt_dataset_free(&got);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (g_fx < 0) {
     g_fx = fuzz_temp("fmt_x", &g_x);
     g_fy = fuzz_temp("fmt_y", &g_y);
+    close(fuzz_temp("fmt_cache", &g_cache)); /* a name: each cache replaces the file */
   }
   if (size < 2)
     return 0;
@@ -76,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       if (ds.svmlight_base != '0' && ds.svmlight_base != '1')
         abort();
+      check_cache(&ds, &o, data[1]);
     }
   } else {
     if (size < 4)

@@ -39,8 +39,8 @@ FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 for h in idx csv formats numbers model cli; do
   echo "fuzz: building fuzz_$h"
   # the loaders record their errors through host/status.c
-  src="$root/host/data.c $root/host/data_formats.c $root/host/labels.c $root/host/fileio.c \
-    $root/host/status.c"
+  src="$root/host/data.c $root/host/data_formats.c $root/host/data_cache.c $root/host/labels.c \
+    $root/host/fileio.c $root/host/status.c"
   [ "$h" = numbers ] && src="$root/host/cli/numbers.c"
   # the model loader needs the library's front ends and reference backend
   [ "$h" = model ] && src="$(ls "$root"/host/*.c "$root"/host/ref/*.c) -DCLT_HAVE_OPENCL=0 \
