@@ -52,7 +52,8 @@ typedef struct clt_dataset {
   size_t classes; /* classes: names of them, or max label + 1 */
   float *x;       /* n*d row-major, owned; NULL for sparse rows */
   /* Sparse rows instead of x: row i's values are val[ptr[i] .. ptr[i+1])
-     at the columns col[...], 0-based and increasing; owned. */
+     at the columns col[...], 0-based and increasing; owned (col and val
+     in map when it is set). */
   int64_t *ptr;
   int32_t *col;
   float *val;
@@ -209,21 +210,44 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
  * the defaults), kept
  * in a binary file cache (the CSR arrays as this machine holds them, each
  * at a 64-byte boundary), written atomically. The cache records the
- * source's size, modification time, inode and device, and the options. */
+ * source's size, modification time, inode and device, and the options. An
+ * existing file is replaced only when it is such a cache, and never when
+ * it is the source (CLT_ERR_INVALID_ARG). */
 clt_status clt_data_svmlight_cache_write(const clt_dataset *ds, const char *source,
                                          const clt_svmlight_options *opt, const char *cache);
-/* keep's rows of cache when it is one of source as it is now, read with
- * opt (*found; otherwise out is untouched and the source must be read):
- * the columns and values mapped from the cache (privately: written pages
- * become the process's), so that only the kept rows' pages are read; the
- * row offsets, labels and class names copied. The kept rows are checked
- * (CLT_ERR_FORMAT for a damaged cache). */
+/* keep's rows of cache when it is one of source as it is now (its inode,
+ * size and times), read with opt or with the width and index base the
+ * cache resolved to (*found; otherwise, also when the cache cannot be
+ * read, out is untouched and the source must be read): the columns and
+ * values mapped from the cache (privately: written pages become the
+ * process's), so that only the kept rows' pages are read; the row
+ * offsets, labels and class names copied. The kept rows are checked
+ * (CLT_ERR_FORMAT for a damaged cache). cltrain replaces a cache with a
+ * new file; one overwritten in place by another program while mapped can
+ * stop the process (SIGBUS) or change rows already checked. */
 clt_status clt_data_svmlight_cache_load(const char *cache, const char *source,
                                         const clt_svmlight_options *opt, clt_data_rows keep,
                                         clt_dataset *out, bool *found);
 /* Whether cache is one of source read with opt, and then its rows. */
 bool clt_data_svmlight_cache_rows(const char *cache, const char *source,
                                   const clt_svmlight_options *opt, size_t *n);
+/* How clt_data_load_svmlight_cached read its rows. */
+typedef enum clt_cache_use {
+  CLT_CACHE_MAPPED,   /* from the cache */
+  CLT_CACHE_WRITTEN,  /* parsed, and the cache written */
+  CLT_CACHE_UNWRITTEN /* parsed; the cache not written (why says why) */
+} clt_cache_use;
+/* keep's rows of the svmlight file source read with opt: mapped from
+ * cache when it is a current cache of them (clt_data_svmlight_cache_load),
+ * otherwise parsed, then kept in cache unless the source changed while it
+ * was parsed or the cache cannot be written (why, a message, is then
+ * set, as it is for a damaged cache read again; "" otherwise), and cut to
+ * keep's rows. A cache is written with the source's state from before
+ * the parse. Either way the same rows, classes and width. */
+clt_status clt_data_load_svmlight_cached(const char *source, const clt_svmlight_options *opt,
+                                         const char *cache, clt_data_rows keep,
+                                         clt_dataset *out, clt_cache_use *use, char *why,
+                                         size_t why_len);
 
 /* numpy's .npy arrays (format versions 1-3, little- or big-endian), read
  * as binary without text: features x_path of shape (N, D), float32,

@@ -1064,6 +1064,16 @@ Test(cli, svmlight_cache_trains_the_same_model, .timeout = 120) {
                  0, "%s from the cache differs", a.tensor[i].name);
   clt_checkpoint_free(&a);
   clt_checkpoint_free(&b);
+  /* predict reads with the model's width and base, which the cache has:
+     the cache is used, not written again (a new file) */
+  char cpath[512];
+  struct stat before, after;
+  snprintf(cpath, sizeof cpath, "%s/ca.cache", dir);
+  cr_assert_eq(stat(cpath, &before), 0);
+  EXPECT_RUN(0, "predict --model cached.ckpt --data ca.svm --cache ca.cache --device ref --json",
+             "\"accuracy\":");
+  cr_assert_eq(stat(cpath, &after), 0);
+  cr_assert_eq(before.st_ino, after.st_ino, "predict wrote the cache again");
   write_file("ca.svm", "c0 1:1\nc1 2:1\n");
   EXPECT_RUN(0, "train --data ca.svm --cache ca.cache --device ref --epochs 1", "read");
   cr_assert_null(strstr(out, "from its cache"), "a changed file: %s", out);

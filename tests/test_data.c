@@ -1433,11 +1433,16 @@ Test(data, svmlight_cache_maps_the_parsed_rows) {
   EXPECT_FAIL(clt_data_svmlight_cache_load(cache, src, NULL, past, &got, &found),
               CLT_ERR_INVALID_ARG, cache, "of its 4");
 
-  /* other options, or another version of the file: not this cache */
-  const clt_svmlight_options wide = {.features = 9, .zero_based = -1};
+  /* other options, or another version of the file: not this cache; the
+     width and base it resolved to, asked for explicitly: this cache */
+  const clt_svmlight_options wide = {.features = 9, .zero_based = -1},
+                             resolved = {.features = 3, .zero_based = 0};
   cr_assert_eq(clt_data_svmlight_cache_load(cache, src, &wide, CLT_DATA_ALL_ROWS, &got, &found),
                CLT_OK);
   cr_assert_not(found, "read with --features 9");
+  cr_assert_eq(clt_data_svmlight_cache_load(cache, src, &resolved, mid, &got, &found), CLT_OK);
+  cr_assert(found, "asked for 3 features, one-based");
+  clt_dataset_free(&got);
   clt_dataset_free(&ds);
   src = write_text("c.svm", "1 77:1\n");
   cr_assert_eq(clt_data_svmlight_cache_load(cache, src, NULL, CLT_DATA_ALL_ROWS, &got, &found),
@@ -1466,6 +1471,66 @@ Test(data, svmlight_cache_maps_the_parsed_rows) {
   cr_assert_eq(clt_data_svmlight_cache_load(cache, src, NULL, CLT_DATA_ALL_ROWS, &got, &found),
                CLT_OK);
   cr_assert_not(found);
+
+  /* neither the source nor a file that is not a cache is replaced */
+  cr_assert_eq(clt_data_load_svmlight(src, NULL, &ds), CLT_OK, "%s", g_err);
+  EXPECT_FAIL(clt_data_svmlight_cache_write(&ds, src, NULL, src), CLT_ERR_INVALID_ARG, src,
+              "would replace the data");
+  const char *other = write_text("notes.txt", "keep me\n");
+  EXPECT_FAIL(clt_data_svmlight_cache_write(&ds, src, NULL, other), CLT_ERR_INVALID_ARG, other,
+              "is not an svmlight cache");
+  clt_dataset_free(&ds);
+  FILE *kept = fopen(other, "rb");
+  char again[16] = "";
+  cr_assert_not_null(kept);
+  cr_assert_eq(fread(again, 1, sizeof again, kept), 8);
+  fclose(kept);
+  cr_assert_str_eq(again, "keep me\n");
+}
+
+/* clt_data_load_svmlight_cached: parsed and the cache written, then
+   mapped; a range of rows the same either way; a cache that cannot be
+   written (a directory there) leaves the rows parsed and says why. */
+Test(data, svmlight_cached_reads_rows_alike) {
+  const char *src = write_text("k.svm", "a 1:1\nb 2:2 5:1\na\nc 3:3\nb 4:4\n");
+  char cache[1100];
+  snprintf(cache, sizeof cache, "%s.cache", src);
+  const clt_data_rows mid = {1, 3};
+  clt_dataset parsed = {0}, mapped = {0};
+  clt_cache_use use;
+  char why[256];
+  cr_assert_eq(clt_data_load_svmlight_cached(src, NULL, cache, mid, &parsed, &use, why,
+                                             sizeof why), CLT_OK, "%s", g_err);
+  cr_assert_eq(use, CLT_CACHE_WRITTEN, "%s", why);
+  cr_assert_eq(clt_data_load_svmlight_cached(src, NULL, cache, mid, &mapped, &use, why,
+                                             sizeof why), CLT_OK, "%s", g_err);
+  cr_assert_eq(use, CLT_CACHE_MAPPED);
+  cr_assert_not_null(mapped.map);
+  cr_assert_null(parsed.map);
+  const clt_dataset *sets[] = {&parsed, &mapped};
+  for (int k = 0; k < 2; k++) { /* rows 1..3: "b 2:2 5:1", "a", "c 3:3" */
+    const clt_dataset *ds = sets[k];
+    const int64_t want_ptr[] = {0, 2, 2, 3};
+    const int32_t want_col[] = {1, 4, 2};
+    const float want_val[] = {2, 1, 3};
+    cr_assert(ds->n == 3 && ds->d == 5 && ds->classes == 3, "set %d", k);
+    cr_assert_arr_eq(ds->ptr, want_ptr, sizeof want_ptr);
+    cr_assert_arr_eq(ds->col, want_col, sizeof want_col);
+    cr_assert_arr_eq(ds->val, want_val, sizeof want_val);
+    cr_assert_str_eq(ds->names[ds->y[0]], "b");
+    cr_assert_str_eq(ds->names[ds->y[1]], "a");
+    cr_assert_str_eq(ds->names[ds->y[2]], "c");
+  }
+  clt_dataset_free(&parsed);
+  clt_dataset_free(&mapped);
+  const char *dir = tpath("a-dir");
+  cr_assert_eq(mkdir(dir, 0700), 0);
+  cr_assert_eq(clt_data_load_svmlight_cached(src, NULL, dir, CLT_DATA_ALL_ROWS, &parsed, &use,
+                                             why, sizeof why), CLT_OK, "%s", g_err);
+  cr_assert_eq(use, CLT_CACHE_UNWRITTEN);
+  cr_assert_not_null(strstr(why, dir), "%s", why);
+  cr_assert_eq(parsed.n, 5);
+  clt_dataset_free(&parsed);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1289,10 +1289,14 @@ int clt_cmd_train(int argc, char **argv) {
   size_t n_all = 0;
   clt_data_rows keep = CLT_DATA_ALL_ROWS;
   if (ranks.size > 1 && val_fraction(&a) == 0 && !generated(a.data.data)) {
-    /* every rank must see the rows in a header (one may be writing the
-       svmlight cache that another finds) */
-    double known = clt_cli_header_rows(a.data.data, &a.data.read, &n_all), all = 0;
-    if (clt_cli_ranks_sum(&ranks, &known, &all, 1) == CLT_OK && all == (double)ranks.size) {
+    /* every rank must see the same rows in a header (one may be writing
+       the svmlight cache that another finds, or find another version):
+       the sums are the same on every rank, and so is the decision */
+    const bool known = clt_cli_header_rows(a.data.data, &a.data.read, &n_all);
+    const double n = known ? (double)n_all : 0, seen[3] = {known, n, n * n};
+    double all[3] = {0, 0, 0};
+    if (clt_cli_ranks_sum(&ranks, seen, all, 3) == CLT_OK && all[0] == (double)ranks.size &&
+        all[2] * (double)ranks.size == all[1] * all[1]) {
       size_t batch, shards;
       batch_and_shards(&a, n_all, &batch, &shards);
       clt_cli_ranks_rows(&ranks, n_all, shards, &keep.first, &keep.count);

@@ -155,17 +155,18 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
   case CLT_FORMAT_SVMLIGHT: {
     /* Read as the training set was: its width and index base. */
     const clt_svmlight_options o = svmlight_options(d, like);
-    bool found = false;
-    if (cached && (st = clt_data_svmlight_cache_load(d->cache, path, &o, keep, out, &found)) ==
-                      CLT_ERR_FORMAT) {
-      fprintf(stderr, "cltrain %s: %s: reading %s again\n", cmd, clt_last_error(NULL), path);
-      st = CLT_OK;
+    if (!cached) {
+      st = clt_data_load_svmlight(path, &o, out);
+      break;
     }
-    if (st == CLT_OK && !found) st = clt_data_load_svmlight(path, &o, out);
-    if (st == CLT_OK && cached && !found && clt_data_svmlight_cache_write(out, path, &o, d->cache))
-      fprintf(stderr, "cltrain %s: warning: --cache %s not written: %s\n", cmd, d->cache,
-              clt_last_error(NULL));
-    if (found) snprintf(format_note, sizeof format_note, ", from its cache %s", d->cache);
+    clt_cache_use use;
+    char why[4200];
+    st = clt_data_load_svmlight_cached(path, &o, d->cache, keep, out, &use, why, sizeof why);
+    if (st == CLT_OK && why[0])
+      fprintf(stderr, "cltrain %s: warning: --cache %s %s: %s\n", cmd, d->cache,
+              use == CLT_CACHE_UNWRITTEN ? "not written" : "read again", why);
+    if (st == CLT_OK && use == CLT_CACHE_MAPPED)
+      snprintf(format_note, sizeof format_note, ", from its cache %s", d->cache);
     break;
   }
   default: {
