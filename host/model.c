@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "loss_impl.h"
 
 /* Rows of scores computed at once by an evaluation. */
 #define EVAL_CHUNK 8192
@@ -101,19 +102,44 @@ clt_status clt_model_scores(clt_model *m, clt_features X, float *out) {
   return CLT_OK;
 }
 
+/* The class weights of loss (c floats, malloc'd; NULL without them) and
+   room for a chunk's labels where its normaliser needs them
+   (cross-entropy against labels: the weight of the rows not ignored). */
+static clt_status normaliser_inputs(const clt_model *m, const clt_loss_desc *loss,
+                                    const clt_tensor *targets, float **cw, int32_t **lab) {
+  *cw = NULL, *lab = NULL;
+  if (!targets || loss->kind != CLT_LOSS_CROSS_ENTROPY ||
+      clt_tensor_dtype(targets) != CLT_INT32 || loss->reduction != CLT_REDUCTION_MEAN)
+    return CLT_OK;
+  *lab = malloc(EVAL_CHUNK * sizeof **lab);
+  if (*lab && loss->class_weight) *cw = malloc(m->c * sizeof **cw);
+  if (!*lab || (loss->class_weight && !*cw)) {
+    free(*lab), free(*cw);
+    *lab = NULL, *cw = NULL;
+    return clt_fail(m->ctx, CLT_ERR_OUT_OF_MEMORY, "evaluation: labels");
+  }
+  clt_status st = loss->class_weight ? clt_tensor_read(loss->class_weight, *cw, m->c * 4) : CLT_OK;
+  if (st != CLT_OK) free(*lab), free(*cw), *lab = NULL, *cw = NULL;
+  return st;
+}
+
 clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,
                               clt_features X, const clt_tensor *labels,
                               const clt_tensor *targets, double *loss_value,
-                              size_t *correct) {
+                              size_t *correct, double *normaliser) {
   size_t n = clt_features_rows(X);
-  double total = 0;
+  double total = 0, den = 0;
   *correct = 0;
   clt_loss_desc ld = *loss;
   ld.reduction = CLT_REDUCTION_SUM;
-  for (size_t first = 0; first < n; first += EVAL_CHUNK) {
+  float *cw;
+  int32_t *lab;
+  CLT_TRY(normaliser_inputs(m, loss, targets, &cw, &lab));
+  clt_status st = CLT_OK;
+  for (size_t first = 0; st == CLT_OK && first < n; first += EVAL_CHUNK) {
     size_t rows = n - first < EVAL_CHUNK ? n - first : EVAL_CHUNK;
     clt_tensor *sv = NULL, *yv = NULL, *tv = NULL;
-    clt_status st = chunk_scores(m, X, first, rows, &sv);
+    st = chunk_scores(m, X, first, rows, &sv);
     if (st == CLT_OK && labels)
       st = clt_tensor_view_rows((clt_tensor *)labels, first, rows, &yv);
     if (st == CLT_OK && targets)
@@ -122,18 +148,22 @@ clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,
     size_t ok = 0;
     if (st == CLT_OK && tv) st = clt_loss(m->ctx, &ld, sv, tv, &l, NULL);
     if (st == CLT_OK && yv) st = clt_accuracy(m->ctx, sv, yv, &ok);
+    if (st == CLT_OK && lab) st = clt_tensor_read(tv, lab, rows * sizeof *lab);
+    /* the chunk's part of what the loss's own reduction divides by */
+    const clt_ref_loss_in in = {
+        .desc = loss, .n = rows, .c = m->c, .labels = lab, .class_weight = cw};
+    den += clt_ref_loss_denominator(&in);
     clt_tensor_destroy(sv);
     clt_tensor_destroy(yv);
     clt_tensor_destroy(tv);
-    CLT_TRY(st);
     total += l;
     *correct += ok;
   }
-  /* Back from the per-chunk sums to the loss's own reduction. */
-  double denom = (double)n;
-  if (targets && clt_tensor_cols(targets) > 1 && loss->reduction == CLT_REDUCTION_MEAN)
-    denom *= (double)m->c;
-  if (loss->reduction == CLT_REDUCTION_SUM) denom = 1;
-  *loss_value = targets ? total / denom : NAN;
+  free(cw);
+  free(lab);
+  CLT_TRY(st);
+  if (loss->reduction == CLT_REDUCTION_SUM) den = 1;
+  *loss_value = targets ? total / den : NAN;
+  if (normaliser) *normaliser = targets ? den : NAN;
   return CLT_OK;
 }

@@ -97,10 +97,14 @@ clt_status clt_model_scores(clt_model *m, clt_features X, float *out);
 /* Loss and correct predictions over X (N,d) in chunks of scores: labels
    (N,1) give the accuracy (NULL: none counted); the loss compares the scores with targets
    (labels or (N,c) values; NULL: *loss is NaN) under the loss's own
-   reduction over all of X. */
+   reduction over all of X, as PyTorch's: MEAN divides by the weight of
+   the cross-entropy rows not ignored (class weights, ignore_index), by N
+   for the other row losses, by N*c for the elementwise ones. *normaliser
+   (NULL: not wanted) gets that divisor (1 for SUM), so that evaluations
+   of parts of a set can be combined. */
 clt_status clt_model_evaluate(clt_model *m, const clt_loss_desc *loss,
                               clt_features X, const clt_tensor *labels,
                               const clt_tensor *targets, double *loss_value,
-                              size_t *correct);
+                              size_t *correct, double *normaliser);
 
 #endif /* CLT_MODEL_H */

@@ -1076,53 +1076,63 @@ static clt_status optimizer_step(clt_trainer *tr) {
 }
 
 /* Loss (against targets; NULL: NaN) and accuracy (against labels y;
-   NULL: NaN) of the model on X. */
+   NULL: NaN) of the model on X; *normaliser (NULL: not wanted) the
+   loss's divisor (clt_model_evaluate). */
 static clt_status evaluate(clt_trainer *tr, clt_features X, const clt_tensor *y,
-                           const clt_tensor *targets, double *loss, double *accuracy) {
+                           const clt_tensor *targets, double *loss, double *accuracy,
+                           double *normaliser) {
   size_t correct;
-  CLT_TRY(clt_model_evaluate(tr->model, &tr->opt.loss, X, y, targets, loss, &correct));
+  CLT_TRY(clt_model_evaluate(tr->model, &tr->opt.loss, X, y, targets, loss, &correct,
+                             normaliser));
   *accuracy = y ? (double)correct / (double)clt_features_rows(X) : NAN;
   return CLT_OK;
 }
 
-/* The streamed training set's loss and accuracy, a staged minibatch of
-   rows at a time, in order. */
-static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accuracy) {
+/* The streamed training set's loss (and its divisor) and accuracy, a
+   staged minibatch of rows at a time, in order. */
+static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accuracy,
+                                    double *normaliser) {
   const clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
   const bool sum = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
-  double total = 0, right = 0;
+  double total = 0, right = 0, whole = 0;
   for (size_t first = 0, B = tr->rows_max; first < tr->n; first += B) {
     size_t n = tr->n - first < B ? tr->n - first : B;
     clt_features X;
     clt_tensor *xv = NULL, *yv = NULL, *tv = NULL;
-    double l = 0, a = 0;
+    double l = 0, a = 0, part = 0;
     clt_status st = stage_rows(tr, NULL, first, n, &X);
     if (st == CLT_OK && X.dense) /* a staging tensor of the trainer's */
       st = clt_tensor_view_rows((clt_tensor *)X.dense, 0, n, &xv);
     if (st == CLT_OK && tr->train.y) st = clt_tensor_view_rows(tr->train.y, first, n, &yv);
     if (st == CLT_OK) st = clt_tensor_view_rows((clt_tensor *)targets, first, n, &tv);
-    if (st == CLT_OK) st = evaluate(tr, xv ? (clt_features){.dense = xv} : X, yv, tv, &l, &a);
+    if (st == CLT_OK)
+      st = evaluate(tr, xv ? (clt_features){.dense = xv} : X, yv, tv, &l, &a, &part);
     clt_tensor_destroy(xv), clt_tensor_destroy(yv), clt_tensor_destroy(tv);
     CLT_TRY(st);
-    total += sum ? l : l * (double)n;
+    total += sum ? l : part != 0 ? l * part : 0; /* rows that weigh nothing add nothing */
+    whole += part;
     right += round(a * (double)n); /* the chunk's count of correct rows, exactly */
   }
-  *loss = sum ? total : total / (double)tr->n;
+  *loss = sum ? total : total / whole;
+  *normaliser = sum ? 1 : whole;
   *accuracy = tr->train.y ? right / (double)tr->n : NAN;
   return CLT_OK;
 }
 
 static clt_status evaluate_set(clt_trainer *tr, const dev_set *s, double *loss,
-                               double *accuracy) {
-  if (s == &tr->train && tr->stream) return evaluate_streamed(tr, loss, accuracy);
-  return evaluate(tr, features_of(s), s->y, tr->label_target ? s->y : s->T, loss, accuracy);
+                               double *accuracy, double *normaliser) {
+  double unused;
+  if (!normaliser) normaliser = &unused;
+  if (s == &tr->train && tr->stream) return evaluate_streamed(tr, loss, accuracy, normaliser);
+  return evaluate(tr, features_of(s), s->y, tr->label_target ? s->y : s->T, loss, accuracy,
+                  normaliser);
 }
 
 clt_status clt_trainer_evaluate(clt_trainer *tr, const clt_tensor *X,
                                 const clt_tensor *y, double *loss,
                                 double *accuracy) {
   return evaluate(tr, (clt_features){.dense = X}, y, tr->label_target ? y : NULL, loss,
-                  accuracy);
+                  accuracy, NULL);
 }
 
 clt_status clt_trainer_set_validation(clt_trainer *tr, const clt_train_data *val) {
@@ -1156,22 +1166,23 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
   if (!train && !tr->held_all[k])
     return clt_fail(tr->ctx, CLT_ERR_INVALID_ARG, "the trainer has no %s set",
                     k ? "validation" : "test");
-  if (!tr->ranked) return evaluate_set(tr, s, loss, accuracy);
-  /* Ranked: each rank's rows (maybe none), the loss and the accuracy
-     weighted by its rows (an evaluation's MEAN is over the rows:
-     clt_model_evaluate), summed over the ranks */
+  if (!tr->ranked) return evaluate_set(tr, s, loss, accuracy, NULL);
+  /* Ranked: each rank's rows (maybe none), the loss weighted by its
+     divisor (clt_model_evaluate) and the accuracy by its rows, summed over
+     the ranks */
   const size_t rows = train ? tr->n : tr->held[k];
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
-  double l = 0, a = 0, mine[3] = {0, 0, (double)rows}, sum[3];
+  double l = 0, a = 0, part = 0, mine[4] = {0, 0, (double)rows, 0}, sum[4];
   clt_status st = CLT_OK;
   if (rows) {
-    st = evaluate_set(tr, s, &l, &a);
+    st = evaluate_set(tr, s, &l, &a, &part);
     if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
-    mine[0] = summed ? l : l * (double)rows;
+    mine[0] = summed ? l : part != 0 ? l * part : 0; /* rows that weigh nothing add nothing */
     mine[1] = isnan(a) ? NAN : a * (double)rows;
+    mine[3] = part;
   }
-  CLT_TRY(clt_comm_sum(&tr->comm, tr->ctx, mine, sum, 3));
-  *loss = summed ? sum[0] : sum[0] / sum[2];
+  CLT_TRY(clt_comm_sum(&tr->comm, tr->ctx, mine, sum, 4));
+  *loss = summed ? sum[0] : sum[0] / sum[3];
   *accuracy = sum[1] / sum[2];
   return st;
 }
@@ -1214,7 +1225,7 @@ static clt_status warm_up(clt_trainer *tr) {
     CLT_TRY(st);
   }
   double loss, acc;
-  CLT_TRY(evaluate_set(tr, tr->held[0] ? &tr->test : &tr->train, &loss, &acc));
+  CLT_TRY(evaluate_set(tr, tr->held[0] ? &tr->test : &tr->train, &loss, &acc, NULL));
   clt_optimizer *scratch = NULL;
   clt_model *shape = NULL;
   clt_status st = clt_optimizer_create(ctx, &tr->opt.optim, &scratch);

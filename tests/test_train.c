@@ -470,18 +470,25 @@ Test(train, divergence_found_by_the_evaluation_is_reported_as_such) {
 /* The public trainer from host arrays alone: a test set is optional (its
    figures NaN without one), labels outside [0, classes) are refused before
    anything is uploaded, and the parameters come back as trained. */
+/* n rows of d >= c features uniform in [-spread, spread], row i of class
+   i % c with shift added to its class's feature. */
+static clt_train_data class_rows(float *x, int32_t *y, size_t n, size_t d, size_t c,
+                                 float spread, float shift) {
+  for (size_t i = 0; i < n; i++) {
+    y[i] = (int32_t)(i % c);
+    tu_fill_uniform(x + i * d, d, (uint64_t)i + 1, -spread, spread);
+    x[i * d + (size_t)y[i]] += shift;
+  }
+  return (clt_train_data){.n = n, .d = d, .classes = c, .x = x, .y = y};
+}
+
 Test(train, public_trainer_from_host_arrays) {
   const char *specs[2];
   size_t nd = tu_devices(specs);
   enum { N = 90, D = 3, C = 3 };
   float x[N * D];
   int32_t y[N];
-  for (int i = 0; i < N; i++) {
-    y[i] = i % C;
-    tu_fill_uniform(x + i * D, D, (uint64_t)i + 1, -0.5f, 0.5f);
-    x[i * D + y[i]] += 3.0f;
-  }
-  const clt_train_data data = {.n = N, .d = D, .classes = C, .x = x, .y = y};
+  const clt_train_data data = class_rows(x, y, N, D, C, 0.5f, 3.0f);
   for (size_t s = 0; s < nd; s++) {
     clt_context *ctx = tu_context(specs[s]);
     clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAM, 0.05, 16, 5, N);
@@ -521,6 +528,53 @@ Test(train, public_trainer_from_host_arrays) {
     cr_assert(strstr(clt_last_error(ctx), "test set"), "%s", clt_last_error(ctx));
     clt_context_destroy(ctx);
   }
+}
+
+/* An evaluation's loss is PyTorch's F.cross_entropy(S, y, weight=w,
+   ignore_index=2): the weighted mean over the rows not ignored, over more
+   rows than one chunk of the evaluation (every chunk's part of the divisor
+   summed), against the formula in double on the trained parameters. */
+Test(train, evaluation_loss_divides_as_pytorch, .timeout = 120) {
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  enum { N = 9000, D = 4, C = 3 };
+  float *x = malloc(N * D * sizeof *x), W[D * C], b[C];
+  int32_t *y = malloc(N * sizeof *y);
+  const float weight[C] = {1.0f, 3.0f, 0.5f};
+  cr_assert(x && y);
+  const clt_train_data data = class_rows(x, y, N, D, C, 1.0f, 0.5f);
+  for (size_t s = 0; s < nd; s++) {
+    clt_context *ctx = tu_context(specs[s]);
+    clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.1, 256, 1, N);
+    o.class_weight = weight;
+    o.loss.ignore_index = 2;
+    clt_trainer *tr = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &data, &data, &tr), CLT_OK, "%s",
+                 clt_last_error(ctx));
+    cr_assert_eq(clt_trainer_epoch(tr, NULL, NULL, NULL), CLT_OK, "%s", clt_last_error(ctx));
+    double loss, accuracy, num = 0, den = 0;
+    cr_assert_eq(clt_trainer_evaluate_split(tr, CLT_SPLIT_TEST, &loss, &accuracy), CLT_OK);
+    cr_assert_eq(clt_trainer_params(tr, W, b), CLT_OK);
+    for (int i = 0; i < N; i++) {
+      if (y[i] == 2) continue;
+      double sc[C], top = -INFINITY, z = 0;
+      for (int c = 0; c < C; c++) {
+        sc[c] = b[c];
+        for (int j = 0; j < D; j++) sc[c] += (double)x[i * D + j] * W[j * C + c];
+        top = fmax(top, sc[c]);
+      }
+      for (int c = 0; c < C; c++) z += exp(sc[c] - top);
+      num += weight[y[i]] * (top + log(z) - sc[y[i]]);
+      den += weight[y[i]];
+    }
+    const double want = num / den;
+    cr_assert_leq(fabs(loss - want), 1e-5 * fabs(want), "%s: loss %.9g, want %.9g", specs[s],
+                  loss, want);
+    clt_trainer_destroy(tr);
+    clt_context_destroy(ctx);
+  }
+  free(x);
+  free(y);
 }
 
 /* Regression through the public trainer: target values instead of labels

@@ -254,7 +254,8 @@ int clt_cmd_predict(int argc, char **argv) {
   if (st == CLT_OK && labels) st = clt_tensor_create(ctx, ds.n, 1, CLT_INT32, &y);
   if (st == CLT_OK && labels) st = clt_tensor_write(y, ds.y, ds.n * 4);
   if (st == CLT_OK && labels)
-    st = clt_model_evaluate(model, &ld, features, y, label_loss ? y : NULL, &loss, &correct);
+    st = clt_model_evaluate(model, &ld, features, y, label_loss ? y : NULL, &loss, &correct,
+                            NULL);
   if (st == CLT_OK && labels && !(conf = calloc(ck.c * ck.c, sizeof *conf)))
     st = CLT_ERR_OUT_OF_MEMORY;
   for (size_t i = 0; conf && i < ds.n; i++)
