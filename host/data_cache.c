@@ -70,6 +70,17 @@ static bool same_rows(const cache_head *h, const cache_head *want) {
          (want->features == h->d && want->zero_based == (h->base == '0' ? 2u : 1u));
 }
 
+/* h's arrays' offsets and its size, from its counts (n, nnz, has_y,
+   names_bytes): the one layout, written and checked. */
+static void lay_out(cache_head *h) {
+  h->off_ptr = aligned(sizeof *h);
+  h->off_col = aligned(h->off_ptr + (h->n + 1) * sizeof(int64_t));
+  h->off_val = aligned(h->off_col + h->nnz * sizeof(int32_t));
+  h->off_y = aligned(h->off_val + h->nnz * sizeof(float));
+  h->off_names = aligned(h->off_y + (h->has_y ? h->n * sizeof(int32_t) : 0));
+  h->total = h->off_names + h->names_bytes;
+}
+
 static uint64_t cache_bytes(const clt_dataset *ds, uint64_t names_bytes, cache_head *h);
 
 /* ds kept in cache with the source fields of h (of a file on device dev). */
@@ -123,16 +134,10 @@ static clt_status write_cache(const clt_dataset *ds, cache_head h, uint64_t dev,
 
 /* h's shape and layout for ds with names_bytes of class names: its size. */
 static uint64_t cache_bytes(const clt_dataset *ds, uint64_t names_bytes, cache_head *h) {
-  const uint64_t nnz = (uint64_t)ds->ptr[ds->n];
-  h->n = ds->n, h->d = ds->d, h->nnz = nnz, h->classes = ds->classes;
+  h->n = ds->n, h->d = ds->d, h->nnz = (uint64_t)ds->ptr[ds->n], h->classes = ds->classes;
   h->base = (uint64_t)(unsigned char)ds->svmlight_base, h->has_y = ds->y != NULL;
   h->names_bytes = ds->names ? names_bytes : 0;
-  h->off_ptr = aligned(sizeof *h);
-  h->off_col = aligned(h->off_ptr + (h->n + 1) * sizeof *ds->ptr);
-  h->off_val = aligned(h->off_col + nnz * sizeof *ds->col);
-  h->off_y = aligned(h->off_val + nnz * sizeof *ds->val);
-  h->off_names = aligned(h->off_y + (h->has_y ? h->n * sizeof *ds->y : 0));
-  h->total = h->off_names + h->names_bytes;
+  lay_out(h);
   return h->total;
 }
 
@@ -147,20 +152,16 @@ clt_status clt_data_svmlight_cache_write(const clt_dataset *ds, const char *sour
   return write_cache(ds, h, dev, cache);
 }
 
-/* The mapped cache's header is whole and its arrays lie in it, in order
-   (every offset within the file before any sum, so that none wraps). */
+/* The mapped cache's header is whole and its arrays lie in it as written
+   (counts small enough that the layout's sums cannot wrap). */
 static bool head_fits(const cache_head *h, size_t bytes) {
   const uint64_t max = (uint64_t)1 << 59;
-  if (h->total != bytes || h->n >= max || h->nnz >= max || h->names_bytes > h->total ||
-      h->off_ptr > h->total || h->off_col > h->total || h->off_val > h->total ||
-      h->off_y > h->total || h->off_names > h->total)
-    return false;
-  return h->off_ptr >= sizeof *h && h->off_col >= h->off_ptr + (h->n + 1) * 8 &&
-         h->off_val >= h->off_col + h->nnz * 4 && h->off_y >= h->off_val + h->nnz * 4 &&
-         h->off_names >= h->off_y + (h->has_y ? h->n * 4 : 0) &&
-         h->total >= h->off_names + h->names_bytes && h->off_ptr % CACHE_ALIGN == 0 &&
-         h->off_col % CACHE_ALIGN == 0 && h->off_val % CACHE_ALIGN == 0 &&
-         h->off_y % CACHE_ALIGN == 0;
+  if (h->n >= max || h->nnz >= max || h->names_bytes >= max || h->has_y > 1) return false;
+  cache_head laid = *h;
+  lay_out(&laid);
+  return laid.off_ptr == h->off_ptr && laid.off_col == h->off_col &&
+         laid.off_val == h->off_val && laid.off_y == h->off_y &&
+         laid.off_names == h->off_names && laid.total == h->total && h->total == bytes;
 }
 
 /* keep's rows of the mapped cache at map (header h, checked) into out: the
