@@ -927,20 +927,9 @@ clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const doub
 /* out[i] = sum over r in [0, k) of parts[r][i] * weights[r], in double
    and in r's order from +0 (k >= 1), for i in [0, n): a block of elements
    at a time, the first part's products starting it and the last's added
-   as it is written, so that each part is read in order. Each element's
-   operations are the same whatever the vector width, and never fused
-   (GCC contracts nothing in ISO C; clang is told so), so the AVX2 clone
-   gives the same bits. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-__attribute__((target_clones("avx2", "default")))
-#endif
-#endif
+   as it is written, so that each part is read in order. */
 static void sum_parts(float *out, const float *const *parts, const double *weights, size_t k,
                       size_t n) {
-#ifdef __clang__
-#pragma clang fp contract(off)
-#endif
   enum { SUM_BLOCK = 2048 };
   double acc[SUM_BLOCK];
   for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) {
