@@ -32,9 +32,9 @@ extern "C" {
 #endif
 
 #define CLT_VERSION_MAJOR 0
-#define CLT_VERSION_MINOR 1
+#define CLT_VERSION_MINOR 2
 #define CLT_VERSION_PATCH 0
-#define CLT_VERSION_STRING "0.1.0"
+#define CLT_VERSION_STRING "0.2.0"
 /* The version of the library actually linked, "MAJOR.MINOR.PATCH". */
 CLT_API const char *clt_version(void);
 

@@ -19,8 +19,8 @@ def _candidates():
     here = os.path.dirname(os.path.abspath(__file__))
     beside = sorted(f for f in os.listdir(here) if f.startswith("libcltrain.so"))
     found = ctypes.util.find_library("cltrain")
-    names = [os.path.join(here, f) for f in beside] + ([found] if found else []) + ["libcltrain.so.0"]
-    return names, "a libcltrain.so* beside the package, the loader's path (libcltrain.so.0)"
+    names = [os.path.join(here, f) for f in beside] + ([found] if found else []) + ["libcltrain.so.0.2"]
+    return names, "a libcltrain.so* beside the package, the loader's path (libcltrain.so.0.2)"
 
 
 def _load():
