@@ -961,9 +961,9 @@ static void sum_parts(float *out, const float *const *parts, const double *weigh
 static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double *loss) {
   clt_model *m = tr->model;
   const size_t K = tr->comm.size, me = tr->comm.rank;
-  size_t P = 0;
-  for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
   if (!tr->grad_host) { /* segments of whole cache lines */
+    size_t P = 0;
+    for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
     tr->seg = ((P + K - 1) / K + 15) / 16 * 16;
     tr->grad_host = calloc(K * tr->seg, sizeof *tr->grad_host);
     tr->segs = malloc(K * tr->seg * sizeof *tr->segs);
@@ -979,10 +979,9 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
   const size_t S = tr->seg;
   float *g = tr->grad_host;
   double *heads = tr->heads;
-  clt_status st = CLT_OK;
   double local = 0, den = 0, t0 = clt_now();
   if (tr->comm.step_begins) tr->comm.step_begins(tr->comm.user, tr->step);
-  if (st == CLT_OK) st = batch_denominator(tr, tr->perm_host, first, rows, &den);
+  clt_status st = batch_denominator(tr, tr->perm_host, first, rows, &den);
   const bool summed = tr->opt.loss.reduction == CLT_REDUCTION_SUM;
   /* rows that weigh nothing (none, or every one ignored) add nothing; their
      own mean would be 0/0 */
@@ -1112,8 +1111,16 @@ static clt_status evaluate(clt_trainer *tr, clt_features X, const clt_tensor *y,
   return CLT_OK;
 }
 
-/* The streamed training set's loss (and its divisor) and accuracy, a
-   staged minibatch of rows at a time, in order. */
+/* An evaluation's loss l over part of a set, whose divisor is part
+   (clt_model_evaluate), as a term of the whole set's sum: rows that weigh
+   nothing add nothing. */
+static double loss_term(double l, double part, bool summed) {
+  return summed ? l : part != 0 ? l * part : 0;
+}
+
+/* The streamed training set's loss (and its divisor; normaliser NULL:
+   not wanted) and accuracy, a staged minibatch of rows at a time, in
+   order. */
 static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accuracy,
                                     double *normaliser) {
   const clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
@@ -1133,20 +1140,18 @@ static clt_status evaluate_streamed(clt_trainer *tr, double *loss, double *accur
       st = evaluate(tr, xv ? (clt_features){.dense = xv} : X, yv, tv, &l, &a, &part);
     clt_tensor_destroy(xv), clt_tensor_destroy(yv), clt_tensor_destroy(tv);
     CLT_TRY(st);
-    total += sum ? l : part != 0 ? l * part : 0; /* rows that weigh nothing add nothing */
+    total += loss_term(l, part, sum);
     whole += part;
     right += round(a * (double)n); /* the chunk's count of correct rows, exactly */
   }
   *loss = sum ? total : total / whole;
-  *normaliser = sum ? 1 : whole;
+  if (normaliser) *normaliser = sum ? 1 : whole;
   *accuracy = tr->train.y ? right / (double)tr->n : NAN;
   return CLT_OK;
 }
 
 static clt_status evaluate_set(clt_trainer *tr, const dev_set *s, double *loss,
                                double *accuracy, double *normaliser) {
-  double unused;
-  if (!normaliser) normaliser = &unused;
   if (s == &tr->train && tr->stream) return evaluate_streamed(tr, loss, accuracy, normaliser);
   return evaluate(tr, features_of(s), s->y, tr->label_target ? s->y : s->T, loss, accuracy,
                   normaliser);
@@ -1201,7 +1206,7 @@ clt_status clt_trainer_evaluate_split(clt_trainer *tr, clt_split split, double *
   if (rows) {
     st = evaluate_set(tr, s, &l, &a, &part);
     if (st != CLT_OK && st != CLT_ERR_NONFINITE) return st;
-    mine[0] = summed ? l : part != 0 ? l * part : 0; /* rows that weigh nothing add nothing */
+    mine[0] = loss_term(l, part, summed);
     mine[1] = isnan(a) ? NAN : a * (double)rows;
     mine[3] = part;
   }
