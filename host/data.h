@@ -210,7 +210,9 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
  * the defaults), kept
  * in a binary file cache (the CSR arrays as this machine holds them, each
  * at a 64-byte boundary), written atomically. The cache records the
- * source's size, modification time, inode and device, and the options. An
+ * source's inode, size, modification and change times (not its device,
+ * which a network file system may number differently on each machine),
+ * and the options. An
  * existing file is replaced only when it is such a cache, and never when
  * it is the source (CLT_ERR_INVALID_ARG). */
 clt_status clt_data_svmlight_cache_write(const clt_dataset *ds, const char *source,

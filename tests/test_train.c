@@ -467,9 +467,6 @@ Test(train, divergence_found_by_the_evaluation_is_reported_as_such) {
   free_data(&r);
 }
 
-/* The public trainer from host arrays alone: a test set is optional (its
-   figures NaN without one), labels outside [0, classes) are refused before
-   anything is uploaded, and the parameters come back as trained. */
 /* n rows of d >= c features uniform in [-spread, spread], row i of class
    i % c with shift added to its class's feature. */
 static clt_train_data class_rows(float *x, int32_t *y, size_t n, size_t d, size_t c,
@@ -482,6 +479,9 @@ static clt_train_data class_rows(float *x, int32_t *y, size_t n, size_t d, size_
   return (clt_train_data){.n = n, .d = d, .classes = c, .x = x, .y = y};
 }
 
+/* The public trainer from host arrays alone: a test set is optional (its
+   figures NaN without one), labels outside [0, classes) are refused before
+   anything is uploaded, and the parameters come back as trained. */
 Test(train, public_trainer_from_host_arrays) {
   const char *specs[2];
   size_t nd = tu_devices(specs);
