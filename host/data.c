@@ -499,52 +499,6 @@ clt_status clt_data_find_fashion_mnist(char *dir, size_t dirlen) {
 /* ------------------------------------------------------------------ */
 /* CSV                                                                 */
 
-clt_status clt_data_read_text(const char *path, char **out, size_t *outlen) {
-  gzFile f = NULL;
-  clt_status rc = clt_data_gz_open(path, &f);
-  if (rc)
-    return rc;
-  size_t cap = (size_t)1 << 16, len = 0;
-  char *buf = malloc(cap + 1);
-  if (!buf) {
-    gzclose(f);
-    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
-  for (;;) {
-    size_t got = 0;
-    rc = gz_read_some(f, buf + len, cap - len, &got, path);
-    if (rc)
-      goto bad;
-    len += got;
-    if (len < cap) {
-      if ((rc = gz_check_end(f, path)))
-        goto bad;
-      break;
-    }
-    if (cap >= CLT_DATA_MAX_CSV_BYTES || cap > (SIZE_MAX - 1) / 2) {
-      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: more than %llu bytes of text", path,
-                    (unsigned long long)CLT_DATA_MAX_CSV_BYTES);
-      goto bad;
-    }
-    char *nb = realloc(buf, cap * 2 + 1);
-    if (!nb) {
-      rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-      goto bad;
-    }
-    buf = nb;
-    cap *= 2;
-  }
-  gzclose(f);
-  buf[len] = '\0';
-  *out = buf;
-  *outlen = len;
-  return CLT_OK;
-bad:
-  gzclose(f);
-  free(buf);
-  return rc;
-}
-
 /* Bytes a line reader reads at a time. */
 #define LINE_CHUNK ((size_t)1 << 20)
 
@@ -691,190 +645,185 @@ char clt_data_delimiter_for(const char *path) {
   return clt_data_ends_with(path, ".tsv") || clt_data_ends_with(path, ".tsv.gz") ? '\t' : ',';
 }
 
+/* A delimited text file being read: the options, and what its first
+   non-blank line fixed (the label's column, whether it was a header). */
+typedef struct csv_form {
+  const char *path;
+  const clt_text_options *opt;
+  char dl;
+  bool labels, seen_first;
+  size_t lab, header_line, header_cols;
+} csv_form;
+
+/* The content of line lineno [*p, *le): without a leading UTF-8 byte order
+   mark on line 1 (spreadsheet exports) and a trailing CR; false when it is
+   blank. */
+static bool csv_content(size_t lineno, char **p, char **le) {
+  if (lineno == 1 && *le - *p >= 3 && memcmp(*p, "\xEF\xBB\xBF", 3) == 0) *p += 3;
+  if (*le > *p && (*le)[-1] == '\r') *--*le = '\0';
+  const char *q = *p;
+  while (q < *le && clt_data_blank(*q)) q++;
+  return q < *le;
+}
+
+/* Whether the non-blank line [p, le) (line lineno) is the header: only the
+   first may be, and it fixes the label's column. */
+static clt_status csv_header(csv_form *f, size_t lineno, const char *p, const char *le,
+                             bool *header) {
+  *header = false;
+  if (f->seen_first) return CLT_OK;
+  f->seen_first = true;
+  const size_t cols = count_cols(p, le, f->dl);
+  if (f->opt->label == CLT_LABEL_NAMED) {
+    char ex[40];
+    f->lab = named_column(p, le, f->dl, f->opt->label_name);
+    if (f->lab == SIZE_MAX)
+      return clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: no column is named '%s' on line %zu (the header: '%s')", f->path,
+                      f->opt->label_name, lineno, clt_data_excerpt(p, le, ex, sizeof ex));
+    *header = true;
+  } else {
+    f->lab = !f->labels ? SIZE_MAX : f->opt->label == CLT_LABEL_LAST ? cols - 1 : 0;
+    *header = is_header(p, le, f->dl, f->lab);
+  }
+  if (*header) f->header_line = lineno, f->header_cols = cols;
+  return CLT_OK;
+}
+
+/* The options' delimiter into f, or CLT_ERR_INVALID_ARG. */
+static clt_status csv_start(const char *path, const clt_text_options *opt, csv_form *f) {
+  *f = (csv_form){.path = path, .opt = opt, .labels = opt->label != CLT_LABEL_NONE};
+  f->dl = opt->delimiter ? opt->delimiter : clt_data_delimiter_for(path);
+  if (!clt_data_delimiter_ok(f->dl))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
+                    "%s: '%c' cannot separate numbers (a digit, letter, sign, point, "
+                    "quote or line end)", path, f->dl);
+  return CLT_OK;
+}
+
+/* One data row's cells [p, le) (line lineno, of ncols columns) into row
+   and *label. */
+static clt_status csv_row(const csv_form *f, clt_label_intern *names, size_t lineno,
+                          const char *p, const char *le, size_t ncols, float *row,
+                          int32_t *label) {
+  char ex[40], where[4200];
+  const char *s = p;
+  for (size_t col = 0; col < ncols; col++) {
+    const char *ce = cell_end(s, le, f->dl);
+    if (col == f->lab) {
+      snprintf(where, sizeof where, "%s: line %zu", f->path, lineno);
+      CLT_TRY(clt_label_cell(names, s, ce, where, label));
+      s = ce + 1;
+      continue;
+    }
+    double v = 0;
+    int pr = parse_cell(s, ce, &v);
+    if (pr == 1)
+      return clt_fail(NULL, CLT_ERR_FORMAT, "%s: line %zu, column %zu: empty cell", f->path,
+                      lineno, col + 1);
+    if (pr == 2)
+      return clt_fail(NULL, CLT_ERR_FORMAT, "%s: line %zu, column %zu: '%s' is not a number",
+                      f->path, lineno, col + 1, clt_data_excerpt(s, ce, ex, sizeof ex));
+    if (!isfinite(v) || fabs(v) > FLT_MAX)
+      return clt_fail(NULL, CLT_ERR_FORMAT,
+                      "%s: line %zu, column %zu: '%s' is not a finite float", f->path, lineno,
+                      col + 1, clt_data_excerpt(s, ce, ex, sizeof ex));
+    *row++ = (float)v;
+    s = ce + 1;
+  }
+  return CLT_OK;
+}
+
+/* Room for row n + 1 of d features (and its label when y): grown by half. */
+static clt_status csv_room(const char *path, size_t n, size_t d, float **x, int32_t **y,
+                           size_t *cap) {
+  if (n < *cap) return CLT_OK;
+  size_t ncap = *cap < 64 ? 64 : *cap + *cap / 2, bytes;
+  if (!clt_mul_size(ncap, d, &bytes) || !clt_mul_size(bytes, sizeof(float), &bytes))
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: too many rows", path);
+  float *nx = realloc(*x, bytes);
+  if (!nx) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  *x = nx;
+  if (y) {
+    int32_t *ny = realloc(*y, ncap * sizeof **y);
+    if (!ny) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    *y = ny;
+  }
+  *cap = ncap;
+  return CLT_OK;
+}
+
 clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
                              clt_dataset *out) {
   const clt_text_options def = {0};
-  if (!opt)
-    opt = &def;
+  if (!opt) opt = &def;
   if (!path || !out || (opt->label == CLT_LABEL_NAMED && !opt->label_name))
-    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
-                    "clt_data_load_csv: NULL argument (path %s)", nn(path));
-  const char dl = opt->delimiter ? opt->delimiter : clt_data_delimiter_for(path);
-  if (!clt_data_delimiter_ok(dl))
-    return clt_fail(NULL, CLT_ERR_INVALID_ARG,
-                    "%s: '%c' cannot separate numbers (a digit, letter, sign, point, "
-                    "quote or line end)", path, dl);
-  const bool labels = opt->label != CLT_LABEL_NONE;
-  char *buf = NULL;
-  size_t len = 0;
-  clt_status rc = clt_data_read_text(path, &buf, &len);
-  if (rc)
-    return rc;
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_csv: NULL argument (path %s)",
+                    nn(path));
+  csv_form f;
+  CLT_TRY(csv_start(path, opt, &f));
+  clt_line_reader lr;
+  CLT_TRY(clt_lines_open(path, &lr));
   float *x = NULL;
   int32_t *y = NULL;
   clt_label_intern names = {0};
-  size_t n = 0, cap = 0, ncols = 0, d = 0, lab = SIZE_MAX;
-  size_t lineno = 0, header_line = 0, header_cols = 0, first_data = 0;
-  int seen_first = 0;
-  char ex[40], where[4200];
-  char *p = buf, *end = buf + len;
-  if (len == 0) {
-    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file", path);
-    goto done;
-  }
-  if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-    p += 3; /* UTF-8 byte order mark (spreadsheet exports) */
-  while (p < end) {
-    lineno++;
-    char *nl = memchr(p, '\n', (size_t)(end - p));
-    char *le = nl ? nl : end;
-    char *next = nl ? nl + 1 : end;
-    if (le > p && le[-1] == '\r')
-      le--;
-    *le = '\0';
-    const char *q = p;
-    while (q < le && clt_data_blank(*q))
-      q++;
-    if (q == le) { /* blank line */
-      p = next;
-      continue;
-    }
-    size_t cols = count_cols(p, le, dl);
-    if (!seen_first) {
-      /* The label's column, and whether this first line is a header. */
-      seen_first = 1;
-      int header;
-      if (opt->label == CLT_LABEL_NAMED) {
-        lab = named_column(p, le, dl, opt->label_name);
-        if (lab == SIZE_MAX) {
-          rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                        "%s: no column is named '%s' on line %zu (the header: '%s')", path,
-                        opt->label_name, lineno, clt_data_excerpt(p, le, ex, sizeof ex));
-          goto done;
-        }
-        header = 1;
-      } else {
-        lab = !labels ? SIZE_MAX : opt->label == CLT_LABEL_LAST ? cols - 1 : 0;
-        header = is_header(p, le, dl, lab);
-      }
-      if (header) {
-        header_line = lineno;
-        header_cols = cols;
-        p = next;
-        continue;
-      }
-    }
+  size_t n = 0, cap = 0, ncols = 0, d = 0, lineno = 0, first_data = 0;
+  clt_status rc = CLT_OK;
+  for (;;) {
+    char *p, *le;
+    bool got, header;
+    if ((rc = clt_lines_next(&lr, &p, &le, &got)) != CLT_OK) goto done;
+    if (!got) break;
+    if (!csv_content(++lineno, &p, &le)) continue;
+    if ((rc = csv_header(&f, lineno, p, le, &header)) != CLT_OK) goto done;
+    if (header) continue;
+    const size_t cols = count_cols(p, le, f.dl);
     if (ncols == 0) {
-      if (cols < (size_t)labels + 1) {
+      if (cols < (size_t)f.labels + 1) {
         rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: line %zu has %zu column; need a label and at least "
-                      "one feature",
+                      "%s: line %zu has %zu column; need a label and at least one feature",
                       path, lineno, cols);
         goto done;
       }
-      if (header_line && header_cols != cols) {
-        rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: header on line %zu has %zu columns, but line %zu has "
-                      "%zu",
-                      path, header_line, header_cols, lineno, cols);
+      if (f.header_line && f.header_cols != cols) {
+        rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: header on line %zu has %zu columns, but line "
+                      "%zu has %zu", path, f.header_line, f.header_cols, lineno, cols);
         goto done;
       }
       ncols = cols;
-      d = cols - labels;
+      d = cols - f.labels;
       first_data = lineno;
     } else if (cols != ncols) {
-      rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                    "%s: line %zu has %zu columns, expected %zu as on line %zu",
-                    path, lineno, cols, ncols, first_data);
+      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: line %zu has %zu columns, expected %zu as on "
+                    "line %zu", path, lineno, cols, ncols, first_data);
       goto done;
     }
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 64, bytes;
-      if (ncap < cap || !clt_mul_size(ncap, d, &bytes) ||
-          !clt_mul_size(bytes, sizeof(float), &bytes)) {
-        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: too many rows", path);
-        goto done;
-      }
-      float *nx = realloc(x, bytes);
-      if (!nx) {
-        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        goto done;
-      }
-      x = nx;
-      int32_t *ny = labels ? realloc(y, ncap * sizeof *y) : NULL;
-      if (labels && !ny) {
-        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        goto done;
-      }
-      y = ny;
-      cap = ncap;
-    }
-    const char *s = p;
-    float *row = x + n * d;
-    for (size_t col = 0; col < ncols; col++) {
-      const char *ce = cell_end(s, le, dl);
-      if (col == lab) {
-        snprintf(where, sizeof where, "%s: line %zu", path, lineno);
-        if ((rc = clt_label_cell(&names, s, ce, where, &y[n])))
-          goto done;
-        s = ce + 1;
-        continue;
-      }
-      double v = 0;
-      int pr = parse_cell(s, ce, &v);
-      if (pr == 1) {
-        rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: line %zu, column %zu: empty cell", path, lineno,
-                      col + 1);
-        goto done;
-      }
-      if (pr == 2) {
-        rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: line %zu, column %zu: '%s' is not a number", path,
-                      lineno, col + 1, clt_data_excerpt(s, ce, ex, sizeof ex));
-        goto done;
-      }
-      if (!isfinite(v) || fabs(v) > FLT_MAX) {
-        rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: line %zu, column %zu: '%s' is not a finite float",
-                      path, lineno, col + 1, clt_data_excerpt(s, ce, ex, sizeof ex));
-        goto done;
-      }
-      *row++ = (float)v;
-      s = ce + 1;
-    }
-    n++;
-    if (n % CLT_DATA_REPORT_ROWS == 0)
-      clt_data_report(path, len, n);
-    p = next;
+    if ((rc = csv_room(path, n, d, &x, f.labels ? &y : NULL, &cap)) != CLT_OK ||
+        (rc = csv_row(&f, &names, lineno, p, le, ncols, x + n * d, f.labels ? &y[n] : NULL)))
+      goto done;
+    if (++n % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), n);
   }
   if (n == 0) {
-    if (header_line)
-      rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                    "%s: no data rows (only a header on line %zu)", path,
-                    header_line);
-    else
-      rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file (blank lines only)",
-                    path);
+    rc = f.header_line ? clt_fail(NULL, CLT_ERR_FORMAT, "%s: no data rows (only a header on "
+                                  "line %zu)", path, f.header_line)
+         : lineno ? clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file (blank lines only)", path)
+                  : clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file", path);
     goto done;
   }
   if (n < cap) { /* give back the slack; keep the old block if that fails */
     float *nx = realloc(x, n * d * sizeof *x);
-    if (nx)
-      x = nx;
-    int32_t *ny = labels ? realloc(y, n * sizeof *y) : NULL;
-    if (ny)
-      y = ny;
+    if (nx) x = nx;
+    int32_t *ny = f.labels ? realloc(y, n * sizeof *y) : NULL;
+    if (ny) y = ny;
   }
   *out = (clt_dataset){.n = n, .d = d, .x = x, .y = y};
   clt_label_intern_take(&names, out);
-  out->header_line = header_line;
-  clt_data_report(path, len, n);
+  out->header_line = f.header_line;
+  clt_data_report(path, clt_lines_bytes(&lr), n);
   x = NULL;
   y = NULL;
-  rc = CLT_OK;
 done:
-  free(buf);
+  clt_lines_close(&lr);
   free(x);
   free(y);
   clt_label_intern_free(&names);

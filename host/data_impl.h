@@ -14,10 +14,6 @@
    most 64 GiB. */
 clt_status clt_data_gz_open(const char *path, gzFile *out);
 
-/* The whole file (plain or gzip) into a NUL-terminated malloc'd buffer;
-   at most 64 GiB of text (a gzip bomb stops there). */
-clt_status clt_data_read_text(const char *path, char **out, size_t *outlen);
-
 /* A text file (plain or gzip) read a line at a time through a buffer that
    holds a chunk of it (grown only for a longer line), never the whole
    text. */
