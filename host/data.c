@@ -690,8 +690,14 @@ static clt_status csv_header(csv_form *f, size_t lineno, const char *p, const ch
   return CLT_OK;
 }
 
-/* The options' delimiter into f, or CLT_ERR_INVALID_ARG. */
+/* The options (NULL: the defaults) and their delimiter into f, or
+   CLT_ERR_INVALID_ARG. */
 static clt_status csv_start(const char *path, const clt_text_options *opt, csv_form *f) {
+  static const clt_text_options def = {0};
+  if (!opt) opt = &def;
+  if (!path || (opt->label == CLT_LABEL_NAMED && !opt->label_name))
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_csv: NULL argument (path %s)",
+                    nn(path));
   *f = (csv_form){.path = path, .opt = opt, .labels = opt->label != CLT_LABEL_NONE};
   f->dl = opt->delimiter ? opt->delimiter : clt_data_delimiter_for(path);
   if (!clt_data_delimiter_ok(f->dl))
@@ -699,6 +705,26 @@ static clt_status csv_start(const char *path, const clt_text_options *opt, csv_f
                     "%s: '%c' cannot separate numbers (a digit, letter, sign, point, "
                     "quote or line end)", path, f->dl);
   return CLT_OK;
+}
+
+clt_status clt_data_csv_count(const char *path, const clt_text_options *opt, size_t *n) {
+  csv_form f;
+  CLT_TRY(csv_start(path, opt, &f));
+  clt_line_reader lr;
+  CLT_TRY(clt_lines_open(path, &lr));
+  clt_status rc;
+  size_t rows = 0, lineno = 0;
+  for (;;) {
+    char *p, *le;
+    bool got, header;
+    if ((rc = clt_lines_next(&lr, &p, &le, &got)) != CLT_OK || !got) break;
+    if (!csv_content(++lineno, &p, &le)) continue;
+    if ((rc = csv_header(&f, lineno, p, le, &header)) != CLT_OK) break;
+    rows += !header;
+  }
+  clt_lines_close(&lr);
+  if (rc == CLT_OK) *n = rows;
+  return rc;
 }
 
 /* One data row's cells [p, le) (line lineno, of ncols columns) into row
@@ -755,19 +781,21 @@ static clt_status csv_room(const char *path, size_t n, size_t d, float **x, int3
 
 clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
                              clt_dataset *out) {
-  const clt_text_options def = {0};
-  if (!opt) opt = &def;
-  if (!path || !out || (opt->label == CLT_LABEL_NAMED && !opt->label_name))
-    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_csv: NULL argument (path %s)",
-                    nn(path));
+  return clt_data_load_csv_rows(path, opt, CLT_DATA_ALL_ROWS, out);
+}
+
+clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
+                                  clt_data_rows keep, clt_dataset *out) {
+  if (!out) return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_csv: NULL argument");
   csv_form f;
   CLT_TRY(csv_start(path, opt, &f));
   clt_line_reader lr;
   CLT_TRY(clt_lines_open(path, &lr));
-  float *x = NULL;
-  int32_t *y = NULL;
+  float *x = NULL, *skipped = NULL; /* skipped: a row outside keep, checked */
+  int32_t *y = NULL, skipped_label;
   clt_label_intern names = {0};
-  size_t n = 0, cap = 0, ncols = 0, d = 0, lineno = 0, first_data = 0;
+  /* rows: every data row, n: those kept */
+  size_t rows = 0, n = 0, cap = 0, ncols = 0, d = 0, lineno = 0, first_data = 0;
   clt_status rc = CLT_OK;
   for (;;) {
     char *p, *le;
@@ -793,23 +821,32 @@ clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
       ncols = cols;
       d = cols - f.labels;
       first_data = lineno;
+      if (!(skipped = malloc(d * sizeof *skipped))) {
+        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        goto done;
+      }
     } else if (cols != ncols) {
       rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: line %zu has %zu columns, expected %zu as on "
                     "line %zu", path, lineno, cols, ncols, first_data);
       goto done;
     }
-    if ((rc = csv_room(path, n, d, &x, f.labels ? &y : NULL, &cap)) != CLT_OK ||
-        (rc = csv_row(&f, &names, lineno, p, le, ncols, x + n * d, f.labels ? &y[n] : NULL)))
-      goto done;
-    if (++n % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), n);
+    const bool kept = rows >= keep.first && rows - keep.first < keep.count;
+    if (kept && (rc = csv_room(path, n, d, &x, f.labels ? &y : NULL, &cap)) != CLT_OK) goto done;
+    float *row = kept ? x + n * d : skipped;
+    int32_t *label = !f.labels ? NULL : kept ? &y[n] : &skipped_label;
+    if ((rc = csv_row(&f, &names, lineno, p, le, ncols, row, label))) goto done;
+    n += kept;
+    if (++rows % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), rows);
   }
-  if (n == 0) {
+  if (rows == 0) {
     rc = f.header_line ? clt_fail(NULL, CLT_ERR_FORMAT, "%s: no data rows (only a header on "
                                   "line %zu)", path, f.header_line)
          : lineno ? clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file (blank lines only)", path)
                   : clt_fail(NULL, CLT_ERR_FORMAT, "%s: empty file", path);
     goto done;
   }
+  size_t first, count; /* keep within the file's rows */
+  if ((rc = clt_data_rows_of(path, keep, rows, &first, &count))) goto done;
   if (n < cap) { /* give back the slack; keep the old block if that fails */
     float *nx = realloc(x, n * d * sizeof *x);
     if (nx) x = nx;
@@ -819,13 +856,14 @@ clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
   *out = (clt_dataset){.n = n, .d = d, .x = x, .y = y};
   clt_label_intern_take(&names, out);
   out->header_line = f.header_line;
-  clt_data_report(path, clt_lines_bytes(&lr), n);
+  clt_data_report(path, clt_lines_bytes(&lr), rows);
   x = NULL;
   y = NULL;
 done:
   clt_lines_close(&lr);
   free(x);
   free(y);
+  free(skipped);
   clt_label_intern_free(&names);
   return rc;
 }

@@ -185,6 +185,10 @@ bool clt_data_delimiter_ok(char dl);
  * is not clt_data_delimiter_ok. */
 clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
                              clt_dataset *out);
+/* Only the rows keep names (clt_data_rows) held; the others are parsed,
+   checked and their labels named all the same. */
+clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
+                                  clt_data_rows keep, clt_dataset *out);
 
 typedef struct clt_svmlight_options {
   size_t features; /* the width; 0: the largest index in the file */
@@ -205,6 +209,10 @@ typedef struct clt_svmlight_options {
  * would waste gigabytes). */
 clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
                                   clt_dataset *out);
+/* Only the rows keep names (clt_data_rows) held; the others are parsed and
+   checked, and take part in the width, the index base and the labels. */
+clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_options *opt,
+                                       clt_data_rows keep, clt_dataset *out);
 
 /* The svmlight file source as read with opt (clt_data_load_svmlight; NULL:
  * the defaults), kept
@@ -295,6 +303,14 @@ void clt_data_set_progress(clt_data_progress_fn fn, void *user);
  * files; *known false for the formats whose size is known only once read
  * (text). Errors as the loaders give them for a bad header. */
 clt_status clt_data_shape(const char *path, int idx_split, size_t *n, size_t *d, bool *known);
+
+/* The rows that clt_data_load_csv_rows (fmt CLT_FORMAT_TEXT, with opt) or
+   clt_data_load_svmlight_rows (CLT_FORMAT_SVMLIGHT) finds in path,
+   counted in one read of its lines without parsing their cells: what a
+   data-parallel run needs to name each rank's share of a file without a
+   header that says its rows. A file the loader refuses may count anything. */
+clt_status clt_data_count_rows(const char *path, clt_data_format fmt,
+                               const clt_text_options *opt, size_t *n);
 
 /* Synthetic Gaussian blobs, deterministic for a seed (own splitmix64 +
  * Box-Muller; no rand()). Class means: one N(0,1) vector per class, rescaled

@@ -129,6 +129,11 @@ static clt_status svmlight_line_parse(csr_build *b, clt_label_intern *names, con
 
 clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
                                   clt_dataset *out) {
+  return clt_data_load_svmlight_rows(path, opt, CLT_DATA_ALL_ROWS, out);
+}
+
+clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_options *opt,
+                                       clt_data_rows keep, clt_dataset *out) {
   const clt_svmlight_options def = {.zero_based = -1};
   if (!opt) opt = &def;
   if (!path || !out)
@@ -137,36 +142,37 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
   CLT_TRY(clt_lines_open(path, &lr));
   clt_label_intern names = {0};
   csr_build b = {0};
-  size_t lineno = 0;
+  size_t lineno = 0, rows = 0; /* rows: every data line, b.n: those kept */
   uint64_t min_index = UINT64_MAX, max_index = 0;
   clt_status rc = room_for_row(&b) ? CLT_OK
                                    : clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory",
                                               path);
   if (rc == CLT_OK) b.ptr[0] = 0;
   while (rc == CLT_OK) {
-    char *line, *le;
+    char *line, *le, *q;
     bool got;
     if ((rc = clt_lines_next(&lr, &line, &le, &got)) != CLT_OK || !got) break;
     lineno++;
-    char *hash = memchr(line, '#', (size_t)(le - line)); /* a comment to the line's end */
-    if (hash) le = hash;
-    char *q = line;
-    while (q < le && clt_data_blank(*q)) q++;
-    if (q == le) continue;
+    if (!(q = clt_svmlight_data(line, &le))) continue;
     rc = svmlight_line_parse(&b, &names, path, lineno, line, q, le, &min_index, &max_index);
-    if (b.n % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), b.n);
+    if (rc == CLT_OK && (rows < keep.first || rows - keep.first >= keep.count))
+      b.nnz = (size_t)b.ptr[--b.n]; /* checked, not kept */
+    if (++rows % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), rows);
   }
   uint64_t bytes = clt_lines_bytes(&lr);
   clt_lines_close(&lr);
-  /* The index base: sklearn's "auto" (zero-based when some index is 0). */
-  size_t ne = b.nnz;
-  int zero = opt->zero_based >= 0 ? opt->zero_based : ne > 0 && min_index == 0;
-  uint64_t width = opt->features ? opt->features : ne ? max_index + zero : 1;
-  if (rc == CLT_OK && b.n == 0)
+  /* The index base: sklearn's "auto" (zero-based when some index is 0),
+     and the width, of every row, kept or not. */
+  const size_t ne = b.nnz;
+  const bool any = min_index != UINT64_MAX;
+  int zero = opt->zero_based >= 0 ? opt->zero_based : any && min_index == 0;
+  uint64_t width = opt->features ? opt->features : any ? max_index + zero : 1;
+  size_t first, count; /* keep within the file's rows */
+  if (rc == CLT_OK && rows == 0)
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: no data lines", path);
-  if (rc == CLT_OK && !zero && ne > 0 && min_index == 0)
+  if (rc == CLT_OK && !zero && any && min_index == 0)
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: index 0 in a file read as one-based", path);
-  if (rc == CLT_OK && ne > 0 && max_index + zero > width)
+  if (rc == CLT_OK && any && max_index + zero > width)
     rc = clt_fail(NULL, CLT_ERR_FORMAT,
                   "%s: index %llu is beyond the %llu features asked for (%s-based)", path,
                   (unsigned long long)max_index, (unsigned long long)width,
@@ -174,6 +180,7 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
   if (rc == CLT_OK && width > INT32_MAX)
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %llu features: at most 2^31 - 1 are supported",
                   path, (unsigned long long)width);
+  if (rc == CLT_OK) rc = clt_data_rows_of(path, keep, rows, &first, &count);
   if (rc == CLT_OK) {
     /* Column = index - base, in place: the indices become int32. */
     int32_t *col = (int32_t *)b.index;
@@ -182,7 +189,7 @@ clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *
                          .y = b.y};
     clt_label_intern_take(&names, out);
     out->svmlight_base = zero ? '0' : '1';
-    clt_data_report(path, bytes, b.n);
+    clt_data_report(path, bytes, rows);
     b = (csr_build){0};
   }
   clt_label_intern_free(&names);
@@ -537,4 +544,31 @@ clt_status clt_data_shape(const char *path, int idx_split, size_t *n, size_t *d,
   }
   *known = true;
   return CLT_OK;
+}
+
+/* The data lines of an svmlight file, as clt_data_load_svmlight_rows
+   tells them. */
+static clt_status svmlight_count(const char *path, size_t *n) {
+  clt_line_reader lr;
+  CLT_TRY(clt_lines_open(path, &lr));
+  clt_status rc;
+  size_t rows = 0;
+  for (;;) {
+    char *line, *le;
+    bool got;
+    if ((rc = clt_lines_next(&lr, &line, &le, &got)) != CLT_OK || !got) break;
+    rows += clt_svmlight_data(line, &le) != NULL;
+  }
+  clt_lines_close(&lr);
+  if (rc == CLT_OK) *n = rows;
+  return rc;
+}
+
+clt_status clt_data_count_rows(const char *path, clt_data_format fmt,
+                               const clt_text_options *opt, size_t *n) {
+  if (!path || !n)
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_count_rows: NULL argument");
+  if (fmt == CLT_FORMAT_SVMLIGHT) return svmlight_count(path, n);
+  if (fmt == CLT_FORMAT_TEXT) return clt_data_csv_count(path, opt, n);
+  return clt_fail(NULL, CLT_ERR_INVALID_ARG, "%s: rows are counted in text formats only", path);
 }

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "cltrain.h"
+#include "data.h"
 
 /* A data file (plain or gzip, read through zlib): a regular file of at
    most 64 GiB. */
@@ -35,6 +36,19 @@ void clt_lines_close(clt_line_reader *r);
 
 /* The blanks allowed around cells, labels and fields: space, tab, CR. */
 static inline bool clt_data_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* The data of the svmlight line [line, *le): *le cut at a '#' comment;
+   its first non-blank character, or NULL for a line without data. */
+static inline char *clt_svmlight_data(char *line, char **le) {
+  char *hash = memchr(line, '#', (size_t)(*le - line));
+  if (hash) *le = hash;
+  while (line < *le && clt_data_blank(*line)) line++;
+  return line < *le ? line : NULL;
+}
+
+/* The data rows of a delimited text file, as clt_data_load_csv_rows tells
+   them (clt_data_count_rows). */
+clt_status clt_data_csv_count(const char *path, const clt_text_options *opt, size_t *n);
 
 /* [*s, *e) without the blanks at its ends. */
 static inline void clt_data_trim(const char **s, const char **e) {

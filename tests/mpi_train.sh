@@ -147,10 +147,10 @@ ranks 2 train --distributed $npy --val 0.25 >k2.json
 "$py" -c 'import json, sys; r = json.load(open("k2.json"))
 sys.exit(0 if r["host_rows"] == r["train_rows"] else "--val 0.25: a rank read a share")'
 
-# An svmlight file with --cache: the first run parses it (on every rank,
-# each writing the same cache atomically), the next reads each rank's rows
-# only, mapped from the cache (host_rows); both give one process's model to
-# float rounding.
+# An svmlight file with --cache: the first run counts its lines and parses
+# it (on every rank, each writing the same cache atomically and keeping its
+# rows), the next maps each rank's rows only from the cache (host_rows);
+# both give one process's model to float rounding.
 "$py" - <<'EOF'
 import numpy as np
 rng = np.random.default_rng(5)
@@ -160,20 +160,56 @@ with open("sv.svm", "w") as f:
         cols = np.unique(np.concatenate([[1 + 8 * y], rng.integers(1, 41, 5)]))
         f.write(f"{y} " + " ".join(f"{c}:{rng.random() + (c == 1 + 8 * y):.4f}" for c in cols) + "\n")
 EOF
-svm="--data sv.svm --batch 64 --optim sgd --lr 0.5 --epochs 2 --schedule constant --seed 3"
-svm="$svm --quiet --device ref --shards 4 --json"
+txt="--batch 64 --optim sgd --lr 0.5 --epochs 2 --schedule constant --seed 3 --quiet"
+txt="$txt --device ref --shards 4"
+svm="--data sv.svm $txt --json"
 # shellcheck disable=SC2086
 "$cltrain" train $svm --checkpoint svone.ckpt >/dev/null
 weights svone.ckpt svone.npz
 for run in parsed cached; do
   # shellcheck disable=SC2086
   ranks 2 train --distributed $svm --cache sv.cache --checkpoint "sv-$run.ckpt" >"sv-$run.json"
-  rows=1003
-  [ "$run" = parsed ] || rows=501 # rank 0's two shards of four
+  rows=501 # rank 0's two shards of four
   grep -q "\"host_rows\":$rows," "sv-$run.json" ||
     { echo "svmlight, $run: rank 0 did not hold $rows rows" >&2; cat "sv-$run.json" >&2; exit 1; }
   weights "sv-$run.ckpt" "sv-$run.npz"
   close "sv-$run.npz" svone.npz "svmlight $run by 2 ranks"
+done
+
+# Delimited text (gzip, a byte order mark, CRLF, blank lines, a header
+# naming the label's column, labels that are words) and an svmlight file
+# without a cache: each rank counts the lines, then keeps its rows only
+# (every label still named, so the classes agree); one process's model to
+# float rounding.
+"$py" - <<'EOF'
+import gzip
+import numpy as np
+rng = np.random.default_rng(6)
+n, d, c = 1003, 9, 4
+means = 2 * rng.standard_normal((c, d))
+y = rng.integers(0, c, n)
+x = means[y] + rng.standard_normal((n, d))
+kinds = np.array(["ant", "bee", "cat", "dog"])
+with gzip.open("t.csv.gz", "wt", newline="") as f:
+    f.write("\ufeff" + ",".join(f"f{i}" for i in range(d - 4)) + ",kind,")
+    f.write(",".join(f"f{i}" for i in range(d - 4, d)) + "\r\n")
+    for i in range(n):
+        if i % 97 == 5:
+            f.write("  \r\n")
+        cells = [f"{v:.4f}" for v in x[i]]
+        f.write(",".join(cells[: d - 4] + [kinds[y[i]]] + cells[d - 4 :]) + "\r\n")
+EOF
+for form in csv svm; do
+  set -- --data t.csv.gz --label-column kind
+  [ "$form" = svm ] && set -- --data sv.svm
+  # shellcheck disable=SC2086
+  "$cltrain" train "$@" $txt --checkpoint "$form-one.ckpt" >/dev/null
+  # shellcheck disable=SC2086
+  ranks 2 train --distributed "$@" $txt --json --checkpoint "$form-k2.ckpt" >"$form.json"
+  grep -q '"host_rows":501,' "$form.json" ||
+    { echo "$form: rank 0 did not keep its 501 rows only" >&2; cat "$form.json" >&2; exit 1; }
+  weights "$form-one.ckpt" "$form-one.npz" && weights "$form-k2.ckpt" "$form-k2.npz"
+  close "$form-k2.npz" "$form-one.npz" "$form read by 2 ranks"
 done
 
 # Checkpoints: rank 0 writes them and reads them for every rank; a resume

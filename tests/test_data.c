@@ -1668,6 +1668,120 @@ Test(data, idx_rows) {
   check_sentinel(&ds);
 }
 
+/* A rank's rows of delimited text, as its lines were counted: the share's
+   rows as the whole file has them, every row's label named (so the shares
+   unify alike), a share past the rows refused, and a bad row outside the
+   share still an error (every row is checked). Plain and gzip. */
+Test(data, csv_rows_counted_and_kept) {
+  const char *text = "\xEF\xBB\xBF"
+                     "a, kind ,b\r\n"
+                     "1,ant,2\r\n"
+                     "  \r\n"
+                     "3,bee,4\r\n"
+                     "\n"
+                     "5,ant,6\r\n"
+                     "7,cat,8\r\n"
+                     "9,dog,10";
+  const clt_text_options named = {.label = CLT_LABEL_NAMED, .label_name = "kind"};
+  for (int gz = 0; gz < 2; gz++) {
+    const char *p = write_bytes(gz ? "r.csv.gz" : "r.csv", text, strlen(text), gz);
+    clt_dataset all = {0};
+    cr_assert_eq(clt_data_load_csv(p, &named, &all), CLT_OK, "%s", g_err);
+    size_t n = 0;
+    cr_assert_eq(clt_data_count_rows(p, CLT_FORMAT_TEXT, &named, &n), CLT_OK, "%s", g_err);
+    cr_assert_eq(n, 5);
+    cr_assert_eq(all.n, 5);
+    const clt_data_rows shares[4] = {{1, 2}, {0, 1}, {3, SIZE_MAX}, {5, 0}};
+    for (int k = 0; k < 4; k++) {
+      clt_dataset ds = {0};
+      cr_assert_eq(clt_data_load_csv_rows(p, &named, shares[k], &ds), CLT_OK, "%s", g_err);
+      const size_t want = shares[k].count == SIZE_MAX ? 5 - shares[k].first : shares[k].count;
+      cr_assert_eq(ds.n, want, "share %d: %zu rows", k, ds.n);
+      cr_assert(ds.d == 2 && ds.classes == all.classes && ds.header_line == 1);
+      for (size_t c = 0; c < ds.classes; c++) cr_assert_str_eq(ds.names[c], all.names[c]);
+      for (size_t i = 0; i < want * 2; i++)
+        cr_assert_eq(ds.x[i], all.x[shares[k].first * 2 + i], "share %d x[%zu]", k, i);
+      for (size_t i = 0; i < want; i++) cr_assert_eq(ds.y[i], all.y[shares[k].first + i]);
+      clt_dataset_free(&ds);
+    }
+    clt_dataset ds = sentinel();
+    EXPECT_FAIL(clt_data_load_csv_rows(p, &named, (clt_data_rows){4, 2}, &ds),
+                CLT_ERR_INVALID_ARG, p, "rows [4, +2) of its 5");
+    check_sentinel(&ds);
+    clt_dataset_free(&all);
+  }
+  /* no header: every non-blank line; without labels too */
+  const char *plain = write_text("nh.csv", "\n1,2,3\n  \n4,5,6\n7,8,9\n");
+  const clt_text_options none = {.label = CLT_LABEL_NONE};
+  size_t n = 0;
+  cr_assert_eq(clt_data_count_rows(plain, CLT_FORMAT_TEXT, NULL, &n), CLT_OK);
+  cr_assert_eq(n, 3);
+  cr_assert_eq(clt_data_count_rows(plain, CLT_FORMAT_TEXT, &none, &n), CLT_OK);
+  cr_assert_eq(n, 3);
+  clt_dataset ds = {0};
+  cr_assert_eq(clt_data_load_csv_rows(plain, &none, (clt_data_rows){2, 1}, &ds), CLT_OK);
+  cr_assert(ds.n == 1 && ds.d == 3 && !ds.y && ds.x[0] == 7 && ds.x[2] == 9);
+  clt_dataset_free(&ds);
+  const char *bad = write_text("bad.csv", "y,a\n0,1\n1,2\n0,x\n");
+  ds = sentinel();
+  EXPECT_ERR(clt_data_load_csv_rows(bad, NULL, (clt_data_rows){0, 1}, &ds), bad,
+             "line 4, column 2");
+  check_sentinel(&ds);
+}
+
+/* A rank's rows of an svmlight file: comments, blank and comment-only
+   lines are not rows; the width, the index base (a 0 index only in a row
+   outside the share) and the labels are every row's; the share's offsets
+   start at 0. Plain and gzip. */
+Test(data, svmlight_rows_counted_and_kept) {
+  const char *text = "# made by hand\n"
+                     "1 qid:3 1:0.5 4:2 # a row\n"
+                     "\n"
+                     "-1 2:4\n"
+                     "   # nothing here\n"
+                     "spam\n"
+                     "1 0:7 3:1\n"
+                     "-1 5:1.5";
+  for (int gz = 0; gz < 2; gz++) {
+    const char *p = write_bytes(gz ? "r.svm.gz" : "r.svm", text, strlen(text), gz);
+    clt_dataset all = {0};
+    cr_assert_eq(clt_data_load_svmlight(p, NULL, &all), CLT_OK, "%s", g_err);
+    size_t n = 0;
+    cr_assert_eq(clt_data_count_rows(p, CLT_FORMAT_SVMLIGHT, NULL, &n), CLT_OK, "%s", g_err);
+    cr_assert_eq(n, 5);
+    cr_assert(all.n == 5 && all.d == 6 && all.svmlight_base == '0');
+    const clt_data_rows shares[4] = {{1, 2}, {0, 1}, {3, SIZE_MAX}, {5, 0}};
+    for (int k = 0; k < 4; k++) {
+      clt_dataset ds = {0};
+      cr_assert_eq(clt_data_load_svmlight_rows(p, NULL, shares[k], &ds), CLT_OK, "%s", g_err);
+      const size_t first = shares[k].first,
+                   want = shares[k].count == SIZE_MAX ? 5 - first : shares[k].count;
+      cr_assert_eq(ds.n, want, "share %d: %zu rows", k, ds.n);
+      cr_assert(ds.d == all.d && ds.svmlight_base == '0' && ds.classes == all.classes);
+      for (size_t c = 0; c < ds.classes; c++) cr_assert_str_eq(ds.names[c], all.names[c]);
+      const int64_t from = all.ptr[first];
+      for (size_t i = 0; i <= want; i++) cr_assert_eq(ds.ptr[i], all.ptr[first + i] - from);
+      for (int64_t e = 0; e < ds.ptr[want]; e++)
+        cr_assert(ds.col[e] == all.col[from + e] && ds.val[e] == all.val[from + e]);
+      for (size_t i = 0; i < want; i++) cr_assert_eq(ds.y[i], all.y[first + i]);
+      clt_dataset_free(&ds);
+    }
+    clt_dataset ds = sentinel();
+    EXPECT_FAIL(clt_data_load_svmlight_rows(p, NULL, (clt_data_rows){6, SIZE_MAX}, &ds),
+                CLT_ERR_INVALID_ARG, p, "of its 5");
+    check_sentinel(&ds);
+    clt_dataset_free(&all);
+  }
+  const char *bad = write_text("bad.svm", "1 1:2\n0 3:1 2:1\n");
+  clt_dataset ds = sentinel();
+  EXPECT_ERR(clt_data_load_svmlight_rows(bad, NULL, (clt_data_rows){0, 1}, &ds), bad,
+             "line 2, column 7");
+  check_sentinel(&ds);
+  size_t n = 0;
+  EXPECT_FAIL(clt_data_count_rows(bad, CLT_FORMAT_NPY, NULL, &n), CLT_ERR_INVALID_ARG, bad,
+              "text formats only");
+}
+
 Test(data, npy_refusals) {
   clt_dataset ds = sentinel();
   const float xf[6] = {1, 2, 3, 4, 5, 6};

@@ -143,19 +143,20 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
    A svmlight file read after a training set like takes its width and
    index base. Unless d->quiet, shows the reading's progress on a terminal
    and prints a line when done (rows, features, MB/s) on stderr. Only the
-   rows keep names are kept (IDX, .npy and cached svmlight, whose headers
-   say their rows: clt_cli_header_rows; other formats take
-   CLT_DATA_ALL_ROWS). The --data file of svmlight with d->cache is read
+   rows keep names are kept (clt_cli_count_rows says how many a file
+   has; the synthetic set takes CLT_DATA_ALL_ROWS). The --data file of svmlight with d->cache is read
    from its cache when that is current, and otherwise parsed and cached
    (a cache that cannot be written is a warning). 0, or an exit status
    after a message. */
 int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
                  const clt_cli_data *d, const clt_dataset *like, int idx_split,
                  clt_data_rows keep, clt_dataset *out, float *scale);
-/* Whether path ("fashion-mnist", an IDX directory's training pair, .npy,
-   or an svmlight file whose read->cache is its cache) says its rows in a
-   header, then *n; a loader can keep a range of them. */
-bool clt_cli_header_rows(const char *path, const clt_cli_data *read, size_t *n);
+/* Whether the rows of path are known before it is read, then *n: from a
+   header ("fashion-mnist", an IDX directory's training pair, .npy, an
+   svmlight file whose read->cache is its current cache) or by counting
+   the lines of text and svmlight files (one more read of the file); a
+   loader can keep a range of them. */
+bool clt_cli_count_rows(const char *path, const clt_cli_data *read, size_t *n);
 
 /* What a plot shows: its title (any text; it never reaches gnuplot's
    script) and which sets the metrics hold beside the training set's. */

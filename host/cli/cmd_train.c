@@ -1281,18 +1281,18 @@ int clt_cmd_train(int argc, char **argv) {
     }
   }
   if ((rc = check_headers(&a, ctx))) goto out;
-  /* With --distributed, a training set whose header says its rows (IDX,
-     .npy, an svmlight file's current --cache) is read in this rank's rows
-     only (mine), unless --val takes a
-     fraction of it (a stratified split needs every row): the ranks' host
-     memory holds the set once, not once per rank. */
+  /* With --distributed, the training set is read in this rank's rows only
+     (mine): the ranks' host memory holds it once, not once per rank. Its
+     rows come from a header (IDX, .npy, an svmlight file's current
+     --cache) or from counting the lines of a text file first. Not when
+     --val takes a fraction of it (a stratified split needs every row). */
   size_t n_all = 0;
   clt_data_rows keep = CLT_DATA_ALL_ROWS;
   if (ranks.size > 1 && val_fraction(&a) == 0 && !generated(a.data.data)) {
     /* every rank must see the same rows in a header (one may be writing
        the svmlight cache that another finds, or find another version):
        the sums are the same on every rank, and so is the decision */
-    const bool known = clt_cli_header_rows(a.data.data, &a.data.read, &n_all);
+    const bool known = clt_cli_count_rows(a.data.data, &a.data.read, &n_all);
     const double n = known ? (double)n_all : 0, seen[3] = {known, n, n * n};
     double all[3] = {0, 0, 0};
     if (clt_cli_ranks_sum(&ranks, seen, all, 3) == CLT_OK && all[0] == (double)ranks.size &&

@@ -97,7 +97,18 @@ static clt_svmlight_options svmlight_options(const clt_cli_data *d, const clt_da
       .zero_based = like && like->svmlight_base ? like->svmlight_base == '0' : d->zero_based};
 }
 
-bool clt_cli_header_rows(const char *path, const clt_cli_data *read, size_t *n) {
+/* How delimited text is read: d's label column and delimiter. */
+static clt_text_options text_options(const clt_cli_data *d) {
+  clt_text_options o = {.delimiter = d->delimiter, .label = CLT_LABEL_FIRST};
+  const char *lc = d->label_column;
+  if (d->no_labels) o.label = CLT_LABEL_NONE;
+  else if (!lc || strcmp(lc, "first") == 0) o.label = CLT_LABEL_FIRST;
+  else if (strcmp(lc, "last") == 0) o.label = CLT_LABEL_LAST;
+  else o.label = CLT_LABEL_NAMED, o.label_name = lc;
+  return o;
+}
+
+bool clt_cli_count_rows(const char *path, const clt_cli_data *read, size_t *n) {
   const clt_svmlight_options o = svmlight_options(read, NULL);
   if (read->cache && clt_data_svmlight_cache_rows(read->cache, path, &o, n)) return true;
   char dir[4096];
@@ -107,7 +118,13 @@ bool clt_cli_header_rows(const char *path, const clt_cli_data *read, size_t *n) 
     if (clt_data_find_fashion_mnist(dir, sizeof dir) != CLT_OK) return false;
     path = dir;
   }
-  return clt_data_shape(path, 0, n, &d, &known) == CLT_OK && known;
+  if (clt_data_shape(path, 0, n, &d, &known) != CLT_OK) return false;
+  clt_data_format fmt;
+  const clt_text_options text = text_options(read);
+  if (!known && clt_data_sniff(path, &fmt) == CLT_OK &&
+      (fmt == CLT_FORMAT_TEXT || fmt == CLT_FORMAT_SVMLIGHT))
+    known = clt_data_count_rows(path, fmt, &text, n) == CLT_OK;
+  return known;
 }
 
 int clt_cli_load(const char *cmd, const char *flag, const char *path, const char *labels,
@@ -156,7 +173,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     /* Read as the training set was: its width and index base. */
     const clt_svmlight_options o = svmlight_options(d, like);
     if (!cached) {
-      st = clt_data_load_svmlight(path, &o, out);
+      st = clt_data_load_svmlight_rows(path, &o, keep, out);
       break;
     }
     clt_cache_use use;
@@ -170,13 +187,8 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     break;
   }
   default: {
-    clt_text_options o = {.delimiter = d->delimiter, .label = CLT_LABEL_FIRST};
-    const char *lc = d->label_column;
-    if (d->no_labels) o.label = CLT_LABEL_NONE;
-    else if (!lc || strcmp(lc, "first") == 0) o.label = CLT_LABEL_FIRST;
-    else if (strcmp(lc, "last") == 0) o.label = CLT_LABEL_LAST;
-    else o.label = CLT_LABEL_NAMED, o.label_name = lc;
-    st = clt_data_load_csv(path, &o, out);
+    const clt_text_options o = text_options(d);
+    st = clt_data_load_csv_rows(path, &o, keep, out);
   }
   }
   clt_data_set_progress(NULL, NULL);

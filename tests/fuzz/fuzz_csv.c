@@ -1,8 +1,9 @@
 /* libFuzzer harness for clt_data_load_csv (see tests/fuzz/README.md).
  * The input is the CSV file (plain, or gzip when it starts like one). A
  * successful load is also pushed through the label check, the class
- * unification and the preprocessing functions, and the file is reloaded
- * without a label column. */
+ * unification and the preprocessing functions; its rows must be counted
+ * as loaded, and a share of them (clt_data_load_csv_rows) be the same
+ * rows; and the file is reloaded without a label column. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, pwrite */
 #endif
@@ -20,6 +21,26 @@
 
 static const char *g_path;
 static int g_fd = -1;
+
+/* all's rows counted as read with opt, and its rows [n/3, +n/2) read
+   alone equal to them, labels and their names included. */
+static void check_share(const clt_text_options *opt, const clt_dataset *all) {
+  size_t n = 0;
+  if (clt_data_count_rows(g_path, CLT_FORMAT_TEXT, opt, &n) != CLT_OK || n != all->n)
+    abort();
+  const clt_data_rows keep = {n / 3, n / 2};
+  clt_dataset ds = {0};
+  if (clt_data_load_csv_rows(g_path, opt, keep, &ds) != CLT_OK || ds.n != keep.count ||
+      ds.d != all->d || ds.classes != all->classes ||
+      (ds.n && (!ds.y != !all->y ||
+                memcmp(ds.x, all->x + keep.first * all->d, ds.n * ds.d * sizeof *ds.x) != 0 ||
+                (ds.y && memcmp(ds.y, all->y + keep.first, ds.n * sizeof *ds.y) != 0))))
+    abort();
+  for (size_t k = 0; k < ds.classes; k++)
+    if (strcmp(ds.names[k], all->names[k]) != 0)
+      abort();
+  clt_dataset_free(&ds);
+}
 
 /* A refusal of malformed content, or out of memory, with a detail that
    names the file and the output untouched. */
@@ -44,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   if (clt_data_check_labels(&ds, ds.classes, "fuzz"))
     abort();
+  check_share(NULL, &ds);
   /* every class named once, and unified into the same number of classes */
   for (size_t k = 0; k < ds.classes; k++)
     for (size_t j = 0; j < k; j++)
@@ -79,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == CLT_OK) {
     if (h.y || h.names || h.classes != 0 || h.n == 0 || h.d == 0)
       abort();
+    check_share(&none, &h);
   } else {
     check_failure(rc, &h);
   }

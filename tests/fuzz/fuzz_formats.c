@@ -3,7 +3,9 @@
  * reader: even, svmlight (the next byte's low bits the index base and a
  * width to force); odd, .npy features and, after a 2-byte length, their
  * labels. A success must be a consistent data set; a refusal names the
- * file and leaves the output alone. A parsed svmlight file is also kept
+ * file and leaves the output alone. A parsed svmlight file's rows must be
+ * counted as parsed, and a share of them read alone be the same rows
+ * (width, base and labels the whole file's). It is also kept
  * in its binary cache, which must map back to the same rows, and then
  * with one byte changed must map to consistent rows, be refused as
  * damaged, or not be taken for the file's cache. */
@@ -56,6 +58,32 @@ static void check_success(const clt_dataset *ds, bool labels) {
     for (size_t j = 0; j < k; j++)
       if (strcmp(ds->names[j], ds->names[k]) == 0)
         abort();
+}
+
+/* ds (every row of g_x, read with o) counted, and its rows [n/3, +n/2)
+   read alone equal to them. */
+static void check_share(const clt_dataset *all, const clt_svmlight_options *o) {
+  size_t n = 0;
+  if (clt_data_count_rows(g_x, CLT_FORMAT_SVMLIGHT, NULL, &n) != CLT_OK || n != all->n)
+    abort();
+  const clt_data_rows keep = {n / 3, n / 2};
+  clt_dataset ds = {0};
+  if (clt_data_load_svmlight_rows(g_x, o, keep, &ds) != CLT_OK || ds.n != keep.count ||
+      ds.d != all->d || ds.svmlight_base != all->svmlight_base || ds.classes != all->classes)
+    abort();
+  const int64_t from = all->ptr[keep.first];
+  const size_t entries = (size_t)(all->ptr[keep.first + keep.count] - from);
+  for (size_t i = 0; i <= ds.n; i++)
+    if (ds.ptr[i] != all->ptr[keep.first + i] - from)
+      abort();
+  if ((entries && (memcmp(ds.col, all->col + from, entries * sizeof *ds.col) != 0 ||
+                   memcmp(ds.val, all->val + from, entries * sizeof *ds.val) != 0)) ||
+      (ds.n && memcmp(ds.y, all->y + keep.first, ds.n * sizeof *ds.y) != 0))
+    abort();
+  for (size_t k = 0; k < ds.classes; k++)
+    if (strcmp(ds.names[k], all->names[k]) != 0)
+      abort();
+  clt_dataset_free(&ds);
 }
 
 /* ds (parsed from g_x with o) through its cache: the same rows back; then
@@ -116,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       if (ds.svmlight_base != '0' && ds.svmlight_base != '1')
         abort();
+      check_share(&ds, &o);
       check_cache(&ds, &o, data[1]);
     }
   } else {
