@@ -72,8 +72,8 @@ void clt_data_report(const char *path, uint64_t bytes, uint64_t rows) {
   if (g_progress.fn)
     g_progress.fn(g_progress.user, path, bytes, rows);
 }
-/* The most CSV text read from one file (a gzip bomb stops there); the
-   file itself is bounded by CLT_FILE_MAX_BYTES. */
+/* The longest line of text read from a file (a gzip bomb of one line
+   stops there); the file itself is bounded by CLT_FILE_MAX_BYTES. */
 #define CLT_DATA_MAX_CSV_BYTES ((uint64_t)1 << 36)
 
 /* A data file (plain or gzip): a regular file of at most
@@ -696,7 +696,7 @@ static clt_status csv_start(const char *path, const clt_text_options *opt, csv_f
   static const clt_text_options def = {0};
   if (!opt) opt = &def;
   if (!path || (opt->label == CLT_LABEL_NAMED && !opt->label_name))
-    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "clt_data_load_csv: NULL argument (path %s)",
+    return clt_fail(NULL, CLT_ERR_INVALID_ARG, "delimited text: NULL argument (path %s)",
                     nn(path));
   *f = (csv_form){.path = path, .opt = opt, .labels = opt->label != CLT_LABEL_NONE};
   f->dl = opt->delimiter ? opt->delimiter : clt_data_delimiter_for(path);
@@ -847,7 +847,14 @@ clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
   }
   size_t first, count; /* keep within the file's rows */
   if ((rc = clt_data_rows_of(path, keep, rows, &first, &count))) goto done;
-  if (n < cap) { /* give back the slack; keep the old block if that fails */
+  if (n == 0) { /* a share of no rows: empty arrays, as the other loaders give */
+    x = malloc(sizeof *x);
+    y = f.labels ? malloc(sizeof *y) : NULL;
+    if (!x || (f.labels && !y)) {
+      rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+      goto done;
+    }
+  } else if (n < cap) { /* give back the slack; keep the old block if that fails */
     float *nx = realloc(x, n * d * sizeof *x);
     if (nx) x = nx;
     int32_t *ny = f.labels ? realloc(y, n * sizeof *y) : NULL;

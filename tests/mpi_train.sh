@@ -323,6 +323,11 @@ ranks 2 train --distributed ${common% --shards 4} --shards 2 --epochs 1 --checkp
 # shellcheck disable=SC2086
 expect2 "2 shards of 1000 rows for 4 ranks" ranks 4 train --distributed ${common% --shards 4} \
   --epochs 2 --resume two.ckpt
+# fewer shards than ranks, whether the rows are known before reading or not
+expect2 "1 shards of 1003 rows for 2 ranks" ranks 2 train --distributed --data train-x.npy \
+  --labels train-y.npy --shards 1 --device ref --epochs 1
+expect2 "1 shards of 1003 rows for 2 ranks" ranks 2 train --distributed --data t.csv.gz \
+  --label-column kind --shards 1 --device ref --epochs 1
 expect2 "cannot take rows from each of 8 shards" "$cltrain" train --data synthetic:100,4,3 \
   --device ref --epochs 1 --shards 8 --batch 4
 expect2 "every shard a row" "$cltrain" train --data synthetic:100,4,3 --device ref --epochs 1 \

@@ -1698,6 +1698,7 @@ Test(data, csv_rows_counted_and_kept) {
       const size_t want = shares[k].count == SIZE_MAX ? 5 - shares[k].first : shares[k].count;
       cr_assert_eq(ds.n, want, "share %d: %zu rows", k, ds.n);
       cr_assert(ds.d == 2 && ds.classes == all.classes && ds.header_line == 1);
+      cr_assert(ds.x && ds.y, "share %d: arrays even for no rows", k);
       for (size_t c = 0; c < ds.classes; c++) cr_assert_str_eq(ds.names[c], all.names[c]);
       for (size_t i = 0; i < want * 2; i++)
         cr_assert_eq(ds.x[i], all.x[shares[k].first * 2 + i], "share %d x[%zu]", k, i);
@@ -1758,6 +1759,7 @@ Test(data, svmlight_rows_counted_and_kept) {
                    want = shares[k].count == SIZE_MAX ? 5 - first : shares[k].count;
       cr_assert_eq(ds.n, want, "share %d: %zu rows", k, ds.n);
       cr_assert(ds.d == all.d && ds.svmlight_base == '0' && ds.classes == all.classes);
+      cr_assert(ds.ptr && ds.y, "share %d: arrays even for no rows", k);
       for (size_t c = 0; c < ds.classes; c++) cr_assert_str_eq(ds.names[c], all.names[c]);
       const int64_t from = all.ptr[first];
       for (size_t i = 0; i <= want; i++) cr_assert_eq(ds.ptr[i], all.ptr[first + i] - from);

@@ -1284,7 +1284,8 @@ int clt_cmd_train(int argc, char **argv) {
   /* With --distributed, the training set is read in this rank's rows only
      (mine): the ranks' host memory holds it once, not once per rank. Its
      rows come from a header (IDX, .npy, an svmlight file's current
-     --cache) or from counting the lines of a text file first. Not when
+     --cache) or from counting the lines of a text file first (an svmlight
+     file whose --cache is written is parsed whole, then cut). Not when
      --val takes a fraction of it (a stratified split needs every row). */
   size_t n_all = 0;
   clt_data_rows keep = CLT_DATA_ALL_ROWS;
@@ -1299,7 +1300,8 @@ int clt_cmd_train(int argc, char **argv) {
         all[2] * (double)ranks.size == all[1] * all[1]) {
       size_t batch, shards;
       batch_and_shards(&a, n_all, &batch, &shards);
-      clt_cli_ranks_rows(&ranks, n_all, shards, &keep.first, &keep.count);
+      if (shards >= (size_t)ranks.size && shards <= n_all) /* else the trainer refuses them */
+        clt_cli_ranks_rows(&ranks, n_all, shards, &keep.first, &keep.count);
     }
   }
   const bool mine = keep.count != SIZE_MAX;
