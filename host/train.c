@@ -277,6 +277,19 @@ static clt_status stream_buffers(clt_trainer *tr) {
 
 /* The rows order[first .. first+n) (order NULL: first + r) of the
    caller's arrays into hb. */
+/* Rows ahead of the one a gather copies whose bytes are prefetched: the
+   rows lie at random in a set larger than the caches, and the misses of
+   the rows ahead overlap the copy of this one. */
+#define GATHER_AHEAD 2
+
+static void prefetch_bytes(const void *p, size_t bytes) {
+#if defined(__GNUC__)
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o);
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
 static void gather_host(const clt_trainer *tr, host_batch *hb, const int32_t *order,
                         size_t first, size_t n) {
   const clt_train_data *h = &tr->host;
@@ -284,6 +297,9 @@ static void gather_host(const clt_trainer *tr, host_batch *hb, const int32_t *or
     const clt_prep_stats *p = &tr->prep;
     for (size_t r = 0; r < n; r++) {
       size_t i = order ? (size_t)order[first + r] : first + r;
+      if (order && r + GATHER_AHEAD < n)
+        prefetch_bytes(h->x + (size_t)order[first + r + GATHER_AHEAD] * tr->d,
+                       tr->d * sizeof *h->x);
       if (tr->raw)
         clt_data_prep_row(h->x + i * tr->d, hb->x + r * tr->d, tr->d, p->scale, p->mean,
                           p->std);
