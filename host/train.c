@@ -85,25 +85,27 @@ struct clt_trainer {
   double wscale, vnorm2;
   clt_tensor *G;
   /* Streaming (opt.stream): the training rows stay in the caller's arrays
-     (host); each step's rows are gathered into one of two host batches,
-     the next step's by the prefetcher while this one computes. Where the
-     backend maps (clt_tensor_mappable), the batches are the two staging
-     buffers themselves, dense Xstage[k] or sparse Cstage[k], hb[k] their
-     mapping while the host writes (NULL when unmapped; mapping[k] the
-     maps until they are waited for), so no copy is made on a CPU device
-     and no step blocks; elsewhere hb[k] are host arrays written into
-     Xstage[0] or Cstage[0]. The step's targets are gathered on the
-     device into ystage, and the model reads the rows through ident (0,
-     1, ..., B-1). */
+     (host); each step's rows are gathered into one of CLT_STREAM_STAGES
+     host batches, the next step's by the prefetcher while this one
+     computes. Where the backend maps (clt_tensor_mappable), the batches
+     are the staging buffers themselves, dense Xstage[k] or sparse
+     Cstage[k], hb[k] their mapping while the host writes (NULL when
+     unmapped; mapping[k] the maps until they are waited for), so no copy
+     is made on a CPU device and no step blocks: a buffer is mapped again
+     a step before the prefetcher needs it, so that its map (behind its
+     kernels in the queue) is done by then. Elsewhere hb[k] are host
+     arrays written into Xstage[0] or Cstage[0]. The step's targets are
+     gathered on the device into ystage, and the model reads the rows
+     through ident (0, 1, ..., B-1). */
   bool stream;
   bool raw; /* the host rows are as read: a gathered row goes through prep */
   bool mapped;
   clt_train_data host;
-  host_batch hb[2];
+  host_batch hb[CLT_STREAM_STAGES];
   prefetcher pf;
-  clt_tensor *Xstage[2], *ystage, *ident;
-  void *mapping[2][3];
-  clt_csr *Cstage[2];
+  clt_tensor *Xstage[CLT_STREAM_STAGES], *ystage, *ident;
+  void *mapping[CLT_STREAM_STAGES][3];
+  clt_csr *Cstage[CLT_STREAM_STAGES];
   /* Shards (clt_trainer_create_ranked): this trainer holds rows [row0,
      row0 + n) of the run's n_all, its shards [shard_lo, shard_hi) of
      shards; a step t of the steps of an epoch takes the rows
@@ -195,13 +197,13 @@ void clt_trainer_destroy(clt_trainer *tr) {
     for (int i = 0; i < 3; i++) /* a job it never took */
       (void)clt_pending_wait(tr->ctx, &tr->pf.pending[i]);
   }
-  for (int k = 0; k < 2 && tr->mapped; k++) /* back to the device before release */
+  for (int k = 0; k < CLT_STREAM_STAGES && tr->mapped; k++) /* back to the device first */
     (void)unmap_stage(tr, k, 0);
   free_set(&tr->train);
   free_set(&tr->test);
   free_set(&tr->val);
-  clt_tensor *all[] = {tr->perm,      tr->Xb,     tr->yb,     tr->class_weight, tr->G,
-                       tr->Xstage[0], tr->Xstage[1], tr->ystage, tr->ident, tr->losses};
+  clt_tensor *all[] = {tr->perm, tr->Xb,    tr->yb,    tr->class_weight,
+                       tr->G,    tr->ystage, tr->ident, tr->losses};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -210,10 +212,12 @@ void clt_trainer_destroy(clt_trainer *tr) {
   clt_labels_free(&tr->labels);
   free(tr->class_weight_host);
   free(tr->perm_host);
-  clt_csr_destroy(tr->Cstage[0]);
-  clt_csr_destroy(tr->Cstage[1]);
-  for (int k = 0; k < 2 && !tr->mapped; k++)
-    free(tr->hb[k].x), free(tr->hb[k].val), free(tr->hb[k].ptr), free(tr->hb[k].col);
+  for (int k = 0; k < CLT_STREAM_STAGES; k++) {
+    clt_tensor_destroy(tr->Xstage[k]);
+    clt_csr_destroy(tr->Cstage[k]);
+    if (!tr->mapped)
+      free(tr->hb[k].x), free(tr->hb[k].val), free(tr->hb[k].ptr), free(tr->hb[k].col);
+  }
   free(tr->step_first);
   free(tr->step_rows);
   free(tr->step_cursor);
@@ -243,10 +247,10 @@ static clt_status stream_buffers(clt_trainer *tr) {
   CLT_TRY(clt_tensor_write(tr->ident, tr->perm_host, B * 4));
   tr->mapped = clt_tensor_mappable(ctx);
   if (h->x) {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < CLT_STREAM_STAGES; k++)
       if (!tr->mapped && !(tr->hb[k].x = malloc(B * tr->d * sizeof(float))))
         return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "streaming: a minibatch's staging");
-    for (int k = 0; k < (tr->mapped ? 2 : 1); k++)
+    for (int k = 0; k < (tr->mapped ? CLT_STREAM_STAGES : 1); k++)
       CLT_TRY(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xstage[k]));
     return CLT_OK;
   }
@@ -262,9 +266,9 @@ static clt_status stream_buffers(clt_trainer *tr) {
     nnz += take * len, left -= take;
   }
   free(count);
-  for (int k = 0; k < (tr->mapped ? 2 : 1); k++)
+  for (int k = 0; k < (tr->mapped ? CLT_STREAM_STAGES : 1); k++)
     CLT_TRY(clt_csr_staging(ctx, B, tr->d, nnz, &tr->Cstage[k]));
-  for (int k = 0; k < 2 && !tr->mapped; k++) {
+  for (int k = 0; k < CLT_STREAM_STAGES && !tr->mapped; k++) {
     host_batch *hb = &tr->hb[k];
     hb->ptr = malloc((B + 1) * sizeof *hb->ptr);
     hb->col = malloc((nnz ? nnz : 1) * sizeof *hb->col);
@@ -449,9 +453,15 @@ static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first
   }
   size_t next = first + n;
   if (order && next < tr->n) {
-    if (tr->mapped) CLT_TRY(map_stage(tr, 1 - buf));
-    prefetch(tr, next, tr->n - next < tr->rows_max ? tr->n - next : tr->rows_max, 1 - buf,
-             tr->mapping[1 - buf]);
+    /* the next buffer was mapped a step ago (the queue is in order: a
+       map waits for every kernel before it), the one after it now */
+    const int after = (buf + 1) % CLT_STREAM_STAGES;
+    if (tr->mapped) {
+      CLT_TRY(map_stage(tr, after));
+      CLT_TRY(map_stage(tr, (buf + 2) % CLT_STREAM_STAGES));
+    }
+    prefetch(tr, next, tr->n - next < tr->rows_max ? tr->n - next : tr->rows_max, after,
+             tr->mapping[after]);
   }
   host_batch *hb = &tr->hb[buf];
   if (tr->mapped) {

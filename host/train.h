@@ -24,6 +24,11 @@ typedef enum clt_preprocess {
 
 /* Besides the public trainer (cltrain.h): */
 
+/* The staging minibatches of a streamed training set (opt.stream): the
+   host gathers step t + 1's rows into the one that step t - 2's kernels
+   read, done by then, while steps t - 1 and t compute. */
+#define CLT_STREAM_STAGES 3
+
 /* ------------------------------------------------------ data parallel */
 
 /* Ranks that train one model together (host/mpi/: cltrain_mpi.h), as the

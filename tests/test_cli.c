@@ -1286,8 +1286,8 @@ Test(cli, data_loading_reports_and_refuses_what_cannot_fit) {
   cr_assert_str_eq(streamed, resident, "streamed and resident runs differ");
   EXPECT_RUN(2, "train --data train.csv --test test.csv --device-memory-limit 2K",
              "the model (2 features x 3 classes) and the test and validation sets (150 rows) "
-             "with the training set streamed (a staged minibatch of 32 rows x 2 features and "
-             "all 600 rows' labels) needs a device buffer of 2.4 KB");
+             "with the training set streamed (3 staged minibatches of 32 rows x 2 features "
+             "and all 600 rows' labels) needs a device buffer of 2.4 KB");
   EXPECT_RUN(2, "train --data train.csv --device-memory-limit 1000", "--device-memory-limit '1000'");
   /* each OpenCL device's largest allocation (a reference-only build has none) */
   EXPECT_RUN(0, "devices", NULL);

@@ -1111,15 +1111,16 @@ static int check_headers(const train_args *a, const clt_context *ctx) {
   return clt_cli_mem_check("train", ctx, a->memory_limit, what, &need);
 }
 
-/* What a set's rows need on the device (rows of ds, or a staged
-   minibatch of its batch rows when streamed) and its targets. */
+/* What a set's rows need on the device (rows of ds, or the staged
+   minibatches of its batch rows when streamed) and its targets. */
 static void mem_add_set(clt_cli_mem_need *need, const clt_dataset *ds, size_t c, size_t batch) {
-  if (batch) { /* a minibatch's staging and the labels or targets of all rows */
+  if (batch) { /* the minibatches' staging and the labels or targets of all rows */
     size_t longest = 0;
     for (size_t i = 0; ds->ptr && i < ds->n; i++)
       if ((size_t)(ds->ptr[i + 1] - ds->ptr[i]) > longest) longest = (size_t)(ds->ptr[i + 1] - ds->ptr[i]);
-    if (ds->ptr) clt_cli_mem_add_sparse(need, batch, (uint64_t)batch * longest, 0);
-    else clt_cli_mem_add(need, batch, ds->d, 0);
+    for (int k = 0; k < CLT_STREAM_STAGES; k++)
+      if (ds->ptr) clt_cli_mem_add_sparse(need, batch, (uint64_t)batch * longest, 0);
+      else clt_cli_mem_add(need, batch, ds->d, 0);
     clt_cli_mem_add(need, ds->n, 0, c);
   } else if (ds->ptr) {
     clt_cli_mem_add_sparse(need, ds->n, (uint64_t)(ds->ptr[ds->n] - ds->ptr[0]), c);
@@ -1156,12 +1157,12 @@ static int check_loaded(const train_args *a, clt_cli_ranks *ranks, const clt_con
   }
   const bool fits = !a->stream && clt_cli_mem_fits(ctx, a->memory_limit, &resident);
   if (!clt_cli_ranks_any(ranks, !fits)) return 0;
-  char what[256];
+  char what[320];
   snprintf(what, sizeof what,
            "the model (%zu features x %zu classes) and the test and validation sets (%zu rows) "
-           "with the training set streamed (a staged minibatch of %zu rows x %zu features and "
-           "all %zu rows' %s)",
-           train.d, train.classes, test.n + val.n, o->batch, train.d, train.n,
+           "with the training set streamed (%d staged minibatches of %zu rows x %zu features "
+           "and all %zu rows' %s)",
+           train.d, train.classes, test.n + val.n, CLT_STREAM_STAGES, o->batch, train.d, train.n,
            one_hot ? "targets" : "labels");
   int rc = clt_cli_mem_check("train", ctx, a->memory_limit, what, &streamed);
   if (rc == 0 && !a->stream && !a->quiet)
