@@ -279,21 +279,24 @@ static clt_status stream_buffers(clt_trainer *tr) {
   return CLT_OK;
 }
 
-/* The rows order[first .. first+n) (order NULL: first + r) of the
-   caller's arrays into hb. */
 /* Rows ahead of the one a gather copies whose bytes are prefetched: the
    rows lie at random in a set larger than the caches, and the misses of
    the rows ahead overlap the copy of this one. */
 #define GATHER_AHEAD 2
 
+/* The cache lines of [p, p + bytes) prefetched. */
 static void prefetch_bytes(const void *p, size_t bytes) {
 #if defined(__GNUC__)
-  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o);
+  const char *c = p;
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
+  if (bytes) __builtin_prefetch(c + bytes - 1);
 #else
   (void)p, (void)bytes;
 #endif
 }
 
+/* The rows order[first .. first+n) (order NULL: first + r) of the
+   caller's arrays into hb. */
 static void gather_host(const clt_trainer *tr, host_batch *hb, const int32_t *order,
                         size_t first, size_t n) {
   const clt_train_data *h = &tr->host;
@@ -431,10 +434,11 @@ static clt_status unmap_stage(clt_trainer *tr, int b, size_t n) {
 /* The streamed rows order[first .. first+n) (order NULL: first + r),
    gathered on the host (by the prefetcher when it had them) into a
    staging buffer, *X the staged features. Steps (order: the permutation)
-   have the next step's rows gathered meanwhile into the other buffer.
+   have the next step's rows gathered meanwhile into the next buffer.
    Mapped (on OpenCL), the gather writes the staging buffer in place and
-   its unmap is enqueued before the step's kernels, the other buffer's
-   map after the previous step's: no blocking call and no copy on a CPU
+   its unmap is enqueued before the step's kernels; the next buffer was
+   mapped a step ago, and the one after it is mapped now, behind the
+   previous step's kernels: no blocking call and no copy on a CPU
    device. Otherwise the rows are written (sparse: into Cstage[0]). */
 static clt_status stage_rows(clt_trainer *tr, const int32_t *order, size_t first, size_t n,
                              clt_features *X) {
