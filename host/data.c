@@ -728,17 +728,23 @@ clt_status clt_data_csv_count(const char *path, const clt_text_options *opt, siz
 }
 
 /* One data row's cells [p, le) (line lineno, of ncols columns) into row
-   and *label. */
+   and *label; with row NULL (a row outside the share read), its label
+   alone. */
 static clt_status csv_row(const csv_form *f, clt_label_intern *names, size_t lineno,
                           const char *p, const char *le, size_t ncols, float *row,
                           int32_t *label) {
   char ex[40], where[4200];
   const char *s = p;
-  for (size_t col = 0; col < ncols; col++) {
+  if (!row && !label) return CLT_OK;
+  for (size_t col = 0; col < ncols && (row || col <= f->lab); col++) {
     const char *ce = cell_end(s, le, f->dl);
     if (col == f->lab) {
       snprintf(where, sizeof where, "%s: line %zu", f->path, lineno);
       CLT_TRY(clt_label_cell(names, s, ce, where, label));
+      s = ce + 1;
+      continue;
+    }
+    if (!row) {
       s = ce + 1;
       continue;
     }
@@ -791,8 +797,8 @@ clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
   CLT_TRY(csv_start(path, opt, &f));
   clt_line_reader lr;
   CLT_TRY(clt_lines_open(path, &lr));
-  float *x = NULL, *skipped = NULL; /* skipped: a row outside keep, checked */
-  int32_t *y = NULL, skipped_label;
+  float *x = NULL;
+  int32_t *y = NULL, skipped_label; /* the label of a row outside keep */
   clt_label_intern names = {0};
   /* rows: every data row, n: those kept */
   size_t rows = 0, n = 0, cap = 0, ncols = 0, d = 0, lineno = 0, first_data = 0;
@@ -821,10 +827,6 @@ clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
       ncols = cols;
       d = cols - f.labels;
       first_data = lineno;
-      if (!(skipped = malloc(d * sizeof *skipped))) {
-        rc = clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        goto done;
-      }
     } else if (cols != ncols) {
       rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: line %zu has %zu columns, expected %zu as on "
                     "line %zu", path, lineno, cols, ncols, first_data);
@@ -832,7 +834,7 @@ clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
     }
     const bool kept = rows >= keep.first && rows - keep.first < keep.count;
     if (kept && (rc = csv_room(path, n, d, &x, f.labels ? &y : NULL, &cap)) != CLT_OK) goto done;
-    float *row = kept ? x + n * d : skipped;
+    float *row = kept ? x + n * d : NULL;
     int32_t *label = !f.labels ? NULL : kept ? &y[n] : &skipped_label;
     if ((rc = csv_row(&f, &names, lineno, p, le, ncols, row, label))) goto done;
     n += kept;
@@ -870,7 +872,6 @@ done:
   clt_lines_close(&lr);
   free(x);
   free(y);
-  free(skipped);
   clt_label_intern_free(&names);
   return rc;
 }

@@ -30,9 +30,9 @@ extern "C" {
 
 /* The rows of a file a loader keeps: [first, first + count), count
    SIZE_MAX meaning to the end (a rank's share of a data-parallel run).
-   The whole file is still read and checked, and every row's label
-   decides the classes, so that every share maps labels alike; a range
-   outside the file's rows is CLT_ERR_INVALID_ARG. */
+   The whole file is still read, and every row's label decides the
+   classes, so that every share maps labels alike; a range outside the
+   file's rows is CLT_ERR_INVALID_ARG. */
 typedef struct clt_data_rows {
   size_t first, count;
 } clt_data_rows;
@@ -185,8 +185,9 @@ bool clt_data_delimiter_ok(char dl);
  * is not clt_data_delimiter_ok. */
 clt_status clt_data_load_csv(const char *path, const clt_text_options *opt,
                              clt_dataset *out);
-/* Only the rows keep names (clt_data_rows) held; the others are parsed,
-   checked and their labels named all the same. */
+/* Only the rows keep names (clt_data_rows) held. Of the others only the
+   column count and the label are read (the classes are every row's): a
+   bad cell is an error of the share that keeps its row. */
 clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
                                   clt_data_rows keep, clt_dataset *out);
 
@@ -209,8 +210,10 @@ typedef struct clt_svmlight_options {
  * would waste gigabytes). */
 clt_status clt_data_load_svmlight(const char *path, const clt_svmlight_options *opt,
                                   clt_dataset *out);
-/* Only the rows keep names (clt_data_rows) held; the others are parsed and
-   checked, and take part in the width, the index base and the labels. */
+/* Only the rows keep names (clt_data_rows) held. Of the others only the
+   labels and indices are read, which take part in the classes, the width
+   and the index base: a bad value is an error of the share that keeps
+   its row. */
 clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_options *opt,
                                        clt_data_rows keep, clt_dataset *out);
 

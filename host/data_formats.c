@@ -70,20 +70,24 @@ static void csr_build_free(csr_build *b) {
 }
 
 /* One data line's label and entries into b (the line is [q, le), line its
-   start for column numbers). */
-static clt_status svmlight_line_parse(csr_build *b, clt_label_intern *names, const char *path,
-                                      size_t lineno, char *line, char *q, char *le,
-                                      uint64_t *min_index, uint64_t *max_index) {
+   start for column numbers); unless kept (a line outside the share read),
+   its label and indices alone, which decide the classes, the base and the
+   width as every line's do. */
+static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern *names,
+                                      const char *path, size_t lineno, char *line, char *q,
+                                      char *le, uint64_t *min_index, uint64_t *max_index) {
   char where[4200], ex[40];
   char *te = q;
+  int32_t skipped_label;
   while (te < le && !clt_data_blank(*te)) te++;
   snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
            (size_t)(q - line) + 1);
   if (memchr(q, ',', (size_t)(te - q)))
     return clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' has several classes (multi-label "
                     "data is not supported)", where, clt_data_excerpt(q, te, ex, sizeof ex));
-  if (!room_for_row(b)) return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  CLT_TRY(clt_label_cell(names, q, te, where, &b->y[b->n]));
+  if (kept && !room_for_row(b))
+    return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  CLT_TRY(clt_label_cell(names, q, te, where, kept ? &b->y[b->n] : &skipped_label));
   uint64_t last = 0;
   bool first = true;
   for (q = te;;) {
@@ -98,13 +102,13 @@ static clt_status svmlight_line_parse(csr_build *b, clt_label_intern *names, con
       q = te; /* a ranking query id: not a feature */
       continue;
     }
-    double iv, v;
+    double iv, v = 0;
     if (!colon || clt_parse_number(q, colon, &iv) != CLT_NUMBER_FINITE || iv < 0 ||
         iv != floor(iv) || iv > 4294967295.0)
       return clt_fail(NULL, CLT_ERR_FORMAT,
                       "%s: '%s' is not index:value with a whole index in [0, 2^32)", where,
                       clt_data_excerpt(q, te, ex, sizeof ex));
-    clt_number_kind k = clt_parse_number(colon + 1, te, &v);
+    clt_number_kind k = kept ? clt_parse_number(colon + 1, te, &v) : CLT_NUMBER_FINITE;
     if (k != CLT_NUMBER_FINITE || fabs(v) > FLT_MAX)
       return clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s': the value is not a finite float", where,
                       clt_data_excerpt(q, te, ex, sizeof ex));
@@ -114,16 +118,14 @@ static clt_status svmlight_line_parse(csr_build *b, clt_label_intern *names, con
                       iv, (unsigned long long)last);
     first = false;
     last = (uint64_t)iv;
-    if (!room_for_entry(b))
+    if (kept && !room_for_entry(b))
       return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    b->index[b->nnz] = (uint32_t)last;
-    b->val[b->nnz++] = (float)v;
+    if (kept) b->index[b->nnz] = (uint32_t)last, b->val[b->nnz++] = (float)v;
     if (last < *min_index) *min_index = last;
     if (last > *max_index) *max_index = last;
     q = te;
   }
-  b->n++;
-  b->ptr[b->n] = (int64_t)b->nnz;
+  if (kept) b->ptr[++b->n] = (int64_t)b->nnz;
   return CLT_OK;
 }
 
@@ -154,9 +156,9 @@ clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_opti
     if ((rc = clt_lines_next(&lr, &line, &le, &got)) != CLT_OK || !got) break;
     lineno++;
     if (!(q = clt_svmlight_data(line, &le))) continue;
-    rc = svmlight_line_parse(&b, &names, path, lineno, line, q, le, &min_index, &max_index);
-    if (rc == CLT_OK && (rows < keep.first || rows - keep.first >= keep.count))
-      b.nnz = (size_t)b.ptr[--b.n]; /* checked, not kept */
+    const bool kept = rows >= keep.first && rows - keep.first < keep.count;
+    rc = svmlight_line_parse(&b, kept, &names, path, lineno, line, q, le, &min_index,
+                             &max_index);
     if (++rows % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), rows);
   }
   uint64_t bytes = clt_lines_bytes(&lr);

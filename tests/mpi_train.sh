@@ -328,6 +328,18 @@ expect2 "1 shards of 1003 rows for 2 ranks" ranks 2 train --distributed --data t
   --labels train-y.npy --shards 1 --device ref --epochs 1
 expect2 "1 shards of 1003 rows for 2 ranks" ranks 2 train --distributed --data t.csv.gz \
   --label-column kind --shards 1 --device ref --epochs 1
+# a bad cell in rank 1's rows: rank 1 alone parses it, and names it
+"$py" - <<'EOF'
+import gzip
+lines = gzip.open("t.csv.gz", "rt", newline="").read().split("\n")
+cells = lines[-20].split(",")
+cells[2] = "oops"
+lines[-20] = ",".join(cells)
+open("bad.csv", "w", newline="").write("\n".join(lines))
+print(len(lines) - 19, file=open("bad.line", "w"))
+EOF
+expect2 "bad.csv: line $(cat bad.line), column 3: 'oops' is not a number" ranks 2 train \
+  --distributed --data bad.csv --label-column kind --shards 4 --device ref --epochs 1
 expect2 "cannot take rows from each of 8 shards" "$cltrain" train --data synthetic:100,4,3 \
   --device ref --epochs 1 --shards 8 --batch 4
 expect2 "every shard a row" "$cltrain" train --data synthetic:100,4,3 --device ref --epochs 1 \

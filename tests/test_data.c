@@ -1670,8 +1670,8 @@ Test(data, idx_rows) {
 
 /* A rank's rows of delimited text, as its lines were counted: the share's
    rows as the whole file has them, every row's label named (so the shares
-   unify alike), a share past the rows refused, and a bad row outside the
-   share still an error (every row is checked). Plain and gzip. */
+   unify alike), a share past the rows refused; the cells of the rows
+   outside the share are not parsed. Plain and gzip. */
 Test(data, csv_rows_counted_and_kept) {
   const char *text = "\xEF\xBB\xBF"
                      "a, kind ,b\r\n"
@@ -1723,17 +1723,28 @@ Test(data, csv_rows_counted_and_kept) {
   cr_assert_eq(clt_data_load_csv_rows(plain, &none, (clt_data_rows){2, 1}, &ds), CLT_OK);
   cr_assert(ds.n == 1 && ds.d == 3 && !ds.y && ds.x[0] == 7 && ds.x[2] == 9);
   clt_dataset_free(&ds);
+  /* a bad cell is the error of the share that keeps its row; a ragged row
+     or a bad label is every share's */
   const char *bad = write_text("bad.csv", "y,a\n0,1\n1,2\n0,x\n");
+  cr_assert_eq(clt_data_load_csv_rows(bad, NULL, (clt_data_rows){0, 2}, &ds), CLT_OK);
+  cr_assert(ds.n == 2 && ds.classes == 2 && ds.x[1] == 2);
+  clt_dataset_free(&ds);
   ds = sentinel();
-  EXPECT_ERR(clt_data_load_csv_rows(bad, NULL, (clt_data_rows){0, 1}, &ds), bad,
+  EXPECT_ERR(clt_data_load_csv_rows(bad, NULL, (clt_data_rows){2, 1}, &ds), bad,
              "line 4, column 2");
+  const char *ragged = write_text("ragged.csv", "0,1\n1,2\n0,3,4\n");
+  EXPECT_ERR(clt_data_load_csv_rows(ragged, NULL, (clt_data_rows){0, 1}, &ds), ragged,
+             "line 3 has 3 columns");
+  const char *label = write_text("label.csv", "0,1\n1,2\n0.5,3\n");
+  EXPECT_ERR(clt_data_load_csv_rows(label, NULL, (clt_data_rows){0, 1}, &ds), label, "line 3");
   check_sentinel(&ds);
 }
 
 /* A rank's rows of an svmlight file: comments, blank and comment-only
    lines are not rows; the width, the index base (a 0 index only in a row
    outside the share) and the labels are every row's; the share's offsets
-   start at 0. Plain and gzip. */
+   start at 0; the values of rows outside the share are not parsed. Plain
+   and gzip. */
 Test(data, svmlight_rows_counted_and_kept) {
   const char *text = "# made by hand\n"
                      "1 qid:3 1:0.5 4:2 # a row\n"
@@ -1774,11 +1785,18 @@ Test(data, svmlight_rows_counted_and_kept) {
     check_sentinel(&ds);
     clt_dataset_free(&all);
   }
+  /* indices are every share's to check, a value the share's that keeps it */
   const char *bad = write_text("bad.svm", "1 1:2\n0 3:1 2:1\n");
   clt_dataset ds = sentinel();
   EXPECT_ERR(clt_data_load_svmlight_rows(bad, NULL, (clt_data_rows){0, 1}, &ds), bad,
              "line 2, column 7");
+  const char *value = write_text("value.svm", "1 1:2\n0 3:x\n");
+  EXPECT_ERR(clt_data_load_svmlight_rows(value, NULL, (clt_data_rows){1, 1}, &ds), value,
+             "line 2, column 3");
   check_sentinel(&ds);
+  cr_assert_eq(clt_data_load_svmlight_rows(value, NULL, (clt_data_rows){0, 1}, &ds), CLT_OK);
+  cr_assert(ds.n == 1 && ds.d == 3 && ds.ptr[1] == 1 && ds.val[0] == 2);
+  clt_dataset_free(&ds);
   size_t n = 0;
   EXPECT_FAIL(clt_data_count_rows(bad, CLT_FORMAT_NPY, NULL, &n), CLT_ERR_INVALID_ARG, bad,
               "text formats only");
