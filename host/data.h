@@ -30,9 +30,10 @@ extern "C" {
 
 /* The rows of a file a loader keeps: [first, first + count), count
    SIZE_MAX meaning to the end (a rank's share of a data-parallel run).
-   The whole file is still read, and every row's label decides the
-   classes, so that every share maps labels alike; a range outside the
-   file's rows is CLT_ERR_INVALID_ARG. */
+   Every row's label decides the classes (the text formats read the
+   whole file; a .npy in C order seeks past the other rows' features),
+   so that every share maps labels alike; a range outside the file's rows
+   is CLT_ERR_INVALID_ARG. */
 typedef struct clt_data_rows {
   size_t first, count;
 } clt_data_rows;

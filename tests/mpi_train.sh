@@ -340,6 +340,8 @@ print(len(lines) - 19, file=open("bad.line", "w"))
 EOF
 expect2 "bad.csv: line $(cat bad.line), column 3: 'oops' is not a number" ranks 2 train \
   --distributed --data bad.csv --label-column kind --shards 4 --device ref --epochs 1
+[ "$(grep -c "'oops' is not a number" out.txt)" = 1 ] ||
+  { echo "a rank other than the bad row's parsed it" >&2; cat out.txt >&2; exit 1; }
 expect2 "cannot take rows from each of 8 shards" "$cltrain" train --data synthetic:100,4,3 \
   --device ref --epochs 1 --shards 8 --batch 4
 expect2 "every shard a row" "$cltrain" train --data synthetic:100,4,3 --device ref --epochs 1 \

@@ -1736,7 +1736,8 @@ Test(data, csv_rows_counted_and_kept) {
   EXPECT_ERR(clt_data_load_csv_rows(ragged, NULL, (clt_data_rows){0, 1}, &ds), ragged,
              "line 3 has 3 columns");
   const char *label = write_text("label.csv", "0,1\n1,2\n0.5,3\n");
-  EXPECT_ERR(clt_data_load_csv_rows(label, NULL, (clt_data_rows){0, 1}, &ds), label, "line 3");
+  EXPECT_ERR(clt_data_load_csv_rows(label, NULL, (clt_data_rows){0, 1}, &ds), label,
+             "line 3: label '0.5' is a number that is not an integer");
   check_sentinel(&ds);
 }
 

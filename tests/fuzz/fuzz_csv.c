@@ -3,7 +3,8 @@
  * successful load is also pushed through the label check, the class
  * unification and the preprocessing functions; its rows must be counted
  * as loaded, and a share of them (clt_data_load_csv_rows) be the same
- * rows; and the file is reloaded without a label column. */
+ * rows; and the file is reloaded without a label column. A refused
+ * file's first row is read alone as well. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, pwrite */
 #endif
@@ -59,6 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   clt_status rc = clt_data_load_csv(g_path, NULL, &ds);
   if (rc != CLT_OK) {
     check_failure(rc, &ds);
+    /* the first row alone (the cells after it unparsed): one labelled row,
+       or refused as any load is */
+    rc = clt_data_load_csv_rows(g_path, NULL, (clt_data_rows){0, 1}, &ds);
+    if (rc != CLT_OK)
+      check_failure(rc, &ds);
+    else if (ds.n != 1 || !ds.x || !ds.y || clt_data_check_labels(&ds, ds.classes, "fuzz"))
+      abort();
+    clt_dataset_free(&ds);
     return 0;
   }
   if (ds.n == 0 || ds.d == 0 || !ds.x || !ds.y || ds.classes == 0 || !ds.names)

@@ -3,7 +3,8 @@
  * reader: even, svmlight (the next byte's low bits the index base and a
  * width to force); odd, .npy features and, after a 2-byte length, their
  * labels. A success must be a consistent data set; a refusal names the
- * file and leaves the output alone. A parsed svmlight file's rows must be
+ * file and leaves the output alone; a refused svmlight file's first row
+ * is read alone as well. A parsed svmlight file's rows must be
  * counted as parsed, and a share of them read alone be the same rows
  * (width, base and labels the whole file's). It is also kept
  * in its binary cache, which must map back to the same rows, and then
@@ -146,6 +147,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       check_share(&ds, &o);
       check_cache(&ds, &o, data[1]);
+    } else {
+      /* the first row alone (the values after it unread): consistent, or
+         refused as any load is */
+      check_failure(rc, &ds);
+      rc = clt_data_load_svmlight_rows(g_x, &o, (clt_data_rows){0, 1}, &ds);
+      if (rc == CLT_OK) {
+        check_success(&ds, true);
+        if (ds.n != 1)
+          abort();
+        clt_dataset_free(&ds);
+      }
     }
   } else {
     if (size < 4)
