@@ -832,7 +832,7 @@ clt_status clt_data_load_csv_rows(const char *path, const clt_text_options *opt,
                     "line %zu", path, lineno, cols, ncols, first_data);
       goto done;
     }
-    const bool kept = rows >= keep.first && rows - keep.first < keep.count;
+    const bool kept = clt_data_rows_hold(keep, rows);
     if (kept && (rc = csv_room(path, n, d, &x, f.labels ? &y : NULL, &cap)) != CLT_OK) goto done;
     float *row = kept ? x + n * d : NULL;
     int32_t *label = !f.labels ? NULL : kept ? &y[n] : &skipped_label;

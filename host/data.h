@@ -38,6 +38,10 @@ typedef struct clt_data_rows {
   size_t first, count;
 } clt_data_rows;
 #define CLT_DATA_ALL_ROWS ((clt_data_rows){0, SIZE_MAX})
+/* Whether keep holds row i of a file. */
+static inline bool clt_data_rows_hold(clt_data_rows keep, size_t i) {
+  return i >= keep.first && i - keep.first < keep.count;
+}
 /* keep's rows of a file of n (path names it in the error): *first, *count. */
 clt_status clt_data_rows_of(const char *path, clt_data_rows keep, size_t n, size_t *first,
                             size_t *count);

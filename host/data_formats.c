@@ -156,7 +156,7 @@ clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_opti
     if ((rc = clt_lines_next(&lr, &line, &le, &got)) != CLT_OK || !got) break;
     lineno++;
     if (!(q = clt_svmlight_data(line, &le))) continue;
-    const bool kept = rows >= keep.first && rows - keep.first < keep.count;
+    const bool kept = clt_data_rows_hold(keep, rows);
     rc = svmlight_line_parse(&b, kept, &names, path, lineno, line, q, le, &min_index,
                              &max_index);
     if (++rows % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), rows);

@@ -535,6 +535,10 @@ static size_t shard_batch(size_t batch, size_t shards, size_t s) {
   return batch / shards + (s < batch % shards);
 }
 
+bool clt_shards_cover(size_t shards, size_t n_all, size_t size) {
+  return size > 0 && shards >= size && shards <= n_all;
+}
+
 void clt_shard_rows(size_t n_all, size_t shards, size_t rank, size_t size, size_t *first,
                     size_t *count) {
   if (shards == 0) shards = 1;
@@ -605,7 +609,7 @@ static clt_status create_here(clt_context *ctx, const clt_train_options *opt,
   const size_t shards = opt->shards ? opt->shards : 1, rank = comm ? comm->rank : 0,
                size = comm ? comm->size : 1;
   size_t row0 = 0, mine = 0;
-  if (size == 0 || rank >= size || shards < size || shards > n_all)
+  if (rank >= size || !clt_shards_cover(shards, n_all, size))
     return clt_fail(ctx, CLT_ERR_INVALID_ARG,
                     "%zu shards of %zu rows for %zu rank%s: every rank needs a shard and "
                     "every shard a row",

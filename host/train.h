@@ -58,6 +58,9 @@ clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const doub
    / size): its rows [*first, *first + *count). */
 void clt_shard_rows(size_t n_all, size_t shards, size_t rank, size_t size, size_t *first,
                     size_t *count);
+/* Whether shards of a run of n_all rows give each of size ranks a shard
+   and each shard a row. */
+bool clt_shards_cover(size_t shards, size_t n_all, size_t size);
 
 /* The steps of an epoch of n_all rows in shards (0: 1) at batch rows: as
    many as the shard that needs the most. */

@@ -1301,7 +1301,7 @@ int clt_cmd_train(int argc, char **argv) {
         all[2] * (double)ranks.size == all[1] * all[1]) {
       size_t batch, shards;
       batch_and_shards(&a, n_all, &batch, &shards);
-      if (shards >= (size_t)ranks.size && shards <= n_all) /* else the trainer refuses them */
+      if (clt_shards_cover(shards, n_all, (size_t)ranks.size)) /* else the trainer refuses */
         clt_cli_ranks_rows(&ranks, n_all, shards, &keep.first, &keep.count);
     }
   }
