@@ -147,10 +147,10 @@ ranks 2 train --distributed $npy --val 0.25 >k2.json
 "$py" -c 'import json, sys; r = json.load(open("k2.json"))
 sys.exit(0 if r["host_rows"] == r["train_rows"] else "--val 0.25: a rank read a share")'
 
-# An svmlight file with --cache: the first run counts its lines and parses
-# it (on every rank, each writing the same cache atomically and keeping its
-# rows), the next maps each rank's rows only from the cache (host_rows);
-# both give one process's model to float rounding.
+# An svmlight file with --cache: the first run counts its lines, then rank
+# 0 parses it whole, writes the cache and keeps its rows while rank 1
+# parses its rows only; the next maps each rank's rows only from the cache
+# (host_rows); both give one process's model to float rounding.
 "$py" - <<'EOF'
 import numpy as np
 rng = np.random.default_rng(5)
@@ -342,6 +342,18 @@ expect2 "bad.csv: line $(cat bad.line), column 3: 'oops' is not a number" ranks 
   --distributed --data bad.csv --label-column kind --shards 4 --device ref --epochs 1
 [ "$(grep -c "'oops' is not a number" out.txt)" = 1 ] ||
   { echo "a rank other than the bad row's parsed it" >&2; cat out.txt >&2; exit 1; }
+# a bad value in rank 0's rows of an svmlight file whose --cache is to be
+# written: rank 0, which parses every row for the cache, names it; rank 1,
+# which leaves the cache to rank 0, parses its own rows only
+"$py" - <<'EOF'
+lines = open("sv.svm").read().split("\n")
+lines[19] = lines[19].replace(":", ":x", 1)
+open("bad.svm", "w").write("\n".join(lines))
+EOF
+expect2 "bad.svm: line 20, column 3: .* the value is not a finite float" ranks 2 train \
+  --distributed --data bad.svm --cache bad.cache --shards 4 --device ref --epochs 1
+[ "$(grep -c "line 20, column 3" out.txt)" = 1 ] ||
+  { echo "a rank other than the cache's writer parsed rank 0's rows" >&2; cat out.txt >&2; exit 1; }
 expect2 "cannot take rows from each of 8 shards" "$cltrain" train --data synthetic:100,4,3 \
   --device ref --epochs 1 --shards 8 --batch 4
 expect2 "every shard a row" "$cltrain" train --data synthetic:100,4,3 --device ref --epochs 1 \

@@ -116,6 +116,8 @@ typedef struct clt_cli_data {
   bool no_labels;           /* features only */
   bool quiet;               /* no progress or line per data set read */
   const char *cache;        /* --cache: the svmlight --data file's binary cache */
+  bool cache_unwritten;     /* the cache mapped when current, never written: otherwise
+                               the kept rows parsed alone (another rank writes it) */
 } clt_cli_data;
 #define CLT_CLI_DATA_INIT {.zero_based = -1}
 #define CLT_CLI_DATA_HELP                                                     \

@@ -1285,8 +1285,10 @@ int clt_cmd_train(int argc, char **argv) {
   /* With --distributed, the training set is read in this rank's rows only
      (mine): the ranks' host memory holds it once, not once per rank. Its
      rows come from a header (IDX, .npy, an svmlight file's current
-     --cache) or from counting the lines of a text file first (an svmlight
-     file whose --cache is written is parsed whole, then cut). Not when
+     --cache) or from counting the lines of a text file first. An svmlight
+     file whose --cache is not current is parsed whole, the cache written
+     and the rows cut by each machine's first rank only; the others parse
+     their share (or map the cache if it is written by then). Not when
      --val takes a fraction of it (a stratified split needs every row). */
   size_t n_all = 0;
   clt_data_rows keep = CLT_DATA_ALL_ROWS;
@@ -1306,6 +1308,7 @@ int clt_cmd_train(int argc, char **argv) {
     }
   }
   const bool mine = keep.count != SIZE_MAX;
+  a.data.read.cache_unwritten = mine && ranks.local_rank != 0;
   clt_sum_fn sum = mine ? clt_cli_ranks_sum : NULL;
   if ((rc = load_data("train", &a.data, keep, &train, &test, &scale))) goto out;
   if (a.val && (rc = load_validation(&a, &train, &val))) goto out;

@@ -176,13 +176,22 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
       st = clt_data_load_svmlight_rows(path, &o, keep, out);
       break;
     }
-    clt_cache_use use;
-    char why[4200];
-    st = clt_data_load_svmlight_cached(path, &o, d->cache, keep, out, &use, why, sizeof why);
+    clt_cache_use use = CLT_CACHE_MAPPED;
+    char why[4200] = "";
+    bool found = false;
+    if (d->cache_unwritten) {
+      /* a cache that cannot be read counts as none: the writer reports it */
+      if (clt_data_svmlight_cache_load(d->cache, path, &o, keep, out, &found) != CLT_OK ||
+          !found)
+        st = clt_data_load_svmlight_rows(path, &o, keep, out);
+    } else {
+      st = clt_data_load_svmlight_cached(path, &o, d->cache, keep, out, &use, why, sizeof why);
+      found = use == CLT_CACHE_MAPPED;
+    }
     if (st == CLT_OK && why[0])
       fprintf(stderr, "cltrain %s: warning: --cache %s %s: %s\n", cmd, d->cache,
               use == CLT_CACHE_UNWRITTEN ? "not written" : "read again", why);
-    if (st == CLT_OK && use == CLT_CACHE_MAPPED)
+    if (st == CLT_OK && found)
       snprintf(format_note, sizeof format_note, ", from its cache %s", d->cache);
     break;
   }
