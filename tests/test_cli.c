@@ -1239,6 +1239,35 @@ Test(cli, resume_restores_every_setting) {
 
 /* ------------------------------------------------------ feedback on data */
 
+/* Where stderr is not a terminal (a pipe here, a log or mpirun's in use),
+   a long read or epoch still says how far it has come: a line every
+   --progress-every seconds (default 30), none with --quiet. */
+Test(cli, progress_comes_as_lines_where_stderr_is_not_a_terminal) {
+  const char *run = "train --data synthetic:20000,50,3 --epochs 2 --device ref";
+  char args[256];
+  snprintf(args, sizeof args, "%s --progress-every 1e-9", run);
+  EXPECT_RUN(0, args, "cltrain: epoch 1/2  batch 16/79  loss ");
+  cr_assert_not_null(strstr(out, "cltrain: epoch 2/2  batch 64/79  loss "), "%s", out);
+  cr_assert_null(strstr(out, "batch 79/79"), "the epoch's line says its end: %s", out);
+  cr_assert_null(strchr(out, '\r'), "no terminal redraws in a pipe: %s", out);
+  EXPECT_RUN(0, run, NULL);
+  cr_assert_null(strstr(out, "  batch "), "a short run under the default: %s", out);
+  snprintf(args, sizeof args, "%s --progress-every 1e-9 --quiet", run);
+  EXPECT_RUN(0, args, NULL);
+  cr_assert_null(strstr(out, "  batch "), "--quiet: %s", out);
+  EXPECT_RUN(0, "train --data train.csv --epochs 1 --device ref --progress-every 1e-9 --quiet",
+             NULL);
+  cr_assert_null(strstr(out, "reading"), "--quiet: %s", out);
+  EXPECT_RUN(0,
+             "train --data train.csv --epochs 1 --device ref --progress-every 1e-9 "
+             "--checkpoint p.ckpt",
+             "cltrain: reading train.csv: ");
+  EXPECT_RUN(0, "predict --model p.ckpt --data test.csv --device ref --progress-every 1e-9",
+             "cltrain: reading test.csv: ");
+  EXPECT_RUN(2, "train --data train.csv --progress-every -1",
+             "--progress-every '-1' is not valid: expected a number in [0, 1e+09]");
+}
+
 /* A line per data set read (what, rows, MB/s) and per phase, none with
    --quiet; data that cannot fit the device is refused before it is read
    when its header says its size (an IDX file whose header promises more

@@ -114,12 +114,15 @@ typedef struct clt_cli_data {
   size_t features;          /* --features: svmlight's width; 0 from the file */
   int zero_based;           /* svmlight: -1 detect, 1 (--zero-based) */
   bool no_labels;           /* features only */
-  bool quiet;               /* no progress or line per data set read */
+  bool quiet;               /* no line per data set read, nor progress on a terminal */
+  /* --progress-every: where stderr is not a terminal, the seconds between
+     progress lines of a long read (and of train's epochs); 0: none */
+  double progress_every;
   const char *cache;        /* --cache: the svmlight --data file's binary cache */
   bool cache_unwritten;     /* the cache mapped when current, never written: otherwise
                                the kept rows parsed alone (another rank writes it) */
 } clt_cli_data;
-#define CLT_CLI_DATA_INIT {.zero_based = -1}
+#define CLT_CLI_DATA_INIT {.zero_based = -1, .progress_every = 30}
 #define CLT_CLI_DATA_HELP                                                     \
   "  --label-column first|last|NAME   where a CSV/TSV file's label is (NAME: a\n" \
   "                         header's column; default first)\n"                 \
@@ -131,7 +134,10 @@ typedef struct clt_cli_data {
   "  --cache FILE           svmlight --data: its parsed rows kept in FILE, a\n"  \
   "                         binary file written on the first read and mapped\n" \
   "                         instead of parsing on later ones (written again\n"  \
-  "                         when the file, --features or --zero-based change)\n"
+  "                         when the file, --features or --zero-based change)\n" \
+  "  --progress-every S     where stderr is not a terminal (a log, mpirun), a\n"  \
+  "                         progress line every S seconds of a long read or\n"  \
+  "                         epoch (default 30; 0: none)\n"
 
 /* When argv[*i] is one of the flags above: takes it (and its value,
    advancing *i) into d and returns 0, or an exit status after a message;

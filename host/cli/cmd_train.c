@@ -367,21 +367,26 @@ static int load_data(const char *cmd, const data_args *a, clt_data_rows keep,
 
 /* ----------------------------------------------------------- progress */
 
+/* An epoch's progress: redrawn in place on a terminal, elsewhere (a log,
+   mpirun's pipes) a line every `every` seconds of the epoch (0: none). */
 typedef struct progress_state {
   int tty;
   size_t epoch, epochs, n;
-  double t0;
+  double every, t0, logged;
 } progress_state;
 
 static int show_progress(void *user, size_t done, size_t total, double loss) {
   progress_state *p = user;
-  if (!p->tty) return 0;
-  double el = clt_now() - p->t0;
+  const double now = clt_now();
+  /* the epoch's own line follows its last batch */
+  if (!p->tty && (!(p->every > 0) || now - p->logged < p->every || done == total)) return 0;
+  p->logged = now;
+  double el = now - p->t0;
   double rate = el > 0 ? (double)done / el : 0;
   double eta = rate > 0 ? (double)(total - done) / rate : 0;
-  fprintf(stderr, "\r\033[Kepoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f samples/s  ETA %.1f s",
-          p->epoch, p->epochs, done, total, loss,
-          rate * (double)p->n / (double)total, eta);
+  fprintf(stderr, "%sepoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f samples/s  ETA %.1f s%s",
+          p->tty ? "\r\033[K" : "cltrain: ", p->epoch, p->epochs, done, total, loss,
+          rate * (double)p->n / (double)total, eta, p->tty ? "" : "\n");
   fflush(stderr);
   return 0;
 }
@@ -1234,6 +1239,7 @@ int clt_cmd_train(int argc, char **argv) {
   clt_prep_stats prep = {0};
   clt_trainer *tr = NULL;
   a.data.read.quiet = a.quiet;
+  if (a.quiet) a.data.read.progress_every = 0;
 
   /* A resume takes its settings from the checkpoint first: they decide
      how the data is read (the seed of synthetic data) and trained. */
@@ -1408,7 +1414,9 @@ int clt_cmd_train(int argc, char **argv) {
                        "samples_per_second,val_loss,val_accuracy,train_accuracy,lr\n");
   }
 
-  progress_state ps = {.tty = isatty(STDERR_FILENO) && !a.quiet && !a.json,
+  const bool progress = !a.quiet && !a.json;
+  progress_state ps = {.tty = progress && isatty(STDERR_FILENO),
+                       .every = progress ? a.data.read.progress_every : 0,
                        .epochs = opt.epochs, .n = n_all};
   if (!a.quiet)
     fprintf(stderr,
@@ -1439,7 +1447,7 @@ int clt_cmd_train(int argc, char **argv) {
   }
   while (rc == 0 && clt_trainer_epochs_done(tr) < opt.epochs) {
     ps.epoch = clt_trainer_epochs_done(tr) + 1;
-    ps.t0 = clt_now();
+    ps.t0 = ps.logged = clt_now();
     st = clt_trainer_epoch(tr, show_progress, &ps, &es);
     if (ps.tty) fprintf(stderr, "\r\033[K");
     if (st != CLT_OK) {

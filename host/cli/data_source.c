@@ -11,10 +11,10 @@
 #include "internal.h"
 
 /* What a load has read so far, drawn on a terminal at most ten times a
-   second. */
+   second, or elsewhere written as a line every `every` seconds (0: never). */
 typedef struct load_progress {
   bool tty;
-  double t0, drawn;
+  double every, t0, drawn;
   uint64_t bytes, rows;
 } load_progress;
 
@@ -23,11 +23,13 @@ static void on_progress(void *user, const char *path, uint64_t bytes, uint64_t r
   if (bytes > p->bytes) p->bytes = bytes;
   if (rows > p->rows) p->rows = rows;
   double now = clt_now();
-  if (!p->tty || now - p->drawn < 0.1) return;
+  if (p->tty ? now - p->drawn < 0.1 : !(p->every > 0) || now - p->drawn < p->every) return;
   p->drawn = now;
-  fprintf(stderr, "\r\033[Kreading %s: %.1f MB", path, (double)p->bytes / 1e6);
+  fprintf(stderr, "%sreading %s: %.1f MB", p->tty ? "\r\033[K" : "cltrain: ", path,
+          (double)p->bytes / 1e6);
   if (p->rows) fprintf(stderr, ", %llu rows", (unsigned long long)p->rows);
-  fprintf(stderr, ", %.1f MB/s", (double)p->bytes / 1e6 / (now - p->t0 > 0 ? now - p->t0 : 1));
+  fprintf(stderr, ", %.1f MB/s%s", (double)p->bytes / 1e6 / (now - p->t0 > 0 ? now - p->t0 : 1),
+          p->tty ? "" : "\n");
   fflush(stderr);
 }
 
@@ -38,7 +40,8 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
     return 0;
   }
   bool known = strcmp(f, "--label-column") == 0 || strcmp(f, "--delimiter") == 0 ||
-               strcmp(f, "--features") == 0 || strcmp(f, "--cache") == 0;
+               strcmp(f, "--features") == 0 || strcmp(f, "--cache") == 0 ||
+               strcmp(f, "--progress-every") == 0;
   if (!known) return -1;
   if (*i + 1 >= argc) {
     fprintf(stderr, "cltrain %s: %s needs a value\n", cmd, f);
@@ -67,6 +70,13 @@ int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_da
       return 2;
     }
     d->cache = v;
+  } else if (strcmp(f, "--progress-every") == 0) {
+    char want[CLT_CLI_WANT];
+    if (!clt_cli_real(v, 0, 1e9, false, &d->progress_every, want, sizeof want)) {
+      fprintf(stderr, "cltrain %s: --progress-every '%s' is not valid: expected %s\n", cmd, v,
+              want);
+      return 2;
+    }
   } else {
     unsigned long long x;
     char want[CLT_CLI_WANT];
@@ -154,7 +164,10 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     return 2;
   }
   char format_note[4200] = ""; /* after the format's name in the line below */
-  load_progress lp = {.tty = !d->quiet && isatty(STDERR_FILENO), .t0 = clt_now()};
+  load_progress lp = {.tty = !d->quiet && isatty(STDERR_FILENO),
+                      .every = d->progress_every,
+                      .t0 = clt_now()};
+  lp.drawn = lp.t0;
   clt_data_set_progress(on_progress, &lp);
   switch (fmt) {
   case CLT_FORMAT_IDX_DIR:
