@@ -149,8 +149,10 @@ sys.exit(0 if r["host_rows"] == r["train_rows"] else "--val 0.25: a rank read a 
 
 # An svmlight file with --cache: the first run counts its lines, then rank
 # 0 parses it whole, writes the cache and keeps its rows while rank 1
-# parses its rows only; the next maps each rank's rows only from the cache
-# (host_rows); both give one process's model to float rounding.
+# parses its rows only (or maps the cache if rank 0 has written it by
+# then: the bad value below checks which rows rank 1 parses); the next
+# run maps each rank's rows only from the cache (host_rows); both give
+# one process's model to float rounding.
 "$py" - <<'EOF'
 import numpy as np
 rng = np.random.default_rng(5)
@@ -174,6 +176,26 @@ for run in parsed cached; do
     { echo "svmlight, $run: rank 0 did not hold $rows rows" >&2; cat "sv-$run.json" >&2; exit 1; }
   weights "sv-$run.ckpt" "sv-$run.npz"
   close "sv-$run.npz" svone.npz "svmlight $run by 2 ranks"
+done
+# a cache damaged in rank 1's rows only (a column past the width): rank 1,
+# which does not write the cache, finds the damage, says so, and writes it
+# again, so the next run reads it without a word
+cp sv.cache dmg.cache
+"$py" - <<'EOF'
+import struct
+with open("dmg.cache", "r+b") as f:
+    head = f.read(8 + 22 * 8)
+    nnz, off_col = struct.unpack_from("=Q", head, 8 + 11 * 8)[0], struct.unpack_from("=Q", head, 8 + 17 * 8)[0]
+    f.seek(off_col + 4 * (nnz - 2))
+    f.write(struct.pack("=i", 1 << 30))
+EOF
+for run in damaged mended; do
+  # shellcheck disable=SC2086
+  ranks 2 train --distributed $svm --cache dmg.cache >/dev/null 2>dmg.txt
+  said=$(grep -c "warning: --cache dmg.cache read again: .*a damaged svmlight cache" dmg.txt ||
+         true)
+  [ "$said" = "$([ $run = damaged ] && echo 1 || echo 0)" ] ||
+    { echo "svmlight cache $run: $said warnings" >&2; cat dmg.txt >&2; exit 1; }
 done
 
 # Delimited text (gzip, a byte order mark, CRLF, blank lines, a header

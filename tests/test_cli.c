@@ -1250,6 +1250,8 @@ Test(cli, progress_comes_as_lines_where_stderr_is_not_a_terminal) {
   cr_assert_not_null(strstr(out, "cltrain: epoch 2/2  batch 64/79  loss "), "%s", out);
   cr_assert_null(strstr(out, "batch 79/79"), "the epoch's line says its end: %s", out);
   cr_assert_null(strchr(out, '\r'), "no terminal redraws in a pipe: %s", out);
+  snprintf(args, sizeof args, "%s --progress-every 1e-9 --json", run);
+  EXPECT_RUN(0, args, "cltrain: epoch 2/2  batch 48/79  loss ");
   EXPECT_RUN(0, run, NULL);
   cr_assert_null(strstr(out, "  batch "), "a short run under the default: %s", out);
   snprintf(args, sizeof args, "%s --progress-every 1e-9 --quiet", run);

@@ -136,8 +136,8 @@ typedef struct clt_cli_data {
   "                         instead of parsing on later ones (written again\n"  \
   "                         when the file, --features or --zero-based change)\n" \
   "  --progress-every S     where stderr is not a terminal (a log, mpirun), a\n"  \
-  "                         progress line every S seconds of a long read or\n"  \
-  "                         epoch (default 30; 0: none)\n"
+  "                         progress line every S seconds of a long read (and\n" \
+  "                         of train's epochs; default 30; 0: none)\n"
 
 /* When argv[*i] is one of the flags above: takes it (and its value,
    advancing *i) into d and returns 0, or an exit status after a message;

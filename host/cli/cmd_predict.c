@@ -173,7 +173,8 @@ int clt_cmd_predict(int argc, char **argv) {
     return 2;
   }
   const bool labels = !read.no_labels;
-  /* Its output is often piped: what it read is said on a terminal only. */
+  /* Its output is often piped: what it read is said on a terminal only
+     (a long read's progress lines, --progress-every, go to stderr too). */
   read.quiet = !isatty(STDERR_FILENO);
   if (out_path) {
     char *target;

@@ -1414,9 +1414,8 @@ int clt_cmd_train(int argc, char **argv) {
                        "samples_per_second,val_loss,val_accuracy,train_accuracy,lr\n");
   }
 
-  const bool progress = !a.quiet && !a.json;
-  progress_state ps = {.tty = progress && isatty(STDERR_FILENO),
-                       .every = progress ? a.data.read.progress_every : 0,
+  progress_state ps = {.tty = !a.quiet && !a.json && isatty(STDERR_FILENO),
+                       .every = a.data.read.progress_every, /* 0 with --quiet */
                        .epochs = opt.epochs, .n = n_all};
   if (!a.quiet)
     fprintf(stderr,

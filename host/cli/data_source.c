@@ -192,12 +192,14 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     clt_cache_use use = CLT_CACHE_MAPPED;
     char why[4200] = "";
     bool found = false;
-    if (d->cache_unwritten) {
-      /* a cache that cannot be read counts as none: the writer reports it */
-      if (clt_data_svmlight_cache_load(d->cache, path, &o, keep, out, &found) != CLT_OK ||
-          !found)
-        st = clt_data_load_svmlight_rows(path, &o, keep, out);
+    if (d->cache_unwritten &&
+        clt_data_svmlight_cache_load(d->cache, path, &o, keep, out, &found) == CLT_OK) {
+      /* none yet, or another version: the writer parses the file */
+      if (!found) st = clt_data_load_svmlight_rows(path, &o, keep, out);
     } else {
+      /* the writer; or another rank whose rows of the cache are damaged
+         (the writer checks its own only): parsed, and the cache written
+         over */
       st = clt_data_load_svmlight_cached(path, &o, d->cache, keep, out, &use, why, sizeof why);
       found = use == CLT_CACHE_MAPPED;
     }
