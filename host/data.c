@@ -720,7 +720,8 @@ clt_status clt_data_csv_count(const char *path, const clt_text_options *opt, siz
     if ((rc = clt_lines_next(&lr, &p, &le, &got)) != CLT_OK || !got) break;
     if (!csv_content(++lineno, &p, &le)) continue;
     if ((rc = csv_header(&f, lineno, p, le, &header)) != CLT_OK) break;
-    rows += !header;
+    if (!header && ++rows % CLT_DATA_REPORT_ROWS == 0)
+      clt_data_report(path, clt_lines_bytes(&lr), rows);
   }
   clt_lines_close(&lr);
   if (rc == CLT_OK) *n = rows;

@@ -559,7 +559,8 @@ static clt_status svmlight_count(const char *path, size_t *n) {
     char *line, *le;
     bool got;
     if ((rc = clt_lines_next(&lr, &line, &le, &got)) != CLT_OK || !got) break;
-    rows += clt_svmlight_data(line, &le) != NULL;
+    if (clt_svmlight_data(line, &le) && ++rows % CLT_DATA_REPORT_ROWS == 0)
+      clt_data_report(path, clt_lines_bytes(&lr), rows);
   }
   clt_lines_close(&lr);
   if (rc == CLT_OK) *n = rows;

@@ -198,6 +198,15 @@ for run in damaged mended; do
     { echo "svmlight cache $run: $said warnings" >&2; cat dmg.txt >&2; exit 1; }
 done
 
+# The count of a long file's rows shows its progress as the read does
+# (lines where stderr is not a terminal: --progress-every)
+"$py" -c 'import sys; sys.stdout.write("".join(f"{i % 3} {1 + i % 7}:1\n" for i in range(70000)))' \
+  >many.svm
+ranks 2 train --distributed --data many.svm --device ref --epochs 1 --batch 4096 \
+  --progress-every 1e-9 >/dev/null 2>many.txt
+grep -q "cltrain: counting the rows of many.svm: .* MB, 65536 rows" many.txt ||
+  { echo "no progress while counting" >&2; cat many.txt >&2; exit 1; }
+
 # Delimited text (gzip, a byte order mark, CRLF, blank lines, a header
 # naming the label's column, labels that are words) and an svmlight file
 # without a cache: each rank counts the lines, then keeps its rows only

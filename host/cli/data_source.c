@@ -13,6 +13,7 @@
 /* What a load has read so far, drawn on a terminal at most ten times a
    second, or elsewhere written as a line every `every` seconds (0: never). */
 typedef struct load_progress {
+  const char *doing; /* "reading", "counting the rows of" */
   bool tty;
   double every, t0, drawn;
   uint64_t bytes, rows;
@@ -25,12 +26,27 @@ static void on_progress(void *user, const char *path, uint64_t bytes, uint64_t r
   double now = clt_now();
   if (p->tty ? now - p->drawn < 0.1 : !(p->every > 0) || now - p->drawn < p->every) return;
   p->drawn = now;
-  fprintf(stderr, "%sreading %s: %.1f MB", p->tty ? "\r\033[K" : "cltrain: ", path,
+  fprintf(stderr, "%s%s %s: %.1f MB", p->tty ? "\r\033[K" : "cltrain: ", p->doing, path,
           (double)p->bytes / 1e6);
   if (p->rows) fprintf(stderr, ", %llu rows", (unsigned long long)p->rows);
   fprintf(stderr, ", %.1f MB/s%s", (double)p->bytes / 1e6 / (now - p->t0 > 0 ? now - p->t0 : 1),
           p->tty ? "" : "\n");
   fflush(stderr);
+}
+
+/* p shown, as d asks, for the reads from here to progress_end. */
+static void progress_start(load_progress *p, const char *doing, const clt_cli_data *d) {
+  *p = (load_progress){.doing = doing,
+                       .tty = !d->quiet && isatty(STDERR_FILENO),
+                       .every = d->progress_every,
+                       .t0 = clt_now()};
+  p->drawn = p->t0;
+  clt_data_set_progress(on_progress, p);
+}
+
+static void progress_end(const load_progress *p) {
+  clt_data_set_progress(NULL, NULL);
+  if (p->tty) fprintf(stderr, "\r\033[K");
 }
 
 int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_data *d) {
@@ -132,8 +148,12 @@ bool clt_cli_count_rows(const char *path, const clt_cli_data *read, size_t *n) {
   clt_data_format fmt;
   const clt_text_options text = text_options(read);
   if (!known && clt_data_sniff(path, &fmt) == CLT_OK &&
-      (fmt == CLT_FORMAT_TEXT || fmt == CLT_FORMAT_SVMLIGHT))
+      (fmt == CLT_FORMAT_TEXT || fmt == CLT_FORMAT_SVMLIGHT)) {
+    load_progress lp;
+    progress_start(&lp, "counting the rows of", read);
     known = clt_data_count_rows(path, fmt, &text, n) == CLT_OK;
+    progress_end(&lp);
+  }
   return known;
 }
 
@@ -164,18 +184,15 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     return 2;
   }
   char format_note[4200] = ""; /* after the format's name in the line below */
-  load_progress lp = {.tty = !d->quiet && isatty(STDERR_FILENO),
-                      .every = d->progress_every,
-                      .t0 = clt_now()};
-  lp.drawn = lp.t0;
-  clt_data_set_progress(on_progress, &lp);
+  load_progress lp;
+  progress_start(&lp, "reading", d);
   switch (fmt) {
   case CLT_FORMAT_IDX_DIR:
     st = clt_data_load_idx_dir_rows(dir, idx_split, keep, out);
     *scale = 1.0f / 255.0f;
     break;
   case CLT_FORMAT_IDX_FILE:
-    clt_data_set_progress(NULL, NULL);
+    progress_end(&lp);
     fprintf(stderr, "cltrain %s: %s%s is one IDX file: name the directory that holds the "
                     "images and labels files\n", cmd, prefix, path);
     return 2;
@@ -215,8 +232,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
     st = clt_data_load_csv_rows(path, &o, keep, out);
   }
   }
-  clt_data_set_progress(NULL, NULL);
-  if (lp.tty) fprintf(stderr, "\r\033[K");
+  progress_end(&lp);
   if (st != CLT_OK) return clt_cli_failed(cmd, prefix, st);
   /* One line per data set read: what, how much and how fast. */
   double secs = clt_now() - lp.t0;
