@@ -28,15 +28,22 @@ skipped, and said, without it): the median of 20 after 3 untimed, at
 K = 2 and 4, in the same run.
 
 The model: t_comm(K) = 2 (K - 1) (alpha + G / (K beta)) for a ring and
-2 log2(K) (alpha + G / beta) for a tree, alpha and beta fitted to the
-measured reductions of the two problems at K = 2, checked against K = 4; and
-for GPUs of H200 class, the batch at which a ring's communication is at
+2 ceil(log2 K) (alpha + G / beta) for a tree (reduce, then broadcast),
+alpha and beta fitted to the measured reductions of the two problems at
+K = 2, checked against K = 4; and for GPUs of H200 class, the batch at
+which the communication (ring or tree, and the better of the two) is at
 most 10 % of a step whose compute reads X at the HBM bandwidth (4.8 TB/s)
 or runs the products at the fp32 peak (67 TFLOP/s), whichever is slower,
 over NVLink (450 GB/s) and over 400 Gb/s InfiniBand (50 GB/s), both with
-alpha = 10 us.
+alpha = 10 us. --plot PREFIX draws both, for K from 2 to 256:
+PREFIX-comm.png (this machine's model, ring and tree, with the measured
+K = 2 and 4 reductions) and PREFIX-batch.png (the H200-class batch for
+communication <= 10 %). --replot FILE.json prints the model and draws the
+plots again from the records a run saved with --json, without measuring.
 
   bench/distributed.py --cltrain build/cltrain [--mpiexec mpiexec] [--quick]
+                       [--json FILE] [--plot PREFIX]
+  bench/distributed.py --replot FILE.json [--plot PREFIX]
 """
 import argparse
 import json
@@ -79,6 +86,108 @@ def run(args, k, flags):
     return json.loads(out.strip().splitlines()[-1])
 
 
+# The problems: name, training rows (quick, full), D, C, batch, --data.
+PROBLEMS = [
+    ("Fashion-MNIST", (60000, 60000), 784, 10, 4096, "fashion-mnist"),
+    ("wide synthetic", (8192, 16384), 3072, 1000, 1024, "synthetic:{n},3072,1000"),
+]
+KS = [2 ** i for i in range(1, 9)]  # the model's K, 2 to 256
+# GPUs of H200 class: HBM bytes/s, fp32 FLOP/s, and the links' latency and bandwidths
+H200_HBM, H200_FLOPS, H200_ALPHA = 4.8e12, 67e12, 10e-6
+LINKS = (("NVLink 450 GB/s", 450e9), ("InfiniBand 50 GB/s", 50e9))
+
+
+def ring(k, g, alpha, beta):
+    """A ring allreduce of g bytes over k ranks: reduce-scatter and allgather."""
+    return 2 * (k - 1) * (alpha + g / (k * beta))
+
+
+def tree(k, g, alpha, beta):
+    """A binary tree's reduce and broadcast of g bytes over k ranks."""
+    return 2 * math.ceil(math.log2(k)) * (alpha + g / beta)
+
+
+ALGORITHMS = (("ring", ring), ("tree", tree))
+
+
+def h200_batch(k, comm, d, c):
+    """The global batch at which comm is <= 10 % of a step: each rank's B / K
+    rows take at least 9 comm, a row the slower of reading it from HBM and
+    its forward and dW products at the fp32 peak."""
+    per_row = max(d * 4 / H200_HBM, 4 * d * c / H200_FLOPS)
+    return 9 * comm / per_row * k
+
+
+def fit(records):
+    """alpha, beta of a ring at K = 2 (t = 2 alpha + G / beta) through the two
+    problems' K = 2 strong-scaling reductions."""
+    pts = sorted((rec["gradient_bytes"], rec["comm_seconds"] / rec["steps"])
+                 for rec in records if rec["k"] == 2 and rec.get("scaling") == "strong")
+    (g1, t1), (g2, t2) = pts[0], pts[-1]
+    inv_beta = (t2 - t1) / (g2 - g1)
+    return max((t1 - g1 * inv_beta) / 2, 0.0), 1 / inv_beta
+
+
+def model(records, cores, plot):
+    """Prints the alpha-beta model fitted to records, its check at K = 4 and
+    the H200-class batches; with plot, draws them (PREFIX-comm.png,
+    PREFIX-batch.png)."""
+    alpha, beta = fit(records)
+    print(f"\nalpha-beta fit (K = 2 reductions): alpha {1e6 * alpha:.1f} us, beta "
+          f"{beta / 1e9:.2f} GB/s")
+    measured = {}  # problem: [(K, ms a step)]
+    for rec in records:
+        if rec.get("scaling") == "strong" and rec["k"] > 1:
+            measured.setdefault(rec["problem"], []).append(
+                (rec["k"], 1e3 * rec["comm_seconds"] / rec["steps"]))
+        if rec["k"] == 4 and rec.get("scaling") == "strong":
+            g = rec["gradient_bytes"]
+            print(f"  check, {rec['problem']} K = 4: model ring {1e3 * ring(4, g, alpha, beta):.2f}"
+                  f" ms, tree {1e3 * tree(4, g, alpha, beta):.2f} ms, measured "
+                  f"{1e3 * rec['comm_seconds'] / rec['steps']:.2f} ms (oversubscribed: 4 ranks "
+                  f"on {cores} cores)")
+    print("\nH200 class: compute per row = max(D 4 bytes / 4.8 TB/s, 4 D C flops / 67 "
+          "TFLOP/s fp32) (the forward and dW products); an allreduce of the gradient "
+          "(float32, 4 (D+1) C bytes) with alpha 10 us; the global batch at which "
+          "communication <= 10 % of a step:")
+    print("| problem | link | K | ring ms/step | tree ms/step | batch, ring | batch, tree | "
+          "batch, the better |")
+    print("|---|---|---|---|---|---|---|---|")
+    batches = []  # (label, [(K, batch)])
+    for name, _, d, c, _, _ in PROBLEMS:
+        g = 4 * (d + 1) * c
+        for link, bw in LINKS:
+            times = {a: [f(k, g, H200_ALPHA, bw) for k in KS] for a, f in ALGORITHMS}
+            need = {a: [h200_batch(k, t, d, c) for k, t in zip(KS, times[a])] for a in times}
+            best = [min(r, t) for r, t in zip(need["ring"], need["tree"])]
+            batches.append((f"{name}, {link}", list(zip(KS, best))))
+            for i, k in enumerate(KS):
+                if k in (8, 64, 256):
+                    print(f"| {name} | {link} | {k} | {1e3 * times['ring'][i]:.3f} | "
+                          f"{1e3 * times['tree'][i]:.3f} | {need['ring'][i]:.3g} | "
+                          f"{need['tree'][i]:.3g} | {best[i]:.3g} |")
+    if not plot:
+        return
+    from report import series_plot  # bench/report.py's gnuplot driver
+    comm = []
+    for name, _, d, c, _, _ in PROBLEMS:
+        g = 4 * (d + 1) * c
+        for a, f in ALGORITHMS:
+            comm.append((f"{name}, {a} model", [(k, 1e3 * f(k, g, alpha, beta)) for k in KS]))
+        comm.append((f"{name}, measured", measured.get(name, [])))
+    drawn = [series_plot(f"{plot}-comm.png",
+                         f"allreduce here: alpha {1e6 * alpha:.0f} us, beta {beta / 1e9:.2f} "
+                         "GB/s (fit at K = 2)",
+                         "ranks K", "ms a step", comm, logy=True),
+             series_plot(f"{plot}-batch.png",
+                         "H200 class: batch for allreduce <= 10 % of a step",
+                         "ranks K", "global batch (ring or tree, the better)", batches,
+                         logy=True)]
+    for path in drawn:
+        if path:
+            print(f"plot: {path}")
+
+
 def allreduce_rank(nbytes):
     """One rank of the peer, under mpiexec: prints (rank 0) the median
     seconds of an in-place MPI_Allreduce of nbytes of float32."""
@@ -114,7 +223,7 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--allreduce-rank":
         return allreduce_rank(int(sys.argv[2]))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cltrain", required=True)
+    p.add_argument("--cltrain")
     p.add_argument("--mpiexec", default="mpiexec")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true")
@@ -122,15 +231,23 @@ def main():
                    help="POCL threads per rank (default 1: K ranks use K cores, so that K = 1 "
                         "is one core and the efficiency measures the data-parallel overhead)")
     p.add_argument("--json", help="write the records here")
+    p.add_argument("--plot", metavar="PREFIX",
+                   help="draw the model to PREFIX-comm.png and PREFIX-batch.png (gnuplot)")
+    p.add_argument("--replot", metavar="FILE.json",
+                   help="the model and its plots from a run's --json records, measuring nothing")
     args = p.parse_args()
+    if args.replot:
+        with open(args.replot) as f:
+            saved = json.load(f)
+        return model(saved["records"], saved["cores"], args.plot)
+    if not args.cltrain:
+        p.error("--cltrain is required (or --replot FILE.json)")
     floor = copy_floor()
     cores = os.cpu_count()
     epochs = 1 if args.quick else 3
-    problems = [
-        ("Fashion-MNIST", 60000, 784, 10, 4096, ["--data", "fashion-mnist"]),
-        ("wide synthetic", 8192 if args.quick else 16384, 3072, 1000, 1024,
-         ["--data", f"synthetic:{8192 if args.quick else 16384},3072,1000"]),
-    ]
+    problems = [(name, rows[0 if args.quick else 1], d, c, batch,
+                 ["--data", data.format(n=rows[0 if args.quick else 1])])
+                for name, rows, d, c, batch, data in PROBLEMS]
     records = []
     print(f"copy floor (numpy, 64 MB): {floor / 1e9:.1f} GB/s; {cores} cores, "
           f"{args.threads} POCL thread(s) per rank\n")
@@ -194,42 +311,12 @@ def main():
                   f"{grad / t / 1e9:.2f} | {busbw / 1e9:.2f} | {busbw / floor:.2f} |")
             records.append(dict(problem=name, k=k, peer="MPI_Allreduce", seconds=t,
                                 gradient_bytes=grad))
-    # alpha-beta fit on the K = 2 strong-scaling gathers of both problems
-    pts = [(rec["gradient_bytes"], rec["comm_seconds"] / rec["steps"]) for rec in records
-           if rec["k"] == 2 and rec.get("scaling") == "strong"]
-    (g1, t1), (g2, t2) = pts
-    # ring at K = 2: t = 2 (alpha + G / (2 beta)) = 2 alpha + G / beta
-    inv_beta = (t2 - t1) / (g2 - g1)
-    alpha = max((t1 - g1 * inv_beta) / 2, 0.0)
-    beta = 1 / inv_beta
-    print(f"\nalpha-beta fit (K = 2 gathers): alpha {1e6 * alpha:.1f} us, beta {beta / 1e9:.2f} "
-          "GB/s")
-    for rec in records:
-        if rec["k"] == 4 and rec.get("scaling") == "strong":
-            g = rec["gradient_bytes"]
-            ring = 2 * 3 * (alpha + g / (4 * beta))
-            print(f"  check, {rec['problem']} K = 4: model (ring) {1e3 * ring:.2f} ms, "
-                  f"measured {1e3 * rec['comm_seconds'] / rec['steps']:.2f} ms "
-                  "(oversubscribed: 4 ranks on {cores} cores)".replace("{cores}", str(cores)))
-    print("\nH200 class: compute per row = max(D 4 bytes / 4.8 TB/s, 4 D C flops / 67 "
-          "TFLOP/s fp32) (the forward and dW products); ring allreduce of the gradient "
-          "(float32, 4 (D+1) C bytes); the global batch at which communication <= 10 % of a "
-          "step:")
-    print("| problem | link | K | ring ms/step | batch for <= 10 % |")
-    print("|---|---|---|---|---|")
-    for name, n, d, c, batch, data in problems:
-        g = 4 * (d + 1) * c
-        for link, bw in (("NVLink 450 GB/s", 450e9), ("InfiniBand 50 GB/s", 50e9)):
-            for k in (8, 64, 256):
-                ring = 2 * (k - 1) * (10e-6 + g / (k * bw))
-                # comm <= 0.1 (comm + compute): compute >= 9 comm, each rank B / K rows
-                per_row = max(d * 4 / 4.8e12, 4 * d * c / 67e12)
-                need = 9 * ring / per_row * k
-                print(f"| {name} | {link} | {k} | {1e3 * ring:.3f} | {need:.3g} |")
+    alpha, beta = fit(records)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(copy_floor=floor, cores=cores, alpha=alpha, beta=beta,
                            records=records), f, indent=1)
+    model(records, cores, args.plot)
 
 
 if __name__ == "__main__":

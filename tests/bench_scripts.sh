@@ -3,7 +3,9 @@
 # `cltrain train` on a small synthetic set, and bench/report.py merges its
 # JSON into results.json and the markdown tables; bench/debian_text.py
 # writes the Debian-descriptions svmlight split (the large sections only
-# here) and bench/sparse_peers.py trains cltrain on it.
+# here) and bench/sparse_peers.py trains cltrain on it; bench/distributed.py
+# --replot fits its alpha-beta model to records of known alpha and beta,
+# prints the H200-class table and draws the model.
 #   bench_scripts.sh PYTHON CLTRAIN BENCH_DIR WORK_DIR
 set -euo pipefail
 py=$1 cltrain=$2 bench=$3 work=$4
@@ -38,3 +40,24 @@ row = json.load(open(sys.argv[1]))["rows"][0]
 assert row["update"] == "touched" and 0.3 < row["accuracy"] <= 1, row
 print("sparse peers ok: accuracy", row["accuracy"])
 PY
+"$py" - "$work/dist.json" <<'PY'
+import json, sys
+# reductions of a ring at K = 2 with alpha 100 us and beta 2 GB/s
+a, b, recs = 100e-6, 2e9, []
+for name, g in (("Fashion-MNIST", 4 * 785 * 10), ("wide synthetic", 4 * 3073 * 1000)):
+    for k, t in ((2, 2 * a + g / b), (4, 7e-3)):
+        recs.append(dict(problem=name, k=k, scaling="strong", steps=10, comm_seconds=10 * t,
+                         gradient_bytes=g))
+json.dump(dict(cores=2, records=recs), open(sys.argv[1], "w"))
+PY
+"$py" "$bench/distributed.py" --replot "$work/dist.json" --plot "$work/dist" >"$work/dist.txt"
+grep -q "alpha 100.0 us, beta 2.00 GB/s" "$work/dist.txt"
+# wide, NVLink, K = 8: ring 2 * 7 * (10 us + G / (8 * 450 GB/s)), tree 2 * 3 * (10 us + G / 450 GB/s)
+grep -q "| wide synthetic | NVLink 450 GB/s | 8 | 0.188 | 0.224 | 7.37e+04 | 8.79e+04 | 7.37e+04 |" \
+  "$work/dist.txt" || { cat "$work/dist.txt" >&2; exit 1; }
+if command -v gnuplot >/dev/null; then
+  for plot in comm batch; do
+    [ "$(head -c 4 "$work/dist-$plot.png" | tail -c 3)" = PNG ] || { echo "no $plot plot" >&2; exit 1; }
+  done
+fi
+echo "distributed model ok"
