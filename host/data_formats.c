@@ -69,6 +69,13 @@ static void csr_build_free(csr_build *b) {
   free(b->ptr), free(b->index), free(b->val), free(b->y);
 }
 
+/* "path: line L, column C" of q in the line that starts at line, in buf. */
+static const char *where_at(char *buf, size_t len, const char *path, size_t lineno,
+                            const char *line, const char *q) {
+  snprintf(buf, len, "%s: line %zu, column %zu", path, lineno, (size_t)(q - line) + 1);
+  return buf;
+}
+
 /* One data line's label and entries into b (the line is [q, le), line its
    start for column numbers); unless kept (a line outside the share read),
    its label and indices alone, which decide the classes, the base and the
@@ -80,8 +87,7 @@ static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern 
   char *te = q;
   int32_t skipped_label;
   while (te < le && !clt_data_blank(*te)) te++;
-  snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
-           (size_t)(q - line) + 1);
+  where_at(where, sizeof where, path, lineno, line, q);
   if (memchr(q, ',', (size_t)(te - q)))
     return clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' has several classes (multi-label "
                     "data is not supported)", where, clt_data_excerpt(q, te, ex, sizeof ex));
@@ -95,8 +101,6 @@ static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern 
     if (q == le) break;
     te = q;
     while (te < le && !clt_data_blank(*te)) te++;
-    snprintf(where, sizeof where, "%s: line %zu, column %zu", path, lineno,
-             (size_t)(q - line) + 1);
     char *colon = memchr(q, ':', (size_t)(te - q));
     if (first && colon && colon - q == 3 && memcmp(q, "qid", 3) == 0) {
       q = te; /* a ranking query id: not a feature */
@@ -106,16 +110,19 @@ static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern 
     if (!colon || clt_parse_number(q, colon, &iv) != CLT_NUMBER_FINITE || iv < 0 ||
         iv != floor(iv) || iv > 4294967295.0)
       return clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: '%s' is not index:value with a whole index in [0, 2^32)", where,
+                      "%s: '%s' is not index:value with a whole index in [0, 2^32)",
+                      where_at(where, sizeof where, path, lineno, line, q),
                       clt_data_excerpt(q, te, ex, sizeof ex));
     clt_number_kind k = kept ? clt_parse_number(colon + 1, te, &v) : CLT_NUMBER_FINITE;
     if (k != CLT_NUMBER_FINITE || fabs(v) > FLT_MAX)
-      return clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s': the value is not a finite float", where,
+      return clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s': the value is not a finite float",
+                      where_at(where, sizeof where, path, lineno, line, q),
                       clt_data_excerpt(q, te, ex, sizeof ex));
     if (!first && (uint64_t)iv <= last)
       return clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: index %.0f after %llu: indices must increase along a line", where,
-                      iv, (unsigned long long)last);
+                      "%s: index %.0f after %llu: indices must increase along a line",
+                      where_at(where, sizeof where, path, lineno, line, q), iv,
+                      (unsigned long long)last);
     first = false;
     last = (uint64_t)iv;
     if (kept && !room_for_entry(b))
