@@ -1376,8 +1376,14 @@ Test(data, svmlight_errors_name_line_and_column) {
   const clt_svmlight_options one = {.zero_based = 0};
   EXPECT_ERR(clt_data_load_svmlight(p, &one, &ds), p, "index 0 in a file read as one-based");
   const clt_svmlight_options narrow = {.features = 2, .zero_based = -1};
-  p = write_text("e6.svm", "1 5:1\n");
-  EXPECT_ERR(clt_data_load_svmlight(p, &narrow, &ds), p, "beyond the 2 features");
+  p = write_text("e6.svm", "1 1:1\n0 2:1 5:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, &narrow, &ds), p,
+             "line 2, column 7: index 5 is beyond the 2 features asked for");
+  /* beyond in a zero-based file only: found once the base is known */
+  const clt_svmlight_options narrow0 = {.features = 2, .zero_based = 1};
+  p = write_text("e6b.svm", "1 0:1\n0 2:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, &narrow0, &ds), p,
+             "index 2 is beyond the 2 features asked for (zero-based)");
   p = write_text("e7.svm", "# nothing\n\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "no data lines");
   p = write_text("e8.svm", "1.5 1:1\n");
