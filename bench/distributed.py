@@ -123,6 +123,9 @@ def fit(records):
     problems' K = 2 strong-scaling reductions."""
     pts = sorted((rec["gradient_bytes"], rec["comm_seconds"] / rec["steps"])
                  for rec in records if rec["k"] == 2 and rec.get("scaling") == "strong")
+    if len(pts) < 2 or pts[0][0] == pts[-1][0] or pts[-1][1] <= pts[0][1]:
+        sys.exit(f"distributed.py: no alpha-beta fit: the K = 2 reductions {pts} need two "
+                 "gradient sizes, the larger one slower")
     (g1, t1), (g2, t2) = pts[0], pts[-1]
     inv_beta = (t2 - t1) / (g2 - g1)
     return max((t1 - g1 * inv_beta) / 2, 0.0), 1 / inv_beta
@@ -144,8 +147,8 @@ def model(records, cores, plot):
             g = rec["gradient_bytes"]
             print(f"  check, {rec['problem']} K = 4: model ring {1e3 * ring(4, g, alpha, beta):.2f}"
                   f" ms, tree {1e3 * tree(4, g, alpha, beta):.2f} ms, measured "
-                  f"{1e3 * rec['comm_seconds'] / rec['steps']:.2f} ms (oversubscribed: 4 ranks "
-                  f"on {cores} cores)")
+                  f"{1e3 * rec['comm_seconds'] / rec['steps']:.2f} ms"
+                  + (f" (oversubscribed: 4 ranks on {cores} cores)" if cores < 4 else ""))
     print("\nH200 class: compute per row = max(D 4 bytes / 4.8 TB/s, 4 D C flops / 67 "
           "TFLOP/s fp32) (the forward and dW products); an allreduce of the gradient "
           "(float32, 4 (D+1) C bytes) with alpha 10 us; the global batch at which "
@@ -311,11 +314,9 @@ def main():
                   f"{grad / t / 1e9:.2f} | {busbw / 1e9:.2f} | {busbw / floor:.2f} |")
             records.append(dict(problem=name, k=k, peer="MPI_Allreduce", seconds=t,
                                 gradient_bytes=grad))
-    alpha, beta = fit(records)
-    if args.json:
+    if args.json:  # first: --replot redoes the model from these
         with open(args.json, "w") as f:
-            json.dump(dict(copy_floor=floor, cores=cores, alpha=alpha, beta=beta,
-                           records=records), f, indent=1)
+            json.dump(dict(copy_floor=floor, cores=cores, records=records), f, indent=1)
     model(records, cores, args.plot)
 
 
