@@ -79,12 +79,14 @@ static const char *where_at(char *buf, size_t len, const char *path, size_t line
 /* One data line's label and entries into b (the line is [q, le), line its
    start for column numbers); unless kept (a line outside the share read),
    its label and indices alone, which decide the classes, the base and the
-   width as every line's do. An index over features (when not 0) is
-   beyond the width in either base. */
+   width as every line's do. An index beyond opt's width is refused here
+   when the base cannot change that: over the width, or at it in a file
+   read as zero-based. */
 static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern *names,
                                       const char *path, size_t lineno, char *line, char *q,
-                                      char *le, uint64_t features, uint64_t *min_index,
-                                      uint64_t *max_index) {
+                                      char *le, const clt_svmlight_options *opt,
+                                      uint64_t *min_index, uint64_t *max_index) {
+  const uint64_t limit = opt->features ? opt->features - (opt->zero_based == 1) : UINT64_MAX;
   char where[4200], ex[40];
   char *te = q;
   int32_t skipped_label;
@@ -125,11 +127,11 @@ static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern 
                       "%s: index %.0f after %llu: indices must increase along a line",
                       where_at(where, sizeof where, path, lineno, line, q), iv,
                       (unsigned long long)last);
-    if (features && (uint64_t)iv > features)
+    if ((uint64_t)iv > limit)
       return clt_fail(NULL, CLT_ERR_FORMAT,
                       "%s: index %.0f is beyond the %llu features asked for",
                       where_at(where, sizeof where, path, lineno, line, q), iv,
-                      (unsigned long long)features);
+                      (unsigned long long)opt->features);
     first = false;
     last = (uint64_t)iv;
     if (kept && !room_for_entry(b))
@@ -171,8 +173,8 @@ clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_opti
     lineno++;
     if (!(q = clt_svmlight_data(line, &le))) continue;
     const bool kept = clt_data_rows_hold(keep, rows);
-    rc = svmlight_line_parse(&b, kept, &names, path, lineno, line, q, le, opt->features,
-                             &min_index, &max_index);
+    rc = svmlight_line_parse(&b, kept, &names, path, lineno, line, q, le, opt, &min_index,
+                             &max_index);
     if (++rows % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), rows);
   }
   uint64_t bytes = clt_lines_bytes(&lr);

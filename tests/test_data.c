@@ -1379,10 +1379,13 @@ Test(data, svmlight_errors_name_line_and_column) {
   p = write_text("e6.svm", "1 1:1\n0 2:1 5:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, &narrow, &ds), p,
              "line 2, column 7: index 5 is beyond the 2 features asked for");
-  /* beyond in a zero-based file only: found once the base is known */
+  /* at the width: beyond in a file read as zero-based, named where it is
+     when that is asked for, found once the base is known when detected */
   const clt_svmlight_options narrow0 = {.features = 2, .zero_based = 1};
   p = write_text("e6b.svm", "1 0:1\n0 2:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, &narrow0, &ds), p,
+             "line 2, column 3: index 2 is beyond the 2 features asked for");
+  EXPECT_ERR(clt_data_load_svmlight(p, &narrow, &ds), p,
              "index 2 is beyond the 2 features asked for (zero-based)");
   p = write_text("e7.svm", "# nothing\n\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "no data lines");
