@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cltrain.h"
@@ -83,6 +84,32 @@ static inline bool clt_cli_ends_with(const char *s, const char *suffix) {
    "cltrain CMD: PREFIX<the thread's detail>" and returns the exit status, 1
    for CLT_ERR_OUT_OF_MEMORY, else 2 (host/cli/device.c). */
 int clt_cli_failed(const char *cmd, const char *prefix, clt_status st);
+
+/* Progress on stderr (a read's, an epoch's): redrawn in place on a
+   terminal (tty), elsewhere a line of its own every `every` seconds (not
+   > 0: none); last: when it was last shown, or started. */
+typedef struct clt_cli_progress {
+  bool tty;
+  double every, last;
+} clt_cli_progress;
+/* Whether progress is due at now (on a terminal, gap seconds after the
+   last at least); when it is, now becomes the last. */
+static inline bool clt_cli_progress_due(clt_cli_progress *p, double now, double gap) {
+  if (p->tty ? now - p->last < gap : !(p->every > 0) || now - p->last < p->every) return false;
+  p->last = now;
+  return true;
+}
+/* A progress line's start and end: a redraw in place, or a line. */
+static inline const char *clt_cli_progress_head(const clt_cli_progress *p) {
+  return p->tty ? "\r\033[K" : "cltrain: ";
+}
+static inline const char *clt_cli_progress_tail(const clt_cli_progress *p) {
+  return p->tty ? "" : "\n";
+}
+/* The terminal's progress line erased once it is done. */
+static inline void clt_cli_progress_clear(const clt_cli_progress *p) {
+  if (p->tty) fputs("\r\033[K", stderr);
+}
 
 /* The timings ctx recorded (--profile, host/cli/profile.c), longest first:
    a table, or a JSON object keyed by name. 0, or -1 after a message on

@@ -367,26 +367,25 @@ static int load_data(const char *cmd, const data_args *a, clt_data_rows keep,
 
 /* ----------------------------------------------------------- progress */
 
-/* An epoch's progress: redrawn in place on a terminal, elsewhere (a log,
-   mpirun's pipes) a line every `every` seconds of the epoch (0: none). */
+/* An epoch's progress, shown from t0 (a log or mpirun's pipes get a line
+   every show.every seconds, none for the epoch's end). */
 typedef struct progress_state {
-  int tty;
+  clt_cli_progress show;
   size_t epoch, epochs, n;
-  double every, t0, logged;
+  double t0;
 } progress_state;
 
 static int show_progress(void *user, size_t done, size_t total, double loss) {
   progress_state *p = user;
   const double now = clt_now();
-  /* the epoch's own line follows its last batch */
-  if (!p->tty && (!(p->every > 0) || now - p->logged < p->every || done == total)) return 0;
-  p->logged = now;
+  /* a line of its own: the epoch's line follows its last batch */
+  if ((!p->show.tty && done == total) || !clt_cli_progress_due(&p->show, now, 0)) return 0;
   double el = now - p->t0;
   double rate = el > 0 ? (double)done / el : 0;
   double eta = rate > 0 ? (double)(total - done) / rate : 0;
   fprintf(stderr, "%sepoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f samples/s  ETA %.1f s%s",
-          p->tty ? "\r\033[K" : "cltrain: ", p->epoch, p->epochs, done, total, loss,
-          rate * (double)p->n / (double)total, eta, p->tty ? "" : "\n");
+          clt_cli_progress_head(&p->show), p->epoch, p->epochs, done, total, loss,
+          rate * (double)p->n / (double)total, eta, clt_cli_progress_tail(&p->show));
   fflush(stderr);
   return 0;
 }
@@ -1414,8 +1413,8 @@ int clt_cmd_train(int argc, char **argv) {
                        "samples_per_second,val_loss,val_accuracy,train_accuracy,lr\n");
   }
 
-  progress_state ps = {.tty = !a.quiet && !a.json && isatty(STDERR_FILENO),
-                       .every = a.data.read.progress_every, /* 0 with --quiet */
+  progress_state ps = {.show = {.tty = !a.quiet && !a.json && isatty(STDERR_FILENO),
+                                .every = a.data.read.progress_every}, /* 0 with --quiet */
                        .epochs = opt.epochs, .n = n_all};
   if (!a.quiet)
     fprintf(stderr,
@@ -1446,9 +1445,9 @@ int clt_cmd_train(int argc, char **argv) {
   }
   while (rc == 0 && clt_trainer_epochs_done(tr) < opt.epochs) {
     ps.epoch = clt_trainer_epochs_done(tr) + 1;
-    ps.t0 = ps.logged = clt_now();
+    ps.t0 = ps.show.last = clt_now();
     st = clt_trainer_epoch(tr, show_progress, &ps, &es);
-    if (ps.tty) fprintf(stderr, "\r\033[K");
+    clt_cli_progress_clear(&ps.show);
     if (st != CLT_OK) {
       fprintf(stderr, "cltrain train: %s\n", clt_last_error(ctx));
       if (a.checkpoint && clt_trainer_epochs_done(tr) > 0)

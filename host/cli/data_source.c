@@ -10,12 +10,12 @@
 #include "data.h"
 #include "internal.h"
 
-/* What a load has read so far, drawn on a terminal at most ten times a
-   second, or elsewhere written as a line every `every` seconds (0: never). */
+/* What a load has read so far, shown (on a terminal at most ten times a
+   second) from t0. */
 typedef struct load_progress {
   const char *doing; /* "reading", "counting the rows of" */
-  bool tty;
-  double every, t0, drawn;
+  clt_cli_progress show;
+  double t0;
   uint64_t bytes, rows;
 } load_progress;
 
@@ -24,29 +24,28 @@ static void on_progress(void *user, const char *path, uint64_t bytes, uint64_t r
   if (bytes > p->bytes) p->bytes = bytes;
   if (rows > p->rows) p->rows = rows;
   double now = clt_now();
-  if (p->tty ? now - p->drawn < 0.1 : !(p->every > 0) || now - p->drawn < p->every) return;
-  p->drawn = now;
-  fprintf(stderr, "%s%s %s: %.1f MB", p->tty ? "\r\033[K" : "cltrain: ", p->doing, path,
+  if (!clt_cli_progress_due(&p->show, now, 0.1)) return;
+  fprintf(stderr, "%s%s %s: %.1f MB", clt_cli_progress_head(&p->show), p->doing, path,
           (double)p->bytes / 1e6);
   if (p->rows) fprintf(stderr, ", %llu rows", (unsigned long long)p->rows);
   fprintf(stderr, ", %.1f MB/s%s", (double)p->bytes / 1e6 / (now - p->t0 > 0 ? now - p->t0 : 1),
-          p->tty ? "" : "\n");
+          clt_cli_progress_tail(&p->show));
   fflush(stderr);
 }
 
 /* p shown, as d asks, for the reads from here to progress_end. */
 static void progress_start(load_progress *p, const char *doing, const clt_cli_data *d) {
   *p = (load_progress){.doing = doing,
-                       .tty = !d->quiet && isatty(STDERR_FILENO),
-                       .every = d->progress_every,
+                       .show = {.tty = !d->quiet && isatty(STDERR_FILENO),
+                                .every = d->progress_every},
                        .t0 = clt_now()};
-  p->drawn = p->t0;
+  p->show.last = p->t0;
   clt_data_set_progress(on_progress, p);
 }
 
 static void progress_end(const load_progress *p) {
   clt_data_set_progress(NULL, NULL);
-  if (p->tty) fprintf(stderr, "\r\033[K");
+  clt_cli_progress_clear(&p->show);
 }
 
 int clt_cli_data_flag(const char *cmd, int argc, char **argv, int *i, clt_cli_data *d) {
