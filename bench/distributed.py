@@ -96,6 +96,11 @@ H200_HBM, H200_FLOPS, H200_ALPHA = 4.8e12, 67e12, 10e-6
 LINKS = (("NVLink 450 GB/s", 450e9), ("InfiniBand 50 GB/s", 50e9))
 
 
+def gradient_bytes(d, c):
+    """The gradient a step reduces: W and b as float32."""
+    return 4 * (d + 1) * c
+
+
 def ring(k, g, alpha, beta):
     """A ring allreduce of g bytes over k ranks: reduce-scatter and allgather."""
     return 2 * (k - 1) * (alpha + g / (k * beta))
@@ -157,7 +162,7 @@ def model(records, cores, plot):
     print("|---|---|---|---|---|---|---|---|")
     batches = []  # (label, [(K, batch)])
     for name, _, d, c, _, _ in PROBLEMS:
-        g = 4 * (d + 1) * c
+        g = gradient_bytes(d, c)
         for link, bw in LINKS:
             times = {a: [f(k, g, H200_ALPHA, bw) for k in KS] for a, f in ALGORITHMS}
             need = {a: [h200_batch(k, t, d, c) for k, t in zip(KS, times[a])] for a in times}
@@ -173,7 +178,7 @@ def model(records, cores, plot):
     from report import series_plot  # bench/report.py's gnuplot driver
     comm = []
     for name, _, d, c, _, _ in PROBLEMS:
-        g = 4 * (d + 1) * c
+        g = gradient_bytes(d, c)
         for a, f in ALGORITHMS:
             comm.append((f"{name}, {a} model", [(k, 1e3 * f(k, g, alpha, beta)) for k in KS]))
         comm.append((f"{name}, measured", measured.get(name, [])))
@@ -259,7 +264,7 @@ def main():
           "busbw/floor |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, n, d, c, batch, data in problems:
-        grad = 4 * (d + 1) * c  # the gradient as float32
+        grad = gradient_bytes(d, c)
         base = None
         for k in (1, 2, 4):
             for scaling in ("strong", "weak"):
@@ -301,7 +306,7 @@ def main():
     print("| problem | K | gradient MB | ms | algbw GB/s | busbw GB/s | busbw/floor |")
     print("|---|---|---|---|---|---|---|")
     for name, n, d, c, batch, data in problems:
-        grad = 4 * (d + 1) * c
+        grad = gradient_bytes(d, c)
         for k in (2, 4):
             t = allreduce_peer(args, k, grad)
             if t is None:
