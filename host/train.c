@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,13 +122,17 @@ struct clt_trainer {
   clt_train_comm comm;
   clt_rank_seconds steps_seconds; /* ranked_step's parts, summed over the steps */
   /* ranked_step's host buffers, kept between steps (a fresh one faults
-     its pages in every step), of size segments of seg floats: this
-     rank's gradient (P floats, read straight from the device, then zeros),
-     then the summed one (grad_host); and the other ranks' parts of this
-     rank's segment, which it sums (segs); and every rank's weighted loss
+     its pages in every step), of size segments of seg floats. Where the
+     ranks share memory (comm.share), one mapping of size + 1 such buffers
+     (shared, shared_bytes): rank r's gradient in the r-th (P floats read
+     straight from the device, then zeros), the summed one in the last,
+     each rank writing its segment there. Else, this rank's own: its
+     gradient, then the summed one (grad_host), and the other ranks' parts
+     of its segment, which it sums (segs). And every rank's weighted loss
      and share of the normaliser (heads, 2 doubles a rank), what each
      rank's part weighs in the sum (weights) and where it is read (parts). */
-  float *grad_host, *segs;
+  float *grad_host, *segs, *shared;
+  size_t shared_bytes;
   double *heads, *weights;
   const float **parts;
   size_t seg;
@@ -225,6 +230,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free(tr->y_host);
   free(tr->grad_host);
   free(tr->segs);
+  if (tr->shared) tr->comm.unshare(tr->comm.user, tr->shared, tr->shared_bytes);
   free(tr->heads);
   free(tr->weights);
   free(tr->parts);
@@ -768,6 +774,7 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
 const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr) { return tr->optim; }
 
 bool clt_trainer_touched_updates(const clt_trainer *tr) { return tr->touched; }
+bool clt_trainer_shares_memory(const clt_trainer *tr) { return tr->shared != NULL; }
 
 clt_status clt_trainer_set_params(clt_trainer *tr, const float *W, const float *b) {
   if (!tr || !W) return CLT_ERR_INVALID_ARG;
@@ -984,34 +991,47 @@ static void sum_parts(float *out, const float *const *parts, const double *weigh
   }
 }
 
+/* ranked_step's buffers (its first step, collective): segments of whole
+   cache lines, in memory the ranks share where comm can. */
+static clt_status ranked_buffers(clt_trainer *tr) {
+  const size_t K = tr->comm.size;
+  size_t P = 0;
+  for (size_t k = 0; k < tr->model->nparams; k++) P += clt_tensor_numel(tr->model->grad[k]);
+  tr->seg = ((P + K - 1) / K + 15) / 16 * 16;
+  void *base = NULL;
+  const size_t bytes = (K + 1) * K * tr->seg * sizeof(float);
+  if (tr->comm.share) CLT_TRY(tr->comm.share(tr->comm.user, tr->ctx, bytes, &base));
+  tr->shared = base, tr->shared_bytes = base ? bytes : 0;
+  if (!base) {
+    tr->grad_host = calloc(K * tr->seg, sizeof *tr->grad_host);
+    tr->segs = malloc(K * tr->seg * sizeof *tr->segs);
+  }
+  tr->heads = malloc(K * 2 * sizeof *tr->heads);
+  tr->weights = malloc(K * sizeof *tr->weights);
+  tr->parts = malloc(K * sizeof *tr->parts);
+  if ((!base && (!tr->grad_host || !tr->segs)) || !tr->heads || !tr->weights || !tr->parts)
+    return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
+  return CLT_OK;
+}
+
 /* A step of a ranked trainer: this rank's loss and gradient (zero for no
    rows); the losses, each weighted by its rank's share of the normaliser,
    and the shares summed over the ranks in one small gather; the gradient
    summed the same way, element by element in rank order and in double, a
    segment by each rank (a reduce-scatter), divided by the whole
    normaliser (MEAN; SUM adds) and gathered: the same bits on every rank,
-   whatever the transport. Then the penalty's gradient added once, and the
-   same update on every rank. */
+   whatever the transport. Where the ranks share memory, each reads the
+   others' parts of its segment where they lie, and the gather is an empty
+   exchange after which every rank reads the sums in place. Then the
+   penalty's gradient added once, and the same update on every rank. */
 static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double *loss) {
   clt_model *m = tr->model;
   const size_t K = tr->comm.size, me = tr->comm.rank;
-  if (!tr->grad_host) { /* segments of whole cache lines */
-    size_t P = 0;
-    for (size_t k = 0; k < m->nparams; k++) P += clt_tensor_numel(m->grad[k]);
-    tr->seg = ((P + K - 1) / K + 15) / 16 * 16;
-    tr->grad_host = calloc(K * tr->seg, sizeof *tr->grad_host);
-    tr->segs = malloc(K * tr->seg * sizeof *tr->segs);
-    tr->heads = malloc(K * 2 * sizeof *tr->heads);
-    tr->weights = malloc(K * sizeof *tr->weights);
-    tr->parts = malloc(K * sizeof *tr->parts);
-    if (!tr->grad_host || !tr->segs || !tr->heads || !tr->weights || !tr->parts) {
-      free(tr->grad_host), free(tr->segs), free(tr->heads), free(tr->weights), free(tr->parts);
-      tr->grad_host = tr->segs = NULL, tr->heads = tr->weights = NULL, tr->parts = NULL;
-      return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
-    }
-  }
+  if (!tr->parts) CLT_TRY(ranked_buffers(tr));
   const size_t S = tr->seg;
-  float *g = tr->grad_host;
+  /* this rank's gradient, and the sums */
+  float *g = tr->shared ? tr->shared + me * K * S : tr->grad_host,
+        *sums = tr->shared ? tr->shared + K * K * S : g;
   double *heads = tr->heads;
   double local = 0, den = 0, t0 = clt_now();
   if (tr->comm.step_begins) tr->comm.step_begins(tr->comm.user, tr->step);
@@ -1032,10 +1052,14 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     at += len;
   }
   const double t_ready = clt_now();
+  /* shared: this rank's part written before the small gather, the others'
+     read after it */
+  if (tr->shared) atomic_thread_fence(memory_order_seq_cst);
   const double head[2] = {adds ? local * (summed ? 1.0 : den) : 0.0, den};
   if (st == CLT_OK) st = comm_gather(&tr->comm, tr->ctx, head, heads, sizeof head);
+  if (tr->shared) atomic_thread_fence(memory_order_seq_cst);
   const double t_heads = clt_now();
-  if (st == CLT_OK)
+  if (st == CLT_OK && !tr->shared)
     st = tr->comm.exchange(tr->comm.user, tr->ctx, g, S * sizeof *g, tr->segs, S * sizeof *g);
   if (st == CLT_OK) {
     double total[2] = {0, 0};
@@ -1046,17 +1070,22 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
        over this rank's part and sent from there */
     float *mine = g + me * S;
     for (size_t r = 0; r < K; r++) {
-      tr->parts[r] = r == me ? mine : tr->segs + r * S;
+      tr->parts[r] = tr->shared ? tr->shared + r * K * S + me * S
+                     : r == me  ? mine
+                                : tr->segs + r * S;
       tr->weights[r] = (summed ? 1.0 : heads[2 * r + 1]) / whole;
     }
-    sum_parts(mine, tr->parts, tr->weights, K, S);
+    sum_parts(sums + me * S, tr->parts, tr->weights, K, S);
     *loss = total[0] / whole;
-    st = tr->comm.exchange(tr->comm.user, tr->ctx, mine, 0, g, S * sizeof *g);
+    /* shared: the sums written before the empty exchange, read after it */
+    if (tr->shared) atomic_thread_fence(memory_order_seq_cst);
+    st = tr->comm.exchange(tr->comm.user, tr->ctx, mine, 0, g, tr->shared ? 0 : S * sizeof *g);
+    if (tr->shared) atomic_thread_fence(memory_order_seq_cst);
   }
   const double t_summed = clt_now();
   for (size_t k = 0, at = 0; st == CLT_OK && k < m->nparams; k++) {
     size_t len = clt_tensor_numel(m->grad[k]);
-    st = clt_tensor_write(m->grad[k], g + at, len * sizeof *g);
+    st = clt_tensor_write(m->grad[k], sums + at, len * sizeof *g);
     at += len;
   }
   if (st == CLT_OK) {

@@ -44,6 +44,12 @@ typedef struct clt_train_comm {
   void *user;
   /* Optional: called as each step (0-based, counting resumed ones) starts. */
   void (*step_begins)(void *user, uint64_t step);
+  /* Optional (collective): *base set to bytes of zeroed memory that every
+     rank maps, one object for all (ranks on one machine), or NULL on every
+     rank where they cannot share it; a status only for a failed exchange.
+     unshare releases a mapping share made. */
+  clt_status (*share)(void *user, clt_context *ctx, size_t bytes, void **base);
+  void (*unshare)(void *user, void *base, size_t bytes);
 } clt_train_comm;
 
 /* Sums n doubles mine over comm's ranks into sum in rank order: the same
@@ -114,6 +120,9 @@ const clt_optimizer *clt_trainer_optimizer(const clt_trainer *tr);
 /* Whether a step updates only the weights its rows use (plain SGD on
    sparse rows; see touched_updates in train.c) rather than all of them. */
 bool clt_trainer_touched_updates(const clt_trainer *tr);
+/* Whether a ranked trainer's steps have summed the gradients in memory
+   the ranks share (clt_train_comm.share) rather than through messages. */
+bool clt_trainer_shares_memory(const clt_trainer *tr);
 
 /* Loss and accuracy of the current model on one of the sets it was made
    with (CLT_ERR_INVALID_ARG for a test or validation set it lacks). */

@@ -264,17 +264,20 @@ weights half4.ckpt resumed4.npz && close resumed4.npz straight.npz "resumed on 4
 "$cltrain" train $common --epochs 4 --resume half1.ckpt --checkpoint half1.ckpt >/dev/null
 weights half1.ckpt resumed1.npz && close resumed1.npz straight.npz "resumed in one process"
 
-# Gathers and broadcasts cut into messages of at most 100 bytes
-# (CLT_DIST_CHUNK), as a gradient or a checkpoint over 2 GiB would be: the
-# same bits, resumed too.
+# The gradients summed through messages (CLT_DIST_SHARED=0) rather than in
+# the shared memory of this machine's ranks, cut into messages of at most
+# 100 bytes (CLT_DIST_CHUNK), as a gradient or a checkpoint over 2 GiB
+# would be: the same bits, resumed too.
 # shellcheck disable=SC2086
-CLT_DIST_CHUNK=100 ranks 2 train --distributed $common --epochs 2 --checkpoint chunks.ckpt \
-  >/dev/null
+CLT_DIST_SHARED=0 CLT_DIST_CHUNK=100 ranks 2 train --distributed $common --epochs 2 \
+  --checkpoint chunks.ckpt --json >chunks.json
+grep -q '"gradient_sum":"messages"' chunks.json ||
+  { echo "CLT_DIST_SHARED=0 did not sum through messages" >&2; exit 1; }
 # shellcheck disable=SC2086
-CLT_DIST_CHUNK=100 ranks 2 train --distributed $common --epochs 4 --resume chunks.ckpt \
-  --checkpoint chunks.ckpt >/dev/null
+CLT_DIST_SHARED=0 CLT_DIST_CHUNK=100 ranks 2 train --distributed $common --epochs 4 \
+  --resume chunks.ckpt --checkpoint chunks.ckpt >/dev/null
 weights chunks.ckpt chunks.npz
-cmp straight.npz chunks.npz || { echo "gathers in 100-byte messages differ" >&2; exit 1; }
+cmp straight.npz chunks.npz || { echo "sums through 100-byte messages differ" >&2; exit 1; }
 
 # The default shards (64 here) do not depend on the ranks; curves
 # (--metrics) and streamed rows take the same steps on every rank, and
@@ -283,6 +286,14 @@ cmp straight.npz chunks.npz || { echo "gathers in 100-byte messages differ" >&2;
 ranks 2 train --distributed ${common% --shards 4} --epochs 2 --json --metrics m.csv \
   --checkpoint resident.ckpt >k2.json
 grep -q '"shards":64' k2.json || { echo "the default shards are not 64" >&2; exit 1; }
+grep -q '"gradient_sum":"shared-memory"' k2.json ||
+  { echo "the ranks of one machine did not sum in shared memory" >&2; exit 1; }
+for f in /dev/shm/cltrain-*; do # /cltrain-PID-N, named by rank 0 (PID) until all hold it
+  [ -e "$f" ] || continue
+  pid=${f#/dev/shm/cltrain-} && pid=${pid%%-*}
+  ! kill -0 "$pid" 2>/dev/null || continue
+  echo "shared memory left behind: $f" >&2 && exit 1
+done
 [ "$(wc -l <m.csv)" -eq 3 ] || { echo "--metrics: not one row per epoch" >&2; exit 1; }
 # shellcheck disable=SC2086
 ranks 2 train --distributed ${common% --shards 4} --epochs 2 --stream --checkpoint streamed.ckpt \

@@ -831,10 +831,13 @@ Test(train, streaming_matches_resident, .timeout = 300) {
 
 /* Ranks as threads of one process (what cltrain_mpi.h does with MPI): an
    exchange through a shared buffer (a block for every pair of ranks)
-   between two barriers. */
+   between two barriers; with share, memory all ranks use (shared, made by
+   rank 0, freed by run_ranks). */
 typedef struct world {
   pthread_barrier_t barrier;
   size_t size;
+  bool share;
+  void *shared;
   unsigned char buf[1 << 16];
 } world;
 
@@ -876,10 +879,28 @@ static clt_status thread_exchange(void *user, clt_context *ctx, const void *send
   return CLT_OK;
 }
 
+static clt_status thread_share(void *user, clt_context *ctx, size_t bytes, void **base) {
+  rank_job *j = user;
+  (void)ctx;
+  if (j->rank == 0) j->w->shared = calloc(1, bytes);
+  pthread_barrier_wait(&j->w->barrier);
+  *base = j->w->shared;
+  return CLT_OK;
+}
+
+static void thread_unshare(void *user, void *base, size_t bytes) {
+  (void)user, (void)base, (void)bytes; /* run_ranks frees it */
+}
+
 static void *rank_main(void *arg) {
   rank_job *j = arg;
   clt_context *ctx = tu_context("ref");
-  clt_train_comm comm = {.rank = j->rank, .size = j->w->size, .exchange = thread_exchange, .user = j};
+  clt_train_comm comm = {.rank = j->rank,
+                         .size = j->w->size,
+                         .exchange = thread_exchange,
+                         .user = j,
+                         .share = j->w->share ? thread_share : NULL,
+                         .unshare = thread_unshare};
   const clt_train_data mine = rank_share(j, j->all, j->o.shards),
                        test = rank_share(j, j->test, j->w->size),
                        val = rank_share(j, j->val, j->w->size);
@@ -900,10 +921,12 @@ static void *rank_main(void *arg) {
 }
 
 /* Three ranks, one thread each, train with o on their shares of all, test
-   and val; jobs[k] holds rank k's outcome (its world gone: w NULL). */
-static void run_ranks(rank_job jobs[3], const clt_train_options *o, const clt_train_data *all,
-                      const clt_train_data *test, const clt_train_data *val) {
-  world w = {.size = 3};
+   and val, summing in shared memory or not (share); jobs[k] holds rank
+   k's outcome (its world gone: w NULL). */
+static void run_ranks_sharing(rank_job jobs[3], const clt_train_options *o,
+                              const clt_train_data *all, const clt_train_data *test,
+                              const clt_train_data *val, bool share) {
+  world w = {.size = 3, .share = share};
   pthread_barrier_init(&w.barrier, NULL, 3);
   pthread_t threads[3];
   for (size_t k = 0; k < 3; k++) {
@@ -915,6 +938,12 @@ static void run_ranks(rank_job jobs[3], const clt_train_options *o, const clt_tr
     jobs[k].w = NULL;
   }
   pthread_barrier_destroy(&w.barrier);
+  free(w.shared);
+}
+
+static void run_ranks(rank_job jobs[3], const clt_train_options *o, const clt_train_data *all,
+                      const clt_train_data *test, const clt_train_data *val) {
+  run_ranks_sharing(jobs, o, all, test, val, false);
 }
 
 /* Three ranks (threads) equal one process with the same five shards, to
@@ -978,6 +1007,31 @@ Test(train, ranked_trainers_equal_one_process) {
   }
   clt_trainer_destroy(one);
   clt_context_destroy(ctx);
+  free_data(&r);
+}
+
+/* Ranks summing their gradients in memory they share (each its segment of
+   every rank's gradient, read where it lies) give the bits of the sums
+   through messages: the same rank-ordered sum. */
+Test(train, ranked_sums_in_shared_memory_equal_the_exchanged_ones) {
+  run r;
+  make_data(&r, 1003, 17, 5, 22);
+  const clt_train_data all = clt_train_data_of(&r.train), test = clt_train_data_of(&r.test);
+  const float cw[5] = {1, 2, 0.5f, 1, 3};
+  clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_ADAM, 0.02, 100, 2, all.n);
+  o.shards = 5;
+  o.class_weight = cw;
+  o.reg = (clt_reg_desc){.l2 = 1e-2f};
+  rank_job sent[3], shared[3];
+  run_ranks_sharing(sent, &o, &all, &test, &test, false);
+  run_ranks_sharing(shared, &o, &all, &test, &test, true);
+  for (size_t k = 0; k < 3; k++) {
+    cr_assert_eq(sent[k].st, CLT_OK, "rank %zu: %s", k, clt_status_name(sent[k].st));
+    cr_assert_eq(shared[k].st, CLT_OK, "rank %zu: %s", k, clt_status_name(shared[k].st));
+    cr_assert_eq(memcmp(shared[k].W, sent[0].W, sizeof sent[0].W), 0, "rank %zu's W differs", k);
+    cr_assert_eq(memcmp(shared[k].b, sent[0].b, sizeof sent[0].b), 0, "rank %zu's b differs", k);
+    cr_assert_eq(shared[k].loss, sent[0].loss, "rank %zu's loss differs", k);
+  }
   free_data(&r);
 }
 

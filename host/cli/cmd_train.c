@@ -1589,6 +1589,10 @@ int clt_cmd_train(int argc, char **argv) {
            "\"step_gather_seconds\":%.6f,\"step_wait_seconds\":%.6f",
            opt.stream ? "true" : "false", opt.shards ? opt.shards : 1, ranks.size,
            clt_cli_ranks_seconds(&ranks), train.n, rs.compute, rs.staging, rs.gather, rs.wait);
+    /* where the ranks' gradients were summed */
+    if (ranks.size > 1)
+      printf(",\"gradient_sum\":\"%s\"",
+             clt_trainer_shares_memory(tr) ? "shared-memory" : "messages");
     /* Sparse rows: their entries, and whether a step updates only the
        weights its rows use ("touched") or all of them ("dense"). */
     if (train.ptr)

@@ -1,10 +1,13 @@
 /* The data-parallel component (cltrain_mpi.h) over MPI: the trainer's
    ranks (host/train.h: clt_train_comm) as a duplicated communicator. */
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cltrain_mpi.h"
@@ -13,7 +16,8 @@
 
 struct clt_mpi {
   MPI_Comm comm;
-  int rank, size, local_rank;
+  int rank, size, local_rank, local_size;
+  bool share; /* whether ranks of one machine may sum in shared memory */
   double seconds, timeout;
   size_t chunk; /* the largest message of an exchange (MPI counts are ints) */
   clt_train_comm ranks;
@@ -126,6 +130,55 @@ static clt_status exchange(void *user, clt_context *ctx, const void *send, size_
   return st;
 }
 
+/* clt_train_comm.share: rank 0 creates a POSIX shared-memory object and
+   gathers its name to the others, which open it; once every rank has said
+   whether it mapped it, rank 0 unlinks the name, so nothing outlives the
+   job however it ends. Only where every rank is on this machine (and
+   CLT_DIST_SHARED is not 0); any rank's failure gives NULL to all. */
+static clt_status share(void *user, clt_context *ctx, size_t bytes, void **base) {
+  clt_mpi *m = user;
+  *base = NULL;
+  if (!m->share || m->size < 2 || m->local_size != m->size || bytes == 0) return CLT_OK;
+  enum { NAME = 64 };
+  char name[NAME] = "", *names = calloc((size_t)m->size, NAME);
+  if (!names) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "shared memory's names");
+  static unsigned made;
+  int fd = -1;
+  if (m->rank == 0) {
+    snprintf(name, sizeof name, "/cltrain-%ld-%u", (long)getpid(), made++);
+    fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) name[0] = '\0';
+    else if (posix_fallocate(fd, 0, (off_t)bytes) != 0) /* /dev/shm too small */
+      close(fd), fd = -1;
+  }
+  clt_status st = exchange(m, ctx, name, 0, names, NAME);
+  if (st == CLT_OK && m->rank != 0 && names[0] == '/' && memchr(names, 0, NAME))
+    fd = shm_open(names, O_RDWR, 0);
+  struct stat at;
+  void *p = MAP_FAILED;
+  if (fd >= 0 && fstat(fd, &at) == 0 && (size_t)at.st_size == bytes)
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (fd >= 0) close(fd);
+  const double mapped = p != MAP_FAILED;
+  double all = 0;
+  if (st == CLT_OK) st = clt_comm_sum(&m->ranks, ctx, &mapped, &all, 1);
+  if (name[0]) shm_unlink(name);
+  free(names);
+  if (st != CLT_OK || all != m->size) {
+    if (p != MAP_FAILED) munmap(p, bytes);
+    return st;
+  }
+  /* each rank maps the pages (zeros: fallocated) now, not in its steps */
+  for (size_t i = 0; i < bytes; i += 4096) (void)((volatile unsigned char *)p)[i];
+  *base = p;
+  return CLT_OK;
+}
+
+static void unshare(void *user, void *base, size_t bytes) {
+  (void)user;
+  munmap(base, bytes);
+}
+
 static void step_begins(void *user, uint64_t step) {
   clt_mpi *m = user;
   if (!m->fault || step != m->fault_step) return;
@@ -171,6 +224,7 @@ clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
   if (rc == MPI_SUCCESS)
     rc = MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, m->rank, MPI_INFO_NULL, &local);
   if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(local, &m->local_rank);
+  if (rc == MPI_SUCCESS) rc = MPI_Comm_size(local, &m->local_size);
   if (local != MPI_COMM_NULL) MPI_Comm_free(&local);
   if (rc != MPI_SUCCESS) {
     clt_status st = mpi_fail(NULL, rc, "clt_mpi_create");
@@ -182,20 +236,26 @@ clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
                               .size = (size_t)m->size,
                               .exchange = exchange,
                               .user = m,
-                              .step_begins = step_begins};
+                              .step_begins = step_begins,
+                              .share = share,
+                              .unshare = unshare};
   m->timeout = 300;
-  /* rank 0's chunk for every rank: the ranks must cut messages alike */
-  long chunk = INT_MAX;
+  /* rank 0's chunk and sharing for every rank: the ranks must cut
+     messages and sum alike */
+  long set[2] = {INT_MAX, 1};
   const char *env = getenv("CLT_DIST_CHUNK");
-  if (env && atol(env) > 0 && atol(env) < INT_MAX) chunk = atol(env);
-  rc = MPI_Bcast(&chunk, 1, MPI_LONG, 0, m->comm);
+  if (env && atol(env) > 0 && atol(env) < INT_MAX) set[0] = atol(env);
+  env = getenv("CLT_DIST_SHARED");
+  if (env && strcmp(env, "0") == 0) set[1] = 0;
+  rc = MPI_Bcast(set, 2, MPI_LONG, 0, m->comm);
   if (rc != MPI_SUCCESS) {
     clt_status st = mpi_fail(NULL, rc, "clt_mpi_create");
     MPI_Comm_free(&m->comm);
     free(m);
     return st;
   }
-  m->chunk = (size_t)chunk;
+  m->chunk = (size_t)set[0];
+  m->share = set[1] != 0;
   read_fault(m);
   *out = m;
   return CLT_OK;
