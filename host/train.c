@@ -758,6 +758,8 @@ clt_status clt_trainer_create_ranked(clt_context *ctx, const clt_train_options *
                                      const clt_train_data *test, const clt_train_comm *comm,
                                      clt_trainer **out) {
   if (!ctx || !opt || !train || !out) return CLT_ERR_INVALID_ARG;
+  if (comm && (!comm->exchange || (comm->share && !comm->unshare)))
+    return clt_fail(ctx, CLT_ERR_INVALID_ARG, "a comm needs exchange, and unshare with share");
   clt_trainer *tr = NULL;
   size_t held_all = 0;
   clt_status st = create_here(ctx, opt, train, n_all, test, comm, &tr);
@@ -998,20 +1000,31 @@ static clt_status ranked_buffers(clt_trainer *tr) {
   size_t P = 0;
   for (size_t k = 0; k < tr->model->nparams; k++) P += clt_tensor_numel(tr->model->grad[k]);
   tr->seg = ((P + K - 1) / K + 15) / 16 * 16;
+  const size_t floats = K * tr->seg; /* a gradient's, padded */
   void *base = NULL;
-  const size_t bytes = (K + 1) * K * tr->seg * sizeof(float);
-  if (tr->comm.share) CLT_TRY(tr->comm.share(tr->comm.user, tr->ctx, bytes, &base));
-  tr->shared = base, tr->shared_bytes = base ? bytes : 0;
-  if (!base) {
-    tr->grad_host = calloc(K * tr->seg, sizeof *tr->grad_host);
-    tr->segs = malloc(K * tr->seg * sizeof *tr->segs);
+  clt_status st = CLT_OK;
+  if (tr->comm.share && floats <= SIZE_MAX / sizeof(float) / (K + 1))
+    st = tr->comm.share(tr->comm.user, tr->ctx, (K + 1) * floats * sizeof(float), &base);
+  if (base) {
+    tr->shared = base;
+    tr->shared_bytes = (K + 1) * floats * sizeof(float);
+  } else {
+    tr->grad_host = calloc(floats, sizeof *tr->grad_host);
+    tr->segs = malloc(floats * sizeof *tr->segs);
   }
   tr->heads = malloc(K * 2 * sizeof *tr->heads);
   tr->weights = malloc(K * sizeof *tr->weights);
   tr->parts = malloc(K * sizeof *tr->parts);
-  if ((!base && (!tr->grad_host || !tr->segs)) || !tr->heads || !tr->weights || !tr->parts)
-    return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
-  return CLT_OK;
+  if (st == CLT_OK && ((!base && (!tr->grad_host || !tr->segs)) || !tr->heads || !tr->weights ||
+                       !tr->parts))
+    st = clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
+  if (st != CLT_OK) { /* none kept: a later step would make them again */
+    if (base) tr->comm.unshare(tr->comm.user, base, tr->shared_bytes);
+    free(tr->grad_host), free(tr->segs), free(tr->heads), free(tr->weights), free(tr->parts);
+    tr->grad_host = tr->segs = tr->shared = NULL, tr->shared_bytes = 0;
+    tr->heads = tr->weights = NULL, tr->parts = NULL;
+  }
+  return st;
 }
 
 /* A step of a ranked trainer: this rank's loss and gradient (zero for no

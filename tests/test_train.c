@@ -849,6 +849,7 @@ typedef struct rank_job {
   float W[17 * 5], b[5];
   clt_status st;
   double loss, accuracy, held_loss[2], held_accuracy[2]; /* [0] test, [1] validation */
+  bool shared; /* whether its trainer summed in shared memory */
 } rank_job;
 
 /* This rank's even share of set's rows (clt_shard_rows with a shard a rank). */
@@ -915,6 +916,7 @@ static void *rank_main(void *arg) {
     j->st = clt_trainer_evaluate_split(tr, k ? CLT_SPLIT_VAL : CLT_SPLIT_TEST, &j->held_loss[k],
                                        &j->held_accuracy[k]);
   if (j->st == CLT_OK) j->st = clt_trainer_params(tr, j->W, j->b);
+  j->shared = tr && clt_trainer_shares_memory(tr);
   clt_trainer_destroy(tr);
   clt_context_destroy(ctx);
   return NULL;
@@ -1028,6 +1030,7 @@ Test(train, ranked_sums_in_shared_memory_equal_the_exchanged_ones) {
   for (size_t k = 0; k < 3; k++) {
     cr_assert_eq(sent[k].st, CLT_OK, "rank %zu: %s", k, clt_status_name(sent[k].st));
     cr_assert_eq(shared[k].st, CLT_OK, "rank %zu: %s", k, clt_status_name(shared[k].st));
+    cr_assert(shared[k].shared && !sent[k].shared, "rank %zu did not sum where asked", k);
     cr_assert_eq(memcmp(shared[k].W, sent[0].W, sizeof sent[0].W), 0, "rank %zu's W differs", k);
     cr_assert_eq(memcmp(shared[k].b, sent[0].b, sizeof sent[0].b), 0, "rank %zu's b differs", k);
     cr_assert_eq(shared[k].loss, sent[0].loss, "rank %zu's loss differs", k);

@@ -1,5 +1,6 @@
 /* The data-parallel component (cltrain_mpi.h) over MPI: the trainer's
    ranks (host/train.h: clt_train_comm) as a duplicated communicator. */
+#define _GNU_SOURCE /* memfd_create */
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -130,40 +131,40 @@ static clt_status exchange(void *user, clt_context *ctx, const void *send, size_
   return st;
 }
 
-/* clt_train_comm.share: rank 0 creates a POSIX shared-memory object and
-   gathers its name to the others, which open it; once every rank has said
-   whether it mapped it, rank 0 unlinks the name, so nothing outlives the
-   job however it ends. Only where every rank is on this machine (and
-   CLT_DIST_SHARED is not 0); any rank's failure gives NULL to all. */
-static clt_status share(void *user, clt_context *ctx, size_t bytes, void **base) {
+/* clt_train_comm.share: rank 0 makes an anonymous shared-memory file
+   (memfd: no name, so nothing outlives the job however it ends), and the
+   others open it through /proc/PID/fd/FD, which its pid and descriptor,
+   gathered to them, name; rank 0 keeps its descriptor until every rank
+   has said whether it mapped the file. Only where every rank is on this
+   machine (and CLT_DIST_SHARED is not 0); any rank's failure (no memory
+   for the file, /proc not readable) gives NULL to all. */
+static clt_status share_memory(void *user, clt_context *ctx, size_t bytes, void **base) {
   clt_mpi *m = user;
   *base = NULL;
   if (!m->share || m->size < 2 || m->local_size != m->size || bytes == 0) return CLT_OK;
-  enum { NAME = 64 };
-  char name[NAME] = "", *names = calloc((size_t)m->size, NAME);
-  if (!names) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "shared memory's names");
-  static unsigned made;
+  long long mine[2] = {-1, -1}, *where = malloc((size_t)m->size * sizeof mine);
+  if (!where) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "shared memory");
   int fd = -1;
   if (m->rank == 0) {
-    snprintf(name, sizeof name, "/cltrain-%ld-%u", (long)getpid(), made++);
-    fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0) name[0] = '\0';
-    else if (posix_fallocate(fd, 0, (off_t)bytes) != 0) /* /dev/shm too small */
-      close(fd), fd = -1;
+    fd = memfd_create("cltrain-gradients", MFD_CLOEXEC);
+    if (fd >= 0 && posix_fallocate(fd, 0, (off_t)bytes) != 0) close(fd), fd = -1;
+    mine[0] = getpid(), mine[1] = fd;
   }
-  clt_status st = exchange(m, ctx, name, 0, names, NAME);
-  if (st == CLT_OK && m->rank != 0 && names[0] == '/' && memchr(names, 0, NAME))
-    fd = shm_open(names, O_RDWR, 0);
+  clt_status st = exchange(m, ctx, mine, 0, where, sizeof mine);
+  if (st == CLT_OK && m->rank != 0 && where[1] >= 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%lld/fd/%lld", where[0], where[1]);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+  }
+  free(where);
   struct stat at;
   void *p = MAP_FAILED;
   if (fd >= 0 && fstat(fd, &at) == 0 && (size_t)at.st_size == bytes)
     p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (fd >= 0) close(fd);
   const double mapped = p != MAP_FAILED;
   double all = 0;
   if (st == CLT_OK) st = clt_comm_sum(&m->ranks, ctx, &mapped, &all, 1);
-  if (name[0]) shm_unlink(name);
-  free(names);
+  if (fd >= 0) close(fd);
   if (st != CLT_OK || all != m->size) {
     if (p != MAP_FAILED) munmap(p, bytes);
     return st;
@@ -174,7 +175,7 @@ static clt_status share(void *user, clt_context *ctx, size_t bytes, void **base)
   return CLT_OK;
 }
 
-static void unshare(void *user, void *base, size_t bytes) {
+static void unshare_memory(void *user, void *base, size_t bytes) {
   (void)user;
   munmap(base, bytes);
 }
@@ -237,8 +238,8 @@ clt_status clt_mpi_create(MPI_Comm comm, clt_mpi **out) {
                               .exchange = exchange,
                               .user = m,
                               .step_begins = step_begins,
-                              .share = share,
-                              .unshare = unshare};
+                              .share = share_memory,
+                              .unshare = unshare_memory};
   m->timeout = 300;
   /* rank 0's chunk and sharing for every rank: the ranks must cut
      messages and sum alike */
