@@ -11,7 +11,9 @@ batch (weak scaling): the training phase's seconds and samples/s, and
 rank 0's steps' parts (--json's step_*_seconds), in ms a step: compute (the
 local loss and gradient), staging (the gradient read back, the sum
 written back), reduction (the communication less the wait: the gradient's
-reduce-scatter, each rank's sums of its segment and their gather) and
+reduce-scatter, each rank's sums of its segment and their gather; or, as
+ranks on one machine do unless --messages, each rank's sums read in memory
+the ranks share and a barrier: the "sum" column, --json's gradient_sum) and
 wait (the small gather of the losses and shares that opens the
 communication, which ends when the slowest rank is ready: the load
 imbalance). Efficiency: samples/s over K times one rank's (T1 / (K TK) at
@@ -42,7 +44,7 @@ communication <= 10 %). --replot FILE.json prints the model and draws the
 plots again from the records a run saved with --json, without measuring.
 
   bench/distributed.py --cltrain build/cltrain [--mpiexec mpiexec] [--quick]
-                       [--json FILE] [--plot PREFIX]
+                       [--messages] [--json FILE] [--plot PREFIX]
   bench/distributed.py --replot FILE.json [--plot PREFIX]
 """
 import argparse
@@ -79,6 +81,8 @@ def run(args, k, flags):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                CLT_TUNE=os.environ.get("CLT_TUNE", "off"),
                POCL_MAX_PTHREAD_COUNT=str(args.threads))
+    if args.messages:
+        env["CLT_DIST_SHARED"] = "0"
     cmd = [args.mpiexec, "-n", str(k), "--oversubscribe", "--bind-to", "none", args.cltrain,
            "train", "--distributed", "--json", "--quiet"] + flags
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
@@ -238,6 +242,8 @@ def main():
     p.add_argument("--threads", type=int, default=1,
                    help="POCL threads per rank (default 1: K ranks use K cores, so that K = 1 "
                         "is one core and the efficiency measures the data-parallel overhead)")
+    p.add_argument("--messages", action="store_true",
+                   help="sum the gradients through messages, not shared memory")
     p.add_argument("--json", help="write the records here")
     p.add_argument("--plot", metavar="PREFIX",
                    help="draw the model to PREFIX-comm.png and PREFIX-batch.png (gnuplot)")
@@ -260,9 +266,9 @@ def main():
     print(f"copy floor (numpy, 64 MB): {floor / 1e9:.1f} GB/s; {cores} cores, "
           f"{args.threads} POCL thread(s) per rank\n")
     print("| problem | K | scaling | batch | samples/s | efficiency | compute | staging | "
-          "reduction | wait | gather share of step | gradient MB | algbw GB/s | busbw GB/s | "
-          "busbw/floor |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "sum | reduction | wait | gather share of step | gradient MB | algbw GB/s | "
+          "busbw GB/s | busbw/floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, n, d, c, batch, data in problems:
         grad = gradient_bytes(d, c)
         base = None
@@ -292,14 +298,15 @@ def main():
                 over = " (oversubscribed)" if k > cores else ""
                 print(f"| {name} | {k}{over} | {scaling} | {b} | {r['samples_per_second']:.0f} | "
                       f"{eff:.2f} | {part['compute']:.2f} | {part['staging']:.2f} | "
-                      f"{part['gather'] - part['wait']:.2f} | {part['wait']:.2f} | "
+                      f"{r.get('gradient_sum', '-')} | {part['gather'] - part['wait']:.2f} | "
+                      f"{part['wait']:.2f} | "
                       f"{part['gather'] * steps / 1e3 / t:.2f} | "
                       f"{grad / 1e6:.2f} | {algbw / 1e9:.2f} | {busbw / 1e9:.2f} | "
                       f"{busbw / floor:.2f} |")
                 records.append(dict(problem=name, k=k, scaling=scaling, batch=b, seconds=t,
                                     samples_per_second=r["samples_per_second"],
                                     comm_seconds=per_step * steps, steps=steps,
-                                    step_ms=part,
+                                    step_ms=part, gradient_sum=r.get("gradient_sum"),
                                     gradient_bytes=grad, efficiency=eff,
                                     test_accuracy=r.get("test_accuracy")))
     print("\nThe peer, MPI_Allreduce of the same bytes (float32, in place, median of 20):\n")
