@@ -1018,7 +1018,7 @@ static clt_status ranked_buffers(clt_trainer *tr) {
   if (st == CLT_OK && ((!base && (!tr->grad_host || !tr->segs)) || !tr->heads || !tr->weights ||
                        !tr->parts))
     st = clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "gradients");
-  if (st != CLT_OK) { /* none kept: a later step would make them again */
+  if (st != CLT_OK) { /* none kept */
     if (base) tr->comm.unshare(tr->comm.user, base, tr->shared_bytes);
     free(tr->grad_host), free(tr->segs), free(tr->heads), free(tr->weights), free(tr->parts);
     tr->grad_host = tr->segs = tr->shared = NULL, tr->shared_bytes = 0;

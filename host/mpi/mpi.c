@@ -1,6 +1,9 @@
 /* The data-parallel component (cltrain_mpi.h) over MPI: the trainer's
    ranks (host/train.h: clt_train_comm) as a duplicated communicator. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create */
+#endif
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -134,33 +137,48 @@ static clt_status exchange(void *user, clt_context *ctx, const void *send, size_
 /* clt_train_comm.share: rank 0 makes an anonymous shared-memory file
    (memfd: no name, so nothing outlives the job however it ends), and the
    others open it through /proc/PID/fd/FD, which its pid and descriptor,
-   gathered to them, name; rank 0 keeps its descriptor until every rank
-   has said whether it mapped the file. Only where every rank is on this
-   machine (and CLT_DIST_SHARED is not 0); any rank's failure (no memory
-   for the file, /proc not readable) gives NULL to all. */
+   gathered to them with the file's device and inode, name; rank 0 keeps
+   its descriptor until every rank has said whether it mapped that very
+   file. Only where every rank is on this machine (and CLT_DIST_SHARED is
+   not 0); any rank's failure (no memory for the file, rank 0's
+   descriptors not open to the others: another user, a non-dumpable rank
+   0, another PID namespace) gives NULL to all. */
 static clt_status share_memory(void *user, clt_context *ctx, size_t bytes, void **base) {
   clt_mpi *m = user;
   *base = NULL;
   if (!m->share || m->size < 2 || m->local_size != m->size || bytes == 0) return CLT_OK;
-  long long mine[2] = {-1, -1}, *where = malloc((size_t)m->size * sizeof mine);
+  /* rank 0's pid, descriptor, and the file's device and inode */
+  long long mine[4] = {-1, -1, -1, -1}, *where = malloc((size_t)m->size * sizeof mine);
   if (!where) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "shared memory");
   int fd = -1;
+  struct stat at;
+#ifdef MFD_CLOEXEC
   if (m->rank == 0) {
-    fd = memfd_create("cltrain-gradients", MFD_CLOEXEC);
-    if (fd >= 0 && posix_fallocate(fd, 0, (off_t)bytes) != 0) close(fd), fd = -1;
-    mine[0] = getpid(), mine[1] = fd;
+#ifdef MFD_NOEXEC_SEAL
+    fd = memfd_create("cltrain-gradients", MFD_CLOEXEC | MFD_NOEXEC_SEAL);
+    if (fd < 0 && errno == EINVAL) /* a kernel before 6.3 */
+#endif
+      fd = memfd_create("cltrain-gradients", MFD_CLOEXEC);
+    if (fd >= 0 && (posix_fallocate(fd, 0, (off_t)bytes) != 0 || fstat(fd, &at) != 0))
+      close(fd), fd = -1;
+    if (fd >= 0) {
+      mine[0] = getpid(), mine[1] = fd;
+      mine[2] = (long long)at.st_dev, mine[3] = (long long)at.st_ino;
+    }
   }
+#endif
+  memcpy(where + 4 * m->rank, mine, sizeof mine); /* the exchange writes the others' */
   clt_status st = exchange(m, ctx, mine, 0, where, sizeof mine);
   if (st == CLT_OK && m->rank != 0 && where[1] >= 0) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%lld/fd/%lld", where[0], where[1]);
     fd = open(path, O_RDWR | O_CLOEXEC);
   }
-  free(where);
-  struct stat at;
   void *p = MAP_FAILED;
-  if (fd >= 0 && fstat(fd, &at) == 0 && (size_t)at.st_size == bytes)
+  if (fd >= 0 && fstat(fd, &at) == 0 && (size_t)at.st_size == bytes &&
+      (long long)at.st_dev == where[2] && (long long)at.st_ino == where[3])
     p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  free(where);
   const double mapped = p != MAP_FAILED;
   double all = 0;
   if (st == CLT_OK) st = clt_comm_sum(&m->ranks, ctx, &mapped, &all, 1);
