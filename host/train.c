@@ -945,9 +945,8 @@ static clt_status batch_denominator(clt_trainer *tr, const int32_t *idx, size_t 
   return CLT_OK;
 }
 
-/* Every rank's bytes of mine into all (size * bytes, in rank order). */
-static clt_status comm_gather(const clt_train_comm *comm, clt_context *ctx, const void *mine,
-                              void *all, size_t bytes) {
+clt_status clt_comm_gather(const clt_train_comm *comm, clt_context *ctx, const void *mine,
+                           void *all, size_t bytes) {
   memcpy((unsigned char *)all + comm->rank * bytes, mine, bytes);
   return comm->exchange(comm->user, ctx, mine, 0, all, bytes);
 }
@@ -957,7 +956,7 @@ clt_status clt_comm_sum(const clt_train_comm *comm, clt_context *ctx, const doub
   const size_t k = comm->size, total = k * n;
   double *all = malloc((total ? total : 1) * sizeof *all);
   if (!all) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "the ranks' parts");
-  clt_status st = comm_gather(comm, ctx, mine, all, n * sizeof *all);
+  clt_status st = clt_comm_gather(comm, ctx, mine, all, n * sizeof *all);
   for (size_t i = 0; st == CLT_OK && i < n; i++) {
     double acc = 0;
     for (size_t r = 0; r < k; r++) acc += all[r * n + i];
@@ -1069,7 +1068,7 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
      read after it */
   if (tr->shared) atomic_thread_fence(memory_order_seq_cst);
   const double head[2] = {adds ? local * (summed ? 1.0 : den) : 0.0, den};
-  if (st == CLT_OK) st = comm_gather(&tr->comm, tr->ctx, head, heads, sizeof head);
+  if (st == CLT_OK) st = clt_comm_gather(&tr->comm, tr->ctx, head, heads, sizeof head);
   if (tr->shared) atomic_thread_fence(memory_order_seq_cst);
   const double t_heads = clt_now();
   if (st == CLT_OK && !tr->shared)
@@ -1141,7 +1140,7 @@ static clt_status check_replicas(clt_trainer *tr) {
   uint64_t mine, *all = malloc(tr->comm.size * sizeof *all);
   if (!all) return clt_fail(tr->ctx, CLT_ERR_OUT_OF_MEMORY, "hashes");
   clt_status st = clt_trainer_params_hash(tr, &mine);
-  if (st == CLT_OK) st = comm_gather(&tr->comm, tr->ctx, &mine, all, sizeof mine);
+  if (st == CLT_OK) st = clt_comm_gather(&tr->comm, tr->ctx, &mine, all, sizeof mine);
   for (size_t r = 1; st == CLT_OK && r < tr->comm.size; r++)
     if (all[r] != all[0])
       st = clt_fail(tr->ctx, CLT_ERR_DISTRIBUTED,

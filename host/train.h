@@ -52,6 +52,11 @@ typedef struct clt_train_comm {
   void (*unshare)(void *user, void *base, size_t bytes);
 } clt_train_comm;
 
+/* Every rank's bytes of mine into all (size * bytes, in rank order;
+   collective). */
+clt_status clt_comm_gather(const clt_train_comm *comm, clt_context *ctx, const void *mine,
+                           void *all, size_t bytes);
+
 /* Sums n doubles mine over comm's ranks into sum in rank order: the same
    bits on every rank, whatever the transport's own reduction order
    (collective). */

@@ -167,8 +167,7 @@ static clt_status share_memory(void *user, clt_context *ctx, size_t bytes, void 
     }
   }
 #endif
-  memcpy(where + 4 * m->rank, mine, sizeof mine); /* the exchange writes the others' */
-  clt_status st = exchange(m, ctx, mine, 0, where, sizeof mine);
+  clt_status st = clt_comm_gather(&m->ranks, ctx, mine, where, sizeof mine);
   if (st == CLT_OK && m->rank != 0 && where[1] >= 0) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%lld/fd/%lld", where[0], where[1]);
