@@ -1000,13 +1000,14 @@ static clt_status ranked_buffers(clt_trainer *tr) {
   for (size_t k = 0; k < tr->model->nparams; k++) P += clt_tensor_numel(tr->model->grad[k]);
   tr->seg = ((P + K - 1) / K + 15) / 16 * 16;
   const size_t floats = K * tr->seg; /* a gradient's, padded */
+  const bool fits = floats <= SIZE_MAX / sizeof(float) / (K + 1);
+  const size_t bytes = fits ? (K + 1) * floats * sizeof(float) : 0;
   void *base = NULL;
   clt_status st = CLT_OK;
-  if (tr->comm.share && floats <= SIZE_MAX / sizeof(float) / (K + 1))
-    st = tr->comm.share(tr->comm.user, tr->ctx, (K + 1) * floats * sizeof(float), &base);
+  if (tr->comm.share && fits) st = tr->comm.share(tr->comm.user, tr->ctx, bytes, &base);
   if (base) {
     tr->shared = base;
-    tr->shared_bytes = (K + 1) * floats * sizeof(float);
+    tr->shared_bytes = bytes;
   } else {
     tr->grad_host = calloc(floats, sizeof *tr->grad_host);
     tr->segs = malloc(floats * sizeof *tr->segs);
@@ -1079,7 +1080,8 @@ static clt_status ranked_step(clt_trainer *tr, size_t first, size_t rows, double
     const double whole = summed ? 1.0 : total[1];
     /* this rank's segment, each element summed over the ranks in rank
        order (this rank's own part read where it is), the sums written
-       over this rank's part and sent from there */
+       over this rank's part and sent from there (shared: into the sums'
+       buffer, where every rank reads them) */
     float *mine = g + me * S;
     for (size_t r = 0; r < K; r++) {
       tr->parts[r] = tr->shared ? tr->shared + r * K * S + me * S
