@@ -135,15 +135,14 @@ struct clt_backend {
   clt_status (*csr_gather)(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                            size_t first);
   /* Plain SGD on the rows' gradient, touching only the weights of the
-     columns the rows hold: V (D,C) -= step (X[rows]^T dS) there, summed
-     in G, a (D,C) scratch of zeros that is left zero; b -= lr_b colsum(dS)
-     (b NULL: none). entries: about how many entries the rows hold (a
-     hint for the backend's choice of method, which must depend on it and
-     the shapes alone). *dnorm (NULL: not asked, and no wait) = the change
-     of V's sum of squares. scale: t *= alpha. */
+     columns the rows hold: V (D,C) -= step (X[rows]^T dS) there, a term
+     at a time or summed first (the backend's choice; the same bits for the
+     same inputs); b -= lr_b colsum(dS) (b NULL: none). *dnorm (NULL: not
+     asked, and no wait) = the change of V's sum of squares. scale: t *=
+     alpha. */
   clt_status (*csr_sgd)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                        const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
-                        clt_tensor *b, float lr_b, double entries, double *dnorm);
+                        const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
+                        float lr_b, double *dnorm);
   clt_status (*scale)(clt_tensor *t, float alpha);
 
   /* ---- optimizers: per-entry state beyond the state tensors (optional),

@@ -14,11 +14,10 @@ clt_status clt_csr_forward_rows(clt_context *ctx, const clt_csr *X, clt_batch_ro
 clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                                  const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
 /* Plain SGD on the rows' gradient, touching only the weights of the
-   columns the rows hold (the backend's csr_sgd, host/backend.h; entries:
-   about how many entries the rows hold). */
+   columns the rows hold (the backend's csr_sgd, host/backend.h). */
 clt_status clt_csr_sgd_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                            const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
-                            clt_tensor *b, float lr_b, double entries, double *dnorm);
+                            const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
+                            float lr_b, double *dnorm);
 /* Checks CSR arrays as clt_csr_create does (CLT_ERR_INVALID_ARG naming the
    row); *sorted false when some row's columns are out of order (repeats
    then show only once sorted). */

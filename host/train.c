@@ -80,11 +80,9 @@ struct clt_trainer {
   char svmlight_base;
   /* Plain SGD on sparse rows updates only the weights its rows use
      (touched_step): W = wscale * the W tensor during an epoch (1 outside
-     one), vnorm2 = the W tensor's sum of squares when l2 needs it, G a
-     (d, c) scratch of zeros. */
+     one), vnorm2 = the W tensor's sum of squares when l2 needs it. */
   bool touched;
   double wscale, vnorm2;
-  clt_tensor *G;
   /* Streaming (opt.stream): the training rows stay in the caller's arrays
      (host); each step's rows are gathered into one of CLT_STREAM_STAGES
      host batches, the next step's by the prefetcher while this one
@@ -208,7 +206,7 @@ void clt_trainer_destroy(clt_trainer *tr) {
   free_set(&tr->test);
   free_set(&tr->val);
   clt_tensor *all[] = {tr->perm, tr->Xb,    tr->yb,    tr->class_weight,
-                       tr->G,    tr->ystage, tr->ident, tr->losses};
+                       tr->ystage, tr->ident, tr->losses};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clt_tensor_destroy(all[i]);
   clt_model_destroy(tr->model);
@@ -707,10 +705,6 @@ static clt_status create_here(clt_context *ctx, const clt_train_options *opt,
   STEP(clt_tensor_create(ctx, tr->n, 1, CLT_INT32, &tr->perm));
   STEP(clt_tensor_create(ctx, PROGRESS_EVERY, 2, CLT_FLOAT32, &tr->losses));
   if (train->x) STEP(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xb));
-  if (tr->touched) {
-    STEP(clt_tensor_create(ctx, tr->d, tr->c, CLT_FLOAT32, &tr->G));
-    STEP(clt_tensor_fill(tr->G, 0.0));
-  }
   STEP(tr->label_target
            ? clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->yb)
            : clt_tensor_create(ctx, B, tr->c, CLT_FLOAT32, &tr->yb));
@@ -884,10 +878,6 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_l
   CLT_TRY(clt_optimizer_apply_schedule(tr->optim, &tr->opt.schedule, tr->step));
   const double lr = clt_schedule_lr(&tr->opt.schedule, tr->step), l2 = tr->opt.reg.l2;
   const double sign = tr->opt.optim.maximize ? -1 : 1;
-  /* The entries a step reads, on average: the same whether streamed. */
-  const double entries = (double)rows * (double)(tr->stream ? (uint64_t)tr->host.indptr[tr->n]
-                                                            : clt_csr_nnz(tr->train.Xs)) /
-                         (double)tr->n;
   clt_batch_rows br = {tr->perm, first, rows};
   clt_features X = features_of(&tr->train);
   clt_tensor *yb = NULL, *S = NULL, *dS = NULL;
@@ -912,8 +902,8 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_l
     if (st == CLT_OK) tr->vnorm2 *= s * s, tr->wscale = 1, s = 1;
   }
   if (st == CLT_OK)
-    st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, tr->G, (float)(sign * lr / s), b,
-                          (float)(sign * lr), entries, l2 > 0 ? &change : NULL);
+    st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, (float)(sign * lr / s), b, (float)(sign * lr),
+                          l2 > 0 ? &change : NULL);
   clt_tensor_destroy(yb);
   clt_tensor_destroy(S);
   clt_tensor_destroy(dS);
@@ -1324,9 +1314,8 @@ static clt_status warm_up(clt_trainer *tr) {
       br = (clt_batch_rows){NULL, 0, B};
     }
     if (st == CLT_OK)
-      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], tr->G, 0.0f, b, 0.0f, 0,
-                            NULL);
-    if (st == CLT_OK) st = clt_scale_tensor(tr->G, 1.0f);
+      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], 0.0f, b, 0.0f, NULL);
+    if (st == CLT_OK) st = clt_scale_tensor(tr->model->value[0], 1.0f);
     clt_tensor_destroy(dS);
     CLT_TRY(st);
   }

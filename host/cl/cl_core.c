@@ -407,7 +407,6 @@ void clt_cl_close(clt_context *ctx) {
   for (size_t i = 0; i < CLT_K_COUNT; i++)
     if (cl->kernels[i]) clReleaseKernel(cl->kernels[i]), clt_cl_count(-1);
   if (cl->scratch) clt_cl_release_mem(cl->scratch);
-  if (cl->csr_map) clt_cl_release_mem(cl->csr_map);
   if (cl->program) clReleaseProgram(cl->program), clt_cl_count(-1);
   if (cl->queue) clReleaseCommandQueue(cl->queue), clt_cl_count(-1);
   if (cl->context) clReleaseContext(cl->context), clt_cl_count(-1);

@@ -91,8 +91,6 @@ typedef struct clt_cl_context {
   cl_kernel kernels[CLT_K_COUNT]; /* created on first use */
   cl_mem scratch; /* reduction partials, grown on demand */
   size_t scratch_bytes;
-  cl_mem csr_map; /* the packed sparse update's column map (zeros), grown on demand */
-  size_t csr_map_bytes;
   void *blas_state; /* owned by host/cl/blas.c, NULL until first GEMM */
   /* With record_timings: the queue profiles, and the events of commands
      whose device time is not read yet wait here (host/cl/cl_core.c). */
@@ -369,8 +367,8 @@ clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows
 clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                                const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
 clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                          const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
-                          clt_tensor *b, float lr_b, double entries, double *dnorm);
+                          const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
+                          float lr_b, double *dnorm);
 clt_status clt_cl_scale(clt_tensor *t, float alpha);
 clt_status clt_cl_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                              size_t first);

@@ -83,18 +83,9 @@ clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_row
   return db ? clt_cl_colsum(ctx, dS, db) : CLT_OK;
 }
 
-/* The packed update's column map: 2 D ints, zero (every call leaves it
-   so), grown and zeroed on demand. */
-static clt_status csr_map(clt_context *ctx, size_t D, cl_mem *out) {
-  clt_cl_context *cl = clt_cl_of(ctx);
-  CLT_TRY(clt_cl_grown(ctx, &cl->csr_map, &cl->csr_map_bytes, 2 * D * sizeof(cl_int), true));
-  *out = cl->csr_map;
-  return CLT_OK;
-}
-
 clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                          const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
-                          clt_tensor *b, float lr_b, double entries, double *dnorm) {
+                          const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
+                          float lr_b, double *dnorm) {
   size_t D = X->cols, C = dS->cols;
   cl_ulong cw, span;
   size_t chunks = class_chunks(ctx, C, &cw), buckets = column_buckets(ctx, D, chunks, &span);
@@ -102,50 +93,29 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
   cl_mem dn;
   CLT_TRY(clt_cl_scratch(ctx, parts * sizeof(float), &dn));
   rows_args ra = rows_of(X, rows);
-  cl_ulong pf = X->first, ds_off = dS->offset, v_off = V->offset, g_off = G->offset,
-           b_off = b ? b->offset : 0, n = rows.n, d = D, c = C, nb = buckets;
-  cl_mem bmem = b ? b->st->mem : NULL, map;
+  cl_ulong pf = X->first, ds_off = dS->offset, v_off = V->offset, b_off = b ? b->offset : 0,
+           n = rows.n, d = D, c = C, nb = buckets;
+  cl_mem bmem = b ? b->st->mem : NULL;
   cl_int has_b = b != NULL;
-  /* A work-item holding every class (CPU profiles) packs its bucket's
-     gradient when a weight row fills a cache line (16 classes or more):
-     the map costs a random access an entry, which pays where G's rows are
-     wide. Kernel time a step, packed against the walk or sweep, 2^18
-     features, alternated runs here: 51 classes at batch 256 of the Debian
-     descriptions 134 against 231 us; 50 classes at batch 256 about 500
-     against 930 us, at 4096 8.8 against 10.8 ms; 10 classes level; 2
-     classes 2.7 against 2.2 ms at 4096, 178 against 140 us at 256. Work-items
-     holding a chunk of the classes (GPU profiles) would each need a map,
-     so they walk the rows again or sweep. */
-  if (chunks == 1 && C * sizeof(float) >= 64) {
-    CLT_TRY(csr_map(ctx, D, &map));
-    CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd_packed, buckets, 1, CLT_ARG(X->ptr->st->mem),
-                           CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
-                           CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
-                           CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
-                           CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(G->st->mem),
-                           CLT_ARG(g_off), CLT_ARG(map), CLT_ARG(step), CLT_ARG(bmem),
-                           CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn),
-                           CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb)));
-  } else {
-    /* Sweep G and W whole, in order, when walking the rows again would cost
-       more: the walk misses the caches on each entry's rows of G and W
-       (lines of 64 bytes: about 8 ns a line on 2 cores here), the sweep
-       streams 16 bytes a weight (about 0.45 ns a weight on 2 cores, all of
-       the times at D = 2^18 with 2, 10 and 50 classes): a ratio of about
-       18, set at 24 to lean to the sweep, whose cost does not depend on
-       how the rows fall. lines: those a row may span when it does not
-       start on a line's edge. */
-    const double lines = 1.0 + (double)(C * 4 / 64);
-    cl_int sweep = entries * lines * 24.0 > (double)D * (double)C;
-    CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd, buckets, chunks, CLT_ARG(X->ptr->st->mem),
-                            CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
-                            CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
-                            CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
-                            CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(G->st->mem),
-                            CLT_ARG(g_off), CLT_ARG(step), CLT_ARG(bmem), CLT_ARG(b_off),
-                            CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn), CLT_ARG(n), CLT_ARG(d),
-                            CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb), CLT_ARG(cw), CLT_ARG(sweep)));
-  }
+  /* Each entry applied to its weights at once (kernels/sparse.cl). Kernel
+     time a step against summing into a scratch first, then applying it
+     (walking the rows again, or sweeping the scratch and W whole, or from
+     16 classes with the scratch packed in the order the rows touch it),
+     as a ratio to the forward's time in the same run (this machine is
+     noisy), 2^18 features, about 100 entries a row, two runs each: 2
+     classes at batch 4096 1.21-1.32 against 1.58-1.85, at batch 256
+     0.80-1.09 against 1.13-1.34; 10 classes at 256 0.63-1.06 against
+     1.52-1.62, at 4096 1.02-1.51 against 1.56-1.60; 20 classes at 256
+     0.45-0.49 against 0.79-0.80 packed; 50 classes at 256 0.66-0.97
+     against 0.98-1.05 packed, at 4096 1.20-1.31 against 1.67-1.80. */
+  CLT_TRY(LAUNCH_BUCKETS(ctx, CLT_K_csr_sgd, buckets, chunks, CLT_ARG(X->ptr->st->mem),
+                          CLT_ARG(pf), CLT_ARG(X->col->st->mem), CLT_ARG(X->val->st->mem),
+                          CLT_ARG(ra.idx), CLT_ARG(ra.first), CLT_ARG(ra.has_idx),
+                          CLT_ARG(ra.nrows), CLT_ARG(dS->st->mem), CLT_ARG(ds_off),
+                          CLT_ARG(V->st->mem), CLT_ARG(v_off), CLT_ARG(step), CLT_ARG(bmem),
+                          CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn),
+                          CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb),
+                          CLT_ARG(cw)));
   if (!dnorm) return CLT_OK;
   float *part = malloc(parts * sizeof *part);
   if (!part) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_sgd: %zu partial sums", parts);

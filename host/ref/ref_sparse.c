@@ -67,9 +67,9 @@ clt_status clt_ref_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_ro
 }
 
 clt_status clt_ref_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
-                           const clt_tensor *dS, clt_tensor *V, clt_tensor *G, float step,
-                           clt_tensor *b, float lr_b, double entries, double *dnorm) {
-  (void)G, (void)entries; /* the gradient is summed in double here */
+                           const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
+                           float lr_b, double *dnorm) {
+  /* the gradient summed in double, then applied once */
   size_t D = X->cols, C = dS->cols;
   const int32_t *col = clt_ref_i32(X->col);
   const float *val = clt_ref_f32(X->val), *g = clt_ref_f32(dS);
