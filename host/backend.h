@@ -137,12 +137,12 @@ struct clt_backend {
   /* Plain SGD on the rows' gradient, touching only the weights of the
      columns the rows hold: V (D,C) -= step (X[rows]^T dS) there, a term
      at a time or summed first (the backend's choice; the same bits for the
-     same inputs); b -= lr_b colsum(dS) (b NULL: none). *dnorm (NULL: not
-     asked, and no wait) = the change of V's sum of squares. scale: t *=
-     alpha. */
+     same inputs); b -= lr_b colsum(dS) (b NULL: none). The change of V's
+     sum of squares goes to element at of the float32 tensor change (NULL:
+     not asked), which is left on the device: no wait. scale: t *= alpha. */
   clt_status (*csr_sgd)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                         const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
-                        float lr_b, double *dnorm);
+                        float lr_b, clt_tensor *change, size_t at);
   clt_status (*scale)(clt_tensor *t, float alpha);
 
   /* ---- optimizers: per-entry state beyond the state tensors (optional),

@@ -24,7 +24,7 @@ clt_status clt_ref_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_ro
                                 const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
 clt_status clt_ref_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                            const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
-                           float lr_b, double *dnorm);
+                           float lr_b, clt_tensor *change, size_t at);
 clt_status clt_ref_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                               size_t first);
 clt_status clt_ref_argmax(clt_context *ctx, const clt_tensor *S,

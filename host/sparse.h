@@ -17,7 +17,7 @@ clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_r
    columns the rows hold (the backend's csr_sgd, host/backend.h). */
 clt_status clt_csr_sgd_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                             const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
-                            float lr_b, double *dnorm);
+                            float lr_b, clt_tensor *change, size_t at);
 /* Checks CSR arrays as clt_csr_create does (CLT_ERR_INVALID_ARG naming the
    row); *sorted false when some row's columns are out of order (repeats
    then show only once sorted). */

@@ -64,7 +64,9 @@ struct clt_trainer {
   size_t held[2], held_all[2];
   clt_tensor *perm;               /* (N,1) this epoch's permutation */
   clt_tensor *Xb, *yb;            /* gathered minibatch (B rows; Xb: dense only) */
-  clt_tensor *losses;             /* (PROGRESS_EVERY, 2): deferred steps' losses */
+  clt_tensor *losses;             /* (PROGRESS_EVERY, 2): deferred steps' losses; rows
+                                     PROGRESS_EVERY + i: touched step i's change of
+                                     |V|^2 (column 0), with l2 */
   double pending_penalty[PROGRESS_EVERY]; /* a deferred touched step's penalty (host) */
   clt_tensor *class_weight;       /* (1,C) or NULL: opt.loss's */
   float *class_weight_host;       /* its values, for checkpoints */
@@ -80,9 +82,14 @@ struct clt_trainer {
   char svmlight_base;
   /* Plain SGD on sparse rows updates only the weights its rows use
      (touched_step): W = wscale * the W tensor during an epoch (1 outside
-     one), vnorm2 = the W tensor's sum of squares when l2 needs it. */
+     one), vnorm2 = the W tensor's sum of squares when l2 needs it. With
+     l2, the steps i < norms_pending since the losses were last read left
+     the change of that sum in losses; their wscale and rescale of vnorm2
+     wait here (read_losses). */
   bool touched;
   double wscale, vnorm2;
+  size_t norms_pending;
+  double norm_wscale[PROGRESS_EVERY], norm_rescale[PROGRESS_EVERY];
   /* Streaming (opt.stream): the training rows stay in the caller's arrays
      (host); each step's rows are gathered into one of CLT_STREAM_STAGES
      host batches, the next step's by the prefetcher while this one
@@ -703,7 +710,8 @@ static clt_status create_here(clt_context *ctx, const clt_train_options *opt,
   tr->opt.loss.class_weight = tr->class_weight;
   tr->opt.class_weight = NULL; /* the caller's */
   STEP(clt_tensor_create(ctx, tr->n, 1, CLT_INT32, &tr->perm));
-  STEP(clt_tensor_create(ctx, PROGRESS_EVERY, 2, CLT_FLOAT32, &tr->losses));
+  STEP(clt_tensor_create(ctx, (tr->touched && opt->reg.l2 > 0 ? 2 : 1) * PROGRESS_EVERY, 2,
+                         CLT_FLOAT32, &tr->losses));
   if (train->x) STEP(clt_tensor_create(ctx, B, tr->d, CLT_FLOAT32, &tr->Xb));
   STEP(tr->label_target
            ? clt_tensor_create(ctx, B, 1, CLT_INT32, &tr->yb)
@@ -863,12 +871,29 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
   return st;
 }
 
+/* Reads tr->losses into v (one read-back): the deferred steps' losses,
+   and the touched steps' changes of |V|^2, whose penalties, 0.5 l2 s^2
+   |V|^2 before each update, go to pending_penalty, vnorm2 brought up to
+   date. */
+static clt_status read_losses(clt_trainer *tr, float v[4 * PROGRESS_EVERY]) {
+  CLT_TRY(clt_tensor_read(tr->losses, v, clt_tensor_numel(tr->losses) * sizeof *v));
+  const double l2 = tr->opt.reg.l2;
+  for (size_t i = 0; i < tr->norms_pending; i++) {
+    tr->pending_penalty[i] = 0.5 * l2 * tr->norm_wscale[i] * tr->norm_wscale[i] * tr->vnorm2;
+    tr->vnorm2 = tr->vnorm2 * tr->norm_rescale[i] + v[2 * (PROGRESS_EVERY + i)];
+  }
+  tr->norms_pending = 0;
+  return CLT_OK;
+}
+
 /* One step of plain SGD on sparse rows, with W = s V (V the W tensor, s
    the trainer's wscale) and PyTorch's update W <- (1 - lr k) W - lr g for
    k = l2 + weight decay: s <- s (1 - lr k), then V <- V - (lr / s) g on
    the rows' columns only (V is rescaled densely when s would leave
    [1e-6, 1e6], or reach 0). The loss is the batch's, plus 0.5 l2 s^2 |V|^2
-   before the update, as the dense path reports it. */
+   before the update, as the dense path reports it: with l2, the update
+   leaves the change of |V|^2 on the device, and the penalty waits for it
+   in pending_penalty (read_losses) as the loss waits in its slot. */
 static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_loss_slot *defer,
                                double *loss) {
   clt_context *ctx = tr->ctx;
@@ -893,25 +918,29 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_l
   if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, first);
   if (st == CLT_OK) st = clt_csr_forward_rows(ctx, X.csr, br, (float)tr->wscale, W, b, S);
   if (st == CLT_OK) st = clt_loss_deferred(ctx, &tr->opt.loss, S, yb, defer, &data, dS);
-  const double penalty = 0.5 * l2 * tr->wscale * tr->wscale * tr->vnorm2;
+  const size_t at = defer->index;
+  tr->norm_wscale[at] = tr->wscale, tr->norm_rescale[at] = 1;
   /* maximize negates the penalty's gradient with the loss's, as the dense
      path's optimizer does; weight decay keeps its sign */
-  double s = tr->wscale * (1 - lr * (sign * l2 + tr->opt.optim.weight_decay)), change = 0;
+  double s = tr->wscale * (1 - lr * (sign * l2 + tr->opt.optim.weight_decay));
   if (st == CLT_OK && !(fabs(s) >= 1e-6 && fabs(s) <= 1e6)) { /* the decay into V */
     st = clt_scale_tensor(W, (float)s);
-    if (st == CLT_OK) tr->vnorm2 *= s * s, tr->wscale = 1, s = 1;
+    if (st == CLT_OK) tr->norm_rescale[at] = s * s, tr->wscale = 1, s = 1;
   }
   if (st == CLT_OK)
     st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, (float)(sign * lr / s), b, (float)(sign * lr),
-                          l2 > 0 ? &change : NULL);
+                          l2 > 0 ? tr->losses : NULL, 2 * (PROGRESS_EVERY + at));
   clt_tensor_destroy(yb);
   clt_tensor_destroy(S);
   clt_tensor_destroy(dS);
   CLT_TRY(st);
-  if (defer->written) tr->pending_penalty[defer->index] = penalty;
-  else *loss = clt_float_range(data + penalty);
   tr->wscale = s;
-  tr->vnorm2 += change;
+  if (l2 > 0) tr->norms_pending = at + 1;
+  if (!defer->written) {
+    float v[4 * PROGRESS_EVERY];
+    if (tr->norms_pending) CLT_TRY(read_losses(tr, v));
+    *loss = clt_float_range(data + tr->pending_penalty[at]);
+  }
   tr->step++;
   return CLT_OK;
 }
@@ -1148,6 +1177,7 @@ static clt_status check_replicas(clt_trainer *tr) {
    outside an epoch it holds W), and its sum of squares when l2 needs it. */
 static clt_status settle_scale(clt_trainer *tr) {
   clt_tensor *W = tr->model->value[0];
+  tr->norms_pending = 0; /* vnorm2 is summed again */
   if (tr->wscale != 1) CLT_TRY(clt_scale_tensor(W, (float)tr->wscale));
   tr->wscale = 1;
   if (tr->opt.reg.l2 > 0) {
@@ -1314,7 +1344,7 @@ static clt_status warm_up(clt_trainer *tr) {
       br = (clt_batch_rows){NULL, 0, B};
     }
     if (st == CLT_OK)
-      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], 0.0f, b, 0.0f, NULL);
+      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], 0.0f, b, 0.0f, tr->losses, 0);
     if (st == CLT_OK) st = clt_scale_tensor(tr->model->value[0], 1.0f);
     clt_tensor_destroy(dS);
     CLT_TRY(st);
@@ -1367,8 +1397,8 @@ static clt_status account(clt_trainer *tr, uint64_t step, double loss, epoch_los
    scale moved in), as after a failed step. */
 static clt_status account_deferred(clt_trainer *tr, uint64_t first, size_t n,
                                    epoch_losses *acc) {
-  float v[2 * PROGRESS_EVERY];
-  clt_status st = clt_tensor_read(tr->losses, v, sizeof v);
+  float v[4 * PROGRESS_EVERY];
+  clt_status st = read_losses(tr, v);
   for (size_t i = 0; i < n && st == CLT_OK; i++)
     st = account(tr, first + i,
                  clt_float_range((double)v[2 * i] + (double)v[2 * i + 1] +
@@ -1388,8 +1418,8 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   epoch_losses done = {0};
   /* Where the backend can (OpenCL: the fused kernels, the composition
      without a penalty, and plain SGD on sparse rows, whose penalty is the
-     host's and waits in pending_penalty; with l2 that update still reads
-     back the change of |V|^2), a step's loss stays on the device (tr->losses)
+     host's and waits in pending_penalty, its change of |V|^2 in tr->losses),
+     a step's loss stays on the device (tr->losses)
      and is read every PROGRESS_EVERY steps and at the end: a step makes
      no blocking call, and a divergence is still reported with its own
      step. Elsewhere each step reads its loss back. */

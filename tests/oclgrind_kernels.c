@@ -125,13 +125,13 @@ static void sparse(size_t c, size_t d) {
   CHECK(clt_csr_gather_rows(X, idx, 1, 5, &G));
   /* the touched SGD update through idx (rows 1..6), and a scale */
   clt_tensor *Sb = floats(5, c, 4, 0.5f);
-  double change;
-  CHECK(clt_cl_csr_sgd(ctx, X, (clt_batch_rows){idx, 1, 5}, Sb, W, 0.1f, b, 0.1f, &change));
+  clt_tensor *change = floats(2, 1, 0, 0);
+  CHECK(clt_cl_csr_sgd(ctx, X, (clt_batch_rows){idx, 1, 5}, Sb, W, 0.1f, b, 0.1f, change, 1));
   CHECK(clt_cl_scale(W, 0.5f));
   clt_csr_destroy(X);
   clt_csr_destroy(G);
-  clt_tensor *all[] = {W, b, S, dW, db, idx, Sb};
-  for (size_t i = 0; i < 7; i++) clt_tensor_destroy(all[i]);
+  clt_tensor *all[] = {W, b, S, dW, db, idx, Sb, change};
+  for (size_t i = 0; i < 8; i++) clt_tensor_destroy(all[i]);
 }
 
 /* Seven steps of an optimizer on a group of a 37 x 3 and a 1 x 3 tensor

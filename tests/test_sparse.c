@@ -367,8 +367,9 @@ Test(sparse, gradient_matches_central_differences) {
 /* The touched SGD update (internal: the trainer's plain SGD on sparse
    rows) through a permutation, against the same update in double here:
    weights of columns no row holds keep their bits, b moves by the column
-   sums, and the change of the sum of squares is reported. Tolerance as the
-   products' (the gradient is dW's sum). */
+   sums, and the change of the sum of squares is left in the element of a
+   tensor asked for, its neighbours kept. Tolerance as the products' (the
+   gradient is dW's sum). */
 static void check_touched(clt_context *ctx, const char *dev, size_t n, size_t C) {
   size_t d = C >= 1000 ? 37 : 5003, N = n + 3;
   uint64_t seed = 31 * n + C;
@@ -403,11 +404,15 @@ static void check_touched(clt_context *ctx, const char *dev, size_t n, size_t C)
   clt_csr *X = upload(ctx, &h);
   clt_tensor *tV = tu_tensor(ctx, d, C, V), *tb = tu_tensor(ctx, 1, C, b);
   clt_tensor *tdS = tu_tensor(ctx, n, C, dS), *idx = tu_labels(ctx, N, perm);
-  double change = NAN;
+  const float nans[3] = {NAN, NAN, NAN};
+  clt_tensor *tchange = tu_tensor(ctx, 3, 1, nans);
   cr_assert_eq(
-      clt_csr_sgd_rows(ctx, X, (clt_batch_rows){idx, 2, n}, tdS, tV, step, tb, lr_b, &change),
+      clt_csr_sgd_rows(ctx, X, (clt_batch_rows){idx, 2, n}, tdS, tV, step, tb, lr_b, tchange, 1),
       CLT_OK, "%s", clt_last_error(ctx));
-  float *gotV = tu_read(tV), *gotb = tu_read(tb);
+  float *gotV = tu_read(tV), *gotb = tu_read(tb), *gotc = tu_read(tchange);
+  const double change = gotc[1];
+  cr_assert(isnan(gotc[0]) && isnan(gotc[2]), "%s: the change written at %g, %g", dev,
+            (double)gotc[0], (double)gotc[2]);
   char what[128];
   snprintf(what, sizeof what, "%s N=%zu D=%zu C=%zu V", dev, n, d, C);
   tu_expect_close(what, gotV, want, d * C, atol_for(n), RTOL);
@@ -418,8 +423,8 @@ static void check_touched(clt_context *ctx, const char *dev, size_t n, size_t C)
   tu_expect_close(what, gotb, want + d * C, C, atol_for(n), RTOL);
   cr_expect(fabs(change - want_change) <= 1e-4 * (1 + fabs(want_change)) + 1e-6 * (double)(d * C),
             "%s: change of the sum of squares %g, want %g", what, change, want_change);
-  free(gotV), free(gotb);
-  clt_tensor *all[] = {tV, tb, tdS, idx};
+  free(gotV), free(gotb), free(gotc);
+  clt_tensor *all[] = {tV, tb, tdS, idx, tchange};
   for (size_t t = 0; t < LEN(all); t++) clt_tensor_destroy(all[t]);
   clt_csr_destroy(X);
   free(V), free(b), free(dS), free(perm), free(g), free(touched), free(want);

@@ -712,15 +712,17 @@ Test(train, sparse_rows_train_as_dense_ones, .timeout = 300) {
 }
 
 /* Plain SGD on sparse rows (the touched update) defers its loss as the
-   dense paths do: 100 steps wait for the device about 100 / 16 times, plus
-   the evaluation's; and a step whose loss is not finite is still named,
-   the same on every backend (the reference reads every step's loss). */
+   dense paths do, L2 penalty and all: 100 steps wait for the device about
+   100 / 16 times, plus the evaluation's and the L2 norm's at the epoch's
+   start and end; and a step whose loss is not finite is still named, the
+   same on every backend (the reference reads every step's loss). */
 Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
   clt_dataset tr = {0}, te = {0};
   cr_assert_eq(clt_data_synthetic_sparse(1000, 300, 4, 12, 3, &tr, &te), CLT_OK, "%s",
                clt_last_error(NULL));
   const clt_train_data train = clt_train_data_of(&tr), test = clt_train_data_of(&te);
   clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 0.5, 10, 1, tr.n);
+  o.reg.l2 = 1e-3f;
   if (tu_have_opencl()) {
     clt_context *ctx = tu_context_with("cl", (clt_context_options){.record_timings = 1});
     clt_trainer *t = NULL;
@@ -735,6 +737,7 @@ Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
     clt_trainer_destroy(t);
     clt_context_destroy(ctx);
   }
+  o.reg.l2 = 0;
   /* row 5's values overflow the scores once a step draws it; weight decay
      keeps W's scale away from 1, which the failure must settle */
   for (int64_t k = tr.ptr[5]; k < tr.ptr[6]; k++) tr.val[k] = 3e38f;

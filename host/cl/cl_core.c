@@ -562,21 +562,28 @@ clt_status clt_cl_launch_chunks(clt_context *ctx, clt_kid id, size_t chunks, siz
 #define REDUCE_WG 256
 #define REDUCE_GROUPS 64
 
+/* clt_reduce_sum over n floats of mem from element offset in groups of
+   wg (a power of two), the groups' sums written from out_off on. */
+static clt_status reduce_pass(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
+                              size_t groups, cl_mem out, size_t out_off) {
+  clt_cl_context *cl = clt_cl_of(ctx);
+  size_t wg = cl->max_wg < REDUCE_WG ? cl->max_wg : REDUCE_WG, global = wg * groups;
+  cl_ulong off = offset, count = n, dst = out_off;
+  return CLT_LAUNCH(ctx, CLT_K_reduce_sum, 1, &global, &wg, CLT_ARG(mem), CLT_ARG(off),
+                    CLT_ARG(count), CLT_ARG(out), CLT_ARG(dst), CLT_LOCAL(wg * sizeof(float)));
+}
+
+clt_status clt_cl_sum_to(clt_context *ctx, cl_mem mem, size_t offset, size_t n, cl_mem out,
+                         size_t out_off) {
+  return reduce_pass(ctx, mem, offset, n, 1, out, out_off);
+}
+
 clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
                       double *out) {
-  clt_cl_context *cl = clt_cl_of(ctx);
   cl_mem part;
   CLT_TRY(clt_cl_scratch(ctx, (REDUCE_GROUPS + 1) * sizeof(float), &part));
-  size_t wg = cl->max_wg < REDUCE_WG ? cl->max_wg : REDUCE_WG;
-  cl_ulong off = offset, count = n, zero = 0, groups = REDUCE_GROUPS;
-  size_t g1 = wg * REDUCE_GROUPS, g2 = wg;
-  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_reduce_sum, 1, &g1, &wg, CLT_ARG(mem),
-                     CLT_ARG(off), CLT_ARG(count), CLT_ARG(part),
-                     CLT_ARG(zero), CLT_LOCAL(wg * sizeof(float))));
-  cl_ulong dst = REDUCE_GROUPS;
-  CLT_TRY(CLT_LAUNCH(ctx, CLT_K_reduce_sum, 1, &g2, &wg, CLT_ARG(part),
-                     CLT_ARG(zero), CLT_ARG(groups), CLT_ARG(part),
-                     CLT_ARG(dst), CLT_LOCAL(wg * sizeof(float))));
+  CLT_TRY(reduce_pass(ctx, mem, offset, n, REDUCE_GROUPS, part, 0));
+  CLT_TRY(clt_cl_sum_to(ctx, part, 0, REDUCE_GROUPS, part, REDUCE_GROUPS));
   float r;
   CLT_TRY(clt_cl_read(ctx, part, REDUCE_GROUPS * sizeof(float), sizeof r, &r,
                       NULL));

@@ -273,6 +273,11 @@ void clt_cl_timed(clt_context *ctx, cl_event ev, const char *name,
    *out (the result is read back: 8 bytes). Order depends only on n. */
 clt_status clt_cl_sum(clt_context *ctx, cl_mem mem, size_t offset, size_t n,
                       double *out);
+/* A deterministic sum left on the device, at element out_off of out (no
+   wait): one work-group's pass, for a kernel's partial sums (thousands,
+   not millions). */
+clt_status clt_cl_sum_to(clt_context *ctx, cl_mem mem, size_t offset, size_t n, cl_mem out,
+                         size_t out_off);
 
 /* ------------------------------------------------------------- linear */
 
@@ -368,7 +373,7 @@ clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_row
                                const clt_tensor *dS, clt_tensor *dW, clt_tensor *db);
 clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                           const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
-                          float lr_b, double *dnorm);
+                          float lr_b, clt_tensor *change, size_t at);
 clt_status clt_cl_scale(clt_tensor *t, float alpha);
 clt_status clt_cl_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                              size_t first);

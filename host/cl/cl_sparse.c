@@ -1,6 +1,5 @@
 /* Sparse (CSR) products and gathers on the OpenCL backend: the kernels of
    kernels/sparse.cl, db through the dense column sum. */
-#include <stdlib.h>
 
 #include "cl_internal.h"
 
@@ -85,7 +84,7 @@ clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_row
 
 clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                           const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
-                          float lr_b, double *dnorm) {
+                          float lr_b, clt_tensor *change, size_t at) {
   size_t D = X->cols, C = dS->cols;
   cl_ulong cw, span;
   size_t chunks = class_chunks(ctx, C, &cw), buckets = column_buckets(ctx, D, chunks, &span);
@@ -116,15 +115,8 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
                           CLT_ARG(b_off), CLT_ARG(has_b), CLT_ARG(lr_b), CLT_ARG(dn),
                           CLT_ARG(n), CLT_ARG(d), CLT_ARG(c), CLT_ARG(span), CLT_ARG(nb),
                           CLT_ARG(cw)));
-  if (!dnorm) return CLT_OK;
-  float *part = malloc(parts * sizeof *part);
-  if (!part) return clt_fail(ctx, CLT_ERR_OUT_OF_MEMORY, "csr_sgd: %zu partial sums", parts);
-  clt_status st = clt_cl_read(ctx, dn, 0, parts * sizeof *part, part, NULL);
-  double sum = 0; /* in a fixed order */
-  for (size_t i = 0; st == CLT_OK && i < parts; i++) sum += part[i];
-  free(part);
-  if (st == CLT_OK) *dnorm = sum;
-  return st;
+  return change ? clt_cl_sum_to(ctx, dn, 0, parts, change->st->mem, change->offset + at)
+                : CLT_OK;
 }
 
 clt_status clt_cl_scale(clt_tensor *t, float alpha) {

@@ -68,7 +68,7 @@ clt_status clt_ref_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_ro
 
 clt_status clt_ref_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                            const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
-                           float lr_b, double *dnorm) {
+                           float lr_b, clt_tensor *change_out, size_t at) {
   /* the gradient summed in double, then applied once */
   size_t D = X->cols, C = dS->cols;
   const int32_t *col = clt_ref_i32(X->col);
@@ -98,7 +98,7 @@ clt_status clt_ref_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows ro
     }
   for (size_t c = 0; b && c < C; c++)
     clt_ref_f32(b)[c] = (float)(clt_ref_f32(b)[c] - (double)lr_b * accb[c]);
-  if (dnorm) *dnorm = change;
+  if (change_out) clt_ref_f32(change_out)[at] = (float)change;
   free(acc), free(touched);
   return CLT_OK;
 }
