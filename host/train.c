@@ -1174,13 +1174,15 @@ static clt_status check_replicas(clt_trainer *tr) {
 }
 
 /* At an epoch's start and end: W's scale moved into the W tensor (so that
-   outside an epoch it holds W), and its sum of squares when l2 needs it. */
-static clt_status settle_scale(clt_trainer *tr) {
+   outside an epoch it holds W), and with norm its sum of squares when l2
+   needs it. After a failed step, without norm: W may not be finite, and
+   the failure's own message must stay; the next epoch sums it again. */
+static clt_status settle_scale(clt_trainer *tr, bool norm) {
   clt_tensor *W = tr->model->value[0];
   tr->norms_pending = 0; /* vnorm2 is summed again */
   if (tr->wscale != 1) CLT_TRY(clt_scale_tensor(W, (float)tr->wscale));
   tr->wscale = 1;
-  if (tr->opt.reg.l2 > 0) {
+  if (norm && tr->opt.reg.l2 > 0) {
     const clt_reg_desc sq = {.l2 = 2.0f}; /* penalty = sum W^2, added to 0 */
     tr->vnorm2 = 0;
     CLT_TRY(clt_regularize(tr->ctx, &sq, W, &tr->vnorm2, NULL));
@@ -1404,7 +1406,7 @@ static clt_status account_deferred(clt_trainer *tr, uint64_t first, size_t n,
                  clt_float_range((double)v[2 * i] + (double)v[2 * i + 1] +
                                  tr->pending_penalty[i]),
                  acc);
-  if (st != CLT_OK && tr->touched) (void)settle_scale(tr);
+  if (st != CLT_OK && tr->touched) (void)settle_scale(tr, false);
   return st;
 }
 
@@ -1413,7 +1415,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
   clt_context *ctx = tr->ctx;
   double t0 = clt_now();
   CLT_TRY(shuffle(tr));
-  if (tr->touched) CLT_TRY(settle_scale(tr));
+  if (tr->touched) CLT_TRY(settle_scale(tr, true));
   size_t steps = tr->steps;
   epoch_losses done = {0};
   /* Where the backend can (OpenCL: the fused kernels, the composition
@@ -1435,7 +1437,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
                     : tr->touched ? touched_step(tr, first, rows, &slot, &loss)
                                   : batch_grad(tr, first, rows, &slot, &loss);
     /* On failure the W tensor still holds W (its scale moved in). */
-    if ((st != CLT_OK || !isfinite(loss)) && tr->touched) (void)settle_scale(tr);
+    if ((st != CLT_OK || !isfinite(loss)) && tr->touched) (void)settle_scale(tr, false);
     if (st == CLT_ERR_NONFINITE) loss = NAN, st = CLT_OK;
     CLT_TRY(st);
     if (slot.written) {
@@ -1454,7 +1456,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     /* ranks stay in step: a ranked trainer reports but never stops here */
     if (report && progress(user, s + 1, steps, done.last) && !tr->ranked) break;
   }
-  if (tr->touched) CLT_TRY(settle_scale(tr));
+  if (tr->touched) CLT_TRY(settle_scale(tr, true));
   if (tr->ranked) CLT_TRY(check_replicas(tr));
   /* Parameters that are no longer finite, or scores whose losses overflow:
      an evaluation's own refusal is a divergence of the run too. */

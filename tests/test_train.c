@@ -715,7 +715,8 @@ Test(train, sparse_rows_train_as_dense_ones, .timeout = 300) {
    dense paths do, L2 penalty and all: 100 steps wait for the device about
    100 / 16 times, plus the evaluation's and the L2 norm's at the epoch's
    start and end; and a step whose loss is not finite is still named, the
-   same on every backend (the reference reads every step's loss). */
+   same on every backend (the reference reads every step's loss), with L2
+   too (whose norm of the diverged W must not take the message's place). */
 Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
   clt_dataset tr = {0}, te = {0};
   cr_assert_eq(clt_data_synthetic_sparse(1000, 300, 4, 12, 3, &tr, &te), CLT_OK, "%s",
@@ -737,22 +738,25 @@ Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
     clt_trainer_destroy(t);
     clt_context_destroy(ctx);
   }
-  o.reg.l2 = 0;
   /* row 5's values overflow the scores once a step draws it; weight decay
      keeps W's scale away from 1, which the failure must settle */
   for (int64_t k = tr.ptr[5]; k < tr.ptr[6]; k++) tr.val[k] = 3e38f;
   o.optim.weight_decay = 0.01f;
   const char *specs[2];
   size_t nd = tu_devices(specs);
-  char first[512] = "";
-  for (size_t d = 0; d < nd; d++) {
-    clt_context *ctx = tu_context(specs[d]);
-    clt_trainer *t = NULL;
-    cr_assert_eq(clt_trainer_create(ctx, &o, &train, NULL, &t), CLT_OK, "%s", clt_last_error(ctx));
-    cr_assert(clt_trainer_touched_updates(t), "%s: plain SGD on sparse rows, touched", specs[d]);
-    expect_divergence(t, ctx, specs[d], "", first);
-    clt_trainer_destroy(t);
-    clt_context_destroy(ctx);
+  for (int with_l2 = 0; with_l2 < 2; with_l2++) {
+    o.reg.l2 = with_l2 ? 1e-3f : 0.0f;
+    char first[512] = "";
+    for (size_t d = 0; d < nd; d++) {
+      clt_context *ctx = tu_context(specs[d]);
+      clt_trainer *t = NULL;
+      cr_assert_eq(clt_trainer_create(ctx, &o, &train, NULL, &t), CLT_OK, "%s",
+                   clt_last_error(ctx));
+      cr_assert(clt_trainer_touched_updates(t), "%s: plain SGD on sparse rows, touched", specs[d]);
+      expect_divergence(t, ctx, specs[d], "", first);
+      clt_trainer_destroy(t);
+      clt_context_destroy(ctx);
+    }
   }
   clt_dataset_free(&tr);
   clt_dataset_free(&te);
