@@ -170,6 +170,16 @@ printf '\001--help' > "$ccl/seed_help"
   printf '"\\x0a"\n'
 } > "$out/cli.dict"
 
+# The harnesses' files (tests/fuzz/fuzz_file.h) go to a folder of this run,
+# in memory where it can: a harness that crashes or is killed never reaches
+# its own clean-up, and the folder goes when the run ends, however it ends
+# short of SIGKILL.
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=$out
+files=$(mktemp -d "$shm/cltrain-fuzz.XXXXXX") || exit 1
+trap 'rm -rf "$files"' EXIT
+trap 'exit 1' HUP INT TERM
+
 for h in idx csv formats numbers model cli; do
   corpus="$out/corpus_$h"
   dict=""
@@ -177,7 +187,7 @@ for h in idx csv formats numbers model cli; do
   [ "$h" = cli ] && dict="-dict=$out/cli.dict"
   echo "fuzz: running fuzz_$h for ${secs}s (corpus $corpus)"
   # shellcheck disable=SC2086
-  "$out/fuzz_$h" -max_total_time="$secs" -max_len=8192 -timeout=10 \
+  TMPDIR=$files "$out/fuzz_$h" -max_total_time="$secs" -max_len=8192 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crash-$h-" \
     $dict "$corpus" > "$out/fuzz_$h.log" 2>&1
   rc=$?
