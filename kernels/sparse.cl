@@ -240,8 +240,9 @@ __kernel void clt_csr_sgd(__global const long *ptr, ulong pf, __global const int
       CLT_CSR_FOR_M(m, clt_csr_descend, col, val, k, e, V + v_off + c, C, gj, step, chg);
     }
   }
-  dn[q * buckets + g] =
-      ((chg[0] + chg[1]) + (chg[2] + chg[3])) + ((chg[4] + chg[5]) + (chg[6] + chg[7]));
+  float change = 0.0f;
+  for (int j = 0; j < CLT_CSR_REG; j++) change += chg[j];
+  dn[q * buckets + g] = change;
   if (has_b && g == 0) clt_csr_bias(dS + ds_off, n, C, c0, c1, b + b_off, lr_b);
 }
 

@@ -102,9 +102,8 @@ static void gather(void) {
 }
 
 /* Sparse rows: a 9 x d CSR matrix with empty rows, its products (more
-   column buckets than one per column on the GPU profile) and a gather;
-   the update sweeps the weights at d = 23 and finds them through the rows
-   at d = 4000. */
+   column buckets than one per column on the GPU profile at d = 23, wide
+   buckets at d = 4000), the touched update and a gather. */
 static void sparse(size_t c, size_t d) {
   int64_t ptr[10] = {0};
   int32_t col[40];
@@ -200,7 +199,7 @@ int main(int argc, char **argv) {
   sparse(1, 23);
   sparse(3, 23);
   sparse(11, 23); /* a chunk of 8 classes and a tail of 3 */
-  sparse(17, 23); /* the CPU profile packs the update from 16 classes */
+  sparse(17, 23); /* two chunks of 8 classes and a tail of 1 */
   sparse(1, 4000);
   optimizers();
   clt_timing v[128];

@@ -368,8 +368,8 @@ Test(sparse, gradient_matches_central_differences) {
    rows) through a permutation, against the same update in double here:
    weights of columns no row holds keep their bits, b moves by the column
    sums, and the change of the sum of squares is left in the element of a
-   tensor asked for, its neighbours kept. Tolerance as the products' (the
-   gradient is dW's sum). */
+   tensor asked for, its neighbours kept. Tolerance as the products' (each
+   weight moves by dW's terms, rounded at each). */
 static void check_touched(clt_context *ctx, const char *dev, size_t n, size_t C) {
   size_t d = C >= 1000 ? 37 : 5003, N = n + 3;
   uint64_t seed = 31 * n + C;
