@@ -1174,12 +1174,13 @@ static clt_status check_replicas(clt_trainer *tr) {
 }
 
 /* At an epoch's start and end: W's scale moved into the W tensor (so that
-   outside an epoch it holds W), and with norm its sum of squares when l2
-   needs it. After a failed step, without norm: W may not be finite, and
-   the failure's own message must stay; the next epoch sums it again. */
+   outside an epoch it holds W), and with norm (at the start) its sum of
+   squares when l2 needs it. Without norm, at the end and after a failed
+   step: W may not be finite, and the evaluation's or the failure's own
+   message must stay; the next epoch sums it again. */
 static clt_status settle_scale(clt_trainer *tr, bool norm) {
   clt_tensor *W = tr->model->value[0];
-  tr->norms_pending = 0; /* vnorm2 is summed again */
+  tr->norms_pending = 0; /* vnorm2 is summed again, now or at the next epoch's start */
   if (tr->wscale != 1) CLT_TRY(clt_scale_tensor(W, (float)tr->wscale));
   tr->wscale = 1;
   if (norm && tr->opt.reg.l2 > 0) {
@@ -1456,7 +1457,7 @@ clt_status clt_trainer_epoch(clt_trainer *tr, clt_progress_fn progress,
     /* ranks stay in step: a ranked trainer reports but never stops here */
     if (report && progress(user, s + 1, steps, done.last) && !tr->ranked) break;
   }
-  if (tr->touched) CLT_TRY(settle_scale(tr, true));
+  if (tr->touched) CLT_TRY(settle_scale(tr, false));
   if (tr->ranked) CLT_TRY(check_replicas(tr));
   /* Parameters that are no longer finite, or scores whose losses overflow:
      an evaluation's own refusal is a divergence of the run too. */

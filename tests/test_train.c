@@ -714,7 +714,7 @@ Test(train, sparse_rows_train_as_dense_ones, .timeout = 300) {
 /* Plain SGD on sparse rows (the touched update) defers its loss as the
    dense paths do, L2 penalty and all: 100 steps wait for the device about
    100 / 16 times, plus the evaluation's and the L2 norm's at the epoch's
-   start and end; and a step whose loss is not finite is still named, the
+   start; and a step whose loss is not finite is still named, the
    same on every backend (the reference reads every step's loss), with L2
    too (whose norm of the diverged W must not take the message's place). */
 Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
@@ -757,6 +757,37 @@ Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
       clt_trainer_destroy(t);
       clt_context_destroy(ctx);
     }
+  }
+  clt_dataset_free(&tr);
+  clt_dataset_free(&te);
+}
+
+/* A sparse epoch with L2 whose last update leaves W non-finite (its loss,
+   taken before the update, still finite) ends with the evaluation's
+   divergence report, not a refusal of |W|^2's sum, on every backend: one
+   step of all the rows, row 5's values 3e38. */
+Test(train, sparse_l2_divergence_at_the_last_step_is_reported) {
+  clt_dataset tr = {0}, te = {0};
+  cr_assert_eq(clt_data_synthetic_sparse(200, 300, 4, 12, 3, &tr, &te), CLT_OK, "%s",
+               clt_last_error(NULL));
+  for (int64_t k = tr.ptr[5]; k < tr.ptr[6]; k++) tr.val[k] = 3e38f;
+  const clt_train_data train = clt_train_data_of(&tr), test = clt_train_data_of(&te);
+  clt_train_options o = options(CLT_LOSS_CROSS_ENTROPY, CLT_OPTIM_SGD, 1e3, tr.n, 1, tr.n);
+  o.reg.l2 = 1e-3f;
+  const char *specs[2];
+  size_t nd = tu_devices(specs);
+  for (size_t d = 0; d < nd; d++) {
+    clt_context *ctx = tu_context(specs[d]);
+    clt_trainer *t = NULL;
+    cr_assert_eq(clt_trainer_create(ctx, &o, &train, &test, &t), CLT_OK, "%s",
+                 clt_last_error(ctx));
+    cr_assert(clt_trainer_touched_updates(t), "%s: plain SGD on sparse rows, touched", specs[d]);
+    cr_assert_eq(clt_trainer_epoch(t, NULL, NULL, NULL), CLT_ERR_NONFINITE, "%s: %s", specs[d],
+                 clt_last_error(ctx));
+    cr_assert_not_null(strstr(clt_last_error(ctx), "training diverged in epoch 1"), "%s: %s",
+                       specs[d], clt_last_error(ctx));
+    clt_trainer_destroy(t);
+    clt_context_destroy(ctx);
   }
   clt_dataset_free(&tr);
   clt_dataset_free(&te);
