@@ -251,11 +251,12 @@ clt_status clt_cl_wait(clt_context *ctx, cl_event ev) {
 
 /* Process-wide cache of the embedded program's binary per device and
    profile (its build options), so programs that create many contexts pay
-   for compilation once. Not on PoCL, which compiles each kernel for its
-   work-group size at its first launch: asked for the binary, it compiles
-   all of them at once, 65 s of a first run's 77 here with its disk cache
-   cold (the main job's first run: 66 s, 14 s without), while a build
-   from source with that cache warm costs about 20 ms a context. */
+   for compilation once. Not on PoCL (its platform's name), which compiles
+   each kernel for its work-group size at its first launch: asked for the
+   binary, it compiles all of them at once, 65 s of a first run's 77 here
+   with its disk cache cold (the main job's first run: 66 s, 14 s
+   without), while a build from source with that cache warm costs about
+   20 ms a context. */
 #define MAX_BINARIES 16
 static pthread_mutex_t binary_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -382,7 +383,7 @@ clt_status clt_cl_open(clt_context *ctx, const clt_found_device *found, const ch
                     found->info.name);
   if (!build_from_binary(ctx, &cl->program)) {
     CLT_TRY(clt_cl_build(ctx, clt_kernel_source, &cl->program));
-    if (!strstr(found->info.version, "PoCL")) remember_binary(cl);
+    if (strcmp(found->info.platform, "Portable Computing Language") != 0) remember_binary(cl);
   }
   clt_cl_variant_format(&cl->profile, cl->variant, sizeof cl->variant);
   cl->tune_pending = may_tune;
