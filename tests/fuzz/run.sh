@@ -173,12 +173,20 @@ printf '\001--help' > "$ccl/seed_help"
 # The harnesses' files (tests/fuzz/fuzz_file.h) go to a folder of this run,
 # in memory where it can: a harness that crashes or is killed never reaches
 # its own clean-up, and the folder goes when the run ends, however it ends
-# short of SIGKILL.
+# short of SIGKILL. A signal to this script stops the running harness (run
+# in the background so that the signal is taken at once) and the run.
 shm=/dev/shm
 [ -d "$shm" ] && [ -w "$shm" ] || shm=$out
 files=$(mktemp -d "$shm/cltrain-fuzz.XXXXXX") || exit 1
+pid=
+stop() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  exit "$1"
+}
 trap 'rm -rf "$files"' EXIT
-trap 'exit 1' HUP INT TERM
+trap 'stop 129' HUP
+trap 'stop 130' INT
+trap 'stop 143' TERM
 
 for h in idx csv formats numbers model cli; do
   corpus="$out/corpus_$h"
@@ -189,8 +197,11 @@ for h in idx csv formats numbers model cli; do
   # shellcheck disable=SC2086
   TMPDIR=$files "$out/fuzz_$h" -max_total_time="$secs" -max_len=8192 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crash-$h-" \
-    $dict "$corpus" > "$out/fuzz_$h.log" 2>&1
+    $dict "$corpus" > "$out/fuzz_$h.log" 2>&1 &
+  pid=$!
+  wait "$pid"
   rc=$?
+  pid=
   grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$out/fuzz_$h.log" |
     sed "s/^/fuzz_$h: /"
   if [ $rc -ne 0 ]; then
