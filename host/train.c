@@ -871,6 +871,10 @@ static clt_status batch_grad(clt_trainer *tr, size_t first, size_t rows,
   return st;
 }
 
+/* Where in tr->losses touched step i of those deferred leaves its change
+   of |V|^2 (with l2). */
+static size_t norm_element(size_t i) { return 2 * (PROGRESS_EVERY + i); }
+
 /* Reads tr->losses into v (one read-back): the deferred steps' losses,
    and the touched steps' changes of |V|^2, whose penalties, 0.5 l2 s^2
    |V|^2 before each update, go to pending_penalty, vnorm2 brought up to
@@ -880,7 +884,7 @@ static clt_status read_losses(clt_trainer *tr, float v[4 * PROGRESS_EVERY]) {
   const double l2 = tr->opt.reg.l2;
   for (size_t i = 0; i < tr->norms_pending; i++) {
     tr->pending_penalty[i] = 0.5 * l2 * tr->norm_wscale[i] * tr->norm_wscale[i] * tr->vnorm2;
-    tr->vnorm2 = tr->vnorm2 * tr->norm_rescale[i] + v[2 * (PROGRESS_EVERY + i)];
+    tr->vnorm2 = tr->vnorm2 * tr->norm_rescale[i] + v[norm_element(i)];
   }
   tr->norms_pending = 0;
   return CLT_OK;
@@ -929,7 +933,7 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_l
   }
   if (st == CLT_OK)
     st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, (float)(sign * lr / s), b, (float)(sign * lr),
-                          l2 > 0 ? tr->losses : NULL, 2 * (PROGRESS_EVERY + at));
+                          l2 > 0 ? tr->losses : NULL, norm_element(at));
   clt_tensor_destroy(yb);
   clt_tensor_destroy(S);
   clt_tensor_destroy(dS);
@@ -1347,7 +1351,8 @@ static clt_status warm_up(clt_trainer *tr) {
       br = (clt_batch_rows){NULL, 0, B};
     }
     if (st == CLT_OK)
-      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], 0.0f, b, 0.0f, tr->losses, 0);
+      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], 0.0f, b, 0.0f,
+                            tr->opt.reg.l2 > 0 ? tr->losses : NULL, norm_element(0));
     if (st == CLT_OK) st = clt_scale_tensor(tr->model->value[0], 1.0f);
     clt_tensor_destroy(dS);
     CLT_TRY(st);
