@@ -390,10 +390,13 @@ clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_r
 clt_status clt_csr_sgd_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                             const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
                             float lr_b, clt_tensor *change, size_t at) {
-  if (change && (change->dtype != CLT_FLOAT32 || at >= clt_tensor_numel(change)))
-    return clt_fail(ctx, CLT_ERR_INVALID_ARG,
-                    "csr_sgd: the change's element %zu is not in a float32 tensor of %zu", at,
-                    clt_tensor_numel(change));
+  if (change) {
+    CLT_TRY(clt_check_tensor(ctx, change, CLT_FLOAT32, "csr_sgd: change"));
+    if (at >= clt_tensor_numel(change))
+      return clt_fail(ctx, CLT_ERR_INVALID_ARG,
+                      "csr_sgd: the change's element %zu is beyond its %zu", at,
+                      clt_tensor_numel(change));
+  }
   double t0 = clt_timing_start(ctx);
   return clt_timed(ctx, "csr_sgd", CLT_TIMING_KERNEL, 0, t0,
                    ctx->be->csr_sgd(ctx, X, rows, dS, V, step, b, lr_b, change, at));
