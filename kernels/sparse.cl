@@ -15,11 +15,11 @@
  * S; the rows in order for dW and the update). dW needs no atomics and no
  * transposed copy: work-item (g, q) owns dW's chunk q of classes over the
  * column bucket g, [g*span, (g+1)*span) of D, and finds each row's entries
- * in that bucket by binary search (columns are sorted): each entry is added once per
- * class, by the one work-item whose bucket holds its column, at the cost
- * of a search per row and bucket. The host picks the bucket count so that
- * the grid fills the device (host/cl/cl_sparse.c). The update splits its
- * weights the same way.
+ * in that bucket by binary search (columns are sorted): each entry is
+ * added once per class, by the one work-item whose bucket holds its
+ * column, at the cost of a search per row and bucket. The host picks the
+ * bucket count so that the grid fills the device (host/cl/cl_sparse.c).
+ * The update splits its weights the same way.
  */
 
 /* Entries ahead whose weight rows are prefetched (CPU profiles,
