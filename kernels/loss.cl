@@ -275,20 +275,15 @@ inline float clt_row_sumexp(__global const float *s, size_t c, float m) {
    (1-eps) w_y (lse - s_y) + eps/C sum_j w_j (lse - s_j);
    dS_j = k [(1-eps) w_y (p_j - [j==y]) + eps/C (wsum p_j - w_j)], k = 1 or
    1/den for MEAN. Ignored rows: loss 0, dS 0, S not read. prm: eps;
-   iprm: ignore_index. */
-#if !CLT_ELEM_GPU
-__kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
-  CLT_LOSS_ROW(i, s, d);
-  int yi = T[t_off + i];
-  if (yi == iprm) {
-    for (size_t j = 0; has_dS && j < c; j++) d[j] = 0.0f;
-    scr[CLT_INFO + i] = 0.0f;
-    return;
-  }
-  if (use_den) k = 1.0f / scr[CLT_I_DEN];
-  float eps = prm, wsum = scr[CLT_I_WSUM];
+   iprm: ignore_index. clt_ce_row: the row loss of a row s with label yi,
+   and its dS in d when has_dS; wsum: the class weights' sum (C without
+   them). d may be s's row (kernels/sparse.cl): s_y is read before d is
+   written. */
+inline float clt_ce_row(__global const float *s, __global float *d, int has_dS, size_t c,
+                        int yi, float eps, __global const float *cw, ulong cw_off, int has_cw,
+                        float wsum, float k) {
   float a = (1.0f - eps) * CLT_W(has_cw, cw, cw_off, yi), b = eps / (float)c;
-  float m = clt_row_max(s, c);
+  float m = clt_row_max(s, c), my = m - s[yi];
   /* Pass 2: z, and sum_j w_j (m - s_j) for the smoothing term. */
   float8 z8 = 0.0f, sm8 = 0.0f;
   size_t j = 0;
@@ -306,8 +301,8 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
     if (eps != 0.0f) sm += CLT_W(has_cw, cw, cw_off, j) * (m - x);
   }
   float logz = log(z), rz = 1.0f / z;
-  scr[CLT_INFO + i] = a * ((m - s[yi]) + logz) + b * (sm + wsum * logz);
-  if (!has_dS) return;
+  float loss = a * (my + logz) + b * (sm + wsum * logz);
+  if (!has_dS) return loss;
   /* Pass 3: dS_j = e_j ge - kb w_j from the kept exponentials e_j; the
      label's with the full formula (exactly 0 for p_y = 1). */
   float ge = k * rz * (a + b * wsum), kb = k * b, py = d[yi] * rz;
@@ -320,6 +315,21 @@ __kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
     for (; j < c; j++) d[j] = d[j] * ge - kb;
   }
   d[yi] = k * (a * (py - 1.0f) + b * (wsum * py - CLT_W(has_cw, cw, cw_off, yi)));
+  return loss;
+}
+
+#if !CLT_ELEM_GPU
+__kernel void clt_loss_ce(CLT_LOSS_PARAMS(int)) {
+  CLT_LOSS_ROW(i, s, d);
+  int yi = T[t_off + i];
+  if (yi == iprm) {
+    for (size_t j = 0; has_dS && j < c; j++) d[j] = 0.0f;
+    scr[CLT_INFO + i] = 0.0f;
+    return;
+  }
+  if (use_den) k = 1.0f / scr[CLT_I_DEN];
+  scr[CLT_INFO + i] =
+      clt_ce_row(s, d, has_dS, c, yi, prm, cw, cw_off, has_cw, scr[CLT_I_WSUM], k);
 }
 #endif
 
@@ -381,13 +391,12 @@ inline float clt_hinge_term(float z, int p, float *l) {
 /* Weston-Watkins hinge: loss w_y sum_{j != y} max(0, z_j)^p with
    z_j = s_j - s_y + margin; a term counts only when z_j > 0 (its NaN still
    reaches the loss); dS_j = k w_y h'(z_j), dS_y = -sum of the others.
-   prm: margin; iprm: p. */
-#if !CLT_ELEM_GPU
-__kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
-  CLT_LOSS_ROW(i, s, d);
-  int yi = T[t_off + i], p = iprm;
-  float margin = prm;
-  float wy = CLT_W(has_cw, cw, cw_off, yi), sy = s[yi], kw = k * wy;
+   prm: margin; iprm: p. clt_hinge_row: the row loss of a row s with label
+   yi (w_y times the sum), and its dS in d when has_dS. d may be s's row:
+   s_y is read first, every other element before it is written. */
+inline float clt_hinge_row(__global const float *s, __global float *d, int has_dS, size_t c,
+                           int yi, float margin, int p, float wy, float k) {
+  float sy = s[yi], kw = k * wy;
   float8 l8 = 0.0f, n8 = 0.0f;
   size_t j = 0;
   for (; j + 8 <= c; j += 8) {
@@ -411,7 +420,15 @@ __kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
     if (has_dS) d[j] = kw * dz;
   }
   if (has_dS) d[yi] = -kw * cnt;
-  scr[CLT_INFO + i] = wy * l;
+  return wy * l;
+}
+
+#if !CLT_ELEM_GPU
+__kernel void clt_loss_hinge(CLT_LOSS_PARAMS(int)) {
+  CLT_LOSS_ROW(i, s, d);
+  int yi = T[t_off + i];
+  scr[CLT_INFO + i] =
+      clt_hinge_row(s, d, has_dS, c, yi, prm, iprm, CLT_W(has_cw, cw, cw_off, yi), k);
 }
 #endif
 
@@ -564,14 +581,15 @@ inline float8 clt_lanes_weight(__global const float *cw, ulong cw_off,
                   cw[y.s6], cw[y.s7]);
 }
 
-/* clt_loss_ce with rows as lanes. */
-__kernel void clt_loss_ce_lanes(CLT_LOSS_PARAMS(int)) {
-  CLT_LOSS_LANES(i0, s, d, int, yp, 1);
-  int8 y = CLT_LABELS8(yp);
-  int8 ign = y == (int8)(iprm);
+/* clt_loss_ce with rows as lanes: the eight rows s[q] with labels y, their
+   losses returned and their dS in d[q] when has_dS. d[q] may be s[q]:
+   every element of s is read before d is written. */
+inline float8 clt_ce_lanes(__global const float **s, __global float **d, int has_dS, size_t c,
+                           int8 y, int ignore, float eps, __global const float *cw,
+                           ulong cw_off, int has_cw, float wsum, float k) {
+  int8 ign = y == (int8)(ignore);
   y = select(y, (int8)(0), ign); /* an index even when ignored */
-  if (use_den) k = 1.0f / scr[CLT_I_DEN];
-  float eps = prm, wsum = scr[CLT_I_WSUM], b = eps / (float)c;
+  float b = eps / (float)c;
   float8 a = (1.0f - eps) * clt_lanes_weight(cw, cw_off, has_cw, y);
   /* The columns stay in x: one gather per element, and the exponentials
      replace them. */
@@ -584,7 +602,6 @@ __kernel void clt_loss_ce_lanes(CLT_LOSS_PARAMS(int)) {
   }
   float8 logz = log(z), rz = 1.0f / z;
   float8 l = a * ((m - CLT_PICK8(s, y)) + logz) + b * (sm + wsum * logz);
-  clt_lanes_out(scr, i0, n, select(l, (float8)(0.0f), ign));
   /* dS_j = e_j ge - kb w_j, the label's in full (as clt_loss_ce). */
   float8 ge = k * rz * (a + b * wsum);
   float kb = k * b;
@@ -594,6 +611,15 @@ __kernel void clt_loss_ce_lanes(CLT_LOSS_PARAMS(int)) {
     g = select(g, k * (a * (p - 1.0f) + b * (wsum * p - w)), y == (int8)((int)j));
     CLT_SCATTER8(d, j, select(g, (float8)(0.0f), ign));
   }
+  return select(l, (float8)(0.0f), ign);
+}
+
+__kernel void clt_loss_ce_lanes(CLT_LOSS_PARAMS(int)) {
+  CLT_LOSS_LANES(i0, s, d, int, yp, 1);
+  if (use_den) k = 1.0f / scr[CLT_I_DEN];
+  clt_lanes_out(scr, i0, n,
+                clt_ce_lanes(s, d, has_dS, c, CLT_LABELS8(yp), iprm, prm, cw, cw_off, has_cw,
+                             scr[CLT_I_WSUM], k));
 }
 
 /* clt_loss_ce_soft with rows as lanes. */
@@ -617,27 +643,37 @@ __kernel void clt_loss_ce_soft_lanes(CLT_LOSS_PARAMS(float)) {
     CLT_SCATTER8(d, j, k * (x[j] * rztw - wt[j]));
 }
 
-/* clt_loss_hinge with rows as lanes. */
-__kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
-  CLT_LOSS_LANES(i0, s, d, int, yp, 1);
-  int8 y = CLT_LABELS8(yp);
-  float8 wy = clt_lanes_weight(cw, cw_off, has_cw, y), sy = CLT_PICK8(s, y);
-  float8 kw = k * wy, l = 0.0f, cnt = 0.0f;
+/* clt_loss_hinge with rows as lanes: the eight rows s[q] with labels y
+   and weights wy, their losses returned and their dS in d[q] when has_dS.
+   d[q] may be s[q]: s_y is read first, every other element before it is
+   written. */
+inline float8 clt_hinge_lanes(__global const float **s, __global float **d, int has_dS,
+                              size_t c, int8 y, float margin, int p, float8 wy, float k) {
+  float8 sy = CLT_PICK8(s, y), kw = k * wy, l = 0.0f, cnt = 0.0f;
   for (size_t j = 0; j < c; j++) {
-    float8 z = CLT_GATHER8(s, j) - sy + prm;
+    float8 z = CLT_GATHER8(s, j) - sy + margin;
     int8 other = y != (int8)((int)j), on = other & (z > 0.0f);
-    float8 dz = select((float8)(0.0f), iprm == 1 ? (float8)(1.0f) : 2.0f * z, on);
-    l += select(select((float8)(0.0f), iprm == 1 ? z : z * z, on), z,
+    float8 dz = select((float8)(0.0f), p == 1 ? (float8)(1.0f) : 2.0f * z, on);
+    l += select(select((float8)(0.0f), p == 1 ? z : z * z, on), z,
                 other & isnan(z));
     cnt += dz;
     if (has_dS) CLT_SCATTER8(d, j, kw * dz);
   }
-  clt_lanes_out(scr, i0, n, wy * l);
-  if (!has_dS) return;
-  float8 gy = -kw * cnt;
-  d[0][y.s0] = gy.s0, d[1][y.s1] = gy.s1, d[2][y.s2] = gy.s2;
-  d[3][y.s3] = gy.s3, d[4][y.s4] = gy.s4, d[5][y.s5] = gy.s5;
-  d[6][y.s6] = gy.s6, d[7][y.s7] = gy.s7;
+  if (has_dS) {
+    float8 gy = -kw * cnt;
+    d[0][y.s0] = gy.s0, d[1][y.s1] = gy.s1, d[2][y.s2] = gy.s2;
+    d[3][y.s3] = gy.s3, d[4][y.s4] = gy.s4, d[5][y.s5] = gy.s5;
+    d[6][y.s6] = gy.s6, d[7][y.s7] = gy.s7;
+  }
+  return wy * l;
+}
+
+__kernel void clt_loss_hinge_lanes(CLT_LOSS_PARAMS(int)) {
+  CLT_LOSS_LANES(i0, s, d, int, yp, 1);
+  int8 y = CLT_LABELS8(yp);
+  clt_lanes_out(scr, i0, n,
+                clt_hinge_lanes(s, d, has_dS, c, y, prm, iprm,
+                                clt_lanes_weight(cw, cw_off, has_cw, y), k));
 }
 
 /* ------------------------------------------------- elementwise losses */
