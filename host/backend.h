@@ -144,6 +144,17 @@ struct clt_backend {
                         const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
                         float lr_b, clt_tensor *change, size_t at);
   clt_status (*scale)(clt_tensor *t, float alpha);
+  /* The scores of sparse rows, their loss against labels y (int32, (n,1))
+     and dS in one pass (optional): whether it takes the problem, and the
+     op, which gives what csr_forward then loss give, S not kept, and does
+     not check the labels: the caller vouches that each is in [0, C) or
+     ignore_index. *value and defer as loss's. */
+  bool (*csr_loss_supports)(const clt_context *ctx, const clt_loss_desc *desc,
+                            const clt_tensor *y, size_t c);
+  clt_status (*csr_loss)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows, float alpha,
+                         const clt_tensor *W, const clt_tensor *b, const clt_loss_desc *desc,
+                         const clt_tensor *y, clt_loss_slot *defer, double *value,
+                         clt_tensor *dS);
 
   /* ---- optimizers: per-entry state beyond the state tensors (optional),
      one step, and the collection of a pending outcome (optional: a backend

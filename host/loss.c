@@ -141,6 +141,11 @@ clt_status clt_loss_deferred(clt_context *ctx, const clt_loss_desc *desc,
   CLT_TRY(clt_timed(ctx, "loss", CLT_TIMING_KERNEL, 0, t0,
                     ctx->be->loss(ctx, desc, S, target, defer, &value, dS)));
   if (defer && defer->written) return CLT_OK;
+  return clt_loss_report(ctx, desc, value, loss);
+}
+
+clt_status clt_loss_report(clt_context *ctx, const clt_loss_desc *desc, double value,
+                           double *loss) {
   value = clt_float_range(value);
   if (loss) *loss = value;
   if (!isfinite(value))

@@ -47,6 +47,11 @@ clt_status clt_loss_deferred(clt_context *ctx, const clt_loss_desc *desc,
                              const clt_tensor *S, const clt_tensor *target,
                              clt_loss_slot *defer, double *loss, clt_tensor *dS);
 
+/* A backend's loss value as clt_loss reports it: in float range, into
+   *loss (may be NULL), and CLT_ERR_NONFINITE when it is not finite. */
+clt_status clt_loss_report(clt_context *ctx, const clt_loss_desc *desc, double value,
+                           double *loss);
+
 /* The failures both backends report, with one wording. */
 clt_status clt_loss_bad_label(const clt_context *ctx, size_t row,
                               int32_t label, size_t c);

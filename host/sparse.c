@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "loss_impl.h"
 #include "sparse.h"
 
 typedef struct csr_entry {
@@ -378,6 +379,21 @@ clt_status clt_csr_forward_rows(clt_context *ctx, const clt_csr *X, clt_batch_ro
   double t0 = clt_timing_start(ctx);
   return clt_timed(ctx, "csr_linear_forward", CLT_TIMING_KERNEL, 0, t0,
                    ctx->be->csr_forward(ctx, X, rows, alpha, W, b, S));
+}
+
+clt_status clt_csr_loss_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
+                             float alpha, const clt_tensor *W, const clt_tensor *b,
+                             const clt_loss_desc *desc, const clt_tensor *y, clt_tensor *S,
+                             clt_loss_slot *defer, double *loss, clt_tensor *dS) {
+  const clt_backend *be = ctx->be;
+  if (!be->csr_loss || !be->csr_loss_supports(ctx, desc, y, W->cols)) {
+    CLT_TRY(clt_csr_forward_rows(ctx, X, rows, alpha, W, b, S));
+    return clt_loss_deferred(ctx, desc, S, y, defer, loss, dS);
+  }
+  double value = 0, t0 = clt_timing_start(ctx);
+  CLT_TRY(clt_timed(ctx, "csr_loss", CLT_TIMING_KERNEL, 0, t0,
+                    be->csr_loss(ctx, X, rows, alpha, W, b, desc, y, defer, &value, dS)));
+  return defer && defer->written ? CLT_OK : clt_loss_report(ctx, desc, value, loss);
 }
 
 clt_status clt_csr_backward_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,

@@ -920,8 +920,9 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_l
   if (st == CLT_OK) st = clt_workspace(ctx, 0, rows, tr->c, &S);
   if (st == CLT_OK) st = clt_workspace(ctx, 1, rows, tr->c, &dS);
   if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, first);
-  if (st == CLT_OK) st = clt_csr_forward_rows(ctx, X.csr, br, (float)tr->wscale, W, b, S);
-  if (st == CLT_OK) st = clt_loss_deferred(ctx, &tr->opt.loss, S, yb, defer, &data, dS);
+  if (st == CLT_OK)
+    st = clt_csr_loss_rows(ctx, X.csr, br, (float)tr->wscale, W, b, &tr->opt.loss, yb, S, defer,
+                           &data, dS);
   const size_t at = defer->index;
   tr->norm_wscale[at] = tr->wscale, tr->norm_rescale[at] = 1;
   /* maximize negates the penalty's gradient with the loss's, as the dense
@@ -1340,20 +1341,30 @@ static clt_status warm_up(clt_trainer *tr) {
     double loss;
     CLT_TRY(batch_grad(tr, 0, sizes[k], NULL, &loss));
   }
-  if (tr->touched) { /* its update with a zero gradient and step, and a scale by 1 */
-    clt_tensor *dS = NULL, *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
+  if (tr->touched) { /* its loss, its update with a zero gradient and step, a scale by 1 */
+    clt_tensor *W = tr->model->value[0], *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
+    clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
+    clt_tensor *yb = NULL, *S = NULL, *dS = NULL;
     clt_batch_rows br = {tr->perm, 0, B};
     clt_features X = features_of(&tr->train);
-    clt_status st = clt_workspace(ctx, 1, B, tr->c, &dS);
-    if (st == CLT_OK) st = clt_tensor_fill(dS, 0.0);
+    double loss;
+    clt_status st = clt_tensor_view_rows(tr->yb, 0, B, &yb);
+    if (st == CLT_OK) st = clt_workspace(ctx, 0, B, tr->c, &S);
+    if (st == CLT_OK) st = clt_workspace(ctx, 1, B, tr->c, &dS);
+    if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, 0);
     if (st == CLT_OK && tr->stream) {
       st = stage_rows(tr, NULL, 0, B, &X);
       br = (clt_batch_rows){NULL, 0, B};
     }
     if (st == CLT_OK)
-      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, tr->model->value[0], 0.0f, b, 0.0f,
+      st = clt_csr_loss_rows(ctx, X.csr, br, 1.0f, W, b, &tr->opt.loss, yb, S, NULL, &loss, dS);
+    if (st == CLT_OK) st = clt_tensor_fill(dS, 0.0);
+    if (st == CLT_OK)
+      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, 0.0f, b, 0.0f,
                             tr->opt.reg.l2 > 0 ? tr->losses : NULL, norm_element(0));
-    if (st == CLT_OK) st = clt_scale_tensor(tr->model->value[0], 1.0f);
+    if (st == CLT_OK) st = clt_scale_tensor(W, 1.0f);
+    clt_tensor_destroy(yb);
+    clt_tensor_destroy(S);
     clt_tensor_destroy(dS);
     CLT_TRY(st);
   }

@@ -1,6 +1,8 @@
 /* Sparse (CSR) rows against dense weights.
  *
  *   forward:  S = alpha X[rows] W + b    W (D,C), b (1,C), S (n,C)
+ *   loss:     the forward, then the row loss of labels and dS = k dl/dS,
+ *             in one kernel (S not stored)
  *   backward: dW = X[rows]^T dS (D,C)    (db: linear_colsum)
  *   sgd:      V -= step X[rows]^T dS on the rows' columns only, a term
  *             at a time, b -= lr_b colsum(dS)
@@ -126,11 +128,37 @@ static inline void clt_csr_bias(__global const float *dS, ulong n, ulong C, ulon
   }
 }
 
-/* S[r, c] = b[c] + alpha * the sum of the row's val[k] * W[col[k], c],
-   summed in entry order: grid (n, chunks). Up to 2 CLT_CSR_REG classes
-   are summed in registers, a chunk of CLT_CSR_REG at a time; more in S's
-   row, each entry's weight row read whole (walking the entries once per
-   chunk lost to it at 50 classes). */
+/* s[c] = b[c] + alpha * the sum of the entries [k, e)'s val[k] *
+   W[col[k], c] for c in [c0, c1), summed in entry order (wc = W + w_off,
+   bc = b + b_off or NULL). Up to 2 CLT_CSR_REG classes are summed in
+   registers, a chunk of CLT_CSR_REG at a time; more in s, each entry's
+   weight row read whole (walking the entries once per chunk lost to it at
+   50 classes). */
+static inline void clt_csr_scores(__global const int *col, __global const float *val, long k,
+                                  long e, float alpha, __global const float *wc,
+                                  __global const float *bc, __global float *s, ulong C,
+                                  ulong c0, ulong c1) {
+  if (c1 - c0 <= 2 * CLT_CSR_REG) {
+    for (ulong c = c0; c < c1; c += CLT_CSR_REG) {
+      float acc[CLT_CSR_REG];
+      int m = (int)min((ulong)CLT_CSR_REG, c1 - c);
+      CLT_CSR_FOR_M(m, clt_csr_dot, col, val, k, e, wc + c, C, acc);
+      for (int j = 0; j < m; j++) s[c + j] = (bc ? bc[c + j] : 0.0f) + alpha * acc[j];
+    }
+    return;
+  }
+  for (ulong c = c0; c < c1; c++) s[c] = 0.0f;
+  for (; k < e; k++) {
+    if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(wc + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
+    __global const float *w = wc + (ulong)col[k] * C;
+    float v = val[k];
+    for (ulong c = c0; c < c1; c++) s[c] += v * w[c];
+  }
+  for (ulong c = c0; c < c1; c++) s[c] = (bc ? bc[c] : 0.0f) + alpha * s[c];
+}
+
+/* S[r, c] = b[c] + alpha * the sum of the row's val[k] * W[col[k], c]
+   (clt_csr_scores): grid (n, chunks). */
 __kernel void clt_csr_fwd(__global const long *ptr, ulong pf, __global const int *col,
                           __global const float *val, __global const int *idx, ulong first,
                           int has_idx, ulong nrows, float alpha, __global const float *W,
@@ -138,27 +166,69 @@ __kernel void clt_csr_fwd(__global const long *ptr, ulong pf, __global const int
                           __global float *S, ulong s_off, ulong n, ulong C, ulong cw) {
   size_t r = get_global_id(0), c0 = get_global_id(1) * cw;
   if (r >= n || c0 >= C) return;
-  ulong c1 = min(C, c0 + cw);
-  __global float *s = S + s_off + r * C;
   long i = clt_csr_row(idx, first, has_idx, r, nrows);
   long k = i >= 0 ? ptr[pf + i] : 0, e = i >= 0 ? ptr[pf + i + 1] : 0;
-  if (c1 - c0 <= 2 * CLT_CSR_REG)
-    for (ulong c = c0; c < c1; c += CLT_CSR_REG) {
-      __global const float *wc = W + w_off + c;
-      float acc[CLT_CSR_REG];
-      int m = (int)min((ulong)CLT_CSR_REG, c1 - c);
-      CLT_CSR_FOR_M(m, clt_csr_dot, col, val, k, e, wc, C, acc);
-      for (int j = 0; j < m; j++) s[c + j] = (has_b ? b[b_off + c + j] : 0.0f) + alpha * acc[j];
-    }
-  else {
-    for (ulong c = c0; c < c1; c++) s[c] = 0.0f;
-    for (; k < e; k++) {
-      if (k + CLT_CSR_AHEAD < e) CLT_LIN_PREFETCH(W + w_off + (ulong)col[k + CLT_CSR_AHEAD] * C + c0);
-      __global const float *w = W + w_off + (ulong)col[k] * C;
-      float v = val[k];
-      for (ulong c = c0; c < c1; c++) s[c] += v * w[c];
-    }
-    for (ulong c = c0; c < c1; c++) s[c] = (has_b ? b[b_off + c] : 0.0f) + alpha * s[c];
+  clt_csr_scores(col, val, k, e, alpha, W + w_off, has_b ? b + b_off : 0, S + s_off + r * C, C,
+                 c0, min(C, c0 + cw));
+}
+
+/* The forward and a row loss in one pass, for few classes (the host's
+   profile says how few): each row's scores computed as clt_csr_fwd's into
+   its row of dS, then its loss against its label y[y_off + r] and its
+   gradient there in place, k times d loss / dS, and the row's loss
+   written to scr[CLT_INFO + r] for clt_loss_finish, as clt_loss's row
+   kernels do, with their row functions (kernels/loss.cl): up to
+   CLT_LANES_MAX_C classes eight rows a work-item, as vector lanes (POCL's
+   scalar exp is slow: one row a work-item took 1.6 times the forward's
+   time at C = 2), else one row. The labels are not checked (the
+   caller's are): cross-entropy without class weights (hinge: w_y = 1),
+   with the smoothing term over C classes; a label equal to ignore_index
+   gives loss 0 and a dS row of 0, any other outside [0, C) a NaN loss
+   and a dS row of 0, never an out-of-bounds read. hinge 0: cross-entropy
+   (prm eps, iprm ignore_index); 1: hinge (prm margin, iprm p). Grid
+   (rows / the rows a work-item takes, rounded up). */
+__kernel void clt_csr_loss(__global const long *ptr, ulong pf, __global const int *col,
+                           __global const float *val, __global const int *idx, ulong first,
+                           int has_idx, ulong nrows, float alpha, __global const float *W,
+                           ulong w_off, __global const float *b, ulong b_off, int has_b,
+                           __global const int *y, ulong y_off, int hinge, float prm, int iprm,
+                           float k, __global float *dS, ulong ds_off, ulong n, ulong C,
+                           __global float *scr) {
+  const bool lanes = C <= CLT_LANES_MAX_C;
+  const size_t per = lanes ? 8 : 1, r0 = get_global_id(0) * per;
+  if (r0 >= n) return;
+  /* The rows r0 .. r0+per (lanes past the last row repeat it) and their
+     labels, those ignored or outside [0, C) replaced by 0 (an index) and
+     their rows set to the losses of the rule above at the end. */
+  __global float *d[8];
+  int yv[8], ign[8], bad[8];
+  for (size_t q = 0; q < per; q++) {
+    size_t r = min(r0 + q, (size_t)n - 1);
+    d[q] = dS + ds_off + r * C;
+    yv[q] = y[y_off + r];
+    ign[q] = !hinge && yv[q] == iprm;
+    bad[q] = !ign[q] && (uint)yv[q] >= C;
+    if (ign[q] || bad[q]) yv[q] = 0;
+    if (r < r0 + q) continue; /* a repeat */
+    long i = clt_csr_row(idx, first, has_idx, r, nrows);
+    long kb = i >= 0 ? ptr[pf + i] : 0, e = i >= 0 ? ptr[pf + i + 1] : 0;
+    clt_csr_scores(col, val, kb, e, alpha, W + w_off, has_b ? b + b_off : 0, d[q], C, 0, C);
+  }
+  float l[8];
+  if (lanes) {
+    __global const float *sc[8];
+    for (size_t q = 0; q < 8; q++) sc[q] = d[q];
+    int8 y8 = vload8(0, yv);
+    vstore8(hinge ? clt_hinge_lanes(sc, d, 1, C, y8, prm, iprm, 1.0f, k)
+                  : clt_ce_lanes(sc, d, 1, C, y8, iprm, prm, W, 0, 0, (float)C, k),
+            0, l);
+  } else
+    l[0] = hinge ? clt_hinge_row(d[0], d[0], 1, C, yv[0], prm, iprm, 1.0f, k)
+                 : clt_ce_row(d[0], d[0], 1, C, yv[0], prm, W, 0, 0, (float)C, k);
+  for (size_t q = 0; q < per && r0 + q < n; q++) {
+    if (ign[q] || bad[q])
+      for (ulong c = 0; c < C; c++) d[q][c] = 0.0f;
+    scr[CLT_INFO + r0 + q] = ign[q] ? 0.0f : bad[q] ? NAN : l[q];
   }
 }
 

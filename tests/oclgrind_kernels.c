@@ -13,6 +13,7 @@
 #include "cl/cl_internal.h"
 #include "cltrain.h"
 #include "fused.h"
+#include "sparse.h"
 
 static clt_context *ctx;
 
@@ -127,6 +128,18 @@ static void sparse(size_t c, size_t d) {
   clt_tensor *change = floats(2, 1, 0, 0);
   CHECK(clt_cl_csr_sgd(ctx, X, (clt_batch_rows){idx, 1, 5}, Sb, W, 0.1f, b, 0.1f, change, 1));
   CHECK(clt_cl_scale(W, 0.5f));
+  /* the forward and the loss in one (the CPU profile's kernel, eight rows
+     a work-item up to 15 classes), through idx: cross-entropy, hinge */
+  clt_tensor *y = ints(5, (int32_t)c, 3), *S5;
+  CHECK(clt_tensor_view_rows(S, 0, 5, &S5));
+  for (int hinge = 0; hinge < 2; hinge++) {
+    clt_loss_desc desc = clt_loss_defaults(hinge ? CLT_LOSS_HINGE : CLT_LOSS_CROSS_ENTROPY);
+    double loss;
+    CHECK(clt_csr_loss_rows(ctx, X, (clt_batch_rows){idx, 1, 5}, 0.5f, W, b, &desc, y, S5,
+                            NULL, &loss, Sb));
+  }
+  clt_tensor_destroy(y);
+  clt_tensor_destroy(S5);
   clt_csr_destroy(X);
   clt_csr_destroy(G);
   clt_tensor *all[] = {W, b, S, dW, db, idx, Sb, change};

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loss_impl.h"
 #include "rng.h"
 #include "sparse.h"
 #include "testutil.h"
@@ -289,6 +290,28 @@ Test(sparse, bad_input_is_refused) {
   clt_context_destroy(other);
 }
 
+/* A context on spec whose OpenCL profile takes the one-pass kernel at every
+   C, recording timings. */
+static clt_context *one_pass_context(const char *spec) {
+  clt_context *ctx = tu_context(spec);
+  char variant[64];
+  snprintf(variant, sizeof variant, "%s:csr_loss_max_c=max", clt_context_profile(ctx));
+  bool cl = strcmp(spec, "cl") == 0;
+  clt_context_destroy(ctx);
+  return tu_context_with(spec, (clt_context_options){.record_timings = 1,
+                                                     .variant = cl ? variant : NULL});
+}
+
+/* Whether ctx launched the kernel name (its timings). */
+static bool launched(clt_context *ctx, const char *name) {
+  clt_timing v[128];
+  size_t n = 0;
+  cr_assert_eq(clt_context_timings(ctx, v, LEN(v), &n), CLT_OK);
+  for (size_t i = 0; i < n && i < LEN(v); i++)
+    if (strcmp(v[i].name, name) == 0) return true;
+  return false;
+}
+
 /* Cross-entropy of S = X W + b in double, for the central differences. */
 static double ce_loss(const host_csr *h, size_t C, const double *W, const double *b,
                       const int32_t *y) {
@@ -307,9 +330,10 @@ static double ce_loss(const host_csr *h, size_t C, const double *W, const double
   return total / (double)h->n;
 }
 
-/* The analytic gradient (sparse forward, clt_loss, sparse backward) against
-   central differences of the cross-entropy in double, at every W element
-   some row touches and at every bias. */
+/* The analytic gradient (sparse forward, clt_loss, sparse backward; and
+   the forward and the loss in one, clt_csr_loss_rows, then the backward)
+   against central differences of the cross-entropy in double, at every W
+   element some row touches and at every bias. */
 Test(sparse, gradient_matches_central_differences) {
   const char *specs[2];
   size_t ndev = tu_devices(specs);
@@ -323,8 +347,10 @@ Test(sparse, gradient_matches_central_differences) {
   double Wd[40 * 5], bd[5];
   for (size_t i = 0; i < d * C; i++) Wd[i] = W[i];
   for (size_t c = 0; c < C; c++) bd[c] = b[c];
-  for (size_t v = 0; v < ndev; v++) {
-    clt_context *ctx = tu_context(specs[v]);
+  for (size_t run = 0; run < 2 * ndev; run++) {
+    const size_t v = run / 2;
+    const bool one_pass = run % 2; /* the forward and the loss in one */
+    clt_context *ctx = one_pass ? one_pass_context(specs[v]) : tu_context(specs[v]);
     clt_csr *X = upload(ctx, &h);
     clt_tensor *tW = tu_tensor(ctx, d, C, W), *tb = tu_tensor(ctx, 1, C, b);
     clt_tensor *ty = tu_labels(ctx, n, y), *S, *dS, *dW, *db;
@@ -334,11 +360,20 @@ Test(sparse, gradient_matches_central_differences) {
     cr_assert_eq(clt_tensor_create(ctx, 1, C, CLT_FLOAT32, &db), CLT_OK);
     clt_loss_desc desc = clt_loss_defaults(CLT_LOSS_CROSS_ENTROPY);
     double loss;
-    cr_assert_eq(clt_csr_linear_forward(ctx, X, tW, tb, S), CLT_OK);
-    cr_assert_eq(clt_loss(ctx, &desc, S, ty, &loss, dS), CLT_OK);
+    if (one_pass) {
+      cr_assert_eq(clt_csr_loss_rows(ctx, X, (clt_batch_rows){NULL, 0, n}, 1.0f, tW, tb, &desc,
+                                     ty, S, NULL, &loss, dS),
+                   CLT_OK, "%s", clt_last_error(ctx));
+    } else {
+      cr_assert_eq(clt_csr_linear_forward(ctx, X, tW, tb, S), CLT_OK);
+      cr_assert_eq(clt_loss(ctx, &desc, S, ty, &loss, dS), CLT_OK);
+    }
     cr_assert_eq(clt_csr_linear_backward(ctx, X, dS, dW, db), CLT_OK);
+    if (one_pass && strcmp(specs[v], "cl") == 0)
+      cr_expect(launched(ctx, "clt_csr_loss"), "the one-pass kernel did not run");
     float *gW = tu_read(dW), *gb = tu_read(db);
-    cr_expect(fabs(loss - ce_loss(&h, C, Wd, bd, y)) < 1e-5, "%s: loss %g", specs[v], loss);
+    cr_expect(fabs(loss - ce_loss(&h, C, Wd, bd, y)) < 1e-5, "%s, one pass %d: loss %g",
+              specs[v], one_pass, loss);
     const double eps = 1e-5;
     size_t checked = 0;
     for (size_t i = 0; i < d * C + C; i++) {
@@ -350,8 +385,8 @@ Test(sparse, gradient_matches_central_differences) {
       *p = keep;
       double num = (up - down) / (2 * eps), got = i < d * C ? gW[i] : gb[i - d * C];
       cr_expect(fabs(got - num) <= 1e-6 + 1e-4 * fabs(num),
-                "%s: gradient %zu: analytic %.9g, central difference %.9g", specs[v], i, got,
-                num);
+                "%s, one pass %d: gradient %zu: analytic %.9g, central difference %.9g",
+                specs[v], one_pass, i, got, num);
       checked += num != 0;
     }
     cr_expect_gt(checked, d * C / 2, "only %zu nonzero gradients", checked);
@@ -458,4 +493,190 @@ Test(sparse, every_register_width, .timeout = 600) {
     check_touched(ctx, specs[v], 93, 1000);
     clt_context_destroy(ctx);
   }
+}
+
+/* ---- the forward and the loss in one (clt_csr_loss_rows, internal: the
+   trainer's touched step), on OpenCL with the one-pass kernel forced at
+   every C (its profile's csr_loss_max_c raised by a variant) and seen to
+   run, against S = alpha X[rows] W + b in double and clt_ref_loss_f64 on
+   it. A score errs as the products' do (atol_for(MAX_ROW)), and the loss
+   and dS by as much times their slope in the scores, at most 2 for a row
+   (hinge with p = 2 and scores near 1: 4) times k = 1/N for the mean: we
+   allow |dev - ref| <= 4 k atol_for(MAX_ROW) + 1e-5 |ref| for dS and the
+   loss's mean, the loss's sum N times that. */
+typedef struct loss_case {
+  const char *name;
+  clt_loss_kind kind;
+  float prm; /* label smoothing or margin */
+  int p, ignore;
+  clt_reduction reduction;
+  bool bias;
+} loss_case;
+
+static const loss_case LOSS_CASES[] = {
+    {"cross-entropy", CLT_LOSS_CROSS_ENTROPY, 0.0f, 1, -100, CLT_REDUCTION_MEAN, true},
+    {"smoothed, no bias", CLT_LOSS_CROSS_ENTROPY, 0.1f, 1, -100, CLT_REDUCTION_MEAN, false},
+    {"summed, label 1 ignored", CLT_LOSS_CROSS_ENTROPY, 0.05f, 1, 1, CLT_REDUCTION_SUM, true},
+    {"hinge", CLT_LOSS_HINGE, 1.0f, 1, 0, CLT_REDUCTION_MEAN, true},
+    {"squared hinge, summed", CLT_LOSS_HINGE, 0.5f, 2, 0, CLT_REDUCTION_SUM, false},
+};
+
+static clt_loss_desc desc_of(const loss_case *lc) {
+  clt_loss_desc d = clt_loss_defaults(lc->kind);
+  d.reduction = lc->reduction;
+  if (lc->kind == CLT_LOSS_HINGE) {
+    d.margin = lc->prm;
+    d.p = lc->p;
+  } else {
+    d.label_smoothing = lc->prm;
+    d.ignore_index = lc->ignore;
+  }
+  return d;
+}
+
+static void check_loss_rows(clt_context *ctx, const char *dev, size_t n, size_t C,
+                            const loss_case *lc) {
+  size_t d = C >= 1000 ? 37 : 5003, N = n + 3;
+  uint64_t seed = 131 * n + C;
+  host_csr h = random_csr(N, d, seed);
+  float *W = malloc(d * C * 4), b[1000];
+  int32_t *perm = malloc(N * 4), *y = malloc(n * 4);
+  double *S = malloc(n * C * 8), *want = malloc(n * C * 8);
+  cr_assert(W && perm && y && S && want);
+  tu_fill_uniform(W, d * C, seed + 1, -1.0f, 1.0f);
+  tu_fill_uniform(b, C, seed + 2, -1.0f, 1.0f);
+  tu_fill_labels(y, n, seed + 3, (int32_t)C);
+  for (size_t r = 0; r < N; r++) perm[r] = (int32_t)((r * 7 + 2) % N); /* 7 and N coprime */
+  const float alpha = 0.75f;
+  for (size_t r = 0; r < n; r++) { /* the batch: rows perm[2 .. 2+n) */
+    size_t row = (size_t)perm[2 + r];
+    for (size_t c = 0; c < C; c++) {
+      double a = 0;
+      for (int64_t e = h.ptr[row]; e < h.ptr[row + 1]; e++)
+        a += (double)h.val[e] * W[(size_t)h.col[e] * C + c];
+      S[r * C + c] = (lc->bias ? b[c] : 0.0) + alpha * a;
+    }
+  }
+  clt_loss_desc desc = desc_of(lc);
+  clt_ref_loss_in in = {.desc = &desc, .n = n, .c = C, .labels = y};
+  const double want_loss = clt_ref_loss_f64(&in, S, want);
+  clt_csr *X = upload(ctx, &h);
+  clt_tensor *tW = tu_tensor(ctx, d, C, W), *tb = lc->bias ? tu_tensor(ctx, 1, C, b) : NULL;
+  clt_tensor *ty = tu_labels(ctx, n, y), *idx = tu_labels(ctx, N, perm), *tS, *tdS;
+  cr_assert_eq(clt_tensor_create(ctx, n, C, CLT_FLOAT32, &tS), CLT_OK);
+  cr_assert_eq(clt_tensor_create(ctx, n, C, CLT_FLOAT32, &tdS), CLT_OK);
+  cr_assert_eq(clt_tensor_fill(tdS, NAN), CLT_OK); /* every element must be written */
+  double loss = NAN;
+  cr_assert_eq(clt_csr_loss_rows(ctx, X, (clt_batch_rows){idx, 2, n}, alpha, tW, tb, &desc, ty,
+                                 tS, NULL, &loss, tdS),
+               CLT_OK, "%s %s N=%zu C=%zu: %s", dev, lc->name, n, C, clt_last_error(ctx));
+  const double k = lc->reduction == CLT_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
+  const double atol = 4 * k * atol_for(MAX_ROW), scale = k == 1.0 ? (double)n : 1.0;
+  char what[160];
+  snprintf(what, sizeof what, "%s %s N=%zu C=%zu", dev, lc->name, n, C);
+  cr_expect(fabs(loss - want_loss) <= scale * atol + 1e-5 * fabs(want_loss),
+            "%s: loss %.9g, want %.9g", what, loss, want_loss);
+  float *got = tu_read(tdS);
+  /* Hinge with p = 1 steps by k where z_j = s_j - s_y + margin crosses 0,
+     so a z_j within the scores' error of 0 may take either side: dS_j by
+     k, dS_y by k for each such j of its row. */
+  size_t amb = 0;
+  for (size_t r = 0; r < n && lc->kind == CLT_LOSS_HINGE && lc->p == 1; r++) {
+    size_t yr = (size_t)y[r], near = 0;
+    for (size_t c = 0; c < C; c++) {
+      double z = S[r * C + c] - S[r * C + yr] + lc->prm;
+      if (c == yr || fabs(z) > 4 * atol_for(MAX_ROW)) continue;
+      near++;
+      if (fabs(got[r * C + c] - want[r * C + c]) <= k * (1 + 1e-5)) got[r * C + c] = want[r * C + c];
+    }
+    if (near && fabs(got[r * C + yr] - want[r * C + yr]) <= k * (double)near * (1 + 1e-5))
+      got[r * C + yr] = (float)want[r * C + yr];
+    amb += near;
+  }
+  cr_expect_leq(amb, n * C / 1000 + 2, "%s: %zu scores near the hinge's kink", what, amb);
+  tu_expect_close(what, got, want, n * C, atol, 1e-5);
+  /* Deferred: the loss in its slot (elements 2 and 3 of 8), nothing read. */
+  const float nans[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+  clt_tensor *losses = tu_tensor(ctx, 8, 1, nans);
+  clt_loss_slot slot = {losses, 1, false};
+  cr_assert_eq(clt_csr_loss_rows(ctx, X, (clt_batch_rows){idx, 2, n}, alpha, tW, tb, &desc, ty,
+                                 tS, &slot, NULL, tdS),
+               CLT_OK, "%s", clt_last_error(ctx));
+  if (strcmp(dev, "cl") == 0) {
+    cr_assert(slot.written, "%s: the loss was not deferred", what);
+    float *v = tu_read(losses);
+    cr_expect(fabs(v[2] - loss) <= 1e-6 * fabs(loss) && v[3] == 0.0f && isnan(v[1]) &&
+                  isnan(v[4]),
+              "%s: the slot holds %g, %g (loss %g)", what, (double)v[2], (double)v[3], loss);
+    free(v);
+    cr_expect(launched(ctx, "clt_csr_loss") && !launched(ctx, "clt_csr_fwd"),
+              "%s: the one-pass kernel did not run alone", what);
+  }
+  free(got);
+  clt_tensor *all[] = {tW, tb, ty, idx, tS, tdS, losses};
+  for (size_t t = 0; t < LEN(all); t++) clt_tensor_destroy(all[t]);
+  clt_csr_destroy(X);
+  free(W), free(perm), free(y), free(S), free(want);
+  free_host(&h);
+}
+
+Test(sparse, forward_and_loss_in_one_match_double_sums, .timeout = 600) {
+  const char *specs[2];
+  size_t ndev = tu_devices(specs);
+  for (size_t v = 0; v < ndev; v++) {
+    clt_context *ctx = one_pass_context(specs[v]);
+    for (size_t i = 0; i < LEN(NS); i++)
+      for (size_t k = 0; k < LEN(CS); k++)
+        for (size_t c = 0; c < LEN(LOSS_CASES); c++)
+          check_loss_rows(ctx, specs[v], NS[i], CS[k], &LOSS_CASES[c]);
+    /* the eight-row lanes up to 15 classes, a row a work-item from 16 */
+    for (size_t C = 14; C <= 17; C++) check_loss_rows(ctx, specs[v], 93, C, &LOSS_CASES[0]);
+    clt_context_destroy(ctx);
+  }
+}
+
+/* Labels the one-pass kernel is not vouched for: outside [0, C) it gives a
+   NaN loss and a dS row of 0 (no out-of-bounds read; -100, cross-entropy's
+   ignore_index, a loss of 0 and a dS row of 0), the other rows a dS. */
+Test(sparse, forward_and_loss_in_one_zero_rows_of_bad_labels) {
+  if (!tu_have_opencl()) return;
+  clt_context *ctx = one_pass_context("cl");
+  for (size_t C = 3; C <= 20; C += 17) { /* eight-row lanes, then a row a work-item */
+    host_csr h = random_csr(11, 50, C);
+    float W[50 * 20];
+    tu_fill_uniform(W, 50 * C, 1, -1.0f, 1.0f);
+    int32_t y[11] = {0, 1, 2, (int32_t)C, 1, -5, 2, 0, -100, 1, 2};
+    clt_csr *X = upload(ctx, &h);
+    clt_tensor *tW = tu_tensor(ctx, 50, C, W), *ty = tu_labels(ctx, 11, y), *tS, *tdS;
+    cr_assert_eq(clt_tensor_create(ctx, 11, C, CLT_FLOAT32, &tS), CLT_OK);
+    cr_assert_eq(clt_tensor_create(ctx, 11, C, CLT_FLOAT32, &tdS), CLT_OK);
+    for (int hinge = 0; hinge < 2; hinge++) {
+      clt_loss_desc desc = clt_loss_defaults(hinge ? CLT_LOSS_HINGE : CLT_LOSS_CROSS_ENTROPY);
+      desc.reduction = CLT_REDUCTION_SUM;
+      cr_assert_eq(clt_tensor_fill(tdS, NAN), CLT_OK);
+      double loss = 0;
+      cr_expect_eq(clt_csr_loss_rows(ctx, X, (clt_batch_rows){NULL, 0, 11}, 1.0f, tW, NULL,
+                                     &desc, ty, tS, NULL, &loss, tdS),
+                   CLT_ERR_NONFINITE, "C=%zu hinge %d", C, hinge);
+      cr_expect(isnan(loss), "C=%zu hinge %d: loss %g", C, hinge, loss);
+      float *g = tu_read(tdS);
+      for (size_t r = 0; r < 11; r++) {
+        bool zero = r == 3 || r == 5 || r == 8;
+        double sum = 0;
+        for (size_t c = 0; c < C; c++) {
+          cr_assert(isfinite(g[r * C + c]), "C=%zu hinge %d: dS[%zu][%zu] = %g", C, hinge, r, c,
+                    (double)g[r * C + c]);
+          sum += fabs(g[r * C + c]);
+        }
+        cr_expect_eq(sum == 0, zero, "C=%zu hinge %d row %zu (label %d): |dS| %g", C, hinge, r,
+                     y[r], sum);
+      }
+      free(g);
+    }
+    clt_tensor *all[] = {tW, ty, tS, tdS};
+    for (size_t t = 0; t < LEN(all); t++) clt_tensor_destroy(all[t]);
+    clt_csr_destroy(X);
+    free_host(&h);
+  }
+  clt_context_destroy(ctx);
 }

@@ -52,6 +52,10 @@ typedef struct clt_cl_profile {
      whose grid is the class chunks by enough column buckets to reach this
      many (at least one). */
   size_t csr_classes_per_item, csr_lanes_per_unit;
+  /* The sparse forward and the row loss of labels in one kernel
+     (clt_csr_loss, a work-item per row) up to this many classes (0:
+     never). */
+  size_t csr_loss_max_c;
   /* Kernels prefetch the rows they stream into L2 (-DCLT_PREFETCH=1). */
   int prefetch;
   /* The elementwise losses and clt_regularize (-DCLT_ELEM_GPU): 0, a
@@ -365,8 +369,9 @@ clt_status clt_cl_optim_settle(clt_optimizer *opt, clt_opt_entry *e,
 
 /* ------------------------------------------------------ sparse rows */
 
-/* The backend entries csr_forward, csr_backward, csr_sgd, scale and
-   csr_gather (host/backend.h) on kernels/sparse.cl. */
+/* The backend entries csr_forward, csr_backward, csr_sgd, scale,
+   csr_loss_supports, csr_loss and csr_gather (host/backend.h) on
+   kernels/sparse.cl. */
 clt_status clt_cl_csr_forward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                               float alpha, const clt_tensor *W, const clt_tensor *b, clt_tensor *S);
 clt_status clt_cl_csr_backward(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
@@ -375,6 +380,12 @@ clt_status clt_cl_csr_sgd(clt_context *ctx, const clt_csr *X, clt_batch_rows row
                           const clt_tensor *dS, clt_tensor *V, float step, clt_tensor *b,
                           float lr_b, clt_tensor *change, size_t at);
 clt_status clt_cl_scale(clt_tensor *t, float alpha);
+bool clt_cl_csr_loss_supports(const clt_context *ctx, const clt_loss_desc *desc,
+                              const clt_tensor *y, size_t c);
+clt_status clt_cl_csr_loss(clt_context *ctx, const clt_csr *X, clt_batch_rows rows, float alpha,
+                           const clt_tensor *W, const clt_tensor *b, const clt_loss_desc *desc,
+                           const clt_tensor *y, clt_loss_slot *defer, double *value,
+                           clt_tensor *dS);
 clt_status clt_cl_csr_gather(clt_csr *dst, const clt_csr *src, const clt_tensor *idx,
                              size_t first);
 

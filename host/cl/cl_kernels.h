@@ -33,7 +33,7 @@
   X(optim_gradstat) X(optim_gradstat_param) X(optim_lamb_moments)             \
   X(optim_stats) X(optim_ratios)                                              \
   X(argmax) X(accuracy_count) X(accuracy_total) X(regularize)                 \
-  X(csr_fwd) X(csr_dw) X(csr_sgd) X(scale) X(csr_gather)                      \
+  X(csr_fwd) X(csr_loss) X(csr_dw) X(csr_sgd) X(scale) X(csr_gather)          \
   X(step_prep) CLT_CL_WIDTHS(X, step) X(step_finish)                         \
   X(gstep_check) X(gstep_rows) X(gstep_dw) X(gstep_reduce) X(gstep_total)    \
   X(linear_fwd_rows) X(linear_dw_rows)
