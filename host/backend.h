@@ -147,8 +147,9 @@ struct clt_backend {
   /* The scores of sparse rows, their loss against labels y (int32, (n,1))
      and dS in one pass (optional): whether it takes the problem, and the
      op, which gives what csr_forward then loss give, S not kept, and does
-     not check the labels: the caller vouches that each is in [0, C) or
-     ignore_index. *value and defer as loss's. */
+     not check its arguments: the caller vouches that each label is in [0,
+     C) (one outside gives a NaN loss and a dS row of 0). *value and defer
+     as loss's. */
   bool (*csr_loss_supports)(const clt_context *ctx, const clt_loss_desc *desc,
                             const clt_tensor *y, size_t c);
   clt_status (*csr_loss)(clt_context *ctx, const clt_csr *X, clt_batch_rows rows, float alpha,

@@ -12,10 +12,9 @@ clt_status clt_csr_forward_rows(clt_context *ctx, const clt_csr *X, clt_batch_ro
                                 clt_tensor *S);
 /* The forward, then the loss of S against the labels or targets y and
    dS (clt_loss_deferred with defer, NULL: none): one pass where the
-   backend's csr_loss takes the problem (host/backend.h), the labels
-   unchecked (the caller vouches for them: each in [0, C) or
-   ignore_index) and S unused; otherwise the two ops, with S (n, C) the
-   scores. */
+   backend's csr_loss takes the problem (host/backend.h), the arguments
+   unchecked (the caller vouches for them: each label in [0, C)) and S
+   unused; otherwise the two ops, with S (n, C) the scores. */
 clt_status clt_csr_loss_rows(clt_context *ctx, const clt_csr *X, clt_batch_rows rows,
                              float alpha, const clt_tensor *W, const clt_tensor *b,
                              const clt_loss_desc *desc, const clt_tensor *y, clt_tensor *S,

@@ -560,6 +560,7 @@ static void check_loss_rows(clt_context *ctx, const char *dev, size_t n, size_t 
   clt_loss_desc desc = desc_of(lc);
   clt_ref_loss_in in = {.desc = &desc, .n = n, .c = C, .labels = y};
   const double want_loss = clt_ref_loss_f64(&in, S, want);
+  cr_assert_eq(clt_context_timings_reset(ctx), CLT_OK); /* this case's kernels alone */
   clt_csr *X = upload(ctx, &h);
   clt_tensor *tW = tu_tensor(ctx, d, C, W), *tb = lc->bias ? tu_tensor(ctx, 1, C, b) : NULL;
   clt_tensor *ty = tu_labels(ctx, n, y), *idx = tu_labels(ctx, N, perm), *tS, *tdS;
@@ -633,6 +634,71 @@ Test(sparse, forward_and_loss_in_one_match_double_sums, .timeout = 600) {
     for (size_t C = 14; C <= 17; C++) check_loss_rows(ctx, specs[v], 93, C, &LOSS_CASES[0]);
     clt_context_destroy(ctx);
   }
+}
+
+/* The one pass runs where the profile's csr_loss_max_c and the problem
+   allow it (a CPU profile: labels up to 64 classes with cross-entropy or
+   hinge, no class weights, for the mean an ignore_index outside [0, C)),
+   the forward and the loss apart otherwise. */
+Test(sparse, forward_and_loss_in_one_only_where_it_applies) {
+  if (!tu_have_opencl()) return;
+  static const struct {
+    const char *name;
+    clt_loss_kind kind;
+    size_t c;
+    bool weights, soft;
+    int ignore;
+    clt_reduction reduction;
+    bool one_pass_on_cpu;
+  } cases[] = {
+      {"cross-entropy", CLT_LOSS_CROSS_ENTROPY, 10, false, false, -100, CLT_REDUCTION_MEAN, true},
+      {"64 classes", CLT_LOSS_CROSS_ENTROPY, 64, false, false, -100, CLT_REDUCTION_MEAN, true},
+      {"65 classes", CLT_LOSS_CROSS_ENTROPY, 65, false, false, -100, CLT_REDUCTION_MEAN, false},
+      {"class weights", CLT_LOSS_CROSS_ENTROPY, 10, true, false, -100, CLT_REDUCTION_MEAN, false},
+      {"mean, ignore_index 3", CLT_LOSS_CROSS_ENTROPY, 10, false, false, 3, CLT_REDUCTION_MEAN,
+       false},
+      {"sum, ignore_index 3", CLT_LOSS_CROSS_ENTROPY, 10, false, false, 3, CLT_REDUCTION_SUM,
+       true},
+      {"soft targets", CLT_LOSS_CROSS_ENTROPY, 10, false, true, -100, CLT_REDUCTION_MEAN, false},
+      {"mse", CLT_LOSS_MSE, 10, false, true, -100, CLT_REDUCTION_MEAN, false},
+      {"hinge", CLT_LOSS_HINGE, 10, false, false, -100, CLT_REDUCTION_MEAN, true},
+      {"hinge, class weights", CLT_LOSS_HINGE, 10, true, false, -100, CLT_REDUCTION_MEAN, false},
+  };
+  const size_t n = 7, d = 37;
+  host_csr h = random_csr(n, d, 5);
+  float W[37 * 65], T[7 * 65], cw[65];
+  int32_t y[7];
+  tu_fill_uniform(W, d * 65, 1, -1.0f, 1.0f);
+  tu_fill_uniform(T, n * 65, 2, 0.0f, 1.0f);
+  tu_fill_uniform(cw, 65, 3, 0.5f, 2.0f);
+  for (size_t k = 0; k < LEN(cases); k++) {
+    clt_context *ctx = tu_context_with("cl", (clt_context_options){.record_timings = 1});
+    const size_t C = cases[k].c;
+    tu_fill_labels(y, n, k, (int32_t)C);
+    clt_csr *X = upload(ctx, &h);
+    clt_tensor *tW = tu_tensor(ctx, d, C, W), *tT = tu_tensor(ctx, n, C, T);
+    clt_tensor *ty = tu_labels(ctx, n, y), *tcw = tu_tensor(ctx, 1, C, cw), *S, *dS;
+    cr_assert_eq(clt_tensor_create(ctx, n, C, CLT_FLOAT32, &S), CLT_OK);
+    cr_assert_eq(clt_tensor_create(ctx, n, C, CLT_FLOAT32, &dS), CLT_OK);
+    clt_loss_desc desc = clt_loss_defaults(cases[k].kind);
+    desc.reduction = cases[k].reduction;
+    if (cases[k].kind == CLT_LOSS_CROSS_ENTROPY) desc.ignore_index = cases[k].ignore;
+    desc.class_weight = cases[k].weights ? tcw : NULL;
+    double loss;
+    cr_assert_eq(clt_csr_loss_rows(ctx, X, (clt_batch_rows){NULL, 0, n}, 1.0f, tW, NULL, &desc,
+                                   cases[k].soft ? tT : ty, S, NULL, &loss, dS),
+                 CLT_OK, "%s: %s", cases[k].name, clt_last_error(ctx));
+    bool want = cases[k].one_pass_on_cpu && strcmp(clt_context_profile(ctx), "cpu") == 0;
+    cr_expect_eq(launched(ctx, "clt_csr_loss"), want, "%s (%s profile)", cases[k].name,
+                 clt_context_profile(ctx));
+    cr_expect_eq(launched(ctx, "clt_csr_fwd"), !want, "%s (%s profile)", cases[k].name,
+                 clt_context_profile(ctx));
+    clt_tensor *all[] = {tW, tT, ty, tcw, S, dS};
+    for (size_t t = 0; t < LEN(all); t++) clt_tensor_destroy(all[t]);
+    clt_csr_destroy(X);
+    clt_context_destroy(ctx);
+  }
+  free_host(&h);
 }
 
 /* Labels the one-pass kernel is not vouched for: outside [0, C) it gives a

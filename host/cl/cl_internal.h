@@ -53,8 +53,7 @@ typedef struct clt_cl_profile {
      many (at least one). */
   size_t csr_classes_per_item, csr_lanes_per_unit;
   /* The sparse forward and the row loss of labels in one kernel
-     (clt_csr_loss, a work-item per row) up to this many classes (0:
-     never). */
+     (clt_csr_loss) up to this many classes (0: never). */
   size_t csr_loss_max_c;
   /* Kernels prefetch the rows they stream into L2 (-DCLT_PREFETCH=1). */
   int prefetch;
