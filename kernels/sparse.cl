@@ -179,14 +179,14 @@ __kernel void clt_csr_fwd(__global const long *ptr, ulong pf, __global const int
    written to scr[CLT_INFO + r] for clt_loss_finish, as clt_loss's row
    kernels do, with their row functions (kernels/loss.cl): up to
    CLT_LANES_MAX_C classes eight rows a work-item, as vector lanes (POCL's
-   scalar exp is slow: one row a work-item took 1.6 times the forward's
-   time at C = 2), else one row. The labels are not checked (the
-   caller's are): cross-entropy without class weights (hinge: w_y = 1),
-   with the smoothing term over C classes; a label equal to ignore_index
-   gives loss 0 and a dS row of 0, any other outside [0, C) a NaN loss
-   and a dS row of 0, never an out-of-bounds read. hinge 0: cross-entropy
-   (prm eps, iprm ignore_index); 1: hinge (prm margin, iprm p). Grid
-   (rows / the rows a work-item takes, rounded up). */
+   scalar exp is slow: one row a work-item took 1.2 and 1.9 times the
+   kernels apart at C = 2, batch 4096), else one row. The labels are not
+   checked (the caller's are): cross-entropy without class weights (hinge:
+   w_y = 1), with the smoothing term over C classes; a label equal to
+   ignore_index gives loss 0 and a dS row of 0, any other outside [0, C)
+   a NaN loss and a dS row of 0, never an out-of-bounds read. hinge 0:
+   cross-entropy (prm eps, iprm ignore_index); 1: hinge (prm margin, iprm
+   p). Grid (rows / the rows a work-item takes, rounded up). */
 __kernel void clt_csr_loss(__global const long *ptr, ulong pf, __global const int *col,
                            __global const float *val, __global const int *idx, ulong first,
                            int has_idx, ulong nrows, float alpha, __global const float *W,
