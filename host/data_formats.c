@@ -76,22 +76,32 @@ static const char *where_at(char *buf, size_t len, const char *path, size_t line
   return buf;
 }
 
+/* The indices of a file's lines: the least, the greatest and where it
+   first stands (line, column), for the checks that need every line. */
+typedef struct index_range {
+  uint64_t min, max;
+  size_t max_line, max_col;
+} index_range;
+
 /* One data line's label and entries into b (the line is [q, le), line its
    start for column numbers); unless kept (a line outside the share read),
    its label and indices alone, which decide the classes, the base and the
    width as every line's do. An index beyond opt's width is refused here
    when the base cannot change that: over the width, or at it in a file
-   read as zero-based. */
+   read as zero-based; so is index 0 in a file read as one-based. */
 static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern *names,
                                       const char *path, size_t lineno, char *line, char *q,
                                       char *le, const clt_svmlight_options *opt,
-                                      uint64_t *min_index, uint64_t *max_index) {
+                                      index_range *range) {
   const uint64_t limit = opt->features ? opt->features - (opt->zero_based == 1) : UINT64_MAX;
   char where[4200], ex[40];
   char *te = q;
   int32_t skipped_label;
   while (te < le && !clt_data_blank(*te)) te++;
   where_at(where, sizeof where, path, lineno, line, q);
+  if (memchr(q, ':', (size_t)(te - q)))
+    return clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s' is not a label: a line is its label, then "
+                    "index:value entries", where, clt_data_excerpt(q, te, ex, sizeof ex));
   if (memchr(q, ',', (size_t)(te - q)))
     return clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' has several classes (multi-label "
                     "data is not supported)", where, clt_data_excerpt(q, te, ex, sizeof ex));
@@ -129,16 +139,20 @@ static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern 
                       (unsigned long long)last);
     if ((uint64_t)iv > limit)
       return clt_fail(NULL, CLT_ERR_FORMAT,
-                      "%s: index %.0f is beyond the %llu features asked for",
+                      "%s: index %.0f is beyond the %llu features the file is read with",
                       where_at(where, sizeof where, path, lineno, line, q), iv,
                       (unsigned long long)opt->features);
+    if (iv == 0 && opt->zero_based == 0)
+      return clt_fail(NULL, CLT_ERR_FORMAT, "%s: index 0 in a file read as one-based",
+                      where_at(where, sizeof where, path, lineno, line, q));
     first = false;
     last = (uint64_t)iv;
     if (kept && !room_for_entry(b))
       return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     if (kept) b->index[b->nnz] = (uint32_t)last, b->val[b->nnz++] = (float)v;
-    if (last < *min_index) *min_index = last;
-    if (last > *max_index) *max_index = last;
+    if (last < range->min) range->min = last;
+    if (last > range->max || range->max_line == 0)
+      *range = (index_range){range->min, last, lineno, (size_t)(q - line) + 1};
     q = te;
   }
   if (kept) b->ptr[++b->n] = (int64_t)b->nnz;
@@ -161,7 +175,7 @@ clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_opti
   clt_label_intern names = {0};
   csr_build b = {0};
   size_t lineno = 0, rows = 0; /* rows: every data line, b.n: those kept */
-  uint64_t min_index = UINT64_MAX, max_index = 0;
+  index_range range = {UINT64_MAX, 0, 0, 0};
   clt_status rc = room_for_row(&b) ? CLT_OK
                                    : clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory",
                                               path);
@@ -173,8 +187,7 @@ clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_opti
     lineno++;
     if (!(q = clt_svmlight_data(line, &le))) continue;
     const bool kept = clt_data_rows_hold(keep, rows);
-    rc = svmlight_line_parse(&b, kept, &names, path, lineno, line, q, le, opt, &min_index,
-                             &max_index);
+    rc = svmlight_line_parse(&b, kept, &names, path, lineno, line, q, le, opt, &range);
     if (++rows % CLT_DATA_REPORT_ROWS == 0) clt_data_report(path, clt_lines_bytes(&lr), rows);
   }
   uint64_t bytes = clt_lines_bytes(&lr);
@@ -182,22 +195,27 @@ clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_opti
   /* The index base: sklearn's "auto" (zero-based when some index is 0),
      and the width, of every row, kept or not. */
   const size_t ne = b.nnz;
-  const bool any = min_index != UINT64_MAX;
-  int zero = opt->zero_based >= 0 ? opt->zero_based : any && min_index == 0;
-  uint64_t width = opt->features ? opt->features : any ? max_index + zero : 1;
+  const bool any = range.min != UINT64_MAX;
+  int zero = opt->zero_based >= 0 ? opt->zero_based : any && range.min == 0;
+  uint64_t width = opt->features ? opt->features : any ? range.max + zero : 1;
   size_t first, count; /* keep within the file's rows */
+  char where[4200];
+  snprintf(where, sizeof where, "%s: line %zu, column %zu", path, range.max_line,
+           range.max_col);
   if (rc == CLT_OK && rows == 0)
     rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: no data lines", path);
-  if (rc == CLT_OK && !zero && any && min_index == 0)
-    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: index 0 in a file read as one-based", path);
-  if (rc == CLT_OK && any && max_index + zero > width)
+  if (rc == CLT_OK && any && range.max + zero > width) /* a zero-based file found so */
     rc = clt_fail(NULL, CLT_ERR_FORMAT,
-                  "%s: index %llu is beyond the %llu features asked for (%s-based)", path,
-                  (unsigned long long)max_index, (unsigned long long)width,
-                  zero ? "zero" : "one");
+                  "%s: index %llu is beyond the %llu features the file is read with "
+                  "(zero-based: it holds index 0)", where, (unsigned long long)range.max,
+                  (unsigned long long)width);
   if (rc == CLT_OK && width > INT32_MAX)
-    rc = clt_fail(NULL, CLT_ERR_FORMAT, "%s: %llu features: at most 2^31 - 1 are supported",
-                  path, (unsigned long long)width);
+    rc = opt->features ? clt_fail(NULL, CLT_ERR_FORMAT,
+                                  "%s: %llu features: at most 2^31 - 1 are supported", path,
+                                  (unsigned long long)width)
+                       : clt_fail(NULL, CLT_ERR_FORMAT,
+                                  "%s: index %llu: at most 2^31 - 1 features are supported",
+                                  where, (unsigned long long)range.max);
   if (rc == CLT_OK) rc = clt_data_rows_of(path, keep, rows, &first, &count);
   if (rc == CLT_OK) {
     /* Column = index - base, in place: the indices become int32. */

@@ -1372,27 +1372,39 @@ Test(data, svmlight_errors_name_line_and_column) {
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "line 1, column 3");
   p = write_text("e4.svm", "1,2 1:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "multi-label");
-  p = write_text("e5.svm", "1 0:1\n");
+  p = write_text("e5.svm", "1 1:1\n1 0:1\n");
   const clt_svmlight_options one = {.zero_based = 0};
-  EXPECT_ERR(clt_data_load_svmlight(p, &one, &ds), p, "index 0 in a file read as one-based");
+  EXPECT_ERR(clt_data_load_svmlight(p, &one, &ds), p,
+             "line 2, column 3: index 0 in a file read as one-based");
   const clt_svmlight_options narrow = {.features = 2, .zero_based = -1};
   p = write_text("e6.svm", "1 1:1\n0 2:1 5:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, &narrow, &ds), p,
-             "line 2, column 7: index 5 is beyond the 2 features asked for");
+             "line 2, column 7: index 5 is beyond the 2 features the file is read with");
   /* at the width: beyond in a file read as zero-based, named where it is
-     when that is asked for, found once the base is known when detected */
+     (when detected, once the base is known: where the largest index first
+     stands) */
   const clt_svmlight_options narrow0 = {.features = 2, .zero_based = 1};
-  p = write_text("e6b.svm", "1 0:1\n0 2:1\n");
+  p = write_text("e6b.svm", "1 0:1\n0 2:1\n1 1:1 2:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, &narrow0, &ds), p,
-             "line 2, column 3: index 2 is beyond the 2 features asked for");
+             "line 2, column 3: index 2 is beyond the 2 features the file is read with");
   EXPECT_ERR(clt_data_load_svmlight(p, &narrow, &ds), p,
-             "index 2 is beyond the 2 features asked for (zero-based)");
+             "line 2, column 3: index 2 is beyond the 2 features the file is read with "
+             "(zero-based: it holds index 0)");
   p = write_text("e7.svm", "# nothing\n\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "no data lines");
   p = write_text("e8.svm", "1.5 1:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "not an integer");
-  p = write_text("e9.svm", "1 3000000000:1\n");
-  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "3000000000 features: at most 2^31 - 1");
+  p = write_text("e9.svm", "1 1:1\n1 5:1 3000000000:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p,
+             "line 2, column 7: index 3000000000: at most 2^31 - 1 features");
+  /* a line without its label: the first field is an entry */
+  const char *unlabelled[] = {" 3:1\n", "3:1 4:1\n", "qid:3 3:1\n", ":1 3:1\n"};
+  for (size_t k = 0; k < sizeof unlabelled / sizeof *unlabelled; k++) {
+    p = write_text("e10.svm", unlabelled[k]);
+    EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "is not a label");
+  }
+  p = write_text("e11.svm", "1 1:1\n 3:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "line 2, column 2: '3:1' is not a label");
   check_sentinel(&ds);
 }
 
