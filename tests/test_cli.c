@@ -1148,6 +1148,21 @@ Test(cli, svmlight_and_npy_train_and_predict) {
   EXPECT_RUN(2, "train --data train.csv --labels y.npy --device ref", "a labels file");
 }
 
+/* The classes are the training set's labels (scikit-learn's classes_): a
+   test or validation set's label outside them is refused, naming it, and
+   a test set without some of them is evaluated. */
+Test(cli, classes_come_from_the_training_set) {
+  write_file("c3.svm", "3 1:1\n7 2:1\n10 3:1\n3 1:0.9\n7 2:0.8\n10 3:1.1\n");
+  write_file("c4.svm", "3 1:1\n11 2:1\n");
+  EXPECT_RUN(2, "train --data c3.svm --test c4.svm --device ref --epochs 1",
+             "--test c4.svm: label '11' (row 2) is not one of the model's 3 classes");
+  EXPECT_RUN(2, "train --data c3.svm --val c4.svm --device ref --epochs 1",
+             "--val c4.svm: label '11' (row 2)");
+  write_file("c5.svm", "7 2:1\n10 3:1\n");
+  EXPECT_RUN(0, "train --data c3.svm --test c5.svm --device ref --epochs 1 --json",
+             "\"classes\":3");
+}
+
 /* ------------------------------------------------------------ loss flags */
 
 Test(cli, loss_flags_apply_to_their_loss_and_are_echoed) {

@@ -1058,32 +1058,23 @@ static int split_validation(const train_args *a, clt_dataset *train, clt_dataset
   return 0;
 }
 
-/* The classes of the sets loaded: a resumed run's are its checkpoint's
-   (a label it does not know is refused), a new run's every label of the
-   training, test and validation sets, sorted. 0 or an exit status. */
+/* The classes of the sets loaded: a resumed run's are its checkpoint's, a
+   new run's the training set's labels, sorted (scikit-learn's classes_: a
+   test or validation set decides nothing of the model); a label of any
+   other set outside them is refused. 0 or an exit status. */
 static int resolve_classes(const train_args *a, const clt_checkpoint *ck, clt_dataset *train,
                            clt_dataset *test, clt_dataset *val, clt_labels *classes) {
   clt_dataset *sets[] = {train, test, val};
   const char *flags[] = {"--data", "--test", "--val"};
   const char *paths[] = {a->data.data, a->data.test, a->val};
-  clt_status st = CLT_OK;
-  if (!ck) {
-    clt_dataset *have[3];
-    size_t k = 0;
-    for (size_t i = 0; i < 3; i++)
-      if (sets[i]->n) have[k++] = sets[i];
-    st = clt_data_unify_labels(have, k, classes);
-    if (st != CLT_OK) return clt_cli_failed("train", "", st);
-  } else {
-    for (size_t i = 0; i < 3 && st == CLT_OK; i++) {
-      char name[4200];
-      snprintf(name, sizeof name, "%s %s", flags[i], paths[i] ? paths[i] : "");
-      if (sets[i]->n) st = clt_data_apply_labels(sets[i], &ck->labels, name);
-    }
-    if (st != CLT_OK) return clt_cli_failed("train", "", st);
-    if ((st = clt_labels_copy(&ck->labels, classes)) != CLT_OK)
-      return clt_cli_failed("train", "", st);
+  clt_status st = ck ? clt_labels_copy(&ck->labels, classes)
+                     : clt_data_unify_labels((clt_dataset *[]){train}, 1, classes);
+  for (size_t i = ck ? 0 : 1; i < 3 && st == CLT_OK; i++) {
+    char name[4200];
+    snprintf(name, sizeof name, "%s %s", flags[i], paths[i] ? paths[i] : "");
+    if (sets[i]->n) st = clt_data_apply_labels(sets[i], classes, name);
   }
+  if (st != CLT_OK) return clt_cli_failed("train", "", st);
   if (classes->n < 2) {
     fprintf(stderr, "cltrain train: %s: only one class (%s) present\n", a->data.data,
             classes->n ? classes->name[0] : "none");
