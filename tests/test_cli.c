@@ -1150,7 +1150,8 @@ Test(cli, svmlight_and_npy_train_and_predict) {
 
 /* The classes are the training set's labels (scikit-learn's classes_): a
    test or validation set's label outside them is refused, naming it, and
-   a test set without some of them is evaluated. */
+   a test set without some of them is evaluated; --features, svmlight's
+   width, is refused for other formats. */
 Test(cli, classes_come_from_the_training_set) {
   write_file("c3.svm", "3 1:1\n7 2:1\n10 3:1\n3 1:0.9\n7 2:0.8\n10 3:1.1\n");
   write_file("c4.svm", "3 1:1\n11 2:1\n");
@@ -1161,6 +1162,8 @@ Test(cli, classes_come_from_the_training_set) {
   write_file("c5.svm", "7 2:1\n10 3:1\n");
   EXPECT_RUN(0, "train --data c3.svm --test c5.svm --device ref --epochs 1 --json",
              "\"classes\":3");
+  EXPECT_RUN(2, "train --data train.csv --features 5 --device ref",
+             "--features applies to other formats");
 }
 
 /* ------------------------------------------------------------ loss flags */

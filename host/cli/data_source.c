@@ -176,6 +176,7 @@ int clt_cli_load(const char *cmd, const char *flag, const char *path, const char
                        : (d->label_column || d->delimiter) && fmt != CLT_FORMAT_TEXT
                            ? "--label-column and --delimiter"
                        : d->zero_based == 1 && fmt != CLT_FORMAT_SVMLIGHT ? "--zero-based"
+                       : d->features && fmt != CLT_FORMAT_SVMLIGHT        ? "--features"
                                                                            : NULL;
   if (unused) {
     fprintf(stderr, "cltrain %s: %s%s is %s data: %s applies to other formats\n", cmd,
