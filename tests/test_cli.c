@@ -1338,6 +1338,8 @@ Test(cli, data_loading_reports_and_refuses_what_cannot_fit) {
              "with the training set streamed (3 staged minibatches of 32 rows x 2 features "
              "and all 600 rows' labels) needs a device buffer of 2.4 KB");
   EXPECT_RUN(2, "train --data train.csv --device-memory-limit 1000", "--device-memory-limit '1000'");
+  EXPECT_RUN(2, "train --data train.csv --device-memory-limit 2048T", "from 1024 bytes to 2^50");
+  EXPECT_RUN(2, "train --data train.csv --device-memory-limit 1048577G", "from 1024 bytes to 2^50");
   /* each OpenCL device's largest allocation (a reference-only build has none) */
   EXPECT_RUN(0, "devices", NULL);
   if (strstr(out, "no OpenCL device found")) return;

@@ -70,7 +70,7 @@ static int real_flag(const char *flag, const char *v, double lo, double hi, doub
 }
 
 /* A size in bytes: a whole number with an optional K, M or G (powers of
-   1024), at least 1 KiB. */
+   1024), from 1 KiB to 1 PiB. */
 static int bytes_flag(const char *flag, const char *v, uint64_t *dst) {
   char num[32], want[CLT_CLI_WANT];
   size_t len = strlen(v);
@@ -81,8 +81,9 @@ static int bytes_flag(const char *flag, const char *v, uint64_t *dst) {
   snprintf(num, sizeof num, "%.*s", (int)(len < sizeof num ? len : sizeof num - 1), v);
   if (len >= sizeof num || !clt_cli_uint(num, 1, 1ull << (50 - shift), &x, want, sizeof want) ||
       (x << shift) < 1024)
-    return bad_value("train", flag, v, "a size of at least 1024 bytes: a whole number of "
-                                       "bytes, or of K, M or G (1024, 1024^2, 1024^3 bytes)");
+    return bad_value("train", flag, v, "a size from 1024 bytes to 2^50 (1 PiB): a whole "
+                                       "number of bytes, or of K, M or G (1024, 1024^2, "
+                                       "1024^3 bytes)");
   *dst = (uint64_t)x << shift;
   return 0;
 }
