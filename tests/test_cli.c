@@ -1328,6 +1328,8 @@ Test(cli, data_loading_reports_and_refuses_what_cannot_fit) {
   cr_assert_not_null(strstr(out, "\"stream\":true"), "%s", out);
   char streamed[512], resident[512];
   snprintf(streamed, sizeof streamed, "%s", strstr(out, "\"train_loss\""));
+  EXPECT_RUN(0, "train --data train.csv --test test.csv --device-memory-limit 8K --epochs 1 "
+                "--device ref --quiet", "it stays in host memory"); /* a note stays */
   EXPECT_RUN(0, "train --data train.csv --test test.csv --epochs 2 --device ref --json", NULL);
   cr_assert_not_null(strstr(out, "\"stream\":false"), "%s", out);
   snprintf(resident, sizeof resident, "%s", strstr(out, "\"train_loss\""));

@@ -1161,7 +1161,7 @@ static int check_loaded(const train_args *a, clt_cli_ranks *ranks, const clt_con
            train.d, train.classes, test.n + val.n, CLT_STREAM_STAGES, o->batch, train.d, train.n,
            one_hot ? "targets" : "labels");
   int rc = clt_cli_mem_check("train", ctx, a->memory_limit, what, &streamed);
-  if (rc == 0 && !a->stream && !a->quiet)
+  if (rc == 0 && !a->stream && !a->silent)
     fprintf(stderr, "cltrain train: note: the training set does not fit %s%s: it stays in "
                     "host memory and each minibatch is uploaded (--stream)\n",
             a->memory_limit ? "under --device-memory-limit" : clt_context_device_name(ctx),
