@@ -74,7 +74,9 @@ static void setup(void) {
   write_blobs("test.csv", 150, 99);
 }
 
-TestSuite(cli, .init = setup);
+static void teardown(void) { tu_rm_tree(dir); }
+
+TestSuite(cli, .init = setup, .fini = teardown);
 
 Test(cli, version_help_and_unknown_commands) {
   EXPECT_RUN(0, "--version", CLT_VERSION_STRING);

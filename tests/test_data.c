@@ -1,12 +1,11 @@
 /* Tests for host/data.c: IDX and CSV loaders, synthetic data, preprocessing.
  * Every test works in its own temporary directory (mkdtemp). */
 #ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, setenv, opendir */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, setenv */
 #endif
 
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "data.h"
 #include "internal.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------------ */
 /* fixture: a temporary directory removed after each test              */
@@ -25,29 +25,6 @@ static char g_dir[512];
 /* The detail of the last failure outside a context on this thread. */
 #define g_err clt_last_error(NULL)
 
-static void rm_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (d) {
-      struct dirent *e;
-      while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-          continue;
-        char sub[1024];
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        rm_tree(sub);
-      }
-      closedir(d);
-    }
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
-}
-
 static void setup(void) {
   const char *t = getenv("TMPDIR");
   snprintf(g_dir, sizeof g_dir, "%s/clt_data_XXXXXX", (t && *t) ? t : "/tmp");
@@ -55,7 +32,7 @@ static void setup(void) {
   clt_fail(NULL, CLT_OK, "%s", ""); /* no stale detail */
 }
 
-static void teardown(void) { rm_tree(g_dir); }
+static void teardown(void) { tu_rm_tree(g_dir); }
 
 TestSuite(data, .init = setup, .fini = teardown);
 

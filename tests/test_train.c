@@ -75,9 +75,18 @@ static unsigned char *slurp(const char *path, size_t *len) {
   return data;
 }
 
+/* A test's folder for its files, made at its first temp_path and removed
+   when it ends. */
+static char dir[] = "/tmp/clt-train-XXXXXX";
+static bool made;
+
+static void teardown(void) {
+  if (made) tu_rm_tree(dir);
+}
+
+TestSuite(train, .fini = teardown);
+
 static char *temp_path(const char *name) {
-  static char dir[] = "/tmp/clt-train-XXXXXX";
-  static bool made;
   if (!made) {
     cr_assert_not_null(mkdtemp(dir));
     made = true;

@@ -24,7 +24,9 @@ static void setup(void) {
   else snprintf(pocl_cache, sizeof pocl_cache, "%s/.cache/pocl", getenv("HOME"));
 }
 
-TestSuite(tune, .init = setup);
+static void teardown(void) { tu_rm_tree(dir); }
+
+TestSuite(tune, .init = setup, .fini = teardown);
 
 /* Runs the tool in dir with the environment env (a shell fragment: the
    cache's folder and CLT_TUNE), stdout and stderr into out. */

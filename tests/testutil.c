@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static bool allowed(const char *name) {
   const char *env = getenv("CLT_TEST_DEVICES");
@@ -164,4 +167,27 @@ clt_status tu_linear_backward(clt_context *ctx, const clt_tensor *X, const clt_t
 #endif
   (void)path;
   return clt_linear_backward(ctx, X, W, dS, dW, db, dX);
+}
+
+void tu_rm_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+          continue;
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        tu_rm_tree(sub);
+      }
+      closedir(d);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
 }

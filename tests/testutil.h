@@ -45,6 +45,10 @@ void tu_fill_labels(int32_t *y, size_t n, uint64_t seed, int32_t classes);
 clt_tensor *tu_tensor(clt_context *ctx, size_t rows, size_t cols,
                       const float *data);
 clt_tensor *tu_labels(clt_context *ctx, size_t n, const int32_t *y);
+/* Removes path and, for a directory, everything under it (symbolic links
+   themselves, never what they name); a missing path is no error. */
+void tu_rm_tree(const char *path);
+
 /* Reads a float32 tensor into a fresh malloc'd array. */
 float *tu_read(const clt_tensor *t);
 
