@@ -205,7 +205,8 @@ typedef struct clt_svmlight_options {
 /* The svmlight/libsvm text format (plain or gzip), held densely:
  *   LABEL [qid:Q] INDEX:VALUE INDEX:VALUE ...   # a comment
  * Labels as in clt_data_load_csv (a comma-separated multi-label is
- * refused); qid ignored; indices whole, increasing along a line; values
+ * refused, and so is a first field with ':', an entry: a line must start
+ * with its label); qid ignored; indices whole, increasing along a line; values
  * finite floats; absent features 0. One-based indices land at column
  * index - 1. The width is opt->features, or the largest index (+1 when
  * zero-based); svmlight_base says which base was used, so that a test file

@@ -214,8 +214,9 @@ clt_status clt_data_load_svmlight_rows(const char *path, const clt_svmlight_opti
                                   "%s: %llu features: at most 2^31 - 1 are supported", path,
                                   (unsigned long long)width)
                        : clt_fail(NULL, CLT_ERR_FORMAT,
-                                  "%s: index %llu: at most 2^31 - 1 features are supported",
-                                  where, (unsigned long long)range.max);
+                                  "%s: index %llu makes %llu features: at most 2^31 - 1 are "
+                                  "supported", where, (unsigned long long)range.max,
+                                  (unsigned long long)width);
   if (rc == CLT_OK) rc = clt_data_rows_of(path, keep, rows, &first, &count);
   if (rc == CLT_OK) {
     /* Column = index - base, in place: the indices become int32. */

@@ -1373,7 +1373,10 @@ Test(data, svmlight_errors_name_line_and_column) {
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "not an integer");
   p = write_text("e9.svm", "1 1:1\n1 5:1 3000000000:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p,
-             "line 2, column 7: index 3000000000: at most 2^31 - 1 features");
+             "line 2, column 7: index 3000000000 makes 3000000000 features: at most 2^31 - 1");
+  p = write_text("e9b.svm", "1 0:1\n1 2147483647:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p,
+             "line 2, column 3: index 2147483647 makes 2147483648 features");
   /* a line without its label: the first field is an entry */
   const char *unlabelled[] = {" 3:1\n", "3:1 4:1\n", "qid:3 3:1\n", ":1 3:1\n"};
   for (size_t k = 0; k < sizeof unlabelled / sizeof *unlabelled; k++) {
