@@ -16,7 +16,10 @@
 #include "fileio.h"
 #include "internal.h"
 
-#define CACHE_MAGIC "CLTSVMC1"
+/* The magic's last byte is the parser's version: a cache written by an
+   older one (2: label-less lines refused) is not used, and is replaced. */
+#define CACHE_MAGIC "CLTSVMC2"
+#define CACHE_FAMILY_LEN 7 /* "CLTSVMC": a cache of any version */
 #define CACHE_ORDER 0x0102030405060708ull /* reads back so where it was written */
 #define CACHE_ALIGN 64
 
@@ -92,7 +95,7 @@ static clt_status write_cache(const clt_dataset *ds, cache_head h, uint64_t dev,
     char magic[sizeof h.magic] = "";
     FILE *f = S_ISREG(there.st_mode) ? fopen(cache, "rb") : NULL;
     bool ours = f && fread(magic, 1, sizeof magic, f) == sizeof magic &&
-                memcmp(magic, CACHE_MAGIC, sizeof magic) == 0;
+                memcmp(magic, CACHE_MAGIC, CACHE_FAMILY_LEN) == 0;
     if (f) fclose(f);
     if ((uint64_t)there.st_dev == dev && (uint64_t)there.st_ino == h.ino)
       return clt_fail(NULL, CLT_ERR_INVALID_ARG, "%s: the cache would replace the data it "

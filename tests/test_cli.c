@@ -1080,6 +1080,17 @@ Test(cli, svmlight_cache_trains_the_same_model, .timeout = 120) {
   EXPECT_RUN(0, "train --data ca.svm --cache ca.cache --device ref --epochs 1", "read");
   cr_assert_null(strstr(out, "from its cache"), "a changed file: %s", out);
   cr_assert_not_null(strstr(out, "2 rows"), "%s", out);
+  /* a cache an older parser wrote (its magic's version) is read past and
+     replaced, where a file of another kind never is */
+  write_file("old.cache", "CLTSVMC1, then whatever that version wrote");
+  EXPECT_RUN(0, "train --data ca.svm --cache old.cache --device ref --epochs 1", "read");
+  cr_assert_null(strstr(out, "from its cache"), "an old cache used: %s", out);
+  EXPECT_RUN(0, "train --data ca.svm --cache old.cache --device ref --epochs 1",
+             "(svmlight, from its cache old.cache)");
+  write_file("other.cache", "not a cache");
+  EXPECT_RUN(0, "train --data ca.svm --cache other.cache --device ref --epochs 1",
+             "warning: --cache other.cache not written: other.cache exists and is not an "
+             "svmlight cache: not replaced");
   write_file("ca.csv", "1,5,0\n0,0,5\n");
   EXPECT_RUN(2, "train --data ca.csv --cache ca.cache --device ref", "--cache applies to");
   EXPECT_RUN(2, "train --data synthetic:50,3,2 --cache ca.cache --device ref", "--cache applies to");
