@@ -1161,9 +1161,10 @@ Test(cli, svmlight_and_npy_train_and_predict) {
   EXPECT_RUN(2, "train --data train.csv --labels y.npy --device ref", "a labels file");
 }
 
-/* The classes are the training set's labels (scikit-learn's classes_): a
-   test or validation set's label outside them is refused, naming it, and
-   a test set without some of them is evaluated; --features, svmlight's
+/* The classes are the training set's labels (scikit-learn's classes_;
+   generated data: the generator's): a test or validation set's label
+   outside them is refused, naming it, and a test set without some of them
+   is evaluated; --features, svmlight's
    width, is refused for other formats. */
 Test(cli, classes_come_from_the_training_set) {
   write_file("c3.svm", "3 1:1\n7 2:1\n10 3:1\n3 1:0.9\n7 2:0.8\n10 3:1.1\n");
@@ -1172,6 +1173,9 @@ Test(cli, classes_come_from_the_training_set) {
              "--test c4.svm: label '11' (row 2) is not one of the model's 3 classes");
   EXPECT_RUN(2, "train --data c3.svm --val c4.svm --device ref --epochs 1",
              "--val c4.svm: label '11' (row 2)");
+  /* generated data: both sets' classes, the generator's (200 training rows
+     may miss some of 100 classes that the test rows hold) */
+  EXPECT_RUN(0, "train --data sparse:200,1000,100,10 --device ref --epochs 1", "test accuracy");
   write_file("c5.svm", "7 2:1\n10 3:1\n");
   EXPECT_RUN(0, "train --data c3.svm --test c5.svm --device ref --epochs 1 --json",
              "\"classes\":3");

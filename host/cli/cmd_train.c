@@ -1061,18 +1061,22 @@ static int split_validation(const train_args *a, clt_dataset *train, clt_dataset
 
 /* The classes of the sets loaded: a resumed run's are its checkpoint's, a
    new run's the training set's labels, sorted (scikit-learn's classes_: a
-   test or validation set decides nothing of the model); a label of any
-   other set outside them is refused. 0 or an exit status. */
+   test or validation set decides nothing of the model), or for generated
+   data those of both its sets (the generator's classes, of which a small
+   training set may miss some); a label of any other set outside them is
+   refused. 0 or an exit status. */
 static int resolve_classes(const train_args *a, const clt_checkpoint *ck, clt_dataset *train,
                            clt_dataset *test, clt_dataset *val, clt_labels *classes) {
   clt_dataset *sets[] = {train, test, val};
   const char *flags[] = {"--data", "--test", "--val"};
   const char *paths[] = {a->data.data, a->data.test, a->val};
+  const size_t decide = ck ? 0 : generated(a->data.data) && test->n ? 2 : 1;
   clt_status st = ck ? clt_labels_copy(&ck->labels, classes)
-                     : clt_data_unify_labels((clt_dataset *[]){train}, 1, classes);
-  for (size_t i = ck ? 0 : 1; i < 3 && st == CLT_OK; i++) {
+                     : clt_data_unify_labels(sets, decide, classes);
+  for (size_t i = decide; i < 3 && st == CLT_OK; i++) {
     char name[4200];
-    snprintf(name, sizeof name, "%s %s", flags[i], paths[i] ? paths[i] : "");
+    if (paths[i]) snprintf(name, sizeof name, "%s %s", flags[i], paths[i]);
+    else snprintf(name, sizeof name, "the test set of %s", a->data.data);
     if (sets[i]->n) st = clt_data_apply_labels(sets[i], classes, name);
   }
   if (st != CLT_OK) return clt_cli_failed("train", "", st);
