@@ -820,7 +820,8 @@ typedef struct clt_train_data {
                          values; NULL: the one-hot rows of y */
   /* Sparse features instead of x (x NULL): the rows in CSR form, as
      clt_csr_create takes them (indptr: n+1 offsets from 0; indices in
-     [0, d), distinct within a row; values). */
+     [0, d), distinct within a row; values); streamed (stream), a row's
+     indices must also increase (they are read in place, never sorted). */
   const int64_t *indptr;
   const int32_t *indices;
   const float *values;
@@ -841,8 +842,10 @@ typedef struct clt_train_options {
                             and each minibatch is gathered there and
                             uploaded (for data larger than the device);
                             train's arrays must then stay valid and
-                            unchanged until clt_trainer_destroy. The same
-                            results as without, bit for bit. */
+                            unchanged until clt_trainer_destroy, and a
+                            sparse row's indices increasing (refused
+                            otherwise). The same results as without, bit
+                            for bit. */
   size_t shards;         /* 0 or 1: every epoch one permutation of all the
                             rows, cut into batches. S: the rows cut into S
                             shards of consecutive rows, each with its own
