@@ -6,7 +6,9 @@ hashed to sparse features and written as svmlight files.
     bench/debian_text.py OUT_DIR [--features 262144] [--min-count 100] [--seed 0]
 
 Each package (once, by name) becomes one row: the words of its short and
-long description (lower case, [a-z0-9]+), unigrams and bigrams hashed
+long description (lower case, [a-z0-9]+; where the package lists carry
+only the short ones, as this machine's do, about 12.5 entries a row, not
+the 50-200 of the generated sets), unigrams and bigrams hashed
 (CRC-32) into --features buckets, values 1 + log(count), each row scaled
 to Euclidean norm 1. The label is the section without its archive area
 ("contrib/games" is "games"); sections with fewer than --min-count
