@@ -747,9 +747,10 @@ Test(train, sparse_steps_defer_their_losses, .timeout = 300) {
     clt_trainer_destroy(t);
     clt_context_destroy(ctx);
   }
-  /* row 5's values overflow the scores once a step draws it; weight decay
-     keeps W's scale away from 1, which the failure must settle */
-  for (int64_t k = tr.ptr[5]; k < tr.ptr[6]; k++) tr.val[k] = 3e38f;
+  /* rows 5 to 9's values blow up their weights once a step draws one, and
+     overflow the scores once another draws a row that shares them; weight
+     decay keeps W's scale away from 1, which the failure must settle */
+  for (int64_t k = tr.ptr[5]; k < tr.ptr[10]; k++) tr.val[k] = 3e38f;
   o.optim.weight_decay = 0.01f;
   const char *specs[2];
   size_t nd = tu_devices(specs);
