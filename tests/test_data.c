@@ -931,6 +931,66 @@ Test(data, synthetic_statistics) {
   clt_dataset_free(&te);
 }
 
+static int by_count_desc(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return (x < y) - (x > y);
+}
+
+/* The sparse generator's rows as clt_data_synthetic_sparse says: lengths
+   in [nnz/2, 3nnz/2] around nnz, distinct increasing columns, positive
+   values of norm 1, the same arrays for the same seed; feature
+   frequencies of a power law with exponent 1.1 drawn without repeats in a
+   row: the most frequent feature in nearly every row, the 11th in
+   roughly 60 % (a Zipf law's draws, 100 a row, put it in 57 %; taking
+   the next rank on a repeat put the first 20 in every row), the counts of
+   ranks 100 to 10000 falling with a log-log slope near -1.1; and every
+   class drawn. */
+Test(data, synthetic_sparse_rows_follow_the_power_law) {
+  const size_t n = 20000, d = 1u << 18, c = 5, nnz = 100;
+  clt_dataset tr = {0}, again = {0};
+  cr_assert_eq(clt_data_synthetic_sparse(n, d, c, nnz, 1, &tr, NULL), CLT_OK, "%s", g_err);
+  cr_assert_eq(clt_data_synthetic_sparse(n, d, c, nnz, 1, &again, NULL), CLT_OK, "%s", g_err);
+  cr_assert_eq(tr.n, n);
+  cr_assert_eq(memcmp(tr.ptr, again.ptr, (n + 1) * sizeof *tr.ptr), 0, "not deterministic");
+  cr_assert_eq(memcmp(tr.col, again.col, (size_t)tr.ptr[n] * sizeof *tr.col), 0);
+  cr_assert_eq(memcmp(tr.val, again.val, (size_t)tr.ptr[n] * sizeof *tr.val), 0);
+  size_t *count = calloc(d, sizeof *count), per_class[5] = {0};
+  cr_assert_not_null(count);
+  for (size_t i = 0; i < n; i++) {
+    size_t len = (size_t)(tr.ptr[i + 1] - tr.ptr[i]);
+    cr_assert(len >= nnz / 2 && len <= nnz + nnz / 2, "row %zu: %zu entries", i, len);
+    double ss = 0;
+    for (int64_t k = tr.ptr[i]; k < tr.ptr[i + 1]; k++) {
+      cr_assert(tr.col[k] >= 0 && (size_t)tr.col[k] < d && tr.val[k] > 0);
+      if (k > tr.ptr[i])
+        cr_assert_gt(tr.col[k], tr.col[k - 1], "row %zu: columns not increasing", i);
+      count[tr.col[k]]++;
+      ss += (double)tr.val[k] * tr.val[k];
+    }
+    cr_assert(fabs(ss - 1) < 1e-5, "row %zu: norm^2 %g", i, ss);
+    per_class[tr.y[i]]++;
+  }
+  double mean = (double)tr.ptr[n] / (double)n;
+  cr_expect(fabs(mean - (double)nnz) < 2, "%g entries a row", mean);
+  for (size_t k = 0; k < c; k++)
+    cr_expect_gt(per_class[k], n / 20, "class %zu: %zu rows", k, per_class[k]);
+  qsort(count, d, sizeof *count, by_count_desc);
+  double top = (double)count[0] / (double)n, eleventh = (double)count[10] / (double)n;
+  cr_expect(top > 0.95, "the most frequent feature in %.2f of the rows", top);
+  cr_expect(eleventh > 0.4 && eleventh < 0.85, "the 11th in %.2f of the rows", eleventh);
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, m = 0;
+  for (size_t r = 100; r < 10000; r++) {
+    if (!count[r]) continue;
+    double x = log((double)(r + 1)), y = log((double)count[r]);
+    sx += x, sy += y, sxx += x * x, sxy += x * y, m++;
+  }
+  double slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+  cr_expect(slope > -1.3 && slope < -0.9, "log-log slope of ranks 100-10000: %g", slope);
+  free(count);
+  clt_dataset_free(&tr);
+  clt_dataset_free(&again);
+}
+
 Test(data, synthetic_bad_args) {
   clt_dataset tr = sentinel(), te = sentinel();
   clt_status rc = clt_data_synthetic(0, 3, 2, 1, &tr, &te);
