@@ -588,7 +588,8 @@ static void check_loss_rows(clt_context *ctx, const char *dev, size_t n, size_t 
       double z = S[r * C + c] - S[r * C + yr] + lc->prm;
       if (c == yr || fabs(z) > 4 * atol_for(MAX_ROW)) continue;
       near++;
-      if (fabs(got[r * C + c] - want[r * C + c]) <= k * (1 + 1e-5)) got[r * C + c] = want[r * C + c];
+      if (fabs(got[r * C + c] - want[r * C + c]) <= k * (1 + 1e-5))
+        got[r * C + c] = (float)want[r * C + c];
     }
     if (near && fabs(got[r * C + yr] - want[r * C + yr]) <= k * (double)near * (1 + 1e-5))
       got[r * C + yr] = (float)want[r * C + yr];
