@@ -109,15 +109,21 @@ static clt_status svmlight_line_parse(csr_build *b, bool kept, clt_label_intern 
     return clt_fail(NULL, CLT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   CLT_TRY(clt_label_cell(names, q, te, where, kept ? &b->y[b->n] : &skipped_label));
   uint64_t last = 0;
-  bool first = true;
+  bool first = true, qid = false;
   for (q = te;;) {
     while (q < le && clt_data_blank(*q)) q++;
     if (q == le) break;
     te = q;
     while (te < le && !clt_data_blank(*te)) te++;
     char *colon = memchr(q, ':', (size_t)(te - q));
-    if (first && colon && colon - q == 3 && memcmp(q, "qid", 3) == 0) {
-      q = te; /* a ranking query id: not a feature */
+    if (first && !qid && colon && colon - q == 3 && memcmp(q, "qid", 3) == 0) {
+      double id; /* a ranking query id, whole: not a feature */
+      if (clt_parse_number(colon + 1, te, &id) != CLT_NUMBER_FINITE || id != floor(id))
+        return clt_fail(NULL, CLT_ERR_FORMAT, "%s: '%s': a query id is qid:N, N whole",
+                        where_at(where, sizeof where, path, lineno, line, q),
+                        clt_data_excerpt(q, te, ex, sizeof ex));
+      qid = true;
+      q = te;
       continue;
     }
     double iv, v = 0;

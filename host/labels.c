@@ -91,9 +91,9 @@ clt_status clt_label_cell(clt_label_intern *t, const char *s, const char *e,
       return clt_label_int(t, (int64_t)v, where, id);
     clt_data_excerpt(s, e, ex, sizeof ex);
     return clt_fail(NULL, CLT_ERR_FORMAT,
-                    "%s: label '%s' is a number that is not an integer: a class is named by "
+                    "%s: label '%s' is a number that is not %s: a class is named by "
                     "an integer or a text (is the label column the right one?)",
-                    where, ex);
+                    where, ex, v == floor(v) ? "an integer within +-2^53" : "an integer");
   default:
     clt_data_excerpt(s, e, ex, sizeof ex);
     return clt_fail(NULL, CLT_ERR_FORMAT, "%s: label '%s' is not finite", where, ex);

@@ -1469,6 +1469,15 @@ Test(data, svmlight_errors_name_line_and_column) {
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "no data lines");
   p = write_text("e8.svm", "1.5 1:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "not an integer");
+  p = write_text("e8b.svm", "99999999999999999999999 1:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p, "not an integer within +-2^53");
+  /* one query id, whole, before the entries */
+  p = write_text("e8c.svm", "1 qid:abc 1:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p,
+             "line 1, column 3: 'qid:abc': a query id is qid:N, N whole");
+  p = write_text("e8d.svm", "1 qid:1 qid:2 1:1\n");
+  EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p,
+             "line 1, column 9: 'qid:2' is not index:value");
   p = write_text("e9.svm", "1 1:1\n1 5:1 3000000000:1\n");
   EXPECT_ERR(clt_data_load_svmlight(p, NULL, &ds), p,
              "line 2, column 7: index 3000000000 makes 3000000000 features: at most 2^31 - 1");
