@@ -66,7 +66,7 @@ int clt_cli_mem_check(const char *cmd, const clt_context *ctx, uint64_t limit,
              one ? "the largest allocation" : "the memory", clt_context_device_name(ctx), size);
   fprintf(stderr,
           "cltrain %s: %s needs %s of %s, more than %s: use a device with more memory "
-          "(--device ref uses host memory) or fewer rows\n",
+          "(--device ref uses host memory), or fewer rows or features\n",
           cmd, what, one ? "a device buffer" : "device memory", needed, where);
   return 2;
 }
