@@ -890,6 +890,46 @@ static clt_status read_losses(clt_trainer *tr, float v[4 * PROGRESS_EVERY]) {
   return CLT_OK;
 }
 
+/* A touched step's rows and the tensors of its loss: the rows the update
+   reads (br, through X), the batch's labels or targets yb, and the scores
+   S and their gradient dS (workspaces). */
+typedef struct touched_rows {
+  clt_batch_rows br;
+  clt_features X;
+  clt_tensor *yb, *S, *dS;
+} touched_rows;
+
+static void touched_rows_free(touched_rows *t) {
+  clt_tensor_destroy(t->yb);
+  clt_tensor_destroy(t->S);
+  clt_tensor_destroy(t->dS);
+}
+
+/* The rows tr->perm[first, first+rows) (streamed: staged as stage_rows
+   stages them in order, NULL for in order, then read in order) into t,
+   and their scores at W's scale tr->wscale, loss (into defer's slot, or
+   *data) and dS; t is freed by touched_rows_free, also after a failure. */
+static clt_status touched_loss(clt_trainer *tr, const int32_t *order, size_t first, size_t rows,
+                               clt_loss_slot *defer, double *data, touched_rows *t) {
+  clt_context *ctx = tr->ctx;
+  clt_tensor *W = tr->model->value[0], *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
+  clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
+  *t = (touched_rows){.br = {tr->perm, first, rows}, .X = features_of(&tr->train)};
+  clt_status st = CLT_OK;
+  if (tr->stream) { /* the staged rows, read in order */
+    st = stage_rows(tr, order, first, rows, &t->X);
+    t->br = (clt_batch_rows){NULL, 0, rows};
+  }
+  if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &t->yb);
+  if (st == CLT_OK) st = clt_workspace(ctx, 0, rows, tr->c, &t->S);
+  if (st == CLT_OK) st = clt_workspace(ctx, 1, rows, tr->c, &t->dS);
+  if (st == CLT_OK) st = clt_gather_rows_unchecked(t->yb, targets, tr->perm, first);
+  if (st == CLT_OK)
+    st = clt_csr_loss_rows(ctx, t->X.csr, t->br, (float)tr->wscale, W, b, &tr->opt.loss, t->yb,
+                           t->S, defer, data, t->dS);
+  return st;
+}
+
 /* One step of plain SGD on sparse rows, with W = s V (V the W tensor, s
    the trainer's wscale) and PyTorch's update W <- (1 - lr k) W - lr g for
    k = l2 + weight decay: s <- s (1 - lr k), then V <- V - (lr / s) g on
@@ -902,27 +942,13 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_l
                                double *loss) {
   clt_context *ctx = tr->ctx;
   clt_tensor *W = tr->model->value[0], *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
-  clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
   /* The schedule checked (its rate set on the optimizer, which records it) */
   CLT_TRY(clt_optimizer_apply_schedule(tr->optim, &tr->opt.schedule, tr->step));
   const double lr = clt_schedule_lr(&tr->opt.schedule, tr->step), l2 = tr->opt.reg.l2;
   const double sign = tr->opt.optim.maximize ? -1 : 1;
-  clt_batch_rows br = {tr->perm, first, rows};
-  clt_features X = features_of(&tr->train);
-  clt_tensor *yb = NULL, *S = NULL, *dS = NULL;
+  touched_rows t;
   double data = 0;
-  clt_status st = CLT_OK;
-  if (tr->stream) { /* the staged rows, read in order */
-    st = stage_rows(tr, tr->perm_host, first, rows, &X);
-    br = (clt_batch_rows){NULL, 0, rows};
-  }
-  if (st == CLT_OK) st = clt_tensor_view_rows(tr->yb, 0, rows, &yb);
-  if (st == CLT_OK) st = clt_workspace(ctx, 0, rows, tr->c, &S);
-  if (st == CLT_OK) st = clt_workspace(ctx, 1, rows, tr->c, &dS);
-  if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, first);
-  if (st == CLT_OK)
-    st = clt_csr_loss_rows(ctx, X.csr, br, (float)tr->wscale, W, b, &tr->opt.loss, yb, S, defer,
-                           &data, dS);
+  clt_status st = touched_loss(tr, tr->perm_host, first, rows, defer, &data, &t);
   const size_t at = defer->index;
   tr->norm_wscale[at] = tr->wscale, tr->norm_rescale[at] = 1;
   /* maximize negates the penalty's gradient with the loss's, as the dense
@@ -933,11 +959,9 @@ static clt_status touched_step(clt_trainer *tr, size_t first, size_t rows, clt_l
     if (st == CLT_OK) tr->norm_rescale[at] = s * s, tr->wscale = 1, s = 1;
   }
   if (st == CLT_OK)
-    st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, (float)(sign * lr / s), b, (float)(sign * lr),
-                          l2 > 0 ? tr->losses : NULL, norm_element(at));
-  clt_tensor_destroy(yb);
-  clt_tensor_destroy(S);
-  clt_tensor_destroy(dS);
+    st = clt_csr_sgd_rows(ctx, t.X.csr, t.br, t.dS, W, (float)(sign * lr / s), b,
+                          (float)(sign * lr), l2 > 0 ? tr->losses : NULL, norm_element(at));
+  touched_rows_free(&t);
   CLT_TRY(st);
   tr->wscale = s;
   if (l2 > 0) tr->norms_pending = at + 1;
@@ -1343,29 +1367,15 @@ static clt_status warm_up(clt_trainer *tr) {
   }
   if (tr->touched) { /* its loss, its update with a zero gradient and step, a scale by 1 */
     clt_tensor *W = tr->model->value[0], *b = tr->model->nparams > 1 ? tr->model->value[1] : NULL;
-    clt_tensor *targets = tr->label_target ? tr->train.y : tr->train.T;
-    clt_tensor *yb = NULL, *S = NULL, *dS = NULL;
-    clt_batch_rows br = {tr->perm, 0, B};
-    clt_features X = features_of(&tr->train);
+    touched_rows t;
     double loss;
-    clt_status st = clt_tensor_view_rows(tr->yb, 0, B, &yb);
-    if (st == CLT_OK) st = clt_workspace(ctx, 0, B, tr->c, &S);
-    if (st == CLT_OK) st = clt_workspace(ctx, 1, B, tr->c, &dS);
-    if (st == CLT_OK) st = clt_gather_rows_unchecked(yb, targets, tr->perm, 0);
-    if (st == CLT_OK && tr->stream) {
-      st = stage_rows(tr, NULL, 0, B, &X);
-      br = (clt_batch_rows){NULL, 0, B};
-    }
+    clt_status st = touched_loss(tr, NULL, 0, B, NULL, &loss, &t); /* no prefetch */
+    if (st == CLT_OK) st = clt_tensor_fill(t.dS, 0.0);
     if (st == CLT_OK)
-      st = clt_csr_loss_rows(ctx, X.csr, br, 1.0f, W, b, &tr->opt.loss, yb, S, NULL, &loss, dS);
-    if (st == CLT_OK) st = clt_tensor_fill(dS, 0.0);
-    if (st == CLT_OK)
-      st = clt_csr_sgd_rows(ctx, X.csr, br, dS, W, 0.0f, b, 0.0f,
+      st = clt_csr_sgd_rows(ctx, t.X.csr, t.br, t.dS, W, 0.0f, b, 0.0f,
                             tr->opt.reg.l2 > 0 ? tr->losses : NULL, norm_element(0));
     if (st == CLT_OK) st = clt_scale_tensor(W, 1.0f);
-    clt_tensor_destroy(yb);
-    clt_tensor_destroy(S);
-    clt_tensor_destroy(dS);
+    touched_rows_free(&t);
     CLT_TRY(st);
   }
   double loss, acc;
